@@ -1,0 +1,3 @@
+from hospes.cli.main import main
+
+main()

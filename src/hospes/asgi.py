@@ -1,0 +1,127 @@
+"""Composition root of the server: wires storage, keys and services into the HTTP surfaces."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hospes.auth.keys import load_or_create_keys
+from hospes.auth.tokens import TokenIssuer
+from hospes.domain.errors import DomainError
+from hospes.graph.errors import domain_error_response, error_response
+from hospes.graph.routers import apps, directory, groups, users
+from hospes.graph.state import AppState
+from hospes.oauth import routes as oauth_routes
+from hospes.services.directory import prune_change_log, purge_expired
+from hospes.settings import Settings
+from hospes.storage.engine import make_engine, make_sessionmaker
+
+log = logging.getLogger("hospes")
+_SLASHES = re.compile(r"//+")
+
+
+class NormalizePathMiddleware:
+    """Collapse repeated slashes: the Graph SDK's default base URL ends in '/', giving '/v1.0//users'."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = _SLASHES.sub("/", scope["path"])
+            scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+def _is_graph(request: Request) -> bool:
+    return request.url.path.startswith("/v1.0")
+
+
+def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+    keys = load_or_create_keys(sessions)
+    state = AppState(settings=settings, sessions=sessions, keys=keys,
+                     issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds))
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if housekeeping:
+            worker = threading.Thread(target=_housekeeping, args=(state, stop), name="housekeeping", daemon=True)
+            worker.start()
+        yield
+        stop.set()
+        if worker:
+            worker.join(timeout=5)
+        engine.dispose()
+
+    app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.hospes = state
+    for router in (users.router, groups.router, apps.router, directory.router):
+        app.include_router(router, prefix="/v1.0")
+    app.include_router(oauth_routes.router)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Response:
+        request.state.request_id = str(uuid.uuid4())
+        response: Response = await call_next(request)
+        response.headers["request-id"] = request.state.request_id
+        if "client-request-id" in request.headers:
+            response.headers["client-request-id"] = request.headers["client-request-id"][:64]
+        return response
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return domain_error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, "Request_BadRequest", "Invalid request: " + "; ".join(
+            str(e.get("msg")) for e in exc.errors()), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+            return error_response(400 if _is_graph(request) else 404, "BadRequest" if _is_graph(request) else
+                                  "NotFound", f"Resource not found for the segment '{segment}'.", request)
+        if exc.status_code == 405:
+            return error_response(405, "Request_BadRequest", "The requested method is not allowed on this resource.",
+                                  request)
+        return error_response(exc.status_code, "BadRequest", str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "generalException", "An internal server error occurred.", request)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(NormalizePathMiddleware)
+    return app
+
+
+def _housekeeping(state: AppState, stop: threading.Event) -> None:
+    """Purge expired deleted items and prune the change log, off the request path."""
+    while not stop.wait(state.settings.housekeeping_interval_seconds):
+        try:
+            purge_expired(state.sessions, state.settings.deleted_items_retention_days)
+            prune_change_log(state.sessions, state.settings.change_log_retention_days)
+        except Exception:
+            log.exception("housekeeping failed; retrying next interval")

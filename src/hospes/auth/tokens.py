@@ -1,0 +1,82 @@
+"""OAuth 2.0 access tokens: RS256 JWTs whose ``roles`` claim carries the app's Graph permissions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from hospes.auth.keys import ServerKeys
+from hospes.domain.errors import AuthenticationError
+from hospes.domain.principals import Principal
+
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    keys: ServerKeys
+    public_url: str
+    lifetime: int
+
+    def issuer(self, tenant_id: str) -> str:
+        return f"{self.public_url}/{tenant_id}/v2.0"
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return (GRAPH_AUDIENCE, self.public_url)
+
+    def issue_app_token(self, tenant_id: str, app_id: str, sp_id: str, name: str, roles: list[str],
+                        audience: str) -> tuple[str, int]:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer(tenant_id),
+            "aud": audience,
+            "sub": sp_id,
+            "oid": sp_id,
+            "tid": tenant_id,
+            "azp": app_id,
+            "appid": app_id,
+            "app_displayname": name,
+            "idtyp": "app",
+            "roles": sorted(roles),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime,
+            "jti": str(uuid.uuid4()),
+            "ver": "2.0",
+        }
+        header = {"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, self.keys.jwt_key), self.lifetime
+
+    def verify(self, token: str) -> Principal:
+        if not token:
+            raise AuthenticationError("Access token is empty.")
+        try:
+            decoded = jwt.decode(token, KeySet([self.keys.jwt_key]), algorithms=["RS256"])
+        except (JoseError, ValueError) as exc:
+            raise AuthenticationError(f"CompactToken parsing failed: {type(exc).__name__}.") from None
+        claims: dict[str, Any] = decoded.claims
+        now = time.time()
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < now:
+            raise AuthenticationError("Lifetime validation failed, the token is expired.")
+        if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + 60:
+            raise AuthenticationError("Lifetime validation failed, the token is not yet valid.")
+        if claims.get("aud") not in self.audiences:
+            raise AuthenticationError("Invalid audience.")
+        tenant_id = claims.get("tid")
+        if not isinstance(tenant_id, str) or claims.get("iss") != self.issuer(tenant_id):
+            raise AuthenticationError("Invalid issuer.")
+        roles = claims.get("roles") or []
+        return Principal(
+            tenant_id=tenant_id,
+            kind="app" if claims.get("idtyp") == "app" else "user",
+            id=str(claims.get("oid", "")),
+            display_name=str(claims.get("app_displayname") or claims.get("name") or ""),
+            roles=frozenset(r for r in roles if isinstance(r, str)),
+        )

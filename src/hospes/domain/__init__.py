@@ -1,0 +1,1 @@
+"""Framework-free domain vocabulary: errors, principals, permissions, well-known ids."""

@@ -1,0 +1,187 @@
+"""The directory's resource schemas: Graph property name, storage attribute, type, and what OData may do with it.
+
+One table per resource serves serialization, ``$select``, ``$filter``/``$orderby`` compilation and input
+validation, so the four can never disagree about a property.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EQ = frozenset({"eq", "in"})
+EQ_NE = frozenset({"eq", "ne", "in", "not"})
+STRING_OPS = frozenset({"eq", "ne", "in", "not", "ge", "le", "startswith", "endswith"})
+ORDER_OPS = frozenset({"eq", "ne", "in", "not", "ge", "le", "gt", "lt"})
+ANY_OPS = frozenset({"any"})
+NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Prop:
+    name: str  # Graph wire name
+    attr: str | None  # attribute on the storage row; None for computed properties
+    kind: str  # "str" | "bool" | "datetime" | "str_list" | "obj_list" | "guid" | "json"
+    default: bool = False  # returned when there is no $select
+    writable: bool = False
+    max_len: int | None = None
+    ops: frozenset[str] = NONE  # $filter operators the property supports
+    orderable: bool = False
+    searchable: bool = False
+    key_attr: str | None = None  # lower-cased shadow column used for case-insensitive filters
+    # Operators that Graph only allows as "advanced queries" (ConsistencyLevel: eventual + $count=true).
+    advanced_ops: frozenset[str] = frozenset({"ne", "not", "endswith"})
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # e.g. "user"
+    collection: str  # e.g. "users"
+    props: tuple[Prop, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_lower", {p.name.lower(): p for p in self.props})
+
+    def get(self, name: str) -> Prop | None:
+        by_lower: dict[str, Prop] = self._by_lower  # type: ignore[attr-defined]
+        return by_lower.get(name.lower())
+
+    @property
+    def odata_type(self) -> str:
+        return f"#microsoft.graph.{self.name}"
+
+    @property
+    def default_props(self) -> tuple[Prop, ...]:
+        return tuple(p for p in self.props if p.default)
+
+
+def _p(name: str, attr: str | None, kind: str = "str", **kw: object) -> Prop:
+    return Prop(name, attr, kind, **kw)  # type: ignore[arg-type]
+
+
+USER = Resource(
+    "user",
+    "users",
+    (
+        _p("id", "id", "guid", default=True, ops=EQ_NE),
+        _p("businessPhones", "business_phones", "str_list", default=True, writable=True, ops=ANY_OPS),
+        _p("displayName", "display_name", default=True, writable=True, max_len=256, ops=STRING_OPS,
+           orderable=True, searchable=True),
+        _p("givenName", "given_name", default=True, writable=True, max_len=64, ops=STRING_OPS, searchable=True),
+        _p("jobTitle", "job_title", default=True, writable=True, max_len=128, ops=STRING_OPS),
+        _p("mail", "mail", default=True, writable=True, max_len=256, ops=STRING_OPS, searchable=True,
+           key_attr="mail_key"),
+        _p("mobilePhone", "mobile_phone", default=True, writable=True, max_len=64, ops=STRING_OPS),
+        _p("officeLocation", "office_location", default=True, writable=True, max_len=128, ops=STRING_OPS),
+        _p("preferredLanguage", "preferred_language", default=True, writable=True, max_len=16, ops=STRING_OPS),
+        _p("surname", "surname", default=True, writable=True, max_len=64, ops=STRING_OPS, searchable=True),
+        _p("userPrincipalName", "user_principal_name", default=True, writable=True, max_len=113,
+           ops=STRING_OPS, orderable=True, searchable=True, key_attr="upn_key"),
+        _p("accountEnabled", "account_enabled", "bool", writable=True, ops=EQ_NE),
+        _p("companyName", "company_name", writable=True, max_len=64, ops=STRING_OPS),
+        _p("createdDateTime", "created_at", "datetime", ops=ORDER_OPS, orderable=True),
+        _p("creationType", "creation_type", ops=EQ_NE),
+        _p("deletedDateTime", "deleted_at", "datetime"),
+        _p("department", "department", writable=True, max_len=64, ops=STRING_OPS),
+        _p("employeeId", "employee_id", writable=True, max_len=16, ops=STRING_OPS),
+        _p("externalUserState", "external_user_state", ops=EQ_NE),
+        _p("externalUserStateChangeDateTime", "external_user_state_changed_at", "datetime", ops=ORDER_OPS),
+        _p("identities", "identities", "obj_list", writable=True, ops=ANY_OPS),
+        _p("mailNickname", "mail_nickname", writable=True, max_len=64, ops=STRING_OPS),
+        _p("otherMails", "other_mails", "str_list", writable=True, ops=ANY_OPS),
+        _p("showInAddressList", "show_in_address_list", "bool", writable=True, ops=EQ_NE),
+        _p("usageLocation", "usage_location", writable=True, max_len=2, ops=EQ_NE),
+        _p("userType", "user_type", writable=True, ops=EQ_NE),
+    ),
+)
+
+GROUP = Resource(
+    "group",
+    "groups",
+    (
+        _p("id", "id", "guid", default=True, ops=EQ_NE),
+        _p("createdDateTime", "created_at", "datetime", default=True, ops=ORDER_OPS, orderable=True),
+        _p("deletedDateTime", "deleted_at", "datetime", default=True),
+        _p("description", "description", default=True, writable=True, max_len=1024, ops=STRING_OPS,
+           searchable=True),
+        _p("displayName", "display_name", default=True, writable=True, max_len=256, ops=STRING_OPS,
+           orderable=True, searchable=True),
+        _p("groupTypes", "group_types", "str_list", default=True, writable=True, ops=ANY_OPS),
+        _p("mail", "mail", default=True, ops=STRING_OPS),
+        _p("mailEnabled", "mail_enabled", "bool", default=True, writable=True, ops=EQ_NE),
+        _p("mailNickname", "mail_nickname", default=True, writable=True, max_len=64, ops=STRING_OPS),
+        _p("securityEnabled", "security_enabled", "bool", default=True, writable=True, ops=EQ_NE),
+        _p("visibility", "visibility", default=True, writable=True, ops=EQ_NE),
+    ),
+)
+
+APPLICATION = Resource(
+    "application",
+    "applications",
+    (
+        _p("id", "id", "guid", default=True, ops=EQ_NE),
+        _p("appId", "app_id", "guid", default=True, ops=EQ_NE),
+        _p("displayName", "display_name", default=True, writable=True, max_len=256, ops=STRING_OPS,
+           orderable=True, searchable=True),
+        _p("description", "description", default=True, writable=True, max_len=1024, ops=STRING_OPS),
+        _p("signInAudience", "sign_in_audience", default=True, writable=True, ops=EQ_NE),
+        _p("appRoles", "app_roles", "json", default=True, writable=True),
+        _p("createdDateTime", "created_at", "datetime", default=True, ops=ORDER_OPS, orderable=True),
+        _p("passwordCredentials", None, "json", default=True),
+        _p("web", None, "json", default=True, writable=True),
+        _p("requiredResourceAccess", None, "json", default=True, writable=True),
+    ),
+)
+
+SERVICE_PRINCIPAL = Resource(
+    "servicePrincipal",
+    "servicePrincipals",
+    (
+        _p("id", "id", "guid", default=True, ops=EQ_NE),
+        _p("appId", "app_id", "guid", default=True, ops=EQ_NE),
+        _p("displayName", "display_name", default=True, writable=True, max_len=256, ops=STRING_OPS,
+           orderable=True, searchable=True),
+        _p("accountEnabled", "account_enabled", "bool", default=True, writable=True, ops=EQ_NE),
+        _p("appRoleAssignmentRequired", "app_role_assignment_required", "bool", default=True, writable=True,
+           ops=EQ_NE),
+        _p("servicePrincipalType", None, default=True),
+        _p("tags", "tags", "str_list", default=True, writable=True, ops=ANY_OPS),
+        _p("loginUrl", "login_url", default=True, writable=True, max_len=1024),
+        _p("appRoles", None, "json", default=True),
+        _p("createdDateTime", "created_at", "datetime", default=True),
+    ),
+)
+
+APP_ROLE_ASSIGNMENT = Resource(
+    "appRoleAssignment",
+    "appRoleAssignments",
+    (
+        _p("id", "id", default=True, ops=EQ),
+        _p("appRoleId", "app_role_id", "guid", default=True, ops=EQ),
+        _p("createdDateTime", "created_at", "datetime", default=True),
+        _p("deletedDateTime", None, "datetime", default=True),
+        _p("principalDisplayName", None, default=True),
+        _p("principalId", "principal_id", "guid", default=True, ops=EQ),
+        _p("principalType", "principal_type", default=True, ops=EQ),
+        _p("resourceDisplayName", None, default=True),
+        _p("resourceId", "resource_id", "guid", default=True, ops=EQ),
+    ),
+)
+
+DIRECTORY_AUDIT = Resource(
+    "directoryAudit",
+    "directoryAudits",
+    (
+        _p("id", "id", default=True, ops=EQ),
+        _p("activityDateTime", "at", "datetime", default=True, ops=ORDER_OPS, orderable=True),
+        _p("activityDisplayName", "activity", default=True, ops=STRING_OPS),
+        _p("category", "category", default=True, ops=EQ),
+        _p("result", "result", default=True, ops=EQ),
+        _p("resultReason", "result_reason", default=True),
+        _p("loggedByService", None, default=True),
+        _p("operationType", None, default=True),
+        _p("correlationId", None, default=True),
+        _p("initiatedBy", None, "json", default=True),
+        _p("targetResources", None, "json", default=True),
+        _p("additionalDetails", None, "json", default=True),
+    ),
+)

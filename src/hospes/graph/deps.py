@@ -1,0 +1,123 @@
+"""FastAPI dependencies of the Graph surface: the caller, permissions, JSON bodies, OData query options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from hospes.domain.errors import AuthenticationError, DomainError, ForbiddenError, InvalidInputError
+from hospes.domain.principals import Principal
+from hospes.domain.schema import Resource
+from hospes.graph.state import AppState
+from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+from hospes.services.listing import ListQuery
+
+
+class PayloadTooLargeError(DomainError):
+    code = "Request_EntityTooLarge"
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.hospes
+    return state
+
+
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+def current_principal(request: Request, state: StateDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise AuthenticationError("Access token is empty.")
+    if scheme.lower() != "bearer":
+        raise AuthenticationError("Access token validation failure: the Authorization scheme must be Bearer.")
+    return state.issuer.verify(token.strip())
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(permissions: frozenset[str]) -> Callable[[Principal], Principal]:
+    def check(principal: PrincipalDep) -> Principal:
+        if not principal.has_any(*permissions):
+            raise ForbiddenError()
+        return principal
+
+    return check
+
+
+async def json_body(request: Request, state: StateDep) -> Any:
+    limit = state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise InvalidInputError("The request body is empty: a JSON object is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError("Unable to read JSON request payload. Please ensure Content-Type header is set and "
+                                "payload is of valid JSON format.") from None
+
+
+BodyDep = Annotated[Any, Depends(json_body)]
+
+
+
+class QueryOptions:
+    """Parsed OData options of a collection request; ``$skiptoken`` restores the first request's options."""
+
+    def __init__(self, request: Request, state: AppState, resource: Resource, principal: Principal) -> None:
+        params = request.query_params
+        self.resource = resource
+        token = params.get("$skiptoken")
+        if token is not None:
+            try:
+                saved = state.keys.unseal(f"page:{resource.collection}", token)
+                if saved.get("t") != principal.tenant_id:
+                    raise ValueError("tenant")
+            except (ValueError, AttributeError):
+                raise InvalidInputError("Invalid $skiptoken.") from None
+            self.raw: dict[str, Any] = saved["o"]
+            self.after: list[Any] | None = saved["a"]
+        else:
+            self.raw = {k: params[k] for k in ("$filter", "$select", "$orderby", "$top", "$search", "$count",
+                                               "$expand") if k in params}
+            self.raw["eventual"] = request.headers.get("consistencylevel", "").lower() == "eventual"
+            self.after = None
+        if "$expand" in self.raw:
+            raise InvalidInputError("$expand is not supported on this resource.")
+        try:
+            self.filter = parse_filter(self.raw["$filter"]) if "$filter" in self.raw else None
+            self.orderby = parse_orderby(self.raw.get("$orderby"))
+            self.search = parse_search(self.raw["$search"].strip()) if "$search" in self.raw else []
+        except ODataSyntaxError as exc:
+            raise InvalidInputError(str(exc)) from None
+        self.select = parse_select(self.raw.get("$select"))
+        if self.select:
+            for name in self.select:
+                if resource.get(name) is None:
+                    raise InvalidInputError("Parsing OData Select and Expand failed: Could not find a property "
+                                            f"named '{name}' on type 'microsoft.graph.{resource.name}'.")
+        top = self.raw.get("$top", str(state.settings.page_size_default))
+        if not top.isdigit():
+            raise InvalidInputError(f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
+        count = self.raw.get("$count", "false").lower()
+        if count not in ("true", "false"):
+            raise InvalidInputError("Invalid value for $count: expected true or false.")
+        self.query = ListQuery(filter=self.filter, search=self.search, orderby=self.orderby, top=int(top),
+                               after=self.after, count=count == "true", eventual=bool(self.raw.get("eventual")))
+
+    def skiptoken(self, tenant_id: str, after: list[Any], state: AppState) -> str:
+        return state.keys.seal(f"page:{self.resource.collection}", {"t": tenant_id, "o": self.raw, "a": after})

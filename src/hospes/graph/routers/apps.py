@@ -1,0 +1,180 @@
+"""``/applications`` and ``/servicePrincipals``, client secrets, and ``appRoleAssignedTo``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from hospes.domain.errors import InvalidInputError
+from hospes.domain.principals import Principal
+from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
+from hospes.domain.validation import validate_body
+from hospes.graph import permissions as perm
+from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.routers.assignments import assignment_wire, create_assignment
+from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
+from hospes.services.apps import AppService
+from hospes.storage.tables import Application, ClientSecret, ServicePrincipal
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(requires(perm.APPS_READ))]
+Writer = Annotated[Principal, Depends(requires(perm.APPS_WRITE))]
+Assigner = Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]
+
+
+def _credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:
+    return {"customKeyIdentifier": None, "displayName": cred.display_name, "endDateTime": graph_datetime(cred.end_at),
+            "hint": cred.hint, "keyId": cred.key_id, "secretText": secret_text,
+            "startDateTime": graph_datetime(cred.start_at)}
+
+
+def _app(app: Application, creds: list[ClientSecret], select: list[str] | None = None) -> dict[str, Any]:
+    return to_wire(APPLICATION, app, select, computed={
+        "passwordCredentials": [_credential(c) for c in creds],
+        "web": {"redirectUris": app.web_redirect_uris},
+        "requiredResourceAccess": [],
+    })
+
+
+def _sp(sp: ServicePrincipal, roles: list[dict[str, Any]], select: list[str] | None = None) -> dict[str, Any]:
+    return to_wire(SERVICE_PRINCIPAL, sp, select, computed={"appRoles": roles,
+                                                            "servicePrincipalType": "Application"})
+
+
+@router.get("/applications")
+def list_apps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    options = QueryOptions(request, state, APPLICATION, principal)
+    page, creds = AppService(state.sessions, principal).list_apps(options.query)
+    return paged(state, "applications", options, page, principal.tenant_id,
+                 (_app(a, creds[a.id], options.select) for a in page.rows))
+
+
+@router.post("/applications", status_code=201)
+def create_app(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+    values, extras = validate_body(APPLICATION, body)
+    app = AppService(state.sessions, principal).create_app(values, extras)
+    return entity(state, "applications", _app(app, []))
+
+
+@router.get("/applications/{key}")
+def get_app(key: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    options = QueryOptions(request, state, APPLICATION, principal)
+    app, creds = AppService(state.sessions, principal).get_app(key)
+    return entity(state, "applications", _app(app, creds, options.select))
+
+
+@router.patch("/applications/{key}", status_code=204)
+def update_app(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    values, _ = validate_body(APPLICATION, body)
+    AppService(state.sessions, principal).update_app(key, values)
+    return Response(status_code=204)
+
+
+@router.delete("/applications/{key}", status_code=204)
+def delete_app(key: str, state: StateDep, principal: Writer) -> Response:
+    AppService(state.sessions, principal).delete_app(key)
+    return Response(status_code=204)
+
+
+@router.post("/applications/{key}/addPassword")
+def add_password(key: str, body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+    credential = body.get("passwordCredential", {}) if isinstance(body, dict) else None
+    if not isinstance(credential, dict):
+        raise InvalidInputError("Invalid value specified for property 'passwordCredential'.")
+    name = credential.get("displayName")
+    if name is not None and not isinstance(name, str):
+        raise InvalidInputError("Invalid value specified for property 'displayName'.")
+    cred, text = AppService(state.sessions, principal).add_password(key, name)
+    return {"@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
+            **_credential(cred, text)}
+
+
+@router.post("/applications/{key}/removePassword", status_code=204)
+def remove_password(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    key_id = body.get("keyId") if isinstance(body, dict) else None
+    if not isinstance(key_id, str):
+        raise InvalidInputError("Invalid value specified for property 'keyId'.")
+    AppService(state.sessions, principal).remove_password(key, key_id)
+    return Response(status_code=204)
+
+
+@router.get("/servicePrincipals")
+def list_sps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
+    page, roles = AppService(state.sessions, principal).list_sps(options.query)
+    return paged(state, "servicePrincipals", options, page, principal.tenant_id,
+                 (_sp(sp, roles[sp.id], options.select) for sp in page.rows))
+
+
+@router.post("/servicePrincipals", status_code=201)
+def create_sp(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    rest = {k: v for k, v in body.items() if k != "appId"}
+    values, _ = validate_body(SERVICE_PRINCIPAL, rest)
+    apps = AppService(state.sessions, principal)
+    sp = apps.create_sp(values, body.get("appId"))
+    _, roles = apps.get_sp(sp.id)
+    return entity(state, "servicePrincipals", _sp(sp, roles))
+
+
+@router.get("/servicePrincipals/{key}")
+def get_sp(key: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
+    sp, roles = AppService(state.sessions, principal).get_sp(key)
+    return entity(state, "servicePrincipals", _sp(sp, roles, options.select))
+
+
+@router.patch("/servicePrincipals/{key}", status_code=204)
+def update_sp(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    values, _ = validate_body(SERVICE_PRINCIPAL, body)
+    AppService(state.sessions, principal).update_sp(key, values)
+    return Response(status_code=204)
+
+
+@router.delete("/servicePrincipals/{key}", status_code=204)
+def delete_sp(key: str, state: StateDep, principal: Writer) -> Response:
+    AppService(state.sessions, principal).delete_sp(key)
+    return Response(status_code=204)
+
+
+@router.get("/servicePrincipals/{key}/appRoleAssignedTo")
+def assigned_to(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+    apps = AppService(state.sessions, principal)
+    sp, _ = apps.get_sp(key)
+    rows = apps.assignments(resource_id=sp.id)
+    names = apps.names(rows)
+    return collection(state, f"servicePrincipals('{sp.id}')/appRoleAssignedTo",
+                      (assignment_wire(r, names) for r in rows))
+
+
+@router.post("/servicePrincipals/{key}/appRoleAssignedTo", status_code=201)
+def assign_to(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> dict[str, Any]:
+    sp, _ = AppService(state.sessions, principal).get_sp(key)
+    return create_assignment(state, principal, body, None, f"servicePrincipals('{sp.id}')/appRoleAssignedTo",
+                             resource_id=sp.id)
+
+
+@router.delete("/servicePrincipals/{key}/appRoleAssignedTo/{assignment_id}", status_code=204)
+def unassign_to(key: str, assignment_id: str, state: StateDep, principal: Assigner) -> Response:
+    apps = AppService(state.sessions, principal)
+    sp, _ = apps.get_sp(key)
+    apps.unassign(assignment_id, resource_id=sp.id)
+    return Response(status_code=204)
+
+
+@router.get("/servicePrincipals/{key}/appRoleAssignments")
+def sp_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+    apps = AppService(state.sessions, principal)
+    sp, _ = apps.get_sp(key)
+    rows = apps.assignments(principal_id=sp.id)
+    names = apps.names(rows)
+    return collection(state, f"servicePrincipals('{sp.id}')/appRoleAssignments",
+                      (assignment_wire(r, names) for r in rows))
+
+
+@router.post("/servicePrincipals/{key}/appRoleAssignments", status_code=201)
+def sp_assign(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> dict[str, Any]:
+    sp, _ = AppService(state.sessions, principal).get_sp(key)
+    return create_assignment(state, principal, body, sp.id, f"servicePrincipals('{sp.id}')/appRoleAssignments")

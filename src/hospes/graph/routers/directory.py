@@ -1,0 +1,184 @@
+"""``/organization``, ``/directory/deletedItems``, ``/directoryRoles``, ``/directoryObjects``, audit logs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from hospes.domain.errors import InvalidInputError, NotFoundError
+from hospes.domain.principals import Principal
+from hospes.domain.schema import DIRECTORY_AUDIT, GROUP, USER
+from hospes.graph import permissions as perm
+from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.routers.groups import directory_object
+from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
+from hospes.services.directory import AuditService, DeletedItemsService, DirectoryRoleService
+from hospes.services.groups import GroupService, reference_id
+from hospes.services.tenants import OrganizationService
+from hospes.services.users import UserService
+from hospes.storage.tables import AuditLog, Domain, Tenant
+
+router = APIRouter()
+
+
+def _organization(tenant: Tenant, domains: list[Domain]) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "displayName": tenant.display_name,
+        "preferredLanguage": tenant.preferred_language,
+        "privacyProfile": {"contactEmail": tenant.privacy_contact_email, "statementUrl": tenant.privacy_statement_url},
+        "technicalNotificationMails": tenant.technical_notification_mails or [],
+        "marketingNotificationEmails": [],
+        "securityComplianceNotificationMails": [],
+        "verifiedDomains": [{"name": d.name, "isDefault": d.is_default, "isInitial": d.is_initial,
+                             "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}
+                            for d in domains if d.is_verified],
+        "tenantType": "AAD",
+        "countryLetterCode": tenant.country_letter_code,
+        "createdDateTime": graph_datetime(tenant.created_at),
+    }
+
+
+@router.get("/organization")
+def list_organization(state: StateDep,
+                      principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]) -> dict[str, Any]:
+    tenant, domains = OrganizationService(state.sessions, principal).get()
+    return collection(state, "organization", [_organization(tenant, domains)])
+
+
+@router.get("/organization/{org_id}")
+def get_organization(org_id: str, state: StateDep,
+                     principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]) -> dict[str, Any]:
+    tenant, domains = OrganizationService(state.sessions, principal).get()
+    if org_id != tenant.id:
+        raise NotFoundError(org_id)
+    return entity(state, "organization", _organization(tenant, domains))
+
+
+@router.patch("/organization/{org_id}", status_code=204)
+def update_organization(org_id: str, body: BodyDep, state: StateDep,
+                        principal: Annotated[Principal, Depends(requires(perm.ORG_WRITE))]) -> Response:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    OrganizationService(state.sessions, principal).update(org_id, body)
+    return Response(status_code=204)
+
+
+DeletedReader = Annotated[Principal, Depends(requires(perm.DELETED_READ))]
+DeletedWriter = Annotated[Principal, Depends(requires(perm.DELETED_WRITE))]
+_CASTS = {"microsoft.graph.user": USER, "microsoft.graph.group": GROUP}
+
+
+def _deleted(kind: str, row: Any) -> dict[str, Any]:
+    resource = USER if kind == "user" else GROUP
+    return {"@odata.type": resource.odata_type, **to_wire(resource, row), "deletedDateTime":
+            graph_datetime(row.deleted_at)}
+
+
+@router.get("/directory/deletedItems/{cast}")
+def list_deleted(cast: str, request: Request, state: StateDep, principal: DeletedReader) -> dict[str, Any]:
+    resource = _CASTS.get(cast)
+    if resource is None:
+        return get_deleted(cast, state, principal)
+    options = QueryOptions(request, state, resource, principal)
+    if resource is USER:
+        page = UserService(state.sessions, principal).list(options.query, deleted=True)
+    else:
+        page = GroupService(state.sessions, principal).list(options.query, deleted=True)
+    kind = resource.name
+    return paged(state, f"directory/deletedItems/{cast}", options, page, principal.tenant_id,
+                 (_deleted(kind, r) for r in page.rows))
+
+
+def get_deleted(object_id: str, state: StateDep, principal: Principal) -> dict[str, Any]:
+    kind, row = DeletedItemsService(state.sessions, principal).get(object_id)
+    return entity(state, "directory/deletedItems", _deleted(kind, row))
+
+
+@router.post("/directory/deletedItems/{object_id}/restore")
+def restore_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> dict[str, Any]:
+    kind, row = DeletedItemsService(state.sessions, principal).restore(object_id)
+    return entity(state, "directoryObjects", directory_object(kind, row))
+
+
+@router.delete("/directory/deletedItems/{object_id}", status_code=204)
+def purge_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> Response:
+    DeletedItemsService(state.sessions, principal).purge(object_id)
+    return Response(status_code=204)
+
+
+@router.get("/directoryObjects/{object_id}")
+def get_directory_object(object_id: str, state: StateDep,
+                         principal: Annotated[Principal, Depends(requires(perm.DIR_READ | perm.USERS_READ))],
+                         ) -> dict[str, Any]:
+    groups = GroupService(state.sessions, principal)
+    with groups.read() as session:
+        kind, row = groups.resolve(session, object_id)
+    return entity(state, "directoryObjects", directory_object(kind, row))
+
+
+RolesReader = Annotated[Principal, Depends(requires(perm.ROLES_READ))]
+RolesWriter = Annotated[Principal, Depends(requires(perm.ROLES_WRITE))]
+
+
+def _role(role_id: str, name: str, description: str) -> dict[str, Any]:
+    return {"id": role_id, "roleTemplateId": role_id, "displayName": name, "description": description,
+            "deletedDateTime": None}
+
+
+@router.get("/directoryRoles")
+def list_roles(state: StateDep, principal: RolesReader) -> dict[str, Any]:
+    return collection(state, "directoryRoles",
+                      (_role(*r) for r in DirectoryRoleService(state.sessions, principal).roles()))
+
+
+@router.get("/directoryRoles/{role_id}")
+def get_role(role_id: str, state: StateDep, principal: RolesReader) -> dict[str, Any]:
+    return entity(state, "directoryRoles", _role(*DirectoryRoleService(state.sessions, principal).role(role_id)))
+
+
+@router.get("/directoryRoles/{role_id}/members")
+def role_members(role_id: str, state: StateDep, principal: RolesReader) -> dict[str, Any]:
+    rows = DirectoryRoleService(state.sessions, principal).members(role_id)
+    return collection(state, "directoryObjects", (directory_object(kind, row) for kind, row in rows))
+
+
+@router.post("/directoryRoles/{role_id}/members/$ref", status_code=204)
+def add_role_member(role_id: str, body: BodyDep, state: StateDep, principal: RolesWriter) -> Response:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be an object with an '@odata.id' property.")
+    DirectoryRoleService(state.sessions, principal).add_member(role_id, reference_id(body.get("@odata.id")))
+    return Response(status_code=204)
+
+
+@router.delete("/directoryRoles/{role_id}/members/{object_id}/$ref", status_code=204)
+def remove_role_member(role_id: str, object_id: str, state: StateDep, principal: RolesWriter) -> Response:
+    DirectoryRoleService(state.sessions, principal).remove_member(role_id, object_id)
+    return Response(status_code=204)
+
+
+def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
+    actor: dict[str, Any] = {"app": None, "user": None}
+    if row.actor_type == "app":
+        actor["app"] = {"servicePrincipalId": row.actor_id, "displayName": row.actor_name}
+    elif row.actor_type == "user":
+        actor["user"] = {"id": row.actor_id, "displayName": row.actor_name}
+    else:
+        actor["app"] = {"servicePrincipalId": None, "displayName": row.actor_name}
+    target = [{"id": row.target_id, "displayName": row.target_name, "type": row.target_type,
+               "modifiedProperties": [{"displayName": p} for p in row.details.get("modifiedProperties", [])]}]
+    return to_wire(DIRECTORY_AUDIT, row, select, computed={
+        "loggedByService": "Core Directory", "operationType": row.activity.split(" ", 1)[0],
+        "correlationId": row.id, "initiatedBy": actor, "targetResources": target if row.target_id else [],
+        "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items()],
+    })
+
+
+@router.get("/auditLogs/directoryAudits")
+def list_audits(request: Request, state: StateDep,
+                principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]) -> dict[str, Any]:
+    options = QueryOptions(request, state, DIRECTORY_AUDIT, principal)
+    page = AuditService(state.sessions, principal).list(options.query)
+    return paged(state, "auditLogs/directoryAudits", options, page, principal.tenant_id,
+                 (_audit(r, options.select) for r in page.rows))

@@ -1,0 +1,69 @@
+"""Rows -> Graph JSON: property selection, ``@odata.context``, collections with absolute ``@odata.nextLink``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from hospes.domain.schema import Resource
+from hospes.graph.deps import QueryOptions
+from hospes.graph.state import AppState
+from hospes.services.listing import Page
+
+
+def graph_datetime(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_wire(resource: Resource, row: Any, select: list[str] | None = None,
+            computed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object of one row; ``computed`` supplies properties that have no storage attribute."""
+    props = [p for p in (resource.get(n) for n in select) if p] if select else list(resource.default_props)
+    if select and not any(p.name == "id" for p in props) and resource.get("id"):
+        props.insert(0, resource.get("id"))  # type: ignore[arg-type]
+    out: dict[str, Any] = {}
+    for prop in props:
+        if prop.attr is None:
+            value = (computed or {}).get(prop.name)
+        else:
+            value = getattr(row, prop.attr)
+        if prop.kind == "datetime":
+            value = graph_datetime(value)
+        elif prop.kind in ("str_list", "obj_list") and value is None:
+            value = []
+        out[prop.name] = value
+    return out
+
+
+def context_url(state: AppState, path: str, select: list[str] | None = None, entity: bool = False) -> str:
+    suffix = f"({','.join(select)})" if select else ""
+    return f"{state.settings.public_url}/v1.0/$metadata#{path}{suffix}{'/$entity' if entity else ''}"
+
+
+def entity(state: AppState, context_path: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"@odata.context": context_url(state, context_path, entity=True), **body}
+
+
+def collection(state: AppState, context_path: str, items: Iterable[dict[str, Any]],
+               next_link: str | None = None, count: int | None = None,
+               select: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"@odata.context": context_url(state, context_path, select)}
+    if count is not None:
+        out["@odata.count"] = count
+    if next_link:
+        out["@odata.nextLink"] = next_link
+    out["value"] = list(items)
+    return out
+
+
+def paged(state: AppState, path: str, options: QueryOptions, page: Page, tenant_id: str,
+          items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    next_link = None
+    if page.next_after is not None:
+        token = options.skiptoken(tenant_id, page.next_after, state)
+        next_link = f"{state.settings.public_url}/v1.0/{path}?$skiptoken={quote(token)}"
+    return collection(state, path, items, next_link, page.count, options.select)

@@ -1,0 +1,83 @@
+"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials) and the discovery documents."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from hospes.graph.deps import StateDep
+from hospes.services.oauth import OAuthError, client_credentials
+from hospes.services.tenants import resolve_tenant
+
+router = APIRouter()
+_MAX_FORM = 64 * 1024
+
+
+def _oauth_error(exc: OAuthError) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="hospes"'
+    return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+
+
+@router.post("/{tenant}/oauth2/v2.0/token")
+async def token(tenant: str, request: Request, state: StateDep) -> JSONResponse:
+    if int(request.headers.get("content-length") or 0) > _MAX_FORM:
+        return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return _oauth_error(OAuthError("invalid_request", "The token request must be form-encoded."))
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    client_id, client_secret = fields.get("client_id", ""), fields.get("client_secret", "")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            raw = base64.b64decode(auth[6:]).decode()
+            client_id, _, client_secret = (unquote(p) for p in raw.partition(":"))
+        except (ValueError, UnicodeDecodeError):
+            return _oauth_error(OAuthError("invalid_client", "Malformed Basic authorization header.", 401))
+    grant = fields.get("grant_type")
+    if grant != "client_credentials":
+        return _oauth_error(OAuthError("unsupported_grant_type", f"The grant type '{grant}' is not supported."))
+    if not client_id or not client_secret:
+        return _oauth_error(OAuthError("invalid_request", "client_id and client_secret are required."))
+    try:
+        access_token, lifetime = await run_in_threadpool(client_credentials, state.sessions, state.issuer, tenant, client_id, client_secret,
+                                                    fields.get("scope", ""))
+    except OAuthError as exc:
+        return _oauth_error(exc)
+    return JSONResponse({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                         "access_token": access_token}, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.get("/{tenant}/v2.0/.well-known/openid-configuration")
+def openid_configuration(tenant: str, state: StateDep) -> dict[str, Any]:
+    with state.sessions() as session:
+        tenant_id = resolve_tenant(session, tenant).id
+    base = state.settings.public_url
+    return {
+        "issuer": state.issuer.issuer(tenant_id),
+        "token_endpoint": f"{base}/{tenant_id}/oauth2/v2.0/token",
+        "jwks_uri": f"{base}/{tenant_id}/discovery/v2.0/keys",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["https://graph.microsoft.com/.default", f"{base}/.default"],
+        "claims_supported": ["iss", "aud", "sub", "oid", "tid", "roles", "appid", "exp", "iat", "nbf"],
+        "tenant_region_scope": "EU",
+    }
+
+
+@router.get("/{tenant}/discovery/v2.0/keys")
+def jwks(tenant: str, state: StateDep) -> dict[str, Any]:
+    with state.sessions() as session:
+        resolve_tenant(session, tenant)
+    return state.keys.public_jwks()
+

@@ -1,0 +1,25 @@
+"""OData query options as Graph uses them: the ``$filter`` grammar (lark), ``$select``, ``$orderby``, ``$search``.
+
+Framework-free: this package turns text into a small AST; ``hospes.storage.query`` turns the AST into SQL.
+"""
+
+from hospes.odata.ast import And, Any_, Compare, Func, In, Literal, Node, Not, Or, Path
+from hospes.odata.parser import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+
+__all__ = [
+    "And",
+    "Any_",
+    "Compare",
+    "Func",
+    "In",
+    "Literal",
+    "Node",
+    "Not",
+    "ODataSyntaxError",
+    "Or",
+    "Path",
+    "parse_filter",
+    "parse_orderby",
+    "parse_search",
+    "parse_select",
+]

@@ -1,0 +1,117 @@
+"""Transactions, the change log and the audit log: every directory write goes through ``Services.write``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.errors import DomainError
+from hospes.domain.principals import Principal
+from hospes.storage.tables import AuditLog, ChangeLog, utcnow
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Write:
+    """One directory write in progress: its session, and what the audit row will say about it."""
+
+    session: Session
+    actor: Principal
+    now: datetime
+    target_type: str | None = None
+    target_id: str | None = None
+    target_name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def target(self, kind: str, object_id: str, name: str | None = None) -> None:
+        self.target_type, self.target_id, self.target_name = kind, object_id, name
+
+    def change(
+        self,
+        object_type: str,
+        object_id: str,
+        change_type: str,
+        properties: list[str] | None = None,
+        related_id: str | None = None,
+        related_type: str | None = None,
+    ) -> None:
+        """Append to the change log in this write's transaction (delta and provisioning read it)."""
+        self.session.add(
+            ChangeLog(
+                tenant_id=self.actor.tenant_id,
+                object_type=object_type,
+                object_id=object_id,
+                change_type=change_type,
+                properties=sorted(properties or []),
+                related_id=related_id,
+                related_type=related_type,
+                at=self.now,
+            )
+        )
+
+
+@dataclass
+class Services:
+    """The acting principal plus the session factory: what every use case needs."""
+
+    sessions: sessionmaker[Session]
+    actor: Principal
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def tenant_id(self) -> str:
+        return self.actor.tenant_id
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self, category: str, activity: str) -> Iterator[Write]:
+        """Run one atomic write; audit it as success in the same transaction, or as failure in a new one."""
+        session = self.sessions()
+        op = Write(session=session, actor=self.actor, now=self.clock())
+        try:
+            with session.begin():
+                yield op
+                session.add(self._audit_row(op, category, activity, "success", None))
+        except DomainError as exc:
+            self._audit_failure(op, category, activity, exc.message)
+            raise
+        except Exception as exc:
+            self._audit_failure(op, category, activity, type(exc).__name__)
+            raise
+        finally:
+            session.close()
+
+    def _audit_failure(self, op: Write, category: str, activity: str, reason: str) -> None:
+        with self.sessions.begin() as session:
+            session.add(self._audit_row(op, category, activity, "failure", reason))
+
+    def _audit_row(self, op: Write, category: str, activity: str, result: str, reason: str | None) -> AuditLog:
+        return AuditLog(
+            id=new_id(),
+            tenant_id=self.actor.tenant_id,
+            at=op.now,
+            category=category,
+            activity=activity,
+            result=result,
+            result_reason=reason,
+            actor_type=self.actor.kind,
+            actor_id=self.actor.id or None,
+            actor_name=self.actor.display_name,
+            target_type=op.target_type,
+            target_id=op.target_id,
+            target_name=op.target_name,
+            details=op.details,
+        )

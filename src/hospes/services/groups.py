@@ -1,0 +1,192 @@
+"""Groups and their members and owners (users, nested groups, service principals)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.schema import GROUP
+from hospes.domain.validation import require
+from hospes.services.base import Services, Write, new_id
+from hospes.services.listing import ListQuery, Page, list_page
+from hospes.storage.tables import AppRoleAssignment, Group, GroupMember, ServicePrincipal, User
+
+ALREADY_MEMBER = "One or more added object references already exist for the following modified properties: '{}'."
+NOT_MEMBER = "One or more removed object references do not exist for the following modified properties: '{}'."
+_RELATION_PROPERTY = {"member": "members", "owner": "owners"}
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def reference_id(odata_id: Any) -> str:
+    """The object id at the end of an ``@odata.id`` URL; any host is accepted, as Graph clients vary."""
+    if not isinstance(odata_id, str) or not odata_id:
+        raise InvalidInputError("Invalid object reference: '@odata.id' must be a URL of a directory object.")
+    last = odata_id.rstrip("/").rsplit("/", 1)[-1]
+    match = _GUID.search(last)
+    if not match:
+        raise InvalidInputError(f"Invalid object identifier '{last}'.")
+    return match.group(0).lower()
+
+
+class GroupService(Services):
+    def find(self, session: Session, group_id: str, *, include_deleted: bool = False) -> Group:
+        stmt = select(Group).where(Group.tenant_id == self.tenant_id, Group.id == group_id)
+        if not include_deleted:
+            stmt = stmt.where(Group.deleted_at.is_(None))
+        group = session.scalar(stmt)
+        if group is None:
+            raise NotFoundError(group_id)
+        return group
+
+    def get(self, group_id: str) -> Group:
+        with self.read() as session:
+            return self.find(session, group_id)
+
+    def list(self, query: ListQuery, *, deleted: bool = False) -> Page:
+        with self.read() as session:
+            state = Group.deleted_at.is_not(None) if deleted else Group.deleted_at.is_(None)
+            return list_page(session, GROUP, Group, [Group.tenant_id == self.tenant_id, state], query)
+
+    def create(self, values: dict[str, Any], members: list[str], owners: list[str]) -> Group:
+        require(GROUP, values, "displayName", "mailNickname", "mailEnabled", "securityEnabled")
+        with self.write("GroupManagement", "Add group") as op:
+            group = Group(id=new_id(), tenant_id=self.tenant_id, created_at=op.now, **values)
+            op.session.add(group)
+            op.session.flush()
+            op.target("Group", group.id, group.display_name)
+            op.change("group", group.id, "created", [p.name for p in GROUP.props])
+            for member_id in members:
+                self._add(op, group, "member", member_id)
+            for owner_id in owners:
+                self._add(op, group, "owner", owner_id)
+            return group
+
+    def update(self, group_id: str, values: dict[str, Any], bind_members: list[str]) -> Group:
+        with self.write("GroupManagement", "Update group") as op:
+            group = self.find(op.session, group_id)
+            op.target("Group", group.id, group.display_name)
+            for attr in ("display_name", "mail_nickname", "mail_enabled", "security_enabled"):
+                if attr in values and values[attr] in (None, ""):
+                    raise InvalidInputError(f"Invalid value specified for property '{attr}'.")
+            names = {p.attr: p.name for p in GROUP.props if p.attr}
+            changed = [names[a] for a, v in values.items() if getattr(group, a) != v]
+            for attr, value in values.items():
+                setattr(group, attr, value)
+            if changed:
+                op.change("group", group.id, "updated", changed)
+            if len(bind_members) > 20:
+                raise InvalidInputError("No more than 20 members may be added in one request.")
+            for member_id in bind_members:
+                self._add(op, group, "member", member_id)
+            return group
+
+    def soft_delete(self, group_id: str) -> None:
+        with self.write("GroupManagement", "Delete group") as op:
+            group = self.find(op.session, group_id)
+            op.target("Group", group.id, group.display_name)
+            group.deleted_at = op.now
+            op.change("group", group.id, "deleted")
+
+    def restore(self, op: Write, group: Group) -> None:
+        group.deleted_at = None
+        op.target("Group", group.id, group.display_name)
+        op.change("group", group.id, "restored", [p.name for p in GROUP.props])
+
+    def hard_delete(self, op: Write, group: Group) -> None:
+        op.target("Group", group.id, group.display_name)
+        for (parent_id,) in op.session.execute(
+            select(GroupMember.group_id).where(GroupMember.tenant_id == self.tenant_id,
+                                               GroupMember.member_id == group.id, GroupMember.relation == "member")
+        ):
+            op.change("group", parent_id, "member_removed", ["members"], related_id=group.id, related_type="group")
+        op.session.execute(delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id,
+                                                     GroupMember.member_id == group.id))
+        op.session.execute(delete(AppRoleAssignment).where(AppRoleAssignment.tenant_id == self.tenant_id,
+                                                           AppRoleAssignment.principal_id == group.id))
+        op.session.delete(group)
+        op.change("group", group.id, "hard_deleted")
+
+    def add_reference(self, group_id: str, relation: str, object_id: str) -> None:
+        activity = "Add member to group" if relation == "member" else "Add owner to group"
+        with self.write("GroupManagement", activity) as op:
+            group = self.find(op.session, group_id)
+            op.target("Group", group.id, group.display_name)
+            self._add(op, group, relation, object_id)
+
+    def remove_reference(self, group_id: str, relation: str, object_id: str) -> None:
+        activity = "Remove member from group" if relation == "member" else "Remove owner from group"
+        with self.write("GroupManagement", activity) as op:
+            group = self.find(op.session, group_id)
+            op.target("Group", group.id, group.display_name)
+            row = op.session.get(GroupMember, (group.id, relation, object_id))
+            if row is None:
+                raise InvalidInputError(NOT_MEMBER.format(_RELATION_PROPERTY[relation]))
+            op.session.delete(row)
+            op.details["memberId"] = object_id
+            if relation == "member":
+                op.change("group", group.id, "member_removed", ["members"], related_id=object_id,
+                          related_type=row.member_type)
+
+    def references(self, group_id: str, relation: str, query: ListQuery) -> tuple[list[tuple[str, Any]], bool]:
+        """Members or owners as (graph type, row), in a stable order, up to ``query.top`` after a cursor."""
+        with self.read() as session:
+            self.find(session, group_id)
+            stmt = select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.relation == relation,
+                                             GroupMember.tenant_id == self.tenant_id)
+            if query.after:
+                stmt = stmt.where(GroupMember.member_id > str(query.after[0]))
+            links = list(session.scalars(stmt.order_by(GroupMember.member_id).limit(query.top + 1)))
+            more = len(links) > query.top
+            return [(link.member_type, obj) for link in links[: query.top]
+                    if (obj := self._load(session, link.member_type, link.member_id)) is not None], more
+
+    def _load(self, session: Session, kind: str, object_id: str) -> Any:
+        table: Any = {"user": User, "group": Group, "servicePrincipal": ServicePrincipal}[kind]
+        row = session.get(table, object_id)
+        if row is None or row.tenant_id != self.tenant_id or getattr(row, "deleted_at", None) is not None:
+            return None
+        return row
+
+    def resolve(self, session: Session, object_id: str) -> tuple[str, Any]:
+        """A directory object of this tenant by id: (graph type, row)."""
+        for kind in ("user", "group", "servicePrincipal"):
+            row = self._load(session, kind, object_id)
+            if row is not None:
+                return kind, row
+        raise NotFoundError(object_id)
+
+    def _add(self, op: Write, group: Group, relation: str, object_id: str) -> None:
+        kind, obj = self.resolve(op.session, object_id)
+        if relation == "member" and kind == "group" and self._contains(op.session, obj.id, group.id):
+            raise InvalidInputError("A group cannot be a member of itself, directly or through nested groups.")
+        if relation == "owner" and kind == "group":
+            raise InvalidInputError("Only users and service principals can own a group.")
+        if op.session.get(GroupMember, (group.id, relation, obj.id)) is not None:
+            raise ConflictError(ALREADY_MEMBER.format(_RELATION_PROPERTY[relation]))
+        op.session.add(GroupMember(group_id=group.id, relation=relation, member_id=obj.id, member_type=kind,
+                                   tenant_id=self.tenant_id, created_at=op.now))
+        op.session.flush()
+        op.details.setdefault("addedIds", []).append(obj.id)
+        if relation == "member":
+            op.change("group", group.id, "member_added", ["members"], related_id=obj.id, related_type=kind)
+
+    def _contains(self, session: Session, container_id: str, wanted_id: str) -> bool:
+        """True if ``wanted_id`` is ``container_id`` or nested anywhere below it (cycle check)."""
+        seen: set[str] = set()
+        frontier = [container_id]
+        while frontier:
+            current = frontier.pop()
+            if current == wanted_id:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            frontier.extend(session.scalars(
+                select(GroupMember.member_id).where(GroupMember.group_id == current, GroupMember.relation == "member",
+                                                    GroupMember.member_type == "group")
+            ))
+        return False

@@ -1,0 +1,163 @@
+"""Users: create, read, update, soft delete, restore, hard delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hospes.auth.passwords import check_password_policy, hash_password
+from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.schema import USER
+from hospes.domain.validation import require
+from hospes.services.base import Services, Write, new_id
+from hospes.services.listing import ListQuery, Page, list_page
+from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Domain, GroupMember, User
+
+UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
+
+
+def changed_props(row: Any, values: dict[str, Any]) -> list[str]:
+    """Graph names of the properties whose value actually changes (only those reach the change log)."""
+    names = {p.attr: p.name for p in USER.props if p.attr}
+    return [names.get(attr, attr) for attr, value in values.items() if getattr(row, attr) != value]
+
+
+class UserService(Services):
+    def find(self, session: Session, key: str, *, include_deleted: bool = False) -> User:
+        """By object id or userPrincipalName, in the caller's tenant only."""
+        column = User.upn_key if "@" in key else User.id
+        stmt = select(User).where(User.tenant_id == self.tenant_id, column == (key.lower() if "@" in key else key))
+        if not include_deleted:
+            stmt = stmt.where(User.deleted_at.is_(None))
+        user = session.scalar(stmt)
+        if user is None:
+            raise NotFoundError(key)
+        return user
+
+    def get(self, key: str) -> User:
+        with self.read() as session:
+            return self.find(session, key)
+
+    def list(self, query: ListQuery, *, deleted: bool = False) -> Page:
+        with self.read() as session:
+            state = User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
+            return list_page(session, USER, User, [User.tenant_id == self.tenant_id, state], query)
+
+    def create(self, values: dict[str, Any], password: str | None, force_change: bool = False) -> User:
+        require(USER, values, "accountEnabled", "displayName", "mailNickname", "userPrincipalName")
+        with self.write("UserManagement", "Add user") as op:
+            return self.insert(op, values, password, force_change)
+
+    def insert(self, op: Write, values: dict[str, Any], password: str | None, force_change: bool = False) -> User:
+        """The create step on its own, for use inside a larger write (tenant bootstrap, invitations)."""
+        upn = values["user_principal_name"]
+        self._check_upn(op.session, upn)
+        if password is not None:
+            problem = check_password_policy(password)
+            if problem:
+                raise InvalidInputError(problem, target="passwordProfile")
+        user = User(id=new_id(), tenant_id=self.tenant_id, created_at=op.now, **values)
+        user.upn_key = upn.lower()
+        user.mail_key = user.mail.lower() if user.mail else None
+        user.user_type = values.get("user_type") or "Member"
+        if user.user_type not in ("Member", "Guest"):
+            raise InvalidInputError("Invalid value specified for property 'userType'.", target="userType")
+        if password is not None:
+            user.password_hash = hash_password(password)
+            user.password_changed_at = op.now
+            user.force_change_password = force_change
+        op.session.add(user)
+        self._flush_unique(op.session)
+        op.target("User", user.id, upn)
+        op.change("user", user.id, "created", [p.name for p in USER.props])
+        return user
+
+    def update(self, key: str, values: dict[str, Any], password: str | None = None) -> User:
+        with self.write("UserManagement", "Update user") as op:
+            user = self.find(op.session, key)
+            op.target("User", user.id, user.user_principal_name)
+            for attr in ("account_enabled", "display_name", "mail_nickname", "user_principal_name"):
+                if attr in values and values[attr] in (None, ""):
+                    raise InvalidInputError(f"Invalid value specified for property '{attr}'.")
+            if "user_type" in values and values["user_type"] not in ("Member", "Guest"):
+                raise InvalidInputError("Invalid value specified for property 'userType'.", target="userType")
+            changed = changed_props(user, values)
+            if "user_principal_name" in values and values["user_principal_name"].lower() != user.upn_key:
+                self._check_upn(op.session, values["user_principal_name"])
+                user.upn_key = values["user_principal_name"].lower()
+            for attr, value in values.items():
+                setattr(user, attr, value)
+            if "mail" in values:
+                user.mail_key = user.mail.lower() if user.mail else None
+            if password is not None:
+                problem = check_password_policy(password)
+                if problem:
+                    raise InvalidInputError(problem, target="passwordProfile")
+                user.password_hash = hash_password(password)
+                user.password_changed_at = op.now
+            self._flush_unique(op.session)
+            op.details["modifiedProperties"] = changed
+            if changed:
+                op.change("user", user.id, "updated", changed)
+            return user
+
+    def soft_delete(self, key: str) -> None:
+        with self.write("UserManagement", "Delete user") as op:
+            user = self.find(op.session, key)
+            op.target("User", user.id, user.user_principal_name)
+            user.deleted_at = op.now
+            op.change("user", user.id, "deleted")
+
+    def restore(self, op: Write, user: User) -> None:
+        """Restore keeps the object id and its memberships, as Entra does."""
+        conflict = op.session.scalar(
+            select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key == user.upn_key,
+                                  User.id != user.id)
+        )
+        if conflict:
+            raise ConflictError(UPN_CONFLICT)
+        user.deleted_at = None
+        op.target("User", user.id, user.user_principal_name)
+        op.change("user", user.id, "restored", [p.name for p in USER.props])
+
+    def hard_delete(self, op: Write, user: User) -> None:
+        op.target("User", user.id, user.user_principal_name)
+        for (group_id,) in op.session.execute(
+            select(GroupMember.group_id).where(GroupMember.tenant_id == self.tenant_id,
+                                               GroupMember.member_id == user.id, GroupMember.relation == "member")
+        ):
+            op.change("group", group_id, "member_removed", ["members"], related_id=user.id, related_type="user")
+        op.session.execute(delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id,
+                                                     GroupMember.member_id == user.id))
+        op.session.execute(delete(AppRoleAssignment).where(AppRoleAssignment.tenant_id == self.tenant_id,
+                                                           AppRoleAssignment.principal_id == user.id))
+        op.session.execute(delete(DirectoryRoleMember).where(DirectoryRoleMember.tenant_id == self.tenant_id,
+                                                             DirectoryRoleMember.principal_id == user.id))
+        op.session.delete(user)
+        op.change("user", user.id, "hard_deleted")
+
+    def _check_upn(self, session: Session, upn: str) -> None:
+        local, at, domain = upn.rpartition("@")
+        if not at or not local or any(c in local for c in ' "\\,;<>()[]'):
+            raise InvalidInputError("Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+                                    target="userPrincipalName")
+        owner = session.scalar(select(Domain.tenant_id).where(Domain.name == domain.lower()))
+        if owner != self.tenant_id:
+            raise InvalidInputError(
+                "The domain portion of the userPrincipalName property is invalid. You must use one of the verified "
+                "domain names in your organization.",
+                target="userPrincipalName",
+            )
+        if session.scalar(select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key == upn.lower())):
+            raise ConflictError(UPN_CONFLICT, target="userPrincipalName")
+
+    @staticmethod
+    def _flush_unique(session: Session) -> None:
+        # The unique index is the real guard against concurrent creates of the same UPN.
+        try:
+            session.flush()
+        except IntegrityError:
+            raise ConflictError(UPN_CONFLICT, target="userPrincipalName") from None
