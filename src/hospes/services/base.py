@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import DomainError
@@ -31,6 +32,7 @@ class Write:
     target_id: str | None = None
     target_name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    _ordered: bool = False
 
     def target(self, kind: str, object_id: str, name: str | None = None) -> None:
         self.target_type, self.target_id, self.target_name = kind, object_id, name
@@ -45,6 +47,7 @@ class Write:
         related_type: str | None = None,
     ) -> None:
         """Append to the change log in this write's transaction (delta and provisioning read it)."""
+        self._order_with_other_writers()
         self.session.add(
             ChangeLog(
                 tenant_id=self.actor.tenant_id,
@@ -57,6 +60,22 @@ class Write:
                 at=self.now,
             )
         )
+
+
+    def _order_with_other_writers(self) -> None:
+        """Make change-log sequence order equal commit order within a tenant.
+
+        A reader that has seen sequence N must never later find a smaller sequence committed, or delta and
+        provisioning would skip it. SQLite already serializes writers (BEGIN IMMEDIATE); on PostgreSQL a
+        transaction-scoped advisory lock per tenant, taken before the change row gets its sequence value and held
+        until commit, gives the same guarantee without touching row locks.
+        """
+        if self._ordered:
+            return
+        self._ordered = True
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"),
+                                 {"tenant": self.actor.tenant_id})
 
 
 @dataclass

@@ -52,6 +52,7 @@ def create_tenant(sessions: sessionmaker[Session], name: str, domain: str, *,
     password = admin_password or generate_password()
     users = UserService(sessions, actor)
     apps = AppService(sessions, actor)
+    password_hash = users.hash_new_password(password)
     with users.write("DirectoryManagement", "Create company") as op:
         if op.session.get(Domain, domain) is not None:
             raise ConflictError(f"The domain '{domain}' is already used by another tenant.")
@@ -63,7 +64,7 @@ def create_tenant(sessions: sessionmaker[Session], name: str, domain: str, *,
         admin = users.insert(op, {
             "user_principal_name": f"admin@{domain}", "display_name": f"{name.strip()} Administrator",
             "mail_nickname": "admin", "mail": f"admin@{domain}", "account_enabled": True,
-            "given_name": "Admin", "surname": name.strip()[:64]}, password)
+            "given_name": "Admin", "surname": name.strip()[:64]}, password_hash)
         op.session.add(DirectoryRoleMember(tenant_id=tenant_id, role_template_id=GLOBAL_ADMINISTRATOR,
                                            principal_id=admin.id, principal_type="user"))
         app = apps.insert_app(op, {"display_name": f"{name.strip()} automation"}, {})

@@ -48,25 +48,33 @@ class UserService(Services):
 
     def create(self, values: dict[str, Any], password: str | None, force_change: bool = False) -> User:
         require(USER, values, "accountEnabled", "displayName", "mailNickname", "userPrincipalName")
+        if password is None:
+            raise InvalidInputError("Invalid value specified for property 'passwordProfile' of resource 'User'.",
+                                    target="passwordProfile")
+        password_hash = self.hash_new_password(password)  # slow by design: outside the transaction
         with self.write("UserManagement", "Add user") as op:
-            return self.insert(op, values, password, force_change)
+            return self.insert(op, values, password_hash, force_change)
 
-    def insert(self, op: Write, values: dict[str, Any], password: str | None, force_change: bool = False) -> User:
+    @staticmethod
+    def hash_new_password(password: str) -> str:
+        problem = check_password_policy(password)
+        if problem:
+            raise InvalidInputError(problem, target="passwordProfile")
+        return hash_password(password)
+
+    def insert(self, op: Write, values: dict[str, Any], password_hash: str | None,
+               force_change: bool = False) -> User:
         """The create step on its own, for use inside a larger write (tenant bootstrap, invitations)."""
         upn = values["user_principal_name"]
         self._check_upn(op.session, upn)
-        if password is not None:
-            problem = check_password_policy(password)
-            if problem:
-                raise InvalidInputError(problem, target="passwordProfile")
         user = User(id=new_id(), tenant_id=self.tenant_id, created_at=op.now, **values)
         user.upn_key = upn.lower()
         user.mail_key = user.mail.lower() if user.mail else None
         user.user_type = values.get("user_type") or "Member"
         if user.user_type not in ("Member", "Guest"):
             raise InvalidInputError("Invalid value specified for property 'userType'.", target="userType")
-        if password is not None:
-            user.password_hash = hash_password(password)
+        if password_hash is not None:
+            user.password_hash = password_hash
             user.password_changed_at = op.now
             user.force_change_password = force_change
         op.session.add(user)
@@ -76,6 +84,7 @@ class UserService(Services):
         return user
 
     def update(self, key: str, values: dict[str, Any], password: str | None = None) -> User:
+        password_hash = self.hash_new_password(password) if password is not None else None
         with self.write("UserManagement", "Update user") as op:
             user = self.find(op.session, key)
             op.target("User", user.id, user.user_principal_name)
@@ -92,12 +101,10 @@ class UserService(Services):
                 setattr(user, attr, value)
             if "mail" in values:
                 user.mail_key = user.mail.lower() if user.mail else None
-            if password is not None:
-                problem = check_password_policy(password)
-                if problem:
-                    raise InvalidInputError(problem, target="passwordProfile")
-                user.password_hash = hash_password(password)
+            if password_hash is not None:
+                user.password_hash = password_hash
                 user.password_changed_at = op.now
+                changed.append("passwordProfile")
             self._flush_unique(op.session)
             op.details["modifiedProperties"] = changed
             if changed:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, String, and_, exists, false, func, literal, not_, or_, select, true, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
@@ -107,7 +107,10 @@ class FilterCompiler:
     def _any(self, node: Any_) -> ColumnElement[bool]:
         prop = self._prop(node.collection, "any")
         column = getattr(self.table, prop.attr or "")
-        fn = func.jsonb_array_elements if self.dialect == "postgresql" else func.json_each
+        if self.dialect == "postgresql":
+            fn = func.jsonb_array_elements if prop.kind == "obj_list" else func.jsonb_array_elements_text
+        else:
+            fn = func.json_each
         elements = fn(column).table_valued("value").alias("elem")
         condition = _AnyBody(self, elements.c.value, node.variable, prop).compile(node.body)
         return exists().select_from(elements).where(condition)
@@ -146,7 +149,7 @@ class _AnyBody:
             raise InvalidInputError(f"Invalid filter clause: '{path}' does not fit property '{self.prop.name}'.")
         key = segs[1] if len(segs) == 2 else None
         if self.outer.dialect == "postgresql":
-            text = self.value.op("->>")(key) if key else self.value.op("#>>")("{}")
+            text = self.value.op("->>")(literal(key, String())) if key else self.value
         else:
             text = func.json_extract(self.value, f"$.{key}") if key else self.value
         return func.lower(text)

@@ -56,9 +56,6 @@ def count_users(request: Request, state: StateDep, principal: Reader) -> PlainTe
 def create_user(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
     values, extras = validate_body(USER, body, extra=frozenset({"passwordProfile"}))
     password, force = _password(extras)
-    if password is None:
-        raise InvalidInputError("Invalid value specified for property 'passwordProfile' of resource 'User'.",
-                                target="passwordProfile")
     user = UserService(state.sessions, principal).create(values, password, force)
     return entity(state, "users", to_wire(USER, user))
 

@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine with Python 3.11+ and git: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint check-migrations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.run-deps
+
+## Run the server on the embedded SQLite database, with the Contoso/Fabrikam demo.
+run: $(VENV)/.run-deps
+	$(BIN)/hospes serve --demo --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
+## Lint, type-check and run the whole test suite (PostgreSQL too when HOSPES_TEST_POSTGRES_URL is set).
+test: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.services.tenants import TenantBootstrap, create_tenant
+from tests.live import LiveServer, graph_client, run_server
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with run_server(database_url, str(tmp_path_factory.mktemp("live"))) as server:
+        yield server
+
+
+@pytest.fixture
+def boot(sessions: sessionmaker[Session]) -> TenantBootstrap:
+    return create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
+
+
+@pytest.fixture
+def sdk(live_server: LiveServer, boot: TenantBootstrap) -> Any:
+    return graph_client(live_server, boot.domain, boot.client_id, boot.client_secret)

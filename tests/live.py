@@ -1,0 +1,100 @@
+"""A real Hospes server process on loopback, and official ``msgraph-sdk`` clients pointed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str  # e.g. http://127.0.0.1:PORT
+    database_url: str
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.base_url}/v1.0"
+
+
+@contextmanager
+def run_server(database_url: str, data_dir: str) -> Iterator[LiveServer]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HOSPES_DATABASE_URL": database_url, "HOSPES_PUBLIC_URL": base,
+           "HOSPES_DATA_DIR": data_dir}
+    proc = subprocess.Popen([sys.executable, "-m", "hospes", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 30 s")
+            time.sleep(0.1)
+        yield LiveServer(base, database_url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class ClientCredentialsProvider(AccessTokenProvider):
+    """Gets a token from the server's own token endpoint (OAuth 2.0 client credentials), for its host only."""
+
+    def __init__(self, server: LiveServer, tenant: str, client_id: str, secret: str) -> None:
+        self._server, self._tenant, self._client_id, self._secret = server, tenant, client_id, secret
+        self._validator = AllowedHostsValidator([urlparse(server.base_url).hostname or ""])
+        self._token: str | None = None
+
+    async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+        if not self._validator.is_url_host_valid(uri):
+            return ""
+        if self._token is None:
+            async with httpx.AsyncClient() as http:
+                response = await http.post(f"{self._server.base_url}/{self._tenant}/oauth2/v2.0/token", data={
+                    "grant_type": "client_credentials", "client_id": self._client_id,
+                    "client_secret": self._secret, "scope": "https://graph.microsoft.com/.default"})
+                response.raise_for_status()
+                self._token = response.json()["access_token"]
+        return self._token
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return self._validator
+
+
+def graph_client(server: LiveServer, tenant: str, client_id: str, secret: str) -> GraphServiceClient:
+    auth = BaseBearerTokenAuthenticationProvider(ClientCredentialsProvider(server, tenant, client_id, secret))
+    adapter = GraphRequestAdapter(auth)
+    adapter.base_url = server.graph_url
+    return GraphServiceClient(request_adapter=adapter)
