@@ -117,27 +117,49 @@ class TenantHandle:
 
     def new_user(self, nickname: str | None = None, **props: Any) -> dict[str, Any]:
         nickname = nickname or f"u{uuid.uuid4().hex[:8]}"
-        body = {"accountEnabled": True, "displayName": nickname.title(), "mailNickname": nickname,
-                "userPrincipalName": f"{nickname}@{self.domain}",
-                "passwordProfile": {"password": "Correct-Horse-9"}, **props}
+        body = {
+            "accountEnabled": True,
+            "displayName": nickname.title(),
+            "mailNickname": nickname,
+            "userPrincipalName": f"{nickname}@{self.domain}",
+            "passwordProfile": {"password": "Correct-Horse-9"},
+            **props,
+        }
         response = self.post("/users", json=body)
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result
 
     def new_group(self, name: str = "Team", **props: Any) -> dict[str, Any]:
-        body = {"displayName": name, "mailEnabled": False, "mailNickname": name.lower().replace(" ", ""),
-                "securityEnabled": True, **props}
+        body = {
+            "displayName": name,
+            "mailEnabled": False,
+            "mailNickname": name.lower().replace(" ", ""),
+            "securityEnabled": True,
+            **props,
+        }
         response = self.post("/groups", json=body)
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result
 
 
-def fetch_token(client: TestClient, tenant: str, client_id: str, secret: str,
-                scope: str = "https://graph.microsoft.com/.default") -> str:
-    response = client.post(f"/{tenant}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": scope})
+def fetch_token(
+    client: TestClient,
+    tenant: str,
+    client_id: str,
+    secret: str,
+    scope: str = "https://graph.microsoft.com/.default",
+) -> str:
+    response = client.post(
+        f"/{tenant}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": scope,
+        },
+    )
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token

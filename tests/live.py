@@ -43,10 +43,18 @@ class LiveServer:
 def run_server(database_url: str, data_dir: str) -> Iterator[LiveServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HOSPES_DATABASE_URL": database_url, "HOSPES_PUBLIC_URL": base,
-           "HOSPES_DATA_DIR": data_dir}
-    proc = subprocess.Popen([sys.executable, "-m", "hospes", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "HOSPES_DATABASE_URL": database_url,
+        "HOSPES_PUBLIC_URL": base,
+        "HOSPES_DATA_DIR": data_dir,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hospes", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -82,9 +90,15 @@ class ClientCredentialsProvider(AccessTokenProvider):
             return ""
         if self._token is None:
             async with httpx.AsyncClient() as http:
-                response = await http.post(f"{self._server.base_url}/{self._tenant}/oauth2/v2.0/token", data={
-                    "grant_type": "client_credentials", "client_id": self._client_id,
-                    "client_secret": self._secret, "scope": "https://graph.microsoft.com/.default"})
+                response = await http.post(
+                    f"{self._server.base_url}/{self._tenant}/oauth2/v2.0/token",
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self._client_id,
+                        "client_secret": self._secret,
+                        "scope": "https://graph.microsoft.com/.default",
+                    },
+                )
                 response.raise_for_status()
                 self._token = response.json()["access_token"]
         return self._token

@@ -53,8 +53,12 @@ def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     keys = load_or_create_keys(sessions)
-    state = AppState(settings=settings, sessions=sessions, keys=keys,
-                     issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds))
+    state = AppState(
+        settings=settings,
+        sessions=sessions,
+        keys=keys,
+        issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds),
+    )
     stop = threading.Event()
 
     @asynccontextmanager
@@ -90,18 +94,27 @@ def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, "Request_BadRequest", "Invalid request: " + "; ".join(
-            str(e.get("msg")) for e in exc.errors()), request)
+        return error_response(
+            400,
+            "Request_BadRequest",
+            "Invalid request: " + "; ".join(str(e.get("msg")) for e in exc.errors()),
+            request,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-            return error_response(400 if _is_graph(request) else 404, "BadRequest" if _is_graph(request) else
-                                  "NotFound", f"Resource not found for the segment '{segment}'.", request)
+            return error_response(
+                400 if _is_graph(request) else 404,
+                "BadRequest" if _is_graph(request) else "NotFound",
+                f"Resource not found for the segment '{segment}'.",
+                request,
+            )
         if exc.status_code == 405:
-            return error_response(405, "Request_BadRequest", "The requested method is not allowed on this resource.",
-                                  request)
+            return error_response(
+                405, "Request_BadRequest", "The requested method is not allowed on this resource.", request
+            )
         return error_response(exc.status_code, "BadRequest", str(exc.detail), request)
 
     @app.exception_handler(Exception)

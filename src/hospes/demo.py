@@ -39,6 +39,8 @@ def ensure_demo(sessions: sessionmaker[Session], settings: Settings, console: Co
         console.print(f"\n[bold]{c.get('name', c['domain'])}[/bold] ({c['domain']}), tenant id {c['tenantId']}")
         console.print(f"  admin:  {c['adminUserPrincipalName']} / {c['adminPassword']}")
         console.print(f"  app:    client id {c['clientId']} / client secret {c['clientSecret']}")
-    console.print(f"Token endpoint: {settings.public_url}/{{tenant}}/oauth2/v2.0/token "
-                  "(grant_type=client_credentials, scope=https://graph.microsoft.com/.default)")
+    console.print(
+        f"Token endpoint: {settings.public_url}/{{tenant}}/oauth2/v2.0/token "
+        "(grant_type=client_credentials, scope=https://graph.microsoft.com/.default)"
+    )
     return saved

@@ -46,7 +46,6 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'hospes.db').as_posix()}"
 
 
-def load_settings(env_file: str | None = None, **overrides: object) -> Settings:
-    if env_file:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
-    return Settings(**overrides)  # type: ignore[arg-type]
+def load_settings(env_file: str | None = None) -> Settings:
+    """Environment variables win over the optional file (``KEY=value`` lines, same ``HOSPES_`` names)."""
+    return Settings(_env_file=env_file) if env_file else Settings()

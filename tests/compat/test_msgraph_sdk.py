@@ -19,9 +19,13 @@ from tests.live import LiveServer
 
 
 def new_user(boot: TenantBootstrap, nick: str) -> User:
-    return User(account_enabled=True, display_name=nick.title(), mail_nickname=nick,
-                user_principal_name=f"{nick}@{boot.domain}",
-                password_profile=PasswordProfile(password="Correct-Horse-9", force_change_password_next_sign_in=False))
+    return User(
+        account_enabled=True,
+        display_name=nick.title(),
+        mail_nickname=nick,
+        user_principal_name=f"{nick}@{boot.domain}",
+        password_profile=PasswordProfile(password="Correct-Horse-9", force_change_password_next_sign_in=False),
+    )
 
 
 def test_users_crud(sdk: Any, boot: TenantBootstrap) -> None:
@@ -54,8 +58,9 @@ def test_duplicate_upn_surfaces_as_odata_error(sdk: Any, boot: TenantBootstrap) 
 def test_groups_and_members_by_ref(sdk: Any, boot: TenantBootstrap, live_server: LiveServer) -> None:
     async def scenario() -> None:
         user = await sdk.users.post(new_user(boot, "linus"))
-        group = await sdk.groups.post(Group(display_name="Kernel", mail_enabled=False, mail_nickname="kernel",
-                                            security_enabled=True))
+        group = await sdk.groups.post(
+            Group(display_name="Kernel", mail_enabled=False, mail_nickname="kernel", security_enabled=True)
+        )
         ref = ReferenceCreate(odata_id=f"{live_server.graph_url}/directoryObjects/{user.id}")
         await sdk.groups.by_group_id(group.id).members.ref.post(ref)
         with pytest.raises(ODataError) as caught:
@@ -76,8 +81,10 @@ def test_filter_select_top_paging_to_the_end(sdk: Any, boot: TenantBootstrap) ->
         for i in range(5):
             await sdk.users.post(new_user(boot, f"page{i}"))
         params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter="startswith(userPrincipalName,'page')", select=["id", "userPrincipalName", "accountEnabled"],
-            top=2)
+            filter="startswith(userPrincipalName,'page')",
+            select=["id", "userPrincipalName", "accountEnabled"],
+            top=2,
+        )
         page = await sdk.users.get(request_configuration=RequestConfiguration(query_parameters=params))
         names = [u.user_principal_name for u in page.value]
         assert all(u.account_enabled is True for u in page.value)
@@ -86,8 +93,11 @@ def test_filter_select_top_paging_to_the_end(sdk: Any, boot: TenantBootstrap) ->
             names += [u.user_principal_name for u in page.value]
         assert sorted(names) == [f"page{i}@{boot.domain}" for i in range(5)]
 
-        config = RequestConfiguration(query_parameters=UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter="mailNickname ne 'x'", count=True))
+        config = RequestConfiguration(
+            query_parameters=UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+                filter="mailNickname ne 'x'", count=True
+            )
+        )
         with pytest.raises(ODataError) as caught:
             await sdk.users.get(request_configuration=config)
         assert caught.value.error.code == "Request_UnsupportedQuery"

@@ -29,8 +29,13 @@ def test_create_get_update_delete_user(tenant: TenantHandle) -> None:
 
     assert tenant.patch(f"/users/{user['id']}", json={"jobTitle": "Lead", "department": "R&D"}).status_code == 204
     got = tenant.get(f"/users/{user['id']}?$select=jobTitle,department,accountEnabled").json()
-    assert got == {"@odata.context": got["@odata.context"], "id": user["id"], "jobTitle": "Lead",
-                   "department": "R&D", "accountEnabled": True}
+    assert got == {
+        "@odata.context": got["@odata.context"],
+        "id": user["id"],
+        "jobTitle": "Lead",
+        "department": "R&D",
+        "accountEnabled": True,
+    }
 
     assert tenant.delete(f"/users/{user['id']}").status_code == 204
     assert_graph_error(tenant.get(f"/users/{user['id']}"), 404, "Request_ResourceNotFound")
@@ -38,8 +43,13 @@ def test_create_get_update_delete_user(tenant: TenantHandle) -> None:
 
 def test_duplicate_upn_and_foreign_domain_are_refused(tenant: TenantHandle) -> None:
     tenant.new_user("bob")
-    body = {"accountEnabled": True, "displayName": "Bob", "mailNickname": "bob",
-            "userPrincipalName": f"BOB@{tenant.domain}", "passwordProfile": {"password": "Correct-Horse-9"}}
+    body = {
+        "accountEnabled": True,
+        "displayName": "Bob",
+        "mailNickname": "bob",
+        "userPrincipalName": f"BOB@{tenant.domain}",
+        "passwordProfile": {"password": "Correct-Horse-9"},
+    }
     error = assert_graph_error(tenant.post("/users", json=body), 400, "Request_BadRequest")
     assert "userPrincipalName already exists" in error["message"]
     body["userPrincipalName"] = "bob@not-ours.example"
@@ -48,17 +58,26 @@ def test_duplicate_upn_and_foreign_domain_are_refused(tenant: TenantHandle) -> N
 
 
 def test_bad_input_gets_graph_errors(tenant: TenantHandle) -> None:
-    assert_graph_error(tenant.post("/users", content=b"{not json", headers={"Content-Type": "application/json"}),
-                       400, "Request_BadRequest")
-    error = assert_graph_error(tenant.post("/users", json={"displayName": "X", "shoeSize": 44}), 400,
-                               "Request_BadRequest")
+    assert_graph_error(
+        tenant.post("/users", content=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+        "Request_BadRequest",
+    )
+    error = assert_graph_error(
+        tenant.post("/users", json={"displayName": "X", "shoeSize": 44}), 400, "Request_BadRequest"
+    )
     assert "shoeSize" in error["message"]
     assert_graph_error(tenant.post("/users", json={"displayName": 5}), 400, "Request_BadRequest")
     error = assert_graph_error(tenant.post("/users", json={"displayName": "X"}), 400, "Request_BadRequest")
     assert "accountEnabled" in error["message"]
     assert_graph_error(tenant.post("/users", json=[1, 2]), 400, "Request_BadRequest")
-    weak = {"accountEnabled": True, "displayName": "W", "mailNickname": "w", "userPrincipalName":
-            f"w@{tenant.domain}", "passwordProfile": {"password": "short"}}
+    weak = {
+        "accountEnabled": True,
+        "displayName": "W",
+        "mailNickname": "w",
+        "userPrincipalName": f"w@{tenant.domain}",
+        "passwordProfile": {"password": "short"},
+    }
     assert_graph_error(tenant.post("/users", json=weak), 400, "Request_BadRequest")
     assert_graph_error(tenant.get("/users?$filter=displayName eq"), 400, "Request_BadRequest")
     assert_graph_error(tenant.get("/users?$filter=shoeSize eq 'x'"), 400, "Request_BadRequest")
@@ -70,8 +89,11 @@ def test_bad_input_gets_graph_errors(tenant: TenantHandle) -> None:
 
 def test_body_too_large(tenant: TenantHandle) -> None:
     huge = b'{"displayName": "' + b"x" * (5 * 1024 * 1024) + b'"}'
-    assert_graph_error(tenant.post("/users", content=huge, headers={"Content-Type": "application/json"}), 400,
-                       "Request_EntityTooLarge")
+    assert_graph_error(
+        tenant.post("/users", content=huge, headers={"Content-Type": "application/json"}),
+        400,
+        "Request_EntityTooLarge",
+    )
 
 
 def test_filter_select_orderby_and_paging(tenant: TenantHandle) -> None:
@@ -100,12 +122,14 @@ def test_filter_select_orderby_and_paging(tenant: TenantHandle) -> None:
 
     eventual = {"ConsistencyLevel": "eventual"}
     assert_graph_error(tenant.get("/users?$filter=givenName ne 'Pat'"), 400, "Request_UnsupportedQuery")
-    ordered = tenant.get("/users?$filter=startswith(mailNickname,'pager')&$orderby=displayName desc&$count=true",
-                         headers=eventual).json()
+    ordered = tenant.get(
+        "/users?$filter=startswith(mailNickname,'pager')&$orderby=displayName desc&$count=true",
+        headers=eventual,
+    ).json()
     assert ordered["@odata.count"] == 7
     assert [u["displayName"] for u in ordered["value"]] == [f"Pager{i}" for i in range(6, -1, -1)]
-    assert_graph_error(tenant.get("/users?$search=\"displayName:pager\""), 400, "Request_UnsupportedQuery")
-    found = tenant.get("/users?$search=\"displayName:pager\"", headers=eventual).json()["value"]
+    assert_graph_error(tenant.get('/users?$search="displayName:pager"'), 400, "Request_UnsupportedQuery")
+    found = tenant.get('/users?$search="displayName:pager"', headers=eventual).json()["value"]
     assert len(found) == 7
     count = tenant.get("/users/$count", headers=eventual)
     assert count.status_code == 200 and count.text == "8"  # 7 + the admin
@@ -113,10 +137,19 @@ def test_filter_select_orderby_and_paging(tenant: TenantHandle) -> None:
 
 
 def test_identities_filter(tenant: TenantHandle) -> None:
-    tenant.new_user("idt", identities=[{"signInType": "emailAddress", "issuer": "contoso.example",
-                                         "issuerAssignedId": "Ida@Mail.example"}])
-    query = ("/users?$filter=identities/any(c:c/issuerAssignedId eq 'ida@mail.example' and "
-             "c/issuer eq 'contoso.example')")
+    tenant.new_user(
+        "idt",
+        identities=[
+            {
+                "signInType": "emailAddress",
+                "issuer": "contoso.example",
+                "issuerAssignedId": "Ida@Mail.example",
+            }
+        ],
+    )
+    query = (
+        "/users?$filter=identities/any(c:c/issuerAssignedId eq 'ida@mail.example' and c/issuer eq 'contoso.example')"
+    )
     assert [u["userPrincipalName"] for u in tenant.get(query).json()["value"]] == [f"idt@{tenant.domain}"]
 
 

@@ -58,8 +58,13 @@ def load_or_create_keys(sessions: sessionmaker[Session]) -> ServerKeys:
                     key = RSAKey.generate_key(2048, auto_kid=True)
                     session.add(SigningKey(kid=str(key.kid), purpose="jwt", material=key.as_dict(private=True)))
                 if "hmac" not in rows:
-                    session.add(SigningKey(kid="hmac-" + secrets.token_hex(8), purpose="hmac",
-                                           material={"k": secrets.token_urlsafe(32)}))
+                    session.add(
+                        SigningKey(
+                            kid="hmac-" + secrets.token_hex(8),
+                            purpose="hmac",
+                            material={"k": secrets.token_urlsafe(32)},
+                        )
+                    )
         except IntegrityError:
             pass  # another process created them first
         return load_or_create_keys(sessions)

@@ -44,6 +44,22 @@ def check_password_policy(password: str) -> str | None:
 
 
 _COMMON = frozenset(
-    {"password", "password1", "12345678", "123456789", "1234567890", "qwertyuiop", "iloveyou", "admin123",
-     "welcome1", "letmein1", "passw0rd", "p@ssw0rd", "qwerty123", "abc12345", "11111111", "00000000"}
+    {
+        "password",
+        "password1",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyuiop",
+        "iloveyou",
+        "admin123",
+        "welcome1",
+        "letmein1",
+        "passw0rd",
+        "p@ssw0rd",
+        "qwerty123",
+        "abc12345",
+        "11111111",
+        "00000000",
+    }
 )

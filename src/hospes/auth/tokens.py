@@ -31,8 +31,9 @@ class TokenIssuer:
     def audiences(self) -> tuple[str, ...]:
         return (GRAPH_AUDIENCE, self.public_url)
 
-    def issue_app_token(self, tenant_id: str, app_id: str, sp_id: str, name: str, roles: list[str],
-                        audience: str) -> tuple[str, int]:
+    def issue_app_token(
+        self, tenant_id: str, app_id: str, sp_id: str, name: str, roles: list[str], audience: str
+    ) -> tuple[str, int]:
         now = int(time.time())
         claims = {
             "iss": self.issuer(tenant_id),

@@ -12,8 +12,11 @@ from rich.table import Table
 from hospes.domain.errors import DomainError
 from hospes.settings import Settings, load_settings
 
-app = typer.Typer(help="Hospes: self-hostable B2B identity collaboration.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Hospes: self-hostable B2B identity collaboration.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 app_app = typer.Typer(help="App registrations.", no_args_is_help=True)
@@ -131,8 +134,13 @@ def app_create(
     except DomainError as exc:
         _fail(exc)
         return
-    out = {"tenantId": tenant_id, "clientId": application.app_id, "clientSecret": secret,
-           "objectId": application.id, "servicePrincipalId": sp.id}
+    out = {
+        "tenantId": tenant_id,
+        "clientId": application.app_id,
+        "clientSecret": secret,
+        "objectId": application.id,
+        "servicePrincipalId": sp.id,
+    }
     typer.echo(json.dumps(out) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
@@ -156,24 +164,20 @@ def user_create(
         with sessions() as session:
             tenant_id = resolve_tenant(session, tenant).id
         user = UserService(sessions, system_principal(tenant_id)).create(
-            {"user_principal_name": upn, "display_name": display_name, "mail_nickname": upn.split("@")[0][:64],
-             "account_enabled": True, "mail": upn}, secret)
+            {
+                "user_principal_name": upn,
+                "display_name": display_name,
+                "mail_nickname": upn.split("@")[0][:64],
+                "account_enabled": True,
+                "mail": upn,
+            },
+            secret,
+        )
     except DomainError as exc:
         _fail(exc)
         return
     out = {"id": user.id, "userPrincipalName": user.user_principal_name, "password": secret}
     typer.echo(json.dumps(out) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
-
-
-def _mount_optional() -> None:
-    try:
-        from hospes.cli.expression import app as expression_app
-    except ImportError:  # the expressions package is optional until it lands
-        return
-    app.add_typer(expression_app, name="expression", help="Mapping expressions.")
-
-
-_mount_optional()
 
 
 def main() -> None:

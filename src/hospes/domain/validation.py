@@ -10,8 +10,9 @@ from hospes.domain.schema import Resource
 _PY_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "guid": (str,), "bool": (bool,)}
 
 
-def validate_body(resource: Resource, body: Any, *, extra: frozenset[str] = frozenset()) -> tuple[dict[str, Any],
-                                                                                                  dict[str, Any]]:
+def validate_body(
+    resource: Resource, body: Any, *, extra: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a JSON object into (storage attribute -> value) and (extra name -> raw value).
 
     Unknown and read-only properties are refused with Graph's message; ``@odata.type`` (sent by the SDK) must
@@ -46,8 +47,7 @@ def validate_body(resource: Resource, body: Any, *, extra: frozenset[str] = froz
 
 def _check(name: str, kind: str, max_len: int | None, value: Any) -> Any:
     def bad(expected: str) -> InvalidInputError:
-        return InvalidInputError(f"Invalid value specified for property '{name}': expected {expected}.",
-                                 target=name)
+        return InvalidInputError(f"Invalid value specified for property '{name}': expected {expected}.", target=name)
 
     if value is None:
         return None
@@ -56,7 +56,8 @@ def _check(name: str, kind: str, max_len: int | None, value: Any) -> Any:
             raise bad("a boolean" if kind == "bool" else "a string")
         if isinstance(value, str) and max_len is not None and len(value) > max_len:
             raise InvalidInputError(
-                f"Invalid value specified for property '{name}': the maximum length is {max_len}.", target=name
+                f"Invalid value specified for property '{name}': the maximum length is {max_len}.",
+                target=name,
             )
         return value
     if kind == "str_list":

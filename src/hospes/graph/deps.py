@@ -67,12 +67,13 @@ async def json_body(request: Request, state: StateDep) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError("Unable to read JSON request payload. Please ensure Content-Type header is set and "
-                                "payload is of valid JSON format.") from None
+        raise InvalidInputError(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and "
+            "payload is of valid JSON format."
+        ) from None
 
 
 BodyDep = Annotated[Any, Depends(json_body)]
-
 
 
 class QueryOptions:
@@ -92,8 +93,11 @@ class QueryOptions:
             self.raw: dict[str, Any] = saved["o"]
             self.after: list[Any] | None = saved["a"]
         else:
-            self.raw = {k: params[k] for k in ("$filter", "$select", "$orderby", "$top", "$search", "$count",
-                                               "$expand") if k in params}
+            self.raw = {
+                k: params[k]
+                for k in ("$filter", "$select", "$orderby", "$top", "$search", "$count", "$expand")
+                if k in params
+            }
             self.raw["eventual"] = request.headers.get("consistencylevel", "").lower() == "eventual"
             self.after = None
         if "$expand" in self.raw:
@@ -108,16 +112,25 @@ class QueryOptions:
         if self.select:
             for name in self.select:
                 if resource.get(name) is None:
-                    raise InvalidInputError("Parsing OData Select and Expand failed: Could not find a property "
-                                            f"named '{name}' on type 'microsoft.graph.{resource.name}'.")
+                    raise InvalidInputError(
+                        "Parsing OData Select and Expand failed: Could not find a property "
+                        f"named '{name}' on type 'microsoft.graph.{resource.name}'."
+                    )
         top = self.raw.get("$top", str(state.settings.page_size_default))
         if not top.isdigit():
             raise InvalidInputError(f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
         count = self.raw.get("$count", "false").lower()
         if count not in ("true", "false"):
             raise InvalidInputError("Invalid value for $count: expected true or false.")
-        self.query = ListQuery(filter=self.filter, search=self.search, orderby=self.orderby, top=int(top),
-                               after=self.after, count=count == "true", eventual=bool(self.raw.get("eventual")))
+        self.query = ListQuery(
+            filter=self.filter,
+            search=self.search,
+            orderby=self.orderby,
+            top=int(top),
+            after=self.after,
+            count=count == "true",
+            eventual=bool(self.raw.get("eventual")),
+        )
 
     def skiptoken(self, tenant_id: str, after: list[Any], state: AppState) -> str:
         return state.keys.seal(f"page:{self.resource.collection}", {"t": tenant_id, "o": self.raw, "a": after})

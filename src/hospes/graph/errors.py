@@ -18,8 +18,14 @@ from hospes.domain.errors import (
 )
 
 
-def error_response(status: int, code: str, message: str, request: Request | None = None,
-                   target: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    request: Request | None = None,
+    target: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     inner = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         "request-id": getattr(request.state, "request_id", str(uuid.uuid4())) if request else str(uuid.uuid4()),

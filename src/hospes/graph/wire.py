@@ -19,18 +19,16 @@ def graph_datetime(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def to_wire(resource: Resource, row: Any, select: list[str] | None = None,
-            computed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def to_wire(
+    resource: Resource, row: Any, select: list[str] | None = None, computed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON object of one row; ``computed`` supplies properties that have no storage attribute."""
     props = [p for p in (resource.get(n) for n in select) if p] if select else list(resource.default_props)
     if select and not any(p.name == "id" for p in props) and resource.get("id"):
         props.insert(0, resource.get("id"))  # type: ignore[arg-type]
     out: dict[str, Any] = {}
     for prop in props:
-        if prop.attr is None:
-            value = (computed or {}).get(prop.name)
-        else:
-            value = getattr(row, prop.attr)
+        value = (computed or {}).get(prop.name) if prop.attr is None else getattr(row, prop.attr)
         if prop.kind == "datetime":
             value = graph_datetime(value)
         elif prop.kind in ("str_list", "obj_list") and value is None:
@@ -48,9 +46,14 @@ def entity(state: AppState, context_path: str, body: dict[str, Any]) -> dict[str
     return {"@odata.context": context_url(state, context_path, entity=True), **body}
 
 
-def collection(state: AppState, context_path: str, items: Iterable[dict[str, Any]],
-               next_link: str | None = None, count: int | None = None,
-               select: list[str] | None = None) -> dict[str, Any]:
+def collection(
+    state: AppState,
+    context_path: str,
+    items: Iterable[dict[str, Any]],
+    next_link: str | None = None,
+    count: int | None = None,
+    select: list[str] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"@odata.context": context_url(state, context_path, select)}
     if count is not None:
         out["@odata.count"] = count
@@ -60,8 +63,14 @@ def collection(state: AppState, context_path: str, items: Iterable[dict[str, Any
     return out
 
 
-def paged(state: AppState, path: str, options: QueryOptions, page: Page, tenant_id: str,
-          items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def paged(
+    state: AppState,
+    path: str,
+    options: QueryOptions,
+    page: Page,
+    tenant_id: str,
+    items: Iterable[dict[str, Any]],
+) -> dict[str, Any]:
     next_link = None
     if page.next_after is not None:
         token = options.skiptoken(tenant_id, page.next_after, state)

@@ -47,12 +47,26 @@ async def token(tenant: str, request: Request, state: StateDep) -> JSONResponse:
     if not client_id or not client_secret:
         return _oauth_error(OAuthError("invalid_request", "client_id and client_secret are required."))
     try:
-        access_token, lifetime = await run_in_threadpool(client_credentials, state.sessions, state.issuer, tenant, client_id, client_secret,
-                                                    fields.get("scope", ""))
+        access_token, lifetime = await run_in_threadpool(
+            client_credentials,
+            state.sessions,
+            state.issuer,
+            tenant,
+            client_id,
+            client_secret,
+            fields.get("scope", ""),
+        )
     except OAuthError as exc:
         return _oauth_error(exc)
-    return JSONResponse({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
-                         "access_token": access_token}, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return JSONResponse(
+        {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": access_token,
+        },
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
 
 
 @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
@@ -80,4 +94,3 @@ def jwks(tenant: str, state: StateDep) -> dict[str, Any]:
     with state.sessions() as session:
         resolve_tenant(session, tenant)
     return state.keys.public_jwks()
-

@@ -3,12 +3,12 @@
 Framework-free: this package turns text into a small AST; ``hospes.storage.query`` turns the AST into SQL.
 """
 
-from hospes.odata.ast import And, Any_, Compare, Func, In, Literal, Node, Not, Or, Path
+from hospes.odata.ast import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
 from hospes.odata.parser import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 
 __all__ = [
     "And",
-    "Any_",
+    "Lambda",
     "Compare",
     "Func",
     "In",

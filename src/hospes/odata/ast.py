@@ -55,7 +55,7 @@ class Not:
 
 
 @dataclass(frozen=True)
-class Any_:
+class Lambda:
     """``collection/any(var: body)``; inside ``body`` paths start with ``var``."""
 
     collection: Path
@@ -63,7 +63,7 @@ class Any_:
     body: Node
 
 
-Node = Compare | In | Func | And | Or | Not | Any_
+Node = Compare | In | Func | And | Or | Not | Lambda
 
 
 def walk(node: Node) -> list[Node]:
@@ -74,6 +74,6 @@ def walk(node: Node) -> list[Node]:
             out.extend(walk(item))
     elif isinstance(node, Not):
         out.extend(walk(node.item))
-    elif isinstance(node, Any_):
+    elif isinstance(node, Lambda):
         out.extend(walk(node.body))
     return out

@@ -8,7 +8,7 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from hospes.odata.ast import And, Any_, Compare, Func, In, Literal, Node, Not, Or, Path
+from hospes.odata.ast import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
 
 GRAMMAR = r"""
 ?start: or_expr
@@ -77,7 +77,7 @@ class _ToAst(Transformer[Token, Node]):
         return Func(str(name).lower(), path, value)
 
     def any_(self, collection: Path, variable: Token, body: Node) -> Node:
-        return Any_(collection, str(variable), body)
+        return Lambda(collection, str(variable), body)
 
     def path(self, *names: Token) -> Path:
         return Path(tuple(str(n) for n in names))

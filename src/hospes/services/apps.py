@@ -22,7 +22,7 @@ from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write, new_id
 from hospes.services.listing import ListQuery, Page, list_page
-from hospes.storage.tables import AppRoleAssignment, Application, ClientSecret, Group, ServicePrincipal, User
+from hospes.storage.tables import Application, AppRoleAssignment, ClientSecret, Group, ServicePrincipal, User
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 _ROLE_NAMESPACE = uuid.UUID("8f3c2d0e-5b7a-4f43-9a6e-0d9f2c1b7e55")
@@ -33,8 +33,15 @@ def permission_role_id(permission: str) -> str:
 
 
 GRAPH_APP_ROLES = [
-    {"id": permission_role_id(p), "value": p, "displayName": p, "description": f"Application permission {p}.",
-     "allowedMemberTypes": ["Application"], "isEnabled": True, "origin": "Application"}
+    {
+        "id": permission_role_id(p),
+        "value": p,
+        "displayName": p,
+        "description": f"Application permission {p}.",
+        "allowedMemberTypes": ["Application"],
+        "isEnabled": True,
+        "origin": "Application",
+    }
     for p in APPLICATION_PERMISSIONS
 ]
 
@@ -60,10 +67,17 @@ def _validate_app_roles(roles: Any) -> list[dict[str, Any]]:
         if value is not None and (not isinstance(value, str) or value in values):
             raise InvalidInputError("appRoles: role values must be unique strings.", target="appRoles")
         values.add(value)
-        out.append({"id": role_id, "allowedMemberTypes": members, "value": value,
-                    "displayName": str(role.get("displayName") or value or ""),
-                    "description": str(role.get("description") or ""), "isEnabled": role.get("isEnabled", True),
-                    "origin": "Application"})
+        out.append(
+            {
+                "id": role_id,
+                "allowedMemberTypes": members,
+                "value": value,
+                "displayName": str(role.get("displayName") or value or ""),
+                "description": str(role.get("description") or ""),
+                "isEnabled": role.get("isEnabled", True),
+                "origin": "Application",
+            }
+        )
     return out
 
 
@@ -102,8 +116,14 @@ class AppService(Services):
         redirects = web.get("redirectUris", []) if isinstance(web, dict) else None
         if not isinstance(redirects, list) or not all(isinstance(u, str) for u in redirects):
             raise InvalidInputError("Invalid value specified for property 'web'.", target="web")
-        app = Application(id=new_id(), tenant_id=self.tenant_id, app_id=new_id(), created_at=op.now,
-                          web_redirect_uris=redirects, **values)
+        app = Application(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            app_id=new_id(),
+            created_at=op.now,
+            web_redirect_uris=redirects,
+            **values,
+        )
         op.session.add(app)
         op.session.flush()
         op.target("Application", app.id, app.display_name)
@@ -133,12 +153,20 @@ class AppService(Services):
             app = self.find_app(op.session, key)
             return self.insert_secret(op, app, display_name, lifetime_days)
 
-    def insert_secret(self, op: Write, app: Application, display_name: str | None,
-                      lifetime_days: int = 365) -> tuple[ClientSecret, str]:
+    def insert_secret(
+        self, op: Write, app: Application, display_name: str | None, lifetime_days: int = 365
+    ) -> tuple[ClientSecret, str]:
         text = secrets.token_urlsafe(32)
-        cred = ClientSecret(key_id=new_id(), application_id=app.id, tenant_id=self.tenant_id,
-                            display_name=display_name, hint=text[:3], secret_hash=hash_secret(text),
-                            start_at=op.now, end_at=op.now + timedelta(days=lifetime_days))
+        cred = ClientSecret(
+            key_id=new_id(),
+            application_id=app.id,
+            tenant_id=self.tenant_id,
+            display_name=display_name,
+            hint=text[:3],
+            secret_hash=hash_secret(text),
+            start_at=op.now,
+            end_at=op.now + timedelta(days=lifetime_days),
+        )
         op.session.add(cred)
         op.target("Application", app.id, app.display_name)
         return cred, text
@@ -156,8 +184,9 @@ class AppService(Services):
     def find_sp(self, session: Session, key: str) -> ServicePrincipal:
         column = ServicePrincipal.app_id if key.startswith("appId=") else ServicePrincipal.id
         value = key.removeprefix("appId=").strip("'")
-        sp = session.scalar(select(ServicePrincipal).where(ServicePrincipal.tenant_id == self.tenant_id,
-                                                           column == value))
+        sp = session.scalar(
+            select(ServicePrincipal).where(ServicePrincipal.tenant_id == self.tenant_id, column == value)
+        )
         if sp is None:
             raise NotFoundError(value)
         return sp
@@ -175,29 +204,49 @@ class AppService(Services):
 
     def list_sps(self, query: ListQuery) -> tuple[Page, dict[str, list[dict[str, Any]]]]:
         with self.read() as session:
-            page = list_page(session, SERVICE_PRINCIPAL, ServicePrincipal,
-                             [ServicePrincipal.tenant_id == self.tenant_id], query)
+            page = list_page(
+                session,
+                SERVICE_PRINCIPAL,
+                ServicePrincipal,
+                [ServicePrincipal.tenant_id == self.tenant_id],
+                query,
+            )
             return page, {sp.id: self.sp_roles(session, sp) for sp in page.rows}
 
     def create_sp(self, values: dict[str, Any], app_id: Any) -> ServicePrincipal:
         with self.write("ApplicationManagement", "Add service principal") as op:
             if not isinstance(app_id, str):
                 raise InvalidInputError("Invalid value specified for property 'appId'.", target="appId")
-            app = op.session.scalar(select(Application).where(Application.tenant_id == self.tenant_id,
-                                                              Application.app_id == app_id))
+            app = op.session.scalar(
+                select(Application).where(Application.tenant_id == self.tenant_id, Application.app_id == app_id)
+            )
             if app is None:
-                raise InvalidInputError(f"The appId '{app_id}' of the service principal does not reference a valid "
-                                        "application object.", target="appId")
+                raise InvalidInputError(
+                    f"The appId '{app_id}' of the service principal does not reference a valid application object.",
+                    target="appId",
+                )
             return self.insert_sp(op, app, values)
 
     def insert_sp(self, op: Write, app: Application, values: dict[str, Any] | None = None) -> ServicePrincipal:
-        exists = op.session.scalar(select(ServicePrincipal.id).where(
-            ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.app_id == app.app_id))
+        exists = op.session.scalar(
+            select(ServicePrincipal.id).where(
+                ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.app_id == app.app_id
+            )
+        )
         if exists:
-            raise ConflictError("A service principal with the same appId already exists.",
-                                code="Request_MultipleObjectsWithSameKeyValue")
-        sp = ServicePrincipal(id=new_id(), tenant_id=self.tenant_id, app_id=app.app_id, application_id=app.id,
-                              display_name=app.display_name, created_at=op.now, **(values or {}))
+            raise ConflictError(
+                "A service principal with the same appId already exists.",
+                code="Request_MultipleObjectsWithSameKeyValue",
+            )
+        sp = ServicePrincipal(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            app_id=app.app_id,
+            application_id=app.id,
+            display_name=app.display_name,
+            created_at=op.now,
+            **(values or {}),
+        )
         op.session.add(sp)
         op.session.flush()
         op.target("ServicePrincipal", sp.id, sp.display_name)
@@ -220,14 +269,23 @@ class AppService(Services):
             op.session.delete(sp)
 
     def insert_graph_sp(self, op: Write) -> ServicePrincipal:
-        sp = ServicePrincipal(id=new_id(), tenant_id=self.tenant_id, app_id=GRAPH_APP_ID, application_id=None,
-                              display_name="Microsoft Graph", app_roles=GRAPH_APP_ROLES, created_at=op.now)
+        sp = ServicePrincipal(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            app_id=GRAPH_APP_ID,
+            application_id=None,
+            display_name="Microsoft Graph",
+            app_roles=GRAPH_APP_ROLES,
+            created_at=op.now,
+        )
         op.session.add(sp)
         op.session.flush()
         return sp
 
     # --- app role assignments -----------------------------------------------------------------------------
-    def assignments(self, *, principal_id: str | None = None, resource_id: str | None = None) -> list[AppRoleAssignment]:
+    def assignments(
+        self, *, principal_id: str | None = None, resource_id: str | None = None
+    ) -> list[AppRoleAssignment]:
         with self.read() as session:
             stmt = select(AppRoleAssignment).where(AppRoleAssignment.tenant_id == self.tenant_id)
             if principal_id:
@@ -243,20 +301,31 @@ class AppService(Services):
         ids = {r.principal_id for r in rows} | {r.resource_id for r in rows}
         with self.read() as session:
             out: dict[str, str] = {}
-            for table in (User, Group, ServicePrincipal):
-                col: Any = table.id
-                for row in session.scalars(select(table).where(col.in_(ids), table.tenant_id == self.tenant_id)):
+            tables: tuple[Any, ...] = (User, Group, ServicePrincipal)
+            for table in tables:
+                for row in session.scalars(select(table).where(table.id.in_(ids), table.tenant_id == self.tenant_id)):
                     out[row.id] = row.display_name or ""
             return out
 
-    def assign(self, principal_id: Any, resource_id: Any, app_role_id: Any,
-               expected_principal: str | None = None) -> AppRoleAssignment:
+    def assign(
+        self, principal_id: Any, resource_id: Any, app_role_id: Any, expected_principal: str | None = None
+    ) -> AppRoleAssignment:
         with self.write("ApplicationManagement", "Add app role assignment") as op:
             return self.insert_assignment(op, principal_id, resource_id, app_role_id, expected_principal)
 
-    def insert_assignment(self, op: Write, principal_id: Any, resource_id: Any, app_role_id: Any,
-                          expected_principal: str | None = None) -> AppRoleAssignment:
-        for name, value in (("principalId", principal_id), ("resourceId", resource_id), ("appRoleId", app_role_id)):
+    def insert_assignment(
+        self,
+        op: Write,
+        principal_id: Any,
+        resource_id: Any,
+        app_role_id: Any,
+        expected_principal: str | None = None,
+    ) -> AppRoleAssignment:
+        for name, value in (
+            ("principalId", principal_id),
+            ("resourceId", resource_id),
+            ("appRoleId", app_role_id),
+        ):
             if not isinstance(value, str) or not value:
                 raise InvalidInputError(f"Invalid value specified for property '{name}'.", target=name)
         if expected_principal and principal_id != expected_principal:
@@ -268,19 +337,29 @@ class AppService(Services):
         if app_role_id != DEFAULT_ACCESS_ROLE_ID:
             role = roles.get(app_role_id)
             if role is None or not role.get("isEnabled", True):
-                raise InvalidInputError("Permission being assigned was not found on application",
-                                        target="appRoleId")
+                raise InvalidInputError("Permission being assigned was not found on application", target="appRoleId")
             if member_type not in role.get("allowedMemberTypes", []):
-                raise InvalidInputError(f"The app role is not assignable to a principal of type {kind}.",
-                                        target="appRoleId")
-        duplicate = op.session.scalar(select(AppRoleAssignment.id).where(
-            AppRoleAssignment.resource_id == resource.id, AppRoleAssignment.principal_id == principal.id,
-            AppRoleAssignment.app_role_id == app_role_id))
+                raise InvalidInputError(
+                    f"The app role is not assignable to a principal of type {kind}.", target="appRoleId"
+                )
+        duplicate = op.session.scalar(
+            select(AppRoleAssignment.id).where(
+                AppRoleAssignment.resource_id == resource.id,
+                AppRoleAssignment.principal_id == principal.id,
+                AppRoleAssignment.app_role_id == app_role_id,
+            )
+        )
         if duplicate:
             raise ConflictError("Permission being assigned already exists on the object")
-        row = AppRoleAssignment(id=secrets.token_urlsafe(32)[:43], tenant_id=self.tenant_id, app_role_id=app_role_id,
-                                principal_id=principal.id, principal_type=kind, resource_id=resource.id,
-                                created_at=op.now)
+        row = AppRoleAssignment(
+            id=secrets.token_urlsafe(32)[:43],
+            tenant_id=self.tenant_id,
+            app_role_id=app_role_id,
+            principal_id=principal.id,
+            principal_type=kind,
+            resource_id=resource.id,
+            created_at=op.now,
+        )
         op.session.add(row)
         op.target("ServicePrincipal", resource.id, resource.display_name)
         op.details.update(principalId=principal.id, appRoleId=app_role_id)
@@ -288,12 +367,15 @@ class AppService(Services):
             op.change(kind.lower(), principal.id, "updated", ["appRoleAssignments"])
         return row
 
-    def unassign(self, assignment_id: str, *, principal_id: str | None = None,
-                 resource_id: str | None = None) -> None:
+    def unassign(self, assignment_id: str, *, principal_id: str | None = None, resource_id: str | None = None) -> None:
         with self.write("ApplicationManagement", "Remove app role assignment") as op:
             row = op.session.get(AppRoleAssignment, assignment_id)
-            if (row is None or row.tenant_id != self.tenant_id or (principal_id and row.principal_id != principal_id)
-                    or (resource_id and row.resource_id != resource_id)):
+            if (
+                row is None
+                or row.tenant_id != self.tenant_id
+                or (principal_id and row.principal_id != principal_id)
+                or (resource_id and row.resource_id != resource_id)
+            ):
                 raise NotFoundError(assignment_id)
             op.target("ServicePrincipal", row.resource_id)
             op.session.delete(row)
@@ -309,8 +391,11 @@ class AppService(Services):
         raise NotFoundError(object_id)
 
     def grant_permissions(self, op: Write, client_sp: ServicePrincipal, permissions: list[str]) -> None:
-        graph_sp = op.session.scalar(select(ServicePrincipal).where(
-            ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.app_id == GRAPH_APP_ID))
+        graph_sp = op.session.scalar(
+            select(ServicePrincipal).where(
+                ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.app_id == GRAPH_APP_ID
+            )
+        )
         if graph_sp is None:
             raise NotFoundError(GRAPH_APP_ID)
         for permission in permissions:
@@ -322,8 +407,13 @@ class AppService(Services):
 def granted_permissions(session: Session, tenant_id: str, client_sp_id: str) -> list[str]:
     """The Graph permissions an app holds: its assignments on the tenant's Microsoft Graph principal."""
     by_id = {permission_role_id(p): p for p in APPLICATION_PERMISSIONS}
-    stmt = (select(AppRoleAssignment.app_role_id)
-            .join(ServicePrincipal, ServicePrincipal.id == AppRoleAssignment.resource_id)
-            .where(AppRoleAssignment.tenant_id == tenant_id, AppRoleAssignment.principal_id == client_sp_id,
-                   ServicePrincipal.app_id == GRAPH_APP_ID))
+    stmt = (
+        select(AppRoleAssignment.app_role_id)
+        .join(ServicePrincipal, ServicePrincipal.id == AppRoleAssignment.resource_id)
+        .where(
+            AppRoleAssignment.tenant_id == tenant_id,
+            AppRoleAssignment.principal_id == client_sp_id,
+            ServicePrincipal.app_id == GRAPH_APP_ID,
+        )
+    )
     return sorted(by_id[r] for r in session.scalars(stmt) if r in by_id)

@@ -61,7 +61,6 @@ class Write:
             )
         )
 
-
     def _order_with_other_writers(self) -> None:
         """Make change-log sequence order equal commit order within a tenant.
 
@@ -74,8 +73,9 @@ class Write:
             return
         self._ordered = True
         if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"),
-                                 {"tenant": self.actor.tenant_id})
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": self.actor.tenant_id}
+            )
 
 
 @dataclass

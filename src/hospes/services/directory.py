@@ -15,15 +15,24 @@ from hospes.services.base import Services
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.tables import AuditLog, ChangeLog, DirectoryRoleMember, Group, ServicePrincipal, User, utcnow
+from hospes.storage.tables import (
+    AuditLog,
+    ChangeLog,
+    DirectoryRoleMember,
+    Group,
+    ServicePrincipal,
+    User,
+    utcnow,
+)
 
 
 class DeletedItemsService(Services):
     def find(self, session: Session, object_id: str) -> tuple[str, Any]:
         for kind, table in (("user", User), ("group", Group)):
             col: Any = table.id
-            row = session.scalar(select(table).where(col == object_id, table.tenant_id == self.tenant_id,
-                                                     table.deleted_at.is_not(None)))
+            row = session.scalar(
+                select(table).where(col == object_id, table.tenant_id == self.tenant_id, table.deleted_at.is_not(None))
+            )
             if row is not None:
                 return kind, row
         raise NotFoundError(object_id)
@@ -54,8 +63,11 @@ def purge_expired(sessions: sessionmaker[Session], retention_days: int) -> int:
     """Hard-delete what stayed in deleted items past its retention; one transaction per object."""
     cutoff = utcnow() - timedelta(days=retention_days)
     with sessions() as session:
-        expired = [(r.tenant_id, r.id) for t in (User, Group)
-                   for r in session.execute(select(t.tenant_id, t.id).where(t.deleted_at < cutoff).limit(1000))]
+        expired = [
+            (r.tenant_id, r.id)
+            for t in (User, Group)
+            for r in session.execute(select(t.tenant_id, t.id).where(t.deleted_at < cutoff).limit(1000))
+        ]
     for tenant_id, object_id in expired:
         try:
             DeletedItemsService(sessions, system_principal(tenant_id)).purge(object_id)
@@ -91,8 +103,12 @@ class DirectoryRoleService(Services):
     def members(self, role_id: str) -> list[tuple[str, Any]]:
         self.role(role_id)
         with self.read() as session:
-            links = session.scalars(select(DirectoryRoleMember).where(
-                DirectoryRoleMember.tenant_id == self.tenant_id, DirectoryRoleMember.role_template_id == role_id))
+            links = session.scalars(
+                select(DirectoryRoleMember).where(
+                    DirectoryRoleMember.tenant_id == self.tenant_id,
+                    DirectoryRoleMember.role_template_id == role_id,
+                )
+            )
             out = []
             for link in links:
                 table: Any = User if link.principal_type == "user" else ServicePrincipal
@@ -109,10 +125,18 @@ class DirectoryRoleService(Services):
                 raise ConflictError("Groups cannot be assigned a directory role here.")
             op.target("Role", role_id, name)
             if op.session.get(DirectoryRoleMember, (self.tenant_id, role_id, row.id)) is not None:
-                raise ConflictError("One or more added object references already exist for the following modified "
-                                    "properties: 'members'.")
-            op.session.add(DirectoryRoleMember(tenant_id=self.tenant_id, role_template_id=role_id,
-                                               principal_id=row.id, principal_type=kind))
+                raise ConflictError(
+                    "One or more added object references already exist for the following modified "
+                    "properties: 'members'."
+                )
+            op.session.add(
+                DirectoryRoleMember(
+                    tenant_id=self.tenant_id,
+                    role_template_id=role_id,
+                    principal_id=row.id,
+                    principal_type=kind,
+                )
+            )
             op.details["memberId"] = row.id
 
     def remove_member(self, role_id: str, object_id: str) -> None:
@@ -126,10 +150,16 @@ class DirectoryRoleService(Services):
 
 
 class AuditService(Services):
-    def list(self, query: ListQuery) -> Page:
+    def page(self, query: ListQuery) -> Page:
         if not query.orderby:
             query.orderby = [("activityDateTime", True)]
         with self.read() as session:
             # Graph allows $orderby with $filter on audit logs without advanced-query headers.
-            return list_page(session, DIRECTORY_AUDIT, AuditLog, [AuditLog.tenant_id == self.tenant_id], query,
-                             allow_advanced=True)
+            return list_page(
+                session,
+                DIRECTORY_AUDIT,
+                AuditLog,
+                [AuditLog.tenant_id == self.tenant_id],
+                query,
+                allow_advanced=True,
+            )

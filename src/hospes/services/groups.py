@@ -46,7 +46,7 @@ class GroupService(Services):
         with self.read() as session:
             return self.find(session, group_id)
 
-    def list(self, query: ListQuery, *, deleted: bool = False) -> Page:
+    def page(self, query: ListQuery, *, deleted: bool = False) -> Page:
         with self.read() as session:
             state = Group.deleted_at.is_not(None) if deleted else Group.deleted_at.is_(None)
             return list_page(session, GROUP, Group, [Group.tenant_id == self.tenant_id, state], query)
@@ -99,14 +99,21 @@ class GroupService(Services):
     def hard_delete(self, op: Write, group: Group) -> None:
         op.target("Group", group.id, group.display_name)
         for (parent_id,) in op.session.execute(
-            select(GroupMember.group_id).where(GroupMember.tenant_id == self.tenant_id,
-                                               GroupMember.member_id == group.id, GroupMember.relation == "member")
+            select(GroupMember.group_id).where(
+                GroupMember.tenant_id == self.tenant_id,
+                GroupMember.member_id == group.id,
+                GroupMember.relation == "member",
+            )
         ):
             op.change("group", parent_id, "member_removed", ["members"], related_id=group.id, related_type="group")
-        op.session.execute(delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id,
-                                                     GroupMember.member_id == group.id))
-        op.session.execute(delete(AppRoleAssignment).where(AppRoleAssignment.tenant_id == self.tenant_id,
-                                                           AppRoleAssignment.principal_id == group.id))
+        op.session.execute(
+            delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id, GroupMember.member_id == group.id)
+        )
+        op.session.execute(
+            delete(AppRoleAssignment).where(
+                AppRoleAssignment.tenant_id == self.tenant_id, AppRoleAssignment.principal_id == group.id
+            )
+        )
         op.session.delete(group)
         op.change("group", group.id, "hard_deleted")
 
@@ -128,21 +135,33 @@ class GroupService(Services):
             op.session.delete(row)
             op.details["memberId"] = object_id
             if relation == "member":
-                op.change("group", group.id, "member_removed", ["members"], related_id=object_id,
-                          related_type=row.member_type)
+                op.change(
+                    "group",
+                    group.id,
+                    "member_removed",
+                    ["members"],
+                    related_id=object_id,
+                    related_type=row.member_type,
+                )
 
     def references(self, group_id: str, relation: str, query: ListQuery) -> tuple[list[tuple[str, Any]], bool]:
         """Members or owners as (graph type, row), in a stable order, up to ``query.top`` after a cursor."""
         with self.read() as session:
             self.find(session, group_id)
-            stmt = select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.relation == relation,
-                                             GroupMember.tenant_id == self.tenant_id)
+            stmt = select(GroupMember).where(
+                GroupMember.group_id == group_id,
+                GroupMember.relation == relation,
+                GroupMember.tenant_id == self.tenant_id,
+            )
             if query.after:
                 stmt = stmt.where(GroupMember.member_id > str(query.after[0]))
             links = list(session.scalars(stmt.order_by(GroupMember.member_id).limit(query.top + 1)))
             more = len(links) > query.top
-            return [(link.member_type, obj) for link in links[: query.top]
-                    if (obj := self._load(session, link.member_type, link.member_id)) is not None], more
+            return [
+                (link.member_type, obj)
+                for link in links[: query.top]
+                if (obj := self._load(session, link.member_type, link.member_id)) is not None
+            ], more
 
     def _load(self, session: Session, kind: str, object_id: str) -> Any:
         table: Any = {"user": User, "group": Group, "servicePrincipal": ServicePrincipal}[kind]
@@ -167,8 +186,16 @@ class GroupService(Services):
             raise InvalidInputError("Only users and service principals can own a group.")
         if op.session.get(GroupMember, (group.id, relation, obj.id)) is not None:
             raise ConflictError(ALREADY_MEMBER.format(_RELATION_PROPERTY[relation]))
-        op.session.add(GroupMember(group_id=group.id, relation=relation, member_id=obj.id, member_type=kind,
-                                   tenant_id=self.tenant_id, created_at=op.now))
+        op.session.add(
+            GroupMember(
+                group_id=group.id,
+                relation=relation,
+                member_id=obj.id,
+                member_type=kind,
+                tenant_id=self.tenant_id,
+                created_at=op.now,
+            )
+        )
         op.session.flush()
         op.details.setdefault("addedIds", []).append(obj.id)
         if relation == "member":
@@ -185,8 +212,13 @@ class GroupService(Services):
             if current in seen:
                 continue
             seen.add(current)
-            frontier.extend(session.scalars(
-                select(GroupMember.member_id).where(GroupMember.group_id == current, GroupMember.relation == "member",
-                                                    GroupMember.member_type == "group")
-            ))
+            frontier.extend(
+                session.scalars(
+                    select(GroupMember.member_id).where(
+                        GroupMember.group_id == current,
+                        GroupMember.relation == "member",
+                        GroupMember.member_type == "group",
+                    )
+                )
+            )
         return False

@@ -32,8 +32,15 @@ class Page:
     count: int | None
 
 
-def list_page(session: Session, resource: Resource, table: Any, scope: list[ColumnElement[bool]],
-              query: ListQuery, *, allow_advanced: bool = False) -> Page:
+def list_page(
+    session: Session,
+    resource: Resource,
+    table: Any,
+    scope: list[ColumnElement[bool]],
+    query: ListQuery,
+    *,
+    allow_advanced: bool = False,
+) -> Page:
     """``scope`` holds the tenant (and deleted-state) conditions; the query options add to them."""
     conditions = list(scope)
     dialect = session.get_bind().dialect.name

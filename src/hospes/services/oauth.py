@@ -21,8 +21,14 @@ class OAuthError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
-def client_credentials(sessions: sessionmaker[Session], issuer: TokenIssuer, tenant_key: str, client_id: str,
-                       client_secret: str, scope: str) -> tuple[str, int]:
+def client_credentials(
+    sessions: sessionmaker[Session],
+    issuer: TokenIssuer,
+    tenant_key: str,
+    client_id: str,
+    client_secret: str,
+    scope: str,
+) -> tuple[str, int]:
     audience = _audience(issuer, scope)
     with sessions() as session:
         try:
@@ -30,11 +36,17 @@ def client_credentials(sessions: sessionmaker[Session], issuer: TokenIssuer, ten
         except Exception:
             raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
         app = session.scalar(select(Application).where(Application.app_id == client_id))
-        sp = session.scalar(select(ServicePrincipal).where(ServicePrincipal.app_id == client_id,
-                                                           ServicePrincipal.tenant_id == tenant.id))
+        sp = session.scalar(
+            select(ServicePrincipal).where(
+                ServicePrincipal.app_id == client_id, ServicePrincipal.tenant_id == tenant.id
+            )
+        )
         if app is None or sp is None or app.tenant_id != tenant.id:
-            raise OAuthError("unauthorized_client", f"Application with identifier '{client_id}' was not found in "
-                             "the directory.", 400)
+            raise OAuthError(
+                "unauthorized_client",
+                f"Application with identifier '{client_id}' was not found in the directory.",
+                400,
+            )
         now = dt.datetime.now(dt.UTC)
         secrets = session.scalars(select(ClientSecret).where(ClientSecret.application_id == app.id))
         if not any(verify_secret(s.secret_hash, client_secret) and s.start_at <= now < s.end_at for s in secrets):
@@ -48,8 +60,10 @@ def client_credentials(sessions: sessionmaker[Session], issuer: TokenIssuer, ten
 def _audience(issuer: TokenIssuer, scope: str) -> str:
     scopes = scope.split()
     if len(scopes) != 1 or not scopes[0].endswith("/.default"):
-        raise OAuthError("invalid_scope", "The client credentials flow needs exactly one scope of the form "
-                         "'{resource}/.default'.")
+        raise OAuthError(
+            "invalid_scope",
+            "The client credentials flow needs exactly one scope of the form '{resource}/.default'.",
+        )
     resource = scopes[0].removesuffix("/.default").rstrip("/")
     if resource == GRAPH_AUDIENCE:
         return resource

@@ -11,7 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from hospes.domain.principals import APPLICATION_PERMISSIONS, GLOBAL_ADMINISTRATOR, Principal, system_principal
+from hospes.domain.principals import (
+    APPLICATION_PERMISSIONS,
+    GLOBAL_ADMINISTRATOR,
+    Principal,
+    system_principal,
+)
 from hospes.services.apps import AppService
 from hospes.services.base import Services, new_id
 from hospes.services.users import UserService
@@ -30,9 +35,14 @@ class TenantBootstrap:
     admin_password: str
 
     def as_json(self) -> dict[str, str]:
-        return {"tenantId": self.tenant_id, "domain": self.domain, "clientId": self.client_id,
-                "clientSecret": self.client_secret, "adminUserPrincipalName": self.admin_user_principal_name,
-                "adminPassword": self.admin_password}
+        return {
+            "tenantId": self.tenant_id,
+            "domain": self.domain,
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret,
+            "adminUserPrincipalName": self.admin_user_principal_name,
+            "adminPassword": self.admin_password,
+        }
 
 
 def generate_password() -> str:
@@ -40,8 +50,14 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15) + "-Aa1"
 
 
-def create_tenant(sessions: sessionmaker[Session], name: str, domain: str, *,
-                  admin_password: str | None = None, tenant_id: str | None = None) -> TenantBootstrap:
+def create_tenant(
+    sessions: sessionmaker[Session],
+    name: str,
+    domain: str,
+    *,
+    admin_password: str | None = None,
+    tenant_id: str | None = None,
+) -> TenantBootstrap:
     domain = domain.strip().lower()
     if not _DOMAIN.match(domain):
         raise InvalidInputError(f"'{domain}' is not a valid domain name.")
@@ -61,12 +77,27 @@ def create_tenant(sessions: sessionmaker[Session], name: str, domain: str, *,
         op.session.add(Domain(name=domain, tenant_id=tenant_id, is_default=True, is_initial=True, is_verified=True))
         op.session.flush()
         apps.insert_graph_sp(op)
-        admin = users.insert(op, {
-            "user_principal_name": f"admin@{domain}", "display_name": f"{name.strip()} Administrator",
-            "mail_nickname": "admin", "mail": f"admin@{domain}", "account_enabled": True,
-            "given_name": "Admin", "surname": name.strip()[:64]}, password_hash)
-        op.session.add(DirectoryRoleMember(tenant_id=tenant_id, role_template_id=GLOBAL_ADMINISTRATOR,
-                                           principal_id=admin.id, principal_type="user"))
+        admin = users.insert(
+            op,
+            {
+                "user_principal_name": f"admin@{domain}",
+                "display_name": f"{name.strip()} Administrator",
+                "mail_nickname": "admin",
+                "mail": f"admin@{domain}",
+                "account_enabled": True,
+                "given_name": "Admin",
+                "surname": name.strip()[:64],
+            },
+            password_hash,
+        )
+        op.session.add(
+            DirectoryRoleMember(
+                tenant_id=tenant_id,
+                role_template_id=GLOBAL_ADMINISTRATOR,
+                principal_id=admin.id,
+                principal_type="user",
+            )
+        )
         app = apps.insert_app(op, {"display_name": f"{name.strip()} automation"}, {})
         sp = apps.insert_sp(op, app)
         _, secret = apps.insert_secret(op, app, "bootstrap")
@@ -106,25 +137,35 @@ class OrganizationService(Services):
                     continue
                 if key == "displayName" and isinstance(value, str) and value.strip():
                     tenant.display_name = value.strip()[:256]
-                elif key == "preferredLanguage" and (value is None or (isinstance(value, str) and
-                                                                        re.fullmatch(r"[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*", value))):
+                elif key == "preferredLanguage" and (
+                    value is None
+                    or (isinstance(value, str) and re.fullmatch(r"[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*", value))
+                ):
                     tenant.preferred_language = value
                 elif key == "privacyProfile" and isinstance(value, dict):
                     url = value.get("statementUrl")
-                    if url is not None and (not isinstance(url, str) or len(url) > 255
-                                            or not url.startswith(("http://", "https://"))):
-                        raise InvalidInputError("privacyProfile.statementUrl must be an http(s) URL of at most 255 "
-                                                "characters.", target="privacyProfile")
+                    if url is not None and (
+                        not isinstance(url, str) or len(url) > 255 or not url.startswith(("http://", "https://"))
+                    ):
+                        raise InvalidInputError(
+                            "privacyProfile.statementUrl must be an http(s) URL of at most 255 characters.",
+                            target="privacyProfile",
+                        )
                     email = value.get("contactEmail")
                     if email is not None and not isinstance(email, str):
                         raise InvalidInputError("privacyProfile.contactEmail must be a string.")
                     tenant.privacy_statement_url, tenant.privacy_contact_email = url, email
-                elif key == "technicalNotificationMails" and isinstance(value, list) and all(
-                        isinstance(v, str) and "@" in v for v in value):
+                elif (
+                    key == "technicalNotificationMails"
+                    and isinstance(value, list)
+                    and all(isinstance(v, str) and "@" in v for v in value)
+                ):
                     tenant.technical_notification_mails = value
                 else:
-                    raise InvalidInputError(f"Invalid value specified for property '{key}' of resource "
-                                            "'Organization'.", target=key)
+                    raise InvalidInputError(
+                        f"Invalid value specified for property '{key}' of resource 'Organization'.",
+                        target=key,
+                    )
                 op.details.setdefault("modifiedProperties", []).append(key)
 
 

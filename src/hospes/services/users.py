@@ -41,7 +41,7 @@ class UserService(Services):
         with self.read() as session:
             return self.find(session, key)
 
-    def list(self, query: ListQuery, *, deleted: bool = False) -> Page:
+    def page(self, query: ListQuery, *, deleted: bool = False) -> Page:
         with self.read() as session:
             state = User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
             return list_page(session, USER, User, [User.tenant_id == self.tenant_id, state], query)
@@ -49,8 +49,10 @@ class UserService(Services):
     def create(self, values: dict[str, Any], password: str | None, force_change: bool = False) -> User:
         require(USER, values, "accountEnabled", "displayName", "mailNickname", "userPrincipalName")
         if password is None:
-            raise InvalidInputError("Invalid value specified for property 'passwordProfile' of resource 'User'.",
-                                    target="passwordProfile")
+            raise InvalidInputError(
+                "Invalid value specified for property 'passwordProfile' of resource 'User'.",
+                target="passwordProfile",
+            )
         password_hash = self.hash_new_password(password)  # slow by design: outside the transaction
         with self.write("UserManagement", "Add user") as op:
             return self.insert(op, values, password_hash, force_change)
@@ -62,8 +64,7 @@ class UserService(Services):
             raise InvalidInputError(problem, target="passwordProfile")
         return hash_password(password)
 
-    def insert(self, op: Write, values: dict[str, Any], password_hash: str | None,
-               force_change: bool = False) -> User:
+    def insert(self, op: Write, values: dict[str, Any], password_hash: str | None, force_change: bool = False) -> User:
         """The create step on its own, for use inside a larger write (tenant bootstrap, invitations)."""
         upn = values["user_principal_name"]
         self._check_upn(op.session, upn)
@@ -121,8 +122,7 @@ class UserService(Services):
     def restore(self, op: Write, user: User) -> None:
         """Restore keeps the object id and its memberships, as Entra does."""
         conflict = op.session.scalar(
-            select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key == user.upn_key,
-                                  User.id != user.id)
+            select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key == user.upn_key, User.id != user.id)
         )
         if conflict:
             raise ConflictError(UPN_CONFLICT)
@@ -133,24 +133,36 @@ class UserService(Services):
     def hard_delete(self, op: Write, user: User) -> None:
         op.target("User", user.id, user.user_principal_name)
         for (group_id,) in op.session.execute(
-            select(GroupMember.group_id).where(GroupMember.tenant_id == self.tenant_id,
-                                               GroupMember.member_id == user.id, GroupMember.relation == "member")
+            select(GroupMember.group_id).where(
+                GroupMember.tenant_id == self.tenant_id,
+                GroupMember.member_id == user.id,
+                GroupMember.relation == "member",
+            )
         ):
             op.change("group", group_id, "member_removed", ["members"], related_id=user.id, related_type="user")
-        op.session.execute(delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id,
-                                                     GroupMember.member_id == user.id))
-        op.session.execute(delete(AppRoleAssignment).where(AppRoleAssignment.tenant_id == self.tenant_id,
-                                                           AppRoleAssignment.principal_id == user.id))
-        op.session.execute(delete(DirectoryRoleMember).where(DirectoryRoleMember.tenant_id == self.tenant_id,
-                                                             DirectoryRoleMember.principal_id == user.id))
+        op.session.execute(
+            delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id, GroupMember.member_id == user.id)
+        )
+        op.session.execute(
+            delete(AppRoleAssignment).where(
+                AppRoleAssignment.tenant_id == self.tenant_id, AppRoleAssignment.principal_id == user.id
+            )
+        )
+        op.session.execute(
+            delete(DirectoryRoleMember).where(
+                DirectoryRoleMember.tenant_id == self.tenant_id, DirectoryRoleMember.principal_id == user.id
+            )
+        )
         op.session.delete(user)
         op.change("user", user.id, "hard_deleted")
 
     def _check_upn(self, session: Session, upn: str) -> None:
         local, at, domain = upn.rpartition("@")
         if not at or not local or any(c in local for c in ' "\\,;<>()[]'):
-            raise InvalidInputError("Invalid value specified for property 'userPrincipalName' of resource 'User'.",
-                                    target="userPrincipalName")
+            raise InvalidInputError(
+                "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+                target="userPrincipalName",
+            )
         owner = session.scalar(select(Domain.tenant_id).where(Domain.name == domain.lower()))
         if owner != self.tenant_id:
             raise InvalidInputError(

@@ -7,12 +7,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, exists, false, func, literal, not_, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.schema import Prop, Resource
-from hospes.odata import And, Any_, Compare, Func, In, Literal, Node, Not, Or, Path
+from hospes.odata import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
 
 _SQL_OPS = {"eq": "__eq__", "ne": "__ne__", "gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
 
@@ -44,7 +58,7 @@ class FilterCompiler:
             if not isinstance(node.value.value, str):
                 raise InvalidInputError(f"Invalid filter clause: {node.name} needs a string argument.")
             return self._like(self._column(prop), node.name, node.value.value.lower())
-        if isinstance(node, Any_):
+        if isinstance(node, Lambda):
             return self._any(node)
         raise InvalidInputError("Invalid filter clause.")
 
@@ -57,8 +71,10 @@ class FilterCompiler:
                 f"Could not find a property named '{path}' on type 'microsoft.graph.{self.resource.name}'."
             )
         if op not in prop.ops or prop.attr is None:
-            raise UnsupportedQueryError("Unsupported or invalid query filter clause specified for property "
-                                        f"'{prop.name}' of resource '{self.resource.name}'.")
+            raise UnsupportedQueryError(
+                "Unsupported or invalid query filter clause specified for property "
+                f"'{prop.name}' of resource '{self.resource.name}'."
+            )
         if op in prop.advanced_ops:
             self.advanced = True
         return prop
@@ -75,9 +91,7 @@ class FilterCompiler:
             return None
         expected = {"str": str, "guid": str, "bool": bool, "datetime": dt.datetime}.get(prop.kind)
         if expected is None or not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-            raise InvalidInputError(
-                f"Invalid filter clause: the value for '{prop.name}' is not of type {prop.kind}."
-            )
+            raise InvalidInputError(f"Invalid filter clause: the value for '{prop.name}' is not of type {prop.kind}.")
         return value.lower() if isinstance(value, str) and prop.kind == "str" else value
 
     def _compare(self, node: Compare) -> ColumnElement[bool]:
@@ -93,7 +107,7 @@ class FilterCompiler:
         if value is None:
             if op not in ("eq", "ne"):
                 raise InvalidInputError("Invalid filter clause: null can only be compared with eq or ne.")
-            raw = getattr(self.table, prop.attr or "")
+            raw: ColumnElement[Any] = getattr(self.table, prop.attr or "")
             return raw.is_(None) if op == "eq" else raw.is_not(None)
         result: ColumnElement[bool] = getattr(col, _SQL_OPS[op])(value)
         return result
@@ -104,7 +118,7 @@ class FilterCompiler:
         result: ColumnElement[bool] = col.like(pattern, escape="\\")
         return result
 
-    def _any(self, node: Any_) -> ColumnElement[bool]:
+    def _any(self, node: Lambda) -> ColumnElement[bool]:
         prop = self._prop(node.collection, "any")
         column = getattr(self.table, prop.attr or "")
         if self.dialect == "postgresql":
@@ -133,12 +147,14 @@ class _AnyBody:
         if isinstance(node, Compare) and isinstance(node.left, Path) and isinstance(node.right, Literal):
             if node.op != "eq" or not isinstance(node.right.value, str):
                 raise UnsupportedQueryError("Unsupported Query.")
-            return self._element(node.left) == node.right.value.lower()
+            equal: ColumnElement[bool] = self._element(node.left) == node.right.value.lower()
+            return equal
         if isinstance(node, Func) and node.name == "startswith" and isinstance(node.value.value, str):
             return self.outer._like(self._element(node.path), "startswith", node.value.value.lower())
         if isinstance(node, In):
             values = [v.value.lower() for v in node.values if isinstance(v.value, str)]
-            return self._element(node.path).in_(values)
+            member: ColumnElement[bool] = self._element(node.path).in_(values)
+            return member
         raise UnsupportedQueryError("Unsupported Query.")
 
     def _element(self, path: Path) -> Any:

@@ -24,30 +24,46 @@ Assigner = Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]
 
 
 def _credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:
-    return {"customKeyIdentifier": None, "displayName": cred.display_name, "endDateTime": graph_datetime(cred.end_at),
-            "hint": cred.hint, "keyId": cred.key_id, "secretText": secret_text,
-            "startDateTime": graph_datetime(cred.start_at)}
+    return {
+        "customKeyIdentifier": None,
+        "displayName": cred.display_name,
+        "endDateTime": graph_datetime(cred.end_at),
+        "hint": cred.hint,
+        "keyId": cred.key_id,
+        "secretText": secret_text,
+        "startDateTime": graph_datetime(cred.start_at),
+    }
 
 
 def _app(app: Application, creds: list[ClientSecret], select: list[str] | None = None) -> dict[str, Any]:
-    return to_wire(APPLICATION, app, select, computed={
-        "passwordCredentials": [_credential(c) for c in creds],
-        "web": {"redirectUris": app.web_redirect_uris},
-        "requiredResourceAccess": [],
-    })
+    return to_wire(
+        APPLICATION,
+        app,
+        select,
+        computed={
+            "passwordCredentials": [_credential(c) for c in creds],
+            "web": {"redirectUris": app.web_redirect_uris},
+            "requiredResourceAccess": [],
+        },
+    )
 
 
 def _sp(sp: ServicePrincipal, roles: list[dict[str, Any]], select: list[str] | None = None) -> dict[str, Any]:
-    return to_wire(SERVICE_PRINCIPAL, sp, select, computed={"appRoles": roles,
-                                                            "servicePrincipalType": "Application"})
+    return to_wire(SERVICE_PRINCIPAL, sp, select, computed={"appRoles": roles, "servicePrincipalType": "Application"})
 
 
 @router.get("/applications")
 def list_apps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, principal)
     page, creds = AppService(state.sessions, principal).list_apps(options.query)
-    return paged(state, "applications", options, page, principal.tenant_id,
-                 (_app(a, creds[a.id], options.select) for a in page.rows))
+    return paged(
+        state,
+        "applications",
+        options,
+        page,
+        principal.tenant_id,
+        (_app(a, creds[a.id], options.select) for a in page.rows),
+    )
 
 
 @router.post("/applications", status_code=201)
@@ -86,8 +102,10 @@ def add_password(key: str, body: BodyDep, state: StateDep, principal: Writer) ->
     if name is not None and not isinstance(name, str):
         raise InvalidInputError("Invalid value specified for property 'displayName'.")
     cred, text = AppService(state.sessions, principal).add_password(key, name)
-    return {"@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
-            **_credential(cred, text)}
+    return {
+        "@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
+        **_credential(cred, text),
+    }
 
 
 @router.post("/applications/{key}/removePassword", status_code=204)
@@ -103,8 +121,14 @@ def remove_password(key: str, body: BodyDep, state: StateDep, principal: Writer)
 def list_sps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
     page, roles = AppService(state.sessions, principal).list_sps(options.query)
-    return paged(state, "servicePrincipals", options, page, principal.tenant_id,
-                 (_sp(sp, roles[sp.id], options.select) for sp in page.rows))
+    return paged(
+        state,
+        "servicePrincipals",
+        options,
+        page,
+        principal.tenant_id,
+        (_sp(sp, roles[sp.id], options.select) for sp in page.rows),
+    )
 
 
 @router.post("/servicePrincipals", status_code=201)
@@ -145,15 +169,17 @@ def assigned_to(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
     sp, _ = apps.get_sp(key)
     rows = apps.assignments(resource_id=sp.id)
     names = apps.names(rows)
-    return collection(state, f"servicePrincipals('{sp.id}')/appRoleAssignedTo",
-                      (assignment_wire(r, names) for r in rows))
+    return collection(
+        state, f"servicePrincipals('{sp.id}')/appRoleAssignedTo", (assignment_wire(r, names) for r in rows)
+    )
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignedTo", status_code=201)
 def assign_to(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> dict[str, Any]:
     sp, _ = AppService(state.sessions, principal).get_sp(key)
-    return create_assignment(state, principal, body, None, f"servicePrincipals('{sp.id}')/appRoleAssignedTo",
-                             resource_id=sp.id)
+    return create_assignment(
+        state, principal, body, None, f"servicePrincipals('{sp.id}')/appRoleAssignedTo", resource_id=sp.id
+    )
 
 
 @router.delete("/servicePrincipals/{key}/appRoleAssignedTo/{assignment_id}", status_code=204)
@@ -170,8 +196,9 @@ def sp_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, An
     sp, _ = apps.get_sp(key)
     rows = apps.assignments(principal_id=sp.id)
     names = apps.names(rows)
-    return collection(state, f"servicePrincipals('{sp.id}')/appRoleAssignments",
-                      (assignment_wire(r, names) for r in rows))
+    return collection(
+        state, f"servicePrincipals('{sp.id}')/appRoleAssignments", (assignment_wire(r, names) for r in rows)
+    )
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignments", status_code=201)

@@ -14,22 +14,35 @@ from hospes.storage.tables import AppRoleAssignment
 
 
 def assignment_wire(row: AppRoleAssignment, names: dict[str, str]) -> dict[str, Any]:
-    return to_wire(APP_ROLE_ASSIGNMENT, row, computed={
-        "principalDisplayName": names.get(row.principal_id),
-        "resourceDisplayName": names.get(row.resource_id),
-        "deletedDateTime": None,
-    })
+    return to_wire(
+        APP_ROLE_ASSIGNMENT,
+        row,
+        computed={
+            "principalDisplayName": names.get(row.principal_id),
+            "resourceDisplayName": names.get(row.resource_id),
+            "deletedDateTime": None,
+        },
+    )
 
 
-def create_assignment(state: AppState, principal: Principal, body: Any, principal_id: str | None,
-                      context: str, resource_id: str | None = None) -> dict[str, Any]:
+def create_assignment(
+    state: AppState,
+    principal: Principal,
+    body: Any,
+    principal_id: str | None,
+    context: str,
+    resource_id: str | None = None,
+) -> dict[str, Any]:
     """POST of an appRoleAssignment from any of its three URLs; the URL fixes the principal or the resource."""
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     if resource_id and body.get("resourceId") != resource_id:
-        raise InvalidInputError("resourceId must match the service principal in the request URL.",
-                                target="resourceId")
+        raise InvalidInputError("resourceId must match the service principal in the request URL.", target="resourceId")
     apps = AppService(state.sessions, principal)
-    row = apps.assign(body.get("principalId"), body.get("resourceId"), body.get("appRoleId"),
-                      expected_principal=principal_id)
+    row = apps.assign(
+        body.get("principalId"),
+        body.get("resourceId"),
+        body.get("appRoleId"),
+        expected_principal=principal_id,
+    )
     return entity(state, context, assignment_wire(row, apps.names([row])))

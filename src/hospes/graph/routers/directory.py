@@ -27,13 +27,24 @@ def _organization(tenant: Tenant, domains: list[Domain]) -> dict[str, Any]:
         "id": tenant.id,
         "displayName": tenant.display_name,
         "preferredLanguage": tenant.preferred_language,
-        "privacyProfile": {"contactEmail": tenant.privacy_contact_email, "statementUrl": tenant.privacy_statement_url},
+        "privacyProfile": {
+            "contactEmail": tenant.privacy_contact_email,
+            "statementUrl": tenant.privacy_statement_url,
+        },
         "technicalNotificationMails": tenant.technical_notification_mails or [],
         "marketingNotificationEmails": [],
         "securityComplianceNotificationMails": [],
-        "verifiedDomains": [{"name": d.name, "isDefault": d.is_default, "isInitial": d.is_initial,
-                             "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}
-                            for d in domains if d.is_verified],
+        "verifiedDomains": [
+            {
+                "name": d.name,
+                "isDefault": d.is_default,
+                "isInitial": d.is_initial,
+                "type": "Managed",
+                "capabilities": "Email, OfficeCommunicationsOnline",
+            }
+            for d in domains
+            if d.is_verified
+        ],
         "tenantType": "AAD",
         "countryLetterCode": tenant.country_letter_code,
         "createdDateTime": graph_datetime(tenant.created_at),
@@ -41,15 +52,17 @@ def _organization(tenant: Tenant, domains: list[Domain]) -> dict[str, Any]:
 
 
 @router.get("/organization")
-def list_organization(state: StateDep,
-                      principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]) -> dict[str, Any]:
+def list_organization(
+    state: StateDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
+) -> dict[str, Any]:
     tenant, domains = OrganizationService(state.sessions, principal).get()
     return collection(state, "organization", [_organization(tenant, domains)])
 
 
 @router.get("/organization/{org_id}")
-def get_organization(org_id: str, state: StateDep,
-                     principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]) -> dict[str, Any]:
+def get_organization(
+    org_id: str, state: StateDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
+) -> dict[str, Any]:
     tenant, domains = OrganizationService(state.sessions, principal).get()
     if org_id != tenant.id:
         raise NotFoundError(org_id)
@@ -57,8 +70,12 @@ def get_organization(org_id: str, state: StateDep,
 
 
 @router.patch("/organization/{org_id}", status_code=204)
-def update_organization(org_id: str, body: BodyDep, state: StateDep,
-                        principal: Annotated[Principal, Depends(requires(perm.ORG_WRITE))]) -> Response:
+def update_organization(
+    org_id: str,
+    body: BodyDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.ORG_WRITE))],
+) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     OrganizationService(state.sessions, principal).update(org_id, body)
@@ -72,8 +89,11 @@ _CASTS = {"microsoft.graph.user": USER, "microsoft.graph.group": GROUP}
 
 def _deleted(kind: str, row: Any) -> dict[str, Any]:
     resource = USER if kind == "user" else GROUP
-    return {"@odata.type": resource.odata_type, **to_wire(resource, row), "deletedDateTime":
-            graph_datetime(row.deleted_at)}
+    return {
+        "@odata.type": resource.odata_type,
+        **to_wire(resource, row),
+        "deletedDateTime": graph_datetime(row.deleted_at),
+    }
 
 
 @router.get("/directory/deletedItems/{cast}")
@@ -83,12 +103,18 @@ def list_deleted(cast: str, request: Request, state: StateDep, principal: Delete
         return get_deleted(cast, state, principal)
     options = QueryOptions(request, state, resource, principal)
     if resource is USER:
-        page = UserService(state.sessions, principal).list(options.query, deleted=True)
+        page = UserService(state.sessions, principal).page(options.query, deleted=True)
     else:
-        page = GroupService(state.sessions, principal).list(options.query, deleted=True)
+        page = GroupService(state.sessions, principal).page(options.query, deleted=True)
     kind = resource.name
-    return paged(state, f"directory/deletedItems/{cast}", options, page, principal.tenant_id,
-                 (_deleted(kind, r) for r in page.rows))
+    return paged(
+        state,
+        f"directory/deletedItems/{cast}",
+        options,
+        page,
+        principal.tenant_id,
+        (_deleted(kind, r) for r in page.rows),
+    )
 
 
 def get_deleted(object_id: str, state: StateDep, principal: Principal) -> dict[str, Any]:
@@ -109,9 +135,11 @@ def purge_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> 
 
 
 @router.get("/directoryObjects/{object_id}")
-def get_directory_object(object_id: str, state: StateDep,
-                         principal: Annotated[Principal, Depends(requires(perm.DIR_READ | perm.USERS_READ))],
-                         ) -> dict[str, Any]:
+def get_directory_object(
+    object_id: str,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.DIR_READ | perm.USERS_READ))],
+) -> dict[str, Any]:
     groups = GroupService(state.sessions, principal)
     with groups.read() as session:
         kind, row = groups.resolve(session, object_id)
@@ -123,14 +151,20 @@ RolesWriter = Annotated[Principal, Depends(requires(perm.ROLES_WRITE))]
 
 
 def _role(role_id: str, name: str, description: str) -> dict[str, Any]:
-    return {"id": role_id, "roleTemplateId": role_id, "displayName": name, "description": description,
-            "deletedDateTime": None}
+    return {
+        "id": role_id,
+        "roleTemplateId": role_id,
+        "displayName": name,
+        "description": description,
+        "deletedDateTime": None,
+    }
 
 
 @router.get("/directoryRoles")
 def list_roles(state: StateDep, principal: RolesReader) -> dict[str, Any]:
-    return collection(state, "directoryRoles",
-                      (_role(*r) for r in DirectoryRoleService(state.sessions, principal).roles()))
+    return collection(
+        state, "directoryRoles", (_role(*r) for r in DirectoryRoleService(state.sessions, principal).roles())
+    )
 
 
 @router.get("/directoryRoles/{role_id}")
@@ -166,19 +200,40 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
         actor["user"] = {"id": row.actor_id, "displayName": row.actor_name}
     else:
         actor["app"] = {"servicePrincipalId": None, "displayName": row.actor_name}
-    target = [{"id": row.target_id, "displayName": row.target_name, "type": row.target_type,
-               "modifiedProperties": [{"displayName": p} for p in row.details.get("modifiedProperties", [])]}]
-    return to_wire(DIRECTORY_AUDIT, row, select, computed={
-        "loggedByService": "Core Directory", "operationType": row.activity.split(" ", 1)[0],
-        "correlationId": row.id, "initiatedBy": actor, "targetResources": target if row.target_id else [],
-        "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items()],
-    })
+    target = [
+        {
+            "id": row.target_id,
+            "displayName": row.target_name,
+            "type": row.target_type,
+            "modifiedProperties": [{"displayName": p} for p in row.details.get("modifiedProperties", [])],
+        }
+    ]
+    return to_wire(
+        DIRECTORY_AUDIT,
+        row,
+        select,
+        computed={
+            "loggedByService": "Core Directory",
+            "operationType": row.activity.split(" ", 1)[0],
+            "correlationId": row.id,
+            "initiatedBy": actor,
+            "targetResources": target if row.target_id else [],
+            "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items()],
+        },
+    )
 
 
 @router.get("/auditLogs/directoryAudits")
-def list_audits(request: Request, state: StateDep,
-                principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]) -> dict[str, Any]:
+def list_audits(
+    request: Request, state: StateDep, principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
+) -> dict[str, Any]:
     options = QueryOptions(request, state, DIRECTORY_AUDIT, principal)
-    page = AuditService(state.sessions, principal).list(options.query)
-    return paged(state, "auditLogs/directoryAudits", options, page, principal.tenant_id,
-                 (_audit(r, options.select) for r in page.rows))
+    page = AuditService(state.sessions, principal).page(options.query)
+    return paged(
+        state,
+        "auditLogs/directoryAudits",
+        options,
+        page,
+        principal.tenant_id,
+        (_audit(r, options.select) for r in page.rows),
+    )

@@ -41,16 +41,23 @@ def directory_object(kind: str, row: Any) -> dict[str, Any]:
 @router.get("/groups")
 def list_groups(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, GROUP, principal)
-    page = GroupService(state.sessions, principal).list(options.query)
-    return paged(state, "groups", options, page, principal.tenant_id,
-                 (to_wire(GROUP, g, options.select) for g in page.rows))
+    page = GroupService(state.sessions, principal).page(options.query)
+    return paged(
+        state,
+        "groups",
+        options,
+        page,
+        principal.tenant_id,
+        (to_wire(GROUP, g, options.select) for g in page.rows),
+    )
 
 
 @router.post("/groups", status_code=201)
 def create_group(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
     values, extras = validate_body(GROUP, body, extra=_BINDS)
     group = GroupService(state.sessions, principal).create(
-        values, _bind_ids(extras, "members@odata.bind"), _bind_ids(extras, "owners@odata.bind"))
+        values, _bind_ids(extras, "members@odata.bind"), _bind_ids(extras, "owners@odata.bind")
+    )
     return entity(state, "groups", to_wire(GROUP, group))
 
 
@@ -74,8 +81,9 @@ def delete_group(group_id: str, state: StateDep, principal: Writer) -> Response:
     return Response(status_code=204)
 
 
-def _list_refs(group_id: str, relation: str, request: Request, state: StateDep, principal: Principal,
-               refs_only: bool) -> dict[str, Any]:
+def _list_refs(
+    group_id: str, relation: str, request: Request, state: StateDep, principal: Principal, refs_only: bool
+) -> dict[str, Any]:
     top_text = request.query_params.get("$top", "100")
     if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
         raise InvalidInputError(f"Invalid page size specified: '{top_text}'. Must be between 1 and 999 inclusive.")
@@ -89,13 +97,16 @@ def _list_refs(group_id: str, relation: str, request: Request, state: StateDep, 
             after, top_text = [saved["a"]], str(saved["n"])
         except (ValueError, KeyError, TypeError):
             raise InvalidInputError("Invalid $skiptoken.") from None
-    rows, more = GroupService(state.sessions, principal).references(group_id, relation,
-                                                                    ListQuery(top=int(top_text), after=after))
+    rows, more = GroupService(state.sessions, principal).references(
+        group_id, relation, ListQuery(top=int(top_text), after=after)
+    )
     segment = f"groups/{group_id}/{relation}s"
     next_link = None
     if more and rows:
-        token = state.keys.seal(f"refs:{relation}", {"t": principal.tenant_id, "g": group_id,
-                                                     "a": rows[-1][1].id, "n": int(top_text)})
+        token = state.keys.seal(
+            f"refs:{relation}",
+            {"t": principal.tenant_id, "g": group_id, "a": rows[-1][1].id, "n": int(top_text)},
+        )
         next_link = f"{state.settings.public_url}/v1.0/{segment}{'/$ref' if refs_only else ''}?$skiptoken={token}"
     if refs_only:
         items = [{"@odata.id": f"{state.settings.public_url}/v1.0/directoryObjects/{row.id}"} for _, row in rows]
@@ -130,7 +141,10 @@ def _register_relation(relation: str) -> None:
     @router.delete(f"/groups/{{group_id}}/{plural}/$ref", status_code=204, name=f"remove_{relation}_by_query")
     def remove_ref_query(group_id: str, request: Request, state: StateDep, principal: MemberWriter) -> Response:
         GroupService(state.sessions, principal).remove_reference(
-            group_id, relation, reference_id(request.query_params.get("$id") or request.query_params.get("@id")))
+            group_id,
+            relation,
+            reference_id(request.query_params.get("$id") or request.query_params.get("@id")),
+        )
         return Response(status_code=204)
 
 
@@ -148,14 +162,22 @@ def group_assignments(group_id: str, state: StateDep, principal: Reader) -> dict
 
 
 @router.post("/groups/{group_id}/appRoleAssignments", status_code=201)
-def group_assign(group_id: str, body: BodyDep, state: StateDep,
-                 principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]) -> dict[str, Any]:
+def group_assign(
+    group_id: str,
+    body: BodyDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
+) -> dict[str, Any]:
     GroupService(state.sessions, principal).get(group_id)
     return create_assignment(state, principal, body, group_id, f"groups('{group_id}')/appRoleAssignments")
 
 
 @router.delete("/groups/{group_id}/appRoleAssignments/{assignment_id}", status_code=204)
-def group_unassign(group_id: str, assignment_id: str, state: StateDep,
-                   principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]) -> Response:
+def group_unassign(
+    group_id: str,
+    assignment_id: str,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
+) -> Response:
     AppService(state.sessions, principal).unassign(assignment_id, principal_id=group_id)
     return Response(status_code=204)

@@ -37,9 +37,15 @@ def _password(extras: dict[str, Any]) -> tuple[str | None, bool]:
 @router.get("/users")
 def list_users(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, USER, principal)
-    page = UserService(state.sessions, principal).list(options.query)
-    return paged(state, "users", options, page, principal.tenant_id,
-                 (to_wire(USER, u, options.select) for u in page.rows))
+    page = UserService(state.sessions, principal).page(options.query)
+    return paged(
+        state,
+        "users",
+        options,
+        page,
+        principal.tenant_id,
+        (to_wire(USER, u, options.select) for u in page.rows),
+    )
 
 
 @router.get("/users/$count")
@@ -48,7 +54,7 @@ def count_users(request: Request, state: StateDep, principal: Reader) -> PlainTe
         raise InvalidInputError("$count is not currently supported.")
     options = QueryOptions(request, state, USER, principal)
     options.query.count, options.query.top = True, 1
-    page = UserService(state.sessions, principal).list(options.query)
+    page = UserService(state.sessions, principal).page(options.query)
     return PlainTextResponse(str(page.count or 0))
 
 
@@ -87,9 +93,15 @@ def member_of(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
     groups = GroupService(state.sessions, principal)
     with users.read() as session:
         user = users.find(session, key)
-        links = session.query(GroupMember).filter(GroupMember.tenant_id == principal.tenant_id,
-                                                  GroupMember.member_id == user.id,
-                                                  GroupMember.relation == "member").all()
+        links = (
+            session.query(GroupMember)
+            .filter(
+                GroupMember.tenant_id == principal.tenant_id,
+                GroupMember.member_id == user.id,
+                GroupMember.relation == "member",
+            )
+            .all()
+        )
         rows = [groups._load(session, "group", link.group_id) for link in links]
     items = [{"@odata.type": GROUP.odata_type, **to_wire(GROUP, g)} for g in rows if g is not None]
     return collection(state, "directoryObjects", items)
@@ -105,15 +117,23 @@ def user_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, 
 
 
 @router.post("/users/{key}/appRoleAssignments", status_code=201)
-def user_assign(key: str, body: BodyDep, state: StateDep,
-                principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]) -> dict[str, Any]:
+def user_assign(
+    key: str,
+    body: BodyDep,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
+) -> dict[str, Any]:
     user = UserService(state.sessions, principal).get(key)
     return create_assignment(state, principal, body, user.id, f"users('{user.id}')/appRoleAssignments")
 
 
 @router.delete("/users/{key}/appRoleAssignments/{assignment_id}", status_code=204)
-def user_unassign(key: str, assignment_id: str, state: StateDep,
-                  principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]) -> Response:
+def user_unassign(
+    key: str,
+    assignment_id: str,
+    state: StateDep,
+    principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
+) -> Response:
     user = UserService(state.sessions, principal).get(key)
     AppService(state.sessions, principal).unassign(assignment_id, principal_id=user.id)
     return Response(status_code=204)

@@ -48,9 +48,7 @@ def upgrade() -> None:
 
     op.create_table(
         "change_log",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=36), nullable=False),
         sa.Column("object_type", sa.String(length=32), nullable=False),
         sa.Column("object_id", sa.String(length=36), nullable=False),
@@ -67,9 +65,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("change_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_change_log_at"), ["at"], unique=False)
-        batch_op.create_index(
-            "ix_change_log_tenant_type_seq", ["tenant_id", "object_type", "seq"], unique=False
-        )
+        batch_op.create_index("ix_change_log_tenant_type_seq", ["tenant_id", "object_type", "seq"], unique=False)
 
     op.create_table(
         "signing_keys",
@@ -126,9 +122,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("app_id", name=op.f("uq_applications_app_id")),
     )
     with op.batch_alter_table("applications", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_applications_tenant_display", ["tenant_id", "display_name", "id"], unique=False
-        )
+        batch_op.create_index("ix_applications_tenant_display", ["tenant_id", "display_name", "id"], unique=False)
 
     op.create_table(
         "directory_role_members",
@@ -271,9 +265,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key_id", name=op.f("pk_client_secrets")),
     )
     with op.batch_alter_table("client_secrets", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_client_secrets_application_id"), ["application_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_client_secrets_application_id"), ["application_id"], unique=False)
 
     op.create_table(
         "group_members",
@@ -331,9 +323,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "app_id", name="uq_service_principals_tenant_app"),
     )
     with op.batch_alter_table("service_principals", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_service_principals_tenant_display", ["tenant_id", "display_name", "id"], unique=False
-        )
+        batch_op.create_index("ix_service_principals_tenant_display", ["tenant_id", "display_name", "id"], unique=False)
 
     op.create_table(
         "app_role_assignments",
@@ -357,17 +347,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_role_assignments")),
-        sa.UniqueConstraint(
-            "resource_id", "principal_id", "app_role_id", name="uq_app_role_assignments_triple"
-        ),
+        sa.UniqueConstraint("resource_id", "principal_id", "app_role_id", name="uq_app_role_assignments_triple"),
     )
     with op.batch_alter_table("app_role_assignments", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_app_role_assignments_principal", ["tenant_id", "principal_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_app_role_assignments_resource_id"), ["resource_id"], unique=False
-        )
+        batch_op.create_index("ix_app_role_assignments_principal", ["tenant_id", "principal_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_app_role_assignments_resource_id"), ["resource_id"], unique=False)
 
 
 def downgrade() -> None:
