@@ -1,0 +1,75 @@
+"""Bench helpers: a real server process on loopback, a tenant, and a token."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.migrate import upgrade
+
+
+def fresh_database(url: str | None, tmp: str) -> str:
+    if url:
+        upgrade(url)
+        return url
+    path = os.path.join(tmp, f"bench-{uuid.uuid4().hex[:6]}.db")
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+def sessions_for(url: str) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(url))
+
+
+def new_tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
+    return create_tenant(sessions, "Bench", f"bench-{uuid.uuid4().hex[:8]}.example")
+
+
+@contextmanager
+def server(database_url: str, data_dir: str) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HOSPES_DATABASE_URL": database_url, "HOSPES_PUBLIC_URL": base, "HOSPES_DATA_DIR": data_dir}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hospes", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def token(base: str, boot: TenantBootstrap) -> str:
+    response = httpx.post(
+        f"{base}/{boot.tenant_id}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": boot.client_id,
+            "client_secret": boot.client_secret,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
+    response.raise_for_status()
+    value: str = response.json()["access_token"]
+    return value
