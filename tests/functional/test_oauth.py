@@ -118,3 +118,22 @@ def test_permissions_are_enforced_per_endpoint(tenant: TenantHandle) -> None:
         },
     )
     assert response.status_code == 401
+
+
+def test_disabled_or_deleted_app_loses_access_at_once(tenant: TenantHandle) -> None:
+    app = tenant.post("/applications", json={"displayName": "Short-lived"}).json()
+    sp = tenant.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+    secret = tenant.post(f"/applications/{app['id']}/addPassword", json={}).json()["secretText"]
+    graph_sp = tenant.get("/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'").json()
+    role = next(r for r in graph_sp["value"][0]["appRoles"] if r["value"] == "User.Read.All")
+    tenant.post(
+        f"/servicePrincipals/{sp['id']}/appRoleAssignments",
+        json={"principalId": sp["id"], "resourceId": graph_sp["value"][0]["id"], "appRoleId": role["id"]},
+    )
+    headers = {"Authorization": f"Bearer {fetch_token(tenant.client, tenant.id, app['appId'], secret)}"}
+    assert tenant.client.get("/v1.0/users", headers=headers).status_code == 200
+    assert tenant.patch(f"/servicePrincipals/{sp['id']}", json={"accountEnabled": False}).status_code == 204
+    assert_graph_error(tenant.client.get("/v1.0/users", headers=headers), 401, "InvalidAuthenticationToken")
+    assert tenant.patch(f"/servicePrincipals/{sp['id']}", json={"accountEnabled": True}).status_code == 204
+    assert tenant.delete(f"/applications/{app['id']}").status_code == 204
+    assert_graph_error(tenant.client.get("/v1.0/users", headers=headers), 401, "InvalidAuthenticationToken")

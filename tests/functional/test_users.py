@@ -91,7 +91,7 @@ def test_body_too_large(tenant: TenantHandle) -> None:
     huge = b'{"displayName": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     assert_graph_error(
         tenant.post("/users", content=huge, headers={"Content-Type": "application/json"}),
-        400,
+        413,
         "Request_EntityTooLarge",
     )
 

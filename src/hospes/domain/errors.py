@@ -20,6 +20,10 @@ class InvalidInputError(DomainError):
     code = "Request_BadRequest"
 
 
+class PayloadTooLargeError(DomainError):
+    code = "Request_EntityTooLarge"
+
+
 class UnsupportedQueryError(DomainError):
     code = "Request_UnsupportedQuery"
 

@@ -8,16 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hospes.domain.errors import AuthenticationError, DomainError, ForbiddenError, InvalidInputError
+from hospes.domain.errors import AuthenticationError, ForbiddenError, InvalidInputError, PayloadTooLargeError
 from hospes.domain.principals import Principal
 from hospes.domain.schema import Resource
 from hospes.graph.state import AppState
 from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.services.listing import ListQuery
-
-
-class PayloadTooLargeError(DomainError):
-    code = "Request_EntityTooLarge"
+from hospes.storage.tables import ServicePrincipal
 
 
 def app_state(request: Request) -> AppState:
@@ -35,7 +32,17 @@ def current_principal(request: Request, state: StateDep) -> Principal:
         raise AuthenticationError("Access token is empty.")
     if scheme.lower() != "bearer":
         raise AuthenticationError("Access token validation failure: the Authorization scheme must be Bearer.")
-    return state.issuer.verify(token.strip())
+    principal = state.issuer.verify(token.strip())
+    if principal.kind == "app" and not app_is_active(state, principal):
+        raise AuthenticationError("The application behind this token is disabled or was removed.")
+    return principal
+
+
+def app_is_active(state: AppState, principal: Principal) -> bool:
+    """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once."""
+    with state.sessions() as session:
+        sp = session.get(ServicePrincipal, principal.id)
+        return sp is not None and sp.tenant_id == principal.tenant_id and sp.account_enabled
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

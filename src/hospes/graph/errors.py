@@ -14,6 +14,7 @@ from hospes.domain.errors import (
     DomainError,
     ForbiddenError,
     NotFoundError,
+    PayloadTooLargeError,
     SyncStateNotFoundError,
 )
 
@@ -47,6 +48,8 @@ def status_of(exc: DomainError) -> int:
         return 401
     if isinstance(exc, SyncStateNotFoundError):
         return 410
+    if isinstance(exc, PayloadTooLargeError):
+        return 413
     if isinstance(exc, ConflictError) and exc.code == "Request_MultipleObjectsWithSameKeyValue":
         return 409
     return 400

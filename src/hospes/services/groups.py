@@ -163,6 +163,19 @@ class GroupService(Services):
                 if (obj := self._load(session, link.member_type, link.member_id)) is not None
             ], more
 
+    def member_of(self, session: Session, object_id: str) -> list[Group]:
+        """Groups that directly contain the object (its ``memberOf``)."""
+        links = session.scalars(
+            select(GroupMember.group_id)
+            .where(
+                GroupMember.tenant_id == self.tenant_id,
+                GroupMember.member_id == object_id,
+                GroupMember.relation == "member",
+            )
+            .order_by(GroupMember.group_id)
+        )
+        return [g for gid in links if (g := self._load(session, "group", gid)) is not None]
+
     def _load(self, session: Session, kind: str, object_id: str) -> Any:
         table: Any = {"user": User, "group": Group, "servicePrincipal": ServicePrincipal}[kind]
         row = session.get(table, object_id)

@@ -18,7 +18,6 @@ from hospes.graph.wire import collection, entity, paged, to_wire
 from hospes.services.apps import AppService
 from hospes.services.groups import GroupService
 from hospes.services.users import UserService
-from hospes.storage.tables import GroupMember
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(requires(perm.USERS_READ))]
@@ -90,20 +89,10 @@ def delete_user(key: str, state: StateDep, principal: Writer) -> Response:
 @router.get("/users/{key}/memberOf")
 def member_of(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
     users = UserService(state.sessions, principal)
-    groups = GroupService(state.sessions, principal)
     with users.read() as session:
         user = users.find(session, key)
-        links = (
-            session.query(GroupMember)
-            .filter(
-                GroupMember.tenant_id == principal.tenant_id,
-                GroupMember.member_id == user.id,
-                GroupMember.relation == "member",
-            )
-            .all()
-        )
-        rows = [groups._load(session, "group", link.group_id) for link in links]
-    items = [{"@odata.type": GROUP.odata_type, **to_wire(GROUP, g)} for g in rows if g is not None]
+        rows = GroupService(state.sessions, principal).member_of(session, user.id)
+    items = [{"@odata.type": GROUP.odata_type, **to_wire(GROUP, g)} for g in rows]
     return collection(state, "directoryObjects", items)
 
 
