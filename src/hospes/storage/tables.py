@@ -89,6 +89,7 @@ class User(Base):
         Index("ix_users_tenant_display", "tenant_id", "display_name", "id"),
         Index("ix_users_tenant_mail", "tenant_id", "mail_key"),
         Index("ix_users_tenant_deleted", "tenant_id", "deleted_at"),
+        Index("ix_users_tenant_id", "tenant_id", "id"),  # default keyset order of a tenant's listing
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -130,6 +131,7 @@ class Group(Base):
     __table_args__ = (
         Index("ix_groups_tenant_display", "tenant_id", "display_name", "id"),
         Index("ix_groups_tenant_deleted", "tenant_id", "deleted_at"),
+        Index("ix_groups_tenant_id", "tenant_id", "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))

@@ -180,6 +180,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("groups", schema=None) as batch_op:
         batch_op.create_index("ix_groups_tenant_deleted", ["tenant_id", "deleted_at"], unique=False)
+        batch_op.create_index("ix_groups_tenant_id", ["tenant_id", "id"], unique=False)
         batch_op.create_index("ix_groups_tenant_display", ["tenant_id", "display_name", "id"], unique=False)
 
     op.create_table(
@@ -237,6 +238,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index("ix_users_tenant_deleted", ["tenant_id", "deleted_at"], unique=False)
+        batch_op.create_index("ix_users_tenant_id", ["tenant_id", "id"], unique=False)
         batch_op.create_index("ix_users_tenant_display", ["tenant_id", "display_name", "id"], unique=False)
         batch_op.create_index("ix_users_tenant_mail", ["tenant_id", "mail_key"], unique=False)
 
@@ -377,11 +379,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_users_tenant_mail")
         batch_op.drop_index("ix_users_tenant_display")
         batch_op.drop_index("ix_users_tenant_deleted")
+        batch_op.drop_index("ix_users_tenant_id")
 
     op.drop_table("users")
     with op.batch_alter_table("groups", schema=None) as batch_op:
         batch_op.drop_index("ix_groups_tenant_display")
         batch_op.drop_index("ix_groups_tenant_deleted")
+        batch_op.drop_index("ix_groups_tenant_id")
 
     op.drop_table("groups")
     with op.batch_alter_table("domains", schema=None) as batch_op:
