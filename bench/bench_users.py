@@ -226,10 +226,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=400, help="users created per concurrency level")
     parser.add_argument("--list-size", type=int, default=100_000)
     parser.add_argument("--skip-list", action="store_true")
+    parser.add_argument("--skip-create", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database_url, tmp)
-        part_one(url, tmp, args.count)
+        if not args.skip_create:
+            part_one(url, tmp, args.count)
         if not args.skip_list:
             part_two(url, tmp, args.list_size)
 
