@@ -13,7 +13,7 @@ from hospes.domain.schema import GROUP
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write, new_id
 from hospes.services.listing import ListQuery, Page, list_page
-from hospes.storage.tables import AppRoleAssignment, Group, GroupMember, ServicePrincipal, User
+from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember, ServicePrincipal, User
 
 ALREADY_MEMBER = "One or more added object references already exist for the following modified properties: '{}'."
 NOT_MEMBER = "One or more removed object references do not exist for the following modified properties: '{}'."
@@ -98,24 +98,29 @@ class GroupService(Services):
 
     def hard_delete(self, op: Write, group: Group) -> None:
         op.target("Group", group.id, group.display_name)
-        for (parent_id,) in op.session.execute(
-            select(GroupMember.group_id).where(
-                GroupMember.tenant_id == self.tenant_id,
-                GroupMember.member_id == group.id,
-                GroupMember.relation == "member",
-            )
-        ):
-            op.change("group", parent_id, "member_removed", ["members"], related_id=group.id, related_type="group")
-        op.session.execute(
-            delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id, GroupMember.member_id == group.id)
-        )
-        op.session.execute(
-            delete(AppRoleAssignment).where(
-                AppRoleAssignment.tenant_id == self.tenant_id, AppRoleAssignment.principal_id == group.id
-            )
-        )
+        self.detach(op, group.id, "group")
         op.session.delete(group)
         op.change("group", group.id, "hard_deleted")
+
+    def detach(self, op: Write, object_id: str, kind: str) -> None:
+        """Remove an object being purged from every group, app role and directory role, recording each
+        membership removal in the change log of the group that loses the member."""
+        parents = op.session.scalars(
+            select(GroupMember.group_id).where(
+                GroupMember.tenant_id == self.tenant_id,
+                GroupMember.member_id == object_id,
+                GroupMember.relation == "member",
+            )
+        )
+        for parent_id in list(parents):
+            op.change("group", parent_id, "member_removed", ["members"], related_id=object_id, related_type=kind)
+        links: tuple[tuple[Any, Any], ...] = (
+            (GroupMember, GroupMember.member_id),
+            (AppRoleAssignment, AppRoleAssignment.principal_id),
+            (DirectoryRoleMember, DirectoryRoleMember.principal_id),
+        )
+        for table, column in links:
+            op.session.execute(delete(table).where(table.tenant_id == self.tenant_id, column == object_id))
 
     def add_reference(self, group_id: str, relation: str, object_id: str) -> None:
         activity = "Add member to group" if relation == "member" else "Add owner to group"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,8 +13,9 @@ from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.schema import USER
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write, new_id
+from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
-from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Domain, GroupMember, User
+from hospes.storage.tables import Domain, User
 
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
 
@@ -132,27 +133,7 @@ class UserService(Services):
 
     def hard_delete(self, op: Write, user: User) -> None:
         op.target("User", user.id, user.user_principal_name)
-        for (group_id,) in op.session.execute(
-            select(GroupMember.group_id).where(
-                GroupMember.tenant_id == self.tenant_id,
-                GroupMember.member_id == user.id,
-                GroupMember.relation == "member",
-            )
-        ):
-            op.change("group", group_id, "member_removed", ["members"], related_id=user.id, related_type="user")
-        op.session.execute(
-            delete(GroupMember).where(GroupMember.tenant_id == self.tenant_id, GroupMember.member_id == user.id)
-        )
-        op.session.execute(
-            delete(AppRoleAssignment).where(
-                AppRoleAssignment.tenant_id == self.tenant_id, AppRoleAssignment.principal_id == user.id
-            )
-        )
-        op.session.execute(
-            delete(DirectoryRoleMember).where(
-                DirectoryRoleMember.tenant_id == self.tenant_id, DirectoryRoleMember.principal_id == user.id
-            )
-        )
+        GroupService(self.sessions, self.actor).detach(op, user.id, "user")
         op.session.delete(user)
         op.change("user", user.id, "hard_deleted")
 
