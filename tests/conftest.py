@@ -188,3 +188,14 @@ def other_tenant(make_tenant: Any) -> TenantHandle:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, collecting the messages it receives."""
+    from tests.mailsink import MailSink
+
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+

@@ -20,8 +20,10 @@ from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
 from hospes.graph.errors import domain_error_response, error_response
-from hospes.graph.routers import apps, directory, groups, users
+from hospes.graph.routers import apps, directory, groups, invitations, policies, users
 from hospes.graph.state import AppState
+from hospes.mail import block_route
+from hospes.mail.outbox import OutboxWorker
 from hospes.oauth import routes as oauth_routes
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.settings import Settings
@@ -49,7 +51,8 @@ def _is_graph(request: Request) -> bool:
     return request.url.path.startswith("/v1.0")
 
 
-def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bool | None = None) -> FastAPI:
+    """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host)."""
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     keys = load_or_create_keys(sessions)
@@ -60,6 +63,9 @@ def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
         issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds),
     )
     stop = threading.Event()
+    if mail_worker is None:
+        mail_worker = settings.mail_worker and bool(settings.smtp_host)
+    outbox = OutboxWorker(sessions, settings) if mail_worker else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +73,11 @@ def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
         if housekeeping:
             worker = threading.Thread(target=_housekeeping, args=(state, stop), name="housekeeping", daemon=True)
             worker.start()
+        if outbox is not None:
+            outbox.start()
         yield
+        if outbox is not None:
+            outbox.stop()
         stop.set()
         if worker:
             worker.join(timeout=5)
@@ -75,9 +85,11 @@ def create_app(settings: Settings, *, housekeeping: bool = True) -> FastAPI:
 
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.hospes = state
-    for router in (users.router, groups.router, apps.router, directory.router):
+    app.state.outbox = outbox
+    for router in (users.router, groups.router, apps.router, directory.router, invitations.router, policies.router):
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
+    app.include_router(block_route.router)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Response:

@@ -7,6 +7,7 @@ run several apps with different settings in one process.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,12 +33,40 @@ class Settings(BaseSettings):
     change_log_retention_days: int = Field(30, ge=1, description="Change-log rows older than this are pruned.")
     housekeeping_interval_seconds: float = Field(300.0, gt=0, description="Interval of purge/prune jobs.")
 
+    # B2B invitations and their email (docs/invitations.md).
+    invitation_link_lifetime_days: int = Field(
+        30, ge=1, le=365, description="Lifetime of an inviteRedeemUrl ticket (single use; a re-invite rotates it)."
+    )
+    smtp_host: str = Field("", description="SMTP relay for outgoing email. Empty: email waits in the outbox.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 for starttls, 465 for tls, usually).")
+    smtp_security: Literal["none", "starttls", "tls"] = Field("none", description="Transport security to the relay.")
+    smtp_username: str = Field("", description="SMTP AUTH user; empty means no authentication.")
+    smtp_password: str = Field("", description="SMTP AUTH password.")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Socket timeout of one SMTP conversation.")
+    mail_from: str = Field("invites@hospes.invalid", description="Platform sender address (From and envelope).")
+    mail_platform_name: str = Field("Hospes", description="Platform name shown in From: '<tenant> via <name>'.")
+    mail_worker: bool = Field(True, description="Run the outbox delivery worker inside 'hospes serve'.")
+    mail_poll_interval_seconds: float = Field(2.0, gt=0, description="How often the worker looks for due email.")
+    mail_retry_base_seconds: float = Field(30.0, gt=0, description="First retry delay; doubles on each failure.")
+    mail_retry_max_seconds: float = Field(3600.0, gt=0, description="Ceiling of the retry delay.")
+    mail_max_attempts: int = Field(10, ge=1, description="After this many failed attempts a message is 'failed'.")
+    mail_lease_seconds: float = Field(
+        300.0, gt=0, description="A claimed message not confirmed within this time is retried (worker crash)."
+    )
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("mail_from", "mail_platform_name")
+    @classmethod
+    def _no_header_breaks(cls, value: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("control characters are not allowed in mail header settings")
+        return value
 
     @property
     def effective_database_url(self) -> str:

@@ -55,6 +55,33 @@ class TokenIssuer:
         header = {"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}
         return jwt.encode(header, claims, self.keys.jwt_key), self.lifetime
 
+    def issue_user_token(
+        self, tenant_id: str, app_id: str, user_id: str, name: str, upn: str, scopes: list[str], audience: str
+    ) -> tuple[str, int]:
+        """A delegated token: the user acts through an app; ``scp`` lists the delegated permissions."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer(tenant_id),
+            "aud": audience,
+            "sub": user_id,
+            "oid": user_id,
+            "tid": tenant_id,
+            "azp": app_id,
+            "appid": app_id,
+            "idtyp": "user",
+            "name": name,
+            "upn": upn,
+            "preferred_username": upn,
+            "scp": " ".join(sorted(scopes)),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime,
+            "jti": str(uuid.uuid4()),
+            "ver": "2.0",
+        }
+        header = {"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, self.keys.jwt_key), self.lifetime
+
     def verify(self, token: str) -> Principal:
         if not token:
             raise AuthenticationError("Access token is empty.")
@@ -74,6 +101,9 @@ class TokenIssuer:
         if not isinstance(tenant_id, str) or claims.get("iss") != self.issuer(tenant_id):
             raise AuthenticationError("Invalid issuer.")
         roles = claims.get("roles") or []
+        if claims.get("idtyp") == "user":
+            # Delegated tokens carry scopes, not app roles; each endpoint still checks the user's own rights.
+            roles = str(claims.get("scp") or "").split()
         return Principal(
             tenant_id=tenant_id,
             kind="app" if claims.get("idtyp") == "app" else "user",

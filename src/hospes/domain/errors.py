@@ -57,3 +57,9 @@ class AuthenticationError(DomainError):
 
 class SyncStateNotFoundError(DomainError):
     code = "syncStateNotFound"
+
+
+class InvitationError(DomainError):
+    """The invitation service answers with generic PascalCase codes, unlike the directory's ``Request_*``."""
+
+    code = "BadRequest"

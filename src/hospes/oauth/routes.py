@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from hospes.graph.deps import StateDep
-from hospes.services.oauth import OAuthError, client_credentials
+from hospes.services.oauth import OAuthError, client_credentials, password_grant
 from hospes.services.tenants import resolve_tenant
 
 router = APIRouter()
@@ -42,20 +42,35 @@ async def token(tenant: str, request: Request, state: StateDep) -> JSONResponse:
         except (ValueError, UnicodeDecodeError):
             return _oauth_error(OAuthError("invalid_client", "Malformed Basic authorization header.", 401))
     grant = fields.get("grant_type")
-    if grant != "client_credentials":
+    if grant not in ("client_credentials", "password"):
         return _oauth_error(OAuthError("unsupported_grant_type", f"The grant type '{grant}' is not supported."))
-    if not client_id or not client_secret:
-        return _oauth_error(OAuthError("invalid_request", "client_id and client_secret are required."))
     try:
-        access_token, lifetime = await run_in_threadpool(
-            client_credentials,
-            state.sessions,
-            state.issuer,
-            tenant,
-            client_id,
-            client_secret,
-            fields.get("scope", ""),
-        )
+        if grant == "password":
+            if not client_id or not fields.get("username") or not fields.get("password"):
+                raise OAuthError("invalid_request", "client_id, username and password are required.")
+            access_token, lifetime = await run_in_threadpool(
+                password_grant,
+                state.sessions,
+                state.issuer,
+                tenant,
+                client_id,
+                client_secret,
+                fields["username"],
+                fields["password"],
+                fields.get("scope", ""),
+            )
+        else:
+            if not client_id or not client_secret:
+                raise OAuthError("invalid_request", "client_id and client_secret are required.")
+            access_token, lifetime = await run_in_threadpool(
+                client_credentials,
+                state.sessions,
+                state.issuer,
+                tenant,
+                client_id,
+                client_secret,
+                fields.get("scope", ""),
+            )
     except OAuthError as exc:
         return _oauth_error(exc)
     return JSONResponse(
@@ -79,7 +94,7 @@ def openid_configuration(tenant: str, state: StateDep) -> dict[str, Any]:
         "token_endpoint": f"{base}/{tenant_id}/oauth2/v2.0/token",
         "jwks_uri": f"{base}/{tenant_id}/discovery/v2.0/keys",
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "password"],
         "response_types_supported": ["token"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],

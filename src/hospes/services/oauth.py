@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.auth.passwords import verify_secret
+from hospes.auth.passwords import hash_password, verify_password, verify_secret
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
 from hospes.services.apps import granted_permissions
 from hospes.services.tenants import resolve_tenant
-from hospes.storage.tables import Application, ClientSecret, ServicePrincipal
+from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, User
 
 
 class OAuthError(Exception):
@@ -55,6 +55,57 @@ def client_credentials(
             raise OAuthError("unauthorized_client", "The application is disabled.", 400)
         roles = granted_permissions(session, tenant.id, sp.id)
     return issuer.issue_app_token(tenant.id, app.app_id, sp.id, app.display_name, roles, audience)
+
+
+# The delegated permissions a resource-owner password token carries. Deliberately narrow: ROPC exists so scripts
+# and tests can act as a given user (admin, Guest Inviter, member, guest); what that user may do is decided by
+# the endpoint from the user's roles and the tenant's policies, never by the scope list alone.
+DELEGATED_SCOPES = ["User.Invite.All", "User.Read"]
+_DUMMY_HASH = hash_password("hospes-timing-equalizer")
+
+
+def password_grant(
+    sessions: sessionmaker[Session],
+    issuer: TokenIssuer,
+    tenant_key: str,
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    scope: str,
+) -> tuple[str, int]:
+    """OAuth 2.0 resource-owner password credentials (RFC 6749 4.3), for scripts and tests. Interactive sign-in
+    arrives with the redemption pages."""
+    audience = _audience(issuer, scope)
+    with sessions() as session:
+        try:
+            tenant = resolve_tenant(session, tenant_key)
+        except Exception:
+            raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
+        app = session.scalar(select(Application).where(Application.app_id == client_id))
+        if app is None or app.tenant_id != tenant.id:
+            raise OAuthError(
+                "unauthorized_client", f"Application with identifier '{client_id}' was not found in the directory."
+            )
+        if client_secret:
+            now = dt.datetime.now(dt.UTC)
+            secrets = session.scalars(select(ClientSecret).where(ClientSecret.application_id == app.id))
+            if not any(verify_secret(s.secret_hash, client_secret) and s.start_at <= now < s.end_at for s in secrets):
+                raise OAuthError("invalid_client", "Invalid client secret provided.", 401)
+        user = session.scalar(select(User).where(User.tenant_id == tenant.id, User.upn_key == username.strip().lower()))
+    # Verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist.
+    ok = verify_password(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+    if user is None or not user.password_hash or not ok or user.deleted_at is not None or not user.account_enabled:
+        raise OAuthError("invalid_grant", "Error validating credentials due to invalid username or password.")
+    return issuer.issue_user_token(
+        tenant.id,
+        app.app_id,
+        user.id,
+        user.display_name or user.user_principal_name,
+        user.user_principal_name,
+        DELEGATED_SCOPES,
+        audience,
+    )
 
 
 def _audience(issuer: TokenIssuer, scope: str) -> str:

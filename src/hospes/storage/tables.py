@@ -281,3 +281,119 @@ class SigningKey(Base):
     material: Mapped[dict[str, Any]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- B2B invitations (issue 4) -------------------------------------------------------------------------------------
+
+
+class Invitation(Base):
+    """One ``POST /invitations`` call. Re-inviting a guest adds a row; the guest user stays the same."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_tenant_user", "tenant_id", "invited_user_id"),
+        Index("ix_invitations_tenant_created", "tenant_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    invited_user_id: Mapped[str] = mapped_column(String(36))
+    email: Mapped[str] = mapped_column(String(256))
+    redirect_url: Mapped[str] = mapped_column(String(2048))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    user_type: Mapped[str] = mapped_column(String(16))
+    message_info: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    send_message: Mapped[bool] = mapped_column(Boolean, default=False)
+    reset_redemption: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(32))  # PendingAcceptance | Completed | InProgress | Error
+    message_status: Mapped[str] = mapped_column(String(32))  # NotRequested | Queued | BlockedByRecipient
+    language: Mapped[str | None] = mapped_column(String(16))
+    inviter_type: Mapped[str] = mapped_column(String(16))  # app | user | system
+    inviter_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RedemptionTicket(Base):
+    """The secret of an ``inviteRedeemUrl``: only its SHA-256 is kept. A newer invitation of the same user revokes
+    every older ticket, so exactly one link per guest works at a time."""
+
+    __tablename__ = "redemption_tickets"
+    __table_args__ = (Index("ix_redemption_tickets_tenant_user", "tenant_id", "user_id"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class B2BPolicy(Base):
+    """A tenant's B2B settings: Graph ``authorizationPolicy`` (who may invite) and the invitation domain list."""
+
+    __tablename__ = "b2b_policies"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    allow_invites_from: Mapped[str] = mapped_column(String(64), default="everyone")
+    authorization_extra: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    domain_policy_id: Mapped[str | None] = mapped_column(String(36))
+    domain_policy_name: Mapped[str | None] = mapped_column(String(256))
+    domain_mode: Mapped[str | None] = mapped_column(String(8))  # None | "allow" | "block"
+    domains: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    email_otp_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class InvitationBlock(Base):
+    """ "Block future invitations": this address accepts no more invitation email from this tenant."""
+
+    __tablename__ = "invitation_blocks"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UserSponsor(Base):
+    """Sponsors of a (guest) user: users or groups of the same tenant."""
+
+    __tablename__ = "user_sponsors"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    sponsor_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sponsor_type: Mapped[str] = mapped_column(String(16))  # user | group
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A transactional outbox of email: written in the transaction that decided to send it, delivered later by the
+    worker. ``mime`` is the complete rendered message (stable Message-ID, so a retry is the same message)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "invitation", ...
+    related_id: Mapped[str | None] = mapped_column(String(36))
+    envelope_from: Mapped[str] = mapped_column(String(256))
+    recipients: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    subject: Mapped[str] = mapped_column(String(998))
+    mime: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxAttempt(Base):
+    """One delivery attempt of an outbox message, successful or not."""
+
+    __tablename__ = "outbox_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    result: Mapped[str] = mapped_column(String(16))  # sent | retry | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,103 @@
+"""``POST /invitations``, the Hospes bulk endpoint ``POST /invitations/bulk``, and ``/users/{id}/sponsors``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from hospes.domain.errors import DomainError, InvalidInputError
+from hospes.domain.invitation import parse_invitation
+from hospes.domain.principals import Principal
+from hospes.domain.schema import GROUP, USER
+from hospes.graph import permissions as perm
+from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.errors import status_of
+from hospes.graph.state import AppState
+from hospes.graph.wire import collection, context_url, to_wire
+from hospes.services.invitations import InvitationResult, InvitationService, InviteConfig, sponsors_of
+from hospes.services.users import UserService
+
+router = APIRouter()
+INVITE = perm.USERS_WRITE | {"User.Invite.All"}
+Inviter = Annotated[Principal, Depends(requires(INVITE))]
+Reader = Annotated[Principal, Depends(requires(perm.USERS_READ))]
+MAX_BULK = 1000
+
+
+def invitation_service(state: AppState, principal: Principal) -> InvitationService:
+    return InvitationService(state.sessions, principal, InviteConfig.from_settings(state.settings, state.keys.seal))
+
+
+def invitation_wire(result: InvitationResult) -> dict[str, Any]:
+    inv, user = result.invitation, result.user
+    return {
+        "id": inv.id,
+        "inviteRedeemUrl": result.redeem_url,
+        "invitedUserDisplayName": inv.display_name,
+        "invitedUserType": inv.user_type,
+        "invitedUserEmailAddress": inv.email,
+        "sendInvitationMessage": inv.send_message,
+        "resetRedemption": inv.reset_redemption,
+        "inviteRedirectUrl": inv.redirect_url,
+        "status": inv.status,
+        "invitedUserMessageInfo": inv.message_info,
+        "invitedUser": {"id": user.id, "userPrincipalName": user.user_principal_name},
+        "invitedUserSponsors": [
+            {"@odata.type": f"#microsoft.graph.{kind}", "id": sponsor_id} for kind, sponsor_id in result.sponsors
+        ],
+        # Hospes annotation: whether the email was queued, not requested, or suppressed by the recipient's block.
+        "@hospes.messageStatus": inv.message_status,
+    }
+
+
+def _wake_mailer(request: Request) -> None:
+    worker = getattr(request.app.state, "outbox", None)
+    if worker is not None:
+        worker.wake()
+
+
+@router.post("/invitations", status_code=201)
+def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> dict[str, Any]:
+    result = invitation_service(state, principal).invite(parse_invitation(body))
+    if result.invitation.message_status == "Queued":
+        _wake_mailer(request)
+    return {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
+
+
+@router.post("/invitations/bulk")
+def bulk_invitations(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> dict[str, Any]:
+    """Hospes extension: ``{"invitations": [<invitation>, ...]}`` (at most 1,000). Each row is its own
+    transaction and fails on its own; the answer lists, in order, a 201 with the invitation or the error."""
+    rows = body.get("invitations") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_BULK:
+        raise InvalidInputError(f"'invitations' must be an array of 1 to {MAX_BULK} invitation objects.")
+    results = bulk_invite(invitation_service(state, principal), rows)
+    if any(r.get("status") == 201 and r["invitation"]["@hospes.messageStatus"] == "Queued" for r in results):
+        _wake_mailer(request)
+    return {"value": results}
+
+
+def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        try:
+            result = service.invite(parse_invitation(row))
+        except DomainError as exc:
+            out.append({"index": index, "status": status_of(exc), "error": {"code": exc.code, "message": exc.message}})
+        else:
+            out.append({"index": index, "status": 201, "invitation": invitation_wire(result)})
+    return out
+
+
+@router.get("/users/{key}/sponsors")
+def user_sponsors(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+    users = UserService(state.sessions, principal)
+    with users.read() as session:
+        user = users.find(session, key)
+        rows = sponsors_of(session, principal.tenant_id, user.id)
+    items = [
+        {"@odata.type": f"#microsoft.graph.{kind}", **to_wire(USER if kind == "user" else GROUP, obj)}
+        for kind, obj in rows
+    ]
+    return collection(state, "directoryObjects", items)

@@ -1,0 +1,94 @@
+"""``/policies/authorizationPolicy`` (v1.0) and ``/policies/b2bManagementPolicies`` (the beta shape, served
+under v1.0 by Hospes): who may invite, and the invitation domain allow/deny list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from hospes.domain.errors import InvalidInputError, NotFoundError
+from hospes.domain.principals import Principal
+from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.wire import collection, context_url
+from hospes.services.b2b_policy import DomainPolicy, PolicyService
+
+router = APIRouter()
+POLICY_READ = frozenset({"Policy.Read.All", "Policy.ReadWrite.Authorization", "Directory.Read.All"})
+POLICY_WRITE = frozenset({"Policy.ReadWrite.Authorization"})
+Reader = Annotated[Principal, Depends(requires(POLICY_READ))]
+Writer = Annotated[Principal, Depends(requires(POLICY_WRITE))]
+B2B_TYPE = "#microsoft.graph.b2bManagementPolicy"
+
+
+@router.get("/policies/authorizationPolicy")
+def get_authorization_policy(state: StateDep, principal: Reader) -> dict[str, Any]:
+    body = PolicyService(state.sessions, principal).authorization_policy()
+    return {"@odata.context": context_url(state, "policies/authorizationPolicy", entity=True), **body}
+
+
+@router.patch("/policies/authorizationPolicy", status_code=204)
+def patch_authorization_policy(body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    PolicyService(state.sessions, principal).update_authorization_policy(body)
+    return Response(status_code=204)
+
+
+def _b2b_wire(policy: DomainPolicy) -> dict[str, Any]:
+    return {
+        "@odata.type": B2B_TYPE,
+        "id": policy.id,
+        "displayName": policy.display_name,
+        "description": None,
+        "definition": [policy.definition()],
+        "isOrganizationDefault": True,
+        "deletedDateTime": None,
+    }
+
+
+def _fields(body: Any) -> tuple[str | None, Any | None]:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    allowed = {"@odata.type", "displayName", "definition", "isOrganizationDefault", "description", "id"}
+    for key in body:
+        if key not in allowed:
+            raise InvalidInputError(f"Property '{key}' does not exist on type 'microsoft.graph.b2bManagementPolicy'.")
+    name = body.get("displayName")
+    if name is not None and not isinstance(name, str):
+        raise InvalidInputError("'displayName' must be a string.", target="displayName")
+    return name, body.get("definition")
+
+
+@router.get("/policies/b2bManagementPolicies")
+def list_b2b_policies(state: StateDep, principal: Reader) -> dict[str, Any]:
+    policy = PolicyService(state.sessions, principal).domain_policy()
+    return collection(state, "policies/b2bManagementPolicies", [_b2b_wire(policy)] if policy else [])
+
+
+@router.post("/policies/b2bManagementPolicies", status_code=201)
+def create_b2b_policy(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+    name, definition = _fields(body)
+    if definition is None:
+        raise InvalidInputError("'definition' is required.", target="definition")
+    policy = PolicyService(state.sessions, principal).create_domain_policy(name or "B2BManagementPolicy", definition)
+    return {"@odata.context": context_url(state, "policies/b2bManagementPolicies", entity=True), **_b2b_wire(policy)}
+
+
+@router.get("/policies/b2bManagementPolicies/{policy_id}")
+def get_b2b_policy(policy_id: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+    policy = PolicyService(state.sessions, principal).domain_policy()
+    if policy is None or policy.id != policy_id:
+        raise NotFoundError(policy_id)
+    return {"@odata.context": context_url(state, "policies/b2bManagementPolicies", entity=True), **_b2b_wire(policy)}
+
+
+@router.patch("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
+def patch_b2b_policy(policy_id: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    name, definition = _fields(body)
+    PolicyService(state.sessions, principal).update_domain_policy(policy_id, name, definition)
+    return Response(status_code=204)
+
+
+@router.delete("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
+def delete_b2b_policy(policy_id: str, state: StateDep, principal: Writer) -> Response:
+    PolicyService(state.sessions, principal).delete_domain_policy(policy_id)
+    return Response(status_code=204)

@@ -1,0 +1,136 @@
+"""Render a templated email (``templates/<name>/{subject.txt,body.txt,body.html}``) into a MIME message.
+
+Header safety does not rely on the ``email`` package alone (CPython had newline-injection bypasses, e.g.
+CVE-2024-6923): every header value built from data is checked here for control characters first, and the
+serialized header block is checked again for exactly the headers we set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from hospes.mail.i18n import babel_locale, translations
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+class HeaderInjectionError(ValueError):
+    """A value meant for a mail header contains a line break or another control character."""
+
+
+def header_safe(value: str, what: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" for c in value):
+        raise HeaderInjectionError(f"{what} contains a line break or a control character")
+    return value
+
+
+def one_line(value: str, limit: int = 256) -> str:
+    """Directory data (tenant and user names) shown in headers: control characters become spaces."""
+    cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c for c in value)
+    return " ".join(cleaned.split())[:limit]
+
+
+@cache
+def environment(language: str) -> Environment:
+    """One environment per language (the gettext callables are environment-wide). HTML templates autoescape;
+    text templates are plain text and must not be HTML-escaped."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        keep_trailing_newline=False,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def gettext_for(language: str, message: str, **values: Any) -> str:
+    text = translations(language).gettext(message)
+    return text % values if values else text
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    address: str
+    name: str = ""
+
+    def header(self) -> Address:
+        local, _, domain = self.address.rpartition("@")
+        return Address(display_name=header_safe(self.name, "display name"), username=local, domain=domain)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass
+class OutgoingMail:
+    sender: Mailbox
+    to: Mailbox
+    message_id: str  # without angle brackets: "local@domain"
+    cc: list[Mailbox] = field(default_factory=list)
+    reply_to: Mailbox | None = None
+    unsubscribe_url: str | None = None  # RFC 8058 one-click target
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+def render(template: str, language: str, context: dict[str, Any]) -> Rendered:
+    env = environment(language)
+    subject = one_line(env.get_template(f"{template}/subject.txt").render(context), 998)
+    text = env.get_template(f"{template}/body.txt").render(context).strip() + "\n"
+    html = env.get_template(f"{template}/body.html").render({**context, "subject": subject})
+    return Rendered(subject, text, html)
+
+
+def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.datetime) -> EmailMessage:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["Message-ID"] = f"<{header_safe(mail.message_id, 'Message-ID')}>"
+    msg["Date"] = format_datetime(now.astimezone(dt.UTC))
+    msg["From"] = mail.sender.header()
+    msg["To"] = mail.to.header()
+    if mail.cc:
+        msg["Cc"] = [m.header() for m in mail.cc]
+    if mail.reply_to:
+        msg["Reply-To"] = mail.reply_to.header()
+    msg["Subject"] = header_safe(content.subject, "subject")
+    msg["Auto-Submitted"] = "auto-generated"
+    if mail.unsubscribe_url:
+        # RFC 8058: a one-click POST to the HTTPS link blocks further invitations; a GET only shows a page.
+        msg["List-Unsubscribe"] = f"<{header_safe(mail.unsubscribe_url, 'unsubscribe URL')}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in mail.extra_headers.items():
+        msg[header_safe(name, "header name")] = header_safe(value, name)
+    msg.set_content(content.text, charset="utf-8")
+    msg.add_alternative(content.html, subtype="html", charset="utf-8")
+    # After the body: turning the message multipart moves every Content-* header into the first part.
+    msg["Content-Language"] = language
+    _verify_headers(msg)
+    return msg
+
+
+def _verify_headers(msg: EmailMessage) -> None:
+    """Parse the serialized message back: the header names must be exactly those set (no injected ones)."""
+    expected = [k.lower() for k in msg]
+    parsed = BytesHeaderParser(policy=email.policy.SMTP).parsebytes(msg.as_bytes())
+    if [k.lower() for k in parsed] != expected:
+        raise HeaderInjectionError("the serialized message has unexpected headers")
+
+
+def localized_date(value: dt.datetime, language: str) -> str:
+    return format_date(value.date(), format="long", locale=babel_locale(language))

@@ -1,0 +1,250 @@
+"""The transactional outbox and its SMTP delivery.
+
+A message row is written in the same transaction as the decision to send it (an invitation), so a crash can
+neither lose the intent nor send mail for a rolled-back invitation. Delivery claims due rows with a lease
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so several workers share the queue; SQLite: writers are serialized),
+sends outside any transaction, then records the outcome. All state is in the database: a restarted worker resumes
+where the old one stopped. The one window for a duplicate is a crash between the SMTP server's "250 OK" and the
+commit of "sent"; the message then goes again after its lease expires with the same Message-ID, which receiving
+systems use to deduplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import smtplib
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.services.base import new_id
+from hospes.settings import Settings
+from hospes.storage.tables import OutboxAttempt, OutboxMessage, utcnow
+
+log = logging.getLogger("hospes.mail")
+
+
+def enqueue(
+    session: Session,
+    message: EmailMessage,
+    *,
+    envelope_from: str,
+    recipients: list[str],
+    kind: str,
+    tenant_id: str | None,
+    related_id: str | None,
+    now: dt.datetime,
+) -> OutboxMessage:
+    row = OutboxMessage(
+        id=new_id(),
+        tenant_id=tenant_id,
+        kind=kind,
+        related_id=related_id,
+        envelope_from=envelope_from,
+        recipients=recipients,
+        subject=str(message["Subject"] or "")[:998],
+        mime=message.as_string(),  # policy SMTP: CRLF lines, 7-bit clean (non-ASCII is MIME-encoded)
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def claim_due(sessions: sessionmaker[Session], now: dt.datetime, lease_seconds: float, limit: int) -> list[str]:
+    """Lease up to ``limit`` due messages: pending ones whose time has come, and ones whose previous lease
+    expired (their worker died mid-send)."""
+    with sessions.begin() as session:
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    or_(
+                        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
+                        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
+                    )
+                )
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            row.status = "sending"
+            row.attempts += 1
+            row.lease_until = now + dt.timedelta(seconds=lease_seconds)
+        return [row.id for row in rows]
+
+
+def retry_delay(settings: Settings, attempts: int) -> float:
+    """Exponential backoff with ±20 % jitter, so a recovering relay is not hit by every message at once."""
+    base = min(settings.mail_retry_base_seconds * 2.0 ** max(attempts - 1, 0), settings.mail_retry_max_seconds)
+    return float(base * random.uniform(0.8, 1.2))
+
+
+class _Transport:
+    """One SMTP conversation per batch, opened lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, envelope_from: str, recipients: list[str], mime: str) -> dict[str, tuple[int, bytes]]:
+        if self.smtp is None:
+            self.smtp = self._connect()
+        return self.smtp.sendmail(envelope_from, recipients, mime.encode("ascii", "surrogateescape"))
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        smtp: smtplib.SMTP
+        if s.smtp_security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        try:
+            smtp.ehlo()
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password)
+        except Exception:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+
+def _permanent(exc: Exception) -> bool:
+    """5xx replies to the message itself are final; connection problems and 4xx are worth another try."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False
+
+
+def deliver_due(
+    sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50, now: dt.datetime | None = None
+) -> DeliveryReport:
+    """One pass: claim due messages and try each once. Without an SMTP host nothing is claimed."""
+    report = DeliveryReport()
+    if not settings.smtp_host:
+        return report
+    ids = claim_due(sessions, now or utcnow(), settings.mail_lease_seconds, limit)
+    transport = _Transport(settings)
+    try:
+        for message_id in ids:
+            _deliver_one(sessions, settings, transport, message_id, report)
+    finally:
+        transport.close()
+    return report
+
+
+def _deliver_one(
+    sessions: sessionmaker[Session], settings: Settings, transport: _Transport, message_id: str, report: DeliveryReport
+) -> None:
+    with sessions() as session:
+        row = session.get(OutboxMessage, message_id)
+        if row is None:
+            return
+        envelope_from, recipients, mime = row.envelope_from, list(row.recipients), row.mime
+    started = time.monotonic()
+    error: str | None = None
+    permanent = False
+    try:
+        refused = transport.send(envelope_from, recipients, mime)
+        if refused:
+            error = "some recipients refused: " + ", ".join(f"{k} ({v[0]})" for k, v in refused.items())
+    except Exception as exc:  # any failure is recorded on the row; the worker itself must keep running
+        transport.close()
+        permanent = _permanent(exc)
+        error, refused = f"{type(exc).__name__}: {exc}"[:2000], None
+        sent = False
+    else:
+        sent = True
+    elapsed = int((time.monotonic() - started) * 1000)
+    with sessions.begin() as session:
+        row = session.get(OutboxMessage, message_id)
+        if row is None:
+            return
+        now = utcnow()
+        row.lease_until = None
+        row.last_error = error
+        if sent:
+            row.status, row.sent_at, result = "sent", now, "sent"
+            report.sent += 1
+        elif permanent or row.attempts >= settings.mail_max_attempts:
+            row.status, result = "failed", "failed"
+            report.failed += 1
+            log.warning("email %s failed for good after %d attempts: %s", row.id, row.attempts, error)
+        else:
+            row.status, result = "pending", "retry"
+            row.next_attempt_at = now + dt.timedelta(seconds=retry_delay(settings, row.attempts))
+            report.retried += 1
+        session.add(OutboxAttempt(message_id=row.id, at=now, result=result, error=error, duration_ms=elapsed))
+
+
+class OutboxWorker:
+    """Background delivery inside the server process (or ``hospes worker``). ``wake()`` shortens the wait after
+    a new message was committed."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="mail-outbox", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = deliver_due(self.sessions, self.settings)
+            except Exception:
+                log.exception("outbox pass failed; retrying after the poll interval")
+                report = DeliveryReport()
+            if report.handled:
+                continue  # there may be more due right now
+            self._wake.wait(self.settings.mail_poll_interval_seconds)
+            self._wake.clear()

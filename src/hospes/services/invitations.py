@@ -1,0 +1,358 @@
+"""B2B invitations: create or re-invite the guest user, issue its redemption link, queue the invitation email.
+
+Everything of one invitation (guest user, invitation row, ticket, sponsors, outbox message, change log, audit) is
+one transaction. Two concurrent invitations of one address both try to insert the same guest UPN; the unique
+index on (tenant, UPN) lets one win, and the loser retries and finds the guest, becoming a re-invite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.errors import ConflictError, ForbiddenError, InvitationError, NotFoundError
+from hospes.domain.invitation import InvitationRequest
+from hospes.domain.principals import Principal
+from hospes.mail.compose import Mailbox, one_line
+from hospes.mail.i18n import choose_language
+from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
+from hospes.mail.outbox import enqueue
+from hospes.services import tickets
+from hospes.services.b2b_policy import (
+    ADMIN_ROLES,
+    check_domain,
+    check_may_invite,
+    directory_roles,
+    is_blocked_by_recipient,
+)
+from hospes.services.base import Services, Write, new_id
+from hospes.services.users import UserService
+from hospes.settings import Settings
+from hospes.storage.tables import Domain, Group, Invitation, Tenant, User, UserSponsor
+
+EMAIL_MISMATCH = (
+    "The email you\u2019re using to invite this user doesn\u2019t match any emails on the user object. "
+    "Please add this email to the user object and try again."
+)
+RESET_PERMISSIONS = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+
+
+@dataclass(frozen=True)
+class InviteConfig:
+    public_url: str
+    link_lifetime: dt.timedelta
+    mail_from: str
+    platform: str
+    seal: Callable[[str, Any], str]  # ServerKeys.seal: signs the "block future invitations" link
+
+    @classmethod
+    def from_settings(cls, settings: Settings, seal: Callable[[str, Any], str]) -> InviteConfig:
+        return cls(
+            settings.public_url,
+            dt.timedelta(days=settings.invitation_link_lifetime_days),
+            settings.mail_from,
+            settings.mail_platform_name,
+            seal,
+        )
+
+
+@dataclass
+class InvitationResult:
+    invitation: Invitation
+    user: User
+    redeem_url: str
+    sponsors: list[tuple[str, str]] = field(default_factory=list)  # (type, id)
+
+
+class _UserRaceError(Exception):
+    """The guest UPN was inserted by a concurrent invitation; the retry will find that user."""
+
+
+def guest_upn(email: str, initial_domain: str) -> str:
+    return f"{email.replace('@', '_')}#EXT#@{initial_domain}"
+
+
+class InvitationService(Services):
+    def __init__(self, sessions: sessionmaker[Session], actor: Principal, config: InviteConfig) -> None:
+        super().__init__(sessions, actor)
+        self.config = config
+
+    def invite(self, req: InvitationRequest) -> InvitationResult:
+        for attempt in range(3):
+            try:
+                with self.write("Invitation", "Invite external user") as op:
+                    return self._invite(op, req)
+            except _UserRaceError:
+                if attempt == 2:
+                    raise ConflictError("The invited user was being created concurrently; retry.") from None
+        raise AssertionError("unreachable")
+
+    # -- the steps of one invitation ---------------------------------------------------------------------------
+
+    def _invite(self, op: Write, req: InvitationRequest) -> InvitationResult:
+        s = op.session
+        tenant = s.get(Tenant, self.tenant_id)
+        if tenant is None:
+            raise NotFoundError(self.tenant_id)
+        inviter = self._inviter(s)
+        check_may_invite(s, self.actor, inviter, member=req.user_type == "Member")
+        check_domain(s, self.tenant_id, req.email)
+        initial = s.scalar(select(Domain.name).where(Domain.tenant_id == tenant.id, Domain.is_initial)) or ""
+        if req.reset_redemption:
+            user = self._reset(op, req)
+        elif req.invited_user_id:
+            user = self._by_id(s, req.invited_user_id)
+            self._reinvite(op, user, req)
+        else:
+            existing = self._existing(s, req.email, guest_upn(req.email, initial))
+            user = self._reinvite(op, existing, req) if existing else self._create_guest(op, req, initial)
+        sponsors = self._sponsors(op, user, req, inviter)
+        invitation = Invitation(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            invited_user_id=user.id,
+            email=req.email,
+            redirect_url=req.redirect_url,
+            display_name=req.display_name,
+            user_type=user.user_type,
+            message_info=req.message_info(),
+            send_message=req.send_message,
+            reset_redemption=req.reset_redemption,
+            status="Completed" if user.external_user_state == "Accepted" else "PendingAcceptance",
+            message_status="NotRequested",
+            inviter_type=self.actor.kind,
+            inviter_id=self.actor.id or None,
+            created_at=op.now,
+            updated_at=op.now,
+        )
+        s.add(invitation)
+        s.flush()
+        token = tickets.issue(s, self.tenant_id, invitation.id, user.id, op.now, self.config.link_lifetime)
+        redeem_url = (
+            f"{self.config.public_url}/redeem?tenant={self.tenant_id}&invitation={invitation.id}&ticket={token}"
+        )
+        if req.send_message:
+            if is_blocked_by_recipient(s, self.tenant_id, req.email):
+                # The recipient asked for no more invitations from this tenant: no email, and the status says so.
+                invitation.status, invitation.message_status = "Error", "BlockedByRecipient"
+            else:
+                self._queue_mail(op, invitation, req, user, tenant, initial, inviter, redeem_url)
+        op.target("User", user.id, user.user_principal_name)
+        op.details.update({"invitationId": invitation.id, "invitedUserEmailAddress": req.email})
+        return InvitationResult(invitation, user, redeem_url, sponsors)
+
+    def _inviter(self, s: Session) -> User | None:
+        if self.actor.kind != "user":
+            return None
+        user = s.get(User, self.actor.id)
+        return user if user is not None and user.tenant_id == self.tenant_id else None
+
+    def _existing(self, s: Session, email: str, upn: str) -> User | None:
+        key = email.lower()
+        rows = list(
+            s.scalars(
+                select(User).where(
+                    User.tenant_id == self.tenant_id,
+                    or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
+                )
+            )
+        )
+        live = [u for u in rows if u.deleted_at is None]
+        member = next((u for u in live if u.user_type == "Member" and u.creation_type != "Invitation"), None)
+        if member is not None:
+            raise InvitationError(
+                f"The user '{email}' already exists in this directory as a member ({member.user_principal_name}); "
+                "members cannot be invited."
+            )
+        if live:
+            return live[0]
+        if rows:
+            raise InvitationError(
+                f"A deleted user with the address '{email}' exists ({rows[0].id}); restore it or delete it "
+                "permanently before inviting again."
+            )
+        return None
+
+    def _by_id(self, s: Session, user_id: str) -> User:
+        user = s.get(User, user_id)
+        if user is None or user.tenant_id != self.tenant_id or user.deleted_at is not None:
+            raise NotFoundError(user_id)
+        return user
+
+    def _create_guest(self, op: Write, req: InvitationRequest, initial_domain: str) -> User:
+        upn = guest_upn(req.email, initial_domain)
+        local = req.email.rpartition("@")[0]
+        values = {
+            "user_principal_name": upn,
+            "display_name": req.display_name or local,
+            "mail": req.email,
+            "mail_nickname": req.email.replace("@", "_")[:59] + "#EXT#",
+            "other_mails": [req.email],
+            "account_enabled": True,
+            "user_type": req.user_type,
+            "external_user_state": "PendingAcceptance",
+            "external_user_state_changed_at": op.now,
+            "creation_type": "Invitation",
+            "identities": [{"signInType": "userPrincipalName", "issuer": initial_domain, "issuerAssignedId": upn}],
+        }
+        try:
+            return UserService(self.sessions, self.actor).insert(op, values, None)
+        except ConflictError:
+            raise _UserRaceError() from None
+
+    def _reinvite(self, op: Write, user: User, req: InvitationRequest) -> User:
+        """Same user, a new link (the old one dies when the new ticket is issued), the email again if asked."""
+        if user.user_type == "Member" and user.creation_type != "Invitation":
+            raise InvitationError(
+                f"The user '{user.user_principal_name}' is a member of this directory; members cannot be invited."
+            )
+        emails = {(user.mail_key or ""), *(m.lower() for m in user.other_mails or [])}
+        if req.invited_user_id and req.email.lower() not in emails:
+            raise InvitationError(EMAIL_MISMATCH)
+        if req.display_name and req.display_name != user.display_name and user.external_user_state != "Accepted":
+            user.display_name = req.display_name
+            op.change("user", user.id, "updated", ["displayName"])
+        return user
+
+    def _reset(self, op: Write, req: InvitationRequest) -> User:
+        """resetRedemption: the guest redeems again, possibly with another address or identity; object id, UPN,
+        memberships and app assignments are kept."""
+        assert req.invited_user_id is not None
+        if self.actor.kind == "app" and not self.actor.has_any(*RESET_PERMISSIONS):
+            raise ForbiddenError("Resetting the redemption status needs User.ReadWrite.All.")
+        user = self._by_id(op.session, req.invited_user_id)
+        if self.actor.kind == "app" and directory_roles(op.session, self.tenant_id, user.id):
+            raise ForbiddenError("For app-only calls, the redemption status can't be reset for a user with roles.")
+        if self.actor.kind == "user":
+            inviter = self._inviter(op.session)
+            roles = directory_roles(op.session, self.tenant_id, inviter.id) if inviter else set()
+            if not roles & ADMIN_ROLES:
+                raise ForbiddenError("Resetting the redemption status needs the User Administrator role.")
+        emails = {(user.mail_key or ""), *(m.lower() for m in user.other_mails or [])}
+        if req.email.lower() not in emails:
+            raise InvitationError(EMAIL_MISMATCH)
+        others = [m for m in user.other_mails or [] if m.lower() != req.email.lower()]
+        if user.mail and user.mail.lower() != req.email.lower():
+            others.append(user.mail)
+        user.mail, user.mail_key, user.other_mails = req.email, req.email.lower(), [req.email, *others][:250]
+        user.external_user_state, user.external_user_state_changed_at = "PendingAcceptance", op.now
+        # The old external identity no longer signs in; the next redemption binds a new one.
+        user.identities = [i for i in user.identities or [] if i.get("signInType") == "userPrincipalName"]
+        op.change(
+            "user",
+            user.id,
+            "updated",
+            ["externalUserState", "externalUserStateChangeDateTime", "identities", "mail", "otherMails"],
+        )
+        return user
+
+    def _sponsors(self, op: Write, user: User, req: InvitationRequest, inviter: User | None) -> list[tuple[str, str]]:
+        """invitedUserSponsors (users or groups of this tenant); without any, the inviting user is the sponsor."""
+        wanted: list[tuple[str, str]] = []
+        for sponsor_id in req.sponsors:
+            if (
+                (u := op.session.get(User, sponsor_id)) is not None
+                and u.tenant_id == self.tenant_id
+                and not u.deleted_at
+            ):
+                wanted.append(("user", u.id))
+            elif (
+                (g := op.session.get(Group, sponsor_id)) is not None
+                and g.tenant_id == self.tenant_id
+                and not g.deleted_at
+            ):
+                wanted.append(("group", g.id))
+            else:
+                raise NotFoundError(sponsor_id)
+        if not wanted and inviter is not None:
+            wanted.append(("user", inviter.id))
+        for kind, sponsor_id in wanted:
+            if op.session.get(UserSponsor, (user.id, sponsor_id)) is None:
+                op.session.add(
+                    UserSponsor(
+                        user_id=user.id,
+                        sponsor_id=sponsor_id,
+                        sponsor_type=kind,
+                        tenant_id=self.tenant_id,
+                        created_at=op.now,
+                    )
+                )
+        if wanted:
+            op.change("user", user.id, "updated", ["sponsors"])
+        return wanted
+
+    def _queue_mail(
+        self,
+        op: Write,
+        invitation: Invitation,
+        req: InvitationRequest,
+        user: User,
+        tenant: Tenant,
+        initial: str,
+        inviter: User | None,
+        redeem_url: str,
+    ) -> None:
+        s = op.session
+        home = s.scalar(
+            select(Tenant.preferred_language)
+            .join(Domain, Domain.tenant_id == Tenant.id)
+            .where(Domain.name == req.email.rpartition("@")[2], Domain.tenant_id != self.tenant_id)
+        )
+        language = choose_language(req.message_language, user.preferred_language, home, tenant.preferred_language)
+        if inviter is not None:
+            inviter_name, inviter_email = inviter.display_name or inviter.user_principal_name, inviter.mail
+        else:
+            inviter_name, inviter_email = self.actor.display_name or tenant.display_name, None
+        block = self.config.seal("invitation-block", {"t": self.tenant_id, "e": req.email.lower()})
+        cc = [Mailbox(address, one_line(name)) for address, name in req.cc]
+        data = InvitationMailData(
+            invitation_id=invitation.id,
+            language=language,
+            platform=self.config.platform,
+            sender_address=self.config.mail_from,
+            tenant_name=tenant.display_name,
+            tenant_domain=initial,
+            inviter_name=inviter_name,
+            inviter_email=inviter_email,
+            recipient=Mailbox(req.email, one_line(req.display_name or user.display_name or "")),
+            cc=cc,
+            message=req.message_body,
+            redirect_url=req.redirect_url,
+            redeem_url=redeem_url,
+            block_url=f"{self.config.public_url}/invitations/block?token={block}",
+            privacy_url=tenant.privacy_statement_url,
+            expires_at=op.now + self.config.link_lifetime,
+        )
+        message = build_invitation_mail(data, op.now)
+        recipients = [req.email, *(m.address for m in cc)]
+        enqueue(
+            s,
+            message,
+            envelope_from=self.config.mail_from,
+            recipients=recipients,
+            kind="invitation",
+            tenant_id=self.tenant_id,
+            related_id=invitation.id,
+            now=op.now,
+        )
+        invitation.message_status, invitation.language = "Queued", language
+
+
+def sponsors_of(session: Session, tenant_id: str, user_id: str) -> list[tuple[str, Any]]:
+    rows = session.scalars(
+        select(UserSponsor)
+        .where(UserSponsor.tenant_id == tenant_id, UserSponsor.user_id == user_id)
+        .order_by(UserSponsor.created_at, UserSponsor.sponsor_id)
+    )
+    out: list[tuple[str, Any]] = []
+    for row in rows:
+        table: Any = User if row.sponsor_type == "user" else Group
+        obj = session.get(table, row.sponsor_id)
+        if obj is not None and obj.deleted_at is None:
+            out.append((row.sponsor_type, obj))
+    return out
