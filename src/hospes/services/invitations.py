@@ -160,6 +160,8 @@ class InvitationService(Services):
                     User.tenant_id == self.tenant_id,
                     or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
                 )
+                # Concurrent re-invites of one guest queue here, so each revokes the ticket of the one before.
+                .with_for_update()
             )
         )
         live = [u for u in rows if u.deleted_at is None]
@@ -179,7 +181,7 @@ class InvitationService(Services):
         return None
 
     def _by_id(self, s: Session, user_id: str) -> User:
-        user = s.get(User, user_id)
+        user = s.get(User, user_id, with_for_update=True)
         if user is None or user.tenant_id != self.tenant_id or user.deleted_at is not None:
             raise NotFoundError(user_id)
         return user
