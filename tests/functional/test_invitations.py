@@ -300,3 +300,25 @@ def test_permissions(tenant: TenantHandle, make_tenant: Any) -> None:
     }
     assert tenant.client.post("/v1.0/invitations", json=reset, headers=headers).status_code == 403
     assert tenant.client.post("/v1.0/invitations", json=body).status_code == 401
+
+
+def test_bulk_endpoint(tenant: TenantHandle) -> None:
+    rows = [
+        {"invitedUserEmailAddress": "b1@partner.example", "inviteRedirectUrl": "https://a.example"},
+        {"invitedUserEmailAddress": "bad", "inviteRedirectUrl": "https://a.example"},
+        {
+            "invitedUserEmailAddress": "b2@partner.example",
+            "inviteRedirectUrl": "https://a.example",
+            "sendInvitationMessage": True,
+        },
+        "not an object",
+    ]
+    response = tenant.post("/invitations/bulk", json={"invitations": rows})
+    assert response.status_code == 200, response.text
+    value = response.json()["value"]
+    assert [v["status"] for v in value] == [201, 400, 201, 400]
+    assert value[0]["invitation"]["invitedUser"]["userPrincipalName"].startswith("b1_partner.example#EXT#@")
+    assert value[1]["error"]["code"] == "BadRequest" and "invitedUserEmailAddress" in value[1]["error"]["message"]
+    assert value[2]["invitation"]["@hospes.messageStatus"] == "Queued"
+    assert_graph_error(tenant.post("/invitations/bulk", json={"invitations": []}), 400, "Request_BadRequest")
+    assert_graph_error(tenant.post("/invitations/bulk", json={"invitations": [{}] * 1001}), 400, "Request_BadRequest")

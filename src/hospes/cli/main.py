@@ -180,5 +180,14 @@ def user_create(
     typer.echo(json.dumps(out) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
+def _register_mail() -> None:
+    from hospes.cli.mail_cmds import register
+
+    register(app)
+
+
+_register_mail()
+
+
 def main() -> None:
     app()

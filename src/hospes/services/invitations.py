@@ -156,7 +156,8 @@ class InvitationService(Services):
         key = email.lower()
         rows = list(
             s.scalars(
-                select(User).where(
+                select(User)
+                .where(
                     User.tenant_id == self.tenant_id,
                     or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
                 )
@@ -309,7 +310,9 @@ class InvitationService(Services):
         if inviter is not None:
             inviter_name, inviter_email = inviter.display_name or inviter.user_principal_name, inviter.mail
         else:
-            inviter_name, inviter_email = self.actor.display_name or tenant.display_name, None
+            # An app invites under its own name; the operator's CLI (system principal) under the tenant's.
+            name = self.actor.display_name if self.actor.kind == "app" else ""
+            inviter_name, inviter_email = name or tenant.display_name, None
         block = self.config.seal("invitation-block", {"t": self.tenant_id, "e": req.email.lower()})
         cc = [Mailbox(address, one_line(name)) for address, name in req.cc]
         data = InvitationMailData(

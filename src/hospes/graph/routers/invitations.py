@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from hospes.domain.errors import DomainError, InvalidInputError
+from hospes.domain.errors import InvalidInputError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER
 from hospes.graph import permissions as perm
 from hospes.graph.deps import BodyDep, StateDep, requires
-from hospes.graph.errors import status_of
 from hospes.graph.state import AppState
 from hospes.graph.wire import collection, context_url, to_wire
+from hospes.services.bulk_invite import invite_rows
 from hospes.services.invitations import InvitationResult, InvitationService, InviteConfig, sponsors_of
 from hospes.services.users import UserService
 
@@ -80,13 +80,11 @@ def bulk_invitations(request: Request, body: BodyDep, state: StateDep, principal
 
 def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        try:
-            result = service.invite(parse_invitation(row))
-        except DomainError as exc:
-            out.append({"index": index, "status": status_of(exc), "error": {"code": exc.code, "message": exc.message}})
+    for row in invite_rows(service, rows):
+        if row.result is not None:
+            out.append({"index": row.index, "status": 201, "invitation": invitation_wire(row.result)})
         else:
-            out.append({"index": index, "status": 201, "invitation": invitation_wire(result)})
+            out.append({"index": row.index, "status": row.status, "error": {"code": row.code, "message": row.error}})
     return out
 
 
