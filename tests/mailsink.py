@@ -39,7 +39,9 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
         with self.lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)))
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+            )
         return "250 Message accepted for delivery"
 
 
@@ -70,3 +72,13 @@ class MailSink:
                 return self.messages
             time.sleep(0.05)
         raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
+
+    def wait_for_rcpt(self, address: str, timeout: float = 10.0) -> Received:
+        """The first message received for ``address`` (other tests' queued mail may arrive too)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if address in message.rcpt_tos:
+                    return message
+            time.sleep(0.05)
+        raise AssertionError(f"no message for {address}")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
+from hospes.domain.principals import GUEST_INVITER, USER_ADMINISTRATOR
 from hospes.storage.tables import DirectoryRoleMember
 from tests.b2b import as_user, invite, user_token
 from tests.conftest import TenantHandle

@@ -269,8 +269,8 @@ def test_tenant_isolation(tenant: TenantHandle, other_tenant: TenantHandle) -> N
 
 
 def test_permissions(tenant: TenantHandle, make_tenant: Any) -> None:
-    from hospes.services.apps import AppService
     from hospes.domain.principals import system_principal
+    from hospes.services.apps import AppService
     from tests.conftest import fetch_token
 
     sessions = tenant.client.app.state.hospes.sessions  # type: ignore[attr-defined]
