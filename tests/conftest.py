@@ -198,4 +198,3 @@ def mail_sink() -> Iterator[Any]:
     sink = MailSink().start()
     yield sink
     sink.stop()
-
