@@ -198,3 +198,12 @@ def mail_sink() -> Iterator[Any]:
     sink = MailSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def web(app: FastAPI) -> Iterator[TestClient]:
+    """A browser-like client for the sign-in pages: no automatic redirects, and its own client address, so the
+    per-address lockout of one test never spills into another."""
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False, client=(address, 50000)) as test:
+        yield test

@@ -26,8 +26,11 @@ from hospes.mail import block_route
 from hospes.mail.outbox import OutboxWorker
 from hospes.oauth import routes as oauth_routes
 from hospes.services.directory import prune_change_log, purge_expired
+from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
 from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.tables import utcnow
+from hospes.web import mount as mount_web
 
 log = logging.getLogger("hospes")
 _SLASHES = re.compile(r"//+")
@@ -89,6 +92,7 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
     for router in (users.router, groups.router, apps.router, directory.router, invitations.router, policies.router):
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
+    mount_web(app, settings, sessions)  # sign-in pages under /{tenant}/..., after the API routes
     app.include_router(block_route.router)
 
     @app.middleware("http")
@@ -148,5 +152,6 @@ def _housekeeping(state: AppState, stop: threading.Event) -> None:
         try:
             purge_expired(state.sessions, state.settings.deleted_items_retention_days)
             prune_change_log(state.sessions, state.settings.change_log_retention_days)
+            prune_expired_sessions(state.sessions, utcnow())
         except Exception:
             log.exception("housekeeping failed; retrying next interval")

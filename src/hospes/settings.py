@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         300.0, gt=0, description="A claimed message not confirmed within this time is retried (worker crash)."
     )
 
+    # Interactive sign-in, browser sessions, MFA and lockout (docs/web.md).
+    secret_key: str = Field(
+        "",
+        description="Key for secrets at rest (TOTP secrets, provisioning tokens): 64 hex characters. Empty: a key "
+        "file {data_dir}/secret.key is created (mode 0600). Several hosts of one deployment must share it.",
+    )
+    session_idle_minutes: int = Field(30, ge=1, le=1440, description="A browser session ends after this inactivity.")
+    session_absolute_hours: int = Field(12, ge=1, le=720, description="A browser session ends this long after sign-in.")
+    session_cookie_name: str = Field(
+        "",
+        description="Empty: '__Host-hospes_session' when public_url is https, 'hospes_session' on plain http "
+        "(browsers refuse __Host- cookies without Secure).",
+    )
+    lockout_account_threshold: int = Field(5, ge=1, description="Failed passwords or codes before an account locks.")
+    lockout_address_threshold: int = Field(20, ge=1, description="Failures from one client address before it locks.")
+    lockout_base_seconds: int = Field(30, ge=1, description="First lockout; doubles with each further failure.")
+    lockout_max_seconds: int = Field(900, ge=1, description="Longest lockout.")
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -15,6 +15,7 @@ from hospes.domain.validation import require
 from hospes.services.base import Services, Write, new_id
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
+from hospes.services.web_sessions import revoke_user_sessions
 from hospes.storage.tables import Domain, User
 
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
@@ -107,6 +108,8 @@ class UserService(Services):
                 user.password_hash = password_hash
                 user.password_changed_at = op.now
                 changed.append("passwordProfile")
+            if not user.account_enabled or password_hash is not None:
+                revoke_user_sessions(op.session, user.id)  # ASVS 7.4.2: disabling (or a reset) ends sessions
             self._flush_unique(op.session)
             op.details["modifiedProperties"] = changed
             if changed:
@@ -118,6 +121,7 @@ class UserService(Services):
             user = self.find(op.session, key)
             op.target("User", user.id, user.user_principal_name)
             user.deleted_at = op.now
+            revoke_user_sessions(op.session, user.id)
             op.change("user", user.id, "deleted")
 
     def restore(self, op: Write, user: User) -> None:

@@ -1,0 +1,120 @@
+"""Lockout and rate limits for passwords and codes, kept in the database so every process of a deployment agrees.
+
+Rule (one per scope): a failure older than ``memory`` restarts the count; from the ``threshold``-th consecutive
+failure the scope is locked for ``base * 2**(failures - threshold)`` seconds, capped at ``cap``. While locked,
+credentials are not even checked (no oracle, no argon2 cost). A success clears an account scope; address scopes
+only decay with time, so one valid account cannot launder a credential-stuffing run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.settings import Settings
+from hospes.storage.tables import AuthThrottle
+
+
+@dataclass(frozen=True)
+class Rule:
+    threshold: int
+    base_seconds: int
+    cap_seconds: int
+    memory: timedelta
+
+    def lock_for(self, failures: int) -> timedelta | None:
+        if failures < self.threshold:
+            return None
+        exponent = min(failures - self.threshold, 30)
+        return timedelta(seconds=min(self.base_seconds * 2**exponent, self.cap_seconds))
+
+
+@dataclass(frozen=True)
+class Scope:
+    key: str  # hashed, fixed length
+    rule: Rule
+    clear_on_success: bool
+
+
+def scope_key(kind: str, *parts: str) -> str:
+    return hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()
+
+
+class Throttle:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.sessions = sessions
+        self.account_rule = Rule(
+            settings.lockout_account_threshold,
+            settings.lockout_base_seconds,
+            settings.lockout_max_seconds,
+            timedelta(hours=24),
+        )
+        # Many people can share an address (NAT, proxies): a higher bar, a longer cap, a shorter memory.
+        self.address_rule = Rule(
+            settings.lockout_address_threshold,
+            settings.lockout_base_seconds * 2,
+            settings.lockout_max_seconds * 4,
+            timedelta(hours=1),
+        )
+
+    def account(self, tenant_id: str, login_name: str) -> Scope:
+        return Scope(scope_key("account", tenant_id, login_name.strip().lower()), self.account_rule, True)
+
+    def codes(self, user_id: str) -> Scope:
+        return Scope(scope_key("code", user_id), self.account_rule, True)
+
+    def address(self, address: str) -> Scope:
+        return Scope(scope_key("address", address), self.address_rule, False)
+
+    def locked_until(self, now: datetime, *scopes: Scope) -> datetime | None:
+        """The latest lock end among the scopes that are locked now, or None."""
+        with self.sessions() as session:
+            rows = session.scalars(select(AuthThrottle).where(AuthThrottle.key.in_([s.key for s in scopes])))
+            ends = [r.locked_until for r in rows if r.locked_until is not None and r.locked_until > now]
+        return max(ends) if ends else None
+
+    def failure(self, now: datetime, *scopes: Scope) -> None:
+        with self.sessions.begin() as session:
+            for scope in scopes:
+                self._fail(session, scope, now)
+
+    def success(self, *scopes: Scope) -> None:
+        keys = [s.key for s in scopes if s.clear_on_success]
+        if keys:
+            with self.sessions.begin() as session:
+                session.execute(delete(AuthThrottle).where(AuthThrottle.key.in_(keys)))
+
+    @staticmethod
+    def _fail(session: Session, scope: Scope, now: datetime) -> None:
+        # The increment is one UPDATE (row-locked until commit on PostgreSQL; SQLite writers are serialized), so
+        # concurrent failures from several processes are all counted.
+        stale = now - scope.rule.memory
+        session.execute(
+            update(AuthThrottle)
+            .where(AuthThrottle.key == scope.key, AuthThrottle.last_failure_at < stale)
+            .values(failures=0, locked_until=None)
+        )
+        result = session.execute(
+            update(AuthThrottle)
+            .where(AuthThrottle.key == scope.key)
+            .values(failures=AuthThrottle.failures + 1, last_failure_at=now)
+        )
+        if getattr(result, "rowcount", 0) == 0:
+            try:
+                with session.begin_nested():
+                    session.add(AuthThrottle(key=scope.key, failures=1, last_failure_at=now))
+            except IntegrityError:  # another process inserted it first: count on its row
+                session.execute(
+                    update(AuthThrottle)
+                    .where(AuthThrottle.key == scope.key)
+                    .values(failures=AuthThrottle.failures + 1, last_failure_at=now)
+                )
+        row = session.get(AuthThrottle, scope.key, populate_existing=True)
+        if row is not None:
+            lock = scope.rule.lock_for(row.failures)
+            row.locked_until = now + lock if lock else None

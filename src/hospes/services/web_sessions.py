@@ -1,0 +1,157 @@
+"""Server-side browser sessions: the cookie holds a 256-bit random token, the database only its SHA-256.
+
+A session is bound to one user of one tenant. Sign-in always creates a new row (and token) — never upgrades the
+row the browser arrived with — so a planted token cannot become authenticated (session fixation). Deleting the row
+is sign-out; ``revoke_user_sessions`` runs inside the user service's writes so that disabling or deleting an
+account ends its sessions in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.principals import Principal
+from hospes.services.base import Services
+from hospes.storage.tables import Tenant, User, WebSession
+
+FULL = "full"
+MFA_PENDING = "mfa"
+# A password-verified session waiting for its second factor lives this long, whatever the settings say.
+MFA_PENDING_LIFETIME = timedelta(minutes=10)
+# last_seen_at is written at most this often: a write per page view would serialize SQLite for nothing.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def revoke_user_sessions(session: Session, user_id: str) -> None:
+    """End every browser session of a user, inside the caller's transaction (disable, delete, password reset)."""
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def user_principal(user: User) -> Principal:
+    return Principal(user.tenant_id, "user", user.id, user.display_name or user.user_principal_name)
+
+
+@dataclass
+class LiveSession:
+    """A valid session with its user, read in one go at the start of a request."""
+
+    token_hash: str
+    tenant_id: str
+    user: User
+    auth_level: str
+    amr: list[str]
+    created_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_full(self) -> bool:
+        return self.auth_level == FULL
+
+
+class SessionStore:
+    def __init__(self, sessions: sessionmaker[Session], idle: timedelta, absolute: timedelta) -> None:
+        self.sessions, self.idle, self.absolute = sessions, idle, absolute
+
+    def create(
+        self,
+        user: User,
+        *,
+        level: str,
+        amr: list[str],
+        now: datetime,
+        address: str | None,
+        user_agent: str | None,
+        data: dict[str, Any] | None = None,
+        replaces: str | None = None,
+    ) -> str:
+        """Start a session; ``replaces`` (the hash the browser came with) is deleted in the same transaction."""
+        token = new_token()
+        expires = now + (self.absolute if level == FULL else MFA_PENDING_LIFETIME)
+        services = Services(self.sessions, user_principal(user), clock=lambda: now)
+        with services.write("Authentication", "Sign in" if level == FULL else "Sign in (password verified)") as op:
+            if replaces:
+                op.session.execute(delete(WebSession).where(WebSession.token_hash == replaces))
+            # Opportunistic cleanup of this user's dead rows keeps the table from growing without a job.
+            op.session.execute(delete(WebSession).where(WebSession.user_id == user.id, WebSession.expires_at <= now))
+            op.session.add(
+                WebSession(
+                    token_hash=token_hash(token),
+                    tenant_id=user.tenant_id,
+                    user_id=user.id,
+                    auth_level=level,
+                    amr=amr,
+                    data=data or {},
+                    client_address=(address or "")[:64] or None,
+                    user_agent=(user_agent or "")[:256] or None,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=expires,
+                )
+            )
+            op.target("User", user.id, user.user_principal_name)
+            op.details.update({"methods": amr, "clientAddress": address})
+        return token
+
+    def load(self, token: str | None, now: datetime) -> LiveSession | None:
+        if not token or len(token) > 128:
+            return None
+        digest = token_hash(token)
+        with self.sessions() as session:
+            row = session.get(WebSession, digest)
+            if row is None:
+                return None
+            user = session.get(User, row.user_id)
+            tenant = session.get(Tenant, row.tenant_id)
+            idle_end = row.last_seen_at + (self.idle if row.auth_level == FULL else MFA_PENDING_LIFETIME)
+            alive = row.expires_at > now and idle_end > now
+            usable = user is not None and tenant is not None and user.account_enabled and user.deleted_at is None
+            if not (alive and usable) or user is None:
+                # Belt and braces: revocation already deletes rows, but never trust a row whose user can't sign in.
+                session.execute(delete(WebSession).where(WebSession.token_hash == digest))
+                session.commit()
+                return None
+            if now - row.last_seen_at >= TOUCH_INTERVAL:
+                session.execute(update(WebSession).where(WebSession.token_hash == digest).values(last_seen_at=now))
+                session.commit()
+            return LiveSession(digest, row.tenant_id, user, row.auth_level, list(row.amr), row.created_at, row.data)
+
+    def end(self, live: LiveSession, now: datetime, activity: str = "Sign out") -> None:
+        services = Services(self.sessions, user_principal(live.user), clock=lambda: now)
+        with services.write("Authentication", activity) as op:
+            if activity == "Sign out":
+                op.session.execute(delete(WebSession).where(WebSession.token_hash == live.token_hash))
+            else:
+                revoke_user_sessions(op.session, live.user.id)
+            op.target("User", live.user.id, live.user.user_principal_name)
+
+    def delete(self, digest: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(WebSession).where(WebSession.token_hash == digest))
+
+    def count_for(self, user_id: str, now: datetime) -> int:
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(WebSession.token_hash).where(WebSession.user_id == user_id, WebSession.expires_at > now)
+            )
+            return len(list(rows))
+
+
+def prune_expired_sessions(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Housekeeping: drop sessions past their absolute timeout (idle ones go when next presented or here later)."""
+    with sessions.begin() as session:
+        session.execute(delete(WebSession).where(WebSession.expires_at <= now))

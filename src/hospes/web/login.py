@@ -1,0 +1,170 @@
+"""Sign-in pages: password, then the second factor when the user has one; sign-out.
+
+``/{tenant}/login`` → (``/{tenant}/login/mfa``) → ``next`` (default ``/{tenant}/me``). The later redemption and
+My Apps pages send people here with ``?next=`` and get them back, signed in, on the same tenant.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from hospes.services.signin import audit_failure
+from hospes.services.web_sessions import FULL, MFA_PENDING
+from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.security import read_form, safe_next, same_origin
+
+router = APIRouter(include_in_schema=False)
+
+
+def _retry_message(page: Page) -> str:
+    _ = gettext_for(page)
+    return _("Too many failed attempts. Wait a few minutes, then try again.")
+
+
+async def checked_form(page: Page) -> dict[str, str] | Response:
+    """The POSTed form, or the 403/400 page: same origin, valid CSRF token, readable body."""
+    _ = gettext_for(page)
+    if not same_origin(page.request, page.web.origin):
+        return page.error(403, _("Request refused"), _("This form was sent from another site, so it was refused."))
+    form = await read_form(page.request)
+    if form is None:
+        return page.error(400, _("Request refused"), _("The form could not be read. Go back and try again."))
+    if not page.csrf_ok(form):
+        return page.error(
+            403,
+            _("Request refused"),
+            _("The form has expired or did not come from this site. Go back, reload the page and try again."),
+        )
+    return form
+
+
+def _next_of(page: Page, value: str | None) -> str:
+    return safe_next(value, page.tenant.key, f"{page.base}/me")
+
+
+@router.get("/{tenant}/login")
+def login_form(request: Request, tenant: str) -> Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    target = _next_of(page, request.query_params.get("next"))
+    if page.live is not None and page.live.is_full:
+        return page.redirect(target)
+    page.live = None  # a half-finished (MFA pending) sign-in starts over; the form is bound to the pre-session
+    _ = gettext_for(page)
+    notice = _("You have signed out.") if "signed_out" in request.query_params else None
+    hint = request.query_params.get("login_hint", "")[:256]
+    return page.render("login.html", next=target, login_name=hint, error=None, notice=notice)
+
+
+@router.post("/{tenant}/login")
+async def login_submit(request: Request, tenant: str) -> Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    # The login form is protected by the pre-session cookie, not by whatever session the browser holds.
+    page.live = None
+    form = await checked_form(page)
+    if not isinstance(form, dict):
+        return form
+    _ = gettext_for(page)
+    login_name = form.get("username", "")
+    target = _next_of(page, form.get("next"))
+    address = client_address(request)
+    check = page.web.signin.check(page.tenant.id, login_name, form.get("password", ""), address, page.now)
+    if check.outcome != "ok" or check.user is None:
+        locked = check.outcome == "locked"
+        message = _retry_message(page) if locked else _("The sign-in name or password is incorrect.")
+        return page.render("login.html", 429 if locked else 401, next=target, login_name=login_name, error=message)
+    user = check.user
+    needs_mfa = page.web.mfa.is_enrolled(user.id)
+    token = page.web.store.create(
+        user,
+        level=MFA_PENDING if needs_mfa else FULL,
+        amr=["pwd"],
+        now=page.now,
+        address=address,
+        user_agent=request.headers.get("user-agent"),
+        data={"next": target},
+        replaces=page.cookie_session,
+    )
+    page.set_cookie(page.web.cookies.session, token)
+    page.set_cookie(page.web.cookies.pre_session, None)
+    return page.redirect(f"{page.base}/login/mfa" if needs_mfa else target)
+
+
+@router.get("/{tenant}/login/mfa")
+def mfa_form(request: Request, tenant: str) -> Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    if page.live is None:
+        return page.redirect(f"{page.base}/login")
+    if page.live.is_full:
+        return page.redirect(_next_of(page, page.live.data.get("next")))
+    return page.render("mfa_challenge.html", error=None)
+
+
+@router.post("/{tenant}/login/mfa")
+async def mfa_submit(request: Request, tenant: str) -> Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    form = await checked_form(page)
+    if not isinstance(form, dict):
+        return form
+    live = page.live
+    if live is None or live.auth_level != MFA_PENDING:
+        return page.redirect(f"{page.base}/login")
+    _ = gettext_for(page)
+    web, user = page.web, live.user
+    scopes = (web.throttle.codes(user.id), web.throttle.address(client_address(request)))
+    if web.throttle.locked_until(page.now, *scopes) is not None:
+        return page.render("mfa_challenge.html", 429, error=_retry_message(page))
+    method = web.mfa.verify_any(user.id, form.get("code", "")[:64], page.now)
+    if method is None:
+        web.throttle.failure(page.now, *scopes)
+        audit_failure(web.sessions, user.tenant_id, page.now, "Sign in", "invalid second factor", user=user,
+                      address=client_address(request))
+        return page.render("mfa_challenge.html", 401, error=_("That code is not valid. Try again."))
+    web.throttle.success(*scopes)
+    token = web.store.create(
+        user,
+        level=FULL,
+        amr=[*live.amr, method],
+        now=page.now,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+        replaces=live.token_hash,  # a new token once fully signed in: the pending one dies
+    )
+    page.set_cookie(web.cookies.session, token)
+    return page.redirect(_next_of(page, live.data.get("next")))
+
+
+@router.get("/{tenant}/logout")
+def logout_confirm(request: Request, tenant: str) -> Response:
+    """A GET only asks: signing out changes server state, so it takes the POST of this page's form."""
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    if page.live is None:
+        return page.redirect(f"{page.base}/login")
+    return page.render("logout.html")
+
+
+@router.post("/{tenant}/logout")
+async def logout(request: Request, tenant: str) -> Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    if page.live is None:
+        page.set_cookie(page.web.cookies.session, None)
+        return page.redirect(f"{page.base}/login?signed_out=1")
+    form = await checked_form(page)
+    if not isinstance(form, dict):
+        return form
+    everywhere = form.get("scope") == "all"
+    page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
+    page.set_cookie(page.web.cookies.session, None)
+    return page.redirect(f"{page.base}/login?signed_out=1")
