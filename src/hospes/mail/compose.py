@@ -12,7 +12,7 @@ import email.policy
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
+from email.parser import HeaderParser
 from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
@@ -120,16 +120,17 @@ def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.dateti
     msg.add_alternative(content.html, subtype="html", charset="utf-8")
     # After the body: turning the message multipart moves every Content-* header into the first part.
     msg["Content-Language"] = language
-    _verify_headers(msg)
     return msg
 
 
-def _verify_headers(msg: EmailMessage) -> None:
-    """Parse the serialized message back: the header names must be exactly those set (no injected ones)."""
-    expected = [k.lower() for k in msg]
-    parsed = BytesHeaderParser(policy=email.policy.SMTP).parsebytes(msg.as_bytes())
-    if [k.lower() for k in parsed] != expected:
+def serialize(msg: EmailMessage) -> str:
+    """The wire form (CRLF, 7-bit: non-ASCII is MIME-encoded), serialized once, then parsed back: its header
+    names must be exactly those set, or something injected a header."""
+    wire = msg.as_string()
+    parsed = HeaderParser(policy=email.policy.SMTP).parsestr(wire)
+    if [k.lower() for k in parsed] != [k.lower() for k in msg]:
         raise HeaderInjectionError("the serialized message has unexpected headers")
+    return wire
 
 
 def localized_date(value: dt.datetime, language: str) -> str:

@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.mail.compose import serialize
 from hospes.services.base import new_id
 from hospes.settings import Settings
 from hospes.storage.tables import OutboxAttempt, OutboxMessage, utcnow
@@ -50,7 +51,7 @@ def enqueue(
         envelope_from=envelope_from,
         recipients=recipients,
         subject=str(message["Subject"] or "")[:998],
-        mime=message.as_string(),  # policy SMTP: CRLF lines, 7-bit clean (non-ASCII is MIME-encoded)
+        mime=serialize(message),
         status="pending",
         attempts=0,
         next_attempt_at=now,

@@ -1,0 +1,170 @@
+"""Invitations per second through the API vs the raw single-row insert rate, and bulk invite wall time.
+
+Run by hand:  .venv/bin/python bench/bench_invitations.py [--database-url postgresql+psycopg://...]
+              [--count 2000] [--clients 64] [--bulk 10000]
+
+Part 1 — POST /v1.0/invitations (new guest each time, sendInvitationMessage true: guest user, invitation, ticket,
+outbox message with the rendered email, change log, audit; no SMTP configured, so mail stays queued) on one server
+process with N concurrent clients: invitations/s, p50/p99, errors; beside the rate of inserting one user row per
+transaction with SQLAlchemy Core into the same database at the same concurrency, measured in the same run.
+
+Part 2 — bulk invite of --bulk rows through the service the CLI and the bulk endpoint use (one transaction per
+row, sequential, email queued): wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import insert
+
+from bench._server import fresh_database, new_tenant, server, sessions_for, token
+from hospes.auth.keys import load_or_create_keys
+from hospes.domain.principals import system_principal
+from hospes.services.bulk_invite import invite_rows
+from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.settings import Settings
+from hospes.storage.tables import User
+
+console = Console(width=160)
+
+
+async def api_run(base: str, bearer: str, clients: int, count: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    tag = uuid.uuid4().hex[:6]
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while not queue.empty():
+            i = queue.get_nowait()
+            body = {
+                "invitedUserEmailAddress": f"g{tag}{i}@partner.example",
+                "inviteRedirectUrl": "https://app.example/",
+                "invitedUserDisplayName": f"Guest {i}",
+                "sendInvitationMessage": True,
+            }
+            start = time.perf_counter()
+            response = await http.post("/v1.0/invitations", json=body)
+            latencies.append(time.perf_counter() - start)
+            errors += response.status_code != 201
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {bearer}"}, limits=limits, timeout=120
+    ) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    return count / elapsed, latencies, errors
+
+
+def raw_run(url: str, tenant_id: str, domain: str, clients: int, count: int) -> float:
+    """One user row per transaction: the floor any write API on this database stands on."""
+    sessions = sessions_for(url)
+    tag = uuid.uuid4().hex[:6]
+
+    def one(i: int) -> None:
+        upn = f"raw{tag}{i}@{domain}"
+        row = {
+            "id": str(uuid.uuid4()),
+            "tenant_id": tenant_id,
+            "user_principal_name": upn,
+            "upn_key": upn,
+            "display_name": f"Raw {i}",
+            "account_enabled": True,
+            "user_type": "Guest",
+            "other_mails": [],
+            "business_phones": [],
+            "identities": [],
+            "force_change_password": False,
+            "created_at": datetime.now(UTC),
+        }
+        with sessions.begin() as session:
+            session.execute(insert(User), [row])
+
+    with ThreadPoolExecutor(clients) as pool:
+        start = time.perf_counter()
+        list(pool.map(one, range(count)))
+        return count / (time.perf_counter() - start)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def part_one(url: str, tmp: str, count: int, clients: int) -> None:
+    sessions = sessions_for(url)
+    boot = new_tenant(sessions)
+    table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, {count} per run)")
+    for col in ("clients", "invitations/s", "p50 ms", "p99 ms", "errors", "raw rows/s", "API/raw"):
+        table.add_column(col, justify="right")
+    with server(url, tmp) as base:
+        bearer = token(base, boot)
+        asyncio.run(api_run(base, bearer, clients, min(200, count)))  # warm-up
+        rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+        raw = raw_run(url, boot.tenant_id, boot.domain, clients, count)
+    table.add_row(
+        str(clients),
+        f"{rate:.0f}",
+        f"{pct(lat, 0.5):.1f}",
+        f"{pct(lat, 0.99):.1f}",
+        str(errors),
+        f"{raw:.0f}",
+        f"{rate / raw:.0%}",
+    )
+    console.print(table)
+
+
+def part_two(url: str, rows: int) -> None:
+    sessions = sessions_for(url)
+    boot = new_tenant(sessions)
+    settings = Settings(database_url=url)
+    config = InviteConfig.from_settings(settings, load_or_create_keys(sessions).seal)
+    service = InvitationService(sessions, system_principal(boot.tenant_id), config)
+    tag = uuid.uuid4().hex[:6]
+    bodies = [
+        {
+            "invitedUserEmailAddress": f"bulk{tag}{i}@partner.example",
+            "inviteRedirectUrl": "https://app.example/",
+            "invitedUserDisplayName": f"Bulk {i}",
+            "sendInvitationMessage": True,
+        }
+        for i in range(rows)
+    ]
+    start = time.perf_counter()
+    results = invite_rows(service, bodies)
+    elapsed = time.perf_counter() - start
+    failed = sum(r.result is None for r in results)
+    console.print(f"bulk invite: {rows} rows in {elapsed:.1f} s ({rows / elapsed:.0f} rows/s), {failed} failed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--bulk", type=int, default=10000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.database_url, tmp)
+        part_one(url, tmp, args.count, args.clients)
+        if args.bulk:
+            part_two(url, args.bulk)
+
+
+if __name__ == "__main__":
+    main()
