@@ -27,7 +27,7 @@ def session_cookie(web: TestClient) -> str | None:
 
 
 def sign_in(web: TestClient, tenant: str, username: str, password: str = PASSWORD, **extra: str) -> Any:
-    form = web.get(f"/{tenant}/login")
+    form = web.get(f"/{tenant}/login?prompt=login")
     assert form.status_code == 200, form.text
     return web.post(
         f"/{tenant}/login",

@@ -30,7 +30,6 @@ def _signed_in(request: Request, tenant: str, path: str) -> Page | Response:
     return page
 
 
-
 @router.get("/{tenant}/me")
 def me(request: Request, tenant: str) -> Response:
     page = _signed_in(request, tenant, "/me")

@@ -49,7 +49,9 @@ def login_form(request: Request, tenant: str) -> Response:
     if not isinstance(page, Page):
         return page
     target = _next_of(page, request.query_params.get("next"))
-    if page.live is not None and page.live.is_full:
+    # prompt=login (as in OpenID Connect) asks for credentials again even when signed in: switching account,
+    # or a later step-up; the new sign-in then replaces the current session.
+    if page.live is not None and page.live.is_full and request.query_params.get("prompt") != "login":
         return page.redirect(target)
     page.live = None  # a half-finished (MFA pending) sign-in starts over; the form is bound to the pre-session
     _ = gettext_for(page)
@@ -76,7 +78,9 @@ async def login_submit(request: Request, tenant: str) -> Response:
     if check.outcome != "ok" or check.user is None:
         locked = check.outcome == "locked"
         message = _retry_message(page) if locked else _("The sign-in name or password is incorrect.")
-        return page.render("login.html", 429 if locked else 401, next=target, login_name=login_name, error=message)
+        return page.render(
+            "login.html", 429 if locked else 401, next=target, login_name=login_name, error=message, notice=None
+        )
     user = check.user
     needs_mfa = page.web.mfa.is_enrolled(user.id)
     token = page.web.store.create(
@@ -125,8 +129,15 @@ async def mfa_submit(request: Request, tenant: str) -> Response:
     method = web.mfa.verify_any(user.id, form.get("code", "")[:64], page.now)
     if method is None:
         web.throttle.failure(page.now, *scopes)
-        audit_failure(web.sessions, user.tenant_id, page.now, "Sign in", "invalid second factor", user=user,
-                      address=client_address(request))
+        audit_failure(
+            web.sessions,
+            user.tenant_id,
+            page.now,
+            "Sign in",
+            "invalid second factor",
+            user=user,
+            address=client_address(request),
+        )
         return page.render("mfa_challenge.html", 401, error=_("That code is not valid. Try again."))
     web.throttle.success(*scopes)
     token = web.store.create(

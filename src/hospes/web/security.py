@@ -43,9 +43,7 @@ class CookiePolicy:
         )
 
     def set(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
-        response.set_cookie(
-            name, value, max_age=max_age, path="/", secure=self.secure, httponly=True, samesite="lax"
-        )
+        response.set_cookie(name, value, max_age=max_age, path="/", secure=self.secure, httponly=True, samesite="lax")
 
     def clear(self, response: Response, name: str) -> None:
         response.delete_cookie(name, path="/", secure=self.secure, httponly=True, samesite="lax")
