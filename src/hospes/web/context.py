@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from hospes.auth.crypto import SecretBox
 from hospes.domain.errors import NotFoundError
@@ -167,7 +167,3 @@ def open_page(request: Request, tenant_key: str) -> Page | Response:
 
 def gettext_for(page: Page) -> Callable[[str], str]:
     return i18n.translations(page.lang).gettext
-
-
-def is_html(response: Any) -> bool:
-    return isinstance(response, HTMLResponse)
