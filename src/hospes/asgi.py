@@ -20,7 +20,7 @@ from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
 from hospes.graph.errors import domain_error_response, error_response
-from hospes.graph.routers import apps, directory, groups, invitations, policies, users
+from hospes.graph.routers import apps, delta, directory, groups, invitations, policies, users
 from hospes.graph.state import AppState
 from hospes.mail import block_route
 from hospes.mail.outbox import OutboxWorker
@@ -89,7 +89,8 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.hospes = state
     app.state.outbox = outbox
-    for router in (users.router, groups.router, apps.router, directory.router, invitations.router, policies.router):
+    routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
+    for router in (*routers, policies.router):  # delta first: /users/delta must not match /users/{key}
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
     mount_web(app, settings, sessions)  # sign-in pages under /{tenant}/..., after the API routes

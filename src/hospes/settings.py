@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest accepted request body.")
     deleted_items_retention_days: int = Field(30, ge=1, description="Soft-deleted objects are purged after this.")
     change_log_retention_days: int = Field(30, ge=1, description="Change-log rows older than this are pruned.")
+    delta_page_size: int = Field(
+        200,
+        ge=1,
+        le=999,
+        description="Objects per page of /users/delta and /groups/delta (a client may ask for fewer with "
+        "'Prefer: odata.maxpagesize=n'). A log window holds 50 times this many change rows.",
+    )
     housekeeping_interval_seconds: float = Field(300.0, gt=0, description="Interval of purge/prune jobs.")
 
     # B2B invitations and their email (docs/invitations.md).
