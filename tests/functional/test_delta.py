@@ -190,7 +190,9 @@ def test_large_group_members_split_across_pages(tenant: TenantHandle) -> None:
 
 def test_group_soft_delete_and_restore_bring_members_back(tenant: TenantHandle) -> None:
     user = tenant.new_user("gm")
-    group = tenant.new_group("Phoenix", **{"members@odata.bind": [f"http://x/v1.0/directoryObjects/{user['id']}"]})
+    group = tenant.new_group(
+        "Phoenix", **{"members@odata.bind": [f"http://x/v1.0/directoryObjects/{user['id']}"]}
+    )
     _, delta_link, _ = run_round(tenant, "/groups/delta")
     assert tenant.delete(f"/groups/{group['id']}").status_code == 204
     items, delta_link, _ = run_round(tenant, delta_link)
