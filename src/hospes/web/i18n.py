@@ -1,5 +1,8 @@
-"""Languages of the pages: gettext catalogs compiled from ``locale/<lang>/LC_MESSAGES/messages.po`` in memory on
-first use (the repository holds no binary ``.mo``, so a fresh clone works as is), and the choice of a language.
+"""Languages of the pages: gettext catalogs compiled from ``locale/<lang>/LC_MESSAGES/*.po`` in memory on first use
+(the repository holds no binary ``.mo``, so a fresh clone works as is), and the choice of a language.
+
+Each area of the pages (sign-in ``messages.po``, redemption, portal) keeps its own ``.po`` file so they can evolve
+separately; a language's files are merged into one catalog.
 
 Precedence: ``?lang=`` (remembered in a cookie), the signed-in user's preferredLanguage, the tenant's
 preferredLanguage, then the browser's ``Accept-Language``.
@@ -61,12 +64,21 @@ def choose(*candidates: str | None, accept_language: str | None = None) -> str:
 
 @cache
 def translations(language: str) -> gettext.NullTranslations:
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT or not po.exists():
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po")) if language != DEFAULT else []
+    if not files:
         return gettext.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
+    merged: Translations | None = None
+    for po in files:
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        part = Translations(fp=buffer)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    assert merged is not None
+    return merged
