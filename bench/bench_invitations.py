@@ -28,6 +28,7 @@ from rich.table import Table
 from sqlalchemy import insert
 
 from bench._server import fresh_database, new_tenant, server, sessions_for, token
+from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.domain.principals import system_principal
 from hospes.services.bulk_invite import invite_rows
@@ -133,7 +134,8 @@ def part_two(url: str, rows: int) -> None:
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
     settings = Settings(database_url=url)
-    config = InviteConfig.from_settings(settings, load_or_create_keys(sessions).seal)
+    keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
+    config = InviteConfig.from_settings(settings, keys.seal)
     service = InvitationService(sessions, system_principal(boot.tenant_id), config)
     tag = uuid.uuid4().hex[:6]
     bodies = [

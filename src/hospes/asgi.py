@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
@@ -58,7 +59,7 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
     """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host)."""
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
-    keys = load_or_create_keys(sessions)
+    keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
     state = AppState(
         settings=settings,
         sessions=sessions,

@@ -1,5 +1,8 @@
 """Server keys kept in the database (so every process of a deployment shares them): a JWT signing key and an
-HMAC key for opaque tokens (paging, delta). Created on first use."""
+HMAC key for opaque tokens (paging, delta). Created on first use.
+
+Their material is encrypted with the deployment's SecretBox (``auth/crypto.py``), bound to the key id, so a
+database dump alone cannot forge tokens. Rows written before encryption are sealed on first load."""
 
 from __future__ import annotations
 
@@ -16,7 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.auth.crypto import SecretBox
 from hospes.storage.tables import SigningKey
+
+_PURPOSE = "server-key"
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,18 @@ class ServerKeys:
             raise ValueError("invalid token") from exc
 
 
-def load_or_create_keys(sessions: sessionmaker[Session]) -> ServerKeys:
+def _seal(box: SecretBox, kid: str, material: dict[str, Any]) -> dict[str, Any]:
+    return {"sealed": box.encrypt(_PURPOSE, json.dumps(material).encode(), kid)}
+
+
+def _open(box: SecretBox, row: SigningKey) -> dict[str, Any]:
+    if "sealed" in row.material:
+        opened: dict[str, Any] = json.loads(box.decrypt(_PURPOSE, row.material["sealed"], row.kid))
+        return opened
+    return row.material  # written before encryption at rest; sealed below
+
+
+def load_or_create_keys(sessions: sessionmaker[Session], box: SecretBox) -> ServerKeys:
     with sessions() as session:
         rows = {r.purpose: r for r in session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))}
     if "jwt" not in rows or "hmac" not in rows:
@@ -56,17 +73,21 @@ def load_or_create_keys(sessions: sessionmaker[Session]) -> ServerKeys:
             with sessions.begin() as session:
                 if "jwt" not in rows:
                     key = RSAKey.generate_key(2048, auto_kid=True)
-                    session.add(SigningKey(kid=str(key.kid), purpose="jwt", material=key.as_dict(private=True)))
+                    kid = str(key.kid)
+                    session.add(SigningKey(kid=kid, purpose="jwt", material=_seal(box, kid, key.as_dict(private=True))))
                 if "hmac" not in rows:
-                    session.add(
-                        SigningKey(
-                            kid="hmac-" + secrets.token_hex(8),
-                            purpose="hmac",
-                            material={"k": secrets.token_urlsafe(32)},
-                        )
-                    )
+                    kid = "hmac-" + secrets.token_hex(8)
+                    material = {"k": secrets.token_urlsafe(32)}
+                    session.add(SigningKey(kid=kid, purpose="hmac", material=_seal(box, kid, material)))
         except IntegrityError:
             pass  # another process created them first
-        return load_or_create_keys(sessions)
-    jwt_key = RSAKey.import_key(rows["jwt"].material)
-    return ServerKeys(jwt_key=jwt_key, hmac_key=rows["hmac"].material["k"].encode())
+        return load_or_create_keys(sessions, box)
+    legacy = [row for row in rows.values() if "sealed" not in row.material]
+    if legacy:
+        with sessions.begin() as session:
+            for row in legacy:
+                stored = session.get(SigningKey, row.kid)
+                if stored is not None and "sealed" not in stored.material:
+                    stored.material = _seal(box, row.kid, stored.material)
+    jwt_key = RSAKey.import_key(_open(box, rows["jwt"]))
+    return ServerKeys(jwt_key=jwt_key, hmac_key=_open(box, rows["hmac"])["k"].encode())

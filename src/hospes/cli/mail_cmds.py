@@ -55,9 +55,10 @@ def invite(
     from hospes.services.users import UserService
 
     settings, sessions = _open(config)
+    from hospes.auth.crypto import secret_box
     from hospes.auth.keys import load_or_create_keys
 
-    keys = load_or_create_keys(sessions)
+    keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
     try:
         with sessions() as session:
             tenant_id = resolve_tenant(session, tenant).id
