@@ -46,11 +46,12 @@ def build_state(settings: Settings, sessions: sessionmaker[Session]) -> WebState
 
 
 def mount(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> WebState:
-    from hospes.web import account, login
+    from hospes.web import account, login, portal
 
     state = build_state(settings, sessions)
     app.state.web = state
     app.include_router(login.router)
     app.include_router(account.router)
+    app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return state

@@ -1,0 +1,11 @@
+"""The admin portal under ``/{tenant}/admin``: users, invitations, bulk invite, groups, enterprise applications,
+external collaboration and organization settings, audit log and outbox. See docs/portal.md."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hospes.web.portal import users
+
+router = APIRouter(include_in_schema=False)
+router.include_router(users.router)

@@ -1,0 +1,173 @@
+"""The portal's request context: a signed-in user of this tenant, what they may manage (``Access``), the service
+principal they act as, and the form plumbing every portal page shares (origin + CSRF check, multi-value forms,
+validation errors tied to fields).
+
+Role rules (docs/portal.md): Global Administrator everything; User Administrator users and groups; Guest Inviter
+invitations only; group owners their own groups' guests. A page that refuses shows a readable 403 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hospes.domain.errors import DomainError
+from hospes.domain.principals import Principal
+from hospes.services.admin_portal import Access, PortalQueries
+from hospes.services.web_sessions import user_principal
+from hospes.web.context import Page, gettext_for, open_page
+from hospes.web.security import same_origin
+
+MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
+MAX_FIELDS = 400  # group and app check boxes
+
+
+class Form:
+    """A url-encoded form with repeated fields kept (check boxes), read within size limits."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def get(self, name: str, default: str = "") -> str:
+        for key, value in self.pairs:
+            if key == name:
+                return value
+        return default
+
+    def all(self, name: str) -> list[str]:
+        return [value for key, value in self.pairs if key == name]
+
+    def flag(self, name: str) -> bool:
+        return self.get(name) in ("on", "true", "1", "yes")
+
+
+@dataclass
+class AdminPage:
+    page: Page
+    access: Access
+    principal: Principal
+    section: str
+
+    @property
+    def base(self) -> str:
+        return self.page.base
+
+    @property
+    def admin(self) -> str:
+        return f"{self.page.base}/admin"
+
+    @property
+    def user(self) -> Any:
+        return self.page.user
+
+    @property
+    def sessions(self) -> Any:
+        return self.page.web.sessions
+
+    @property
+    def queries(self) -> PortalQueries:
+        return PortalQueries(self.page.web.sessions, self.principal)
+
+    @property
+    def _(self) -> Callable[[str], str]:
+        return gettext_for(self.page)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        return self.page.render(template, status, access=self.access, section=self.section, admin=self.admin, **context)
+
+    def redirect(self, path: str, **query: str) -> Response:
+        suffix = ("?" + urlencode(query)) if query else ""
+        return self.page.redirect(f"{self.admin}{path}{suffix}")
+
+    def forbidden(self) -> Response:
+        return forbidden(self.page, self.access)
+
+    def not_found(self) -> Response:
+        _ = self._
+        return self.render(
+            "portal/message.html",
+            404,
+            title=_("Not found"),
+            message=_("This item does not exist, or it was deleted."),
+        )
+
+    async def form(self) -> Form | Response:
+        """The POSTed form, or the refusal page: same origin, readable body, valid CSRF token."""
+        _ = self._
+        request = self.page.request
+        if not same_origin(request, self.page.web.origin):
+            return self._refused(_("This form was sent from another site, so it was refused."))
+        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        body = b""
+        if ctype == "application/x-www-form-urlencoded":
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_PORTAL_FORM_BYTES:
+                    body = b""
+                    ctype = "too-large"
+                    break
+        try:
+            if ctype != "application/x-www-form-urlencoded":
+                raise ValueError
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except (UnicodeDecodeError, ValueError):
+            return self.render(
+                "portal/message.html",
+                400,
+                title=_("Request refused"),
+                message=_("The form could not be read. Go back and try again."),
+            )
+        if not self.page.csrf_ok({"csrf": Form(pairs).get("csrf")}):
+            return self._refused(
+                _("The form has expired or did not come from this site. Go back, reload the page and try again.")
+            )
+        return Form(pairs)
+
+    def _refused(self, message: str) -> Response:
+        return self.render("portal/message.html", 403, title=self._("Request refused"), message=message)
+
+
+def forbidden(page: Page, access: Access | None) -> Response:
+    _ = gettext_for(page)
+    return page.render(
+        "portal/forbidden.html",
+        403,
+        access=access,
+        section="",
+        admin=f"{page.base}/admin",
+        title=_("You don't have access to this page"),
+    )
+
+
+def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage | Response:
+    """The AdminPage of a signed-in user whose roles pass ``allowed``; otherwise the sign-in redirect, the unknown
+    organization page, or the 403 page. Roles are read on every request, so a removed role takes effect at once."""
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    if page.live is None or not page.live.is_full:
+        path = request.url.path
+        return page.redirect(f"{page.base}/login?{urlencode({'next': path})}")
+    user = page.live.user
+    principal = user_principal(user)
+    access = PortalQueries(page.web.sessions, principal).access(user.id)
+    if not allowed(access):
+        return forbidden(page, access)
+    return AdminPage(page, access, principal, section)
+
+
+def field_errors(exc: DomainError, fields: dict[str, str], default: str) -> dict[str, str]:
+    """A service error as ``{form field: message}``: the error's target (a Graph property name) picks the field;
+    an error without a known target goes to ``default`` (shown at the top of the form)."""
+    target = exc.target or ""
+    return {fields.get(target, default): exc.message}
+
+
+def page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1

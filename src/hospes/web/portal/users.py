@@ -1,0 +1,398 @@
+"""Users: list (search, filters, paging), detail, create member, invite an external user, and the actions on one
+user (resend invitation, reset redemption, block or unblock sign-in, delete, restore from deleted items).
+
+Every POST is one service call (one transaction): on a validation error the form comes back with the message
+next to its field and nothing was saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
+from hospes.domain.invitation import parse_invitation
+from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
+from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding
+from hospes.services.b2b_policy import directory_roles
+from hospes.services.directory import DeletedItemsService
+from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.tenants import generate_password
+from hospes.services.users import UserService
+from hospes.storage.tables import Domain
+from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin, page_number
+
+router = APIRouter(include_in_schema=False)
+
+INVITE_FIELDS = {
+    "invitedUserEmailAddress": "email",
+    "inviteRedirectUrl": "redirect_url",
+    "invitedUserDisplayName": "display_name",
+    "customizedMessageBody": "message",
+    "messageLanguage": "language",
+}
+MEMBER_FIELDS = {
+    "userPrincipalName": "upn",
+    "passwordProfile": "password",
+    "displayName": "display_name",
+    "mailNickname": "upn",
+}
+
+
+def invite_config(request: Request) -> InviteConfig:
+    state = request.app.state.hospes
+    return InviteConfig.from_settings(state.settings, state.keys.seal)
+
+
+def wake_mailer(request: Request) -> None:
+    worker = getattr(request.app.state, "outbox", None)
+    if worker is not None:
+        worker.wake()
+
+
+@router.get("/{tenant}/admin")
+def home(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "home", lambda a: a.may_open_portal)
+    if not isinstance(admin, AdminPage):
+        return admin
+    role_names = sorted(DIRECTORY_ROLES[r][0] for r in admin.access.roles if r in DIRECTORY_ROLES)
+    counts = admin.queries.counts() if admin.access.may_see_users else None
+    return admin.render("portal/home.html", role_names=role_names, counts=counts)
+
+
+@router.get("/{tenant}/admin/users")
+def user_list(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
+    if not isinstance(admin, AdminPage):
+        return admin
+    search = request.query_params.get("q", "")[:256]
+    kind = request.query_params.get("filter", "all")
+    kind = kind if kind in USER_FILTERS else "all"
+    listing = admin.queries.users(search=search, kind=kind, page=page_number(request))
+
+    def params(page: int) -> str:
+        return urlencode({"q": search, "filter": kind, "page": page})
+
+    return admin.render("portal/users.html", listing=listing, search=search, kind=kind, params=params)
+
+
+# --- create member ---------------------------------------------------------------------------------------------
+
+
+def _domains(admin: AdminPage) -> list[str]:
+    with admin.sessions() as session:
+        rows = session.scalars(
+            select(Domain.name).where(Domain.tenant_id == admin.page.tenant.id).order_by(Domain.name)
+        )
+        return list(rows)
+
+
+@router.get("/{tenant}/admin/users/new")
+def new_user_form(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
+    if not isinstance(admin, AdminPage):
+        return admin
+    return admin.render("portal/user_new.html", values={"enabled": "on"}, errors={}, domains=_domains(admin))
+
+
+@router.post("/{tenant}/admin/users/new")
+async def new_user_submit(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
+    if not isinstance(admin, AdminPage):
+        return admin
+    form = await admin.form()
+    if not isinstance(form, Form):
+        return form
+    _ = admin._
+    domains = _domains(admin)
+    values = {
+        k: form.get(k).strip()
+        for k in ("display_name", "alias", "domain", "given_name", "surname", "job_title", "department")
+    }
+    values["enabled"] = "on" if form.flag("enabled") else ""
+    values["force_change"] = "on" if form.flag("force_change") else ""
+    errors: dict[str, str] = {}
+    if not values["display_name"]:
+        errors["display_name"] = _("Enter a name.")
+    if not values["alias"]:
+        errors["upn"] = _("Enter a user name.")
+    if values["domain"] not in domains:
+        errors["upn"] = _("Choose one of the organization's domains.")
+    password = form.get("password")
+    generated = not password
+    if generated:
+        password = generate_password()
+    for key, limit in (
+        ("display_name", 256),
+        ("given_name", 64),
+        ("surname", 64),
+        ("job_title", 128),
+        ("department", 64),
+    ):
+        if len(values[key]) > limit:
+            errors[key] = _("At most %(num)d characters.") % {"num": limit}
+    if errors:
+        return admin.render("portal/user_new.html", 400, values=values, errors=errors, domains=domains)
+    body: dict[str, Any] = {
+        "display_name": values["display_name"],
+        "user_principal_name": f"{values['alias']}@{values['domain']}",
+        "mail_nickname": values["alias"][:64],
+        "account_enabled": bool(values["enabled"]),
+    }
+    for key in ("given_name", "surname", "job_title", "department"):
+        if values[key]:
+            body[key] = values[key]
+    try:
+        user = UserService(admin.sessions, admin.principal).create(body, password, bool(values["force_change"]))
+    except DomainError as exc:
+        errors = field_errors(exc, MEMBER_FIELDS, "_form")
+        return admin.render("portal/user_new.html", 400, values=values, errors=errors, domains=domains)
+    return admin.render("portal/user_created.html", created=user, password=password if generated else None)
+
+
+# --- invite ----------------------------------------------------------------------------------------------------
+
+
+def _invite_choices(admin: AdminPage) -> tuple[list[Any], list[Any]]:
+    """Groups the inviter may add guests to (admins: all; owners: theirs; Guest Inviters: none), and app roles
+    (Global Administrators only)."""
+    access = admin.access
+    groups: list[Any] = []
+    if access.manages_users:
+        groups = admin.queries.group_choices()
+    elif access.owned_groups:
+        groups = admin.queries.group_choices(access.owned_groups)
+    apps = admin.queries.app_choices() if access.is_global_admin else []
+    return groups, apps
+
+
+def _default_redirect(admin: AdminPage) -> str:
+    return f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
+
+
+@router.get("/{tenant}/admin/users/invite")
+def invite_form(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
+    if not isinstance(admin, AdminPage):
+        return admin
+    groups, apps = _invite_choices(admin)
+    preselected = request.query_params.get("group", "")
+    values = {"redirect_url": _default_redirect(admin), "send": "on", "groups": [preselected], "apps": []}
+    return admin.render("portal/invite.html", values=values, errors={}, groups=groups, apps=apps)
+
+
+@router.post("/{tenant}/admin/users/invite")
+async def invite_submit(request: Request, tenant: str) -> Response:
+    admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
+    if not isinstance(admin, AdminPage):
+        return admin
+    form = await admin.form()
+    if not isinstance(form, Form):
+        return form
+    _ = admin._
+    groups, apps = _invite_choices(admin)
+    values: dict[str, Any] = {
+        k: form.get(k).strip() for k in ("email", "display_name", "message", "redirect_url", "language")
+    }
+    values["send"] = "on" if form.flag("send") else ""
+    values["groups"] = form.all("groups")
+    values["apps"] = form.all("apps")
+    errors: dict[str, str] = {}
+    allowed_groups = {g.id for g in groups}
+    if any(g not in allowed_groups for g in values["groups"]):
+        errors["groups"] = _("You can't add guests to one of the chosen groups.")
+    allowed_grants = {f"{sp.id}:{role['id']}" for sp, roles in apps for role in roles}
+    if any(a not in allowed_grants for a in values["apps"]):
+        errors["apps"] = _("One of the chosen applications or roles is not available.")
+    if not admin.access.manages_users and not admin.access.may_see_users and not values["groups"]:
+        # A group owner without an inviter role invites into one of their groups (seed 001 delegation).
+        errors["groups"] = _("Choose at least one of your groups.")
+    body: dict[str, Any] = {
+        "invitedUserEmailAddress": values["email"],
+        "inviteRedirectUrl": values["redirect_url"],
+        "sendInvitationMessage": bool(values["send"]),
+    }
+    if values["display_name"]:
+        body["invitedUserDisplayName"] = values["display_name"]
+    info: dict[str, Any] = {}
+    if values["message"]:
+        info["customizedMessageBody"] = form.get("message")
+    if values["language"]:
+        info["messageLanguage"] = values["language"]
+    if info:
+        body["invitedUserMessageInfo"] = info
+    try:
+        req = parse_invitation(body)
+    except DomainError as exc:
+        errors.update(field_errors(exc, INVITE_FIELDS, "_form"))
+    if errors:
+        return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
+    grants = [AppGrant(*a.split(":", 1)) for a in values["apps"]]
+    service = GuestOnboarding(admin.sessions, admin.principal, invite_config(request))
+    try:
+        result = service.invite_with_access(req, values["groups"], grants)
+    except DomainError as exc:
+        errors = field_errors(exc, INVITE_FIELDS, "_form")
+        return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
+    if result.invitation.message_status == "Queued":
+        wake_mailer(request)
+    return admin.render("portal/invite_done.html", result=result)
+
+
+# --- one user --------------------------------------------------------------------------------------------------
+
+
+@router.get("/{tenant}/admin/users/{user_id}")
+def user_detail(request: Request, tenant: str, user_id: str) -> Response:
+    admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
+    if not isinstance(admin, AdminPage):
+        return admin
+    try:
+        detail = admin.queries.user(user_id[:64], include_deleted=True)
+    except NotFoundError:
+        return admin.not_found()
+    notice = {
+        "resent": admin._("The invitation was sent again. The previous link no longer works."),
+        "reset": admin._("The redemption status was reset: the guest must accept the invitation again."),
+        "blocked": admin._("Sign-in is blocked and the user's sessions were ended."),
+        "unblocked": admin._("Sign-in is allowed again."),
+        "deleted": admin._("The user was deleted. You can restore it from deleted users."),
+        "restored": admin._("The user was restored."),
+    }.get(request.query_params.get("done", ""))
+    return admin.render("portal/user.html", d=detail, notice=notice, error=None)
+
+
+async def _action(request: Request, tenant: str, user_id: str, who: str) -> tuple[AdminPage, Any] | Response:
+    """Common start of a user action: the right role, a valid form, and the user (live or deleted)."""
+    allowed = {"invite": lambda a: a.may_see_users and a.may_invite}.get(who, lambda a: a.manages_users)
+    admin = open_admin(request, tenant, "users", allowed)
+    if not isinstance(admin, AdminPage):
+        return admin
+    form = await admin.form()
+    if not isinstance(form, Form):
+        return form
+    try:
+        detail = admin.queries.user(user_id[:64], include_deleted=True)
+    except NotFoundError:
+        return admin.not_found()
+    if who != "invite" and not admin.access.is_global_admin:
+        # Like Entra: only a Global Administrator may change or remove another Global Administrator.
+        with admin.sessions() as session:
+            if GLOBAL_ADMINISTRATOR in directory_roles(session, admin.page.tenant.id, detail.user.id):
+                return admin.forbidden()
+    return admin, detail
+
+
+def _failed(admin: AdminPage, detail: Any, exc: DomainError) -> Response:
+    return admin.render("portal/user.html", 400, d=detail, notice=None, error=exc.message)
+
+
+@router.post("/{tenant}/admin/users/{user_id}/resend")
+async def resend(request: Request, tenant: str, user_id: str) -> Response:
+    started = await _action(request, tenant, user_id, "invite")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    user = detail.user
+    last = admin.queries.last_invitation(user.id)
+    if user.deleted_at is not None or last is None or not user.mail:
+        return _failed(admin, detail, InvalidInputError(admin._("This user has no invitation to send again.")))
+    body = {
+        "invitedUserEmailAddress": user.mail,
+        "inviteRedirectUrl": last.redirect_url,
+        "invitedUser": {"id": user.id},
+        "sendInvitationMessage": True,
+    }
+    try:
+        result = InvitationService(admin.sessions, admin.principal, invite_config(request)).invite(
+            parse_invitation(body)
+        )
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    wake_mailer(request)
+    return admin.render("portal/invite_done.html", result=result)
+
+
+@router.post("/{tenant}/admin/users/{user_id}/reset-redemption")
+async def reset_redemption(request: Request, tenant: str, user_id: str) -> Response:
+    started = await _action(request, tenant, user_id, "admin")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    user = detail.user
+    last = admin.queries.last_invitation(user.id)
+    if user.deleted_at is not None or not user.mail or last is None:
+        return _failed(
+            admin, detail, InvalidInputError(admin._("Only an invited guest can have its redemption reset."))
+        )
+    body = {
+        "invitedUserEmailAddress": user.mail,
+        "inviteRedirectUrl": last.redirect_url,
+        "invitedUser": {"id": user.id},
+        "resetRedemption": True,
+        "sendInvitationMessage": True,
+    }
+    try:
+        result = InvitationService(admin.sessions, admin.principal, invite_config(request)).invite(
+            parse_invitation(body)
+        )
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    wake_mailer(request)
+    return admin.render("portal/invite_done.html", result=result)
+
+
+async def _set_enabled(request: Request, tenant: str, user_id: str, enabled: bool) -> Response:
+    started = await _action(request, tenant, user_id, "admin")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    if detail.user.id == admin.principal.id and not enabled:
+        return _failed(admin, detail, InvalidInputError(admin._("You can't block your own sign-in.")))
+    try:
+        UserService(admin.sessions, admin.principal).update(detail.user.id, {"account_enabled": enabled})
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    return admin.redirect(f"/users/{detail.user.id}", done="unblocked" if enabled else "blocked")
+
+
+@router.post("/{tenant}/admin/users/{user_id}/block")
+async def block(request: Request, tenant: str, user_id: str) -> Response:
+    return await _set_enabled(request, tenant, user_id, False)
+
+
+@router.post("/{tenant}/admin/users/{user_id}/unblock")
+async def unblock(request: Request, tenant: str, user_id: str) -> Response:
+    return await _set_enabled(request, tenant, user_id, True)
+
+
+@router.post("/{tenant}/admin/users/{user_id}/delete")
+async def delete(request: Request, tenant: str, user_id: str) -> Response:
+    started = await _action(request, tenant, user_id, "admin")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    if detail.user.id == admin.principal.id:
+        return _failed(admin, detail, InvalidInputError(admin._("You can't delete your own account here.")))
+    try:
+        UserService(admin.sessions, admin.principal).soft_delete(detail.user.id)
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    return admin.redirect(f"/users/{detail.user.id}", done="deleted")
+
+
+@router.post("/{tenant}/admin/users/{user_id}/restore")
+async def restore(request: Request, tenant: str, user_id: str) -> Response:
+    started = await _action(request, tenant, user_id, "admin")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    try:
+        DeletedItemsService(admin.sessions, admin.principal).restore(detail.user.id)
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    return admin.redirect(f"/users/{detail.user.id}", done="restored")
