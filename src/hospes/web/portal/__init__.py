@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hospes.web.portal import users
+from hospes.web.portal import bulk, users
 
 router = APIRouter(include_in_schema=False)
+router.include_router(bulk.router)  # before users: /users/bulk is not a user id
 router.include_router(users.router)

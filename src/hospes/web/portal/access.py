@@ -101,7 +101,7 @@ class AdminPage:
         _ = self._
         request = self.page.request
         if not same_origin(request, self.page.web.origin):
-            return self._refused(_("This form was sent from another site, so it was refused."))
+            return self.refused(_("This form was sent from another site, so it was refused."))
         ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = b""
         if ctype == "application/x-www-form-urlencoded":
@@ -123,12 +123,12 @@ class AdminPage:
                 message=_("The form could not be read. Go back and try again."),
             )
         if not self.page.csrf_ok({"csrf": Form(pairs).get("csrf")}):
-            return self._refused(
+            return self.refused(
                 _("The form has expired or did not come from this site. Go back, reload the page and try again.")
             )
         return Form(pairs)
 
-    def _refused(self, message: str) -> Response:
+    def refused(self, message: str) -> Response:
         return self.render("portal/message.html", 403, title=self._("Request refused"), message=message)
 
 
