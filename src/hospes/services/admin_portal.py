@@ -284,6 +284,25 @@ class PortalQueries(Services):
                 .limit(1)
             )
 
+    def find_group(self, name: str) -> Group | None:
+        """A live group by id or exact display name (case-insensitive); None when absent or ambiguous."""
+        key = name.strip()
+        if not key:
+            return None
+        with self.read() as session:
+            rows = list(
+                session.scalars(
+                    select(Group)
+                    .where(
+                        Group.tenant_id == self.tenant_id,
+                        Group.deleted_at.is_(None),
+                        or_(Group.id == key.lower(), func.lower(Group.display_name) == key.lower()),
+                    )
+                    .limit(2)
+                )
+            )
+            return rows[0] if len(rows) == 1 else None
+
     def groups(self, *, search: str = "", only: frozenset[str] | None = None, page: int = 1) -> Listing:
         conditions: list[ColumnElement[bool]] = [Group.tenant_id == self.tenant_id, Group.deleted_at.is_(None)]
         if only is not None:
