@@ -14,6 +14,7 @@ from hospes.domain.schema import Resource
 from hospes.graph.state import AppState
 from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.services.listing import ListQuery
+from hospes.storage.engine import read_sessions
 from hospes.storage.tables import ServicePrincipal
 
 
@@ -40,7 +41,7 @@ def current_principal(request: Request, state: StateDep) -> Principal:
 
 def app_is_active(state: AppState, principal: Principal) -> bool:
     """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once."""
-    with state.sessions() as session:
+    with read_sessions(state.sessions)() as session:  # per request: must not take SQLite's write lock
         sp = session.get(ServicePrincipal, principal.id)
         return sp is not None and sp.tenant_id == principal.tenant_id and sp.account_enabled
 

@@ -18,9 +18,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite takes the write lock lazily; BEGIN IMMEDIATE makes concurrent writers queue on busy_timeout
         # instead of failing with "database is locked" when a read transaction upgrades to a write.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Read-only work (``read_sessions``) takes no write lock: a deferred BEGIN reads a WAL snapshot while a writer
+    # commits, instead of queueing behind it (and sleeping in SQLite's busy handler).
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hospes_read_only") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -36,3 +42,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for reads only, on the same pool: on SQLite their transactions begin deferred (no write lock); on
+    PostgreSQL they are ordinary sessions. Never write through them. Built once per session factory."""
+    found: sessionmaker[Session] | None = getattr(sessions, "_hospes_read_sessions", None)
+    if found is None:
+        engine = sessions.kw["bind"]
+        found = sessionmaker(engine.execution_options(hospes_read_only=True), expire_on_commit=False)
+        sessions._hospes_read_sessions = found  # type: ignore[attr-defined]
+    return found
