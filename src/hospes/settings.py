@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     lockout_base_seconds: int = Field(30, ge=1, description="First lockout; doubles with each further failure.")
     lockout_max_seconds: int = Field(900, ge=1, description="Longest lockout.")
 
+    # Redemption, email one-time passcodes, unsubscribe portal (docs/redemption.md).
+    email_otp_lifetime_minutes: int = Field(
+        10, ge=1, le=30, description="Email one-time passcodes expire after this (ASVS caps it at 10 minutes)."
+    )
+    email_otp_sends_per_hour: int = Field(
+        5, ge=1, le=100, description="Most passcodes sent to one address (and to one account) per hour."
+    )
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
