@@ -46,10 +46,14 @@ def build_state(settings: Settings, sessions: sessionmaker[Session]) -> WebState
 
 
 def mount(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> WebState:
-    from hospes.web import account, login, portal
+    from hospes.web import account, guest, login, myapps, portal, redeem, unsubscribe
 
     state = build_state(settings, sessions)
     app.state.web = state
+    app.state.redemption = guest.build_redemption(state)
+    app.include_router(unsubscribe.router)  # /unsubscribe/... before the /{tenant}/... pages
+    app.include_router(redeem.router)
+    app.include_router(myapps.router)
     app.include_router(login.router)
     app.include_router(account.router)
     app.include_router(portal.router)

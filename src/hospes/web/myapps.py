@@ -1,0 +1,60 @@
+"""My Apps: ``/{tenant}/myapps`` lists the applications assigned to the signed-in user or guest (directly or
+through groups), and ``/{tenant}/myapps/launch/{id}`` sends them to an assigned app's login URL.
+
+A guest who comes here without a session — or who has not accepted yet — goes through the guest sign-in and, if
+needed, "Review permissions" first (just-in-time redemption), then lands on the page (or app) asked for.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from hospes.web.context import Page, gettext_for, open_page
+from hospes.web.guest import redemption
+from hospes.web.redeem import guest_signin_url
+
+router = APIRouter(include_in_schema=False)
+
+
+def _ready(request: Request, tenant: str, path: str) -> Page | Response:
+    page = open_page(request, tenant)
+    if not isinstance(page, Page):
+        return page
+    user = page.user
+    if user is None:
+        return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
+    if user.user_type == "Guest" and user.external_user_state not in (None, "Accepted"):
+        return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
+    return page
+
+
+@router.get("/{tenant}/myapps")
+def my_apps(request: Request, tenant: str) -> Response:
+    page = _ready(request, tenant, "/myapps")
+    if not isinstance(page, Page):
+        return page
+    apps = redemption(request).my_apps(page.tenant.id, page.user.id)
+    return page.render("myapps.html", apps=apps)
+
+
+@router.get("/{tenant}/myapps/launch/{sp_id}")
+def launch(request: Request, tenant: str, sp_id: str) -> Response:
+    page = _ready(request, tenant, f"/myapps/launch/{sp_id[:64]}")
+    if not isinstance(page, Page):
+        return page
+    url = redemption(request).launch_url(page.tenant.id, page.user.id, sp_id[:64])
+    if url is None:
+        _ = gettext_for(page)
+        return page.render(
+            "notice.html",
+            404,
+            title=_("App not available"),
+            message=_("This app is not assigned to you, or it has no sign-in address. Ask your administrator."),
+            link=f"{page.base}/myapps",
+            link_text=_("Back to My Apps"),
+        )
+    # A link navigation (not a form), so the page's CSP form-action does not apply; the URL was re-validated.
+    response = RedirectResponse(url, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response

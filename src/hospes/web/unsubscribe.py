@@ -1,0 +1,176 @@
+"""The unsubscribe portal (seed 004): ``/unsubscribe`` — enter an address, prove it with an email one-time
+passcode, see the organizations it blocked, export the list (copy, CSV), unblock one.
+
+The proof lives in a flow row (cookie ``hospes_unsub``, 30 minutes); nothing here needs an account.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from hospes.services.redemption import FlowView, blocked_organizations, unblock
+from hospes.web.context import client_address
+from hospes.web.guest import PlainPage, mask_email, plain_form, redemption
+
+router = APIRouter(include_in_schema=False)
+
+
+def _cookie(page: PlainPage) -> str:
+    return "__Host-hospes_unsub" if page.web.cookies.secure else "hospes_unsub"
+
+
+def _flow(page: PlainPage) -> FlowView | None:
+    flow = redemption(page.request).load(page.request.cookies.get(_cookie(page)), page.now)
+    return flow if flow is not None and flow.kind == "unsubscribe" else None
+
+
+@router.get("/unsubscribe")
+def start(request: Request) -> Response:
+    page = PlainPage.open(request)
+    return page.render("unsub_start.html", email="", error=None)
+
+
+@router.post("/unsubscribe")
+async def start_submit(request: Request) -> Response:
+    page = PlainPage.open(request)
+    form = await plain_form(page)
+    if not isinstance(form, dict):
+        return form
+    _ = page.gettext
+    email = form.get("email", "").strip()[:256]
+    if "@" not in email or any(ord(c) < 33 for c in email):
+        return page.render("unsub_start.html", 400, email=email, error=_("Enter an email address."))
+    service = redemption(request)
+    token = service.start_unsubscribe(email, page.now)
+    flow = service.load(token, page.now)
+    assert flow is not None
+    outcome = service.send_code(flow, client_address(request), page.now)
+    worker = getattr(request.app.state, "outbox", None)
+    if outcome == "sent" and worker is not None:
+        worker.wake()
+    page.set_cookie(_cookie(page), token)
+    return page.redirect(f"/unsubscribe/code?sent={outcome}")
+
+
+def _code_page(page: PlainPage, flow: FlowView, status: int = 200, error: str | None = None) -> Response:
+    _ = page.gettext
+    notice = {
+        "sent": _("We sent a code to %(email)s.") % {"email": mask_email(flow.email)},
+        "limited": _("Too many codes were requested for this address. Try again in an hour."),
+        "too_soon": _("A code was sent less than 30 seconds ago. Wait a moment before asking for another."),
+    }.get(page.request.query_params.get("sent") or "")
+    return page.render(
+        "unsub_code.html",
+        status,
+        masked=mask_email(flow.email),
+        notice=notice,
+        error=error,
+        minutes=page.web.settings.email_otp_lifetime_minutes,
+    )
+
+
+def _expired(page: PlainPage) -> Response:
+    return page.redirect("/unsubscribe")
+
+
+@router.get("/unsubscribe/code")
+def code(request: Request) -> Response:
+    page = PlainPage.open(request)
+    flow = _flow(page)
+    if flow is None:
+        return _expired(page)
+    return _code_page(page, flow)
+
+
+@router.post("/unsubscribe/code")
+async def code_submit(request: Request) -> Response:
+    page = PlainPage.open(request)
+    flow = _flow(page)
+    if flow is None:
+        return _expired(page)
+    form = await plain_form(page)
+    if not isinstance(form, dict):
+        return form
+    _ = page.gettext
+    outcome = redemption(request).verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
+    if outcome == "ok":
+        return page.redirect("/unsubscribe/manage")
+    errors = {
+        "invalid": (401, _("That code is not right. Check the latest email and try again.")),
+        "exhausted": (401, _("Too many wrong codes. Ask for a new code.")),
+        "expired": (401, _("This code has expired or was already used. Ask for a new code.")),
+        "locked": (429, _("Too many failed attempts. Wait a few minutes, then try again.")),
+    }
+    status, message = errors[outcome]
+    return _code_page(page, flow, status, message)
+
+
+def _verified(page: PlainPage) -> FlowView | None:
+    flow = _flow(page)
+    return flow if flow is not None and flow.verified_method == "mail" else None
+
+
+@router.get("/unsubscribe/manage")
+def manage(request: Request) -> Response:
+    page = PlainPage.open(request)
+    flow = _verified(page)
+    if flow is None:
+        return _expired(page)
+    orgs = blocked_organizations(page.web.sessions, flow.email)
+    export = "\n".join(f"{o.name} ({o.domain})" for o in orgs)
+    notice = page.gettext("Unblocked.") if request.query_params.get("unblocked") else None
+    return page.render("unsub_manage.html", email=flow.email, orgs=orgs, export=export, notice=notice)
+
+
+@router.get("/unsubscribe/manage.csv")
+def manage_csv(request: Request) -> Response:
+    page = PlainPage.open(request)
+    flow = _verified(page)
+    if flow is None:
+        return _expired(page)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["organization", "domain", "tenantId", "blockedDateTime"])
+    for org in blocked_organizations(page.web.sessions, flow.email):
+        # A leading =, +, - or @ would be a formula in spreadsheets (CSV injection): quote it away.
+        name = "'" + org.name if org.name[:1] in ("=", "+", "-", "@") else org.name
+        writer.writerow([name, org.domain, org.tenant_id, org.blocked_at.isoformat()])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="blocked-organizations.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/unsubscribe/unblock")
+async def unblock_submit(request: Request) -> Response:
+    page = PlainPage.open(request)
+    flow = _verified(page)
+    if flow is None:
+        return _expired(page)
+    form = await plain_form(page)
+    if not isinstance(form, dict):
+        return form
+    unblock(page.web.sessions, flow.email, form.get("tenant", ""))
+    return page.redirect("/unsubscribe/manage?unblocked=1")
+
+
+@router.post("/unsubscribe/done")
+async def done(request: Request) -> Response:
+    page = PlainPage.open(request)
+    form = await plain_form(page)
+    if not isinstance(form, dict):
+        return form
+    flow = _flow(page)
+    if flow is not None:
+        redemption(request).end(flow)
+    page.set_cookie(_cookie(page), None)
+    return page.redirect("/unsubscribe")
