@@ -1,0 +1,72 @@
+"""``/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email`` (graph-contract.md §5.4):
+the email one-time passcode method. ``allowExternalIdToUseEmailOtp`` decides whether guests may redeem and sign in
+with a code sent by email (``default`` = on, as in Entra since October 2021); ``state`` is kept and returned.
+
+Graph asks for ``Policy.ReadWrite.AuthenticationMethod`` to write; Hospes also accepts
+``Policy.ReadWrite.Authorization`` (the policy permission its apps are granted).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from hospes.domain.errors import InvalidInputError
+from hospes.domain.principals import Principal
+from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.wire import context_url
+from hospes.services.redemption import GuestPolicy, GuestPolicyService
+
+router = APIRouter()
+READ = frozenset({"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})
+WRITE = frozenset({"Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})
+Reader = Annotated[Principal, Depends(requires(READ))]
+Writer = Annotated[Principal, Depends(requires(WRITE))]
+PATH = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"
+OTP_VALUES = ("default", "enabled", "disabled")
+STATES = ("enabled", "disabled")
+
+
+def _wire(policy: GuestPolicy) -> dict[str, Any]:
+    return {
+        "@odata.type": "#microsoft.graph.emailAuthenticationMethodConfiguration",
+        "id": "Email",
+        "state": policy.email_method_state,
+        "allowExternalIdToUseEmailOtp": policy.allow_external_id_email_otp,
+        "includeTargets": [],
+        "excludeTargets": [],
+    }
+
+
+@router.get(PATH)
+def get_email_method(state: StateDep, principal: Reader) -> dict[str, Any]:
+    policy = GuestPolicyService(state.sessions, principal).get()
+    return {"@odata.context": context_url(state, "authenticationMethodConfigurations", entity=True), **_wire(policy)}
+
+
+@router.patch(PATH, status_code=204)
+def patch_email_method(body: BodyDep, state: StateDep, principal: Writer) -> Response:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    otp, method_state = body.get("allowExternalIdToUseEmailOtp"), body.get("state")
+    for key in body:
+        if key not in (
+            "@odata.type",
+            "id",
+            "state",
+            "allowExternalIdToUseEmailOtp",
+            "includeTargets",
+            "excludeTargets",
+        ):
+            raise InvalidInputError(
+                f"Property '{key}' does not exist on type 'emailAuthenticationMethodConfiguration'."
+            )
+    if otp is not None and otp not in OTP_VALUES:
+        raise InvalidInputError(
+            f"Invalid value '{otp}' for property 'allowExternalIdToUseEmailOtp'.", target="allowExternalIdToUseEmailOtp"
+        )
+    if method_state is not None and method_state not in STATES:
+        raise InvalidInputError(f"Invalid value '{method_state}' for property 'state'.", target="state")
+    GuestPolicyService(state.sessions, principal).update(email_otp=otp, email_method_state=method_state)
+    return Response(status_code=204)
