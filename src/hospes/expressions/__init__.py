@@ -1,0 +1,48 @@
+"""Attribute-mapping expressions and scoping filters of the provisioning service, as a pure library.
+
+Framework-free (no storage, web or Graph imports): the provisioning engine, the cross-tenant sync, the
+``hospes expression`` CLI and the Graph ``schema/parseExpression`` action all call this package.
+
+- ``compile_expression(text) -> Expression``: parse and check once; ``Expression.evaluate(source)`` many times.
+- ``compile_scope(filter_json) -> Scope``: Graph ``filter`` scoping rules; ``Scope.matches(source)``.
+- ``build_scim_resource(values)``: mapped target paths → SCIM resource.
+- ``FUNCTIONS``: the function registry (docs, Graph ``schema/functions()``).
+"""
+
+from hospes.expressions.compiler import Expression, compile_expression, compile_tree
+from hospes.expressions.errors import (
+    NO_FLOW,
+    ExpressionError,
+    ExpressionEvaluationError,
+    NoUniqueValueError,
+)
+from hospes.expressions.functions import FUNCTIONS
+from hospes.expressions.graph_source import expression_from_graph_source, expression_to_graph_source
+from hospes.expressions.parser import parse
+from hospes.expressions.printer import to_text
+from hospes.expressions.scim import TargetPath, build_scim_resource, parse_target_path
+from hospes.expressions.scope import FILTER_OPERATORS, Scope, compile_scope
+from hospes.expressions.values import SourceView, source_view
+
+__all__ = [
+    "FILTER_OPERATORS",
+    "FUNCTIONS",
+    "NO_FLOW",
+    "Expression",
+    "ExpressionError",
+    "ExpressionEvaluationError",
+    "NoUniqueValueError",
+    "Scope",
+    "SourceView",
+    "TargetPath",
+    "build_scim_resource",
+    "compile_expression",
+    "compile_scope",
+    "compile_tree",
+    "expression_from_graph_source",
+    "expression_to_graph_source",
+    "parse",
+    "parse_target_path",
+    "source_view",
+    "to_text",
+]

@@ -1,0 +1,106 @@
+"""Graph ``attributeMappingSource`` JSON ⇄ ``Expression``.
+
+The synchronization schema stores each mapping's source as a tree
+``{type: Attribute|Constant|Function, name, expression, parameters: [{key, value: <source>}]}``
+(graph-contract §6.3). The ``expression`` text, when present, is authoritative; otherwise the tree is rebuilt
+from ``name`` and ``parameters`` (keys are the parameter names of ``FUNCTIONS``, or just their order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hospes.expressions.ast import Attribute, Call, Compare, Name, Node, Number, Omitted, String
+from hospes.expressions.compiler import Expression, compile_expression, compile_tree
+from hospes.expressions.errors import ExpressionError
+from hospes.expressions.functions import FUNCTIONS
+from hospes.expressions.printer import to_text
+
+
+def _node(source: Mapping[str, Any], depth: int = 0) -> Node:
+    if depth > 64:
+        raise ExpressionError("attribute mapping source is nested too deeply")
+    kind = str(source.get("type") or "Attribute")
+    name = source.get("name")
+    expression = source.get("expression")
+    if kind == "Attribute":
+        if not isinstance(name, str) or not name:
+            raise ExpressionError("an Attribute source needs a name")
+        return Attribute(name)
+    if kind == "Constant":
+        if name is None and isinstance(expression, str):
+            return compile_expression(expression).tree
+        return String("" if name is None else str(name))
+    if kind != "Function":
+        raise ExpressionError(f"unknown attribute mapping source type {kind!r}")
+    if isinstance(expression, str) and expression.strip():
+        return compile_expression(expression).tree
+    if not isinstance(name, str) or not name:
+        raise ExpressionError("a Function source needs a name or an expression")
+    params = source.get("parameters") or []
+    if not isinstance(params, list):
+        raise ExpressionError("parameters must be a list")
+    spec = FUNCTIONS.get(name)
+    args: list[Node] = []
+    if spec is not None and all(isinstance(p, Mapping) and p.get("key") for p in params):
+        by_key = {str(p["key"]).lower(): p.get("value") for p in params}
+        total = len(params)
+        # Place known keys at their parameter position; missing optional ones become empty slots.
+        if spec.max_args is not None:
+            slots: list[Node] = []
+            for i, param in enumerate(spec.params):
+                value = by_key.get(param.name.lower())
+                slots.append(_node(value, depth + 1) if isinstance(value, Mapping) else Omitted())
+                _ = i
+            while slots and isinstance(slots[-1], Omitted) and len(slots) > spec.min_args:
+                slots.pop()
+            return Call(name, tuple(slots))
+        args = [_node(p["value"], depth + 1) if isinstance(p.get("value"), Mapping) else Omitted() for p in params]
+        _ = total
+        return Call(name, tuple(args))
+    for p in params:
+        value = p.get("value") if isinstance(p, Mapping) else None
+        args.append(_node(value, depth + 1) if isinstance(value, Mapping) else Omitted())
+    return Call(name, tuple(args))
+
+
+def expression_from_graph_source(source: Mapping[str, Any] | None) -> Expression | None:
+    """Compile a Graph ``attributeMappingSource``; ``None`` for a "None" mapping (``source: null``)."""
+    if source is None:
+        return None
+    if not isinstance(source, Mapping):
+        raise ExpressionError("attribute mapping source must be an object")
+    tree = _node(source)
+    expression = source.get("expression")
+    text = expression if isinstance(expression, str) and expression.strip() else None
+    return compile_tree(tree, text)
+
+
+def _source(node: Node) -> dict[str, Any]:
+    if isinstance(node, Attribute):
+        return {"expression": to_text(node), "name": node.name, "parameters": [], "type": "Attribute"}
+    if isinstance(node, String):
+        return {"expression": to_text(node), "name": node.value, "parameters": [], "type": "Constant"}
+    if isinstance(node, Number):
+        # Graph stores numeric arguments as string constants ("1").
+        return {"expression": f'"{node.value}"', "name": str(node.value), "parameters": [], "type": "Constant"}
+    if isinstance(node, Name | Compare):
+        return {"expression": to_text(node), "name": to_text(node), "parameters": [], "type": "Constant"}
+    if isinstance(node, Call):
+        spec = FUNCTIONS.get(node.name)
+        params = []
+        for i, arg in enumerate(node.args):
+            if isinstance(arg, Omitted):
+                continue
+            key = spec.param_key(i, len(node.args)) if spec else f"arg{i + 1}"
+            params.append({"key": key, "value": _source(arg)})
+        return {"expression": to_text(node), "name": node.name, "parameters": params, "type": "Function"}
+    return {"expression": "", "name": "", "parameters": [], "type": "Constant"}
+
+
+def expression_to_graph_source(expression: Expression) -> dict[str, Any]:
+    """The Graph form of a compiled expression (what ``schema/parseExpression`` returns as parsedExpression)."""
+    out = _source(expression.tree)
+    out["expression"] = expression.text
+    return out
