@@ -43,6 +43,33 @@ def enqueue(
     related_id: str | None,
     now: dt.datetime,
 ) -> OutboxMessage:
+    return enqueue_wire(
+        session,
+        serialize(message),
+        subject=str(message["Subject"] or ""),
+        envelope_from=envelope_from,
+        recipients=recipients,
+        kind=kind,
+        tenant_id=tenant_id,
+        related_id=related_id,
+        now=now,
+    )
+
+
+def enqueue_wire(
+    session: Session,
+    wire: str,
+    *,
+    subject: str,
+    envelope_from: str,
+    recipients: list[str],
+    kind: str,
+    tenant_id: str | None,
+    related_id: str | None,
+    now: dt.datetime,
+) -> OutboxMessage:
+    """Queue a message already serialized and verified by ``compose.serialize`` (rendered before the
+    transaction, so that the transaction holds only database work)."""
     row = OutboxMessage(
         id=new_id(),
         tenant_id=tenant_id,
@@ -50,8 +77,8 @@ def enqueue(
         related_id=related_id,
         envelope_from=envelope_from,
         recipients=recipients,
-        subject=str(message["Subject"] or "")[:998],
-        mime=serialize(message),
+        subject=subject[:998],
+        mime=wire,
         status="pending",
         attempts=0,
         next_attempt_at=now,

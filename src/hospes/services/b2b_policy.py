@@ -60,10 +60,13 @@ def directory_roles(session: Session, tenant_id: str, principal_id: str) -> set[
     return set(rows)
 
 
-def check_may_invite(session: Session, actor: Principal, inviter: User | None, member: bool) -> None:
+def check_may_invite(
+    session: Session, actor: Principal, inviter: User | None, member: bool, *, policy: B2BPolicy | None = None
+) -> None:
     """``allowInvitesFrom`` for user callers; ``none`` also stops apps ("app-only calls don't work if B2B
-    invitations are disabled"). Apps are otherwise authorized by their granted permission alone."""
-    setting = load_policy(session, actor.tenant_id).allow_invites_from
+    invitations are disabled"). Apps are otherwise authorized by their granted permission alone. ``policy``: the
+    tenant's, when the caller already loaded it in this transaction."""
+    setting = (policy or load_policy(session, actor.tenant_id)).allow_invites_from
     if actor.kind == "system":
         return  # the operator's CLI: policy on domains still applies, see check_domain
     if setting == "none":
@@ -97,9 +100,9 @@ def domain_rule(domains: list[str], domain: str) -> str | None:
     return None
 
 
-def check_domain(session: Session, tenant_id: str, email: str) -> None:
+def check_domain(session: Session, tenant_id: str, email: str, *, policy: B2BPolicy | None = None) -> None:
     """Refuse an address the tenant's allow or deny list excludes, naming the rule (or the list)."""
-    policy = load_policy(session, tenant_id)
+    policy = policy or load_policy(session, tenant_id)
     if not policy.domain_mode:
         return
     domain = email.rpartition("@")[2].lower()

@@ -3,25 +3,39 @@
 Everything of one invitation (guest user, invitation row, ticket, sponsors, outbox message, change log, audit) is
 one transaction. Two concurrent invitations of one address both try to insert the same guest UPN; the unique
 index on (tenant, UPN) lets one win, and the loser retries and finds the guest, becoming a re-invite.
+
+Two phases, so the write transaction (on SQLite: the database's single write lock) holds only database work:
+
+1. prepare, outside any write transaction: read a snapshot (tenant, inviter, the invitee if known, languages),
+   draw the ids and the redeem token, and render and serialize the email (Jinja2, Babel, MIME, header checks;
+   a hostile value fails here, synchronously, as before);
+2. commit, one transaction: every check that decides something is made again here on current data (policy,
+   domain lists, who the invitee is, the recipient's block), then the rows are written. The email rendered in
+   phase 1 is used only if the invitee it was rendered for is still the one found (same user, language and
+   name, same block state); otherwise it is rendered again inside the transaction (rare: a race).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError, ForbiddenError, InvitationError, NotFoundError
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
-from hospes.mail.compose import Mailbox, one_line
+from hospes.domain.schema import USER
+from hospes.mail.compose import Mailbox, one_line, serialize
 from hospes.mail.i18n import choose_language
 from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
-from hospes.mail.outbox import enqueue
+from hospes.mail.outbox import enqueue_wire
 from hospes.services import tickets
 from hospes.services.b2b_policy import (
     ADMIN_ROLES,
@@ -29,10 +43,11 @@ from hospes.services.b2b_policy import (
     check_may_invite,
     directory_roles,
     is_blocked_by_recipient,
+    load_policy,
 )
 from hospes.services.base import Services, Write, new_id
-from hospes.services.users import UserService
 from hospes.settings import Settings
+from hospes.storage.engine import read_sessions
 from hospes.storage.tables import Domain, Group, Invitation, Tenant, User, UserSponsor
 
 EMAIL_MISMATCH = (
@@ -40,6 +55,7 @@ EMAIL_MISMATCH = (
     "Please add this email to the user object and try again."
 )
 RESET_PERMISSIONS = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+_UPN_LOCAL_FORBIDDEN = set(' "\\,;<>()[]')
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,55 @@ class _UserRaceError(Exception):
     """The guest UPN was inserted by a concurrent invitation; the retry will find that user."""
 
 
+@dataclass(frozen=True)
+class _Mail:
+    """An invitation email rendered and serialized in the prepare phase."""
+
+    wire: str
+    subject: str
+    recipients: list[str]
+    language: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The prepare phase's result. ``invitee`` is what the email was rendered for: (user id, preferredLanguage,
+    displayName) of the existing user, or None for a new guest; ``blocked`` the recipient's block state then."""
+
+    now: dt.datetime
+    invitation_id: str
+    token: str
+    redeem_url: str
+    initial_domain: str
+    invitee: tuple[str, str | None, str] | None
+    blocked: bool
+    mail: _Mail | None
+
+
+def _fingerprint(user: User | None) -> tuple[str, str | None, str] | None:
+    return None if user is None else (user.id, user.preferred_language, user.display_name or "")
+
+
+_GATES_LOCK = threading.Lock()
+
+
+@contextmanager
+def _writer_turn(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """SQLite has one write lock and its busy handler waits by sleeping (1, 2, 5 ... 100 ms), so 64 threads all
+    issuing BEGIN IMMEDIATE mostly sleep while the lock is free. Writers of this process queue on a Python lock
+    instead and are handed the database lock without delay. PostgreSQL needs nothing of the kind."""
+    if sessions.kw["bind"].dialect.name != "sqlite":
+        yield
+        return
+    gate: threading.Lock | None = getattr(sessions, "_hospes_writer_gate", None)
+    if gate is None:
+        with _GATES_LOCK:
+            gate = getattr(sessions, "_hospes_writer_gate", None) or threading.Lock()
+            sessions._hospes_writer_gate = gate  # type: ignore[attr-defined]
+    with gate:
+        yield
+
+
 def guest_upn(email: str, initial_domain: str) -> str:
     return f"{email.replace('@', '_')}#EXT#@{initial_domain}"
 
@@ -84,36 +149,82 @@ class InvitationService(Services):
 
     def invite(self, req: InvitationRequest) -> InvitationResult:
         for attempt in range(3):
+            plan = self._prepare(req)
             try:
-                with self.write("Invitation", "Invite external user") as op:
-                    return self._invite(op, req)
+                with _writer_turn(self.sessions), self.write("Invitation", "Invite external user") as op:
+                    return self._commit(op, req, plan)
             except _UserRaceError:
                 if attempt == 2:
                     raise ConflictError("The invited user was being created concurrently; retry.") from None
         raise AssertionError("unreachable")
 
-    # -- the steps of one invitation ---------------------------------------------------------------------------
+    # -- phase 1: prepare (no write transaction) ---------------------------------------------------------------
 
-    def _invite(self, op: Write, req: InvitationRequest) -> InvitationResult:
+    def _prepare(self, req: InvitationRequest) -> _Plan:
+        now = self.clock()
+        invitation_id, token = new_id(), tickets.new_token()
+        redeem_url = (
+            f"{self.config.public_url}/redeem?tenant={self.tenant_id}&invitation={invitation_id}&ticket={token}"
+        )
+        with read_sessions(self.sessions)() as s:
+            tenant = s.get(Tenant, self.tenant_id)
+            if tenant is None:
+                raise NotFoundError(self.tenant_id)
+            initial = s.scalar(select(Domain.name).where(Domain.tenant_id == tenant.id, Domain.is_initial)) or ""
+            if not req.send_message:
+                return _Plan(now, invitation_id, token, redeem_url, initial, None, False, None)
+            if req.invited_user_id:
+                user = s.get(User, req.invited_user_id)
+                if user is not None and (user.tenant_id != self.tenant_id or user.deleted_at is not None):
+                    user = None
+            else:
+                user = self._existing(s, req.email, guest_upn(req.email, initial), lock=False, strict=False)
+            blocked = is_blocked_by_recipient(s, self.tenant_id, req.email)
+            data = None
+            if not blocked:
+                data = self._mail_data(s, req, user, tenant, initial, self._inviter(s), invitation_id, redeem_url, now)
+        mail = _render(data, req, now) if data is not None else None
+        return _Plan(now, invitation_id, token, redeem_url, initial, _fingerprint(user), blocked, mail)
+
+    # -- phase 2: commit (one transaction) ---------------------------------------------------------------------
+
+    def _commit(self, op: Write, req: InvitationRequest, plan: _Plan) -> InvitationResult:
         s = op.session
-        tenant = s.get(Tenant, self.tenant_id)
-        if tenant is None:
-            raise NotFoundError(self.tenant_id)
+        op.now = plan.now  # the email already carries this time (Date header, link expiry)
+        changes: list[tuple[str, list[str]]] = []  # (change type, properties) of the invited user
         inviter = self._inviter(s)
-        check_may_invite(s, self.actor, inviter, member=req.user_type == "Member")
-        check_domain(s, self.tenant_id, req.email)
-        initial = s.scalar(select(Domain.name).where(Domain.tenant_id == tenant.id, Domain.is_initial)) or ""
+        policy = load_policy(s, self.tenant_id)
+        check_may_invite(s, self.actor, inviter, member=req.user_type == "Member", policy=policy)
+        check_domain(s, self.tenant_id, req.email, policy=policy)
+        initial = plan.initial_domain
+        new = False
         if req.reset_redemption:
-            user = self._reset(op, req)
+            user = self._reset(op, req, changes)
         elif req.invited_user_id:
             user = self._by_id(s, req.invited_user_id)
-            self._reinvite(op, user, req)
+            self._reinvite(op, user, req, changes)
         else:
             existing = self._existing(s, req.email, guest_upn(req.email, initial))
-            user = self._reinvite(op, existing, req) if existing else self._create_guest(op, req, initial)
-        sponsors = self._sponsors(op, user, req, inviter)
+            if existing is not None:
+                user = self._reinvite(op, existing, req, changes)
+            else:
+                user, new = self._create_guest(op, req, initial, changes), True
+        snapshot = None if new else _fingerprint(user)
+        sponsors = self._sponsors(op, user, req, inviter, new, changes)
+        mail: _Mail | None = None
+        blocked = req.send_message and is_blocked_by_recipient(s, self.tenant_id, req.email)
+        if req.send_message and not blocked:
+            mail = plan.mail
+            if mail is None or plan.blocked or plan.invitee != snapshot:
+                # The invitee changed since phase 1 (a concurrent invitation created it, or it was edited).
+                tenant = s.get(Tenant, self.tenant_id)
+                assert tenant is not None
+                data = self._mail_data(
+                    s, req, None if new else user, tenant, initial, inviter, plan.invitation_id, plan.redeem_url, op.now
+                )
+                mail = _render(data, req, op.now)
         invitation = Invitation(
-            id=new_id(),
+            id=plan.invitation_id,
             tenant_id=self.tenant_id,
             invited_user_id=user.id,
             email=req.email,
@@ -125,26 +236,46 @@ class InvitationService(Services):
             reset_redemption=req.reset_redemption,
             status="Completed" if user.external_user_state == "Accepted" else "PendingAcceptance",
             message_status="NotRequested",
+            language=mail.language if mail else None,
             inviter_type=self.actor.kind,
             inviter_id=self.actor.id or None,
             created_at=op.now,
             updated_at=op.now,
         )
+        if blocked:
+            # The recipient asked for no more invitations from this tenant: no email, and the status says so.
+            invitation.status, invitation.message_status = "Error", "BlockedByRecipient"
         s.add(invitation)
-        s.flush()
-        token = tickets.issue(s, self.tenant_id, invitation.id, user.id, op.now, self.config.link_lifetime)
-        redeem_url = (
-            f"{self.config.public_url}/redeem?tenant={self.tenant_id}&invitation={invitation.id}&ticket={token}"
+        if mail is not None:
+            invitation.message_status = "Queued"
+            enqueue_wire(
+                s,
+                mail.wire,
+                subject=mail.subject,
+                envelope_from=self.config.mail_from,
+                recipients=mail.recipients,
+                kind="invitation",
+                tenant_id=self.tenant_id,
+                related_id=invitation.id,
+                now=op.now,
+            )
+        s.flush()  # the invitation row before its ticket (foreign key)
+        tickets.issue(
+            s,
+            self.tenant_id,
+            invitation.id,
+            user.id,
+            op.now,
+            self.config.link_lifetime,
+            token=plan.token,
+            revoke=not new,
         )
-        if req.send_message:
-            if is_blocked_by_recipient(s, self.tenant_id, req.email):
-                # The recipient asked for no more invitations from this tenant: no email, and the status says so.
-                invitation.status, invitation.message_status = "Error", "BlockedByRecipient"
-            else:
-                self._queue_mail(op, invitation, req, user, tenant, initial, inviter, redeem_url)
+        # Change-log rows last: on PostgreSQL the first one takes the tenant's ordering lock, held until commit.
+        for change_type, properties in changes:
+            op.change("user", user.id, change_type, properties)
         op.target("User", user.id, user.user_principal_name)
         op.details.update({"invitationId": invitation.id, "invitedUserEmailAddress": req.email})
-        return InvitationResult(invitation, user, redeem_url, sponsors)
+        return InvitationResult(invitation, user, plan.redeem_url, sponsors)
 
     def _inviter(self, s: Session) -> User | None:
         if self.actor.kind != "user":
@@ -152,21 +283,20 @@ class InvitationService(Services):
         user = s.get(User, self.actor.id)
         return user if user is not None and user.tenant_id == self.tenant_id else None
 
-    def _existing(self, s: Session, email: str, upn: str) -> User | None:
+    def _existing(self, s: Session, email: str, upn: str, *, lock: bool = True, strict: bool = True) -> User | None:
+        """The live guest behind this address, or None. ``strict`` (the commit phase) raises for members and
+        soft-deleted users; the prepare phase only wants a best guess to render the email for."""
         key = email.lower()
-        rows = list(
-            s.scalars(
-                select(User)
-                .where(
-                    User.tenant_id == self.tenant_id,
-                    or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
-                )
-                # Concurrent re-invites of one guest queue here, so each revokes the ticket of the one before.
-                .with_for_update()
-            )
+        query = select(User).where(
+            User.tenant_id == self.tenant_id,
+            or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
         )
+        # Concurrent re-invites of one guest queue here, so each revokes the ticket of the one before.
+        rows = list(s.scalars(query.with_for_update() if lock else query))
         live = [u for u in rows if u.deleted_at is None]
         member = next((u for u in live if u.user_type == "Member" and u.creation_type != "Invitation"), None)
+        if not strict:
+            return live[0] if live and member is None else None
         if member is not None:
             raise InvitationError(
                 f"The user '{email}' already exists in this directory as a member ({member.user_principal_name}); "
@@ -187,28 +317,45 @@ class InvitationService(Services):
             raise NotFoundError(user_id)
         return user
 
-    def _create_guest(self, op: Write, req: InvitationRequest, initial_domain: str) -> User:
+    def _create_guest(
+        self, op: Write, req: InvitationRequest, initial_domain: str, changes: list[tuple[str, list[str]]]
+    ) -> User:
+        """Insert the guest. UserService.insert would check that the UPN's domain is the tenant's (it is: the
+        initial domain) and look the UPN up (``_existing`` just did, and the unique index decides races)."""
         upn = guest_upn(req.email, initial_domain)
         local = req.email.rpartition("@")[0]
-        values = {
-            "user_principal_name": upn,
-            "display_name": req.display_name or local,
-            "mail": req.email,
-            "mail_nickname": req.email.replace("@", "_")[:59] + "#EXT#",
-            "other_mails": [req.email],
-            "account_enabled": True,
-            "user_type": req.user_type,
-            "external_user_state": "PendingAcceptance",
-            "external_user_state_changed_at": op.now,
-            "creation_type": "Invitation",
-            "identities": [{"signInType": "userPrincipalName", "issuer": initial_domain, "issuerAssignedId": upn}],
-        }
+        if set(local) & _UPN_LOCAL_FORBIDDEN:
+            raise InvitationError(
+                "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+                target="invitedUserEmailAddress",
+            )
+        user = User(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            created_at=op.now,
+            user_principal_name=upn,
+            upn_key=upn.lower(),
+            display_name=req.display_name or local,
+            mail=req.email,
+            mail_key=req.email.lower(),
+            mail_nickname=req.email.replace("@", "_")[:59] + "#EXT#",
+            other_mails=[req.email],
+            account_enabled=True,
+            user_type=req.user_type,
+            external_user_state="PendingAcceptance",
+            external_user_state_changed_at=op.now,
+            creation_type="Invitation",
+            identities=[{"signInType": "userPrincipalName", "issuer": initial_domain, "issuerAssignedId": upn}],
+        )
+        op.session.add(user)
         try:
-            return UserService(self.sessions, self.actor).insert(op, values, None)
-        except ConflictError:
+            op.session.flush()  # the unique index on (tenant, UPN) is the real guard against a concurrent create
+        except IntegrityError:
             raise _UserRaceError() from None
+        changes.append(("created", [p.name for p in USER.props]))
+        return user
 
-    def _reinvite(self, op: Write, user: User, req: InvitationRequest) -> User:
+    def _reinvite(self, op: Write, user: User, req: InvitationRequest, changes: list[tuple[str, list[str]]]) -> User:
         """Same user, a new link (the old one dies when the new ticket is issued), the email again if asked."""
         if user.user_type == "Member" and user.creation_type != "Invitation":
             raise InvitationError(
@@ -219,10 +366,10 @@ class InvitationService(Services):
             raise InvitationError(EMAIL_MISMATCH)
         if req.display_name and req.display_name != user.display_name and user.external_user_state != "Accepted":
             user.display_name = req.display_name
-            op.change("user", user.id, "updated", ["displayName"])
+            changes.append(("updated", ["displayName"]))
         return user
 
-    def _reset(self, op: Write, req: InvitationRequest) -> User:
+    def _reset(self, op: Write, req: InvitationRequest, changes: list[tuple[str, list[str]]]) -> User:
         """resetRedemption: the guest redeems again, possibly with another address or identity; object id, UPN,
         memberships and app assignments are kept."""
         assert req.invited_user_id is not None
@@ -246,15 +393,20 @@ class InvitationService(Services):
         user.external_user_state, user.external_user_state_changed_at = "PendingAcceptance", op.now
         # The old external identity no longer signs in; the next redemption binds a new one.
         user.identities = [i for i in user.identities or [] if i.get("signInType") == "userPrincipalName"]
-        op.change(
-            "user",
-            user.id,
-            "updated",
-            ["externalUserState", "externalUserStateChangeDateTime", "identities", "mail", "otherMails"],
+        changes.append(
+            ("updated", ["externalUserState", "externalUserStateChangeDateTime", "identities", "mail", "otherMails"])
         )
         return user
 
-    def _sponsors(self, op: Write, user: User, req: InvitationRequest, inviter: User | None) -> list[tuple[str, str]]:
+    def _sponsors(
+        self,
+        op: Write,
+        user: User,
+        req: InvitationRequest,
+        inviter: User | None,
+        new: bool,
+        changes: list[tuple[str, list[str]]],
+    ) -> list[tuple[str, str]]:
         """invitedUserSponsors (users or groups of this tenant); without any, the inviting user is the sponsor."""
         wanted: list[tuple[str, str]] = []
         for sponsor_id in req.sponsors:
@@ -275,7 +427,7 @@ class InvitationService(Services):
         if not wanted and inviter is not None:
             wanted.append(("user", inviter.id))
         for kind, sponsor_id in wanted:
-            if op.session.get(UserSponsor, (user.id, sponsor_id)) is None:
+            if new or op.session.get(UserSponsor, (user.id, sponsor_id)) is None:
                 op.session.add(
                     UserSponsor(
                         user_id=user.id,
@@ -286,27 +438,30 @@ class InvitationService(Services):
                     )
                 )
         if wanted:
-            op.change("user", user.id, "updated", ["sponsors"])
+            changes.append(("updated", ["sponsors"]))
         return wanted
 
-    def _queue_mail(
+    def _mail_data(
         self,
-        op: Write,
-        invitation: Invitation,
+        s: Session,
         req: InvitationRequest,
-        user: User,
+        user: User | None,
         tenant: Tenant,
         initial: str,
         inviter: User | None,
+        invitation_id: str,
         redeem_url: str,
-    ) -> None:
-        s = op.session
+        now: dt.datetime,
+    ) -> InvitationMailData:
+        """What the email says: language (seed 004 order), names, links. ``user`` is the existing invitee."""
         home = s.scalar(
             select(Tenant.preferred_language)
             .join(Domain, Domain.tenant_id == Tenant.id)
             .where(Domain.name == req.email.rpartition("@")[2], Domain.tenant_id != self.tenant_id)
         )
-        language = choose_language(req.message_language, user.preferred_language, home, tenant.preferred_language)
+        language = choose_language(
+            req.message_language, user.preferred_language if user else None, home, tenant.preferred_language
+        )
         if inviter is not None:
             inviter_name, inviter_email = inviter.display_name or inviter.user_principal_name, inviter.mail
         else:
@@ -314,9 +469,9 @@ class InvitationService(Services):
             name = self.actor.display_name if self.actor.kind == "app" else ""
             inviter_name, inviter_email = name or tenant.display_name, None
         block = self.config.seal("invitation-block", {"t": self.tenant_id, "e": req.email.lower()})
-        cc = [Mailbox(address, one_line(name)) for address, name in req.cc]
-        data = InvitationMailData(
-            invitation_id=invitation.id,
+        display = req.display_name or ((user.display_name or "") if user else req.email.rpartition("@")[0])
+        return InvitationMailData(
+            invitation_id=invitation_id,
             language=language,
             platform=self.config.platform,
             sender_address=self.config.mail_from,
@@ -324,28 +479,23 @@ class InvitationService(Services):
             tenant_domain=initial,
             inviter_name=inviter_name,
             inviter_email=inviter_email,
-            recipient=Mailbox(req.email, one_line(req.display_name or user.display_name or "")),
-            cc=cc,
+            recipient=Mailbox(req.email, one_line(display or "")),
+            cc=[Mailbox(address, one_line(name)) for address, name in req.cc],
             message=req.message_body,
             redirect_url=req.redirect_url,
             redeem_url=redeem_url,
             block_url=f"{self.config.public_url}/invitations/block?token={block}",
             privacy_url=tenant.privacy_statement_url,
-            expires_at=op.now + self.config.link_lifetime,
+            expires_at=now + self.config.link_lifetime,
         )
-        message = build_invitation_mail(data, op.now)
-        recipients = [req.email, *(m.address for m in cc)]
-        enqueue(
-            s,
-            message,
-            envelope_from=self.config.mail_from,
-            recipients=recipients,
-            kind="invitation",
-            tenant_id=self.tenant_id,
-            related_id=invitation.id,
-            now=op.now,
-        )
-        invitation.message_status, invitation.language = "Queued", language
+
+
+def _render(data: InvitationMailData, req: InvitationRequest, now: dt.datetime) -> _Mail:
+    """Render, serialize and verify the message (header checks raise here, before anything is written)."""
+    message = build_invitation_mail(data, now)
+    wire = serialize(message)
+    recipients = [req.email, *(m.address for m in data.cc)]
+    return _Mail(wire, str(message["Subject"] or "")[:998], recipients, data.language)
 
 
 def sponsors_of(session: Session, tenant_id: str, user_id: str) -> list[tuple[str, Any]]:

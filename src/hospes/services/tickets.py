@@ -29,11 +29,22 @@ def token_hash(token: str) -> str:
 
 
 def issue(
-    session: Session, tenant_id: str, invitation_id: str, user_id: str, now: dt.datetime, lifetime: dt.timedelta
+    session: Session,
+    tenant_id: str,
+    invitation_id: str,
+    user_id: str,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+    *,
+    token: str | None = None,
+    revoke: bool = True,
 ) -> str:
-    """Revoke the user's live tickets and add a new one; returns the clear token (never stored)."""
-    revoke_for_user(session, tenant_id, user_id, now)
-    token = new_token()
+    """Revoke the user's live tickets and add a new one; returns the clear token (never stored). ``token``: one
+    drawn earlier with ``new_token`` (the invitation email is rendered before the transaction); ``revoke=False``
+    only for a user created in this same transaction, who cannot have tickets yet."""
+    if revoke:
+        revoke_for_user(session, tenant_id, user_id, now)
+    token = token or new_token()
     session.add(
         RedemptionTicket(
             token_hash=token_hash(token),
