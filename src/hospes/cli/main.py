@@ -189,5 +189,14 @@ def _register_mail() -> None:
 _register_mail()
 
 
+def _register_expression() -> None:
+    from hospes.cli.expression import expression_app
+
+    app.add_typer(expression_app, name="expression")
+
+
+_register_expression()
+
+
 def main() -> None:
     app()

@@ -1574,7 +1574,7 @@ _add(
     _spec(
         "ToLower",
         [P("source", STR), P("culture", "culture", optional=True)],
-        "Lower case, invariant culture unless a culture (tr-TR, az-AZ ... change i/I) is given.",
+        "Lower case, invariant culture unless a culture is given (tr-TR and az-AZ change i and I).",
         _case(upper=False),
         examples=(
             E(
