@@ -1,0 +1,103 @@
+"""What the engine needs from a target system. SCIM 2.0 is one connector (``scim.py``); cross-tenant sync can be
+another one on the same engine. The engine speaks in target *paths* (``userName``, ``emails[type eq "work"].value``,
+``urn:...:enterprise:2.0:User:department``) and lets the connector decide the wire shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ConnectorError(Exception):
+    """A failed request. ``code`` follows the provisioning-log error codes (``SystemForCrossDomainIdentity
+    Management<Reason>`` shortened to the reason), ``transient`` says whether trying again later may work."""
+
+    transient = False
+
+    def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
+
+
+class TransientError(ConnectorError):
+    """429, 5xx, timeouts, dropped connections: retried (then escrowed), never a reason for quarantine by itself."""
+
+    transient = True
+
+
+class PermanentError(ConnectorError):
+    """A 4xx the same request will get again: logged as a failure of this object and escrowed with backoff."""
+
+
+class CredentialsError(PermanentError):
+    """401/403 or a token that cannot be obtained: the whole job is quarantined at once."""
+
+
+class ComplianceError(PermanentError):
+    """The target does not behave like a SCIM service (e.g. 404 on a query): quarantine at once."""
+
+
+class TargetNotFoundError(PermanentError):
+    """The cached target id is gone (``InvalidAnchor``)."""
+
+
+class ConflictError(PermanentError):
+    """409 on create: the object exists; the engine re-matches and links it."""
+
+
+@dataclass
+class TargetObject:
+    id: str
+    version: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One attribute to change: ``old`` is what was last exported (None: absent), ``new`` None means clear it."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class Capabilities:
+    etag: bool = False
+    filter: bool = True
+    max_results: int = 100
+    patch: bool = True
+    member_chunk: int = 100
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    name: str
+
+    def discover(self) -> Capabilities: ...
+
+    def test(self) -> None:
+        """Raise CredentialsError / ComplianceError / TransientError when the target cannot be used."""
+
+    def find(self, kind: str, path: str, value: Any) -> list[TargetObject]: ...
+
+    def scan(self, kind: str, paths: list[str]) -> Iterator[TargetObject]:
+        """Every object of ``kind`` with (at least) ``paths`` — used to match many objects at once."""
+        ...
+
+    def get(self, kind: str, target_id: str, paths: list[str] | None = None) -> TargetObject | None: ...
+
+    def create(self, kind: str, resource: dict[str, Any]) -> TargetObject: ...
+
+    def update(self, kind: str, target_id: str, changes: list[Change], version: str | None) -> str | None:
+        """Apply ``changes``; returns the new version (ETag) when the target gives one."""
+        ...
+
+    def delete(self, kind: str, target_id: str, version: str | None) -> None: ...
+
+    def change_members(self, target_id: str, add: list[str], remove: list[str], version: str | None) -> str | None:
+        """Add and remove members (target ids) of a group, as deltas, chunked to the target's limits."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,99 @@
+"""The engine's single door to the expressions package (``hospes.expressions``): compiling and evaluating
+attribute-mapping expressions and scoping filters, and turning target paths into a SCIM resource. The engine has
+no evaluator of its own; plain ``[attribute]`` and ``"constant"`` sources skip the expression machinery only
+because they are the bulk of every mapping set and need none of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from hospes.expressions import NO_FLOW, ExpressionError, build_scim_resource, compile_expression, compile_scope
+from hospes.expressions.defaults import EIGHT_BY_EIGHT_USER_MAPPINGS, SCIM_GROUP_MAPPINGS, DefaultMapping
+
+
+class MappingError(ValueError):
+    """An expression or a scoping filter that does not compile."""
+
+
+class Compiled(Protocol):
+    def evaluate(self, source: Mapping[str, Any]) -> Any: ...
+
+
+class CompiledScope(Protocol):
+    def matches(self, source: Mapping[str, Any]) -> bool: ...
+
+
+def is_no_flow(value: Any) -> bool:
+    return value is NO_FLOW
+
+
+class _Direct:
+    def __init__(self, name: str) -> None:
+        self.name, self.lname = name, name.lower()
+
+    def evaluate(self, source: Mapping[str, Any]) -> Any:
+        if self.name in source:
+            return source[self.name]
+        for key, value in source.items():  # Entra attribute names are case-insensitive
+            if key.lower() == self.lname:
+                return value
+        return None
+
+
+class _Constant:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def evaluate(self, source: Mapping[str, Any]) -> Any:
+        return self.value
+
+
+def compile_text(text: str) -> Compiled:
+    stripped = text.strip()
+    if stripped.startswith("[") and stripped.endswith("]") and stripped.count("[") == 1 and stripped.count("]") == 1:
+        return _Direct(stripped[1:-1])
+    if stripped.startswith('"') and stripped.endswith('"') and "\\" not in stripped:
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            value = None
+        if isinstance(value, str):
+            return _Constant(value)
+    try:
+        return compile_expression(stripped)
+    except ExpressionError as exc:
+        raise MappingError(str(exc)) from None
+
+
+def compile_scope_json(data: dict[str, Any]) -> CompiledScope:
+    try:
+        return compile_scope(data)
+    except (ExpressionError, ValueError, TypeError) as exc:
+        raise MappingError(str(exc)) from None
+
+
+def build_resource(values: dict[str, Any], kind: str = "user") -> dict[str, Any]:
+    """A SCIM resource from target paths -> values (filtered multi-valued paths, extension URNs)."""
+    try:
+        return build_scim_resource(values, resource_type="Group" if kind == "group" else "User")
+    except ExpressionError as exc:
+        raise MappingError(str(exc)) from None
+
+
+Row = tuple[str, str | None, int, str]
+
+
+def _rows(mappings: tuple[DefaultMapping, ...]) -> list[Row]:
+    return [(m.target, m.source or None, m.matching_priority, m.flow_type) for m in mappings]
+
+
+def default_user_rows() -> list[Row]:
+    """Seed 002's table (the 8x8 example): the generic SCIM app's default user mappings; locale and timezone are
+    listed but unmapped."""
+    return [*_rows(EIGHT_BY_EIGHT_USER_MAPPINGS), ("locale", None, 0, "Always"), ("timezone", None, 0, "Always")]
+
+
+def default_group_rows() -> list[Row]:
+    return _rows(SCIM_GROUP_MAPPINGS)
