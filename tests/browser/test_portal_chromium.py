@@ -1,0 +1,279 @@
+"""The admin portal end to end in headless Chromium against a real server process with a real SMTP sink:
+an admin invites a guest and the email arrives; a 200-row CSV bulk invite finishes with its results file; a group
+owner invites a guest into their group; a Guest Inviter cannot open admin-only screens. Every screen is
+screenshotted at desktop and phone width (``artifacts/browser/<test>/``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.principals import GUEST_INVITER, system_principal
+from hospes.services.directory import DirectoryRoleService
+from hospes.services.groups import GroupService
+from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.services.users import UserService
+from tests.live import LiveServer, run_server
+from tests.mailsink import MailSink
+
+pytestmark = pytest.mark.live
+ADMIN_PASSWORD = "Admin-Pass-123"
+PASSWORD = "Correct-Horse-9"
+
+
+@pytest.fixture(scope="module")
+def mail_server() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def portal_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, mail_server: MailSink
+) -> Iterator[LiveServer]:
+    """A server whose outbox worker delivers to the sink (run_server passes the environment through)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOSPES_SMTP_HOST", "127.0.0.1")
+        env.setenv("HOSPES_SMTP_PORT", str(mail_server.port))
+        env.setenv("HOSPES_MAIL_POLL_INTERVAL_SECONDS", "0.2")
+        with run_server(database_url, str(tmp_path_factory.mktemp("live-portal"))) as server:
+            yield server
+
+
+def _shot(page: Any, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
+    return create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD)
+
+
+def _member(sessions: sessionmaker[Session], boot: TenantBootstrap, nickname: str) -> str:
+    user = UserService(sessions, system_principal(boot.tenant_id)).create(
+        {
+            "account_enabled": True,
+            "display_name": nickname.title(),
+            "mail_nickname": nickname,
+            "user_principal_name": f"{nickname}@{boot.domain}",
+            "mail": f"{nickname}@{boot.domain}",
+        },
+        PASSWORD,
+    )
+    return user.id
+
+
+def _sign_in(page: Any, base: str, upn: str, password: str) -> None:
+    page.goto(f"{base}/login?next=/{base.rsplit('/', 1)[1]}/admin")
+    page.get_by_label("Sign-in name").fill(upn)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/admin")
+
+
+def _no_horizontal_scroll(page: Any) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"] + 1
+
+
+def test_admin_invites_a_guest_and_the_email_arrives(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], mail_server: MailSink, artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    group_id = (
+        GroupService(sessions, system_principal(boot.tenant_id))
+        .create(
+            {"display_name": "Partners", "mail_nickname": "partners", "mail_enabled": False, "security_enabled": True},
+            [],
+            [],
+        )
+        .id
+    )
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    assert "Global Administrator" in page.inner_text("#my-roles")
+    _shot(page, artifacts, "01-overview")
+
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Invite external user").click()
+    page.wait_for_url(f"{base}/admin/users/invite")
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Invite").click()
+    assert "not an email address" in page.locator("#e-email").inner_text()
+    _shot(page, artifacts, "02-invite-error")
+
+    address = f"ann-{uuid.uuid4().hex[:6]}@partner.example"
+    page.get_by_label("Email address").fill(address)
+    page.get_by_label("Display name").fill("Ann Partner")
+    page.get_by_label("Personal message").fill("Welcome to the <project>!")
+    page.get_by_label("Partners").check()
+    assert page.get_by_label("Send the invitation email").is_checked()
+    _shot(page, artifacts, "03-invite-filled")
+    page.get_by_role("button", name="Invite").click()
+    assert "is on its way" in page.inner_text("#invite-result")
+    _shot(page, artifacts, "04-invite-sent")
+
+    received = mail_server.wait_for_rcpt(address, timeout=20)
+    assert "invited you" in str(received.message["Subject"])
+    assert "Welcome to the &lt;project&gt;!" in received.part("html")
+    assert f"/redeem?tenant={boot.tenant_id}" in received.part("plain")
+
+    page.get_by_role("link", name="Open the user").click()
+    assert "Pending acceptance" in page.inner_text("#external-state")
+    assert "Partners" in page.inner_text("#user-groups")
+    _shot(page, artifacts, "05-user-detail")
+    page.goto(f"{base}/admin/groups/{group_id}")
+    assert "Ann Partner" in page.inner_text("#members")
+
+    page.goto(f"{base}/admin/outbox")
+    assert address in page.inner_text("#outbox")
+    _shot(page, artifacts, "06-outbox")
+
+
+def test_bulk_invite_of_200_rows(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/users/bulk")
+    _shot(page, artifacts, "01-bulk-form")
+    rows = "Email address to invite,Display name\n" + "".join(
+        f"bulk{i:03d}@partner-{i % 7}.example,Bulk Guest {i:03d}\n" for i in range(200)
+    )
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "guests.csv", "mimeType": "text/csv", "buffer": rows.encode()}
+    )
+    page.get_by_label("Send the invitation emails").uncheck()
+    page.get_by_role("button", name="Upload and invite").click()
+    page.wait_for_url(re.compile(r".*/admin/users/bulk/[0-9a-f]{32}$"))
+    _shot(page, artifacts, "02-bulk-progress")
+    page.wait_for_selector('#bulk-job[data-finished="true"]', timeout=120_000)
+    assert "Finished: 200 invited, 0 failed, of 200 rows." in page.inner_text("#bulk-status")
+    _shot(page, artifacts, "03-bulk-finished")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download results (CSV)").click()
+    download = info.value
+    content = Path(download.path()).read_text(encoding="utf-8")
+    results = list(csv.DictReader(io.StringIO(content)))
+    assert len(results) == 200 and all(r["result"] == "ok" and "/redeem?" in r["inviteRedeemUrl"] for r in results)
+    page.goto(f"{base}/admin/users?filter=pending")
+    assert "200 users" in page.inner_text("#result-count")
+    _shot(page, artifacts, "04-pending-guests")
+
+
+def test_group_owner_invites_a_guest_into_their_group(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], mail_server: MailSink, artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    owner_id = _member(sessions, boot, "olivia")
+    groups = GroupService(sessions, system_principal(boot.tenant_id))
+    mine = groups.create(
+        {"display_name": "Project Falcon", "mail_nickname": "falcon", "mail_enabled": False, "security_enabled": True},
+        [],
+        [owner_id],
+    )
+    groups.create(
+        {"display_name": "Board", "mail_nickname": "board", "mail_enabled": False, "security_enabled": True}, [], []
+    )
+    _sign_in(page, base, f"olivia@{boot.domain}", PASSWORD)
+    nav = page.get_by_role("navigation", name="Administration")
+    assert nav.get_by_role("link", name="Users").count() == 0
+    _shot(page, artifacts, "01-owner-overview")
+    nav.get_by_role("link", name="Groups").click()
+    assert "Project Falcon" in page.inner_text("#groups") and "Board" not in page.inner_text("#groups")
+    _shot(page, artifacts, "02-owner-groups")
+    page.get_by_role("link", name="Project Falcon").click()
+    page.get_by_role("link", name="Invite a guest into this group").click()
+    assert page.get_by_label("Project Falcon").is_checked()
+    address = f"gus-{uuid.uuid4().hex[:6]}@partner.example"
+    page.get_by_label("Email address").fill(address)
+    page.get_by_label("Display name").fill("Gus Guest")
+    page.get_by_label("Send the invitation email").uncheck()
+    _shot(page, artifacts, "03-owner-invite")
+    page.get_by_role("button", name="Invite").click()
+    link = page.get_by_label("Redemption link").input_value()
+    assert "/redeem?tenant=" in link
+    _shot(page, artifacts, "04-owner-invite-link")
+    page.goto(f"{base}/admin/groups/{mine.id}")
+    assert "Gus Guest" in page.inner_text("#members")
+    _shot(page, artifacts, "05-owner-group-members")
+    page.goto(f"{base}/admin/users")
+    assert page.locator("#forbidden").is_visible()
+
+
+def test_guest_inviter_cannot_open_admin_screens(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    inviter = _member(sessions, boot, "ivan")
+    DirectoryRoleService(sessions, system_principal(boot.tenant_id)).add_member(GUEST_INVITER, inviter)
+    _sign_in(page, base, f"ivan@{boot.domain}", PASSWORD)
+    nav = page.get_by_role("navigation", name="Administration")
+    assert nav.get_by_role("link", name="Invite external user").count() == 1
+    assert nav.get_by_role("link", name="Enterprise applications").count() == 0
+    for path in ("apps", "settings/collaboration", "settings/organization", "audit", "outbox", "groups", "users/new"):
+        response = page.goto(f"{base}/admin/{path}")
+        assert response.status == 403, path
+        assert "You don't have access to this page" in page.inner_text("h1")
+    _shot(page, artifacts, "01-forbidden")
+    page.goto(f"{base}/admin/users/invite")
+    assert page.get_by_role("heading", name="Invite external user").is_visible()
+
+
+def test_every_screen_desktop_and_phone(
+    browser: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    member_id = _member(sessions, boot, "mia")
+    group = GroupService(sessions, system_principal(boot.tenant_id)).create(
+        {"display_name": "Engineering", "mail_nickname": "eng", "mail_enabled": False, "security_enabled": True},
+        [member_id],
+        [member_id],
+    )
+    screens = [
+        ("overview", "/admin"),
+        ("users", "/admin/users"),
+        ("user", f"/admin/users/{member_id}"),
+        ("user-new", "/admin/users/new"),
+        ("invite", "/admin/users/invite"),
+        ("bulk", "/admin/users/bulk"),
+        ("groups", "/admin/groups"),
+        ("group", f"/admin/groups/{group.id}"),
+        ("group-new", "/admin/groups/new"),
+        ("apps", "/admin/apps"),
+        ("app-new", "/admin/apps/new"),
+        ("collaboration", "/admin/settings/collaboration"),
+        ("organization", "/admin/settings/organization"),
+        ("audit", "/admin/audit"),
+        ("outbox", "/admin/outbox"),
+    ]
+    for label, viewport in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 375, "height": 740})):
+        context = browser.new_context(viewport=viewport, locale="en-US")
+        try:
+            page = context.new_page()
+            _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+            page.goto(f"{base}/admin/apps")
+            first_app = page.locator("#apps a").first.get_attribute("href")
+            for name, path in [*screens, ("app", first_app.removeprefix(f"/{boot.domain}"))]:
+                response = page.goto(f"{base}{path}")
+                assert response.status == 200, path
+                assert (
+                    page.locator("#signed-in-user").inner_text() == f"{boot.domain.split('-')[0].title()} Administrator"
+                )
+                _no_horizontal_scroll(page)
+                _shot(page, artifacts, f"{label}-{name}")
+            page.goto(f"{base}/admin/users?lang=fr")
+            assert page.locator("html").get_attribute("lang") == "fr"
+            _shot(page, artifacts, f"{label}-users-fr")
+        finally:
+            context.close()
