@@ -87,6 +87,29 @@ class Settings(BaseSettings):
         5, ge=1, le=100, description="Most passcodes sent to one address (and to one account) per hour."
     )
 
+    # Provisioning engine (docs/provisioning.md).
+    outbound_allow: str = Field(
+        "",
+        description="Hosts and CIDR ranges that outbound SCIM URLs may reach although they are private, loopback or "
+        "link-local (comma-separated, e.g. 'scim.intranet,10.0.0.0/8,127.0.0.1'). Empty: public addresses only.",
+    )
+    provisioning_runner: bool = Field(True, description="Run the provisioning runner inside 'hospes serve'.")
+    provisioning_poll_seconds: float = Field(
+        0.25, gt=0, le=60, description="How often the runner looks at the change log for new work."
+    )
+    provisioning_reconcile_seconds: float = Field(
+        3600.0, gt=0, description="Interval of the reconciliation pass (re-reads scope and group memberships)."
+    )
+    provisioning_concurrency: int = Field(8, ge=1, le=64, description="Concurrent requests per target.")
+    provisioning_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to a target.")
+    provisioning_escrow_base_seconds: float = Field(
+        60.0, gt=0, description="First retry of a failed object; doubles per failure up to a day."
+    )
+    provisioning_quarantine_retry_seconds: float = Field(
+        300.0, gt=0, description="First retry of a quarantined job; doubles up to a day."
+    )
+    provisioning_log_retention_days: int = Field(30, ge=1, description="Provisioning log rows are kept this long.")
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
