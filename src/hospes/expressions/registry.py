@@ -100,13 +100,14 @@ class FunctionSpec:
 
     @property
     def min_args(self) -> int:
-        count = 0
+        """Arguments are positional: an optional slot before a required one must still be written (empty)."""
+        position = 0
+        minimum = 0
         for p in self.params:
-            if p.repeating:
-                count += self.min_repeats
-            elif not p.optional:
-                count += 1
-        return count
+            position += self.min_repeats if p.repeating else 1
+            if not p.optional:
+                minimum = position
+        return minimum
 
     @property
     def max_args(self) -> int | None:
