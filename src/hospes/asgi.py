@@ -26,6 +26,7 @@ from hospes.graph.state import AppState
 from hospes.mail import block_route
 from hospes.mail.outbox import OutboxWorker
 from hospes.oauth import routes as oauth_routes
+from hospes.provisioning import ProvisioningRunner, ProvisioningService
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
@@ -55,11 +56,20 @@ def _is_graph(request: Request) -> bool:
     return request.url.path.startswith("/v1.0")
 
 
-def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bool | None = None) -> FastAPI:
-    """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host)."""
+def create_app(
+    settings: Settings,
+    *,
+    housekeeping: bool = True,
+    mail_worker: bool | None = None,
+    provisioning_runner: bool | None = None,
+) -> FastAPI:
+    """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
+    ``provisioning_runner``: run provisioning jobs in the background (default: ``settings.provisioning_runner``
+    when ``housekeeping`` is on, so the in-process test app runs no background work)."""
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
-    keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
+    box = secret_box(settings.secret_key, settings.data_dir)
+    keys = load_or_create_keys(sessions, box)
     state = AppState(
         settings=settings,
         sessions=sessions,
@@ -70,6 +80,9 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
     if mail_worker is None:
         mail_worker = settings.mail_worker and bool(settings.smtp_host)
     outbox = OutboxWorker(sessions, settings) if mail_worker else None
+    if provisioning_runner is None:
+        provisioning_runner = settings.provisioning_runner and housekeeping
+    runner = ProvisioningRunner(sessions, settings, box) if provisioning_runner else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +92,11 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
             worker.start()
         if outbox is not None:
             outbox.start()
+        if runner is not None:
+            runner.start()
         yield
+        if runner is not None:
+            runner.stop()
         if outbox is not None:
             outbox.stop()
         stop.set()
@@ -90,6 +107,8 @@ def create_app(settings: Settings, *, housekeeping: bool = True, mail_worker: bo
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.hospes = state
     app.state.outbox = outbox
+    app.state.provisioning = ProvisioningService(sessions, settings, box)
+    app.state.provisioning_runner = runner
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     for router in (*routers, policies.router, auth_methods.router):

@@ -200,19 +200,34 @@ def mail_send_pending(config: ConfigOpt = None) -> None:
 
 
 def worker(config: ConfigOpt = None) -> None:
-    """Run the outbox delivery worker in the foreground (for deployments that set HOSPES_MAIL_WORKER=false on
-    the API servers). Stops on SIGINT/SIGTERM."""
+    """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set) and the
+    provisioning runner (for deployments that turn them off on the API servers). Stops on SIGINT/SIGTERM."""
+    from hospes.auth.crypto import secret_box
     from hospes.mail.outbox import OutboxWorker
+    from hospes.provisioning import ProvisioningRunner
 
     settings, sessions = _open(config)
-    if not settings.smtp_host:
-        err.print("[red]error:[/red] HOSPES_SMTP_HOST is not set.")
-        raise typer.Exit(1)
-    outbox = OutboxWorker(sessions, settings)
-    signal.signal(signal.SIGTERM, lambda *_: outbox.stop(0))
+    runner = ProvisioningRunner(sessions, settings, secret_box(settings.secret_key, settings.data_dir))
+    outbox = OutboxWorker(sessions, settings) if settings.smtp_host else None
+
+    def stop(*_: object) -> None:
+        runner.stop(0)
+        if outbox is not None:
+            outbox.stop(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    runner.start()
+    console.print("running provisioning jobs")
+    if outbox is None:
+        console.print("email delivery off: HOSPES_SMTP_HOST is not set")
+        with contextlib.suppress(KeyboardInterrupt):
+            runner.run_until_stopped()
+        runner.stop()
+        return
     console.print(f"delivering email through {settings.smtp_host}:{settings.smtp_port}")
     with contextlib.suppress(KeyboardInterrupt):
         outbox.run()
+    runner.stop()
 
 
 def register(app: typer.Typer) -> None:

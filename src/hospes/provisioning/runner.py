@@ -52,6 +52,11 @@ class ProvisioningRunner:
         self._thread = threading.Thread(target=self.run, name="provisioning-runner", daemon=True)
         self._thread.start()
 
+    def run_until_stopped(self) -> None:
+        """Block the calling thread until ``stop`` (``hospes worker`` without email delivery)."""
+        while not self._stop.wait(1.0):
+            pass
+
     def wake(self) -> None:
         self._wake.set()
 
