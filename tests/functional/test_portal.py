@@ -590,3 +590,27 @@ def test_unreadable_input_gets_a_page(web: TestClient, tenant: TenantHandle) -> 
     assert huge.status_code == 400
     assert web.get(f"/{tenant.domain}/admin/groups/not-a-guid").status_code == 404
     assert web.get(f"/{tenant.domain}/admin/apps/{'0' * 36}").status_code == 404
+
+
+def test_guest_sign_in_settings(web: TestClient, tenant: TenantHandle, sessions: Any) -> None:
+    from hospes.domain.principals import system_principal
+    from hospes.services.redemption import GuestPolicyService
+
+    _as_admin(web, tenant)
+    saved = _post(
+        web,
+        tenant,
+        "/admin/settings/collaboration",
+        {"allow_invites_from": "everyone", "domain_mode": "", "require_guest_mfa": "on", "trust_home_mfa": "on"},
+    )
+    assert saved.status_code == 303
+    policy = GuestPolicyService(sessions, system_principal(tenant.id)).get()
+    assert (policy.email_otp, policy.require_guest_mfa, policy.trust_home_mfa) == (False, True, True)
+    page = web.get(f"/{tenant.domain}/admin/settings/collaboration").text
+    assert 'name="require_guest_mfa" checked' in page and 'name="email_otp_enabled" checked' not in page
+    again = _post(
+        web, tenant, "/admin/settings/collaboration", {"allow_invites_from": "everyone", "email_otp_enabled": "on"}
+    )
+    assert again.status_code == 303
+    policy = GuestPolicyService(sessions, system_principal(tenant.id)).get()
+    assert (policy.email_otp, policy.require_guest_mfa, policy.trust_home_mfa) == (True, False, False)

@@ -32,6 +32,7 @@ from hospes.services.b2b_policy import ALLOW_INVITES_FROM, PolicyService, direct
 from hospes.services.base import Services, Write, new_id
 from hospes.services.groups import GroupService
 from hospes.services.invitations import InvitationResult, InvitationService
+from hospes.services.redemption import guest_policy_row, load_guest_policy
 from hospes.storage.tables import (
     AppRoleAssignment,
     AuditLog,
@@ -432,9 +433,12 @@ class PortalQueries(Services):
     def collaboration(self) -> dict[str, Any]:
         with self.read() as session:
             policy = load_policy(session, self.tenant_id)
+            guests = load_guest_policy(session, self.tenant_id)
             return {
                 "allow_invites_from": policy.allow_invites_from,
-                "email_otp_enabled": bool(policy.email_otp_enabled),
+                "email_otp_enabled": guests.email_otp,
+                "require_guest_mfa": guests.require_guest_mfa,
+                "trust_home_mfa": guests.trust_home_mfa,
                 "domain_mode": policy.domain_mode or "",
                 "domains": list(policy.domains or []),
             }
@@ -530,9 +534,18 @@ class PortalWrites(Services):
             return apps.insert_sp(op, app)
 
     def save_collaboration(
-        self, allow_invites_from: str, email_otp: bool, domain_mode: str, domains: list[str]
+        self,
+        allow_invites_from: str,
+        email_otp: bool,
+        domain_mode: str,
+        domains: list[str],
+        *,
+        require_guest_mfa: bool = False,
+        trust_home_mfa: bool = False,
     ) -> None:
-        """External collaboration settings in one transaction (the API needs two or three calls)."""
+        """External collaboration settings in one transaction (the API needs three or four calls): who may
+        invite, the domain allow/deny list, and the guest sign-in policy of the redemption area (email one-time
+        passcode, MFA for guests, trusting the home tenant's MFA)."""
         if allow_invites_from not in ALLOW_INVITES_FROM:
             raise InvalidInputError("Choose who can invite guests.", target="allowInvitesFrom")
         if domain_mode not in ("", "allow", "block"):
@@ -556,6 +569,13 @@ class PortalWrites(Services):
             row = policies._row(op.session)
             row.allow_invites_from = allow_invites_from
             row.email_otp_enabled = email_otp
+            guests = guest_policy_row(op.session, self.tenant_id, op.now)
+            if not email_otp:
+                guests.allow_external_id_email_otp = "disabled"
+            elif guests.allow_external_id_email_otp == "disabled":
+                guests.allow_external_id_email_otp = "default"
+            guests.require_guest_mfa, guests.trust_home_mfa = require_guest_mfa, trust_home_mfa
+            guests.updated_at = op.now
             if parsed_mode is None:
                 row.domain_policy_id = row.domain_policy_name = row.domain_mode = None
                 row.domains = []
@@ -565,4 +585,10 @@ class PortalWrites(Services):
                 row.domain_mode, row.domains = parsed_mode, clean
             row.updated_at = op.now
             op.target("Policy", "externalCollaboration", "External collaboration settings")
-            op.details["modifiedProperties"] = ["allowInvitesFrom", "emailOtp", "domains"]
+            op.details["modifiedProperties"] = [
+                "allowInvitesFrom",
+                "allowExternalIdToUseEmailOtp",
+                "domains",
+                "requireGuestMfa",
+                "trustHomeTenantMfa",
+            ]

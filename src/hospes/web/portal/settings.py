@@ -50,13 +50,20 @@ async def save_collaboration(request: Request, tenant: str) -> Response:
     values: dict[str, Any] = {
         "allow_invites_from": form.get("allow_invites_from"),
         "email_otp_enabled": form.flag("email_otp_enabled"),
+        "require_guest_mfa": form.flag("require_guest_mfa"),
+        "trust_home_mfa": form.flag("trust_home_mfa"),
         "domain_mode": form.get("domain_mode"),
         "domains": form.get("domains"),
     }
     domains = [d.strip() for d in re.split(r"[\s,;]+", values["domains"]) if d.strip()]
     try:
         PortalWrites(admin.sessions, admin.principal).save_collaboration(
-            values["allow_invites_from"], values["email_otp_enabled"], values["domain_mode"], domains
+            values["allow_invites_from"],
+            values["email_otp_enabled"],
+            values["domain_mode"],
+            domains,
+            require_guest_mfa=values["require_guest_mfa"],
+            trust_home_mfa=values["trust_home_mfa"],
         )
     except DomainError as exc:
         errors = field_errors(
