@@ -628,7 +628,8 @@ def _roles(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _role_value(role: Mapping[str, Any]) -> Any:
-    for key in ("value", "displayName", "appRoleId", "id"):
+    # The default-access role (appRoleId 00000000-...) has neither value nor name: it is not a role to send.
+    for key in ("value", "displayName"):
         if role.get(key):
             return role[key]
     return None
@@ -661,6 +662,7 @@ def b_complex_roles(call: Call, args: list[Arg]) -> Fn:
                 "value": _role_value(role),
             }
             for role in _roles(inner(s))
+            if _role_value(role) is not None
         ]
         return out or None
 

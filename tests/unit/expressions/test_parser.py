@@ -47,7 +47,10 @@ def test_printer_is_canonical() -> None:
 
 
 def test_multiline_expression() -> None:
-    text = 'Switch([Active], ,\n  "1", IIF(DateDiff("d", Now(), CDate([StatusHireDate])) > 5, "False", "True"),\n  "0", "False")'
+    text = (
+        'Switch([Active], ,\n  "1", IIF(DateDiff("d", Now(), CDate([StatusHireDate])) > 5, "False", "True"),\n'
+        '  "0", "False")'
+    )
     assert compile_expression(text).attributes == {"Active", "StatusHireDate"}
 
 
@@ -56,12 +59,12 @@ def test_multiline_expression() -> None:
     [
         ("Mid([x], 1 3)", 11, {'")"', '","'}),
         ("Join(", 5, {'")"', "[attribute]", "string"}),
-        ("Join(\" \", [a]", 13, {'")"', '","'}),
+        ('Join(" ", [a]', 13, {'")"', '","'}),
         ('"abc', 0, {'"'}),
         ("[abc", 0, {"]"}),
         (")", 0, {"[attribute]", "function name"}),
         ("[a] = [b] = [c]", 10, {"end of expression"}),
-        ("Join(\" \" [a])", 9, {'")"', '","'}),
+        ('Join(" " [a])', 9, {'")"', '","'}),
         ("Left([x], 1)) ", 12, {"end of expression"}),
         ("Left([x], 1) @", 13, set()),
     ],
@@ -109,7 +112,7 @@ def test_unknown_function_suggests_the_right_case() -> None:
         ('SelectUniqueValue("a")', "at least 2"),
         ('Switch([a], "d", "k", "v", "k2")', "even number"),
         ('Switch([a], "d", "k")', "at least 4"),
-        ("Switch([a], , , \"v\")", "cannot be left empty"),
+        ('Switch([a], , , "v")', "cannot be left empty"),
         ('ToLower([a], "en-US", "x")', "1 to 2"),
         ('Mid([a], "one", 2)', "start must be an integer"),
         ("Mid([a], 0, 2)", "1-based"),
@@ -129,8 +132,8 @@ def test_unknown_function_suggests_the_right_case() -> None:
         ("RandomString(3, 1, 1, 1, 1)", "smaller than the sum"),
         ('ToUpper([a], "english")', "culture name"),
         ('Split([a], "")', "must not be empty"),
-        ("BitAnd(\"x\", 1)", "must be an integer"),
-        ("Join(\" \", SelectUniqueValue(\"a\", \"b\"))", "must be the whole expression"),
+        ('BitAnd("x", 1)', "must be an integer"),
+        ('Join(" ", SelectUniqueValue("a", "b"))', "must be the whole expression"),
         ("Left(foo, 1)", "unknown name 'foo'"),
         ("[]", "empty attribute name"),
     ],
@@ -161,4 +164,4 @@ def test_expression_metadata() -> None:
     assert not compile_expression("[mail]").redacted
     with pytest.raises(AttributeError):
         expr.text = "x"  # type: ignore[misc]
-    assert compile_expression("Join( \" \",[a])") == compile_expression('Join(" ", [a])')
+    assert compile_expression('Join( " ",[a])') == compile_expression('Join(" ", [a])')

@@ -11,16 +11,57 @@ from hospes.expressions.registry import Example
 
 # The function list of Microsoft's "functions for customizing application data" page (reference §2.6) plus
 # AssertiveAppRoleAssignmentsComplex, documented on the attribute-mapping page.
-REFERENCE_FUNCTIONS = """
-Append AppRoleAssignmentsComplex AssertiveAppRoleAssignmentsComplex BitAnd CBool CDate Coalesce ConvertToBase64
-ConvertToUTF8Hex Count CStr DateAdd DateDiff DateFromNum FormatDateTime Guid IgnoreFlowIfNullOrEmpty IIF InStr
-IsNull IsNullOrEmpty IsPresent IsString Item Join Left Mid NormalizeDiacritics Not Now NumFromDate PCase
-RandomString Redact RemoveDuplicates Replace SelectUniqueValue SingleAppRoleAssignment Split StripSpaces Switch
-ToLower ToUpper Word
-""".split()
+REFERENCE_FUNCTIONS = [
+    "Append",
+    "AppRoleAssignmentsComplex",
+    "AssertiveAppRoleAssignmentsComplex",
+    "BitAnd",
+    "CBool",
+    "CDate",
+    "Coalesce",
+    "ConvertToBase64",
+    "ConvertToUTF8Hex",
+    "Count",
+    "CStr",
+    "DateAdd",
+    "DateDiff",
+    "DateFromNum",
+    "FormatDateTime",
+    "Guid",
+    "IgnoreFlowIfNullOrEmpty",
+    "IIF",
+    "InStr",
+    "IsNull",
+    "IsNullOrEmpty",
+    "IsPresent",
+    "IsString",
+    "Item",
+    "Join",
+    "Left",
+    "Mid",
+    "NormalizeDiacritics",
+    "Not",
+    "Now",
+    "NumFromDate",
+    "PCase",
+    "RandomString",
+    "Redact",
+    "RemoveDuplicates",
+    "Replace",
+    "SelectUniqueValue",
+    "SingleAppRoleAssignment",
+    "Split",
+    "StripSpaces",
+    "Switch",
+    "ToLower",
+    "ToUpper",
+    "Word",
+]
 
 EXAMPLES = [
-    pytest.param(example, id=f"{name}-{i}") for name, spec in FUNCTIONS.items() for i, example in enumerate(spec.examples)
+    pytest.param(example, id=f"{name}-{i}")
+    for name, spec in FUNCTIONS.items()
+    for i, example in enumerate(spec.examples)
 ]
 
 
