@@ -123,7 +123,7 @@ def make_app(
 
 
 @pytest.fixture
-def app(tenant: TenantHandle, service: ProvisioningService, scim_target: Target) -> App:
+def sync_app(tenant: TenantHandle, service: ProvisioningService, scim_target: Target) -> App:
     return make_app(tenant, service, scim_target)
 
 
@@ -139,4 +139,9 @@ def person(tenant: TenantHandle, **props: Any) -> dict[str, Any]:
         "department": "R&D",
         "officeLocation": "Paris",
     }
-    return tenant.new_user(nick, **{**defaults, **props})
+    created = tenant.new_user(nick, **{**defaults, **props})
+    fields = "id,userPrincipalName,mailNickname,mail,givenName,surname,jobTitle,mobilePhone,businessPhones,department"
+    response = tenant.get(f"/users/{created['id']}", params={"$select": fields + ",officeLocation,accountEnabled"})
+    assert response.status_code == 200, response.text
+    full: dict[str, Any] = response.json()
+    return full
