@@ -101,7 +101,8 @@ def b_join(call: Call, args: list[Arg]) -> Fn:
                 t = text(v)
                 if t:  # null and "" are skipped: Join(", ", "", [surname], [givenName]) -> "Doe, John"
                     out.append(t)
-        return sep.join(out)
+        # Nothing to join is null, not "": an all-empty name.formatted must not be sent as an empty string.
+        return sep.join(out) if out else None
 
     return run
 
@@ -1290,7 +1291,8 @@ _add(
     _spec(
         "Join",
         [P("separator", STR), P("source", STR, repeating=True)],
-        "Joins the values (multi-valued ones expanded) with the separator, skipping null and empty values.",
+        "Joins the values (multi-valued ones expanded) with the separator, skipping null and empty values; "
+        "null when nothing is left.",
         b_join,
         examples=(
             E('Join(", ", "", [surname], [givenName])', {"givenName": "John", "surname": "Doe"}, "Doe, John"),

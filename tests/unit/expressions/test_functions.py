@@ -153,6 +153,7 @@ def test_multi_valued_sources_are_mapped_value_by_value() -> None:
     assert ev("ToLower([a])", a=["X", "Y"]) == ["x", "y"]
     assert ev('Append([a], "@c")', a=["x", None, "y"]) == ["x@c", "y@c"]
     assert ev('Join(";", [a], [b])', a=["x", "", "y"], b="z") == "x;y;z"
+    assert ev('Join(";", [a], [b])', a=["", None]) is NO_FLOW
 
 
 def test_a_multi_valued_value_where_one_is_expected_is_an_error() -> None:
