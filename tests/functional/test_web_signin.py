@@ -252,7 +252,7 @@ def test_french_pages(web: TestClient, tenant: TenantHandle) -> None:
 def test_accept_language_when_tenant_has_none(web: TestClient, tenant: TenantHandle) -> None:
     org = tenant.get("/organization").json()["value"][0]["id"]
     assert tenant.patch(f"/organization/{org}", json={"preferredLanguage": None}).status_code == 204
-    page = web.get(f"/{tenant.domain}/login", headers={"Accept-Language": "de;q=0.9, fr-CA;q=0.8, en;q=0.1"})
+    page = web.get(f"/{tenant.domain}/login", headers={"Accept-Language": "it;q=0.9, fr-CA;q=0.8, en;q=0.1"})
     assert "Se connecter" in page.text
 
 

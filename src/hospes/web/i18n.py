@@ -22,8 +22,8 @@ from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT = "en"
-SUPPORTED = ("en", "fr")  # source language first; each other one has a catalog
-NAMES = {"en": "English", "fr": "Français"}
+SUPPORTED = ("en", "fr", "de", "es", "ja")  # source language first; the languages of the email (mail/i18n.py)
+NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "ja": "日本語"}
 _Q = re.compile(r"^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$")
 
 
