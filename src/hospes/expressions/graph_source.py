@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hospes.expressions.ast import Attribute, Call, Compare, Name, Node, Number, Omitted, String
+from hospes.expressions.ast import COMPARE_OPS, Attribute, Call, Compare, Name, Node, Number, Omitted, String
 from hospes.expressions.compiler import Expression, compile_expression, compile_tree
 from hospes.expressions.errors import ExpressionError
 from hospes.expressions.functions import FUNCTIONS
@@ -41,27 +41,30 @@ def _node(source: Mapping[str, Any], depth: int = 0) -> Node:
     params = source.get("parameters") or []
     if not isinstance(params, list):
         raise ExpressionError("parameters must be a list")
+    if name in COMPARE_OPS:
+        if len(params) != 2 or not all(isinstance(p, Mapping) and isinstance(p.get("value"), Mapping) for p in params):
+            raise ExpressionError(f"comparison {name} needs a left and a right parameter")
+        return Compare(name, _node(params[0]["value"], depth + 1), _node(params[1]["value"], depth + 1))
     spec = FUNCTIONS.get(name)
-    args: list[Node] = []
-    if spec is not None and all(isinstance(p, Mapping) and p.get("key") for p in params):
+    keyed = all(isinstance(p, Mapping) and p.get("key") for p in params)
+    if spec is not None and spec.max_args is not None and keyed:
+        # Fixed signature: place each key at its parameter's position; absent optional ones are empty slots.
         by_key = {str(p["key"]).lower(): p.get("value") for p in params}
-        total = len(params)
-        # Place known keys at their parameter position; missing optional ones become empty slots.
-        if spec.max_args is not None:
-            slots: list[Node] = []
-            for i, param in enumerate(spec.params):
-                value = by_key.get(param.name.lower())
-                slots.append(_node(value, depth + 1) if isinstance(value, Mapping) else Omitted())
-                _ = i
-            while slots and isinstance(slots[-1], Omitted) and len(slots) > spec.min_args:
-                slots.pop()
-            return Call(name, tuple(slots))
-        args = [_node(p["value"], depth + 1) if isinstance(p.get("value"), Mapping) else Omitted() for p in params]
-        _ = total
-        return Call(name, tuple(args))
-    for p in params:
-        value = p.get("value") if isinstance(p, Mapping) else None
-        args.append(_node(value, depth + 1) if isinstance(value, Mapping) else Omitted())
+        unknown = set(by_key) - {param.name.lower() for param in spec.params}
+        if unknown:
+            raise ExpressionError(f"{name} has no parameter {', '.join(sorted(unknown))}")
+        slots: list[Node] = []
+        for param in spec.params:
+            value = by_key.get(param.name.lower())
+            slots.append(_node(value, depth + 1) if isinstance(value, Mapping) else Omitted())
+        while len(slots) > spec.min_args and isinstance(slots[-1], Omitted):
+            slots.pop()
+        return Call(name, tuple(slots))
+    # Repeating signatures (Join, Coalesce, Switch...) and unkeyed lists: the order given is the order used.
+    args = [
+        _node(p["value"], depth + 1) if isinstance(p, Mapping) and isinstance(p.get("value"), Mapping) else Omitted()
+        for p in params
+    ]
     return Call(name, tuple(args))
 
 
@@ -85,15 +88,23 @@ def _source(node: Node) -> dict[str, Any]:
     if isinstance(node, Number):
         # Graph stores numeric arguments as string constants ("1").
         return {"expression": f'"{node.value}"', "name": str(node.value), "parameters": [], "type": "Constant"}
-    if isinstance(node, Name | Compare):
-        return {"expression": to_text(node), "name": to_text(node), "parameters": [], "type": "Constant"}
+    if isinstance(node, Compare):
+        # Graph has no comparison node; Hospes writes it as a function named by its operator.
+        params = [{"key": "left", "value": _source(node.left)}, {"key": "right", "value": _source(node.right)}]
+        return {"expression": to_text(node), "name": node.op, "parameters": params, "type": "Function"}
+    if isinstance(node, Name):
+        return {"expression": to_text(node), "name": node.name, "parameters": [], "type": "Constant"}
     if isinstance(node, Call):
         spec = FUNCTIONS.get(node.name)
-        params = []
+        params: list[dict[str, Any]] = []
+        positional = spec is None or spec.max_args is None
         for i, arg in enumerate(node.args):
-            if isinstance(arg, Omitted):
-                continue
             key = spec.param_key(i, len(node.args)) if spec else f"arg{i + 1}"
+            if isinstance(arg, Omitted):
+                # Keyed parameters find their place by name; in a repeating signature the empty slot must stay.
+                if positional:
+                    params.append({"key": key, "value": None})
+                continue
             params.append({"key": key, "value": _source(arg)})
         return {"expression": to_text(node), "name": node.name, "parameters": params, "type": "Function"}
     return {"expression": "", "name": "", "parameters": [], "type": "Constant"}

@@ -163,5 +163,5 @@ def test_expression_metadata() -> None:
     assert compile_expression('"x"').is_constant
     assert not compile_expression("[mail]").redacted
     with pytest.raises(AttributeError):
-        expr.text = "x"  # type: ignore[misc]
+        expr.text = "x"
     assert compile_expression('Join( " ",[a])') == compile_expression('Join(" ", [a])')

@@ -13,7 +13,7 @@ from hospes.expressions import FUNCTIONS, ExpressionError, compile_expression, c
 from hospes.expressions.ast import COMPARE_OPS, Attribute, Call, Compare, Name, Node, Number, Omitted, String
 
 IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
-ATTR_NAME = st.text(alphabet=st.characters(blacklist_characters='[]"', blacklist_categories=("Cs",)), max_size=15).map(
+ATTR_NAME = st.text(alphabet=st.characters(blacklist_characters='[]"', blacklist_categories=["Cs"]), max_size=15).map(
     str.strip
 )
 
