@@ -592,3 +592,17 @@ class PortalWrites(Services):
                 "requireGuestMfa",
                 "trustHomeTenantMfa",
             ]
+
+
+def saved_provisioning_secrets(sessions: Any, box: Any, tenant_id: str, sp_id: str) -> dict[str, str]:
+    """The current synchronization secrets of an app of this tenant, for the Provisioning screen's merge: the
+    facade's ``put_secrets`` replaces the whole set, and the screen lets an admin change the notification email
+    without typing the secret token again. Never rendered into a page."""
+    from hospes.provisioning.credentials import unseal
+    from hospes.storage.tables_provisioning import ProvisioningSecrets
+
+    with sessions() as session:
+        row = session.get(ProvisioningSecrets, sp_id)
+        if row is None or row.tenant_id != tenant_id:
+            return {}
+        return unseal(box, sp_id, row.sealed)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hospes.web.portal import apps, bulk, groups, logs, settings, users
+from hospes.web.portal import apps, bulk, groups, logs, provisioning, settings, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(bulk.router)  # before users: /users/bulk is not a user id
 router.include_router(users.router)
 router.include_router(groups.router)
+router.include_router(provisioning.router)  # before apps: /apps/{id}/provisioning
 router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)

@@ -21,10 +21,15 @@ from hospes.domain.principals import Principal
 from hospes.services.admin_portal import Access, PortalQueries
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for, open_page
+from hospes.web.render import CSP
 from hospes.web.security import same_origin
 
 MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
 MAX_FIELDS = 400  # group and app check boxes
+# The sign-in pages' policy plus our own script (progress polling, live expression checks) and its fetches.
+PORTAL_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
+# The sign-in pages' policy plus our own script (progress polling, live expression checks) and its fetches.
+PORTAL_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
 
 
 class Form:
@@ -78,7 +83,11 @@ class AdminPage:
         return gettext_for(self.page)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        return self.page.render(template, status, access=self.access, section=self.section, admin=self.admin, **context)
+        response = self.page.render(
+            template, status, access=self.access, section=self.section, admin=self.admin, **context
+        )
+        response.headers["Content-Security-Policy"] = PORTAL_CSP
+        return response
 
     def redirect(self, path: str, **query: str) -> Response:
         suffix = ("?" + urlencode(query)) if query else ""

@@ -82,6 +82,7 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
         "errors": {},
         "values": {},
         "roles": user_roles(detail.roles),
+        "provisioning_available": True,
     }
     context.update(extra)
     return admin.render("portal/app.html", status, d=detail, **context)
