@@ -90,13 +90,16 @@ def _source(node: Node) -> dict[str, Any]:
         return {"expression": f'"{node.value}"', "name": str(node.value), "parameters": [], "type": "Constant"}
     if isinstance(node, Compare):
         # Graph has no comparison node; Hospes writes it as a function named by its operator.
-        params = [{"key": "left", "value": _source(node.left)}, {"key": "right", "value": _source(node.right)}]
+        params: list[dict[str, Any]] = [
+            {"key": "left", "value": _source(node.left)},
+            {"key": "right", "value": _source(node.right)},
+        ]
         return {"expression": to_text(node), "name": node.op, "parameters": params, "type": "Function"}
     if isinstance(node, Name):
         return {"expression": to_text(node), "name": node.name, "parameters": [], "type": "Constant"}
     if isinstance(node, Call):
         spec = FUNCTIONS.get(node.name)
-        params: list[dict[str, Any]] = []
+        params = []
         positional = spec is None or spec.max_args is None
         for i, arg in enumerate(node.args):
             key = spec.param_key(i, len(node.args)) if spec else f"arg{i + 1}"
