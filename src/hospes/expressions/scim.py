@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hospes.expressions.errors import NO_FLOW, ExpressionError
@@ -21,6 +22,7 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_SCHEMAS = {CORE_USER.lower(): CORE_USER, CORE_GROUP.lower(): CORE_GROUP}
 DEFAULT_TYPES = {"active": "Boolean"}
+_DEFAULT_TYPES = {k.lower(): v for k, v in DEFAULT_TYPES.items()}
 
 _ATTR = r"[A-Za-z$][\w$-]*"
 _PATH = re.compile(
@@ -63,7 +65,14 @@ def _split_urn(path: str) -> tuple[str | None, str]:
 
 def parse_target_path(path: str) -> TargetPath:
     """Parse a SCIM target attribute path; raise ``ExpressionError`` when it is not one."""
-    if not isinstance(path, str) or not path.strip():
+    if not isinstance(path, str):
+        raise ExpressionError("target attribute path is empty")
+    return _parse_target_path(path)
+
+
+@lru_cache(maxsize=4096)  # a job has a few dozen target paths, each built into every object's body
+def _parse_target_path(path: str) -> TargetPath:
+    if not path.strip():
         raise ExpressionError("target attribute path is empty")
     urn, rest = _split_urn(path.strip())
     if urn is not None and urn.lower() in CORE_SCHEMAS:
@@ -127,7 +136,9 @@ def build_scim_resource(
       only ``active`` is a Boolean. The enterprise ``manager`` becomes ``{"value": id}``; group ``members``
       given as ids become ``[{"value": id}]``.
     """
-    types = {k.lower(): v for k, v in {**DEFAULT_TYPES, **(attribute_types or {})}.items()}
+    types = (
+        _DEFAULT_TYPES if not attribute_types else _DEFAULT_TYPES | {k.lower(): v for k, v in attribute_types.items()}
+    )
     core = CORE_GROUP if resource_type.lower() == "group" else CORE_USER
     schema_list: list[str] = list(schemas) if schemas is not None else [core]
     resource: dict[str, Any] = {"schemas": schema_list}
@@ -142,7 +153,8 @@ def build_scim_resource(
             ):
                 schema_list.append(target.schema)
             container = resource.setdefault(target.schema, {})
-        value = _coerce(raw, types.get(path.lower()) or types.get(target.attribute.lower()))
+        kind = types.get(path.lower()) or types.get(target.attribute.lower())
+        value = _coerce(raw, kind) if kind else raw
         name = target.attribute
         if target.filter_attribute is not None:
             items = container.setdefault(name, [])
