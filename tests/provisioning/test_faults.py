@@ -1,0 +1,180 @@
+"""Failure handling end to end: a fault-injecting proxy in front of scim2-server (429 + Retry-After, 500,
+timeouts, dropped connections), a wrong token (quarantine and a notification email through the outbox to a real
+SMTP server), and a worker process killed mid-cycle. Every object must converge, and none may be duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hospes.auth.crypto import secret_box
+from hospes.mail.outbox import deliver_due
+from hospes.provisioning.service import ProvisioningService
+from hospes.settings import Settings
+from tests.conftest import TenantHandle
+from tests.faultproxy import FaultPlan, FaultProxy
+from tests.provisioning.conftest import App, make_app, person
+from tests.scimtarget import Target
+
+FAULT_RATES = {"429": 0.08, "500": 0.05, "500_after": 0.04, "timeout": 0.03, "drop": 0.04, "drop_before": 0.03}
+
+
+@pytest.fixture
+def proxy(scim_target: Target) -> Iterator[FaultProxy]:
+    fault = FaultProxy(scim_target.base_url, FaultPlan(timeout_seconds=1.3, retry_after="1")).start()
+    yield fault
+    fault.stop()
+
+
+@pytest.fixture
+def fast_service(service: ProvisioningService) -> ProvisioningService:
+    settings = service.settings.model_copy(update={"provisioning_timeout_seconds": 1.0})
+    return ProvisioningService(service.sessions, settings, service.box)
+
+
+def converge(app: App, done: Callable[[], bool], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worked = app.service.engine.step(app.job_id)
+        if not worked and done():
+            return
+        if not worked:
+            time.sleep(0.1)
+    raise AssertionError(f"did not converge; status: {app.status()}")
+
+
+def test_faults_converge_without_duplicates(
+    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy
+) -> None:
+    app = make_app(tenant, fast_service, scim_target, base_url=proxy.url)
+    users = [person(tenant) for _ in range(24)]
+    group = tenant.new_group("Faulty")
+    for u in users[:12]:
+        tenant.post(
+            f"/groups/{group['id']}/members/$ref",
+            json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{u['id']}"},
+        )
+    for u in users[12:]:
+        app.assign(u["id"])
+    app.assign(group["id"])
+    proxy.set_rates(FAULT_RATES)
+    wanted = {u["userPrincipalName"] for u in users}
+
+    def created() -> bool:
+        names = [u["userName"] for u in scim_target.users()]
+        groups = scim_target.groups()
+        return set(names) == wanted and len(groups) == 1 and len(groups[0].get("members") or []) == 12
+
+    converge(app, created)
+    # Then an update of every user, still through the faults.
+    for u in users:
+        assert tenant.patch(f"/users/{u['id']}", json={"jobTitle": "Faulted"}).status_code == 204
+    converge(app, lambda: all(t.get("title") == "Faulted" for t in scim_target.users()))
+    proxy.set_rates({})
+    assert app.settle() <= 2
+    names = Counter(u["userName"] for u in scim_target.users())
+    assert names == Counter(wanted)  # every object once: no duplicate despite retried creates
+    groups = scim_target.groups()
+    assert [g["displayName"] for g in groups] == ["Faulty"]
+    members = [m["value"] for m in groups[0]["members"]]
+    assert len(members) == len(set(members)) == 12
+    for fault in FAULT_RATES:
+        assert proxy.counts[fault] > 0, f"no {fault} was injected: {proxy.counts}"
+    assert app.status()["code"] == "Active"  # throttling and 5xx never quarantine a job
+
+
+def test_wrong_token_quarantines_and_notifies(
+    tenant: TenantHandle, service: ProvisioningService, scim_target: Target, mail_sink: Any
+) -> None:
+    notice = '{"Enabled": true, "Recipients": "ops@fabrikam.example"}'
+    app = make_app(
+        tenant, service, scim_target, token="not-the-token", extra_secrets={"SyncNotificationSettings": notice}
+    )
+    app.assign(person(tenant)["id"])
+    app.settle()
+    status = app.status()
+    assert status["code"] == "Quarantine"
+    assert status["quarantine"]["reason"] == "EncounteredQuarantineException"
+    assert "401" in status["quarantine"]["error"]["message"]
+    assert scim_target.users() == []
+
+    smtp = service.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mail_sink.port})
+    deliver_due(service.sessions, smtp)
+    received = mail_sink.wait_for_rcpt("ops@fabrikam.example")
+    assert "quarantine" in received.message["Subject"]
+    assert "8x8" in received.part("plain") and "401" in received.part("plain")
+    # Still wrong: the retry keeps the quarantine and sends no second email for the same reason.
+    time.sleep(0.3)
+    app.settle()
+    deliver_due(service.sessions, smtp)
+    assert len([m for m in mail_sink.messages if "ops@fabrikam.example" in m.rcpt_tos]) == 1
+
+    service.put_secrets(
+        tenant.id,
+        app.sp_id,
+        {"BaseAddress": scim_target.base_url, "SecretToken": scim_target.token, "SyncNotificationSettings": notice},
+    )
+    time.sleep(0.5)  # the next quarantine retry is due
+    app.settle()
+    assert app.status()["code"] == "Active" and app.status()["quarantine"] is None
+    assert len(scim_target.users()) == 1
+
+
+def test_killed_worker_resumes_without_duplicates_or_lost_changes(
+    tenant: TenantHandle, service: ProvisioningService, scim_target: Target, tmp_path: Path
+) -> None:
+    slow = FaultProxy(scim_target.base_url, FaultPlan(delay=0.03)).start()
+    try:
+        app = make_app(tenant, service, scim_target, base_url=slow.url)
+        users = [person(tenant) for _ in range(120)]
+        for u in users:
+            app.assign(u["id"])
+        settings: Settings = service.settings
+        env = {
+            **os.environ,
+            "HOSPES_DATABASE_URL": settings.effective_database_url,
+            "HOSPES_DATA_DIR": str(settings.data_dir),
+            "HOSPES_OUTBOUND_ALLOW": "127.0.0.1",
+            "HOSPES_PROVISIONING_POLL_SECONDS": "0.05",
+            "HOSPES_SMTP_HOST": "",
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hospes", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(scim_target.users()) < 30:
+                assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+                assert time.monotonic() < deadline, "the worker created nothing"
+                time.sleep(0.05)
+            # A change made while the cycle runs must not be lost by the crash.
+            assert tenant.patch(f"/users/{users[0]['id']}", json={"jobTitle": "Changed mid-cycle"}).status_code == 204
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        partial = len(scim_target.users())
+        assert 30 <= partial < 120, "kill the worker mid-cycle"
+        app.settle()  # the restarted engine
+        names = Counter(u["userName"] for u in scim_target.users())
+        assert names == Counter(u["userPrincipalName"] for u in users)
+        assert scim_target.user_by_name(users[0]["userPrincipalName"])["title"] == "Changed mid-cycle"  # type: ignore[index]
+        assert app.status()["synchronizedEntryCountByType"][0]["value"] == 120
+    finally:
+        slow.stop()
+
+
+def test_box_is_the_servers(service: ProvisioningService) -> None:
+    # The worker subprocess reads secrets with the key file of the same data dir.
+    again = secret_box("", service.settings.data_dir)
+    assert again.decrypt("t", service.box.encrypt("t", b"x")) == b"x"
