@@ -9,6 +9,7 @@ the time at which each request arrived (for latency measurements)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -55,7 +56,7 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -120,10 +121,8 @@ class FaultProxy:
     @staticmethod
     def _drop(handler: BaseHTTPRequestHandler) -> None:
         handler.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         if self.record:
@@ -155,7 +154,5 @@ class FaultProxy:
         if fault == "timeout":
             time.sleep(self.plan.timeout_seconds)
         keep = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "etag", "location")}
-        try:
+        with contextlib.suppress(OSError):  # the client may have given up (timeout)
             self._reply(handler, response.status_code, response.content, keep)
-        except OSError:
-            pass  # the client gave up (timeout)
