@@ -17,12 +17,22 @@ from hospes.expressions.errors import (
     NoUniqueValueError,
 )
 from hospes.expressions.functions import FUNCTIONS
-from hospes.expressions.graph_source import expression_from_graph_source, expression_to_graph_source
+from hospes.expressions.graph_source import (
+    expression_from_graph_source,
+    expression_to_graph_source,
+    parse_expression_response,
+)
 from hospes.expressions.parser import parse
 from hospes.expressions.printer import to_text
 from hospes.expressions.scim import TargetPath, build_scim_resource, parse_target_path
-from hospes.expressions.scope import FILTER_OPERATORS, Scope, compile_scope
+from hospes.expressions.scope import FILTER_OPERATORS, Scope, compile_scope, filter_operators_graph
 from hospes.expressions.values import SourceView, source_view
+
+
+def functions_graph() -> list[dict[str, object]]:
+    """Graph ``schema/functions()`` payload: every function with its signature and parameters."""
+    return [spec.as_graph() for spec in FUNCTIONS.values()]
+
 
 __all__ = [
     "FILTER_OPERATORS",
@@ -41,7 +51,10 @@ __all__ = [
     "compile_tree",
     "expression_from_graph_source",
     "expression_to_graph_source",
+    "filter_operators_graph",
+    "functions_graph",
     "parse",
+    "parse_expression_response",
     "parse_target_path",
     "source_view",
     "to_text",

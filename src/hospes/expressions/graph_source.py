@@ -8,14 +8,16 @@ from ``name`` and ``parameters`` (keys are the parameter names of ``FUNCTIONS``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from hospes.expressions.ast import COMPARE_OPS, Attribute, Call, Compare, Name, Node, Number, Omitted, String
 from hospes.expressions.compiler import Expression, compile_expression, compile_tree
-from hospes.expressions.errors import ExpressionError
+from hospes.expressions.errors import NO_FLOW, ExpressionError
 from hospes.expressions.functions import FUNCTIONS
 from hospes.expressions.printer import to_text
+from hospes.expressions.values import text
 
 
 def _node(source: Mapping[str, Any], depth: int = 0) -> Node:
@@ -118,3 +120,56 @@ def expression_to_graph_source(expression: Expression) -> dict[str, Any]:
     out = _source(expression.tree)
     out["expression"] = expression.text
     return out
+
+
+def _test_properties(test_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Graph ``expressionInputObject`` ({definition, properties: [{key, value}]}) or a plain mapping."""
+    props = test_input.get("properties")
+    if isinstance(props, list):
+        return {str(p.get("key")): p.get("value") for p in props if isinstance(p, Mapping) and p.get("key")}
+    return dict(test_input)
+
+
+def parse_expression_response(expression: str, test_input: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Graph ``schema/parseExpression`` response body (``parseExpressionResponse``), framework-free.
+
+    Parsing and evaluation errors are reported in the body (``parsingSucceeded``/``evaluationSucceeded`` false,
+    ``error`` with code, message and position), as Graph does, rather than as an HTTP error.
+    """
+    response: dict[str, Any] = {
+        "error": None,
+        "evaluationResult": None,
+        "evaluationSucceeded": False,
+        "parsedExpression": None,
+        "parsingSucceeded": False,
+    }
+
+    def error(exc: ExpressionError) -> dict[str, Any]:
+        return {
+            "code": exc.code,
+            "message": str(exc),
+            "target": "expression",
+            "position": exc.position,
+            "expected": exc.expected,
+        }
+
+    try:
+        compiled = compile_expression(expression)
+    except ExpressionError as exc:
+        response["error"] = error(exc)
+        return response
+    response["parsingSucceeded"] = True
+    response["parsedExpression"] = expression_to_graph_source(compiled)
+    if test_input is None:
+        return response
+    try:
+        result = compiled.evaluate(_test_properties(test_input))
+    except ExpressionError as exc:
+        response["error"] = error(exc)
+        return response
+    response["evaluationSucceeded"] = True
+    values = [] if result is NO_FLOW else result if isinstance(result, list) else [result]
+    response["evaluationResult"] = [
+        v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict) else text(v) for v in values
+    ]
+    return response

@@ -7,11 +7,15 @@ from typing import Any
 import pytest
 
 from hospes.expressions import (
+    FUNCTIONS,
     NO_FLOW,
     ExpressionError,
     compile_expression,
     expression_from_graph_source,
     expression_to_graph_source,
+    filter_operators_graph,
+    functions_graph,
+    parse_expression_response,
 )
 
 GRAPH_MID = {
@@ -114,3 +118,33 @@ def test_invalid_sources(raw: Any, fragment: str) -> None:
     with pytest.raises(ExpressionError) as info:
         expression_from_graph_source(raw)
     assert fragment in info.value.message
+
+
+def test_parse_expression_response() -> None:
+    ok = parse_expression_response(
+        'Join(" ", [givenName], [surname])',
+        {"properties": [{"key": "givenName", "value": "Ana"}, {"key": "surname", "value": "Lopez"}]},
+    )
+    assert ok["parsingSucceeded"] and ok["evaluationSucceeded"]
+    assert ok["evaluationResult"] == ["Ana Lopez"]
+    assert ok["parsedExpression"]["name"] == "Join"
+    assert ok["error"] is None
+    flags = parse_expression_response("CBool([a])", {"a": "1"})
+    assert flags["evaluationResult"] == ["True"]
+    none = parse_expression_response("IgnoreFlowIfNullOrEmpty([a])", {})
+    assert none["evaluationSucceeded"] and none["evaluationResult"] == []
+    bad = parse_expression_response("Mid([a], 1")
+    assert not bad["parsingSucceeded"]
+    assert bad["error"]["code"] == "InvalidExpression"
+    assert bad["error"]["position"] == 10
+    failed = parse_expression_response("CDate([d])", {"d": "soon"})
+    assert failed["parsingSucceeded"] and not failed["evaluationSucceeded"]
+    assert failed["error"]["code"] == "ExpressionEvaluationFailed"
+
+
+def test_graph_payloads() -> None:
+    functions = functions_graph()
+    assert {f["name"] for f in functions} == set(FUNCTIONS)
+    mid = next(f for f in functions if f["name"] == "Mid")
+    assert [p["name"] for p in mid["parameters"]] == ["source", "start", "length"]
+    assert {op["name"] for op in filter_operators_graph()} >= {"EQUALS", "REGEX MATCH", "IS NULL"}
