@@ -1,0 +1,243 @@
+"""The Provisioning screen and provisioning logs of the admin portal, against a live scim2-server target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from hospes.asgi import create_app
+from hospes.domain.principals import USER_ADMINISTRATOR
+from hospes.settings import Settings
+from tests.conftest import TenantHandle
+from tests.functional.webpages import csrf_of, sign_in
+from tests.scimtarget import Target, run_target
+
+ADMIN_PASSWORD = "Admin-Pass-123"
+
+
+@pytest.fixture(scope="module")
+def loopback_app(settings: Settings) -> FastAPI:
+    """The app with loopback targets admitted (the SSRF guard refuses them by default)."""
+    return create_app(settings.model_copy(update={"outbound_allow": "127.0.0.1"}), housekeeping=False)
+
+
+@pytest.fixture
+def web2(loopback_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(loopback_app, raise_server_exceptions=False, follow_redirects=False) as test:
+        yield test
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[Target]:
+    with run_target(tmp_path / "scim") as found:
+        yield found
+
+
+def _alerts(text: str) -> dict[str, str]:
+    return {m[0]: m[1] for m in re.findall(r'<p class="error" id="e-([a-z_]+)" role="alert">([^<]*)</p>', text)}
+
+
+class Portal:
+    def __init__(self, web: TestClient, tenant: TenantHandle) -> None:
+        self.web, self.tenant = web, tenant
+        response = sign_in(web, tenant.domain, tenant.boot.admin_user_principal_name, ADMIN_PASSWORD)
+        assert response.status_code == 303
+        self.csrf = csrf_of(web.get(f"/{tenant.domain}/admin").text)
+
+    def get(self, path: str) -> Any:
+        return self.web.get(f"/{self.tenant.domain}{path}")
+
+    def post(self, path: str, **data: Any) -> Any:
+        return self.web.post(f"/{self.tenant.domain}{path}", data={"csrf": self.csrf, **data})
+
+    def new_app(self, name: str = "8x8") -> str:
+        created = self.post("/admin/apps/new", name=name, roles="User")
+        assert created.status_code == 303
+        return str(created.headers["location"].split("?")[0].removeprefix(f"/{self.tenant.domain}"))
+
+
+def test_only_global_admins(web: TestClient, tenant: TenantHandle) -> None:
+    sp = tenant.get("/servicePrincipals").json()["value"][0]["id"]
+    user = tenant.new_user()
+    body = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+    assert tenant.post(f"/directoryRoles/{USER_ADMINISTRATOR}/members/$ref", json=body).status_code == 204
+    sign_in(web, tenant.domain, user["userPrincipalName"])
+    for path in (f"/admin/apps/{sp}/provisioning", "/admin/provisioning/logs", "/admin/provisioning/logs/1"):
+        assert web.get(f"/{tenant.domain}{path}").status_code == 403
+    token = csrf_of(web.get(f"/{tenant.domain}/admin").text)
+    refused = web.post(f"/{tenant.domain}/admin/apps/{sp}/provisioning/create", data={"csrf": token})
+    assert refused.status_code == 403
+    live = web.get(f"/{tenant.domain}/admin/provisioning/validate-expression", params={"expression": "x"})
+    assert live.status_code == 403
+
+
+def test_the_ssrf_guard_answers_on_the_page(web: TestClient, tenant: TenantHandle) -> None:
+    portal = Portal(web, tenant)
+    app = portal.new_app()
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    tested = portal.post(
+        f"{app}/provisioning/credentials", action="test", tenant_url="http://127.0.0.1:9/scim", secret_token="t"
+    )
+    assert tested.status_code == 400
+    assert re.search(
+        r'id="test-result">Test connection failed|id="test-result">[^<]*(loopback|private|allowed)', tested.text
+    )
+    saved = portal.post(
+        f"{app}/provisioning/credentials", action="save", tenant_url="https://u:p@scim.example/v2", secret_token="t"
+    )
+    assert saved.status_code == 400 and "credentials in the URL" in _alerts(saved.text)["tenant_url"]
+
+
+def test_forms_need_the_token(web2: TestClient, tenant: TenantHandle) -> None:
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    for path in ("create", "start", "pause", "restart", "allow-deletes", "reset-mappings", "credentials"):
+        response = web2.post(f"/{tenant.domain}{app}/provisioning/{path}", data={"csrf": "forged", "action": "save"})
+        assert response.status_code == 403, path
+    for path in ("mappings/user/attribute", "mappings/user/scope", "mappings/user/delete"):
+        assert web2.post(f"/{tenant.domain}{app}/provisioning/{path}", data={"csrf": "x"}).status_code == 403
+    assert "Not configured" in portal.get(f"{app}/provisioning").text
+
+
+def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: TenantHandle, target: Target) -> None:
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    screen = portal.get(f"{app}/provisioning")
+    assert "Get started" in screen.text and "script-src 'self'" in screen.headers["content-security-policy"]
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    wrong = portal.post(
+        f"{app}/provisioning/credentials", action="test", tenant_url=target.base_url, secret_token="wrong"
+    )
+    assert wrong.status_code == 400 and "401" in wrong.text
+    invalid = portal.post(
+        f"{app}/provisioning/credentials", action="save", tenant_url="ftp://x", notify="on", delete_threshold="0"
+    )
+    assert invalid.status_code == 400
+    assert {"tenant_url", "notification_email", "delete_threshold"} <= set(_alerts(invalid.text))
+    assert "Not configured" in portal.get(f"{app}/provisioning").text  # nothing half-saved
+    saved = portal.post(
+        f"{app}/provisioning/credentials",
+        action="save",
+        tenant_url=target.base_url,
+        secret_token=target.token,
+        notification_email="ops@contoso.example",
+        notify="on",
+        prevent_deletes="on",
+        delete_threshold="50",
+        scope="assigned",
+    )
+    assert saved.status_code == 303
+    page = portal.get(f"{app}/provisioning").text
+    assert target.token not in page and "Saved — leave empty to keep it." in page
+    # Changing the notification address keeps the saved token: the connection test still passes with it.
+    assert (
+        portal.post(
+            f"{app}/provisioning/credentials",
+            action="save",
+            tenant_url=target.base_url,
+            notification_email="ops2@contoso.example",
+            delete_threshold="50",
+        ).status_code
+        == 303
+    )
+    tested = portal.post(f"{app}/provisioning/credentials", action="test", tenant_url=target.base_url)
+    assert "The supplied credentials are authorized" in tested.text
+
+    user = tenant.new_user("paul", displayName="Paul Provisioned")
+    sp_id = app.rsplit("/", 1)[1]
+    roles = tenant.get(f"/servicePrincipals/{sp_id}").json()["appRoles"]
+    assigned = tenant.post(
+        f"/servicePrincipals/{sp_id}/appRoleAssignedTo",
+        json={"principalId": user["id"], "resourceId": sp_id, "appRoleId": roles[0]["id"]},
+    )
+    assert assigned.status_code == 201
+    dry = portal.post(f"{app}/provisioning-run/dry-run")
+    assert dry.status_code == 200 and "<dt>create</dt><dd>1</dd>" in dry.text and target.users() == []
+    on_demand = portal.post(f"{app}/provisioning-run/on-demand", subject=user["userPrincipalName"])
+    assert on_demand.status_code == 200
+    assert "EntryExportCreate" in on_demand.text
+    assert [u["userName"] for u in target.users()] == [user["userPrincipalName"]]
+    unknown = portal.post(f"{app}/provisioning-run/on-demand", subject="nobody")
+    assert unknown.status_code == 400 and "subject" in _alerts(unknown.text)
+
+    assert portal.post(f"{app}/provisioning/start").status_code == 303
+    assert 'id="prov-code">On<' in portal.get(f"{app}/provisioning").text
+    assert portal.get(f"{app}/provisioning/progress.json").json()["code"] == "Active"
+
+    logs = portal.get("/admin/provisioning/logs?action=create&status=success&identity=paul")
+    ids = re.findall(r"/admin/provisioning/logs/(\d+)", logs.text)
+    assert len(ids) == 1 and "Paul Provisioned" in logs.text
+    assert "Paul Provisioned" not in portal.get("/admin/provisioning/logs?status=failure").text
+    detail = portal.get(f"/admin/provisioning/logs/{ids[0]}").text
+    assert "EntryImportAdd" in detail and "EntryExportCreate" in detail and "userName" in detail
+
+
+def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    mappings = f"{app}/provisioning/mappings/user"
+    page = portal.get(mappings).text
+    assert "userName" in page and "[userPrincipalName]" not in page and "userPrincipalName" in page
+    edit = portal.get(f"{mappings}?edit=title").text
+    assert 'id="editor"' in edit and ">jobTitle</textarea>" in edit
+    bad = portal.post(
+        f"{mappings}/attribute",
+        original="",
+        target="displayName",
+        source_type="Function",
+        expression='Join(" ", [givenName], [surname]',
+        matching="0",
+        flow="Always",
+    )
+    assert bad.status_code == 400 and "at character" in _alerts(bad.text)["expression"]
+    twice = portal.post(
+        f"{mappings}/attribute",
+        original="",
+        target="title",
+        source_type="Attribute",
+        expression="mail",
+        matching="0",
+        flow="Always",
+    )
+    assert twice.status_code == 400 and "mapped twice" in _alerts(twice.text)["target"]
+    good = portal.post(
+        f"{mappings}/attribute",
+        original="",
+        target="displayName",
+        source_type="Function",
+        expression='Join(" ", [givenName], [surname])',
+        matching="0",
+        flow="Always",
+    )
+    assert good.status_code == 303
+    assert "Join(&#34; &#34;, [givenName], [surname])" in portal.get(mappings).text
+    same_precedence = portal.post(
+        f"{mappings}/attribute",
+        original="displayName",
+        target="displayName",
+        source_type="Attribute",
+        expression="displayName",
+        matching="1",
+        flow="Always",
+    )
+    assert same_precedence.status_code == 400 and "precedence" in same_precedence.text
+    assert portal.post(f"{mappings}/delete", target="displayName").status_code == 303
+    assert "displayName</code>" not in portal.get(mappings).text
+    scope = portal.post(f"{mappings}/scope", scope="department EQUALS Sales\n\njobTitle IS NOT NULL")
+    assert scope.status_code == 303
+    assert "department EQUALS Sales\n\njobTitle IS NOT NULL" in portal.get(mappings).text
+    bad_scope = portal.post(f"{mappings}/scope", scope="department LOOKS LIKE Sales")
+    assert bad_scope.status_code == 400 and "scope" in _alerts(bad_scope.text)
+    live = portal.get("/admin/provisioning/validate-expression?expression=" + "ToUpper(%5Bmail%5D")
+    assert live.json()["ok"] is False and live.json()["position"] is not None and "^" in live.json()["caret"]
+    assert portal.get("/admin/provisioning/validate-expression?expression=ToUpper(%5Bmail%5D)").json()["ok"]
+    assert portal.post(f"{app}/provisioning/reset-mappings").status_code == 303
+    assert "department EQUALS" not in portal.get(mappings).text
