@@ -238,19 +238,23 @@ class Expression:
     def selects_unique_value(self) -> bool:
         return self._rules is not None
 
-    def evaluate(self, source: Mapping[str, Any], *, is_unique: UniqueCheck | None = None) -> Any:
+    def evaluate(self, source: Mapping[str, Any], *, is_unique: UniqueCheck | None = None, default: Any = None) -> Any:
         """Evaluate against one source object: a value, a list, or ``NO_FLOW``.
 
         ``is_unique`` is consulted by ``SelectUniqueValue`` for each candidate in turn (the engine asks the
-        target); without it the first non-empty candidate is returned. Raises ``ExpressionEvaluationError`` when
-        the object makes the expression fail (bad date, regex timeout, every unique candidate taken).
+        target); without it the first non-empty candidate is returned. ``default`` (the mapping's "Default value
+        if null") replaces a null result, but not a flow dropped on purpose by ``IgnoreFlowIfNullOrEmpty``.
+        Raises ``ExpressionEvaluationError`` when the object makes the expression fail (bad date, regex timeout,
+        every unique candidate taken).
         """
         try:
-            if self._rules is not None:
-                return self._select_unique(source, is_unique)
-            return finish(self._fn(source))
+            rules = self._rules
+            result = finish(self._fn(source)) if rules is None else self._select_unique(source, is_unique)
         except DropFlow:
             return NO_FLOW
+        if result is NO_FLOW and default is not None:
+            return default
+        return result
 
     def _select_unique(self, source: Mapping[str, Any], is_unique: UniqueCheck | None) -> Any:
         assert self._rules is not None

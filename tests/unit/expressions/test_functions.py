@@ -31,6 +31,12 @@ def test_null_attribute_does_not_flow() -> None:
     assert ev("[mail]", mail="") == ""  # empty is a value; IgnoreFlowIfNullOrEmpty drops it
 
 
+def test_default_value_applies_to_null_but_not_to_an_ignored_flow() -> None:
+    assert compile_expression("[jobTitle]").evaluate({}, default="Staff") == "Staff"
+    assert compile_expression("[jobTitle]").evaluate({"jobTitle": "Dev"}, default="Staff") == "Dev"
+    assert compile_expression("IgnoreFlowIfNullOrEmpty([jobTitle])").evaluate({}, default="Staff") is NO_FLOW
+
+
 def test_attribute_lookup_is_case_insensitive() -> None:
     assert ev("[UserPrincipalName]", userPrincipalName="a@b") == "a@b"
     expr = compile_expression('Join(" ", [GIVENNAME], [surname])')
