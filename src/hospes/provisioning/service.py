@@ -94,6 +94,10 @@ class LogQuery:
     identity_id: str | None = None  # sourceIdentity/id or targetIdentity/id
     identity_name: str | None = None  # sourceIdentity/displayName (contains, case-insensitive)
     identity_type: str | None = None  # User | Group
+    # Graph $filter equalities: sourceIdentity/id, targetIdentity/id, sourceIdentity/displayName (any case).
+    source_id: str | None = None
+    target_id: str | None = None
+    source_name: str | None = None
     sp_id: str | None = None
     top: int = 100
     after: str | None = None  # opaque cursor from a previous page (``LogPage.next``)
@@ -652,6 +656,12 @@ class ProvisioningService:
             )
         if query.identity_name is not None:
             stmt = stmt.where(func.lower(ProvisioningLog.source_name).contains(query.identity_name.lower()))
+        if query.source_id is not None:
+            stmt = stmt.where(ProvisioningLog.source_id == query.source_id)
+        if query.target_id is not None:
+            stmt = stmt.where(ProvisioningLog.target_id == query.target_id)
+        if query.source_name is not None:
+            stmt = stmt.where(func.lower(ProvisioningLog.source_name) == query.source_name.lower())
         if query.identity_type is not None:
             stmt = stmt.where(ProvisioningLog.source_type == query.identity_type.lower())
         if query.after:
