@@ -21,7 +21,18 @@ from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
 from hospes.graph.errors import domain_error_response, error_response
-from hospes.graph.routers import apps, auth_methods, delta, directory, groups, invitations, policies, users
+from hospes.graph.routers import (
+    apps,
+    auth_methods,
+    delta,
+    directory,
+    groups,
+    invitations,
+    policies,
+    provisioning_logs,
+    synchronization,
+    users,
+)
 from hospes.graph.state import AppState
 from hospes.mail import block_route
 from hospes.mail.outbox import OutboxWorker
@@ -111,7 +122,7 @@ def create_app(
     app.state.provisioning_runner = runner
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
-    for router in (*routers, policies.router, auth_methods.router):
+    for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
     mount_web(app, settings, sessions)  # sign-in pages under /{tenant}/..., after the API routes

@@ -21,6 +21,7 @@ APPLICATION_PERMISSIONS = (
     "Organization.ReadWrite.All",
     "Policy.Read.All",
     "Policy.ReadWrite.Authorization",
+    "Synchronization.Read.All",
     "Synchronization.ReadWrite.All",
     "AuditLog.Read.All",
     "RoleManagement.ReadWrite.Directory",

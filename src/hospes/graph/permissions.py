@@ -17,3 +17,7 @@ ROLES_READ = DIR_READ | {"RoleManagement.ReadWrite.Directory"}
 ROLES_WRITE = frozenset({"RoleManagement.ReadWrite.Directory"})
 DELETED_READ = USERS_READ | GROUPS_READ
 DELETED_WRITE = USERS_WRITE | GROUPS_WRITE
+# Synchronization API (graph-contract §6): least privileged Synchronization.*; Application.ReadWrite.OwnedBy is not
+# offered because Hospes has no application owners to restrict it to.
+SYNC_WRITE = DIR_WRITE | {"Synchronization.ReadWrite.All", "Application.ReadWrite.All"}
+SYNC_READ = SYNC_WRITE | {"Synchronization.Read.All"}

@@ -1,0 +1,146 @@
+"""``/auditLogs/provisioning`` and ``/auditLogs/provisioning/{id}``: provisioningObjectSummary (graph-contract §6.6).
+
+``$filter`` is parsed by the shared lark grammar (``hospes.odata``) and translated into the facade's ``LogQuery``;
+only conjunctions of comparisons on the documented fields are supported, anything else is
+``400 Request_UnsupportedQuery``. Paging is keyset (newest first) behind a sealed ``$skiptoken`` that carries the
+first request's options and the tenant, like every other collection of the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+
+from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
+from hospes.domain.principals import Principal
+from hospes.graph import permissions as perm
+from hospes.graph.deps import StateDep, requires
+from hospes.graph.routers.synchronization import Prov
+from hospes.graph.wire import collection, entity
+from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter
+from hospes.provisioning.service import LogQuery
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
+PATH = "auditLogs/provisioning"
+_PURPOSE = f"page:{PATH}"
+
+# $filter property → LogQuery field (equality only).
+_EQ_FIELDS = {
+    "jobId": "job_id",
+    "cycleId": "cycle_id",
+    "changeId": "change_id",
+    "provisioningAction": "action",
+    "provisioningStatusInfo/status": "status",
+    "sourceIdentity/id": "source_id",
+    "targetIdentity/id": "target_id",
+    "sourceIdentity/displayName": "source_name",
+    "sourceIdentity/identityType": "identity_type",
+    "servicePrincipal/id": "sp_id",
+}
+_ACTIONS = ("other", "create", "delete", "disable", "update", "stagedDelete")
+_STATUSES = ("success", "failure", "skipped", "warning")
+_TICK = dt.timedelta(microseconds=1)
+
+
+def _unsupported(detail: str) -> UnsupportedQueryError:
+    return UnsupportedQueryError(f"Unsupported Query. {detail}")
+
+
+def _as_datetime(literal: Literal) -> dt.datetime:
+    value = literal.value
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError(f"Invalid activityDateTime value '{literal.value}'.") from None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise InvalidInputError("activityDateTime must be compared with a date and time, e.g. 2026-12-01T10:00:00Z.")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def apply_filter(node: Node, query: LogQuery) -> None:
+    """Fold a ``$filter`` tree into ``query``; raises UnsupportedQueryError for what the store cannot answer."""
+    clauses = node.items if isinstance(node, And) else (node,)
+    for clause in clauses:
+        if not isinstance(clause, Compare) or not isinstance(clause.left, Path):
+            raise _unsupported("Only 'and' of comparisons 'property op value' is supported on provisioning logs.")
+        if not isinstance(clause.right, Literal):
+            raise _unsupported("Comparisons must be against a literal value.")
+        name, op, literal = str(clause.left), clause.op.lower(), clause.right
+        if name == "activityDateTime":
+            at = _as_datetime(literal)
+            if op in ("ge", "gt", "eq"):
+                since = at + _TICK if op == "gt" else at
+                query.since = since if query.since is None else max(query.since, since)
+            if op in ("le", "lt", "eq"):
+                until = at - _TICK if op == "lt" else at
+                query.until = until if query.until is None else min(query.until, until)
+            if op == "ne":
+                raise _unsupported("activityDateTime supports eq, gt, ge, lt and le.")
+            continue
+        field = _EQ_FIELDS.get(name)
+        if field is None:
+            raise _unsupported(f"Filtering on '{name}' is not supported.")
+        if op != "eq":
+            raise _unsupported(f"'{name}' supports only eq.")
+        if not isinstance(literal.value, str):
+            raise InvalidInputError(f"'{name}' must be compared with a string.")
+        value = literal.value
+        if field == "action" and value not in _ACTIONS:
+            raise InvalidInputError(f"Invalid provisioningAction '{value}'.")
+        if field == "status" and value not in _STATUSES:
+            raise InvalidInputError(f"Invalid provisioningStatusInfo/status '{value}'.")
+        previous = getattr(query, field)
+        if previous is not None and previous != value:
+            raise _unsupported(f"'{name}' is compared with two different values.")
+        setattr(query, field, value)
+
+
+def _options(request: Request, state: StateDep, principal: Principal) -> tuple[dict[str, str], str | None]:
+    """The request's own options, or those sealed in ``$skiptoken`` with the cursor of the next page."""
+    params = request.query_params
+    token = params.get("$skiptoken")
+    if token is None:
+        unsupported = [k for k in ("$orderby", "$search", "$expand", "$skip") if k in params]
+        if unsupported:
+            raise _unsupported(f"{unsupported[0]} is not supported on provisioning logs.")
+        return {k: params[k] for k in ("$filter", "$top") if k in params}, None
+    try:
+        saved = state.keys.unseal(_PURPOSE, token)
+        if saved.get("t") != principal.tenant_id:
+            raise ValueError("tenant")
+        return dict(saved["o"]), str(saved["a"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InvalidInputError("Invalid $skiptoken.") from None
+
+
+@router.get("/auditLogs/provisioning")
+def list_logs(request: Request, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+    raw, after = _options(request, state, principal)
+    top_text = raw.get("$top", str(state.settings.page_size_default))
+    if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
+        raise InvalidInputError(f"Invalid page size specified: '{top_text}'. Must be between 1 and 999 inclusive.")
+    query = LogQuery(top=int(top_text), after=after)
+    if raw.get("$filter"):
+        try:
+            tree = parse_filter(raw["$filter"])
+        except ODataSyntaxError as exc:
+            raise InvalidInputError(str(exc)) from None
+        apply_filter(tree, query)
+    page = prov.logs(principal.tenant_id, query)
+    next_link = None
+    if page.next:
+        token = state.keys.seal(_PURPOSE, {"t": principal.tenant_id, "o": raw, "a": page.next})
+        next_link = f"{state.settings.public_url}/v1.0/{PATH}?$skiptoken={quote(token)}"
+    return collection(state, PATH, page.items, next_link)
+
+
+@router.get("/auditLogs/provisioning/{log_id}")
+def get_log(log_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+    return entity(state, PATH, prov.get_log(principal.tenant_id, log_id))
