@@ -9,7 +9,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hospes.expressions import FUNCTIONS, ExpressionError, compile_expression, compile_tree, parse, to_text
+from hospes.expressions import (
+    FUNCTIONS,
+    ExpressionError,
+    compile_expression,
+    compile_scope,
+    compile_tree,
+    parse,
+    to_text,
+)
 from hospes.expressions.ast import COMPARE_OPS, Attribute, Call, Compare, Name, Node, Number, Omitted, String
 
 IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
@@ -127,3 +135,40 @@ def test_evaluation_fails_only_with_expression_error(tree: Node, source: dict[st
         return
     with contextlib.suppress(ExpressionError):
         expression.evaluate(source, is_unique=lambda v: len(str(v)) % 2 == 0)
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+OPERATOR_NAMES = st.sampled_from(["EQUALS", "IS NULL", "REGEX MATCH", "Greater_Than", "IS IN", "&", "LIKE", ""])
+
+
+@st.composite
+def scope_filters(draw: st.DrawFn) -> Any:
+    """Mostly well-shaped Graph filters with arbitrary values, sometimes arbitrary JSON."""
+    if draw(st.booleans()):
+        return draw(JSON)
+    clause = st.fixed_dictionaries(
+        {
+            "operatorName": st.one_of(OPERATOR_NAMES, JSON),
+            "sourceOperandName": st.one_of(st.sampled_from(ATTRS), JSON),
+            "targetOperand": st.one_of(st.fixed_dictionaries({"values": st.lists(JSON, max_size=2)}), JSON),
+        }
+    )
+    groups = st.lists(st.fixed_dictionaries({"name": JSON, "clauses": st.lists(clause, max_size=3)}), max_size=2)
+    return {"groups": draw(groups)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(scope_filters(), SOURCES)
+def test_scoping_filters_fail_only_with_expression_error(raw: Any, source: dict[str, Any]) -> None:
+    try:
+        scope = compile_scope(raw)
+    except ExpressionError:
+        return
+    with contextlib.suppress(ExpressionError):
+        assert isinstance(scope.matches(source), bool)
