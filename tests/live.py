@@ -40,7 +40,7 @@ class LiveServer:
 
 
 @contextmanager
-def run_server(database_url: str, data_dir: str) -> Iterator[LiveServer]:
+def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -48,6 +48,7 @@ def run_server(database_url: str, data_dir: str) -> Iterator[LiveServer]:
         "HOSPES_DATABASE_URL": database_url,
         "HOSPES_PUBLIC_URL": base,
         "HOSPES_DATA_DIR": data_dir,
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "hospes", "serve", "--host", "127.0.0.1", "--port", str(port)],

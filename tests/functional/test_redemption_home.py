@@ -26,9 +26,8 @@ _SEALED = re.compile(r'name="sealed" value="([^"]+)"')
 
 
 def _policy(tenant: TenantHandle, **values: Any) -> None:
-    GuestPolicyService(tenant.client.app.state.hospes.sessions, Principal(tenant.id, "system", "", "test")).update(
-        **values
-    )
+    app: Any = tenant.client.app
+    GuestPolicyService(app.state.hospes.sessions, Principal(tenant.id, "system", "", "test")).update(**values)
 
 
 def _home_round_trip(web: TestClient, resource: TenantHandle, upn: str, totp: pyotp.TOTP | None) -> Any:

@@ -43,7 +43,7 @@ def test_every_page_language_translates_every_message() -> None:
             for m in read_po(po.open("rb"), locale=language):
                 if m.id:
                     key = m.id if isinstance(m.id, str) else m.id[0]
-                    string = m.string if isinstance(m.string, str) else m.string[0]
+                    string = m.string if isinstance(m.string, str) else (m.string or [""])[0]
                     assert string, (language, key)
                     assert sorted(re.findall(r"%\(\w+\)[sd]", key)) == sorted(re.findall(r"%\(\w+\)[sd]", string)), (
                         language,
