@@ -198,5 +198,14 @@ def _register_expression() -> None:
 _register_expression()
 
 
+def _register_sync() -> None:
+    from hospes.cli.sync import sync_app
+
+    app.add_typer(sync_app, name="sync")
+
+
+_register_sync()
+
+
 def main() -> None:
     app()
