@@ -227,3 +227,38 @@ def test_email_method_configuration_turns_passcodes_off(
     assert web.post(f"/{tenant.id}/redeem/code/send", data={"csrf": token}).status_code == 303
     assert otp_mail_count(sessions, address) == 0
     assert tenant.patch(path, json={"allowExternalIdToUseEmailOtp": "enabled"}).status_code == 204
+
+
+def test_pages_in_every_email_language_and_switching_keeps_the_link(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    address = _address()
+    url = invite(tenant, address)["inviteRedeemUrl"]
+    path = url.removeprefix("http://testserver")
+    expected = {
+        "fr": "Vous êtes invité par Contoso",
+        "de": "Sie sind zu Contoso eingeladen",
+        "es": "Está invitado a Contoso",
+        "ja": "Contoso に招待されています",
+    }
+    for code, heading in expected.items():
+        page = web.get(path + f"&lang={code}")
+        assert page.status_code == 200 and heading in page.text, code
+        assert f'<html lang="{code}">' in page.text
+    # The switcher keeps tenant, invitation and ticket (the link would break otherwise).
+    assert "ticket=" in page.text.split('hreflang="de"')[0].rsplit("<a href=", 1)[1]
+    # A passcode email follows the invitee's language (messageLanguage of the invitation).
+    other = _address()
+    url = invite(tenant, other, invitedUserMessageInfo={"messageLanguage": "de-DE"})["inviteRedeemUrl"]
+    fresh = TestClient(web.app, follow_redirects=False, client=("10.9.9.6", 1))
+    open_link(fresh, url)
+    send_code(fresh, tenant.id)
+    from hospes.storage.tables import OutboxMessage
+
+    with sessions() as session:
+        subjects = [
+            m.subject
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "otp"))
+            if other in m.recipients
+        ]
+    assert subjects == ["Ihr Bestätigungscode für Contoso"]

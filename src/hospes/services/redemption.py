@@ -488,8 +488,11 @@ class RedemptionService:
             if issued.outcome != "sent" or issued.code is None or issued.code_id is None:
                 return issued.outcome
             invitation = session.get(Invitation, flow.invitation_id) if flow.invitation_id else None
+            # The invitation email's order (seed 004): messageLanguage, the invitee's preferredLanguage, then the
+            # inviting tenant's language.
             language = choose_language(
                 invitation.language if invitation else None,
+                (invitation.message_info or {}).get("messageLanguage") if invitation else None,
                 user.preferred_language if user else None,
                 tenant.preferred_language if tenant else None,
             )

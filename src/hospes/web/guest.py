@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -50,6 +51,12 @@ def allow_form_target(response: Response, url: str) -> Response:
     if _ORIGIN.match(target):
         response.headers["Content-Security-Policy"] = CSP.replace("form-action 'self'", f"form-action 'self' {target}")
     return response
+
+
+def lang_links(request: Request) -> dict[str, str]:
+    """Language switcher links that keep the page's own query (a redeem link or a block token must survive)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in i18n.SUPPORTED}
 
 
 def mask_email(email: str) -> str:
@@ -108,6 +115,7 @@ class PlainPage:
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         csrf = self.csrf
+        context.setdefault("lang_links", lang_links(self.request))
         response = render_html(self.lang, template, status, tenant=None, base="", user=None, csrf=csrf, **context)
         return self._apply(response)
 

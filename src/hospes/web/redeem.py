@@ -23,7 +23,7 @@ from hospes.services.redemption import FlowView, LinkInfo, RedemptionRefusedErro
 from hospes.services.web_sessions import FULL, user_principal
 from hospes.storage.tables import User
 from hospes.web.context import Page, client_address, gettext_for, open_page
-from hospes.web.guest import allow_form_target, current_flow, flow_cookie, mask_email, redemption
+from hospes.web.guest import allow_form_target, current_flow, flow_cookie, lang_links, mask_email, redemption
 from hospes.web.login import checked_form
 from hospes.web.security import safe_next
 
@@ -56,6 +56,7 @@ def _link_error(page: Page, info: LinkInfo) -> Response:
         org=org,
         inviter=info.inviter,
         already_used=info.status in ("used", "redeemed"),
+        lang_links=lang_links(page.request),
     )
 
 
@@ -83,6 +84,7 @@ def redeem_link(request: Request) -> Response:
         inviter=info.inviter,
         email=info.email,
         link={"tenant": tenant_id, "invitation": invitation_id, "ticket": ticket},
+        lang_links=lang_links(request),
     )
 
 
