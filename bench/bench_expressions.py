@@ -12,6 +12,7 @@ Rows, all measured in this run on the same synthetic users (seeded, generated be
 - the generic SCIM set (22 mappings, reference §2.3);
 - the same bench set re-parsed for every user (what "compile once" saves), on a 2,000-user sample.
 
+Each row reports the best of ``--repeat`` passes (default 3), since the machine may be shared.
 Target: at least 20,000 users/s for the bench set, so mapping is never the bottleneck of a cycle.
 """
 
@@ -71,11 +72,18 @@ def make_users(count: int, seed: int) -> list[dict[str, Any]]:
     return users
 
 
-def timed(users: Sequence[dict[str, Any]], work: Callable[[dict[str, Any]], Any]) -> float:
-    start = time.perf_counter()
-    for user in users:
-        work(user)
-    return time.perf_counter() - start
+REPEAT = 3
+
+
+def timed(users: Sequence[dict[str, Any]], work: Callable[[dict[str, Any]], Any], repeat: int = REPEAT) -> float:
+    """Best of ``repeat`` passes: the machine is shared, and the fastest pass is the least disturbed one."""
+    best = float("inf")
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        for user in users:
+            work(user)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -83,6 +91,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU (default: the first allowed one)")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="passes per row; the best one is reported")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
@@ -132,18 +141,23 @@ def main() -> None:
 
     small = users[: min(2_000, len(users))]
     rows: list[tuple[str, int, int, float]] = []
-    base_seconds = timed(users, baseline)
+    n = args.repeat
+    base_seconds = timed(users, baseline, n)
     rows.append(("baseline: dict copy of the mapped attributes", len(bench_set), len(users), base_seconds))
-    rows.append(("bench set, plain dict source", len(bench_set), len(users), timed(users, evaluate(bench_set))))
-    rows.append(("bench set, source_view", len(bench_set), len(users), timed(users, evaluate_view)))
-    rows.append(("bench set + build_scim_resource", len(bench_set), len(users), timed(users, with_scim)))
-    rows.append(
-        ("generic SCIM set (reference §2.3)", len(generic_set), len(users), timed(users, evaluate(generic_set)))
-    )
-    rows.append(("bench set, re-parsed per user", len(bench_set), len(small), timed(small, reparse)))
+    cases: list[tuple[str, int, list[dict[str, Any]], Callable[[dict[str, Any]], Any]]] = [
+        ("bench set, plain dict source", len(bench_set), users, evaluate(bench_set)),
+        ("bench set, source_view", len(bench_set), users, evaluate_view),
+        ("bench set + build_scim_resource", len(bench_set), users, with_scim),
+        ("generic SCIM set (reference §2.3)", len(generic_set), users, evaluate(generic_set)),
+        ("bench set, re-parsed per user", len(bench_set), small, reparse),
+    ]
+    for label, mappings, population, work in cases:
+        rows.append((label, mappings, len(population), timed(population, work, n)))
 
     base_rate = len(users) / base_seconds
-    table = Table(title=f"Attribute mapping, {len(users):,} synthetic users, one core ({pinned})")
+    table = Table(
+        title=f"Attribute mapping, {len(users):,} synthetic users, one core ({pinned}), best of {args.repeat} passes"
+    )
     for column in ("case", "mappings", "users", "seconds", "users/s", "mappings/s", "ratio vs baseline"):
         table.add_column(column, justify="left" if column == "case" else "right")
     for label, mappings, count, seconds in rows:

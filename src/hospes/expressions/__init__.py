@@ -9,6 +9,8 @@ Framework-free (no storage, web or Graph imports): the provisioning engine, the 
 - ``FUNCTIONS``: the function registry (docs, Graph ``schema/functions()``).
 """
 
+from typing import Any
+
 from hospes.expressions.compiler import Expression, compile_expression, compile_tree
 from hospes.expressions.errors import (
     NO_FLOW,
@@ -29,7 +31,7 @@ from hospes.expressions.scope import FILTER_OPERATORS, Scope, compile_scope, fil
 from hospes.expressions.values import SourceView, source_view
 
 
-def functions_graph() -> list[dict[str, object]]:
+def functions_graph() -> list[dict[str, Any]]:
     """Graph ``schema/functions()`` payload: every function with its signature and parameters."""
     return [spec.as_graph() for spec in FUNCTIONS.values()]
 
