@@ -38,14 +38,16 @@ def new_tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
 
 
 @contextmanager
-def server(database_url: str, data_dir: str) -> Iterator[str]:
+def server(database_url: str, data_dir: str, workers: int = 1) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HOSPES_DATABASE_URL": database_url, "HOSPES_PUBLIC_URL": base, "HOSPES_DATA_DIR": data_dir}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hospes", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "hospes", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         for _ in range(300):

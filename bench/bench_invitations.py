@@ -114,33 +114,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def part_one(url: str, tmp: str, count: int, clients: int) -> None:
+def part_one(url: str, tmp: str, count: int, clients: int, workers: list[int]) -> None:
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
     table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, {count} per run)")
-    for col in ("clients", "invitations/s", "p50 ms", "p99 ms", "errors", "raw rows/s", "API/raw"):
+    for col in ("server processes", "clients", "invitations/s", "p50 ms", "p99 ms", "errors", "raw rows/s", "API/raw"):
         table.add_column(col, justify="right")
-    with server(url, tmp) as base:
-        bearer = token(base, boot)
-        asyncio.run(api_run(base, bearer, clients, min(200, count)))  # warm-up
-        rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+    for n in workers:
+        with server(url, tmp, workers=n) as base:
+            bearer = token(base, boot)
+            asyncio.run(api_run(base, bearer, clients, min(500, count)))  # warm-up (every process, every path)
+            rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+        # The baseline right after, on the same database and load: one user row per transaction.
         raw = raw_run(url, boot.tenant_id, boot.domain, clients, count)
-    table.add_row(
-        str(clients),
-        f"{rate:.0f}",
-        f"{pct(lat, 0.5):.1f}",
-        f"{pct(lat, 0.99):.1f}",
-        str(errors),
-        f"{raw:.0f}",
-        f"{rate / raw:.0%}",
-    )
+        table.add_row(
+            str(n),
+            str(clients),
+            f"{rate:.0f}",
+            f"{pct(lat, 0.5):.1f}",
+            f"{pct(lat, 0.99):.1f}",
+            str(errors),
+            f"{raw:.0f}",
+            f"{rate / raw:.0%}",
+        )
     console.print(table)
 
 
-def part_two(url: str, rows: int) -> None:
+def part_two(url: str, tmp: str, rows: int) -> None:
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, data_dir=tmp)  # the server's data dir: its key file opens the keys
     keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
     config = InviteConfig.from_settings(settings, keys.seal)
     service = InvitationService(sessions, system_principal(boot.tenant_id), config)
@@ -167,12 +170,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--bulk", type=int, default=10000)
+    parser.add_argument("--workers", default="1,2", help="server process counts to run, comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database_url, tmp)
-        part_one(url, tmp, args.count, args.clients)
+        part_one(url, tmp, args.count, args.clients, [int(w) for w in args.workers.split(",")])
         if args.bulk:
-            part_two(url, args.bulk)
+            part_two(url, tmp, args.bulk)
 
 
 if __name__ == "__main__":

@@ -179,6 +179,30 @@ def create_app(
     return app
 
 
+def worker_app() -> FastAPI:
+    """App factory of each process of ``hospes serve --workers N`` (settings from the environment, plus the file
+    named by HOSPES_SERVE_CONFIG). The background jobs (housekeeping, outbox delivery, provisioning runner) run in
+    exactly one of the processes: the one holding ``{data_dir}/background.lock``. The lock dies with its process,
+    and the replacement uvicorn starts takes it over."""
+    import fcntl
+    import os
+
+    from hospes.settings import load_settings
+
+    settings = load_settings(os.environ.get("HOSPES_SERVE_CONFIG") or None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(settings.data_dir / "background.lock", "a+")  # noqa: SIM115 - held for the process lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        primary = True
+    except BlockingIOError:
+        handle.close()
+        primary = False
+    app = create_app(settings, housekeeping=primary, mail_worker=None if primary else False)
+    app.state.background_lock = handle if primary else None
+    return app
+
+
 def _housekeeping(state: AppState, stop: threading.Event) -> None:
     """Purge expired deleted items and prune the change log, off the request path."""
     while not stop.wait(state.settings.housekeeping_interval_seconds):

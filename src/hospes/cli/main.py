@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -53,6 +54,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Create the demo tenants on first start.")] = False,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (0 = one per CPU). Background jobs run in one of them.")
+    ] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Run the server (migrating the database first)."""
@@ -67,8 +71,23 @@ def serve(
     sessions = _sessions(settings)
     if demo:
         ensure_demo(sessions, settings, console)
+    workers = workers or os.cpu_count() or 1
+    console.print(f"Hospes listening on http://{host}:{port} (public URL {settings.public_url}), {workers} process(es)")
+    if workers > 1:
+        # Each process builds its app from the environment (hospes.asgi.worker_app); hand it what we resolved.
+        os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
+        os.environ["HOSPES_SERVE_CONFIG"] = config or ""
+        uvicorn.run(
+            "hospes.asgi:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
     api = create_app(settings)
-    console.print(f"Hospes listening on http://{host}:{port} (public URL {settings.public_url})")
     uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -18,6 +18,8 @@ Two phases, so the write transaction (on SQLite: the database's single write loc
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,20 +123,46 @@ def _fingerprint(user: User | None) -> tuple[str, str | None, str] | None:
 _GATES_LOCK = threading.Lock()
 
 
+class _WriterGate:
+    """A thread lock, plus an exclusive ``flock`` on a file beside the database so the processes of
+    ``hospes serve --workers N`` take turns the same way (a blocked ``flock`` wakes as soon as it is released)."""
+
+    def __init__(self, database: str | None) -> None:
+        self.lock = threading.Lock()
+        self.fd = (
+            None
+            if not database or database == ":memory:"
+            else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        )
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self.lock:
+            if self.fd is None:
+                yield
+                return
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
 @contextmanager
 def _writer_turn(sessions: sessionmaker[Session]) -> Iterator[None]:
     """SQLite has one write lock and its busy handler waits by sleeping (1, 2, 5 ... 100 ms), so 64 threads all
-    issuing BEGIN IMMEDIATE mostly sleep while the lock is free. Writers of this process queue on a Python lock
-    instead and are handed the database lock without delay. PostgreSQL needs nothing of the kind."""
-    if sessions.kw["bind"].dialect.name != "sqlite":
+    issuing BEGIN IMMEDIATE mostly sleep while the lock is free. Invitation writers queue on a gate instead and
+    are handed the database lock without delay. PostgreSQL needs nothing of the kind."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
         yield
         return
-    gate: threading.Lock | None = getattr(sessions, "_hospes_writer_gate", None)
+    gate: _WriterGate | None = getattr(sessions, "_hospes_writer_gate", None)
     if gate is None:
         with _GATES_LOCK:
-            gate = getattr(sessions, "_hospes_writer_gate", None) or threading.Lock()
+            gate = getattr(sessions, "_hospes_writer_gate", None) or _WriterGate(engine.url.database)
             sessions._hospes_writer_gate = gate  # type: ignore[attr-defined]
-    with gate:
+    with gate.turn():
         yield
 
 

@@ -1,0 +1,28 @@
+"""``hospes serve --workers N``: every process serves the API, exactly one runs the background jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hospes.asgi import worker_app
+from hospes.storage.migrate import upgrade
+
+
+def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'hospes.db'}"
+    upgrade(url)
+    monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOSPES_DATABASE_URL", url)
+    monkeypatch.setenv("HOSPES_SMTP_HOST", "127.0.0.1")  # so the primary would deliver mail
+    monkeypatch.delenv("HOSPES_SERVE_CONFIG", raising=False)
+    # flock locks belong to an open file description: a second open in this process contends like another process.
+    first, second = worker_app(), worker_app()
+    assert first.state.background_lock is not None and first.state.outbox is not None
+    assert second.state.background_lock is None and second.state.outbox is None
+    assert second.state.provisioning_runner is None
+    first.state.background_lock.close()  # the primary dies: the next process started takes the jobs over
+    third = worker_app()
+    assert third.state.background_lock is not None and third.state.outbox is not None
+    third.state.background_lock.close()
