@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
@@ -96,6 +96,8 @@ class EmailOtpService:
         )
         if int(by_email or 0) >= self.per_hour or int(by_address or 0) >= ADDRESS_SENDS_PER_HOUR:
             return Issued("limited")
+        # Rows older than the counting window are no longer needed (and every code in them has expired).
+        session.execute(delete(EmailOtpCode).where(EmailOtpCode.created_at <= hour - self.lifetime))
         session.execute(
             update(EmailOtpCode)
             .where(EmailOtpCode.flow_hash == flow_hash, EmailOtpCode.used_at.is_(None))

@@ -2,7 +2,8 @@
 
 * ``guest_flows``: one browser's redemption, just-in-time sign-in or unsubscribe-portal visit. The browser holds a
   random token in a cookie; the row holds its SHA-256 and the state (who, which invitation, how verified).
-* ``email_otp_codes``: email one-time passcodes, kept only as HMACs, with their attempt counters.
+* ``email_otp_codes``: email one-time passcodes, kept only as HMACs, with their attempt counters; rows stay an
+  hour (they are the send counters), pruned when new codes are issued.
 * ``guest_access_policies``: a tenant's guest sign-in settings (email OTP method, require MFA for guests, trust
   the home tenant's MFA).
 * ``used_assertions``: ids of spent home-tenant return assertions (single use).
@@ -45,7 +46,8 @@ class EmailOtpCode(Base):
         Index("ix_email_otp_codes_flow", "flow_hash"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    flow_hash: Mapped[str] = mapped_column(ForeignKey("guest_flows.token_hash", ondelete="CASCADE"))
+    # No foreign key: codes outlive their flow for an hour, so ending a flow cannot reset the send limits.
+    flow_hash: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str | None] = mapped_column(String(36))
     email_key: Mapped[str] = mapped_column(String(256))
     address_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the requesting client address

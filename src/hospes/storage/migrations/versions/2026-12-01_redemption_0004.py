@@ -59,12 +59,6 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("expires_at", UtcDateTime(), nullable=False),
         sa.Column("used_at", UtcDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["flow_hash"],
-            ["guest_flows.token_hash"],
-            name=op.f("fk_email_otp_codes_flow_hash_guest_flows"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_email_otp_codes")),
     )
     with op.batch_alter_table("email_otp_codes", schema=None) as batch_op:
