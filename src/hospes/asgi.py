@@ -8,13 +8,13 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
@@ -61,6 +61,32 @@ class NormalizePathMiddleware:
             scope["path"] = _SLASHES.sub("/", scope["path"])
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)
+
+
+class RequestIdMiddleware:
+    """``request-id`` on every response (and ``client-request-id`` echoed), as Graph does. Plain ASGI rather than
+    ``@app.middleware("http")``, whose BaseHTTPMiddleware costs a task and memory streams per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
+        client = next((v.decode("latin-1")[:64] for k, v in scope["headers"] if k == b"client-request-id"), None)
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["request-id"] = request_id
+                if client is not None:
+                    headers["client-request-id"] = client
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)
 
 
 def _is_graph(request: Request) -> bool:
@@ -128,14 +154,7 @@ def create_app(
     mount_web(app, settings, sessions)  # sign-in pages under /{tenant}/..., after the API routes
     app.include_router(block_route.router)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        request.state.request_id = str(uuid.uuid4())
-        response: Response = await call_next(request)
-        response.headers["request-id"] = request.state.request_id
-        if "client-request-id" in request.headers:
-            response.headers["client-request-id"] = request.headers["client-request-id"][:64]
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:

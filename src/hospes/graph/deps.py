@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -18,7 +18,7 @@ from hospes.storage.engine import read_sessions
 from hospes.storage.tables import ServicePrincipal
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:  # async: no blocking, so no thread-pool round trip
     state: AppState = request.app.state.hospes
     return state
 
@@ -49,8 +49,8 @@ def app_is_active(state: AppState, principal: Principal) -> bool:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def requires(permissions: frozenset[str]) -> Callable[[Principal], Principal]:
-    def check(principal: PrincipalDep) -> Principal:
+def requires(permissions: frozenset[str]) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:  # async: a pure check needs no worker thread
         if not principal.has_any(*permissions):
             raise ForbiddenError()
         return principal
