@@ -24,6 +24,7 @@ Users are applied before groups in every pass, so group members can be resolved 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -33,7 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
@@ -153,6 +156,7 @@ class Outcome:
     error: dict[str, Any] | None = None
     duration_ms: int = 0
     escrow: bool = False
+    at: datetime | None = None  # when the target answered (the log's activityDateTime)
 
 
 @dataclass
@@ -382,6 +386,8 @@ class Run:
     _done: int = 0
     _total: int = 0
     _last_progress: float = 0.0
+    _writes: queue.Queue[tuple[Work, Outcome] | None] | None = None
+    _write_error: Exception | None = None
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -762,15 +768,25 @@ class Run:
             self._total += len(active)
         self._progress(force=True)
         workers = max(1, self.config.concurrency)
-        if workers == 1 or len(active) == 1:
-            for work in active:
-                self._apply_and_commit(work)
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"prov-{self.job_id[-6:]}") as pool:
-                futures = [pool.submit(self._apply_and_commit, w) for w in active]
-                for future in as_completed(futures):
-                    future.result()
-                    self._progress()
+        self._writes = queue.Queue()
+        writer = threading.Thread(
+            target=self._writer_loop, args=(self._writes,), name=f"prov-writer-{self.job_id[-6:]}"
+        )
+        writer.start()
+        try:
+            if workers == 1 or len(active) == 1:
+                for work in active:
+                    self._apply_and_commit(work)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix=f"prov-{self.job_id[-6:]}") as pool:
+                    futures = [pool.submit(self._apply_and_commit, w) for w in active]
+                    for future in as_completed(futures):
+                        future.result()
+                        self._progress()
+        finally:
+            self._writes.put(None)
+            writer.join()
+            self._writes = None
         self._progress(force=True)
         if self.fatal is not None:
             raise CycleStopped(_stop_reason(self.fatal), self.fatal)
@@ -789,7 +805,11 @@ class Run:
         if self.fatal is not None or self.halted():
             return None
         outcome = self.apply(work)
-        self._commit(work, outcome)
+        outcome.at = self.now()
+        if self._writes is not None:
+            self._writes.put((work, outcome))
+        else:
+            self._commit(work, outcome)
         with self._lock:
             self._done += 1
             if outcome.status == "failure":
@@ -1107,69 +1127,119 @@ class Run:
 
     # --- persistence ----------------------------------------------------------------------------------------
 
-    def _log_row(self, work: Work, outcome: Outcome) -> ProvisioningLog:
+    def _log_values(self, work: Work, outcome: Outcome) -> dict[str, Any]:
         target_id = (outcome.state.target_id if outcome.state else None) or (
             work.state.target_id if work.state else None
         )
-        return ProvisioningLog(
-            tenant_id=self.tenant_id,
-            job_id=self.job_id,
-            sp_id=self.sp_id,
-            cycle_id=self.cycle_id,
-            change_id=str(uuid.uuid4()),
-            at=self.now(),
-            duration_ms=outcome.duration_ms,
-            action=outcome.action,
-            status=outcome.status,
-            source_type=work.kind,
-            source_id=work.source_id,
-            source_name=(work.display or "")[:256],
-            target_id=target_id,
-            steps=outcome.steps,
-            modified=outcome.modified,
-            error=outcome.error,
-        )
+        return {
+            "tenant_id": self.tenant_id,
+            "job_id": self.job_id,
+            "sp_id": self.sp_id,
+            "cycle_id": self.cycle_id,
+            "change_id": str(uuid.uuid4()),
+            "at": outcome.at or self.now(),
+            "duration_ms": outcome.duration_ms,
+            "action": outcome.action,
+            "status": outcome.status,
+            "source_type": work.kind,
+            "source_id": work.source_id,
+            "source_name": (work.display or "")[:256],
+            "target_id": target_id,
+            "steps": outcome.steps,
+            "modified": outcome.modified,
+            "error": outcome.error,
+        }
+
+    def _log_row(self, work: Work, outcome: Outcome) -> ProvisioningLog:
+        return ProvisioningLog(**self._log_values(work, outcome))
 
     def _commit(self, work: Work, outcome: Outcome) -> None:
         """The object's new state and its log row, in one transaction (the crash-safety unit)."""
+        self._commit_many([(work, outcome)])
+
+    def _state_values(self, work: Work, outcome: Outcome, now: datetime) -> dict[str, Any] | None:
+        escrow = outcome.status == "failure" and outcome.escrow
+        if outcome.state is None and not escrow:
+            return None
+        base = work.state or ObjState()
+        state = outcome.state or base
+        values: dict[str, Any] = {
+            "job_id": self.job_id,
+            "source_type": work.kind,
+            "source_id": work.source_id,
+            "tenant_id": self.tenant_id,
+            "target_id": state.target_id,
+            "target_version": state.version,
+            "state": state.state,
+            "display_name": (work.display or "")[:256],
+            "exported": state.exported,
+            "members": state.members,
+            "escrow_count": 0,
+            "escrow_next_at": None,
+            "last_error": None,
+            "updated_at": now,
+        }
+        if escrow:
+            count = base.escrow_count + 1
+            delay = min(
+                timedelta(seconds=self.engine.settings.provisioning_escrow_base_seconds * 2 ** (count - 1)), ESCROW_MAX
+            )
+            values.update(
+                escrow_count=count, escrow_next_at=now + delay, last_error=(outcome.error or {}).get("reason")
+            )
+        return values
+
+    def _commit_many(self, items: list[tuple[Work, Outcome]]) -> None:
+        """Object states (upserted) and log rows of several objects in one transaction: the writer thread
+        groups the objects finished in the last few milliseconds, so a cycle of thousands of objects is not
+        thousands of transactions. A crash loses at most the objects of the open group, which the next run
+        re-matches in the target (never re-creates)."""
         now = self.now()
-        with self.sessions.begin() as session:
-            row = session.get(ProvisionedObject, (self.job_id, work.kind, work.source_id))
-            if outcome.state is not None:
-                if row is None:
-                    row = ProvisionedObject(
-                        job_id=self.job_id, source_type=work.kind, source_id=work.source_id, tenant_id=self.tenant_id
-                    )
-                    session.add(row)
-                row.target_id = outcome.state.target_id
-                row.target_version = outcome.state.version
-                row.state = outcome.state.state
-                row.exported = outcome.state.exported
-                row.members = outcome.state.members
-                row.display_name = (work.display or "")[:256]
-                row.escrow_count, row.escrow_next_at, row.last_error = 0, None, None
-                row.updated_at = now
-            if outcome.status == "failure" and outcome.escrow:
-                if row is None:
-                    row = ProvisionedObject(
-                        job_id=self.job_id,
-                        source_type=work.kind,
-                        source_id=work.source_id,
-                        tenant_id=self.tenant_id,
-                        state="pending",
-                        exported={},
-                        members=[],
-                        escrow_count=0,
-                    )
-                    session.add(row)
-                row.escrow_count = (row.escrow_count or 0) + 1
-                base = self.engine.settings.provisioning_escrow_base_seconds
-                delay = min(timedelta(seconds=base * 2 ** (row.escrow_count - 1)), ESCROW_MAX)
-                row.escrow_next_at = now + delay
-                row.last_error = (outcome.error or {}).get("reason")
-                row.updated_at = now
+        states: list[dict[str, Any]] = []
+        logs: list[dict[str, Any]] = []
+        for work, outcome in items:
+            values = self._state_values(work, outcome, now)
+            if values is not None:
+                states.append(values)
             if outcome.status != "skipped" or work.state is not None or self.on_demand:
-                session.add(self._log_row(work, outcome))
+                logs.append(self._log_values(work, outcome))
+        with self.sessions.begin() as session:
+            if states:
+                dialect = session.get_bind().dialect.name
+                make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+                stmt = make_insert(ProvisionedObject)
+                keys = ("job_id", "source_type", "source_id")
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={name: getattr(stmt.excluded, name) for name in states[0] if name not in keys},
+                )
+                session.execute(stmt, states)
+            if logs:
+                session.execute(insert(ProvisioningLog), logs)
+
+    def _writer_loop(self, queue_: queue.Queue[tuple[Work, Outcome] | None]) -> None:
+        done = False
+        while not done:
+            item = queue_.get()
+            if item is None:
+                return
+            time.sleep(0.005)  # let the other workers' objects join this transaction
+            batch = [item]
+            while len(batch) < 500:
+                try:
+                    more = queue_.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                batch.append(more)
+            try:
+                self._commit_many(batch)
+            except Exception as exc:  # the database is unavailable: stop the pass, it is retried from the watermark
+                log.exception("provisioning job %s could not record %d objects", self.job_id, len(batch))
+                self._write_error = exc
+                self.halt.set()
 
     def _progress(self, force: bool = False) -> None:
         """Persist progress at most twice a second; notice a pause or delete of the job meanwhile."""
