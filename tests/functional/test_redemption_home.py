@@ -194,3 +194,17 @@ def service_now() -> Any:
     from hospes.storage.tables import utcnow
 
     return utcnow()
+
+
+def test_home_user_who_is_no_guest_here_is_refused_cleanly(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    _policy(tenant, require_guest_mfa=True)
+    stranger = other_tenant.new_user("gina")
+    form = web.get(f"/{tenant.id}/guest")
+    web.post(f"/{tenant.id}/guest", data={"csrf": csrf_of(form.text), "email": stranger["userPrincipalName"]})
+    back = _home_round_trip(web, tenant, stranger["userPrincipalName"], None)
+    returned = web.get(path_of(back.headers["location"]))
+    assert returned.status_code == 303
+    refused = web.get(returned.headers["location"])
+    assert refused.status_code == 403 and "could not sign you in" in refused.text

@@ -446,14 +446,15 @@ class RedemptionService:
     def next_step(self, flow: FlowView) -> Step:
         if flow.verified_method is None:
             return "signin"
-        assert flow.tenant_id is not None
+        user = self.user(flow.user_id)
+        if user is None or flow.tenant_id is None:
+            return "finish"  # signed in somewhere, but no guest of this tenant: finishing refuses it
         policy = self.policy(flow.tenant_id)
         if policy.require_guest_mfa and not flow.data.get("mfa"):
             trusted = flow.verified_method == "home" and policy.trust_home_mfa and bool(MFA_METHODS & set(flow.amr))
             if not trusted:
                 return "mfa"
-        user = self.user(flow.user_id)
-        if user is not None and user.external_user_state != "Accepted":
+        if user.external_user_state != "Accepted":
             return "consent"
         return "finish"
 
