@@ -302,3 +302,18 @@ def test_flow_cookie_alone_does_not_sign_in(web: TestClient, tenant: TenantHandl
         assert went.status_code == 303 and went.headers["location"].endswith("/redeem/continue")
     assert follow(web, web.get(f"/{tenant.id}/redeem/continue")).status_code == 200
     assert web.get(f"/{tenant.id}/myapps").status_code == 303
+
+
+def test_wrong_codes_are_audited(web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    address = _address()
+    url = invite(tenant, address)["inviteRedeemUrl"]
+    open_link(web, url)
+    send_code(web, tenant.id)
+    submit_code(web, tenant.id, _wrong(latest_code(sessions, address)))
+    logs = tenant.get("/auditLogs/directoryAudits").json()["value"]
+    failures = [
+        e
+        for e in logs
+        if e.get("result") == "failure" and e.get("activityDisplayName") == "Redeem external user invite"
+    ]
+    assert failures, logs[:3]

@@ -32,6 +32,7 @@ from hospes.services import tickets
 from hospes.services.b2b_policy import check_domain, load_policy
 from hospes.services.base import Services, new_id
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
+from hospes.services.signin import audit_failure
 from hospes.settings import Settings
 from hospes.storage.tables import (
     AppRoleAssignment,
@@ -534,6 +535,17 @@ class RedemptionService:
 
     def verify_code(self, flow: FlowView, code: str, address: str, now: datetime) -> VerifyOutcome:
         outcome = self.otp.verify(flow.token_hash, flow.email, code, address, now)
+        if outcome != "ok" and flow.tenant_id is not None:
+            # Like failed passwords: the tenant's audit log shows guessing against its guests.
+            audit_failure(
+                self.sessions,
+                flow.tenant_id,
+                now,
+                "Redeem external user invite" if flow.kind == "redeem" else "Sign in",
+                f"email one-time passcode: {outcome}",
+                login_name=flow.email,
+                address=address,
+            )
         if outcome == "ok":
             self._update(flow, verified_method="mail", verified_at=now, data={**flow.data, "amr": ["email"]})
         return outcome

@@ -24,7 +24,8 @@ def _ready(request: Request, tenant: str, path: str) -> Page | Response:
     user = page.user
     if user is None:
         return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
-    if user.user_type == "Guest" and user.external_user_state not in (None, "Accepted"):
+    invited = user.user_type == "Guest" or user.creation_type == "Invitation"
+    if invited and user.external_user_state not in (None, "Accepted"):
         return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
     return page
 
