@@ -378,3 +378,94 @@ def test_tenant_isolation(sync_app: App, other_tenant: TenantHandle) -> None:
 
     assert app.service.logs(other_tenant.id, LogQuery()).items == []
     assert app.service.logs(app.tenant.id, LogQuery(identity_id=person_["id"])).items
+
+
+def test_initial_cycle_matches_existing_users_by_listing_the_target(sync_app: App) -> None:
+    """Many creates: the engine lists the target once (paged) and links what already exists, creating the rest."""
+    app = sync_app
+    users = [person(app.tenant) for _ in range(60)]
+    existing = users[:40]
+    with app.target.client() as client:
+        for u in existing:
+            response = client.post(
+                "/Users",
+                json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": u["userPrincipalName"]},
+            )
+            assert response.status_code == 201
+    before = {u["userName"]: u["id"] for u in app.target.users()}
+    for u in users:
+        app.assign(u["id"])
+    app.settle()
+    after = app.target.users()
+    assert len(after) == 60
+    assert {u["userName"]: u["id"] for u in after if u["userName"] in before} == before  # linked, not recreated
+    assert all(u.get("title") == "Engineer" for u in after)  # and brought to the mapped values
+    assert len(app.logs(action="create")) == 20 and len(app.logs(action="update")) == 40
+
+
+def test_etag_conflict_is_retried_on_the_current_version(sync_app: App) -> None:
+    app = sync_app
+    user = person(app.tenant)
+    app.assign(user["id"])
+    app.settle()
+    target = app.target.user_by_name(user["userPrincipalName"])
+    assert target is not None and target["meta"]["version"]
+    with app.target.client() as client:  # someone changes the user in the target: its ETag moves on
+        client.patch(
+            f"/Users/{target['id']}",
+            json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "nickName", "value": "x"}],
+            },
+        )
+    assert app.tenant.patch(f"/users/{user['id']}", json={"jobTitle": "After 412"}).status_code == 204
+    app.settle()
+    assert app.target.user_by_name(user["userPrincipalName"])["title"] == "After 412"  # type: ignore[index]
+    assert app.logs(action="update")[0]["provisioningStatusInfo"]["status"] == "success"
+
+
+def test_oauth_client_credentials(tenant: TenantHandle, service: Any, scim_target: Any) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    seen: list[dict[str, list[str]]] = []
+
+    class TokenEndpoint(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            seen.append(form)
+            ok = form.get("client_secret") == ["s3cret"]
+            body = json.dumps(
+                {"access_token": scim_target.token, "expires_in": 3600} if ok else {"error": "invalid_client"}
+            ).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        oauth = {
+            "AuthenticationType": "OAuth2ClientCredentials",
+            "Oauth2ClientId": "hospes",
+            "Oauth2ClientSecret": "s3cret",
+            "Oauth2TokenExchangeUri": f"http://127.0.0.1:{server.server_address[1]}/token",
+        }
+        app = make_app(tenant, service, scim_target, token="", extra_secrets=oauth)
+        app.service.validate_credentials(tenant.id, app.sp_id, app.job_id)
+        app.assign(person(tenant)["id"])
+        app.settle()
+        assert len(scim_target.users()) == 1
+        assert seen[0]["grant_type"] == ["client_credentials"] and seen[0]["client_id"] == ["hospes"]
+        with pytest.raises(CredentialsRejectedError):
+            app.service.validate_credentials(tenant.id, app.sp_id, credentials={"Oauth2ClientSecret": "wrong"})
+    finally:
+        server.shutdown()
+        server.server_close()
