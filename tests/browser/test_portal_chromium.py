@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +18,14 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import GUEST_INVITER, system_principal
+from hospes.services.apps import AppService
 from hospes.services.directory import DirectoryRoleService
 from hospes.services.groups import GroupService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.users import UserService
 from tests.live import LiveServer, run_server
 from tests.mailsink import MailSink
+from tests.scimtarget import Target, run_target
 
 pytestmark = pytest.mark.live
 ADMIN_PASSWORD = "Admin-Pass-123"
@@ -45,6 +48,8 @@ def portal_server(
         env.setenv("HOSPES_SMTP_HOST", "127.0.0.1")
         env.setenv("HOSPES_SMTP_PORT", str(mail_server.port))
         env.setenv("HOSPES_MAIL_POLL_INTERVAL_SECONDS", "0.2")
+        env.setenv("HOSPES_OUTBOUND_ALLOW", "127.0.0.1")  # the scim2-server target runs on loopback
+        env.setenv("HOSPES_PROVISIONING_POLL_SECONDS", "0.2")
         with run_server(database_url, str(tmp_path_factory.mktemp("live-portal"))) as server:
             yield server
 
@@ -65,10 +70,19 @@ def _member(sessions: sessionmaker[Session], boot: TenantBootstrap, nickname: st
             "mail_nickname": nickname,
             "user_principal_name": f"{nickname}@{boot.domain}",
             "mail": f"{nickname}@{boot.domain}",
+            "given_name": nickname.title(),
+            "surname": "Rossi",
         },
         PASSWORD,
     )
     return user.id
+
+
+def _first_app(sessions: sessionmaker[Session], boot: TenantBootstrap) -> str:
+    from hospes.services.listing import ListQuery
+
+    page, _ = AppService(sessions, system_principal(boot.tenant_id)).list_sps(ListQuery())
+    return str(next(sp.id for sp in page.rows if sp.display_name.endswith("automation")))
 
 
 def _sign_in(page: Any, base: str, upn: str, password: str) -> None:
@@ -220,7 +234,18 @@ def test_guest_inviter_cannot_open_admin_screens(
     nav = page.get_by_role("navigation", name="Administration")
     assert nav.get_by_role("link", name="Invite external user").count() == 1
     assert nav.get_by_role("link", name="Enterprise applications").count() == 0
-    for path in ("apps", "settings/collaboration", "settings/organization", "audit", "outbox", "groups", "users/new"):
+    sp_id = _first_app(sessions, boot)
+    for path in (
+        f"apps/{sp_id}/provisioning",
+        "provisioning/logs",
+        "apps",
+        "settings/collaboration",
+        "settings/organization",
+        "audit",
+        "outbox",
+        "groups",
+        "users/new",
+    ):
         response = page.goto(f"{base}/admin/{path}")
         assert response.status == 403, path
         assert "You don't have access to this page" in page.inner_text("h1")
@@ -277,3 +302,89 @@ def test_every_screen_desktop_and_phone(
             _shot(page, artifacts, f"{label}-users-fr")
         finally:
             context.close()
+
+
+@pytest.fixture
+def scim_target(tmp_path: Path) -> Iterator[Target]:
+    with run_target(tmp_path / "scim") as target:
+        yield target
+
+
+def test_provisioning_configured_tested_started_and_logged(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], scim_target: Target, artifacts: Path
+) -> None:
+    """Seed 002 in a browser: credentials, Test connection, notification email, a mapping with live validation,
+    start, and the provisioning logs list the users the cycle created in the live SCIM target."""
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    people = [_member(sessions, boot, name) for name in ("alba", "bruno", "chloe")]
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/apps/new")
+    page.get_by_label("Name").fill("8x8")
+    page.get_by_label("Roles").fill("User")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r".*/admin/apps/[0-9a-f-]{36}\?done=created$"))
+    sp_id = page.url.split("/apps/")[1].split("?")[0]
+    apps = AppService(sessions, system_principal(boot.tenant_id))
+    role_id = apps.get_sp(sp_id)[1][0]["id"]
+    for person in people:
+        apps.assign(person, sp_id, role_id)
+    page.get_by_role("link", name="Provisioning", exact=True).click()
+    _shot(page, artifacts, "01-get-started")
+    page.get_by_role("button", name="Get started").click()
+
+    page.get_by_label("Tenant URL").fill(scim_target.base_url)
+    page.get_by_label("Secret token").fill("not-the-token")
+    page.get_by_role("button", name="Test connection").click()
+    assert "401" in page.inner_text("#test-result")
+    _shot(page, artifacts, "02-test-connection-failed")
+    page.get_by_label("Secret token").fill(scim_target.token)
+    page.get_by_role("button", name="Test connection").click()
+    assert "authorized to enable provisioning" in page.inner_text("#test-result")
+    _shot(page, artifacts, "03-test-connection-ok")
+    page.get_by_label("Notification email").fill("ops@contoso.example")
+    page.get_by_label("Send an email notification when a failure occurs").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Saved." in page.inner_text("#notice")
+
+    page.get_by_role("link", name="Provision Hospes Users").click()
+    _shot(page, artifacts, "04-mappings")
+    page.get_by_role("link", name="Add new mapping").click()
+    page.get_by_label("Mapping type").select_option("Function")
+    page.get_by_label("Source attribute, constant value or expression").fill('Join(" ", [givenName], [surname]')
+    page.locator("#live-expression.error").wait_for()
+    assert "^" in page.inner_text("#live-expression")  # the caret under the error
+    _shot(page, artifacts, "05-live-validation-error")
+    page.get_by_label("Source attribute, constant value or expression").fill('Join(" ", [givenName], [surname])')
+    page.locator("#live-expression.ok").wait_for()
+    page.get_by_label("Target attribute").fill("displayName")
+    page.get_by_role("button", name="Save mapping").click()
+    assert "Mappings saved." in page.inner_text("#notice")
+    assert "Join(" in page.inner_text("#attribute-mappings")
+    _shot(page, artifacts, "06-mapping-saved")
+
+    page.goto(f"{base}/admin/apps/{sp_id}/provisioning")
+    page.get_by_role("button", name="Start provisioning", exact=True).click()
+    assert page.inner_text("#prov-code") == "On"
+    deadline = time.monotonic() + 60
+    while len(scim_target.users()) < 3:
+        if time.monotonic() > deadline:
+            page.reload()
+            raise AssertionError("the cycle did not create the users: " + page.inner_text("main"))
+        time.sleep(0.3)
+    names = sorted(u["userName"] for u in scim_target.users())
+    assert names == sorted(f"{n}@{boot.domain}" for n in ("alba", "bruno", "chloe"))
+    # The expression mapping entered above decides the target's displayName.
+    assert {u.get("displayName") for u in scim_target.users()} == {"Alba Rossi", "Bruno Rossi", "Chloe Rossi"}
+    page.reload()
+    _shot(page, artifacts, "07-provisioning-on")
+
+    page.get_by_role("link", name="Provisioning logs").first.click()
+    page.get_by_label("Action").select_option("create")
+    page.get_by_role("button", name="Apply").click()
+    logs = page.inner_text("#provisioning-logs")
+    assert all(name in logs for name in ("Alba", "Bruno", "Chloe"))
+    _shot(page, artifacts, "08-provisioning-logs")
+    page.locator("#provisioning-logs a").first.click()
+    assert "EntryExportCreate" in page.inner_text("main")
+    _shot(page, artifacts, "09-provisioning-log-detail")

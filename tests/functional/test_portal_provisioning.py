@@ -116,11 +116,12 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
         f"{app}/provisioning/credentials", action="test", tenant_url=target.base_url, secret_token="wrong"
     )
     assert wrong.status_code == 400 and "401" in wrong.text
+    assert 'value="wrong"' in wrong.text  # the typed token stays in the field for the next try
     invalid = portal.post(
         f"{app}/provisioning/credentials", action="save", tenant_url="ftp://x", notify="on", delete_threshold="0"
     )
     assert invalid.status_code == 400
-    assert {"tenant_url", "notification_email", "delete_threshold"} <= set(_alerts(invalid.text))
+    assert {"tenant_url", "secret_token", "notification_email", "delete_threshold"} <= set(_alerts(invalid.text))
     assert "Not configured" in portal.get(f"{app}/provisioning").text  # nothing half-saved
     saved = portal.post(
         f"{app}/provisioning/credentials",

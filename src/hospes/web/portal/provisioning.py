@@ -220,6 +220,9 @@ async def save_credentials(request: Request, tenant: str, sp_id: str) -> Respons
         "scope": "all" if form.get("scope") == "all" else "assigned",
     }
     token = form.get("secret_token")
+    # Echoed back only into this same response's password field (after a test or an error), never from storage,
+    # so the admin does not have to type it again before saving.
+    values["typed_token"] = token
     errors: dict[str, str] = {}
     if not values["tenant_url"]:
         errors["tenant_url"] = _("Enter the tenant URL of the target (its SCIM base address).")
@@ -233,10 +236,13 @@ async def save_credentials(request: Request, tenant: str, sp_id: str) -> Respons
     if not values["delete_threshold"].isdigit() or not 1 <= int(values["delete_threshold"]) <= 100_000:
         errors["delete_threshold"] = _("Enter a number from 1 to 100000.")
     saved = saved_provisioning_secrets(admin.sessions, admin.page.web.box, admin.page.tenant.id, detail.sp.id)
+    if not token and not saved.get("SecretToken"):
+        errors["secret_token"] = _("Enter the secret token.")
     secrets = {"BaseAddress": values["tenant_url"], "SecretToken": token or saved.get("SecretToken", "")}
     if form.get("action") == "test":
-        if errors.get("tenant_url"):
-            return _overview(admin, detail, 400, errors={"tenant_url": errors["tenant_url"]}, values=values)
+        blocking = {k: v for k, v in errors.items() if k in ("tenant_url", "secret_token")}
+        if blocking:
+            return _overview(admin, detail, 400, errors=blocking, values=values)
         try:
             _service(admin).validate_credentials(
                 admin.page.tenant.id, detail.sp.id, credentials=secrets, use_saved=False
