@@ -317,3 +317,24 @@ def test_wrong_codes_are_audited(web: TestClient, tenant: TenantHandle, sessions
         if e.get("result") == "failure" and e.get("activityDisplayName") == "Redeem external user invite"
     ]
     assert failures, logs[:3]
+
+
+def test_collaboration_restrictions_are_checked_again_at_redemption(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    import json
+
+    address = f"late-{uuid.uuid4().hex[:6]}@rivals.example"
+    invitation = invite(tenant, address)
+    inner = {"AllowedDomains": [], "BlockedDomains": ["rivals.example"]}
+    definition = [json.dumps({"B2BManagementPolicy": {"InvitationsAllowedAndBlockedDomainsPolicy": inner}})]
+    created = tenant.post("/policies/b2bManagementPolicies", json={"displayName": "Deny", "definition": definition})
+    assert created.status_code == 201, created.text
+    refused = redeem_with_otp(web, sessions, invitation["inviteRedeemUrl"], tenant.id, address)
+    assert refused.status_code == 403 and "no longer allow invitations for your address" in refused.text
+    state = tenant.get(f"/users/{invitation['invitedUser']['id']}?$select=externalUserState").json()
+    assert state["externalUserState"] == "PendingAcceptance"
+    assert web.get(f"/{tenant.id}/myapps").status_code == 303  # no session either
+    assert tenant.delete(f"/policies/b2bManagementPolicies/{created.json()['id']}").status_code == 204
+    again = TestClient(web.app, follow_redirects=False, client=("10.9.8.7", 1))
+    assert redeem_with_otp(again, sessions, invitation["inviteRedeemUrl"], tenant.id, address).status_code == 303
