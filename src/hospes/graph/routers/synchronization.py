@@ -360,6 +360,7 @@ def reset_schema(sp_id: str, job_id: str, principal: Writer, prov: Prov) -> Resp
 def _function(name: str) -> dict[str, Any]:
     spec = FUNCTIONS[name]
     return {
+        "id": spec.name,  # an entity in the SDK's model: the name is its key
         "name": spec.name,
         "parameters": [
             {
@@ -388,7 +389,7 @@ def schema_functions(sp_id: str, job_id: str, state: StateDep, principal: Reader
 def schema_filter_operators(sp_id: str, job_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     prov.get_job(principal.tenant_id, sp_id, job_id)
     extensions = {op.name for op in FILTER_OPERATORS if op.extension}
-    items = [{**op, "isHospesExtension": op["name"] in extensions} for op in filter_operators_graph()]
+    items = [{"id": op["name"], **op, "isHospesExtension": op["name"] in extensions} for op in filter_operators_graph()]
     return collection(state, "Collection(microsoft.graph.filterOperatorSchema)", items)
 
 
