@@ -178,6 +178,15 @@ def test_guest_redeems_with_an_email_passcode(
             page.goto(link.group(1))
             assert "already used" in page.locator("h1").inner_text()
             _shot(page, artifacts, "08-link-used")
+            page.set_viewport_size({"width": 375, "height": 740})
+            for path, name in (("/myapps", "09-my-apps-phone"), ("/guest?lang=de", "10-guest-signin-phone-de")):
+                page.goto(f"{live.base_url}/{boot.domain}{path}")
+                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+                _shot(page, artifacts, name)
+            page.goto(link.group(1) + "&lang=es")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert "ya se usó" in page.locator("h1").inner_text()
+            _shot(page, artifacts, "11-link-used-phone-es")
     finally:
         loop.close()
 
@@ -272,6 +281,10 @@ def test_unsubscribe_portal_and_block_page_in_french(
     assert "Contoso" in page.locator("#blocked").inner_text()
     assert "Contoso" in page.locator("#export").input_value()
     _shot(page, artifacts, "04-blocked-list-fr")
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _shot(page, artifacts, "04b-blocked-list-fr-phone")
+    page.set_viewport_size({"width": 1100, "height": 800})
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger le CSV").click()
     assert "Contoso" in Path(download.value.path()).read_text()
