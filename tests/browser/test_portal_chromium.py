@@ -299,6 +299,8 @@ def test_every_screen_desktop_and_phone(
                 _shot(page, artifacts, f"{label}-{name}")
             page.goto(f"{base}/admin/users?lang=fr")
             assert page.locator("html").get_attribute("lang") == "fr"
+            assert page.locator("h1").inner_text() == "Utilisateurs"
+            assert "Inviter un utilisateur externe" in page.inner_text("nav.side")
             _shot(page, artifacts, f"{label}-users-fr")
         finally:
             context.close()
