@@ -56,6 +56,7 @@ from msgraph.generated.service_principals.item.synchronization.secrets.secrets_p
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.settings import Settings
 from tests.compat.test_msgraph_sdk import new_user
 from tests.live import LiveServer, graph_client, run_server
 from tests.scimtarget import Target, run_target
@@ -65,10 +66,12 @@ ROLE_ID = uuid.UUID("6b7a3f3e-1b1c-4c55-8a7e-3b0b7d2b9c11")
 
 
 @pytest.fixture(scope="module")
-def sync_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server whose provisioning runner may reach loopback targets (an operator's HOSPES_OUTBOUND_ALLOW)."""
+def sync_server(database_url: str, settings: Settings) -> Iterator[LiveServer]:
+    """A server whose provisioning runner may reach loopback targets (an operator's HOSPES_OUTBOUND_ALLOW). It
+    shares the in-process app's data directory, hence its key file: the signing keys and secrets stored in the
+    common database stay readable by the other tests of the session."""
     env = {"HOSPES_OUTBOUND_ALLOW": "127.0.0.1", "HOSPES_PROVISIONING_POLL_SECONDS": "0.1"}
-    with run_server(database_url, str(tmp_path_factory.mktemp("sync-live")), env) as server:
+    with run_server(database_url, str(settings.data_dir), env) as server:
         yield server
 
 
