@@ -242,3 +242,54 @@ def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
     assert portal.get("/admin/provisioning/validate-expression?expression=ToUpper(%5Bmail%5D)").json()["ok"]
     assert portal.post(f"{app}/provisioning/reset-mappings").status_code == 303
     assert "department EQUALS" not in portal.get(mappings).text
+
+
+def test_quarantine_banner_and_allow_deletes(
+    web2: TestClient, loopback_app: FastAPI, tenant: TenantHandle, target: Target
+) -> None:
+    """The deletion threshold (set on the screen) stops a cycle; the banner explains it and Allow deletes lets
+    the held deletes through."""
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    sp_id = app.rsplit("/", 1)[1]
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    saved = portal.post(
+        f"{app}/provisioning/credentials",
+        action="save",
+        tenant_url=target.base_url,
+        secret_token=target.token,
+        prevent_deletes="on",
+        delete_threshold="2",
+    )
+    assert saved.status_code == 303
+    service = loopback_app.state.provisioning
+    job_id = service.list_jobs(tenant.id, sp_id)[0]["id"]
+
+    def settle() -> None:
+        for _ in range(50):
+            if not service.engine.step(job_id):
+                return
+        raise AssertionError("the engine never settled")
+
+    role = tenant.get(f"/servicePrincipals/{sp_id}").json()["appRoles"][0]["id"]
+    assignments = []
+    for _ in range(3):
+        user = tenant.new_user()
+        body = {"principalId": user["id"], "resourceId": sp_id, "appRoleId": role}
+        assignments.append(tenant.post(f"/servicePrincipals/{sp_id}/appRoleAssignedTo", json=body).json()["id"])
+    assert portal.post(f"{app}/provisioning/start").status_code == 303
+    settle()
+    assert len(target.users()) == 3
+    for assignment in assignments:
+        assert tenant.delete(f"/servicePrincipals/{sp_id}/appRoleAssignedTo/{assignment}").status_code == 204
+    settle()
+    page = portal.get(f"{app}/provisioning").text
+    assert 'id="quarantine"' in page and "accidental-deletion threshold" in page and "Allow deletes" in page
+    assert all(u["active"] for u in target.users())
+    held = portal.get("/admin/provisioning/logs?action=stagedDelete").text
+    assert len(re.findall(r"/admin/provisioning/logs/\d+", held)) == 3
+    assert portal.post(f"{app}/provisioning/allow-deletes").status_code == 303
+    settle()
+    assert not any(u["active"] for u in target.users())
+    after = portal.get(f"{app}/provisioning").text
+    assert 'id="quarantine"' not in after and 'id="prov-code">On<' in after
