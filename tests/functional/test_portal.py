@@ -614,3 +614,22 @@ def test_guest_sign_in_settings(web: TestClient, tenant: TenantHandle, sessions:
     assert again.status_code == 303
     policy = GuestPolicyService(sessions, system_principal(tenant.id)).get()
     assert (policy.email_otp, policy.require_guest_mfa, policy.trust_home_mfa) == (True, False, False)
+
+
+def test_reset_two_step_verification(web: TestClient, tenant: TenantHandle) -> None:
+    from tests.functional.webpages import enrol_totp
+
+    user = tenant.new_user()
+    phone = TestClient(web.app, follow_redirects=False, client=("10.9.8.7", 50000))
+    assert sign_in(phone, tenant.domain, user["userPrincipalName"]).status_code == 303
+    enrol_totp(phone, tenant.domain)
+    assert phone.get(f"/{tenant.domain}/me").status_code == 200
+    _as_admin(web, tenant)
+    detail = web.get(f"/{tenant.domain}/admin/users/{user['id']}").text
+    assert 'id="mfa-state">On<' in detail
+    assert _post(web, tenant, f"/admin/users/{user['id']}/reset-mfa", {}, csrf="forged").status_code == 403
+    assert _post(web, tenant, f"/admin/users/{user['id']}/reset-mfa", {}).status_code == 303
+    assert 'id="mfa-state">Off<' in web.get(f"/{tenant.domain}/admin/users/{user['id']}").text
+    assert phone.get(f"/{tenant.domain}/me").status_code == 303  # the session ended with the authenticator
+    again = sign_in(phone, tenant.domain, user["userPrincipalName"])
+    assert again.headers["location"] == f"/{tenant.domain}/me"  # no second factor asked any more

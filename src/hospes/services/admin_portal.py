@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
@@ -129,6 +129,7 @@ USER_FILTERS = ("all", "members", "guests", "pending", "disabled", "deleted")
 @dataclass
 class UserDetail:
     user: User
+    mfa_enrolled: bool
     groups: list[Group]
     owned: list[Group]
     assignments: list[tuple[AppRoleAssignment, str, str]]  # (assignment, app name, role name)
@@ -260,7 +261,10 @@ class PortalQueries(Services):
                 if obj is not None and obj.deleted_at is None:
                     sponsors.append((link.sponsor_type, obj.display_name or ""))
             role_names = sorted(DIRECTORY_ROLES[r][0] for r in directory_roles(session, self.tenant_id, user.id))
-            return UserDetail(user, groups, owned, assignments, invitations, sponsors, role_names)
+            from hospes.storage.tables import TotpAuthenticator
+
+            enrolled = session.get(TotpAuthenticator, user.id) is not None
+            return UserDetail(user, enrolled, groups, owned, assignments, invitations, sponsors, role_names)
 
     def last_invitation(self, user_id: str) -> Invitation | None:
         with self.read() as session:
@@ -515,6 +519,24 @@ class GuestOnboarding(InvitationService):
 
 
 class PortalWrites(Services):
+    def reset_mfa(self, user_id: str) -> None:
+        """An administrator's "require re-registering MFA" for a user who lost their authenticator: the
+        authenticator and recovery codes go, and so do the user's sessions (a session opened with the lost phone
+        must not outlive it). One transaction, audited under the administrator's name."""
+        from hospes.services.web_sessions import revoke_user_sessions
+        from hospes.storage.tables import RecoveryCode, TotpAuthenticator
+
+        with self.write("UserManagement", "Reset authentication methods") as op:
+            user = op.session.scalar(
+                select(User).where(User.tenant_id == self.tenant_id, User.id == user_id, User.deleted_at.is_(None))
+            )
+            if user is None:
+                raise NotFoundError(user_id)
+            op.target("User", user.id, user.user_principal_name)
+            op.session.execute(delete(TotpAuthenticator).where(TotpAuthenticator.user_id == user.id))
+            op.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            revoke_user_sessions(op.session, user.id)
+
     def create_enterprise_app(self, display_name: str, role_names: list[str]) -> ServicePrincipal:
         """An application registration, its service principal and its user roles, as one write."""
         name = display_name.strip()

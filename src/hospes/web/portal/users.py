@@ -17,7 +17,7 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
-from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding
+from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding, PortalWrites
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.directory import DeletedItemsService
 from hospes.services.invitations import InvitationService, InviteConfig
@@ -262,6 +262,7 @@ def user_detail(request: Request, tenant: str, user_id: str) -> Response:
         "unblocked": admin._("Sign-in is allowed again."),
         "deleted": admin._("The user was deleted. You can restore it from deleted users."),
         "restored": admin._("The user was restored."),
+        "mfa": admin._("Two-step verification was reset: the user sets up an authenticator at the next sign-in."),
     }.get(request.query_params.get("done", ""))
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 
@@ -383,6 +384,19 @@ async def delete(request: Request, tenant: str, user_id: str) -> Response:
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="deleted")
+
+
+@router.post("/{tenant}/admin/users/{user_id}/reset-mfa")
+async def reset_mfa(request: Request, tenant: str, user_id: str) -> Response:
+    started = await _action(request, tenant, user_id, "admin")
+    if not isinstance(started, tuple):
+        return started
+    admin, detail = started
+    try:
+        PortalWrites(admin.sessions, admin.principal).reset_mfa(detail.user.id)
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    return admin.redirect(f"/users/{detail.user.id}", done="mfa")
 
 
 @router.post("/{tenant}/admin/users/{user_id}/restore")
