@@ -7,13 +7,15 @@ serialized header block is checked again for exactly the headers we set.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import email.policy
+import secrets
 from dataclasses import dataclass, field
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import HeaderParser
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -98,28 +100,65 @@ def render(template: str, language: str, context: dict[str, Any]) -> Rendered:
     return Rendered(subject, text, html)
 
 
+def _ascii(value: str) -> bool:
+    return value.isascii()
+
+
+def _set_addresses(msg: EmailMessage, name: str, boxes: list[Mailbox]) -> None:
+    """ASCII names and addresses are formatted directly (``formataddr`` quotes specials and escapes quotes),
+    skipping the email package's address parser, the costly part of composing. Anything else (non-ASCII names
+    need RFC 2047 encoded words) goes through the header registry as before."""
+    for box in boxes:
+        header_safe(box.name, "display name")
+        header_safe(box.address, "address")
+    if all(_ascii(b.name) and _ascii(b.address) for b in boxes):
+        msg.set_raw(name, ", ".join(formataddr((b.name, b.address)) for b in boxes))
+    else:
+        msg[name] = [b.header() for b in boxes] if len(boxes) > 1 else boxes[0].header()
+
+
+def _set_text(msg: EmailMessage, name: str, value: str) -> None:
+    """An unstructured header: ASCII values verbatim (the generator refolds lines over 78 characters), others
+    RFC 2047-encoded by the header registry."""
+    if _ascii(value):
+        msg.set_raw(name, value)
+    else:
+        msg[name] = value
+
+
+def _text_part(body: str, subtype: str) -> MIMEPart:
+    """A UTF-8 text part, quoted-printable (7-bit on the wire, lines within 76 characters)."""
+    part = MIMEPart(policy=email.policy.SMTP)
+    # Content-* through the registry: the generator reads them back many times, and parses raw values each time.
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+    return part
+
+
 def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.datetime) -> EmailMessage:
     msg = EmailMessage(policy=email.policy.SMTP)
-    msg["Message-ID"] = f"<{header_safe(mail.message_id, 'Message-ID')}>"
-    msg["Date"] = format_datetime(now.astimezone(dt.UTC))
-    msg["From"] = mail.sender.header()
-    msg["To"] = mail.to.header()
+    _set_text(msg, "Message-ID", f"<{header_safe(mail.message_id, 'Message-ID')}>")
+    msg.set_raw("Date", format_datetime(now.astimezone(dt.UTC)))
+    _set_addresses(msg, "From", [mail.sender])
+    _set_addresses(msg, "To", [mail.to])
     if mail.cc:
-        msg["Cc"] = [m.header() for m in mail.cc]
+        _set_addresses(msg, "Cc", mail.cc)
     if mail.reply_to:
-        msg["Reply-To"] = mail.reply_to.header()
-    msg["Subject"] = header_safe(content.subject, "subject")
-    msg["Auto-Submitted"] = "auto-generated"
+        _set_addresses(msg, "Reply-To", [mail.reply_to])
+    _set_text(msg, "Subject", header_safe(content.subject, "subject"))
+    msg.set_raw("Auto-Submitted", "auto-generated")
     if mail.unsubscribe_url:
         # RFC 8058: a one-click POST to the HTTPS link blocks further invitations; a GET only shows a page.
-        msg["List-Unsubscribe"] = f"<{header_safe(mail.unsubscribe_url, 'unsubscribe URL')}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        _set_text(msg, "List-Unsubscribe", f"<{header_safe(mail.unsubscribe_url, 'unsubscribe URL')}>")
+        msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     for name, value in mail.extra_headers.items():
-        msg[header_safe(name, "header name")] = header_safe(value, name)
-    msg.set_content(content.text, charset="utf-8")
-    msg.add_alternative(content.html, subtype="html", charset="utf-8")
-    # After the body: turning the message multipart moves every Content-* header into the first part.
-    msg["Content-Language"] = language
+        _set_text(msg, header_safe(name, "header name"), header_safe(value, name))
+    msg.set_raw("MIME-Version", "1.0")
+    # QP-encoded parts never contain "=_", so this boundary cannot occur inside them.
+    msg["Content-Type"] = f'multipart/alternative; boundary="=_hospes_{secrets.token_hex(12)}"'
+    msg.set_payload([_text_part(content.text, "plain"), _text_part(content.html, "html")])
+    _set_text(msg, "Content-Language", header_safe(language, "Content-Language"))
     return msg
 
 

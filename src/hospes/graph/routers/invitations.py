@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.invitation import parse_invitation
@@ -57,12 +58,14 @@ def _wake_mailer(request: Request) -> None:
         worker.wake()
 
 
-@router.post("/invitations", status_code=201)
-def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> dict[str, Any]:
+@router.post("/invitations", status_code=201, response_class=JSONResponse)
+def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> JSONResponse:
     result = invitation_service(state, principal).invite(parse_invitation(body))
     if result.invitation.message_status == "Queued":
         _wake_mailer(request)
-    return {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
+    # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
+    wire = {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
+    return JSONResponse(wire, status_code=201)
 
 
 @router.post("/invitations/bulk")
