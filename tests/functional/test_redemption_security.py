@@ -338,3 +338,18 @@ def test_collaboration_restrictions_are_checked_again_at_redemption(
     assert tenant.delete(f"/policies/b2bManagementPolicies/{created.json()['id']}").status_code == 204
     again = TestClient(web.app, follow_redirects=False, client=("10.9.8.7", 1))
     assert redeem_with_otp(again, sessions, invitation["inviteRedeemUrl"], tenant.id, address).status_code == 303
+
+
+def test_garbage_never_gives_a_server_error(web: TestClient, tenant: TenantHandle) -> None:
+    url = invite(tenant, _address())["inviteRedeemUrl"]
+    open_link(web, url)
+    for assertion in ("", "v1:", "v1:!!!!", "x" * 5000, "v1:" + "A" * 100, "%00", "v2:abc", "v1:AAAA.BBBB"):
+        answer = web.get(f"/{tenant.id}/redeem/home/return", params={"assertion": assertion})
+        assert answer.status_code == 400, assertion
+    for path in ("/redeem/home/" + "x" * 3000, "/myapps/launch/" + "y" * 500, "/redeem/mfa", "/redeem/code"):
+        assert web.get(f"/{tenant.id}{path}").status_code < 500, path
+    token = csrf_of(web.get(f"/{tenant.id}/guest").text)
+    assert web.post(f"/{tenant.id}/redeem/mfa", data={"csrf": token, "sealed": "garbage"}).status_code < 500
+    for path in ("/unsubscribe/code", "/unsubscribe/manage", "/unsubscribe/manage.csv"):
+        assert web.get(path).status_code == 303
+    assert web.get("/redeem", params={"tenant": tenant.id, "invitation": "\x00", "ticket": "é" * 10}).status_code == 404
