@@ -125,8 +125,8 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def status_table(name: str, job_id: str, status: dict[str, Any]) -> Table:
-    table = Table(title=f"{name} · {job_id}", show_header=False)
+def status_table(status: dict[str, Any]) -> Table:
+    table = Table(show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     table.add_row("status", status.get("code", "?"))
@@ -173,7 +173,11 @@ def status_table(name: str, job_id: str, status: dict[str, Any]) -> Table:
 
 
 def _watch(target: Target, interval: float, timeout: float | None) -> bool:
-    """Follow the running cycle until it ends; False when ``timeout`` passed first."""
+    """Follow the running cycle until it ends; False when ``timeout`` passed first.
+
+    A cycle is running while its id differs from the last execution's ``activityIdentifier`` (the engine writes
+    that when the cycle ends, succeeded or failed); done/total alone cannot tell, as both are 0 while it counts.
+    """
     started = time.monotonic()
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -184,29 +188,35 @@ def _watch(target: Target, interval: float, timeout: float | None) -> bool:
     )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("waiting for a cycle", total=None, rate="0", eta="unknown")
-        seen_running, first = False, True
+        seen_running = False
         while True:
+            status = target.service.status(target.tenant_id, target.sp_id, target.job_id)
             progress = target.service.progress(target.tenant_id, target.sp_id, target.job_id)
-            if first and not progress.running and progress.started is None:
-                code = target.service.status(target.tenant_id, target.sp_id, target.job_id)["code"]
-                if code != "Active":
-                    bar.update(task, description=f"no cycle: the job is {code}")
-                    return True  # nothing will run until the job is started
-            first = False
-            if progress.running:
+            ended = (status.get("lastExecution") or {}).get("activityIdentifier")
+            running = progress.cycle_id is not None and progress.cycle_id != ended
+            if running:
                 seen_running = True
                 bar.update(
                     task,
-                    description=f"{progress.kind or 'cycle'} {progress.cycle_id or ''}".strip(),
-                    total=max(progress.total, 1),
+                    description=f"{progress.kind or 'cycle'} {progress.cycle_id}",
+                    total=progress.total or None,  # unknown while the cycle counts its objects
                     completed=progress.done,
                     rate=f"{progress.rate:.1f}",
                     eta=_duration(progress.eta_seconds),
                 )
-            elif seen_running or progress.started is not None:
-                if progress.total:
-                    bar.update(task, total=progress.total, completed=progress.done, eta="0:00")
+            elif seen_running or progress.cycle_id is not None:
+                bar.update(
+                    task,
+                    description=f"{progress.kind or 'cycle'} {progress.cycle_id} ended",
+                    total=progress.total,
+                    completed=progress.done,
+                    rate=f"{progress.rate:.1f}",
+                    eta="0:00",
+                )
                 return True
+            elif status["code"] not in ("Active", "Quarantine"):
+                bar.update(task, description=f"no cycle: the job is {status['code']}")
+                return True  # nothing will run until the job is started
             if timeout is not None and time.monotonic() - started > timeout:
                 return False
             time.sleep(interval)
@@ -231,7 +241,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(current))
         return
-    console.print(status_table(target.app_name, target.job_id, current))
+    console.print(f"[bold]{target.app_name}[/bold] · {target.job_id}", soft_wrap=True)
+    console.print(status_table(current))
 
 
 def _act(action: str, tenant: str, app: str, job: str | None, config: str | None, **kw: Any) -> None:
@@ -335,7 +346,8 @@ def logs(
     if as_json:
         typer.echo(json.dumps(page.items))
         return
-    table = Table(title=f"Provisioning logs · {target.app_name}", show_lines=details)
+    console.print(f"[bold]Provisioning logs[/bold] · {target.app_name} · {target.job_id}", soft_wrap=True)
+    table = Table(show_lines=details)
     for column in ("time", "action", "status", "type", "object", "target id", "details" if details else "error"):
         table.add_column(column)
     for item in page.items:
