@@ -226,5 +226,14 @@ def _register_sync() -> None:
 _register_sync()
 
 
+def _register_guest_policy() -> None:
+    from hospes.cli.guest_cmds import guest_app
+
+    app.add_typer(guest_app, name="guest-policy")
+
+
+_register_guest_policy()
+
+
 def main() -> None:
     app()
