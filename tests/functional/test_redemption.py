@@ -262,3 +262,15 @@ def test_pages_in_every_email_language_and_switching_keeps_the_link(
             if other in m.recipients
         ]
     assert subjects == ["Ihr Bestätigungscode für Contoso"]
+
+
+def test_one_switch_for_passcodes_graph_and_portal(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    from sqlalchemy import update
+
+    from hospes.storage.tables import B2BPolicy
+
+    path = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"
+    assert tenant.patch(path, json={"allowExternalIdToUseEmailOtp": "disabled"}).status_code == 204
+    with sessions.begin() as session:  # what the admin portal's switch does
+        session.execute(update(B2BPolicy).where(B2BPolicy.tenant_id == tenant.id).values(email_otp_enabled=True))
+    assert tenant.get(path).json()["allowExternalIdToUseEmailOtp"] == "enabled"

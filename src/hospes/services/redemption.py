@@ -167,8 +167,12 @@ def load_guest_policy(session: Session, tenant_id: str) -> GuestPolicy:
     row = session.get(GuestAccessPolicy, tenant_id)
     b2b = load_policy(session, tenant_id)
     allow = row.allow_external_id_email_otp if row else "default"
+    # b2b_policies.email_otp_enabled is the one switch (the portal flips it too); this row only remembers how Graph
+    # spelled "on" (default or enabled).
     if b2b.email_otp_enabled is False:  # None: no row yet, the default (on)
         allow = "disabled"
+    elif allow == "disabled":
+        allow = "enabled"
     return GuestPolicy(
         email_otp=allow != "disabled",
         email_method_state=row.email_method_state if row else "enabled",
