@@ -30,14 +30,14 @@ FAULT_RATES = {"429": 0.08, "500": 0.05, "500_after": 0.04, "timeout": 0.03, "dr
 
 @pytest.fixture
 def proxy(scim_target: Target) -> Iterator[FaultProxy]:
-    fault = FaultProxy(scim_target.base_url, FaultPlan(timeout_seconds=1.3, retry_after="1")).start()
+    fault = FaultProxy(scim_target.base_url, FaultPlan(timeout_seconds=1.0, retry_after="1")).start()
     yield fault
     fault.stop()
 
 
 @pytest.fixture
 def fast_service(service: ProvisioningService) -> ProvisioningService:
-    settings = service.settings.model_copy(update={"provisioning_timeout_seconds": 1.0})
+    settings = service.settings.model_copy(update={"provisioning_timeout_seconds": 0.7})
     return ProvisioningService(service.sessions, settings, service.box)
 
 
@@ -56,14 +56,14 @@ def test_faults_converge_without_duplicates(
     tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy
 ) -> None:
     app = make_app(tenant, fast_service, scim_target, base_url=proxy.url)
-    users = [person(tenant) for _ in range(24)]
+    users = [person(tenant) for _ in range(16)]
     group = tenant.new_group("Faulty")
-    for u in users[:12]:
+    for u in users[:8]:
         tenant.post(
             f"/groups/{group['id']}/members/$ref",
             json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{u['id']}"},
         )
-    for u in users[12:]:
+    for u in users[8:]:
         app.assign(u["id"])
     app.assign(group["id"])
     proxy.set_rates(FAULT_RATES)
@@ -72,7 +72,7 @@ def test_faults_converge_without_duplicates(
     def created() -> bool:
         names = [u["userName"] for u in scim_target.users()]
         groups = scim_target.groups()
-        return set(names) == wanted and len(groups) == 1 and len(groups[0].get("members") or []) == 12
+        return set(names) == wanted and len(groups) == 1 and len(groups[0].get("members") or []) == 8
 
     converge(app, created)
     # Then an update of every user, still through the faults.
@@ -86,7 +86,7 @@ def test_faults_converge_without_duplicates(
     groups = scim_target.groups()
     assert [g["displayName"] for g in groups] == ["Faulty"]
     members = [m["value"] for m in groups[0]["members"]]
-    assert len(members) == len(set(members)) == 12
+    assert len(members) == len(set(members)) == 8
     for fault in FAULT_RATES:
         assert proxy.counts[fault] > 0, f"no {fault} was injected: {proxy.counts}"
     assert app.status()["code"] == "Active"  # throttling and 5xx never quarantine a job
@@ -132,10 +132,10 @@ def test_wrong_token_quarantines_and_notifies(
 def test_killed_worker_resumes_without_duplicates_or_lost_changes(
     tenant: TenantHandle, service: ProvisioningService, scim_target: Target, tmp_path: Path
 ) -> None:
-    slow = FaultProxy(scim_target.base_url, FaultPlan(delay=0.03)).start()
+    slow = FaultProxy(scim_target.base_url, FaultPlan(delay=0.06)).start()
     try:
         app = make_app(tenant, service, scim_target, base_url=slow.url)
-        users = [person(tenant) for _ in range(120)]
+        users = [person(tenant) for _ in range(80)]
         for u in users:
             app.assign(u["id"])
         settings: Settings = service.settings
@@ -152,7 +152,7 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
         )
         try:
             deadline = time.monotonic() + 60
-            while len(scim_target.users()) < 30:
+            while len(scim_target.users()) < 20:
                 assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
                 assert time.monotonic() < deadline, "the worker created nothing"
                 time.sleep(0.05)
@@ -164,12 +164,12 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
             if worker.poll() is None:
                 worker.kill()
         partial = len(scim_target.users())
-        assert 30 <= partial < 120, "kill the worker mid-cycle"
+        assert 20 <= partial < 80, "kill the worker mid-cycle"
         app.settle()  # the restarted engine
         names = Counter(u["userName"] for u in scim_target.users())
         assert names == Counter(u["userPrincipalName"] for u in users)
         assert scim_target.user_by_name(users[0]["userPrincipalName"])["title"] == "Changed mid-cycle"  # type: ignore[index]
-        assert app.status()["synchronizedEntryCountByType"][0]["value"] == 120
+        assert app.status()["synchronizedEntryCountByType"][0]["value"] == 80
     finally:
         slow.stop()
 
