@@ -191,15 +191,21 @@ def test_guest_redeems_with_an_email_passcode(
         loop.close()
 
 
+@pytest.mark.parametrize("trust_home_mfa", [True, False], ids=["home-mfa-trusted", "mfa-enrolled-here"])
 def test_home_tenant_guest_with_mfa_required(
-    page: Any, live: LiveServer, mail_sink: MailSink, sessions: sessionmaker[Session], artifacts: Path
+    page: Any,
+    live: LiveServer,
+    mail_sink: MailSink,
+    sessions: sessionmaker[Session],
+    artifacts: Path,
+    trust_home_mfa: bool,
 ) -> None:
     resource = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
     home = create_tenant(
         sessions, "Fabrikam", f"fabrikam-{uuid.uuid4().hex[:8]}.example", admin_password="Admin-Pass-123"
     )
     GuestPolicyService(sessions, Principal(resource.tenant_id, "system", "", "test")).update(
-        require_guest_mfa=True, trust_home_mfa=True
+        require_guest_mfa=True, trust_home_mfa=trust_home_mfa
     )
     guest = home.admin_user_principal_name
     base_home = f"{live.base_url}/{home.domain}"
@@ -238,6 +244,17 @@ def test_home_tenant_guest_with_mfa_required(
             _shot(page, artifacts, "04-home-mfa")
             page.get_by_role("textbox", name="Code").fill(totp.at(time.time() + 30))
             page.get_by_role("button", name="Verify").click()
+            if not trust_home_mfa:
+                # The resource tenant does not take the home tenant's word: an authenticator registered here.
+                page.wait_for_url(re.compile(rf".*/{resource.tenant_id}/redeem/mfa$"))
+                assert page.locator(".qr-box svg").is_visible()
+                _shot(page, artifacts, "04b-guest-mfa-enrolment")
+                here = pyotp.TOTP(page.locator("#totp-secret").inner_text().replace(" ", ""))
+                page.get_by_role("textbox", name="Code").fill(here.now())
+                page.get_by_role("button", name="Verify").click()
+                assert len(page.locator("#recovery-codes code").all_inner_texts()) == 10
+                _shot(page, artifacts, "04c-guest-recovery-codes")
+                page.get_by_role("link", name="Continue").click()
             page.wait_for_url(re.compile(rf".*/{resource.tenant_id}/redeem/consent$"))
             _shot(page, artifacts, "05-review-permissions")
             page.get_by_role("button", name="Accept", exact=True).click()
