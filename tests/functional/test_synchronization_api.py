@@ -434,6 +434,12 @@ def test_against_scim_target(tenant: TenantHandle, scim: Target, loopback_servic
     second = response.json()
     assert [e["id"] for e in first["value"] + second["value"]] == [e["id"] for e in every]
     assert "@odata.nextLink" not in second
+    selected = tenant.get(
+        logs, params={"$filter": f"jobId eq '{job_id}'", "$select": "provisioningAction,jobId"}
+    ).json()
+    assert selected["@odata.context"].endswith("#auditLogs/provisioning(provisioningAction,jobId)")
+    assert all(set(e) == {"id", "provisioningAction", "jobId"} for e in selected["value"])
+    assert_graph_error(tenant.get(logs, params={"$select": "password"}), 400, "Request_BadRequest")
 
 
 def test_logs_are_per_tenant(

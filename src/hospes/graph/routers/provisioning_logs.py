@@ -20,7 +20,7 @@ from hospes.graph import permissions as perm
 from hospes.graph.deps import StateDep, requires
 from hospes.graph.routers.synchronization import Prov
 from hospes.graph.wire import collection, entity
-from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter
+from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
 from hospes.provisioning.service import LogQuery
 
 router = APIRouter()
@@ -44,6 +44,25 @@ _EQ_FIELDS = {
 _ACTIONS = ("other", "create", "delete", "disable", "update", "stagedDelete")
 _STATUSES = ("success", "failure", "skipped", "warning")
 _TICK = dt.timedelta(microseconds=1)
+FIELDS = (
+    "id",
+    "activityDateTime",
+    "tenantId",
+    "jobId",
+    "cycleId",
+    "changeId",
+    "durationInMilliseconds",
+    "initiatedBy",
+    "provisioningAction",
+    "provisioningStatusInfo",
+    "provisioningSteps",
+    "modifiedProperties",
+    "servicePrincipal",
+    "sourceSystem",
+    "targetSystem",
+    "sourceIdentity",
+    "targetIdentity",
+)
 
 
 def _unsupported(detail: str) -> UnsupportedQueryError:
@@ -110,7 +129,7 @@ def _options(request: Request, state: StateDep, principal: Principal) -> tuple[d
         unsupported = [k for k in ("$orderby", "$search", "$expand", "$skip") if k in params]
         if unsupported:
             raise _unsupported(f"{unsupported[0]} is not supported on provisioning logs.")
-        return {k: params[k] for k in ("$filter", "$top") if k in params}, None
+        return {k: params[k] for k in ("$filter", "$top", "$select") if k in params}, None
     try:
         saved = state.keys.unseal(_PURPOSE, token)
         if saved.get("t") != principal.tenant_id:
@@ -133,12 +152,23 @@ def list_logs(request: Request, state: StateDep, principal: Reader, prov: Prov) 
         except ODataSyntaxError as exc:
             raise InvalidInputError(str(exc)) from None
         apply_filter(tree, query)
+    select = parse_select(raw.get("$select"))
+    for name in select or []:
+        if name not in FIELDS:
+            raise InvalidInputError(
+                "Parsing OData Select and Expand failed: Could not find a property "
+                f"named '{name}' on type 'microsoft.graph.provisioningObjectSummary'."
+            )
     page = prov.logs(principal.tenant_id, query)
+    items = page.items
+    if select:
+        keep = {"id", *select}
+        items = [{k: v for k, v in item.items() if k in keep} for item in items]
     next_link = None
     if page.next:
         token = state.keys.seal(_PURPOSE, {"t": principal.tenant_id, "o": raw, "a": page.next})
         next_link = f"{state.settings.public_url}/v1.0/{PATH}?$skiptoken={quote(token)}"
-    return collection(state, PATH, page.items, next_link)
+    return collection(state, PATH, items, next_link, select=select)
 
 
 @router.get("/auditLogs/provisioning/{log_id}")
