@@ -1,11 +1,12 @@
-"""The admin portal's catalogs: French translates every message of the portal (Python and templates) with the
-same placeholders; the other page languages fall back to English for portal-only messages."""
+"""The admin portal's catalogs: every page language translates every message of the portal (Python and templates)
+with the same placeholders, and its plural rule is the one of the language's page catalog."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -37,20 +38,25 @@ def _translations(language: str) -> dict[str, str]:
     return found
 
 
-def test_french_translates_the_whole_portal() -> None:
+@pytest.mark.parametrize("language", i18n.SUPPORTED[1:])
+def test_every_language_translates_the_whole_portal(language: str) -> None:
     wanted = _portal_messages()
     assert "Invite external user" in wanted and "Test connection" in wanted and len(wanted) > 300
-    french = _translations("fr")
-    assert wanted <= set(french), sorted(wanted - set(french))
+    found = _translations(language)
+    assert wanted <= set(found), sorted(wanted - set(found))
     for key in wanted:
-        assert sorted(_PLACEHOLDER.findall(key)) == sorted(_PLACEHOLDER.findall(french[key])), key
+        assert sorted(_PLACEHOLDER.findall(key)) == sorted(_PLACEHOLDER.findall(found[key])), (language, key)
 
 
-def test_portal_catalog_plurals_match_the_page_catalog() -> None:
-    headers = {}
-    for name in ("messages.po", "portal.po"):
-        catalog = read_po((i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / name).open("rb"), locale="fr")
-        headers[name] = catalog.plural_forms
-    assert headers["messages.po"] == headers["portal.po"]
-    translate = i18n.translations("fr")
-    assert translate.ngettext("%(num)d user", "%(num)d users", 2) % {"num": 2} == "2 utilisateurs"
+@pytest.mark.parametrize("language", i18n.SUPPORTED[1:])
+def test_portal_catalog_plurals_match_the_page_catalog(language: str) -> None:
+    folder = i18n.LOCALE_DIR / language / "LC_MESSAGES"
+    pages = read_po((folder / "messages.po").open("rb"), locale=language)
+    portal = read_po((folder / "portal.po").open("rb"), locale=language)
+    assert pages.plural_expr == portal.plural_expr and pages.num_plurals == portal.num_plurals
+
+
+def test_plural_and_merge() -> None:
+    assert i18n.translations("fr").ngettext("%(num)d user", "%(num)d users", 2) % {"num": 2} == "2 utilisateurs"
+    assert i18n.translations("de").gettext("Test connection") == "Verbindung testen"
+    assert i18n.translations("ja").gettext("Sign out") != "Sign out"  # the page catalog is merged in too
