@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -465,3 +466,73 @@ def test_logs_are_per_tenant(
     link = urlsplit(first["@odata.nextLink"])
     assert link.path == "/v1.0/auditLogs/provisioning"
     assert_graph_error(other_tenant.get(first["@odata.nextLink"]), 400, "Request_BadRequest")
+
+
+GARBAGE: list[Any] = [
+    None,
+    1,
+    "text",
+    [],
+    [1, "x"],
+    {},
+    {"value": None},
+    {"value": [None]},
+    {"criteria": "Full"},
+    {"criteria": {"resetScope": 5}},
+    {"templateId": 7},
+    {"parameters": "x"},
+    {"parameters": [{"subjects": "x"}]},
+    {"parameters": [{"subjects": [{"objectId": 5}]}]},
+    {"synchronizationJobSettings": "x"},
+    {"synchronizationJobSettings": [{"name": None}]},
+    {"synchronizationRules": "x"},
+    {"synchronizationRules": [{"objectMappings": "x"}]},
+    {"synchronizationRules": [{"objectMappings": [{"attributeMappings": {"a": 1}}]}]},
+    {
+        "synchronizationRules": [
+            {
+                "objectMappings": [
+                    {"sourceObjectName": "User", "attributeMappings": [{"targetAttributeName": "x", "source": "y"}]}
+                ]
+            }
+        ]
+    },
+    {"expression": 5},
+    {"expression": "[a]", "testInputObject": []},
+    {"credentials": "x"},
+    {"useSavedCredentials": "yes"},
+    {"jobs": [5]},
+    {"secrets": "x"},
+]
+
+
+def test_garbage_bodies_are_400_never_500(tenant: TenantHandle) -> None:
+    sp_id = make_sp(tenant)
+    job_id = make_job(tenant, sp_id)
+    base = f"/servicePrincipals/{sp_id}/synchronization"
+    job = f"{base}/jobs/{job_id}"
+    targets = [
+        ("PUT", base),
+        ("PUT", f"{base}/secrets"),
+        ("POST", f"{base}/jobs"),
+        ("POST", f"{base}/jobs/validateCredentials"),
+        ("PATCH", job),
+        ("POST", f"{job}/restart"),
+        ("POST", f"{job}/provisionOnDemand"),
+        ("POST", f"{job}/validateCredentials"),
+        ("PUT", f"{job}/schema"),
+        ("PATCH", f"{job}/schema"),
+        ("POST", f"{job}/schema/parseExpression"),
+    ]
+    for method, path in targets:
+        for body in GARBAGE:
+            response = tenant.request(
+                method, path, content=json.dumps(body), headers={"content-type": "application/json"}
+            )
+            assert response.status_code < 500, (method, path, body, response.text)
+            if response.status_code >= 400:
+                assert response.json()["error"]["code"], (method, path, body)
+    # The job survived all of it unchanged.
+    assert tenant.get(job).json()["status"]["code"] == "NotConfigured"
+    schema = tenant.get(f"{job}/schema").json()
+    assert len(schema["synchronizationRules"][0]["objectMappings"]) == 2

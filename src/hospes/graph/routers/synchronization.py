@@ -225,6 +225,10 @@ def update_job(sp_id: str, job_id: str, body: BodyDep, principal: Writer, prov: 
     if data.get("templateId") not in (None, job_id.split(".", 1)[0]):
         raise InvalidInputError("The templateId of a job cannot change.", target="templateId")
     settings = data.get("synchronizationJobSettings")
+    if settings is not None and not isinstance(settings, list):
+        raise InvalidInputError(
+            "synchronizationJobSettings must be a list of {name, value}.", target="synchronizationJobSettings"
+        )
     if settings is not None:
         prov.update_job_settings(principal.tenant_id, sp_id, job_id, settings, actor=principal)
     else:
