@@ -22,6 +22,7 @@ from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
 from hospes.storage.engine import make_engine, make_sessionmaker
 from hospes.storage.migrate import upgrade
+from tests.live import TEST_SECRET_KEY
 
 PG_URL = os.environ.get("HOSPES_TEST_POSTGRES_URL", "")
 REQUIRE_ALL = os.environ.get("HOSPES_TEST_REQUIRE_ALL") == "1" or os.environ.get("CI") == "true"
@@ -59,7 +60,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(database_url=database_url, public_url=PUBLIC_URL, data_dir=tmp_path_factory.mktemp("data"))
+    return Settings(
+        database_url=database_url,
+        public_url=PUBLIC_URL,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key=TEST_SECRET_KEY,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -39,6 +40,11 @@ class LiveServer:
         return f"{self.base_url}/v1.0"
 
 
+# One deployment secret key for the whole test session, shared by the in-process app (tests/conftest.py) and every
+# live server: they all read the same database, whose server keys and secrets are encrypted under it.
+TEST_SECRET_KEY = secrets.token_hex(32)
+
+
 @contextmanager
 def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     port = free_port()
@@ -48,6 +54,7 @@ def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | Non
         "HOSPES_DATABASE_URL": database_url,
         "HOSPES_PUBLIC_URL": base,
         "HOSPES_DATA_DIR": data_dir,
+        "HOSPES_SECRET_KEY": TEST_SECRET_KEY,
         **(extra_env or {}),
     }
     proc = subprocess.Popen(
