@@ -79,7 +79,7 @@ def partner_app() -> Iterator[str]:
 
 @pytest.fixture
 def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    # The data folder of the in-process app: every server of one database must share its secret key.
+    # Same data folder as the in-process app (run_server also hands every server the session's secret key).
     env = {
         "HOSPES_SMTP_HOST": "127.0.0.1",
         "HOSPES_SMTP_PORT": str(mail_sink.port),
