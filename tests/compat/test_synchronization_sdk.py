@@ -128,10 +128,19 @@ def test_seed_002_flow_through_the_sdk(
         assert unknown.value.response_status_code == 400
         assert "salesforce" in str(getattr(unknown.value.error, "message", ""))
 
+        templates = await sync.templates.get()
+        (template,) = templates.value
+        assert template.id == "scim" and str(template.application_id) == app.app_id
+        assert template.schema.synchronization_rules[0].object_mappings[0].source_object_name == "User"
+
         job = await sync.jobs.post(SynchronizationJob(template_id="scim"))
         assert job.template_id == "scim" and job.status.code == SynchronizationStatusCode.NotConfigured
         assert job.status.quarantine is None and job.status.last_execution is None
         await sync.secrets.put(SecretsPutRequestBody(value=secrets(target)))
+        root = await sync.get()
+        assert [j.id for j in root.jobs] == [job.id]
+        assert sorted(p.key.value for p in root.secrets) == ["BaseAddress", "SecretToken"]
+        assert all(p.value is None for p in root.secrets)  # write-only
         jobs = sync.jobs.by_synchronization_job_id(job.id)
         assert (await jobs.get()).status.code == SynchronizationStatusCode.NotRun
 
