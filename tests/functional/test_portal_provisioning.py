@@ -104,6 +104,8 @@ def test_forms_need_the_token(web2: TestClient, tenant: TenantHandle) -> None:
     for path in ("mappings/user/attribute", "mappings/user/scope", "mappings/user/delete"):
         assert web2.post(f"/{tenant.domain}{app}/provisioning/{path}", data={"csrf": "x"}).status_code == 403
     assert "Not configured" in portal.get(f"{app}/provisioning").text
+    unknown = portal.post(f"{app}/provisioning/bogus")
+    assert unknown.status_code == 404 and "This item does not exist" in unknown.text
 
 
 def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: TenantHandle, target: Target) -> None:

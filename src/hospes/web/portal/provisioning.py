@@ -62,6 +62,12 @@ def _open(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDeta
         return admin.not_found()
 
 
+def _unknown(request: Request, tenant: str) -> Response:
+    """An action that does not exist: the readable 404 page (or the sign-in / 403 page first)."""
+    admin = open_admin(request, tenant, "apps", _ga)
+    return admin.not_found() if isinstance(admin, AdminPage) else admin
+
+
 def _job(admin: AdminPage, detail: AppDetail) -> dict[str, Any] | None:
     jobs = _service(admin).list_jobs(admin.page.tenant.id, detail.sp.id)
     return jobs[0] if jobs else None
@@ -275,7 +281,7 @@ async def save_credentials(request: Request, tenant: str, sp_id: str) -> Respons
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/{action}")
 async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> Response:
     if action not in ("start", "pause", "restart", "allow-deletes", "reset-mappings"):
-        return Response(status_code=404)
+        return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
     if not isinstance(started, tuple):
         return started
@@ -306,7 +312,7 @@ async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> R
 async def run_now(request: Request, tenant: str, sp_id: str, kind: str) -> Response:
     """Provision on demand (one user or group, its steps shown) or a dry run (what a full cycle would do)."""
     if kind not in ("on-demand", "dry-run"):
-        return Response(status_code=404)
+        return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
     if not isinstance(started, tuple):
         return started
@@ -448,7 +454,7 @@ def _save_schema(admin: AdminPage, detail: AppDetail, job_id: str, schema: dict[
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/mappings/{kind}/{what}")
 async def mapping_change(request: Request, tenant: str, sp_id: str, kind: str, what: str) -> Response:
     if kind not in ("user", "group") or what not in ("attribute", "delete", "scope", "object"):
-        return Response(status_code=404)
+        return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
     if not isinstance(started, tuple):
         return started
