@@ -126,6 +126,13 @@ def test_status_start_logs_restart_pause(world: World) -> None:
     by_id = world.sync("status", "contoso.example", sp_id, "--job", job_id, "--json")
     assert json.loads(by_id.output)["code"] == "NotRun"
 
+    planned = world.sync("dry-run", "contoso.example", "8x8")
+    assert planned.exit_code == 0, planned.output
+    assert "3 to create" in planned.output and users[0]["displayName"] in planned.output
+    plan = json.loads(world.sync("dry-run", "contoso.example", "8x8", "--json").output)
+    assert plan["summary"]["create"] == 3
+    assert world.target.users() == []  # nothing was sent
+
     started = world.sync("start", "contoso.example", "8X8")  # display names match in any case
     assert started.exit_code == 0, started.output
     assert "status Active" in started.output

@@ -378,3 +378,47 @@ def logs(
     console.print(table)
     if page.next:
         console.print(f"[dim]more entries: raise --top or narrow with --since/--status ({len(page.items)} shown)[/dim]")
+
+
+@sync_app.command("dry-run")
+def dry_run(
+    tenant: TenantArg,
+    app: AppArg,
+    job: JobOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """What a full cycle would create, update, disable and delete now, without a request to the target."""
+    target = _target(tenant, app, job, config)
+    try:
+        plan = target.service.dry_run(target.tenant_id, target.sp_id, target.job_id)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    if as_json:
+        typer.echo(json.dumps(plan))
+        return
+    summary = plan["summary"]
+    console.print(
+        f"[bold]{target.app_name}[/bold]: {plan['evaluated']} objects evaluated; "
+        + ", ".join(f"{summary.get(a, 0)} to {a}" for a in ("create", "update", "disable", "delete")),
+        soft_wrap=True,
+    )
+    if plan.get("wouldExceedDeletionThreshold"):
+        console.print(
+            f"[red]the deletion threshold ({plan['deletionThreshold']}) would stop this cycle[/red]: "
+            "restart with --reset-scope ForceDeletes to let the deletions through"
+        )
+    table = Table()
+    for column in ("action", "type", "object", "changes"):
+        table.add_column(column)
+    for action in plan["actions"]:
+        changes = ", ".join(
+            f"{p['displayName']}: {p.get('oldValue')!s} → {p.get('newValue')!s}" for p in action["modifiedProperties"]
+        )
+        table.add_row(
+            action["action"],
+            action["objectType"],
+            f"{action.get('displayName') or ''}\n{action['sourceId']}",
+            changes or str(action.get("reason") or ""),
+        )
+    console.print(table)
