@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -653,17 +653,7 @@ class RedemptionService:
                 ticket = s.get(RedemptionTicket, flow.ticket_hash)
                 if ticket is None or ticket.user_id != user.id or ticket.tenant_id != flow.tenant_id:
                     raise RedemptionRefusedError("unknown")
-                result = s.execute(
-                    update(RedemptionTicket)
-                    .where(
-                        RedemptionTicket.token_hash == flow.ticket_hash,
-                        RedemptionTicket.used_at.is_(None),
-                        RedemptionTicket.revoked_at.is_(None),
-                        RedemptionTicket.expires_at > now,
-                    )
-                    .values(used_at=now)
-                )
-                if getattr(result, "rowcount", 0) != 1:
+                if not tickets.consume_hash(s, flow.ticket_hash, now):
                     raise RedemptionRefusedError("used")
             else:
                 # Just-in-time redemption: the emailed link has served its purpose.

@@ -86,10 +86,15 @@ def find_valid(
 
 def consume(session: Session, token: str, now: dt.datetime) -> bool:
     """Mark the ticket used; True for exactly one caller, however many race."""
+    return consume_hash(session, token_hash(token), now)
+
+
+def consume_hash(session: Session, digest: str, now: dt.datetime) -> bool:
+    """``consume`` by the stored digest (the redemption flow keeps the digest, never the clear token)."""
     result = session.execute(
         update(RedemptionTicket)
         .where(
-            RedemptionTicket.token_hash == token_hash(token),
+            RedemptionTicket.token_hash == digest,
             RedemptionTicket.used_at.is_(None),
             RedemptionTicket.revoked_at.is_(None),
             RedemptionTicket.expires_at > now,
