@@ -633,3 +633,15 @@ def test_reset_two_step_verification(web: TestClient, tenant: TenantHandle) -> N
     assert phone.get(f"/{tenant.domain}/me").status_code == 303  # the session ended with the authenticator
     again = sign_in(phone, tenant.domain, user["userPrincipalName"])
     assert again.headers["location"] == f"/{tenant.domain}/me"  # no second factor asked any more
+
+
+def test_one_bulk_upload_at_a_time_per_person() -> None:
+    from hospes.storage.tables import utcnow
+    from hospes.web.portal.bulk import BulkJob, _remember
+
+    running = BulkJob("a" * 32, "t", "u-one-at-a-time", "x.csv", 10, utcnow())
+    assert _remember(running)
+    assert not _remember(BulkJob("b" * 32, "t", "u-one-at-a-time", "y.csv", 10, utcnow()))
+    assert _remember(BulkJob("c" * 32, "t", "someone-else", "z.csv", 10, utcnow()))
+    running.finished = True
+    assert _remember(BulkJob("d" * 32, "t", "u-one-at-a-time", "y.csv", 10, utcnow()))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from babel.dates import format_datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -84,10 +86,26 @@ class AdminPage:
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         response = self.page.render(
-            template, status, access=self.access, section=self.section, admin=self.admin, **context
+            template,
+            status,
+            access=self.access,
+            section=self.section,
+            admin=self.admin,
+            when=self.when,
+            **context,
         )
         response.headers["Content-Security-Policy"] = PORTAL_CSP
         return response
+
+    def when(self, value: Any) -> str:
+        """An ISO 8601 timestamp (as the provisioning facade returns them) in the page's language."""
+        if not isinstance(value, str) or not value:
+            return "—"
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return str(format_datetime(parsed, "medium", locale=self.page.lang))
 
     def redirect(self, path: str, **query: str) -> Response:
         suffix = ("?" + urlencode(query)) if query else ""

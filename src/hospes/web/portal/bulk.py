@@ -37,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 1000
 JOB_TTL = timedelta(hours=12)
+MAX_JOBS = 200  # kept in memory at once (each holds at most MAX_ROWS results); the oldest finished go first
 RESULT_HEADER = ["row", "email", "result", "invitationId", "userId", "inviteRedeemUrl", "status", "error"]
 
 
@@ -92,12 +93,20 @@ _JOBS: dict[str, BulkJob] = {}
 _JOBS_LOCK = threading.Lock()
 
 
-def _remember(job: BulkJob) -> None:
+def _remember(job: BulkJob) -> bool:
+    """Keep a new job, unless its user already has one running (one upload at a time per person, so a
+    repeated click cannot start threads without bound). False when refused."""
     with _JOBS_LOCK:
+        if any(j.user_id == job.user_id and not j.finished for j in _JOBS.values()):
+            return False
         cutoff = utcnow() - JOB_TTL
         for key in [k for k, j in _JOBS.items() if j.created_at < cutoff and j.finished]:
             del _JOBS[key]
+        finished = sorted((j for j in _JOBS.values() if j.finished), key=lambda j: j.created_at)
+        while len(_JOBS) >= MAX_JOBS and finished:
+            del _JOBS[finished.pop(0).id]
         _JOBS[job.id] = job
+        return True
 
 
 def _job_of(admin: AdminPage, job_id: str) -> BulkJob | None:
@@ -206,7 +215,9 @@ async def bulk_submit(request: Request, tenant: str) -> Response:
     if errors or rows is None:
         return _form_page(admin, values, errors, 400)
     job = BulkJob(uuid.uuid4().hex, admin.page.tenant.id, admin.principal.id, file_name[:200], len(rows), utcnow())
-    _remember(job)
+    if not _remember(job):
+        errors["file"] = _("Your previous upload is still being processed. Wait for it to finish.")
+        return _form_page(admin, values, errors, 409)
     service = InvitationService(admin.sessions, admin.principal, invite_config(request))
     threading.Thread(target=_run, args=(job, service, rows, request), name=f"bulk-{job.id}", daemon=True).start()
     return admin.redirect(f"/users/bulk/{job.id}")
