@@ -289,7 +289,18 @@ def test_every_screen_desktop_and_phone(
             _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
             page.goto(f"{base}/admin/apps")
             first_app = page.locator("#apps a").first.get_attribute("href")
-            for name, path in [*screens, ("app", first_app.removeprefix(f"/{boot.domain}"))]:
+            app_path = first_app.removeprefix(f"/{boot.domain}")
+            page.goto(f"{base}{app_path}/provisioning")
+            if page.get_by_role("button", name="Get started").count():
+                page.get_by_role("button", name="Get started").click()
+            extra = [
+                ("app", app_path),
+                ("provisioning", f"{app_path}/provisioning"),
+                ("provisioning-mappings", f"{app_path}/provisioning/mappings/user"),
+                ("provisioning-mapping-edit", f"{app_path}/provisioning/mappings/user?edit=title"),
+                ("provisioning-logs", "/admin/provisioning/logs"),
+            ]
+            for name, path in [*screens, *extra]:
                 response = page.goto(f"{base}{path}")
                 assert response.status == 200, path
                 assert (
