@@ -51,8 +51,9 @@ def normalize(code: str) -> str:
 @dataclass(frozen=True)
 class Issued:
     outcome: SendOutcome
-    code: str | None = None  # clear code to email (None when nothing is to be sent)
+    code: str | None = None  # clear code to email
     code_id: str | None = None
+    deliver: bool = False  # False: an unknown address; the caller renders the email anyway but sends nothing
 
 
 class EmailOtpService:
@@ -118,7 +119,7 @@ class EmailOtpService:
                 expires_at=now + self.lifetime,
             )
         )
-        return Issued("sent", code if deliverable else None, code_id)
+        return Issued("sent", code, code_id, deliverable)
 
     def verify(self, flow_hash: str, email: str, code: str, address: str, now: datetime) -> VerifyOutcome:
         scopes = self.scopes(email, address)

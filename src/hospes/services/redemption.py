@@ -493,6 +493,8 @@ class RedemptionService:
             )
             if issued.outcome != "sent" or issued.code is None or issued.code_id is None:
                 return issued.outcome
+            # From here on, known and unknown addresses take the same path (rendering included) so that the answer's
+            # timing says little about whether the address has access; only the outbox row differs.
             invitation = session.get(Invitation, flow.invitation_id) if flow.invitation_id else None
             # The invitation email's order (seed 004): messageLanguage, the invitee's preferredLanguage, then the
             # inviting tenant's language.
@@ -512,9 +514,12 @@ class RedemptionService:
                 code=issued.code,
                 minutes=self.settings.email_otp_lifetime_minutes,
             )
+            message = build_otp_mail(data, now)
+            if not issued.deliver:
+                return "sent"
             enqueue(
                 session,
-                build_otp_mail(data, now),
+                message,
                 envelope_from=self.settings.mail_from,
                 recipients=[flow.email],
                 kind="otp",
