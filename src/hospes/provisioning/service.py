@@ -239,6 +239,27 @@ class ProvisioningService:
             op.session.execute(delete(ProvisionedObject).where(ProvisionedObject.job_id == job.id))
             op.session.delete(job)
 
+    def delete_synchronization(self, tenant_id: str, sp_id: str, *, actor: Principal | None = None) -> None:
+        """``DELETE .../synchronization``: every job of the principal (with its target links) and its secrets, in
+        one transaction, so a failure leaves the configuration whole."""
+        with self._services(tenant_id, actor).write(
+            "ProvisioningManagement", "Delete provisioning configuration"
+        ) as op:
+            sp = self._sp(op.session, tenant_id, sp_id)
+            jobs = list(
+                op.session.scalars(
+                    select(ProvisioningJob)
+                    .where(ProvisioningJob.tenant_id == tenant_id, ProvisioningJob.sp_id == sp.id)
+                    .with_for_update()
+                )
+            )
+            for job in jobs:
+                op.session.execute(delete(ProvisionedObject).where(ProvisionedObject.job_id == job.id))
+                op.session.delete(job)
+            op.session.execute(delete(ProvisioningSecrets).where(ProvisioningSecrets.sp_id == sp.id))
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            op.details.update(jobIds=[job.id for job in jobs])
+
     def update_job_settings(
         self, tenant_id: str, sp_id: str, job_id: str, values: Any, *, actor: Principal | None = None
     ) -> dict[str, Any]:
