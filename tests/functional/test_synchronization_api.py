@@ -116,6 +116,31 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     assert tenant.get(base).json()["secrets"] == []
 
 
+def test_synchronization_root_put_and_delete(tenant: TenantHandle) -> None:
+    sp_id = make_sp(tenant)
+    base = f"/servicePrincipals/{sp_id}/synchronization"
+    body = {
+        "secrets": [
+            {"key": "BaseAddress", "value": "https://scim.example.com/v2"},
+            {"key": "SecretToken", "value": "t"},
+        ],
+        "jobs": [{"templateId": "scim"}],
+    }
+    assert tenant.request("PUT", base, json=body).status_code == 204
+    root = tenant.get(base).json()
+    assert [j["templateId"] for j in root["jobs"]] == ["scim"] and root["jobs"][0]["status"]["code"] == "NotRun"
+    assert [s["key"] for s in root["secrets"]] == ["BaseAddress", "SecretToken"]
+    assert tenant.request("PUT", base, json=body).status_code == 204  # idempotent: no second job
+    assert len(tenant.get(f"{base}/jobs").json()["value"]) == 1
+    # A bad template refuses the whole body: the secrets it carried are not applied.
+    bad = {"secrets": [{"key": "SyncAll", "value": "true"}], "jobs": [{"templateId": "Azure2Azure"}]}
+    assert_graph_error(tenant.request("PUT", base, json=bad), 400, "Request_BadRequest")
+    assert [s["key"] for s in tenant.get(base).json()["secrets"]] == ["BaseAddress", "SecretToken"]
+    assert tenant.delete(base).status_code == 204
+    root = tenant.get(base).json()
+    assert root["jobs"] == [] and root["secrets"] == []
+
+
 def test_error_envelopes(tenant: TenantHandle) -> None:
     sp_id = make_sp(tenant)
     base = f"/servicePrincipals/{sp_id}/synchronization"
@@ -290,6 +315,8 @@ def test_permissions(tenant: TenantHandle) -> None:
     reader, writer = headers["Synchronization.Read.All"], headers["Synchronization.ReadWrite.All"]
     assert client.get(f"/v1.0{job_url}", headers=reader).status_code == 200
     assert client.get(f"/v1.0{job_url}/schema", headers=reader).status_code == 200
+    templates = f"/v1.0/servicePrincipals/{sp_id}/synchronization/templates"
+    assert client.get(templates, headers=reader).status_code == 200
     assert_graph_error(client.post(f"/v1.0{job_url}/pause", headers=reader), 403, "Authorization_RequestDenied")
     assert_graph_error(
         client.get(f"/v1.0{job_url}", headers=headers["User.Read.All"]), 403, "Authorization_RequestDenied"

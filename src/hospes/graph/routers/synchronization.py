@@ -128,6 +128,8 @@ def put_synchronization(sp_id: str, body: BodyDep, principal: Writer, prov: Prov
         template_id = job.get("templateId") if isinstance(job, dict) else None
         if not isinstance(template_id, str):
             raise InvalidInputError("Each job needs a templateId.", target="jobs")
+        if template_id not in TEMPLATES:  # checked before any write: a bad body changes nothing
+            raise InvalidInputError(f"Unknown synchronization template '{template_id}'.", target="templateId")
         wanted.append(template_id)
     if "secrets" in data:
         prov.put_secrets(principal.tenant_id, sp_id, data["secrets"] or [], actor=principal)
@@ -142,9 +144,7 @@ def put_synchronization(sp_id: str, body: BodyDep, principal: Writer, prov: Prov
 @router.delete("/servicePrincipals/{sp_id}/synchronization", status_code=204)
 def delete_synchronization(sp_id: str, principal: Writer, prov: Prov) -> Response:
     """Every job of the principal (with its links to target objects) and its secrets."""
-    for job in prov.list_jobs(principal.tenant_id, sp_id):
-        prov.delete_job(principal.tenant_id, sp_id, job["id"], actor=principal)
-    prov.put_secrets(principal.tenant_id, sp_id, [], actor=principal)
+    prov.delete_synchronization(principal.tenant_id, sp_id, actor=principal)
     return Response(status_code=204)
 
 
