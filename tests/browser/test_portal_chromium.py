@@ -245,6 +245,7 @@ def test_guest_inviter_cannot_open_admin_screens(
         "outbox",
         "groups",
         "users/new",
+        "users",
     ):
         response = page.goto(f"{base}/admin/{path}")
         assert response.status == 403, path

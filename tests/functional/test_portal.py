@@ -42,7 +42,7 @@ ALLOWED = {
         "/admin/groups",
         "/admin/groups/new",
     },
-    "guest_inviter": {"/admin", "/admin/users", "/admin/users/invite", "/admin/users/bulk"},
+    "guest_inviter": {"/admin", "/admin/users/invite", "/admin/users/bulk"},
     "group_owner": {"/admin", "/admin/users/invite", "/admin/groups"},
     "member": set(),
 }
@@ -645,3 +645,23 @@ def test_one_bulk_upload_at_a_time_per_person() -> None:
     assert _remember(BulkJob("c" * 32, "t", "someone-else", "z.csv", 10, utcnow()))
     running.finished = True
     assert _remember(BulkJob("d" * 32, "t", "u-one-at-a-time", "y.csv", 10, utcnow()))
+
+
+def test_guest_inviter_invites_without_groups(web: TestClient, tenant: TenantHandle) -> None:
+    _signed_in(web, tenant, "guest_inviter")
+    form = web.get(f"/{tenant.domain}/admin/users/invite").text
+    assert 'name="groups"' not in form and 'name="apps"' not in form  # nothing but the invitation itself
+    done = _post(
+        web, tenant, "/admin/users/invite", {"email": "gi@partner.example", "redirect_url": "https://a.example"}
+    )
+    assert done.status_code == 200 and "Invitation created" in done.text
+    assert "Open the user" not in done.text  # Guest Inviters do not open user pages
+    assert len(_users_with_mail(tenant, "gi@partner.example")) == 1
+    group = tenant.new_group("Not for inviters")
+    refused = _post(
+        web,
+        tenant,
+        "/admin/users/invite",
+        {"email": "gi2@partner.example", "redirect_url": "https://a.example", "groups": group["id"]},
+    )
+    assert refused.status_code == 400 and _users_with_mail(tenant, "gi2@partner.example") == []

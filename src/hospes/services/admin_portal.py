@@ -74,12 +74,18 @@ class Access:
 
     @property
     def may_see_users(self) -> bool:
-        """Guest Inviters see the user list (to find who they invited), read only."""
+        """The user list and user pages: User and Global Administrators (a Guest Inviter only invites)."""
+        return self.manages_users
+
+    @property
+    def may_bulk_invite(self) -> bool:
+        """Administrators and Guest Inviters: they invite anyone. Group owners without a role invite only into
+        their own groups, one at a time."""
         return self.manages_users or GUEST_INVITER in self.roles
 
     @property
     def may_open_portal(self) -> bool:
-        return self.may_invite or self.may_see_users
+        return self.may_invite or self.may_see_users or self.may_bulk_invite
 
     def manages_group(self, group_id: str) -> bool:
         return self.manages_users or group_id in self.owned_groups

@@ -140,7 +140,7 @@ def _run(job: BulkJob, service: InvitationService, rows: list[dict[str, Any]], r
 
 
 def _allowed(access: Any) -> bool:
-    return bool(access.may_see_users and access.may_invite)
+    return bool(access.may_bulk_invite)
 
 
 def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:

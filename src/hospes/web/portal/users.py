@@ -208,7 +208,7 @@ async def invite_submit(request: Request, tenant: str) -> Response:
     allowed_grants = {f"{sp.id}:{role['id']}" for sp, roles in apps for role in roles}
     if any(a not in allowed_grants for a in values["apps"]):
         errors["apps"] = _("One of the chosen applications or roles is not available.")
-    if not admin.access.manages_users and not admin.access.may_see_users and not values["groups"]:
+    if not admin.access.may_bulk_invite and not values["groups"]:
         # A group owner without an inviter role invites into one of their groups (seed 001 delegation).
         errors["groups"] = _("Choose at least one of your groups.")
     body: dict[str, Any] = {
@@ -270,6 +270,7 @@ def user_detail(request: Request, tenant: str, user_id: str) -> Response:
 async def _action(request: Request, tenant: str, user_id: str, who: str) -> tuple[AdminPage, Any] | Response:
     """Common start of a user action: the right role, a valid form, and the user (live or deleted)."""
     allowed = {"invite": lambda a: a.may_see_users and a.may_invite}.get(who, lambda a: a.manages_users)
+    # (resend is an administrator's action on a user page; Guest Inviters invite again from the invite form)
     admin = open_admin(request, tenant, "users", allowed)
     if not isinstance(admin, AdminPage):
         return admin
