@@ -665,3 +665,9 @@ def test_guest_inviter_invites_without_groups(web: TestClient, tenant: TenantHan
         {"email": "gi2@partner.example", "redirect_url": "https://a.example", "groups": group["id"]},
     )
     assert refused.status_code == 400 and _users_with_mail(tenant, "gi2@partner.example") == []
+
+
+def test_an_expired_session_on_a_form_comes_back_to_the_overview(web: TestClient, tenant: TenantHandle) -> None:
+    response = web.post(f"/{tenant.domain}/admin/users/invite", data={"csrf": "x", "email": "a@b.example"})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/{tenant.domain}/login?next=%2F{tenant.domain}%2Fadmin"

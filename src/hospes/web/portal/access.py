@@ -178,7 +178,9 @@ def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[A
     if not isinstance(page, Page):
         return page
     if page.live is None or not page.live.is_full:
-        path = request.url.path
+        # After signing in the browser GETs ``next``: a form's POST address would answer 405, so an expired
+        # session on a POST comes back to the overview instead.
+        path = request.url.path if request.method == "GET" else f"{page.base}/admin"
         return page.redirect(f"{page.base}/login?{urlencode({'next': path})}")
     user = page.live.user
     principal = user_principal(user)
