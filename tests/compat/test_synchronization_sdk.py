@@ -21,6 +21,7 @@ from msgraph.generated.models.app_role import AppRole
 from msgraph.generated.models.app_role_assignment import AppRoleAssignment
 from msgraph.generated.models.application import Application
 from msgraph.generated.models.attribute_mapping_source_type import AttributeMappingSourceType
+from msgraph.generated.models.key_value_pair import KeyValuePair
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.provisioning_action import ProvisioningAction
 from msgraph.generated.models.provisioning_result import ProvisioningResult
@@ -137,10 +138,17 @@ def test_seed_002_flow_through_the_sdk(
         assert job.template_id == "scim" and job.status.code == SynchronizationStatusCode.NotConfigured
         assert job.status.quarantine is None and job.status.last_execution is None
         await sync.secrets.put(SecretsPutRequestBody(value=secrets(target)))
+        await sync.jobs.by_synchronization_job_id(job.id).patch(
+            SynchronizationJob(
+                synchronization_job_settings=[KeyValuePair(name="QuarantineTooManyDeletesThreshold", value="50")]
+            )
+        )
         root = await sync.get()
         assert [j.id for j in root.jobs] == [job.id]
         assert sorted(p.key.value for p in root.secrets) == ["BaseAddress", "SecretToken"]
         assert all(p.value is None for p in root.secrets)  # write-only
+        settings = {p.name: p.value for p in root.jobs[0].synchronization_job_settings}
+        assert settings["QuarantineTooManyDeletesThreshold"] == "50"
         jobs = sync.jobs.by_synchronization_job_id(job.id)
         assert (await jobs.get()).status.code == SynchronizationStatusCode.NotRun
 
