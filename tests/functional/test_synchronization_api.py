@@ -563,3 +563,46 @@ def test_garbage_bodies_are_400_never_500(tenant: TenantHandle) -> None:
     assert tenant.get(job).json()["status"]["code"] == "NotConfigured"
     schema = tenant.get(f"{job}/schema").json()
     assert len(schema["synchronizationRules"][0]["objectMappings"]) == 2
+
+
+def test_quarantine_in_job_status(tenant: TenantHandle, scim: Target, loopback_service: ProvisioningService) -> None:
+    sp_id = make_sp(tenant)
+    base = f"/servicePrincipals/{sp_id}/synchronization"
+    job_id = make_job(tenant, sp_id)
+    job_url = f"{base}/jobs/{job_id}"
+    wrong = [{"key": "BaseAddress", "value": scim.base_url}, {"key": "SecretToken", "value": "wrong-token"}]
+    assert tenant.request("PUT", f"{base}/secrets", json={"value": wrong}).status_code == 204
+    user = tenant.new_user()
+    tenant.post(
+        f"/servicePrincipals/{sp_id}/appRoleAssignedTo",
+        json={"principalId": user["id"], "resourceId": sp_id, "appRoleId": ROLE_ID},
+    )
+    assert tenant.post(f"{job_url}/start").status_code == 204
+    for _ in range(5):
+        if not loopback_service.engine.step(job_id):
+            break
+    status = tenant.get(job_url).json()["status"]
+    assert status["code"] == "Quarantine"
+    quarantine = status["quarantine"]
+    assert quarantine["reason"] in (
+        "EncounteredBaseEscrowThreshold",
+        "EncounteredTotalEscrowThreshold",
+        "EncounteredEscrowProportionThreshold",
+        "EncounteredQuarantineException",
+        "Unknown",
+    )
+    assert quarantine["currentBegan"] and quarantine["error"]["code"]
+    assert status["lastExecution"]["state"] == "Failed" and status["countSuccessiveCompleteFailures"] >= 1
+    assert scim.users() == []
+
+    # The admin fixes the token and lifts the quarantine: the next cycle provisions the user.
+    good = [{"key": "BaseAddress", "value": scim.base_url}, {"key": "SecretToken", "value": scim.token}]
+    assert tenant.request("PUT", f"{base}/secrets", json={"value": good}).status_code == 204
+    restart = tenant.post(f"{job_url}/restart", json={"criteria": {"resetScope": "QuarantineState"}})
+    assert restart.status_code == 204
+    for _ in range(20):
+        if not loopback_service.engine.step(job_id):
+            break
+    status = tenant.get(job_url).json()["status"]
+    assert status["code"] == "Active" and status["quarantine"] is None
+    assert [u["userName"] for u in scim.users()] == [user["userPrincipalName"]]
