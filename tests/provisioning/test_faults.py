@@ -143,18 +143,23 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
             **os.environ,
             "HOSPES_DATABASE_URL": settings.effective_database_url,
             "HOSPES_DATA_DIR": str(settings.data_dir),
+            "HOSPES_SECRET_KEY": settings.secret_key,  # the worker must read the secrets the test sealed
             "HOSPES_OUTBOUND_ALLOW": "127.0.0.1",
             "HOSPES_PROVISIONING_POLL_SECONDS": "0.05",
             "HOSPES_SMTP_HOST": "",
         }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "hospes", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        log_file = tmp_path / "worker.log"
+        with log_file.open("wb") as sink:  # a file, not a pipe: a chatty worker must never block on a full pipe
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "hospes", "worker"], env=env, stdout=sink, stderr=subprocess.STDOUT
+            )
         try:
             deadline = time.monotonic() + 60
             while len(scim_target.users()) < 20:
-                assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
-                assert time.monotonic() < deadline, "the worker created nothing"
+                assert worker.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, (
+                    f"the worker created nothing: {app.status()} " + log_file.read_text()[-3000:]
+                )
                 time.sleep(0.05)
             # A change made while the cycle runs must not be lost by the crash.
             assert tenant.patch(f"/users/{users[0]['id']}", json={"jobTitle": "Changed mid-cycle"}).status_code == 204

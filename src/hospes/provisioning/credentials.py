@@ -5,6 +5,7 @@ nothing here is ever returned by the API."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from hospes.auth.crypto import DecryptionError, SecretBox
 from hospes.domain.errors import InvalidInputError
 from hospes.settings import Settings
 
+log = logging.getLogger("hospes.provisioning")
 PURPOSE = "provisioning-secrets"
 DEFAULT_DELETE_THRESHOLD = 500
 
@@ -85,6 +87,9 @@ def unseal(box: SecretBox, sp_id: str, sealed: str | None) -> dict[str, str]:
     try:
         data = json.loads(box.decrypt(PURPOSE, sealed, context=sp_id))
     except (DecryptionError, ValueError):
+        # Another deployment key (HOSPES_SECRET_KEY / secret.key) than the one that sealed them: the job shows
+        # as NotConfigured until the secrets are entered again.
+        log.warning("the provisioning secrets of service principal %s cannot be decrypted with this key", sp_id)
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 

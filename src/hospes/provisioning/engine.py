@@ -529,8 +529,8 @@ class Run:
 
     def plan_groups(self, ids: list[str] | None, reconcile: bool = False) -> list[Work]:
         mapping_obj = self.schema.group
-        if mapping_obj is None:
-            return []
+        if mapping_obj is None or not mapping_obj.enabled:
+            return []  # a disabled group mapping stops group provisioning; it deletes nothing
         with self.sessions() as session:
             assignments = Assignments.load(session, self.tenant_id, self.sp_id)
             sources = Directory(session, self.tenant_id).groups(ids)
@@ -544,8 +544,6 @@ class Run:
         for gid in all_ids:
             src = sources.get(gid)
             assigned = self.config.sync_all or gid in assignments.groups
-            if not mapping_obj.enabled:
-                assigned = False
             work = self._plan_one(mapping_obj, gid, src, states.get(gid), assigned, assignments)
             if mapping_obj.syncs_members and src is not None and work.action in ("create", "update", "skip"):
                 desired = sorted(m for m in src.members if (u := user_states.get(m)) is not None and u.linked)
@@ -1312,9 +1310,12 @@ class Run:
                 return
             if watermark is not None and watermark > job.watermark:
                 job.watermark = watermark
-            if full_done:
+            # A restart or schema change made while this pass ran cleared ``cycle_id``: its full cycle is still owed.
+            current = job.cycle_id == self.cycle_id
+            if full_done and current:
                 job.full_pending = False
-                job.force_deletes = False
+            if self.force_deletes and current:
+                job.force_deletes = False  # one-shot: the held deletes were applied
             if reconciled:
                 job.last_reconcile_at = now
             job.last_execution = self._execution(state, None)

@@ -128,10 +128,13 @@ class ProvisioningRunner:
         """Work on one job while it is active; between passes wait for the change log to move."""
         seen = -1
         idle_since = time.monotonic()
+        claimed = time.monotonic()
         try:
             while not self._stop.is_set():
-                if not self._claim(job_id):
-                    return  # another process took it over (our lease expired)
+                if time.monotonic() - claimed > LEASE.total_seconds() / 3:
+                    if not self._claim(job_id):
+                        return  # another process took it over (our lease expired)
+                    claimed = time.monotonic()
                 head = self._head()
                 worked = False
                 if head != seen or time.monotonic() - idle_since > 5.0:

@@ -354,7 +354,7 @@ class ProvisioningService:
             merged["id"] = job.id
             compile_schema(merged)  # raises InvalidInputError with the first problem
             job.schema = merged
-            job.full_pending = True
+            job.full_pending, job.cycle_id = True, None
             job.updated_at = op.now
             op.target("ServicePrincipal", sp_id)
             op.details.update(jobId=job_id)
@@ -363,7 +363,7 @@ class ProvisioningService:
         with self._services(tenant_id, actor).write("ProvisioningManagement", "Restore default mappings") as op:
             job = self._job(op.session, tenant_id, sp_id, job_id, lock=True)
             job.schema = default_schema(job.id)
-            job.full_pending = True
+            job.full_pending, job.cycle_id = True, None
             job.updated_at = op.now
             op.target("ServicePrincipal", sp_id)
 
@@ -407,7 +407,7 @@ class ProvisioningService:
             if not self._config(op.session, job).configured:
                 raise InvalidInputError("Set the BaseAddress and SecretToken secrets before restarting the job.")
             if "Watermark" in scopes or "ConnectorDataStore" in scopes:
-                job.full_pending = True
+                job.full_pending, job.cycle_id = True, None
             if "ConnectorDataStore" in scopes:
                 # Break the source-target links; the next cycle matches every object again (no duplicates).
                 op.session.execute(delete(ProvisionedObject).where(ProvisionedObject.job_id == job.id))
