@@ -469,3 +469,28 @@ def test_oauth_client_credentials(tenant: TenantHandle, service: Any, scim_targe
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_job_lifecycle_and_settings(sync_app: App) -> None:
+    app = sync_app
+    from hospes.domain.errors import ConflictError
+
+    assert [j["id"] for j in app.service.list_jobs(app.tenant.id, app.sp_id)] == [app.job_id]
+    with pytest.raises(ConflictError):
+        app.service.create_job(app.tenant.id, app.sp_id, "scim")
+    with pytest.raises(InvalidInputError):
+        app.service.create_job(app.tenant.id, app.sp_id, "Azure2Azure-unknown")
+    job = app.service.update_job_settings(
+        app.tenant.id, app.sp_id, app.job_id, [{"name": "PatchCompatibility", "value": "entra"}]
+    )
+    assert {"name": "PatchCompatibility", "value": "entra"} in job["synchronizationJobSettings"]
+    with pytest.raises(InvalidInputError):
+        app.service.update_job_settings(app.tenant.id, app.sp_id, app.job_id, [{"name": "Bogus", "value": "1"}])
+    user = person(app.tenant)
+    app.assign(user["id"])
+    app.settle()
+    app.service.delete_job(app.tenant.id, app.sp_id, app.job_id)
+    assert app.service.list_jobs(app.tenant.id, app.sp_id) == []
+    with pytest.raises(NotFoundError):
+        app.service.status(app.tenant.id, app.sp_id, app.job_id)
+    assert len(app.target.users()) == 1  # deleting the job leaves the target's objects alone

@@ -72,3 +72,34 @@ def test_scoping_filter_from_schema(sync_app: App) -> None:
     assert app.target.user_by_name(sales["userPrincipalName"])["active"] is False  # type: ignore[index]
     disabled = app.logs(action="disable")[0]
     assert "scoping filters" in disabled["provisioningSteps"][1]["description"]
+
+
+def test_restart_during_a_full_cycle_is_not_lost(sync_app: App) -> None:
+    import threading
+
+    from tests.faultproxy import FaultPlan, FaultProxy
+
+    app = sync_app
+    slow = FaultProxy(app.target.base_url, FaultPlan(delay=0.05)).start()
+    try:
+        app.service.put_secrets(app.tenant.id, app.sp_id, {"BaseAddress": slow.url, "SecretToken": app.target.token})
+        for _ in range(20):
+            app.assign(person(app.tenant)["id"])
+        run = app.service.engine.open_run(app.job_id, "initial")
+        cycle = threading.Thread(target=run.full_cycle)
+        cycle.start()
+        wait_for(lambda: len(app.target.users()) >= 3)
+        app.service.restart(app.tenant.id, app.sp_id, app.job_id, "Watermark")
+        cycle.join()
+        assert len(app.target.users()) == 20
+        with app.service.sessions() as session:
+            from hospes.storage.tables_provisioning import ProvisioningJob
+
+            job = session.get(ProvisioningJob, app.job_id)
+            assert job is not None and job.full_pending  # the restart asked for another full cycle
+        app.settle()
+        with app.service.sessions() as session:
+            job = session.get(ProvisioningJob, app.job_id)
+            assert job is not None and not job.full_pending
+    finally:
+        slow.stop()
