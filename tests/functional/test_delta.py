@@ -101,9 +101,7 @@ def test_select_unknown_property_and_unsupported_options(tenant: TenantHandle) -
     assert_graph_error(tenant.get("/users/delta?$select=nope"), 400, "Request_BadRequest")
     for option in ("$orderby=displayName", "$top=5", "$search=%22displayName:a%22"):
         assert_graph_error(tenant.get(f"/users/delta?{option}"), 400, "Request_UnsupportedQuery")
-    assert_graph_error(
-        tenant.get("/users/delta?$filter=startswith(displayName,'a')"), 400, "Request_UnsupportedQuery"
-    )
+    assert_graph_error(tenant.get("/users/delta?$filter=startswith(displayName,'a')"), 400, "Request_UnsupportedQuery")
 
 
 def test_filter_on_ids(tenant: TenantHandle) -> None:
@@ -190,9 +188,7 @@ def test_large_group_members_split_across_pages(tenant: TenantHandle) -> None:
 
 def test_group_soft_delete_and_restore_bring_members_back(tenant: TenantHandle) -> None:
     user = tenant.new_user("gm")
-    group = tenant.new_group(
-        "Phoenix", **{"members@odata.bind": [f"http://x/v1.0/directoryObjects/{user['id']}"]}
-    )
+    group = tenant.new_group("Phoenix", **{"members@odata.bind": [f"http://x/v1.0/directoryObjects/{user['id']}"]})
     _, delta_link, _ = run_round(tenant, "/groups/delta")
     assert tenant.delete(f"/groups/{group['id']}").status_code == 204
     items, delta_link, _ = run_round(tenant, delta_link)
