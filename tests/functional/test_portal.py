@@ -407,7 +407,18 @@ def test_group_owner_manages_their_guests_only(web: TestClient, tenant: TenantHa
     removed = _post(web, tenant, f"/admin/groups/{owned['id']}/members/{guest['id']}/remove", {}, token)
     assert removed.status_code == 303
     assert tenant.get(f"/groups/{owned['id']}/members").json()["value"] == []
-    assert owner["id"] in web.get(f"/{tenant.domain}/admin/groups/{owned['id']}").text or True
+    group_page = web.get(f"/{tenant.domain}/admin/groups/{owned['id']}")
+    assert group_page.status_code == 200 and owner["userPrincipalName"] in group_page.text
+    # Seed 001: the owner reaches this from My Apps too.
+    my_apps = web.get(f"/{tenant.domain}/myapps").text
+    assert 'id="manage-groups"' in my_apps and f"/{tenant.domain}/admin/groups" in my_apps
+
+
+def test_my_apps_offers_no_administration_to_a_plain_member(web: TestClient, tenant: TenantHandle) -> None:
+    _signed_in(web, tenant, "member")
+    my_apps = web.get(f"/{tenant.domain}/myapps")
+    assert my_apps.status_code == 200
+    assert 'id="manage-groups"' not in my_apps.text and 'id="open-portal"' not in my_apps.text
 
 
 def test_group_create_members_and_errors(web: TestClient, tenant: TenantHandle) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from hospes.web.context import Page, gettext_for, open_page
+from hospes.services.admin_portal import access_of
+from hospes.web.context import Page, gettext_for, open_page, web_state
 from hospes.web.guest import redemption
 from hospes.web.redeem import guest_signin_url
 
@@ -36,7 +37,12 @@ def my_apps(request: Request, tenant: str) -> Response:
     if not isinstance(page, Page):
         return page
     apps = redemption(request).my_apps(page.tenant.id, page.user.id)
-    return page.render("myapps.html", apps=apps)
+    # Seed 001: group owners manage their own groups' guests from here, without an admin role.
+    with web_state(request).sessions() as session:
+        access = access_of(session, page.tenant.id, page.user.id)
+    return page.render(
+        "myapps.html", apps=apps, owns_groups=bool(access.owned_groups), opens_portal=access.may_open_portal
+    )
 
 
 @router.get("/{tenant}/myapps/launch/{sp_id}")
