@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from hospes.auth.crypto import secret_box
 from hospes.mail.outbox import deliver_due
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
@@ -177,9 +176,3 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
         assert app.status()["synchronizedEntryCountByType"][0]["value"] == 80
     finally:
         slow.stop()
-
-
-def test_box_is_the_servers(service: ProvisioningService) -> None:
-    # The worker subprocess reads secrets with the key file of the same data dir.
-    again = secret_box("", service.settings.data_dir)
-    assert again.decrypt("t", service.box.encrypt("t", b"x")) == b"x"

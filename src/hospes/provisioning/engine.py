@@ -755,7 +755,7 @@ class Run:
         if self.cycle_kind == "incremental":
             for work in works:
                 if work.action == "skip" and work.state is not None and work.source is not None:
-                    self._commit(work, Outcome("other", "skipped", None, self._intro_steps(work), []))
+                    self.commit(work, Outcome("other", "skipped", None, self.intro_steps(work), []))
         if not active:
             return
         self._check_deletes(active)
@@ -807,7 +807,7 @@ class Run:
         if self._writes is not None:
             self._writes.put((work, outcome))
         else:
-            self._commit(work, outcome)
+            self.commit(work, outcome)
         with self._lock:
             self._done += 1
             if outcome.status == "failure":
@@ -818,7 +818,7 @@ class Run:
                 self.counters.exported += 1
         return outcome
 
-    def _intro_steps(self, work: Work) -> list[dict[str, Any]]:
+    def intro_steps(self, work: Work) -> list[dict[str, Any]]:
         label = "User" if work.kind == "user" else "Group"
         status = "skipped" if work.action == "skip" else "success"
         return [
@@ -840,7 +840,7 @@ class Run:
     def apply(self, work: Work) -> Outcome:
         """Send one object's change to the target. Never raises for a target error: it becomes the outcome."""
         started = time.monotonic()
-        steps = self._intro_steps(work)
+        steps = self.intro_steps(work)
         label = "User" if work.kind == "user" else "Group"
         connector = self.connect()
         state = ObjState(**vars(work.state)) if work.state is not None else ObjState()
@@ -869,10 +869,10 @@ class Run:
                         {"displayName": change.path, "oldValue": _text(change.old), "newValue": _text(change.new)}
                     )
                 state.state = "disabled" if work.action == "disable" else "active"
-                if work.members is not None:
-                    self._sync_members(work, state, steps)
-                if not changes and work.members is not None:
-                    action = "update"
+                sent = self._sync_members(work, state, steps) if work.members is not None else False
+                if not changes and not sent:
+                    # A reconciliation that found no drift: nothing was sent, nothing worth a log row.
+                    return Outcome("other", "skipped", state, steps, [])
             elif work.action == "delete":
                 action = "delete"
                 if state.target_id:
@@ -1094,7 +1094,8 @@ class Run:
             self._sync_members(work, state, steps)
         return "update" if changes or work.kind == "group" else "other"
 
-    def _sync_members(self, work: Work, state: ObjState, steps: list[dict[str, Any]]) -> None:
+    def _sync_members(self, work: Work, state: ObjState, steps: list[dict[str, Any]]) -> bool:
+        """Send the member deltas of a group; True when something was sent."""
         assert work.members is not None and state.target_id is not None
         targets: dict[str, str] = work.values.get("__member_targets__", {})
         desired = [m for m in work.members if m in targets]
@@ -1103,8 +1104,8 @@ class Run:
         remove_ids = [m for m in exported if m not in set(desired) and m in targets]
         add = [targets[m] for m in add_ids]
         remove = [targets[m] for m in remove_ids]
-        if work.values.get("__reconcile__") and hasattr(self.connect(), "members"):
-            current = self.connect().members(state.target_id)  # type: ignore[attr-defined]
+        if work.values.get("__reconcile__"):
+            current = self.connect().members(state.target_id)
             if current is not None:
                 want = {targets[m] for m in desired}
                 managed = set(targets.values())
@@ -1122,6 +1123,7 @@ class Run:
                 )
             )
         state.members = sorted(desired)
+        return bool(add or remove)
 
     # --- persistence ----------------------------------------------------------------------------------------
 
@@ -1151,7 +1153,7 @@ class Run:
     def _log_row(self, work: Work, outcome: Outcome) -> ProvisioningLog:
         return ProvisioningLog(**self._log_values(work, outcome))
 
-    def _commit(self, work: Work, outcome: Outcome) -> None:
+    def commit(self, work: Work, outcome: Outcome) -> None:
         """The object's new state and its log row, in one transaction (the crash-safety unit)."""
         self._commit_many([(work, outcome)])
 
@@ -1199,7 +1201,7 @@ class Run:
             values = self._state_values(work, outcome, now)
             if values is not None:
                 states.append(values)
-            if outcome.status != "skipped" or work.state is not None or self.on_demand:
+            if outcome.status != "skipped" or self.cycle_kind == "incremental" or self.on_demand:
                 logs.append(self._log_values(work, outcome))
         with self.sessions.begin() as session:
             if states:

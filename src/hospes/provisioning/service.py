@@ -37,8 +37,10 @@ from hospes.domain.errors import ConflictError, DomainError, InvalidInputError, 
 from hospes.domain.principals import Principal, system_principal
 from hospes.provisioning.connector import ConnectorError
 from hospes.provisioning.credentials import JOB_SETTINGS, JobConfig, normalize_secrets, seal, unseal
-from hospes.provisioning.engine import ConnectorFactory, Engine, Run, Work, error_info
+from hospes.provisioning.engine import ConnectorFactory, Engine, Outcome, Run, Work, error_info
 from hospes.provisioning.schema import compile_schema, default_schema, merge_schema
+from hospes.provisioning.source import Directory
+from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
 from hospes.services.base import Services
 from hospes.settings import Settings
 from hospes.storage.tables import ServicePrincipal, utcnow
@@ -312,8 +314,6 @@ class ProvisioningService:
         pairs = normalize_secrets(values)
         base = pairs.get("BaseAddress", "").strip()
         if base:
-            from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
-
             try:
                 OutboundPolicy.parse(self.settings.outbound_allow).check_url(base)
             except OutboundBlockedError as exc:
@@ -493,8 +493,6 @@ class ProvisioningService:
                     if run.schema.group is None or not run.schema.group.enabled:
                         raise InvalidInputError("The job's group mapping is disabled.")
                     with self.sessions() as session:
-                        from hospes.provisioning.source import Directory
-
                         members = sorted(Directory(session, tenant_id).member_users([object_id]))
                     for work in run.plan_users(members) if members else []:
                         if work.action in ("create", "update"):
@@ -513,7 +511,7 @@ class ProvisioningService:
     def _on_demand_one(self, run: Run, work: Work) -> dict[str, Any]:
         started = time.monotonic()
         if work.action == "skip":
-            outcome_steps = run._intro_steps(work)
+            outcome_steps = run.intro_steps(work)
             outcome_steps.append(
                 {
                     "name": "EntrySynchronizationSkipped",
@@ -523,20 +521,16 @@ class ProvisioningService:
                     "details": {},
                 }
             )
-            from hospes.provisioning.engine import Outcome
-
             outcome = Outcome("other", "skipped", None, outcome_steps, [])
         else:
             try:
                 run.connect().discover()
                 outcome = run.apply(work)
             except ConnectorError as exc:
-                from hospes.provisioning.engine import Outcome
-
-                steps = run._intro_steps(work)
+                steps = run.intro_steps(work)
                 outcome = Outcome(work.action, "failure", None, steps, [], error_info(exc, run.app_name))
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
-        run._commit(work, outcome)
+        run.commit(work, outcome)
         return {
             "objectId": work.source_id,
             "objectTypeName": "User" if work.kind == "user" else "Group",
