@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import threading
 import time
@@ -33,6 +32,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, select
+from tests.faultproxy import FaultProxy
+from tests.scimtarget import Target, run_target
 
 from bench._server import fresh_database, new_tenant, sessions_for
 from hospes.auth.crypto import secret_box
@@ -45,8 +46,6 @@ from hospes.services.users import UserService
 from hospes.settings import Settings
 from hospes.storage.tables import ChangeLog, User
 from hospes.storage.tables_provisioning import ProvisionedObject
-from tests.faultproxy import FaultProxy
-from tests.scimtarget import Target, run_target
 
 console = Console(width=160)
 BATCH = 5_000
@@ -65,16 +64,41 @@ def seed(url: str, boot: TenantBootstrap, count: int) -> list[str]:
                 uid = str(uuid.uuid4())
                 ids.append(uid)
                 upn = f"b{tag}{i}@{boot.domain}"
-                users.append({
-                    "id": uid, "tenant_id": boot.tenant_id, "user_principal_name": upn, "upn_key": upn,
-                    "mail": upn, "mail_key": upn, "mail_nickname": f"b{tag}{i}", "display_name": f"Bench {i}",
-                    "given_name": "Bench", "surname": f"User{i}", "job_title": "Engineer", "department": "R&D",
-                    "mobile_phone": "+33 6 00 00 00 00", "business_phones": ["+33 1 00 00 00 00"],
-                    "office_location": "Paris", "other_mails": [], "identities": [], "account_enabled": True,
-                    "user_type": "Member", "force_change_password": False, "created_at": now,
-                })
-                changes.append({"tenant_id": boot.tenant_id, "object_type": "user", "object_id": uid,
-                                "change_type": "created", "properties": CREATED, "at": now})
+                users.append(
+                    {
+                        "id": uid,
+                        "tenant_id": boot.tenant_id,
+                        "user_principal_name": upn,
+                        "upn_key": upn,
+                        "mail": upn,
+                        "mail_key": upn,
+                        "mail_nickname": f"b{tag}{i}",
+                        "display_name": f"Bench {i}",
+                        "given_name": "Bench",
+                        "surname": f"User{i}",
+                        "job_title": "Engineer",
+                        "department": "R&D",
+                        "mobile_phone": "+33 6 00 00 00 00",
+                        "business_phones": ["+33 1 00 00 00 00"],
+                        "office_location": "Paris",
+                        "other_mails": [],
+                        "identities": [],
+                        "account_enabled": True,
+                        "user_type": "Member",
+                        "force_change_password": False,
+                        "created_at": now,
+                    }
+                )
+                changes.append(
+                    {
+                        "tenant_id": boot.tenant_id,
+                        "object_type": "user",
+                        "object_id": uid,
+                        "change_type": "created",
+                        "properties": CREATED,
+                        "at": now,
+                    }
+                )
             session.execute(insert(User), users)
             session.execute(insert(ChangeLog), changes)
     return ids
@@ -97,8 +121,10 @@ def baseline(target: Target, bodies: list[dict[str, Any]], concurrency: int) -> 
         client = getattr(local, "client", None)
         if client is None:
             client = local.client = httpx.Client(
-                base_url=target.base_url, headers={"Authorization": f"Bearer {target.token}",
-                                                   "Content-Type": "application/scim+json"}, timeout=60)
+                base_url=target.base_url,
+                headers={"Authorization": f"Bearer {target.token}", "Content-Type": "application/scim+json"},
+                timeout=60,
+            )
         response = client.post("/Users", content=json.dumps(body))
         assert response.status_code == 201, response.text
 
@@ -113,8 +139,9 @@ def initial_round(args: argparse.Namespace, tmp: Path, settings: Settings, count
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
     seed(url, boot, count)
-    service = ProvisioningService(sessions, settings.model_copy(update={"database_url": url}),
-                                  secret_box("", settings.data_dir))
+    service = ProvisioningService(
+        sessions, settings.model_copy(update={"database_url": url}), secret_box("", settings.data_dir)
+    )
     with run_target(tmp / f"base-{count}") as base_target, run_target(tmp / f"eng-{count}") as engine_target:
         sp_id, job_id = make_job(service, boot, engine_target.base_url, engine_target.token)
         # The baseline POSTs exactly what the engine will send: the job's mapping, evaluated per user.
@@ -126,8 +153,15 @@ def initial_round(args: argparse.Namespace, tmp: Path, settings: Settings, count
         service.engine.open_run(job_id, "initial").full_cycle()
         engine_seconds = time.perf_counter() - started
         with sessions() as session:
-            linked = len(list(session.scalars(select(ProvisionedObject.source_id).where(
-                ProvisionedObject.job_id == job_id, ProvisionedObject.state == "active"))))
+            linked = len(
+                list(
+                    session.scalars(
+                        select(ProvisionedObject.source_id).where(
+                            ProvisionedObject.job_id == job_id, ProvisionedObject.state == "active"
+                        )
+                    )
+                )
+            )
         created = len(engine_target.users())
     return {"count": count, "base": base_seconds, "engine": engine_seconds, "linked": linked, "created": created}
 
@@ -146,8 +180,13 @@ def latency_round(args: argparse.Namespace, tmp: Path, settings: Settings) -> li
             service.start(boot.tenant_id, sp_id, job_id)
             service.engine.open_run(job_id, "initial").full_cycle()
             with sessions() as session:
-                target_of = dict(session.execute(select(ProvisionedObject.source_id, ProvisionedObject.target_id)
-                                                 .where(ProvisionedObject.job_id == job_id)).all())
+                target_of = dict(
+                    session.execute(
+                        select(ProvisionedObject.source_id, ProvisionedObject.target_id).where(
+                            ProvisionedObject.job_id == job_id
+                        )
+                    ).all()
+                )
             runner = ProvisioningRunner(sessions, local, service.box)
             runner.start()
             users = UserService(sessions, principal_for_tenant(boot.tenant_id))
@@ -196,32 +235,61 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-prov-"))
-    settings = Settings(data_dir=tmp / "data", outbound_allow="127.0.0.1", provisioning_concurrency=args.concurrency,
-                        provisioning_poll_seconds=0.25)
+    settings = Settings(
+        data_dir=tmp / "data",
+        outbound_allow="127.0.0.1",
+        provisioning_concurrency=args.concurrency,
+        provisioning_poll_seconds=0.25,
+    )
 
     rounds = [initial_round(args, tmp, settings, args.users)]
     if args.big:
         rounds.append(initial_round(args, tmp, settings, 100_000))
-    table = Table(title=f"Initial cycle to scim2-server on loopback (concurrency {args.concurrency}, "
-                        f"{'PostgreSQL' if args.database_url else 'SQLite'})")
-    for column in ("users", "baseline POST/s", "engine users/s", "ratio", "engine wall time", "created", "linked",
-                   "reference service (min)"):
+    table = Table(
+        title=f"Initial cycle to scim2-server on loopback (concurrency {args.concurrency}, "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'})"
+    )
+    for column in (
+        "users",
+        "baseline POST/s",
+        "engine users/s",
+        "ratio",
+        "engine wall time",
+        "created",
+        "linked",
+        "reference service (min)",
+    ):
         table.add_column(column, justify="right")
     for r in rounds:
         base_rate, engine_rate = r["count"] / r["base"], r["count"] / r["engine"]
         reference = "142-708" if r["count"] <= 10_000 else "1,170-2,340"
-        table.add_row(f"{r['count']:,}", f"{base_rate:,.0f}", f"{engine_rate:,.0f}", f"{engine_rate / base_rate:.0%}",
-                      f"{r['engine']:.1f} s", f"{r['created']:,}", f"{r['linked']:,}", reference)
+        table.add_row(
+            f"{r['count']:,}",
+            f"{base_rate:,.0f}",
+            f"{engine_rate:,.0f}",
+            f"{engine_rate / base_rate:.0%}",
+            f"{r['engine']:.1f} s",
+            f"{r['created']:,}",
+            f"{r['linked']:,}",
+            reference,
+        )
     console.print(table)
 
     latencies = latency_round(args, tmp, settings)
-    lat = Table(title=f"Incremental propagation: update committed -> PATCH received ({len(latencies)} updates at "
-                      f"{args.rate:g}/s, poll {settings.provisioning_poll_seconds}s)")
+    lat = Table(
+        title=f"Incremental propagation: update committed -> PATCH received ({len(latencies)} updates at "
+        f"{args.rate:g}/s, poll {settings.provisioning_poll_seconds}s)"
+    )
     for column in ("p50", "p90", "p99", "max", "target p99", "reference service"):
         lat.add_column(column, justify="right")
-    lat.add_row(f"{percentile(latencies, 0.5) * 1000:.0f} ms", f"{percentile(latencies, 0.9) * 1000:.0f} ms",
-                f"{percentile(latencies, 0.99) * 1000:.0f} ms", f"{latencies[-1] * 1000:.0f} ms", "< 2,000 ms",
-                "~40 min cycle")
+    lat.add_row(
+        f"{percentile(latencies, 0.5) * 1000:.0f} ms",
+        f"{percentile(latencies, 0.9) * 1000:.0f} ms",
+        f"{percentile(latencies, 0.99) * 1000:.0f} ms",
+        f"{latencies[-1] * 1000:.0f} ms",
+        "< 2,000 ms",
+        "~40 min cycle",
+    )
     console.print(lat)
 
 
