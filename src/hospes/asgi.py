@@ -38,6 +38,7 @@ from hospes.mail import block_route
 from hospes.mail.outbox import OutboxWorker
 from hospes.oauth import routes as oauth_routes
 from hospes.provisioning import ProvisioningRunner, ProvisioningService
+from hospes.services.bulk_jobs import BulkJobWorker
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
@@ -120,6 +121,8 @@ def create_app(
     if provisioning_runner is None:
         provisioning_runner = settings.provisioning_runner and housekeeping
     runner = ProvisioningRunner(sessions, settings, box) if provisioning_runner else None
+    # Portal bulk-invite jobs (durable, leased in the database) run wherever the other background work runs.
+    bulk = BulkJobWorker(sessions, settings, box, keys.seal, wake_mail=outbox.wake if outbox else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -131,7 +134,10 @@ def create_app(
             outbox.start()
         if runner is not None:
             runner.start()
+        if housekeeping:
+            bulk.start()
         yield
+        bulk.stop()
         if runner is not None:
             runner.stop()
         if outbox is not None:
@@ -146,6 +152,7 @@ def create_app(
     app.state.outbox = outbox
     app.state.provisioning = ProvisioningService(sessions, settings, box)
     app.state.provisioning_runner = runner
+    app.state.bulk_jobs = bulk if housekeeping else None
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):

@@ -548,7 +548,24 @@ def test_audit_and_outbox(web: TestClient, tenant: TenantHandle) -> None:
     assert "mail@partner.example" in outbox and "Waiting" in outbox
 
 
-def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle) -> None:
+def _bulk_worker(web: TestClient) -> Any:
+    """The background worker of the bulk-invite jobs (the in-process test app runs no background threads)."""
+    from hospes.auth.crypto import secret_box
+    from hospes.services.bulk_jobs import BulkJobWorker
+
+    state = web.app.state.hospes  # type: ignore[attr-defined]
+    box = secret_box(state.settings.secret_key, state.settings.data_dir)
+    return BulkJobWorker(state.sessions, state.settings, box, state.keys.seal)
+
+
+def _run_bulk_jobs(web: TestClient) -> None:
+    worker = _bulk_worker(web)
+    while worker.work_once() is not None:
+        pass
+
+
+def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle) -> None:
+    _run_bulk_jobs(web)  # jobs an earlier test may have left
     _as_admin(web, tenant)
     token = _csrf(web, tenant, "/admin/users/bulk")
     rows = "email,display name\n" + "".join(f"b{i}@partner.example,Bulk {i}\n" for i in range(5)) + "nope,Bad\n"
@@ -559,22 +576,36 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle) -> None:
     )
     assert response.status_code == 303
     job = response.headers["location"]
+    waiting = web.get(job).text
+    assert 'data-finished="false"' in waiting and "Waiting for the background worker" in waiting
+    assert 'http-equiv="refresh"' in waiting
+    _run_bulk_jobs(web)
     deadline = time.monotonic() + 30
     while 'data-finished="true"' not in (page := web.get(job).text):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert "Finished: 5 invited, 1 failed, of 6 rows." in page
+    assert 'http-equiv="refresh"' not in page
     results = web.get(f"{job}/results.csv")
     assert results.headers["content-type"].startswith("text/csv")
     lines = results.text.strip().splitlines()
     assert lines[0].startswith("row,email,result") and len(lines) == 7
     assert lines[-1].startswith("7,nope,error")
+    assert all("/redeem?" in line for line in lines[1:6])  # no email sent: the links are in the file
     # Someone else cannot read these results (they hold redemption links).
     other = TestClient(web.app, follow_redirects=False)
     _as_admin(other, tenant)
     assert other.get(job).status_code == 200  # the same admin in another browser
     _signed_in(other, tenant, "guest_inviter")
     assert other.get(job).status_code == 404
+    assert other.get(f"{job}/results.csv").status_code == 404
+    global_admin = TestClient(web.app, follow_redirects=False)
+    _signed_in(global_admin, tenant, "global")
+    assert global_admin.get(f"{job}/results.csv").status_code == 200  # a Global Administrator sees every job
+    elsewhere = TestClient(web.app, follow_redirects=False)
+    _as_admin(elsewhere, other_tenant)
+    job_id = job.rsplit("/", 1)[-1]
+    assert elsewhere.get(f"/{other_tenant.domain}/admin/users/bulk/{job_id}").status_code == 404
     bad = web.post(
         f"/{tenant.domain}/admin/users/bulk",
         data={"csrf": token, "redirect_url": "https://a.example"},
@@ -646,16 +677,28 @@ def test_reset_two_step_verification(web: TestClient, tenant: TenantHandle) -> N
     assert again.headers["location"] == f"/{tenant.domain}/me"  # no second factor asked any more
 
 
-def test_one_bulk_upload_at_a_time_per_person() -> None:
-    from hospes.storage.tables import utcnow
-    from hospes.web.portal.bulk import BulkJob, _remember
+def test_one_bulk_upload_at_a_time_per_person(web: TestClient, tenant: TenantHandle) -> None:
+    _run_bulk_jobs(web)
+    _signed_in(web, tenant, "guest_inviter")
+    token = _csrf(web, tenant, "/admin/users/bulk")
 
-    running = BulkJob("a" * 32, "t", "u-one-at-a-time", "x.csv", 10, utcnow())
-    assert _remember(running)
-    assert not _remember(BulkJob("b" * 32, "t", "u-one-at-a-time", "y.csv", 10, utcnow()))
-    assert _remember(BulkJob("c" * 32, "t", "someone-else", "z.csv", 10, utcnow()))
-    running.finished = True
-    assert _remember(BulkJob("d" * 32, "t", "u-one-at-a-time", "y.csv", 10, utcnow()))
+    def upload(client: TestClient, csrf: str, name: str) -> Any:
+        return client.post(
+            f"/{tenant.domain}/admin/users/bulk",
+            data={"csrf": csrf, "redirect_url": "https://a.example"},
+            files={"file": ("x.csv", f"email\n{name}@partner.example\n", "text/csv")},
+        )
+
+    assert upload(web, token, "first").status_code == 303
+    second = upload(web, token, "second")
+    assert second.status_code == 409
+    assert "still being processed" in _alerts(second.text)["file"]
+    other = TestClient(web.app, follow_redirects=False)
+    _signed_in(other, tenant, "guest_inviter")
+    assert upload(other, _csrf(other, tenant, "/admin/users/bulk"), "third").status_code == 303  # someone else
+    _run_bulk_jobs(web)
+    assert upload(web, token, "second").status_code == 303  # the first one finished
+    _run_bulk_jobs(web)
 
 
 def test_guest_inviter_invites_without_groups(web: TestClient, tenant: TenantHandle) -> None:

@@ -200,34 +200,44 @@ def mail_send_pending(config: ConfigOpt = None) -> None:
 
 
 def worker(config: ConfigOpt = None) -> None:
-    """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set) and the
-    provisioning runner (for deployments that turn them off on the API servers). Stops on SIGINT/SIGTERM."""
+    """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
+    provisioning runner and the portal's bulk-invite jobs (for deployments that turn them off on the API servers).
+    Stops on SIGINT/SIGTERM."""
     from hospes.auth.crypto import secret_box
+    from hospes.auth.keys import load_or_create_keys
     from hospes.mail.outbox import OutboxWorker
     from hospes.provisioning import ProvisioningRunner
+    from hospes.services.bulk_jobs import BulkJobWorker
 
     settings, sessions = _open(config)
-    runner = ProvisioningRunner(sessions, settings, secret_box(settings.secret_key, settings.data_dir))
+    box = secret_box(settings.secret_key, settings.data_dir)
+    runner = ProvisioningRunner(sessions, settings, box)
     outbox = OutboxWorker(sessions, settings) if settings.smtp_host else None
+    keys = load_or_create_keys(sessions, box)
+    bulk = BulkJobWorker(sessions, settings, box, keys.seal, wake_mail=outbox.wake if outbox else None)
 
     def stop(*_: object) -> None:
         runner.stop(0)
+        bulk.stop(0)
         if outbox is not None:
             outbox.stop(0)
 
     signal.signal(signal.SIGTERM, stop)
     runner.start()
+    bulk.start()
     console.print("running provisioning jobs")
     if outbox is None:
         console.print("email delivery off: HOSPES_SMTP_HOST is not set")
         with contextlib.suppress(KeyboardInterrupt):
             runner.run_until_stopped()
         runner.stop()
+        bulk.stop()
         return
     console.print(f"delivering email through {settings.smtp_host}:{settings.smtp_port}")
     with contextlib.suppress(KeyboardInterrupt):
         outbox.run()
     runner.stop()
+    bulk.stop()
 
 
 def register(app: typer.Typer) -> None:

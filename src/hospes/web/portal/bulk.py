@@ -1,22 +1,16 @@
 """Bulk invite from a CSV file: upload, a progress page that refreshes itself while the rows are invited (no
 script needed), and the per-row results as a CSV download.
 
-Rows go through ``services.bulk_invite`` (each row its own transaction, failing on its own), the same code as
-``POST /v1.0/invitations/bulk`` and ``hospes invite --csv``. A job runs in a thread of the serving process and its
-results (which include one-time redemption links) are kept in that process's memory only, for the user who
-started it, for ``JOB_TTL``; they are never written to disk. With several server processes, the progress page must
-reach the process that took the upload (sticky sessions) — see docs/portal.md.
+The upload validates the file (size, encoding, an email column, row count) and stores the job with all its rows in
+one transaction (``services.bulk_jobs.BulkJobs``); the background worker (``BulkJobWorker``) invites the rows
+through ``services.bulk_invite``, the code of ``POST /v1.0/invitations/bulk`` and ``hospes invite --csv``. Progress
+and results are read from the database, so any server process serves these pages and a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
-import threading
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,119 +18,35 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from hospes.domain.errors import DomainError
+from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
-from hospes.services.bulk_invite import RowResult, invite_rows, read_csv
-from hospes.services.invitations import InvitationService
-from hospes.storage.tables import utcnow
+from hospes.services.bulk_invite import read_csv
+from hospes.services.bulk_jobs import MAX_ROWS, BulkJobs, JobView
 from hospes.web.portal.access import AdminPage, open_admin
-from hospes.web.portal.users import invite_config, wake_mailer
 from hospes.web.security import same_origin
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-MAX_ROWS = 1000
-JOB_TTL = timedelta(hours=12)
-MAX_JOBS = 200  # kept in memory at once (each holds at most MAX_ROWS results); the oldest finished go first
-RESULT_HEADER = ["row", "email", "result", "invitationId", "userId", "inviteRedeemUrl", "status", "error"]
 
 
-@dataclass
-class BulkJob:
-    id: str
-    tenant_id: str
-    user_id: str
-    file_name: str
-    total: int
-    created_at: datetime
-    results: list[RowResult] = field(default_factory=list)
-    finished: bool = False
-    crashed: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def done(self) -> int:
-        with self.lock:
-            return len(self.results)
-
-    @property
-    def succeeded(self) -> int:
-        with self.lock:
-            return sum(1 for r in self.results if r.result is not None)
-
-    @property
-    def failed(self) -> int:
-        return self.done - self.succeeded
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else int(100 * self.done / self.total)
-
-    def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(RESULT_HEADER)
-        with self.lock:
-            rows = list(self.results)
-        for row in rows:
-            if row.result is not None:
-                inv = row.result.invitation
-                writer.writerow(
-                    [row.index + 2, row.email, "ok", inv.id, row.result.user.id, row.result.redeem_url, inv.status, ""]
-                )
-            else:
-                writer.writerow([row.index + 2, row.email, "error", "", "", "", row.code, row.error])
-        return out.getvalue()
+def _jobs(admin: AdminPage) -> BulkJobs:
+    return BulkJobs(admin.sessions, admin.principal)
 
 
-_JOBS: dict[str, BulkJob] = {}
-_JOBS_LOCK = threading.Lock()
+def _see_all(admin: AdminPage) -> bool:
+    """A Global Administrator sees every job of the tenant; anyone else only their own (the results hold their
+    guests' redemption links)."""
+    return bool(admin.access.is_global_admin)
 
 
-def _remember(job: BulkJob) -> bool:
-    """Keep a new job, unless its user already has one running (one upload at a time per person, so a
-    repeated click cannot start threads without bound). False when refused."""
-    with _JOBS_LOCK:
-        if any(j.user_id == job.user_id and not j.finished for j in _JOBS.values()):
-            return False
-        cutoff = utcnow() - JOB_TTL
-        for key in [k for k, j in _JOBS.items() if j.created_at < cutoff and j.finished]:
-            del _JOBS[key]
-        finished = sorted((j for j in _JOBS.values() if j.finished), key=lambda j: j.created_at)
-        while len(_JOBS) >= MAX_JOBS and finished:
-            del _JOBS[finished.pop(0).id]
-        _JOBS[job.id] = job
-        return True
+def _job_of(admin: AdminPage, job_id: str) -> JobView | None:
+    return _jobs(admin).find(job_id[:64], see_all=_see_all(admin))
 
 
-def _job_of(admin: AdminPage, job_id: str) -> BulkJob | None:
-    with _JOBS_LOCK:
-        job = _JOBS.get(job_id)
-    if job is None or job.tenant_id != admin.page.tenant.id or job.user_id != admin.principal.id:
-        return None  # another user's results hold their guests' redemption links
-    return job
-
-
-def _jobs_of(admin: AdminPage) -> list[BulkJob]:
-    with _JOBS_LOCK:
-        jobs = [j for j in _JOBS.values() if j.tenant_id == admin.page.tenant.id and j.user_id == admin.principal.id]
-    return sorted(jobs, key=lambda j: j.created_at, reverse=True)
-
-
-def _run(job: BulkJob, service: InvitationService, rows: list[dict[str, Any]], request: Request) -> None:
-    def on_row(row: RowResult) -> None:
-        with job.lock:
-            job.results.append(row)
-        if row.result is not None and row.result.invitation.message_status == "Queued" and row.index % 20 == 0:
-            wake_mailer(request)
-
-    try:
-        invite_rows(service, rows, on_row)
-    except Exception as exc:  # a bug or the database going away: show it on the page instead of hanging
-        job.crashed = type(exc).__name__
-    finally:
-        job.finished = True
-        wake_mailer(request)
+def _wake_worker(request: Request) -> None:
+    worker = getattr(request.app.state, "bulk_jobs", None)
+    if worker is not None:
+        worker.wake()  # in this process; a worker in another process notices within its poll interval
 
 
 def _allowed(access: Any) -> bool:
@@ -144,7 +54,8 @@ def _allowed(access: Any) -> bool:
 
 
 def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
-    return admin.render("portal/bulk.html", status, values=values, errors=errors, jobs=_jobs_of(admin))
+    jobs = _jobs(admin).recent(see_all=_see_all(admin))
+    return admin.render("portal/bulk.html", status, values=values, errors=errors, jobs=jobs, me=admin.principal.id)
 
 
 @router.get("/{tenant}/admin/users/bulk")
@@ -214,13 +125,13 @@ async def bulk_submit(request: Request, tenant: str) -> Response:
         errors["file"] = _("At most %(num)d rows per file.") % {"num": MAX_ROWS}
     if errors or rows is None:
         return _form_page(admin, values, errors, 400)
-    job = BulkJob(uuid.uuid4().hex, admin.page.tenant.id, admin.principal.id, file_name[:200], len(rows), utcnow())
-    if not _remember(job):
+    try:
+        job_id = _jobs(admin).create(file_name, rows)
+    except ConflictError:  # one upload at a time per person (checked in the database, so across processes)
         errors["file"] = _("Your previous upload is still being processed. Wait for it to finish.")
         return _form_page(admin, values, errors, 409)
-    service = InvitationService(admin.sessions, admin.principal, invite_config(request))
-    threading.Thread(target=_run, args=(job, service, rows, request), name=f"bulk-{job.id}", daemon=True).start()
-    return admin.redirect(f"/users/bulk/{job.id}")
+    _wake_worker(request)
+    return admin.redirect(f"/users/bulk/{job_id}")
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}")
@@ -231,8 +142,7 @@ def bulk_progress(request: Request, tenant: str, job_id: str) -> Response:
     job = _job_of(admin, job_id[:64])
     if job is None:
         return admin.not_found()
-    with job.lock:
-        failures = [r for r in job.results if r.result is None][:50]
+    failures = _jobs(admin).failures(job.id)
     return admin.render("portal/bulk_job.html", job=job, failures=failures)
 
 
@@ -245,7 +155,7 @@ def bulk_results(request: Request, tenant: str, job_id: str) -> Response:
     if job is None:
         return admin.not_found()
     return Response(
-        job.csv(),
+        _jobs(admin).results_csv(job.id, admin.page.web.box),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="bulk-invite-{job.id[:8]}-results.csv"',

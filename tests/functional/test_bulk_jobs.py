@@ -1,0 +1,287 @@
+"""Durable bulk-invite jobs (services/bulk_jobs.py) on both backends: upload, a worker run and the results; a
+worker that dies after some rows and another that resumes once the lease expired, every row invited exactly once;
+a crash inside a row's transaction; a worker that lost its lease cannot record; concurrent workers; visibility by
+tenant, uploader and Global Administrator; an uploader who lost the role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.auth.crypto import secret_box
+from hospes.domain.errors import ConflictError
+from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, Principal
+from hospes.services import bulk_jobs
+from hospes.services.bulk_jobs import BulkJobs, BulkJobWorker, LostLeaseError
+from hospes.settings import Settings
+from hospes.storage.tables import Invitation, User, utcnow
+from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
+from tests.conftest import TenantHandle
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing below catches it, no cleanup code runs."""
+
+
+def _person(tenant: TenantHandle, role: str | None = GUEST_INVITER) -> Principal:
+    user = tenant.new_user()
+    if role:
+        body = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+        assert tenant.post(f"/directoryRoles/{role}/members/$ref", json=body).status_code == 204
+    return Principal(tenant.id, "user", user["id"], user["displayName"])
+
+
+def _rows(prefix: str, count: int, send: bool = False) -> list[dict[str, Any]]:
+    return [
+        {
+            "invitedUserEmailAddress": f"{prefix}{i}@partner.example",
+            "invitedUserDisplayName": f"{prefix} {i}",
+            "inviteRedirectUrl": "https://a.example",
+            "sendInvitationMessage": send,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def worker(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> Callable[..., BulkJobWorker]:
+    def make(clock: Callable[[], datetime] = utcnow) -> BulkJobWorker:
+        box = secret_box(settings.secret_key, settings.data_dir)
+        return BulkJobWorker(sessions, settings, box, app.state.hospes.keys.seal, clock=clock)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_jobs(worker: Any) -> None:
+    """The database is shared by the session's tests and workers take the oldest job first: finish whatever an
+    earlier test left (a far clock also takes over stale leases)."""
+    _drain(worker(clock=_later(24 * 60)))
+
+
+def _later(minutes: int) -> Callable[[], datetime]:
+    return lambda: utcnow() + timedelta(minutes=minutes)
+
+
+def _job(sessions: sessionmaker[Session], job_id: str) -> BulkInviteJob:
+    with sessions() as s:
+        job = s.get(BulkInviteJob, job_id)
+        assert job is not None
+        return job
+
+
+def _invitations_per_email(sessions: sessionmaker[Session], tenant_id: str) -> dict[str, int]:
+    with sessions() as s:
+        rows = s.execute(
+            select(Invitation.email, func.count()).where(Invitation.tenant_id == tenant_id).group_by(Invitation.email)
+        )
+        return {email: int(n) for email, n in rows}
+
+
+def _guests_per_email(sessions: sessionmaker[Session], tenant_id: str) -> dict[str, int]:
+    with sessions() as s:
+        rows = s.execute(
+            select(User.mail_key, func.count())
+            .where(User.tenant_id == tenant_id, User.creation_type == "Invitation")
+            .group_by(User.mail_key)
+        )
+        return {str(email): int(n) for email, n in rows}
+
+
+def _drain(w: BulkJobWorker) -> None:
+    while w.work_once() is not None:
+        pass
+
+
+def test_upload_then_worker_then_results(
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any
+) -> None:
+    me = _person(tenant)
+    rows = [*_rows("ok", 4), {"invitedUserEmailAddress": "not-an-address", "inviteRedirectUrl": "https://a.example"}]
+    jobs = BulkJobs(sessions, me)
+    job_id = jobs.create("guests.csv", rows)
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and (view.status, view.total, view.done) == ("queued", 5, 0)
+    assert worker().work_once() == 5
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and view.finished and (view.done, view.succeeded, view.failed) == (5, 4, 1)
+    assert [f.line for f in jobs.failures(job_id)] == [6]
+    results = list(
+        csv.DictReader(io.StringIO(jobs.results_csv(job_id, secret_box(settings.secret_key, settings.data_dir))))
+    )
+    assert [r["result"] for r in results] == ["ok"] * 4 + ["error"]
+    assert all(r["inviteRedeemUrl"].startswith("http") and "/redeem?" in r["inviteRedeemUrl"] for r in results[:4])
+    assert results[4]["row"] == "6" and results[4]["error"]
+    # The links are sealed at rest, never stored in clear.
+    with sessions() as s:
+        sealed = list(s.scalars(select(BulkInviteRow.redeem_url_sealed).where(BulkInviteRow.job_id == job_id)))
+    assert all(v is None or "/redeem?" not in v for v in sealed) and sum(v is not None for v in sealed) == 4
+    assert _job(sessions, job_id).active_owner is None  # the person may upload again
+    assert worker().work_once() is None  # nothing left to claim
+
+
+def test_sent_invitations_keep_no_link(
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any
+) -> None:
+    jobs = BulkJobs(sessions, _person(tenant))
+    job_id = jobs.create("mail.csv", _rows("mailed", 2, send=True))
+    _drain(worker())
+    results = list(
+        csv.DictReader(io.StringIO(jobs.results_csv(job_id, secret_box(settings.secret_key, settings.data_dir))))
+    )
+    assert [(r["result"], r["inviteRedeemUrl"]) for r in results] == [("ok", ""), ("ok", "")]
+
+
+def test_one_active_upload_per_person(tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any) -> None:
+    me, other = _person(tenant), _person(tenant)
+    BulkJobs(sessions, me).create("a.csv", _rows("one", 2))
+    with pytest.raises(ConflictError):
+        BulkJobs(sessions, me).create("b.csv", _rows("two", 2))
+    BulkJobs(sessions, other).create("c.csv", _rows("three", 2))  # someone else is not held up
+    _drain(worker())
+    BulkJobs(sessions, me).create("b.csv", _rows("two", 2))  # finished: a new upload is accepted
+    _drain(worker())
+
+
+def test_a_dead_worker_is_resumed_after_its_lease(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    job_id = BulkJobs(sessions, _person(tenant)).create("big.csv", _rows("resume", 30))
+    first = worker()
+    assert first.work_once(limit=7) == 7  # ... and then the process dies, holding the lease
+    job = _job(sessions, job_id)
+    assert (job.status, job.done, job.claimed_by) == ("running", 7, first.owner)
+    assert worker().work_once() is None  # the lease is still valid: nobody else takes the job
+    second = worker(clock=_later(5))  # after the lease expired
+    assert second.work_once() == 23
+    job = _job(sessions, job_id)
+    assert (job.status, job.done, job.succeeded) == ("done", 30, 30)
+    expected = {f"resume{i}@partner.example": 1 for i in range(30)}
+    assert _invitations_per_email(sessions, tenant.id) == expected
+    assert _guests_per_email(sessions, tenant.id) == expected
+
+
+def test_a_crash_inside_a_row_transaction_leaves_no_invitation(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = BulkJobs(sessions, _person(tenant)).create("crash.csv", _rows("crash", 6))
+    original = BulkJobWorker.record
+    calls = {"n": 0}
+
+    def dying_record(self: BulkJobWorker, s: Session, *args: Any, **kw: Any) -> None:
+        calls["n"] += 1
+        original(self, s, *args, **kw)
+        if calls["n"] == 4:  # row 3's invitation and outcome are written, not yet committed
+            raise Crash()
+
+    monkeypatch.setattr(BulkJobWorker, "record", dying_record)
+    with pytest.raises(Crash):
+        worker().work_once()
+    monkeypatch.setattr(BulkJobWorker, "record", original)
+    invited = _invitations_per_email(sessions, tenant.id)
+    assert set(invited) == {f"crash{i}@partner.example" for i in range(3)}  # row 3 rolled back with its outcome
+    with sessions() as s:
+        statuses = list(
+            s.scalars(select(BulkInviteRow.status).where(BulkInviteRow.job_id == job_id).order_by(BulkInviteRow.row_no))
+        )
+    assert statuses == ["ok", "ok", "ok", "pending", "pending", "pending"]
+    assert worker(clock=_later(5)).work_once() == 3
+    expected = {f"crash{i}@partner.example": 1 for i in range(6)}
+    assert _invitations_per_email(sessions, tenant.id) == expected
+    assert _guests_per_email(sessions, tenant.id) == expected
+
+
+def test_a_worker_that_lost_its_lease_cannot_record(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    """A worker that was only slow (not dead) wakes up after another took its job over: its next invitation
+    rolls back instead of inviting a row twice."""
+    job_id = BulkJobs(sessions, _person(tenant)).create("slow.csv", _rows("slow", 4))
+    slow = worker()
+    claim = slow._claim()
+    assert claim is not None
+    service = slow._service(claim)
+    assert service is not None
+    assert worker(clock=_later(5)).work_once(limit=1) == 1  # took over, did row 0
+    with sessions() as s:
+        body = s.get(BulkInviteRow, (job_id, 1))
+        assert body is not None
+        row_input = dict(body.input)
+    with pytest.raises(LostLeaseError):
+        slow._invite(service, claim, 1, row_input)
+    assert "slow1@partner.example" not in _invitations_per_email(sessions, tenant.id)
+    assert worker(clock=_later(10)).work_once() == 3
+    assert _invitations_per_email(sessions, tenant.id) == {f"slow{i}@partner.example": 1 for i in range(4)}
+
+
+def test_concurrent_workers_share_jobs_without_doubles(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    for n in range(3):
+        BulkJobs(sessions, _person(tenant)).create(f"{n}.csv", _rows(f"c{n}x", 8))
+    workers = [worker() for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def run(w: BulkJobWorker) -> None:
+        try:
+            _drain(w)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    expected = {f"c{n}x{i}@partner.example": 1 for n in range(3) for i in range(8)}
+    assert _invitations_per_email(sessions, tenant.id) == expected
+    with sessions() as s:
+        jobs = list(s.scalars(select(BulkInviteJob).where(BulkInviteJob.tenant_id == tenant.id)))
+    assert [(j.status, j.done) for j in jobs] == [("done", 8)] * 3
+
+
+def test_visibility_by_tenant_uploader_and_global_admin(
+    tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    me, colleague = _person(tenant), _person(tenant)
+    admin = _person(tenant, GLOBAL_ADMINISTRATOR)
+    stranger = _person(other_tenant, GLOBAL_ADMINISTRATOR)
+    job_id = BulkJobs(sessions, me).create("mine.csv", _rows("vis", 1))
+    assert BulkJobs(sessions, me).find(job_id, see_all=False) is not None
+    assert BulkJobs(sessions, colleague).find(job_id, see_all=False) is None
+    assert [j.id for j in BulkJobs(sessions, colleague).recent(see_all=False)] == []
+    assert BulkJobs(sessions, admin).find(job_id, see_all=True) is not None
+    assert BulkJobs(sessions, stranger).find(job_id, see_all=True) is None  # another tenant, even as its GA
+    assert BulkJobs(sessions, stranger).recent(see_all=True) == []
+
+
+def test_an_uploader_who_lost_the_role_stops_the_job(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    me = _person(tenant)
+    job_id = BulkJobs(sessions, me).create("late.csv", _rows("late", 3))
+    assert tenant.delete(f"/directoryRoles/{GUEST_INVITER}/members/{me.id}/$ref").status_code == 204
+    assert worker().work_once() == 0
+    job = _job(sessions, job_id)
+    assert (job.status, job.done, job.failed, job.active_owner) == ("failed", 3, 3, None)
+    assert _invitations_per_email(sessions, tenant.id) == {}
+
+
+def test_old_finished_jobs_are_pruned(tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any) -> None:
+    job_id = BulkJobs(sessions, _person(tenant)).create("old.csv", _rows("old", 1))
+    _drain(worker())
+    assert bulk_jobs.prune(sessions, utcnow() - timedelta(days=1)) == 0
+    assert bulk_jobs.prune(sessions, utcnow() + timedelta(seconds=1)) >= 1
+    with sessions() as s:
+        assert s.get(BulkInviteJob, job_id) is None
+        assert s.scalar(select(func.count()).where(BulkInviteRow.job_id == job_id)) == 0
