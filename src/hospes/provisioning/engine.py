@@ -322,22 +322,7 @@ class Engine:
             run.full_cycle(reconcile=reconcile)
             return True
         with self.sessions() as session:
-            rows = list(
-                session.execute(
-                    select(
-                        ChangeLog.seq,
-                        ChangeLog.object_type,
-                        ChangeLog.object_id,
-                        ChangeLog.change_type,
-                        ChangeLog.properties,
-                        ChangeLog.related_id,
-                        ChangeLog.related_type,
-                    )
-                    .where(ChangeLog.tenant_id == job.tenant_id, ChangeLog.seq > watermark)
-                    .order_by(ChangeLog.seq)
-                    .limit(BATCH)
-                )
-            )
+            rows = _changes_after(session, job.tenant_id, watermark)
             due = list(
                 session.execute(
                     select(ProvisionedObject.source_type, ProvisionedObject.source_id)
@@ -1389,6 +1374,36 @@ class Run:
                     )
             job.updated_at = now
         log.warning("provisioning job %s quarantined: %s (%s)", self.job_id, stopped.reason, error.message)
+
+
+def _changes_after(session: Session, tenant_id: str, watermark: int) -> list[Any]:
+    """The next change rows of a tenant's users and groups, at most ``BATCH`` per type, cut so that the result is
+    a complete prefix of both streams. One query per object type, so each walks the ``(tenant_id, object_type,
+    seq)`` index from the watermark instead of every row of the tenant."""
+    per_type: list[list[Any]] = []
+    for kind in ("user", "group"):
+        per_type.append(
+            list(
+                session.execute(
+                    select(
+                        ChangeLog.seq,
+                        ChangeLog.object_type,
+                        ChangeLog.object_id,
+                        ChangeLog.change_type,
+                        ChangeLog.properties,
+                        ChangeLog.related_id,
+                        ChangeLog.related_type,
+                    )
+                    .where(ChangeLog.tenant_id == tenant_id, ChangeLog.object_type == kind, ChangeLog.seq > watermark)
+                    .order_by(ChangeLog.seq)
+                    .limit(BATCH)
+                )
+            )
+        )
+    full = [rows[-1].seq for rows in per_type if len(rows) == BATCH]
+    cutoff = min(full) if full else None
+    merged = sorted((r for rows in per_type for r in rows), key=lambda r: r.seq)
+    return [r for r in merged if cutoff is None or r.seq <= cutoff]
 
 
 def _stop_reason(exc: ConnectorError) -> str:
