@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -285,3 +291,43 @@ def test_old_finished_jobs_are_pruned(tenant: TenantHandle, sessions: sessionmak
     with sessions() as s:
         assert s.get(BulkInviteJob, job_id) is None
         assert s.scalar(select(func.count()).where(BulkInviteRow.job_id == job_id)) == 0
+
+
+def test_a_killed_worker_process_is_resumed_without_doubles(
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any, tmp_path: Path
+) -> None:
+    """``hospes worker`` in its own process, killed with SIGKILL mid-job: the rows it committed stay done, the
+    next worker finishes the rest once the lease expired, and every address is invited exactly once."""
+    total = 400
+    job_id = BulkJobs(sessions, _person(tenant)).create("kill.csv", _rows("kill", total))
+    env = {
+        **os.environ,
+        "HOSPES_DATABASE_URL": settings.effective_database_url,
+        "HOSPES_DATA_DIR": str(settings.data_dir),
+        "HOSPES_SECRET_KEY": settings.secret_key,
+        "HOSPES_PUBLIC_URL": settings.public_url,
+        "HOSPES_SMTP_HOST": "",
+    }
+    log_file = tmp_path / "worker.log"
+    with log_file.open("wb") as sink:  # a file, not a pipe: a chatty worker must never block on a full pipe
+        proc = subprocess.Popen([sys.executable, "-m", "hospes", "worker"], env=env, stdout=sink, stderr=sink)
+    try:
+        deadline = time.monotonic() + 60
+        while _job(sessions, job_id).done < 20:
+            assert proc.poll() is None, log_file.read_text()
+            assert time.monotonic() < deadline, "the worker invited nothing: " + log_file.read_text()[-3000:]
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    job = _job(sessions, job_id)
+    assert job.status == "running" and 20 <= job.done < total, "kill the worker mid-job"
+    assert worker().work_once() is None  # its lease still holds
+    assert worker(clock=_later(5)).work_once() == total - job.done
+    job = _job(sessions, job_id)
+    assert (job.status, job.done, job.succeeded) == ("done", total, total)
+    expected = {f"kill{i}@partner.example": 1 for i in range(total)}
+    assert _invitations_per_email(sessions, tenant.id) == expected
+    assert _guests_per_email(sessions, tenant.id) == expected
