@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -315,10 +315,13 @@ class InvitationService(Services):
         """The live guest behind this address, or None. ``strict`` (the commit phase) raises for members and
         soft-deleted users; the prepare phase only wants a best guess to render the email for."""
         key = email.lower()
-        query = select(User).where(
-            User.tenant_id == self.tenant_id,
-            or_(User.mail_key == key, User.upn_key == key, User.upn_key == upn.lower()),
+        # One indexed lookup per key: SQLite plans "tenant AND (mail OR upn OR upn)" as a scan of the tenant's
+        # users, which made every invitation slower as the directory grew.
+        ids = union_all(
+            select(User.id).where(User.tenant_id == self.tenant_id, User.mail_key == key),
+            select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key.in_([key, upn.lower()])),
         )
+        query = select(User).where(User.tenant_id == self.tenant_id, User.id.in_(ids))
         # Concurrent re-invites of one guest queue here, so each revokes the ticket of the one before.
         rows = list(s.scalars(query.with_for_update() if lock else query))
         live = [u for u in rows if u.deleted_at is None]
