@@ -112,19 +112,22 @@ def test_upload_then_worker_then_results(
     tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any
 ) -> None:
     me = _person(tenant)
+    formula = {"invitedUserEmailAddress": "=HYPERLINK(1)", "inviteRedirectUrl": "https://a.example"}
     rows = [*_rows("ok", 4), {"invitedUserEmailAddress": "not-an-address", "inviteRedirectUrl": "https://a.example"}]
+    rows.append(formula)
     jobs = BulkJobs(sessions, me)
     job_id = jobs.create("guests.csv", rows)
     view = jobs.find(job_id, see_all=False)
-    assert view is not None and (view.status, view.total, view.done) == ("queued", 5, 0)
-    assert worker().work_once() == 5
+    assert view is not None and (view.status, view.total, view.done) == ("queued", 6, 0)
+    assert worker().work_once() == 6
     view = jobs.find(job_id, see_all=False)
-    assert view is not None and view.finished and (view.done, view.succeeded, view.failed) == (5, 4, 1)
-    assert [f.line for f in jobs.failures(job_id)] == [6]
+    assert view is not None and view.finished and (view.done, view.succeeded, view.failed) == (6, 4, 2)
+    assert [f.line for f in jobs.failures(job_id)] == [6, 7]
     results = list(
         csv.DictReader(io.StringIO(jobs.results_csv(job_id, secret_box(settings.secret_key, settings.data_dir))))
     )
-    assert [r["result"] for r in results] == ["ok"] * 4 + ["error"]
+    assert [r["result"] for r in results] == ["ok"] * 4 + ["error", "error"]
+    assert results[5]["email"] == "'=HYPERLINK(1)"  # a spreadsheet shows it, does not run it
     assert all(r["inviteRedeemUrl"].startswith("http") and "/redeem?" in r["inviteRedeemUrl"] for r in results[:4])
     assert results[4]["row"] == "6" and results[4]["error"]
     # The links are sealed at rest, never stored in clear.
@@ -331,3 +334,16 @@ def test_a_killed_worker_process_is_resumed_without_doubles(
     expected = {f"kill{i}@partner.example": 1 for i in range(total)}
     assert _invitations_per_email(sessions, tenant.id) == expected
     assert _guests_per_email(sessions, tenant.id) == expected
+
+
+def test_a_worker_takes_its_own_job_back_at_once(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    """After an error in its own process (say the database went away mid-job) a worker holding the lease carries
+    on at its next pass instead of waiting for the lease to expire."""
+    job_id = BulkJobs(sessions, _person(tenant)).create("own.csv", _rows("own", 5))
+    w = worker()
+    assert w.work_once(limit=2) == 2
+    assert worker().work_once() is None  # others still wait for the lease
+    assert w.work_once() == 3
+    assert _job(sessions, job_id).status == "done"

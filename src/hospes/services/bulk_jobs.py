@@ -380,6 +380,8 @@ class BulkJobWorker:
                     or_(
                         BulkInviteJob.status == "queued",
                         (BulkInviteJob.status == "running") & (BulkInviteJob.lease_until < now),
+                        # Our own job after an error in this process (the database went away): no need to wait.
+                        (BulkInviteJob.status == "running") & (BulkInviteJob.claimed_by == self.owner),
                     )
                 )
                 .order_by(BulkInviteJob.created_at)
@@ -388,7 +390,7 @@ class BulkJobWorker:
             ).first()
             if job is None:
                 return None
-            if job.status == "running":
+            if job.status == "running" and job.claimed_by != self.owner:
                 log.warning("bulk invite job %s: the lease of %s expired; resuming", job.id, job.claimed_by)
             job.status, job.claimed_by, job.lease_until = "running", self.owner, now + self.lease
             job.started_at = job.started_at or now
