@@ -39,6 +39,7 @@ class FaultPlan:
     retry_after: str = "1"
     delay: float = 0.0
     seed: int = 7
+    methods: frozenset[str] | None = None  # inject faults only into these methods (None: all)
 
 
 class FaultProxy:
@@ -130,7 +131,8 @@ class FaultProxy:
                 self.arrivals.append(Arrival(time.time(), handler.command, handler.path, body))
         if self.plan.delay:
             time.sleep(self.plan.delay)
-        fault = self._draw()
+        methods = self.plan.methods
+        fault = self._draw() if methods is None or handler.command in methods else "pass"
         with self._lock:
             self.counts[fault] += 1
         error = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"%d"}'

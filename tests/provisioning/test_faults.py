@@ -176,3 +176,60 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
         assert app.status()["synchronizedEntryCountByType"][0]["value"] == 80
     finally:
         slow.stop()
+
+
+def test_failed_objects_are_escrowed_then_retried(
+    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy
+) -> None:
+    app = make_app(tenant, fast_service, scim_target, base_url=proxy.url)
+    app.settle()  # initial cycle with nobody assigned: discovery done, job steady
+    users = [person(tenant) for _ in range(3)]
+    proxy.set_rates({"500": 1.0})  # the whole target is down: the pass stops and is retried, no quarantine
+    app.assign(users[0]["id"])
+    app.service.engine.step(app.job_id)
+    down = app.status()
+    assert down["code"] == "Active" and down["quarantine"] is None
+    assert (
+        down["lastExecution"]["state"] == "Failed" and down["lastExecution"]["error"]["code"] == "InternalServerError"
+    )
+    assert not app.service.engine.step(app.job_id)  # backing off until the next attempt
+    proxy.plan.methods = frozenset({"POST"})  # now only creates fail (its other endpoints work)
+    time.sleep(2.2)  # first backoff: 2 s, doubling up to 5 min
+    for u in users[1:]:
+        app.assign(u["id"])
+    app.service.engine.step(app.job_id)
+    status = app.status()
+    assert status["code"] == "Active" and status["countEscrowed"] == 3
+    failures = app.logs(status="failure")
+    assert len(failures) == 3
+    info = failures[0]["provisioningStatusInfo"]["errorInformation"]
+    assert info["errorCode"] == "SystemForCrossDomainIdentityManagementInternalServerError"
+    assert info["errorCategory"] == "failure"  # transient: not the tenant's to fix
+    proxy.set_rates({})
+    converge(app, lambda: len(scim_target.users()) == 3)
+    assert app.status()["countEscrowed"] == 0
+
+
+def test_small_batches_skip_no_change(
+    tenant: TenantHandle, service: ProvisioningService, scim_target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hospes.provisioning import engine
+
+    app = make_app(tenant, service, scim_target)
+    app.settle()
+    monkeypatch.setattr(engine, "BATCH", 2)  # every incremental pass sees two change rows per object type
+    users = [person(tenant) for _ in range(5)]
+    group = tenant.new_group("Batched")
+    for u in users:
+        app.assign(u["id"])
+        tenant.post(
+            f"/groups/{group['id']}/members/$ref",
+            json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{u['id']}"},
+        )
+    app.assign(group["id"])
+    for u in users:
+        tenant.patch(f"/users/{u['id']}", json={"jobTitle": "Batched"})
+    app.settle(max_steps=200)
+    assert sorted(t["title"] for t in scim_target.users()) == ["Batched"] * 5
+    (found,) = scim_target.groups()
+    assert len(found["members"]) == 5

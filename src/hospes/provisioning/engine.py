@@ -1331,7 +1331,7 @@ class Run:
             job.progress_done, job.progress_total = self._done, self._total
             if error.transient:
                 # The target is down or throttling for the whole pass: retry later, never quarantine for it.
-                job.next_attempt_at = now + timedelta(seconds=min(300, 5 * 2 ** min(job.successive_failures, 6)))
+                job.next_attempt_at = now + timedelta(seconds=min(300, 2 ** min(job.successive_failures, 9)))
                 job.updated_at = now
                 return
             previous = job.quarantine or {}
