@@ -287,7 +287,7 @@ class InvitationService(Services):
                 related_id=invitation.id,
                 now=op.now,
             )
-        s.flush()  # the invitation row before its ticket (foreign key)
+        # (no flush here: the unit of work inserts the invitation before its ticket, following the foreign key)
         tickets.issue(
             s,
             self.tenant_id,
