@@ -494,3 +494,18 @@ def test_job_lifecycle_and_settings(sync_app: App) -> None:
     with pytest.raises(NotFoundError):
         app.service.status(app.tenant.id, app.sp_id, app.job_id)
     assert len(app.target.users()) == 1  # deleting the job leaves the target's objects alone
+
+
+def test_log_retention(sync_app: App) -> None:
+    from datetime import timedelta
+
+    from hospes.provisioning.engine import prune_logs
+    from hospes.storage.tables import utcnow
+
+    app = sync_app
+    app.assign(person(app.tenant)["id"])
+    app.settle()
+    assert len(app.logs()) == 1
+    assert prune_logs(app.service.sessions, 30) >= 0 and len(app.logs()) == 1  # young rows stay
+    prune_logs(app.service.sessions, 30, now=utcnow() + timedelta(days=31))
+    assert app.logs() == []
