@@ -347,3 +347,23 @@ def test_a_worker_takes_its_own_job_back_at_once(
     assert worker().work_once() is None  # others still wait for the lease
     assert w.work_once() == 3
     assert _job(sessions, job_id).status == "done"
+
+
+def test_the_lease_is_renewed_while_rows_are_invited(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    job_id = BulkJobs(sessions, _person(tenant)).create("long.csv", _rows("long", 6))
+    start = utcnow()
+    ticks = {"n": 0}
+
+    def clock() -> datetime:  # every reading is 15 s later: a slow job
+        ticks["n"] += 1
+        return start + timedelta(seconds=15 * ticks["n"])
+
+    w = worker(clock=clock)
+    assert w.work_once(limit=5) == 5
+    first_lease = start + timedelta(seconds=15) + bulk_jobs.LEASE
+    lease = _job(sessions, job_id).lease_until
+    assert lease is not None and lease > first_lease
+    # At the time the first lease would have ended, nobody may take the job over.
+    assert worker(clock=lambda: first_lease + timedelta(seconds=1)).work_once() is None
