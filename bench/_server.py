@@ -39,6 +39,13 @@ def new_tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
 
 @contextmanager
 def server(database_url: str, data_dir: str, workers: int = 1) -> Iterator[str]:
+    with server_process(database_url, data_dir, workers) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(database_url: str, data_dir: str, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """The server's base URL and the pid of ``hospes serve`` (with --workers N, the parent of N processes)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -56,7 +63,7 @@ def server(database_url: str, data_dir: str, workers: int = 1) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)

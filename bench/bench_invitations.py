@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert
 
-from bench._server import fresh_database, new_tenant, server, sessions_for, token
+from bench._server import fresh_database, new_tenant, server_process, sessions_for, token
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.domain.principals import system_principal
@@ -109,6 +110,30 @@ def raw_run(url: str, tenant_id: str, domain: str, clients: int, count: int) -> 
         return count / (time.perf_counter() - start)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (Linux /proc): what the server spent, whatever else
+    runs on this shared machine at the same time."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -118,13 +143,17 @@ def part_one(url: str, tmp: str, count: int, clients: int, workers: list[int]) -
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
     table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, {count} per run)")
-    for col in ("server processes", "clients", "invitations/s", "p50 ms", "p99 ms", "errors", "raw rows/s", "API/raw"):
+    for col in ("server processes", "clients", "invitations/s", "p50 ms", "p99 ms", "errors", "server CPU ms/inv"):
+        table.add_column(col, justify="right")
+    for col in ("raw rows/s", "API/raw"):
         table.add_column(col, justify="right")
     for n in workers:
-        with server(url, tmp, workers=n) as base:
+        with server_process(url, tmp, workers=n) as (base, pid):
             bearer = token(base, boot)
             asyncio.run(api_run(base, bearer, clients, min(500, count)))  # warm-up (every process, every path)
+            cpu = tree_cpu_seconds(pid)
             rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+            cpu = tree_cpu_seconds(pid) - cpu
         # The baseline right after, on the same database and load: one user row per transaction.
         raw = raw_run(url, boot.tenant_id, boot.domain, clients, count)
         table.add_row(
@@ -134,6 +163,7 @@ def part_one(url: str, tmp: str, count: int, clients: int, workers: list[int]) -
             f"{pct(lat, 0.5):.1f}",
             f"{pct(lat, 0.99):.1f}",
             str(errors),
+            f"{cpu * 1000 / count:.2f}",
             f"{raw:.0f}",
             f"{rate / raw:.0%}",
         )
