@@ -367,3 +367,28 @@ def test_the_lease_is_renewed_while_rows_are_invited(
     assert lease is not None and lease > first_lease
     # At the time the first lease would have ended, nobody may take the job over.
     assert worker(clock=lambda: first_lease + timedelta(seconds=1)).work_once() is None
+
+
+def test_a_job_without_a_live_worker_is_shown_as_stalled(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    jobs = BulkJobs(sessions, _person(tenant))
+    job_id = jobs.create("stalled.csv", _rows("stalled", 2))
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and not view.stalled  # just uploaded: a worker polls every 2 s
+    with sessions.begin() as s:
+        job = s.get(BulkInviteJob, job_id)
+        assert job is not None
+        job.created_at -= timedelta(minutes=1)
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and view.stalled
+    with sessions.begin() as s:
+        job = s.get(BulkInviteJob, job_id)
+        assert job is not None
+        job.status, job.claimed_by, job.lease_until = "running", "gone", utcnow() + timedelta(seconds=30)
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and not view.stalled  # a worker holds a live lease
+    with sessions.begin() as s:
+        job = s.get(BulkInviteJob, job_id)
+        assert job is not None
+        job.lease_until = utcnow() - timedelta(seconds=1)
+    view = jobs.find(job_id, see_all=False)
+    assert view is not None and view.stalled  # its worker died

@@ -564,6 +564,16 @@ def _run_bulk_jobs(web: TestClient) -> None:
         pass
 
 
+def _age_bulk_job(web: TestClient, job_id: str) -> None:
+    from datetime import timedelta
+
+    from hospes.storage.tables_bulk import BulkInviteJob
+
+    with web.app.state.hospes.sessions.begin() as s:  # type: ignore[attr-defined]
+        job = s.get(BulkInviteJob, job_id)
+        job.created_at -= timedelta(minutes=1)
+
+
 def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle) -> None:
     _run_bulk_jobs(web)  # jobs an earlier test may have left
     _as_admin(web, tenant)
@@ -578,7 +588,9 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
     job = response.headers["location"]
     waiting = web.get(job).text
     assert 'data-finished="false"' in waiting and "Waiting for the background worker" in waiting
-    assert 'http-equiv="refresh"' in waiting
+    assert 'http-equiv="refresh"' in waiting and 'id="bulk-stalled"' not in waiting
+    _age_bulk_job(web, job.rsplit("/", 1)[-1])
+    assert 'id="bulk-stalled"' in web.get(job).text  # no worker took it in 30 s: the page says so
     _run_bulk_jobs(web)
     deadline = time.monotonic() + 30
     while 'data-finished="true"' not in (page := web.get(job).text):

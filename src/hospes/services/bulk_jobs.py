@@ -52,6 +52,7 @@ POLL_SECONDS = 2.0  # how soon a worker in another process notices a new upload
 RETENTION = timedelta(days=7)  # finished jobs (and their sealed links) are deleted after this
 MAX_ATTEMPTS = 3  # unexpected errors on one row before it is marked failed (a poison row must not stall the job)
 BATCH = 50
+STALLED_AFTER = timedelta(seconds=30)  # a queued job this old means no worker is running (they poll every 2 s)
 RESULT_HEADER = ["row", "email", "result", "invitationId", "userId", "inviteRedeemUrl", "status", "error"]
 _SEAL = "bulk-invite-redeem-url"
 
@@ -70,6 +71,7 @@ class JobView:
     failed: int
     error: str | None
     finished_at: datetime | None
+    stalled: bool = False  # waiting with no live worker: queued for a while, or its worker's lease ran out
 
     @property
     def finished(self) -> bool:
@@ -108,7 +110,14 @@ def _view(job: BulkInviteJob) -> JobView:
         job.failed,
         job.error,
         job.finished_at,
+        _stalled(job, utcnow()),
     )
+
+
+def _stalled(job: BulkInviteJob, now: datetime) -> bool:
+    if job.status == "queued":
+        return now - job.created_at > STALLED_AFTER
+    return job.status == "running" and job.lease_until is not None and job.lease_until < now
 
 
 def _cell(value: Any) -> Any:
