@@ -392,3 +392,26 @@ def test_a_job_without_a_live_worker_is_shown_as_stalled(tenant: TenantHandle, s
         job.lease_until = utcnow() - timedelta(seconds=1)
     view = jobs.find(job_id, see_all=False)
     assert view is not None and view.stalled  # its worker died
+
+
+def test_a_row_that_keeps_erring_fails_after_three_attempts(
+    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = BulkJobs(sessions, _person(tenant)).create("poison.csv", _rows("poison", 3))
+    real = bulk_jobs.invite_rows
+    tries = {"n": 0}
+
+    def buggy(service: Any, rows: list[dict[str, Any]]) -> Any:
+        if rows[0]["invitedUserEmailAddress"] == "poison1@partner.example":
+            tries["n"] += 1
+            raise RuntimeError("a bug")
+        return real(service, rows)
+
+    monkeypatch.setattr(bulk_jobs, "invite_rows", buggy)
+    assert worker().work_once() == 5  # rows 0 and 2 once, row 1 three times
+    assert tries["n"] == 3
+    job = _job(sessions, job_id)
+    assert (job.status, job.succeeded, job.failed) == ("done", 2, 1)
+    with sessions() as s:
+        row = s.get(BulkInviteRow, (job_id, 1))
+        assert row is not None and (row.status, row.error_code, row.attempts) == ("failed", "internalError", 3)

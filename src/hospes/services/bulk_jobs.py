@@ -516,8 +516,10 @@ class BulkJobWorker:
         except LostLeaseError:
             raise
         except Exception:
+            # The database is likely away: end this pass (the run loop waits, then takes its own job back) rather
+            # than run through the remaining rows without being able to count anything.
             log.exception("could not count the failed attempt on bulk invite job %s row %d", claim.job_id, row_no)
-            time.sleep(1.0)  # the database is likely away; do not spin through the remaining rows
+            raise
 
     def _finish(self, claim: _Claim) -> None:
         with self.sessions.begin() as s:
