@@ -21,6 +21,7 @@ import datetime as dt
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class _WriterGate:
             if not database or database == ":memory:"
             else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
         )
+        if self.fd is not None:
+            weakref.finalize(self, os.close, self.fd)  # the gate lives as long as its session factory
 
     @contextmanager
     def turn(self) -> Iterator[None]:
