@@ -92,6 +92,9 @@ class ProvisioningLog(Base):
     __table_args__ = (
         Index("ix_provisioning_logs_tenant_at", "tenant_id", "at", "id"),
         Index("ix_provisioning_logs_job_at", "job_id", "at"),
+        # auditLogs/provisioning filters on one object's history or one cycle
+        Index("ix_provisioning_logs_tenant_source", "tenant_id", "source_id"),
+        Index("ix_provisioning_logs_tenant_cycle", "tenant_id", "cycle_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(36))

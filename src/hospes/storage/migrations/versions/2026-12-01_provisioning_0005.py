@@ -50,6 +50,8 @@ def upgrade() -> None:
     with op.batch_alter_table("provisioning_logs", schema=None) as batch_op:
         batch_op.create_index("ix_provisioning_logs_job_at", ["job_id", "at"], unique=False)
         batch_op.create_index("ix_provisioning_logs_tenant_at", ["tenant_id", "at", "id"], unique=False)
+        batch_op.create_index("ix_provisioning_logs_tenant_source", ["tenant_id", "source_id"], unique=False)
+        batch_op.create_index("ix_provisioning_logs_tenant_cycle", ["tenant_id", "cycle_id"], unique=False)
 
     op.create_table(
         "provisioning_jobs",
@@ -173,6 +175,8 @@ def downgrade() -> None:
 
     op.drop_table("provisioning_jobs")
     with op.batch_alter_table("provisioning_logs", schema=None) as batch_op:
+        batch_op.drop_index("ix_provisioning_logs_tenant_cycle")
+        batch_op.drop_index("ix_provisioning_logs_tenant_source")
         batch_op.drop_index("ix_provisioning_logs_tenant_at")
         batch_op.drop_index("ix_provisioning_logs_job_at")
 
