@@ -49,7 +49,11 @@ TEST_SECRET_KEY = secrets.token_hex(32)
 def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # Background work of one live server would otherwise serve every tenant's provisioning and bulk-invite jobs in
+    # the session's shared database, racing the tests that drive those jobs themselves. Tests that need it on say so.
     env = {
+        "HOSPES_PROVISIONING_RUNNER": "false",
+        "HOSPES_BULK_WORKER": "false",
         **os.environ,
         "HOSPES_DATABASE_URL": database_url,
         "HOSPES_PUBLIC_URL": base,

@@ -123,6 +123,7 @@ def create_app(
     runner = ProvisioningRunner(sessions, settings, box) if provisioning_runner else None
     # Portal bulk-invite jobs (durable, leased in the database) run wherever the other background work runs.
     bulk = BulkJobWorker(sessions, settings, box, keys.seal, wake_mail=outbox.wake if outbox else None)
+    bulk_worker = housekeeping and settings.bulk_worker
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,7 +135,7 @@ def create_app(
             outbox.start()
         if runner is not None:
             runner.start()
-        if housekeeping:
+        if bulk_worker:
             bulk.start()
         yield
         bulk.stop()
@@ -152,7 +153,7 @@ def create_app(
     app.state.outbox = outbox
     app.state.provisioning = ProvisioningService(sessions, settings, box)
     app.state.provisioning_runner = runner
-    app.state.bulk_jobs = bulk if housekeeping else None
+    app.state.bulk_jobs = bulk if bulk_worker else None
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         "link-local (comma-separated, e.g. 'scim.intranet,10.0.0.0/8,127.0.0.1'). Empty: public addresses only.",
     )
     provisioning_runner: bool = Field(True, description="Run the provisioning runner inside 'hospes serve'.")
+    bulk_worker: bool = Field(
+        True, description="Run the portal's bulk-invite worker inside 'hospes serve' ('hospes worker' always does)."
+    )
     provisioning_poll_seconds: float = Field(
         0.25, gt=0, le=60, description="How often the runner looks at the change log for new work."
     )

@@ -50,6 +50,8 @@ def portal_server(
         env.setenv("HOSPES_MAIL_POLL_INTERVAL_SECONDS", "0.2")
         env.setenv("HOSPES_OUTBOUND_ALLOW", "127.0.0.1")  # the scim2-server target runs on loopback
         env.setenv("HOSPES_PROVISIONING_POLL_SECONDS", "0.2")
+        env.setenv("HOSPES_PROVISIONING_RUNNER", "true")
+        env.setenv("HOSPES_BULK_WORKER", "true")
         with run_server(database_url, str(tmp_path_factory.mktemp("live-portal"))) as server:
             yield server
 

@@ -71,7 +71,11 @@ def sync_server(database_url: str, settings: Settings) -> Iterator[LiveServer]:
     """A server whose provisioning runner may reach loopback targets (an operator's HOSPES_OUTBOUND_ALLOW). It
     shares the in-process app's data directory, hence its key file: the signing keys and secrets stored in the
     common database stay readable by the other tests of the session."""
-    env = {"HOSPES_OUTBOUND_ALLOW": "127.0.0.1", "HOSPES_PROVISIONING_POLL_SECONDS": "0.1"}
+    env = {
+        "HOSPES_OUTBOUND_ALLOW": "127.0.0.1",
+        "HOSPES_PROVISIONING_POLL_SECONDS": "0.1",
+        "HOSPES_PROVISIONING_RUNNER": "true",
+    }
     with run_server(database_url, str(settings.data_dir), env) as server:
         yield server
 

@@ -39,9 +39,10 @@ def servers(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ExitStack, LiveServer, LiveServer]]:
     with ExitStack() as stack_b:
-        b = stack_b.enter_context(run_server(database_url, str(tmp_path_factory.mktemp("server-b"))))
+        on = {"HOSPES_BULK_WORKER": "true"}
+        b = stack_b.enter_context(run_server(database_url, str(tmp_path_factory.mktemp("server-b")), on))
         with ExitStack() as stack_a:
-            a = stack_a.enter_context(run_server(database_url, str(tmp_path_factory.mktemp("server-a"))))
+            a = stack_a.enter_context(run_server(database_url, str(tmp_path_factory.mktemp("server-a")), on))
             yield stack_a, a, b
 
 
