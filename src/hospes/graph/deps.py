@@ -58,8 +58,7 @@ def requires(permissions: frozenset[str]) -> Callable[[Principal], Awaitable[Pri
     return check
 
 
-async def json_body(request: Request, state: StateDep) -> Any:
-    limit = state.settings.max_body_bytes
+async def _read_json(request: Request, limit: int, *, required: bool) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
@@ -71,7 +70,9 @@ async def json_body(request: Request, state: StateDep) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise InvalidInputError("The request body is empty: a JSON object is required.")
+        if required:
+            raise InvalidInputError("The request body is empty: a JSON object is required.")
+        return {}
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -81,7 +82,17 @@ async def json_body(request: Request, state: StateDep) -> Any:
         ) from None
 
 
+async def json_body(request: Request, state: StateDep) -> Any:
+    return await _read_json(request, state.settings.max_body_bytes, required=True)
+
+
+async def optional_body(request: Request, state: StateDep) -> Any:
+    """A JSON body that may be absent (``start``, ``pause``, and ``restart`` sent without criteria): ``{}``."""
+    return await _read_json(request, state.settings.max_body_bytes, required=False)
+
+
 BodyDep = Annotated[Any, Depends(json_body)]
+OptionalBodyDep = Annotated[Any, Depends(optional_body)]
 
 
 class QueryOptions:

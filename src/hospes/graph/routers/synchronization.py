@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from hospes.domain.errors import InvalidInputError, PayloadTooLargeError
+from hospes.domain.errors import InvalidInputError
 from hospes.domain.principals import Principal
 from hospes.expressions import FILTER_OPERATORS, FUNCTIONS
 from hospes.expressions.graph_source import parse_expression_response
 from hospes.expressions.scope import filter_operators_graph
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.deps import BodyDep, OptionalBodyDep, StateDep, requires
 from hospes.graph.state import AppState
 from hospes.graph.wire import collection, context_url, entity
 from hospes.provisioning.schema import default_schema
@@ -49,33 +49,6 @@ def provisioning(request: Request) -> ProvisioningService:
 
 
 Prov = Annotated[ProvisioningService, Depends(provisioning)]
-
-
-async def optional_body(request: Request, state: StateDep) -> Any:
-    """A JSON body that may be absent (``start``, ``pause``, and ``restart`` sent without criteria)."""
-    limit = state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError(
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and "
-            "payload is of valid JSON format."
-        ) from None
-
-
-OptionalBodyDep = Annotated[Any, Depends(optional_body)]
 
 
 def _object(body: Any, what: str) -> dict[str, Any]:
