@@ -1,12 +1,15 @@
 """Invitations per second through the API vs the raw single-row insert rate, and bulk invite wall time.
 
-Run by hand:  .venv/bin/python bench/bench_invitations.py [--database-url postgresql+psycopg://...]
-              [--count 2000] [--clients 64] [--bulk 10000]
+Run by hand:  .venv/bin/python -m bench.bench_invitations [--database-url postgresql+psycopg://...]
+              [--count 2000] [--duration 10] [--clients 64] [--workers 1,2] [--bulk 10000]
 
 Part 1 — POST /v1.0/invitations (new guest each time, sendInvitationMessage true: guest user, invitation, ticket,
-outbox message with the rendered email, change log, audit; no SMTP configured, so mail stays queued) on one server
-process with N concurrent clients: invitations/s, p50/p99, errors; beside the rate of inserting one user row per
-transaction with SQLAlchemy Core into the same database at the same concurrency, measured in the same run.
+outbox message with the rendered email, change log, audit; no SMTP configured, so mail stays queued) on 1..N
+server processes with 64 concurrent keep-alive clients: invitations/s, p50/p99, errors; beside the rate of
+inserting one user row per transaction with SQLAlchemy Core into the same database at the same concurrency,
+measured in the same run. The load comes from wrk (Debian package ``wrk``) when installed, for --duration
+seconds: a C client leaves the two cores to the server. Without wrk, an aiohttp client posts --count invitations
+and takes a third of a core or more from the server at these rates.
 
 Part 2 — bulk invite of --bulk rows through the service the CLI and the bulk endpoint use (one transaction per
 row, sequential, email queued): wall time.
@@ -17,6 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -80,6 +86,49 @@ async def api_run(base: str, bearer: str, clients: int, count: int) -> tuple[flo
     return count / elapsed, latencies, errors
 
 
+WRK_SCRIPT = """
+local tag, thread_no = "%(tag)s", 0
+function setup(thread) thread_no = thread_no + 1; thread:set("thread_no", thread_no) end
+local n = 0
+function request()
+  n = n + 1
+  local body = string.format('{"invitedUserEmailAddress":"w%%s%%d_%%d@partner.example",' ..
+    '"inviteRedirectUrl":"https://app.example/","invitedUserDisplayName":"Guest %%d","sendInvitationMessage":true}',
+    tag, thread_no, n, n)
+  return wrk.format("POST", "/v1.0/invitations",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(bearer)s"}, body)
+end
+"""
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_run(base: str, bearer: str, clients: int, seconds: float) -> tuple[float, float, float, int, int]:
+    """(invitations/s, p50 ms, p99 ms, errors, requests) from wrk: two threads, ``clients`` connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"tag": uuid.uuid4().hex[:6], "bearer": bearer})
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script.name, base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(label: str) -> float:
+        found = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    return rate, latency("50%"), latency("99%"), errors, total
+
+
 def raw_run(url: str, tenant_id: str, domain: str, clients: int, count: int) -> float:
     """One user row per transaction: the floor any write API on this database stands on."""
     sessions = sessions_for(url)
@@ -139,31 +188,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def part_one(url: str, tmp: str, count: int, clients: int, workers: list[int]) -> None:
+def part_one(url: str, tmp: str, count: int, seconds: float, clients: int, workers: list[int]) -> None:
     sessions = sessions_for(url)
     boot = new_tenant(sessions)
-    table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, {count} per run)")
-    for col in ("server processes", "clients", "invitations/s", "p50 ms", "p99 ms", "errors", "server CPU ms/inv"):
+    use_wrk = shutil.which("wrk") is not None
+    client = "wrk" if use_wrk else "aiohttp"
+    table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, load from {client})")
+    for col in ("server processes", "clients", "invitations", "invitations/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(col, justify="right")
-    for col in ("raw rows/s", "API/raw"):
+    for col in ("server CPU ms/inv", "raw rows/s", "API/raw"):
         table.add_column(col, justify="right")
     for n in workers:
         with server_process(url, tmp, workers=n) as (base, pid):
             bearer = token(base, boot)
             asyncio.run(api_run(base, bearer, clients, min(500, count)))  # warm-up (every process, every path)
             cpu = tree_cpu_seconds(pid)
-            rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+            if use_wrk:
+                rate, p50, p99, errors, done = wrk_run(base, bearer, clients, seconds)
+            else:
+                rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
+                p50, p99, done = pct(lat, 0.5), pct(lat, 0.99), count
             cpu = tree_cpu_seconds(pid) - cpu
         # The baseline right after, on the same database and load: one user row per transaction.
         raw = raw_run(url, boot.tenant_id, boot.domain, clients, count)
         table.add_row(
             str(n),
             str(clients),
+            str(done),
             f"{rate:.0f}",
-            f"{pct(lat, 0.5):.1f}",
-            f"{pct(lat, 0.99):.1f}",
+            f"{p50:.1f}",
+            f"{p99:.1f}",
             str(errors),
-            f"{cpu * 1000 / count:.2f}",
+            f"{cpu * 1000 / done:.2f}",
             f"{raw:.0f}",
             f"{rate / raw:.0%}",
         )
@@ -197,14 +253,15 @@ def part_two(url: str, tmp: str, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--count", type=int, default=2000, help="invitations per run without wrk; raw rows")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load per run with wrk")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--bulk", type=int, default=10000)
     parser.add_argument("--workers", default="1,2", help="server process counts to run, comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database_url, tmp)
-        part_one(url, tmp, args.count, args.clients, [int(w) for w in args.workers.split(",")])
+        part_one(url, tmp, args.count, args.duration, args.clients, [int(w) for w in args.workers.split(",")])
         if args.bulk:
             part_two(url, tmp, args.bulk)
 

@@ -138,6 +138,7 @@ def create_app(
         if bulk_worker:
             bulk.start()
         yield
+        state.invitations.stop()
         bulk.stop()
         if runner is not None:
             runner.stop()

@@ -45,6 +45,22 @@ def _data(**overrides: object) -> InvitationMailData:
     return InvitationMailData(**values)  # type: ignore[arg-type]
 
 
+def test_long_unsubscribe_link_stays_a_plain_uri_on_one_line() -> None:
+    """A real block link carries a sealed token of a few hundred characters. Folding it at 78 columns made the
+    email package emit RFC 2047 encoded words, which mail clients do not decode in List-Unsubscribe (RFC 2369):
+    the one-click link would have been dead. A long non-ASCII subject is still folded and encoded."""
+    link = "https://hospes.example/invitations/block?token=" + "Ab0-_" * 80
+    subject_name = "Zoë " * 40
+    wire = serialize(build_invitation_mail(_data(block_url=link, inviter_name=subject_name), NOW))
+    head = wire.split("\r\n\r\n", 1)[0]
+    assert f"\r\nList-Unsubscribe: <{link}>\r\n" in head
+    assert "=?utf-8?" in head.partition("Subject:")[2] and "=?utf-8?" not in head.partition("List-Unsubscribe:")[2]
+    assert all(len(line) <= 998 for line in head.split("\r\n"))
+    parsed = email.message_from_string(wire, policy=email.policy.SMTP)
+    assert parsed["List-Unsubscribe"] == f"<{link}>"
+    assert parsed["Subject"].startswith("Zoë Zoë")
+
+
 @settings(max_examples=150, deadline=None)
 @given(tenant=st.text(max_size=40), inviter=st.text(max_size=40), message=st.text(max_size=80))
 def test_directory_names_never_add_headers(tenant: str, inviter: str, message: str) -> None:

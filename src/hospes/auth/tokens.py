@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from joserfc import jwt
@@ -18,11 +18,17 @@ from hospes.domain.principals import Principal
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
+VERIFIED_CACHE_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class TokenIssuer:
     keys: ServerKeys
     public_url: str
     lifetime: int
+    # token -> claims whose signature, audience and issuer checked out. A client reuses one token for an hour;
+    # the RSA check and JOSE parsing were a tenth of a cheap request. Lifetime is still checked on every use.
+    _verified: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.public_url}/{tenant_id}/v2.0"
@@ -85,21 +91,18 @@ class TokenIssuer:
     def verify(self, token: str) -> Principal:
         if not token:
             raise AuthenticationError("Access token is empty.")
-        try:
-            decoded = jwt.decode(token, KeySet([self.keys.jwt_key]), algorithms=["RS256"])
-        except (JoseError, ValueError) as exc:
-            raise AuthenticationError(f"CompactToken parsing failed: {type(exc).__name__}.") from None
-        claims: dict[str, Any] = decoded.claims
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check_signed(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # crude but bounded; a miss only costs one signature check
+            self._verified[token] = claims
         now = time.time()
         if not isinstance(claims.get("exp"), int) or claims["exp"] < now:
             raise AuthenticationError("Lifetime validation failed, the token is expired.")
         if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + 60:
             raise AuthenticationError("Lifetime validation failed, the token is not yet valid.")
-        if claims.get("aud") not in self.audiences:
-            raise AuthenticationError("Invalid audience.")
-        tenant_id = claims.get("tid")
-        if not isinstance(tenant_id, str) or claims.get("iss") != self.issuer(tenant_id):
-            raise AuthenticationError("Invalid issuer.")
+        tenant_id = claims["tid"]
         roles = claims.get("roles") or []
         if claims.get("idtyp") == "user":
             # Delegated tokens carry scopes, not app roles; each endpoint still checks the user's own rights.
@@ -111,3 +114,17 @@ class TokenIssuer:
             display_name=str(claims.get("app_displayname") or claims.get("name") or ""),
             roles=frozenset(r for r in roles if isinstance(r, str)),
         )
+
+    def _check_signed(self, token: str) -> dict[str, Any]:
+        """Signature, audience and issuer: what never changes for a given token string."""
+        try:
+            decoded = jwt.decode(token, KeySet([self.keys.jwt_key]), algorithms=["RS256"])
+        except (JoseError, ValueError) as exc:
+            raise AuthenticationError(f"CompactToken parsing failed: {type(exc).__name__}.") from None
+        claims: dict[str, Any] = decoded.claims
+        if claims.get("aud") not in self.audiences:
+            raise AuthenticationError("Invalid audience.")
+        tenant_id = claims.get("tid")
+        if not isinstance(tenant_id, str) or claims.get("iss") != self.issuer(tenant_id):
+            raise AuthenticationError("Invalid issuer.")
+        return claims

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.keys import ServerKeys
 from hospes.auth.tokens import TokenIssuer
+from hospes.services.invitation_batch import InvitationBatcher
 from hospes.settings import Settings
 
 
@@ -17,3 +18,4 @@ class AppState:
     sessions: sessionmaker[Session]
     keys: ServerKeys
     issuer: TokenIssuer
+    invitations: InvitationBatcher = field(default_factory=InvitationBatcher)  # group commit of POST /invitations

@@ -26,6 +26,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from hospes.mail.i18n import babel_locale, translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+# SMTP line endings, and values we set raw are written as they are: the default ("long") refolds any line over 78
+# characters, and an unbreakable one (the List-Unsubscribe URL with its sealed token) came out as RFC 2047
+# encoded words, which no mail client decodes in that header. RFC 5322 allows lines up to 998 characters.
+POLICY = email.policy.SMTP.clone(refold_source="none")
+RAW_LIMIT = 900  # longer values go through the header registry, which folds them
 
 
 class HeaderInjectionError(ValueError):
@@ -100,10 +105,6 @@ def render(template: str, language: str, context: dict[str, Any]) -> Rendered:
     return Rendered(subject, text, html)
 
 
-def _ascii(value: str) -> bool:
-    return value.isascii()
-
-
 def _set_addresses(msg: EmailMessage, name: str, boxes: list[Mailbox]) -> None:
     """ASCII names and addresses are formatted directly (``formataddr`` quotes specials and escapes quotes),
     skipping the email package's address parser, the costly part of composing. Anything else (non-ASCII names
@@ -111,16 +112,17 @@ def _set_addresses(msg: EmailMessage, name: str, boxes: list[Mailbox]) -> None:
     for box in boxes:
         header_safe(box.name, "display name")
         header_safe(box.address, "address")
-    if all(_ascii(b.name) and _ascii(b.address) for b in boxes):
-        msg.set_raw(name, ", ".join(formataddr((b.name, b.address)) for b in boxes))
+    raw = ", ".join(formataddr((b.name, b.address)) for b in boxes)
+    if raw.isascii() and len(raw) <= RAW_LIMIT:
+        msg.set_raw(name, raw)
     else:
         msg[name] = [b.header() for b in boxes] if len(boxes) > 1 else boxes[0].header()
 
 
 def _set_text(msg: EmailMessage, name: str, value: str) -> None:
-    """An unstructured header: ASCII values verbatim (the generator refolds lines over 78 characters), others
-    RFC 2047-encoded by the header registry."""
-    if _ascii(value):
+    """An unstructured header: ASCII values verbatim (one line, see POLICY), others RFC 2047-encoded and folded by
+    the header registry."""
+    if value.isascii() and len(value) <= RAW_LIMIT:
         msg.set_raw(name, value)
     else:
         msg[name] = value
@@ -128,7 +130,7 @@ def _set_text(msg: EmailMessage, name: str, value: str) -> None:
 
 def _text_part(body: str, subtype: str) -> MIMEPart:
     """A UTF-8 text part, quoted-printable (7-bit on the wire, lines within 76 characters)."""
-    part = MIMEPart(policy=email.policy.SMTP)
+    part = MIMEPart(policy=POLICY)
     # Content-* through the registry: the generator reads them back many times, and parses raw values each time.
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "quoted-printable"
@@ -137,7 +139,7 @@ def _text_part(body: str, subtype: str) -> MIMEPart:
 
 
 def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.datetime) -> EmailMessage:
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=POLICY)
     _set_text(msg, "Message-ID", f"<{header_safe(mail.message_id, 'Message-ID')}>")
     msg.set_raw("Date", format_datetime(now.astimezone(dt.UTC)))
     _set_addresses(msg, "From", [mail.sender])
@@ -166,7 +168,7 @@ def serialize(msg: EmailMessage) -> str:
     """The wire form (CRLF, 7-bit: non-ASCII is MIME-encoded), serialized once, then parsed back: its header
     names must be exactly those set, or something injected a header."""
     wire = msg.as_string()
-    parsed = HeaderParser(policy=email.policy.SMTP).parsestr(wire)
+    parsed = HeaderParser(policy=POLICY).parsestr(wire)
     if [k.lower() for k in parsed] != [k.lower() for k in msg]:
         raise HeaderInjectionError("the serialized message has unexpected headers")
     return wire

@@ -32,7 +32,7 @@ class Write:
     target_id: str | None = None
     target_name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    _ordered: bool = False
+    ordered: bool = False  # this transaction holds the tenant's change-log ordering lock
 
     def target(self, kind: str, object_id: str, name: str | None = None) -> None:
         self.target_type, self.target_id, self.target_name = kind, object_id, name
@@ -69,9 +69,9 @@ class Write:
         transaction-scoped advisory lock per tenant, taken before the change row gets its sequence value and held
         until commit, gives the same guarantee without touching row locks.
         """
-        if self._ordered:
+        if self.ordered:
             return
-        self._ordered = True
+        self.ordered = True
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": self.actor.tenant_id}
@@ -103,7 +103,7 @@ class Services:
         try:
             with session.begin():
                 yield op
-                session.add(self._audit_row(op, category, activity, "success", None))
+                session.add(self.audit_row(op, category, activity, "success", None))
         except DomainError as exc:
             self._audit_failure(op, category, activity, exc.message)
             raise
@@ -115,9 +115,9 @@ class Services:
 
     def _audit_failure(self, op: Write, category: str, activity: str, reason: str) -> None:
         with self.sessions.begin() as session:
-            session.add(self._audit_row(op, category, activity, "failure", reason))
+            session.add(self.audit_row(op, category, activity, "failure", reason))
 
-    def _audit_row(self, op: Write, category: str, activity: str, result: str, reason: str | None) -> AuditLog:
+    def audit_row(self, op: Write, category: str, activity: str, result: str, reason: str | None) -> AuditLog:
         return AuditLog(
             id=new_id(),
             tenant_id=self.actor.tenant_id,

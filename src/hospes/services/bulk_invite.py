@@ -1,5 +1,6 @@
 """Bulk invitations, shared by ``POST /v1.0/invitations/bulk`` and ``hospes invite --csv``: each row is its own
-invitation (its own transaction) and fails on its own with a clear reason."""
+invitation and fails on its own with a clear reason. Rows go through ``invite_many`` in chunks, so new guests
+share transactions (group commit) while every row is still decided and audited on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hospes.domain.errors import DomainError, ForbiddenError, NotFoundError
-from hospes.domain.invitation import parse_invitation
+from hospes.domain.invitation import InvitationRequest, parse_invitation
+from hospes.services.invitation_batch import invite_many
 from hospes.services.invitations import InvitationResult, InvitationService
 
 # CSV header (normalized: lower case, letters only) -> invitation property.
@@ -48,21 +50,41 @@ def _status(exc: DomainError) -> int:
     return 404 if isinstance(exc, NotFoundError) else 403 if isinstance(exc, ForbiddenError) else 400
 
 
+CHUNK = 50
+
+
 def invite_rows(
     service: InvitationService, rows: Iterable[Any], on_row: Callable[[RowResult], None] | None = None
 ) -> list[RowResult]:
     out: list[RowResult] = []
-    for index, row in enumerate(rows):
-        email = str(row.get("invitedUserEmailAddress", "")) if isinstance(row, dict) else ""
-        try:
-            result = service.invite(parse_invitation(row))
-        except DomainError as exc:
-            item = RowResult(index, email, _status(exc), code=exc.code, error=exc.message)
-        else:
-            item = RowResult(index, email, 201, result=result)
+    chunk: list[tuple[int, str, InvitationRequest]] = []
+
+    def flush() -> None:
+        outcomes = invite_many([(service, req) for _, _, req in chunk])
+        for (index, email, _), outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                _emit(RowResult(index, email, _status(outcome), code=outcome.code, error=outcome.message))
+            elif isinstance(outcome, Exception):
+                raise outcome
+            else:
+                _emit(RowResult(index, email, 201, result=outcome))
+        chunk.clear()
+
+    def _emit(item: RowResult) -> None:
         out.append(item)
         if on_row:
             on_row(item)
+
+    for index, row in enumerate(rows):
+        email = str(row.get("invitedUserEmailAddress", "")) if isinstance(row, dict) else ""
+        try:
+            chunk.append((index, email, parse_invitation(row)))
+        except DomainError as exc:
+            flush()  # results stay in row order
+            _emit(RowResult(index, email, _status(exc), code=exc.code, error=exc.message))
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
     return out
 
 

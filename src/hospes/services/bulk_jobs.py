@@ -269,8 +269,8 @@ class _RecordingInvitations(InvitationService):
         self.row_no = -1
         self.mail_queued = False
 
-    def _commit(self, op: Write, *args: Any, **kwargs: Any) -> InvitationResult:
-        result = super()._commit(op, *args, **kwargs)
+    def commit(self, op: Write, *args: Any, **kwargs: Any) -> InvitationResult:
+        result = super().commit(op, *args, **kwargs)
         assert self.claim is not None
         self.mail_queued = result.invitation.message_status == "Queued"
         sealed = None

@@ -25,9 +25,9 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import select, union_all
+from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,7 +51,7 @@ from hospes.services.b2b_policy import (
 from hospes.services.base import Services, Write, new_id
 from hospes.settings import Settings
 from hospes.storage.engine import read_sessions
-from hospes.storage.tables import Domain, Group, Invitation, Tenant, User, UserSponsor
+from hospes.storage.tables import B2BPolicy, Domain, Group, Invitation, InvitationBlock, Tenant, User, UserSponsor
 
 EMAIL_MISMATCH = (
     "The email you\u2019re using to invite this user doesn\u2019t match any emails on the user object. "
@@ -92,6 +92,10 @@ class _UserRaceError(Exception):
     """The guest UPN was inserted by a concurrent invitation; the retry will find that user."""
 
 
+class DeferredInvitation(Exception):  # noqa: N818 - a signal, not an error
+    """A batched invitation that is not a plain new guest after all: it runs again on its own."""
+
+
 @dataclass(frozen=True)
 class _Mail:
     """An invitation email rendered and serialized in the prepare phase."""
@@ -103,7 +107,7 @@ class _Mail:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class InvitationPlan:
     """The prepare phase's result. ``invitee`` is what the email was rendered for: (user id, preferredLanguage,
     displayName) of the existing user, or None for a new guest; ``blocked`` the recipient's block state then."""
 
@@ -152,7 +156,7 @@ class _WriterGate:
 
 
 @contextmanager
-def _writer_turn(sessions: sessionmaker[Session]) -> Iterator[None]:
+def writer_turn(sessions: sessionmaker[Session]) -> Iterator[None]:
     """SQLite has one write lock and its busy handler waits by sleeping (1, 2, 5 ... 100 ms), so 64 threads all
     issuing BEGIN IMMEDIATE mostly sleep while the lock is free. Invitation writers queue on a gate instead and
     are handed the database lock without delay. PostgreSQL needs nothing of the kind."""
@@ -169,6 +173,59 @@ def _writer_turn(sessions: sessionmaker[Session]) -> Iterator[None]:
         yield
 
 
+@dataclass
+class BatchLookups:
+    """Reads shared by the invitations of one batch (``invitation_batch``), valid for one session: its read
+    snapshot, or its write transaction (which, on SQLite, holds the write lock; on PostgreSQL, a concurrent
+    insert of the same guest still hits the unique index). Filled by the batch's prefetch; absent otherwise."""
+
+    absent: set[tuple[str, str]] = field(default_factory=set)  # (tenant, key): no user has this mail or UPN key
+    blocked: dict[tuple[str, str], bool] = field(default_factory=dict)  # (tenant, email key): blocked the tenant
+    policies: dict[str, B2BPolicy] = field(default_factory=dict)
+    home_languages: dict[str, str | None] = field(default_factory=dict)  # email domain -> its tenant's language
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+
+    KEY: ClassVar[str] = "hospes_invitation_batch"
+
+    @classmethod
+    def of(cls, s: Session) -> BatchLookups | None:
+        found: BatchLookups | None = s.info.get(cls.KEY)
+        return found
+
+    @classmethod
+    def prefetch(cls, s: Session, invitees: list[tuple[str, str]]) -> None:
+        """For (tenant, email) pairs: which have no user yet and which blocked the tenant, two queries per tenant
+        instead of several per invitation. Then attached to the session for ``of``."""
+        lookups = cls()
+        emails: dict[str, set[str]] = {}
+        for tenant_id, email in invitees:
+            emails.setdefault(tenant_id, set()).add(email)
+        for tenant_id, wanted in emails.items():
+            initial = _initial_domain(s, tenant_id)
+            keys = {e.lower() for e in wanted} | {guest_upn(e, initial).lower() for e in wanted}
+            found: CompoundSelect[tuple[str | None]] = union_all(
+                select(User.mail_key).where(User.tenant_id == tenant_id, User.mail_key.in_(keys)),
+                select(User.upn_key).where(User.tenant_id == tenant_id, User.upn_key.in_(keys)),
+            )
+            present: set[str] = set(s.scalars(found))
+            lookups.absent.update((tenant_id, key) for key in keys - present)
+            email_keys = {e.lower() for e in wanted}
+            query = select(InvitationBlock.email_key).where(
+                InvitationBlock.tenant_id == tenant_id, InvitationBlock.email_key.in_(email_keys)
+            )
+            blocked = set(s.scalars(query))
+            lookups.blocked.update(((tenant_id, key), key in blocked) for key in email_keys)
+        s.info[cls.KEY] = lookups
+
+
+def _initial_domain(s: Session, tenant_id: str) -> str:
+    cache: dict[str, str] = s.info.setdefault("hospes_initial_domains", {})
+    if tenant_id not in cache:
+        query = select(Domain.name).where(Domain.tenant_id == tenant_id, Domain.is_initial)
+        cache[tenant_id] = s.scalar(query) or ""
+    return cache[tenant_id]
+
+
 def guest_upn(email: str, initial_domain: str) -> str:
     return f"{email.replace('@', '_')}#EXT#@{initial_domain}"
 
@@ -180,10 +237,10 @@ class InvitationService(Services):
 
     def invite(self, req: InvitationRequest) -> InvitationResult:
         for attempt in range(3):
-            plan = self._prepare(req)
+            plan = self.prepare(req)
             try:
-                with _writer_turn(self.sessions), self.write("Invitation", "Invite external user") as op:
-                    return self._commit(op, req, plan)
+                with writer_turn(self.sessions), self.write("Invitation", "Invite external user") as op:
+                    return self.commit(op, req, plan)
             except _UserRaceError:
                 if attempt == 2:
                     raise ConflictError("The invited user was being created concurrently; retry.") from None
@@ -191,40 +248,59 @@ class InvitationService(Services):
 
     # -- phase 1: prepare (no write transaction) ---------------------------------------------------------------
 
-    def _prepare(self, req: InvitationRequest) -> _Plan:
+    def prepare(self, req: InvitationRequest, s: Session | None = None) -> InvitationPlan:
+        """``s``: a read session shared by a batch of invitations (``invitation_batch``); its identity map then
+        serves the tenant and the inviter once for the whole batch."""
+        if s is None:
+            with read_sessions(self.sessions)() as session:
+                return self.prepare(req, session)
         now = self.clock()
         invitation_id, token = new_id(), tickets.new_token()
         redeem_url = (
             f"{self.config.public_url}/redeem?tenant={self.tenant_id}&invitation={invitation_id}&ticket={token}"
         )
-        with read_sessions(self.sessions)() as s:
+        cache = BatchLookups.of(s)
+        tenant = cache.tenants.get(self.tenant_id) if cache else None
+        if tenant is None:
             tenant = s.get(Tenant, self.tenant_id)
             if tenant is None:
                 raise NotFoundError(self.tenant_id)
-            initial = s.scalar(select(Domain.name).where(Domain.tenant_id == tenant.id, Domain.is_initial)) or ""
-            if not req.send_message:
-                return _Plan(now, invitation_id, token, redeem_url, initial, None, False, None)
-            if req.invited_user_id:
-                user = s.get(User, req.invited_user_id)
-                if user is not None and (user.tenant_id != self.tenant_id or user.deleted_at is not None):
-                    user = None
-            else:
-                user = self._existing(s, req.email, guest_upn(req.email, initial), lock=False, strict=False)
-            blocked = is_blocked_by_recipient(s, self.tenant_id, req.email)
-            data = None
-            if not blocked:
-                data = self._mail_data(s, req, user, tenant, initial, self._inviter(s), invitation_id, redeem_url, now)
-        mail = _render(data, req, now) if data is not None else None
-        return _Plan(now, invitation_id, token, redeem_url, initial, _fingerprint(user), blocked, mail)
+            if cache:
+                cache.tenants[tenant.id] = tenant  # a strong reference: the identity map alone may drop it
+        initial = _initial_domain(s, tenant.id)
+        if not req.send_message:
+            return InvitationPlan(now, invitation_id, token, redeem_url, initial, None, False, None)
+        if req.invited_user_id:
+            user = s.get(User, req.invited_user_id)
+            if user is not None and (user.tenant_id != self.tenant_id or user.deleted_at is not None):
+                user = None
+        else:
+            user = self._existing(s, req.email, guest_upn(req.email, initial), lock=False, strict=False)
+        blocked = self._blocked(s, req.email)
+        mail = None
+        if not blocked:
+            data = self._mail_data(s, req, user, tenant, initial, self._inviter(s), invitation_id, redeem_url, now)
+            mail = _render(data, req, now)
+        return InvitationPlan(now, invitation_id, token, redeem_url, initial, _fingerprint(user), blocked, mail)
 
     # -- phase 2: commit (one transaction) ---------------------------------------------------------------------
 
-    def _commit(self, op: Write, req: InvitationRequest, plan: _Plan) -> InvitationResult:
+    def commit(
+        self, op: Write, req: InvitationRequest, plan: InvitationPlan, *, batch: bool = False
+    ) -> InvitationResult:
+        """``batch``: one of many new-guest invitations sharing a transaction (``invitation_batch``). Nothing is
+        flushed here (the batch flushes once; the unique UPN index still decides races), and an invitee that
+        turns out to exist raises ``DeferredInvitation`` before anything is added, to be re-run on its own."""
         s = op.session
         op.now = plan.now  # the email already carries this time (Date header, link expiry)
         changes: list[tuple[str, list[str]]] = []  # (change type, properties) of the invited user
         inviter = self._inviter(s)
-        policy = load_policy(s, self.tenant_id)
+        cache = BatchLookups.of(s)
+        policy = cache.policies.get(self.tenant_id) if cache else None
+        if policy is None:
+            policy = load_policy(s, self.tenant_id)
+            if cache:
+                cache.policies[self.tenant_id] = policy
         check_may_invite(s, self.actor, inviter, member=req.user_type == "Member", policy=policy)
         check_domain(s, self.tenant_id, req.email, policy=policy)
         initial = plan.initial_domain
@@ -236,14 +312,16 @@ class InvitationService(Services):
             self._reinvite(op, user, req, changes)
         else:
             existing = self._existing(s, req.email, guest_upn(req.email, initial))
+            if existing is not None and batch:
+                raise DeferredInvitation()
             if existing is not None:
                 user = self._reinvite(op, existing, req, changes)
             else:
-                user, new = self._create_guest(op, req, initial, changes), True
+                user, new = self._create_guest(op, req, initial, changes, flush=not batch), True
         snapshot = None if new else _fingerprint(user)
         sponsors = self._sponsors(op, user, req, inviter, new, changes)
         mail: _Mail | None = None
-        blocked = req.send_message and is_blocked_by_recipient(s, self.tenant_id, req.email)
+        blocked = req.send_message and self._blocked(s, req.email)
         if req.send_message and not blocked:
             mail = plan.mail
             if mail is None or plan.blocked or plan.invitee != snapshot:
@@ -308,6 +386,13 @@ class InvitationService(Services):
         op.details.update({"invitationId": invitation.id, "invitedUserEmailAddress": req.email})
         return InvitationResult(invitation, user, plan.redeem_url, sponsors)
 
+    def _blocked(self, s: Session, email: str) -> bool:
+        cache = BatchLookups.of(s)
+        key = (self.tenant_id, email.lower())
+        if cache and key in cache.blocked:
+            return cache.blocked[key]
+        return is_blocked_by_recipient(s, self.tenant_id, email)
+
     def _inviter(self, s: Session) -> User | None:
         if self.actor.kind != "user":
             return None
@@ -318,6 +403,9 @@ class InvitationService(Services):
         """The live guest behind this address, or None. ``strict`` (the commit phase) raises for members and
         soft-deleted users; the prepare phase only wants a best guess to render the email for."""
         key = email.lower()
+        cache = BatchLookups.of(s)
+        if cache and {(self.tenant_id, key), (self.tenant_id, upn.lower())} <= cache.absent:
+            return None
         # One indexed lookup per key: SQLite plans "tenant AND (mail OR upn OR upn)" as a scan of the tenant's
         # users, which made every invitation slower as the directory grew.
         ids = union_all(
@@ -352,7 +440,13 @@ class InvitationService(Services):
         return user
 
     def _create_guest(
-        self, op: Write, req: InvitationRequest, initial_domain: str, changes: list[tuple[str, list[str]]]
+        self,
+        op: Write,
+        req: InvitationRequest,
+        initial_domain: str,
+        changes: list[tuple[str, list[str]]],
+        *,
+        flush: bool = True,
     ) -> User:
         """Insert the guest. UserService.insert would check that the UPN's domain is the tenant's (it is: the
         initial domain) and look the UPN up (``_existing`` just did, and the unique index decides races)."""
@@ -382,10 +476,11 @@ class InvitationService(Services):
             identities=[{"signInType": "userPrincipalName", "issuer": initial_domain, "issuerAssignedId": upn}],
         )
         op.session.add(user)
-        try:
-            op.session.flush()  # the unique index on (tenant, UPN) is the real guard against a concurrent create
-        except IntegrityError:
-            raise _UserRaceError() from None
+        if flush:
+            try:
+                op.session.flush()  # the unique index on (tenant, UPN) is the real guard against a concurrent create
+            except IntegrityError:
+                raise _UserRaceError() from None
         changes.append(("created", [p.name for p in USER.props]))
         return user
 
@@ -488,11 +583,18 @@ class InvitationService(Services):
         now: dt.datetime,
     ) -> InvitationMailData:
         """What the email says: language (seed 004 order), names, links. ``user`` is the existing invitee."""
-        home = s.scalar(
-            select(Tenant.preferred_language)
-            .join(Domain, Domain.tenant_id == Tenant.id)
-            .where(Domain.name == req.email.rpartition("@")[2], Domain.tenant_id != self.tenant_id)
-        )
+        domain = req.email.rpartition("@")[2]
+        cache = BatchLookups.of(s)
+        if cache is None or domain not in cache.home_languages:
+            home = s.scalar(
+                select(Tenant.preferred_language)
+                .join(Domain, Domain.tenant_id == Tenant.id)
+                .where(Domain.name == domain, Domain.tenant_id != self.tenant_id)
+            )
+            if cache:
+                cache.home_languages[domain] = home
+        else:
+            home = cache.home_languages[domain]
         language = choose_language(
             req.message_language, user.preferred_language if user else None, home, tenant.preferred_language
         )

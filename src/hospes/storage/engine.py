@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ClauseElement, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -14,6 +15,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # A pool as large as the request thread pool (40) plus background threads: with the default 5 + 10
+            # overflow, busy moments opened and closed a connection (and ran the pragmas) per request.
+            kwargs = {"pool_size": 48, "max_overflow": 16, **kwargs}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite takes the write lock lazily; BEGIN IMMEDIATE makes concurrent writers queue on busy_timeout
@@ -53,3 +57,29 @@ def read_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
         found = sessionmaker(engine.execution_options(hospes_read_only=True), expire_on_commit=False)
         sessions._hospes_read_sessions = found  # type: ignore[attr-defined]
     return found
+
+
+_COMPILED: dict[tuple[str, int], SQLCompiler] = {}
+
+
+def read_one(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of a small indexed read, on a pooled DBAPI connection, bypassing SQLAlchemy's Connection and
+    transaction layer: 10 µs instead of 100–140 µs through a session on SQLite, for the read every API request
+    makes (is the calling app still enabled?). SQLite connections are in autocommit mode (the SELECT is its own
+    read transaction); a PostgreSQL connection is rolled back when returned to the pool. Statements are kept
+    compiled, so pass module-level statements with bind parameters only."""
+    key = (engine.dialect.name, id(statement))  # the statement is module-level: its id is stable
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+    values = compiled.construct_params(params)
+    args: Any = tuple(values[name] for name in compiled.positiontup or ()) if engine.dialect.positional else values
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(compiled.string, args)
+        row = cursor.fetchone()
+        cursor.close()
+        return tuple(row) if row is not None else None
+    finally:
+        raw.close()

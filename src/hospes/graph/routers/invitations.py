@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
@@ -62,28 +58,10 @@ def _wake_mailer(request: Request) -> None:
         worker.wake()
 
 
-# On SQLite an invitation is CPU-bound Python (email rendering, ORM) around one short write that writers take in
-# turn: more threads than this only fight over the GIL and the writer gate (64 clients, one process: 81/s with the
-# default 40 threads, 123/s with 4, bench/bench_invitations.py). On PostgreSQL each statement is a network round
-# trip and transactions run in parallel, so the default pool stays (4 threads gave p99 of 12 s there).
-INVITE_THREADS_SQLITE = 4
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
-
-
-def _invite_limiter(state: AppState) -> anyio.CapacityLimiter | None:
-    if state.sessions.kw["bind"].dialect.name != "sqlite":
-        return None  # anyio's default limiter
-    loop = asyncio.get_running_loop()  # a limiter belongs to one event loop (test clients start several)
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(INVITE_THREADS_SQLITE)
-    return limiter
-
-
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
 async def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> JSONResponse:
-    service, req = invitation_service(state, principal), parse_invitation(body)
-    result = await anyio.to_thread.run_sync(service.invite, req, limiter=_invite_limiter(state))
+    # Queued to the process's invitation writer, which commits the calls waiting together (invitation_batch).
+    result = await state.invitations.invite(invitation_service(state, principal), parse_invitation(body))
     if result.invitation.message_status == "Queued":
         _wake_mailer(request)
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.

@@ -1,0 +1,199 @@
+"""Group commit of invitations: many new guests in one transaction, one writer thread per process.
+
+Under load, ``POST /invitations`` calls arrive faster than one transaction each can commit: on SQLite the single
+write lock changes hands per call, and on both databases the per-transaction work (begin, flush, commit, a thread
+per call fighting for the GIL) costs more than the rows. ``InvitationBatcher`` queues the calls; its thread takes
+every call waiting when it is free (up to ``MAX_BATCH``), prepares them in one read snapshot and commits every
+plain new-guest invitation among them in ONE transaction. Each invitation is decided by the same code as a single
+one (``InvitationService.prepare`` / ``commit``) and audited on its own; only the transaction is shared.
+
+What is not a plain new guest (re-invite, resetRedemption, explicit sponsors, an address twice in one batch, an
+invitee that appeared since the snapshot) runs afterwards on its own through ``InvitationService.invite``. A batch
+that fails as a whole (a unique-index race with another process, an invitation that failed after adding rows) is
+rolled back and every call in it runs on its own: none is lost, none is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hospes.domain.errors import DomainError
+from hospes.domain.invitation import InvitationRequest
+from hospes.services.base import Write
+from hospes.services.invitations import (
+    BatchLookups,
+    DeferredInvitation,
+    InvitationPlan,
+    InvitationResult,
+    InvitationService,
+    writer_turn,
+)
+from hospes.storage.engine import read_sessions
+
+log = logging.getLogger("hospes.invitations")
+MAX_BATCH = 64
+Outcome = InvitationResult | Exception  # the invitation, or what refused it (a DomainError) or broke it
+CATEGORY, ACTIVITY = "Invitation", "Invite external user"
+
+
+@dataclass
+class _Job:
+    service: InvitationService
+    req: InvitationRequest
+    plan: InvitationPlan | None = None
+    outcome: Outcome | None = None
+
+
+class _BatchAbort(Exception):  # noqa: N818 - a signal
+    """An invitation failed after adding rows to the shared transaction: redo the batch one by one."""
+
+
+def invite_many(calls: Sequence[tuple[InvitationService, InvitationRequest]]) -> list[Outcome]:
+    """Each call's outcome, in order: one call's failure, expected or not, is that call's alone."""
+    jobs = [_Job(service, req) for service, req in calls]
+    batched = _batchable(jobs)
+    if len(batched) > 1:
+        try:
+            _commit_together(batched)
+        except Exception as exc:  # rolled back as a whole: each runs on its own
+            if not isinstance(exc, _BatchAbort | IntegrityError):
+                log.warning("invitation batch failed (%s: %s); running each on its own", type(exc).__name__, exc)
+            for job in batched:
+                job.outcome = None
+    for job in jobs:  # in the callers' order: a second invitation of an address re-invites the first's guest
+        if job.outcome is None:
+            try:
+                job.outcome = job.service.invite(job.req)
+            except Exception as exc:
+                job.outcome = exc
+    return [job.outcome for job in jobs if job.outcome is not None]
+
+
+def _batchable(jobs: list[_Job]) -> list[_Job]:
+    seen: set[tuple[str, str]] = set()
+    out: list[_Job] = []
+    for job in jobs:
+        req, key = job.req, (job.service.tenant_id, job.req.email.lower())
+        if req.reset_redemption or req.invited_user_id or req.sponsors or key in seen:
+            continue
+        if job.service.sessions is not jobs[0].service.sessions:
+            continue
+        seen.add(key)
+        out.append(job)
+    return out
+
+
+def _commit_together(jobs: list[_Job]) -> None:
+    sessions = jobs[0].service.sessions
+    invitees = [(job.service.tenant_id, job.req.email) for job in jobs]
+    with read_sessions(sessions)() as snapshot:
+        BatchLookups.prefetch(snapshot, invitees)
+        for job in jobs:
+            try:
+                job.plan = job.service.prepare(job.req, snapshot)
+            except DomainError as exc:
+                job.outcome = exc
+    ready = [job for job in jobs if job.plan is not None]
+    if not ready:
+        return
+    session = sessions()
+    try:
+        # No autoflush: the rows of all invitations go out in one flush at commit, many per INSERT.
+        with writer_turn(sessions), session.begin(), session.no_autoflush:
+            BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
+            ordered: set[str] = set()  # tenants whose change-log ordering lock this transaction holds
+            for job in ready:
+                _commit_one(session, job, ordered)
+    finally:
+        session.close()
+
+
+def _commit_one(session: Session, job: _Job, ordered: set[str]) -> None:
+    assert job.plan is not None
+    service = job.service
+    op = Write(session=session, actor=service.actor, now=service.clock())
+    op.ordered = service.tenant_id in ordered  # one change-log ordering lock per tenant and transaction
+    added = len(session.new)
+    try:
+        job.outcome = service.commit(op, job.req, job.plan, batch=True)
+    except DeferredInvitation:
+        return
+    except DomainError as exc:
+        if len(session.new) != added:
+            raise _BatchAbort() from exc
+        session.add(service.audit_row(op, CATEGORY, ACTIVITY, "failure", exc.message))
+        job.outcome = exc
+        return
+    if op.ordered:
+        ordered.add(service.tenant_id)
+    session.add(service.audit_row(op, CATEGORY, ACTIVITY, "success", None))
+
+
+class InvitationBatcher:
+    """The asyncio face of ``invite_many``: ``await batcher.invite(service, req)`` from any event loop."""
+
+    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[InvitationService, InvitationRequest, asyncio.Future[Outcome]] | None]
+        self._queue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def invite(self, service: InvitationService, req: InvitationRequest) -> InvitationResult:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._ensure_thread()
+        self._queue.put((service, req, future))
+        outcome = await future
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="invitations", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            self._settle_all(batch)
+
+    @staticmethod
+    def _settle_all(batch: list[tuple[InvitationService, InvitationRequest, asyncio.Future[Outcome]]]) -> None:
+        outcomes = invite_many([(s, r) for s, r, _ in batch])
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            with contextlib.suppress(RuntimeError):  # RuntimeError: that caller's event loop is gone
+                future.get_loop().call_soon_threadsafe(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # done: the caller went away
+        future.set_result(outcome)
