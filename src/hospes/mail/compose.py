@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email.policy
+import re
 import secrets
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -37,16 +38,18 @@ class HeaderInjectionError(ValueError):
     """A value meant for a mail header contains a line break or another control character."""
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
 def header_safe(value: str, what: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" for c in value):
+    if _CONTROL.search(value):
         raise HeaderInjectionError(f"{what} contains a line break or a control character")
     return value
 
 
 def one_line(value: str, limit: int = 256) -> str:
     """Directory data (tenant and user names) shown in headers: control characters become spaces."""
-    cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c for c in value)
-    return " ".join(cleaned.split())[:limit]
+    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
 
 
 @cache
