@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hospes.mail.compose import HeaderInjectionError, Mailbox, serialize
+from hospes.mail.compose import HeaderInjectionError, Mailbox
 from hospes.mail.i18n import LOCALE_DIR, SUPPORTED, choose_language, match_language
 from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
 from hospes.services.b2b_policy import domain_rule
@@ -51,7 +51,7 @@ def test_long_unsubscribe_link_stays_a_plain_uri_on_one_line() -> None:
     the one-click link would have been dead. A long non-ASCII subject is still folded and encoded."""
     link = "https://hospes.example/invitations/block?token=" + "Ab0-_" * 80
     subject_name = "Zoë " * 40
-    wire = serialize(build_invitation_mail(_data(block_url=link, inviter_name=subject_name), NOW))
+    wire = build_invitation_mail(_data(block_url=link, inviter_name=subject_name), NOW).wire
     head = wire.split("\r\n\r\n", 1)[0]
     assert f"\r\nList-Unsubscribe: <{link}>\r\n" in head
     assert "=?utf-8?" in head.partition("Subject:")[2] and "=?utf-8?" not in head.partition("List-Unsubscribe:")[2]
@@ -66,7 +66,7 @@ def test_long_unsubscribe_link_stays_a_plain_uri_on_one_line() -> None:
 def test_directory_names_never_add_headers(tenant: str, inviter: str, message: str) -> None:
     """Hostile tenant and inviter names (stored data) end up on one line; the header set is always the same."""
     msg = build_invitation_mail(_data(tenant_name=tenant, inviter_name=inviter, message=message), NOW)
-    parsed = email.message_from_string(serialize(msg), policy=email.policy.SMTP)
+    parsed = email.message_from_string(msg.wire, policy=email.policy.SMTP)
     assert [k.lower() for k in parsed] == [
         "message-id",
         "date",
@@ -113,7 +113,7 @@ def test_language_choice() -> None:
 
 def test_every_language_renders() -> None:
     for language in SUPPORTED:
-        msg = build_invitation_mail(_data(language=language), NOW)
+        msg = build_invitation_mail(_data(language=language), NOW).message()
         assert msg["Content-Language"] == language
         assert str(msg["Subject"]).strip()
 

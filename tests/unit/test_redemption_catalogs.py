@@ -58,7 +58,7 @@ def test_otp_email_in_every_language() -> None:
     subjects = set()
     for language in MAIL_LANGUAGES:
         data = OtpMailData("c1", language, "Hospes", "invites@hospes.example", "Contoso", "a@b.example", "12345678", 10)
-        message = build_otp_mail(data, now)
+        message = build_otp_mail(data, now).message()
         assert message["Content-Language"] == language
         body = message.get_body(preferencelist=("plain",))
         assert body is not None and "12345678" in body.get_content()

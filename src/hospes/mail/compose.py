@@ -13,9 +13,8 @@ import email.policy
 import re
 import secrets
 from dataclasses import dataclass, field
-from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
-from email.parser import HeaderParser
+from email.header import Header
+from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
@@ -27,11 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from hospes.mail.i18n import babel_locale, translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-# SMTP line endings, and values we set raw are written as they are: the default ("long") refolds any line over 78
-# characters, and an unbreakable one (the List-Unsubscribe URL with its sealed token) came out as RFC 2047
-# encoded words, which no mail client decodes in that header. RFC 5322 allows lines up to 998 characters.
-POLICY = email.policy.SMTP.clone(refold_source="none")
-RAW_LIMIT = 900  # longer values go through the header registry, which folds them
+RAW_LIMIT = 900  # longer header values are folded (as RFC 2047 encoded words)
 
 
 class HeaderInjectionError(ValueError):
@@ -77,10 +72,6 @@ class Mailbox:
     address: str
     name: str = ""
 
-    def header(self) -> Address:
-        local, _, domain = self.address.rpartition("@")
-        return Address(display_name=header_safe(self.name, "display name"), username=local, domain=domain)
-
 
 @dataclass(frozen=True)
 class Rendered:
@@ -108,73 +99,102 @@ def render(template: str, language: str, context: dict[str, Any]) -> Rendered:
     return Rendered(subject, text, html)
 
 
-def _set_addresses(msg: EmailMessage, name: str, boxes: list[Mailbox]) -> None:
-    """ASCII names and addresses are formatted directly (``formataddr`` quotes specials and escapes quotes),
-    skipping the email package's address parser, the costly part of composing. Anything else (non-ASCII names
-    need RFC 2047 encoded words) goes through the header registry as before."""
+CRLF = "\r\n"
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    """A message ready for SMTP: ``wire`` is CRLF, 7-bit and verified; ``subject`` is the plain subject."""
+
+    wire: str
+    subject: str
+
+    def message(self) -> EmailMessage:
+        """The wire parsed back by the email package: for tools and tests, not the sending path."""
+        parsed: EmailMessage = email.message_from_string(self.wire, policy=email.policy.SMTP)
+        return parsed
+
+
+def _text(name: str, value: str) -> str:
+    """An unstructured header value: ASCII verbatim on one line (RFC 5322 allows 998 characters; a folded URL
+    would be broken), anything else RFC 2047 encoded words, folded."""
+    header_safe(value, name)
+    if value.isascii() and len(value) <= RAW_LIMIT:
+        return value
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep=CRLF)
+
+
+def _addresses(name: str, boxes: list[Mailbox]) -> str:
+    out = []
     for box in boxes:
         header_safe(box.name, "display name")
         header_safe(box.address, "address")
-    raw = ", ".join(formataddr((b.name, b.address)) for b in boxes)
-    if raw.isascii() and len(raw) <= RAW_LIMIT:
-        msg.set_raw(name, raw)
-    else:
-        msg[name] = [b.header() for b in boxes] if len(boxes) > 1 else boxes[0].header()
+        if not box.address.isascii():
+            raise HeaderInjectionError("the address has non-ASCII characters (SMTPUTF8 is not supported)")
+        if not box.name:
+            out.append(box.address)
+        elif box.name.isascii():
+            out.append(formataddr((box.name, box.address)))  # quotes specials, escapes quotes
+        else:
+            out.append(f"{Header(box.name, 'utf-8', header_name=name).encode(linesep=CRLF)} <{box.address}>")
+    return f",{CRLF} ".join(out)
 
 
-def _set_text(msg: EmailMessage, name: str, value: str) -> None:
-    """An unstructured header: ASCII values verbatim (one line, see POLICY), others RFC 2047-encoded and folded by
-    the header registry."""
-    if value.isascii() and len(value) <= RAW_LIMIT:
-        msg.set_raw(name, value)
-    else:
-        msg[name] = value
+def _part(body: str, subtype: str) -> str:
+    """A UTF-8 text part, quoted-printable: 7-bit, lines within 76 characters."""
+    text = body.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(text, istext=True).decode("ascii").replace("\n", CRLF)
+    head = f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: quoted-printable'
+    return f"{head}{CRLF}{CRLF}{encoded}"
 
 
-def _text_part(body: str, subtype: str) -> MIMEPart:
-    """A UTF-8 text part, quoted-printable (7-bit on the wire, lines within 76 characters)."""
-    part = MIMEPart(policy=POLICY)
-    # Content-* through the registry: the generator reads them back many times, and parses raw values each time.
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
-    return part
-
-
-def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.datetime) -> EmailMessage:
-    msg = EmailMessage(policy=POLICY)
-    _set_text(msg, "Message-ID", f"<{header_safe(mail.message_id, 'Message-ID')}>")
-    msg.set_raw("Date", format_datetime(now.astimezone(dt.UTC)))
-    _set_addresses(msg, "From", [mail.sender])
-    _set_addresses(msg, "To", [mail.to])
+def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.datetime) -> ComposedMail:
+    """Write the message directly: multipart/alternative (plain text, HTML), each value checked for control
+    characters first and the header block checked again once written. (The email package's object model and
+    generator cost more than the rest of an invitation together, see docs/invitations.md.)"""
+    headers = [
+        ("Message-ID", _text("Message-ID", f"<{mail.message_id}>")),
+        ("Date", format_datetime(now.astimezone(dt.UTC))),
+        ("From", _addresses("From", [mail.sender])),
+        ("To", _addresses("To", [mail.to])),
+    ]
     if mail.cc:
-        _set_addresses(msg, "Cc", mail.cc)
+        headers.append(("Cc", _addresses("Cc", mail.cc)))
     if mail.reply_to:
-        _set_addresses(msg, "Reply-To", [mail.reply_to])
-    _set_text(msg, "Subject", header_safe(content.subject, "subject"))
-    msg.set_raw("Auto-Submitted", "auto-generated")
+        headers.append(("Reply-To", _addresses("Reply-To", [mail.reply_to])))
+    headers += [("Subject", _text("Subject", content.subject)), ("Auto-Submitted", "auto-generated")]
     if mail.unsubscribe_url:
         # RFC 8058: a one-click POST to the HTTPS link blocks further invitations; a GET only shows a page.
-        _set_text(msg, "List-Unsubscribe", f"<{header_safe(mail.unsubscribe_url, 'unsubscribe URL')}>")
-        msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        headers.append(("List-Unsubscribe", _text("List-Unsubscribe", f"<{mail.unsubscribe_url}>")))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     for name, value in mail.extra_headers.items():
-        _set_text(msg, header_safe(name, "header name"), header_safe(value, name))
-    msg.set_raw("MIME-Version", "1.0")
+        headers.append((header_safe(name, "header name"), _text(name, value)))
     # QP-encoded parts never contain "=_", so this boundary cannot occur inside them.
-    msg["Content-Type"] = f'multipart/alternative; boundary="=_hospes_{secrets.token_hex(12)}"'
-    msg.set_payload([_text_part(content.text, "plain"), _text_part(content.html, "html")])
-    _set_text(msg, "Content-Language", header_safe(language, "Content-Language"))
-    return msg
+    boundary = f"=_hospes_{secrets.token_hex(12)}"
+    headers += [
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative;{CRLF} boundary="{boundary}"'),
+        ("Content-Language", _text("Content-Language", language)),
+    ]
+    head = CRLF.join(f"{name}: {value}" for name, value in headers)
+    _verify(head, [name for name, _ in headers])
+    body = CRLF.join(
+        [f"--{boundary}", _part(content.text, "plain"), f"--{boundary}", _part(content.html, "html"), f"--{boundary}--"]
+    )
+    return ComposedMail(f"{head}{CRLF}{CRLF}{body}{CRLF}", content.subject)
 
 
-def serialize(msg: EmailMessage) -> str:
-    """The wire form (CRLF, 7-bit: non-ASCII is MIME-encoded), serialized once, then parsed back: its header
-    names must be exactly those set, or something injected a header."""
-    wire = msg.as_string()
-    parsed = HeaderParser(policy=POLICY).parsestr(wire)
-    if [k.lower() for k in parsed] != [k.lower() for k in msg]:
+def _verify(head: str, names: list[str]) -> None:
+    """The header block must hold exactly the headers set, in order, 7-bit, with no bare CR or LF: what any
+    parser would read from it. (Every value was already refused for control characters: this guards the
+    encoders.)"""
+    lines = head.split(CRLF)
+    if not head.isascii() or any("\r" in line or "\n" in line for line in lines):
+        raise HeaderInjectionError("the header block has a bare line break or 8-bit data")
+    found = [line.partition(":")[0].lower() for line in lines if line[:1] not in (" ", "\t")]
+    if found != [name.lower() for name in names]:
         raise HeaderInjectionError("the serialized message has unexpected headers")
-    return wire
 
 
 def localized_date(value: dt.datetime, language: str) -> str:

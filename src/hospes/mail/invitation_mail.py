@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from email.message import EmailMessage
 
-from hospes.mail.compose import Mailbox, OutgoingMail, compose, gettext_for, localized_date, one_line, render
+from hospes.mail.compose import (
+    ComposedMail,
+    Mailbox,
+    OutgoingMail,
+    compose,
+    gettext_for,
+    localized_date,
+    one_line,
+    render,
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class InvitationMailData:
     expires_at: dt.datetime
 
 
-def build_invitation_mail(data: InvitationMailData, now: dt.datetime) -> EmailMessage:
+def build_invitation_mail(data: InvitationMailData, now: dt.datetime) -> ComposedMail:
     tenant_name = one_line(data.tenant_name) or data.tenant_domain
     inviter_name = one_line(data.inviter_name) or tenant_name
     context = {

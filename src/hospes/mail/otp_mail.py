@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from email.message import EmailMessage
 
-from hospes.mail.compose import Mailbox, OutgoingMail, compose, gettext_for, one_line, render
+from hospes.mail.compose import ComposedMail, Mailbox, OutgoingMail, compose, gettext_for, one_line, render
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class OtpMailData:
     minutes: int
 
 
-def build_otp_mail(data: OtpMailData, now: dt.datetime) -> EmailMessage:
+def build_otp_mail(data: OtpMailData, now: dt.datetime) -> ComposedMail:
     org = one_line(data.org_name) or data.platform
     context = {
         "org_name": org,

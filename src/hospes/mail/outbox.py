@@ -19,12 +19,11 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.mail.compose import serialize
+from hospes.mail.compose import ComposedMail
 from hospes.services.base import new_id
 from hospes.settings import Settings
 from hospes.storage.tables import OutboxAttempt, OutboxMessage, utcnow
@@ -34,7 +33,7 @@ log = logging.getLogger("hospes.mail")
 
 def enqueue(
     session: Session,
-    message: EmailMessage,
+    message: ComposedMail,
     *,
     envelope_from: str,
     recipients: list[str],
@@ -45,8 +44,8 @@ def enqueue(
 ) -> OutboxMessage:
     return enqueue_wire(
         session,
-        serialize(message),
-        subject=str(message["Subject"] or ""),
+        message.wire,
+        subject=message.subject,
         envelope_from=envelope_from,
         recipients=recipients,
         kind=kind,
@@ -68,7 +67,7 @@ def enqueue_wire(
     related_id: str | None,
     now: dt.datetime,
 ) -> OutboxMessage:
-    """Queue a message already serialized and verified by ``compose.serialize`` (rendered before the
+    """Queue a message already composed and verified by ``compose.compose`` (rendered before the
     transaction, so that the transaction holds only database work)."""
     row = OutboxMessage(
         id=new_id(),

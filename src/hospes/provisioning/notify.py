@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from email.message import EmailMessage
 
 from sqlalchemy.orm import Session
 
@@ -85,7 +84,7 @@ def enqueue_notice(
     domain = settings.mail_from.rpartition("@")[2] or "hospes.invalid"
     stamp = int(now.timestamp())
     for recipient in recipients:
-        message: EmailMessage = compose(
+        message = compose(
             OutgoingMail(
                 sender=Mailbox(settings.mail_from, settings.mail_platform_name),
                 to=Mailbox(recipient),

@@ -7,7 +7,7 @@ index on (tenant, UPN) lets one win, and the loser retries and finds the guest, 
 Two phases, so the write transaction (on SQLite: the database's single write lock) holds only database work:
 
 1. prepare, outside any write transaction: read a snapshot (tenant, inviter, the invitee if known, languages),
-   draw the ids and the redeem token, and render and serialize the email (Jinja2, Babel, MIME, header checks;
+   draw the ids and the redeem token, and render and compose the email (Jinja2, Babel, MIME, header checks;
    a hostile value fails here, synchronously, as before);
 2. commit, one transaction: every check that decides something is made again here on current data (policy,
    domain lists, who the invitee is, the recipient's block), then the rows are written. The email rendered in
@@ -35,7 +35,7 @@ from hospes.domain.errors import ConflictError, ForbiddenError, InvitationError,
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
 from hospes.domain.schema import USER
-from hospes.mail.compose import Mailbox, one_line, serialize
+from hospes.mail.compose import Mailbox, one_line
 from hospes.mail.i18n import choose_language
 from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
 from hospes.mail.outbox import enqueue_wire
@@ -98,7 +98,7 @@ class DeferredInvitation(Exception):  # noqa: N818 - a signal, not an error
 
 @dataclass(frozen=True)
 class _Mail:
-    """An invitation email rendered and serialized in the prepare phase."""
+    """An invitation email rendered and composed in the prepare phase."""
 
     wire: str
     subject: str
@@ -627,11 +627,10 @@ class InvitationService(Services):
 
 
 def _render(data: InvitationMailData, req: InvitationRequest, now: dt.datetime) -> _Mail:
-    """Render, serialize and verify the message (header checks raise here, before anything is written)."""
+    """Render, compose and verify the message (header checks raise here, before anything is written)."""
     message = build_invitation_mail(data, now)
-    wire = serialize(message)
     recipients = [req.email, *(m.address for m in data.cc)]
-    return _Mail(wire, str(message["Subject"] or "")[:998], recipients, data.language)
+    return _Mail(message.wire, message.subject[:998], recipients, data.language)
 
 
 def sponsors_of(session: Session, tenant_id: str, user_id: str) -> list[tuple[str, Any]]:
