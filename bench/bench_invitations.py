@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 import aiohttp
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from bench._server import fresh_database, new_tenant, server_process, sessions_for, token
 from hospes.auth.crypto import secret_box
@@ -87,8 +87,10 @@ async def api_run(base: str, bearer: str, clients: int, count: int) -> tuple[flo
 
 
 WRK_SCRIPT = """
-local tag, thread_no = "%(tag)s", 0
-function setup(thread) thread_no = thread_no + 1; thread:set("thread_no", thread_no) end
+-- setup() runs in the main Lua state; thread:set() makes "thread_no" a global of that thread's own state (so it
+-- must not be shadowed by a local): each thread posts its own addresses, every invitation a new guest.
+local tag, threads = "%(tag)s", 0
+function setup(thread) threads = threads + 1; thread:set("thread_no", threads) end
 local n = 0
 function request()
   n = n + 1
@@ -102,10 +104,11 @@ end
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk_run(base: str, bearer: str, clients: int, seconds: float) -> tuple[float, float, float, int, int]:
-    """(invitations/s, p50 ms, p99 ms, errors, requests) from wrk: two threads, ``clients`` connections."""
+def wrk_run(base: str, bearer: str, clients: int, seconds: float, tag: str) -> tuple[float, float, float, int, int]:
+    """(invitations/s, p50 ms, p99 ms, errors, requests) from wrk: two threads, ``clients`` connections, guest
+    addresses ``w<tag>...``."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"tag": uuid.uuid4().hex[:6], "bearer": bearer})
+        script.write(WRK_SCRIPT % {"tag": tag, "bearer": bearer})
     try:
         out = subprocess.run(
             ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script.name, base],
@@ -194,27 +197,31 @@ def part_one(url: str, tmp: str, count: int, seconds: float, clients: int, worke
     use_wrk = shutil.which("wrk") is not None
     client = "wrk" if use_wrk else "aiohttp"
     table = Table(title=f"POST /v1.0/invitations vs raw insert ({url.split(':')[0]}, load from {client})")
-    for col in ("server processes", "clients", "invitations", "invitations/s", "p50 ms", "p99 ms", "errors"):
+    for col in ("server processes", "clients", "invitations", "new guests", "invitations/s", "p50 ms", "p99 ms"):
         table.add_column(col, justify="right")
-    for col in ("server CPU ms/inv", "raw rows/s", "API/raw"):
+    for col in ("errors", "server CPU ms/inv", "raw rows/s", "API/raw"):
         table.add_column(col, justify="right")
     for n in workers:
         with server_process(url, tmp, workers=n) as (base, pid):
             bearer = token(base, boot)
             asyncio.run(api_run(base, bearer, clients, min(500, count)))  # warm-up (every process, every path)
             cpu = tree_cpu_seconds(pid)
+            tag = uuid.uuid4().hex[:6]
             if use_wrk:
-                rate, p50, p99, errors, done = wrk_run(base, bearer, clients, seconds)
+                rate, p50, p99, errors, done = wrk_run(base, bearer, clients, seconds, tag)
             else:
                 rate, lat, errors = asyncio.run(api_run(base, bearer, clients, count))
                 p50, p99, done = pct(lat, 0.5), pct(lat, 0.99), count
             cpu = tree_cpu_seconds(pid) - cpu
         # The baseline right after, on the same database and load: one user row per transaction.
         raw = raw_run(url, boot.tenant_id, boot.domain, clients, count)
+        with sessions() as session:  # every call must have been a new guest (a re-invite is another workload)
+            guests = session.scalar(select(func.count()).select_from(User).where(User.mail_key.like(f"w{tag}%")))
         table.add_row(
             str(n),
             str(clients),
             str(done),
+            str(guests if use_wrk else "-"),
             f"{rate:.0f}",
             f"{p50:.1f}",
             f"{p99:.1f}",
