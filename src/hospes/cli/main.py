@@ -62,7 +62,7 @@ def serve(
     """Run the server (migrating the database first)."""
     import uvicorn
 
-    from hospes.asgi import create_app
+    from hospes.asgi import create_app, tune_gc
     from hospes.demo import ensure_demo
 
     settings = _settings(config)
@@ -88,6 +88,7 @@ def serve(
         )
         return
     api = create_app(settings)
+    tune_gc()
     uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
 
 
