@@ -188,7 +188,11 @@ class InvitationBatcher:
 
     @staticmethod
     def _settle_all(batch: list[tuple[InvitationService, InvitationRequest, asyncio.Future[Outcome]]]) -> None:
-        outcomes = invite_many([(s, r) for s, r, _ in batch])
+        try:
+            outcomes = invite_many([(s, r) for s, r, _ in batch])
+        except Exception as exc:  # a bug: every caller gets a 500 rather than waiting forever
+            log.exception("invitation batch failed")
+            outcomes = [exc] * len(batch)
         for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             with contextlib.suppress(RuntimeError):  # RuntimeError: that caller's event loop is gone
                 future.get_loop().call_soon_threadsafe(_settle, future, outcome)
