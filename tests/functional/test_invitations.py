@@ -179,6 +179,8 @@ def test_validation_errors(tenant: TenantHandle) -> None:
         {"invitedUserEmailAddress": "not-an-email", "inviteRedirectUrl": "https://a.example"},
         {"invitedUserEmailAddress": "a+b@y.example", "inviteRedirectUrl": "https://a.example"},
         {"invitedUserEmailAddress": ".a@y.example", "inviteRedirectUrl": "https://a.example"},
+        {"invitedUserEmailAddress": "zoë@y.example", "inviteRedirectUrl": "https://a.example"},  # SMTPUTF8
+        {"invitedUserEmailAddress": "a@bücher.example", "inviteRedirectUrl": "https://a.example"},  # not punycode
         {"invitedUserEmailAddress": "a@y.example", "inviteRedirectUrl": "javascript:alert(1)"},
         {"invitedUserEmailAddress": "a@y.example", "inviteRedirectUrl": "https://user:pw@a.example/"},
         {"invitedUserEmailAddress": "a@y.example", "inviteRedirectUrl": "/relative"},

@@ -52,6 +52,9 @@ def check_email(value: Any, target: str = "invitedUserEmailAddress") -> str:
     problem = None
     if not at or not local or len(address) > 254 or len(local) > 64 or _controls(address):
         problem = "it is not an email address"
+    elif not local.isascii():
+        # SMTPUTF8 (RFC 6531) is not supported: such an address can't be written in a 7-bit message header.
+        problem = "addresses with non-ASCII characters before the '@' are not supported"
     elif set(local) & _FORBIDDEN or "@" in local:
         problem = "the local part contains a character that is not allowed"
     elif local[0] in ".-" or local[-1] in ".-" or ".." in local:
