@@ -12,6 +12,8 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hospes.domain.errors import InvitationError
+from hospes.domain.invitation import check_email
 from hospes.services.redemption import FlowView, blocked_organizations, unblock
 from hospes.web.context import client_address
 from hospes.web.guest import PlainPage, mask_email, plain_form, redemption
@@ -42,7 +44,9 @@ async def start_submit(request: Request) -> Response:
         return form
     _ = page.gettext
     email = form.get("email", "").strip()[:256]
-    if "@" not in email or any(ord(c) < 33 for c in email):
+    try:
+        email = check_email(email, "email")  # the rules an invitation's address passed (and a mail header needs)
+    except InvitationError:
         return page.render("unsub_start.html", 400, email=email, error=_("Enter an email address."))
     service = redemption(request)
     token = service.start_unsubscribe(email, page.now)
