@@ -130,6 +130,9 @@ def test_just_in_time_redemption_from_my_apps(
     assert went.status_code == 303 and went.headers["location"].startswith(f"/{tenant.domain}/guest?next=")
     form = web.get(went.headers["location"])
     assert form.status_code == 200
+    for typo in ("zoë@partner.example", "two words@partner.example"):  # a readable page, never a 500
+        refused = web.post(f"/{tenant.domain}/guest", data={"csrf": csrf_of(form.text), "email": typo})
+        assert refused.status_code == 400 and "Enter an email address." in refused.text
     started = web.post(
         f"/{tenant.domain}/guest",
         data={"csrf": csrf_of(form.text), "email": address.upper(), "next": f"/{tenant.domain}/myapps"},

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from hospes.domain.errors import InvitationError
+from hospes.domain.invitation import check_email
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.redemption import FlowView, RedemptionService, origin
 from hospes.web import i18n
@@ -140,3 +142,13 @@ async def plain_form(page: PlainPage) -> dict[str, str] | Response:
             _("The form has expired or did not come from this site. Go back, reload the page and try again."),
         )
     return form
+
+
+def entered_address(form: dict[str, Any]) -> tuple[str, bool]:
+    """The address typed into a guest page's ``email`` field, and whether it passes the rules an invitation's
+    address passed (which a passcode email's header also needs: no spaces or controls, ASCII before the '@')."""
+    raw = str(form.get("email", "")).strip()[:256]
+    try:
+        return check_email(raw, "email"), True
+    except InvitationError:
+        return raw, False

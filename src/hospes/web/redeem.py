@@ -23,7 +23,15 @@ from hospes.services.redemption import FlowView, LinkInfo, RedemptionRefusedErro
 from hospes.services.web_sessions import FULL, user_principal
 from hospes.storage.tables import User
 from hospes.web.context import Page, client_address, gettext_for, open_page
-from hospes.web.guest import allow_form_target, current_flow, flow_cookie, lang_links, mask_email, redemption
+from hospes.web.guest import (
+    allow_form_target,
+    current_flow,
+    entered_address,
+    flow_cookie,
+    lang_links,
+    mask_email,
+    redemption,
+)
 from hospes.web.login import checked_form
 from hospes.web.security import safe_next
 
@@ -131,8 +139,8 @@ async def guest_submit(request: Request, tenant: str) -> Response:
         return form
     _ = gettext_for(page)
     target = safe_next(form.get("next"), page.tenant.key, f"{page.base}/myapps")
-    email = form.get("email", "").strip()[:256]
-    if "@" not in email or any(ord(c) < 33 for c in email):
+    email, valid = entered_address(form)
+    if not valid:
         return page.render("guest_signin.html", 400, next=target, email=email, error=_("Enter an email address."))
     token = redemption(request).start_signin(page.tenant.id, email, target, page.now)
     page.set_cookie(flow_cookie(page.web), token)

@@ -12,11 +12,9 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.domain.errors import InvitationError
-from hospes.domain.invitation import check_email
 from hospes.services.redemption import FlowView, blocked_organizations, unblock
 from hospes.web.context import client_address
-from hospes.web.guest import PlainPage, mask_email, plain_form, redemption
+from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form, redemption
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,10 +41,8 @@ async def start_submit(request: Request) -> Response:
     if not isinstance(form, dict):
         return form
     _ = page.gettext
-    email = form.get("email", "").strip()[:256]
-    try:
-        email = check_email(email, "email")  # the rules an invitation's address passed (and a mail header needs)
-    except InvitationError:
+    email, valid = entered_address(form)
+    if not valid:
         return page.render("unsub_start.html", 400, email=email, error=_("Enter an email address."))
     service = redemption(request)
     token = service.start_unsubscribe(email, page.now)
