@@ -22,9 +22,12 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import sort_tables
 
 from hospes.domain.errors import DomainError
 from hospes.domain.invitation import InvitationRequest
@@ -113,6 +116,7 @@ def _commit_together(jobs: list[_Job]) -> None:
             ordered: set[str] = set()  # tenants whose change-log ordering lock this transaction holds
             for job in ready:
                 _commit_one(session, job, ordered)
+            _insert_new_rows(session)
     finally:
         session.close()
 
@@ -136,6 +140,24 @@ def _commit_one(session: Session, job: _Job, ordered: set[str]) -> None:
     if op.ordered:
         ordered.add(service.tenant_id)
     session.add(service.audit_row(op, CATEGORY, ACTIVITY, "success", None))
+
+
+def _insert_new_rows(session: Session) -> None:
+    """Insert the batch's new objects table by table with Core ``INSERT``s (executemany) instead of the ORM's
+    unit of work, which cost a fifth of a batch. Only the attributes each object had set are written, so
+    column defaults apply as in a flush; the objects are then detached, keeping those values for the answers."""
+    by_table: dict[Table, dict[frozenset[str], list[dict[str, Any]]]] = {}
+    for obj in list(session.new):
+        state = inspect(obj)
+        table = state.mapper.local_table
+        assert isinstance(table, Table)
+        columns = {attr.key: attr.columns[0].key for attr in state.mapper.column_attrs}
+        row = {columns[k]: v for k, v in state.dict.items() if k in columns}
+        by_table.setdefault(table, {}).setdefault(frozenset(row), []).append(row)
+        session.expunge(obj)
+    for table in sort_tables(by_table):  # referenced tables first
+        for rows in by_table[table].values():
+            session.execute(insert(table), rows)
 
 
 class InvitationBatcher:
