@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -276,6 +277,16 @@ class SigningKey(Base):
     """Server keys: JWT signing keys (private JWK) and the HMAC key for opaque paging/delta tokens."""
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        # One live key per purpose: the guard when several server processes start on a new database (0008).
+        Index(
+            "uq_signing_keys_live_purpose",
+            "purpose",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16))  # "jwt" | "hmac"
     material: Mapped[dict[str, Any]] = mapped_column(JsonType)
