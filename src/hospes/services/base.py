@@ -62,20 +62,22 @@ class Write:
         )
 
     def _order_with_other_writers(self) -> None:
-        """Make change-log sequence order equal commit order within a tenant.
+        if not self.ordered:
+            self.ordered = True
+            order_with_other_writers(self.session, self.actor.tenant_id)
 
-        A reader that has seen sequence N must never later find a smaller sequence committed, or delta and
-        provisioning would skip it. SQLite already serializes writers (BEGIN IMMEDIATE); on PostgreSQL a
-        transaction-scoped advisory lock per tenant, taken before the change row gets its sequence value and held
-        until commit, gives the same guarantee without touching row locks.
-        """
-        if self.ordered:
-            return
-        self.ordered = True
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": self.actor.tenant_id}
-            )
+
+def order_with_other_writers(session: Session, tenant_id: str) -> None:
+    """Make change-log sequence order equal commit order within a tenant: call before the transaction's first
+    change row of that tenant gets its sequence value.
+
+    A reader that has seen sequence N must never later find a smaller sequence committed, or delta and
+    provisioning would skip it. SQLite already serializes writers (BEGIN IMMEDIATE); on PostgreSQL a
+    transaction-scoped advisory lock per tenant, held until commit, gives the same guarantee without touching
+    row locks.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant_id})
 
 
 @dataclass

@@ -31,7 +31,7 @@ from sqlalchemy.schema import sort_tables
 
 from hospes.domain.errors import DomainError
 from hospes.domain.invitation import InvitationRequest
-from hospes.services.base import Write
+from hospes.services.base import Write, order_with_other_writers
 from hospes.services.invitations import (
     BatchLookups,
     DeferredInvitation,
@@ -113,19 +113,24 @@ def _commit_together(jobs: list[_Job]) -> None:
         # No autoflush: the rows of all invitations go out in one flush at commit, many per INSERT.
         with writer_turn(sessions), session.begin(), session.no_autoflush:
             BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
-            ordered: set[str] = set()  # tenants whose change-log ordering lock this transaction holds
             for job in ready:
-                _commit_one(session, job, ordered)
+                _commit_one(session, job)
+            # The change-log ordering lock (PostgreSQL) only now, for the inserts and the commit: taken with the
+            # first change, it was held while the whole batch was assembled. Sorted: no two batches deadlock.
+            for tenant_id in sorted(
+                {job.service.tenant_id for job in ready if isinstance(job.outcome, InvitationResult)}
+            ):
+                order_with_other_writers(session, tenant_id)
             _insert_new_rows(session)
     finally:
         session.close()
 
 
-def _commit_one(session: Session, job: _Job, ordered: set[str]) -> None:
+def _commit_one(session: Session, job: _Job) -> None:
     assert job.plan is not None
     service = job.service
     op = Write(session=session, actor=service.actor, now=service.clock())
-    op.ordered = service.tenant_id in ordered  # one change-log ordering lock per tenant and transaction
+    op.ordered = True  # the batch takes the change-log ordering locks itself, just before its inserts
     added = len(session.new)
     try:
         job.outcome = service.commit(op, job.req, job.plan, batch=True)
@@ -137,8 +142,6 @@ def _commit_one(session: Session, job: _Job, ordered: set[str]) -> None:
         session.add(service.audit_row(op, CATEGORY, ACTIVITY, "failure", exc.message))
         job.outcome = exc
         return
-    if op.ordered:
-        ordered.add(service.tenant_id)
     session.add(service.audit_row(op, CATEGORY, ACTIVITY, "success", None))
 
 

@@ -311,7 +311,8 @@ class InvitationService(Services):
             user = self._by_id(s, req.invited_user_id)
             self._reinvite(op, user, req, changes)
         else:
-            existing = self._existing(s, req.email, guest_upn(req.email, initial))
+            # (no row lock in a batch: an existing invitee is re-invited on its own, which locks it then)
+            existing = self._existing(s, req.email, guest_upn(req.email, initial), lock=not batch)
             if existing is not None and batch:
                 raise DeferredInvitation()
             if existing is not None:
