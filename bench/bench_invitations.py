@@ -111,7 +111,18 @@ def wrk_run(base: str, bearer: str, clients: int, seconds: float, tag: str) -> t
         script.write(WRK_SCRIPT % {"tag": tag, "bearer": bearer})
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency", "-s", script.name, base],
+            [
+                "wrk",
+                "-t2",
+                f"-c{clients}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                script.name,
+                base,
+            ],
             capture_output=True,
             text=True,
             check=True,
