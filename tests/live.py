@@ -46,7 +46,9 @@ TEST_SECRET_KEY = secrets.token_hex(32)
 
 
 @contextmanager
-def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+def run_server(
+    database_url: str, data_dir: str, extra_env: dict[str, str] | None = None, *, workers: int = 1
+) -> Iterator[LiveServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Background work of one live server would otherwise serve every tenant's provisioning and bulk-invite jobs in
@@ -62,7 +64,18 @@ def run_server(database_url: str, data_dir: str, extra_env: dict[str, str] | Non
         **(extra_env or {}),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hospes", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "hospes",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -175,3 +175,49 @@ def test_concurrent_api_calls_are_batched_and_all_answered(
     assert len({b["invitedUser"]["id"] for b in bodies}) == 48
     with sessions() as session:
         assert _count(session, User, User.tenant_id == tenant.id, User.mail_key.like("c%@partner.example")) == 48
+
+
+def test_two_server_processes_on_a_new_database_invite_each_address_once(tmp_path: Any) -> None:
+    """``hospes serve --workers 2`` on a database no server has used yet (its processes create the server keys as
+    they start; the forced race is in test_server_keys.py), then 120 concurrent invitations, each of 40 addresses
+    three times, spread over both processes' batches: every call answered 201 with a token either process
+    accepts, one guest per address, an invitation per call."""
+    import concurrent.futures
+
+    import httpx
+
+    from hospes.services.tenants import create_tenant
+    from hospes.storage.engine import make_engine, make_sessionmaker
+    from hospes.storage.migrate import upgrade
+    from tests.live import run_server
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    boot = create_tenant(sessions, "Two", "two.example")
+    with run_server(url, str(tmp_path / "data"), workers=2) as server, httpx.Client(base_url=server.base_url) as http:
+        grant = {
+            "grant_type": "client_credentials",
+            "client_id": boot.client_id,
+            "client_secret": boot.client_secret,
+            "scope": "https://graph.microsoft.com/.default",
+        }
+        token = http.post(f"/{boot.tenant_id}/oauth2/v2.0/token", data=grant).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def call(i: int) -> httpx.Response:
+            body = {"invitedUserEmailAddress": f"p{i % 40}@partner.example", "inviteRedirectUrl": "https://a.example/"}
+            with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as own:  # own connection each
+                return own.post("/v1.0/invitations", json=body)
+
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(call, range(120)))
+    assert [a.status_code for a in answers] == [201] * 120, [a.text for a in answers if a.status_code != 201][:3]
+    by_address: dict[str, set[str]] = {}
+    for answer in answers:
+        body = answer.json()
+        by_address.setdefault(body["invitedUserEmailAddress"], set()).add(body["invitedUser"]["id"])
+    assert len(by_address) == 40 and all(len(ids) == 1 for ids in by_address.values())
+    with sessions() as session:
+        assert _count(session, User, User.tenant_id == boot.tenant_id, User.mail_key.like("p%@partner.example")) == 40
+        assert _count(session, Invitation, Invitation.tenant_id == boot.tenant_id) == 120
