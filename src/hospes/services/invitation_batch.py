@@ -110,7 +110,7 @@ def _commit_together(jobs: list[_Job]) -> None:
         return
     session = sessions()
     try:
-        # No autoflush: the rows of all invitations go out in one flush at commit, many per INSERT.
+        # No autoflush: nothing is written before _insert_new_rows, which sends each table's rows at once.
         with writer_turn(sessions), session.begin(), session.no_autoflush:
             BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
             for job in ready:
