@@ -1,8 +1,10 @@
 """Render a templated email (``templates/<name>/{subject.txt,body.txt,body.html}``) into a MIME message.
 
-Header safety does not rely on the ``email`` package alone (CPython had newline-injection bypasses, e.g.
-CVE-2024-6923): every header value built from data is checked here for control characters first, and the
-serialized header block is checked again for exactly the headers we set.
+The message text is written here (``compose``), not by the ``email`` package's generator, which cost more than
+the rest of an invitation and folded long URLs into encoded words. Header safety: every header value built from
+data is refused if it holds a control character, non-ASCII values become RFC 2047 encoded words
+(``email.header``), and the written header block is checked for exactly the headers we set (the ``email`` package
+itself had newline-injection bypasses, e.g. CVE-2024-6923).
 """
 
 from __future__ import annotations
