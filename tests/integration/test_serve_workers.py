@@ -17,6 +17,7 @@ def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("HOSPES_DATABASE_URL", url)
     monkeypatch.setenv("HOSPES_SMTP_HOST", "127.0.0.1")  # so the primary would deliver mail
     monkeypatch.delenv("HOSPES_SERVE_CONFIG", raising=False)
+    monkeypatch.setattr("hospes.asgi.tune_gc", lambda: None)  # a server process's GC settings, not the test run's
     # flock locks belong to an open file description: a second open in this process contends like another process.
     first, second = worker_app(), worker_app()
     assert first.state.background_lock is not None and first.state.outbox is not None

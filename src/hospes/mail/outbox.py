@@ -16,13 +16,13 @@ import logging
 import random
 import smtplib
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.background import BackgroundLoop
 from hospes.mail.compose import ComposedMail
 from hospes.services.base import new_id
 from hospes.settings import Settings
@@ -241,37 +241,28 @@ def _deliver_one(
         session.add(OutboxAttempt(message_id=row.id, at=now, result=result, error=error, duration_ms=elapsed))
 
 
-class OutboxWorker:
+def wake_worker(app_state: object) -> None:
+    """After committing a message: wake this process's delivery worker, if it runs one (``app.state.outbox``);
+    otherwise the worker of another process picks the message up at its next poll."""
+    worker = getattr(app_state, "outbox", None)
+    if worker is not None:
+        worker.wake()
+
+
+class OutboxWorker(BackgroundLoop):
     """Background delivery inside the server process (or ``hospes worker``). ``wake()`` shortens the wait after
     a new message was committed."""
 
+    thread_name = "mail-outbox"
+    failure_message = "outbox pass failed; retrying after the poll interval"
+    logger = log
+
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__()
         self.sessions, self.settings = sessions, settings
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="mail-outbox", daemon=True)
-        self._thread.start()
+    def poll_seconds(self) -> float:
+        return self.settings.mail_poll_interval_seconds
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = deliver_due(self.sessions, self.settings)
-            except Exception:
-                log.exception("outbox pass failed; retrying after the poll interval")
-                report = DeliveryReport()
-            if report.handled:
-                continue  # there may be more due right now
-            self._wake.wait(self.settings.mail_poll_interval_seconds)
-            self._wake.clear()
+    def pass_once(self) -> bool:
+        return bool(deliver_due(self.sessions, self.settings).handled)  # some handled: more may be due now

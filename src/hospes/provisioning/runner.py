@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
+from hospes.background import BackgroundLoop
 from hospes.provisioning.engine import ConnectorFactory, Engine, prune_logs
 from hospes.settings import Settings
 from hospes.storage.tables import ChangeLog, utcnow
@@ -31,7 +32,11 @@ LEASE = timedelta(seconds=60)
 PRUNE_EVERY = 3600.0
 
 
-class ProvisioningRunner:
+class ProvisioningRunner(BackgroundLoop):
+    thread_name = "provisioning-runner"
+    failure_message = "provisioning runner pass failed; retrying"
+    logger = log
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -39,26 +44,17 @@ class ProvisioningRunner:
         box: SecretBox,
         connector_factory: ConnectorFactory | None = None,
     ) -> None:
+        super().__init__()
         self.sessions, self.settings = sessions, settings
         self.engine = Engine(sessions, settings, box, connector_factory)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._jobs: dict[str, threading.Thread] = {}
         self._last_prune = 0.0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="provisioning-runner", daemon=True)
-        self._thread.start()
 
     def run_until_stopped(self) -> None:
         """Block the calling thread until ``stop`` (``hospes worker`` without email delivery)."""
         while not self._stop.wait(1.0):
             pass
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
@@ -68,14 +64,12 @@ class ProvisioningRunner:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
 
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._tick()
-            except Exception:
-                log.exception("provisioning runner pass failed; retrying")
-            self._wake.wait(self.settings.provisioning_poll_seconds)
-            self._wake.clear()
+    def poll_seconds(self) -> float:
+        return self.settings.provisioning_poll_seconds
+
+    def pass_once(self) -> bool:
+        self._tick()
+        return False  # job threads do the work; the runner only looks for jobs to claim each poll
 
     def _tick(self) -> None:
         with self.sessions() as session:

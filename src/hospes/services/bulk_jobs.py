@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
+from hospes.background import BackgroundLoop
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import Principal
 from hospes.services.admin_portal import access_of
@@ -291,9 +291,13 @@ class _RecordingInvitations(InvitationService):
         return result
 
 
-class BulkJobWorker:
+class BulkJobWorker(BackgroundLoop):
     """Runs queued bulk-invite jobs: a thread in the process that runs the background work, or ``hospes
     worker``. ``wake()`` shortens the wait after an upload in this process; other processes poll."""
+
+    thread_name = "bulk-invite"
+    failure_message = "bulk invite pass failed; retrying after the poll interval"
+    logger = log
 
     def __init__(
         self,
@@ -306,44 +310,24 @@ class BulkJobWorker:
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__()
         self.sessions, self.box, self.lease, self.clock = sessions, box, lease, clock
         self.config = InviteConfig.from_settings(settings, seal)
         self.wake_mail = wake_mail
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_prune = 0.0
 
     # -- thread --------------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="bulk-invite", daemon=True)
-        self._thread.start()
+    def poll_seconds(self) -> float:
+        return POLL_SECONDS
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            claimed = None
-            try:
-                claimed = self.work_once()
-                if time.monotonic() - self._last_prune > 3600:
-                    self._last_prune = time.monotonic()
-                    prune(self.sessions, self.clock() - RETENTION)
-            except Exception:
-                log.exception("bulk invite pass failed; retrying after the poll interval")
-            if claimed is not None:
-                continue  # there may be another job waiting
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
+    def pass_once(self) -> bool:
+        claimed = self.work_once()
+        if time.monotonic() - self._last_prune > 3600:
+            self._last_prune = time.monotonic()
+            prune(self.sessions, self.clock() - RETENTION)
+        return claimed is not None  # there may be another job waiting
 
     # -- one job -------------------------------------------------------------------------------------------------
 

@@ -184,6 +184,7 @@ class BatchLookups:
     policies: dict[str, B2BPolicy] = field(default_factory=dict)
     home_languages: dict[str, str | None] = field(default_factory=dict)  # email domain -> its tenant's language
     tenants: dict[str, Tenant] = field(default_factory=dict)
+    initial_domains: dict[str, str] = field(default_factory=dict)
 
     KEY: ClassVar[str] = "hospes_invitation_batch"
 
@@ -195,8 +196,8 @@ class BatchLookups:
     @classmethod
     def prefetch(cls, s: Session, invitees: list[tuple[str, str]]) -> None:
         """For (tenant, email) pairs: which have no user yet and which blocked the tenant, two queries per tenant
-        instead of several per invitation. Then attached to the session for ``of``."""
-        lookups = cls()
+        instead of several per invitation, attached to the session for ``of``."""
+        lookups = s.info[cls.KEY] = cls()
         emails: dict[str, set[str]] = {}
         for tenant_id, email in invitees:
             emails.setdefault(tenant_id, set()).add(email)
@@ -215,15 +216,16 @@ class BatchLookups:
             )
             blocked = set(s.scalars(query))
             lookups.blocked.update(((tenant_id, key), key in blocked) for key in email_keys)
-        s.info[cls.KEY] = lookups
 
 
 def _initial_domain(s: Session, tenant_id: str) -> str:
-    cache: dict[str, str] = s.info.setdefault("hospes_initial_domains", {})
-    if tenant_id not in cache:
-        query = select(Domain.name).where(Domain.tenant_id == tenant_id, Domain.is_initial)
-        cache[tenant_id] = s.scalar(query) or ""
-    return cache[tenant_id]
+    cache = BatchLookups.of(s)
+    if cache is not None and tenant_id in cache.initial_domains:
+        return cache.initial_domains[tenant_id]
+    found = s.scalar(select(Domain.name).where(Domain.tenant_id == tenant_id, Domain.is_initial)) or ""
+    if cache is not None:
+        cache.initial_domains[tenant_id] = found
+    return found
 
 
 def guest_upn(email: str, initial_domain: str) -> str:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from hospes.auth.crypto import DecryptionError
 from hospes.domain.errors import ConflictError
+from hospes.mail.outbox import wake_worker
 from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.redemption import FlowView, LinkInfo, RedemptionRefusedError, safe_redirect
 from hospes.services.web_sessions import FULL, user_principal
@@ -263,9 +264,8 @@ async def send_code(request: Request, tenant: str) -> Response:
     if not isinstance(form, dict):
         return form
     outcome = redemption(request).send_code(flow, client_address(request), page.now)
-    wake = getattr(request.app.state, "outbox", None)
-    if outcome == "sent" and wake is not None:
-        wake.wake()
+    if outcome == "sent":
+        wake_worker(request.app.state)
     return page.redirect(f"{page.base}/redeem/code?sent={outcome}")
 
 

@@ -12,6 +12,7 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hospes.mail.outbox import wake_worker
 from hospes.services.redemption import FlowView, blocked_organizations, unblock
 from hospes.web.context import client_address
 from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form, redemption
@@ -49,9 +50,8 @@ async def start_submit(request: Request) -> Response:
     flow = service.load(token, page.now)
     assert flow is not None
     outcome = service.send_code(flow, client_address(request), page.now)
-    worker = getattr(request.app.state, "outbox", None)
-    if outcome == "sent" and worker is not None:
-        worker.wake()
+    if outcome == "sent":
+        wake_worker(request.app.state)
     page.set_cookie(_cookie(page), token)
     return page.redirect(f"/unsubscribe/code?sent={outcome}")
 

@@ -15,6 +15,7 @@ from hospes.graph import permissions as perm
 from hospes.graph.deps import BodyDep, StateDep, requires
 from hospes.graph.state import AppState
 from hospes.graph.wire import collection, context_url, to_wire
+from hospes.mail.outbox import wake_worker
 from hospes.services.bulk_invite import invite_rows
 from hospes.services.invitations import InvitationResult, InvitationService, InviteConfig, sponsors_of
 from hospes.services.users import UserService
@@ -52,18 +53,12 @@ def invitation_wire(result: InvitationResult) -> dict[str, Any]:
     }
 
 
-def _wake_mailer(request: Request) -> None:
-    worker = getattr(request.app.state, "outbox", None)
-    if worker is not None:
-        worker.wake()
-
-
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
 async def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> JSONResponse:
     # Queued to the process's invitation writer, which commits the calls waiting together (invitation_batch).
     result = await state.invitations.invite(invitation_service(state, principal), parse_invitation(body))
     if result.invitation.message_status == "Queued":
-        _wake_mailer(request)
+        wake_worker(request.app.state)
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
     wire = {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
     return JSONResponse(wire, status_code=201)
@@ -78,7 +73,7 @@ def bulk_invitations(request: Request, body: BodyDep, state: StateDep, principal
         raise InvalidInputError(f"'invitations' must be an array of 1 to {MAX_BULK} invitation objects.")
     results = bulk_invite(invitation_service(state, principal), rows)
     if any(r.get("status") == 201 and r["invitation"]["@hospes.messageStatus"] == "Queued" for r in results):
-        _wake_mailer(request)
+        wake_worker(request.app.state)
     return {"value": results}
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
+from hospes.mail.outbox import wake_worker
 from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding, PortalWrites
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.directory import DeletedItemsService
@@ -46,12 +47,6 @@ MEMBER_FIELDS = {
 def invite_config(request: Request) -> InviteConfig:
     state = request.app.state.hospes
     return InviteConfig.from_settings(state.settings, state.keys.seal)
-
-
-def wake_mailer(request: Request) -> None:
-    worker = getattr(request.app.state, "outbox", None)
-    if worker is not None:
-        worker.wake()
 
 
 @router.get("/{tenant}/admin")
@@ -239,7 +234,7 @@ async def invite_submit(request: Request, tenant: str) -> Response:
         errors = field_errors(exc, INVITE_FIELDS, "_form")
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
     if result.invitation.message_status == "Queued":
-        wake_mailer(request)
+        wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
@@ -315,7 +310,7 @@ async def resend(request: Request, tenant: str, user_id: str) -> Response:
         )
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    wake_mailer(request)
+    wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
@@ -344,7 +339,7 @@ async def reset_redemption(request: Request, tenant: str, user_id: str) -> Respo
         )
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    wake_mailer(request)
+    wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
