@@ -10,9 +10,9 @@ from hospes.expressions.ast import Attribute, Call, Compare, Name, Node, Number,
 from hospes.expressions.dates import format_reference
 from hospes.expressions.errors import NO_FLOW, DropFlow, ExpressionError, NoUniqueValueError
 from hospes.expressions.functions import FUNCTIONS, suggest
+from hospes.expressions.functions.registry import Arg, Fn
 from hospes.expressions.parser import parse
 from hospes.expressions.printer import to_text
-from hospes.expressions.registry import Arg, Fn
 from hospes.expressions.values import attribute_getter, is_null_or_empty, text, to_date
 
 NAMED_CONSTANTS: dict[str, Any] = {
@@ -281,11 +281,6 @@ def compile_tree(tree: Node, source_text: str | None = None) -> Expression:
 def compile_expression(source_text: str) -> Expression:
     """Parse and check an expression (names, argument counts, literal types); raise ``ExpressionError``."""
     return compile_tree(parse(source_text), source_text)
-
-
-def evaluate_text(source_text: str, source: Mapping[str, Any]) -> Any:
-    """One-shot helper for tests and the CLI: compile and evaluate."""
-    return compile_expression(source_text).evaluate(source)
 
 
 __all__ = ["Expression", "compile_expression", "compile_tree", "finish", "text"]

@@ -9,10 +9,12 @@ import json
 from typing import Any
 
 from hospes.expressions.defaults import EIGHT_BY_EIGHT_USER_MAPPINGS, SCIM_GROUP_MAPPINGS, SCIM_USER_MAPPINGS
-from hospes.expressions.functions import FUNCTIONS, REGEX_TIMEOUT
+from hospes.expressions.functions import FUNCTIONS
+from hospes.expressions.functions.registry import Example
+from hospes.expressions.functions.replace import REGEX_TIMEOUT
 from hospes.expressions.parser import MAX_DEPTH, MAX_LENGTH
-from hospes.expressions.registry import Example
 from hospes.expressions.scope import FILTER_OPERATORS
+from hospes.expressions.scope import REGEX_TIMEOUT as SCOPE_REGEX_TIMEOUT
 
 INTRO = f"""\
 # Attribute-mapping expressions and scoping filters
@@ -135,7 +137,7 @@ def render_markdown() -> str:
         "`NOT EQUALS`, `NOT REGEX MATCH`, `!&` and `IS NOT IN` do not select users who lack the attribute.",
         "Multi-valued attributes (a Hospes extension): every value must pass (`multivaluedComparisonType` All,",
         "the default) or any (`Any`). Regexes are searched (not anchored), case-sensitive, and stopped after",
-        f"{REGEX_TIMEOUT}s, which fails that object rather than taking it out of scope.",
+        f"{SCOPE_REGEX_TIMEOUT}s, which fails that object rather than taking it out of scope.",
         "",
         "| Operator | Arity | Meaning |",
         "|---|---|---|",

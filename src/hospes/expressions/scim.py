@@ -41,10 +41,6 @@ class TargetPath:
     filter_value: Any = None
     sub_attribute: str | None = None
 
-    @property
-    def is_multi_valued_entry(self) -> bool:
-        return self.filter_attribute is not None
-
 
 def _split_urn(path: str) -> tuple[str | None, str]:
     if path[:4].lower() != "urn:":

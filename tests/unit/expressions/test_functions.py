@@ -14,7 +14,7 @@ from hospes.expressions import (
     compile_expression,
     source_view,
 )
-from hospes.expressions import functions as fn_module
+from hospes.expressions.functions import generators, replace
 
 
 def ev(text: str, **source: Any) -> Any:
@@ -286,7 +286,7 @@ def test_replace_modes_and_dotnet_substitutions() -> None:
 
 
 def test_replace_regex_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fn_module, "REGEX_TIMEOUT", 0.05)
+    monkeypatch.setattr(replace, "REGEX_TIMEOUT", 0.05)
     expr = compile_expression('Replace([a], , "(a|aa)+$", , "", , )')
     with pytest.raises(ExpressionEvaluationError, match="longer than"):
         expr.evaluate({"a": "a" * 40 + "b"})
@@ -325,7 +325,7 @@ def test_random_string_and_guid() -> None:
         assert len(v) == 12
         assert not set(v) & set("0O1lI")
         assert sum(c.isdigit() for c in v) >= 2
-        assert sum(c in fn_module.SPECIAL_CHARACTERS for c in v) >= 2
+        assert sum(c in generators.SPECIAL_CHARACTERS for c in v) >= 2
     assert ev("Guid()") != ev("Guid()")
     with pytest.raises(ExpressionEvaluationError):
         ev('RandomString(4, 4, 0, 0, 0, "0123456789")')

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from hospes.expressions import FUNCTIONS, NO_FLOW, compile_expression
-from hospes.expressions.registry import Example
+from hospes.expressions.functions.registry import Example
 
 # The function list of Microsoft's "functions for customizing application data" page (reference §2.6) plus
 # AssertiveAppRoleAssignmentsComplex, documented on the attribute-mapping page.

@@ -1,22 +1,31 @@
 """The function registry: signatures, documentation, examples and the builder that compiles each call.
 
-Every function of the reference (``provisioning-behavior.md`` §2.6, Microsoft's
-``functions-for-customizing-application-data``) is one ``FunctionSpec``. The spec drives, from one place:
-compile-time checks (argument count, literal types), evaluation (its ``build`` returns a closure), the
-generated ``docs/expressions.md``, Graph ``schema/functions()`` and the reference-example tests.
+Every function of Microsoft's ``functions-for-customizing-application-data`` reference is one ``FunctionSpec``,
+registered by the ``@function(...)`` decorator on its builder in the category module beside it. The spec drives,
+from one place: compile-time checks (argument count, literal types), evaluation (its ``build`` returns a
+closure), the generated ``docs/expressions.md``, Graph ``schema/functions()`` and the reference-example tests.
+
+A builder receives the call and its compiled arguments, checks literal arguments (so mistakes are found when a
+mapping is saved), and returns a closure ``fn(source) -> value`` that does no parsing or lookup of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hospes.expressions.ast import Call, Name, Node, Number, Omitted, String
 from hospes.expressions.errors import ExpressionError
 
-Fn = Callable[[Mapping[str, Any]], Any]
+Source = Mapping[str, Any]  # one source object: attribute name -> value
+Fn = Callable[[Source], Any]
 _NO_CONST = object()
+
+# The two parameter kinds most functions use; the others are spelt out where they occur.
+STRING = "string"
+EXPRESSION = "expression"
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,15 @@ class Arg:
 
 
 Builder = Callable[[Call, list[Arg]], Fn]
+
+
+def null(_: Source) -> Any:
+    return None
+
+
+def compiled(arg: Arg) -> Fn:
+    """The argument's closure; an argument left empty evaluates to null."""
+    return arg.fn if arg.fn is not None else null
 
 
 @dataclass(frozen=True)
@@ -158,6 +176,8 @@ class Registry(Mapping[str, FunctionSpec]):
     specs: dict[str, FunctionSpec] = field(default_factory=dict)
 
     def add(self, spec: FunctionSpec) -> None:
+        if spec.name in self.specs:
+            raise ValueError(f"function {spec.name} is registered twice")
         self.specs[spec.name] = spec
 
     def __getitem__(self, key: str) -> FunctionSpec:
@@ -168,3 +188,52 @@ class Registry(Mapping[str, FunctionSpec]):
 
     def __len__(self) -> int:
         return len(self.specs)
+
+
+FUNCTIONS = Registry()
+
+
+def function(
+    name: str,
+    *,
+    params: Sequence[Param],
+    summary: str,
+    examples: Sequence[Example],
+    returns: str = "String",
+    notes: Sequence[str] = (),
+    top_level_only: bool = False,
+    min_repeats: int = 1,
+    pairs: bool = False,
+    extension: bool = False,
+) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as the function ``name`` in ``FUNCTIONS``; the builder is returned as is,
+    so one builder can carry several registrations (stacked decorators)."""
+
+    def register(build: Builder) -> Builder:
+        FUNCTIONS.add(
+            FunctionSpec(
+                name=name,
+                params=tuple(params),
+                summary=summary,
+                build=build,
+                returns=returns,
+                examples=tuple(examples),
+                notes=tuple(notes),
+                top_level_only=top_level_only,
+                min_repeats=min_repeats,
+                pairs=pairs,
+                extension=extension,
+            )
+        )
+        return build
+
+    return register
+
+
+def suggest(name: str) -> str | None:
+    """The registered function a misspelt name most likely meant (functions are case-sensitive)."""
+    for known in FUNCTIONS.specs:
+        if known.lower() == name.lower():
+            return known
+    close = difflib.get_close_matches(name, list(FUNCTIONS.specs), n=1, cutoff=0.7)
+    return close[0] if close else None
