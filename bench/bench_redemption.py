@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from bench._server import fresh_database, sessions_for
 from hospes.auth.crypto import secret_box
+from hospes.domain.clock import utcnow
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import system_principal
 from hospes.services.email_otp import EmailOtpService
@@ -36,7 +37,7 @@ from hospes.services.signin import PasswordSignIn
 from hospes.services.tenants import create_tenant
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
-from hospes.storage.tables import OutboxMessage, utcnow
+from hospes.storage.tables import OutboxMessage
 
 console = Console(width=140)
 CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)

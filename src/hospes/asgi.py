@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import IO
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,18 +33,13 @@ from hospes.graph.routers import (
     synchronization,
     users,
 )
-from hospes.graph.state import AppState
-from hospes.mail import block_route
-from hospes.mail.outbox import OutboxWorker
 from hospes.oauth import routes as oauth_routes
-from hospes.provisioning import ProvisioningRunner, ProvisioningService
-from hospes.services.bulk_jobs import BulkJobWorker
-from hospes.services.directory import prune_change_log, purge_expired
-from hospes.services.web_sessions import prune_expired_sessions
+from hospes.provisioning import ProvisioningService
+from hospes.runtime import Runtime
 from hospes.settings import Settings
 from hospes.storage.engine import make_engine, make_sessionmaker
-from hospes.storage.tables import utcnow
 from hospes.web import mount as mount_web
+from hospes.workers import build_workers
 
 log = logging.getLogger("hospes")
 _SLASHES = re.compile(r"//+")
@@ -100,6 +95,7 @@ def create_app(
     housekeeping: bool = True,
     mail_worker: bool | None = None,
     provisioning_runner: bool | None = None,
+    background_lock: IO[str] | None = None,
 ) -> FastAPI:
     """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
     ``provisioning_runner``: run provisioning jobs in the background (default: ``settings.provisioning_runner``
@@ -108,60 +104,47 @@ def create_app(
     sessions = make_sessionmaker(engine)
     box = secret_box(settings.secret_key, settings.data_dir)
     keys = load_or_create_keys(sessions, box)
-    state = AppState(
-        settings=settings,
-        sessions=sessions,
-        keys=keys,
-        issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds),
-    )
-    stop = threading.Event()
     if mail_worker is None:
         mail_worker = settings.mail_worker and bool(settings.smtp_host)
-    outbox = OutboxWorker(sessions, settings) if mail_worker else None
     if provisioning_runner is None:
         provisioning_runner = settings.provisioning_runner and housekeeping
-    runner = ProvisioningRunner(sessions, settings, box) if provisioning_runner else None
-    # Portal bulk-invite jobs (durable, leased in the database) run wherever the other background work runs.
-    bulk = BulkJobWorker(sessions, settings, box, keys.seal, wake_mail=outbox.wake if outbox else None)
-    bulk_worker = housekeeping and settings.bulk_worker
+    runtime = Runtime(
+        settings=settings,
+        sessions=sessions,
+        box=box,
+        keys=keys,
+        issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds),
+        provisioning=ProvisioningService(sessions, settings, box),
+        # Portal bulk-invite jobs (durable, leased in the database) run wherever the other background work runs.
+        workers=build_workers(
+            settings,
+            sessions,
+            box,
+            keys,
+            mail=mail_worker,
+            provisioning=provisioning_runner,
+            bulk=housekeeping and settings.bulk_worker,
+            housekeeping=housekeeping,
+        ),
+        background_lock=background_lock,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker = None
-        if housekeeping:
-            worker = threading.Thread(target=_housekeeping, args=(state, stop), name="housekeeping", daemon=True)
-            worker.start()
-        if outbox is not None:
-            outbox.start()
-        if runner is not None:
-            runner.start()
-        if bulk_worker:
-            bulk.start()
+        runtime.workers.start()
         yield
-        state.invitations.stop()
-        bulk.stop()
-        if runner is not None:
-            runner.stop()
-        if outbox is not None:
-            outbox.stop()
-        stop.set()
-        if worker:
-            worker.join(timeout=5)
+        runtime.invitations.stop()
+        runtime.workers.stop()
         engine.dispose()
 
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.state.hospes = state
-    app.state.outbox = outbox
-    app.state.provisioning = ProvisioningService(sessions, settings, box)
-    app.state.provisioning_runner = runner
-    app.state.bulk_jobs = bulk if bulk_worker else None
+    app.state.runtime = runtime
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
-    mount_web(app, settings, sessions)  # sign-in pages under /{tenant}/..., after the API routes
-    app.include_router(block_route.router)
+    mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
 
     app.add_middleware(RequestIdMiddleware)
 
@@ -226,8 +209,12 @@ def worker_app() -> FastAPI:
     except BlockingIOError:
         handle.close()
         primary = False
-    app = create_app(settings, housekeeping=primary, mail_worker=None if primary else False)
-    app.state.background_lock = handle if primary else None
+    app = create_app(
+        settings,
+        housekeeping=primary,
+        mail_worker=None if primary else False,
+        background_lock=handle if primary else None,
+    )
     tune_gc()
     return app
 
@@ -247,14 +234,3 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def _housekeeping(state: AppState, stop: threading.Event) -> None:
-    """Purge expired deleted items and prune the change log, off the request path."""
-    while not stop.wait(state.settings.housekeeping_interval_seconds):
-        try:
-            purge_expired(state.sessions, state.settings.deleted_items_retention_days)
-            prune_change_log(state.sessions, state.settings.change_log_retention_days)
-            prune_expired_sessions(state.sessions, utcnow())
-        except Exception:
-            log.exception("housekeeping failed; retrying next interval")

@@ -24,12 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import secret_box
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, Principal
 from hospes.services import bulk_jobs
 from hospes.services.bulk_jobs import BulkJobs, BulkJobWorker, LostLeaseError
 from hospes.settings import Settings
-from hospes.storage.tables import Invitation, User, utcnow
+from hospes.storage.tables import Invitation, User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 from tests.conftest import TenantHandle
 
@@ -62,7 +63,7 @@ def _rows(prefix: str, count: int, send: bool = False) -> list[dict[str, Any]]:
 def worker(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> Callable[..., BulkJobWorker]:
     def make(clock: Callable[[], datetime] = utcnow) -> BulkJobWorker:
         box = secret_box(settings.secret_key, settings.data_dir)
-        return BulkJobWorker(sessions, settings, box, app.state.hospes.keys.seal, clock=clock)
+        return BulkJobWorker(sessions, settings, box, app.state.runtime.keys.seal, clock=clock)
 
     return make
 

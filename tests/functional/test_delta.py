@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
 
-from hospes.graph.state import AppState
+from hospes.runtime import Runtime
 from tests.conftest import TenantHandle
 from tests.functional.test_users import assert_graph_error
 
@@ -37,8 +37,8 @@ def small_pages(size: int) -> dict[str, dict[str, str]]:
     return {"headers": {"Prefer": f"odata.maxpagesize={size}"}}
 
 
-def state_of(client: TestClient) -> AppState:
-    app_state: AppState = client.app.state.hospes  # type: ignore[attr-defined]
+def state_of(client: TestClient) -> Runtime:
+    app_state: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     return app_state
 
 

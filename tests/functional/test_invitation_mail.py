@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import utcnow
 from hospes.mail.outbox import deliver_due
 from hospes.settings import Settings
-from hospes.storage.tables import OutboxAttempt, OutboxMessage, Tenant, utcnow
+from hospes.storage.tables import OutboxAttempt, OutboxMessage, Tenant
 from tests.b2b import invite
 from tests.conftest import TenantHandle
 from tests.live import free_port

@@ -275,7 +275,7 @@ def test_permissions(tenant: TenantHandle, make_tenant: Any) -> None:
     from hospes.services.apps import AppService
     from tests.conftest import fetch_token
 
-    sessions = tenant.client.app.state.hospes.sessions  # type: ignore[attr-defined]
+    sessions = tenant.client.app.state.runtime.sessions  # type: ignore[attr-defined]
     apps = AppService(sessions, system_principal(tenant.id))
     tokens = {}
     for perms in (["User.Invite.All"], ["User.Read.All"]):

@@ -553,7 +553,7 @@ def _bulk_worker(web: TestClient) -> Any:
     from hospes.auth.crypto import secret_box
     from hospes.services.bulk_jobs import BulkJobWorker
 
-    state = web.app.state.hospes  # type: ignore[attr-defined]
+    state = web.app.state.runtime  # type: ignore[attr-defined]
     box = secret_box(state.settings.secret_key, state.settings.data_dir)
     return BulkJobWorker(state.sessions, state.settings, box, state.keys.seal)
 
@@ -569,7 +569,7 @@ def _age_bulk_job(web: TestClient, job_id: str) -> None:
 
     from hospes.storage.tables_bulk import BulkInviteJob
 
-    with web.app.state.hospes.sessions.begin() as s:  # type: ignore[attr-defined]
+    with web.app.state.runtime.sessions.begin() as s:  # type: ignore[attr-defined]
         job = s.get(BulkInviteJob, job_id)
         job.created_at -= timedelta(minutes=1)
 

@@ -264,7 +264,7 @@ def test_quarantine_banner_and_allow_deletes(
         delete_threshold="2",
     )
     assert saved.status_code == 303
-    service = loopback_app.state.provisioning
+    service = loopback_app.state.runtime.provisioning
     job_id = service.list_jobs(tenant.id, sp_id)[0]["id"]
 
     def settle() -> None:

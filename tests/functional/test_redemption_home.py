@@ -27,7 +27,7 @@ _SEALED = re.compile(r'name="sealed" value="([^"]+)"')
 
 def _policy(tenant: TenantHandle, **values: Any) -> None:
     app: Any = tenant.client.app
-    GuestPolicyService(app.state.hospes.sessions, Principal(tenant.id, "system", "", "test")).update(**values)
+    GuestPolicyService(app.state.runtime.sessions, Principal(tenant.id, "system", "", "test")).update(**values)
 
 
 def _home_round_trip(web: TestClient, resource: TenantHandle, upn: str, totp: pyotp.TOTP | None) -> Any:
@@ -162,7 +162,7 @@ def test_second_identity_refused_until_reset(
     invitation = invite(tenant, address)
     user_id = invitation["invitedUser"]["id"]
     assert redeem_with_otp(web, sessions, invitation["inviteRedeemUrl"], tenant.id, address).status_code == 303
-    service = web.app.state.redemption  # type: ignore[attr-defined]
+    service = web.app.state.web.redemption  # type: ignore[attr-defined]
     token = service.start_signin(tenant.id, address, f"/{tenant.id}/myapps", service_now())
     flow = service.load(token, service_now())
     other = FlowView(**{**flow.__dict__, "verified_method": "home", "data": {"home": {"tenant": "t", "user": "u"}}})
@@ -191,7 +191,7 @@ def test_second_identity_refused_until_reset(
 
 
 def service_now() -> Any:
-    from hospes.storage.tables import utcnow
+    from hospes.domain.clock import utcnow
 
     return utcnow()
 

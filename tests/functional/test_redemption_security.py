@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import utcnow
 from hospes.services.redemption import safe_redirect
 from hospes.services.tenants import create_tenant
-from hospes.storage.tables import Invitation, RedemptionTicket, utcnow
+from hospes.storage.tables import Invitation, RedemptionTicket
 from hospes.storage.tables_redemption import EmailOtpCode
 from tests.conftest import TenantHandle, fetch_token
 from tests.functional.redeemflow import (

@@ -25,7 +25,7 @@ def _block_url(tenant: TenantHandle, address: str) -> str:
 
     from hospes.storage.tables import OutboxMessage
 
-    sessions = tenant.client.app.state.hospes.sessions  # type: ignore[attr-defined]
+    sessions = tenant.client.app.state.runtime.sessions  # type: ignore[attr-defined]
     with sessions() as session:
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "invitation", OutboxMessage.tenant_id == tenant.id)

@@ -3,6 +3,7 @@ tenant isolation, permissions, and the calls that reach a real ``scim2-server`` 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -295,7 +296,7 @@ def test_permissions(tenant: TenantHandle) -> None:
 
     sp_id = make_sp(tenant)
     job_url = f"/servicePrincipals/{sp_id}/synchronization/jobs/{make_job(tenant, sp_id)}"
-    sessions = tenant.client.app.state.hospes.sessions  # type: ignore[attr-defined]
+    sessions = tenant.client.app.state.runtime.sessions  # type: ignore[attr-defined]
     apps = AppService(sessions, system_principal(tenant.id))
     headers = {}
     for perms in (
@@ -344,13 +345,13 @@ def loopback_service(
     """The app's facade, with loopback admitted as an operator would for an intranet target (HOSPES_OUTBOUND_ALLOW)."""
     app = tenant.client.app
     allowed = settings.model_copy(update={"outbound_allow": "127.0.0.1"})
-    original = app.state.provisioning  # type: ignore[attr-defined]
+    original = app.state.runtime  # type: ignore[attr-defined]
     service = ProvisioningService(sessions, allowed, secret_box(allowed.secret_key, allowed.data_dir))
-    app.state.provisioning = service  # type: ignore[attr-defined]
+    app.state.runtime = dataclasses.replace(original, provisioning=service)  # type: ignore[attr-defined]
     try:
         yield service
     finally:
-        app.state.provisioning = original  # type: ignore[attr-defined]
+        app.state.runtime = original  # type: ignore[attr-defined]
 
 
 def test_loopback_target_refused_without_allow_list(tenant: TenantHandle, scim: Target) -> None:

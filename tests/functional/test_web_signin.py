@@ -10,9 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
+from hospes.domain.clock import utcnow
 from hospes.services.web_sessions import token_hash
 from hospes.settings import Settings
-from hospes.storage.tables import AuditLog, WebSession, utcnow
+from hospes.storage.tables import AuditLog, WebSession
 from tests.conftest import TenantHandle
 from tests.functional.webpages import PASSWORD, csrf_of, session_cookie, sign_in
 

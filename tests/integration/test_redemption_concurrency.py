@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import secret_box
+from hospes.domain.clock import utcnow
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
 from hospes.services.email_otp import EmailOtpService
@@ -18,7 +19,7 @@ from hospes.services.invitations import InvitationService, InviteConfig
 from hospes.services.redemption import RedemptionRefusedError, RedemptionService
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
-from hospes.storage.tables import ChangeLog, User, utcnow
+from hospes.storage.tables import ChangeLog, User
 from tests.conftest import TenantHandle
 
 BROWSERS = 6

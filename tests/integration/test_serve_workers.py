@@ -20,10 +20,11 @@ def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr("hospes.asgi.tune_gc", lambda: None)  # a server process's GC settings, not the test run's
     # flock locks belong to an open file description: a second open in this process contends like another process.
     first, second = worker_app(), worker_app()
-    assert first.state.background_lock is not None and first.state.outbox is not None
-    assert second.state.background_lock is None and second.state.outbox is None
-    assert second.state.provisioning_runner is None
-    first.state.background_lock.close()  # the primary dies: the next process started takes the jobs over
+    first_runtime, second_runtime = first.state.runtime, second.state.runtime
+    assert first_runtime.background_lock is not None and first_runtime.workers.outbox is not None
+    assert second_runtime.background_lock is None and second_runtime.workers.outbox is None
+    assert second_runtime.workers.provisioning is None
+    first_runtime.background_lock.close()  # the primary dies: the next process started takes the jobs over
     third = worker_app()
-    assert third.state.background_lock is not None and third.state.outbox is not None
-    third.state.background_lock.close()
+    assert third.state.runtime.background_lock is not None and third.state.runtime.workers.outbox is not None
+    third.state.runtime.background_lock.close()

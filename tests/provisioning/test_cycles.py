@@ -499,8 +499,8 @@ def test_job_lifecycle_and_settings(sync_app: App) -> None:
 def test_log_retention(sync_app: App) -> None:
     from datetime import timedelta
 
+    from hospes.domain.clock import utcnow
     from hospes.provisioning.engine import prune_logs
-    from hospes.storage.tables import utcnow
 
     app = sync_app
     app.assign(person(app.tenant)["id"])

@@ -8,6 +8,7 @@ import email
 import email.policy
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -205,39 +206,36 @@ def worker(config: ConfigOpt = None) -> None:
     Stops on SIGINT/SIGTERM."""
     from hospes.auth.crypto import secret_box
     from hospes.auth.keys import load_or_create_keys
-    from hospes.mail.outbox import OutboxWorker
-    from hospes.provisioning import ProvisioningRunner
-    from hospes.services.bulk_jobs import BulkJobWorker
+    from hospes.workers import build_workers
 
     settings, sessions = _open(config)
     box = secret_box(settings.secret_key, settings.data_dir)
-    runner = ProvisioningRunner(sessions, settings, box)
-    outbox = OutboxWorker(sessions, settings) if settings.smtp_host else None
-    keys = load_or_create_keys(sessions, box)
-    bulk = BulkJobWorker(sessions, settings, box, keys.seal, wake_mail=outbox.wake if outbox else None)
+    workers = build_workers(
+        settings,
+        sessions,
+        box,
+        load_or_create_keys(sessions, box),
+        mail=bool(settings.smtp_host),
+        provisioning=True,
+        bulk=True,
+        housekeeping=False,
+    )
+    stopped = threading.Event()
 
     def stop(*_: object) -> None:
-        runner.stop(0)
-        bulk.stop(0)
-        if outbox is not None:
-            outbox.stop(0)
+        stopped.set()
 
     signal.signal(signal.SIGTERM, stop)
-    runner.start()
-    bulk.start()
-    console.print("running provisioning jobs")
-    if outbox is None:
+    workers.start()
+    console.print("running provisioning jobs and bulk invitations")
+    if workers.outbox is None:
         console.print("email delivery off: HOSPES_SMTP_HOST is not set")
-        with contextlib.suppress(KeyboardInterrupt):
-            runner.run_until_stopped()
-        runner.stop()
-        bulk.stop()
-        return
-    console.print(f"delivering email through {settings.smtp_host}:{settings.smtp_port}")
+    else:
+        console.print(f"delivering email through {settings.smtp_host}:{settings.smtp_port}")
     with contextlib.suppress(KeyboardInterrupt):
-        outbox.run()
-    runner.stop()
-    bulk.stop()
+        while not stopped.wait(0.5):
+            pass
+    workers.stop()
 
 
 def register(app: typer.Typer) -> None:

@@ -13,22 +13,22 @@ from sqlalchemy import bindparam, select
 from hospes.domain.errors import AuthenticationError, ForbiddenError, InvalidInputError, PayloadTooLargeError
 from hospes.domain.principals import Principal
 from hospes.domain.schema import Resource
-from hospes.graph.state import AppState
 from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+from hospes.runtime import Runtime
 from hospes.services.listing import ListQuery
 from hospes.storage.engine import read_one
 from hospes.storage.tables import ServicePrincipal
 
 
-async def app_state(request: Request) -> AppState:  # async: no blocking, so no thread-pool round trip
-    state: AppState = request.app.state.hospes
+async def app_state(request: Request) -> Runtime:  # async: no blocking, so no thread-pool round trip
+    state: Runtime = request.app.state.runtime
     return state
 
 
-StateDep = Annotated[AppState, Depends(app_state)]
+RuntimeDep = Annotated[Runtime, Depends(app_state)]
 
 
-async def current_principal(request: Request, state: StateDep) -> Principal:
+async def current_principal(request: Request, state: RuntimeDep) -> Principal:
     """Async: the token check is pure CPU and, on SQLite, the service principal lookup is a local indexed read of
     microseconds; a worker-thread round trip per request cost more than both (bench/bench_invitations.py)."""
     header = request.headers.get("authorization", "")
@@ -53,7 +53,7 @@ _APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled
 )
 
 
-def app_is_active(state: AppState, principal: Principal) -> bool:
+def app_is_active(state: Runtime, principal: Principal) -> bool:
     """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once."""
     row = read_one(state.sessions.kw["bind"], _APP_STATE, {"id": principal.id})
     return row is not None and row[0] == principal.tenant_id and bool(row[1])
@@ -95,11 +95,11 @@ async def _read_json(request: Request, limit: int, *, required: bool) -> Any:
         ) from None
 
 
-async def json_body(request: Request, state: StateDep) -> Any:
+async def json_body(request: Request, state: RuntimeDep) -> Any:
     return await _read_json(request, state.settings.max_body_bytes, required=True)
 
 
-async def optional_body(request: Request, state: StateDep) -> Any:
+async def optional_body(request: Request, state: RuntimeDep) -> Any:
     """A JSON body that may be absent (``start``, ``pause``, and ``restart`` sent without criteria): ``{}``."""
     return await _read_json(request, state.settings.max_body_bytes, required=False)
 
@@ -111,7 +111,7 @@ OptionalBodyDep = Annotated[Any, Depends(optional_body)]
 class QueryOptions:
     """Parsed OData options of a collection request; ``$skiptoken`` restores the first request's options."""
 
-    def __init__(self, request: Request, state: AppState, resource: Resource, principal: Principal) -> None:
+    def __init__(self, request: Request, state: Runtime, resource: Resource, principal: Principal) -> None:
         params = request.query_params
         self.resource = resource
         token = params.get("$skiptoken")
@@ -164,5 +164,5 @@ class QueryOptions:
             eventual=bool(self.raw.get("eventual")),
         )
 
-    def skiptoken(self, tenant_id: str, after: list[Any], state: AppState) -> str:
+    def skiptoken(self, tenant_id: str, after: list[Any], state: Runtime) -> str:
         return state.keys.seal(f"page:{self.resource.collection}", {"t": tenant_id, "o": self.raw, "a": after})

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from hospes.domain.schema import Resource
 from hospes.graph.deps import QueryOptions
-from hospes.graph.state import AppState
+from hospes.runtime import Runtime
 from hospes.services.listing import Page
 
 
@@ -37,17 +37,17 @@ def to_wire(
     return out
 
 
-def context_url(state: AppState, path: str, select: list[str] | None = None, entity: bool = False) -> str:
+def context_url(state: Runtime, path: str, select: list[str] | None = None, entity: bool = False) -> str:
     suffix = f"({','.join(select)})" if select else ""
     return f"{state.settings.public_url}/v1.0/$metadata#{path}{suffix}{'/$entity' if entity else ''}"
 
 
-def entity(state: AppState, context_path: str, body: dict[str, Any]) -> dict[str, Any]:
+def entity(state: Runtime, context_path: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"@odata.context": context_url(state, context_path, entity=True), **body}
 
 
 def collection(
-    state: AppState,
+    state: Runtime,
     context_path: str,
     items: Iterable[dict[str, Any]],
     next_link: str | None = None,
@@ -64,7 +64,7 @@ def collection(
 
 
 def paged(
-    state: AppState,
+    state: Runtime,
     path: str,
     options: QueryOptions,
     page: Page,

@@ -17,16 +17,18 @@ import random
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.background import BackgroundLoop
+from hospes.domain.clock import utcnow
+from hospes.domain.ids import new_id
 from hospes.mail.compose import ComposedMail
-from hospes.services.base import new_id
 from hospes.settings import Settings
-from hospes.storage.tables import OutboxAttempt, OutboxMessage, utcnow
+from hospes.storage.tables import OutboxAttempt, OutboxMessage
 
 log = logging.getLogger("hospes.mail")
 
@@ -84,7 +86,33 @@ def enqueue_wire(
         created_at=now,
     )
     session.add(row)
+    session.info[_QUEUED] = True
     return row
+
+
+# "Mail was queued" reaches this process's delivery worker from the write path itself: ``enqueue`` marks the
+# session, and once that session commits, the worker attached to its session factory is woken. No caller has to
+# remember a wake-up call; a worker in another process picks the message up at its next poll.
+_WAKE = "hospes.outbox_wake"
+_QUEUED = "hospes.outbox_queued"
+
+
+def wake_on_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
+    """Wake ``wake`` after every commit, through ``sessions``, of a transaction that queued mail."""
+    sessions.configure(info={_WAKE: wake})
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_QUEUED, False):
+        wake = session.info.get(_WAKE)
+        if wake is not None:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_QUEUED, None)
 
 
 @dataclass
@@ -239,14 +267,6 @@ def _deliver_one(
             row.next_attempt_at = now + dt.timedelta(seconds=retry_delay(settings, row.attempts))
             report.retried += 1
         session.add(OutboxAttempt(message_id=row.id, at=now, result=result, error=error, duration_ms=elapsed))
-
-
-def wake_worker(app_state: object) -> None:
-    """After committing a message: wake this process's delivery worker, if it runs one (``app.state.outbox``);
-    otherwise the worker of another process picks the message up at its next poll."""
-    worker = getattr(app_state, "outbox", None)
-    if worker is not None:
-        worker.wake()
 
 
 class OutboxWorker(BackgroundLoop):

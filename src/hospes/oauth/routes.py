@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from hospes.graph.deps import StateDep
+from hospes.graph.deps import RuntimeDep
 from hospes.services.oauth import OAuthError, client_credentials, password_grant
 from hospes.services.tenants import resolve_tenant
 
@@ -26,7 +26,7 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 
 
 @router.post("/{tenant}/oauth2/v2.0/token")
-async def token(tenant: str, request: Request, state: StateDep) -> JSONResponse:
+async def token(tenant: str, request: Request, state: RuntimeDep) -> JSONResponse:
     if int(request.headers.get("content-length") or 0) > _MAX_FORM:
         return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -85,7 +85,7 @@ async def token(tenant: str, request: Request, state: StateDep) -> JSONResponse:
 
 
 @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
-def openid_configuration(tenant: str, state: StateDep) -> dict[str, Any]:
+def openid_configuration(tenant: str, state: RuntimeDep) -> dict[str, Any]:
     with state.sessions() as session:
         tenant_id = resolve_tenant(session, tenant).id
     base = state.settings.public_url
@@ -105,7 +105,7 @@ def openid_configuration(tenant: str, state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/{tenant}/discovery/v2.0/keys")
-def jwks(tenant: str, state: StateDep) -> dict[str, Any]:
+def jwks(tenant: str, state: RuntimeDep) -> dict[str, Any]:
     with state.sessions() as session:
         resolve_tenant(session, tenant)
     return state.keys.public_jwks()

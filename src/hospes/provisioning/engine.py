@@ -40,6 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
+from hospes.domain.clock import utcnow
 from hospes.provisioning import mapping
 from hospes.provisioning.connector import (
     Change,
@@ -61,7 +62,7 @@ from hospes.provisioning.scim import ScimConfig, ScimConnector, connector_error
 from hospes.provisioning.source import Assignments, Directory, SourceObject
 from hospes.provisioning.ssrf import OutboundPolicy
 from hospes.settings import Settings
-from hospes.storage.tables import ChangeLog, ServicePrincipal, Tenant, utcnow
+from hospes.storage.tables import ChangeLog, ServicePrincipal, Tenant
 from hospes.storage.tables_provisioning import (
     ProvisionedObject,
     ProvisioningJob,

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
 from hospes.background import BackgroundLoop
+from hospes.domain.clock import utcnow
 from hospes.provisioning.engine import ConnectorFactory, Engine, prune_logs
 from hospes.settings import Settings
-from hospes.storage.tables import ChangeLog, utcnow
+from hospes.storage.tables import ChangeLog
 from hospes.storage.tables_provisioning import ProvisioningJob
 
 log = logging.getLogger("hospes.provisioning")
@@ -50,11 +51,6 @@ class ProvisioningRunner(BackgroundLoop):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._jobs: dict[str, threading.Thread] = {}
         self._last_prune = 0.0
-
-    def run_until_stopped(self) -> None:
-        """Block the calling thread until ``stop`` (``hospes worker`` without email delivery)."""
-        while not self._stop.wait(1.0):
-            pass
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()

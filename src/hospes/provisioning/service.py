@@ -33,6 +33,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal, system_principal
 from hospes.provisioning.connector import ConnectorError
@@ -43,7 +44,7 @@ from hospes.provisioning.source import Directory
 from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
 from hospes.services.base import Services
 from hospes.settings import Settings
-from hospes.storage.tables import ServicePrincipal, utcnow
+from hospes.storage.tables import ServicePrincipal
 from hospes.storage.tables_provisioning import (
     ProvisionedObject,
     ProvisioningJob,

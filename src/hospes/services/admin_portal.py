@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import (
     DEFAULT_ACCESS_ROLE_ID,
@@ -29,7 +30,7 @@ from hospes.domain.principals import (
 )
 from hospes.services.apps import GRAPH_APP_ID, AppService
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, PolicyService, directory_roles, load_policy, parse_definition
-from hospes.services.base import Services, Write, new_id
+from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.invitations import InvitationResult, InvitationService
 from hospes.services.redemption import guest_policy_row, load_guest_policy

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import hash_secret
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
-from hospes.services.base import Services, Write, new_id
+from hospes.services.base import Services, Write
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.storage.tables import Application, AppRoleAssignment, ClientSecret, Group, ServicePrincipal, User
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,13 +11,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import DomainError
+from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
-from hospes.storage.tables import AuditLog, ChangeLog, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+from hospes.storage.tables import AuditLog, ChangeLog
 
 
 @dataclass

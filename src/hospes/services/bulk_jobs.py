@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
 from hospes.background import BackgroundLoop
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import Principal
 from hospes.services.admin_portal import access_of
@@ -42,7 +43,7 @@ from hospes.services.invitations import InvitationResult, InvitationService, Inv
 from hospes.services.web_sessions import user_principal
 from hospes.settings import Settings
 from hospes.storage.engine import read_sessions
-from hospes.storage.tables import User, utcnow
+from hospes.storage.tables import User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 
 log = logging.getLogger("hospes.bulk")
@@ -306,14 +307,12 @@ class BulkJobWorker(BackgroundLoop):
         box: SecretBox,
         seal: Callable[[str, Any], str],
         *,
-        wake_mail: Callable[[], None] | None = None,
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__()
         self.sessions, self.box, self.lease, self.clock = sessions, box, lease, clock
         self.config = InviteConfig.from_settings(settings, seal)
-        self.wake_mail = wake_mail
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
         self._last_prune = 0.0
 
@@ -356,14 +355,9 @@ class BulkJobWorker(BackgroundLoop):
                         return done
                     self._invite(service, claim, row_no, body)
                     done += 1
-                    if service.mail_queued and done % 20 == 0 and self.wake_mail:
-                        self.wake_mail()
         except LostLeaseError:
             log.info("bulk invite job %s was taken over by another worker", claim.job_id)
             return done
-        finally:
-            if self.wake_mail and done:
-                self.wake_mail()
 
     def _claim(self) -> _Claim | None:
         now = self.clock()

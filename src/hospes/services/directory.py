@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, NotFoundError
 from hospes.domain.principals import DIRECTORY_ROLES, system_principal
 from hospes.domain.schema import DIRECTORY_AUDIT
@@ -15,15 +16,7 @@ from hospes.services.base import Services
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.tables import (
-    AuditLog,
-    ChangeLog,
-    DirectoryRoleMember,
-    Group,
-    ServicePrincipal,
-    User,
-    utcnow,
-)
+from hospes.storage.tables import AuditLog, ChangeLog, DirectoryRoleMember, Group, ServicePrincipal, User
 
 
 class DeletedItemsService(Services):

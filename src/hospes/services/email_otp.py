@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
-from hospes.services.base import new_id
+from hospes.domain.ids import new_id
 from hospes.services.throttle import Scope, Throttle
 from hospes.settings import Settings
 from hospes.storage.tables_redemption import EmailOtpCode

@@ -9,9 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.schema import GROUP
 from hospes.domain.validation import require
-from hospes.services.base import Services, Write, new_id
+from hospes.services.base import Services, Write
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember, ServicePrincipal, User
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError, ForbiddenError, InvitationError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
 from hospes.domain.schema import USER
@@ -48,7 +49,7 @@ from hospes.services.b2b_policy import (
     is_blocked_by_recipient,
     load_policy,
 )
-from hospes.services.base import Services, Write, new_id
+from hospes.services.base import Services, Write
 from hospes.settings import Settings
 from hospes.storage.engine import read_sessions
 from hospes.storage.tables import B2BPolicy, Domain, Group, Invitation, InvitationBlock, Tenant, User, UserSponsor

@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
 from hospes.domain.errors import InvitationError
+from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
 from hospes.mail.i18n import choose_language
 from hospes.mail.otp_mail import OtpMailData, build_otp_mail
 from hospes.mail.outbox import enqueue
 from hospes.services import tickets
 from hospes.services.b2b_policy import check_domain, load_policy
-from hospes.services.base import Services, new_id
+from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
 from hospes.services.signin import audit_failure
 from hospes.settings import Settings

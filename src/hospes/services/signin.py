@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.passwords import hash_password, verify_password
-from hospes.services.base import new_id
+from hospes.domain.ids import new_id
 from hospes.services.throttle import Scope, Throttle
 from hospes.storage.tables import AuditLog, User
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.principals import (
     APPLICATION_PERMISSIONS,
     GLOBAL_ADMINISTRATOR,
@@ -18,7 +19,7 @@ from hospes.domain.principals import (
     system_principal,
 )
 from hospes.services.apps import AppService
-from hospes.services.base import Services, new_id
+from hospes.services.base import Services
 from hospes.services.users import UserService
 from hospes.storage.tables import DirectoryRoleMember, Domain, Tenant
 

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import check_password_policy, hash_password
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.domain.ids import new_id
 from hospes.domain.schema import USER
 from hospes.domain.validation import require
-from hospes.services.base import Services, Write, new_id
+from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.web_sessions import revoke_user_sessions

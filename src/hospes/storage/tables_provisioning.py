@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospes.storage.tables import Base, BigId, JsonType, UtcDateTime, utcnow
+from hospes.domain.clock import utcnow
+from hospes.storage.tables import Base, BigId, JsonType, UtcDateTime
 
 
 class ProvisioningJob(Base):

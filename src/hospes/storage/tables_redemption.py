@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hospes.storage.tables import Base, JsonType, UtcDateTime, utcnow
+from hospes.domain.clock import utcnow
+from hospes.storage.tables import Base, JsonType, UtcDateTime
 
 
 class GuestFlow(Base):

@@ -9,25 +9,28 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.staticfiles import StaticFiles
 
-from hospes.auth.crypto import secret_box
+from hospes.runtime import Runtime
+from hospes.services.email_otp import EmailOtpService
 from hospes.services.mfa import MfaService
+from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.throttle import Throttle
 from hospes.services.web_sessions import SessionStore
-from hospes.settings import Settings
 from hospes.web.context import WebState
+from hospes.web.exits import install as install_page_exit
 from hospes.web.security import CookiePolicy, Csrf, origin_of
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def build_state(settings: Settings, sessions: sessionmaker[Session]) -> WebState:
-    box = secret_box(settings.secret_key, settings.data_dir)
+def build_state(runtime: Runtime) -> WebState:
+    settings, sessions, box = runtime.settings, runtime.sessions, runtime.box
     throttle = Throttle(sessions, settings)
+    otp = EmailOtpService(sessions, box, throttle, settings)
     return WebState(
+        runtime=runtime,
         settings=settings,
         sessions=sessions,
         box=box,
@@ -41,21 +44,23 @@ def build_state(settings: Settings, sessions: sessionmaker[Session]) -> WebState
         throttle=throttle,
         signin=PasswordSignIn(sessions, throttle),
         mfa=MfaService(sessions, box),
+        redemption=RedemptionService(sessions, box, otp, settings),
         origin=origin_of(settings.public_url),
     )
 
 
-def mount(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> WebState:
-    from hospes.web import account, guest, login, myapps, portal, redeem, unsubscribe
+def mount(app: FastAPI, runtime: Runtime) -> WebState:
+    from hospes.web import account, invitation_block, login, myapps, portal, redeem, unsubscribe
 
-    state = build_state(settings, sessions)
+    state = build_state(runtime)
     app.state.web = state
-    app.state.redemption = guest.build_redemption(state)
+    install_page_exit(app)
     app.include_router(unsubscribe.router)  # /unsubscribe/... before the /{tenant}/... pages
     app.include_router(redeem.router)
     app.include_router(myapps.router)
     app.include_router(login.router)
     app.include_router(account.router)
     app.include_router(portal.router)
+    app.include_router(invitation_block.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return state

@@ -16,25 +16,24 @@ from hospes.domain.errors import ConflictError
 from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.exits import PageExit
 from hospes.web.login import checked_form
 
 router = APIRouter(include_in_schema=False)
 _ENROL = "totp-enrol"
 
 
-def _signed_in(request: Request, tenant: str, path: str) -> Page | Response:
+def _signed_in(request: Request, tenant: str, path: str) -> Page:
     """The Page of a fully signed-in user, or where to go instead (sign-in, unknown organization)."""
     page = open_page(request, tenant)
-    if isinstance(page, Page) and (page.live is None or not page.live.is_full):
-        return page.redirect(f"{page.base}/login?next=/{tenant}{path}")
+    if page.live is None or not page.live.is_full:
+        raise PageExit(page.redirect(f"{page.base}/login?next=/{tenant}{path}"))
     return page
 
 
 @router.get("/{tenant}/me")
 def me(request: Request, tenant: str) -> Response:
     page = _signed_in(request, tenant, "/me")
-    if not isinstance(page, Page):
-        return page
     assert page.live is not None  # _signed_in guarantees a full session
     mfa = page.web.mfa
     user = page.live.user
@@ -65,8 +64,6 @@ def _setup_page(page: Page, sealed: str | None, error: str | None, status: int =
 @router.get("/{tenant}/me/mfa")
 def mfa_page(request: Request, tenant: str) -> Response:
     page = _signed_in(request, tenant, "/me/mfa")
-    if not isinstance(page, Page):
-        return page
     assert page.live is not None  # _signed_in guarantees a full session
     user_id = page.live.user.id
     if page.web.mfa.is_enrolled(user_id):
@@ -77,12 +74,8 @@ def mfa_page(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/me/mfa/enrol")
 async def mfa_enrol(request: Request, tenant: str) -> Response:
     page = _signed_in(request, tenant, "/me/mfa")
-    if not isinstance(page, Page):
-        return page
     assert page.live is not None  # _signed_in guarantees a full session
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = gettext_for(page)
     web, user = page.web, page.live.user
     sealed = form.get("sealed", "")
@@ -104,28 +97,24 @@ async def mfa_enrol(request: Request, tenant: str) -> Response:
     return page.render("recovery_codes.html", codes=codes, first_time=True)
 
 
-async def _with_code(request: Request, tenant: str) -> tuple[Page, str] | Response:
+async def _with_code(request: Request, tenant: str) -> tuple[Page, str]:
     """A security-info change: signed in, a valid form, and a fresh code (TOTP or recovery) from the user, so a
     stolen session alone cannot take over or strip the second factor."""
     page = _signed_in(request, tenant, "/me/mfa")
-    if not isinstance(page, Page):
-        return page
     assert page.live is not None  # _signed_in guarantees a full session
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = gettext_for(page)
     web, user = page.web, page.live.user
     scopes = (web.throttle.codes(user.id), web.throttle.address(client_address(request)))
     codes_left = web.mfa.recovery_codes_left(user.id)
     if web.throttle.locked_until(page.now, *scopes) is not None:
         message = _("Too many failed attempts. Wait a few minutes, then try again.")
-        return page.render("mfa_manage.html", 429, codes_left=codes_left, error=message)
+        raise PageExit(page.render("mfa_manage.html", 429, codes_left=codes_left, error=message))
     method = web.mfa.verify_any(user.id, form.get("code", "")[:64], page.now)
     if method is None:
         web.throttle.failure(page.now, *scopes)
         message = _("That code is not valid. Try again.")
-        return page.render("mfa_manage.html", 401, codes_left=codes_left, error=message)
+        raise PageExit(page.render("mfa_manage.html", 401, codes_left=codes_left, error=message))
     web.throttle.success(*scopes)
     return page, method
 
@@ -133,8 +122,6 @@ async def _with_code(request: Request, tenant: str) -> tuple[Page, str] | Respon
 @router.post("/{tenant}/me/mfa/recovery-codes")
 async def regenerate_codes(request: Request, tenant: str) -> Response:
     checked = await _with_code(request, tenant)
-    if not isinstance(checked, tuple):
-        return checked
     page, _method = checked
     assert page.live is not None
     codes = page.web.mfa.regenerate_codes(user_principal(page.live.user), page.now)
@@ -144,8 +131,6 @@ async def regenerate_codes(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/me/mfa/remove")
 async def remove_authenticator(request: Request, tenant: str) -> Response:
     checked = await _with_code(request, tenant)
-    if not isinstance(checked, tuple):
-        return checked
     page, _method = checked
     assert page.live is not None
     page.web.mfa.remove(user_principal(page.live.user), page.now)

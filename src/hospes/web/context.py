@@ -13,15 +13,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hospes.auth.crypto import SecretBox
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import NotFoundError
+from hospes.runtime import Runtime
 from hospes.services.mfa import MfaService
+from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.tenants import resolve_tenant
 from hospes.services.throttle import Throttle
 from hospes.services.web_sessions import LiveSession, SessionStore, token_hash
 from hospes.settings import Settings
-from hospes.storage.tables import utcnow
 from hospes.web import i18n
+from hospes.web.exits import PageExit
 from hospes.web.render import render_html
 from hospes.web.security import CookiePolicy, Csrf, new_pre_session
 
@@ -30,6 +33,7 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class WebState:
+    runtime: Runtime
     settings: Settings
     sessions: sessionmaker[Session]
     box: SecretBox
@@ -39,6 +43,7 @@ class WebState:
     throttle: Throttle
     signin: PasswordSignIn
     mfa: MfaService
+    redemption: RedemptionService
     origin: str  # scheme://host[:port] of the public URL, for the Origin check
     clock: Callable[[], datetime] = utcnow
 
@@ -129,8 +134,8 @@ def language_hint(request: Request, web: WebState) -> tuple[str | None, bool]:
     return i18n.match(request.cookies.get(web.cookies.language)), False
 
 
-def open_page(request: Request, tenant_key: str) -> Page | Response:
-    """The request's Page, or the "unknown organization" page."""
+def open_page(request: Request, tenant_key: str) -> Page:
+    """The request's Page; an unknown organization stops the request with its page."""
     web = web_state(request)
     now = web.clock()
     chosen, from_query = language_hint(request, web)
@@ -142,17 +147,19 @@ def open_page(request: Request, tenant_key: str) -> Page | Response:
     except NotFoundError:
         lang = i18n.choose(chosen, accept_language=accept)
         _ = i18n.translations(lang).gettext
-        return render_html(
-            lang,
-            "error.html",
-            404,
-            tenant=None,
-            base="",
-            user=None,
-            csrf="",
-            title=_("Organization not found"),
-            message=_("There is no organization at this address. Check the link, or ask whoever sent it to you."),
-        )
+        raise PageExit(
+            render_html(
+                lang,
+                "error.html",
+                404,
+                tenant=None,
+                base="",
+                user=None,
+                csrf="",
+                title=_("Organization not found"),
+                message=_("There is no organization at this address. Check the link, or ask whoever sent it to you."),
+            )
+        ) from None
     token = request.cookies.get(web.cookies.session)
     live = web.store.load(token, now)
     if live is not None and live.tenant_id != view.id:

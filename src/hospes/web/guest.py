@@ -15,24 +15,18 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes.domain.errors import InvitationError
 from hospes.domain.invitation import check_email
-from hospes.services.email_otp import EmailOtpService
 from hospes.services.redemption import FlowView, RedemptionService, origin
 from hospes.web import i18n
 from hospes.web.context import LANGUAGE_COOKIE_SECONDS, Page, WebState, language_hint, web_state
+from hospes.web.exits import PageExit
 from hospes.web.render import CSP, render_html
 from hospes.web.security import new_pre_session, read_form, same_origin
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.\-\[\]:]+$")
 
 
-def build_redemption(web: WebState) -> RedemptionService:
-    otp = EmailOtpService(web.sessions, web.box, web.throttle, web.settings)
-    return RedemptionService(web.sessions, web.box, otp, web.settings)
-
-
 def redemption(request: Request) -> RedemptionService:
-    service: RedemptionService = request.app.state.redemption
-    return service
+    return web_state(request).redemption
 
 
 def flow_cookie(web: WebState) -> str:
@@ -128,18 +122,22 @@ class PlainPage:
         return self._apply(RedirectResponse(url, status_code=303))
 
 
-async def plain_form(page: PlainPage) -> dict[str, str] | Response:
+async def plain_form(page: PlainPage) -> dict[str, str]:
     _ = page.gettext
     if not same_origin(page.request, page.web.origin):
-        return page.error(403, _("Request refused"), _("This form was sent from another site, so it was refused."))
+        raise PageExit(
+            page.error(403, _("Request refused"), _("This form was sent from another site, so it was refused."))
+        )
     form = await read_form(page.request)
     if form is None:
-        return page.error(400, _("Request refused"), _("The form could not be read. Go back and try again."))
+        raise PageExit(page.error(400, _("Request refused"), _("The form could not be read. Go back and try again.")))
     if not page.csrf_ok(form):
-        return page.error(
-            403,
-            _("Request refused"),
-            _("The form has expired or did not come from this site. Go back, reload the page and try again."),
+        raise PageExit(
+            page.error(
+                403,
+                _("Request refused"),
+                _("The form has expired or did not come from this site. Go back, reload the page and try again."),
+            )
         )
     return form
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from hospes.services.signin import audit_failure
 from hospes.services.web_sessions import FULL, MFA_PENDING
 from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.exits import PageExit
 from hospes.web.security import read_form, safe_next, same_origin
 
 router = APIRouter(include_in_schema=False)
@@ -22,19 +23,23 @@ def _retry_message(page: Page) -> str:
     return _("Too many failed attempts. Wait a few minutes, then try again.")
 
 
-async def checked_form(page: Page) -> dict[str, str] | Response:
+async def checked_form(page: Page) -> dict[str, str]:
     """The POSTed form, or the 403/400 page: same origin, valid CSRF token, readable body."""
     _ = gettext_for(page)
     if not same_origin(page.request, page.web.origin):
-        return page.error(403, _("Request refused"), _("This form was sent from another site, so it was refused."))
+        raise PageExit(
+            page.error(403, _("Request refused"), _("This form was sent from another site, so it was refused."))
+        )
     form = await read_form(page.request)
     if form is None:
-        return page.error(400, _("Request refused"), _("The form could not be read. Go back and try again."))
+        raise PageExit(page.error(400, _("Request refused"), _("The form could not be read. Go back and try again.")))
     if not page.csrf_ok(form):
-        return page.error(
-            403,
-            _("Request refused"),
-            _("The form has expired or did not come from this site. Go back, reload the page and try again."),
+        raise PageExit(
+            page.error(
+                403,
+                _("Request refused"),
+                _("The form has expired or did not come from this site. Go back, reload the page and try again."),
+            )
         )
     return form
 
@@ -46,8 +51,6 @@ def _next_of(page: Page, value: str | None) -> str:
 @router.get("/{tenant}/login")
 def login_form(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     target = _next_of(page, request.query_params.get("next"))
     # prompt=login (as in OpenID Connect) asks for credentials again even when signed in: switching account,
     # or a later step-up; the new sign-in then replaces the current session.
@@ -63,13 +66,9 @@ def login_form(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/login")
 async def login_submit(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     # The login form is protected by the pre-session cookie, not by whatever session the browser holds.
     page.live = None
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = gettext_for(page)
     login_name = form.get("username", "")
     target = _next_of(page, form.get("next"))
@@ -101,8 +100,6 @@ async def login_submit(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/login/mfa")
 def mfa_form(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     if page.live is None:
         return page.redirect(f"{page.base}/login")
     if page.live.is_full:
@@ -113,11 +110,7 @@ def mfa_form(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/login/mfa")
 async def mfa_submit(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     live = page.live
     if live is None or live.auth_level != MFA_PENDING:
         return page.redirect(f"{page.base}/login")
@@ -157,8 +150,6 @@ async def mfa_submit(request: Request, tenant: str) -> Response:
 def logout_confirm(request: Request, tenant: str) -> Response:
     """A GET only asks: signing out changes server state, so it takes the POST of this page's form."""
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     if page.live is None:
         return page.redirect(f"{page.base}/login")
     return page.render("logout.html")
@@ -167,14 +158,10 @@ def logout_confirm(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/logout")
 async def logout(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     if page.live is None:
         page.set_cookie(page.web.cookies.session, None)
         return page.redirect(f"{page.base}/login?signed_out=1")
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     everywhere = form.get("scope") == "all"
     page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
     page.set_cookie(page.web.cookies.session, None)

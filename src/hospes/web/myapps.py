@@ -12,30 +12,27 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes.services.admin_portal import access_of
 from hospes.web.context import Page, gettext_for, open_page, web_state
+from hospes.web.exits import PageExit
 from hospes.web.guest import redemption
 from hospes.web.redeem import guest_signin_url
 
 router = APIRouter(include_in_schema=False)
 
 
-def _ready(request: Request, tenant: str, path: str) -> Page | Response:
+def _ready(request: Request, tenant: str, path: str) -> Page:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     user = page.user
     if user is None:
-        return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
+        raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
     invited = user.user_type == "Guest" or user.creation_type == "Invitation"
     if invited and user.external_user_state not in (None, "Accepted"):
-        return page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}"))
+        raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
     return page
 
 
 @router.get("/{tenant}/myapps")
 def my_apps(request: Request, tenant: str) -> Response:
     page = _ready(request, tenant, "/myapps")
-    if not isinstance(page, Page):
-        return page
     apps = redemption(request).my_apps(page.tenant.id, page.user.id)
     # Seed 001: group owners manage their own groups' guests from here, without an admin role.
     with web_state(request).sessions() as session:
@@ -48,8 +45,6 @@ def my_apps(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/myapps/launch/{sp_id}")
 def launch(request: Request, tenant: str, sp_id: str) -> Response:
     page = _ready(request, tenant, f"/myapps/launch/{sp_id[:64]}")
-    if not isinstance(page, Page):
-        return page
     url = redemption(request).launch_url(page.tenant.id, page.user.id, sp_id[:64])
     if url is None:
         _ = gettext_for(page)

@@ -18,12 +18,12 @@ from starlette.responses import Response
 
 from hospes.auth.crypto import DecryptionError
 from hospes.domain.errors import ConflictError
-from hospes.mail.outbox import wake_worker
 from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.redemption import FlowView, LinkInfo, RedemptionRefusedError, safe_redirect
 from hospes.services.web_sessions import FULL, user_principal
 from hospes.storage.tables import User
 from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.exits import PageExit
 from hospes.web.guest import (
     allow_form_target,
     current_flow,
@@ -82,8 +82,6 @@ def _link_params(request: Request, form: dict[str, str] | None = None) -> tuple[
 def redeem_link(request: Request) -> Response:
     tenant_id, invitation_id, ticket = _link_params(request)
     page = open_page(request, tenant_id or "-")
-    if not isinstance(page, Page):
-        return page
     info = redemption(request).inspect_link(page.tenant.id, invitation_id, ticket, page.now)
     if info.status != "ok":
         return _link_error(page, info)
@@ -101,11 +99,7 @@ def redeem_link(request: Request) -> Response:
 async def redeem_start(request: Request) -> Response:
     tenant_id, _i, _t = _link_params(request)
     page = open_page(request, tenant_id or "-")
-    if not isinstance(page, Page):
-        return page
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     tenant_id, invitation_id, ticket = _link_params(request, form)
     started = redemption(request).start_from_link(page.tenant.id, invitation_id, ticket, page.now)
     if isinstance(started, LinkInfo):
@@ -124,8 +118,6 @@ def guest_signin_url(page: Page, next_path: str) -> str:
 @router.get("/{tenant}/guest")
 def guest_form(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     target = safe_next(request.query_params.get("next"), page.tenant.key, f"{page.base}/myapps")
     return page.render("guest_signin.html", next=target, email="", error=None)
 
@@ -133,11 +125,7 @@ def guest_form(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/guest")
 async def guest_submit(request: Request, tenant: str) -> Response:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = gettext_for(page)
     target = safe_next(form.get("next"), page.tenant.key, f"{page.base}/myapps")
     email, valid = entered_address(form)
@@ -151,23 +139,23 @@ async def guest_submit(request: Request, tenant: str) -> Response:
 # --- the steps -------------------------------------------------------------------------------------------------
 
 
-def _flow_page(request: Request, tenant: str) -> tuple[Page, FlowView] | Response:
+def _flow_page(request: Request, tenant: str) -> tuple[Page, FlowView]:
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     flow = current_flow(page)
     if flow is None:
         _ = gettext_for(page)
-        return page.render(
-            "notice.html",
-            400,
-            title=_("This sign-in has expired"),
-            message=_(
-                "Sign-in steps must be finished within 30 minutes, in the same browser. Open the invitation "
-                "link again, or go to the organization's apps page to sign in."
-            ),
-            link=f"{page.base}/myapps",
-            link_text=_("Go to the apps page"),
+        raise PageExit(
+            page.render(
+                "notice.html",
+                400,
+                title=_("This sign-in has expired"),
+                message=_(
+                    "Sign-in steps must be finished within 30 minutes, in the same browser. Open the invitation "
+                    "link again, or go to the organization's apps page to sign in."
+                ),
+                link=f"{page.base}/myapps",
+                link_text=_("Go to the apps page"),
+            )
         )
     return page, flow
 
@@ -175,8 +163,6 @@ def _flow_page(request: Request, tenant: str) -> tuple[Page, FlowView] | Respons
 @router.get("/{tenant}/redeem/continue")
 def continue_flow(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     step = redemption(request).next_step(flow)
     if step == "finish":
@@ -234,8 +220,6 @@ def _finish(page: Page, flow: FlowView) -> Response:
 @router.get("/{tenant}/redeem/signin")
 def signin_page(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     service = redemption(request)
     if flow.verified_method is not None:
@@ -257,15 +241,9 @@ def signin_page(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/redeem/code/send")
 async def send_code(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
-    form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
+    await checked_form(page)
     outcome = redemption(request).send_code(flow, client_address(request), page.now)
-    if outcome == "sent":
-        wake_worker(request.app.state)
     return page.redirect(f"{page.base}/redeem/code?sent={outcome}")
 
 
@@ -291,8 +269,6 @@ def _code_page(page: Page, flow: FlowView, status: int = 200, error: str | None 
 @router.get("/{tenant}/redeem/code")
 def code_page(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     if flow.verified_method is not None:
         return page.redirect(f"{page.base}/redeem/continue")
@@ -302,12 +278,8 @@ def code_page(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/redeem/code")
 async def code_submit(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = gettext_for(page)
     outcome = redemption(request).verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
     if outcome == "ok":
@@ -329,8 +301,6 @@ async def code_submit(request: Request, tenant: str) -> Response:
 def home_return(request: Request, tenant: str) -> Response:
     """Back from the home tenant with its assertion (bound to this browser's flow, fresh, single use)."""
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     if not redemption(request).accept_assertion(flow, request.query_params.get("assertion", ""), page.now):
         _ = gettext_for(page)
@@ -349,8 +319,6 @@ def home_return(request: Request, tenant: str) -> Response:
 def home_side(request: Request, tenant: str, flow_id: str) -> Response:
     """On the guest's home tenant: once its user is signed in here, send them back with an assertion."""
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     _ = gettext_for(page)
     service = redemption(request)
     flow = service.by_flow_id(flow_id, page.now)
@@ -406,8 +374,6 @@ def _mfa_page(page: Page, flow: FlowView, sealed: str | None, error: str | None,
 @router.get("/{tenant}/redeem/mfa")
 def mfa_page(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     if redemption(request).next_step(flow) != "mfa":
         return page.redirect(f"{page.base}/redeem/continue")
@@ -417,12 +383,8 @@ def mfa_page(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/redeem/mfa")
 async def mfa_submit(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     service = redemption(request)
     if service.next_step(flow) != "mfa" or flow.user_id is None:
         return page.redirect(f"{page.base}/redeem/continue")
@@ -469,8 +431,6 @@ async def mfa_submit(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/redeem/consent")
 def consent_page(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     service = redemption(request)
     if service.next_step(flow) != "consent":
@@ -490,12 +450,8 @@ def consent_page(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/redeem/consent")
 async def consent_submit(request: Request, tenant: str) -> Response:
     found = _flow_page(request, tenant)
-    if not isinstance(found, tuple):
-        return found
     page, flow = found
     form = await checked_form(page)
-    if not isinstance(form, dict):
-        return form
     service = redemption(request)
     if service.next_step(flow) != "consent":
         return page.redirect(f"{page.base}/redeem/continue")

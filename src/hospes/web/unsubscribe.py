@@ -12,7 +12,6 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.mail.outbox import wake_worker
 from hospes.services.redemption import FlowView, blocked_organizations, unblock
 from hospes.web.context import client_address
 from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form, redemption
@@ -39,8 +38,6 @@ def start(request: Request) -> Response:
 async def start_submit(request: Request) -> Response:
     page = PlainPage.open(request)
     form = await plain_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = page.gettext
     email, valid = entered_address(form)
     if not valid:
@@ -50,8 +47,6 @@ async def start_submit(request: Request) -> Response:
     flow = service.load(token, page.now)
     assert flow is not None
     outcome = service.send_code(flow, client_address(request), page.now)
-    if outcome == "sent":
-        wake_worker(request.app.state)
     page.set_cookie(_cookie(page), token)
     return page.redirect(f"/unsubscribe/code?sent={outcome}")
 
@@ -93,8 +88,6 @@ async def code_submit(request: Request) -> Response:
     if flow is None:
         return _expired(page)
     form = await plain_form(page)
-    if not isinstance(form, dict):
-        return form
     _ = page.gettext
     outcome = redemption(request).verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
     if outcome == "ok":
@@ -157,8 +150,6 @@ async def unblock_submit(request: Request) -> Response:
     if flow is None:
         return _expired(page)
     form = await plain_form(page)
-    if not isinstance(form, dict):
-        return form
     unblock(page.web.sessions, flow.email, form.get("tenant", ""))
     return page.redirect("/unsubscribe/manage?unblocked=1")
 
@@ -166,9 +157,7 @@ async def unblock_submit(request: Request) -> Response:
 @router.post("/unsubscribe/done")
 async def done(request: Request) -> Response:
     page = PlainPage.open(request)
-    form = await plain_form(page)
-    if not isinstance(form, dict):
-        return form
+    await plain_form(page)
     flow = _flow(page)
     if flow is not None:
         redemption(request).end(flow)

@@ -11,7 +11,7 @@ from hospes.domain.principals import Principal
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import validate_body
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
 from hospes.graph.routers.assignments import assignment_wire, create_assignment
 from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
 from hospes.services.apps import AppService
@@ -53,7 +53,7 @@ def _sp(sp: ServicePrincipal, roles: list[dict[str, Any]], select: list[str] | N
 
 
 @router.get("/applications")
-def list_apps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_apps(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, principal)
     page, creds = AppService(state.sessions, principal).list_apps(options.query)
     return paged(
@@ -67,34 +67,34 @@ def list_apps(request: Request, state: StateDep, principal: Reader) -> dict[str,
 
 
 @router.post("/applications", status_code=201)
-def create_app(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def create_app(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     values, extras = validate_body(APPLICATION, body)
     app = AppService(state.sessions, principal).create_app(values, extras)
     return entity(state, "applications", _app(app, []))
 
 
 @router.get("/applications/{key}")
-def get_app(key: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_app(key: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, principal)
     app, creds = AppService(state.sessions, principal).get_app(key)
     return entity(state, "applications", _app(app, creds, options.select))
 
 
 @router.patch("/applications/{key}", status_code=204)
-def update_app(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def update_app(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     values, _ = validate_body(APPLICATION, body)
     AppService(state.sessions, principal).update_app(key, values)
     return Response(status_code=204)
 
 
 @router.delete("/applications/{key}", status_code=204)
-def delete_app(key: str, state: StateDep, principal: Writer) -> Response:
+def delete_app(key: str, state: RuntimeDep, principal: Writer) -> Response:
     AppService(state.sessions, principal).delete_app(key)
     return Response(status_code=204)
 
 
 @router.post("/applications/{key}/addPassword")
-def add_password(key: str, body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def add_password(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     credential = body.get("passwordCredential", {}) if isinstance(body, dict) else None
     if not isinstance(credential, dict):
         raise InvalidInputError("Invalid value specified for property 'passwordCredential'.")
@@ -109,7 +109,7 @@ def add_password(key: str, body: BodyDep, state: StateDep, principal: Writer) ->
 
 
 @router.post("/applications/{key}/removePassword", status_code=204)
-def remove_password(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def remove_password(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     key_id = body.get("keyId") if isinstance(body, dict) else None
     if not isinstance(key_id, str):
         raise InvalidInputError("Invalid value specified for property 'keyId'.")
@@ -118,7 +118,7 @@ def remove_password(key: str, body: BodyDep, state: StateDep, principal: Writer)
 
 
 @router.get("/servicePrincipals")
-def list_sps(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_sps(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
     page, roles = AppService(state.sessions, principal).list_sps(options.query)
     return paged(
@@ -132,7 +132,7 @@ def list_sps(request: Request, state: StateDep, principal: Reader) -> dict[str, 
 
 
 @router.post("/servicePrincipals", status_code=201)
-def create_sp(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def create_sp(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     rest = {k: v for k, v in body.items() if k != "appId"}
@@ -144,27 +144,27 @@ def create_sp(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, An
 
 
 @router.get("/servicePrincipals/{key}")
-def get_sp(key: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_sp(key: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
     sp, roles = AppService(state.sessions, principal).get_sp(key)
     return entity(state, "servicePrincipals", _sp(sp, roles, options.select))
 
 
 @router.patch("/servicePrincipals/{key}", status_code=204)
-def update_sp(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def update_sp(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     values, _ = validate_body(SERVICE_PRINCIPAL, body)
     AppService(state.sessions, principal).update_sp(key, values)
     return Response(status_code=204)
 
 
 @router.delete("/servicePrincipals/{key}", status_code=204)
-def delete_sp(key: str, state: StateDep, principal: Writer) -> Response:
+def delete_sp(key: str, state: RuntimeDep, principal: Writer) -> Response:
     AppService(state.sessions, principal).delete_sp(key)
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals/{key}/appRoleAssignedTo")
-def assigned_to(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def assigned_to(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     apps = AppService(state.sessions, principal)
     sp, _ = apps.get_sp(key)
     rows = apps.assignments(resource_id=sp.id)
@@ -175,7 +175,7 @@ def assigned_to(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignedTo", status_code=201)
-def assign_to(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> dict[str, Any]:
+def assign_to(key: str, body: BodyDep, state: RuntimeDep, principal: Assigner) -> dict[str, Any]:
     sp, _ = AppService(state.sessions, principal).get_sp(key)
     return create_assignment(
         state, principal, body, None, f"servicePrincipals('{sp.id}')/appRoleAssignedTo", resource_id=sp.id
@@ -183,7 +183,7 @@ def assign_to(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> 
 
 
 @router.delete("/servicePrincipals/{key}/appRoleAssignedTo/{assignment_id}", status_code=204)
-def unassign_to(key: str, assignment_id: str, state: StateDep, principal: Assigner) -> Response:
+def unassign_to(key: str, assignment_id: str, state: RuntimeDep, principal: Assigner) -> Response:
     apps = AppService(state.sessions, principal)
     sp, _ = apps.get_sp(key)
     apps.unassign(assignment_id, resource_id=sp.id)
@@ -191,7 +191,7 @@ def unassign_to(key: str, assignment_id: str, state: StateDep, principal: Assign
 
 
 @router.get("/servicePrincipals/{key}/appRoleAssignments")
-def sp_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def sp_assignments(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     apps = AppService(state.sessions, principal)
     sp, _ = apps.get_sp(key)
     rows = apps.assignments(principal_id=sp.id)
@@ -202,6 +202,6 @@ def sp_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, An
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignments", status_code=201)
-def sp_assign(key: str, body: BodyDep, state: StateDep, principal: Assigner) -> dict[str, Any]:
+def sp_assign(key: str, body: BodyDep, state: RuntimeDep, principal: Assigner) -> dict[str, Any]:
     sp, _ = AppService(state.sessions, principal).get_sp(key)
     return create_assignment(state, principal, body, sp.id, f"servicePrincipals('{sp.id}')/appRoleAssignments")

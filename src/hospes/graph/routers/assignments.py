@@ -7,8 +7,8 @@ from typing import Any
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.principals import Principal
 from hospes.domain.schema import APP_ROLE_ASSIGNMENT
-from hospes.graph.state import AppState
 from hospes.graph.wire import entity, to_wire
+from hospes.runtime import Runtime
 from hospes.services.apps import AppService
 from hospes.storage.tables import AppRoleAssignment
 
@@ -26,7 +26,7 @@ def assignment_wire(row: AppRoleAssignment, names: dict[str, str]) -> dict[str, 
 
 
 def create_assignment(
-    state: AppState,
+    state: Runtime,
     principal: Principal,
     body: Any,
     principal_id: str | None,

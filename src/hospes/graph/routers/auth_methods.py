@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Response
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.principals import Principal
-from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.deps import BodyDep, RuntimeDep, requires
 from hospes.graph.wire import context_url
 from hospes.services.redemption import GuestPolicy, GuestPolicyService
 
@@ -40,13 +40,13 @@ def _wire(policy: GuestPolicy) -> dict[str, Any]:
 
 
 @router.get(PATH)
-def get_email_method(state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_email_method(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     policy = GuestPolicyService(state.sessions, principal).get()
     return {"@odata.context": context_url(state, "authenticationMethodConfigurations", entity=True), **_wire(policy)}
 
 
 @router.patch(PATH, status_code=204)
-def patch_email_method(body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def patch_email_method(body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     otp, method_state = body.get("allowExternalIdToUseEmailOtp"), body.get("state")

@@ -18,11 +18,11 @@ from hospes.domain.errors import InvalidInputError, SyncStateNotFoundError, Unsu
 from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER, Resource
 from hospes.graph import permissions as perm
-from hospes.graph.deps import StateDep, requires
+from hospes.graph.deps import RuntimeDep, requires
 from hospes.graph.errors import error_response
-from hospes.graph.state import AppState
 from hospes.graph.wire import context_url, to_wire
 from hospes.odata import Compare, In, Literal, Node, ODataSyntaxError, Or, Path, parse_filter, parse_select
+from hospes.runtime import Runtime
 from hospes.services.delta import MAX_IDS, Cursor, DeltaPage, DeltaQuery, DeltaService, Entry, MemberDelta
 
 router = APIRouter()
@@ -63,20 +63,14 @@ def _ids(node: Node) -> list[str]:
         is_id = isinstance(path, Path) and path.segments == ("id",)
         if is_id and isinstance(value, Literal) and isinstance(value.value, str):
             return [value.value.lower()]
-    if (
-        isinstance(node, In)
-        and node.path.segments == ("id",)
-        and all(isinstance(v.value, str) for v in node.values)
-    ):
+    if isinstance(node, In) and node.path.segments == ("id",) and all(isinstance(v.value, str) for v in node.values):
         return [str(v.value).lower() for v in node.values]
     raise UnsupportedQueryError(
         f"Delta query supports only $filter on id ('id eq ...' joined by 'or', {MAX_IDS} ids at most)."
     )
 
 
-def _query(
-    resource: Resource, options: dict[str, str], page_size: int
-) -> tuple[DeltaQuery, list[str] | None]:
+def _query(resource: Resource, options: dict[str, str], page_size: int) -> tuple[DeltaQuery, list[str] | None]:
     """The service query and the $select list for serialization, from the (sealed) query options."""
     select: list[str] | None = None
     names = parse_select(options.get("$select"))
@@ -107,9 +101,7 @@ def _query(
         except ODataSyntaxError as exc:
             raise InvalidInputError(str(exc)) from None
     kind = "user" if resource is USER else "group"
-    query = DeltaQuery(
-        kind, tuple(select) if select else None, tuple(dict.fromkeys(ids)) if ids else None, page_size
-    )
+    query = DeltaQuery(kind, tuple(select) if select else None, tuple(dict.fromkeys(ids)) if ids else None, page_size)
     return query, select
 
 
@@ -125,13 +117,11 @@ def _preferences(request: Request) -> tuple[bool, int | None]:
     return minimal, size
 
 
-def _link(state: AppState, resource: Resource, name: str, token: str) -> str:
+def _link(state: Runtime, resource: Resource, name: str, token: str) -> str:
     return f"{state.settings.public_url}/v1.0/{resource.collection}/delta?{name}={quote(token, safe='')}"
 
 
-def _unseal(
-    state: AppState, resource: Resource, principal: Principal, name: str, token: str
-) -> dict[str, Any]:
+def _unseal(state: Runtime, resource: Resource, principal: Principal, name: str, token: str) -> dict[str, Any]:
     try:
         saved = state.keys.unseal(f"delta:{resource.collection}", token)
         if not isinstance(saved, dict) or saved.get("t") != principal.tenant_id:
@@ -146,13 +136,11 @@ def _unseal(
     return saved
 
 
-def _delta(resource: Resource, request: Request, state: AppState, principal: Principal) -> JSONResponse:
+def _delta(resource: Resource, request: Request, state: Runtime, principal: Principal) -> JSONResponse:
     params = request.query_params
     header_minimal, header_size = _preferences(request)
     service = DeltaService(state.sessions, principal)
-    token_name = (
-        "$deltatoken" if params.get("$deltatoken") else "$skiptoken" if params.get("$skiptoken") else None
-    )
+    token_name = "$deltatoken" if params.get("$deltatoken") else "$skiptoken" if params.get("$skiptoken") else None
     latest = token_name == "$deltatoken" and params["$deltatoken"] == "latest"
     if token_name and not latest:
         saved = _unseal(state, resource, principal, token_name, params[token_name])
@@ -203,9 +191,9 @@ def _delta(resource: Resource, request: Request, state: AppState, principal: Pri
 for _suffix in ("delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"):
 
     @router.get(f"/users/{_suffix}", include_in_schema=_suffix == "delta")
-    def users_delta(request: Request, state: StateDep, principal: UserReader) -> JSONResponse:
+    def users_delta(request: Request, state: RuntimeDep, principal: UserReader) -> JSONResponse:
         return _delta(USER, request, state, principal)
 
     @router.get(f"/groups/{_suffix}", include_in_schema=_suffix == "delta")
-    def groups_delta(request: Request, state: StateDep, principal: GroupReader) -> JSONResponse:
+    def groups_delta(request: Request, state: RuntimeDep, principal: GroupReader) -> JSONResponse:
         return _delta(GROUP, request, state, principal)

@@ -10,7 +10,7 @@ from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal
 from hospes.domain.schema import DIRECTORY_AUDIT, GROUP, USER
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
 from hospes.graph.routers.groups import directory_object
 from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryRoleService
@@ -53,7 +53,7 @@ def _organization(tenant: Tenant, domains: list[Domain]) -> dict[str, Any]:
 
 @router.get("/organization")
 def list_organization(
-    state: StateDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
+    state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
 ) -> dict[str, Any]:
     tenant, domains = OrganizationService(state.sessions, principal).get()
     return collection(state, "organization", [_organization(tenant, domains)])
@@ -61,7 +61,7 @@ def list_organization(
 
 @router.get("/organization/{org_id}")
 def get_organization(
-    org_id: str, state: StateDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
+    org_id: str, state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
 ) -> dict[str, Any]:
     tenant, domains = OrganizationService(state.sessions, principal).get()
     if org_id != tenant.id:
@@ -73,7 +73,7 @@ def get_organization(
 def update_organization(
     org_id: str,
     body: BodyDep,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.ORG_WRITE))],
 ) -> Response:
     if not isinstance(body, dict):
@@ -97,7 +97,7 @@ def _deleted(kind: str, row: Any) -> dict[str, Any]:
 
 
 @router.get("/directory/deletedItems/{cast}")
-def list_deleted(cast: str, request: Request, state: StateDep, principal: DeletedReader) -> dict[str, Any]:
+def list_deleted(cast: str, request: Request, state: RuntimeDep, principal: DeletedReader) -> dict[str, Any]:
     resource = _CASTS.get(cast)
     if resource is None:
         return get_deleted(cast, state, principal)
@@ -117,19 +117,19 @@ def list_deleted(cast: str, request: Request, state: StateDep, principal: Delete
     )
 
 
-def get_deleted(object_id: str, state: StateDep, principal: Principal) -> dict[str, Any]:
+def get_deleted(object_id: str, state: RuntimeDep, principal: Principal) -> dict[str, Any]:
     kind, row = DeletedItemsService(state.sessions, principal).get(object_id)
     return entity(state, "directory/deletedItems", _deleted(kind, row))
 
 
 @router.post("/directory/deletedItems/{object_id}/restore")
-def restore_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> dict[str, Any]:
+def restore_deleted(object_id: str, state: RuntimeDep, principal: DeletedWriter) -> dict[str, Any]:
     kind, row = DeletedItemsService(state.sessions, principal).restore(object_id)
     return entity(state, "directoryObjects", directory_object(kind, row))
 
 
 @router.delete("/directory/deletedItems/{object_id}", status_code=204)
-def purge_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> Response:
+def purge_deleted(object_id: str, state: RuntimeDep, principal: DeletedWriter) -> Response:
     DeletedItemsService(state.sessions, principal).purge(object_id)
     return Response(status_code=204)
 
@@ -137,7 +137,7 @@ def purge_deleted(object_id: str, state: StateDep, principal: DeletedWriter) -> 
 @router.get("/directoryObjects/{object_id}")
 def get_directory_object(
     object_id: str,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.DIR_READ | perm.USERS_READ))],
 ) -> dict[str, Any]:
     groups = GroupService(state.sessions, principal)
@@ -161,25 +161,25 @@ def _role(role_id: str, name: str, description: str) -> dict[str, Any]:
 
 
 @router.get("/directoryRoles")
-def list_roles(state: StateDep, principal: RolesReader) -> dict[str, Any]:
+def list_roles(state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
     return collection(
         state, "directoryRoles", (_role(*r) for r in DirectoryRoleService(state.sessions, principal).roles())
     )
 
 
 @router.get("/directoryRoles/{role_id}")
-def get_role(role_id: str, state: StateDep, principal: RolesReader) -> dict[str, Any]:
+def get_role(role_id: str, state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
     return entity(state, "directoryRoles", _role(*DirectoryRoleService(state.sessions, principal).role(role_id)))
 
 
 @router.get("/directoryRoles/{role_id}/members")
-def role_members(role_id: str, state: StateDep, principal: RolesReader) -> dict[str, Any]:
+def role_members(role_id: str, state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
     rows = DirectoryRoleService(state.sessions, principal).members(role_id)
     return collection(state, "directoryObjects", (directory_object(kind, row) for kind, row in rows))
 
 
 @router.post("/directoryRoles/{role_id}/members/$ref", status_code=204)
-def add_role_member(role_id: str, body: BodyDep, state: StateDep, principal: RolesWriter) -> Response:
+def add_role_member(role_id: str, body: BodyDep, state: RuntimeDep, principal: RolesWriter) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be an object with an '@odata.id' property.")
     DirectoryRoleService(state.sessions, principal).add_member(role_id, reference_id(body.get("@odata.id")))
@@ -187,7 +187,7 @@ def add_role_member(role_id: str, body: BodyDep, state: StateDep, principal: Rol
 
 
 @router.delete("/directoryRoles/{role_id}/members/{object_id}/$ref", status_code=204)
-def remove_role_member(role_id: str, object_id: str, state: StateDep, principal: RolesWriter) -> Response:
+def remove_role_member(role_id: str, object_id: str, state: RuntimeDep, principal: RolesWriter) -> Response:
     DirectoryRoleService(state.sessions, principal).remove_member(role_id, object_id)
     return Response(status_code=204)
 
@@ -225,7 +225,7 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
 
 @router.get("/auditLogs/directoryAudits")
 def list_audits(
-    request: Request, state: StateDep, principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
+    request: Request, state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
 ) -> dict[str, Any]:
     options = QueryOptions(request, state, DIRECTORY_AUDIT, principal)
     page = AuditService(state.sessions, principal).page(options.query)

@@ -11,7 +11,7 @@ from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, SERVICE_PRINCIPAL, USER, Resource
 from hospes.domain.validation import validate_body
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
 from hospes.graph.routers.assignments import assignment_wire, create_assignment
 from hospes.graph.wire import collection, entity, paged, to_wire
 from hospes.services.apps import AppService
@@ -39,7 +39,7 @@ def directory_object(kind: str, row: Any) -> dict[str, Any]:
 
 
 @router.get("/groups")
-def list_groups(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_groups(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, GROUP, principal)
     page = GroupService(state.sessions, principal).page(options.query)
     return paged(
@@ -53,7 +53,7 @@ def list_groups(request: Request, state: StateDep, principal: Reader) -> dict[st
 
 
 @router.post("/groups", status_code=201)
-def create_group(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def create_group(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     values, extras = validate_body(GROUP, body, extra=_BINDS)
     group = GroupService(state.sessions, principal).create(
         values, _bind_ids(extras, "members@odata.bind"), _bind_ids(extras, "owners@odata.bind")
@@ -62,27 +62,27 @@ def create_group(body: BodyDep, state: StateDep, principal: Writer) -> dict[str,
 
 
 @router.get("/groups/{group_id}")
-def get_group(group_id: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_group(group_id: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, GROUP, principal)
     group = GroupService(state.sessions, principal).get(group_id)
     return entity(state, "groups", to_wire(GROUP, group, options.select))
 
 
 @router.patch("/groups/{group_id}", status_code=204)
-def update_group(group_id: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def update_group(group_id: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     values, extras = validate_body(GROUP, body, extra=frozenset({"members@odata.bind"}))
     GroupService(state.sessions, principal).update(group_id, values, _bind_ids(extras, "members@odata.bind"))
     return Response(status_code=204)
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: str, state: StateDep, principal: Writer) -> Response:
+def delete_group(group_id: str, state: RuntimeDep, principal: Writer) -> Response:
     GroupService(state.sessions, principal).soft_delete(group_id)
     return Response(status_code=204)
 
 
 def _list_refs(
-    group_id: str, relation: str, request: Request, state: StateDep, principal: Principal, refs_only: bool
+    group_id: str, relation: str, request: Request, state: RuntimeDep, principal: Principal, refs_only: bool
 ) -> dict[str, Any]:
     top_text = request.query_params.get("$top", "100")
     if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
@@ -119,27 +119,27 @@ def _register_relation(relation: str) -> None:
     plural = f"{relation}s"
 
     @router.get(f"/groups/{{group_id}}/{plural}", name=f"list_{plural}")
-    def list_refs(group_id: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    def list_refs(group_id: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
         return _list_refs(group_id, relation, request, state, principal, refs_only=False)
 
     @router.get(f"/groups/{{group_id}}/{plural}/$ref", name=f"list_{plural}_refs")
-    def list_ref_ids(group_id: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+    def list_ref_ids(group_id: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
         return _list_refs(group_id, relation, request, state, principal, refs_only=True)
 
     @router.post(f"/groups/{{group_id}}/{plural}/$ref", status_code=204, name=f"add_{relation}")
-    def add_ref(group_id: str, body: BodyDep, state: StateDep, principal: MemberWriter) -> Response:
+    def add_ref(group_id: str, body: BodyDep, state: RuntimeDep, principal: MemberWriter) -> Response:
         if not isinstance(body, dict) or set(body) - {"@odata.id"}:
             raise InvalidInputError("The request body must be an object with a single '@odata.id' property.")
         GroupService(state.sessions, principal).add_reference(group_id, relation, reference_id(body.get("@odata.id")))
         return Response(status_code=204)
 
     @router.delete(f"/groups/{{group_id}}/{plural}/{{object_id}}/$ref", status_code=204, name=f"remove_{relation}")
-    def remove_ref(group_id: str, object_id: str, state: StateDep, principal: MemberWriter) -> Response:
+    def remove_ref(group_id: str, object_id: str, state: RuntimeDep, principal: MemberWriter) -> Response:
         GroupService(state.sessions, principal).remove_reference(group_id, relation, object_id)
         return Response(status_code=204)
 
     @router.delete(f"/groups/{{group_id}}/{plural}/$ref", status_code=204, name=f"remove_{relation}_by_query")
-    def remove_ref_query(group_id: str, request: Request, state: StateDep, principal: MemberWriter) -> Response:
+    def remove_ref_query(group_id: str, request: Request, state: RuntimeDep, principal: MemberWriter) -> Response:
         GroupService(state.sessions, principal).remove_reference(
             group_id,
             relation,
@@ -153,7 +153,7 @@ _register_relation("owner")
 
 
 @router.get("/groups/{group_id}/appRoleAssignments")
-def group_assignments(group_id: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def group_assignments(group_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     GroupService(state.sessions, principal).get(group_id)
     apps = AppService(state.sessions, principal)
     rows = apps.assignments(principal_id=group_id)
@@ -165,7 +165,7 @@ def group_assignments(group_id: str, state: StateDep, principal: Reader) -> dict
 def group_assign(
     group_id: str,
     body: BodyDep,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
 ) -> dict[str, Any]:
     GroupService(state.sessions, principal).get(group_id)
@@ -176,7 +176,7 @@ def group_assign(
 def group_unassign(
     group_id: str,
     assignment_id: str,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
 ) -> Response:
     AppService(state.sessions, principal).unassign(assignment_id, principal_id=group_id)

@@ -12,10 +12,9 @@ from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, StateDep, requires
-from hospes.graph.state import AppState
+from hospes.graph.deps import BodyDep, RuntimeDep, requires
 from hospes.graph.wire import collection, context_url, to_wire
-from hospes.mail.outbox import wake_worker
+from hospes.runtime import Runtime
 from hospes.services.bulk_invite import invite_rows
 from hospes.services.invitations import InvitationResult, InvitationService, InviteConfig, sponsors_of
 from hospes.services.users import UserService
@@ -27,7 +26,7 @@ Reader = Annotated[Principal, Depends(requires(perm.USERS_READ))]
 MAX_BULK = 1000
 
 
-def invitation_service(state: AppState, principal: Principal) -> InvitationService:
+def invitation_service(state: Runtime, principal: Principal) -> InvitationService:
     return InvitationService(state.sessions, principal, InviteConfig.from_settings(state.settings, state.keys.seal))
 
 
@@ -54,26 +53,22 @@ def invitation_wire(result: InvitationResult) -> dict[str, Any]:
 
 
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
-async def create_invitation(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> JSONResponse:
+async def create_invitation(request: Request, body: BodyDep, state: RuntimeDep, principal: Inviter) -> JSONResponse:
     # Queued to the process's invitation writer, which commits the calls waiting together (invitation_batch).
     result = await state.invitations.invite(invitation_service(state, principal), parse_invitation(body))
-    if result.invitation.message_status == "Queued":
-        wake_worker(request.app.state)
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
     wire = {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
     return JSONResponse(wire, status_code=201)
 
 
 @router.post("/invitations/bulk")
-def bulk_invitations(request: Request, body: BodyDep, state: StateDep, principal: Inviter) -> dict[str, Any]:
+def bulk_invitations(request: Request, body: BodyDep, state: RuntimeDep, principal: Inviter) -> dict[str, Any]:
     """Hospes extension: ``{"invitations": [<invitation>, ...]}`` (at most 1,000). Each row is its own
     transaction and fails on its own; the answer lists, in order, a 201 with the invitation or the error."""
     rows = body.get("invitations") if isinstance(body, dict) else None
     if not isinstance(rows, list) or not rows or len(rows) > MAX_BULK:
         raise InvalidInputError(f"'invitations' must be an array of 1 to {MAX_BULK} invitation objects.")
     results = bulk_invite(invitation_service(state, principal), rows)
-    if any(r.get("status") == 201 and r["invitation"]["@hospes.messageStatus"] == "Queued" for r in results):
-        wake_worker(request.app.state)
     return {"value": results}
 
 
@@ -88,7 +83,7 @@ def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, A
 
 
 @router.get("/users/{key}/sponsors")
-def user_sponsors(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def user_sponsors(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     users = UserService(state.sessions, principal)
     with users.read() as session:
         user = users.find(session, key)

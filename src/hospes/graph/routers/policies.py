@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal
-from hospes.graph.deps import BodyDep, StateDep, requires
+from hospes.graph.deps import BodyDep, RuntimeDep, requires
 from hospes.graph.wire import collection, context_url
 from hospes.services.b2b_policy import DomainPolicy, PolicyService
 
@@ -22,13 +22,13 @@ B2B_TYPE = "#microsoft.graph.b2bManagementPolicy"
 
 
 @router.get("/policies/authorizationPolicy")
-def get_authorization_policy(state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_authorization_policy(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     body = PolicyService(state.sessions, principal).authorization_policy()
     return {"@odata.context": context_url(state, "policies/authorizationPolicy", entity=True), **body}
 
 
 @router.patch("/policies/authorizationPolicy", status_code=204)
-def patch_authorization_policy(body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def patch_authorization_policy(body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     PolicyService(state.sessions, principal).update_authorization_policy(body)
     return Response(status_code=204)
 
@@ -59,13 +59,13 @@ def _fields(body: Any) -> tuple[str | None, Any | None]:
 
 
 @router.get("/policies/b2bManagementPolicies")
-def list_b2b_policies(state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_b2b_policies(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     policy = PolicyService(state.sessions, principal).domain_policy()
     return collection(state, "policies/b2bManagementPolicies", [_b2b_wire(policy)] if policy else [])
 
 
 @router.post("/policies/b2bManagementPolicies", status_code=201)
-def create_b2b_policy(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def create_b2b_policy(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     name, definition = _fields(body)
     if definition is None:
         raise InvalidInputError("'definition' is required.", target="definition")
@@ -74,7 +74,7 @@ def create_b2b_policy(body: BodyDep, state: StateDep, principal: Writer) -> dict
 
 
 @router.get("/policies/b2bManagementPolicies/{policy_id}")
-def get_b2b_policy(policy_id: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_b2b_policy(policy_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     policy = PolicyService(state.sessions, principal).domain_policy()
     if policy is None or policy.id != policy_id:
         raise NotFoundError(policy_id)
@@ -82,13 +82,13 @@ def get_b2b_policy(policy_id: str, state: StateDep, principal: Reader) -> dict[s
 
 
 @router.patch("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
-def patch_b2b_policy(policy_id: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def patch_b2b_policy(policy_id: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     name, definition = _fields(body)
     PolicyService(state.sessions, principal).update_domain_policy(policy_id, name, definition)
     return Response(status_code=204)
 
 
 @router.delete("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
-def delete_b2b_policy(policy_id: str, state: StateDep, principal: Writer) -> Response:
+def delete_b2b_policy(policy_id: str, state: RuntimeDep, principal: Writer) -> Response:
     PolicyService(state.sessions, principal).delete_domain_policy(policy_id)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.principals import Principal
 from hospes.graph import permissions as perm
-from hospes.graph.deps import StateDep, requires
+from hospes.graph.deps import RuntimeDep, requires
 from hospes.graph.routers.synchronization import Prov
 from hospes.graph.wire import collection, entity
 from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
@@ -121,7 +121,7 @@ def apply_filter(node: Node, query: LogQuery) -> None:
         setattr(query, field, value)
 
 
-def _options(request: Request, state: StateDep, principal: Principal) -> tuple[dict[str, str], str | None]:
+def _options(request: Request, state: RuntimeDep, principal: Principal) -> tuple[dict[str, str], str | None]:
     """The request's own options, or those sealed in ``$skiptoken`` with the cursor of the next page."""
     params = request.query_params
     token = params.get("$skiptoken")
@@ -140,7 +140,7 @@ def _options(request: Request, state: StateDep, principal: Principal) -> tuple[d
 
 
 @router.get("/auditLogs/provisioning")
-def list_logs(request: Request, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def list_logs(request: Request, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     raw, after = _options(request, state, principal)
     top_text = raw.get("$top", str(state.settings.page_size_default))
     if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
@@ -172,5 +172,5 @@ def list_logs(request: Request, state: StateDep, principal: Reader, prov: Prov) 
 
 
 @router.get("/auditLogs/provisioning/{log_id}")
-def get_log(log_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_log(log_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     return entity(state, PATH, prov.get_log(principal.tenant_id, log_id))

@@ -1,6 +1,6 @@
 """``/servicePrincipals/{id}/synchronization``: jobs, secrets, templates, schema and job actions (graph-contract §6).
 
-A thin layer over ``hospes.provisioning.service.ProvisioningService`` (``app.state.provisioning``): the facade
+A thin layer over ``hospes.provisioning.service.ProvisioningService`` (``Runtime.provisioning``): the facade
 checks that the service principal and the job belong to the caller's tenant (another tenant's → 404) and raises
 domain errors, which the composition root turns into the Graph error envelope. This module only reads bodies,
 applies the SDK's quirks (list-valued ``resetScope`` and ``flowTypes`` serialize to nothing) and shapes responses.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.principals import Principal
@@ -19,11 +19,11 @@ from hospes.expressions import FILTER_OPERATORS, FUNCTIONS
 from hospes.expressions.graph_source import parse_expression_response
 from hospes.expressions.scope import filter_operators_graph
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, OptionalBodyDep, StateDep, requires
-from hospes.graph.state import AppState
+from hospes.graph.deps import BodyDep, OptionalBodyDep, RuntimeDep, requires
 from hospes.graph.wire import collection, context_url, entity
 from hospes.provisioning.schema import default_schema
 from hospes.provisioning.service import TEMPLATES, ProvisioningService
+from hospes.runtime import Runtime
 from hospes.services.apps import AppService
 
 router = APIRouter()
@@ -43,9 +43,8 @@ _STEP_TYPES = {
 _PARAM_TYPES = {"integer": "Integer", "datetime": "DateTime"}
 
 
-def provisioning(request: Request) -> ProvisioningService:
-    service: ProvisioningService = request.app.state.provisioning
-    return service
+def provisioning(runtime: RuntimeDep) -> ProvisioningService:
+    return runtime.provisioning
 
 
 Prov = Annotated[ProvisioningService, Depends(provisioning)]
@@ -61,7 +60,7 @@ def _sync_path(sp_id: str) -> str:
     return f"servicePrincipals('{sp_id}')/synchronization"
 
 
-def _template(state: AppState, principal: Principal, sp_id: str, template_id: str) -> dict[str, Any]:
+def _template(state: Runtime, principal: Principal, sp_id: str, template_id: str) -> dict[str, Any]:
     sp, _ = AppService(state.sessions, principal).get_sp(sp_id)  # 404 for another tenant's principal
     return {
         "id": template_id,
@@ -79,7 +78,7 @@ def _template(state: AppState, principal: Principal, sp_id: str, template_id: st
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization")
-def get_synchronization(sp_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_synchronization(sp_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     jobs = prov.list_jobs(principal.tenant_id, sp_id)
     keys = prov.secret_keys(principal.tenant_id, sp_id)
     return {
@@ -128,14 +127,14 @@ def put_secrets(sp_id: str, body: BodyDep, principal: Writer, prov: Prov) -> Res
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates")
-def list_templates(sp_id: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_templates(sp_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     return collection(
         state, f"{_sync_path(sp_id)}/templates", (_template(state, principal, sp_id, t) for t in TEMPLATES)
     )
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates/{template_id}")
-def get_template(sp_id: str, template_id: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_template(sp_id: str, template_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     if template_id not in TEMPLATES:
         AppService(state.sessions, principal).get_sp(sp_id)
         raise InvalidInputError(f"Unknown synchronization template '{template_id}'.", target="templateId")
@@ -147,12 +146,12 @@ def get_template(sp_id: str, template_id: str, state: StateDep, principal: Reade
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs")
-def list_jobs(sp_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def list_jobs(sp_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     return collection(state, f"{_sync_path(sp_id)}/jobs", prov.list_jobs(principal.tenant_id, sp_id))
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs", status_code=201)
-def create_job(sp_id: str, body: BodyDep, state: StateDep, principal: Writer, prov: Prov) -> dict[str, Any]:
+def create_job(sp_id: str, body: BodyDep, state: RuntimeDep, principal: Writer, prov: Prov) -> dict[str, Any]:
     template_id = _object(body, "synchronizationJob").get("templateId")
     if not isinstance(template_id, str) or not template_id:
         raise InvalidInputError("The property 'templateId' is required.", target="templateId")
@@ -181,7 +180,7 @@ def validate_before_job(sp_id: str, body: OptionalBodyDep, principal: Writer, pr
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}")
-def get_job(sp_id: str, job_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_job(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     return entity(state, f"{_sync_path(sp_id)}/jobs", prov.get_job(principal.tenant_id, sp_id, job_id))
 
 
@@ -261,7 +260,7 @@ def _step(step: dict[str, Any], timestamp: str | None) -> dict[str, Any]:
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/provisionOnDemand")
 def provision_on_demand(
-    sp_id: str, job_id: str, body: BodyDep, state: StateDep, principal: Writer, prov: Prov
+    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: Writer, prov: Prov
 ) -> dict[str, Any]:
     import datetime as dt
 
@@ -311,7 +310,7 @@ def provision_on_demand(
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema")
-def get_schema(sp_id: str, job_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_schema(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     schema = prov.get_schema(principal.tenant_id, sp_id, job_id)
     return entity(state, f"{_sync_path(sp_id)}/jobs('{job_id}')/schema", schema)
 
@@ -356,14 +355,16 @@ def _function(name: str) -> dict[str, Any]:
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/functions()")
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/functions")
-def schema_functions(sp_id: str, job_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def schema_functions(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
     prov.get_job(principal.tenant_id, sp_id, job_id)
     return collection(state, "Collection(microsoft.graph.attributeMappingFunctionSchema)", map(_function, FUNCTIONS))
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/filterOperators()")
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/filterOperators")
-def schema_filter_operators(sp_id: str, job_id: str, state: StateDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def schema_filter_operators(
+    sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov
+) -> dict[str, Any]:
     prov.get_job(principal.tenant_id, sp_id, job_id)
     extensions = {op.name for op in FILTER_OPERATORS if op.extension}
     items = [{"id": op["name"], **op, "isHospesExtension": op["name"] in extensions} for op in filter_operators_graph()]
@@ -372,7 +373,7 @@ def schema_filter_operators(sp_id: str, job_id: str, state: StateDep, principal:
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/parseExpression")
 def parse_expression(
-    sp_id: str, job_id: str, body: BodyDep, state: StateDep, principal: Reader, prov: Prov
+    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: Reader, prov: Prov
 ) -> dict[str, Any]:
     """The same compiler as the engine, the portal's mapping editor and ``hospes expression test``. A wrong
     expression is a 200 with ``parsingSucceeded: false`` and the error's position, as Graph answers."""

@@ -12,7 +12,7 @@ from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER
 from hospes.domain.validation import validate_body
 from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, StateDep, requires
+from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
 from hospes.graph.routers.assignments import assignment_wire, create_assignment
 from hospes.graph.wire import collection, entity, paged, to_wire
 from hospes.services.apps import AppService
@@ -34,7 +34,7 @@ def _password(extras: dict[str, Any]) -> tuple[str | None, bool]:
 
 
 @router.get("/users")
-def list_users(request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def list_users(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, USER, principal)
     page = UserService(state.sessions, principal).page(options.query)
     return paged(
@@ -48,7 +48,7 @@ def list_users(request: Request, state: StateDep, principal: Reader) -> dict[str
 
 
 @router.get("/users/$count")
-def count_users(request: Request, state: StateDep, principal: Reader) -> PlainTextResponse:
+def count_users(request: Request, state: RuntimeDep, principal: Reader) -> PlainTextResponse:
     if request.headers.get("consistencylevel", "").lower() != "eventual":
         raise InvalidInputError("$count is not currently supported.")
     options = QueryOptions(request, state, USER, principal)
@@ -58,7 +58,7 @@ def count_users(request: Request, state: StateDep, principal: Reader) -> PlainTe
 
 
 @router.post("/users", status_code=201)
-def create_user(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, Any]:
+def create_user(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
     values, extras = validate_body(USER, body, extra=frozenset({"passwordProfile"}))
     password, force = _password(extras)
     user = UserService(state.sessions, principal).create(values, password, force)
@@ -66,14 +66,14 @@ def create_user(body: BodyDep, state: StateDep, principal: Writer) -> dict[str, 
 
 
 @router.get("/users/{key}")
-def get_user(key: str, request: Request, state: StateDep, principal: Reader) -> dict[str, Any]:
+def get_user(key: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     options = QueryOptions(request, state, USER, principal)
     user = UserService(state.sessions, principal).get(key)
     return entity(state, "users", to_wire(USER, user, options.select))
 
 
 @router.patch("/users/{key}", status_code=204)
-def update_user(key: str, body: BodyDep, state: StateDep, principal: Writer) -> Response:
+def update_user(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
     values, extras = validate_body(USER, body, extra=frozenset({"passwordProfile"}))
     password, _ = _password(extras)
     UserService(state.sessions, principal).update(key, values, password)
@@ -81,13 +81,13 @@ def update_user(key: str, body: BodyDep, state: StateDep, principal: Writer) -> 
 
 
 @router.delete("/users/{key}", status_code=204)
-def delete_user(key: str, state: StateDep, principal: Writer) -> Response:
+def delete_user(key: str, state: RuntimeDep, principal: Writer) -> Response:
     UserService(state.sessions, principal).soft_delete(key)
     return Response(status_code=204)
 
 
 @router.get("/users/{key}/memberOf")
-def member_of(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def member_of(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     users = UserService(state.sessions, principal)
     with users.read() as session:
         user = users.find(session, key)
@@ -97,7 +97,7 @@ def member_of(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
 
 
 @router.get("/users/{key}/appRoleAssignments")
-def user_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, Any]:
+def user_assignments(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
     user = UserService(state.sessions, principal).get(key)
     apps = AppService(state.sessions, principal)
     rows = apps.assignments(principal_id=user.id)
@@ -109,7 +109,7 @@ def user_assignments(key: str, state: StateDep, principal: Reader) -> dict[str, 
 def user_assign(
     key: str,
     body: BodyDep,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
 ) -> dict[str, Any]:
     user = UserService(state.sessions, principal).get(key)
@@ -120,7 +120,7 @@ def user_assign(
 def user_unassign(
     key: str,
     assignment_id: str,
-    state: StateDep,
+    state: RuntimeDep,
     principal: Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))],
 ) -> Response:
     user = UserService(state.sessions, principal).get(key)

@@ -15,14 +15,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from babel.dates import format_datetime
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError
 from hospes.domain.principals import Principal
+from hospes.runtime import Runtime
 from hospes.services.admin_portal import Access, PortalQueries
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for, open_page
+from hospes.web.exits import PageExit
 from hospes.web.render import CSP
 from hospes.web.security import same_origin
 
@@ -73,8 +76,12 @@ class AdminPage:
         return self.page.user
 
     @property
-    def sessions(self) -> Any:
+    def sessions(self) -> sessionmaker[Session]:
         return self.page.web.sessions
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.page.web.runtime
 
     @property
     def queries(self) -> PortalQueries:
@@ -123,12 +130,12 @@ class AdminPage:
             message=_("This item does not exist, or it was deleted."),
         )
 
-    async def form(self) -> Form | Response:
+    async def form(self) -> Form:
         """The POSTed form, or the refusal page: same origin, readable body, valid CSRF token."""
         _ = self._
         request = self.page.request
         if not same_origin(request, self.page.web.origin):
-            return self.refused(_("This form was sent from another site, so it was refused."))
+            raise PageExit(self.refused(_("This form was sent from another site, so it was refused.")))
         ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         body = b""
         if ctype == "application/x-www-form-urlencoded":
@@ -143,15 +150,19 @@ class AdminPage:
                 raise ValueError
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
         except (UnicodeDecodeError, ValueError):
-            return self.render(
-                "portal/message.html",
-                400,
-                title=_("Request refused"),
-                message=_("The form could not be read. Go back and try again."),
-            )
+            raise PageExit(
+                self.render(
+                    "portal/message.html",
+                    400,
+                    title=_("Request refused"),
+                    message=_("The form could not be read. Go back and try again."),
+                )
+            ) from None
         if not self.page.csrf_ok({"csrf": Form(pairs).get("csrf")}):
-            return self.refused(
-                _("The form has expired or did not come from this site. Go back, reload the page and try again.")
+            raise PageExit(
+                self.refused(
+                    _("The form has expired or did not come from this site. Go back, reload the page and try again.")
+                )
             )
         return Form(pairs)
 
@@ -171,22 +182,20 @@ def forbidden(page: Page, access: Access | None) -> Response:
     )
 
 
-def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage | Response:
+def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage:
     """The AdminPage of a signed-in user whose roles pass ``allowed``; otherwise the sign-in redirect, the unknown
     organization page, or the 403 page. Roles are read on every request, so a removed role takes effect at once."""
     page = open_page(request, tenant)
-    if not isinstance(page, Page):
-        return page
     if page.live is None or not page.live.is_full:
         # After signing in the browser GETs ``next``: a form's POST address would answer 405, so an expired
         # session on a POST comes back to the overview instead.
         path = request.url.path if request.method == "GET" else f"{page.base}/admin"
-        return page.redirect(f"{page.base}/login?{urlencode({'next': path})}")
+        raise PageExit(page.redirect(f"{page.base}/login?{urlencode({'next': path})}"))
     user = page.live.user
     principal = user_principal(user)
     access = PortalQueries(page.web.sessions, principal).access(user.id)
     if not allowed(access):
-        return forbidden(page, access)
+        raise PageExit(forbidden(page, access))
     return AdminPage(page, access, principal, section)
 
 

@@ -12,7 +12,8 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.services.admin_portal import AppDetail, PortalWrites, user_roles
 from hospes.services.apps import AppService
-from hospes.web.portal.access import AdminPage, Form, open_admin, page_number
+from hospes.web.exits import PageExit
+from hospes.web.portal.access import AdminPage, open_admin, page_number
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,8 +25,6 @@ def _ga(access: object) -> bool:
 @router.get("/{tenant}/admin/apps")
 def app_list(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     search = request.query_params.get("q", "")[:256]
     listing = admin.queries.apps(search=search, page=page_number(request))
 
@@ -38,19 +37,13 @@ def app_list(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/apps/new")
 def new_app_form(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     return admin.render("portal/app_new.html", values={}, errors={})
 
 
 @router.post("/{tenant}/admin/apps/new")
 async def new_app_submit(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     values = {"name": form.get("name").strip(), "roles": form.get("roles")}
     roles = [line.strip() for line in values["roles"].splitlines() if line.strip()]
     try:
@@ -61,14 +54,12 @@ async def new_app_submit(request: Request, tenant: str) -> Response:
     return admin.redirect(f"/apps/{sp.id}", done="created")
 
 
-def _open_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail] | Response:
+def _open_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail]:
     admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     try:
         return admin, admin.queries.app(sp_id[:64])
     except NotFoundError:
-        return admin.not_found()
+        raise PageExit(admin.not_found()) from None
 
 
 def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: object) -> Response:
@@ -91,20 +82,14 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
 @router.get("/{tenant}/admin/apps/{sp_id}")
 def app_detail(request: Request, tenant: str, sp_id: str) -> Response:
     opened = _open_app(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     return _app_page(*opened)
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assign")
 async def assign(request: Request, tenant: str, sp_id: str) -> Response:
     opened = _open_app(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     key = form.get("principal").strip()[:256]
     role_id = form.get("role")
@@ -132,12 +117,8 @@ async def assign(request: Request, tenant: str, sp_id: str) -> Response:
 @router.post("/{tenant}/admin/apps/{sp_id}/assignments/{assignment_id}/remove")
 async def unassign(request: Request, tenant: str, sp_id: str, assignment_id: str) -> Response:
     opened = _open_app(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
-    form = await admin.form()
-    if not isinstance(form, Form):
-        return form
+    await admin.form()
     try:
         AppService(admin.sessions, admin.principal).unassign(assignment_id[:64], resource_id=detail.sp.id)
     except NotFoundError:

@@ -22,6 +22,7 @@ from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
 from hospes.services.bulk_invite import read_csv
 from hospes.services.bulk_jobs import MAX_ROWS, BulkJobs, JobView
+from hospes.web.context import web_state
 from hospes.web.portal.access import AdminPage, open_admin
 from hospes.web.security import same_origin
 
@@ -44,9 +45,8 @@ def _job_of(admin: AdminPage, job_id: str) -> JobView | None:
 
 
 def _wake_worker(request: Request) -> None:
-    worker = getattr(request.app.state, "bulk_jobs", None)
-    if worker is not None:
-        worker.wake()  # in this process; a worker in another process notices within its poll interval
+    # in this process; a worker in another process notices within its poll interval
+    web_state(request).runtime.workers.wake_bulk()
 
 
 def _allowed(access: Any) -> bool:
@@ -61,8 +61,6 @@ def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str],
 @router.get("/{tenant}/admin/users/bulk")
 def bulk_form(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "bulk", _allowed)
-    if not isinstance(admin, AdminPage):
-        return admin
     redirect = f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
     return _form_page(admin, {"redirect_url": redirect, "send": "on"}, {})
 
@@ -70,8 +68,6 @@ def bulk_form(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/admin/users/bulk")
 async def bulk_submit(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "bulk", _allowed)
-    if not isinstance(admin, AdminPage):
-        return admin
     _ = admin._
     if not same_origin(request, admin.page.web.origin):
         return admin.refused(_("This form was sent from another site, so it was refused."))
@@ -137,8 +133,6 @@ async def bulk_submit(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/users/bulk/{job_id}")
 def bulk_progress(request: Request, tenant: str, job_id: str) -> Response:
     admin = open_admin(request, tenant, "bulk", _allowed)
-    if not isinstance(admin, AdminPage):
-        return admin
     job = _job_of(admin, job_id[:64])
     if job is None:
         return admin.not_found()
@@ -149,8 +143,6 @@ def bulk_progress(request: Request, tenant: str, job_id: str) -> Response:
 @router.get("/{tenant}/admin/users/bulk/{job_id}/results.csv")
 def bulk_results(request: Request, tenant: str, job_id: str) -> Response:
     admin = open_admin(request, tenant, "bulk", _allowed)
-    if not isinstance(admin, AdminPage):
-        return admin
     job = _job_of(admin, job_id[:64])
     if job is None:
         return admin.not_found()

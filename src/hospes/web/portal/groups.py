@@ -14,7 +14,8 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.services.admin_portal import GroupDetail
 from hospes.services.groups import GroupService
-from hospes.web.portal.access import AdminPage, Form, open_admin, page_number
+from hospes.web.exits import PageExit
+from hospes.web.portal.access import AdminPage, open_admin, page_number
 
 router = APIRouter(include_in_schema=False)
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -28,8 +29,6 @@ def _nickname(name: str) -> str:
 @router.get("/{tenant}/admin/groups")
 def group_list(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "groups", lambda a: a.manages_users or bool(a.owned_groups))
-    if not isinstance(admin, AdminPage):
-        return admin
     search = request.query_params.get("q", "")[:256]
     only = None if admin.access.manages_users else admin.access.owned_groups
     listing = admin.queries.groups(search=search, only=only, page=page_number(request))
@@ -43,19 +42,13 @@ def group_list(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/groups/new")
 def new_group_form(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "groups", lambda a: a.manages_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     return admin.render("portal/group_new.html", values={"owner_me": "on"}, errors={})
 
 
 @router.post("/{tenant}/admin/groups/new")
 async def new_group_submit(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "groups", lambda a: a.manages_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     values = {"name": form.get("name").strip(), "description": form.get("description").strip()}
     values["owner_me"] = "on" if form.flag("owner_me") else ""
@@ -81,17 +74,15 @@ async def new_group_submit(request: Request, tenant: str) -> Response:
     return admin.redirect(f"/groups/{group.id}", done="created")
 
 
-def _open_group(request: Request, tenant: str, group_id: str) -> tuple[AdminPage, GroupDetail] | Response:
+def _open_group(request: Request, tenant: str, group_id: str) -> tuple[AdminPage, GroupDetail]:
     gid = group_id.lower()[:64]
     admin = open_admin(request, tenant, "groups", lambda a: a.manages_group(gid))
-    if not isinstance(admin, AdminPage):
-        return admin
     if not _GUID.match(gid):
-        return admin.not_found()
+        raise PageExit(admin.not_found())
     try:
         return admin, admin.queries.group(gid)
     except NotFoundError:
-        return admin.not_found()
+        raise PageExit(admin.not_found()) from None
 
 
 def _group_page(admin: AdminPage, detail: GroupDetail, status: int = 200, **extra: object) -> Response:
@@ -109,8 +100,6 @@ def _group_page(admin: AdminPage, detail: GroupDetail, status: int = 200, **extr
 @router.get("/{tenant}/admin/groups/{group_id}")
 def group_detail(request: Request, tenant: str, group_id: str) -> Response:
     opened = _open_group(request, tenant, group_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     return _group_page(admin, detail)
 
@@ -118,14 +107,10 @@ def group_detail(request: Request, tenant: str, group_id: str) -> Response:
 @router.post("/{tenant}/admin/groups/{group_id}/{relation}/add")
 async def add_reference(request: Request, tenant: str, group_id: str, relation: str) -> Response:
     opened = _open_group(request, tenant, group_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     if relation not in ("members", "owners") or (relation == "owners" and not admin.access.manages_users):
         return admin.forbidden()
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     field = "member" if relation == "members" else "owner"
     key = form.get(field).strip()[:256]
@@ -148,14 +133,10 @@ async def add_reference(request: Request, tenant: str, group_id: str, relation: 
 @router.post("/{tenant}/admin/groups/{group_id}/{relation}/{object_id}/remove")
 async def remove_reference(request: Request, tenant: str, group_id: str, relation: str, object_id: str) -> Response:
     opened = _open_group(request, tenant, group_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     if relation not in ("members", "owners") or (relation == "owners" and not admin.access.manages_users):
         return admin.forbidden()
-    form = await admin.form()
-    if not isinstance(form, Form):
-        return form
+    await admin.form()
     field = "member" if relation == "members" else "owner"
     items = detail.members if relation == "members" else detail.owners
     target = next((obj for _kind, obj in items if obj.id == object_id), None)

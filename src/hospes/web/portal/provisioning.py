@@ -1,5 +1,5 @@
 """The Provisioning screen of an enterprise application (seed 002) and the provisioning logs, on top of the
-provisioning facade (``request.app.state.provisioning``, ``hospes.provisioning.service``). Global Administrators.
+provisioning facade (``Runtime.provisioning``, ``hospes.provisioning.service``). Global Administrators.
 
 - credentials (tenant URL, secret token) with Test connection, notification email and "send an email on
   failure", scope (assigned only / all), accidental-deletion prevention: one ``put_secrets`` per save;
@@ -27,6 +27,7 @@ from hospes.domain.errors import DomainError, NotFoundError
 from hospes.expressions import FILTER_OPERATORS, ExpressionError, compile_expression
 from hospes.provisioning.service import LogQuery, ProvisioningService
 from hospes.services.admin_portal import AppDetail, saved_provisioning_secrets
+from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, Form, open_admin
 
 router = APIRouter(include_in_schema=False)
@@ -42,30 +43,27 @@ def _ga(access: Any) -> bool:
 
 
 def _service(admin: AdminPage) -> ProvisioningService:
-    service: ProvisioningService = admin.page.request.app.state.provisioning
-    return service
+    return admin.runtime.provisioning
 
 
 def _wake(admin: AdminPage) -> None:
-    runner = getattr(admin.page.request.app.state, "provisioning_runner", None)
+    runner = admin.runtime.workers.provisioning
     if runner is not None:
         runner.wake()
 
 
-def _open(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail] | Response:
+def _open(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail]:
     admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     try:
         return admin, admin.queries.app(sp_id[:64])
     except NotFoundError:
-        return admin.not_found()
+        raise PageExit(admin.not_found()) from None
 
 
 def _unknown(request: Request, tenant: str) -> Response:
     """An action that does not exist: the readable 404 page (or the sign-in / 403 page first)."""
     admin = open_admin(request, tenant, "apps", _ga)
-    return admin.not_found() if isinstance(admin, AdminPage) else admin
+    return admin.not_found()
 
 
 def _job(admin: AdminPage, detail: AppDetail) -> dict[str, Any] | None:
@@ -157,16 +155,12 @@ def _overview(
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning")
 def provisioning(request: Request, tenant: str, sp_id: str) -> Response:
     opened = _open(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     return _overview(*opened)
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning/progress.json")
 def progress(request: Request, tenant: str, sp_id: str) -> Response:
     opened = _open(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     job = _job(admin, detail)
     if job is None:
@@ -183,22 +177,16 @@ def progress(request: Request, tenant: str, sp_id: str) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-async def _post(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail, Form] | Response:
+async def _post(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail, Form]:
     opened = _open(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     return admin, detail, form
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/create")
 async def create_job(request: Request, tenant: str, sp_id: str) -> Response:
     started = await _post(request, tenant, sp_id)
-    if not isinstance(started, tuple):
-        return started
     admin, detail, _form = started
     if _job(admin, detail) is None:
         try:
@@ -211,8 +199,6 @@ async def create_job(request: Request, tenant: str, sp_id: str) -> Response:
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/credentials")
 async def save_credentials(request: Request, tenant: str, sp_id: str) -> Response:
     started = await _post(request, tenant, sp_id)
-    if not isinstance(started, tuple):
-        return started
     admin, detail, form = started
     _ = admin._
     current = _settings_values(admin, detail)
@@ -283,8 +269,6 @@ async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> R
     if action not in ("start", "pause", "restart", "allow-deletes", "reset-mappings"):
         return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
-    if not isinstance(started, tuple):
-        return started
     admin, detail, _form = started
     job = _job(admin, detail)
     if job is None:
@@ -314,8 +298,6 @@ async def run_now(request: Request, tenant: str, sp_id: str, kind: str) -> Respo
     if kind not in ("on-demand", "dry-run"):
         return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
-    if not isinstance(started, tuple):
-        return started
     admin, detail, form = started
     _ = admin._
     job = _job(admin, detail)
@@ -423,8 +405,6 @@ def _parse_scope(text: str) -> dict[str, Any] | None:
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning/mappings/{kind}")
 def mapping_page(request: Request, tenant: str, sp_id: str, kind: str) -> Response:
     opened = _open(request, tenant, sp_id)
-    if not isinstance(opened, tuple):
-        return opened
     admin, detail = opened
     if kind not in ("user", "group"):
         return admin.not_found()
@@ -456,8 +436,6 @@ async def mapping_change(request: Request, tenant: str, sp_id: str, kind: str, w
     if kind not in ("user", "group") or what not in ("attribute", "delete", "scope", "object"):
         return _unknown(request, tenant)
     started = await _post(request, tenant, sp_id)
-    if not isinstance(started, tuple):
-        return started
     admin, detail, form = started
     _ = admin._
     job = _job(admin, detail)
@@ -552,8 +530,9 @@ async def mapping_change(request: Request, tenant: str, sp_id: str, kind: str, w
 @router.get("/{tenant}/admin/provisioning/validate-expression")
 def validate_expression(request: Request, tenant: str) -> Response:
     """Live validation for the mapping editor (GET, changes nothing): JSON with the message and position."""
-    admin = open_admin(request, tenant, "apps", _ga)
-    if not isinstance(admin, AdminPage):
+    try:
+        admin = open_admin(request, tenant, "apps", _ga)
+    except PageExit:
         return JSONResponse({"ok": False, "message": "forbidden"}, status_code=403)
     text = request.query_params.get("expression", "")[:4000]
     if not text.strip():
@@ -584,8 +563,6 @@ def _day(value: str, end: bool = False) -> datetime | None:
 @router.get("/{tenant}/admin/provisioning/logs")
 def logs(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "provlogs", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     q = request.query_params
     filters = {
         "from": q.get("from", "")[:10],
@@ -632,8 +609,6 @@ def logs(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/provisioning/logs/{log_id}")
 def log_detail(request: Request, tenant: str, log_id: str) -> Response:
     admin = open_admin(request, tenant, "provlogs", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     try:
         item = _service(admin).get_log(admin.page.tenant.id, log_id[:20])
     except NotFoundError:

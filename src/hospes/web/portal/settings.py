@@ -12,7 +12,7 @@ from hospes.domain.errors import DomainError
 from hospes.services.admin_portal import PortalWrites
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM
 from hospes.services.tenants import OrganizationService
-from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin
+from hospes.web.portal.access import AdminPage, field_errors, open_admin
 
 router = APIRouter(include_in_schema=False)
 LANGUAGES = ("en-US", "fr-FR", "de-DE", "es-ES", "ja-JP")
@@ -32,8 +32,6 @@ def _collab_page(admin: AdminPage, values: dict[str, Any], errors: dict[str, str
 @router.get("/{tenant}/admin/settings/collaboration")
 def collaboration(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "collaboration", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     current = admin.queries.collaboration()
     current["domains"] = "\n".join(current["domains"])
     return _collab_page(admin, current, {})
@@ -42,11 +40,7 @@ def collaboration(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/admin/settings/collaboration")
 async def save_collaboration(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "collaboration", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     values: dict[str, Any] = {
         "allow_invites_from": form.get("allow_invites_from"),
         "email_otp_enabled": form.flag("email_otp_enabled"),
@@ -90,8 +84,6 @@ def _org_values(admin: AdminPage) -> dict[str, Any]:
 @router.get("/{tenant}/admin/settings/organization")
 def organization(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "organization", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     saved = request.query_params.get("done") == "saved"
     return admin.render(
         "portal/organization.html", values=_org_values(admin), errors={}, saved=saved, languages_=LANGUAGES
@@ -101,11 +93,7 @@ def organization(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/admin/settings/organization")
 async def save_organization(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "organization", _ga)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     current = _org_values(admin)
     values = {**current, **{k: form.get(k).strip() for k in ("name", "privacy_url", "privacy_email", "language")}}

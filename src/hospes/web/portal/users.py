@@ -17,7 +17,6 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
-from hospes.mail.outbox import wake_worker
 from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding, PortalWrites
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.directory import DeletedItemsService
@@ -25,7 +24,9 @@ from hospes.services.invitations import InvitationService, InviteConfig
 from hospes.services.tenants import generate_password
 from hospes.services.users import UserService
 from hospes.storage.tables import Domain
-from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin, page_number
+from hospes.web.context import web_state
+from hospes.web.exits import PageExit
+from hospes.web.portal.access import AdminPage, field_errors, open_admin, page_number
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,15 +46,13 @@ MEMBER_FIELDS = {
 
 
 def invite_config(request: Request) -> InviteConfig:
-    state = request.app.state.hospes
-    return InviteConfig.from_settings(state.settings, state.keys.seal)
+    runtime = web_state(request).runtime
+    return InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
 
 
 @router.get("/{tenant}/admin")
 def home(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "home", lambda a: a.may_open_portal)
-    if not isinstance(admin, AdminPage):
-        return admin
     role_names = sorted(DIRECTORY_ROLES[r][0] for r in admin.access.roles if r in DIRECTORY_ROLES)
     counts = admin.queries.counts() if admin.access.may_see_users else None
     return admin.render("portal/home.html", role_names=role_names, counts=counts)
@@ -62,8 +61,6 @@ def home(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/users")
 def user_list(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     search = request.query_params.get("q", "")[:256]
     kind = request.query_params.get("filter", "all")
     kind = kind if kind in USER_FILTERS else "all"
@@ -89,19 +86,13 @@ def _domains(admin: AdminPage) -> list[str]:
 @router.get("/{tenant}/admin/users/new")
 def new_user_form(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     return admin.render("portal/user_new.html", values={"enabled": "on"}, errors={}, domains=_domains(admin))
 
 
 @router.post("/{tenant}/admin/users/new")
 async def new_user_submit(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     domains = _domains(admin)
     values = {
@@ -172,8 +163,6 @@ def _default_redirect(admin: AdminPage) -> str:
 @router.get("/{tenant}/admin/users/invite")
 def invite_form(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
-    if not isinstance(admin, AdminPage):
-        return admin
     groups, apps = _invite_choices(admin)
     preselected = request.query_params.get("group", "")
     values = {"redirect_url": _default_redirect(admin), "send": "on", "groups": [preselected], "apps": []}
@@ -183,11 +172,7 @@ def invite_form(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/admin/users/invite")
 async def invite_submit(request: Request, tenant: str) -> Response:
     admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
-    if not isinstance(admin, AdminPage):
-        return admin
     form = await admin.form()
-    if not isinstance(form, Form):
-        return form
     _ = admin._
     groups, apps = _invite_choices(admin)
     values: dict[str, Any] = {
@@ -233,8 +218,6 @@ async def invite_submit(request: Request, tenant: str) -> Response:
     except DomainError as exc:
         errors = field_errors(exc, INVITE_FIELDS, "_form")
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
-    if result.invitation.message_status == "Queued":
-        wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
@@ -244,8 +227,6 @@ async def invite_submit(request: Request, tenant: str) -> Response:
 @router.get("/{tenant}/admin/users/{user_id}")
 def user_detail(request: Request, tenant: str, user_id: str) -> Response:
     admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
-    if not isinstance(admin, AdminPage):
-        return admin
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
@@ -262,25 +243,21 @@ def user_detail(request: Request, tenant: str, user_id: str) -> Response:
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 
 
-async def _action(request: Request, tenant: str, user_id: str, who: str) -> tuple[AdminPage, Any] | Response:
+async def _action(request: Request, tenant: str, user_id: str, who: str) -> tuple[AdminPage, Any]:
     """Common start of a user action: the right role, a valid form, and the user (live or deleted)."""
     allowed = {"invite": lambda a: a.may_see_users and a.may_invite}.get(who, lambda a: a.manages_users)
     # (resend is an administrator's action on a user page; Guest Inviters invite again from the invite form)
     admin = open_admin(request, tenant, "users", allowed)
-    if not isinstance(admin, AdminPage):
-        return admin
-    form = await admin.form()
-    if not isinstance(form, Form):
-        return form
+    await admin.form()
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
-        return admin.not_found()
+        raise PageExit(admin.not_found()) from None
     if who != "invite" and not admin.access.is_global_admin:
         # Like Entra: only a Global Administrator may change or remove another Global Administrator.
         with admin.sessions() as session:
             if GLOBAL_ADMINISTRATOR in directory_roles(session, admin.page.tenant.id, detail.user.id):
-                return admin.forbidden()
+                raise PageExit(admin.forbidden())
     return admin, detail
 
 
@@ -291,8 +268,6 @@ def _failed(admin: AdminPage, detail: Any, exc: DomainError) -> Response:
 @router.post("/{tenant}/admin/users/{user_id}/resend")
 async def resend(request: Request, tenant: str, user_id: str) -> Response:
     started = await _action(request, tenant, user_id, "invite")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     user = detail.user
     last = admin.queries.last_invitation(user.id)
@@ -310,15 +285,12 @@ async def resend(request: Request, tenant: str, user_id: str) -> Response:
         )
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
 @router.post("/{tenant}/admin/users/{user_id}/reset-redemption")
 async def reset_redemption(request: Request, tenant: str, user_id: str) -> Response:
     started = await _action(request, tenant, user_id, "admin")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     user = detail.user
     last = admin.queries.last_invitation(user.id)
@@ -339,14 +311,11 @@ async def reset_redemption(request: Request, tenant: str, user_id: str) -> Respo
         )
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    wake_worker(request.app.state)
     return admin.render("portal/invite_done.html", result=result)
 
 
 async def _set_enabled(request: Request, tenant: str, user_id: str, enabled: bool) -> Response:
     started = await _action(request, tenant, user_id, "admin")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     if detail.user.id == admin.principal.id and not enabled:
         return _failed(admin, detail, InvalidInputError(admin._("You can't block your own sign-in.")))
@@ -370,8 +339,6 @@ async def unblock(request: Request, tenant: str, user_id: str) -> Response:
 @router.post("/{tenant}/admin/users/{user_id}/delete")
 async def delete(request: Request, tenant: str, user_id: str) -> Response:
     started = await _action(request, tenant, user_id, "admin")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     if detail.user.id == admin.principal.id:
         return _failed(admin, detail, InvalidInputError(admin._("You can't delete your own account here.")))
@@ -385,8 +352,6 @@ async def delete(request: Request, tenant: str, user_id: str) -> Response:
 @router.post("/{tenant}/admin/users/{user_id}/reset-mfa")
 async def reset_mfa(request: Request, tenant: str, user_id: str) -> Response:
     started = await _action(request, tenant, user_id, "admin")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     try:
         PortalWrites(admin.sessions, admin.principal).reset_mfa(detail.user.id)
@@ -398,8 +363,6 @@ async def reset_mfa(request: Request, tenant: str, user_id: str) -> Response:
 @router.post("/{tenant}/admin/users/{user_id}/restore")
 async def restore(request: Request, tenant: str, user_id: str) -> Response:
     started = await _action(request, tenant, user_id, "admin")
-    if not isinstance(started, tuple):
-        return started
     admin, detail = started
     try:
         DeletedItemsService(admin.sessions, admin.principal).restore(detail.user.id)

@@ -1,0 +1,36 @@
+"""What the composition root (``hospes.asgi``) builds once per process and sets on the app as
+``app.state.runtime``: every surface (Graph, OAuth, pages) reads its settings, database sessions, keys and the
+long-lived services from here, through its own ``deps.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import IO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.auth.crypto import SecretBox
+from hospes.auth.keys import ServerKeys
+from hospes.auth.tokens import TokenIssuer
+from hospes.provisioning import ProvisioningService
+from hospes.services.invitation_batch import InvitationBatcher
+from hospes.settings import Settings
+from hospes.workers import Workers
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    keys: ServerKeys
+    issuer: TokenIssuer
+    provisioning: ProvisioningService
+    workers: Workers
+    invitations: InvitationBatcher = field(default_factory=InvitationBatcher)  # group commit of POST /invitations
+    # ``hospes serve --workers N``: the open lock file that makes this process the one running background work
+    background_lock: IO[str] | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self.sessions.kw["bind"].dialect.name == "sqlite")

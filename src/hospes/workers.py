@@ -1,0 +1,109 @@
+"""The background workers of a process, built in one place for ``hospes serve`` (inside the app) and ``hospes
+worker`` (in the foreground): outbox delivery, the provisioning runner, the portal's bulk-invite jobs and the
+housekeeping pass (purge of expired deleted items, change-log and browser-session pruning)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.auth.crypto import SecretBox
+from hospes.auth.keys import ServerKeys
+from hospes.background import BackgroundLoop
+from hospes.domain.clock import utcnow
+from hospes.mail.outbox import OutboxWorker, wake_on_commit
+from hospes.provisioning import ProvisioningRunner
+from hospes.services.bulk_jobs import BulkJobWorker
+from hospes.services.directory import prune_change_log, purge_expired
+from hospes.services.web_sessions import prune_expired_sessions
+from hospes.settings import Settings
+
+log = logging.getLogger("hospes")
+
+
+class Housekeeping(BackgroundLoop):
+    """Purges and prunes off the request path, once per ``housekeeping_interval_seconds``."""
+
+    thread_name = "housekeeping"
+    failure_message = "housekeeping failed; retrying next interval"
+    logger = log
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__()
+        self.sessions, self.settings = sessions, settings
+
+    def poll_seconds(self) -> float:
+        return self.settings.housekeeping_interval_seconds
+
+    def run(self) -> None:
+        # The first pass waits one interval, as a process that restarts often must not purge at every start.
+        if self._stop.wait(self.poll_seconds()):
+            return
+        super().run()
+
+    def pass_once(self) -> bool:
+        purge_expired(self.sessions, self.settings.deleted_items_retention_days)
+        prune_change_log(self.sessions, self.settings.change_log_retention_days)
+        prune_expired_sessions(self.sessions, utcnow())
+        return False
+
+
+@dataclass
+class Workers:
+    """What runs in the background of one process; ``None`` where that worker is off in this process. The bulk
+    worker always exists (the portal queues jobs through it) but only runs when ``bulk_running``."""
+
+    outbox: OutboxWorker | None
+    provisioning: ProvisioningRunner | None
+    bulk: BulkJobWorker
+    bulk_running: bool
+    housekeeping: Housekeeping | None
+
+    def _running(self) -> list[BackgroundLoop]:
+        loops: list[BackgroundLoop | None] = [
+            self.housekeeping,
+            self.outbox,
+            self.provisioning,
+            self.bulk if self.bulk_running else None,
+        ]
+        return [loop for loop in loops if loop is not None]
+
+    def start(self) -> None:
+        for loop in self._running():
+            loop.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        for loop in reversed(self._running()):
+            if timeout is None:
+                loop.stop()
+            else:
+                loop.stop(timeout)
+
+    def wake_bulk(self) -> None:
+        if self.bulk_running:
+            self.bulk.wake()
+
+
+def build_workers(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    keys: ServerKeys,
+    *,
+    mail: bool,
+    provisioning: bool,
+    bulk: bool,
+    housekeeping: bool,
+) -> Workers:
+    outbox = OutboxWorker(sessions, settings) if mail else None
+    if outbox is not None:
+        wake_on_commit(sessions, outbox.wake)
+    return Workers(
+        outbox=outbox,
+        provisioning=ProvisioningRunner(sessions, settings, box) if provisioning else None,
+        bulk=BulkJobWorker(sessions, settings, box, keys.seal),
+        bulk_running=bulk,
+        housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
+    )
