@@ -5,8 +5,10 @@ Framework-free (no storage, web or Graph imports): the provisioning engine, the 
 
 - ``compile_expression(text) -> Expression``: parse and check once; ``Expression.evaluate(source)`` many times.
 - ``compile_scope(filter_json) -> Scope``: Graph ``filter`` scoping rules; ``Scope.matches(source)``.
+- ``scope_to_text(filter_json)`` / ``scope_from_text(text)``: the editable text form of a scoping filter.
 - ``build_scim_resource(values)``: mapped target paths → SCIM resource.
-- ``FUNCTIONS``: the function registry (docs, Graph ``schema/functions()``).
+- ``FUNCTIONS``: the function registry (docs, Graph ``schema/functions()``); each function is registered by
+  ``@function(...)`` next to its builder in ``functions/<category>.py``.
 """
 
 from typing import Any
@@ -28,6 +30,7 @@ from hospes.expressions.parser import parse
 from hospes.expressions.printer import to_text
 from hospes.expressions.scim import TargetPath, build_scim_resource, parse_target_path
 from hospes.expressions.scope import FILTER_OPERATORS, Scope, compile_scope, filter_operators_graph
+from hospes.expressions.scope_text import scope_from_text, scope_to_text
 from hospes.expressions.values import SourceView, source_view
 
 
@@ -58,6 +61,8 @@ __all__ = [
     "parse",
     "parse_expression_response",
     "parse_target_path",
+    "scope_from_text",
+    "scope_to_text",
     "source_view",
     "to_text",
 ]
