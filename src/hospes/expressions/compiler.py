@@ -98,7 +98,7 @@ def _compile(node: Node, ctx: _Context, top: bool) -> Fn:
 
         def compare(s: Mapping[str, Any], op: str = node.op) -> bool:
             a, b = left(s), right(s)
-            # Reference: "if a source attribute in the condition is null or empty, the condition check fails".
+            # Entra's rule: "if a source attribute in the condition is null or empty, the condition check fails".
             if is_null_or_empty(a) or is_null_or_empty(b):
                 return False
             return compare_values(op, a, b)

@@ -1,7 +1,7 @@
 """Default attribute-mapping sets, as data, for the provisioning engine and the bench.
 
 Each entry is ``(target path, source expression text, flow type, matching priority)``; matching priority 0
-means "not a matching attribute", the lowest positive one is tried first (reference §2.1-2.3).
+means "not a matching attribute", the lowest positive one is tried first.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class DefaultMapping(NamedTuple):
 
 M = DefaultMapping
 
-# Generic non-gallery SCIM app ("customappsso"), reference §2.3.
+# Generic non-gallery SCIM app ("customappsso").
 SCIM_USER_MAPPINGS: tuple[DefaultMapping, ...] = (
     M("userName", "[userPrincipalName]", matching_priority=1),
     M("active", ACTIVE_FROM_SOFT_DELETE),
@@ -53,8 +53,8 @@ SCIM_GROUP_MAPPINGS: tuple[DefaultMapping, ...] = (
     M("members", "[members]"),
 )
 
-# 8x8 gallery app (seed 002): site "cannot be updated after user creation", hence ObjectAddOnly. The seed does
-# not name site's source; the office location is the closest Entra attribute.
+# 8x8 gallery app: 8x8's site cannot be changed after the user is created, hence ObjectAddOnly. No source is
+# prescribed for site; the office location is the closest Entra attribute.
 EIGHT_BY_EIGHT_USER_MAPPINGS: tuple[DefaultMapping, ...] = (
     M("userName", "[userPrincipalName]", matching_priority=1),
     M("externalId", "[mailNickname]"),
@@ -69,8 +69,8 @@ EIGHT_BY_EIGHT_USER_MAPPINGS: tuple[DefaultMapping, ...] = (
     M("urn:ietf:params:scim:schemas:extension:8x8:1.1:User:site", "[physicalDeliveryOfficeName]", "ObjectAddOnly"),
 )
 
-# The ~15-mapping user set the bench measures: seed 002's table plus displayName, preferredLanguage, the
-# formatted name and the manager reference.
+# The ~15-mapping user set the bench measures: the 8x8 set plus displayName, preferredLanguage, the formatted
+# name and the manager reference.
 BENCH_USER_MAPPINGS: tuple[DefaultMapping, ...] = (
     *EIGHT_BY_EIGHT_USER_MAPPINGS,
     M("displayName", "[displayName]"),

@@ -1,9 +1,9 @@
 """Graph ``attributeMappingSource`` JSON ⇄ ``Expression``.
 
 The synchronization schema stores each mapping's source as a tree
-``{type: Attribute|Constant|Function, name, expression, parameters: [{key, value: <source>}]}``
-(graph-contract §6.3). The ``expression`` text, when present, is authoritative; otherwise the tree is rebuilt
-from ``name`` and ``parameters`` (keys are the parameter names of ``FUNCTIONS``, or just their order).
+``{type: Attribute|Constant|Function, name, expression, parameters: [{key, value: <source>}]}``. The
+``expression`` text, when present, is authoritative; otherwise the tree is rebuilt from ``name`` and
+``parameters`` (keys are the parameter names of ``FUNCTIONS``, or just their order).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Text → syntax tree, with the lark grammar of the Entra provisioning expression language.
 
-Grammar notes (reference §2.5): an expression is a function call, an ``[attribute]``, a ``"string"``, a bare
+Grammar notes: an expression is a function call, an ``[attribute]``, a ``"string"``, a bare
 integer or ``&H`` hex literal, a bare name (``True``, ``vbTextCompare``) or a comparison (only meaningful as an
 ``IIF``/``CBool`` condition). Arguments may be left empty to skip an optional parameter. Names are
 case-sensitive; checking them against the function registry happens in ``compiler.py`` so that this module
@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from hospes.expressions.ast import Attribute, Call, Compare, Name, Node, Number, Omitted, String
 from hospes.expressions.errors import ExpressionError
 
-MAX_LENGTH = 10_000  # the reference service's limit (reference §2.1, [KNOWN])
+MAX_LENGTH = 10_000  # the longest expression Entra's provisioning service accepts
 MAX_DEPTH = 64  # nesting of calls; bounds the recursive passes (transform, compile, print)
 
 GRAMMAR = r"""
@@ -60,8 +60,8 @@ _lark = Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=Fals
 
 
 def _unescape(body: str) -> str:
-    # Only \\ and \" are escapes (reference §2.5). Any other backslash stays as typed, so regex patterns such
-    # as "\d+" survive (the reference's own examples double them: "\\d" - both spellings mean \d).
+    # Only \\ and \" are escapes, as in Entra. Any other backslash stays as typed, so regex patterns such
+    # as "\d+" survive (Microsoft's own examples double them: "\\d" - both spellings mean \d).
     out: list[str] = []
     i = 0
     while i < len(body):

@@ -1,6 +1,6 @@
 """Mapped target paths → a SCIM resource body.
 
-Target attribute names are SCIM paths as the reference service writes them (reference §2.3, seed 002):
+Target attribute names are SCIM paths as Entra's provisioning service writes them:
 ``userName``, ``name.givenName``, ``emails[type eq "work"].value``, ``roles[primary eq "True"].value``,
 ``urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`` and custom extension URNs such as
 ``urn:ietf:params:scim:schemas:extension:8x8:1.1:User:site``. Value-path targets that share a filter land in

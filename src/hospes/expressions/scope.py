@@ -2,10 +2,10 @@
 
 Input is the Graph ``filter`` JSON of an object mapping (``scope``): ``groups`` (and ``inputFilterGroups``) of
 clauses ``{operatorName, sourceOperandName, targetOperand: {values}}``. Clauses inside a group are ANDed,
-groups are ORed; no groups means everything is in scope (reference §3). Both the documented camelCase and the
+groups are ORed; no groups means everything is in scope, as in Entra. Both the documented camelCase and the
 PascalCase wire spelling (``OperatorName``...) are accepted.
 
-Null rule: a clause on a null or empty attribute is false, whatever the operator (the reference's wording),
+Null rule: a clause on a null or empty attribute is false, whatever the operator (Entra's documented rule),
 with ``IS NULL`` the one exception (true on null/empty). So ``NOT EQUALS``, ``NOT REGEX MATCH``, ``!&`` and
 ``IS NOT IN`` are all false on an absent attribute, as Entra documents for ``NOT REGEX MATCH``.
 
@@ -34,7 +34,7 @@ class Operator:
     name: str  # canonical spelling, as the portal and schema/filterOperators() show it
     arity: str  # Unary | Binary
     summary: str
-    extension: bool = False  # a Hospes addition (the reference does not document it)
+    extension: bool = False  # a Hospes addition (Entra does not document it)
     aliases: tuple[str, ...] = ()
 
 
@@ -188,7 +188,7 @@ class Clause:
 
     @property
     def label(self) -> str:
-        """How the reference shows a clause in logs: ``department EQUALS 'Marketing'``."""
+        """How Entra shows a clause in provisioning logs: ``department EQUALS 'Marketing'``."""
         if self.operator.arity == "Unary":
             return f"{self.attribute} {self.operator.name}"
         shown = ", ".join(f"'{v}'" for v in self.values)

@@ -114,7 +114,7 @@ class FunctionSpec:
     top_level_only: bool = False
     min_repeats: int = 1  # how many values a repeating parameter needs
     pairs: bool = False  # Switch: repeating (key, value) pairs
-    extension: bool = False  # a Hospes addition, not in the reference
+    extension: bool = False  # a Hospes addition, not one of Entra's functions
 
     @property
     def min_args(self) -> int:

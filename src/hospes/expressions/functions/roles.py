@@ -38,7 +38,7 @@ def build_single_role(call: Call, args: list[Arg]) -> Fn:
     inner = compiled(args[0])
 
     def run(s: Source) -> Any:
-        # The reference gives no guarantee which role wins when several are assigned; Hospes takes the first
+        # Entra gives no guarantee which role wins when several are assigned; Hospes takes the first
         # one that has a value, in the order given (the engine passes assignments sorted by creation time).
         for role in _roles(inner(s)):
             value = _role_value(role)

@@ -220,7 +220,7 @@ def build_split(call: Call, args: list[Arg]) -> Fn:
             return None
         if not delim:
             raise ExpressionEvaluationError("Split delimiter is empty")
-        # The reference's example trims the parts: "One, Two" -> ["One", "Two"].
+        # Microsoft's example trims the parts: "One, Two" -> ["One", "Two"].
         return [part.strip() for part in value.split(delim)]
 
     return run
