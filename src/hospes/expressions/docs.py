@@ -24,7 +24,7 @@ INTRO = f"""\
 `hospes.expressions` is the provisioning service's expression language and scoping-filter engine, as a pure
 library (no storage, web or Graph imports). The provisioning engine, cross-tenant sync, the
 `hospes expression` CLI and the Graph `schema/parseExpression` action all use it. It reproduces the Microsoft
-Entra provisioning expression language (reference: `provisioning-behavior.md` §2-3).
+Entra provisioning expression language.
 
 ## Syntax
 
@@ -164,7 +164,7 @@ def render_markdown() -> str:
     for title, rows in (
         ("Generic SCIM app, users (`SCIM_USER_MAPPINGS`)", SCIM_USER_MAPPINGS),
         ("Generic SCIM app, groups (`SCIM_GROUP_MAPPINGS`)", SCIM_GROUP_MAPPINGS),
-        ("8x8, users (`EIGHT_BY_EIGHT_USER_MAPPINGS`, seed 002)", EIGHT_BY_EIGHT_USER_MAPPINGS),
+        ("8x8, users (`EIGHT_BY_EIGHT_USER_MAPPINGS`)", EIGHT_BY_EIGHT_USER_MAPPINGS),
     ):
         out += [f"### {title}", "", "| Target | Source | Flow | Matching |", "|---|---|---|---|"]
         for m in rows:
