@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
+from hospes.domain.changes import MEMBER_CHANGES, ChangeRecord, ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.provisioning import mapping
 from hospes.provisioning.connector import (
@@ -62,7 +63,8 @@ from hospes.provisioning.scim import ScimConfig, ScimConnector, connector_error
 from hospes.provisioning.source import Assignments, Directory, SourceObject
 from hospes.provisioning.ssrf import OutboundPolicy
 from hospes.settings import Settings
-from hospes.storage.tables import ChangeLog, ServicePrincipal, Tenant
+from hospes.storage import changelog
+from hospes.storage.tables import ServicePrincipal, Tenant
 from hospes.storage.tables_provisioning import (
     ProvisionedObject,
     ProvisioningJob,
@@ -72,6 +74,7 @@ from hospes.storage.tables_provisioning import (
 
 log = logging.getLogger("hospes.provisioning")
 
+SOURCE_KINDS = (ObjectType.USER, ObjectType.GROUP)
 BATCH = 5000  # change rows per incremental pass (the reference fits < 5,000 changes in one incremental cycle)
 SCAN_MIN = 50  # creates in one pass from which the target is listed once instead of queried per object
 ESCROW_MAX = timedelta(days=1)
@@ -323,7 +326,10 @@ class Engine:
             run.full_cycle(reconcile=reconcile)
             return True
         with self.sessions() as session:
-            rows = _changes_after(session, job.tenant_id, watermark)
+            # The two object types are read in two statements: one head caps both, so the watermark (the last
+            # row read) never passes a change that committed between them.
+            upto = changelog.head(session, job.tenant_id, SOURCE_KINDS)
+            rows = changelog.after(session, job.tenant_id, SOURCE_KINDS, watermark, BATCH, upto=upto)
             due = list(
                 session.execute(
                     select(ProvisionedObject.source_type, ProvisionedObject.source_id)
@@ -339,7 +345,7 @@ class Engine:
 
     def latest_seq(self, tenant_id: str) -> int:
         with self.sessions() as session:
-            return int(session.scalar(select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == tenant_id)) or 0)
+            return changelog.head(session, tenant_id)
 
 
 @dataclass
@@ -418,19 +424,19 @@ class Run:
             self.close()
         self._finish(watermark=watermark, full_done=True, reconciled=True)
 
-    def incremental(self, rows: list[Any], due: list[tuple[str, str]]) -> None:
+    def incremental(self, rows: list[ChangeRecord], due: list[tuple[str, str]]) -> None:
         users: set[str] = {oid for kind, oid in due if kind == "user"}
         groups: set[str] = {oid for kind, oid in due if kind == "group"}
         widen: set[str] = set()  # groups whose scope or existence changed: their members' scope may too
         for row in rows:
-            if row.object_type == "user":
+            if row.object_type == ObjectType.USER:
                 users.add(row.object_id)
-            elif row.object_type == "group":
+            elif row.object_type == ObjectType.GROUP:
                 groups.add(row.object_id)
-                if row.change_type in ("member_added", "member_removed"):
+                if row.change_type in MEMBER_CHANGES:
                     if row.related_id and (row.related_type or "user") == "user":
                         users.add(row.related_id)
-                elif row.change_type != "updated" or "appRoleAssignments" in (row.properties or []):
+                elif row.change_type != ChangeType.UPDATED or "appRoleAssignments" in row.properties:
                     widen.add(row.object_id)
         watermark = rows[-1].seq if rows else None
         self._begin()
@@ -1375,36 +1381,6 @@ class Run:
                     )
             job.updated_at = now
         log.warning("provisioning job %s quarantined: %s (%s)", self.job_id, stopped.reason, error.message)
-
-
-def _changes_after(session: Session, tenant_id: str, watermark: int) -> list[Any]:
-    """The next change rows of a tenant's users and groups, at most ``BATCH`` per type, cut so that the result is
-    a complete prefix of both streams. One query per object type, so each walks the ``(tenant_id, object_type,
-    seq)`` index from the watermark instead of every row of the tenant."""
-    per_type: list[list[Any]] = []
-    for kind in ("user", "group"):
-        per_type.append(
-            list(
-                session.execute(
-                    select(
-                        ChangeLog.seq,
-                        ChangeLog.object_type,
-                        ChangeLog.object_id,
-                        ChangeLog.change_type,
-                        ChangeLog.properties,
-                        ChangeLog.related_id,
-                        ChangeLog.related_type,
-                    )
-                    .where(ChangeLog.tenant_id == tenant_id, ChangeLog.object_type == kind, ChangeLog.seq > watermark)
-                    .order_by(ChangeLog.seq)
-                    .limit(BATCH)
-                )
-            )
-        )
-    full = [rows[-1].seq for rows in per_type if len(rows) == BATCH]
-    cutoff = min(full) if full else None
-    merged = sorted((r for rows in per_type for r in rows), key=lambda r: r.seq)
-    return [r for r in merged if cutoff is None or r.seq <= cutoff]
 
 
 def _stop_reason(exc: ConnectorError) -> str:

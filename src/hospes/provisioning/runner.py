@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
@@ -25,7 +25,7 @@ from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.provisioning.engine import ConnectorFactory, Engine, prune_logs
 from hospes.settings import Settings
-from hospes.storage.tables import ChangeLog
+from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
 
 log = logging.getLogger("hospes.provisioning")
@@ -112,7 +112,7 @@ class ProvisioningRunner(BackgroundLoop):
 
     def _head(self) -> int:
         with self.sessions() as session:
-            return int(session.scalar(select(func.max(ChangeLog.seq))) or 0)
+            return changelog.head(session, None)
 
     def _job_loop(self, job_id: str) -> None:
         """Work on one job while it is active; between passes wait for the change log to move."""

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import hash_secret
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID
@@ -365,7 +366,7 @@ class AppService(Services):
         op.target("ServicePrincipal", resource.id, resource.display_name)
         op.details.update(principalId=principal.id, appRoleId=app_role_id)
         if kind in ("User", "Group"):
-            op.change(kind.lower(), principal.id, "updated", ["appRoleAssignments"])
+            op.change(ObjectType(kind.lower()), principal.id, ChangeType.UPDATED, ["appRoleAssignments"])
         return row
 
     def unassign(self, assignment_id: str, *, principal_id: str | None = None, resource_id: str | None = None) -> None:
@@ -381,7 +382,9 @@ class AppService(Services):
             op.target("ServicePrincipal", row.resource_id)
             op.session.delete(row)
             if row.principal_type in ("User", "Group"):
-                op.change(row.principal_type.lower(), row.principal_id, "updated", ["appRoleAssignments"])
+                op.change(
+                    ObjectType(row.principal_type.lower()), row.principal_id, ChangeType.UPDATED, ["appRoleAssignments"]
+                )
 
     def _principal(self, session: Session, object_id: str) -> tuple[str, Any]:
         for kind, table in (("User", User), ("Group", Group), ("ServicePrincipal", ServicePrincipal)):

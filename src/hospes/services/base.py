@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import DomainError
 from hospes.domain.ids import new_id
@@ -36,9 +37,9 @@ class Write:
 
     def change(
         self,
-        object_type: str,
+        object_type: ObjectType,
         object_id: str,
-        change_type: str,
+        change_type: ChangeType,
         properties: list[str] | None = None,
         related_id: str | None = None,
         related_type: str | None = None,

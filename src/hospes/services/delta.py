@@ -26,13 +26,15 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes.domain.changes import MEMBER_CHANGES, ChangeRecord, ChangeType, ObjectType
 from hospes.domain.errors import InvalidInputError, SyncStateNotFoundError
 from hospes.domain.schema import GROUP, USER, Resource
 from hospes.services.base import Services
-from hospes.storage.tables import ChangeLog, Group, GroupMember, User
+from hospes.storage import changelog
+from hospes.storage.tables import Group, GroupMember, User
 
 # Change rows in one log window, per object of page size: bounds the work of one page while keeping repeated
 # changes of one object together.
@@ -45,10 +47,9 @@ MEMBER_FACTOR = 10
 HORIZON_SKEW = timedelta(hours=1)
 MAX_IDS = 50
 
-_TABLES: dict[str, tuple[Resource, Any]] = {"user": (USER, User), "group": (GROUP, Group)}
-_ALWAYS = frozenset({"created", "deleted", "restored", "hard_deleted"})
-_REAPPEARS = frozenset({"created", "restored", "deleted", "hard_deleted"})
-_MEMBER_CHANGES = frozenset({"member_added", "member_removed"})
+_TABLES: dict[str, tuple[Resource, Any]] = {ObjectType.USER: (USER, User), ObjectType.GROUP: (GROUP, Group)}
+_ALWAYS = frozenset({ChangeType.CREATED, ChangeType.DELETED, ChangeType.RESTORED, ChangeType.HARD_DELETED})
+_REAPPEARS = frozenset({ChangeType.CREATED, ChangeType.RESTORED, ChangeType.DELETED, ChangeType.HARD_DELETED})
 
 
 @dataclass(frozen=True)
@@ -213,12 +214,7 @@ class DeltaService(Services):
     # --- full phase ---------------------------------------------------------------------------------------
 
     def _watermark(self, session: Session, kind: str) -> int:
-        seq = session.scalar(
-            select(func.max(ChangeLog.seq)).where(
-                ChangeLog.tenant_id == self.tenant_id, ChangeLog.object_type == kind
-            )
-        )
-        return int(seq or 0)
+        return changelog.head(session, self.tenant_id, [ObjectType(kind)])
 
     def _full_page(self, session: Session, query: DeltaQuery, cursor: Cursor) -> DeltaPage:
         table = _TABLES[query.kind][1]
@@ -272,24 +268,11 @@ class DeltaService(Services):
 
     def _log_page(self, session: Session, query: DeltaQuery, cursor: Cursor) -> DeltaPage:
         window = query.page_size * WINDOW_FACTOR
-        stmt = select(
-            ChangeLog.seq,
-            ChangeLog.object_id,
-            ChangeLog.change_type,
-            ChangeLog.properties,
-            ChangeLog.related_id,
-            ChangeLog.related_type,
-            ChangeLog.at,
-        ).where(
-            ChangeLog.tenant_id == self.tenant_id,
-            ChangeLog.object_type == query.kind,
-            ChangeLog.seq > cursor.seq,
-        )
-        if query.ids:
-            stmt = stmt.where(ChangeLog.object_id.in_(query.ids))
+        kinds = [ObjectType(query.kind)]
         if cursor.end is None:
             read_at = self.clock().timestamp()
-            rows = list(session.execute(stmt.order_by(ChangeLog.seq).limit(window + 1)))
+            # One statement, so no cap: the window is whatever it saw, and ``end`` caps the pages after it.
+            rows = changelog.after(session, self.tenant_id, kinds, cursor.seq, window + 1, upto=None, ids=query.ids)
             capped = len(rows) > window
             rows = rows[:window]
             end = rows[-1].seq if rows else cursor.seq
@@ -297,7 +280,8 @@ class DeltaService(Services):
             end_horizon = rows[-1].at.timestamp() if capped else read_at
             cursor = replace(cursor, end=end, end_horizon=end_horizon, capped=capped)
         else:
-            rows = list(session.execute(stmt.where(ChangeLog.seq <= cursor.end).order_by(ChangeLog.seq)))
+            # The window's rows, read again: it holds at most ``window`` of them.
+            rows = changelog.after(session, self.tenant_id, kinds, cursor.seq, window, upto=cursor.end, ids=query.ids)
         pending = [t for t in _coalesce(rows, query) if t.relevant and t.last > cursor.last]
         batch = pending[: query.page_size]
         entries = self._materialize(session, query, batch)
@@ -360,7 +344,7 @@ class DeltaService(Services):
         return out
 
 
-def _coalesce(rows: list[Any], query: DeltaQuery) -> list[_Touched]:
+def _coalesce(rows: list[ChangeRecord], query: DeltaQuery) -> list[_Touched]:
     """Group a window's change rows by object, in the order of each object's last change."""
     tracked = query.tracked
     touched: dict[str, _Touched] = {}
@@ -373,16 +357,16 @@ def _coalesce(rows: list[Any], query: DeltaQuery) -> list[_Touched]:
         if kind in _ALWAYS:
             item.relevant = True
             item.kinds.add(kind)
-        elif kind in _MEMBER_CHANGES:
+        elif kind in MEMBER_CHANGES:
             if query.members and row.related_id:
                 item.relevant = True
                 item.props.add("members")
-                removed = kind == "member_removed"
+                removed = kind == ChangeType.MEMBER_REMOVED
                 item.members[row.related_id] = MemberDelta(
                     row.related_type or "user", row.related_id, removed
                 )
         else:
-            hits = tracked.intersection(row.properties or [])
+            hits = tracked.intersection(row.properties)
             if hits:
                 item.relevant = True
                 item.props.update(hits)

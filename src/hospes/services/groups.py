@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.schema import GROUP
@@ -59,7 +60,7 @@ class GroupService(Services):
             op.session.add(group)
             op.session.flush()
             op.target("Group", group.id, group.display_name)
-            op.change("group", group.id, "created", [p.name for p in GROUP.props])
+            op.change(ObjectType.GROUP, group.id, ChangeType.CREATED, [p.name for p in GROUP.props])
             for member_id in members:
                 self._add(op, group, "member", member_id)
             for owner_id in owners:
@@ -78,7 +79,7 @@ class GroupService(Services):
             for attr, value in values.items():
                 setattr(group, attr, value)
             if changed:
-                op.change("group", group.id, "updated", changed)
+                op.change(ObjectType.GROUP, group.id, ChangeType.UPDATED, changed)
             if len(bind_members) > 20:
                 raise InvalidInputError("No more than 20 members may be added in one request.")
             for member_id in bind_members:
@@ -90,18 +91,18 @@ class GroupService(Services):
             group = self.find(op.session, group_id)
             op.target("Group", group.id, group.display_name)
             group.deleted_at = op.now
-            op.change("group", group.id, "deleted")
+            op.change(ObjectType.GROUP, group.id, ChangeType.DELETED)
 
     def restore(self, op: Write, group: Group) -> None:
         group.deleted_at = None
         op.target("Group", group.id, group.display_name)
-        op.change("group", group.id, "restored", [p.name for p in GROUP.props])
+        op.change(ObjectType.GROUP, group.id, ChangeType.RESTORED, [p.name for p in GROUP.props])
 
     def hard_delete(self, op: Write, group: Group) -> None:
         op.target("Group", group.id, group.display_name)
         self.detach(op, group.id, "group")
         op.session.delete(group)
-        op.change("group", group.id, "hard_deleted")
+        op.change(ObjectType.GROUP, group.id, ChangeType.HARD_DELETED)
 
     def detach(self, op: Write, object_id: str, kind: str) -> None:
         """Remove an object being purged from every group, app role and directory role, recording each
@@ -114,7 +115,14 @@ class GroupService(Services):
             )
         )
         for parent_id in list(parents):
-            op.change("group", parent_id, "member_removed", ["members"], related_id=object_id, related_type=kind)
+            op.change(
+                ObjectType.GROUP,
+                parent_id,
+                ChangeType.MEMBER_REMOVED,
+                ["members"],
+                related_id=object_id,
+                related_type=kind,
+            )
         links: tuple[tuple[Any, Any], ...] = (
             (GroupMember, GroupMember.member_id),
             (AppRoleAssignment, AppRoleAssignment.principal_id),
@@ -142,9 +150,9 @@ class GroupService(Services):
             op.details["memberId"] = object_id
             if relation == "member":
                 op.change(
-                    "group",
+                    ObjectType.GROUP,
                     group.id,
-                    "member_removed",
+                    ChangeType.MEMBER_REMOVED,
                     ["members"],
                     related_id=object_id,
                     related_type=row.member_type,
@@ -218,7 +226,9 @@ class GroupService(Services):
         op.session.flush()
         op.details.setdefault("addedIds", []).append(obj.id)
         if relation == "member":
-            op.change("group", group.id, "member_added", ["members"], related_id=obj.id, related_type=kind)
+            op.change(
+                ObjectType.GROUP, group.id, ChangeType.MEMBER_ADDED, ["members"], related_id=obj.id, related_type=kind
+            )
 
     def _contains(self, session: Session, container_id: str, wanted_id: str) -> bool:
         """True if ``wanted_id`` is ``container_id`` or nested anywhere below it (cycle check)."""

@@ -31,6 +31,7 @@ from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, ForbiddenError, InvitationError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.invitation import InvitationRequest
@@ -296,7 +297,7 @@ class InvitationService(Services):
         turns out to exist raises ``DeferredInvitation`` before anything is added, to be re-run on its own."""
         s = op.session
         op.now = plan.now  # the email already carries this time (Date header, link expiry)
-        changes: list[tuple[str, list[str]]] = []  # (change type, properties) of the invited user
+        changes: list[tuple[ChangeType, list[str]]] = []  # (change type, properties) of the invited user
         inviter = self._inviter(s)
         cache = BatchLookups.of(s)
         policy = cache.policies.get(self.tenant_id) if cache else None
@@ -385,7 +386,7 @@ class InvitationService(Services):
         )
         # Change-log rows last: on PostgreSQL the first one takes the tenant's ordering lock, held until commit.
         for change_type, properties in changes:
-            op.change("user", user.id, change_type, properties)
+            op.change(ObjectType.USER, user.id, change_type, properties)
         op.target("User", user.id, user.user_principal_name)
         op.details.update({"invitationId": invitation.id, "invitedUserEmailAddress": req.email})
         return InvitationResult(invitation, user, plan.redeem_url, sponsors)
@@ -452,7 +453,7 @@ class InvitationService(Services):
         op: Write,
         req: InvitationRequest,
         initial_domain: str,
-        changes: list[tuple[str, list[str]]],
+        changes: list[tuple[ChangeType, list[str]]],
         *,
         flush: bool = True,
     ) -> User:
@@ -489,10 +490,12 @@ class InvitationService(Services):
                 op.session.flush()  # the unique index on (tenant, UPN) is the real guard against a concurrent create
             except IntegrityError:
                 raise _UserRaceError() from None
-        changes.append(("created", [p.name for p in USER.props]))
+        changes.append((ChangeType.CREATED, [p.name for p in USER.props]))
         return user
 
-    def _reinvite(self, op: Write, user: User, req: InvitationRequest, changes: list[tuple[str, list[str]]]) -> User:
+    def _reinvite(
+        self, op: Write, user: User, req: InvitationRequest, changes: list[tuple[ChangeType, list[str]]]
+    ) -> User:
         """Same user, a new link (the old one dies when the new ticket is issued), the email again if asked."""
         if user.user_type == "Member" and user.creation_type != "Invitation":
             raise InvitationError(
@@ -503,10 +506,10 @@ class InvitationService(Services):
             raise InvitationError(EMAIL_MISMATCH)
         if req.display_name and req.display_name != user.display_name and user.external_user_state != "Accepted":
             user.display_name = req.display_name
-            changes.append(("updated", ["displayName"]))
+            changes.append((ChangeType.UPDATED, ["displayName"]))
         return user
 
-    def _reset(self, op: Write, req: InvitationRequest, changes: list[tuple[str, list[str]]]) -> User:
+    def _reset(self, op: Write, req: InvitationRequest, changes: list[tuple[ChangeType, list[str]]]) -> User:
         """resetRedemption: the guest redeems again, possibly with another address or identity; object id, UPN,
         memberships and app assignments are kept."""
         assert req.invited_user_id is not None
@@ -531,7 +534,10 @@ class InvitationService(Services):
         # The old external identity no longer signs in; the next redemption binds a new one.
         user.identities = [i for i in user.identities or [] if i.get("signInType") == "userPrincipalName"]
         changes.append(
-            ("updated", ["externalUserState", "externalUserStateChangeDateTime", "identities", "mail", "otherMails"])
+            (
+                ChangeType.UPDATED,
+                ["externalUserState", "externalUserStateChangeDateTime", "identities", "mail", "otherMails"],
+            )
         )
         return user
 
@@ -542,7 +548,7 @@ class InvitationService(Services):
         req: InvitationRequest,
         inviter: User | None,
         new: bool,
-        changes: list[tuple[str, list[str]]],
+        changes: list[tuple[ChangeType, list[str]]],
     ) -> list[tuple[str, str]]:
         """invitedUserSponsors (users or groups of this tenant); without any, the inviting user is the sponsor."""
         wanted: list[tuple[str, str]] = []
@@ -575,7 +581,7 @@ class InvitationService(Services):
                     )
                 )
         if wanted:
-            changes.append(("updated", ["sponsors"]))
+            changes.append((ChangeType.UPDATED, ["sponsors"]))
         return wanted
 
     def _mail_data(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import InvitationError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
@@ -672,7 +673,7 @@ class RedemptionService:
                 user.identities = [*(user.identities or []), identity]
                 changed.append("identities")
             if changed:
-                op.change("user", user.id, "updated", changed)
+                op.change(ObjectType.USER, user.id, ChangeType.UPDATED, changed)
             if flow.invitation_id:
                 invitation = s.get(Invitation, flow.invitation_id)
                 if invitation is not None and invitation.tenant_id == flow.tenant_id:

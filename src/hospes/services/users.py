@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import check_password_policy, hash_password
+from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.schema import USER
@@ -84,7 +85,7 @@ class UserService(Services):
         op.session.add(user)
         self._flush_unique(op.session)
         op.target("User", user.id, upn)
-        op.change("user", user.id, "created", [p.name for p in USER.props])
+        op.change(ObjectType.USER, user.id, ChangeType.CREATED, [p.name for p in USER.props])
         return user
 
     def update(self, key: str, values: dict[str, Any], password: str | None = None) -> User:
@@ -114,7 +115,7 @@ class UserService(Services):
             self._flush_unique(op.session)
             op.details["modifiedProperties"] = changed
             if changed:
-                op.change("user", user.id, "updated", changed)
+                op.change(ObjectType.USER, user.id, ChangeType.UPDATED, changed)
             return user
 
     def soft_delete(self, key: str) -> None:
@@ -123,7 +124,7 @@ class UserService(Services):
             op.target("User", user.id, user.user_principal_name)
             user.deleted_at = op.now
             revoke_user_sessions(op.session, user.id)
-            op.change("user", user.id, "deleted")
+            op.change(ObjectType.USER, user.id, ChangeType.DELETED)
 
     def restore(self, op: Write, user: User) -> None:
         """Restore keeps the object id and its memberships, as Entra does."""
@@ -134,13 +135,13 @@ class UserService(Services):
             raise ConflictError(UPN_CONFLICT)
         user.deleted_at = None
         op.target("User", user.id, user.user_principal_name)
-        op.change("user", user.id, "restored", [p.name for p in USER.props])
+        op.change(ObjectType.USER, user.id, ChangeType.RESTORED, [p.name for p in USER.props])
 
     def hard_delete(self, op: Write, user: User) -> None:
         op.target("User", user.id, user.user_principal_name)
         GroupService(self.sessions, self.actor).detach(op, user.id, "user")
         op.session.delete(user)
-        op.change("user", user.id, "hard_deleted")
+        op.change(ObjectType.USER, user.id, ChangeType.HARD_DELETED)
 
     def _check_upn(self, session: Session, upn: str) -> None:
         local, at, domain = upn.rpartition("@")
