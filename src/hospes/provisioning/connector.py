@@ -1,6 +1,7 @@
-"""What the engine needs from a target system. SCIM 2.0 is one connector (``scim.py``); cross-tenant sync can be
-another one on the same engine. The engine speaks in target *paths* (``userName``, ``emails[type eq "work"].value``,
-``urn:...:enterprise:2.0:User:department``) and lets the connector decide the wire shape."""
+"""What the engine needs from a target system. SCIM 2.0 is one connector (``scim.py``); cross-tenant sync, planned
+but not written yet, would be another one on the same engine. The engine speaks in target *paths* (``userName``,
+``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:department``) and lets the connector decide the wire
+shape."""
 
 from __future__ import annotations
 

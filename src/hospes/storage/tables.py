@@ -234,9 +234,9 @@ class DirectoryRoleMember(Base):
 class ChangeLog(Base):
     """Append-only change feed, written in the same transaction as the change itself.
 
-    Feeds delta query, provisioning and cross-tenant sync. ``properties`` names the Graph properties the change
-    touched (so a ``$select`` delta can ignore unrelated changes); ``related_id`` is the member for membership
-    changes.
+    Written by ``Write.change`` only and read through ``storage.changelog`` only (delta query and provisioning
+    today; cross-tenant sync is planned). ``properties`` names the Graph properties the change touched (so a
+    ``$select`` delta can ignore unrelated changes); ``related_id`` is the member for membership changes.
     """
 
     __tablename__ = "change_log"
