@@ -1,7 +1,8 @@
 """Attribute-mapping expressions and scoping filters of the provisioning service, as a pure library.
 
-Framework-free (no storage, web or Graph imports): the provisioning engine, the cross-tenant sync, the
-``hospes expression`` CLI and the Graph ``schema/parseExpression`` action all call this package.
+Framework-free (no storage, web or Graph imports): the provisioning engine, the
+``hospes expression`` CLI and the Graph ``schema/parseExpression`` action call this package (and cross-tenant sync,
+when it lands, will too).
 
 - ``compile_expression(text) -> Expression``: parse and check once; ``Expression.evaluate(source)`` many times.
 - ``compile_scope(filter_json) -> Scope``: Graph ``filter`` scoping rules; ``Scope.matches(source)``.
