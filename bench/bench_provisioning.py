@@ -37,6 +37,7 @@ from tests.scimtarget import Target, run_target
 
 from bench._server import fresh_database, new_tenant, sessions_for
 from hospes.auth.crypto import secret_box
+from hospes.domain.provisioning import Action, CycleKind
 from hospes.domain.schema import USER
 from hospes.provisioning import ProvisioningRunner, ProvisioningService
 from hospes.provisioning.mapping import build_resource
@@ -145,12 +146,12 @@ def initial_round(args: argparse.Namespace, tmp: Path, settings: Settings, count
     with run_target(tmp / f"base-{count}") as base_target, run_target(tmp / f"eng-{count}") as engine_target:
         sp_id, job_id = make_job(service, boot, engine_target.base_url, engine_target.token)
         # The baseline POSTs exactly what the engine will send: the job's mapping, evaluated per user.
-        run = service.engine.open_run(job_id, "initial")
-        bodies = [build_resource(w.values) for w in run.plan_users(None) if w.action == "create"]
+        run = service.engine.open_cycle(job_id, CycleKind.INITIAL)
+        bodies = [build_resource(w.values) for w in run.plan_users(None) if w.action == Action.CREATE]
         base_seconds = baseline(base_target, bodies, args.concurrency)
         service.start(boot.tenant_id, sp_id, job_id)
         started = time.perf_counter()
-        service.engine.open_run(job_id, "initial").full_cycle()
+        service.engine.open_cycle(job_id, CycleKind.INITIAL).full()
         engine_seconds = time.perf_counter() - started
         with sessions() as session:
             linked = len(
@@ -187,7 +188,7 @@ def latency_round(args: argparse.Namespace, tmp: Path, settings: Settings) -> li
         try:
             sp_id, job_id = make_job(service, boot, proxy.url, target.token)
             service.start(boot.tenant_id, sp_id, job_id)
-            service.engine.open_run(job_id, "initial").full_cycle()
+            service.engine.open_cycle(job_id, CycleKind.INITIAL).full()
             with sessions() as session:
                 target_of = dict(
                     session.execute(

@@ -10,6 +10,7 @@ import pytest
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
+from hospes.domain.provisioning import CycleKind
 from hospes.provisioning.service import CredentialsRejectedError
 from tests.conftest import TenantHandle
 from tests.provisioning.conftest import App, make_app, person
@@ -234,7 +235,7 @@ def test_group_membership_changes_are_sent_as_deltas(sync_app: App) -> None:
             },
         )
     assert members() == {c["userPrincipalName"]}
-    app.service.engine.open_run(app.job_id, "reconcile").full_cycle(reconcile=True)
+    app.service.engine.open_cycle(app.job_id, CycleKind.RECONCILE).full(reconcile=True)
     assert members() == {b["userPrincipalName"], c["userPrincipalName"]}
 
 
@@ -500,7 +501,7 @@ def test_log_retention(sync_app: App) -> None:
     from datetime import timedelta
 
     from hospes.domain.clock import utcnow
-    from hospes.provisioning.engine import prune_logs
+    from hospes.provisioning.journal import prune_logs
 
     app = sync_app
     app.assign(person(app.tenant)["id"])

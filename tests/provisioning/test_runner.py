@@ -7,6 +7,7 @@ import copy
 import time
 from collections.abc import Callable
 
+from hospes.domain.provisioning import CycleKind
 from hospes.provisioning import ProvisioningRunner
 from tests.provisioning.conftest import App, person
 
@@ -85,8 +86,8 @@ def test_restart_during_a_full_cycle_is_not_lost(sync_app: App) -> None:
         app.service.put_secrets(app.tenant.id, app.sp_id, {"BaseAddress": slow.url, "SecretToken": app.target.token})
         for _ in range(20):
             app.assign(person(app.tenant)["id"])
-        run = app.service.engine.open_run(app.job_id, "initial")
-        cycle = threading.Thread(target=run.full_cycle)
+        run = app.service.engine.open_cycle(app.job_id, CycleKind.INITIAL)
+        cycle = threading.Thread(target=run.full)
         cycle.start()
         wait_for(lambda: len(app.target.users()) >= 3)
         app.service.restart(app.tenant.id, app.sp_id, app.job_id, "Watermark")

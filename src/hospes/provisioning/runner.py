@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,13 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import SecretBox
 from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
-from hospes.provisioning.engine import ConnectorFactory, Engine, prune_logs
+from hospes.domain.provisioning import RUNNING_CODES
+from hospes.provisioning.applier import ConnectorFactory
+from hospes.provisioning.engine import Engine
+from hospes.provisioning.journal import prune_logs
+from hospes.provisioning.lifecycle import LEASE
 from hospes.settings import Settings
 from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
 
 log = logging.getLogger("hospes.provisioning")
-LEASE = timedelta(seconds=60)
 PRUNE_EVERY = 3600.0
 
 
@@ -70,7 +72,7 @@ class ProvisioningRunner(BackgroundLoop):
     def _tick(self) -> None:
         with self.sessions() as session:
             job_ids = list(
-                session.scalars(select(ProvisioningJob.id).where(ProvisioningJob.code.in_(("Active", "Quarantine"))))
+                session.scalars(select(ProvisioningJob.id).where(ProvisioningJob.code.in_(RUNNING_CODES)))
             )
         for job_id in job_ids:
             thread = self._jobs.get(job_id)
@@ -135,7 +137,7 @@ class ProvisioningRunner(BackgroundLoop):
                 if not worked:
                     with self.sessions() as session:
                         code = session.scalar(select(ProvisioningJob.code).where(ProvisioningJob.id == job_id))
-                    if code not in ("Active", "Quarantine"):
+                    if code not in RUNNING_CODES:
                         return
                     self._stop.wait(self.settings.provisioning_poll_seconds)
         except Exception:

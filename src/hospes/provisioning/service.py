@@ -36,9 +36,12 @@ from hospes.auth.crypto import SecretBox
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal, system_principal
+from hospes.domain.provisioning import RUNNING_CODES, Action, CycleKind, JobCode, Status
+from hospes.provisioning.applier import ConnectorFactory, Outcome, error_info, intro_steps
 from hospes.provisioning.connector import ConnectorError
 from hospes.provisioning.credentials import JOB_SETTINGS, JobConfig, normalize_secrets, seal, unseal
-from hospes.provisioning.engine import ConnectorFactory, Engine, Outcome, Run, Work, error_info
+from hospes.provisioning.engine import Cycle, Engine
+from hospes.provisioning.planner import Work
 from hospes.provisioning.schema import compile_schema, default_schema, merge_schema
 from hospes.provisioning.source import Directory
 from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
@@ -194,7 +197,7 @@ class ProvisioningService:
                 template_id=template_id,
                 schema=default_schema(job_id),
                 settings={},
-                code="NotRun",
+                code=JobCode.NOT_RUN,
                 full_pending=True,
                 watermark=0,
                 force_deletes=False,
@@ -299,7 +302,7 @@ class ProvisioningService:
                 "expiration": None,
                 # Event-driven: changes flow within seconds; this is the reconciliation interval.
                 "interval": f"PT{int(self.settings.provisioning_reconcile_seconds)}S",
-                "state": "Active" if code in ("Active", "Quarantine") else "Disabled",
+                "state": "Active" if code in RUNNING_CODES else "Disabled",
             },
             "status": self._status(session, job, config),
             "synchronizationJobSettings": [
@@ -375,8 +378,8 @@ class ProvisioningService:
             job = self._job(op.session, tenant_id, sp_id, job_id, lock=True)
             if not self._config(op.session, job).configured:
                 raise InvalidInputError("Set the BaseAddress and SecretToken secrets before starting the job.")
-            if job.code in ("NotRun", "Paused"):
-                job.code = "Active"
+            if job.code in (JobCode.NOT_RUN, JobCode.PAUSED):
+                job.code = JobCode.ACTIVE
             job.next_attempt_at = None
             job.updated_at = op.now
             op.target("ServicePrincipal", sp_id)
@@ -386,7 +389,7 @@ class ProvisioningService:
         """Stops after the objects in flight; the watermark and links stay, ``start`` resumes."""
         with self._services(tenant_id, actor).write("ProvisioningManagement", "Disable/pause provisioning") as op:
             job = self._job(op.session, tenant_id, sp_id, job_id, lock=True)
-            job.code = "Paused"
+            job.code = JobCode.PAUSED
             job.updated_at = op.now
             op.target("ServicePrincipal", sp_id)
             op.details.update(jobId=job_id)
@@ -423,8 +426,8 @@ class ProvisioningService:
                 job.successive_failures = 0
             if "ForceDeletes" in scopes:
                 job.force_deletes = True
-            if job.code in ("NotRun", "Paused") or "QuarantineState" in scopes or "ForceDeletes" in scopes:
-                job.code = "Active"
+            if job.code in (JobCode.NOT_RUN, JobCode.PAUSED) or "QuarantineState" in scopes or "ForceDeletes" in scopes:
+                job.code = JobCode.ACTIVE
             job.updated_at = op.now
             op.target("ServicePrincipal", sp_id)
             op.details.update(jobId=job_id, resetScope=sorted(scopes))
@@ -467,11 +470,10 @@ class ProvisioningService:
 
     # --- on demand and dry run --------------------------------------------------------------------------
 
-    def _run(self, tenant_id: str, sp_id: str, job_id: str, kind: str) -> Run:
+    def _cycle(self, tenant_id: str, sp_id: str, job_id: str, kind: CycleKind) -> Cycle:
         with self.sessions() as session:
             self._job(session, tenant_id, sp_id, job_id)
-        run = self.engine.open_run(job_id, kind)
-        run.on_demand = True
+        run = self.engine.open_cycle(job_id, kind)
         if not run.config.configured:
             raise InvalidInputError("Set the BaseAddress and SecretToken secrets first.")
         return run
@@ -483,7 +485,7 @@ class ProvisioningService:
         (import, scoping, matching, action) and outcome. A group brings its in-scope members along."""
         if not subjects:
             raise InvalidInputError("At least one subject is required.", target="subjects")
-        run = self._run(tenant_id, sp_id, job_id, "onDemand")
+        run = self._cycle(tenant_id, sp_id, job_id, CycleKind.ON_DEMAND)
         results: list[dict[str, Any]] = []
         try:
             for object_id, type_name in subjects:
@@ -496,7 +498,7 @@ class ProvisioningService:
                     with self.sessions() as session:
                         members = sorted(Directory(session, tenant_id).member_users([object_id]))
                     for work in run.plan_users(members) if members else []:
-                        if work.action in ("create", "update"):
+                        if work.action in (Action.CREATE, Action.UPDATE):
                             self._on_demand_one(run, work)
                     works = run.plan_groups([object_id])
                 else:
@@ -509,10 +511,10 @@ class ProvisioningService:
             run.close()
         return results
 
-    def _on_demand_one(self, run: Run, work: Work) -> dict[str, Any]:
+    def _on_demand_one(self, run: Cycle, work: Work) -> dict[str, Any]:
         started = time.monotonic()
-        if work.action == "skip":
-            outcome_steps = run.intro_steps(work)
+        if work.action == Action.SKIP:
+            outcome_steps = intro_steps(work)
             outcome_steps.append(
                 {
                     "name": "EntrySynchronizationSkipped",
@@ -522,16 +524,16 @@ class ProvisioningService:
                     "details": {},
                 }
             )
-            outcome = Outcome("other", "skipped", None, outcome_steps, [])
+            outcome = Outcome(Action.OTHER, Status.SKIPPED, None, outcome_steps, [])
         else:
             try:
-                run.connect().discover()
-                outcome = run.apply(work)
+                run.applier.connect().discover()
+                outcome = run.applier.apply(work)
             except ConnectorError as exc:
-                steps = run.intro_steps(work)
-                outcome = Outcome(work.action, "failure", None, steps, [], error_info(exc, run.app_name))
+                steps = intro_steps(work)
+                outcome = Outcome(work.action, Status.FAILURE, None, steps, [], error_info(exc, run.info.app_name))
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
-        run.commit(work, outcome)
+        run.journal.commit(work, outcome)
         return {
             "objectId": work.source_id,
             "objectTypeName": "User" if work.kind == "user" else "Group",
@@ -547,11 +549,11 @@ class ProvisioningService:
     def dry_run(self, tenant_id: str, sp_id: str, job_id: str) -> dict[str, Any]:
         """What a full cycle would do now, without a single request to the target. Group member deltas assume
         the users as linked today (users the cycle would create are not counted as members yet)."""
-        run = self._run(tenant_id, sp_id, job_id, "dryRun")
+        run = self._cycle(tenant_id, sp_id, job_id, CycleKind.DRY_RUN)
         users = run.plan_users(None)
         groups = run.plan_groups(None)
-        works = [w for w in [*users, *groups] if w.action != "skip"]
-        summary = {action: 0 for action in ("create", "update", "disable", "delete")}
+        works = [w for w in [*users, *groups] if w.action != Action.SKIP]
+        summary = {str(action): 0 for action in (Action.CREATE, Action.UPDATE, Action.DISABLE, Action.DELETE)}
         for work in works:
             summary[work.action] = summary.get(work.action, 0) + 1
         deletes = summary["disable"] + summary["delete"]
@@ -569,7 +571,7 @@ class ProvisioningService:
     @staticmethod
     def _code(job: ProvisioningJob, config: JobConfig) -> str:
         if not config.configured:
-            return "NotConfigured"
+            return JobCode.NOT_CONFIGURED
         return job.code
 
     def status(self, tenant_id: str, sp_id: str, job_id: str) -> dict[str, Any]:

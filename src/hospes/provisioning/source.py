@@ -13,27 +13,17 @@ only "Default Access" are excluded from provisioning.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
+from hospes.provisioning.planner import SourceObject
 from hospes.storage.tables import Application, AppRoleAssignment, Group, GroupMember, ServicePrincipal, User
 
 _CHUNK = 500
-
-
-@dataclass
-class SourceObject:
-    kind: str  # user | group
-    id: str
-    display_name: str
-    attributes: dict[str, Any]
-    soft_deleted: bool = False
-    enabled: bool = True
-    members: list[str] = field(default_factory=list)  # groups: user member ids
 
 
 def user_attributes(user: User, roles: list[str]) -> dict[str, Any]:
