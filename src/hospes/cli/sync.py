@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from hospes.domain.errors import DomainError
+from hospes.domain.provisioning import RUNNING_CODES
 
 console = Console()
 err = Console(stderr=True)
@@ -214,7 +215,7 @@ def _watch(target: Target, interval: float, timeout: float | None) -> bool:
                     eta="0:00",
                 )
                 return True
-            elif status["code"] not in ("Active", "Quarantine"):
+            elif status["code"] not in RUNNING_CODES:
                 bar.update(task, description=f"no cycle: the job is {status['code']}")
                 return True  # nothing will run until the job is started
             if timeout is not None and time.monotonic() - started > timeout:

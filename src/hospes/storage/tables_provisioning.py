@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hospes.domain.clock import utcnow
+from hospes.domain.provisioning import JobCode
 from hospes.storage.tables import Base, BigId, JsonType, UtcDateTime
 
 
@@ -30,7 +31,7 @@ class ProvisioningJob(Base):
     schema: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # Graph synchronizationSchema
     settings: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)  # synchronizationJobSettings
     # NotRun | Active | Paused | Quarantine (NotConfigured is derived: no BaseAddress secret)
-    code: Mapped[str] = mapped_column(String(16), default="Paused")
+    code: Mapped[str] = mapped_column(String(16), default=JobCode.PAUSED)
     # A full cycle is owed (new job, restart, schema change); cleared when one completes.
     full_pending: Mapped[bool] = mapped_column(Boolean, default=True)
     watermark: Mapped[int] = mapped_column(BigInteger, default=0)  # change-log sequence fully processed
