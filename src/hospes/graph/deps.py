@@ -1,23 +1,41 @@
-"""FastAPI dependencies of the Graph surface: the caller, permissions, JSON bodies, OData query options."""
+"""FastAPI dependencies of the Graph surface: the caller, ready services behind their permission check, JSON
+bodies, OData query options.
+
+A route names what it needs by type: ``users: UsersWriter`` is a ``UserService`` acting as the caller, given only
+after the bearer token was verified (401 otherwise) and the caller holds one of the permissions of
+``permissions.USERS_WRITE`` (403 otherwise). Routers never build services themselves; the caller is
+``users.actor``.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import AuthenticationError, ForbiddenError, InvalidInputError, PayloadTooLargeError
 from hospes.domain.principals import Principal
 from hospes.domain.schema import Resource
+from hospes.graph import permissions as perm
 from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
+from hospes.services.apps import AppService, is_app_active
+from hospes.services.b2b_policy import PolicyService
+from hospes.services.delta import DeltaService
+from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
+from hospes.services.groups import GroupService
+from hospes.services.invitations import InvitationService, InviteConfig
 from hospes.services.listing import ListQuery
-from hospes.storage.engine import read_one
-from hospes.storage.tables import ServicePrincipal
+from hospes.services.redemption import GuestPolicyService
+from hospes.services.tenants import OrganizationService
+from hospes.services.users import UserService
+
+S = TypeVar("S")
 
 
 async def app_state(request: Request) -> Runtime:  # async: no blocking, so no thread-pool round trip
@@ -39,36 +57,97 @@ async def current_principal(request: Request, state: RuntimeDep) -> Principal:
         raise AuthenticationError("Access token validation failure: the Authorization scheme must be Bearer.")
     principal = state.issuer.verify(token.strip())
     if principal.kind == "app":
-        if state.sessions.kw["bind"].dialect.name == "sqlite":
-            active = app_is_active(state, principal)
+        if state.is_sqlite:
+            active = is_app_active(state.sessions, principal)
         else:  # a network round trip: not on the event loop
-            active = await anyio.to_thread.run_sync(app_is_active, state, principal)
+            active = await anyio.to_thread.run_sync(is_app_active, state.sessions, principal)
         if not active:
             raise AuthenticationError("The application behind this token is disabled or was removed.")
     return principal
-
-
-_APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled).where(
-    ServicePrincipal.id == bindparam("id")
-)
-
-
-def app_is_active(state: Runtime, principal: Principal) -> bool:
-    """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once."""
-    row = read_one(state.sessions.kw["bind"], _APP_STATE, {"id": principal.id})
-    return row is not None and row[0] == principal.tenant_id and bool(row[1])
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 def requires(permissions: frozenset[str]) -> Callable[[Principal], Awaitable[Principal]]:
+    """The caller, once it holds one of ``permissions`` (403 otherwise)."""
+
     async def check(principal: PrincipalDep) -> Principal:  # async: a pure check needs no worker thread
         if not principal.has_any(*permissions):
             raise ForbiddenError()
         return principal
 
     return check
+
+
+def provider(
+    build: Callable[[Runtime, Principal], S], permissions: frozenset[str]
+) -> Callable[[Runtime, Principal], Awaitable[S]]:
+    """A dependency giving ``build(runtime, caller)`` once the caller holds one of ``permissions``."""
+
+    async def provide(runtime: RuntimeDep, principal: PrincipalDep) -> S:  # async: a check and a constructor
+        if not principal.has_any(*permissions):
+            raise ForbiddenError()
+        return build(runtime, principal)
+
+    return provide
+
+
+def service(
+    cls: Callable[[sessionmaker[Session], Principal], S], permissions: frozenset[str]
+) -> Callable[[Runtime, Principal], Awaitable[S]]:
+    """``provider`` of a service that needs only the database and its actor (the ``Services`` subclasses)."""
+    return provider(lambda runtime, principal: cls(runtime.sessions, principal), permissions)
+
+
+def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
+    return InvitationService(
+        runtime.sessions, principal, InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
+    )
+
+
+UsersReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ))]
+UsersWriter = Annotated[UserService, Depends(service(UserService, perm.USERS_WRITE))]
+Inviter = Annotated[InvitationService, Depends(provider(_invitations, perm.INVITE))]
+GroupsReader = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_READ))]
+GroupsWriter = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_WRITE))]
+MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBERS_WRITE))]
+AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]
+AppsWriter = Annotated[AppService, Depends(service(AppService, perm.APPS_WRITE))]
+# App role assignments, read under the permission of the object they are listed under, written under their own.
+UserAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.USERS_READ))]
+GroupAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.GROUPS_READ))]
+AssignmentsWriter = Annotated[AppService, Depends(service(AppService, perm.ASSIGNMENTS_WRITE))]
+UsersDelta = Annotated[DeltaService, Depends(service(DeltaService, perm.USERS_READ))]
+GroupsDelta = Annotated[DeltaService, Depends(service(DeltaService, perm.GROUPS_READ))]
+OrganizationReader = Annotated[OrganizationService, Depends(service(OrganizationService, perm.ORG_READ))]
+OrganizationWriter = Annotated[OrganizationService, Depends(service(OrganizationService, perm.ORG_WRITE))]
+DirectoryObjectsReader = Annotated[
+    DirectoryObjectService, Depends(service(DirectoryObjectService, perm.DIR_READ | perm.USERS_READ))
+]
+DeletedItemsReader = Annotated[DeletedItemsService, Depends(service(DeletedItemsService, perm.DELETED_READ))]
+DeletedItemsWriter = Annotated[DeletedItemsService, Depends(service(DeletedItemsService, perm.DELETED_WRITE))]
+RolesReader = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_READ))]
+RolesWriter = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_WRITE))]
+AuditReader = Annotated[AuditService, Depends(service(AuditService, perm.AUDIT_READ))]
+PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
+PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
+GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_READ))]
+GuestPolicyWriter = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_WRITE))]
+
+
+async def provisioning(runtime: RuntimeDep) -> ProvisioningService:
+    return runtime.provisioning
+
+
+# The synchronization API and provisioning logs: the facade serves every tenant (``Runtime.provisioning``) and
+# takes the caller's tenant per call, so their routes receive the checked caller beside it.
+Provisioning = Annotated[ProvisioningService, Depends(provisioning)]
+SyncReader = Annotated[Principal, Depends(requires(perm.SYNC_READ))]
+SyncWriter = Annotated[Principal, Depends(requires(perm.SYNC_WRITE))]
+# A synchronization template names the application of its service principal.
+SyncAppsReader = Annotated[AppService, Depends(service(AppService, perm.SYNC_READ))]
+ProvisioningLogsReader = Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
 
 
 async def _read_json(request: Request, limit: int, *, required: bool) -> Any:

@@ -17,7 +17,16 @@ ROLES_READ = DIR_READ | {"RoleManagement.ReadWrite.Directory"}
 ROLES_WRITE = frozenset({"RoleManagement.ReadWrite.Directory"})
 DELETED_READ = USERS_READ | GROUPS_READ
 DELETED_WRITE = USERS_WRITE | GROUPS_WRITE
-# Synchronization API (graph-contract §6): least privileged Synchronization.*; Application.ReadWrite.OwnedBy is not
+# Synchronization API: least privileged Synchronization.*; Application.ReadWrite.OwnedBy is not
 # offered because Hospes has no application owners to restrict it to.
 SYNC_WRITE = DIR_WRITE | {"Synchronization.ReadWrite.All", "Application.ReadWrite.All"}
 SYNC_READ = SYNC_WRITE | {"Synchronization.Read.All"}
+INVITE = USERS_WRITE | {"User.Invite.All"}
+POLICY_READ = frozenset({"Policy.Read.All", "Policy.ReadWrite.Authorization", "Directory.Read.All"})
+POLICY_WRITE = frozenset({"Policy.ReadWrite.Authorization"})
+# The email one-time passcode method: Graph asks for Policy.ReadWrite.AuthenticationMethod to write; Hospes also
+# accepts Policy.ReadWrite.Authorization, the policy permission its apps are granted.
+AUTH_METHOD_READ = frozenset(
+    {"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"}
+)
+AUTH_METHOD_WRITE = frozenset({"Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from hospes.graph.deps import RuntimeDep
-from hospes.services.oauth import OAuthError, client_credentials, password_grant
-from hospes.services.tenants import resolve_tenant
+from hospes.oauth.deps import RuntimeDep
+from hospes.services.oauth import OAuthError, client_credentials, password_grant, tenant_id_of
 
 router = APIRouter()
 _MAX_FORM = 64 * 1024
@@ -86,8 +85,7 @@ async def token(tenant: str, request: Request, state: RuntimeDep) -> JSONRespons
 
 @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
 def openid_configuration(tenant: str, state: RuntimeDep) -> dict[str, Any]:
-    with state.sessions() as session:
-        tenant_id = resolve_tenant(session, tenant).id
+    tenant_id = tenant_id_of(state.sessions, tenant)
     base = state.settings.public_url
     return {
         "issuer": state.issuer.issuer(tenant_id),
@@ -106,6 +104,5 @@ def openid_configuration(tenant: str, state: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/{tenant}/discovery/v2.0/keys")
 def jwks(tenant: str, state: RuntimeDep) -> dict[str, Any]:
-    with state.sessions() as session:
-        resolve_tenant(session, tenant)
+    tenant_id_of(state.sessions, tenant)  # 404 for an unknown tenant
     return state.keys.public_jwks()

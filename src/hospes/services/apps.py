@@ -12,19 +12,28 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.passwords import hash_secret
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
-from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID
+from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID, Principal
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write
+from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
-from hospes.storage.tables import Application, AppRoleAssignment, ClientSecret, Group, ServicePrincipal, User
+from hospes.services.users import UserService
+from hospes.storage.engine import read_one
+
+# ``X as X``: the rows this service returns, exported for the annotations of its callers above the storage layer.
+from hospes.storage.tables import Application as Application
+from hospes.storage.tables import AppRoleAssignment as AppRoleAssignment
+from hospes.storage.tables import ClientSecret as ClientSecret
+from hospes.storage.tables import Group, User
+from hospes.storage.tables import ServicePrincipal as ServicePrincipal
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 _ROLE_NAMESPACE = uuid.UUID("8f3c2d0e-5b7a-4f43-9a6e-0d9f2c1b7e55")
@@ -386,6 +395,16 @@ class AppService(Services):
                     ObjectType(row.principal_type.lower()), row.principal_id, ChangeType.UPDATED, ["appRoleAssignments"]
                 )
 
+    def assignee(self, kind: str, key: str) -> str:
+        """The id of the object an assignment URL is under: a user (by id or userPrincipalName), a group or a
+        service principal (by id or ``appId=``) of this tenant; NotFoundError for anything else."""
+        with self.read() as session:
+            if kind == "user":
+                return UserService(self.sessions, self.actor).find(session, key).id
+            if kind == "group":
+                return GroupService(self.sessions, self.actor).find(session, key).id
+            return self.find_sp(session, key).id
+
     def _principal(self, session: Session, object_id: str) -> tuple[str, Any]:
         for kind, table in (("User", User), ("Group", Group), ("ServicePrincipal", ServicePrincipal)):
             col: Any = table.id
@@ -421,3 +440,15 @@ def granted_permissions(session: Session, tenant_id: str, client_sp_id: str) -> 
         )
     )
     return sorted(by_id[r] for r in session.scalars(stmt) if r in by_id)
+
+
+_APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled).where(
+    ServicePrincipal.id == bindparam("id")
+)
+
+
+def is_app_active(sessions: sessionmaker[Session], principal: Principal) -> bool:
+    """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once. Every
+    app-token request asks, so this is one indexed row read on a pooled connection, not a session (``read_one``)."""
+    row = read_one(sessions.kw["bind"], _APP_STATE, {"id": principal.id})
+    return row is not None and row[0] == principal.tenant_id and bool(row[1])

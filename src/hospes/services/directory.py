@@ -1,4 +1,4 @@
-"""Deleted items (restore, permanent delete, purge), directory roles and the audit log."""
+"""Directory objects by id, deleted items (restore, permanent delete, purge), directory roles and the audit log."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from hospes.services.base import Services
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.tables import AuditLog, ChangeLog, DirectoryRoleMember, Group, ServicePrincipal, User
+from hospes.storage.tables import AuditLog as AuditLog  # the rows AuditService returns, for callers' annotations
+from hospes.storage.tables import ChangeLog, DirectoryRoleMember, Group, ServicePrincipal, User
+
+
+class DirectoryObjectService(Services):
+    def get(self, object_id: str) -> tuple[str, Any]:
+        """A user, group or service principal of this tenant by id: (Graph type name, row)."""
+        with self.read() as session:
+            return GroupService(self.sessions, self.actor).resolve(session, object_id)
 
 
 class DeletedItemsService(Services):
@@ -33,6 +41,12 @@ class DeletedItemsService(Services):
     def get(self, object_id: str) -> tuple[str, Any]:
         with self.read() as session:
             return self.find(session, object_id)
+
+    def page(self, kind: str, query: ListQuery) -> Page:
+        """The deleted users (``kind`` "user") or groups."""
+        if kind == "user":
+            return UserService(self.sessions, self.actor).page(query, deleted=True)
+        return GroupService(self.sessions, self.actor).page(query, deleted=True)
 
     def restore(self, object_id: str) -> tuple[str, Any]:
         with self.write("DirectoryManagement", "Restore deleted item") as op:

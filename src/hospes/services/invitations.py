@@ -646,17 +646,3 @@ def _render(data: InvitationMailData, req: InvitationRequest, now: dt.datetime) 
     recipients = [req.email, *(m.address for m in data.cc)]
     return _Mail(message.wire, message.subject[:998], recipients, data.language)
 
-
-def sponsors_of(session: Session, tenant_id: str, user_id: str) -> list[tuple[str, Any]]:
-    rows = session.scalars(
-        select(UserSponsor)
-        .where(UserSponsor.tenant_id == tenant_id, UserSponsor.user_id == user_id)
-        .order_by(UserSponsor.created_at, UserSponsor.sponsor_id)
-    )
-    out: list[tuple[str, Any]] = []
-    for row in rows:
-        table: Any = User if row.sponsor_type == "user" else Group
-        obj = session.get(table, row.sponsor_id)
-        if obj is not None and obj.deleted_at is None:
-            out.append((row.sponsor_type, obj))
-    return out

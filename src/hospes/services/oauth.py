@@ -1,4 +1,4 @@
-"""The client-credentials grant: authenticate an app by its secret and mint an access token."""
+"""The token grants (client credentials, password): authenticate the caller and mint an access token."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
 from hospes.services.apps import granted_permissions
 from hospes.services.tenants import resolve_tenant
 from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, User
+
+
+def tenant_id_of(sessions: sessionmaker[Session], tenant_key: str) -> str:
+    """The tenant an OAuth URL names, by id or by a verified domain; NotFoundError when none (the discovery
+    documents answer 404, where the grants answer an unknown tenant with an OAuth error)."""
+    with sessions() as session:
+        return resolve_tenant(session, tenant_key).id
 
 
 class OAuthError(Exception):

@@ -21,7 +21,11 @@ from hospes.domain.principals import (
 from hospes.services.apps import AppService
 from hospes.services.base import Services
 from hospes.services.users import UserService
-from hospes.storage.tables import DirectoryRoleMember, Domain, Tenant
+from hospes.storage.tables import DirectoryRoleMember
+
+# ``X as X``: the rows OrganizationService returns, exported for the annotations of its callers.
+from hospes.storage.tables import Domain as Domain
+from hospes.storage.tables import Tenant as Tenant
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 

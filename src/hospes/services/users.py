@@ -18,7 +18,7 @@ from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.web_sessions import revoke_user_sessions
-from hospes.storage.tables import Domain, User
+from hospes.storage.tables import Domain, Group, User, UserSponsor
 
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
 
@@ -44,6 +44,32 @@ class UserService(Services):
     def get(self, key: str) -> User:
         with self.read() as session:
             return self.find(session, key)
+
+    def member_of(self, key: str) -> list[Group]:
+        """The groups that directly contain the user (its ``memberOf``)."""
+        with self.read() as session:
+            user = self.find(session, key)
+            return GroupService(self.sessions, self.actor).member_of(session, user.id)
+
+    def sponsors(self, key: str) -> list[tuple[str, User | Group]]:
+        """The user's sponsors that still exist, oldest first: ``("user" | "group", row)``."""
+        with self.read() as session:
+            user = self.find(session, key)
+            rows = session.scalars(
+                select(UserSponsor)
+                .where(UserSponsor.tenant_id == self.tenant_id, UserSponsor.user_id == user.id)
+                .order_by(UserSponsor.created_at, UserSponsor.sponsor_id)
+            )
+            out: list[tuple[str, User | Group]] = []
+            for row in rows:
+                sponsor: User | Group | None = (
+                    session.get(User, row.sponsor_id)
+                    if row.sponsor_type == "user"
+                    else session.get(Group, row.sponsor_id)
+                )
+                if sponsor is not None and sponsor.deleted_at is None:
+                    out.append((row.sponsor_type, sponsor))
+            return out
 
     def page(self, query: ListQuery, *, deleted: bool = False) -> Page:
         with self.read() as session:

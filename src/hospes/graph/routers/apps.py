@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from hospes.domain.errors import InvalidInputError
-from hospes.domain.principals import Principal
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import validate_body
-from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
-from hospes.graph.routers.assignments import assignment_wire, create_assignment
-from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
-from hospes.services.apps import AppService
-from hospes.storage.tables import Application, ClientSecret, ServicePrincipal
+from hospes.graph.deps import AppsReader, AppsWriter, AssignmentsWriter, BodyDep, QueryOptions, RuntimeDep
+from hospes.graph.routers.assignments import assignments_collection, create_assignment
+from hospes.graph.wire import entity, graph_datetime, paged, to_wire
+from hospes.services.apps import Application, ClientSecret, ServicePrincipal
 
 router = APIRouter()
-Reader = Annotated[Principal, Depends(requires(perm.APPS_READ))]
-Writer = Annotated[Principal, Depends(requires(perm.APPS_WRITE))]
-Assigner = Annotated[Principal, Depends(requires(perm.ASSIGNMENTS_WRITE))]
 
 
 def _credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:
@@ -53,55 +47,48 @@ def _sp(sp: ServicePrincipal, roles: list[dict[str, Any]], select: list[str] | N
 
 
 @router.get("/applications")
-def list_apps(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    options = QueryOptions(request, state, APPLICATION, principal)
-    page, creds = AppService(state.sessions, principal).list_apps(options.query)
-    return paged(
-        state,
-        "applications",
-        options,
-        page,
-        principal.tenant_id,
-        (_app(a, creds[a.id], options.select) for a in page.rows),
-    )
+def list_apps(request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    options = QueryOptions(request, state, APPLICATION, apps.actor)
+    page, creds = apps.list_apps(options.query)
+    items = (_app(a, creds[a.id], options.select) for a in page.rows)
+    return paged(state, "applications", options, page, apps.tenant_id, items)
 
 
 @router.post("/applications", status_code=201)
-def create_app(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
+def create_app(body: BodyDep, state: RuntimeDep, apps: AppsWriter) -> dict[str, Any]:
     values, extras = validate_body(APPLICATION, body)
-    app = AppService(state.sessions, principal).create_app(values, extras)
-    return entity(state, "applications", _app(app, []))
+    return entity(state, "applications", _app(apps.create_app(values, extras), []))
 
 
 @router.get("/applications/{key}")
-def get_app(key: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    options = QueryOptions(request, state, APPLICATION, principal)
-    app, creds = AppService(state.sessions, principal).get_app(key)
+def get_app(key: str, request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    options = QueryOptions(request, state, APPLICATION, apps.actor)
+    app, creds = apps.get_app(key)
     return entity(state, "applications", _app(app, creds, options.select))
 
 
 @router.patch("/applications/{key}", status_code=204)
-def update_app(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
+def update_app(key: str, body: BodyDep, apps: AppsWriter) -> Response:
     values, _ = validate_body(APPLICATION, body)
-    AppService(state.sessions, principal).update_app(key, values)
+    apps.update_app(key, values)
     return Response(status_code=204)
 
 
 @router.delete("/applications/{key}", status_code=204)
-def delete_app(key: str, state: RuntimeDep, principal: Writer) -> Response:
-    AppService(state.sessions, principal).delete_app(key)
+def delete_app(key: str, apps: AppsWriter) -> Response:
+    apps.delete_app(key)
     return Response(status_code=204)
 
 
 @router.post("/applications/{key}/addPassword")
-def add_password(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
+def add_password(key: str, body: BodyDep, state: RuntimeDep, apps: AppsWriter) -> dict[str, Any]:
     credential = body.get("passwordCredential", {}) if isinstance(body, dict) else None
     if not isinstance(credential, dict):
         raise InvalidInputError("Invalid value specified for property 'passwordCredential'.")
     name = credential.get("displayName")
     if name is not None and not isinstance(name, str):
         raise InvalidInputError("Invalid value specified for property 'displayName'.")
-    cred, text = AppService(state.sessions, principal).add_password(key, name)
+    cred, text = apps.add_password(key, name)
     return {
         "@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
         **_credential(cred, text),
@@ -109,99 +96,79 @@ def add_password(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) 
 
 
 @router.post("/applications/{key}/removePassword", status_code=204)
-def remove_password(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
+def remove_password(key: str, body: BodyDep, apps: AppsWriter) -> Response:
     key_id = body.get("keyId") if isinstance(body, dict) else None
     if not isinstance(key_id, str):
         raise InvalidInputError("Invalid value specified for property 'keyId'.")
-    AppService(state.sessions, principal).remove_password(key, key_id)
+    apps.remove_password(key, key_id)
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals")
-def list_sps(request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
-    page, roles = AppService(state.sessions, principal).list_sps(options.query)
-    return paged(
-        state,
-        "servicePrincipals",
-        options,
-        page,
-        principal.tenant_id,
-        (_sp(sp, roles[sp.id], options.select) for sp in page.rows),
-    )
+def list_sps(request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
+    page, roles = apps.list_sps(options.query)
+    items = (_sp(sp, roles[sp.id], options.select) for sp in page.rows)
+    return paged(state, "servicePrincipals", options, page, apps.tenant_id, items)
 
 
 @router.post("/servicePrincipals", status_code=201)
-def create_sp(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
+def create_sp(body: BodyDep, state: RuntimeDep, apps: AppsWriter) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     rest = {k: v for k, v in body.items() if k != "appId"}
     values, _ = validate_body(SERVICE_PRINCIPAL, rest)
-    apps = AppService(state.sessions, principal)
     sp = apps.create_sp(values, body.get("appId"))
     _, roles = apps.get_sp(sp.id)
     return entity(state, "servicePrincipals", _sp(sp, roles))
 
 
 @router.get("/servicePrincipals/{key}")
-def get_sp(key: str, request: Request, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    options = QueryOptions(request, state, SERVICE_PRINCIPAL, principal)
-    sp, roles = AppService(state.sessions, principal).get_sp(key)
+def get_sp(key: str, request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
+    sp, roles = apps.get_sp(key)
     return entity(state, "servicePrincipals", _sp(sp, roles, options.select))
 
 
 @router.patch("/servicePrincipals/{key}", status_code=204)
-def update_sp(key: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
+def update_sp(key: str, body: BodyDep, apps: AppsWriter) -> Response:
     values, _ = validate_body(SERVICE_PRINCIPAL, body)
-    AppService(state.sessions, principal).update_sp(key, values)
+    apps.update_sp(key, values)
     return Response(status_code=204)
 
 
 @router.delete("/servicePrincipals/{key}", status_code=204)
-def delete_sp(key: str, state: RuntimeDep, principal: Writer) -> Response:
-    AppService(state.sessions, principal).delete_sp(key)
+def delete_sp(key: str, apps: AppsWriter) -> Response:
+    apps.delete_sp(key)
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals/{key}/appRoleAssignedTo")
-def assigned_to(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    apps = AppService(state.sessions, principal)
-    sp, _ = apps.get_sp(key)
-    rows = apps.assignments(resource_id=sp.id)
-    names = apps.names(rows)
-    return collection(
-        state, f"servicePrincipals('{sp.id}')/appRoleAssignedTo", (assignment_wire(r, names) for r in rows)
-    )
+def assigned_to(key: str, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    sp_id = apps.assignee("servicePrincipal", key)
+    return assignments_collection(state, apps, f"servicePrincipals('{sp_id}')/appRoleAssignedTo", resource_id=sp_id)
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignedTo", status_code=201)
-def assign_to(key: str, body: BodyDep, state: RuntimeDep, principal: Assigner) -> dict[str, Any]:
-    sp, _ = AppService(state.sessions, principal).get_sp(key)
-    return create_assignment(
-        state, principal, body, None, f"servicePrincipals('{sp.id}')/appRoleAssignedTo", resource_id=sp.id
-    )
+def assign_to(key: str, body: BodyDep, state: RuntimeDep, apps: AssignmentsWriter) -> dict[str, Any]:
+    sp_id = apps.assignee("servicePrincipal", key)
+    context = f"servicePrincipals('{sp_id}')/appRoleAssignedTo"
+    return create_assignment(state, apps, body, None, context, resource_id=sp_id)
 
 
 @router.delete("/servicePrincipals/{key}/appRoleAssignedTo/{assignment_id}", status_code=204)
-def unassign_to(key: str, assignment_id: str, state: RuntimeDep, principal: Assigner) -> Response:
-    apps = AppService(state.sessions, principal)
-    sp, _ = apps.get_sp(key)
-    apps.unassign(assignment_id, resource_id=sp.id)
+def unassign_to(key: str, assignment_id: str, apps: AssignmentsWriter) -> Response:
+    apps.unassign(assignment_id, resource_id=apps.assignee("servicePrincipal", key))
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals/{key}/appRoleAssignments")
-def sp_assignments(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    apps = AppService(state.sessions, principal)
-    sp, _ = apps.get_sp(key)
-    rows = apps.assignments(principal_id=sp.id)
-    names = apps.names(rows)
-    return collection(
-        state, f"servicePrincipals('{sp.id}')/appRoleAssignments", (assignment_wire(r, names) for r in rows)
-    )
+def sp_assignments(key: str, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+    sp_id = apps.assignee("servicePrincipal", key)
+    return assignments_collection(state, apps, f"servicePrincipals('{sp_id}')/appRoleAssignments", principal_id=sp_id)
 
 
 @router.post("/servicePrincipals/{key}/appRoleAssignments", status_code=201)
-def sp_assign(key: str, body: BodyDep, state: RuntimeDep, principal: Assigner) -> dict[str, Any]:
-    sp, _ = AppService(state.sessions, principal).get_sp(key)
-    return create_assignment(state, principal, body, sp.id, f"servicePrincipals('{sp.id}')/appRoleAssignments")
+def sp_assign(key: str, body: BodyDep, state: RuntimeDep, apps: AssignmentsWriter) -> dict[str, Any]:
+    sp_id = apps.assignee("servicePrincipal", key)
+    return create_assignment(state, apps, body, sp_id, f"servicePrincipals('{sp_id}')/appRoleAssignments")

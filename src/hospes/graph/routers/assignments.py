@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from hospes.domain.errors import InvalidInputError
-from hospes.domain.principals import Principal
 from hospes.domain.schema import APP_ROLE_ASSIGNMENT
-from hospes.graph.wire import entity, to_wire
+from hospes.graph.wire import collection, entity, to_wire
 from hospes.runtime import Runtime
-from hospes.services.apps import AppService
-from hospes.storage.tables import AppRoleAssignment
+from hospes.services.apps import AppRoleAssignment, AppService
 
 
 def assignment_wire(row: AppRoleAssignment, names: dict[str, str]) -> dict[str, Any]:
@@ -25,9 +23,18 @@ def assignment_wire(row: AppRoleAssignment, names: dict[str, str]) -> dict[str, 
     )
 
 
+def assignments_collection(
+    state: Runtime, apps: AppService, context: str, *, principal_id: str | None = None, resource_id: str | None = None
+) -> dict[str, Any]:
+    """The assignments held by ``principal_id``, or granted on the service principal ``resource_id``."""
+    rows = apps.assignments(principal_id=principal_id, resource_id=resource_id)
+    names = apps.names(rows)
+    return collection(state, context, (assignment_wire(r, names) for r in rows))
+
+
 def create_assignment(
     state: Runtime,
-    principal: Principal,
+    apps: AppService,
     body: Any,
     principal_id: str | None,
     context: str,
@@ -38,7 +45,6 @@ def create_assignment(
         raise InvalidInputError("The request body must be a JSON object.")
     if resource_id and body.get("resourceId") != resource_id:
         raise InvalidInputError("resourceId must match the service principal in the request URL.", target="resourceId")
-    apps = AppService(state.sessions, principal)
     row = apps.assign(
         body.get("principalId"),
         body.get("resourceId"),

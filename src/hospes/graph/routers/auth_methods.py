@@ -1,28 +1,20 @@
-"""``/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email`` (graph-contract.md §5.4):
-the email one-time passcode method. ``allowExternalIdToUseEmailOtp`` decides whether guests may redeem and sign in
-with a code sent by email (``default`` = on, as in Entra since October 2021); ``state`` is kept and returned.
-
-Graph asks for ``Policy.ReadWrite.AuthenticationMethod`` to write; Hospes also accepts
-``Policy.ReadWrite.Authorization`` (the policy permission its apps are granted).
+"""``/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email``: the email one-time
+passcode method. ``allowExternalIdToUseEmailOtp`` decides whether guests may redeem and sign in with a code sent
+by email (``default`` = on, as in Entra since October 2021); ``state`` is kept and returned.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from hospes.domain.errors import InvalidInputError
-from hospes.domain.principals import Principal
-from hospes.graph.deps import BodyDep, RuntimeDep, requires
+from hospes.graph.deps import BodyDep, GuestPolicyReader, GuestPolicyWriter, RuntimeDep
 from hospes.graph.wire import context_url
-from hospes.services.redemption import GuestPolicy, GuestPolicyService
+from hospes.services.redemption import GuestPolicy
 
 router = APIRouter()
-READ = frozenset({"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})
-WRITE = frozenset({"Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})
-Reader = Annotated[Principal, Depends(requires(READ))]
-Writer = Annotated[Principal, Depends(requires(WRITE))]
 PATH = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"
 OTP_VALUES = ("default", "enabled", "disabled")
 STATES = ("enabled", "disabled")
@@ -40,13 +32,13 @@ def _wire(policy: GuestPolicy) -> dict[str, Any]:
 
 
 @router.get(PATH)
-def get_email_method(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    policy = GuestPolicyService(state.sessions, principal).get()
+def get_email_method(state: RuntimeDep, guest_policy: GuestPolicyReader) -> dict[str, Any]:
+    policy = guest_policy.get()
     return {"@odata.context": context_url(state, "authenticationMethodConfigurations", entity=True), **_wire(policy)}
 
 
 @router.patch(PATH, status_code=204)
-def patch_email_method(body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
+def patch_email_method(body: BodyDep, guest_policy: GuestPolicyWriter) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     otp, method_state = body.get("allowExternalIdToUseEmailOtp"), body.get("state")
@@ -68,5 +60,5 @@ def patch_email_method(body: BodyDep, state: RuntimeDep, principal: Writer) -> R
         )
     if method_state is not None and method_state not in STATES:
         raise InvalidInputError(f"Invalid value '{method_state}' for property 'state'.", target="state")
-    GuestPolicyService(state.sessions, principal).update(email_otp=otp, email_method_state=method_state)
+    guest_policy.update(email_otp=otp, email_method_state=method_state)
     return Response(status_code=204)

@@ -8,17 +8,15 @@ and gets a 400; a token of another tenant gets the same 400; a token older than 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hospes.domain.errors import InvalidInputError, SyncStateNotFoundError, UnsupportedQueryError
-from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER, Resource
-from hospes.graph import permissions as perm
-from hospes.graph.deps import RuntimeDep, requires
+from hospes.graph.deps import GroupsDelta, RuntimeDep, UsersDelta
 from hospes.graph.errors import error_response
 from hospes.graph.wire import context_url, to_wire
 from hospes.odata import Compare, In, Literal, Node, ODataSyntaxError, Or, Path, parse_filter, parse_select
@@ -26,8 +24,6 @@ from hospes.runtime import Runtime
 from hospes.services.delta import MAX_IDS, Cursor, DeltaPage, DeltaQuery, DeltaService, Entry, MemberDelta
 
 router = APIRouter()
-UserReader = Annotated[Principal, Depends(requires(perm.USERS_READ))]
-GroupReader = Annotated[Principal, Depends(requires(perm.GROUPS_READ))]
 _KEPT = ("$select", "$filter", "$expand")  # options sealed into the links
 SAFE = ",'()"  # left as is in option values of the restart URL, for readability
 _REFUSED = ("$orderby", "$search", "$top", "$count", "$skip")
@@ -121,10 +117,10 @@ def _link(state: Runtime, resource: Resource, name: str, token: str) -> str:
     return f"{state.settings.public_url}/v1.0/{resource.collection}/delta?{name}={quote(token, safe='')}"
 
 
-def _unseal(state: Runtime, resource: Resource, principal: Principal, name: str, token: str) -> dict[str, Any]:
+def _unseal(state: Runtime, resource: Resource, tenant_id: str, name: str, token: str) -> dict[str, Any]:
     try:
         saved = state.keys.unseal(f"delta:{resource.collection}", token)
-        if not isinstance(saved, dict) or saved.get("t") != principal.tenant_id:
+        if not isinstance(saved, dict) or saved.get("t") != tenant_id:
             raise ValueError("tenant")
         Cursor.from_json(saved.get("c"))
         if not isinstance(saved.get("o"), dict) or not isinstance(saved.get("n"), int):
@@ -136,14 +132,13 @@ def _unseal(state: Runtime, resource: Resource, principal: Principal, name: str,
     return saved
 
 
-def _delta(resource: Resource, request: Request, state: Runtime, principal: Principal) -> JSONResponse:
+def _delta(resource: Resource, request: Request, state: Runtime, service: DeltaService) -> JSONResponse:
     params = request.query_params
     header_minimal, header_size = _preferences(request)
-    service = DeltaService(state.sessions, principal)
     token_name = "$deltatoken" if params.get("$deltatoken") else "$skiptoken" if params.get("$skiptoken") else None
     latest = token_name == "$deltatoken" and params["$deltatoken"] == "latest"
     if token_name and not latest:
-        saved = _unseal(state, resource, principal, token_name, params[token_name])
+        saved = _unseal(state, resource, service.tenant_id, token_name, params[token_name])
         options: dict[str, str] = saved["o"]
         page_size: int = saved["n"]
         minimal = bool(saved.get("m")) or header_minimal
@@ -169,7 +164,7 @@ def _delta(resource: Resource, request: Request, state: Runtime, principal: Prin
 
     def seal(next_cursor: Cursor) -> str:
         payload = {
-            "t": principal.tenant_id,
+            "t": service.tenant_id,
             "o": options,
             "n": page_size,
             "m": minimal,
@@ -191,9 +186,9 @@ def _delta(resource: Resource, request: Request, state: Runtime, principal: Prin
 for _suffix in ("delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"):
 
     @router.get(f"/users/{_suffix}", include_in_schema=_suffix == "delta")
-    def users_delta(request: Request, state: RuntimeDep, principal: UserReader) -> JSONResponse:
-        return _delta(USER, request, state, principal)
+    def users_delta(request: Request, state: RuntimeDep, delta: UsersDelta) -> JSONResponse:
+        return _delta(USER, request, state, delta)
 
     @router.get(f"/groups/{_suffix}", include_in_schema=_suffix == "delta")
-    def groups_delta(request: Request, state: RuntimeDep, principal: GroupReader) -> JSONResponse:
-        return _delta(GROUP, request, state, principal)
+    def groups_delta(request: Request, state: RuntimeDep, delta: GroupsDelta) -> JSONResponse:
+        return _delta(GROUP, request, state, delta)

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
-from hospes.domain.principals import Principal
 from hospes.domain.schema import DIRECTORY_AUDIT, GROUP, USER
-from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, QueryOptions, RuntimeDep, requires
+from hospes.graph.deps import (
+    AuditReader,
+    BodyDep,
+    DeletedItemsReader,
+    DeletedItemsWriter,
+    DirectoryObjectsReader,
+    OrganizationReader,
+    OrganizationWriter,
+    QueryOptions,
+    RolesReader,
+    RolesWriter,
+    RuntimeDep,
+)
 from hospes.graph.routers.groups import directory_object
 from hospes.graph.wire import collection, entity, graph_datetime, paged, to_wire
-from hospes.services.directory import AuditService, DeletedItemsService, DirectoryRoleService
-from hospes.services.groups import GroupService, reference_id
-from hospes.services.tenants import OrganizationService
-from hospes.services.users import UserService
-from hospes.storage.tables import AuditLog, Domain, Tenant
+from hospes.services.directory import AuditLog, DeletedItemsService
+from hospes.services.groups import reference_id
+from hospes.services.tenants import Domain, Tenant
 
 router = APIRouter()
 
@@ -52,38 +60,26 @@ def _organization(tenant: Tenant, domains: list[Domain]) -> dict[str, Any]:
 
 
 @router.get("/organization")
-def list_organization(
-    state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
-) -> dict[str, Any]:
-    tenant, domains = OrganizationService(state.sessions, principal).get()
-    return collection(state, "organization", [_organization(tenant, domains)])
+def list_organization(state: RuntimeDep, organization: OrganizationReader) -> dict[str, Any]:
+    return collection(state, "organization", [_organization(*organization.get())])
 
 
 @router.get("/organization/{org_id}")
-def get_organization(
-    org_id: str, state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.ORG_READ))]
-) -> dict[str, Any]:
-    tenant, domains = OrganizationService(state.sessions, principal).get()
+def get_organization(org_id: str, state: RuntimeDep, organization: OrganizationReader) -> dict[str, Any]:
+    tenant, domains = organization.get()
     if org_id != tenant.id:
         raise NotFoundError(org_id)
     return entity(state, "organization", _organization(tenant, domains))
 
 
 @router.patch("/organization/{org_id}", status_code=204)
-def update_organization(
-    org_id: str,
-    body: BodyDep,
-    state: RuntimeDep,
-    principal: Annotated[Principal, Depends(requires(perm.ORG_WRITE))],
-) -> Response:
+def update_organization(org_id: str, body: BodyDep, organization: OrganizationWriter) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
-    OrganizationService(state.sessions, principal).update(org_id, body)
+    organization.update(org_id, body)
     return Response(status_code=204)
 
 
-DeletedReader = Annotated[Principal, Depends(requires(perm.DELETED_READ))]
-DeletedWriter = Annotated[Principal, Depends(requires(perm.DELETED_WRITE))]
 _CASTS = {"microsoft.graph.user": USER, "microsoft.graph.group": GROUP}
 
 
@@ -97,57 +93,36 @@ def _deleted(kind: str, row: Any) -> dict[str, Any]:
 
 
 @router.get("/directory/deletedItems/{cast}")
-def list_deleted(cast: str, request: Request, state: RuntimeDep, principal: DeletedReader) -> dict[str, Any]:
+def list_deleted(cast: str, request: Request, state: RuntimeDep, deleted: DeletedItemsReader) -> dict[str, Any]:
     resource = _CASTS.get(cast)
     if resource is None:
-        return get_deleted(cast, state, principal)
-    options = QueryOptions(request, state, resource, principal)
-    if resource is USER:
-        page = UserService(state.sessions, principal).page(options.query, deleted=True)
-    else:
-        page = GroupService(state.sessions, principal).page(options.query, deleted=True)
-    kind = resource.name
-    return paged(
-        state,
-        f"directory/deletedItems/{cast}",
-        options,
-        page,
-        principal.tenant_id,
-        (_deleted(kind, r) for r in page.rows),
-    )
+        return get_deleted(cast, state, deleted)
+    options = QueryOptions(request, state, resource, deleted.actor)
+    page = deleted.page(resource.name, options.query)
+    items = (_deleted(resource.name, r) for r in page.rows)
+    return paged(state, f"directory/deletedItems/{cast}", options, page, deleted.tenant_id, items)
 
 
-def get_deleted(object_id: str, state: RuntimeDep, principal: Principal) -> dict[str, Any]:
-    kind, row = DeletedItemsService(state.sessions, principal).get(object_id)
+def get_deleted(object_id: str, state: RuntimeDep, deleted: DeletedItemsService) -> dict[str, Any]:
+    kind, row = deleted.get(object_id)
     return entity(state, "directory/deletedItems", _deleted(kind, row))
 
 
 @router.post("/directory/deletedItems/{object_id}/restore")
-def restore_deleted(object_id: str, state: RuntimeDep, principal: DeletedWriter) -> dict[str, Any]:
-    kind, row = DeletedItemsService(state.sessions, principal).restore(object_id)
+def restore_deleted(object_id: str, state: RuntimeDep, deleted: DeletedItemsWriter) -> dict[str, Any]:
+    kind, row = deleted.restore(object_id)
     return entity(state, "directoryObjects", directory_object(kind, row))
 
 
 @router.delete("/directory/deletedItems/{object_id}", status_code=204)
-def purge_deleted(object_id: str, state: RuntimeDep, principal: DeletedWriter) -> Response:
-    DeletedItemsService(state.sessions, principal).purge(object_id)
+def purge_deleted(object_id: str, deleted: DeletedItemsWriter) -> Response:
+    deleted.purge(object_id)
     return Response(status_code=204)
 
 
 @router.get("/directoryObjects/{object_id}")
-def get_directory_object(
-    object_id: str,
-    state: RuntimeDep,
-    principal: Annotated[Principal, Depends(requires(perm.DIR_READ | perm.USERS_READ))],
-) -> dict[str, Any]:
-    groups = GroupService(state.sessions, principal)
-    with groups.read() as session:
-        kind, row = groups.resolve(session, object_id)
-    return entity(state, "directoryObjects", directory_object(kind, row))
-
-
-RolesReader = Annotated[Principal, Depends(requires(perm.ROLES_READ))]
-RolesWriter = Annotated[Principal, Depends(requires(perm.ROLES_WRITE))]
+def get_directory_object(object_id: str, state: RuntimeDep, objects: DirectoryObjectsReader) -> dict[str, Any]:
+    return entity(state, "directoryObjects", directory_object(*objects.get(object_id)))
 
 
 def _role(role_id: str, name: str, description: str) -> dict[str, Any]:
@@ -161,34 +136,31 @@ def _role(role_id: str, name: str, description: str) -> dict[str, Any]:
 
 
 @router.get("/directoryRoles")
-def list_roles(state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
-    return collection(
-        state, "directoryRoles", (_role(*r) for r in DirectoryRoleService(state.sessions, principal).roles())
-    )
+def list_roles(state: RuntimeDep, roles: RolesReader) -> dict[str, Any]:
+    return collection(state, "directoryRoles", (_role(*r) for r in roles.roles()))
 
 
 @router.get("/directoryRoles/{role_id}")
-def get_role(role_id: str, state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
-    return entity(state, "directoryRoles", _role(*DirectoryRoleService(state.sessions, principal).role(role_id)))
+def get_role(role_id: str, state: RuntimeDep, roles: RolesReader) -> dict[str, Any]:
+    return entity(state, "directoryRoles", _role(*roles.role(role_id)))
 
 
 @router.get("/directoryRoles/{role_id}/members")
-def role_members(role_id: str, state: RuntimeDep, principal: RolesReader) -> dict[str, Any]:
-    rows = DirectoryRoleService(state.sessions, principal).members(role_id)
-    return collection(state, "directoryObjects", (directory_object(kind, row) for kind, row in rows))
+def role_members(role_id: str, state: RuntimeDep, roles: RolesReader) -> dict[str, Any]:
+    return collection(state, "directoryObjects", (directory_object(kind, row) for kind, row in roles.members(role_id)))
 
 
 @router.post("/directoryRoles/{role_id}/members/$ref", status_code=204)
-def add_role_member(role_id: str, body: BodyDep, state: RuntimeDep, principal: RolesWriter) -> Response:
+def add_role_member(role_id: str, body: BodyDep, roles: RolesWriter) -> Response:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be an object with an '@odata.id' property.")
-    DirectoryRoleService(state.sessions, principal).add_member(role_id, reference_id(body.get("@odata.id")))
+    roles.add_member(role_id, reference_id(body.get("@odata.id")))
     return Response(status_code=204)
 
 
 @router.delete("/directoryRoles/{role_id}/members/{object_id}/$ref", status_code=204)
-def remove_role_member(role_id: str, object_id: str, state: RuntimeDep, principal: RolesWriter) -> Response:
-    DirectoryRoleService(state.sessions, principal).remove_member(role_id, object_id)
+def remove_role_member(role_id: str, object_id: str, roles: RolesWriter) -> Response:
+    roles.remove_member(role_id, object_id)
     return Response(status_code=204)
 
 
@@ -224,16 +196,8 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
 
 
 @router.get("/auditLogs/directoryAudits")
-def list_audits(
-    request: Request, state: RuntimeDep, principal: Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
-) -> dict[str, Any]:
-    options = QueryOptions(request, state, DIRECTORY_AUDIT, principal)
-    page = AuditService(state.sessions, principal).page(options.query)
-    return paged(
-        state,
-        "auditLogs/directoryAudits",
-        options,
-        page,
-        principal.tenant_id,
-        (_audit(r, options.select) for r in page.rows),
-    )
+def list_audits(request: Request, state: RuntimeDep, audit: AuditReader) -> dict[str, Any]:
+    options = QueryOptions(request, state, DIRECTORY_AUDIT, audit.actor)
+    page = audit.page(options.query)
+    items = (_audit(r, options.select) for r in page.rows)
+    return paged(state, "auditLogs/directoryAudits", options, page, audit.tenant_id, items)

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.invitation import parse_invitation
-from hospes.domain.principals import Principal
 from hospes.domain.schema import GROUP, USER
-from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, RuntimeDep, requires
+from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, UsersReader
 from hospes.graph.wire import collection, context_url, to_wire
-from hospes.runtime import Runtime
 from hospes.services.bulk_invite import invite_rows
-from hospes.services.invitations import InvitationResult, InvitationService, InviteConfig, sponsors_of
-from hospes.services.users import UserService
+from hospes.services.invitations import InvitationResult, InvitationService
 
 router = APIRouter()
-INVITE = perm.USERS_WRITE | {"User.Invite.All"}
-Inviter = Annotated[Principal, Depends(requires(INVITE))]
-Reader = Annotated[Principal, Depends(requires(perm.USERS_READ))]
 MAX_BULK = 1000
-
-
-def invitation_service(state: Runtime, principal: Principal) -> InvitationService:
-    return InvitationService(state.sessions, principal, InviteConfig.from_settings(state.settings, state.keys.seal))
 
 
 def invitation_wire(result: InvitationResult) -> dict[str, Any]:
@@ -53,23 +42,22 @@ def invitation_wire(result: InvitationResult) -> dict[str, Any]:
 
 
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
-async def create_invitation(request: Request, body: BodyDep, state: RuntimeDep, principal: Inviter) -> JSONResponse:
+async def create_invitation(request: Request, body: BodyDep, state: RuntimeDep, invitations: Inviter) -> JSONResponse:
     # Queued to the process's invitation writer, which commits the calls waiting together (invitation_batch).
-    result = await state.invitations.invite(invitation_service(state, principal), parse_invitation(body))
+    result = await state.invitations.invite(invitations, parse_invitation(body))
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
     wire = {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}
     return JSONResponse(wire, status_code=201)
 
 
 @router.post("/invitations/bulk")
-def bulk_invitations(request: Request, body: BodyDep, state: RuntimeDep, principal: Inviter) -> dict[str, Any]:
+def bulk_invitations(request: Request, body: BodyDep, invitations: Inviter) -> dict[str, Any]:
     """Hospes extension: ``{"invitations": [<invitation>, ...]}`` (at most 1,000). Each row is its own
     transaction and fails on its own; the answer lists, in order, a 201 with the invitation or the error."""
     rows = body.get("invitations") if isinstance(body, dict) else None
     if not isinstance(rows, list) or not rows or len(rows) > MAX_BULK:
         raise InvalidInputError(f"'invitations' must be an array of 1 to {MAX_BULK} invitation objects.")
-    results = bulk_invite(invitation_service(state, principal), rows)
-    return {"value": results}
+    return {"value": bulk_invite(invitations, rows)}
 
 
 def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, Any]]:
@@ -83,13 +71,9 @@ def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, A
 
 
 @router.get("/users/{key}/sponsors")
-def user_sponsors(key: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    users = UserService(state.sessions, principal)
-    with users.read() as session:
-        user = users.find(session, key)
-        rows = sponsors_of(session, principal.tenant_id, user.id)
+def user_sponsors(key: str, state: RuntimeDep, users: UsersReader) -> dict[str, Any]:
     items = [
         {"@odata.type": f"#microsoft.graph.{kind}", **to_wire(USER if kind == "user" else GROUP, obj)}
-        for kind, obj in rows
+        for kind, obj in users.sponsors(key)
     ]
     return collection(state, "directoryObjects", items)

@@ -3,33 +3,28 @@ under v1.0 by Hospes): who may invite, and the invitation domain allow/deny list
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
-from hospes.domain.principals import Principal
-from hospes.graph.deps import BodyDep, RuntimeDep, requires
+from hospes.graph.deps import BodyDep, PoliciesReader, PoliciesWriter, RuntimeDep
 from hospes.graph.wire import collection, context_url
-from hospes.services.b2b_policy import DomainPolicy, PolicyService
+from hospes.services.b2b_policy import DomainPolicy
 
 router = APIRouter()
-POLICY_READ = frozenset({"Policy.Read.All", "Policy.ReadWrite.Authorization", "Directory.Read.All"})
-POLICY_WRITE = frozenset({"Policy.ReadWrite.Authorization"})
-Reader = Annotated[Principal, Depends(requires(POLICY_READ))]
-Writer = Annotated[Principal, Depends(requires(POLICY_WRITE))]
 B2B_TYPE = "#microsoft.graph.b2bManagementPolicy"
 
 
 @router.get("/policies/authorizationPolicy")
-def get_authorization_policy(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    body = PolicyService(state.sessions, principal).authorization_policy()
+def get_authorization_policy(state: RuntimeDep, policies: PoliciesReader) -> dict[str, Any]:
+    body = policies.authorization_policy()
     return {"@odata.context": context_url(state, "policies/authorizationPolicy", entity=True), **body}
 
 
 @router.patch("/policies/authorizationPolicy", status_code=204)
-def patch_authorization_policy(body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
-    PolicyService(state.sessions, principal).update_authorization_policy(body)
+def patch_authorization_policy(body: BodyDep, policies: PoliciesWriter) -> Response:
+    policies.update_authorization_policy(body)
     return Response(status_code=204)
 
 
@@ -59,36 +54,36 @@ def _fields(body: Any) -> tuple[str | None, Any | None]:
 
 
 @router.get("/policies/b2bManagementPolicies")
-def list_b2b_policies(state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    policy = PolicyService(state.sessions, principal).domain_policy()
+def list_b2b_policies(state: RuntimeDep, policies: PoliciesReader) -> dict[str, Any]:
+    policy = policies.domain_policy()
     return collection(state, "policies/b2bManagementPolicies", [_b2b_wire(policy)] if policy else [])
 
 
 @router.post("/policies/b2bManagementPolicies", status_code=201)
-def create_b2b_policy(body: BodyDep, state: RuntimeDep, principal: Writer) -> dict[str, Any]:
+def create_b2b_policy(body: BodyDep, state: RuntimeDep, policies: PoliciesWriter) -> dict[str, Any]:
     name, definition = _fields(body)
     if definition is None:
         raise InvalidInputError("'definition' is required.", target="definition")
-    policy = PolicyService(state.sessions, principal).create_domain_policy(name or "B2BManagementPolicy", definition)
+    policy = policies.create_domain_policy(name or "B2BManagementPolicy", definition)
     return {"@odata.context": context_url(state, "policies/b2bManagementPolicies", entity=True), **_b2b_wire(policy)}
 
 
 @router.get("/policies/b2bManagementPolicies/{policy_id}")
-def get_b2b_policy(policy_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    policy = PolicyService(state.sessions, principal).domain_policy()
+def get_b2b_policy(policy_id: str, state: RuntimeDep, policies: PoliciesReader) -> dict[str, Any]:
+    policy = policies.domain_policy()
     if policy is None or policy.id != policy_id:
         raise NotFoundError(policy_id)
     return {"@odata.context": context_url(state, "policies/b2bManagementPolicies", entity=True), **_b2b_wire(policy)}
 
 
 @router.patch("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
-def patch_b2b_policy(policy_id: str, body: BodyDep, state: RuntimeDep, principal: Writer) -> Response:
+def patch_b2b_policy(policy_id: str, body: BodyDep, policies: PoliciesWriter) -> Response:
     name, definition = _fields(body)
-    PolicyService(state.sessions, principal).update_domain_policy(policy_id, name, definition)
+    policies.update_domain_policy(policy_id, name, definition)
     return Response(status_code=204)
 
 
 @router.delete("/policies/b2bManagementPolicies/{policy_id}", status_code=204)
-def delete_b2b_policy(policy_id: str, state: RuntimeDep, principal: Writer) -> Response:
-    PolicyService(state.sessions, principal).delete_domain_policy(policy_id)
+def delete_b2b_policy(policy_id: str, policies: PoliciesWriter) -> Response:
+    policies.delete_domain_policy(policy_id)
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""``/auditLogs/provisioning`` and ``/auditLogs/provisioning/{id}``: provisioningObjectSummary (graph-contract §6.6).
+"""``/auditLogs/provisioning`` and ``/auditLogs/provisioning/{id}``: provisioningObjectSummary.
 
 ``$filter`` is parsed by the shared lark grammar (``hospes.odata``) and translated into the facade's ``LogQuery``;
 only conjunctions of comparisons on the documented fields are supported, anything else is
@@ -9,22 +9,19 @@ first request's options and the tenant, like every other collection of the API.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.principals import Principal
-from hospes.graph import permissions as perm
-from hospes.graph.deps import RuntimeDep, requires
-from hospes.graph.routers.synchronization import Prov
+from hospes.graph.deps import Provisioning, ProvisioningLogsReader, RuntimeDep
 from hospes.graph.wire import collection, entity
 from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
 from hospes.provisioning.service import LogQuery
 
 router = APIRouter()
-Reader = Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
 PATH = "auditLogs/provisioning"
 _PURPOSE = f"page:{PATH}"
 
@@ -140,7 +137,9 @@ def _options(request: Request, state: RuntimeDep, principal: Principal) -> tuple
 
 
 @router.get("/auditLogs/provisioning")
-def list_logs(request: Request, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def list_logs(
+    request: Request, state: RuntimeDep, principal: ProvisioningLogsReader, prov: Provisioning
+) -> dict[str, Any]:
     raw, after = _options(request, state, principal)
     top_text = raw.get("$top", str(state.settings.page_size_default))
     if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
@@ -172,5 +171,5 @@ def list_logs(request: Request, state: RuntimeDep, principal: Reader, prov: Prov
 
 
 @router.get("/auditLogs/provisioning/{log_id}")
-def get_log(log_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_log(log_id: str, state: RuntimeDep, principal: ProvisioningLogsReader, prov: Provisioning) -> dict[str, Any]:
     return entity(state, PATH, prov.get_log(principal.tenant_id, log_id))

@@ -1,4 +1,4 @@
-"""``/servicePrincipals/{id}/synchronization``: jobs, secrets, templates, schema and job actions (graph-contract §6).
+"""``/servicePrincipals/{id}/synchronization``: jobs, secrets, templates, schema and job actions.
 
 A thin layer over ``hospes.provisioning.service.ProvisioningService`` (``Runtime.provisioning``): the facade
 checks that the service principal and the job belong to the caller's tenant (another tenant's → 404) and raises
@@ -8,27 +8,32 @@ applies the SDK's quirks (list-valued ``resetScope`` and ``flowTypes`` serialize
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.principals import Principal
 from hospes.expressions import FILTER_OPERATORS, FUNCTIONS
 from hospes.expressions.graph_source import parse_expression_response
 from hospes.expressions.scope import filter_operators_graph
-from hospes.graph import permissions as perm
-from hospes.graph.deps import BodyDep, OptionalBodyDep, RuntimeDep, requires
+from hospes.graph.deps import (
+    BodyDep,
+    OptionalBodyDep,
+    Provisioning,
+    RuntimeDep,
+    SyncAppsReader,
+    SyncReader,
+    SyncWriter,
+)
 from hospes.graph.wire import collection, context_url, entity
 from hospes.provisioning.schema import default_schema
 from hospes.provisioning.service import TEMPLATES, ProvisioningService
-from hospes.runtime import Runtime
 from hospes.services.apps import AppService
 
 router = APIRouter()
-Reader = Annotated[Principal, Depends(requires(perm.SYNC_READ))]
-Writer = Annotated[Principal, Depends(requires(perm.SYNC_WRITE))]
 
 ON_DEMAND_KEY = "Microsoft.Identity.Health.CPP.Common.DataContracts.SyncFabric.StatusInfo"
 _STEP_TYPES = {
@@ -43,13 +48,6 @@ _STEP_TYPES = {
 _PARAM_TYPES = {"integer": "Integer", "datetime": "DateTime"}
 
 
-def provisioning(runtime: RuntimeDep) -> ProvisioningService:
-    return runtime.provisioning
-
-
-Prov = Annotated[ProvisioningService, Depends(provisioning)]
-
-
 def _object(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInputError(f"The request body must be a JSON object ({what}).")
@@ -60,8 +58,8 @@ def _sync_path(sp_id: str) -> str:
     return f"servicePrincipals('{sp_id}')/synchronization"
 
 
-def _template(state: Runtime, principal: Principal, sp_id: str, template_id: str) -> dict[str, Any]:
-    sp, _ = AppService(state.sessions, principal).get_sp(sp_id)  # 404 for another tenant's principal
+def _template(apps: AppService, sp_id: str, template_id: str) -> dict[str, Any]:
+    sp, _ = apps.get_sp(sp_id)  # 404 for another tenant's principal
     return {
         "id": template_id,
         "applicationId": sp.app_id,
@@ -78,7 +76,9 @@ def _template(state: Runtime, principal: Principal, sp_id: str, template_id: str
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization")
-def get_synchronization(sp_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_synchronization(
+    sp_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning, apps: SyncAppsReader
+) -> dict[str, Any]:
     jobs = prov.list_jobs(principal.tenant_id, sp_id)
     keys = prov.secret_keys(principal.tenant_id, sp_id)
     return {
@@ -87,12 +87,12 @@ def get_synchronization(sp_id: str, state: RuntimeDep, principal: Reader, prov: 
         "jobs": jobs,
         # Which secrets are set; their values are write-only.
         "secrets": [{"key": key, "value": None} for key in keys],
-        "templates": [_template(state, principal, sp_id, t) for t in TEMPLATES],
+        "templates": [_template(apps, sp_id, t) for t in TEMPLATES],
     }
 
 
 @router.put("/servicePrincipals/{sp_id}/synchronization", status_code=204)
-def put_synchronization(sp_id: str, body: BodyDep, principal: Writer, prov: Prov) -> Response:
+def put_synchronization(sp_id: str, body: BodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     """Secrets are replaced when given; jobs listed by ``templateId`` are created when missing."""
     data = _object(body, "synchronization")
     wanted: list[str] = []
@@ -114,31 +114,29 @@ def put_synchronization(sp_id: str, body: BodyDep, principal: Writer, prov: Prov
 
 
 @router.delete("/servicePrincipals/{sp_id}/synchronization", status_code=204)
-def delete_synchronization(sp_id: str, principal: Writer, prov: Prov) -> Response:
+def delete_synchronization(sp_id: str, principal: SyncWriter, prov: Provisioning) -> Response:
     """Every job of the principal (with its links to target objects) and its secrets."""
     prov.delete_synchronization(principal.tenant_id, sp_id, actor=principal)
     return Response(status_code=204)
 
 
 @router.put("/servicePrincipals/{sp_id}/synchronization/secrets", status_code=204)
-def put_secrets(sp_id: str, body: BodyDep, principal: Writer, prov: Prov) -> Response:
+def put_secrets(sp_id: str, body: BodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     prov.put_secrets(principal.tenant_id, sp_id, body, actor=principal)
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates")
-def list_templates(sp_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    return collection(
-        state, f"{_sync_path(sp_id)}/templates", (_template(state, principal, sp_id, t) for t in TEMPLATES)
-    )
+def list_templates(sp_id: str, state: RuntimeDep, apps: SyncAppsReader) -> dict[str, Any]:
+    return collection(state, f"{_sync_path(sp_id)}/templates", (_template(apps, sp_id, t) for t in TEMPLATES))
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates/{template_id}")
-def get_template(sp_id: str, template_id: str, state: RuntimeDep, principal: Reader) -> dict[str, Any]:
+def get_template(sp_id: str, template_id: str, state: RuntimeDep, apps: SyncAppsReader) -> dict[str, Any]:
     if template_id not in TEMPLATES:
-        AppService(state.sessions, principal).get_sp(sp_id)
+        apps.get_sp(sp_id)
         raise InvalidInputError(f"Unknown synchronization template '{template_id}'.", target="templateId")
-    body = _template(state, principal, sp_id, template_id)
+    body = _template(apps, sp_id, template_id)
     return entity(state, f"{_sync_path(sp_id)}/templates", body)
 
 
@@ -146,12 +144,14 @@ def get_template(sp_id: str, template_id: str, state: RuntimeDep, principal: Rea
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs")
-def list_jobs(sp_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def list_jobs(sp_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning) -> dict[str, Any]:
     return collection(state, f"{_sync_path(sp_id)}/jobs", prov.list_jobs(principal.tenant_id, sp_id))
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs", status_code=201)
-def create_job(sp_id: str, body: BodyDep, state: RuntimeDep, principal: Writer, prov: Prov) -> dict[str, Any]:
+def create_job(
+    sp_id: str, body: BodyDep, state: RuntimeDep, principal: SyncWriter, prov: Provisioning
+) -> dict[str, Any]:
     template_id = _object(body, "synchronizationJob").get("templateId")
     if not isinstance(template_id, str) or not template_id:
         raise InvalidInputError("The property 'templateId' is required.", target="templateId")
@@ -174,18 +174,18 @@ def _validate(prov: ProvisioningService, principal: Principal, sp_id: str, job_i
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/validateCredentials", status_code=204)
-def validate_before_job(sp_id: str, body: OptionalBodyDep, principal: Writer, prov: Prov) -> Response:
+def validate_before_job(sp_id: str, body: OptionalBodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     _validate(prov, principal, sp_id, None, body)
     return Response(status_code=204)
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}")
-def get_job(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_job(sp_id: str, job_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning) -> dict[str, Any]:
     return entity(state, f"{_sync_path(sp_id)}/jobs", prov.get_job(principal.tenant_id, sp_id, job_id))
 
 
 @router.patch("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}", status_code=204)
-def update_job(sp_id: str, job_id: str, body: BodyDep, principal: Writer, prov: Prov) -> Response:
+def update_job(sp_id: str, job_id: str, body: BodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     data = _object(body, "synchronizationJob")
     unknown = sorted(set(data) - {"synchronizationJobSettings", "id", "templateId", "@odata.type"})
     if unknown:
@@ -209,25 +209,25 @@ def update_job(sp_id: str, job_id: str, body: BodyDep, principal: Writer, prov: 
 
 
 @router.delete("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}", status_code=204)
-def delete_job(sp_id: str, job_id: str, principal: Writer, prov: Prov) -> Response:
+def delete_job(sp_id: str, job_id: str, principal: SyncWriter, prov: Provisioning) -> Response:
     prov.delete_job(principal.tenant_id, sp_id, job_id, actor=principal)
     return Response(status_code=204)
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/start", status_code=204)
-def start_job(sp_id: str, job_id: str, principal: Writer, prov: Prov) -> Response:
+def start_job(sp_id: str, job_id: str, principal: SyncWriter, prov: Provisioning) -> Response:
     prov.start(principal.tenant_id, sp_id, job_id, actor=principal)
     return Response(status_code=204)
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/pause", status_code=204)
-def pause_job(sp_id: str, job_id: str, principal: Writer, prov: Prov) -> Response:
+def pause_job(sp_id: str, job_id: str, principal: SyncWriter, prov: Provisioning) -> Response:
     prov.pause(principal.tenant_id, sp_id, job_id, actor=principal)
     return Response(status_code=204)
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/restart", status_code=204)
-def restart_job(sp_id: str, job_id: str, body: OptionalBodyDep, principal: Writer, prov: Prov) -> Response:
+def restart_job(sp_id: str, job_id: str, body: OptionalBodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     criteria = _object(body, "restart").get("criteria") if body else None
     if criteria is not None and not isinstance(criteria, dict):
         raise InvalidInputError("criteria must be an object.", target="criteria")
@@ -240,7 +240,7 @@ def restart_job(sp_id: str, job_id: str, body: OptionalBodyDep, principal: Write
 
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/validateCredentials", status_code=204)
-def validate_job(sp_id: str, job_id: str, body: OptionalBodyDep, principal: Writer, prov: Prov) -> Response:
+def validate_job(sp_id: str, job_id: str, body: OptionalBodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     _validate(prov, principal, sp_id, job_id, body)
     return Response(status_code=204)
 
@@ -260,10 +260,8 @@ def _step(step: dict[str, Any], timestamp: str | None) -> dict[str, Any]:
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/provisionOnDemand")
 def provision_on_demand(
-    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: Writer, prov: Prov
+    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: SyncWriter, prov: Provisioning
 ) -> dict[str, Any]:
-    import datetime as dt
-
     parameters = _object(body, "provisionOnDemand").get("parameters")
     if not isinstance(parameters, list) or not parameters:
         raise InvalidInputError("The property 'parameters' is required.", target="parameters")
@@ -310,14 +308,14 @@ def provision_on_demand(
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema")
-def get_schema(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def get_schema(sp_id: str, job_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning) -> dict[str, Any]:
     schema = prov.get_schema(principal.tenant_id, sp_id, job_id)
     return entity(state, f"{_sync_path(sp_id)}/jobs('{job_id}')/schema", schema)
 
 
 @router.put("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", status_code=204)
 @router.patch("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", status_code=204)
-def replace_schema(sp_id: str, job_id: str, body: BodyDep, principal: Writer, prov: Prov) -> Response:
+def replace_schema(sp_id: str, job_id: str, body: BodyDep, principal: SyncWriter, prov: Provisioning) -> Response:
     """PUT per the docs, PATCH as the SDK sends it: both replace the whole schema; an object mapping without
     ``flowTypes`` keeps its stored value (the SDK drops it on a GET-modify-PATCH round trip)."""
     data = _object(body, "synchronizationSchema")
@@ -327,7 +325,7 @@ def replace_schema(sp_id: str, job_id: str, body: BodyDep, principal: Writer, pr
 
 
 @router.delete("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", status_code=204)
-def reset_schema(sp_id: str, job_id: str, principal: Writer, prov: Prov) -> Response:
+def reset_schema(sp_id: str, job_id: str, principal: SyncWriter, prov: Provisioning) -> Response:
     """Back to the template's default mappings."""
     prov.reset_schema(principal.tenant_id, sp_id, job_id, actor=principal)
     return Response(status_code=204)
@@ -355,7 +353,9 @@ def _function(name: str) -> dict[str, Any]:
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/functions()")
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/functions")
-def schema_functions(sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov) -> dict[str, Any]:
+def schema_functions(
+    sp_id: str, job_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning
+) -> dict[str, Any]:
     prov.get_job(principal.tenant_id, sp_id, job_id)
     return collection(state, "Collection(microsoft.graph.attributeMappingFunctionSchema)", map(_function, FUNCTIONS))
 
@@ -363,7 +363,7 @@ def schema_functions(sp_id: str, job_id: str, state: RuntimeDep, principal: Read
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/filterOperators()")
 @router.get("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/filterOperators")
 def schema_filter_operators(
-    sp_id: str, job_id: str, state: RuntimeDep, principal: Reader, prov: Prov
+    sp_id: str, job_id: str, state: RuntimeDep, principal: SyncReader, prov: Provisioning
 ) -> dict[str, Any]:
     prov.get_job(principal.tenant_id, sp_id, job_id)
     extensions = {op.name for op in FILTER_OPERATORS if op.extension}
@@ -373,7 +373,7 @@ def schema_filter_operators(
 
 @router.post("/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema/parseExpression")
 def parse_expression(
-    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: Reader, prov: Prov
+    sp_id: str, job_id: str, body: BodyDep, state: RuntimeDep, principal: SyncReader, prov: Provisioning
 ) -> dict[str, Any]:
     """The same compiler as the engine, the portal's mapping editor and ``hospes expression test``. A wrong
     expression is a 200 with ``parsingSucceeded: false`` and the error's position, as Graph answers."""
