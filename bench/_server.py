@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
-from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.engine import Database
 from hospes.storage.migrate import upgrade
 
 
@@ -29,8 +29,12 @@ def fresh_database(url: str | None, tmp: str) -> str:
     return url
 
 
+def database_for(url: str) -> Database:
+    return Database.open(url)
+
+
 def sessions_for(url: str) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(url))
+    return database_for(url).sessions
 
 
 def new_tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:

@@ -5,7 +5,7 @@ Run by hand:  .venv/bin/python -m bench.bench_bulk_jobs [--database-url postgres
 In one process, on a fresh database (SQLite file by default), each size is measured three ways, each on a new tenant
 (the same directory size to start from):
 
-- baseline: ``services.bulk_invite.invite_rows`` with ``InvitationService`` (what ``POST /v1.0/invitations/bulk``
+- baseline: ``services.invitations.bulk.invite_rows`` with ``InvitationService`` (what ``POST /v1.0/invitations/bulk``
   and ``hospes invite --csv`` run, and what the portal ran in a thread before): each row its own transaction;
 - upload: ``BulkJobs.create``, the job and all its rows in one transaction (what the upload request waits for);
 - worker: ``BulkJobWorker.work_once``, the same invitations, each with its row outcome and the job's counters in
@@ -28,12 +28,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from bench._server import fresh_database, new_tenant, sessions_for
+from bench._server import database_for, fresh_database, new_tenant
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
-from hospes.services.bulk_invite import invite_rows
-from hospes.services.bulk_jobs import BulkJobs, BulkJobWorker
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.bulk import invite_rows
+from hospes.services.invitations.jobs import BulkJobs
+from hospes.services.invitations.jobs_worker import BulkJobWorker
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.web_sessions import user_principal
 from hospes.settings import Settings
 from hospes.storage.tables import User
@@ -62,7 +63,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database_url, tmp)
         settings = Settings(database_url=url, data_dir=Path(tmp), secret_key=secrets.token_hex(32))
-        sessions = sessions_for(url)
+        database = database_for(url)
+        sessions = database.sessions
         box = secret_box(settings.secret_key, settings.data_dir)
         keys = load_or_create_keys(sessions, box)
 
@@ -74,19 +76,19 @@ def main() -> None:
                 assert admin is not None
                 return user_principal(admin)
 
-        worker = BulkJobWorker(sessions, settings, box, keys.seal)
+        worker = BulkJobWorker(database, settings, box, keys.seal)
         table = Table(title=f"bulk invite, {url.split(':', 1)[0]}")
         for column in ("rows", "path", "seconds", "rows/s", "time vs baseline"):
             table.add_column(column, justify="right" if column != "path" else "left")
         for count in args.rows:
-            service = InvitationService(sessions, inviter(), InviteConfig.from_settings(settings, keys.seal))
+            service = InvitationService(database, inviter(), InviteConfig.from_settings(settings, keys.seal))
             invite_rows(service, _rows(5))  # warm-up (first statements, template caches)
             start = time.perf_counter()
             results = invite_rows(service, _rows(count))
             baseline = time.perf_counter() - start
             assert all(r.result is not None for r in results)
             start = time.perf_counter()
-            BulkJobs(sessions, inviter()).create("bench.csv", _rows(count))
+            BulkJobs(database, inviter()).create("bench.csv", _rows(count))
             upload = time.perf_counter() - start
             start = time.perf_counter()
             done = worker.work_once()

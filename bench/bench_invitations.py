@@ -34,12 +34,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select
 
-from bench._server import fresh_database, new_tenant, server_process, sessions_for, token
+from bench._server import database_for, fresh_database, new_tenant, server_process, sessions_for, token
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.domain.principals import system_principal
-from hospes.services.bulk_invite import invite_rows
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.bulk import invite_rows
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.settings import Settings
 from hospes.storage.tables import User
 
@@ -245,12 +245,13 @@ def part_one(url: str, tmp: str, count: int, seconds: float, clients: int, worke
 
 
 def part_two(url: str, tmp: str, rows: int) -> None:
-    sessions = sessions_for(url)
+    database = database_for(url)
+    sessions = database.sessions
     boot = new_tenant(sessions)
     settings = Settings(database_url=url, data_dir=tmp)  # the server's data dir: its key file opens the keys
     keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
     config = InviteConfig.from_settings(settings, keys.seal)
-    service = InvitationService(sessions, system_principal(boot.tenant_id), config)
+    service = InvitationService(database, system_principal(boot.tenant_id), config)
     tag = uuid.uuid4().hex[:6]
     bodies = [
         {

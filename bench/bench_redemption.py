@@ -25,13 +25,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from bench._server import fresh_database, sessions_for
+from bench._server import database_for, fresh_database
 from hospes.auth.crypto import secret_box
 from hospes.domain.clock import utcnow
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import system_principal
 from hospes.services.email_otp import EmailOtpService
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.tenants import create_tenant
@@ -51,7 +51,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(args.database_url or None, tmp)
         settings = Settings(database_url=url, data_dir=tmp, public_url="http://bench.invalid")
-        sessions = sessions_for(url)
+        database = database_for(url)
+        sessions = database.sessions
         box = secret_box(settings.secret_key, settings.data_dir)
         throttle = Throttle(sessions, settings)
         service = RedemptionService(sessions, box, EmailOtpService(sessions, box, throttle, settings), settings)
@@ -59,7 +60,7 @@ def main() -> None:
             sessions, "Bench", f"bench-{uuid.uuid4().hex[:8]}.example", admin_password="Bench-Pass-123"
         )
         inviter = InvitationService(
-            sessions, system_principal(boot.tenant_id), InviteConfig.from_settings(settings, lambda _p, _x: "x")
+            database, system_principal(boot.tenant_id), InviteConfig.from_settings(settings, lambda _p, _x: "x")
         )
         links = []
         for i in range(args.count):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.asgi import create_app
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
-from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.engine import Database
 from hospes.storage.migrate import upgrade
 from tests.live import TEST_SECRET_KEY
 
@@ -69,8 +69,13 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-def sessions(settings: Settings) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(settings.effective_database_url))
+def database(settings: Settings) -> Database:
+    return Database.open(settings.effective_database_url)
+
+
+@pytest.fixture(scope="session")
+def sessions(database: Database) -> sessionmaker[Session]:
+    return database.sessions
 
 
 @pytest.fixture(scope="session")

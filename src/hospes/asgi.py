@@ -37,7 +37,7 @@ from hospes.oauth import routes as oauth_routes
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
 from hospes.settings import Settings
-from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.engine import Database
 from hospes.web import mount as mount_web
 from hospes.workers import build_workers
 
@@ -100,8 +100,8 @@ def create_app(
     """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
     ``provisioning_runner``: run provisioning jobs in the background (default: ``settings.provisioning_runner``
     when ``housekeeping`` is on, so the in-process test app runs no background work)."""
-    engine = make_engine(settings.effective_database_url)
-    sessions = make_sessionmaker(engine)
+    database = Database.open(settings.effective_database_url)
+    sessions = database.sessions
     box = secret_box(settings.secret_key, settings.data_dir)
     keys = load_or_create_keys(sessions, box)
     if mail_worker is None:
@@ -110,7 +110,7 @@ def create_app(
         provisioning_runner = settings.provisioning_runner and housekeeping
     runtime = Runtime(
         settings=settings,
-        sessions=sessions,
+        database=database,
         box=box,
         keys=keys,
         issuer=TokenIssuer(keys, settings.public_url, settings.access_token_lifetime_seconds),
@@ -118,7 +118,7 @@ def create_app(
         # Portal bulk-invite jobs (durable, leased in the database) run wherever the other background work runs.
         workers=build_workers(
             settings,
-            sessions,
+            database,
             box,
             keys,
             mail=mail_worker,
@@ -135,7 +135,7 @@ def create_app(
         yield
         runtime.invitations.stop()
         runtime.workers.stop()
-        engine.dispose()
+        database.dispose()
 
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.runtime = runtime

@@ -1,6 +1,6 @@
 """What the composition root (``hospes.asgi``) builds once per process and sets on the app as
-``app.state.runtime``: every surface (Graph, OAuth, pages) reads its settings, database sessions, keys and the
-long-lived services from here, through its own ``deps.py``."""
+``app.state.runtime``: every surface (Graph, OAuth, pages) reads its settings, database, keys and the long-lived
+services from here, through its own ``deps.py``."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from hospes.auth.crypto import SecretBox
 from hospes.auth.keys import ServerKeys
 from hospes.auth.tokens import TokenIssuer
 from hospes.provisioning import ProvisioningService
-from hospes.services.invitation_batch import InvitationBatcher
+from hospes.services.invitations.batch import InvitationBatcher
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 from hospes.workers import Workers
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    sessions: sessionmaker[Session]
+    database: Database
     box: SecretBox
     keys: ServerKeys
     issuer: TokenIssuer
@@ -32,5 +33,6 @@ class Runtime:
     background_lock: IO[str] | None = None
 
     @property
-    def is_sqlite(self) -> bool:
-        return bool(self.sessions.kw["bind"].dialect.name == "sqlite")
+    def sessions(self) -> sessionmaker[Session]:
+        """``database.sessions``: what most services take."""
+        return self.database.sessions

@@ -15,10 +15,11 @@ from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.mail.outbox import OutboxWorker, wake_on_commit
 from hospes.provisioning import ProvisioningRunner
-from hospes.services.bulk_jobs import BulkJobWorker
 from hospes.services.directory import prune_change_log, purge_expired
+from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 
 log = logging.getLogger("hospes")
 
@@ -88,7 +89,7 @@ class Workers:
 
 def build_workers(
     settings: Settings,
-    sessions: sessionmaker[Session],
+    database: Database,
     box: SecretBox,
     keys: ServerKeys,
     *,
@@ -97,13 +98,14 @@ def build_workers(
     bulk: bool,
     housekeeping: bool,
 ) -> Workers:
+    sessions = database.sessions
     outbox = OutboxWorker(sessions, settings) if mail else None
     if outbox is not None:
         wake_on_commit(sessions, outbox.wake)
     return Workers(
         outbox=outbox,
         provisioning=ProvisioningRunner(sessions, settings, box) if provisioning else None,
-        bulk=BulkJobWorker(sessions, settings, box, keys.seal),
+        bulk=BulkJobWorker(database, settings, box, keys.seal),
         bulk_running=bulk,
         housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
     )

@@ -1,7 +1,7 @@
-"""Durable bulk-invite jobs (services/bulk_jobs.py) on both backends: upload, a worker run and the results; a
-worker that dies after some rows and another that resumes once the lease expired, every row invited exactly once;
-a crash inside a row's transaction; a worker that lost its lease cannot record; concurrent workers; visibility by
-tenant, uploader and Global Administrator; an uploader who lost the role."""
+"""Durable bulk-invite jobs (services/invitations/jobs.py, jobs_worker.py) on both backends: upload, a worker run
+and the results; a worker that dies after some rows and another that resumes once the lease expired, every row
+invited exactly once; a crash inside a row's transaction; a worker that lost its lease cannot record; concurrent
+workers; visibility by tenant, uploader and Global Administrator; an uploader who lost the role."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ from hospes.auth.crypto import secret_box
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, Principal
-from hospes.services import bulk_jobs
-from hospes.services.bulk_jobs import BulkJobs, BulkJobWorker, LostLeaseError
+from hospes.services.invitations import jobs_worker
+from hospes.services.invitations.jobs import BulkJobs, prune
+from hospes.services.invitations.jobs_worker import BulkJobWorker, LostLeaseError
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 from hospes.storage.tables import Invitation, User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 from tests.conftest import TenantHandle
@@ -60,10 +62,10 @@ def _rows(prefix: str, count: int, send: bool = False) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def worker(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> Callable[..., BulkJobWorker]:
+def worker(app: FastAPI, settings: Settings, database: Database) -> Callable[..., BulkJobWorker]:
     def make(clock: Callable[[], datetime] = utcnow) -> BulkJobWorker:
         box = secret_box(settings.secret_key, settings.data_dir)
-        return BulkJobWorker(sessions, settings, box, app.state.runtime.keys.seal, clock=clock)
+        return BulkJobWorker(database, settings, box, app.state.runtime.keys.seal, clock=clock)
 
     return make
 
@@ -110,13 +112,13 @@ def _drain(w: BulkJobWorker) -> None:
 
 
 def test_upload_then_worker_then_results(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], settings: Settings, worker: Any
 ) -> None:
     me = _person(tenant)
     formula = {"invitedUserEmailAddress": "=HYPERLINK(1)", "inviteRedirectUrl": "https://a.example"}
     rows = [*_rows("ok", 4), {"invitedUserEmailAddress": "not-an-address", "inviteRedirectUrl": "https://a.example"}]
     rows.append(formula)
-    jobs = BulkJobs(sessions, me)
+    jobs = BulkJobs(database, me)
     job_id = jobs.create("guests.csv", rows)
     view = jobs.find(job_id, see_all=False)
     assert view is not None and (view.status, view.total, view.done) == ("queued", 6, 0)
@@ -140,9 +142,9 @@ def test_upload_then_worker_then_results(
 
 
 def test_sent_invitations_keep_no_link(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], settings: Settings, worker: Any
 ) -> None:
-    jobs = BulkJobs(sessions, _person(tenant))
+    jobs = BulkJobs(database, _person(tenant))
     job_id = jobs.create("mail.csv", _rows("mailed", 2, send=True))
     _drain(worker())
     results = list(
@@ -151,21 +153,23 @@ def test_sent_invitations_keep_no_link(
     assert [(r["result"], r["inviteRedeemUrl"]) for r in results] == [("ok", ""), ("ok", "")]
 
 
-def test_one_active_upload_per_person(tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any) -> None:
+def test_one_active_upload_per_person(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
     me, other = _person(tenant), _person(tenant)
-    BulkJobs(sessions, me).create("a.csv", _rows("one", 2))
+    BulkJobs(database, me).create("a.csv", _rows("one", 2))
     with pytest.raises(ConflictError):
-        BulkJobs(sessions, me).create("b.csv", _rows("two", 2))
-    BulkJobs(sessions, other).create("c.csv", _rows("three", 2))  # someone else is not held up
+        BulkJobs(database, me).create("b.csv", _rows("two", 2))
+    BulkJobs(database, other).create("c.csv", _rows("three", 2))  # someone else is not held up
     _drain(worker())
-    BulkJobs(sessions, me).create("b.csv", _rows("two", 2))  # finished: a new upload is accepted
+    BulkJobs(database, me).create("b.csv", _rows("two", 2))  # finished: a new upload is accepted
     _drain(worker())
 
 
 def test_a_dead_worker_is_resumed_after_its_lease(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
-    job_id = BulkJobs(sessions, _person(tenant)).create("big.csv", _rows("resume", 30))
+    job_id = BulkJobs(database, _person(tenant)).create("big.csv", _rows("resume", 30))
     first = worker()
     assert first.work_once(limit=7) == 7  # ... and then the process dies, holding the lease
     job = _job(sessions, job_id)
@@ -181,9 +185,13 @@ def test_a_dead_worker_is_resumed_after_its_lease(
 
 
 def test_a_crash_inside_a_row_transaction_leaves_no_invitation(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any, monkeypatch: pytest.MonkeyPatch
+    tenant: TenantHandle,
+    database: Database,
+    sessions: sessionmaker[Session],
+    worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    job_id = BulkJobs(sessions, _person(tenant)).create("crash.csv", _rows("crash", 6))
+    job_id = BulkJobs(database, _person(tenant)).create("crash.csv", _rows("crash", 6))
     original = BulkJobWorker.record
     calls = {"n": 0}
 
@@ -211,11 +219,11 @@ def test_a_crash_inside_a_row_transaction_leaves_no_invitation(
 
 
 def test_a_worker_that_lost_its_lease_cannot_record(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
     """A worker that was only slow (not dead) wakes up after another took its job over: its next invitation
     rolls back instead of inviting a row twice."""
-    job_id = BulkJobs(sessions, _person(tenant)).create("slow.csv", _rows("slow", 4))
+    job_id = BulkJobs(database, _person(tenant)).create("slow.csv", _rows("slow", 4))
     slow = worker()
     claim = slow._claim()
     assert claim is not None
@@ -234,10 +242,10 @@ def test_a_worker_that_lost_its_lease_cannot_record(
 
 
 def test_concurrent_workers_share_jobs_without_doubles(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
     for n in range(3):
-        BulkJobs(sessions, _person(tenant)).create(f"{n}.csv", _rows(f"c{n}x", 8))
+        BulkJobs(database, _person(tenant)).create(f"{n}.csv", _rows(f"c{n}x", 8))
     workers = [worker() for _ in range(3)]
     errors: list[BaseException] = []
 
@@ -261,25 +269,25 @@ def test_concurrent_workers_share_jobs_without_doubles(
 
 
 def test_visibility_by_tenant_uploader_and_global_admin(
-    tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+    tenant: TenantHandle, other_tenant: TenantHandle, database: Database, sessions: sessionmaker[Session]
 ) -> None:
     me, colleague = _person(tenant), _person(tenant)
     admin = _person(tenant, GLOBAL_ADMINISTRATOR)
     stranger = _person(other_tenant, GLOBAL_ADMINISTRATOR)
-    job_id = BulkJobs(sessions, me).create("mine.csv", _rows("vis", 1))
-    assert BulkJobs(sessions, me).find(job_id, see_all=False) is not None
-    assert BulkJobs(sessions, colleague).find(job_id, see_all=False) is None
-    assert [j.id for j in BulkJobs(sessions, colleague).recent(see_all=False)] == []
-    assert BulkJobs(sessions, admin).find(job_id, see_all=True) is not None
-    assert BulkJobs(sessions, stranger).find(job_id, see_all=True) is None  # another tenant, even as its GA
-    assert BulkJobs(sessions, stranger).recent(see_all=True) == []
+    job_id = BulkJobs(database, me).create("mine.csv", _rows("vis", 1))
+    assert BulkJobs(database, me).find(job_id, see_all=False) is not None
+    assert BulkJobs(database, colleague).find(job_id, see_all=False) is None
+    assert [j.id for j in BulkJobs(database, colleague).recent(see_all=False)] == []
+    assert BulkJobs(database, admin).find(job_id, see_all=True) is not None
+    assert BulkJobs(database, stranger).find(job_id, see_all=True) is None  # another tenant, even as its GA
+    assert BulkJobs(database, stranger).recent(see_all=True) == []
 
 
 def test_an_uploader_who_lost_the_role_stops_the_job(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
     me = _person(tenant)
-    job_id = BulkJobs(sessions, me).create("late.csv", _rows("late", 3))
+    job_id = BulkJobs(database, me).create("late.csv", _rows("late", 3))
     assert tenant.delete(f"/directoryRoles/{GUEST_INVITER}/members/{me.id}/$ref").status_code == 204
     assert worker().work_once() == 0
     job = _job(sessions, job_id)
@@ -287,23 +295,30 @@ def test_an_uploader_who_lost_the_role_stops_the_job(
     assert _invitations_per_email(sessions, tenant.id) == {}
 
 
-def test_old_finished_jobs_are_pruned(tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any) -> None:
-    job_id = BulkJobs(sessions, _person(tenant)).create("old.csv", _rows("old", 1))
+def test_old_finished_jobs_are_pruned(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    job_id = BulkJobs(database, _person(tenant)).create("old.csv", _rows("old", 1))
     _drain(worker())
-    assert bulk_jobs.prune(sessions, utcnow() - timedelta(days=1)) == 0
-    assert bulk_jobs.prune(sessions, utcnow() + timedelta(seconds=1)) >= 1
+    assert prune(sessions, utcnow() - timedelta(days=1)) == 0
+    assert prune(sessions, utcnow() + timedelta(seconds=1)) >= 1
     with sessions() as s:
         assert s.get(BulkInviteJob, job_id) is None
         assert s.scalar(select(func.count()).where(BulkInviteRow.job_id == job_id)) == 0
 
 
 def test_a_killed_worker_process_is_resumed_without_doubles(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, worker: Any, tmp_path: Path
+    tenant: TenantHandle,
+    database: Database,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    worker: Any,
+    tmp_path: Path,
 ) -> None:
     """``hospes worker`` in its own process, killed with SIGKILL mid-job: the rows it committed stay done, the
     next worker finishes the rest once the lease expired, and every address is invited exactly once."""
     total = 400
-    job_id = BulkJobs(sessions, _person(tenant)).create("kill.csv", _rows("kill", total))
+    job_id = BulkJobs(database, _person(tenant)).create("kill.csv", _rows("kill", total))
     env = {
         **os.environ,
         "HOSPES_DATABASE_URL": settings.effective_database_url,
@@ -338,11 +353,11 @@ def test_a_killed_worker_process_is_resumed_without_doubles(
 
 
 def test_a_worker_takes_its_own_job_back_at_once(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
     """After an error in its own process (say the database went away mid-job) a worker holding the lease carries
     on at its next pass instead of waiting for the lease to expire."""
-    job_id = BulkJobs(sessions, _person(tenant)).create("own.csv", _rows("own", 5))
+    job_id = BulkJobs(database, _person(tenant)).create("own.csv", _rows("own", 5))
     w = worker()
     assert w.work_once(limit=2) == 2
     assert worker().work_once() is None  # others still wait for the lease
@@ -351,9 +366,9 @@ def test_a_worker_takes_its_own_job_back_at_once(
 
 
 def test_the_lease_is_renewed_while_rows_are_invited(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
 ) -> None:
-    job_id = BulkJobs(sessions, _person(tenant)).create("long.csv", _rows("long", 6))
+    job_id = BulkJobs(database, _person(tenant)).create("long.csv", _rows("long", 6))
     start = utcnow()
     ticks = {"n": 0}
 
@@ -363,15 +378,17 @@ def test_the_lease_is_renewed_while_rows_are_invited(
 
     w = worker(clock=clock)
     assert w.work_once(limit=5) == 5
-    first_lease = start + timedelta(seconds=15) + bulk_jobs.LEASE
+    first_lease = start + timedelta(seconds=15) + jobs_worker.LEASE
     lease = _job(sessions, job_id).lease_until
     assert lease is not None and lease > first_lease
     # At the time the first lease would have ended, nobody may take the job over.
     assert worker(clock=lambda: first_lease + timedelta(seconds=1)).work_once() is None
 
 
-def test_a_job_without_a_live_worker_is_shown_as_stalled(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
-    jobs = BulkJobs(sessions, _person(tenant))
+def test_a_job_without_a_live_worker_is_shown_as_stalled(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session]
+) -> None:
+    jobs = BulkJobs(database, _person(tenant))
     job_id = jobs.create("stalled.csv", _rows("stalled", 2))
     view = jobs.find(job_id, see_all=False)
     assert view is not None and not view.stalled  # just uploaded: a worker polls every 2 s
@@ -396,19 +413,23 @@ def test_a_job_without_a_live_worker_is_shown_as_stalled(tenant: TenantHandle, s
 
 
 def test_a_row_that_keeps_erring_fails_after_three_attempts(
-    tenant: TenantHandle, sessions: sessionmaker[Session], worker: Any, monkeypatch: pytest.MonkeyPatch
+    tenant: TenantHandle,
+    database: Database,
+    sessions: sessionmaker[Session],
+    worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    job_id = BulkJobs(sessions, _person(tenant)).create("poison.csv", _rows("poison", 3))
-    real = bulk_jobs.invite_rows
+    job_id = BulkJobs(database, _person(tenant)).create("poison.csv", _rows("poison", 3))
+    real = jobs_worker.invite_rows
     tries = {"n": 0}
 
-    def buggy(service: Any, rows: list[dict[str, Any]]) -> Any:
+    def buggy(service: Any, rows: list[dict[str, Any]], **kwargs: Any) -> Any:
         if rows[0]["invitedUserEmailAddress"] == "poison1@partner.example":
             tries["n"] += 1
             raise RuntimeError("a bug")
-        return real(service, rows)
+        return real(service, rows, **kwargs)
 
-    monkeypatch.setattr(bulk_jobs, "invite_rows", buggy)
+    monkeypatch.setattr(jobs_worker, "invite_rows", buggy)
     assert worker().work_once() == 5  # rows 0 and 2 once, row 1 three times
     assert tries["n"] == 3
     job = _job(sessions, job_id)

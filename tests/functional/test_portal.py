@@ -551,11 +551,11 @@ def test_audit_and_outbox(web: TestClient, tenant: TenantHandle) -> None:
 def _bulk_worker(web: TestClient) -> Any:
     """The background worker of the bulk-invite jobs (the in-process test app runs no background threads)."""
     from hospes.auth.crypto import secret_box
-    from hospes.services.bulk_jobs import BulkJobWorker
+    from hospes.services.invitations.jobs_worker import BulkJobWorker
 
     state = web.app.state.runtime  # type: ignore[attr-defined]
     box = secret_box(state.settings.secret_key, state.settings.data_dir)
-    return BulkJobWorker(state.sessions, state.settings, box, state.keys.seal)
+    return BulkJobWorker(state.database, state.settings, box, state.keys.seal)
 
 
 def _run_bulk_jobs(web: TestClient) -> None:

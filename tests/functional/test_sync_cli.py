@@ -20,7 +20,7 @@ from hospes.auth.crypto import secret_box
 from hospes.cli.main import app as cli
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import load_settings
-from hospes.storage.engine import make_engine, make_sessionmaker
+from hospes.storage.engine import Database
 from tests.conftest import fetch_token
 from tests.provisioning.conftest import ROLE_ID
 from tests.scimtarget import Target, run_target
@@ -108,7 +108,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     assert made.exit_code == 0, made.output
     boot = json.loads(made.output)
     settings = load_settings(None)
-    sessions = make_sessionmaker(make_engine(settings.effective_database_url))
+    sessions = Database.open(settings.effective_database_url).sessions
     service = ProvisioningService(sessions, settings, secret_box(settings.secret_key, settings.data_dir))
     with run_target(tmp_path / "scim") as target, TestClient(create_app(settings, housekeeping=False)) as http:
         token = fetch_token(http, boot["domain"], boot["clientId"], boot["clientSecret"])

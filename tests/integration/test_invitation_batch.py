@@ -1,4 +1,4 @@
-"""Group commit of invitations (``services/invitation_batch.py``): a batch decides every call exactly as the same
+"""Group commit of invitations (``services/invitations/batch.py``): a batch decides every call exactly as the same
 calls made one by one would, and a batch that fails as a whole loses and duplicates nothing."""
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.errors import InvitationError
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
-from hospes.services import tickets
-from hospes.services.b2b_policy import block_invitations
-from hospes.services.invitation_batch import invite_many
-from hospes.services.invitations import BatchLookups, InvitationResult, InvitationService, InviteConfig
+from hospes.services.invitations import tickets
+from hospes.services.invitations.batch import BatchLookups, invite_many
+from hospes.services.invitations.blocks import block_invitations
+from hospes.services.invitations.service import InvitationResult, InvitationService, InviteConfig
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 from hospes.storage.tables import AuditLog, ChangeLog, Invitation, OutboxMessage, User
 from tests.conftest import TenantHandle
 
 
-def _service(tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings) -> InvitationService:
+def _service(tenant: TenantHandle, database: Database, settings: Settings) -> InvitationService:
     actor = Principal(tenant.id, "app", "", "Batch", frozenset({"User.Invite.All"}))
-    return InvitationService(sessions, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
+    return InvitationService(database, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
 
 
 def _req(email: str, name: str | None = None) -> InvitationRequest:
@@ -37,9 +38,9 @@ def _count(session: Session, table: Any, *where: Any) -> int:
 
 
 def test_a_batch_decides_each_call_as_alone(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    service = _service(tenant, sessions, settings)
+    service = _service(tenant, database, settings)
     earlier = service.invite(_req("known@partner.example"))
     member = tenant.post(
         "/users",
@@ -84,7 +85,7 @@ def test_a_batch_decides_each_call_as_alone(
         "spy@rivals.example",  # deny list: refused
         "new3@partner.example",
     ]
-    outcomes = invite_many([(_service(tenant, sessions, settings), _req(e, f"Name {i}")) for i, e in enumerate(emails)])
+    outcomes = invite_many([(_service(tenant, database, settings), _req(e, f"Name {i}")) for i, e in enumerate(emails)])
     assert len(outcomes) == len(emails)
     ok = {i: o for i, o in enumerate(outcomes) if isinstance(o, InvitationResult)}
     assert sorted(ok) == [0, 1, 2, 3, 5, 6, 8]
@@ -127,25 +128,28 @@ def test_a_batch_decides_each_call_as_alone(
 
 
 def test_a_batch_that_fails_as_a_whole_runs_each_call_alone(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+    tenant: TenantHandle,
+    database: Database,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A guest created behind the batch's back (as another server process would, between the batch's lookup
     and its insert): the batch's insert hits the unique index, everything is rolled back, and each call runs on
     its own, so the raced address is re-invited and the others are invited once."""
-    service = _service(tenant, sessions, settings)
+    service = _service(tenant, database, settings)
     raced = service.invite(_req("raced@partner.example"))
     real_prefetch = BatchLookups.prefetch.__func__  # type: ignore[attr-defined]
 
-    def stale_prefetch(cls: type[BatchLookups], s: Session, invitees: list[tuple[str, str]]) -> None:
-        real_prefetch(cls, s, invitees)
-        lookups = BatchLookups.of(s)
-        assert lookups is not None
+    def stale_prefetch(cls: type[BatchLookups], s: Session, invitees: list[tuple[str, str]]) -> BatchLookups:
+        lookups: BatchLookups = real_prefetch(cls, s, invitees)
         upn = raced.user.user_principal_name.lower()
         lookups.absent |= {(tenant.id, "raced@partner.example"), (tenant.id, upn)}
+        return lookups
 
     monkeypatch.setattr(BatchLookups, "prefetch", classmethod(stale_prefetch))
     emails = ["a@partner.example", "raced@partner.example", "b@partner.example"]
-    outcomes = invite_many([(_service(tenant, sessions, settings), _req(e)) for e in emails])
+    outcomes = invite_many([(_service(tenant, database, settings), _req(e)) for e in emails])
     assert all(isinstance(o, InvitationResult) for o in outcomes), outcomes
     results = [o for o in outcomes if isinstance(o, InvitationResult)]
     assert results[1].user.id == raced.user.id
@@ -187,13 +191,12 @@ def test_two_server_processes_on_a_new_database_invite_each_address_once(tmp_pat
     import httpx
 
     from hospes.services.tenants import create_tenant
-    from hospes.storage.engine import make_engine, make_sessionmaker
     from hospes.storage.migrate import upgrade
     from tests.live import run_server
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     upgrade(url)
-    sessions = make_sessionmaker(make_engine(url))
+    sessions = Database.open(url).sessions
     boot = create_tenant(sessions, "Two", "two.example")
     with run_server(url, str(tmp_path / "data"), workers=2) as server, httpx.Client(base_url=server.base_url) as http:
         grant = {

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 from hospes.storage.tables import Invitation, RedemptionTicket, User
 from tests.conftest import TenantHandle
 
@@ -19,10 +20,10 @@ THREADS = 8
 
 
 def test_concurrent_invitations_make_one_user(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     actor = Principal(tenant.id, "app", "", "Concurrency", frozenset({"User.Invite.All"}))
-    service = InvitationService(sessions, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
+    service = InvitationService(database, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
     barrier = threading.Barrier(THREADS)
     results: list[Any] = []
     errors: list[BaseException] = []

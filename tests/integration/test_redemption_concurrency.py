@@ -15,10 +15,11 @@ from hospes.domain.clock import utcnow
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
 from hospes.services.email_otp import EmailOtpService
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.redemption import RedemptionRefusedError, RedemptionService
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
+from hospes.storage.engine import Database
 from hospes.storage.tables import ChangeLog, User
 from tests.conftest import TenantHandle
 
@@ -26,10 +27,10 @@ BROWSERS = 6
 
 
 def test_one_link_accepted_concurrently_wins_once(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     actor = Principal(tenant.id, "app", "", "Concurrency", frozenset({"User.Invite.All"}))
-    invitations = InvitationService(sessions, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
+    invitations = InvitationService(database, actor, InviteConfig.from_settings(settings, lambda p, v: "sealed"))
     result = invitations.invite(InvitationRequest(email="twice@partner.example", redirect_url="https://a.example"))
     query = parse_qs(urlsplit(result.redeem_url).query)
     box = secret_box(settings.secret_key, settings.data_dir)

@@ -43,12 +43,12 @@ def test_another_deployment_key_cannot_open_them(sessions: sessionmaker[Session]
 
 
 def test_plaintext_rows_from_before_encryption_are_sealed_on_load(tmp_path: Path) -> None:
-    from hospes.storage.engine import make_engine, make_sessionmaker
+    from hospes.storage.engine import Database
     from hospes.storage.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'legacy.db'}"
     upgrade(url)
-    sessions = make_sessionmaker(make_engine(url))
+    sessions = Database.open(url).sessions
     key = RSAKey.generate_key(2048, auto_kid=True)
     with sessions.begin() as session:
         session.add(SigningKey(kid=str(key.kid), purpose="jwt", material=key.as_dict(private=True)))
@@ -69,7 +69,7 @@ def test_processes_starting_together_on_a_new_database_share_one_key_set(
 
     from hospes.auth import keys as keys_module
     from hospes.auth.keys import ServerKeys
-    from hospes.storage.engine import make_engine, make_sessionmaker
+    from hospes.storage.engine import Database
     from hospes.storage.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
@@ -85,7 +85,7 @@ def test_processes_starting_together_on_a_new_database_share_one_key_set(
     results: list[ServerKeys] = []
 
     def start() -> None:  # a server process: its own engine
-        results.append(load_or_create_keys(make_sessionmaker(make_engine(url)), SecretBox(b"s" * 32)))
+        results.append(load_or_create_keys(Database.open(url).sessions, SecretBox(b"s" * 32)))
 
     threads = [threading.Thread(target=start) for _ in range(2)]
     for thread in threads:
@@ -95,7 +95,7 @@ def test_processes_starting_together_on_a_new_database_share_one_key_set(
     assert len(results) == 2
     assert results[0].jwt_key.kid == results[1].jwt_key.kid and results[0].hmac_key == results[1].hmac_key
     assert results[1].unseal("t", results[0].seal("t", {"n": 1})) == {"n": 1}
-    sessions = make_sessionmaker(make_engine(url))
+    sessions = Database.open(url).sessions
     with sessions() as session:
         live = list(session.scalars(select(SigningKey.purpose).where(SigningKey.retired_at.is_(None))))
     assert sorted(live) == ["hmac", "jwt"]
@@ -105,12 +105,12 @@ def test_migration_keeps_the_oldest_live_key_of_each_purpose(tmp_path: Path) -> 
     """Databases where the race already happened: the duplicates are retired, so the index can be built."""
     import datetime as dt
 
-    from hospes.storage.engine import make_engine, make_sessionmaker
+    from hospes.storage.engine import Database
     from hospes.storage.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'raced.db'}"
     upgrade(url, "0007")
-    sessions = make_sessionmaker(make_engine(url))
+    sessions = Database.open(url).sessions
     t0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     with sessions.begin() as session:
         for i, purpose in enumerate(["jwt", "jwt", "hmac", "hmac", "jwt"]):

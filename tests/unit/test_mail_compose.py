@@ -17,7 +17,7 @@ from hospes.mail.compose import HeaderInjectionError, Mailbox
 from hospes.mail.i18n import LOCALE_DIR, SUPPORTED, choose_language, match_language
 from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
 from hospes.services.b2b_policy import domain_rule
-from hospes.services.tickets import TOKEN_BYTES, new_token, token_hash
+from hospes.services.invitations.tickets import TOKEN_BYTES, new_token, token_hash
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 

@@ -25,10 +25,10 @@ ConfigOpt = Annotated[str | None, typer.Option("--config", help="Optional settin
 
 
 def _open(config: str | None) -> tuple[Any, Any]:
-    from hospes.cli.main import _sessions, _settings
+    from hospes.cli.main import _database, _settings
 
     settings = _settings(config)
-    return settings, _sessions(settings)
+    return settings, _database(settings)
 
 
 def invite(
@@ -50,12 +50,13 @@ def invite(
     Each row succeeds or fails on its own; the exit code is 1 when any row failed."""
     from hospes.domain.errors import DomainError
     from hospes.domain.principals import Principal, system_principal
-    from hospes.services.bulk_invite import RowResult, invite_rows, read_csv
-    from hospes.services.invitations import InvitationService, InviteConfig
+    from hospes.services.invitations.bulk import RowResult, invite_rows, read_csv
+    from hospes.services.invitations.service import InvitationService, InviteConfig
     from hospes.services.tenants import resolve_tenant
     from hospes.services.users import UserService
 
-    settings, sessions = _open(config)
+    settings, database = _open(config)
+    sessions = database.sessions
     from hospes.auth.crypto import secret_box
     from hospes.auth.keys import load_or_create_keys
 
@@ -78,7 +79,7 @@ def invite(
     except (ValueError, UnicodeDecodeError, csv.Error) as exc:
         err.print(f"[red]error:[/red] {csv_file}: {exc}")
         raise typer.Exit(1) from None
-    service = InvitationService(sessions, actor, InviteConfig.from_settings(settings, keys.seal))
+    service = InvitationService(database, actor, InviteConfig.from_settings(settings, keys.seal))
     failed: list[RowResult] = []
     with Progress(
         TextColumn("[bold]inviting"),
@@ -131,8 +132,8 @@ def mail_list(
     """List outbox messages, newest first."""
     from hospes.storage.tables import OutboxMessage
 
-    _, sessions = _open(config)
-    with sessions() as session:
+    _, database = _open(config)
+    with database.sessions() as session:
         stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
         if status:
             stmt = stmt.where(OutboxMessage.status == status)
@@ -160,8 +161,8 @@ def mail_show(
     """Show one outbox message: headers and text part (or the raw MIME source), and its delivery attempts."""
     from hospes.storage.tables import OutboxAttempt, OutboxMessage
 
-    _, sessions = _open(config)
-    with sessions() as session:
+    _, database = _open(config)
+    with database.sessions() as session:
         row = session.get(OutboxMessage, message_id)
         if row is None:
             err.print(f"[red]error:[/red] no message {message_id}")
@@ -186,7 +187,8 @@ def mail_send_pending(config: ConfigOpt = None) -> None:
     """Try every due message once now (needs HOSPES_SMTP_HOST)."""
     from hospes.mail.outbox import DeliveryReport, deliver_due
 
-    settings, sessions = _open(config)
+    settings, database = _open(config)
+    sessions = database.sessions
     if not settings.smtp_host:
         err.print("[red]error:[/red] HOSPES_SMTP_HOST is not set; messages stay in the outbox.")
         raise typer.Exit(1)
@@ -208,13 +210,13 @@ def worker(config: ConfigOpt = None) -> None:
     from hospes.auth.keys import load_or_create_keys
     from hospes.workers import build_workers
 
-    settings, sessions = _open(config)
+    settings, database = _open(config)
     box = secret_box(settings.secret_key, settings.data_dir)
     workers = build_workers(
         settings,
-        sessions,
+        database,
         box,
-        load_or_create_keys(sessions, box),
+        load_or_create_keys(database.sessions, box),
         mail=bool(settings.smtp_host),
         provisioning=True,
         bulk=True,

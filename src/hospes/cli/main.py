@@ -36,12 +36,16 @@ def _settings(config: str | None) -> Settings:
     return load_settings(config)
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    from hospes.storage.engine import make_engine, make_sessionmaker
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from hospes.storage.engine import Database
     from hospes.storage.migrate import upgrade
 
     upgrade(settings.effective_database_url)
-    return make_sessionmaker(make_engine(settings.effective_database_url))
+    return Database.open(settings.effective_database_url)
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    return _database(settings).sessions
 
 
 def _fail(exc: DomainError) -> None:

@@ -29,7 +29,7 @@ from hospes.services.b2b_policy import PolicyService
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
 from hospes.services.groups import GroupService
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.listing import ListQuery
 from hospes.services.redemption import GuestPolicyService
 from hospes.services.tenants import OrganizationService
@@ -57,10 +57,10 @@ async def current_principal(request: Request, state: RuntimeDep) -> Principal:
         raise AuthenticationError("Access token validation failure: the Authorization scheme must be Bearer.")
     principal = state.issuer.verify(token.strip())
     if principal.kind == "app":
-        if state.is_sqlite:
-            active = is_app_active(state.sessions, principal)
+        if state.database.is_sqlite:
+            active = is_app_active(state.database.engine, principal)
         else:  # a network round trip: not on the event loop
-            active = await anyio.to_thread.run_sync(is_app_active, state.sessions, principal)
+            active = await anyio.to_thread.run_sync(is_app_active, state.database.engine, principal)
         if not active:
             raise AuthenticationError("The application behind this token is disabled or was removed.")
     return principal
@@ -102,7 +102,7 @@ def service(
 
 def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
     return InvitationService(
-        runtime.sessions, principal, InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
+        runtime.database, principal, InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
     )
 
 

@@ -1,7 +1,7 @@
 """What the admin portal needs beyond the Graph use cases: who the signed-in person is allowed to manage (roles,
 owned groups), read models for the lists and detail pages, and the few writes the portal does as one transaction
-where the API would need several calls (invite a guest straight into groups and apps, create an enterprise app with
-its service principal, save the external collaboration settings).
+where the API would need several calls (create an enterprise app with its service principal, save the external
+collaboration settings; inviting a guest straight into groups and apps is ``services.invitations.onboarding``).
 
 Everything here is scoped to the acting principal's tenant. Authorization of *pages* lives in the portal routers
 (``hospes.web.portal.access``); the rules those pages apply are the ``Access`` helpers below.
@@ -10,8 +10,6 @@ Everything here is scoped to the acting principal's tenant. Authorization of *pa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
-from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import (
     DEFAULT_ACCESS_ROLE_ID,
     DIRECTORY_ROLES,
@@ -30,9 +27,8 @@ from hospes.domain.principals import (
 )
 from hospes.services.apps import GRAPH_APP_ID, AppService
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, PolicyService, directory_roles, load_policy, parse_definition
-from hospes.services.base import Services, Write
+from hospes.services.base import Services
 from hospes.services.groups import GroupService
-from hospes.services.invitations import InvitationResult, InvitationService
 from hospes.services.redemption import guest_policy_row, load_guest_policy
 from hospes.storage.tables import (
     AppRoleAssignment,
@@ -463,67 +459,6 @@ def user_roles(roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- writes that the portal makes atomic -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AppGrant:
-    resource_id: str  # service principal id
-    app_role_id: str
-
-
-class GuestOnboarding(InvitationService):
-    """Invite a guest and give it its groups and app roles in the same transaction: if any group or role is
-    refused, there is no half-invited guest (and no email).
-
-    The invitation use case runs unchanged; this subclass only extends its write: once the invitation's steps have
-    run (they name the guest as the write's target) and before the transaction commits, the memberships and
-    assignments are added with the same session.
-    """
-
-    def __init__(self, sessions: Any, actor: Any, config: Any) -> None:
-        super().__init__(sessions, actor, config)
-        self._groups: list[str] = []
-        self._grants: list[AppGrant] = []
-
-    def invite_with_access(
-        self, req: InvitationRequest, group_ids: list[str], grants: list[AppGrant]
-    ) -> InvitationResult:
-        self._groups, self._grants = list(dict.fromkeys(group_ids)), list(dict.fromkeys(grants))
-        try:
-            return self.invite(req)
-        finally:
-            self._groups, self._grants = [], []
-
-    @contextmanager
-    def write(self, category: str, activity: str) -> Iterator[Write]:
-        with super().write(category, activity) as op:
-            yield op
-            if category == "Invitation" and op.target_type == "User" and op.target_id:
-                self._grant_access(op, op.target_id)
-
-    def _grant_access(self, op: Write, user_id: str) -> None:
-        groups = GroupService(self.sessions, self.actor)
-        for group_id in self._groups:
-            group = groups.find(op.session, group_id)
-            if op.session.get(GroupMember, (group.id, "member", user_id)) is None:
-                groups._add(op, group, "member", user_id)
-        apps = AppService(self.sessions, self.actor)
-        for grant in self._grants:
-            exists = op.session.scalar(
-                select(AppRoleAssignment.id).where(
-                    AppRoleAssignment.resource_id == grant.resource_id,
-                    AppRoleAssignment.principal_id == user_id,
-                    AppRoleAssignment.app_role_id == grant.app_role_id,
-                )
-            )
-            if not exists:
-                apps.insert_assignment(op, user_id, grant.resource_id, grant.app_role_id)
-        if self._groups or self._grants:
-            # insert_assignment retargets the audit row at the app; the invitation's audit row names the guest.
-            user = op.session.get(User, user_id)
-            op.target("User", user_id, user.user_principal_name if user else None)
-            op.details["groups"] = self._groups
-            op.details["appRoles"] = [f"{g.resource_id}:{g.app_role_id}" for g in self._grants]
 
 
 class PortalWrites(Services):

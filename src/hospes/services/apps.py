@@ -12,8 +12,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import hash_secret
 from hospes.domain.changes import ChangeType, ObjectType
@@ -447,8 +447,8 @@ _APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled
 )
 
 
-def is_app_active(sessions: sessionmaker[Session], principal: Principal) -> bool:
+def is_app_active(engine: Engine, principal: Principal) -> bool:
     """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once. Every
     app-token request asks, so this is one indexed row read on a pooled connection, not a session (``read_one``)."""
-    row = read_one(sessions.kw["bind"], _APP_STATE, {"id": principal.id})
+    row = read_one(engine, _APP_STATE, {"id": principal.id})
     return row is not None and row[0] == principal.tenant_id and bool(row[1])

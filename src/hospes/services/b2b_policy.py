@@ -1,5 +1,6 @@
-"""Who may invite, and whom: ``authorizationPolicy.allowInvitesFrom``, the invitation domain allow/deny list and
-recipients who blocked a tenant. Checked at invitation time here, and again at redemption by the redemption flow.
+"""Who may invite, and whom: ``authorizationPolicy.allowInvitesFrom`` and the invitation domain allow/deny list.
+Checked at invitation time, and again at redemption by the redemption flow. (Recipients who blocked a tenant:
+``services.invitations.blocks``.)
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from hospes.auth.keys import ServerKeys
-from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, ForbiddenError, InvalidInputError, InvitationError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR, Principal
 from hospes.services.base import Services
-from hospes.storage.tables import B2BPolicy, DirectoryRoleMember, InvitationBlock, Tenant, User
+from hospes.storage.tables import B2BPolicy, DirectoryRoleMember, User
 
 ALLOW_INVITES_FROM = ("none", "adminsAndGuestInviters", "adminsGuestInvitersAndAllMembers", "everyone")
 INVITER_ROLES = frozenset({GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR, GUEST_INVITER})
@@ -120,42 +119,6 @@ def check_domain(session: Session, tenant_id: str, email: str, *, policy: B2BPol
             f"The domain of the user '{domain}' is currently blocked by your invitation policy: it is not on the "
             f"allowed domains list of policy '{policy.domain_policy_id}'."
         )
-
-
-def is_blocked_by_recipient(session: Session, tenant_id: str, email: str) -> bool:
-    return session.get(InvitationBlock, (tenant_id, email.lower())) is not None
-
-
-def block_invitations(session: Session, tenant_id: str, email: str) -> None:
-    """Record "block future invitations" (idempotent). The redemption pages call this."""
-    if session.get(InvitationBlock, (tenant_id, email.lower())) is None:
-        session.add(InvitationBlock(tenant_id=tenant_id, email_key=email.lower(), created_at=utcnow()))
-
-
-@dataclass(frozen=True)
-class BlockLink:
-    """What a "Block future invitations" link names: the inviting tenant and the invited address."""
-
-    tenant_id: str
-    email: str
-    organization: str
-
-
-def read_block_link(sessions: sessionmaker[Session], keys: ServerKeys, token: str) -> BlockLink | None:
-    """The link's target, or None when the token is damaged, forged, or names a tenant that no longer exists."""
-    try:
-        payload = keys.unseal("invitation-block", token)
-        tenant_id, email = str(payload["t"]), str(payload["e"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    with sessions() as session:
-        tenant = session.get(Tenant, tenant_id)
-        return BlockLink(tenant_id, email, tenant.display_name) if tenant else None
-
-
-def block_from_link(sessions: sessionmaker[Session], link: BlockLink) -> None:
-    with sessions.begin() as session:
-        block_invitations(session, link.tenant_id, link.email)
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,9 @@ class GroupService(Services):
             op.target("Group", group.id, group.display_name)
             op.change(ObjectType.GROUP, group.id, ChangeType.CREATED, [p.name for p in GROUP.props])
             for member_id in members:
-                self._add(op, group, "member", member_id)
+                self.insert_reference(op, group, "member", member_id)
             for owner_id in owners:
-                self._add(op, group, "owner", owner_id)
+                self.insert_reference(op, group, "owner", owner_id)
             return group
 
     def update(self, group_id: str, values: dict[str, Any], bind_members: list[str]) -> Group:
@@ -83,7 +83,7 @@ class GroupService(Services):
             if len(bind_members) > 20:
                 raise InvalidInputError("No more than 20 members may be added in one request.")
             for member_id in bind_members:
-                self._add(op, group, "member", member_id)
+                self.insert_reference(op, group, "member", member_id)
             return group
 
     def soft_delete(self, group_id: str) -> None:
@@ -136,7 +136,7 @@ class GroupService(Services):
         with self.write("GroupManagement", activity) as op:
             group = self.find(op.session, group_id)
             op.target("Group", group.id, group.display_name)
-            self._add(op, group, relation, object_id)
+            self.insert_reference(op, group, relation, object_id)
 
     def remove_reference(self, group_id: str, relation: str, object_id: str) -> None:
         activity = "Remove member from group" if relation == "member" else "Remove owner from group"
@@ -205,7 +205,8 @@ class GroupService(Services):
                 return kind, row
         raise NotFoundError(object_id)
 
-    def _add(self, op: Write, group: Group, relation: str, object_id: str) -> None:
+    def insert_reference(self, op: Write, group: Group, relation: str, object_id: str) -> None:
+        """Add a member or owner within a write (``add_reference`` is the whole use case)."""
         kind, obj = self.resolve(op.session, object_id)
         if relation == "member" and kind == "group" and self._contains(op.session, obj.id, group.id):
             raise InvalidInputError("A group cannot be a member of itself, directly or through nested groups.")

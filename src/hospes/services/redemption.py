@@ -30,10 +30,10 @@ from hospes.domain.principals import Principal
 from hospes.mail.i18n import choose_language
 from hospes.mail.otp_mail import OtpMailData, build_otp_mail
 from hospes.mail.outbox import enqueue
-from hospes.services import tickets
 from hospes.services.b2b_policy import check_domain, load_policy
 from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
+from hospes.services.invitations import tickets
 from hospes.services.signin import audit_failure
 from hospes.settings import Settings
 from hospes.storage.tables import (
@@ -42,7 +42,6 @@ from hospes.storage.tables import (
     Domain,
     GroupMember,
     Invitation,
-    InvitationBlock,
     RedemptionTicket,
     ServicePrincipal,
     Tenant,
@@ -743,38 +742,3 @@ class RedemptionService:
         with self.sessions() as session:
             sp = session.get(ServicePrincipal, sp_id)
             return safe_redirect(sp.login_url) if sp else None
-
-
-# --- the unsubscribe portal ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BlockedOrg:
-    tenant_id: str
-    name: str
-    domain: str
-    blocked_at: datetime
-
-
-def blocked_organizations(sessions: sessionmaker[Session], email: str) -> list[BlockedOrg]:
-    with sessions() as session:
-        rows = session.execute(
-            select(InvitationBlock, Tenant)
-            .join(Tenant, Tenant.id == InvitationBlock.tenant_id)
-            .where(InvitationBlock.email_key == email.lower())
-            .order_by(Tenant.display_name, Tenant.id)
-        )
-        return [
-            BlockedOrg(tenant.id, tenant.display_name, org_view(session, tenant).domain, block.created_at)
-            for block, tenant in rows
-        ]
-
-
-def unblock(sessions: sessionmaker[Session], email: str, tenant_id: str) -> bool:
-    with sessions.begin() as session:
-        result = session.execute(
-            delete(InvitationBlock).where(
-                InvitationBlock.email_key == email.lower(), InvitationBlock.tenant_id == tenant_id[:64]
-            )
-        )
-        return bool(getattr(result, "rowcount", 0))

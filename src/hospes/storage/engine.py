@@ -1,7 +1,14 @@
-"""Engine and session factories. No import-time engine: the composition roots build one from settings."""
+"""The database of a process: its engine, session factories and SQLite writer gate (``Database``). No import-time
+engine: the composition roots (``hospes.asgi``, the CLI) build one from settings and pass it down."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,8 +35,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Read-only work (``read_sessions``) takes no write lock: a deferred BEGIN reads a WAL snapshot while a writer
-    # commits, instead of queueing behind it (and sleeping in SQLite's busy handler).
+    # Read-only work (``Database.read_sessions``) takes no write lock: a deferred BEGIN reads a WAL snapshot while a
+    # writer commits, instead of queueing behind it (and sleeping in SQLite's busy handler).
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hospes_read_only") else "BEGIN IMMEDIATE")
 
 
@@ -44,19 +51,78 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+class Database:
+    """One database: the engine, ``sessions`` for work that writes, ``read_sessions`` for reads only, and
+    ``writer_turn()`` for writers that come in crowds. Built once per process by a composition root."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        # On SQLite their transactions begin deferred (no write lock, see ``_sqlite_begin``); on PostgreSQL they are
+        # ordinary sessions. Never write through them.
+        self.read_sessions: sessionmaker[Session] = sessionmaker(
+            engine.execution_options(hospes_read_only=True), expire_on_commit=False
+        )
+        self._gate: _WriterGate | None = None
+        self._gate_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """SQLite has one write lock and its busy handler waits by sleeping (1, 2, 5 ... 100 ms), so 64 threads
+        all issuing BEGIN IMMEDIATE mostly sleep while the lock is free. Writers that come in crowds (invitations)
+        queue on a gate instead and are handed the database lock without delay. PostgreSQL needs nothing of the
+        kind."""
+        if not self.is_sqlite:
+            yield
+            return
+        if self._gate is None:
+            with self._gate_lock:  # made on first use: most processes (CLI commands, tests) never need the file
+                if self._gate is None:
+                    self._gate = _WriterGate(self.engine.url.database)
+        with self._gate.turn():
+            yield
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
-def read_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Sessions for reads only, on the same pool: on SQLite their transactions begin deferred (no write lock); on
-    PostgreSQL they are ordinary sessions. Never write through them. Built once per session factory."""
-    found: sessionmaker[Session] | None = getattr(sessions, "_hospes_read_sessions", None)
-    if found is None:
-        engine = sessions.kw["bind"]
-        found = sessionmaker(engine.execution_options(hospes_read_only=True), expire_on_commit=False)
-        sessions._hospes_read_sessions = found  # type: ignore[attr-defined]
-    return found
+class _WriterGate:
+    """A thread lock, plus an exclusive ``flock`` on a file beside the database so the processes of
+    ``hospes serve --workers N`` take turns the same way (a blocked ``flock`` wakes as soon as it is released)."""
+
+    def __init__(self, database: str | None) -> None:
+        self.lock = threading.Lock()
+        self.fd = (
+            None
+            if not database or database == ":memory:"
+            else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        )
+        if self.fd is not None:
+            weakref.finalize(self, os.close, self.fd)  # the gate lives as long as its Database
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self.lock:
+            if self.fd is None:
+                yield
+                return
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 _COMPILED: dict[tuple[str, int], SQLCompiler] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from hospes.services.b2b_policy import block_from_link, read_block_link
+from hospes.services.invitations.blocks import block_from_link, read_block_link
 from hospes.web.deps import RuntimeDep
 from hospes.web.guest import PlainPage
 

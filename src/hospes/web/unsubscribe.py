@@ -12,7 +12,8 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.services.redemption import FlowView, blocked_organizations, unblock
+from hospes.services.invitations.blocks import blocked_organizations, unblock
+from hospes.services.redemption import FlowView
 from hospes.web.context import client_address
 from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form, redemption
 

@@ -12,8 +12,8 @@ from hospes.domain.invitation import parse_invitation
 from hospes.domain.schema import GROUP, USER
 from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, UsersReader
 from hospes.graph.wire import collection, context_url, to_wire
-from hospes.services.bulk_invite import invite_rows
-from hospes.services.invitations import InvitationResult, InvitationService
+from hospes.services.invitations.bulk import invite_rows
+from hospes.services.invitations.service import InvitationResult, InvitationService
 
 router = APIRouter()
 MAX_BULK = 1000
@@ -43,7 +43,7 @@ def invitation_wire(result: InvitationResult) -> dict[str, Any]:
 
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
 async def create_invitation(request: Request, body: BodyDep, state: RuntimeDep, invitations: Inviter) -> JSONResponse:
-    # Queued to the process's invitation writer, which commits the calls waiting together (invitation_batch).
+    # Queued to the process's invitation writer, which commits the calls waiting together (invitations.batch).
     result = await state.invitations.invite(invitations, parse_invitation(body))
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
     wire = {"@odata.context": context_url(state, "invitations", entity=True), **invitation_wire(result)}

@@ -2,9 +2,10 @@
 script needed), and the per-row results as a CSV download.
 
 The upload validates the file (size, encoding, an email column, row count) and stores the job with all its rows in
-one transaction (``services.bulk_jobs.BulkJobs``); the background worker (``BulkJobWorker``) invites the rows
-through ``services.bulk_invite``, the code of ``POST /v1.0/invitations/bulk`` and ``hospes invite --csv``. Progress
-and results are read from the database, so any server process serves these pages and a restart loses nothing.
+one transaction (``services.invitations.jobs.BulkJobs``); the background worker (``jobs_worker.BulkJobWorker``)
+invites the rows through ``services.invitations.bulk``, the code of ``POST /v1.0/invitations/bulk`` and ``hospes
+invite --csv``. Progress and results are read from the database, so any server process serves these pages and a
+restart loses nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from starlette.responses import Response
 
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
-from hospes.services.bulk_invite import read_csv
-from hospes.services.bulk_jobs import MAX_ROWS, BulkJobs, JobView
+from hospes.services.invitations.bulk import read_csv
+from hospes.services.invitations.jobs import MAX_ROWS, BulkJobs, JobView
 from hospes.web.context import web_state
 from hospes.web.portal.access import AdminPage, open_admin
 from hospes.web.security import same_origin
@@ -31,7 +32,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def _jobs(admin: AdminPage) -> BulkJobs:
-    return BulkJobs(admin.sessions, admin.principal)
+    return BulkJobs(admin.runtime.database, admin.principal)
 
 
 def _see_all(admin: AdminPage) -> bool:

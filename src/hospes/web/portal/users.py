@@ -17,14 +17,14 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
-from hospes.services.admin_portal import USER_FILTERS, AppGrant, GuestOnboarding, PortalWrites
+from hospes.services.admin_portal import USER_FILTERS, PortalWrites
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.directory import DeletedItemsService
-from hospes.services.invitations import InvitationService, InviteConfig
+from hospes.services.invitations.onboarding import AppGrant, invite_with_access
+from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.tenants import generate_password
 from hospes.services.users import UserService
 from hospes.storage.tables import Domain
-from hospes.web.context import web_state
 from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, field_errors, open_admin, page_number
 
@@ -45,9 +45,10 @@ MEMBER_FIELDS = {
 }
 
 
-def invite_config(request: Request) -> InviteConfig:
-    runtime = web_state(request).runtime
-    return InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
+def _invitations(admin: AdminPage) -> InvitationService:
+    runtime = admin.runtime
+    config = InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
+    return InvitationService(runtime.database, admin.principal, config)
 
 
 @router.get("/{tenant}/admin")
@@ -212,9 +213,8 @@ async def invite_submit(request: Request, tenant: str) -> Response:
     if errors:
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
     grants = [AppGrant(*a.split(":", 1)) for a in values["apps"]]
-    service = GuestOnboarding(admin.sessions, admin.principal, invite_config(request))
     try:
-        result = service.invite_with_access(req, values["groups"], grants)
+        result = invite_with_access(_invitations(admin), req, values["groups"], grants)
     except DomainError as exc:
         errors = field_errors(exc, INVITE_FIELDS, "_form")
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
@@ -280,9 +280,7 @@ async def resend(request: Request, tenant: str, user_id: str) -> Response:
         "sendInvitationMessage": True,
     }
     try:
-        result = InvitationService(admin.sessions, admin.principal, invite_config(request)).invite(
-            parse_invitation(body)
-        )
+        result = _invitations(admin).invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.render("portal/invite_done.html", result=result)
@@ -306,9 +304,7 @@ async def reset_redemption(request: Request, tenant: str, user_id: str) -> Respo
         "sendInvitationMessage": True,
     }
     try:
-        result = InvitationService(admin.sessions, admin.principal, invite_config(request)).invite(
-            parse_invitation(body)
-        )
+        result = _invitations(admin).invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.render("portal/invite_done.html", result=result)

@@ -1,4 +1,6 @@
-"""Group commit of invitations: many new guests in one transaction, one writer thread per process.
+"""Group commit of invitations: many new guests in one transaction, one writer thread per process. This is about
+throughput of ``POST /invitations`` calls that arrive together; ``bulk`` (rows of one request or file) and
+``jobs`` (the portal's durable uploads) send their rows through here too.
 
 Under load, ``POST /invitations`` calls arrive faster than one transaction each can commit: on SQLite the single
 write lock changes hands per call, and on both databases the per-transaction work (begin, flush, commit, a thread
@@ -21,10 +23,10 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import CompoundSelect, Table, insert, inspect, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import sort_tables
@@ -32,15 +34,15 @@ from sqlalchemy.schema import sort_tables
 from hospes.domain.errors import DomainError
 from hospes.domain.invitation import InvitationRequest
 from hospes.services.base import Write, order_with_other_writers
-from hospes.services.invitations import (
-    BatchLookups,
+from hospes.services.invitations.guests import guest_upn, initial_domain
+from hospes.services.invitations.service import (
+    AlsoHook,
     DeferredInvitation,
     InvitationPlan,
     InvitationResult,
     InvitationService,
-    writer_turn,
 )
-from hospes.storage.engine import read_sessions
+from hospes.storage.tables import B2BPolicy, InvitationBlock, Tenant, User
 
 log = logging.getLogger("hospes.invitations")
 MAX_BATCH = 64
@@ -60,13 +62,55 @@ class _BatchAbort(Exception):  # noqa: N818 - a signal
     """An invitation failed after adding rows to the shared transaction: redo the batch one by one."""
 
 
-def invite_many(calls: Sequence[tuple[InvitationService, InvitationRequest]]) -> list[Outcome]:
-    """Each call's outcome, in order: one call's failure, expected or not, is that call's alone."""
+@dataclass
+class BatchLookups:
+    """Reads shared by the invitations of one batch, valid for one session: its read snapshot, or its write
+    transaction (which, on SQLite, holds the write lock; on PostgreSQL, a concurrent insert of the same guest still
+    hits the unique index). ``InvitationService.prepare`` and ``commit`` take it as their ``batch``."""
+
+    absent: set[tuple[str, str]] = field(default_factory=set)  # (tenant, key): no user has this mail or UPN key
+    blocked: dict[tuple[str, str], bool] = field(default_factory=dict)  # (tenant, email key): blocked the tenant
+    policies: dict[str, B2BPolicy] = field(default_factory=dict)
+    home_languages: dict[str, str | None] = field(default_factory=dict)  # email domain -> its tenant's language
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    initial_domains: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def prefetch(cls, s: Session, invitees: list[tuple[str, str]]) -> BatchLookups:
+        """For (tenant, email) pairs: which have no user yet and which blocked the tenant, two queries per tenant
+        instead of several per invitation."""
+        lookups = cls()
+        emails: dict[str, set[str]] = {}
+        for tenant_id, email in invitees:
+            emails.setdefault(tenant_id, set()).add(email)
+        for tenant_id, wanted in emails.items():
+            initial = initial_domain(s, tenant_id, lookups)
+            keys = {e.lower() for e in wanted} | {guest_upn(e, initial).lower() for e in wanted}
+            found: CompoundSelect[tuple[str | None]] = union_all(
+                select(User.mail_key).where(User.tenant_id == tenant_id, User.mail_key.in_(keys)),
+                select(User.upn_key).where(User.tenant_id == tenant_id, User.upn_key.in_(keys)),
+            )
+            present: set[str] = set(s.scalars(found))
+            lookups.absent.update((tenant_id, key) for key in keys - present)
+            email_keys = {e.lower() for e in wanted}
+            query = select(InvitationBlock.email_key).where(
+                InvitationBlock.tenant_id == tenant_id, InvitationBlock.email_key.in_(email_keys)
+            )
+            blocked = set(s.scalars(query))
+            lookups.blocked.update(((tenant_id, key), key in blocked) for key in email_keys)
+        return lookups
+
+
+def invite_many(
+    calls: Sequence[tuple[InvitationService, InvitationRequest]], *, also: AlsoHook | None = None
+) -> list[Outcome]:
+    """Each call's outcome, in order: one call's failure, expected or not, is that call's alone. ``also`` runs in
+    each invitation's transaction (``InvitationService.invite``)."""
     jobs = [_Job(service, req) for service, req in calls]
     batched = _batchable(jobs)
     if len(batched) > 1:
         try:
-            _commit_together(batched)
+            _commit_together(batched, also)
         except Exception as exc:  # rolled back as a whole: each runs on its own
             if not isinstance(exc, _BatchAbort | IntegrityError):
                 log.warning("invitation batch failed (%s: %s); running each on its own", type(exc).__name__, exc)
@@ -75,7 +119,7 @@ def invite_many(calls: Sequence[tuple[InvitationService, InvitationRequest]]) ->
     for job in jobs:  # in the callers' order: a second invitation of an address re-invites the first's guest
         if job.outcome is None:
             try:
-                job.outcome = job.service.invite(job.req)
+                job.outcome = job.service.invite(job.req, also=also)
             except Exception as exc:
                 job.outcome = exc
     return [job.outcome for job in jobs if job.outcome is not None]
@@ -88,33 +132,33 @@ def _batchable(jobs: list[_Job]) -> list[_Job]:
         req, key = job.req, (job.service.tenant_id, job.req.email.lower())
         if req.reset_redemption or req.invited_user_id or req.sponsors or key in seen:
             continue
-        if job.service.sessions is not jobs[0].service.sessions:
+        if job.service.database is not jobs[0].service.database:
             continue
         seen.add(key)
         out.append(job)
     return out
 
 
-def _commit_together(jobs: list[_Job]) -> None:
-    sessions = jobs[0].service.sessions
+def _commit_together(jobs: list[_Job], also: AlsoHook | None) -> None:
+    database = jobs[0].service.database
     invitees = [(job.service.tenant_id, job.req.email) for job in jobs]
-    with read_sessions(sessions)() as snapshot:
-        BatchLookups.prefetch(snapshot, invitees)
+    with database.read_sessions() as snapshot:
+        lookups = BatchLookups.prefetch(snapshot, invitees)
         for job in jobs:
             try:
-                job.plan = job.service.prepare(job.req, snapshot)
+                job.plan = job.service.prepare(job.req, snapshot, lookups)
             except DomainError as exc:
                 job.outcome = exc
     ready = [job for job in jobs if job.plan is not None]
     if not ready:
         return
-    session = sessions()
+    session = database.sessions()
     try:
         # No autoflush: nothing is written before _insert_new_rows, which sends each table's rows at once.
-        with writer_turn(sessions), session.begin(), session.no_autoflush:
-            BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
+        with database.writer_turn(), session.begin(), session.no_autoflush:
+            lookups = BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
             for job in ready:
-                _commit_one(session, job)
+                _commit_one(session, job, lookups, also)
             # The change-log ordering lock (PostgreSQL) only now, for the inserts and the commit: taken with the
             # first change, it was held while the whole batch was assembled. Sorted: no two batches deadlock.
             for tenant_id in sorted(
@@ -126,14 +170,14 @@ def _commit_together(jobs: list[_Job]) -> None:
         session.close()
 
 
-def _commit_one(session: Session, job: _Job) -> None:
+def _commit_one(session: Session, job: _Job, lookups: BatchLookups, also: AlsoHook | None) -> None:
     assert job.plan is not None
     service = job.service
     op = Write(session=session, actor=service.actor, now=service.clock())
     op.ordered = True  # the batch takes the change-log ordering locks itself, just before its inserts
     added = len(session.new)
     try:
-        job.outcome = service.commit(op, job.req, job.plan, batch=True)
+        job.outcome = service.commit(op, job.req, job.plan, batch=lookups, also=also)
     except DeferredInvitation:
         return
     except DomainError as exc:

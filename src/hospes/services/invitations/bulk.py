@@ -1,6 +1,8 @@
-"""Bulk invitations, shared by ``POST /v1.0/invitations/bulk`` and ``hospes invite --csv``: each row is its own
-invitation and fails on its own with a clear reason. Rows go through ``invite_many`` in chunks, so new guests
-share transactions (group commit) while every row is still decided and audited on its own."""
+"""Rows of invitations, invited while the caller waits: the rows of ``POST /v1.0/invitations/bulk`` and of
+``hospes invite --csv`` (``read_csv``), and one row at a time for the portal's durable jobs (``jobs_worker``).
+Each row is its own invitation and fails on its own with a clear reason. Rows go through ``batch.invite_many`` in
+chunks, so new guests share transactions (group commit) while every row is still decided and audited on its
+own."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from typing import Any
 
 from hospes.domain.errors import DomainError, ForbiddenError, NotFoundError
 from hospes.domain.invitation import InvitationRequest, parse_invitation
-from hospes.services.invitation_batch import invite_many
-from hospes.services.invitations import InvitationResult, InvitationService
+from hospes.services.invitations.batch import invite_many
+from hospes.services.invitations.service import AlsoHook, InvitationResult, InvitationService
 
 # CSV header (normalized: lower case, letters only) -> invitation property.
 _COLUMNS = {
@@ -54,13 +56,18 @@ CHUNK = 50
 
 
 def invite_rows(
-    service: InvitationService, rows: Iterable[Any], on_row: Callable[[RowResult], None] | None = None
+    service: InvitationService,
+    rows: Iterable[Any],
+    on_row: Callable[[RowResult], None] | None = None,
+    *,
+    also: AlsoHook | None = None,
 ) -> list[RowResult]:
+    """``on_row``: each row's result as it comes; ``also``: runs in each invitation's transaction."""
     out: list[RowResult] = []
     chunk: list[tuple[int, str, InvitationRequest]] = []
 
     def flush() -> None:
-        outcomes = invite_many([(service, req) for _, _, req in chunk])
+        outcomes = invite_many([(service, req) for _, _, req in chunk], also=also)
         for (index, email, _), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 _emit(RowResult(index, email, _status(outcome), code=outcome.code, error=outcome.message))
