@@ -367,6 +367,45 @@ def test_loopback_target_refused_without_allow_list(tenant: TenantHandle, scim: 
     assert "127.0.0.1" in message or "loopback" in message.lower()
 
 
+# Spellings of loopback that reach 127.0.0.1 through a lenient IPv4 parser, and IPv6 forms carrying it.
+REFUSED_BASE_ADDRESSES = [
+    "https://0177.0.0.1/scim",
+    "https://0x7f.1/scim",
+    "https://127.1/scim",
+    "https://2130706433/scim",
+    "https://127.0.0.01/scim",
+    "https://[64:ff9b::7f00:1]/scim",
+    "https://[2002:7f00:1::1]/scim",
+    "https://[::127.0.0.1]/scim",
+    "https://[::ffff:0:127.0.0.1]/scim",
+    "https://[::ffff:127.0.0.1]/scim",
+]
+
+
+def test_blocked_and_invalid_base_addresses_are_a_graph_400(tenant: TenantHandle) -> None:
+    """validateCredentials answers every refused address with the Graph error envelope and a 400 naming the
+    refusal (never a 500, never an attempt to connect); saving a malformed one is a 400 on the property."""
+    sp_id = make_sp(tenant)
+    base = f"/servicePrincipals/{sp_id}/synchronization"
+    for address in REFUSED_BASE_ADDRESSES:
+        credentials = [{"key": "BaseAddress", "value": address}, {"key": "SecretToken", "value": "t"}]
+        body = {"useSavedCredentials": False, "templateId": "scim", "credentials": credentials}
+        error = assert_graph_error(
+            tenant.post(f"{base}/jobs/validateCredentials", json=body),
+            400,
+            "SystemForCrossDomainIdentityManagementInvalidBaseAddress",
+        )
+        message = error["message"].lower()
+        assert any(w in message for w in ("invalid", "not a valid", "hospes_outbound_allow")), (address, error)
+    for address in REFUSED_BASE_ADDRESSES[:5]:
+        error = assert_graph_error(
+            tenant.request("PUT", f"{base}/secrets", json={"value": [{"key": "BaseAddress", "value": address}]}),
+            400,
+            "Request_BadRequest",
+        )
+        assert error["target"] == "BaseAddress", (address, error)
+
+
 def test_against_scim_target(tenant: TenantHandle, scim: Target, loopback_service: ProvisioningService) -> None:
     sp_id = make_sp(tenant)
     base = f"/servicePrincipals/{sp_id}/synchronization"

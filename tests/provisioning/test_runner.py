@@ -4,11 +4,16 @@ and a schema change with a scoping filter re-evaluates every object."""
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Callable
 
+import pytest
+
 from hospes.domain.provisioning import CycleKind
 from hospes.provisioning import ProvisioningRunner
+from hospes.provisioning.credentials import seal
+from hospes.storage.tables_provisioning import ProvisioningSecrets
 from tests.provisioning.conftest import App, person
 
 
@@ -104,3 +109,32 @@ def test_restart_during_a_full_cycle_is_not_lost(sync_app: App) -> None:
             assert job is not None and not job.full_pending
     finally:
         slow.stop()
+
+
+def test_stored_base_address_the_guard_refuses_quarantines_the_job(
+    sync_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A base address saved before the guard refused its spelling (an octal IPv4 address here; such an address is
+    a 400 when saved now) fails the job into quarantine, logged: no exception out of the cycle, so no crash loop of
+    the runner re-claiming the job."""
+    app = sync_app
+    with app.service.sessions.begin() as session:
+        row = session.get(ProvisioningSecrets, app.sp_id)
+        assert row is not None
+        secrets = {"BaseAddress": "https://0177.0.0.1/scim", "SecretToken": app.target.token}
+        row.sealed = seal(app.service.box, app.sp_id, secrets)
+    app.assign(person(app.tenant)["id"])
+    runner = ProvisioningRunner(app.service.sessions, app.service.settings, app.service.box)
+    with caplog.at_level(logging.WARNING, logger="hospes.provisioning"):
+        runner.start()
+        try:
+            wait_for(lambda: app.status()["code"] == "Quarantine", timeout=10.0)
+            time.sleep(0.6)  # a few quarantine retries (0.2 s in these tests) go the same way
+        finally:
+            runner.stop()
+    quarantine = app.status()["quarantine"]
+    assert quarantine["error"]["code"] == "InvalidBaseAddress"
+    assert "0177.0.0.1" in quarantine["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert any("quarantined" in r.getMessage() for r in caplog.records)
+    assert app.target.users() == []

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from scim2_models import Error as ScimErrorDoc
@@ -74,10 +73,9 @@ class ScimConfig:
     member_chunk: int = 0  # 0: from discovery (bulk maxOperations) or 100
 
 
-def _split_base(url: str) -> str:
+def _split_base(url: httpx.URL) -> str:
     """Drop a query string such as ``?aadOptscim062020`` (a flag of the reference service, not part of paths)."""
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return str(url.copy_with(raw_path=url.raw_path.split(b"?", 1)[0].rstrip(b"/"), fragment=None))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -112,10 +110,15 @@ class ScimConnector:
     ) -> None:
         self.config = config
         try:
-            policy.check_url(config.base_url)
+            base = policy.check_url(config.base_url)
         except OutboundBlockedError as exc:
             raise PermanentError("InvalidBaseAddress", str(exc)) from None
-        self.base = _split_base(config.base_url)
+        if config.auth == "oauth2":
+            try:
+                policy.check_url(config.token_url)
+            except OutboundBlockedError as exc:
+                raise PermanentError("InvalidTokenEndpoint", f"token endpoint: {exc}") from None
+        self.base = _split_base(base.url)
         if COMPAT_FLAG.lower() in config.base_url.lower() and config.compat == "entra":
             config.compat = "rfc"  # the reference's own flag asks for the RFC-correct behaviour
         self._client = httpx.Client(
@@ -237,6 +240,8 @@ class ScimConnector:
                 )
             except OutboundBlockedError as exc:
                 raise PermanentError("InvalidBaseAddress", str(exc)) from None
+            except httpx.InvalidURL as exc:  # the base was checked: a path segment from the target is unusable
+                raise PermanentError("InvalidUrl", f"{method} {path}: {exc}") from None
             except httpx.TimeoutException:
                 raise TransientError("Timeout", f"{method} {path}: the target did not answer in time") from None
             except httpx.TransportError as exc:

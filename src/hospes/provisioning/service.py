@@ -316,12 +316,14 @@ class ProvisioningService:
     def put_secrets(self, tenant_id: str, sp_id: str, values: Any, *, actor: Principal | None = None) -> None:
         """Replace the service principal's synchronization secrets. Encrypted at rest, never returned."""
         pairs = normalize_secrets(values)
-        base = pairs.get("BaseAddress", "").strip()
-        if base:
-            try:
-                OutboundPolicy.parse(self.settings.outbound_allow).check_url(base)
-            except OutboundBlockedError as exc:
-                raise InvalidInputError(f"BaseAddress: {exc}", target="BaseAddress") from None
+        policy = OutboundPolicy.parse(self.settings.outbound_allow)
+        for key in ("BaseAddress", "Oauth2TokenExchangeUri"):
+            url = pairs.get(key, "").strip()
+            if url:
+                try:
+                    policy.check_url(url)
+                except OutboundBlockedError as exc:
+                    raise InvalidInputError(f"{key}: {exc}", target=key) from None
         with self._services(tenant_id, actor).write(
             "ProvisioningManagement", "Update provisioning setting or credentials"
         ) as op:
