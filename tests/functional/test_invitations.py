@@ -3,7 +3,12 @@ tenant isolation, and the outbox row written with the invitation."""
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import hashlib
+import re
+from email.header import decode_header, make_header
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -324,3 +329,25 @@ def test_bulk_endpoint(tenant: TenantHandle) -> None:
     assert value[2]["invitation"]["@hospes.messageStatus"] == "Queued"
     assert_graph_error(tenant.post("/invitations/bulk", json={"invitations": []}), 400, "Request_BadRequest")
     assert_graph_error(tenant.post("/invitations/bulk", json={"invitations": [{}] * 1001}), 400, "Request_BadRequest")
+
+
+def test_display_name_written_as_encoded_words_reaches_the_mail_as_typed(
+    tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """``invitedUserDisplayName`` spelled as an RFC 2047 encoded word that decodes to a line break is accepted as
+    text (a name is whatever the admin typed) and sent so that mail clients show it as typed, not decoded."""
+    name = "=?utf-8?b?" + base64.b64encode(b"Eve\r\nBcc: spy@evil.example").decode() + "?="
+    response = invite(tenant, "eve@partner.example", invitedUserDisplayName=name, sendInvitationMessage=True)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["invitedUserDisplayName"] == name
+    with sessions() as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.related_id == body["id"]))
+        assert row is not None
+        wire = row.mime
+    head = re.sub(r"\r\n[ \t]", " ", wire.split("\r\n\r\n", 1)[0])
+    [to] = [line.removeprefix("To: ") for line in head.split("\r\n") if line.startswith("To: ")]
+    assert str(make_header(decode_header(to))) == f"{name} <eve@partner.example>"
+    parsed = email.message_from_string(wire, policy=email.policy.SMTP)
+    [mailbox] = parsed["To"].addresses
+    assert (mailbox.display_name, mailbox.addr_spec) == (name, "eve@partner.example")

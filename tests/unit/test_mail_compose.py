@@ -3,10 +3,12 @@ domain rules, redemption tickets."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
 import re
+from email.header import decode_header, make_header
 
 import pytest
 from babel.messages.pofile import read_po
@@ -134,3 +136,58 @@ def test_tickets_are_random_and_hashed() -> None:
     assert all(len(t) >= (TOKEN_BYTES * 8) // 6 for t in tokens)  # >= 256 bits of base64url
     token = tokens.pop()
     assert len(token_hash(token)) == 64 and token not in token_hash(token)
+
+
+def _word(text: str, encoding: str = "b") -> str:
+    if encoding == "b":
+        return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+    return "=?UTF-8?Q?" + "".join(f"={b:02X}" if b < 33 or b in b"=?_" else chr(b) for b in text.encode()) + "?="
+
+
+ENCODED_WORD_NAMES = [
+    _word("A\r\nBcc: x@evil.example"),
+    _word("A\r\nBcc: x@evil.example", "q"),
+    _word("\x00\x07\x1b[31m"),
+    "Ada " + _word("\nX-Injected: 1") + " Lovelace",
+    '"' + _word("A\r\nB") + '"',  # quoted: many decoders still decode inside quotes
+    "=?utf-8?q?A=0D=0ABcc:_x@evil.example?=",
+]
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _decoded(raw: str) -> str:
+    """What a mail client shows: every encoded word decoded (the email package's legacy decoder, as lenient as
+    most clients; it also decodes words inside quoted strings)."""
+    return str(make_header(decode_header(raw)))
+
+
+@pytest.mark.parametrize("name", ENCODED_WORD_NAMES)
+def test_names_that_are_encoded_words_are_shown_as_typed(name: str) -> None:
+    """A display name or tenant name written as RFC 2047 encoded words would decode, in the reader's mail client,
+    to a line break or other control characters. It is sent as an encoded word itself, so it decodes to the text
+    as typed."""
+    data = _data(recipient=Mailbox("guest@partner.example", name), inviter_name=name, tenant_name=name)
+    wire = build_invitation_mail(data, NOW).wire
+    head = wire.split("\r\n\r\n", 1)[0]
+    unfolded = re.sub(r"\r\n[ \t]", " ", head)
+    fields = dict(line.split(": ", 1) for line in unfolded.split("\r\n"))
+    for field in ("From", "To", "Reply-To", "Subject"):
+        shown = _decoded(fields[field])
+        assert not CONTROL.search(shown), (field, shown)
+        assert name in shown, (field, shown)
+    assert _decoded(fields["To"]) == f"{name} <guest@partner.example>"
+    # The email package's own parser (which raised on a decoded line break) reads the addresses back. (It keeps
+    # the folding space between two encoded words of a long name, hence the comparison without spaces.)
+    parsed = email.message_from_string(wire, policy=email.policy.SMTP)
+    for field, address in (("To", "guest@partner.example"), ("Reply-To", "ada@contoso.example")):
+        [mailbox] = parsed[field].addresses
+        assert mailbox.addr_spec == address
+        assert mailbox.display_name.replace(" ", "") == name.replace(" ", ""), field
+
+
+def test_ordinary_names_are_not_encoded() -> None:
+    wire = build_invitation_mail(_data(recipient=Mailbox("guest@partner.example", "Q. Guest =)")), NOW).wire
+    assert "\r\nTo: \"Q. Guest =)\" <guest@partner.example>\r\n" in wire
+    assert "=?" not in wire.split("\r\n\r\n", 1)[0]

@@ -5,6 +5,12 @@ the rest of an invitation and folded long URLs into encoded words. Header safety
 data is refused if it holds a control character, non-ASCII values become RFC 2047 encoded words
 (``email.header``), and the written header block is checked for exactly the headers we set (the ``email`` package
 itself had newline-injection bypasses, e.g. CVE-2024-6923).
+
+Text that already looks like an encoded word (``=?utf-8?b?...?=``, from a display name, a tenant name, an inviter
+name) is never written verbatim into a display name or the subject: a mail client would decode it, possibly to a
+line break or another control character. Any such value containing ``=?`` is itself sent as an encoded word, which
+a client decodes once, back to the characters as typed. (Quoting is not enough: many decoders, the ``email``
+package's among them, decode encoded words inside quoted strings too.)
 """
 
 from __future__ import annotations
@@ -118,13 +124,18 @@ class ComposedMail:
         return parsed
 
 
-def _text(name: str, value: str) -> str:
+ENCODED_WORD_START = "=?"  # how every RFC 2047 encoded word begins
+
+
+def _text(name: str, value: str, *, machine: bool = False) -> str:
     """An unstructured header value: ASCII verbatim on one line (RFC 5322 allows 998 characters; a folded URL
-    would be broken), anything else RFC 2047 encoded words, folded."""
+    would be broken), anything else RFC 2047 encoded words, folded. Text for people holding ``=?`` is encoded too
+    (see the module docstring); ``machine`` values (an id, a URI) are never decoded by clients and stay verbatim."""
     header_safe(value, name)
-    if value.isascii() and len(value) <= RAW_LIMIT:
+    looks_encoded = ENCODED_WORD_START in value and not machine
+    if value.isascii() and len(value) <= RAW_LIMIT and not looks_encoded:
         return value
-    charset = "us-ascii" if value.isascii() else "utf-8"
+    charset = "us-ascii" if value.isascii() and not looks_encoded else "utf-8"
     return Header(value, charset, header_name=name).encode(linesep=CRLF)
 
 
@@ -137,7 +148,7 @@ def _addresses(name: str, boxes: list[Mailbox]) -> str:
             raise HeaderInjectionError("the address has non-ASCII characters (SMTPUTF8 is not supported)")
         if not box.name:
             out.append(box.address)
-        elif box.name.isascii():
+        elif box.name.isascii() and ENCODED_WORD_START not in box.name:
             out.append(formataddr((box.name, box.address)))  # quotes specials, escapes quotes
         else:
             out.append(f"{Header(box.name, 'utf-8', header_name=name).encode(linesep=CRLF)} <{box.address}>")
@@ -157,7 +168,7 @@ def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.dateti
     characters first and the header block checked again once written. (The email package's object model and
     generator cost more than the rest of an invitation together, see docs/invitations.md.)"""
     headers = [
-        ("Message-ID", _text("Message-ID", f"<{mail.message_id}>")),
+        ("Message-ID", _text("Message-ID", f"<{mail.message_id}>", machine=True)),
         ("Date", format_datetime(now.astimezone(dt.UTC))),
         ("From", _addresses("From", [mail.sender])),
         ("To", _addresses("To", [mail.to])),
@@ -169,7 +180,7 @@ def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.dateti
     headers += [("Subject", _text("Subject", content.subject)), ("Auto-Submitted", "auto-generated")]
     if mail.unsubscribe_url:
         # RFC 8058: a one-click POST to the HTTPS link blocks further invitations; a GET only shows a page.
-        headers.append(("List-Unsubscribe", _text("List-Unsubscribe", f"<{mail.unsubscribe_url}>")))
+        headers.append(("List-Unsubscribe", _text("List-Unsubscribe", f"<{mail.unsubscribe_url}>", machine=True)))
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     for name, value in mail.extra_headers.items():
         headers.append((header_safe(name, "header name"), _text(name, value)))
@@ -178,7 +189,7 @@ def compose(mail: OutgoingMail, content: Rendered, language: str, now: dt.dateti
     headers += [
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/alternative;{CRLF} boundary="{boundary}"'),
-        ("Content-Language", _text("Content-Language", language)),
+        ("Content-Language", _text("Content-Language", language, machine=True)),
     ]
     head = CRLF.join(f"{name}: {value}" for name, value in headers)
     _verify(head, [name for name, _ in headers])
