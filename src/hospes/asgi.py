@@ -191,10 +191,10 @@ def create_app(
 
 
 def worker_app() -> FastAPI:
-    """App factory of each process of ``hospes serve --workers N`` (settings from the environment, plus the file
-    named by HOSPES_SERVE_CONFIG). The background jobs (housekeeping, outbox delivery, provisioning runner) run in
-    exactly one of the processes: the one holding ``{data_dir}/background.lock``. The lock dies with its process,
-    and the replacement uvicorn starts takes it over."""
+    """App factory of each process of ``hospes serve`` (one, or ``--workers N``; settings from the environment,
+    plus the file named by HOSPES_SERVE_CONFIG). The background jobs (housekeeping, outbox delivery, provisioning
+    runner) run in exactly one of the processes: the one holding ``{data_dir}/background.lock``. The lock dies with
+    its process, and the replacement uvicorn starts takes it over."""
     import fcntl
     import os
 

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from hospes.expressions import NO_FLOW, ExpressionError, compile_expression, compile_scope
+from hospes.expressions.docs import render_markdown
+
 expression_app = typer.Typer(help="Attribute-mapping expressions and scoping filters.", no_args_is_help=True)
 
 
@@ -35,8 +38,6 @@ def test(
     ] = None,
 ) -> None:
     """Evaluate EXPRESSION against --object; print the JSON result or "no flow" (exit 1 on error)."""
-    from hospes.expressions import NO_FLOW, ExpressionError, compile_expression
-
     source = _load_object(obj)
     used = set(taken or [])
     try:
@@ -61,8 +62,6 @@ def scope(
     obj: Annotated[str | None, typer.Option("--object", help="Source object as JSON.")] = None,
 ) -> None:
     """Evaluate a scoping filter against --object; print each clause and "in scope"/"out of scope"."""
-    from hospes.expressions import ExpressionError, compile_scope
-
     try:
         raw = json.loads(filter_json)
     except json.JSONDecodeError as exc:
@@ -81,6 +80,4 @@ def scope(
 @expression_app.command("docs")
 def docs() -> None:
     """Print the generated function reference (Markdown) to stdout."""
-    from hospes.expressions.docs import render_markdown
-
     sys.stdout.write(render_markdown())

@@ -12,64 +12,52 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.auth.crypto import secret_box
+from hospes.cli.common import ConfigOpt, console, err, fail, load, open_database, resolve_tenant_id
 from hospes.domain.errors import DomainError
 from hospes.domain.provisioning import RUNNING_CODES
+from hospes.storage.tables import ServicePrincipal
 
-console = Console()
-err = Console(stderr=True)
+# The provisioning package is imported by the commands that run, not at the top: it brings in httpx, the SCIM models
+# and the expression compiler, about 0.5 s of CPU that every other ``hospes`` command would pay at start-up.
+if TYPE_CHECKING:
+    from hospes.provisioning.service import ProvisioningService
+
 sync_app = typer.Typer(help="Provisioning jobs (SCIM sync to apps).", no_args_is_help=True)
 
 TenantArg = Annotated[str, typer.Argument(help="Tenant id or verified domain.")]
 AppArg = Annotated[str, typer.Argument(help="Service principal id or the app's display name.")]
 JobOpt = Annotated[str | None, typer.Option("--job", help="Job id (needed only when the app has several jobs).")]
-ConfigOpt = Annotated[str | None, typer.Option("--config", help="Optional settings file (KEY=value lines).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @dataclass
 class Target:
-    service: Any  # ProvisioningService
+    service: ProvisioningService
     tenant_id: str
     sp_id: str
     job_id: str
     app_name: str
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
-
-
-def _service(config: str | None) -> tuple[Any, Any]:
-    from hospes.auth.crypto import secret_box
-    from hospes.cli.main import _sessions, _settings
+def _service(config: str | None) -> tuple[ProvisioningService, sessionmaker[Session]]:
     from hospes.provisioning.service import ProvisioningService
 
-    settings = _settings(config)
-    sessions = _sessions(settings)
+    settings = load(config)
+    sessions = open_database(settings).sessions
     return ProvisioningService(sessions, settings, secret_box(settings.secret_key, settings.data_dir)), sessions
 
 
-def _tenant_id(sessions: Any, tenant: str) -> str:
-    from hospes.services.tenants import resolve_tenant
-
-    with sessions() as session:
-        return str(resolve_tenant(session, tenant).id)
-
-
-def _app(sessions: Any, tenant_id: str, key: str) -> tuple[str, str]:
+def _app(sessions: sessionmaker[Session], tenant_id: str, key: str) -> tuple[str, str]:
     """(service principal id, display name) by id, or by display name (case-insensitive, must be unique)."""
-    from sqlalchemy import func, select
-
-    from hospes.storage.tables import ServicePrincipal
-
     with sessions() as session:
         by_id = session.scalar(
             select(ServicePrincipal).where(ServicePrincipal.tenant_id == tenant_id, ServicePrincipal.id == key)
@@ -85,29 +73,29 @@ def _app(sessions: Any, tenant_id: str, key: str) -> tuple[str, str]:
             )
         )
     if not found:
-        raise _fail(f"no app '{key}' in this tenant (give its service principal id or display name)")
+        raise fail(f"no app '{key}' in this tenant (give its service principal id or display name)")
     if len(found) > 1:
         ids = ", ".join(sp.id for sp in found)
-        raise _fail(f"several apps are named '{key}'; give the service principal id ({ids})")
+        raise fail(f"several apps are named '{key}'; give the service principal id ({ids})")
     return found[0].id, found[0].display_name
 
 
 def _target(tenant: str, app: str, job: str | None, config: str | None) -> Target:
     service, sessions = _service(config)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         sp_id, name = _app(sessions, tenant_id, app)
         jobs = [j["id"] for j in service.list_jobs(tenant_id, sp_id)]
     except DomainError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     if job is None:
         if not jobs:
-            raise _fail(f"'{name}' has no provisioning job (create one with templateId 'scim')")
+            raise fail(f"'{name}' has no provisioning job (create one with templateId 'scim')")
         if len(jobs) > 1:
-            raise _fail(f"'{name}' has several jobs; choose one with --job ({', '.join(jobs)})")
+            raise fail(f"'{name}' has several jobs; choose one with --job ({', '.join(jobs)})")
         job = jobs[0]
     elif job not in jobs:
-        raise _fail(f"'{name}' has no job '{job}'")
+        raise fail(f"'{name}' has no job '{job}'")
     return Target(service, tenant_id, sp_id, job, name)
 
 
@@ -251,7 +239,7 @@ def _act(action: str, tenant: str, app: str, job: str | None, config: str | None
     try:
         getattr(target.service, action)(target.tenant_id, target.sp_id, target.job_id, **kw)
     except DomainError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     code = target.service.status(target.tenant_id, target.sp_id, target.job_id)["code"]
     console.print(f"{target.app_name} ({target.job_id}): {action} done, status {code}")
 
@@ -343,7 +331,7 @@ def logs(
     try:
         page = target.service.logs(target.tenant_id, query)
     except DomainError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     if as_json:
         typer.echo(json.dumps(page.items))
         return
@@ -394,7 +382,7 @@ def dry_run(
     try:
         plan = target.service.dry_run(target.tenant_id, target.sp_id, target.job_id)
     except DomainError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     if as_json:
         typer.echo(json.dumps(plan))
         return

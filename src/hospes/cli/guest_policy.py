@@ -8,23 +8,17 @@ from typing import Annotated
 
 import typer
 
+from hospes.cli.common import ConfigOpt, TenantOpt, load, open_database, resolve_tenant_id
 from hospes.domain.errors import DomainError
+from hospes.domain.principals import system_principal
+from hospes.services.redemption import GuestPolicyService
 
 guest_app = typer.Typer(help="Guest sign-in settings of a tenant.", no_args_is_help=True)
-ConfigOpt = Annotated[str | None, typer.Option("--config", help="Optional settings file (KEY=value lines).")]
-TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or domain.")]
 
 
-def _service(tenant: str, config: str | None):  # type: ignore[no-untyped-def]
-    from hospes.cli.main import _sessions, _settings
-    from hospes.domain.principals import system_principal
-    from hospes.services.redemption import GuestPolicyService
-    from hospes.services.tenants import resolve_tenant
-
-    sessions = _sessions(_settings(config))
-    with sessions() as session:
-        tenant_id = resolve_tenant(session, tenant).id
-    return GuestPolicyService(sessions, system_principal(tenant_id))
+def _service(tenant: str, config: str | None) -> GuestPolicyService:
+    sessions = open_database(load(config)).sessions
+    return GuestPolicyService(sessions, system_principal(resolve_tenant_id(sessions, tenant)))
 
 
 def _print(policy: object) -> None:
