@@ -32,6 +32,7 @@ from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import system_principal
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.invitations.service import InvitationService, InviteConfig
+from hospes.services.mfa import MfaService
 from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.tenants import create_tenant
@@ -55,7 +56,8 @@ def main() -> None:
         sessions = database.sessions
         box = secret_box(settings.secret_key, settings.data_dir)
         throttle = Throttle(sessions, settings)
-        service = RedemptionService(sessions, box, EmailOtpService(sessions, box, throttle, settings), settings)
+        otp = EmailOtpService(sessions, box, throttle, settings)
+        service = RedemptionService(sessions, box, otp, settings, MfaService(sessions, box))
         boot = create_tenant(
             sessions, "Bench", f"bench-{uuid.uuid4().hex[:8]}.example", admin_password="Bench-Pass-123"
         )

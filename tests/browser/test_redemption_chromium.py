@@ -23,7 +23,7 @@ from msgraph.generated.models.invitation import Invitation
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import Principal
-from hospes.services.redemption import GuestPolicyService
+from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
 from tests.live import LiveServer, graph_client, run_server

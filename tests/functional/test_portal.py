@@ -648,7 +648,7 @@ def test_unreadable_input_gets_a_page(web: TestClient, tenant: TenantHandle) -> 
 
 def test_guest_sign_in_settings(web: TestClient, tenant: TenantHandle, sessions: Any) -> None:
     from hospes.domain.principals import system_principal
-    from hospes.services.redemption import GuestPolicyService
+    from hospes.services.guest_policy import GuestPolicyService
 
     _as_admin(web, tenant)
     saved = _post(

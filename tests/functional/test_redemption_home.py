@@ -16,7 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import Principal
-from hospes.services.redemption import FlowView, GuestPolicyService, RedemptionRefusedError
+from hospes.services.guest_flows import FlowView
+from hospes.services.guest_policy import GuestPolicyService
+from hospes.services.redemption import RedemptionRefusedError
 from tests.conftest import TenantHandle
 from tests.functional.redeemflow import accept, invite, latest_code, open_link, path_of, send_code, submit_code
 from tests.functional.webpages import PASSWORD, csrf_of, enrol_totp, sign_in

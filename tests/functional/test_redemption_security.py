@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.clock import utcnow
-from hospes.services.redemption import safe_redirect
+from hospes.services.guest_flows import safe_redirect
 from hospes.services.tenants import create_tenant
 from hospes.storage.tables import Invitation, RedemptionTicket
 from hospes.storage.tables_redemption import EmailOtpCode

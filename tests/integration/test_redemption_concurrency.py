@@ -16,6 +16,7 @@ from hospes.domain.invitation import InvitationRequest
 from hospes.domain.principals import Principal
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.invitations.service import InvitationService, InviteConfig
+from hospes.services.mfa import MfaService
 from hospes.services.redemption import RedemptionRefusedError, RedemptionService
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
@@ -34,9 +35,8 @@ def test_one_link_accepted_concurrently_wins_once(
     result = invitations.invite(InvitationRequest(email="twice@partner.example", redirect_url="https://a.example"))
     query = parse_qs(urlsplit(result.redeem_url).query)
     box = secret_box(settings.secret_key, settings.data_dir)
-    service = RedemptionService(
-        sessions, box, EmailOtpService(sessions, box, Throttle(sessions, settings), settings), settings
-    )
+    otp = EmailOtpService(sessions, box, Throttle(sessions, settings), settings)
+    service = RedemptionService(sessions, box, otp, settings, MfaService(sessions, box))
     flows = []
     for _ in range(BROWSERS):  # every browser opened the link and proved the address
         token = service.start_from_link(tenant.id, query["invitation"][0], query["ticket"][0], utcnow())

@@ -11,7 +11,7 @@ import typer
 from hospes.cli.common import ConfigOpt, TenantOpt, load, open_database, resolve_tenant_id
 from hospes.domain.errors import DomainError
 from hospes.domain.principals import system_principal
-from hospes.services.redemption import GuestPolicyService
+from hospes.services.guest_policy import GuestPolicyService
 
 guest_app = typer.Typer(help="Guest sign-in settings of a tenant.", no_args_is_help=True)
 

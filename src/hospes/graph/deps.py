@@ -29,9 +29,9 @@ from hospes.services.b2b_policy import PolicyService
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
 from hospes.services.groups import GroupService
+from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.listing import ListQuery
-from hospes.services.redemption import GuestPolicyService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
 

@@ -238,6 +238,24 @@ class AppService(Services):
                 )
             return self.insert_sp(op, app, values)
 
+    def create_enterprise_app(self, display_name: str, role_names: list[str]) -> ServicePrincipal:
+        """An application registration, its service principal and its user roles, as one write (the portal's "new
+        enterprise application"; the API needs two calls)."""
+        name = display_name.strip()
+        if not name or len(name) > 256:
+            raise InvalidInputError("A name of 1 to 256 characters is required.", target="displayName")
+        roles = []
+        for value in role_names:
+            value = value.strip()
+            if not value:
+                continue
+            if len(value) > 120 or any(c.isspace() for c in value):
+                raise InvalidInputError(f"Role '{value}': at most 120 characters, no spaces.", target="appRoles")
+            roles.append({"id": new_id(), "value": value, "displayName": value, "allowedMemberTypes": ["User"]})
+        with self.write("ApplicationManagement", "Add application") as op:
+            app = self.insert_app(op, {"display_name": name, "app_roles": roles}, {})
+            return self.insert_sp(op, app)
+
     def insert_sp(self, op: Write, app: Application, values: dict[str, Any] | None = None) -> ServicePrincipal:
         exists = op.session.scalar(
             select(ServicePrincipal.id).where(

@@ -53,6 +53,23 @@ def load_policy(session: Session, tenant_id: str) -> B2BPolicy:
     return row or B2BPolicy(tenant_id=tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={})
 
 
+def policy_row(session: Session, tenant_id: str) -> B2BPolicy:
+    """The tenant's policy row for update, created on first write (a concurrent first write retries)."""
+    row = session.get(B2BPolicy, tenant_id, with_for_update=True)
+    if row is None:
+        row = B2BPolicy(tenant_id=tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={})
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            found = session.get(B2BPolicy, tenant_id, with_for_update=True)
+            if found is None:  # written by another transaction and removed again before this read
+                raise ConflictError("The collaboration settings changed meanwhile. Try again.") from None
+            row = found
+    return row
+
+
 def directory_roles(session: Session, tenant_id: str, principal_id: str) -> set[str]:
     rows = session.scalars(
         select(DirectoryRoleMember.role_template_id).where(
@@ -187,7 +204,7 @@ class PolicyService(Services):
         if not isinstance(body, dict):
             raise InvalidInputError("The request body must be a JSON object.")
         with self.write("Policy", "Update authorization policy") as op:
-            policy = self._row(op.session)
+            policy = policy_row(op.session, self.tenant_id)
             extra = dict(policy.authorization_extra or {})
             for key, value in body.items():
                 if key == "@odata.type":
@@ -227,7 +244,7 @@ class PolicyService(Services):
     def create_domain_policy(self, display_name: str, definition: Any) -> DomainPolicy:
         mode, domains = parse_definition(definition)
         with self.write("Policy", "Add B2B management policy") as op:
-            policy = self._row(op.session)
+            policy = policy_row(op.session, self.tenant_id)
             if policy.domain_policy_id is not None:
                 raise ConflictError(
                     "Another object with the same value for property isOrganizationDefault already exists: an "
@@ -242,7 +259,7 @@ class PolicyService(Services):
     def update_domain_policy(self, policy_id: str, display_name: str | None, definition: Any | None) -> None:
         parsed = parse_definition(definition) if definition is not None else None
         with self.write("Policy", "Update B2B management policy") as op:
-            policy = self._row(op.session)
+            policy = policy_row(op.session, self.tenant_id)
             if policy.domain_policy_id != policy_id:
                 raise NotFoundError(policy_id)
             if display_name is not None:
@@ -254,23 +271,9 @@ class PolicyService(Services):
 
     def delete_domain_policy(self, policy_id: str) -> None:
         with self.write("Policy", "Delete B2B management policy") as op:
-            policy = self._row(op.session)
+            policy = policy_row(op.session, self.tenant_id)
             if policy.domain_policy_id != policy_id:
                 raise NotFoundError(policy_id)
             policy.domain_policy_id = policy.domain_policy_name = policy.domain_mode = None
             policy.domains, policy.updated_at = [], op.now
             op.target("Policy", policy_id, None)
-
-    def _row(self, session: Session) -> B2BPolicy:
-        """The tenant's policy row for update, created on first write (a concurrent first write retries)."""
-        row = session.get(B2BPolicy, self.tenant_id, with_for_update=True)
-        if row is None:
-            row = B2BPolicy(tenant_id=self.tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={})
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:
-                row = session.get(B2BPolicy, self.tenant_id, with_for_update=True)
-                assert row is not None
-        return row

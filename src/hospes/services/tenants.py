@@ -131,6 +131,13 @@ class OrganizationService(Services):
             domains = list(session.scalars(select(Domain).where(Domain.tenant_id == tenant.id).order_by(Domain.name)))
             return tenant, domains
 
+    def domains(self) -> list[str]:
+        """The names of the organization's domains, in order."""
+        with self.read() as session:
+            return list(
+                session.scalars(select(Domain.name).where(Domain.tenant_id == self.tenant_id).order_by(Domain.name))
+            )
+
     def update(self, org_id: str, body: dict[str, Any]) -> None:
         with self.write("DirectoryManagement", "Update company settings") as op:
             tenant = op.session.get(Tenant, self.tenant_id)

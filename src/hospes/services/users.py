@@ -1,10 +1,10 @@
-"""Users: create, read, update, soft delete, restore, hard delete."""
+"""Users: create, read, update, soft delete, restore, hard delete, reset their authentication methods."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.web_sessions import revoke_user_sessions
-from hospes.storage.tables import Domain, Group, User, UserSponsor
+from hospes.storage.tables import Domain, Group, RecoveryCode, TotpAuthenticator, User, UserSponsor
 
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
 
@@ -151,6 +151,21 @@ class UserService(Services):
             user.deleted_at = op.now
             revoke_user_sessions(op.session, user.id)
             op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+
+    def reset_mfa(self, user_id: str) -> None:
+        """An administrator's "require re-registering MFA" for a user who lost their authenticator: the
+        authenticator and recovery codes go, and so do the user's sessions (a session opened with the lost phone
+        must not outlive it). One transaction, audited under the administrator's name."""
+        with self.write("UserManagement", "Reset authentication methods") as op:
+            user = op.session.scalar(
+                select(User).where(User.tenant_id == self.tenant_id, User.id == user_id, User.deleted_at.is_(None))
+            )
+            if user is None:
+                raise NotFoundError(user_id)
+            op.target("User", user.id, user.user_principal_name)
+            op.session.execute(delete(TotpAuthenticator).where(TotpAuthenticator.user_id == user.id))
+            op.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            revoke_user_sessions(op.session, user.id)
 
     def restore(self, op: Write, user: User) -> None:
         """Restore keeps the object id and its memberships, as Entra does."""

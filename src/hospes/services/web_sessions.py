@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +42,20 @@ def revoke_user_sessions(session: Session, user_id: str) -> None:
     session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
-def user_principal(user: User) -> Principal:
+class Account(Protocol):
+    """What a session needs of its user (a ``User`` row, or a guest's view of one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def user_principal_name(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+
+
+def user_principal(user: Account) -> Principal:
     return Principal(user.tenant_id, "user", user.id, user.display_name or user.user_principal_name)
 
 
@@ -69,7 +82,7 @@ class SessionStore:
 
     def create(
         self,
-        user: User,
+        user: Account,
         *,
         level: str,
         amr: list[str],

@@ -18,7 +18,6 @@ from sqlalchemy import (
     literal,
     not_,
     or_,
-    select,
     true,
     tuple_,
 )
@@ -234,7 +233,3 @@ def _decode(value: Any, kind: str) -> Any:
             raise InvalidInputError("Invalid $skiptoken.")
         return dt.datetime.fromisoformat(value)
     return value
-
-
-def select_rows(table: Any) -> Select[Any]:
-    return select(table)

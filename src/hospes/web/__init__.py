@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from hospes.runtime import Runtime
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.mfa import MfaService
+from hospes.services.my_apps import MyApps
 from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.throttle import Throttle
@@ -29,6 +30,7 @@ def build_state(runtime: Runtime) -> WebState:
     settings, sessions, box = runtime.settings, runtime.sessions, runtime.box
     throttle = Throttle(sessions, settings)
     otp = EmailOtpService(sessions, box, throttle, settings)
+    mfa = MfaService(sessions, box)
     return WebState(
         runtime=runtime,
         settings=settings,
@@ -43,8 +45,9 @@ def build_state(runtime: Runtime) -> WebState:
         ),
         throttle=throttle,
         signin=PasswordSignIn(sessions, throttle),
-        mfa=MfaService(sessions, box),
-        redemption=RedemptionService(sessions, box, otp, settings),
+        mfa=mfa,
+        redemption=RedemptionService(sessions, box, otp, settings, mfa),
+        my_apps=MyApps(sessions),
         origin=origin_of(settings.public_url),
     )
 

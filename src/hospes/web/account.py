@@ -14,8 +14,9 @@ from starlette.responses import Response
 from hospes.auth.crypto import DecryptionError
 from hospes.domain.errors import ConflictError
 from hospes.services.mfa import new_totp_secret, provisioning_uri
-from hospes.services.web_sessions import user_principal
-from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.services.web_sessions import LiveSession, user_principal
+from hospes.web.context import Page, client_address, gettext_for
+from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
 from hospes.web.login import checked_form
 
@@ -23,38 +24,34 @@ router = APIRouter(include_in_schema=False)
 _ENROL = "totp-enrol"
 
 
-def _signed_in(request: Request, tenant: str, path: str) -> Page:
-    """The Page of a fully signed-in user, or where to go instead (sign-in, unknown organization)."""
-    page = open_page(request, tenant)
+def _signed_in(page: Page, path: str) -> LiveSession:
+    """The session of a fully signed-in user; otherwise the sign-in page, then back to ``path``."""
     if page.live is None or not page.live.is_full:
-        raise PageExit(page.redirect(f"{page.base}/login?next=/{tenant}{path}"))
-    return page
+        raise PageExit(page.redirect(f"{page.base}/login?next=/{page.tenant.key}{path}"))
+    return page.live
 
 
 @router.get("/{tenant}/me")
-def me(request: Request, tenant: str) -> Response:
-    page = _signed_in(request, tenant, "/me")
-    assert page.live is not None  # _signed_in guarantees a full session
+def me(page: PageDep) -> Response:
+    live = _signed_in(page, "/me")
     mfa = page.web.mfa
-    user = page.live.user
+    user = live.user
     return page.render(
         "me.html",
-        live=page.live,
+        live=live,
         mfa_enrolled=mfa.is_enrolled(user.id),
         codes_left=mfa.recovery_codes_left(user.id),
         session_count=page.web.store.count_for(user.id, page.now),
     )
 
 
-def _setup_page(page: Page, sealed: str | None, error: str | None, status: int = 200) -> Response:
-    assert page.live is not None
-    user = page.live.user
+def _setup_page(page: Page, live: LiveSession, sealed: str | None, error: str | None, status: int = 200) -> Response:
     secret = new_totp_secret()
     if sealed is not None:
-        secret = page.web.box.decrypt(_ENROL, sealed, page.live.token_hash).decode()
+        secret = page.web.box.decrypt(_ENROL, sealed, live.token_hash).decode()
     else:
-        sealed = page.web.box.encrypt(_ENROL, secret.encode(), page.live.token_hash)
-    uri = provisioning_uri(secret, user.user_principal_name, page.tenant.name)
+        sealed = page.web.box.encrypt(_ENROL, secret.encode(), live.token_hash)
+    uri = provisioning_uri(secret, live.user.user_principal_name, page.tenant.name)
     # segno renders only path data of its own, so the markup is safe to embed unescaped.
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4, light="#fff", svgclass="qr", omitsize=True))
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
@@ -62,49 +59,47 @@ def _setup_page(page: Page, sealed: str | None, error: str | None, status: int =
 
 
 @router.get("/{tenant}/me/mfa")
-def mfa_page(request: Request, tenant: str) -> Response:
-    page = _signed_in(request, tenant, "/me/mfa")
-    assert page.live is not None  # _signed_in guarantees a full session
-    user_id = page.live.user.id
+def mfa_page(page: PageDep) -> Response:
+    live = _signed_in(page, "/me/mfa")
+    user_id = live.user.id
     if page.web.mfa.is_enrolled(user_id):
         return page.render("mfa_manage.html", codes_left=page.web.mfa.recovery_codes_left(user_id), error=None)
-    return _setup_page(page, None, None)
+    return _setup_page(page, live, None, None)
 
 
 @router.post("/{tenant}/me/mfa/enrol")
-async def mfa_enrol(request: Request, tenant: str) -> Response:
-    page = _signed_in(request, tenant, "/me/mfa")
-    assert page.live is not None  # _signed_in guarantees a full session
+async def mfa_enrol(request: Request, page: PageDep) -> Response:
+    live = _signed_in(page, "/me/mfa")
     form = await checked_form(page)
     _ = gettext_for(page)
-    web, user = page.web, page.live.user
+    web, user = page.web, live.user
     sealed = form.get("sealed", "")
     try:
-        secret = web.box.decrypt(_ENROL, sealed, page.live.token_hash).decode()
+        secret = web.box.decrypt(_ENROL, sealed, live.token_hash).decode()
     except DecryptionError:
         return page.error(400, _("Set-up expired"), _("This set-up page has expired. Open it again to start over."))
     scopes = (web.throttle.codes(user.id), web.throttle.address(client_address(request)))
     if web.throttle.locked_until(page.now, *scopes) is not None:
-        return _setup_page(page, sealed, _("Too many failed attempts. Wait a few minutes, then try again."), 429)
+        return _setup_page(page, live, sealed, _("Too many failed attempts. Wait a few minutes, then try again."), 429)
     try:
         codes = web.mfa.enrol(user_principal(user), secret, form.get("code", "")[:64], page.now)
     except ConflictError:
         return page.redirect(f"{page.base}/me/mfa")
     if codes is None:
         web.throttle.failure(page.now, *scopes)
-        return _setup_page(page, sealed, _("That code is not valid. Check the time on your phone and try again."), 400)
+        message = _("That code is not valid. Check the time on your phone and try again.")
+        return _setup_page(page, live, sealed, message, 400)
     web.throttle.success(*scopes)
     return page.render("recovery_codes.html", codes=codes, first_time=True)
 
 
-async def _with_code(request: Request, tenant: str) -> tuple[Page, str]:
+async def _with_code(request: Request, page: Page) -> LiveSession:
     """A security-info change: signed in, a valid form, and a fresh code (TOTP or recovery) from the user, so a
     stolen session alone cannot take over or strip the second factor."""
-    page = _signed_in(request, tenant, "/me/mfa")
-    assert page.live is not None  # _signed_in guarantees a full session
+    live = _signed_in(page, "/me/mfa")
     form = await checked_form(page)
     _ = gettext_for(page)
-    web, user = page.web, page.live.user
+    web, user = page.web, live.user
     scopes = (web.throttle.codes(user.id), web.throttle.address(client_address(request)))
     codes_left = web.mfa.recovery_codes_left(user.id)
     if web.throttle.locked_until(page.now, *scopes) is not None:
@@ -116,22 +111,18 @@ async def _with_code(request: Request, tenant: str) -> tuple[Page, str]:
         message = _("That code is not valid. Try again.")
         raise PageExit(page.render("mfa_manage.html", 401, codes_left=codes_left, error=message))
     web.throttle.success(*scopes)
-    return page, method
+    return live
 
 
 @router.post("/{tenant}/me/mfa/recovery-codes")
-async def regenerate_codes(request: Request, tenant: str) -> Response:
-    checked = await _with_code(request, tenant)
-    page, _method = checked
-    assert page.live is not None
-    codes = page.web.mfa.regenerate_codes(user_principal(page.live.user), page.now)
+async def regenerate_codes(request: Request, page: PageDep) -> Response:
+    live = await _with_code(request, page)
+    codes = page.web.mfa.regenerate_codes(user_principal(live.user), page.now)
     return page.render("recovery_codes.html", codes=codes, first_time=False)
 
 
 @router.post("/{tenant}/me/mfa/remove")
-async def remove_authenticator(request: Request, tenant: str) -> Response:
-    checked = await _with_code(request, tenant)
-    page, _method = checked
-    assert page.live is not None
-    page.web.mfa.remove(user_principal(page.live.user), page.now)
+async def remove_authenticator(request: Request, page: PageDep) -> Response:
+    live = await _with_code(request, page)
+    page.web.mfa.remove(user_principal(live.user), page.now)
     return page.redirect(f"{page.base}/me")

@@ -17,6 +17,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.errors import NotFoundError
 from hospes.runtime import Runtime
 from hospes.services.mfa import MfaService
+from hospes.services.my_apps import MyApps
 from hospes.services.redemption import RedemptionService
 from hospes.services.signin import PasswordSignIn
 from hospes.services.tenants import resolve_tenant
@@ -44,6 +45,7 @@ class WebState:
     signin: PasswordSignIn
     mfa: MfaService
     redemption: RedemptionService
+    my_apps: MyApps
     origin: str  # scheme://host[:port] of the public URL, for the Origin check
     clock: Callable[[], datetime] = utcnow
 

@@ -1,7 +1,7 @@
 """Dependencies of the page surface. A page that cannot go on (unknown organization, signed out, no role, a
 refused form) raises ``PageExit`` with the response to send; one exception handler sends it. Handlers therefore
-receive ready objects: ``PageDep`` (the tenant's page context), ``admin_page(...)`` (a portal page after its role
-check), and the services an ``AdminPage`` builds for its signed-in administrator."""
+receive ready objects: ``PageDep`` (the tenant's page context). The portal's pages, after their role check, come
+from ``hospes.web.portal.deps``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hospes.runtime import Runtime
+from hospes.web.context import Page, open_page
 
 
 async def runtime(request: Request) -> Runtime:
@@ -18,3 +19,11 @@ async def runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def tenant_page(request: Request, tenant: str) -> Page:
+    """The page of the ``{tenant}`` in the path."""
+    return open_page(request, tenant)
+
+
+PageDep = Annotated[Page, Depends(tenant_page)]

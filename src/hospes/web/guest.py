@@ -1,4 +1,4 @@
-"""What the guest pages share: the redemption service, the flow cookie, and a page for pages without a tenant
+"""What the guest pages share: the flow cookie, and a page for pages without a tenant
 (the unsubscribe portal, the "block future invitations" confirmation)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hospes.domain.errors import InvitationError
 from hospes.domain.invitation import check_email
-from hospes.services.redemption import FlowView, RedemptionService, origin
+from hospes.services.guest_flows import FlowView, origin
 from hospes.web import i18n
 from hospes.web.context import LANGUAGE_COOKIE_SECONDS, Page, WebState, language_hint, web_state
 from hospes.web.exits import PageExit
@@ -25,16 +25,12 @@ from hospes.web.security import new_pre_session, read_form, same_origin
 _ORIGIN = re.compile(r"^https?://[a-z0-9.\-\[\]:]+$")
 
 
-def redemption(request: Request) -> RedemptionService:
-    return web_state(request).redemption
-
-
 def flow_cookie(web: WebState) -> str:
     return "__Host-hospes_guest" if web.cookies.secure else "hospes_guest"
 
 
 def current_flow(page: Page) -> FlowView | None:
-    flow = redemption(page.request).load(page.request.cookies.get(flow_cookie(page.web)), page.now)
+    flow = page.web.redemption.load(page.request.cookies.get(flow_cookie(page.web)), page.now)
     if flow is None or flow.tenant_id != page.tenant.id:
         return None
     return flow

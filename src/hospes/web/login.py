@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from hospes.services.signin import audit_failure
 from hospes.services.web_sessions import FULL, MFA_PENDING
-from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.context import Page, client_address, gettext_for
+from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
 from hospes.web.security import read_form, safe_next, same_origin
 
@@ -49,8 +50,7 @@ def _next_of(page: Page, value: str | None) -> str:
 
 
 @router.get("/{tenant}/login")
-def login_form(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+def login_form(request: Request, page: PageDep) -> Response:
     target = _next_of(page, request.query_params.get("next"))
     # prompt=login (as in OpenID Connect) asks for credentials again even when signed in: switching account,
     # or a later step-up; the new sign-in then replaces the current session.
@@ -64,8 +64,7 @@ def login_form(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/login")
-async def login_submit(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+async def login_submit(request: Request, page: PageDep) -> Response:
     # The login form is protected by the pre-session cookie, not by whatever session the browser holds.
     page.live = None
     form = await checked_form(page)
@@ -98,8 +97,7 @@ async def login_submit(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/login/mfa")
-def mfa_form(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+def mfa_form(page: PageDep) -> Response:
     if page.live is None:
         return page.redirect(f"{page.base}/login")
     if page.live.is_full:
@@ -108,8 +106,7 @@ def mfa_form(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/login/mfa")
-async def mfa_submit(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+async def mfa_submit(request: Request, page: PageDep) -> Response:
     form = await checked_form(page)
     live = page.live
     if live is None or live.auth_level != MFA_PENDING:
@@ -147,17 +144,15 @@ async def mfa_submit(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/logout")
-def logout_confirm(request: Request, tenant: str) -> Response:
+def logout_confirm(page: PageDep) -> Response:
     """A GET only asks: signing out changes server state, so it takes the POST of this page's form."""
-    page = open_page(request, tenant)
     if page.live is None:
         return page.redirect(f"{page.base}/login")
     return page.render("logout.html")
 
 
 @router.post("/{tenant}/logout")
-async def logout(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+async def logout(page: PageDep) -> Response:
     if page.live is None:
         page.set_cookie(page.web.cookies.session, None)
         return page.redirect(f"{page.base}/login?signed_out=1")

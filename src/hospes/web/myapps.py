@@ -7,45 +7,43 @@ needed, "Review permissions" first (just-in-time redemption), then lands on the 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
-from hospes.services.admin_portal import access_of
-from hospes.web.context import Page, gettext_for, open_page, web_state
+from hospes.web.context import Page, gettext_for
+from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
-from hospes.web.guest import redemption
 from hospes.web.redeem import guest_signin_url
 
 router = APIRouter(include_in_schema=False)
 
 
-def _ready(request: Request, tenant: str, path: str) -> Page:
-    page = open_page(request, tenant)
+def _ready(page: Page, path: str) -> str:
+    """The id of the signed-in user (an accepted guest, or a member); otherwise the guest sign-in, then back."""
     user = page.user
     if user is None:
         raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
     invited = user.user_type == "Guest" or user.creation_type == "Invitation"
     if invited and user.external_user_state not in (None, "Accepted"):
         raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
-    return page
+    return str(user.id)
 
 
 @router.get("/{tenant}/myapps")
-def my_apps(request: Request, tenant: str) -> Response:
-    page = _ready(request, tenant, "/myapps")
-    apps = redemption(request).my_apps(page.tenant.id, page.user.id)
-    # Seed 001: group owners manage their own groups' guests from here, without an admin role.
-    with web_state(request).sessions() as session:
-        access = access_of(session, page.tenant.id, page.user.id)
+def my_apps(page: PageDep) -> Response:
+    user_id = _ready(page, "/myapps")
+    apps = page.web.my_apps.apps(page.tenant.id, user_id)
+    # Group owners manage their own groups' guests from the portal, without an admin role: the page links to it.
+    access = page.web.my_apps.portal_access(page.tenant.id, user_id)
     return page.render(
         "myapps.html", apps=apps, owns_groups=bool(access.owned_groups), opens_portal=access.may_open_portal
     )
 
 
 @router.get("/{tenant}/myapps/launch/{sp_id}")
-def launch(request: Request, tenant: str, sp_id: str) -> Response:
-    page = _ready(request, tenant, f"/myapps/launch/{sp_id[:64]}")
-    url = redemption(request).launch_url(page.tenant.id, page.user.id, sp_id[:64])
+def launch(page: PageDep, sp_id: str) -> Response:
+    user_id = _ready(page, f"/myapps/launch/{sp_id[:64]}")
+    url = page.web.my_apps.launch_url(page.tenant.id, user_id, sp_id[:64])
     if url is None:
         _ = gettext_for(page)
         return page.render(

@@ -8,36 +8,27 @@ to the step it is at: ``signin`` → (``mfa``) → ``consent`` → the redirect 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
 from hospes.auth.crypto import DecryptionError
-from hospes.domain.errors import ConflictError
-from hospes.services.mfa import new_totp_secret, provisioning_uri
-from hospes.services.redemption import FlowView, LinkInfo, RedemptionRefusedError, safe_redirect
-from hospes.services.web_sessions import FULL, user_principal
-from hospes.storage.tables import User
+from hospes.services.guest_flows import FlowView, GuestView, safe_redirect
+from hospes.services.redemption import LinkInfo, RedemptionRefusedError
+from hospes.services.web_sessions import FULL
 from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
-from hospes.web.guest import (
-    allow_form_target,
-    current_flow,
-    entered_address,
-    flow_cookie,
-    lang_links,
-    mask_email,
-    redemption,
-)
+from hospes.web.guest import allow_form_target, current_flow, entered_address, flow_cookie, lang_links, mask_email
 from hospes.web.login import checked_form
+from hospes.web.otp_messages import code_error, sent_notice
 from hospes.web.security import safe_next
 
 router = APIRouter(include_in_schema=False)
-_ENROL = "guest-totp-enrol"
 
 
 def _link_error(page: Page, info: LinkInfo) -> Response:
@@ -78,11 +69,18 @@ def _link_params(request: Request, form: dict[str, str] | None = None) -> tuple[
     )
 
 
+def link_page(request: Request) -> Page:
+    """The page of the tenant a redeem link names (in its query)."""
+    return open_page(request, _link_params(request)[0] or "-")
+
+
+LinkPageDep = Annotated[Page, Depends(link_page)]
+
+
 @router.get("/redeem")
-def redeem_link(request: Request) -> Response:
+def redeem_link(request: Request, page: LinkPageDep) -> Response:
     tenant_id, invitation_id, ticket = _link_params(request)
-    page = open_page(request, tenant_id or "-")
-    info = redemption(request).inspect_link(page.tenant.id, invitation_id, ticket, page.now)
+    info = page.web.redemption.inspect_link(page.tenant.id, invitation_id, ticket, page.now)
     if info.status != "ok":
         return _link_error(page, info)
     return page.render(
@@ -96,12 +94,10 @@ def redeem_link(request: Request) -> Response:
 
 
 @router.post("/redeem")
-async def redeem_start(request: Request) -> Response:
-    tenant_id, _i, _t = _link_params(request)
-    page = open_page(request, tenant_id or "-")
+async def redeem_start(request: Request, page: LinkPageDep) -> Response:
     form = await checked_form(page)
-    tenant_id, invitation_id, ticket = _link_params(request, form)
-    started = redemption(request).start_from_link(page.tenant.id, invitation_id, ticket, page.now)
+    _tenant, invitation_id, ticket = _link_params(request, form)
+    started = page.web.redemption.start_from_link(page.tenant.id, invitation_id, ticket, page.now)
     if isinstance(started, LinkInfo):
         return _link_error(page, started)
     page.set_cookie(flow_cookie(page.web), started)
@@ -116,22 +112,20 @@ def guest_signin_url(page: Page, next_path: str) -> str:
 
 
 @router.get("/{tenant}/guest")
-def guest_form(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+def guest_form(request: Request, page: PageDep) -> Response:
     target = safe_next(request.query_params.get("next"), page.tenant.key, f"{page.base}/myapps")
     return page.render("guest_signin.html", next=target, email="", error=None)
 
 
 @router.post("/{tenant}/guest")
-async def guest_submit(request: Request, tenant: str) -> Response:
-    page = open_page(request, tenant)
+async def guest_submit(page: PageDep) -> Response:
     form = await checked_form(page)
     _ = gettext_for(page)
     target = safe_next(form.get("next"), page.tenant.key, f"{page.base}/myapps")
     email, valid = entered_address(form)
     if not valid:
         return page.render("guest_signin.html", 400, next=target, email=email, error=_("Enter an email address."))
-    token = redemption(request).start_signin(page.tenant.id, email, target, page.now)
+    token = page.web.redemption.start_signin(page.tenant.id, email, target, page.now)
     page.set_cookie(flow_cookie(page.web), token)
     return page.redirect(f"{page.base}/redeem/continue")
 
@@ -139,8 +133,8 @@ async def guest_submit(request: Request, tenant: str) -> Response:
 # --- the steps -------------------------------------------------------------------------------------------------
 
 
-def _flow_page(request: Request, tenant: str) -> tuple[Page, FlowView]:
-    page = open_page(request, tenant)
+def guest_flow(page: PageDep) -> FlowView:
+    """This browser's flow at this tenant; a missing or expired one stops the request with a page saying so."""
     flow = current_flow(page)
     if flow is None:
         _ = gettext_for(page)
@@ -157,14 +151,15 @@ def _flow_page(request: Request, tenant: str) -> tuple[Page, FlowView]:
                 link_text=_("Go to the apps page"),
             )
         )
-    return page, flow
+    return flow
+
+
+FlowDep = Annotated[FlowView, Depends(guest_flow)]
 
 
 @router.get("/{tenant}/redeem/continue")
-def continue_flow(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
-    step = redemption(request).next_step(flow)
+def continue_flow(page: PageDep, flow: FlowDep) -> Response:
+    step = page.web.redemption.next_step(flow)
     if step == "finish":
         return _finish(page, flow)
     return page.redirect(f"{page.base}/redeem/{step}")
@@ -193,7 +188,7 @@ def _refused(page: Page, reason: str, detail: str = "") -> Response:
     )
 
 
-def _start_session(page: Page, user: User, flow: FlowView) -> None:
+def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
     token = page.web.store.create(
         user,
         level=FULL,
@@ -208,7 +203,7 @@ def _start_session(page: Page, user: User, flow: FlowView) -> None:
 
 
 def _finish(page: Page, flow: FlowView) -> Response:
-    service = redemption(page.request)
+    service = page.web.redemption
     try:
         user = service.finish_signin(flow, page.now)
     except RedemptionRefusedError as exc:
@@ -218,17 +213,15 @@ def _finish(page: Page, flow: FlowView) -> Response:
 
 
 @router.get("/{tenant}/redeem/signin")
-def signin_page(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
-    service = redemption(request)
+def signin_page(page: PageDep, flow: FlowDep) -> Response:
+    service = page.web.redemption
     if flow.verified_method is not None:
         return page.redirect(f"{page.base}/redeem/continue")
     org = service.org(page.tenant.id)
-    method = service.method(flow)
-    if method == "home":
-        home = service.home_tenant(flow.email, flow.tenant_id)
-        assert home is not None
+    if service.method(flow) == "home":
+        home = service.home.home_tenant(flow.email, flow.tenant_id)
+        if home is None:  # a guest who redeemed at a home tenant that no longer owns the address's domain
+            return _refused(page, "unknown")
         back = f"/{home.id}/redeem/home/{flow.flow_id}"
         home_url = f"/{home.id}/login?{urlencode({'next': back, 'login_hint': flow.email, 'prompt': 'login'})}"
         return page.render("redeem_signin.html", org=org, method="home", home=home, home_url=home_url, flow=flow)
@@ -239,22 +232,15 @@ def signin_page(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/redeem/code/send")
-async def send_code(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
+async def send_code(page: PageDep, flow: FlowDep) -> Response:
     await checked_form(page)
-    outcome = redemption(request).send_code(flow, client_address(request), page.now)
+    outcome = page.web.redemption.send_code(flow, client_address(page.request), page.now)
     return page.redirect(f"{page.base}/redeem/code?sent={outcome}")
 
 
 def _code_page(page: Page, flow: FlowView, status: int = 200, error: str | None = None) -> Response:
-    _ = gettext_for(page)
     sent = page.request.query_params.get("sent")
-    notice = {
-        "sent": _("We sent a code to %(email)s.") % {"email": mask_email(flow.email)},
-        "too_soon": _("A code was sent less than 30 seconds ago. Wait a moment before asking for another."),
-        "limited": _("Too many codes were requested for this address. Try again in an hour."),
-    }.get(sent or "")
+    notice = sent_notice(sent, mask_email(flow.email), gettext_for(page))
     return page.render(
         "redeem_code.html",
         status,
@@ -262,35 +248,25 @@ def _code_page(page: Page, flow: FlowView, status: int = 200, error: str | None 
         notice=notice,
         error=error,
         minutes=page.web.settings.email_otp_lifetime_minutes,
-        org=redemption(page.request).org(page.tenant.id),
+        org=page.web.redemption.org(page.tenant.id),
     )
 
 
 @router.get("/{tenant}/redeem/code")
-def code_page(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
+def code_page(page: PageDep, flow: FlowDep) -> Response:
     if flow.verified_method is not None:
         return page.redirect(f"{page.base}/redeem/continue")
     return _code_page(page, flow)
 
 
 @router.post("/{tenant}/redeem/code")
-async def code_submit(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
+async def code_submit(page: PageDep, flow: FlowDep) -> Response:
     form = await checked_form(page)
-    _ = gettext_for(page)
-    outcome = redemption(request).verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
+    code = form.get("code", "")[:64]
+    outcome = page.web.redemption.verify_code(flow, code, client_address(page.request), page.now)
     if outcome == "ok":
         return page.redirect(f"{page.base}/redeem/continue")
-    errors = {
-        "invalid": (401, _("That code is not right. Check the latest email and try again.")),
-        "exhausted": (401, _("Too many wrong codes. Ask for a new code.")),
-        "expired": (401, _("This code has expired or was already used. Ask for a new code.")),
-        "locked": (429, _("Too many failed attempts. Wait a few minutes, then try again.")),
-    }
-    status, message = errors[outcome]
+    status, message = code_error(outcome, gettext_for(page))
     return _code_page(page, flow, status, message)
 
 
@@ -298,11 +274,10 @@ async def code_submit(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/redeem/home/return")
-def home_return(request: Request, tenant: str) -> Response:
+def home_return(page: PageDep, flow: FlowDep) -> Response:
     """Back from the home tenant with its assertion (bound to this browser's flow, fresh, single use)."""
-    found = _flow_page(request, tenant)
-    page, flow = found
-    if not redemption(request).accept_assertion(flow, request.query_params.get("assertion", ""), page.now):
+    assertion = page.request.query_params.get("assertion", "")
+    if not page.web.redemption.home.accept_assertion(flow, assertion, page.now):
         _ = gettext_for(page)
         return page.render(
             "notice.html",
@@ -316,13 +291,12 @@ def home_return(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/redeem/home/{flow_id}")
-def home_side(request: Request, tenant: str, flow_id: str) -> Response:
+def home_side(page: PageDep, flow_id: str) -> Response:
     """On the guest's home tenant: once its user is signed in here, send them back with an assertion."""
-    page = open_page(request, tenant)
     _ = gettext_for(page)
-    service = redemption(request)
-    flow = service.by_flow_id(flow_id, page.now)
-    home = service.home_tenant(flow.email, flow.tenant_id) if flow else None
+    service = page.web.redemption
+    flow = service.flows.by_flow_id(flow_id, page.now)
+    home = service.home.home_tenant(flow.email, flow.tenant_id) if flow else None
     if flow is None or home is None or home.id != page.tenant.id or flow.tenant_id is None:
         return page.render(
             "notice.html",
@@ -335,7 +309,7 @@ def home_side(request: Request, tenant: str, flow_id: str) -> Response:
     here = f"/{page.tenant.key}/redeem/home/{quote(flow.flow_id)}"
     if page.live is None or not page.live.is_full:
         return page.redirect(f"{page.base}/login?{urlencode({'next': here, 'login_hint': flow.email})}")
-    assertion = service.issue_assertion(flow, page.live.user, page.live.amr, page.now)
+    assertion = service.home.issue_assertion(flow, page.live.user, page.live.amr, page.now)
     if assertion is None:
         switch = f"{page.base}/login?{urlencode({'next': here, 'login_hint': flow.email, 'prompt': 'login'})}"
         return page.render(
@@ -354,88 +328,58 @@ def home_side(request: Request, tenant: str, flow_id: str) -> Response:
 
 
 def _mfa_page(page: Page, flow: FlowView, sealed: str | None, error: str | None, status: int = 200) -> Response:
-    assert flow.user_id is not None
-    if page.web.mfa.is_enrolled(flow.user_id):
+    try:
+        enrolment = page.web.redemption.guest_enrolment(flow, sealed, page.tenant.name)
+    except DecryptionError:  # a set-up form of another flow
+        raise PageExit(page.redirect(f"{page.base}/redeem/mfa")) from None
+    if enrolment is None:
         return page.render("redeem_mfa.html", status, enrol=False, error=error, qr=None, secret=None, sealed=None)
-    user = redemption(page.request).user(flow.user_id)
-    assert user is not None
-    secret = new_totp_secret()
-    if sealed is not None:
-        secret = page.web.box.decrypt(_ENROL, sealed, flow.token_hash).decode()
-    else:
-        sealed = page.web.box.encrypt(_ENROL, secret.encode(), flow.token_hash)
-    uri = provisioning_uri(secret, flow.email, page.tenant.name)
     # segno renders only path data of its own, so the markup is safe to embed unescaped.
-    qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4, light="#fff", svgclass="qr", omitsize=True))
+    svg = segno.make(enrolment.uri, error="m").svg_inline(scale=5, border=4, light="#fff", svgclass="qr", omitsize=True)
+    secret = enrolment.secret
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-    return page.render("redeem_mfa.html", status, enrol=True, error=error, qr=qr, secret=grouped, sealed=sealed)
+    return page.render(
+        "redeem_mfa.html", status, enrol=True, error=error, qr=Markup(svg), secret=grouped, sealed=enrolment.sealed
+    )
 
 
 @router.get("/{tenant}/redeem/mfa")
-def mfa_page(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
-    if redemption(request).next_step(flow) != "mfa":
+def mfa_page(page: PageDep, flow: FlowDep) -> Response:
+    if page.web.redemption.next_step(flow) != "mfa":
         return page.redirect(f"{page.base}/redeem/continue")
     return _mfa_page(page, flow, None, None)
 
 
 @router.post("/{tenant}/redeem/mfa")
-async def mfa_submit(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
+async def mfa_submit(page: PageDep, flow: FlowDep) -> Response:
     form = await checked_form(page)
-    service = redemption(request)
-    if service.next_step(flow) != "mfa" or flow.user_id is None:
-        return page.redirect(f"{page.base}/redeem/continue")
-    _ = gettext_for(page)
-    web, code = page.web, form.get("code", "")[:64]
-    scopes = (web.throttle.codes(flow.user_id), web.throttle.address(client_address(request)))
     sealed = form.get("sealed") or None
-    try:
-        if web.throttle.locked_until(page.now, *scopes) is not None:
-            return _mfa_page(
-                page, flow, sealed, _("Too many failed attempts. Wait a few minutes, then try again."), 429
-            )
-        if web.mfa.is_enrolled(flow.user_id):
-            method = web.mfa.verify_any(flow.user_id, code, page.now)
-            if method is None:
-                web.throttle.failure(page.now, *scopes)
-                return _mfa_page(page, flow, None, _("That code is not valid. Try again."), 401)
-            web.throttle.success(*scopes)
-            service.mark_mfa(flow, method)
-            return page.redirect(f"{page.base}/redeem/continue")
-        if sealed is None:
-            return page.redirect(f"{page.base}/redeem/mfa")
-        secret = web.box.decrypt(_ENROL, sealed, flow.token_hash).decode()
-        user = service.user(flow.user_id)
-        assert user is not None
-        try:
-            codes = web.mfa.enrol(user_principal(user), secret, code, page.now)
-        except ConflictError:
-            return page.redirect(f"{page.base}/redeem/mfa")
-        if codes is None:
-            web.throttle.failure(page.now, *scopes)
-            message = _("That code is not valid. Check the time on your phone and try again.")
-            return _mfa_page(page, flow, sealed, message, 400)
-        web.throttle.success(*scopes)
-        service.mark_mfa(flow, "otp")
-        return page.render("redeem_codes.html", codes=codes)
-    except DecryptionError:
-        return page.redirect(f"{page.base}/redeem/mfa")
+    code, client = form.get("code", "")[:64], client_address(page.request)
+    outcome = page.web.redemption.verify_guest_mfa(flow, code, client, page.now, sealed)
+    _ = gettext_for(page)
+    if outcome.status in ("not_due", "verified"):
+        return page.redirect(f"{page.base}/redeem/continue")
+    if outcome.status == "enrolled":
+        return page.render("redeem_codes.html", codes=outcome.recovery_codes)
+    if outcome.status == "locked":
+        return _mfa_page(page, flow, sealed, _("Too many failed attempts. Wait a few minutes, then try again."), 429)
+    if outcome.status == "invalid":
+        return _mfa_page(page, flow, None, _("That code is not valid. Try again."), 401)
+    if outcome.status == "invalid_setup":
+        message = _("That code is not valid. Check the time on your phone and try again.")
+        return _mfa_page(page, flow, sealed, message, 400)
+    return page.redirect(f"{page.base}/redeem/mfa")  # restart
 
 
 # --- Review permissions ----------------------------------------------------------------------------------------
 
 
 @router.get("/{tenant}/redeem/consent")
-def consent_page(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
-    service = redemption(request)
+def consent_page(page: PageDep, flow: FlowDep) -> Response:
+    service = page.web.redemption
     if service.next_step(flow) != "consent":
         return page.redirect(f"{page.base}/redeem/continue")
-    user = service.user(flow.user_id)
+    user = service.guest(flow.user_id)
     target = service.redirect_target(flow, f"{page.base}/myapps")
     response = page.render(
         "redeem_consent.html",
@@ -448,11 +392,9 @@ def consent_page(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/redeem/consent")
-async def consent_submit(request: Request, tenant: str) -> Response:
-    found = _flow_page(request, tenant)
-    page, flow = found
+async def consent_submit(page: PageDep, flow: FlowDep) -> Response:
     form = await checked_form(page)
-    service = redemption(request)
+    service = page.web.redemption
     if service.next_step(flow) != "consent":
         return page.redirect(f"{page.base}/redeem/continue")
     _ = gettext_for(page)

@@ -1,4 +1,4 @@
-"""The unsubscribe portal (seed 004): ``/unsubscribe`` — enter an address, prove it with an email one-time
+"""The unsubscribe portal: ``/unsubscribe`` — enter an address, prove it with an email one-time
 passcode, see the organizations it blocked, export the list (copy, CSV), unblock one.
 
 The proof lives in a flow row (cookie ``hospes_unsub``, 30 minutes); nothing here needs an account.
@@ -12,10 +12,11 @@ import io
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hospes.services.guest_flows import FlowView
 from hospes.services.invitations.blocks import blocked_organizations, unblock
-from hospes.services.redemption import FlowView
 from hospes.web.context import client_address
-from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form, redemption
+from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form
+from hospes.web.otp_messages import code_error, sent_notice
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +26,7 @@ def _cookie(page: PlainPage) -> str:
 
 
 def _flow(page: PlainPage) -> FlowView | None:
-    flow = redemption(page.request).load(page.request.cookies.get(_cookie(page)), page.now)
+    flow = page.web.redemption.load(page.request.cookies.get(_cookie(page)), page.now)
     return flow if flow is not None and flow.kind == "unsubscribe" else None
 
 
@@ -43,22 +44,18 @@ async def start_submit(request: Request) -> Response:
     email, valid = entered_address(form)
     if not valid:
         return page.render("unsub_start.html", 400, email=email, error=_("Enter an email address."))
-    service = redemption(request)
+    service = page.web.redemption
     token = service.start_unsubscribe(email, page.now)
     flow = service.load(token, page.now)
-    assert flow is not None
+    if flow is None:  # cannot happen to a flow just started; starting over beats failing
+        return _expired(page)
     outcome = service.send_code(flow, client_address(request), page.now)
     page.set_cookie(_cookie(page), token)
     return page.redirect(f"/unsubscribe/code?sent={outcome}")
 
 
 def _code_page(page: PlainPage, flow: FlowView, status: int = 200, error: str | None = None) -> Response:
-    _ = page.gettext
-    notice = {
-        "sent": _("We sent a code to %(email)s.") % {"email": mask_email(flow.email)},
-        "limited": _("Too many codes were requested for this address. Try again in an hour."),
-        "too_soon": _("A code was sent less than 30 seconds ago. Wait a moment before asking for another."),
-    }.get(page.request.query_params.get("sent") or "")
+    notice = sent_notice(page.request.query_params.get("sent"), mask_email(flow.email), page.gettext)
     return page.render(
         "unsub_code.html",
         status,
@@ -89,17 +86,10 @@ async def code_submit(request: Request) -> Response:
     if flow is None:
         return _expired(page)
     form = await plain_form(page)
-    _ = page.gettext
-    outcome = redemption(request).verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
+    outcome = page.web.redemption.verify_code(flow, form.get("code", "")[:64], client_address(request), page.now)
     if outcome == "ok":
         return page.redirect("/unsubscribe/manage")
-    errors = {
-        "invalid": (401, _("That code is not right. Check the latest email and try again.")),
-        "exhausted": (401, _("Too many wrong codes. Ask for a new code.")),
-        "expired": (401, _("This code has expired or was already used. Ask for a new code.")),
-        "locked": (429, _("Too many failed attempts. Wait a few minutes, then try again.")),
-    }
-    status, message = errors[outcome]
+    status, message = code_error(outcome, page.gettext)
     return _code_page(page, flow, status, message)
 
 
@@ -161,6 +151,6 @@ async def done(request: Request) -> Response:
     await plain_form(page)
     flow = _flow(page)
     if flow is not None:
-        redemption(request).end(flow)
+        page.web.redemption.end(flow)
     page.set_cookie(_cookie(page), None)
     return page.redirect("/unsubscribe")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from hospes.domain.errors import InvalidInputError
 from hospes.graph.deps import BodyDep, GuestPolicyReader, GuestPolicyWriter, RuntimeDep
 from hospes.graph.wire import context_url
-from hospes.services.redemption import GuestPolicy
+from hospes.services.guest_policy import GuestPolicy
 
 router = APIRouter()
 PATH = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.keys import ServerKeys
 from hospes.domain.clock import utcnow
-from hospes.services.redemption import org_view
+from hospes.services.guest_flows import org_view
 from hospes.storage.tables import InvitationBlock, Tenant
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from hospes.auth.crypto import SecretBox
 from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
-from hospes.services.admin_portal import access_of
+from hospes.services.admin_access import access_of
 from hospes.services.base import Write
 from hospes.services.invitations.bulk import invite_rows
 from hospes.services.invitations.jobs import REDEEM_URL_SEAL, RETENTION, prune

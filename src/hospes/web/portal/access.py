@@ -22,7 +22,16 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError
 from hospes.domain.principals import Principal
 from hospes.runtime import Runtime
-from hospes.services.admin_portal import Access, PortalQueries
+from hospes.services.admin_access import Access, load_access
+from hospes.services.apps import AppService
+from hospes.services.collaboration import CollaborationService
+from hospes.services.directory import DeletedItemsService
+from hospes.services.directory_views import PortalQueries
+from hospes.services.groups import GroupService
+from hospes.services.invitations.jobs import BulkJobs
+from hospes.services.invitations.service import InvitationService, InviteConfig
+from hospes.services.tenants import OrganizationService
+from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for, open_page
 from hospes.web.exits import PageExit
@@ -31,8 +40,6 @@ from hospes.web.security import same_origin
 
 MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
 MAX_FIELDS = 400  # group and app check boxes
-# The sign-in pages' policy plus our own script (progress polling, live expression checks) and its fetches.
-PORTAL_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
 # The sign-in pages' policy plus our own script (progress polling, live expression checks) and its fetches.
 PORTAL_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
 
@@ -83,9 +90,47 @@ class AdminPage:
     def runtime(self) -> Runtime:
         return self.page.web.runtime
 
+    # The services a page uses, acting as the signed-in administrator.
+
     @property
     def queries(self) -> PortalQueries:
-        return PortalQueries(self.page.web.sessions, self.principal)
+        return PortalQueries(self.sessions, self.principal)
+
+    @property
+    def users(self) -> UserService:
+        return UserService(self.sessions, self.principal)
+
+    @property
+    def deleted_items(self) -> DeletedItemsService:
+        return DeletedItemsService(self.sessions, self.principal)
+
+    @property
+    def groups(self) -> GroupService:
+        return GroupService(self.sessions, self.principal)
+
+    @property
+    def apps(self) -> AppService:
+        return AppService(self.sessions, self.principal)
+
+    @property
+    def organization(self) -> OrganizationService:
+        return OrganizationService(self.sessions, self.principal)
+
+    @property
+    def collaboration(self) -> CollaborationService:
+        return CollaborationService(self.sessions, self.principal)
+
+    @property
+    def invite_config(self) -> InviteConfig:
+        return InviteConfig.from_settings(self.runtime.settings, self.runtime.keys.seal)
+
+    @property
+    def invitations(self) -> InvitationService:
+        return InvitationService(self.runtime.database, self.principal, self.invite_config)
+
+    @property
+    def bulk_jobs(self) -> BulkJobs:
+        return BulkJobs(self.runtime.database, self.principal)
 
     @property
     def _(self) -> Callable[[str], str]:
@@ -182,21 +227,25 @@ def forbidden(page: Page, access: Access | None) -> Response:
     )
 
 
-def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage:
-    """The AdminPage of a signed-in user whose roles pass ``allowed``; otherwise the sign-in redirect, the unknown
-    organization page, or the 403 page. Roles are read on every request, so a removed role takes effect at once."""
-    page = open_page(request, tenant)
+def admin_of(page: Page, section: str, allowed: Callable[[Access], bool]) -> AdminPage:
+    """The AdminPage of a signed-in user whose roles pass ``allowed``; otherwise the sign-in redirect or the 403
+    page. Roles are read on every request, so a removed role takes effect at once."""
     if page.live is None or not page.live.is_full:
         # After signing in the browser GETs ``next``: a form's POST address would answer 405, so an expired
         # session on a POST comes back to the overview instead.
+        request = page.request
         path = request.url.path if request.method == "GET" else f"{page.base}/admin"
         raise PageExit(page.redirect(f"{page.base}/login?{urlencode({'next': path})}"))
-    user = page.live.user
-    principal = user_principal(user)
-    access = PortalQueries(page.web.sessions, principal).access(user.id)
+    principal = user_principal(page.live.user)
+    access = load_access(page.web.sessions, principal.tenant_id, principal.id)
     if not allowed(access):
         raise PageExit(forbidden(page, access))
     return AdminPage(page, access, principal, section)
+
+
+def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage:
+    """``admin_of`` the request's page (an unknown organization stops the request with its page)."""
+    return admin_of(open_page(request, tenant), section, allowed)
 
 
 def field_errors(exc: DomainError, fields: dict[str, str], default: str) -> dict[str, str]:

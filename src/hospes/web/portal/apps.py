@@ -10,21 +10,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError, NotFoundError
-from hospes.services.admin_portal import AppDetail, PortalWrites, user_roles
-from hospes.services.apps import AppService
+from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, open_admin, page_number
+from hospes.web.portal.access import AdminPage, page_number
+from hospes.web.portal.deps import AppsDep
 
 router = APIRouter(include_in_schema=False)
 
 
-def _ga(access: object) -> bool:
-    return bool(getattr(access, "is_global_admin", False))
-
-
 @router.get("/{tenant}/admin/apps")
-def app_list(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "apps", _ga)
+def app_list(request: Request, admin: AppsDep) -> Response:
     search = request.query_params.get("q", "")[:256]
     listing = admin.queries.apps(search=search, page=page_number(request))
 
@@ -35,29 +30,26 @@ def app_list(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/admin/apps/new")
-def new_app_form(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "apps", _ga)
+def new_app_form(admin: AppsDep) -> Response:
     return admin.render("portal/app_new.html", values={}, errors={})
 
 
 @router.post("/{tenant}/admin/apps/new")
-async def new_app_submit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "apps", _ga)
+async def new_app_submit(admin: AppsDep) -> Response:
     form = await admin.form()
     values = {"name": form.get("name").strip(), "roles": form.get("roles")}
     roles = [line.strip() for line in values["roles"].splitlines() if line.strip()]
     try:
-        sp = PortalWrites(admin.sessions, admin.principal).create_enterprise_app(values["name"], roles)
+        sp = admin.apps.create_enterprise_app(values["name"], roles)
     except DomainError as exc:
         field = {"displayName": "name", "appRoles": "roles"}.get(exc.target or "", "_form")
         return admin.render("portal/app_new.html", 400, values=values, errors={field: exc.message})
     return admin.redirect(f"/apps/{sp.id}", done="created")
 
 
-def _open_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail]:
-    admin = open_admin(request, tenant, "apps", _ga)
+def _app(admin: AdminPage, sp_id: str) -> AppDetail:
     try:
-        return admin, admin.queries.app(sp_id[:64])
+        return admin.queries.app(sp_id[:64])
     except NotFoundError:
         raise PageExit(admin.not_found()) from None
 
@@ -80,15 +72,13 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}")
-def app_detail(request: Request, tenant: str, sp_id: str) -> Response:
-    opened = _open_app(request, tenant, sp_id)
-    return _app_page(*opened)
+def app_detail(admin: AppsDep, sp_id: str) -> Response:
+    return _app_page(admin, _app(admin, sp_id))
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assign")
-async def assign(request: Request, tenant: str, sp_id: str) -> Response:
-    opened = _open_app(request, tenant, sp_id)
-    admin, detail = opened
+async def assign(admin: AppsDep, sp_id: str) -> Response:
+    detail = _app(admin, sp_id)
     form = await admin.form()
     _ = admin._
     key = form.get("principal").strip()[:256]
@@ -107,7 +97,7 @@ async def assign(request: Request, tenant: str, sp_id: str) -> Response:
     if role_id not in {r["id"] for r in user_roles(detail.roles)}:
         return _app_page(admin, detail, 400, errors={"role": _("Choose a role.")}, values=values)
     try:
-        AppService(admin.sessions, admin.principal).assign(principal_id, detail.sp.id, role_id)
+        admin.apps.assign(principal_id, detail.sp.id, role_id)
     except DomainError as exc:
         field = "role" if exc.target == "appRoleId" else "principal"
         return _app_page(admin, detail, 400, errors={field: exc.message}, values=values)
@@ -115,12 +105,11 @@ async def assign(request: Request, tenant: str, sp_id: str) -> Response:
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assignments/{assignment_id}/remove")
-async def unassign(request: Request, tenant: str, sp_id: str, assignment_id: str) -> Response:
-    opened = _open_app(request, tenant, sp_id)
-    admin, detail = opened
+async def unassign(admin: AppsDep, sp_id: str, assignment_id: str) -> Response:
+    detail = _app(admin, sp_id)
     await admin.form()
     try:
-        AppService(admin.sessions, admin.principal).unassign(assignment_id[:64], resource_id=detail.sp.id)
+        admin.apps.unassign(assignment_id[:64], resource_id=detail.sp.id)
     except NotFoundError:
         return admin.not_found()
     except DomainError as exc:

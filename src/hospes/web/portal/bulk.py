@@ -22,17 +22,13 @@ from starlette.responses import Response
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
 from hospes.services.invitations.bulk import read_csv
-from hospes.services.invitations.jobs import MAX_ROWS, BulkJobs, JobView
-from hospes.web.context import web_state
-from hospes.web.portal.access import AdminPage, open_admin
+from hospes.services.invitations.jobs import MAX_ROWS, JobView
+from hospes.web.portal.access import AdminPage
+from hospes.web.portal.deps import BulkInviteDep
 from hospes.web.security import same_origin
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-
-
-def _jobs(admin: AdminPage) -> BulkJobs:
-    return BulkJobs(admin.runtime.database, admin.principal)
 
 
 def _see_all(admin: AdminPage) -> bool:
@@ -42,33 +38,22 @@ def _see_all(admin: AdminPage) -> bool:
 
 
 def _job_of(admin: AdminPage, job_id: str) -> JobView | None:
-    return _jobs(admin).find(job_id[:64], see_all=_see_all(admin))
-
-
-def _wake_worker(request: Request) -> None:
-    # in this process; a worker in another process notices within its poll interval
-    web_state(request).runtime.workers.wake_bulk()
-
-
-def _allowed(access: Any) -> bool:
-    return bool(access.may_bulk_invite)
+    return admin.bulk_jobs.find(job_id[:64], see_all=_see_all(admin))
 
 
 def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
-    jobs = _jobs(admin).recent(see_all=_see_all(admin))
+    jobs = admin.bulk_jobs.recent(see_all=_see_all(admin))
     return admin.render("portal/bulk.html", status, values=values, errors=errors, jobs=jobs, me=admin.principal.id)
 
 
 @router.get("/{tenant}/admin/users/bulk")
-def bulk_form(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "bulk", _allowed)
+def bulk_form(admin: BulkInviteDep) -> Response:
     redirect = f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
     return _form_page(admin, {"redirect_url": redirect, "send": "on"}, {})
 
 
 @router.post("/{tenant}/admin/users/bulk")
-async def bulk_submit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "bulk", _allowed)
+async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
     _ = admin._
     if not same_origin(request, admin.page.web.origin):
         return admin.refused(_("This form was sent from another site, so it was refused."))
@@ -123,32 +108,31 @@ async def bulk_submit(request: Request, tenant: str) -> Response:
     if errors or rows is None:
         return _form_page(admin, values, errors, 400)
     try:
-        job_id = _jobs(admin).create(file_name, rows)
+        job_id = admin.bulk_jobs.create(file_name, rows)
     except ConflictError:  # one upload at a time per person (checked in the database, so across processes)
         errors["file"] = _("Your previous upload is still being processed. Wait for it to finish.")
         return _form_page(admin, values, errors, 409)
-    _wake_worker(request)
+    # in this process; a worker in another process notices within its poll interval
+    admin.runtime.workers.wake_bulk()
     return admin.redirect(f"/users/bulk/{job_id}")
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}")
-def bulk_progress(request: Request, tenant: str, job_id: str) -> Response:
-    admin = open_admin(request, tenant, "bulk", _allowed)
+def bulk_progress(admin: BulkInviteDep, job_id: str) -> Response:
     job = _job_of(admin, job_id[:64])
     if job is None:
         return admin.not_found()
-    failures = _jobs(admin).failures(job.id)
+    failures = admin.bulk_jobs.failures(job.id)
     return admin.render("portal/bulk_job.html", job=job, failures=failures)
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}/results.csv")
-def bulk_results(request: Request, tenant: str, job_id: str) -> Response:
-    admin = open_admin(request, tenant, "bulk", _allowed)
+def bulk_results(admin: BulkInviteDep, job_id: str) -> Response:
     job = _job_of(admin, job_id[:64])
     if job is None:
         return admin.not_found()
     return Response(
-        _jobs(admin).results_csv(job.id, admin.page.web.box),
+        admin.bulk_jobs.results_csv(job.id, admin.page.web.box),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="bulk-invite-{job.id[:8]}-results.csv"',

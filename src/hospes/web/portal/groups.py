@@ -1,5 +1,5 @@
 """Groups: list, create, members and owners. Administrators (Global, User) manage every group; a group's owners
-manage their own group's guests (seed 001 delegation): they may add or remove guest users as members and invite
+manage their own group's guests: they may add or remove guest users as members and invite
 new guests straight into the group, but not add members of the organization or change owners."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError, NotFoundError
-from hospes.services.admin_portal import GroupDetail
-from hospes.services.groups import GroupService
+from hospes.services.directory_views import GroupDetail
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, open_admin, page_number
+from hospes.web.portal.access import AdminPage, page_number
+from hospes.web.portal.deps import GroupAdminDep, GroupManagerDep, GroupsDep
 
 router = APIRouter(include_in_schema=False)
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -27,8 +27,7 @@ def _nickname(name: str) -> str:
 
 
 @router.get("/{tenant}/admin/groups")
-def group_list(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "groups", lambda a: a.manages_users or bool(a.owned_groups))
+def group_list(request: Request, admin: GroupsDep) -> Response:
     search = request.query_params.get("q", "")[:256]
     only = None if admin.access.manages_users else admin.access.owned_groups
     listing = admin.queries.groups(search=search, only=only, page=page_number(request))
@@ -40,14 +39,12 @@ def group_list(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/admin/groups/new")
-def new_group_form(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "groups", lambda a: a.manages_users)
+def new_group_form(admin: GroupAdminDep) -> Response:
     return admin.render("portal/group_new.html", values={"owner_me": "on"}, errors={})
 
 
 @router.post("/{tenant}/admin/groups/new")
-async def new_group_submit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "groups", lambda a: a.manages_users)
+async def new_group_submit(admin: GroupAdminDep) -> Response:
     form = await admin.form()
     _ = admin._
     values = {"name": form.get("name").strip(), "description": form.get("description").strip()}
@@ -68,19 +65,18 @@ async def new_group_submit(request: Request, tenant: str) -> Response:
     }
     owners = [admin.principal.id] if values["owner_me"] else []
     try:
-        group = GroupService(admin.sessions, admin.principal).create(body, [], owners)
+        group = admin.groups.create(body, [], owners)
     except DomainError as exc:
         return admin.render("portal/group_new.html", 400, values=values, errors={"_form": exc.message})
     return admin.redirect(f"/groups/{group.id}", done="created")
 
 
-def _open_group(request: Request, tenant: str, group_id: str) -> tuple[AdminPage, GroupDetail]:
+def _group(admin: AdminPage, group_id: str) -> GroupDetail:
     gid = group_id.lower()[:64]
-    admin = open_admin(request, tenant, "groups", lambda a: a.manages_group(gid))
     if not _GUID.match(gid):
         raise PageExit(admin.not_found())
     try:
-        return admin, admin.queries.group(gid)
+        return admin.queries.group(gid)
     except NotFoundError:
         raise PageExit(admin.not_found()) from None
 
@@ -98,16 +94,13 @@ def _group_page(admin: AdminPage, detail: GroupDetail, status: int = 200, **extr
 
 
 @router.get("/{tenant}/admin/groups/{group_id}")
-def group_detail(request: Request, tenant: str, group_id: str) -> Response:
-    opened = _open_group(request, tenant, group_id)
-    admin, detail = opened
-    return _group_page(admin, detail)
+def group_detail(admin: GroupManagerDep, group_id: str) -> Response:
+    return _group_page(admin, _group(admin, group_id))
 
 
 @router.post("/{tenant}/admin/groups/{group_id}/{relation}/add")
-async def add_reference(request: Request, tenant: str, group_id: str, relation: str) -> Response:
-    opened = _open_group(request, tenant, group_id)
-    admin, detail = opened
+async def add_reference(admin: GroupManagerDep, group_id: str, relation: str) -> Response:
+    detail = _group(admin, group_id)
     if relation not in ("members", "owners") or (relation == "owners" and not admin.access.manages_users):
         return admin.forbidden()
     form = await admin.form()
@@ -122,7 +115,7 @@ async def add_reference(request: Request, tenant: str, group_id: str, relation: 
         error = _("As a group owner you can add guest users only.")
     if error is None and user is not None:
         try:
-            GroupService(admin.sessions, admin.principal).add_reference(detail.group.id, field, user.id)
+            admin.groups.add_reference(detail.group.id, field, user.id)
         except DomainError as exc:
             error = exc.message
     if error is not None:
@@ -131,9 +124,8 @@ async def add_reference(request: Request, tenant: str, group_id: str, relation: 
 
 
 @router.post("/{tenant}/admin/groups/{group_id}/{relation}/{object_id}/remove")
-async def remove_reference(request: Request, tenant: str, group_id: str, relation: str, object_id: str) -> Response:
-    opened = _open_group(request, tenant, group_id)
-    admin, detail = opened
+async def remove_reference(admin: GroupManagerDep, group_id: str, relation: str, object_id: str) -> Response:
+    detail = _group(admin, group_id)
     if relation not in ("members", "owners") or (relation == "owners" and not admin.access.manages_users):
         return admin.forbidden()
     await admin.form()
@@ -145,7 +137,7 @@ async def remove_reference(request: Request, tenant: str, group_id: str, relatio
     if not admin.access.manages_users and getattr(target, "user_type", None) != "Guest":
         return admin.forbidden()
     try:
-        GroupService(admin.sessions, admin.principal).remove_reference(detail.group.id, field, target.id)
+        admin.groups.remove_reference(detail.group.id, field, target.id)
     except DomainError as exc:
         return _group_page(admin, detail, 400, errors={field: exc.message})
     return admin.redirect(f"/groups/{detail.group.id}", done="removed")

@@ -7,14 +7,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.web.portal.access import open_admin, page_number
+from hospes.web.portal.access import page_number
+from hospes.web.portal.deps import AuditDep, OutboxDep
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/{tenant}/admin/audit")
-def audit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "audit", lambda a: a.is_global_admin)
+def audit(request: Request, admin: AuditDep) -> Response:
     q = request.query_params
     category, search, result = q.get("category", "")[:64], q.get("q", "")[:256], q.get("result", "")
     listing = admin.queries.audit(category=category, search=search, result=result, page=page_number(request))
@@ -34,8 +34,7 @@ def audit(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/admin/outbox")
-def outbox(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "outbox", lambda a: a.is_global_admin)
+def outbox(request: Request, admin: OutboxDep) -> Response:
     status = request.query_params.get("status", "")
     listing, attempts = admin.queries.outbox(status=status, page=page_number(request))
 

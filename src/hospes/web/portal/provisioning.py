@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.expressions import FILTER_OPERATORS, ExpressionError, compile_expression
 from hospes.provisioning.service import LogQuery, ProvisioningService
-from hospes.services.admin_portal import AppDetail, saved_provisioning_secrets
+from hospes.services.admin_portal import saved_provisioning_secrets
+from hospes.services.directory_views import AppDetail
 from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, Form, open_admin
 

@@ -9,17 +9,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError
-from hospes.services.admin_portal import PortalWrites
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM
-from hospes.services.tenants import OrganizationService
-from hospes.web.portal.access import AdminPage, field_errors, open_admin
+from hospes.web.portal.access import AdminPage, field_errors
+from hospes.web.portal.deps import CollaborationDep, OrganizationDep
 
 router = APIRouter(include_in_schema=False)
 LANGUAGES = ("en-US", "fr-FR", "de-DE", "es-ES", "ja-JP")
-
-
-def _ga(access: Any) -> bool:
-    return bool(access.is_global_admin)
 
 
 def _collab_page(admin: AdminPage, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
@@ -30,16 +25,14 @@ def _collab_page(admin: AdminPage, values: dict[str, Any], errors: dict[str, str
 
 
 @router.get("/{tenant}/admin/settings/collaboration")
-def collaboration(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "collaboration", _ga)
-    current = admin.queries.collaboration()
+def collaboration(admin: CollaborationDep) -> Response:
+    current = admin.collaboration.get()
     current["domains"] = "\n".join(current["domains"])
     return _collab_page(admin, current, {})
 
 
 @router.post("/{tenant}/admin/settings/collaboration")
-async def save_collaboration(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "collaboration", _ga)
+async def save_collaboration(admin: CollaborationDep) -> Response:
     form = await admin.form()
     values: dict[str, Any] = {
         "allow_invites_from": form.get("allow_invites_from"),
@@ -51,7 +44,7 @@ async def save_collaboration(request: Request, tenant: str) -> Response:
     }
     domains = [d.strip() for d in re.split(r"[\s,;]+", values["domains"]) if d.strip()]
     try:
-        PortalWrites(admin.sessions, admin.principal).save_collaboration(
+        admin.collaboration.save(
             values["allow_invites_from"],
             values["email_otp_enabled"],
             values["domain_mode"],
@@ -70,7 +63,7 @@ async def save_collaboration(request: Request, tenant: str) -> Response:
 
 
 def _org_values(admin: AdminPage) -> dict[str, Any]:
-    tenant, domains = OrganizationService(admin.sessions, admin.principal).get()
+    tenant, domains = admin.organization.get()
     return {
         "name": tenant.display_name,
         "privacy_url": tenant.privacy_statement_url or "",
@@ -82,8 +75,7 @@ def _org_values(admin: AdminPage) -> dict[str, Any]:
 
 
 @router.get("/{tenant}/admin/settings/organization")
-def organization(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "organization", _ga)
+def organization(request: Request, admin: OrganizationDep) -> Response:
     saved = request.query_params.get("done") == "saved"
     return admin.render(
         "portal/organization.html", values=_org_values(admin), errors={}, saved=saved, languages_=LANGUAGES
@@ -91,8 +83,7 @@ def organization(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/admin/settings/organization")
-async def save_organization(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "organization", _ga)
+async def save_organization(admin: OrganizationDep) -> Response:
     form = await admin.form()
     _ = admin._
     current = _org_values(admin)
@@ -117,7 +108,7 @@ async def save_organization(request: Request, tenant: str) -> Response:
         },
     }
     try:
-        OrganizationService(admin.sessions, admin.principal).update(current["id"], body)
+        admin.organization.update(current["id"], body)
     except DomainError as exc:
         errors = field_errors(
             exc, {"privacyProfile": "privacy_url", "preferredLanguage": "language", "displayName": "name"}, "_form"

@@ -11,22 +11,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
-from hospes.services.admin_portal import USER_FILTERS, PortalWrites
-from hospes.services.b2b_policy import directory_roles
-from hospes.services.directory import DeletedItemsService
+from hospes.services.directory_views import USER_FILTERS, UserDetail
 from hospes.services.invitations.onboarding import AppGrant, invite_with_access
-from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.services.tenants import generate_password
-from hospes.services.users import UserService
-from hospes.storage.tables import Domain
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, field_errors, open_admin, page_number
+from hospes.web.portal.access import AdminPage, field_errors, page_number
+from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,23 +40,15 @@ MEMBER_FIELDS = {
 }
 
 
-def _invitations(admin: AdminPage) -> InvitationService:
-    runtime = admin.runtime
-    config = InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
-    return InvitationService(runtime.database, admin.principal, config)
-
-
 @router.get("/{tenant}/admin")
-def home(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "home", lambda a: a.may_open_portal)
+def home(admin: PortalHomeDep) -> Response:
     role_names = sorted(DIRECTORY_ROLES[r][0] for r in admin.access.roles if r in DIRECTORY_ROLES)
     counts = admin.queries.counts() if admin.access.may_see_users else None
     return admin.render("portal/home.html", role_names=role_names, counts=counts)
 
 
 @router.get("/{tenant}/admin/users")
-def user_list(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
+def user_list(request: Request, admin: UsersDep) -> Response:
     search = request.query_params.get("q", "")[:256]
     kind = request.query_params.get("filter", "all")
     kind = kind if kind in USER_FILTERS else "all"
@@ -76,26 +63,17 @@ def user_list(request: Request, tenant: str) -> Response:
 # --- create member ---------------------------------------------------------------------------------------------
 
 
-def _domains(admin: AdminPage) -> list[str]:
-    with admin.sessions() as session:
-        rows = session.scalars(
-            select(Domain.name).where(Domain.tenant_id == admin.page.tenant.id).order_by(Domain.name)
-        )
-        return list(rows)
-
-
 @router.get("/{tenant}/admin/users/new")
-def new_user_form(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
-    return admin.render("portal/user_new.html", values={"enabled": "on"}, errors={}, domains=_domains(admin))
+def new_user_form(admin: UserAdminDep) -> Response:
+    domains = admin.organization.domains()
+    return admin.render("portal/user_new.html", values={"enabled": "on"}, errors={}, domains=domains)
 
 
 @router.post("/{tenant}/admin/users/new")
-async def new_user_submit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "users", lambda a: a.manages_users)
+async def new_user_submit(admin: UserAdminDep) -> Response:
     form = await admin.form()
     _ = admin._
-    domains = _domains(admin)
+    domains = admin.organization.domains()
     values = {
         k: form.get(k).strip()
         for k in ("display_name", "alias", "domain", "given_name", "surname", "job_title", "department")
@@ -134,7 +112,7 @@ async def new_user_submit(request: Request, tenant: str) -> Response:
         if values[key]:
             body[key] = values[key]
     try:
-        user = UserService(admin.sessions, admin.principal).create(body, password, bool(values["force_change"]))
+        user = admin.users.create(body, password, bool(values["force_change"]))
     except DomainError as exc:
         errors = field_errors(exc, MEMBER_FIELDS, "_form")
         return admin.render("portal/user_new.html", 400, values=values, errors=errors, domains=domains)
@@ -162,8 +140,7 @@ def _default_redirect(admin: AdminPage) -> str:
 
 
 @router.get("/{tenant}/admin/users/invite")
-def invite_form(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
+def invite_form(request: Request, admin: InviteDep) -> Response:
     groups, apps = _invite_choices(admin)
     preselected = request.query_params.get("group", "")
     values = {"redirect_url": _default_redirect(admin), "send": "on", "groups": [preselected], "apps": []}
@@ -171,8 +148,7 @@ def invite_form(request: Request, tenant: str) -> Response:
 
 
 @router.post("/{tenant}/admin/users/invite")
-async def invite_submit(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "invite", lambda a: a.may_invite)
+async def invite_submit(admin: InviteDep) -> Response:
     form = await admin.form()
     _ = admin._
     groups, apps = _invite_choices(admin)
@@ -190,7 +166,7 @@ async def invite_submit(request: Request, tenant: str) -> Response:
     if any(a not in allowed_grants for a in values["apps"]):
         errors["apps"] = _("One of the chosen applications or roles is not available.")
     if not admin.access.may_bulk_invite and not values["groups"]:
-        # A group owner without an inviter role invites into one of their groups (seed 001 delegation).
+        # A group owner without an inviter role invites into one of their own groups.
         errors["groups"] = _("Choose at least one of your groups.")
     body: dict[str, Any] = {
         "invitedUserEmailAddress": values["email"],
@@ -214,7 +190,7 @@ async def invite_submit(request: Request, tenant: str) -> Response:
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
     grants = [AppGrant(*a.split(":", 1)) for a in values["apps"]]
     try:
-        result = invite_with_access(_invitations(admin), req, values["groups"], grants)
+        result = invite_with_access(admin.invitations, req, values["groups"], grants)
     except DomainError as exc:
         errors = field_errors(exc, INVITE_FIELDS, "_form")
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
@@ -225,8 +201,7 @@ async def invite_submit(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/admin/users/{user_id}")
-def user_detail(request: Request, tenant: str, user_id: str) -> Response:
-    admin = open_admin(request, tenant, "users", lambda a: a.may_see_users)
+def user_detail(request: Request, admin: UsersDep, user_id: str) -> Response:
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
@@ -243,32 +218,27 @@ def user_detail(request: Request, tenant: str, user_id: str) -> Response:
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 
 
-async def _action(request: Request, tenant: str, user_id: str, who: str) -> tuple[AdminPage, Any]:
-    """Common start of a user action: the right role, a valid form, and the user (live or deleted)."""
-    allowed = {"invite": lambda a: a.may_see_users and a.may_invite}.get(who, lambda a: a.manages_users)
-    # (resend is an administrator's action on a user page; Guest Inviters invite again from the invite form)
-    admin = open_admin(request, tenant, "users", allowed)
+async def _action(admin: AdminPage, user_id: str, *, on_admins: bool = False) -> UserDetail:
+    """Common start of a user action: a valid form, and the user (live or deleted). Like Entra, only a Global
+    Administrator may change or remove another Global Administrator (``on_admins``)."""
     await admin.form()
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
         raise PageExit(admin.not_found()) from None
-    if who != "invite" and not admin.access.is_global_admin:
-        # Like Entra: only a Global Administrator may change or remove another Global Administrator.
-        with admin.sessions() as session:
-            if GLOBAL_ADMINISTRATOR in directory_roles(session, admin.page.tenant.id, detail.user.id):
-                raise PageExit(admin.forbidden())
-    return admin, detail
+    if on_admins and not admin.access.is_global_admin and GLOBAL_ADMINISTRATOR in detail.role_ids:
+        raise PageExit(admin.forbidden())
+    return detail
 
 
-def _failed(admin: AdminPage, detail: Any, exc: DomainError) -> Response:
+def _failed(admin: AdminPage, detail: UserDetail, exc: DomainError) -> Response:
     return admin.render("portal/user.html", 400, d=detail, notice=None, error=exc.message)
 
 
 @router.post("/{tenant}/admin/users/{user_id}/resend")
-async def resend(request: Request, tenant: str, user_id: str) -> Response:
-    started = await _action(request, tenant, user_id, "invite")
-    admin, detail = started
+async def resend(admin: UserAdminDep, user_id: str) -> Response:
+    """An administrator's action on a user page (Guest Inviters invite again from the invite form)."""
+    detail = await _action(admin, user_id)
     user = detail.user
     last = admin.queries.last_invitation(user.id)
     if user.deleted_at is not None or last is None or not user.mail:
@@ -280,16 +250,15 @@ async def resend(request: Request, tenant: str, user_id: str) -> Response:
         "sendInvitationMessage": True,
     }
     try:
-        result = _invitations(admin).invite(parse_invitation(body))
+        result = admin.invitations.invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.render("portal/invite_done.html", result=result)
 
 
 @router.post("/{tenant}/admin/users/{user_id}/reset-redemption")
-async def reset_redemption(request: Request, tenant: str, user_id: str) -> Response:
-    started = await _action(request, tenant, user_id, "admin")
-    admin, detail = started
+async def reset_redemption(admin: UserAdminDep, user_id: str) -> Response:
+    detail = await _action(admin, user_id, on_admins=True)
     user = detail.user
     last = admin.queries.last_invitation(user.id)
     if user.deleted_at is not None or not user.mail or last is None:
@@ -304,64 +273,60 @@ async def reset_redemption(request: Request, tenant: str, user_id: str) -> Respo
         "sendInvitationMessage": True,
     }
     try:
-        result = _invitations(admin).invite(parse_invitation(body))
+        result = admin.invitations.invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.render("portal/invite_done.html", result=result)
 
 
-async def _set_enabled(request: Request, tenant: str, user_id: str, enabled: bool) -> Response:
-    started = await _action(request, tenant, user_id, "admin")
-    admin, detail = started
+async def _set_enabled(admin: AdminPage, user_id: str, enabled: bool) -> Response:
+    detail = await _action(admin, user_id, on_admins=True)
     if detail.user.id == admin.principal.id and not enabled:
         return _failed(admin, detail, InvalidInputError(admin._("You can't block your own sign-in.")))
     try:
-        UserService(admin.sessions, admin.principal).update(detail.user.id, {"account_enabled": enabled})
+        admin.users.update(detail.user.id, {"account_enabled": enabled})
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="unblocked" if enabled else "blocked")
 
 
 @router.post("/{tenant}/admin/users/{user_id}/block")
-async def block(request: Request, tenant: str, user_id: str) -> Response:
-    return await _set_enabled(request, tenant, user_id, False)
+async def block(admin: UserAdminDep, user_id: str) -> Response:
+    return await _set_enabled(admin, user_id, False)
 
 
 @router.post("/{tenant}/admin/users/{user_id}/unblock")
-async def unblock(request: Request, tenant: str, user_id: str) -> Response:
-    return await _set_enabled(request, tenant, user_id, True)
+async def unblock(admin: UserAdminDep, user_id: str) -> Response:
+    return await _set_enabled(admin, user_id, True)
 
 
 @router.post("/{tenant}/admin/users/{user_id}/delete")
-async def delete(request: Request, tenant: str, user_id: str) -> Response:
-    started = await _action(request, tenant, user_id, "admin")
-    admin, detail = started
+async def delete(admin: UserAdminDep, user_id: str) -> Response:
+    detail = await _action(admin, user_id, on_admins=True)
     if detail.user.id == admin.principal.id:
         return _failed(admin, detail, InvalidInputError(admin._("You can't delete your own account here.")))
     try:
-        UserService(admin.sessions, admin.principal).soft_delete(detail.user.id)
+        admin.users.soft_delete(detail.user.id)
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="deleted")
 
 
 @router.post("/{tenant}/admin/users/{user_id}/reset-mfa")
-async def reset_mfa(request: Request, tenant: str, user_id: str) -> Response:
-    started = await _action(request, tenant, user_id, "admin")
-    admin, detail = started
+async def reset_mfa(admin: UserAdminDep, user_id: str) -> Response:
+    detail = await _action(admin, user_id, on_admins=True)
     try:
-        PortalWrites(admin.sessions, admin.principal).reset_mfa(detail.user.id)
+        admin.users.reset_mfa(detail.user.id)
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="mfa")
 
 
 @router.post("/{tenant}/admin/users/{user_id}/restore")
-async def restore(request: Request, tenant: str, user_id: str) -> Response:
-    started = await _action(request, tenant, user_id, "admin")
-    admin, detail = started
+async def restore(admin: UserAdminDep, user_id: str) -> Response:
+    detail = await _action(admin, user_id, on_admins=True)
     try:
-        DeletedItemsService(admin.sessions, admin.principal).restore(detail.user.id)
+        admin.deleted_items.restore(detail.user.id)
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="restored")

@@ -1,0 +1,70 @@
+"""My Apps: the applications a signed-in user or guest may launch (assigned directly or through groups, nested
+groups included), and an assigned app's launch URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.services.admin_access import Access, load_access
+from hospes.services.guest_flows import safe_redirect
+from hospes.storage.tables import AppRoleAssignment, GroupMember, ServicePrincipal
+
+
+@dataclass(frozen=True)
+class AppTile:
+    id: str
+    name: str
+    launch: bool
+
+
+class MyApps:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def apps(self, tenant_id: str, user_id: str) -> list[AppTile]:
+        """Applications assigned to the user directly or through groups (nested groups included)."""
+        with self.sessions() as session:
+            principals = {user_id}
+            frontier = {user_id}
+            while frontier:  # walk up nested group memberships
+                parents = set(
+                    session.scalars(
+                        select(GroupMember.group_id).where(
+                            GroupMember.tenant_id == tenant_id,
+                            GroupMember.relation == "member",
+                            GroupMember.member_id.in_(frontier),
+                        )
+                    )
+                )
+                frontier = parents - principals
+                principals |= parents
+            rows = session.scalars(
+                select(ServicePrincipal)
+                .join(AppRoleAssignment, AppRoleAssignment.resource_id == ServicePrincipal.id)
+                .where(
+                    AppRoleAssignment.tenant_id == tenant_id,
+                    AppRoleAssignment.principal_id.in_(principals),
+                    ServicePrincipal.tenant_id == tenant_id,
+                    ServicePrincipal.account_enabled.is_(True),
+                )
+                .order_by(ServicePrincipal.display_name, ServicePrincipal.id)
+            )
+            seen: dict[str, AppTile] = {}
+            for sp in rows:
+                seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, safe_redirect(sp.login_url) is not None))
+            return list(seen.values())
+
+    def launch_url(self, tenant_id: str, user_id: str, sp_id: str) -> str | None:
+        if sp_id not in {tile.id for tile in self.apps(tenant_id, user_id)}:
+            return None
+        with self.sessions() as session:
+            sp = session.get(ServicePrincipal, sp_id)
+            return safe_redirect(sp.login_url) if sp else None
+
+    def portal_access(self, tenant_id: str, user_id: str) -> Access:
+        """What the user may manage in the admin portal: the page links to it (group owners manage their own
+        groups' guests from there, without an admin role)."""
+        return load_access(self.sessions, tenant_id, user_id)
