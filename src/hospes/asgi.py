@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import IO
+from typing import IO, Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import Config as UvicornConfig
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
@@ -85,8 +91,79 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_ids)
 
 
+class HeadAsGetMiddleware:
+    """HEAD is answered as GET without the body (RFC 9110 section 9.3.2): same status and headers, Content-Length
+    included. FastAPI routes declare GET only, which made every HEAD a 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] in ("http.response.body", "http.response.pathsend"):
+                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 def _is_graph(request: Request) -> bool:
     return request.url.path.startswith("/v1.0")
+
+
+_PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request, exc: StarletteHTTPException) -> str:
+    """Every method served at the request's path. The router's own ``Allow`` names only the first route that
+    matched the path (GET and POST of one path are two routes), so each method is tried against the routes;
+    mounts match any method, their application says what it allows (static files: GET, HEAD)."""
+    allowed = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    for method in _PROBED_METHODS:
+        probe: Scope = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            allowed.add(method)
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
+
+
+def _relative_location(scope: Scope) -> str:
+    """A Location made of the path and query only: never the client's Host header (a forged Host would make the
+    server send its users elsewhere), and never a path a browser reads as another host ('//host' or '/\\host')."""
+    path = quote("/" + scope["path"].lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def _slash_redirect(app: FastAPI) -> ASGIApp:
+    """What Starlette's ``redirect_slashes`` does (a path that matches only with or without its trailing slash is
+    redirected there), with a relative Location. Starlette builds an absolute one from the request's Host."""
+    router = app.router
+    not_found = router.default
+
+    async def redirect_or_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and path.rstrip("/") != scope.get("root_path", "").rstrip("/"):
+            other = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
+            if any(route.matches(other)[0] is not Match.NONE for route in router.routes):
+                await RedirectResponse(_relative_location(other), status_code=307)(scope, receive, send)
+                return
+        await not_found(scope, receive, send)
+
+    return redirect_or_not_found
 
 
 def create_app(
@@ -130,9 +207,10 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         runtime.workers.start()
-        yield
+        # Lifespan state is shared with the server: HttpProtocol reads its request-head deadline from it.
+        yield {HEAD_TIMEOUT_STATE: settings.http_header_timeout_seconds}
         runtime.invitations.stop()
         runtime.workers.stop()
         database.dispose()
@@ -146,6 +224,8 @@ def create_app(
     app.include_router(oauth_routes.router)
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
 
+    app.router.redirect_slashes = False
+    app.router.default = _slash_redirect(app)
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(DomainError)
@@ -173,7 +253,11 @@ def create_app(
             )
         if exc.status_code == 405:
             return error_response(
-                405, "Request_BadRequest", "The requested method is not allowed on this resource.", request
+                405,
+                "Request_BadRequest",
+                "The requested method is not allowed on this resource.",
+                request,
+                headers={"Allow": _allowed_methods(request, exc)},
             )
         return error_response(exc.status_code, "BadRequest", str(exc.detail), request)
 
@@ -186,6 +270,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     return app
 
@@ -234,3 +319,87 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+# --- the HTTP server --------------------------------------------------------------------------------------------
+# uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but has no deadline for reading a request's
+# head: its timer runs only between requests, so a client that sends the request line and headers a byte at a time
+# (or nothing at all) holds a connection and its buffers for as long as it likes. ``HttpProtocol`` adds that
+# deadline and a size cap to uvicorn's own protocol. The uvicorn options of ``hospes serve`` (one process or
+# ``--workers N``):
+#   http="hospes.asgi:HttpProtocol", timeout_keep_alive=settings.http_keep_alive_seconds,
+#   h11_max_incomplete_event_size=settings.http_max_header_bytes
+# The deadline (HOSPES_HTTP_HEADER_TIMEOUT_SECONDS) reaches the protocol through the app's lifespan state, so each
+# worker process uses its own settings and uvicorn needs no option for it.
+
+HEAD_TIMEOUT_STATE = "hospes.http_header_timeout_seconds"
+DEFAULT_HEAD_TIMEOUT: float = Settings.model_fields["http_header_timeout_seconds"].default  # before the lifespan
+DEFAULT_MAX_HEAD_BYTES = 16 * 1024  # h11's, so both parsers cap alike when uvicorn is given no size
+
+
+class _HeadDeadline(asyncio.Protocol):
+    """Mixed into a uvicorn HTTP protocol: a request head (request line and headers) must be complete within the
+    deadline, counted from the connection opening or from the first byte after a response (the idle time between
+    requests is uvicorn's keep-alive timeout), and within uvicorn's ``h11_max_incomplete_event_size`` bytes, which
+    this applies to either parser; otherwise the connection is closed. Request bodies have no deadline here."""
+
+    # Set by the uvicorn protocol this is mixed into.
+    config: UvicornConfig
+    app_state: dict[str, Any]
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    cycle: Any  # the current request's RequestResponseCycle, None before the first
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+
+    def _waiting_for_head(self) -> bool:
+        return self.cycle is None or bool(self.cycle.response_complete)
+
+    def _arm_head_timer(self) -> None:
+        timeout = float(self.app_state.get(HEAD_TIMEOUT_STATE, DEFAULT_HEAD_TIMEOUT))
+        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._waiting_for_head() and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._waiting_for_head()
+        if waiting:
+            self._head_bytes += len(data)
+            if self._head_timer is None:
+                self._arm_head_timer()
+        super().data_received(data)
+        if not waiting or self.transport.is_closing():
+            return
+        if not self._waiting_for_head():
+            self._disarm_head_timer()
+            self._head_bytes = 0
+        elif self._head_bytes > (self.config.h11_max_incomplete_event_size or DEFAULT_MAX_HEAD_BYTES):
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+
+class H11HttpProtocol(_HeadDeadline, H11Protocol):
+    """uvicorn's pure-Python HTTP/1.1 protocol with the request-head deadline."""
+
+
+class HttpToolsHttpProtocol(_HeadDeadline, HttpToolsProtocol):
+    """uvicorn's httptools (llhttp) protocol with the request-head deadline."""
+
+
+HttpProtocol = HttpToolsHttpProtocol  # what uvicorn's "auto" picks when httptools is installed (uvicorn[standard])

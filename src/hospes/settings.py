@@ -40,6 +40,25 @@ class Settings(BaseSettings):
     )
     housekeeping_interval_seconds: float = Field(300.0, gt=0, description="Interval of purge/prune jobs.")
 
+    # The HTTP server of 'hospes serve' (uvicorn; hospes.asgi.HttpProtocol).
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A connection must send a complete request line and headers within this time of opening (or of "
+        "its first byte after a response); a slower one is closed.",
+    )
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="An idle keep-alive connection is closed after this (uvicorn timeout_keep_alive)."
+    )
+    http_max_header_bytes: int = Field(
+        32 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="Largest request line and headers; a connection sending more is closed "
+        "(uvicorn h11_max_incomplete_event_size, applied to either HTTP parser).",
+    )
+
     # B2B invitations and their email (docs/invitations.md).
     invitation_link_lifetime_days: int = Field(
         30, ge=1, le=365, description="Lifetime of an inviteRedeemUrl ticket (single use; a re-invite rotates it)."
