@@ -34,7 +34,7 @@ def serve(
     database.dispose()  # each server process opens its own
     workers = workers or os.cpu_count() or 1
     console.print(f"Hospes listening on http://{host}:{port} (public URL {settings.public_url}), {workers} process(es)")
-    # Every server process, the only one included, builds its app from the environment (``hospes.asgi.worker_app``):
+    # Every server process, a lone one included, builds its app from the environment (``hospes.asgi.worker_app``):
     # the CLI never imports the HTTP surfaces. Hand it what was resolved here.
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
     os.environ["HOSPES_SERVE_CONFIG"] = config or ""
@@ -46,6 +46,11 @@ def serve(
         port=port,
         log_level="warning",
         access_log=False,
+        # uvicorn has no header-read deadline of its own: HttpProtocol closes connections that send their request
+        # head too slowly (HOSPES_HTTP_HEADER_TIMEOUT_SECONDS) or too large.
+        http="hospes.asgi:HttpProtocol",
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
 
 
