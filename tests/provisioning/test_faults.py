@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
 from tests.conftest import TenantHandle
 from tests.faultproxy import FaultPlan, FaultProxy
+from tests.helpers.clock import FakeClock
 from tests.provisioning.conftest import App, make_app, person
 from tests.scimtarget import Target
 
@@ -35,24 +37,36 @@ def proxy(scim_target: Target) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def fast_service(service: ProvisioningService) -> ProvisioningService:
-    settings = service.settings.model_copy(update={"provisioning_timeout_seconds": 0.7})
-    return ProvisioningService(service.sessions, settings, service.box)
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def converge(app: App, done: Callable[[], bool], timeout: float = 90.0) -> None:
+@pytest.fixture
+def clocked_service(service: ProvisioningService, clock: FakeClock) -> ProvisioningService:
+    """The engine on a fake clock: escrow, backoff and quarantine retries come due when the test moves it."""
+    return ProvisioningService(service.sessions, service.settings, service.box, clock=clock, sleep=clock.sleep)
+
+
+@pytest.fixture
+def fast_service(clocked_service: ProvisioningService) -> ProvisioningService:
+    settings = clocked_service.settings.model_copy(update={"provisioning_timeout_seconds": 0.7})
+    return replace(clocked_service, settings=settings)
+
+
+def converge(app: App, done: Callable[[], bool], clock: FakeClock, timeout: float = 90.0) -> None:
+    """Step the engine until ``done``; when nothing is due, move the clock to the next escrow or backoff."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worked = app.service.engine.step(app.job_id)
         if not worked and done():
             return
         if not worked:
-            time.sleep(0.1)
+            clock.advance(1.0)
     raise AssertionError(f"did not converge; status: {app.status()}")
 
 
 def test_faults_converge_without_duplicates(
-    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy
+    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy, clock: FakeClock
 ) -> None:
     app = make_app(tenant, fast_service, scim_target, base_url=proxy.url)
     users = [person(tenant) for _ in range(16)]
@@ -73,11 +87,11 @@ def test_faults_converge_without_duplicates(
         groups = scim_target.groups()
         return set(names) == wanted and len(groups) == 1 and len(groups[0].get("members") or []) == 8
 
-    converge(app, created)
+    converge(app, created, clock)
     # Then an update of every user, still through the faults.
     for u in users:
         assert tenant.patch(f"/users/{u['id']}", json={"jobTitle": "Faulted"}).status_code == 204
-    converge(app, lambda: all(t.get("title") == "Faulted" for t in scim_target.users()))
+    converge(app, lambda: all(t.get("title") == "Faulted" for t in scim_target.users()), clock)
     proxy.set_rates({})
     assert app.settle() <= 2
     names = Counter(u["userName"] for u in scim_target.users())
@@ -98,8 +112,9 @@ def drain_outbox(service: ProvisioningService, smtp: Settings) -> None:
 
 
 def test_wrong_token_quarantines_and_notifies(
-    tenant: TenantHandle, service: ProvisioningService, scim_target: Target, mail_sink: Any
+    tenant: TenantHandle, clocked_service: ProvisioningService, clock: FakeClock, scim_target: Target, mail_sink: Any
 ) -> None:
+    service = clocked_service
     notice = '{"Enabled": true, "Recipients": "ops@fabrikam.example"}'
     app = make_app(
         tenant, service, scim_target, token="not-the-token", extra_secrets={"SyncNotificationSettings": notice}
@@ -118,7 +133,7 @@ def test_wrong_token_quarantines_and_notifies(
     assert "quarantine" in received.message["Subject"]
     assert "8x8" in received.part("plain") and "401" in received.part("plain")
     # Still wrong: the retry keeps the quarantine and sends no second email for the same reason.
-    time.sleep(0.3)
+    clock.advance(0.3)  # the first quarantine retry is due (0.2 s)
     app.settle()
     drain_outbox(service, smtp)
     assert len([m for m in mail_sink.messages if "ops@fabrikam.example" in m.rcpt_tos]) == 1
@@ -128,7 +143,7 @@ def test_wrong_token_quarantines_and_notifies(
         app.sp_id,
         {"BaseAddress": scim_target.base_url, "SecretToken": scim_target.token, "SyncNotificationSettings": notice},
     )
-    time.sleep(0.5)  # the next quarantine retry is due
+    clock.advance(0.5)  # the next quarantine retry is due (0.4 s)
     app.settle()
     assert app.status()["code"] == "Active" and app.status()["quarantine"] is None
     assert len(scim_target.users()) == 1
@@ -185,7 +200,7 @@ def test_killed_worker_resumes_without_duplicates_or_lost_changes(
 
 
 def test_failed_objects_are_escrowed_then_retried(
-    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy
+    tenant: TenantHandle, fast_service: ProvisioningService, scim_target: Target, proxy: FaultProxy, clock: FakeClock
 ) -> None:
     app = make_app(tenant, fast_service, scim_target, base_url=proxy.url)
     app.settle()  # initial cycle with nobody assigned: discovery done, job steady
@@ -200,7 +215,7 @@ def test_failed_objects_are_escrowed_then_retried(
     )
     assert not app.service.engine.step(app.job_id)  # backing off until the next attempt
     proxy.plan.methods = frozenset({"POST"})  # now only creates fail (its other endpoints work)
-    time.sleep(2.2)  # first backoff: 2 s, doubling up to 5 min
+    clock.advance(2.2)  # first backoff: 2 s, doubling up to 5 min
     for u in users[1:]:
         app.assign(u["id"])
     app.service.engine.step(app.job_id)
@@ -212,7 +227,7 @@ def test_failed_objects_are_escrowed_then_retried(
     assert info["errorCode"] == "SystemForCrossDomainIdentityManagementInternalServerError"
     assert info["errorCategory"] == "failure"  # transient: not the tenant's to fix
     proxy.set_rates({})
-    converge(app, lambda: len(scim_target.users()) == 3)
+    converge(app, lambda: len(scim_target.users()) == 3, clock)
     assert app.status()["countEscrowed"] == 0
 
 

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import select
 
 from hospes.domain.provisioning import CycleKind
 from hospes.provisioning import ProvisioningRunner
 from hospes.provisioning.credentials import seal
-from hospes.storage.tables_provisioning import ProvisioningSecrets
+from hospes.storage.tables_provisioning import ProvisioningJob, ProvisioningSecrets
 from tests.provisioning.conftest import App, person
 
 
@@ -24,6 +25,12 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> float:
             return time.monotonic() - started
         time.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+def lease_owner(app: App) -> str | None:
+    with app.service.sessions() as session:
+        owner: str | None = session.scalar(select(ProvisioningJob.lease_owner).where(ProvisioningJob.id == app.job_id))
+        return owner
 
 
 def test_runner_propagates_changes_within_seconds(sync_app: App) -> None:
@@ -39,8 +46,10 @@ def test_runner_propagates_changes_within_seconds(sync_app: App) -> None:
         assert app.tenant.delete(f"/users/{user['id']}").status_code == 204
         wait_for(lambda: (app.target.user_by_name(user["userPrincipalName"]) or {}).get("active") is False)
         app.service.pause(app.tenant.id, app.sp_id, app.job_id)
+        wait_for(lambda: lease_owner(app) is None)  # the runner saw the pause and let the job go
         app.tenant.post(f"/directory/deletedItems/{user['id']}/restore")
-        time.sleep(0.5)
+        assert not app.service.engine.step(app.job_id)  # a paused job has no work, and no runner thread claims it
+        assert lease_owner(app) is None
         assert app.target.user_by_name(user["userPrincipalName"])["active"] is False  # type: ignore[index]
     finally:
         runner.stop()
@@ -99,8 +108,6 @@ def test_restart_during_a_full_cycle_is_not_lost(sync_app: App) -> None:
         cycle.join()
         assert len(app.target.users()) == 20
         with app.service.sessions() as session:
-            from hospes.storage.tables_provisioning import ProvisioningJob
-
             job = session.get(ProvisioningJob, app.job_id)
             assert job is not None and job.full_pending  # the restart asked for another full cycle
         app.settle()
@@ -129,7 +136,8 @@ def test_stored_base_address_the_guard_refuses_quarantines_the_job(
         runner.start()
         try:
             wait_for(lambda: app.status()["code"] == "Quarantine", timeout=10.0)
-            time.sleep(0.6)  # a few quarantine retries (0.2 s in these tests) go the same way
+            # A few quarantine retries (0.2 s, doubling, in these tests) go the same way.
+            wait_for(lambda: (app.status()["quarantine"] or {}).get("seriesCount", 0) >= 3, timeout=10.0)
         finally:
             runner.stop()
     quarantine = app.status()["quarantine"]

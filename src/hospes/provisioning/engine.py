@@ -27,14 +27,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
 from hospes.domain.changes import MEMBER_CHANGES, ChangeRecord, ChangeType, ObjectType
-from hospes.domain.clock import utcnow
+from hospes.domain.clock import Clock, utcnow
 from hospes.domain.provisioning import HELD_FOR_ADMIN, RUNNING_CODES, Action, CycleKind, JobCode, Status, StopReason
 from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intro_steps
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
@@ -89,7 +88,7 @@ class Engine:
         settings: Settings,
         box: SecretBox,
         connector_factory: ConnectorFactory | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sessions, self.settings, self.box, self.clock, self.sleep = sessions, settings, box, clock, sleep
@@ -200,7 +199,7 @@ class Cycle:
     journal: Journal
     lifecycle: Lifecycle
     counters: Counters
-    clock: Callable[[], datetime]
+    clock: Clock
     halt: threading.Event  # set when the job was paused or deleted, or its objects could not be recorded
     shutdown: threading.Event | None = None
     probe: bool = False  # a quarantined job's retry: test the connection before anything else

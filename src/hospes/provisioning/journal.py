@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.domain.clock import utcnow
+from hospes.domain.clock import Clock, utcnow
 from hospes.domain.provisioning import Action, CycleKind, Status
 from hospes.provisioning.applier import Outcome, step
 from hospes.provisioning.lifecycle import CycleInfo, escrow_delay
@@ -73,7 +73,7 @@ def prune_logs(sessions: sessionmaker[Session], retention_days: int, now: dateti
 class Journal:
     sessions: sessionmaker[Session]
     info: CycleInfo
-    clock: Callable[[], datetime]
+    clock: Clock
     escrow_base_seconds: float
 
     def log_values(self, work: Work, outcome: Outcome) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import Clock
 from hospes.domain.provisioning import RUNNING_CODES, CycleKind, JobCode, StopReason
 from hospes.provisioning.connector import ComplianceError, ConnectorError, CredentialsError, PermanentError
 from hospes.provisioning.credentials import JobConfig
@@ -106,7 +106,7 @@ def _iso(value: datetime) -> str:
 class Lifecycle:
     sessions: sessionmaker[Session]
     settings: Settings
-    clock: Callable[[], datetime]
+    clock: Clock
     info: CycleInfo
     config: JobConfig
     counters: Counters

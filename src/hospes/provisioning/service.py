@@ -33,7 +33,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
-from hospes.domain.clock import utcnow
+from hospes.domain.clock import Clock, utcnow
 from hospes.domain.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal, system_principal
 from hospes.domain.provisioning import RUNNING_CODES, Action, CycleKind, JobCode, Status
@@ -133,11 +133,12 @@ class ProvisioningService:
     settings: Settings
     box: SecretBox
     connector_factory: ConnectorFactory | None = None
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = utcnow
+    sleep: Callable[[float], None] = time.sleep  # the engine's waits (a retried create's backoff)
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = Engine(self.sessions, self.settings, self.box, self.connector_factory, self.clock)
+        self.engine = Engine(self.sessions, self.settings, self.box, self.connector_factory, self.clock, self.sleep)
 
     # --- lookups ----------------------------------------------------------------------------------------
 
