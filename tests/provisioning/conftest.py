@@ -81,7 +81,7 @@ class App:
         return self.service.status(self.tenant.id, self.sp_id, self.job_id)
 
     def logs(self, **filters: Any) -> list[dict[str, Any]]:
-        from hospes.provisioning.service import LogQuery
+        from hospes.provisioning.logs import LogQuery
 
         return self.service.logs(self.tenant.id, LogQuery(job_id=self.job_id, top=1000, **filters)).items
 

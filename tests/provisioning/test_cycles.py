@@ -11,7 +11,7 @@ import pytest
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
 from hospes.domain.provisioning import CycleKind
-from hospes.provisioning.service import CredentialsRejectedError
+from hospes.provisioning.runs import CredentialsRejectedError
 from tests.conftest import TenantHandle
 from tests.provisioning.conftest import App, make_app, person
 from tests.scimtarget import ENTERPRISE, EXT_8X8
@@ -375,7 +375,7 @@ def test_tenant_isolation(sync_app: App, other_tenant: TenantHandle) -> None:
     person_ = person(app.tenant)
     app.assign(person_["id"])
     app.settle()
-    from hospes.provisioning.service import LogQuery
+    from hospes.provisioning.logs import LogQuery
 
     assert app.service.logs(other_tenant.id, LogQuery()).items == []
     assert app.service.logs(app.tenant.id, LogQuery(identity_id=person_["id"])).items

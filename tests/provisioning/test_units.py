@@ -13,10 +13,10 @@ import pytest
 from hospes.domain.errors import InvalidInputError
 from hospes.provisioning.connector import Change, PermanentError
 from hospes.provisioning.paths import filter_literal, read_path
+from hospes.provisioning.runs import DEFAULT_RESTART, parse_reset_scope
 from hospes.provisioning.schema import compile_schema, default_schema, merge_schema
 from hospes.provisioning.scim import ScimConfig, ScimConnector
 from hospes.provisioning.scim_patch import member_operations, patch_operations
-from hospes.provisioning.service import DEFAULT_RESTART, parse_reset_scope
 from hospes.provisioning.ssrf import GuardedTransport, OutboundBlockedError, OutboundPolicy
 
 

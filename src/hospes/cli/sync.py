@@ -308,7 +308,7 @@ def logs(
     config: ConfigOpt = None,
 ) -> None:
     """Provisioning log entries of the job, newest first, with filters."""
-    from hospes.provisioning.service import LogQuery
+    from hospes.provisioning.logs import LogQuery
 
     if status_ is not None and status_ not in _STATUS_STYLE:
         raise typer.BadParameter("success, failure, skipped or warning", param_hint="--status")

@@ -407,4 +407,3 @@ class Cycle:
                     self.counters.escrowed += 1
             elif outcome.status == Status.SUCCESS and outcome.action != Action.OTHER:
                 self.counters.exported += 1
-

@@ -9,12 +9,26 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from hospes.expressions import NO_FLOW, ExpressionError, build_scim_resource, compile_expression, compile_scope
+from hospes.expressions import (
+    NO_FLOW,
+    ExpressionError,
+    build_scim_resource,
+    compile_expression,
+    compile_scope,
+    scope_from_text,
+    scope_to_text,
+)
 from hospes.expressions.defaults import EIGHT_BY_EIGHT_USER_MAPPINGS, SCIM_GROUP_MAPPINGS, DefaultMapping
 
 
 class MappingError(ValueError):
-    """An expression or a scoping filter that does not compile."""
+    """An expression or a scoping filter that does not compile. ``message`` is the reason alone, ``position``
+    the 0-based offset in the text where it was found (when known); ``str()`` adds the position."""
+
+    def __init__(self, text: str, message: str | None = None, position: int | None = None) -> None:
+        super().__init__(text)
+        self.message = text if message is None else message
+        self.position = position
 
 
 class Compiled(Protocol):
@@ -64,7 +78,7 @@ def compile_text(text: str) -> Compiled:
     try:
         return compile_expression(stripped)
     except ExpressionError as exc:
-        raise MappingError(str(exc)) from None
+        raise MappingError(str(exc), exc.message, exc.position) from None
 
 
 def compile_scope_json(data: dict[str, Any]) -> CompiledScope:
@@ -72,6 +86,20 @@ def compile_scope_json(data: dict[str, Any]) -> CompiledScope:
         return compile_scope(data)
     except (ExpressionError, ValueError, TypeError) as exc:
         raise MappingError(str(exc)) from None
+
+
+def scope_text(scope: Mapping[str, Any] | None) -> str:
+    """A scoping filter (Graph ``filter`` JSON) in the text form the portal edits."""
+    return scope_to_text(scope)
+
+
+def parse_scope_text(text: str) -> dict[str, Any] | None:
+    """The Graph ``filter`` JSON written by the text form (``None`` for no clause); only the shape of each line
+    is checked here, ``compile_scope_json`` checks the operands."""
+    try:
+        return scope_from_text(text)
+    except ExpressionError as exc:
+        raise MappingError(str(exc), exc.message, exc.position) from None
 
 
 def build_resource(values: dict[str, Any], kind: str = "user") -> dict[str, Any]:

@@ -13,6 +13,7 @@ import copy
 import json
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hospes.domain.errors import InvalidInputError
@@ -147,15 +148,36 @@ def default_schema(job_id: str) -> dict[str, Any]:
 # --- compile and validate ----------------------------------------------------------------------------------------
 
 
-def _bad(message: str) -> InvalidInputError:
-    return InvalidInputError(f"Invalid synchronization schema: {message}", target="schema")
+class SchemaField(StrEnum):
+    """The property of an object or attribute mapping a ``SchemaError`` is about (its Graph name)."""
+
+    TARGET = "targetAttributeName"
+    EXPRESSION = "expression"  # the attribute mapping's source
+    MATCHING = "matchingPriority"
+    FLOW_TYPE = "flowType"
+    FLOW_TYPES = "flowTypes"
+    ENABLED = "enabled"
+    SCOPE = "scope"
+
+
+class SchemaError(InvalidInputError):
+    """A schema that does not compile. The Graph API reports it on the whole ``schema``; ``field`` names the
+    property of the object or attribute mapping at fault, for editors that show the error next to it."""
+
+    def __init__(self, message: str, field: SchemaField | None = None) -> None:
+        super().__init__(f"Invalid synchronization schema: {message}", target="schema")
+        self.field = field
+
+
+def _bad(message: str, field: SchemaField | None = None) -> SchemaError:
+    return SchemaError(message, field)
 
 
 def _expression_of(source: Any, where: str) -> tuple[str, str | None]:
     if source is None:
         return "None", None
     if not isinstance(source, dict):
-        raise _bad(f"{where}: source must be an object")
+        raise _bad(f"{where}: source must be an object", SchemaField.EXPRESSION)
     kind = str(source.get("type") or "Attribute")
     expression = source.get("expression")
     name = source.get("name")
@@ -163,7 +185,7 @@ def _expression_of(source: Any, where: str) -> tuple[str, str | None]:
         if not isinstance(name, str) or not name:
             if isinstance(expression, str) and expression.strip().startswith("["):
                 return kind, expression.strip()
-            raise _bad(f"{where}: an Attribute source needs a name")
+            raise _bad(f"{where}: an Attribute source needs a name", SchemaField.EXPRESSION)
         return kind, f"[{name}]"
     if kind == "Constant":
         if isinstance(expression, str) and expression.strip().startswith('"'):
@@ -171,9 +193,9 @@ def _expression_of(source: Any, where: str) -> tuple[str, str | None]:
         return kind, json.dumps("" if name is None else str(name))
     if kind == "Function":
         if not isinstance(expression, str) or not expression.strip():
-            raise _bad(f"{where}: a Function source needs an expression")
+            raise _bad(f"{where}: a Function source needs an expression", SchemaField.EXPRESSION)
         return kind, expression.strip()
-    raise _bad(f"{where}: unknown source type {kind!r}")
+    raise _bad(f"{where}: unknown source type {kind!r}", SchemaField.EXPRESSION)
 
 
 def _flow_types(value: Any) -> frozenset[str]:
@@ -183,7 +205,7 @@ def _flow_types(value: Any) -> frozenset[str]:
         items = [part.strip() for part in str(value or "").split(",")]
     found = frozenset(i for i in items if i)
     if not found <= {"Add", "Update", "Delete"}:
-        raise _bad(f"flowTypes must be made of Add, Update, Delete (got {sorted(found)})")
+        raise _bad(f"flowTypes must be made of Add, Update, Delete (got {sorted(found)})", SchemaField.FLOW_TYPES)
     return found
 
 
@@ -205,23 +227,23 @@ def compile_object(data: dict[str, Any]) -> ObjectMapping:
         target = item.get("targetAttributeName")
         where = f"{data.get('name')}: mapping {index + 1} ({target})"
         if not isinstance(target, str) or not target.strip():
-            raise _bad(f"{where}: targetAttributeName is required")
+            raise _bad(f"{where}: targetAttributeName is required", SchemaField.TARGET)
         if target.lower() == "id":
-            raise _bad(f"{where}: the target's id is assigned by the target and cannot be mapped")
+            raise _bad(f"{where}: the target's id is assigned by the target and cannot be mapped", SchemaField.TARGET)
         if target.lower() in seen_targets:
-            raise _bad(f"{where}: {target} is mapped twice")
+            raise _bad(f"{where}: {target} is mapped twice", SchemaField.TARGET)
         seen_targets.add(target.lower())
         source_type, expression = _expression_of(item.get("source"), where)
         flow = str(item.get("flowType") or FLOW_ALWAYS)
         if flow not in _FLOW_TYPES:
-            raise _bad(f"{where}: unknown flowType {flow!r}")
+            raise _bad(f"{where}: unknown flowType {flow!r}", SchemaField.FLOW_TYPE)
         priority = item.get("matchingPriority") or 0
         if not isinstance(priority, int) or priority < 0:
-            raise _bad(f"{where}: matchingPriority must be a non-negative integer")
+            raise _bad(f"{where}: matchingPriority must be a non-negative integer", SchemaField.MATCHING)
         if priority and priority in priorities:
-            raise _bad(f"{where}: two matching attributes have precedence {priority}")
+            raise _bad(f"{where}: two matching attributes have precedence {priority}", SchemaField.MATCHING)
         if priority and expression is None:
-            raise _bad(f"{where}: a matching attribute needs a source")
+            raise _bad(f"{where}: a matching attribute needs a source", SchemaField.MATCHING)
         if priority:
             priorities.add(priority)
         default = item.get("defaultValue")
@@ -230,7 +252,7 @@ def compile_object(data: dict[str, Any]) -> ObjectMapping:
             try:
                 compiled = mapping.compile_text(expression)
             except mapping.MappingError as exc:
-                raise _bad(f"{where}: {exc}") from None
+                raise _bad(f"{where}: {exc}", SchemaField.EXPRESSION) from None
         attributes.append(
             AttributeMapping(
                 target=target.strip(),
@@ -246,11 +268,11 @@ def compile_object(data: dict[str, Any]) -> ObjectMapping:
     scope = None
     if scope_json:
         if not isinstance(scope_json, dict):
-            raise _bad(f"{data.get('name')}: scope must be a filter object")
+            raise _bad(f"{data.get('name')}: scope must be a filter object", SchemaField.SCOPE)
         try:
             scope = mapping.compile_scope_json(scope_json)
         except mapping.MappingError as exc:
-            raise _bad(f"{data.get('name')}: scoping filter: {exc}") from None
+            raise _bad(f"{data.get('name')}: scoping filter: {exc}", SchemaField.SCOPE) from None
     return ObjectMapping(
         name=str(data.get("name") or kind),
         kind=kind,
@@ -283,12 +305,14 @@ def compile_schema(raw: dict[str, Any]) -> CompiledSchema:
     if user is None:
         raise _bad("the user object mapping is required")
     if not user.enabled:
-        raise _bad("the user object mapping cannot be disabled")
+        raise _bad("the user object mapping cannot be disabled", SchemaField.ENABLED)
     if not user.matching:
-        raise _bad("the user object mapping needs at least one matching attribute (matchingPriority > 0)")
+        raise _bad(
+            "the user object mapping needs at least one matching attribute (matchingPriority > 0)", SchemaField.MATCHING
+        )
     group = found.get("group")
     if group is not None and group.enabled and not group.matching:
-        raise _bad("the group object mapping needs at least one matching attribute")
+        raise _bad("the group object mapping needs at least one matching attribute", SchemaField.MATCHING)
     return CompiledSchema(user=user, group=group, raw=raw)
 
 

@@ -19,7 +19,7 @@ from hospes.domain.principals import Principal
 from hospes.graph.deps import Provisioning, ProvisioningLogsReader, RuntimeDep
 from hospes.graph.wire import collection, entity
 from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
-from hospes.provisioning.service import LogQuery
+from hospes.provisioning.logs import LogQuery
 
 router = APIRouter()
 PATH = "auditLogs/provisioning"

@@ -29,8 +29,8 @@ from hospes.graph.deps import (
     SyncWriter,
 )
 from hospes.graph.wire import collection, context_url, entity
-from hospes.provisioning.schema import default_schema
-from hospes.provisioning.service import TEMPLATES, ProvisioningService
+from hospes.provisioning.jobs import TEMPLATES
+from hospes.provisioning.service import ProvisioningService
 from hospes.services.apps import AppService
 
 router = APIRouter()
@@ -58,7 +58,7 @@ def _sync_path(sp_id: str) -> str:
     return f"servicePrincipals('{sp_id}')/synchronization"
 
 
-def _template(apps: AppService, sp_id: str, template_id: str) -> dict[str, Any]:
+def _template(apps: AppService, prov: ProvisioningService, sp_id: str, template_id: str) -> dict[str, Any]:
     sp, _ = apps.get_sp(sp_id)  # 404 for another tenant's principal
     return {
         "id": template_id,
@@ -68,7 +68,7 @@ def _template(apps: AppService, sp_id: str, template_id: str) -> dict[str, Any]:
         "discoverable": True,
         "factoryTag": "scim",
         "metadata": [{"key": "supportsProvisionOnDemand", "value": "true"}],
-        "schema": default_schema(template_id),
+        "schema": prov.template(template_id),
     }
 
 
@@ -87,7 +87,7 @@ def get_synchronization(
         "jobs": jobs,
         # Which secrets are set; their values are write-only.
         "secrets": [{"key": key, "value": None} for key in keys],
-        "templates": [_template(apps, sp_id, t) for t in TEMPLATES],
+        "templates": [_template(apps, prov, sp_id, t) for t in TEMPLATES],
     }
 
 
@@ -127,16 +127,19 @@ def put_secrets(sp_id: str, body: BodyDep, principal: SyncWriter, prov: Provisio
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates")
-def list_templates(sp_id: str, state: RuntimeDep, apps: SyncAppsReader) -> dict[str, Any]:
-    return collection(state, f"{_sync_path(sp_id)}/templates", (_template(apps, sp_id, t) for t in TEMPLATES))
+def list_templates(sp_id: str, state: RuntimeDep, apps: SyncAppsReader, prov: Provisioning) -> dict[str, Any]:
+    templates = (_template(apps, prov, sp_id, t) for t in TEMPLATES)
+    return collection(state, f"{_sync_path(sp_id)}/templates", templates)
 
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates/{template_id}")
-def get_template(sp_id: str, template_id: str, state: RuntimeDep, apps: SyncAppsReader) -> dict[str, Any]:
+def get_template(
+    sp_id: str, template_id: str, state: RuntimeDep, apps: SyncAppsReader, prov: Provisioning
+) -> dict[str, Any]:
     if template_id not in TEMPLATES:
         apps.get_sp(sp_id)
         raise InvalidInputError(f"Unknown synchronization template '{template_id}'.", target="templateId")
-    body = _template(apps, sp_id, template_id)
+    body = _template(apps, prov, sp_id, template_id)
     return entity(state, f"{_sync_path(sp_id)}/templates", body)
 
 

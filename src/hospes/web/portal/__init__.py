@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hospes.web.portal import apps, bulk, groups, logs, provisioning, settings, users
+from hospes.web.portal import (
+    apps,
+    bulk,
+    groups,
+    logs,
+    provisioning_logs,
+    provisioning_mappings,
+    provisioning_settings,
+    settings,
+    users,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(bulk.router)  # before users: /users/bulk is not a user id
 router.include_router(users.router)
 router.include_router(groups.router)
-router.include_router(provisioning.router)  # before apps: /apps/{id}/provisioning
+router.include_router(provisioning_settings.router)  # before apps: /apps/{id}/provisioning
+router.include_router(provisioning_mappings.router)
+router.include_router(provisioning_logs.router)
 router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)

@@ -1,0 +1,268 @@
+"""The Provisioning screen of an enterprise application, on top of the provisioning facade
+(``Runtime.provisioning``, ``hospes.provisioning.service``). Global Administrators.
+
+- credentials (tenant URL, secret token) with Test connection, notification email and "send an email on
+  failure", scope (assigned only / all), accidental-deletion prevention: one ``put_secrets`` per save;
+- status on/off (start, pause), restart, allow deletes after the deletion threshold stopped a cycle, the current
+  cycle's progress bar (polled by ``portal.js`` when scripts run, a refresh link otherwise), last cycle statistics,
+  the quarantine banner;
+- provision on demand with its steps; dry run.
+
+The mapping editor is ``provisioning_mappings.py``, the logs ``provisioning_logs.py``; both use the helpers here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from hospes.domain.errors import DomainError, NotFoundError
+from hospes.provisioning.service import ProvisioningService
+from hospes.services.admin_access import Access
+from hospes.services.directory_views import AppDetail
+from hospes.web.exits import PageExit
+from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin
+
+router = APIRouter(include_in_schema=False)
+
+
+def global_admin(access: Access) -> bool:
+    return bool(access.is_global_admin)
+
+
+def service(admin: AdminPage) -> ProvisioningService:
+    return admin.runtime.provisioning
+
+
+def _wake(admin: AdminPage) -> None:
+    runner = admin.runtime.workers.provisioning
+    if runner is not None:
+        runner.wake()
+
+
+def open_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail]:
+    admin = open_admin(request, tenant, "apps", global_admin)
+    try:
+        return admin, admin.queries.app(sp_id[:64])
+    except NotFoundError:
+        raise PageExit(admin.not_found()) from None
+
+
+async def post_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail, Form]:
+    admin, detail = open_app(request, tenant, sp_id)
+    return admin, detail, await admin.form()
+
+
+def unknown(request: Request, tenant: str) -> Response:
+    """An action that does not exist: the readable 404 page (or the sign-in / 403 page first)."""
+    return open_admin(request, tenant, "apps", global_admin).not_found()
+
+
+def current_job(admin: AdminPage, detail: AppDetail) -> dict[str, Any] | None:
+    jobs = service(admin).list_jobs(admin.page.tenant.id, detail.sp.id)
+    return jobs[0] if jobs else None
+
+
+def _settings_values(admin: AdminPage, detail: AppDetail) -> dict[str, Any]:
+    """What the credentials form shows: never the token itself, only whether one is saved."""
+    saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
+    try:
+        notice = json.loads(saved.get("SyncNotificationSettings") or "{}")
+    except ValueError:
+        notice = {}
+    notice = notice if isinstance(notice, dict) else {}
+    return {
+        "tenant_url": saved.get("BaseAddress", ""),
+        "token_saved": bool(saved.get("SecretToken")),
+        "notification_email": str(notice.get("Recipients") or ""),
+        "notify": bool(notice.get("Enabled", False)),
+        "prevent_deletes": bool(notice.get("DeleteThresholdEnabled", True)),
+        "delete_threshold": str(notice.get("DeleteThresholdValue") or 500),
+        "scope": "all" if str(saved.get("SyncAll", "")).lower() == "true" else "assigned",
+    }
+
+
+def _overview(
+    admin: AdminPage, detail: AppDetail, status: int = 200, *, errors: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    job = current_job(admin, detail)
+    notices = {
+        "created": admin._("Provisioning is set up. Enter the target's credentials, then start it."),
+        "saved": admin._("Saved."),
+        "started": admin._("Provisioning is on. The first cycle starts within seconds."),
+        "paused": admin._("Provisioning is paused. Nothing more is sent to the target until you start it."),
+        "restarted": admin._("Provisioning restarts: the next cycle is a full cycle."),
+        "deletes": admin._("Deletes are allowed for the next cycle."),
+        "reset": admin._("The default mappings were restored."),
+    }
+    values = extra.pop("values", None) or _settings_values(admin, detail)
+    return admin.render(
+        "portal/provisioning.html",
+        status,
+        d=detail,
+        job=job,
+        st=job["status"] if job else None,
+        values=values,
+        errors=errors or {},
+        notice=notices.get(admin.page.request.query_params.get("done", "")),
+        **extra,
+    )
+
+
+@router.get("/{tenant}/admin/apps/{sp_id}/provisioning")
+def provisioning(request: Request, tenant: str, sp_id: str) -> Response:
+    return _overview(*open_app(request, tenant, sp_id))
+
+
+@router.get("/{tenant}/admin/apps/{sp_id}/provisioning/progress.json")
+def progress(request: Request, tenant: str, sp_id: str) -> Response:
+    admin, detail = open_app(request, tenant, sp_id)
+    job = current_job(admin, detail)
+    if job is None:
+        return JSONResponse({"running": False}, headers={"Cache-Control": "no-store"})
+    found = service(admin).progress(admin.page.tenant.id, detail.sp.id, job["id"])
+    body = {
+        "running": found.running,
+        "done": found.done,
+        "total": found.total,
+        "rate": round(found.rate, 1),
+        "eta": None if found.eta_seconds is None else round(found.eta_seconds),
+        "code": job["status"]["code"],
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/provisioning/create")
+async def create_job(request: Request, tenant: str, sp_id: str) -> Response:
+    admin, detail, _form = await post_app(request, tenant, sp_id)
+    if current_job(admin, detail) is None:
+        try:
+            service(admin).create_job(admin.page.tenant.id, detail.sp.id, actor=admin.principal)
+        except DomainError as exc:
+            return _overview(admin, detail, 400, errors={"_form": exc.message})
+    return admin.redirect(f"/apps/{detail.sp.id}/provisioning", done="created")
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/provisioning/credentials")
+async def save_credentials(request: Request, tenant: str, sp_id: str) -> Response:
+    admin, detail, form = await post_app(request, tenant, sp_id)
+    _ = admin._
+    current = _settings_values(admin, detail)
+    values: dict[str, Any] = {
+        "tenant_url": form.get("tenant_url").strip(),
+        "token_saved": current["token_saved"],
+        "notification_email": form.get("notification_email").strip(),
+        "notify": form.flag("notify"),
+        "prevent_deletes": form.flag("prevent_deletes"),
+        "delete_threshold": form.get("delete_threshold").strip() or "500",
+        "scope": "all" if form.get("scope") == "all" else "assigned",
+    }
+    token = form.get("secret_token")
+    # Echoed back only into this same response's password field (after a test or an error), never from storage,
+    # so the admin does not have to type it again before saving.
+    values["typed_token"] = token
+    errors: dict[str, str] = {}
+    if not values["tenant_url"]:
+        errors["tenant_url"] = _("Enter the tenant URL of the target (its SCIM base address).")
+    elif not values["tenant_url"].startswith(("https://", "http://")) or len(values["tenant_url"]) > 2048:
+        errors["tenant_url"] = _("Enter an http or https URL.")
+    emails = [e.strip() for e in values["notification_email"].replace(",", ";").split(";") if e.strip()]
+    if any("@" not in e or len(e) > 254 or any(c.isspace() for c in e) for e in emails):
+        errors["notification_email"] = _("Enter email addresses separated by semicolons.")
+    if values["notify"] and not emails:
+        errors["notification_email"] = _("Enter the address that gets the failure emails.")
+    if not values["delete_threshold"].isdigit() or not 1 <= int(values["delete_threshold"]) <= 100_000:
+        errors["delete_threshold"] = _("Enter a number from 1 to 100000.")
+    saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
+    if not token and not saved.get("SecretToken"):
+        errors["secret_token"] = _("Enter the secret token.")
+    secrets = {"BaseAddress": values["tenant_url"], "SecretToken": token or saved.get("SecretToken", "")}
+    if form.get("action") == "test":
+        blocking = {k: v for k, v in errors.items() if k in ("tenant_url", "secret_token")}
+        if blocking:
+            return _overview(admin, detail, 400, errors=blocking, values=values)
+        try:
+            service(admin).validate_credentials(
+                admin.page.tenant.id, detail.sp.id, credentials=secrets, use_saved=False
+            )
+        except DomainError as exc:
+            return _overview(admin, detail, 400, errors={"test": exc.message}, values=values)
+        return _overview(admin, detail, values=values, tested=True)
+    if errors:
+        return _overview(admin, detail, 400, errors=errors, values=values)
+    notice = {
+        "Enabled": values["notify"],
+        "Recipients": ";".join(emails),
+        "DeleteThresholdEnabled": values["prevent_deletes"],
+        "DeleteThresholdValue": int(values["delete_threshold"]),
+    }
+    pairs = {
+        **{k: v for k, v in saved.items() if k not in ("BaseAddress", "SecretToken")},
+        **secrets,
+        "SyncAll": "true" if values["scope"] == "all" else "false",
+        "SyncNotificationSettings": json.dumps(notice),
+    }
+    try:
+        service(admin).put_secrets(admin.page.tenant.id, detail.sp.id, pairs, actor=admin.principal)
+    except DomainError as exc:
+        errors = field_errors(exc, {"BaseAddress": "tenant_url"}, "_form")
+        return _overview(admin, detail, 400, errors=errors, values=values)
+    return admin.redirect(f"/apps/{detail.sp.id}/provisioning", done="saved")
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/provisioning/{action}")
+async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> Response:
+    if action not in ("start", "pause", "restart", "allow-deletes", "reset-mappings"):
+        return unknown(request, tenant)
+    admin, detail, _form = await post_app(request, tenant, sp_id)
+    job = current_job(admin, detail)
+    if job is None:
+        return admin.not_found()
+    prov, tid, actor = service(admin), admin.page.tenant.id, admin.principal
+    try:
+        if action == "start":
+            prov.start(tid, detail.sp.id, job["id"], actor=actor)
+        elif action == "pause":
+            prov.pause(tid, detail.sp.id, job["id"], actor=actor)
+        elif action == "restart":
+            prov.restart(tid, detail.sp.id, job["id"], "Full", actor=actor)
+        elif action == "allow-deletes":
+            prov.restart(tid, detail.sp.id, job["id"], "ForceDeletes", actor=actor)
+        else:
+            prov.reset_schema(tid, detail.sp.id, job["id"], actor=actor)
+    except DomainError as exc:
+        return _overview(admin, detail, 400, errors={"_form": exc.message})
+    _wake(admin)
+    done = {"start": "started", "pause": "paused", "restart": "restarted", "allow-deletes": "deletes"}
+    return admin.redirect(f"/apps/{detail.sp.id}/provisioning", done=done.get(action, "reset"))
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/provisioning-run/{kind}")
+async def run_now(request: Request, tenant: str, sp_id: str, kind: str) -> Response:
+    """Provision on demand (one user or group, its steps shown) or a dry run (what a full cycle would do)."""
+    if kind not in ("on-demand", "dry-run"):
+        return unknown(request, tenant)
+    admin, detail, form = await post_app(request, tenant, sp_id)
+    _ = admin._
+    job = current_job(admin, detail)
+    if job is None:
+        return admin.not_found()
+    prov, tid = service(admin), admin.page.tenant.id
+    try:
+        if kind == "dry-run":
+            result = prov.dry_run(tid, detail.sp.id, job["id"])
+            return admin.render("portal/provisioning_run.html", d=detail, dry=result, results=None)
+        key = form.get("subject").strip()[:256]
+        user = admin.queries.find_user(key)
+        group = None if user is not None else admin.queries.find_group(key)
+        if user is None and group is None:
+            return _overview(admin, detail, 400, errors={"subject": _("No user or group matches.")}, subject=key)
+        subject = (user.id, "User") if user is not None else (group.id, "Group")  # type: ignore[union-attr]
+        results = prov.provision_on_demand(tid, detail.sp.id, job["id"], [subject])
+    except DomainError as exc:
+        field = "subject" if kind == "on-demand" else "_form"
+        return _overview(admin, detail, 400, errors={field: exc.message})
+    return admin.render("portal/provisioning_run.html", d=detail, dry=None, results=results)
