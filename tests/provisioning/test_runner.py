@@ -14,7 +14,9 @@ from sqlalchemy import select
 from hospes.domain.provisioning import CycleKind
 from hospes.provisioning import ProvisioningRunner
 from hospes.provisioning.credentials import seal
+from hospes.provisioning.engine import Engine
 from hospes.storage.tables_provisioning import ProvisioningJob, ProvisioningSecrets
+from tests.helpers.clock import FakeClock
 from tests.provisioning.conftest import App, person
 
 
@@ -136,11 +138,17 @@ def test_stored_base_address_the_guard_refuses_quarantines_the_job(
         runner.start()
         try:
             wait_for(lambda: app.status()["code"] == "Quarantine", timeout=10.0)
-            # A few quarantine retries (0.2 s, doubling, in these tests) go the same way.
-            wait_for(lambda: (app.status()["quarantine"] or {}).get("seriesCount", 0) >= 3, timeout=10.0)
         finally:
             runner.stop()
+        # The next quarantine retries go the same way (the engine on a clock moved past each backoff).
+        clock = FakeClock()
+        engine = Engine(app.service.sessions, app.service.settings, app.service.box, clock=clock, sleep=clock.sleep)
+        series = app.status()["quarantine"]["seriesCount"]
+        for _ in range(2):
+            clock.advance(60)
+            assert engine.step(app.job_id)
     quarantine = app.status()["quarantine"]
+    assert quarantine["seriesCount"] == series + 2
     assert quarantine["error"]["code"] == "InvalidBaseAddress"
     assert "0177.0.0.1" in quarantine["error"]["message"]
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
