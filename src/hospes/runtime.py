@@ -14,6 +14,7 @@ from hospes.auth.keys import ServerKeys
 from hospes.auth.tokens import TokenIssuer
 from hospes.provisioning import ProvisioningService
 from hospes.services.invitations.batch import InvitationBatcher
+from hospes.services.invitations.service import InviteConfig
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.workers import Workers
@@ -36,3 +37,9 @@ class Runtime:
     def sessions(self) -> sessionmaker[Session]:
         """``database.sessions``: what most services take."""
         return self.database.sessions
+
+    @property
+    def invite_config(self) -> InviteConfig:
+        """What an invitation takes from the process (public URL, link lifetime, mail settings, the key that signs
+        the "block future invitations" link): the same for Graph's ``POST /invitations`` and the portal."""
+        return InviteConfig.from_settings(self.settings, self.keys.seal)

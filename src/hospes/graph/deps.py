@@ -30,7 +30,7 @@ from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
 from hospes.services.groups import GroupService
 from hospes.services.guest_policy import GuestPolicyService
-from hospes.services.invitations.service import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
@@ -101,9 +101,7 @@ def service(
 
 
 def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
-    return InvitationService(
-        runtime.database, principal, InviteConfig.from_settings(runtime.settings, runtime.keys.seal)
-    )
+    return InvitationService(runtime.database, principal, runtime.invite_config)
 
 
 UsersReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ))]

@@ -29,7 +29,7 @@ from hospes.services.directory import DeletedItemsService
 from hospes.services.directory_views import PortalQueries
 from hospes.services.groups import GroupService
 from hospes.services.invitations.jobs import BulkJobs
-from hospes.services.invitations.service import InvitationService, InviteConfig
+from hospes.services.invitations.service import InvitationService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
@@ -121,12 +121,8 @@ class AdminPage:
         return CollaborationService(self.sessions, self.principal)
 
     @property
-    def invite_config(self) -> InviteConfig:
-        return InviteConfig.from_settings(self.runtime.settings, self.runtime.keys.seal)
-
-    @property
     def invitations(self) -> InvitationService:
-        return InvitationService(self.runtime.database, self.principal, self.invite_config)
+        return InvitationService(self.runtime.database, self.principal, self.runtime.invite_config)
 
     @property
     def bulk_jobs(self) -> BulkJobs:
