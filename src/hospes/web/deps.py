@@ -1,7 +1,7 @@
 """Dependencies of the page surface. A page that cannot go on (unknown organization, signed out, no role, a
 refused form) raises ``PageExit`` with the response to send; one exception handler sends it. Handlers therefore
-receive ready objects: ``PageDep`` (the tenant's page context). The portal's pages, after their role check, come
-from ``hospes.web.portal.deps``."""
+receive ready objects: ``PageDep`` (the tenant's page context), ``PlainPageDep`` (a page outside any tenant). The
+portal's pages, after their role check, come from ``hospes.web.portal.deps``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from hospes.runtime import Runtime
 from hospes.web.context import Page, open_page
+from hospes.web.guest import PlainPage
 
 
 async def runtime(request: Request) -> Runtime:
@@ -27,3 +28,11 @@ def tenant_page(request: Request, tenant: str) -> Page:
 
 
 PageDep = Annotated[Page, Depends(tenant_page)]
+
+
+async def plain_page(request: Request) -> PlainPage:
+    """A page outside any tenant: the unsubscribe portal, the "block future invitations" confirmation."""
+    return PlainPage.open(request)
+
+
+PlainPageDep = Annotated[PlainPage, Depends(plain_page)]

@@ -5,11 +5,11 @@ one-click POST that mail clients send with ``List-Unsubscribe=One-Click`` (no co
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hospes.services.invitations.blocks import block_from_link, read_block_link
-from hospes.web.deps import RuntimeDep
+from hospes.web.deps import PlainPageDep, RuntimeDep
 from hospes.web.guest import PlainPage
 
 router = APIRouter()
@@ -25,8 +25,7 @@ def _invalid(page: PlainPage) -> Response:
 
 
 @router.get("/invitations/block", include_in_schema=False)
-def block_page(request: Request, runtime: RuntimeDep, token: str = Query("", max_length=4096)) -> Response:
-    page = PlainPage.open(request)
+def block_page(page: PlainPageDep, runtime: RuntimeDep, token: str = Query("", max_length=4096)) -> Response:
     link = read_block_link(runtime.sessions, runtime.keys, token)
     if link is None:
         return _invalid(page)
@@ -34,8 +33,7 @@ def block_page(request: Request, runtime: RuntimeDep, token: str = Query("", max
 
 
 @router.post("/invitations/block", include_in_schema=False)
-def block(request: Request, runtime: RuntimeDep, token: str = Query("", max_length=4096)) -> Response:
-    page = PlainPage.open(request)
+def block(page: PlainPageDep, runtime: RuntimeDep, token: str = Query("", max_length=4096)) -> Response:
     link = read_block_link(runtime.sessions, runtime.keys, token)
     if link is None:
         return _invalid(page)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from hospes.services.guest_flows import FlowView
 from hospes.services.invitations.blocks import blocked_organizations, unblock
 from hospes.web.context import client_address
+from hospes.web.deps import PlainPageDep
 from hospes.web.guest import PlainPage, entered_address, mask_email, plain_form
 from hospes.web.otp_messages import code_error, sent_notice
 
@@ -31,14 +32,12 @@ def _flow(page: PlainPage) -> FlowView | None:
 
 
 @router.get("/unsubscribe")
-def start(request: Request) -> Response:
-    page = PlainPage.open(request)
+def start(page: PlainPageDep) -> Response:
     return page.render("unsub_start.html", email="", error=None)
 
 
 @router.post("/unsubscribe")
-async def start_submit(request: Request) -> Response:
-    page = PlainPage.open(request)
+async def start_submit(request: Request, page: PlainPageDep) -> Response:
     form = await plain_form(page)
     _ = page.gettext
     email, valid = entered_address(form)
@@ -71,8 +70,7 @@ def _expired(page: PlainPage) -> Response:
 
 
 @router.get("/unsubscribe/code")
-def code(request: Request) -> Response:
-    page = PlainPage.open(request)
+def code(page: PlainPageDep) -> Response:
     flow = _flow(page)
     if flow is None:
         return _expired(page)
@@ -80,8 +78,7 @@ def code(request: Request) -> Response:
 
 
 @router.post("/unsubscribe/code")
-async def code_submit(request: Request) -> Response:
-    page = PlainPage.open(request)
+async def code_submit(request: Request, page: PlainPageDep) -> Response:
     flow = _flow(page)
     if flow is None:
         return _expired(page)
@@ -99,8 +96,7 @@ def _verified(page: PlainPage) -> FlowView | None:
 
 
 @router.get("/unsubscribe/manage")
-def manage(request: Request) -> Response:
-    page = PlainPage.open(request)
+def manage(request: Request, page: PlainPageDep) -> Response:
     flow = _verified(page)
     if flow is None:
         return _expired(page)
@@ -111,8 +107,7 @@ def manage(request: Request) -> Response:
 
 
 @router.get("/unsubscribe/manage.csv")
-def manage_csv(request: Request) -> Response:
-    page = PlainPage.open(request)
+def manage_csv(page: PlainPageDep) -> Response:
     flow = _verified(page)
     if flow is None:
         return _expired(page)
@@ -135,8 +130,7 @@ def manage_csv(request: Request) -> Response:
 
 
 @router.post("/unsubscribe/unblock")
-async def unblock_submit(request: Request) -> Response:
-    page = PlainPage.open(request)
+async def unblock_submit(page: PlainPageDep) -> Response:
     flow = _verified(page)
     if flow is None:
         return _expired(page)
@@ -146,8 +140,7 @@ async def unblock_submit(request: Request) -> Response:
 
 
 @router.post("/unsubscribe/done")
-async def done(request: Request) -> Response:
-    page = PlainPage.open(request)
+async def done(page: PlainPageDep) -> Response:
     await plain_form(page)
     flow = _flow(page)
     if flow is not None:
