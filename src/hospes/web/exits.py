@@ -18,7 +18,8 @@ class PageExit(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 def install(app: FastAPI) -> None:
     async def on_page_exit(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, PageExit)  # registered for PageExit only
+        if not isinstance(exc, PageExit):  # registered for PageExit only
+            raise exc
         return exc.response
 
     app.add_exception_handler(PageExit, on_page_exit)

@@ -68,17 +68,16 @@ def translations(language: str) -> gettext.NullTranslations:
     files = sorted(folder.glob("*.po")) if language != DEFAULT else []
     if not files:
         return gettext.NullTranslations()
-    merged: Translations | None = None
-    for po in files:
-        with po.open("rb") as handle:
-            catalog = read_po(handle, locale=language)
-        buffer = BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        part = Translations(fp=buffer)
-        if merged is None:
-            merged = part
-        else:
-            merged.merge(part)
-    assert merged is not None
+    merged = _compiled(files[0], language)
+    for po in files[1:]:
+        merged.merge(_compiled(po, language))
     return merged
+
+
+def _compiled(po: Path, language: str) -> Translations:
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
