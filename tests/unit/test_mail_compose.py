@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hospes.mail.compose import HeaderInjectionError, Mailbox
 from hospes.mail.i18n import LOCALE_DIR, SUPPORTED, choose_language, match_language
 from hospes.mail.invitation_mail import InvitationMailData, build_invitation_mail
+from hospes.mail.provisioning_mail import QuarantineMailData, build_quarantine_mail
 from hospes.services.b2b_policy import domain_rule
 from hospes.services.invitations.tickets import TOKEN_BYTES, new_token, token_hash
 
@@ -118,6 +119,34 @@ def test_every_language_renders() -> None:
         msg = build_invitation_mail(_data(language=language), NOW).message()
         assert msg["Content-Language"] == language
         assert str(msg["Subject"]).strip()
+
+
+@pytest.mark.parametrize("reason", ["EncounteredQuarantineException", "TooManyDeletes"])
+def test_the_quarantine_notice_renders_in_every_language(reason: str) -> None:
+    subjects = set()
+    for language in SUPPORTED:
+        data = QuarantineMailData(
+            job_id="scim.1",
+            language=language,
+            platform="Hospes",
+            sender_address="noreply@hospes.example",
+            recipient="ops@contoso.example",
+            app_name="8x8",
+            tenant_name="Contoso",
+            reason=reason,
+            detail="HTTP 401: invalid token",
+            next_attempt=NOW,
+        )
+        msg = build_quarantine_mail(data, NOW).message()
+        assert msg["Content-Language"] == language and msg["To"] == "ops@contoso.example"
+        text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        for body in (text, html):
+            assert "8x8" in body and "Contoso" in body and reason in body and "HTTP 401" in body
+            assert "2026-11-22 12:00 UTC" in body
+            assert ("ForceDeletes" in body) == (reason == "TooManyDeletes")
+        subjects.add(str(msg["Subject"]))
+    assert len(subjects) == len(SUPPORTED)  # each language has its own words
 
 
 def test_domain_rules() -> None:
