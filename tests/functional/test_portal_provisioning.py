@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from hospes.asgi import create_app
 from hospes.domain.principals import USER_ADMINISTRATOR
+from hospes.domain.provisioning import JobCode
 from hospes.settings import Settings
 from tests.conftest import TenantHandle
 from tests.functional.webpages import csrf_of, sign_in
@@ -172,7 +173,7 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
 
     assert portal.post(f"{app}/provisioning/start").status_code == 303
     assert 'id="prov-code">On<' in portal.get(f"{app}/provisioning").text
-    assert portal.get(f"{app}/provisioning/progress.json").json()["code"] == "Active"
+    assert portal.get(f"{app}/provisioning/progress.json").json()["code"] == JobCode.ACTIVE
 
     logs = portal.get("/admin/provisioning/logs?action=create&status=success&identity=paul")
     ids = re.findall(r"/admin/provisioning/logs/(\d+)", logs.text)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from hospes.asgi import create_app
 from hospes.auth.crypto import secret_box
 from hospes.cli.main import app as cli
+from hospes.domain.provisioning import JobCode
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import load_settings
 from hospes.storage.engine import Database
@@ -122,9 +123,9 @@ def test_status_start_logs_restart_pause(world: World) -> None:
 
     shown = world.sync("status", "contoso.example", "8x8")
     assert shown.exit_code == 0, shown.output
-    assert "NotRun" in shown.output and job_id in shown.output
+    assert JobCode.NOT_RUN in shown.output and job_id in shown.output
     by_id = world.sync("status", "contoso.example", sp_id, "--job", job_id, "--json")
-    assert json.loads(by_id.output)["code"] == "NotRun"
+    assert json.loads(by_id.output)["code"] == JobCode.NOT_RUN
 
     planned = world.sync("dry-run", "contoso.example", "8x8")
     assert planned.exit_code == 0, planned.output

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import secret_box
+from hospes.domain.provisioning import Action, JobCode, Status
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
 from tests.conftest import TenantHandle, fetch_token
@@ -64,7 +65,7 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     assert job["id"].startswith("scim.") and job["templateId"] == "scim"
     assert job["schedule"]["expiration"] is None and job["schedule"]["state"] == "Disabled"
     status = job["status"]
-    assert status["code"] == "NotConfigured"  # no credentials yet
+    assert status["code"] == JobCode.NOT_CONFIGURED  # no credentials yet
     assert status["lastExecution"] is None and status["quarantine"] is None and status["progress"] == []
     assert status["steadyStateFirstAchievedTime"] == "0001-01-01T00:00:00Z"
     assert {"name": "QuarantineTooManyDeletesThreshold", "value": "500"} in job["synchronizationJobSettings"]
@@ -83,7 +84,7 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     root = tenant.get(base)
     assert "tok-9f8e7d" not in root.text
     assert root.json()["secrets"] == [{"key": "BaseAddress", "value": None}, {"key": "SecretToken", "value": None}]
-    assert tenant.get(job_url).json()["status"]["code"] == "NotRun"
+    assert tenant.get(job_url).json()["status"]["code"] == JobCode.NOT_RUN
 
     settings = {"synchronizationJobSettings": [{"name": "QuarantineTooManyDeletesThreshold", "value": "20"}]}
     assert tenant.patch(job_url, json=settings).status_code == 204
@@ -95,12 +96,12 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     assert_graph_error(tenant.patch(job_url, json={"schedule": {"interval": "PT1M"}}), 400, "Request_BadRequest")
 
     assert tenant.post(f"{job_url}/start").status_code == 204
-    assert tenant.get(job_url).json()["status"]["code"] == "Active"
+    assert tenant.get(job_url).json()["status"]["code"] == JobCode.ACTIVE
     assert tenant.post(f"{job_url}/pause").status_code == 204
-    assert tenant.get(job_url).json()["status"]["code"] == "Paused"
+    assert tenant.get(job_url).json()["status"]["code"] == JobCode.PAUSED
     restart = tenant.post(f"{job_url}/restart", json={"criteria": {"resetScope": "Watermark, Escrows"}})
     assert restart.status_code == 204, restart.text
-    assert tenant.get(job_url).json()["status"]["code"] == "Active"
+    assert tenant.get(job_url).json()["status"]["code"] == JobCode.ACTIVE
     # What the SDK sends for a list of flags, and no body at all: the default restart.
     assert tenant.post(f"{job_url}/restart", json={"criteria": {}}).status_code == 204
     assert tenant.post(f"{job_url}/restart").status_code == 204
@@ -129,7 +130,7 @@ def test_synchronization_root_put_and_delete(tenant: TenantHandle) -> None:
     }
     assert tenant.request("PUT", base, json=body).status_code == 204
     root = tenant.get(base).json()
-    assert [j["templateId"] for j in root["jobs"]] == ["scim"] and root["jobs"][0]["status"]["code"] == "NotRun"
+    assert [j["templateId"] for j in root["jobs"]] == ["scim"] and root["jobs"][0]["status"]["code"] == JobCode.NOT_RUN
     assert [s["key"] for s in root["secrets"]] == ["BaseAddress", "SecretToken"]
     assert tenant.request("PUT", base, json=body).status_code == 204  # idempotent: no second job
     assert len(tenant.get(f"{base}/jobs").json()["value"]) == 1
@@ -286,7 +287,7 @@ def test_other_tenant_sees_nothing(tenant: TenantHandle, other_tenant: TenantHan
         response = other_tenant.request(method, path, json=body)
         assert_graph_error(response, 404, "Request_ResourceNotFound")
     # The job is untouched.
-    assert tenant.get(f"{base}/jobs/{job_id}").json()["status"]["code"] == "NotConfigured"
+    assert tenant.get(f"{base}/jobs/{job_id}").json()["status"]["code"] == JobCode.NOT_CONFIGURED
     assert tenant.get(base).json()["secrets"] == []
 
 
@@ -442,7 +443,7 @@ def test_against_scim_target(tenant: TenantHandle, scim: Target, loopback_servic
     steps = result["provisioningSteps"]
     assert [s["type"] for s in steps][:3] == ["Import", "Scoping", "Matching"]
     assert steps[-1]["type"] == "Export" and all(s["status"] == "Success" for s in steps)
-    assert result["action"] == "create" and result["status"] == "success"
+    assert result["action"] == Action.CREATE and result["status"] == Status.SUCCESS
     target_user = scim.user_by_name(ada["userPrincipalName"])
     assert target_user is not None and target_user["id"] == result["targetId"]
     bad_rule = {"parameters": [{"ruleId": "nope", "subjects": [{"objectId": ada["id"], "objectTypeName": "User"}]}]}
@@ -453,7 +454,7 @@ def test_against_scim_target(tenant: TenantHandle, scim: Target, loopback_servic
             "parameters": [{"ruleId": rule_id, "subjects": [{"objectId": outsider["id"], "objectTypeName": "User"}]}]
         },
     )
-    assert json.loads(skipped.json()["value"])[0]["status"] == "skipped"
+    assert json.loads(skipped.json()["value"])[0]["status"] == Status.SKIPPED
 
     # Logs through Graph, with filters and keyset paging.
     logs = "/auditLogs/provisioning"
@@ -600,7 +601,7 @@ def test_garbage_bodies_are_400_never_500(tenant: TenantHandle) -> None:
             if response.status_code >= 400:
                 assert response.json()["error"]["code"], (method, path, body)
     # The job survived all of it unchanged.
-    assert tenant.get(job).json()["status"]["code"] == "NotConfigured"
+    assert tenant.get(job).json()["status"]["code"] == JobCode.NOT_CONFIGURED
     schema = tenant.get(f"{job}/schema").json()
     assert len(schema["synchronizationRules"][0]["objectMappings"]) == 2
 
@@ -622,7 +623,7 @@ def test_quarantine_in_job_status(tenant: TenantHandle, scim: Target, loopback_s
         if not loopback_service.engine.step(job_id):
             break
     status = tenant.get(job_url).json()["status"]
-    assert status["code"] == "Quarantine"
+    assert status["code"] == JobCode.QUARANTINE
     quarantine = status["quarantine"]
     assert quarantine["reason"] in (
         "EncounteredBaseEscrowThreshold",
@@ -644,5 +645,5 @@ def test_quarantine_in_job_status(tenant: TenantHandle, scim: Target, loopback_s
         if not loopback_service.engine.step(job_id):
             break
     status = tenant.get(job_url).json()["status"]
-    assert status["code"] == "Active" and status["quarantine"] is None
+    assert status["code"] == JobCode.ACTIVE and status["quarantine"] is None
     assert [u["userName"] for u in scim.users()] == [user["userPrincipalName"]]

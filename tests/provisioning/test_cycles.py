@@ -10,7 +10,7 @@ import pytest
 
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
-from hospes.domain.provisioning import CycleKind
+from hospes.domain.provisioning import Action, CycleKind, JobCode, Status, StopReason
 from hospes.provisioning.runs import CredentialsRejectedError
 from tests.conftest import TenantHandle
 from tests.provisioning.conftest import App, make_app, person
@@ -111,11 +111,11 @@ def test_initial_cycle_scope_and_attributes(sync_app: App) -> None:
     assert [m["value"] for m in groups[0]["members"]] == [users[via_group["userPrincipalName"]]["id"]]
 
     status = app.status()
-    assert status["code"] == "Active"
+    assert status["code"] == JobCode.ACTIVE
     assert status["lastExecution"]["state"] == "Succeeded"
     assert status["synchronizedEntryCountByType"] == [{"key": "User", "value": 2}, {"key": "Group", "value": 1}]
     assert status["progress"][0]["completedUnits"] == status["progress"][0]["totalUnits"] == 3
-    creates = app.logs(action="create")
+    creates = app.logs(action=Action.CREATE)
     assert {r["sourceIdentity"]["id"] for r in creates} == {assigned["id"], via_group["id"], team["id"]}
     steps = [s["provisioningStepType"] for s in creates[0]["provisioningSteps"]]
     assert steps[:2] == ["import", "scoping"] and "matching" in steps and steps[-1] == "export"
@@ -139,7 +139,7 @@ def test_update_patches_only_changed_attributes_and_site_is_add_only(sync_app: A
     assert target["title"] == "Director"
     assert _typed(target.get("phoneNumbers"), "mobile") is None  # cleared on the target
     assert target[EXT_8X8]["site"] == "Paris"  # "cannot be updated after user creation"
-    update = app.logs(action="update")[0]
+    update = app.logs(action=Action.UPDATE)[0]
     assert sorted(p["displayName"] for p in update["modifiedProperties"]) == [
         'phoneNumbers[type eq "mobile"].value',
         "title",
@@ -169,12 +169,12 @@ def test_disable_on_unassign_disable_soft_delete_and_delete_on_hard_delete(sync_
     assert users[blocked["userPrincipalName"]]["active"] is False
     assert users[removed["userPrincipalName"]]["active"] is False
     assert purged["userPrincipalName"] not in users  # DELETE on hard delete
-    assert {r["sourceIdentity"]["id"] for r in app.logs(action="disable")} == {
+    assert {r["sourceIdentity"]["id"] for r in app.logs(action=Action.DISABLE)} == {
         leaver["id"],
         blocked["id"],
         removed["id"],
     }
-    assert [r["sourceIdentity"]["id"] for r in app.logs(action="delete")] == [purged["id"]]
+    assert [r["sourceIdentity"]["id"] for r in app.logs(action=Action.DELETE)] == [purged["id"]]
 
     # Re-enabling brings the user back to active=true.
     assert tenant.patch(f"/users/{blocked['id']}", json={"accountEnabled": True}).status_code == 204
@@ -190,7 +190,7 @@ def test_skip_out_of_scope_deletions(tenant: TenantHandle, service: Any, scim_ta
     app.unassign(assignment)
     app.settle()
     assert _by_name(app)[user["userPrincipalName"]]["active"] is True
-    skipped = app.logs(status="skipped")
+    skipped = app.logs(status=Status.SKIPPED)
     assert skipped and "SkipOutOfScopeDeletions" in skipped[0]["provisioningSteps"][1]["description"]
 
 
@@ -257,7 +257,7 @@ def test_matching_links_an_existing_target_user(sync_app: App) -> None:
     users = app.target.users()
     assert len(users) == 1 and users[0]["id"] == response.json()["id"]
     assert users[0]["title"] == "Engineer"
-    assert app.logs(action="update")[0]["provisioningSteps"][2]["name"] == "EntryMatch"
+    assert app.logs(action=Action.UPDATE)[0]["provisioningSteps"][2]["name"] == "EntryMatch"
 
 
 def test_provision_on_demand_steps(sync_app: App) -> None:
@@ -266,7 +266,7 @@ def test_provision_on_demand_steps(sync_app: App) -> None:
     outsider = person(app.tenant)
     app.assign(user["id"])
     (result,) = app.service.provision_on_demand(app.tenant.id, app.sp_id, app.job_id, [(user["id"], "User")])
-    assert result["action"] == "create" and result["status"] == "success"
+    assert result["action"] == Action.CREATE and result["status"] == Status.SUCCESS
     assert [s["provisioningStepType"] for s in result["provisioningSteps"]] == [
         "import",
         "scoping",
@@ -275,7 +275,7 @@ def test_provision_on_demand_steps(sync_app: App) -> None:
     ]
     assert app.target.user_by_name(user["userPrincipalName"]) is not None
     (skipped,) = app.service.provision_on_demand(app.tenant.id, app.sp_id, app.job_id, [(outsider["id"], "User")])
-    assert skipped["status"] == "skipped"
+    assert skipped["status"] == Status.SKIPPED
     assert "not assigned" in skipped["provisioningSteps"][1]["description"]
     assert app.target.user_by_name(outsider["userPrincipalName"]) is None
     with pytest.raises(NotFoundError):
@@ -291,7 +291,7 @@ def test_provision_on_demand_steps(sync_app: App) -> None:
     )
     app.assign(group["id"])
     (group_result,) = app.service.provision_on_demand(app.tenant.id, app.sp_id, app.job_id, [(group["id"], "Group")])
-    assert group_result["action"] == "create"
+    assert group_result["action"] == Action.CREATE
     (target_group,) = [g for g in app.target.groups() if g["displayName"] == "On Demand"]
     assert [m["value"] for m in target_group["members"]] == [app.target.user_by_name(member["userPrincipalName"])["id"]]  # type: ignore[index]
 
@@ -302,7 +302,7 @@ def test_dry_run_writes_nothing(sync_app: App) -> None:
     app.assign(new["id"])
     plan = app.service.dry_run(app.tenant.id, app.sp_id, app.job_id)
     assert plan["summary"] == {"create": 1, "update": 0, "disable": 0, "delete": 0}
-    assert plan["actions"][0]["sourceId"] == new["id"] and plan["actions"][0]["action"] == "create"
+    assert plan["actions"][0]["sourceId"] == new["id"] and plan["actions"][0]["action"] == Action.CREATE
     assert app.target.users() == []
     app.settle()
     app.tenant.patch(f"/users/{new['id']}", json={"jobTitle": "CTO"})
@@ -339,7 +339,7 @@ def test_pause_stops_and_start_resumes(sync_app: App) -> None:
     app.assign(user["id"])
     app.service.pause(app.tenant.id, app.sp_id, app.job_id)
     assert app.settle() == 0 and app.target.users() == []
-    assert app.status()["code"] == "Paused"
+    assert app.status()["code"] == JobCode.PAUSED
     app.service.start(app.tenant.id, app.sp_id, app.job_id)
     app.settle()
     assert len(app.target.users()) == 1
@@ -357,13 +357,13 @@ def test_accidental_deletion_threshold(sync_app: App) -> None:
         app.unassign(assignment)
     app.settle()
     status = app.status()
-    assert status["code"] == "Quarantine" and status["quarantine"]["reason"] == "TooManyDeletes"
+    assert status["code"] == JobCode.QUARANTINE and status["quarantine"]["reason"] == StopReason.TOO_MANY_DELETES
     assert all(u["active"] for u in app.target.users())  # nothing applied
-    assert len(app.logs(action="stagedDelete")) == 3
+    assert len(app.logs(action=Action.STAGED_DELETE)) == 3
     app.service.restart(app.tenant.id, app.sp_id, app.job_id, "ForceDeletes")
     app.settle()
     assert not any(u["active"] for u in app.target.users())
-    assert app.status()["code"] == "Active"
+    assert app.status()["code"] == JobCode.ACTIVE
 
 
 def test_tenant_isolation(sync_app: App, other_tenant: TenantHandle) -> None:
@@ -401,7 +401,7 @@ def test_initial_cycle_matches_existing_users_by_listing_the_target(sync_app: Ap
     assert len(after) == 60
     assert {u["userName"]: u["id"] for u in after if u["userName"] in before} == before  # linked, not recreated
     assert all(u.get("title") == "Engineer" for u in after)  # and brought to the mapped values
-    assert len(app.logs(action="create")) == 20 and len(app.logs(action="update")) == 40
+    assert len(app.logs(action=Action.CREATE)) == 20 and len(app.logs(action=Action.UPDATE)) == 40
 
 
 def test_etag_conflict_is_retried_on_the_current_version(sync_app: App) -> None:
@@ -422,7 +422,7 @@ def test_etag_conflict_is_retried_on_the_current_version(sync_app: App) -> None:
     assert app.tenant.patch(f"/users/{user['id']}", json={"jobTitle": "After 412"}).status_code == 204
     app.settle()
     assert app.target.user_by_name(user["userPrincipalName"])["title"] == "After 412"  # type: ignore[index]
-    assert app.logs(action="update")[0]["provisioningStatusInfo"]["status"] == "success"
+    assert app.logs(action=Action.UPDATE)[0]["provisioningStatusInfo"]["status"] == Status.SUCCESS
 
 
 def test_oauth_client_credentials(tenant: TenantHandle, service: Any, scim_target: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from hospes.domain.provisioning import JobCode, Status, StopReason
 from hospes.mail.outbox import deliver_due
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
@@ -102,7 +103,7 @@ def test_faults_converge_without_duplicates(
     assert len(members) == len(set(members)) == 8
     for fault in FAULT_RATES:
         assert proxy.counts[fault] > 0, f"no {fault} was injected: {proxy.counts}"
-    assert app.status()["code"] == "Active"  # throttling and 5xx never quarantine a job
+    assert app.status()["code"] == JobCode.ACTIVE  # throttling and 5xx never quarantine a job
 
 
 def drain_outbox(service: ProvisioningService, smtp: Settings) -> None:
@@ -122,8 +123,8 @@ def test_wrong_token_quarantines_and_notifies(
     app.assign(person(tenant)["id"])
     app.settle()
     status = app.status()
-    assert status["code"] == "Quarantine"
-    assert status["quarantine"]["reason"] == "EncounteredQuarantineException"
+    assert status["code"] == JobCode.QUARANTINE
+    assert status["quarantine"]["reason"] == StopReason.QUARANTINE_EXCEPTION
     assert "401" in status["quarantine"]["error"]["message"]
     assert scim_target.users() == []
 
@@ -145,7 +146,7 @@ def test_wrong_token_quarantines_and_notifies(
     )
     clock.advance(0.5)  # the next quarantine retry is due (0.4 s)
     app.settle()
-    assert app.status()["code"] == "Active" and app.status()["quarantine"] is None
+    assert app.status()["code"] == JobCode.ACTIVE and app.status()["quarantine"] is None
     assert len(scim_target.users()) == 1
 
 
@@ -209,7 +210,7 @@ def test_failed_objects_are_escrowed_then_retried(
     app.assign(users[0]["id"])
     app.service.engine.step(app.job_id)
     down = app.status()
-    assert down["code"] == "Active" and down["quarantine"] is None
+    assert down["code"] == JobCode.ACTIVE and down["quarantine"] is None
     assert (
         down["lastExecution"]["state"] == "Failed" and down["lastExecution"]["error"]["code"] == "InternalServerError"
     )
@@ -220,8 +221,8 @@ def test_failed_objects_are_escrowed_then_retried(
         app.assign(u["id"])
     app.service.engine.step(app.job_id)
     status = app.status()
-    assert status["code"] == "Active" and status["countEscrowed"] == 3
-    failures = app.logs(status="failure")
+    assert status["code"] == JobCode.ACTIVE and status["countEscrowed"] == 3
+    failures = app.logs(status=Status.FAILURE)
     assert len(failures) == 3
     info = failures[0]["provisioningStatusInfo"]["errorInformation"]
     assert info["errorCode"] == "SystemForCrossDomainIdentityManagementInternalServerError"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from hospes.domain.provisioning import CycleKind
+from hospes.domain.provisioning import Action, CycleKind, JobCode
 from hospes.provisioning import ProvisioningRunner
 from hospes.provisioning.credentials import seal
 from hospes.provisioning.engine import Engine
@@ -87,7 +87,7 @@ def test_scoping_filter_from_schema(sync_app: App) -> None:
     assert app.tenant.patch(f"/users/{sales['id']}", json={"department": "Ops"}).status_code == 204
     app.settle()
     assert app.target.user_by_name(sales["userPrincipalName"])["active"] is False  # type: ignore[index]
-    disabled = app.logs(action="disable")[0]
+    disabled = app.logs(action=Action.DISABLE)[0]
     assert "scoping filters" in disabled["provisioningSteps"][1]["description"]
 
 
@@ -137,7 +137,7 @@ def test_stored_base_address_the_guard_refuses_quarantines_the_job(
     with caplog.at_level(logging.WARNING, logger="hospes.provisioning"):
         runner.start()
         try:
-            wait_for(lambda: app.status()["code"] == "Quarantine", timeout=10.0)
+            wait_for(lambda: app.status()["code"] == JobCode.QUARANTINE, timeout=10.0)
         finally:
             runner.stop()
         # The next quarantine retries go the same way (the engine on a clock moved past each backoff).

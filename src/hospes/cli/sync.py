@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import secret_box
 from hospes.cli.common import ConfigOpt, console, err, fail, load, open_database, resolve_tenant_id
 from hospes.domain.errors import DomainError
-from hospes.domain.provisioning import RUNNING_CODES
+from hospes.domain.provisioning import RUNNING_CODES, SENT_ACTIONS, Status
 from hospes.storage.tables import ServicePrincipal
 
 # The provisioning package is imported by the commands that run, not at the top: it brings in httpx, the SCIM models
@@ -287,7 +287,12 @@ def _since(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-_STATUS_STYLE = {"success": "green", "failure": "red", "skipped": "dim", "warning": "yellow"}
+_STATUS_STYLE: dict[str, str] = {
+    Status.SUCCESS: "green",
+    Status.FAILURE: "red",
+    Status.SKIPPED: "dim",
+    Status.WARNING: "yellow",
+}
 
 
 @sync_app.command("logs")
@@ -389,7 +394,7 @@ def dry_run(
     summary = plan["summary"]
     console.print(
         f"[bold]{target.app_name}[/bold]: {plan['evaluated']} objects evaluated; "
-        + ", ".join(f"{summary.get(a, 0)} to {a}" for a in ("create", "update", "disable", "delete")),
+        + ", ".join(f"{summary.get(a, 0)} to {a}" for a in SENT_ACTIONS),
         soft_wrap=True,
     )
     if plan.get("wouldExceedDeletionThreshold"):

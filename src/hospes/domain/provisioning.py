@@ -19,6 +19,8 @@ class Action(StrEnum):
     OTHER = "other"
 
 
+# The actions that send something to the target (the dry run counts these).
+SENT_ACTIONS = (Action.CREATE, Action.UPDATE, Action.DISABLE, Action.DELETE)
 # The provisioningAction values a log row can hold (a skip is logged as OTHER).
 LOGGED_ACTIONS = (
     Action.CREATE,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hospes.domain.provisioning import Action, Status
+from hospes.domain.provisioning import SENT_ACTIONS, Action, Status
 from hospes.provisioning import mapping
 from hospes.provisioning.connector import (
     Change,
@@ -62,7 +62,9 @@ class Outcome:
     at: datetime | None = None  # when the target answered (the log's activityDateTime)
 
 
-def step(name: str, kind: str, status: str, description: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def step(
+    name: str, kind: str, status: Status, description: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One ``provisioningStep`` of a log row."""
     return {
         "name": name,
@@ -101,12 +103,12 @@ def _advice(exc: ConnectorError) -> str | None:
 def intro_steps(work: Work) -> list[dict[str, Any]]:
     """The import and scoping steps every log row of an object starts with."""
     name = label(work.kind)
-    status = "skipped" if work.action == Action.SKIP else "success"
+    status = Status.SKIPPED if work.action == Action.SKIP else Status.SUCCESS
     return [
         step(
             "EntryImport" + work.change_type,
             "import",
-            "success",
+            Status.SUCCESS,
             f"Received {name} '{work.display}' change of type ({work.change_type}) from {SOURCE_SYSTEM}",
             {"objectId": work.source_id},
         ),
@@ -164,7 +166,7 @@ class Applier:
                     step(
                         "EntrySynchronizationUpdate",
                         "matching",
-                        "success",
+                        Status.SUCCESS,
                         f"{name} '{work.display}' is linked to target id {state.target_id}",
                     )
                 )
@@ -203,7 +205,7 @@ class Applier:
             step(
                 f"EntryExport{action.capitalize()}",
                 "export",
-                "success",
+                Status.SUCCESS,
                 f"{name} '{work.display}' was {_VERBS[action]} in {self.app_name}",
             )
         )
@@ -228,14 +230,13 @@ class Applier:
             step(
                 f"EntryExport{work.action.capitalize()}",
                 "export",
-                "failure",
+                Status.FAILURE,
                 f"Failed to {work.action} {label(work.kind)} '{work.display}' in {self.app_name}",
                 {"ReportableIdentifier": work.display},
             )
         )
-        exported = (Action.CREATE, Action.UPDATE, Action.DISABLE, Action.DELETE)
         return Outcome(
-            work.action if work.action in exported else Action.OTHER,
+            work.action if work.action in SENT_ACTIONS else Action.OTHER,
             Status.FAILURE,
             None,
             steps,
@@ -300,7 +301,7 @@ class Applier:
                     step(
                         "EntryMatch",
                         "matching",
-                        "success",
+                        Status.SUCCESS,
                         f"Matched {name} '{work.display}' on {path} '{value}' (target id {hits[0].id})",
                         {path: value},
                     )
@@ -328,7 +329,7 @@ class Applier:
                     step(
                         "EntrySynchronizationAdd",
                         "matching",
-                        "success",
+                        Status.SUCCESS,
                         f"{name} '{work.display}' will be created (no matching {name.lower()} found)",
                     )
                 )
@@ -421,7 +422,7 @@ class Applier:
                 step(
                     "EntryExportMembers",
                     "export",
-                    "success",
+                    Status.SUCCESS,
                     f"Group '{work.display}': {len(add)} member(s) added, {len(remove)} removed",
                     {"added": len(add), "removed": len(remove)},
                 )

@@ -352,7 +352,7 @@ class Cycle:
         raise CycleStopped(
             StopReason.TOO_MANY_DELETES,
             PermanentError(
-                "TooManyDeletes",
+                StopReason.TOO_MANY_DELETES,
                 f"{len(held)} disables or deletes exceed the accidental-deletion threshold of {threshold}; "
                 "restart with ForceDeletes to apply them",
             ),

@@ -106,7 +106,7 @@ class Journal:
                 note = step(
                     "EntryExportStagedDelete",
                     "export",
-                    "skipped",
+                    Status.SKIPPED,
                     f"The {work.action} of {work.kind} '{work.display}' is held: {held}",
                 )
                 outcome = Outcome(Action.STAGED_DELETE, Status.SKIPPED, work.state, [note], [])

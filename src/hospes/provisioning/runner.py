@@ -71,9 +71,7 @@ class ProvisioningRunner(BackgroundLoop):
 
     def _tick(self) -> None:
         with self.sessions() as session:
-            job_ids = list(
-                session.scalars(select(ProvisioningJob.id).where(ProvisioningJob.code.in_(RUNNING_CODES)))
-            )
+            job_ids = list(session.scalars(select(ProvisioningJob.id).where(ProvisioningJob.code.in_(RUNNING_CODES))))
         for job_id in job_ids:
             thread = self._jobs.get(job_id)
             if thread is not None and thread.is_alive():

@@ -14,7 +14,7 @@ from sqlalchemy import delete, update
 
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.principals import Principal
-from hospes.domain.provisioning import Action, CycleKind, JobCode, Status
+from hospes.domain.provisioning import SENT_ACTIONS, Action, CycleKind, JobCode, Status
 from hospes.provisioning.applier import Outcome, error_info, intro_steps
 from hospes.provisioning.connector import ConnectorError
 from hospes.provisioning.credentials import JobConfig, normalize_secrets
@@ -196,7 +196,7 @@ class Runs(FacadeBase):
                 {
                     "name": "EntrySynchronizationSkipped",
                     "provisioningStepType": "processing",
-                    "status": "skipped",
+                    "status": Status.SKIPPED,
                     "description": work.reason,
                     "details": {},
                 }
@@ -230,10 +230,10 @@ class Runs(FacadeBase):
         users = run.plan_users(None)
         groups = run.plan_groups(None)
         works = [w for w in [*users, *groups] if w.action != Action.SKIP]
-        summary = {str(action): 0 for action in (Action.CREATE, Action.UPDATE, Action.DISABLE, Action.DELETE)}
+        summary = {str(action): 0 for action in SENT_ACTIONS}
         for work in works:
-            summary[work.action] = summary.get(work.action, 0) + 1
-        deletes = summary["disable"] + summary["delete"]
+            summary[work.action] += 1
+        deletes = summary[Action.DISABLE] + summary[Action.DELETE]
         return {
             "summary": summary,
             "evaluated": len(users) + len(groups),

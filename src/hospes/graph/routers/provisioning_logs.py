@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.principals import Principal
+from hospes.domain.provisioning import LOGGED_ACTIONS, Status
 from hospes.graph.deps import Provisioning, ProvisioningLogsReader, RuntimeDep
 from hospes.graph.wire import collection, entity
 from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
@@ -38,8 +39,6 @@ _EQ_FIELDS = {
     "sourceIdentity/identityType": "identity_type",
     "servicePrincipal/id": "sp_id",
 }
-_ACTIONS = ("other", "create", "delete", "disable", "update", "stagedDelete")
-_STATUSES = ("success", "failure", "skipped", "warning")
 _TICK = dt.timedelta(microseconds=1)
 FIELDS = (
     "id",
@@ -60,6 +59,8 @@ FIELDS = (
     "sourceIdentity",
     "targetIdentity",
 )
+
+_STATUSES = tuple(Status)
 
 
 def _unsupported(detail: str) -> UnsupportedQueryError:
@@ -108,7 +109,7 @@ def apply_filter(node: Node, query: LogQuery) -> None:
         if not isinstance(literal.value, str):
             raise InvalidInputError(f"'{name}' must be compared with a string.")
         value = literal.value
-        if field == "action" and value not in _ACTIONS:
+        if field == "action" and value not in LOGGED_ACTIONS:
             raise InvalidInputError(f"Invalid provisioningAction '{value}'.")
         if field == "status" and value not in _STATUSES:
             raise InvalidInputError(f"Invalid provisioningStatusInfo/status '{value}'.")
