@@ -1,4 +1,4 @@
-"""Outbound provisioning (issue 7): keep SaaS apps in sync over SCIM 2.0.
+"""Outbound provisioning: keep SaaS apps in sync over SCIM 2.0.
 
 ``service.ProvisioningService`` is the facade for the Graph synchronization API, the portal and the CLI
 (``jobs``, ``schema_edits``, ``runs``, ``logs``); ``runner`` runs jobs in the background; ``engine`` runs a cycle:

@@ -17,7 +17,7 @@ log = logging.getLogger("hospes.provisioning")
 PURPOSE = "provisioning-secrets"
 DEFAULT_DELETE_THRESHOLD = 500
 
-# Graph ``synchronizationSecret`` names (graph-contract §6.4).
+# The key names of Graph ``synchronizationSecret``.
 SECRET_KEYS = frozenset(
     [
         "None",

@@ -51,7 +51,7 @@ from hospes.storage.tables import ServicePrincipal, Tenant
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningJob, ProvisioningSecrets
 
 SOURCE_KINDS = (ObjectType.USER, ObjectType.GROUP)
-BATCH = 5000  # change rows per incremental pass (fits the < 5,000 changes the reference handles in one pass)
+BATCH = 5000  # change rows per incremental pass (Entra handles up to 5,000 changes in one incremental cycle)
 SCAN_MIN = 50  # creates in one pass from which the target is listed once instead of queried per object
 
 

@@ -118,7 +118,7 @@ def _rows(mappings: tuple[DefaultMapping, ...]) -> list[Row]:
 
 
 def default_user_rows() -> list[Row]:
-    """Seed 002's table (the 8x8 example): the generic SCIM app's default user mappings; locale and timezone are
+    """The 8x8 tutorial's table: the generic SCIM app's default user mappings; locale and timezone are
     listed but unmapped."""
     return [*_rows(EIGHT_BY_EIGHT_USER_MAPPINGS), ("locale", None, 0, "Always"), ("timezone", None, 0, "Always")]
 

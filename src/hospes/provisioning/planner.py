@@ -76,7 +76,7 @@ class Work:
 
 
 def text(value: Any) -> str | None:
-    """A value as the logs show it (booleans as ``True``/``False``, like the reference)."""
+    """A value as the logs show it (booleans as ``True``/``False``, as Entra's provisioning logs do)."""
     if value is None:
         return None
     if isinstance(value, bool):

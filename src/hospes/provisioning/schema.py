@@ -318,7 +318,7 @@ def compile_schema(raw: dict[str, Any]) -> CompiledSchema:
 
 def merge_schema(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
     """A replacement schema, except that an object mapping without ``flowTypes`` keeps the stored value: the Graph
-    SDK drops ``flowTypes`` on a GET-modify-PATCH round trip (graph-contract §6.3)."""
+    SDK drops ``flowTypes`` on a GET-modify-PATCH round trip."""
     merged = copy.deepcopy(incoming)
     old_flows: dict[str, Any] = {}
     for rule in existing.get("synchronizationRules") or []:

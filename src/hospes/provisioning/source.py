@@ -1,13 +1,13 @@
 """The source side: Hospes directory objects as the attribute bags mappings read, and the job's scope.
 
 Attribute names are Entra's (``userPrincipalName``, ``surname``, ``jobTitle``, ``mobile``, ``telephoneNumber``,
-``physicalDeliveryOfficeName``...), so mappings and expressions written for the reference service work unchanged.
-``IsSoftDeleted`` is computed per job: true when the user is unassigned, fails the scoping filter, is soft-deleted
-or is disabled (reference §2.1), and it drives ``active``.
+``physicalDeliveryOfficeName``...), so mappings and expressions written for Entra's provisioning service work
+unchanged. ``IsSoftDeleted`` is computed per job, as Entra does: true when the user is unassigned, fails the scoping
+filter, is soft-deleted or is disabled, and it drives ``active``.
 
 Scope "assigned" means an app role assignment to the job's service principal, directly or through a group
-(members of an assigned group, not nested), with any role but the default-access role: seed 002 says users with
-only "Default Access" are excluded from provisioning.
+(members of an assigned group, not nested), with any role but the default-access role: users whose only
+assignment is "Default Access" are not provisioned.
 """
 
 from __future__ import annotations
