@@ -19,21 +19,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hospes.domain.errors import DomainError
+from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.principals import Principal
 from hospes.runtime import Runtime
 from hospes.services.admin_access import Access, load_access
 from hospes.services.apps import AppService
 from hospes.services.collaboration import CollaborationService
 from hospes.services.directory import DeletedItemsService
-from hospes.services.directory_views import PortalQueries
+from hospes.services.directory_views import AppDetail, PortalQueries
 from hospes.services.groups import GroupService
 from hospes.services.invitations.jobs import BulkJobs
 from hospes.services.invitations.service import InvitationService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
-from hospes.web.context import Page, gettext_for, open_page
+from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
 from hospes.web.render import CSP
 from hospes.web.security import same_origin
@@ -159,6 +159,13 @@ class AdminPage:
         suffix = ("?" + urlencode(query)) if query else ""
         return self.page.redirect(f"{self.admin}{path}{suffix}")
 
+    def app(self, sp_id: str) -> AppDetail:
+        """An enterprise application of this tenant, or the readable 404 page."""
+        try:
+            return self.queries.app(sp_id[:64])
+        except NotFoundError:
+            raise PageExit(self.not_found()) from None
+
     def forbidden(self) -> Response:
         return forbidden(self.page, self.access)
 
@@ -237,11 +244,6 @@ def admin_of(page: Page, section: str, allowed: Callable[[Access], bool]) -> Adm
     if not allowed(access):
         raise PageExit(forbidden(page, access))
     return AdminPage(page, access, principal, section)
-
-
-def open_admin(request: Request, tenant: str, section: str, allowed: Callable[[Access], bool]) -> AdminPage:
-    """``admin_of`` the request's page (an unknown organization stops the request with its page)."""
-    return admin_of(open_page(request, tenant), section, allowed)
 
 
 def field_errors(exc: DomainError, fields: dict[str, str], default: str) -> dict[str, str]:

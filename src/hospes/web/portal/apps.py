@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.services.directory_views import AppDetail, user_roles
-from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.deps import AppsDep
 
@@ -47,13 +46,6 @@ async def new_app_submit(admin: AppsDep) -> Response:
     return admin.redirect(f"/apps/{sp.id}", done="created")
 
 
-def _app(admin: AdminPage, sp_id: str) -> AppDetail:
-    try:
-        return admin.queries.app(sp_id[:64])
-    except NotFoundError:
-        raise PageExit(admin.not_found()) from None
-
-
 def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: object) -> Response:
     notices = {
         "created": admin._("The application was created."),
@@ -73,12 +65,12 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
 
 @router.get("/{tenant}/admin/apps/{sp_id}")
 def app_detail(admin: AppsDep, sp_id: str) -> Response:
-    return _app_page(admin, _app(admin, sp_id))
+    return _app_page(admin, admin.app(sp_id))
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assign")
 async def assign(admin: AppsDep, sp_id: str) -> Response:
-    detail = _app(admin, sp_id)
+    detail = admin.app(sp_id)
     form = await admin.form()
     _ = admin._
     key = form.get("principal").strip()[:256]
@@ -106,7 +98,7 @@ async def assign(admin: AppsDep, sp_id: str) -> Response:
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assignments/{assignment_id}/remove")
 async def unassign(admin: AppsDep, sp_id: str, assignment_id: str) -> Response:
-    detail = _app(admin, sp_id)
+    detail = admin.app(sp_id)
     await admin.form()
     try:
         admin.apps.unassign(assignment_id[:64], resource_id=detail.sp.id)

@@ -12,8 +12,8 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.provisioning import LOGGED_ACTIONS, Status
 from hospes.provisioning.logs import LogQuery
-from hospes.web.portal.access import open_admin
-from hospes.web.portal.provisioning_settings import global_admin, service
+from hospes.web.portal.deps import ProvisioningLogsDep
+from hospes.web.portal.provisioning_settings import service
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = tuple(str(a) for a in LOGGED_ACTIONS)
@@ -29,8 +29,7 @@ def _day(value: str, end: bool = False) -> datetime | None:
 
 
 @router.get("/{tenant}/admin/provisioning/logs")
-def logs(request: Request, tenant: str) -> Response:
-    admin = open_admin(request, tenant, "provlogs", global_admin)
+def logs(request: Request, admin: ProvisioningLogsDep) -> Response:
     q = request.query_params
     filters = {
         "from": q.get("from", "")[:10],
@@ -75,8 +74,7 @@ def logs(request: Request, tenant: str) -> Response:
 
 
 @router.get("/{tenant}/admin/provisioning/logs/{log_id}")
-def log_detail(request: Request, tenant: str, log_id: str) -> Response:
-    admin = open_admin(request, tenant, "provlogs", global_admin)
+def log_detail(admin: ProvisioningLogsDep, log_id: str) -> Response:
     try:
         item = service(admin).get_log(admin.page.tenant.id, log_id[:20])
     except NotFoundError:

@@ -21,9 +21,11 @@ from hospes.provisioning.schema_edits import (
     MappingInputError,
 )
 from hospes.services.directory_views import AppDetail
+from hospes.web.context import open_page
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin
-from hospes.web.portal.provisioning_settings import current_job, global_admin, open_app, post_app, service, unknown
+from hospes.web.portal.access import AdminPage, Form, admin_of, field_errors
+from hospes.web.portal.deps import AppsDep
+from hospes.web.portal.provisioning_settings import current_job, global_admin, service
 
 router = APIRouter(include_in_schema=False)
 KINDS = ("user", "group")
@@ -84,8 +86,8 @@ def _mapping_page(admin: AdminPage, detail: AppDetail, kind: str, status: int = 
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning/mappings/{kind}")
-def mapping_page(request: Request, tenant: str, sp_id: str, kind: str) -> Response:
-    admin, detail = open_app(request, tenant, sp_id)
+def mapping_page(request: Request, admin: AppsDep, sp_id: str, kind: str) -> Response:
+    detail = admin.app(sp_id)
     if kind not in KINDS:
         return admin.not_found()
     target = request.query_params.get("edit")
@@ -154,10 +156,11 @@ def _input(edit: dict[str, Any]) -> MappingInput:
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/mappings/{kind}/{what}")
-async def mapping_change(request: Request, tenant: str, sp_id: str, kind: str, what: str) -> Response:
+async def mapping_change(admin: AppsDep, sp_id: str, kind: str, what: str) -> Response:
     if kind not in KINDS or what not in ("attribute", "delete", "scope", "object"):
-        return unknown(request, tenant)
-    admin, detail, form = await post_app(request, tenant, sp_id)
+        return admin.not_found()
+    detail = admin.app(sp_id)
+    form = await admin.form()
     job = current_job(admin, detail)
     if job is None:
         return admin.not_found()
@@ -194,7 +197,7 @@ async def mapping_change(request: Request, tenant: str, sp_id: str, kind: str, w
 def validate_expression(request: Request, tenant: str) -> Response:
     """Live validation for the mapping editor (GET, changes nothing): JSON with the message and position."""
     try:
-        admin = open_admin(request, tenant, "apps", global_admin)
+        admin = admin_of(open_page(request, tenant), "apps", global_admin)
     except PageExit:
         return JSONResponse({"ok": False, "message": "forbidden"}, status_code=403)
     text = request.query_params.get("expression", "")[:4000]

@@ -16,15 +16,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
-from hospes.domain.errors import DomainError, NotFoundError
+from hospes.domain.errors import DomainError
 from hospes.provisioning.service import ProvisioningService
 from hospes.services.admin_access import Access
 from hospes.services.directory_views import AppDetail
-from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, Form, field_errors, open_admin
+from hospes.web.portal.access import AdminPage, field_errors
+from hospes.web.portal.deps import AppsDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,24 +41,6 @@ def _wake(admin: AdminPage) -> None:
     runner = admin.runtime.workers.provisioning
     if runner is not None:
         runner.wake()
-
-
-def open_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail]:
-    admin = open_admin(request, tenant, "apps", global_admin)
-    try:
-        return admin, admin.queries.app(sp_id[:64])
-    except NotFoundError:
-        raise PageExit(admin.not_found()) from None
-
-
-async def post_app(request: Request, tenant: str, sp_id: str) -> tuple[AdminPage, AppDetail, Form]:
-    admin, detail = open_app(request, tenant, sp_id)
-    return admin, detail, await admin.form()
-
-
-def unknown(request: Request, tenant: str) -> Response:
-    """An action that does not exist: the readable 404 page (or the sign-in / 403 page first)."""
-    return open_admin(request, tenant, "apps", global_admin).not_found()
 
 
 def current_job(admin: AdminPage, detail: AppDetail) -> dict[str, Any] | None:
@@ -113,13 +95,13 @@ def _overview(
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning")
-def provisioning(request: Request, tenant: str, sp_id: str) -> Response:
-    return _overview(*open_app(request, tenant, sp_id))
+def provisioning(admin: AppsDep, sp_id: str) -> Response:
+    return _overview(admin, admin.app(sp_id))
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}/provisioning/progress.json")
-def progress(request: Request, tenant: str, sp_id: str) -> Response:
-    admin, detail = open_app(request, tenant, sp_id)
+def progress(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
     job = current_job(admin, detail)
     if job is None:
         return JSONResponse({"running": False}, headers={"Cache-Control": "no-store"})
@@ -136,8 +118,9 @@ def progress(request: Request, tenant: str, sp_id: str) -> Response:
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/create")
-async def create_job(request: Request, tenant: str, sp_id: str) -> Response:
-    admin, detail, _form = await post_app(request, tenant, sp_id)
+async def create_job(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    await admin.form()
     if current_job(admin, detail) is None:
         try:
             service(admin).create_job(admin.page.tenant.id, detail.sp.id, actor=admin.principal)
@@ -147,8 +130,9 @@ async def create_job(request: Request, tenant: str, sp_id: str) -> Response:
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/credentials")
-async def save_credentials(request: Request, tenant: str, sp_id: str) -> Response:
-    admin, detail, form = await post_app(request, tenant, sp_id)
+async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    form = await admin.form()
     _ = admin._
     current = _settings_values(admin, detail)
     values: dict[str, Any] = {
@@ -214,10 +198,11 @@ async def save_credentials(request: Request, tenant: str, sp_id: str) -> Respons
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/{action}")
-async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> Response:
+async def lifecycle(admin: AppsDep, sp_id: str, action: str) -> Response:
     if action not in ("start", "pause", "restart", "allow-deletes", "reset-mappings"):
-        return unknown(request, tenant)
-    admin, detail, _form = await post_app(request, tenant, sp_id)
+        return admin.not_found()
+    detail = admin.app(sp_id)
+    await admin.form()
     job = current_job(admin, detail)
     if job is None:
         return admin.not_found()
@@ -241,11 +226,12 @@ async def lifecycle(request: Request, tenant: str, sp_id: str, action: str) -> R
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning-run/{kind}")
-async def run_now(request: Request, tenant: str, sp_id: str, kind: str) -> Response:
+async def run_now(admin: AppsDep, sp_id: str, kind: str) -> Response:
     """Provision on demand (one user or group, its steps shown) or a dry run (what a full cycle would do)."""
     if kind not in ("on-demand", "dry-run"):
-        return unknown(request, tenant)
-    admin, detail, form = await post_app(request, tenant, sp_id)
+        return admin.not_found()
+    detail = admin.app(sp_id)
+    form = await admin.form()
     _ = admin._
     job = current_job(admin, detail)
     if job is None:
