@@ -1,4 +1,4 @@
-"""The invitation email (seed 004, element by element): subject, From "<tenant> via <platform>", Reply-To the
+"""The invitation email, element by element as Entra sends it: subject, From "<tenant> via <platform>", Reply-To the
 inviter, phishing warning, inviter and organization, the customized message as plain text, the Accept button and
 the redirect URL, and a footer with "block future invitations" and the privacy statement (or a note)."""
 

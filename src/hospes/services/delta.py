@@ -287,7 +287,8 @@ class DeltaService(Services):
         entries = self._materialize(session, query, batch)
         if len(pending) > query.page_size:
             return DeltaPage(entries, next=replace(cursor, last=batch[-1].last))
-        assert cursor.end is not None and cursor.end_horizon is not None
+        if cursor.end is None or cursor.end_horizon is None:
+            raise ValueError("a log round's cursor always carries its window end")
         following = Cursor("log", cursor.end, max(cursor.horizon, cursor.end_horizon))
         if cursor.capped:
             return DeltaPage(entries, next=following)  # more windows to catch up in this round

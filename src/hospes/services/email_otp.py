@@ -1,4 +1,4 @@
-"""Email one-time passcodes (ASVS v5 6.5, security-and-limits.md §2.2).
+"""Email one-time passcodes (OWASP ASVS v5 6.5: random, short-lived, single use, attempt-limited).
 
 - 8 digits from ``secrets`` (≈ 26.6 bits; ASVS asks ≥ 20), kept only as an HMAC under a subkey of the server
   secret (a database dump cannot be brute-forced offline), bound to one browser flow and one address.

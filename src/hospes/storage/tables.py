@@ -292,7 +292,7 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-# --- B2B invitations (issue 4) -------------------------------------------------------------------------------------
+# --- B2B invitations -------------------------------------------------------------------------------------------------
 
 
 class Invitation(Base):
@@ -408,7 +408,7 @@ class OutboxAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# --- Interactive sign-in: browser sessions, MFA, lockout (issue 5) -------------------------------------------------
+# --- Interactive sign-in: browser sessions, MFA, lockout -------------------------------------------------------------
 
 
 class WebSession(Base):

@@ -71,10 +71,8 @@ def build_random_string(call: Call, args: list[Arg]) -> Fn:
         length, digits, special, upper, lower = (
             v if v is not None else to_int(f(s), n) for v, f, n in zip(lits, fns, names, strict=True)
         )
-        if None in (length, digits, special, upper, lower):
+        if length is None or digits is None or special is None or upper is None or lower is None:
             return None
-        assert length is not None and digits is not None and special is not None
-        assert upper is not None and lower is not None
         if length > 256 or digits + special + upper + lower > length or min(digits, special, upper, lower) < 0:
             raise ExpressionEvaluationError("RandomString lengths are inconsistent")
         avoid = set(text(avoid_fn(s)) or "")

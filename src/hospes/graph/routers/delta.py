@@ -175,8 +175,7 @@ def _delta(resource: Resource, request: Request, state: Runtime, service: DeltaS
     body: dict[str, Any] = {"@odata.context": context_url(state, resource.collection, select)}
     if page.next is not None:
         body["@odata.nextLink"] = _link(state, resource, "$skiptoken", seal(page.next))
-    else:
-        assert page.delta is not None
+    elif page.delta is not None:
         body["@odata.deltaLink"] = _link(state, resource, "$deltatoken", seal(page.delta))
     body["value"] = [entry_wire(resource, e, select, minimal) for e in page.entries]
     headers = {"Preference-Applied": "return=minimal"} if minimal else None

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hospes.domain.changes import ChangeType
-from hospes.domain.errors import ForbiddenError, InvitationError, NotFoundError
+from hospes.domain.errors import ForbiddenError, InvalidInputError, InvitationError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.invitation import InvitationRequest
 from hospes.domain.schema import USER
@@ -167,7 +167,8 @@ def reset_redemption(
 ) -> User:
     """resetRedemption: the guest redeems again, possibly with another address or identity; object id, UPN,
     memberships and app assignments are kept. ``inviter``: the acting user, when a user acts."""
-    assert req.invited_user_id is not None
+    if req.invited_user_id is None:
+        raise InvalidInputError("resetRedemption needs invitedUser.id.", target="invitedUser")
     actor, tenant_id = op.actor, op.actor.tenant_id
     if actor.kind == "app" and not actor.has_any(*RESET_PERMISSIONS):
         raise ForbiddenError("Resetting the redemption status needs User.ReadWrite.All.")

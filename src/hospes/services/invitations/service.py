@@ -236,7 +236,8 @@ class InvitationService(Services):
             if mail is None or plan.blocked or plan.invitee != snapshot:
                 # The invitee changed since phase 1 (a concurrent invitation created it, or it was edited).
                 tenant = s.get(Tenant, self.tenant_id)
-                assert tenant is not None
+                if tenant is None:
+                    raise NotFoundError("The organization no longer exists.")
                 existing_user = None if new else user
                 data = self._mail_data(
                     s, req, existing_user, tenant, initial, inviter, plan.invitation_id, plan.redeem_url, op.now, batch
