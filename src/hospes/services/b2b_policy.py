@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hospes.domain.errors import ConflictError, ForbiddenError, InvalidInputError, InvitationError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR, Principal
-from hospes.services.base import Services
+from hospes.services.base import Services, settings_row_for_update
 from hospes.storage.tables import B2BPolicy, DirectoryRoleMember, User
 
 ALLOW_INVITES_FROM = ("none", "adminsAndGuestInviters", "adminsGuestInvitersAndAllMembers", "everyone")
@@ -55,19 +54,13 @@ def load_policy(session: Session, tenant_id: str) -> B2BPolicy:
 
 def policy_row(session: Session, tenant_id: str) -> B2BPolicy:
     """The tenant's policy row for update, created on first write (a concurrent first write retries)."""
-    row = session.get(B2BPolicy, tenant_id, with_for_update=True)
-    if row is None:
-        row = B2BPolicy(tenant_id=tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={})
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            found = session.get(B2BPolicy, tenant_id, with_for_update=True)
-            if found is None:  # written by another transaction and removed again before this read
-                raise ConflictError("The collaboration settings changed meanwhile. Try again.") from None
-            row = found
-    return row
+    return settings_row_for_update(
+        session,
+        B2BPolicy,
+        tenant_id,
+        lambda: B2BPolicy(tenant_id=tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={}),
+        "collaboration settings",
+    )
 
 
 def directory_roles(session: Session, tenant_id: str, principal_id: str) -> set[str]:

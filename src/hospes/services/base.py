@@ -6,17 +6,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
-from hospes.domain.errors import DomainError
+from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
 from hospes.storage.tables import AuditLog, ChangeLog
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -63,6 +66,25 @@ class Write:
         if not self.ordered:
             self.ordered = True
             order_with_other_writers(self.session, self.actor.tenant_id)
+
+
+def settings_row_for_update(session: Session, model: type[R], tenant_id: str, make: Callable[[], R], what: str) -> R:
+    """A tenant's one-row settings (``model`` keyed by tenant id), locked for update and created on first write. Two
+    first writes race on the primary key: the loser re-reads the winner's row."""
+    row = session.get(model, tenant_id, with_for_update=True)
+    if row is not None:
+        return row
+    row = make()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = session.get(model, tenant_id, with_for_update=True)
+        if found is None:  # written by another transaction and removed again before this read
+            raise ConflictError(f"The {what} changed meanwhile. Try again.") from None
+        return found
+    return row
 
 
 def order_with_other_writers(session: Session, tenant_id: str) -> None:

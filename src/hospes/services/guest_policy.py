@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hospes.domain.errors import ConflictError
 from hospes.services.b2b_policy import load_policy
-from hospes.services.base import Services
+from hospes.services.base import Services, settings_row_for_update
 from hospes.storage.tables import B2BPolicy
 from hospes.storage.tables_redemption import GuestAccessPolicy
 
@@ -46,26 +44,20 @@ def load_guest_policy(session: Session, tenant_id: str) -> GuestPolicy:
 
 
 def guest_policy_row(session: Session, tenant_id: str, now: datetime) -> GuestAccessPolicy:
-    row = session.get(GuestAccessPolicy, tenant_id, with_for_update=True)
-    if row is None:
-        row = GuestAccessPolicy(
+    return settings_row_for_update(
+        session,
+        GuestAccessPolicy,
+        tenant_id,
+        lambda: GuestAccessPolicy(
             tenant_id=tenant_id,
             email_method_state="enabled",
             allow_external_id_email_otp="default",
             require_guest_mfa=False,
             trust_home_mfa=False,
             updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            found = session.get(GuestAccessPolicy, tenant_id, with_for_update=True)
-            if found is None:  # written by another transaction and removed again before this read
-                raise ConflictError("The guest sign-in policy changed meanwhile. Try again.") from None
-            row = found
-    return row
+        ),
+        "guest sign-in policy",
+    )
 
 
 class GuestPolicyService(Services):
