@@ -21,12 +21,15 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-deps
 	$(BIN)/hospes serve --demo --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
-## Lint, type-check, check the layer contracts and run the whole test suite (PostgreSQL too when HOSPES_TEST_POSTGRES_URL is set).
+## Lint, type-check, check the layer contracts and run the whole test suite (PostgreSQL too when
+## HOSPES_TEST_POSTGRES_URL is set), one pytest worker per CPU core, each with its own databases.
+## PYTEST_WORKERS=0 runs the tests in the make process's own pytest.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data

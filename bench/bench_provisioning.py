@@ -32,8 +32,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, select
-from tests.faultproxy import FaultProxy
-from tests.scimtarget import Target, run_target
+from tests.helpers.faultproxy import FaultProxy
+from tests.helpers.scimtarget import Target, run_target
 
 from bench._server import fresh_database, new_tenant, sessions_for
 from hospes.auth.crypto import secret_box

@@ -4,10 +4,8 @@ isolates its customers."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +16,34 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
-from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.services.tenants import create_tenant
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.migrate import upgrade
-from tests.live import TEST_SECRET_KEY
+from tests.helpers.env import CHROMIUM, PG_URL, REQUIRE_ALL
+from tests.helpers.live import TEST_SECRET_KEY
+from tests.helpers.mail import MailSink
+from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle, fetch_token
 
-PG_URL = os.environ.get("HOSPES_TEST_POSTGRES_URL", "")
-REQUIRE_ALL = os.environ.get("HOSPES_TEST_REQUIRE_ALL") == "1" or os.environ.get("CI") == "true"
 PUBLIC_URL = "http://testserver"
 
 
 def pytest_report_header() -> list[str]:
+    """Printed by the main process (with xdist its workers' headers are not shown), so both lines live here."""
+    lines = []
     if PG_URL:
-        return ["hospes: running against SQLite and PostgreSQL"]
-    return ["hospes: HOSPES_TEST_POSTGRES_URL is not set: PostgreSQL variants are SKIPPED (CI always runs them)"]
+        lines.append("hospes: running against SQLite and PostgreSQL")
+    else:
+        lines.append(
+            "hospes: HOSPES_TEST_POSTGRES_URL is not set: PostgreSQL variants are SKIPPED (CI always runs them)"
+        )
+    if Path(CHROMIUM).exists():
+        lines.append(f"hospes: browser tests use {CHROMIUM}")
+    else:
+        lines.append(
+            f"hospes: {CHROMIUM} is missing: browser tests are SKIPPED (apt-get install chromium; CI always runs them)"
+        )
+    return lines
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -89,98 +100,11 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-@dataclass
-class TenantHandle:
-    """A tenant made for one test, with an authenticated Graph client for its bootstrap app."""
-
-    boot: TenantBootstrap
-    client: TestClient
-    token: str
-
-    @property
-    def id(self) -> str:
-        return self.boot.tenant_id
-
-    @property
-    def domain(self) -> str:
-        return self.boot.domain
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def request(self, method: str, path: str, **kw: Any) -> Any:
-        headers = {**self.headers, **kw.pop("headers", {})}
-        url = path if path.startswith("http") else f"/v1.0{path}"
-        return self.client.request(method, url, headers=headers, **kw)
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> Any:
-        return self.request("POST", path, **kw)
-
-    def patch(self, path: str, **kw: Any) -> Any:
-        return self.request("PATCH", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> Any:
-        return self.request("DELETE", path, **kw)
-
-    def new_user(self, nickname: str | None = None, **props: Any) -> dict[str, Any]:
-        nickname = nickname or f"u{uuid.uuid4().hex[:8]}"
-        body = {
-            "accountEnabled": True,
-            "displayName": nickname.title(),
-            "mailNickname": nickname,
-            "userPrincipalName": f"{nickname}@{self.domain}",
-            "passwordProfile": {"password": "Correct-Horse-9"},
-            **props,
-        }
-        response = self.post("/users", json=body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def new_group(self, name: str = "Team", **props: Any) -> dict[str, Any]:
-        body = {
-            "displayName": name,
-            "mailEnabled": False,
-            "mailNickname": name.lower().replace(" ", ""),
-            "securityEnabled": True,
-            **props,
-        }
-        response = self.post("/groups", json=body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-
-def fetch_token(
-    client: TestClient,
-    tenant: str,
-    client_id: str,
-    secret: str,
-    scope: str = "https://graph.microsoft.com/.default",
-) -> str:
-    response = client.post(
-        f"/{tenant}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "scope": scope,
-        },
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
 @pytest.fixture
 def make_tenant(client: TestClient, sessions: sessionmaker[Session]) -> Any:
     def factory(name: str = "Contoso") -> TenantHandle:
         domain = f"{name.lower()}-{uuid.uuid4().hex[:8]}.example"
-        boot = create_tenant(sessions, name, domain, admin_password="Admin-Pass-123")
+        boot = create_tenant(sessions, name, domain, admin_password=ADMIN_PASSWORD)
         return TenantHandle(boot, client, fetch_token(client, domain, boot.client_id, boot.client_secret))
 
     return factory
@@ -198,14 +122,9 @@ def other_tenant(make_tenant: Any) -> TenantHandle:
     return handle
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture
-def mail_sink() -> Iterator[Any]:
+def mail_sink() -> Iterator[MailSink]:
     """A real SMTP server (aiosmtpd) on a free loopback port, collecting the messages it receives."""
-    from tests.mailsink import MailSink
-
     sink = MailSink().start()
     yield sink
     sink.stop()

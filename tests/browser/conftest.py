@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE_ALL, ROOT
-from tests.live import LiveServer, run_server
+from tests.helpers.env import CHROMIUM, REQUIRE_ALL, ROOT
+from tests.helpers.live import LiveServer, run_server
 
-CHROMIUM = os.environ.get("HOSPES_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -27,12 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def pytest_report_header() -> list[str]:
-    if Path(CHROMIUM).exists():
-        return [f"hospes: browser tests use {CHROMIUM}"]
-    return [f"hospes: {CHROMIUM} is missing: browser tests are SKIPPED (apt-get install chromium; CI always runs them)"]
 
 
 @pytest.fixture

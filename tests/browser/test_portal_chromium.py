@@ -23,13 +23,12 @@ from hospes.services.directory import DirectoryRoleService
 from hospes.services.groups import GroupService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.users import UserService
-from tests.live import LiveServer, run_server
-from tests.mailsink import MailSink
-from tests.scimtarget import Target, run_target
+from tests.helpers.live import LiveServer, run_server
+from tests.helpers.mail import MailSink
+from tests.helpers.scimtarget import Target, run_target
+from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD
 
 pytestmark = pytest.mark.live
-ADMIN_PASSWORD = "Admin-Pass-123"
-PASSWORD = "Correct-Horse-9"
 
 
 @pytest.fixture(scope="module")

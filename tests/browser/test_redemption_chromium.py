@@ -26,8 +26,9 @@ from hospes.domain.principals import Principal
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
-from tests.live import LiveServer, graph_client, run_server
-from tests.mailsink import MailSink, Received
+from tests.helpers.live import LiveServer, graph_client, run_server
+from tests.helpers.mail import MailSink, Received
+from tests.helpers.tenants import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.live
 T = TypeVar("T")
@@ -202,7 +203,7 @@ def test_home_tenant_guest_with_mfa_required(
 ) -> None:
     resource = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
     home = create_tenant(
-        sessions, "Fabrikam", f"fabrikam-{uuid.uuid4().hex[:8]}.example", admin_password="Admin-Pass-123"
+        sessions, "Fabrikam", f"fabrikam-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD
     )
     GuestPolicyService(sessions, Principal(resource.tenant_id, "system", "", "test")).update(
         require_guest_mfa=True, trust_home_mfa=trust_home_mfa
@@ -213,7 +214,7 @@ def test_home_tenant_guest_with_mfa_required(
     # The guest already uses an authenticator app at home.
     page.goto(f"{base_home}/login")
     page.get_by_label("Sign-in name").fill(guest)
-    page.get_by_label("Password").fill("Admin-Pass-123")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.goto(f"{base_home}/me/mfa")
     totp = pyotp.TOTP(page.locator("#totp-secret").inner_text().replace(" ", ""))
@@ -238,7 +239,7 @@ def test_home_tenant_guest_with_mfa_required(
             page.wait_for_url(re.compile(rf".*/{home.tenant_id}/login\?.*"))
             assert page.get_by_label("Sign-in name").input_value() == guest
             _shot(page, artifacts, "03-home-login")
-            page.get_by_label("Password").fill("Admin-Pass-123")
+            page.get_by_label("Password").fill(ADMIN_PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(re.compile(r".*/login/mfa$"))
             _shot(page, artifacts, "04-home-mfa")

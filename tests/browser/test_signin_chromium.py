@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import create_tenant
-from tests.live import LiveServer
+from tests.helpers.live import LiveServer
+from tests.helpers.tenants import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.live
 
@@ -27,7 +28,7 @@ def test_password_totp_sign_in(
     page: Any, web_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
 ) -> None:
     boot = create_tenant(
-        sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example", admin_password="Admin-Pass-123"
+        sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD
     )
     base = f"{web_server.base_url}/{boot.domain}"
 
@@ -39,7 +40,7 @@ def test_password_totp_sign_in(
     assert page.get_by_role("alert").inner_text() == "The sign-in name or password is incorrect."
     _shot(page, artifacts, "02-login-failed")
 
-    page.get_by_label("Password").fill("Admin-Pass-123")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.keyboard.press("Enter")  # keyboard only
     page.wait_for_url(f"{base}/me")
     assert "Contoso Administrator" in page.locator("h1").inner_text()
@@ -63,7 +64,7 @@ def test_password_totp_sign_in(
     _shot(page, artifacts, "06-signed-out")
 
     page.get_by_label("Sign-in name").fill(boot.admin_user_principal_name)
-    page.get_by_label("Password").fill("Admin-Pass-123")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/login/mfa")
     _shot(page, artifacts, "07-mfa-challenge")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
-from tests.live import LiveServer, graph_client, run_server
+from tests.helpers.live import LiveServer, graph_client, run_server
 
 
 @pytest.fixture(scope="session")

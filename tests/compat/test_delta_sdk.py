@@ -15,8 +15,7 @@ from msgraph.generated.models.user import User
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 
 from hospes.services.tenants import TenantBootstrap
-from tests.compat.test_msgraph_sdk import new_user
-from tests.live import LiveServer
+from tests.helpers.live import LiveServer, sdk_user
 
 pytestmark = pytest.mark.live
 
@@ -61,9 +60,9 @@ def removed(item: Any) -> str | None:
 
 def test_users_delta_every_change(sdk: Any, boot: TenantBootstrap, live_server: LiveServer) -> None:
     async def scenario() -> None:
-        alice = await sdk.users.post(new_user(boot, "alice"))
-        bob = await sdk.users.post(new_user(boot, "bob"))
-        carol = await sdk.users.post(new_user(boot, "carol"))
+        alice = await sdk.users.post(sdk_user(boot, "alice"))
+        bob = await sdk.users.post(sdk_user(boot, "bob"))
+        carol = await sdk.users.post(sdk_user(boot, "carol"))
         items, link = await user_round(sdk)
         assert link.startswith(f"{live_server.graph_url}/users/delta?$deltatoken=")
         assert {i.id for i in items} >= {alice.id, bob.id, carol.id}
@@ -73,7 +72,7 @@ def test_users_delta_every_change(sdk: Any, boot: TenantBootstrap, live_server: 
         items, link = await user_round(sdk, link)
         assert items == []  # nothing changed
 
-        dave = await sdk.users.post(new_user(boot, "dave"))  # create
+        dave = await sdk.users.post(sdk_user(boot, "dave"))  # create
         await sdk.users.by_user_id(alice.id).patch(User(job_title="Engineer"))  # update, twice
         await sdk.users.by_user_id(alice.id).patch(User(job_title="Lead"))
         await sdk.users.by_user_id(bob.id).delete()  # soft delete
@@ -97,7 +96,7 @@ def test_users_delta_every_change(sdk: Any, boot: TenantBootstrap, live_server: 
 
 def test_users_delta_select_tracks_only_selected(sdk: Any, boot: TenantBootstrap) -> None:
     async def scenario() -> None:
-        erin = await sdk.users.post(new_user(boot, "erin"))
+        erin = await sdk.users.post(sdk_user(boot, "erin"))
         _, link = await user_round(sdk, select=["displayName", "jobTitle"])
         await sdk.users.by_user_id(erin.id).patch(User(department="Ops"))
         items, link = await user_round(sdk, link)
@@ -113,8 +112,8 @@ def test_groups_delta_members_add_and_remove(
     sdk: Any, boot: TenantBootstrap, live_server: LiveServer
 ) -> None:
     async def scenario() -> None:
-        frank = await sdk.users.post(new_user(boot, "frank"))
-        grace = await sdk.users.post(new_user(boot, "grace"))
+        frank = await sdk.users.post(sdk_user(boot, "frank"))
+        grace = await sdk.users.post(sdk_user(boot, "grace"))
         group = await sdk.groups.post(
             Group(display_name="Ops", mail_enabled=False, mail_nickname="ops", security_enabled=True)
         )

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.storage.tables import OutboxMessage
-from tests.live import LiveServer, free_port, graph_client, run_server
-from tests.mailsink import MailSink
+from tests.helpers.live import LiveServer, free_port, graph_client, run_server
+from tests.helpers.mail import MailSink
 
 
 @contextmanager

@@ -9,28 +9,17 @@ import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from hospes.services.tenants import TenantBootstrap
-from tests.live import LiveServer
-
-
-def new_user(boot: TenantBootstrap, nick: str) -> User:
-    return User(
-        account_enabled=True,
-        display_name=nick.title(),
-        mail_nickname=nick,
-        user_principal_name=f"{nick}@{boot.domain}",
-        password_profile=PasswordProfile(password="Correct-Horse-9", force_change_password_next_sign_in=False),
-    )
+from tests.helpers.live import LiveServer, sdk_user
 
 
 def test_users_crud(sdk: Any, boot: TenantBootstrap) -> None:
     async def scenario() -> None:
-        created = await sdk.users.post(new_user(boot, "grace"))
+        created = await sdk.users.post(sdk_user(boot, "grace"))
         assert created.id and created.user_principal_name == f"grace@{boot.domain}"
         await sdk.users.by_user_id(created.id).patch(User(job_title="Admiral"))
         got = await sdk.users.by_user_id(f"grace@{boot.domain}").get()
@@ -46,9 +35,9 @@ def test_users_crud(sdk: Any, boot: TenantBootstrap) -> None:
 
 def test_duplicate_upn_surfaces_as_odata_error(sdk: Any, boot: TenantBootstrap) -> None:
     async def scenario() -> None:
-        await sdk.users.post(new_user(boot, "dup"))
+        await sdk.users.post(sdk_user(boot, "dup"))
         with pytest.raises(ODataError) as caught:
-            await sdk.users.post(new_user(boot, "dup"))
+            await sdk.users.post(sdk_user(boot, "dup"))
         assert caught.value.response_status_code == 400
         assert "already exists" in caught.value.error.message
 
@@ -57,7 +46,7 @@ def test_duplicate_upn_surfaces_as_odata_error(sdk: Any, boot: TenantBootstrap) 
 
 def test_groups_and_members_by_ref(sdk: Any, boot: TenantBootstrap, live_server: LiveServer) -> None:
     async def scenario() -> None:
-        user = await sdk.users.post(new_user(boot, "linus"))
+        user = await sdk.users.post(sdk_user(boot, "linus"))
         group = await sdk.groups.post(
             Group(display_name="Kernel", mail_enabled=False, mail_nickname="kernel", security_enabled=True)
         )
@@ -79,7 +68,7 @@ def test_groups_and_members_by_ref(sdk: Any, boot: TenantBootstrap, live_server:
 def test_filter_select_top_paging_to_the_end(sdk: Any, boot: TenantBootstrap) -> None:
     async def scenario() -> None:
         for i in range(5):
-            await sdk.users.post(new_user(boot, f"page{i}"))
+            await sdk.users.post(sdk_user(boot, f"page{i}"))
         params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter="startswith(userPrincipalName,'page')",
             select=["id", "userPrincipalName", "accountEnabled"],

@@ -17,8 +17,8 @@ from hospes.domain.principals import system_principal
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.users import UserService
 from hospes.storage.tables import User
-from tests.conftest import ROOT
-from tests.live import LiveServer
+from tests.helpers.env import ROOT
+from tests.helpers.live import LiveServer
 
 pytestmark = pytest.mark.live
 SCRIPT = ROOT / "examples" / "scripted_sync.py"

@@ -58,9 +58,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
-from tests.compat.test_msgraph_sdk import new_user
-from tests.live import LiveServer, graph_client, run_server
-from tests.scimtarget import Target, run_target
+from tests.helpers.live import LiveServer, graph_client, run_server, sdk_user
+from tests.helpers.scimtarget import Target, run_target
 
 pytestmark = pytest.mark.live
 ROLE_ID = uuid.UUID("6b7a3f3e-1b1c-4c55-8a7e-3b0b7d2b9c11")
@@ -189,8 +188,8 @@ def test_seed_002_flow_through_the_sdk(
         assert parsed.parsing_succeeded is False and parsed.error.code
 
         # Assigned users are in scope; Ada is provisioned on demand, Grace by the first cycle.
-        ada = await sdk.users.post(new_user(boot, "ada"))
-        grace = await sdk.users.post(new_user(boot, "grace"))
+        ada = await sdk.users.post(sdk_user(boot, "ada"))
+        grace = await sdk.users.post(sdk_user(boot, "grace"))
         await sdk.users.by_user_id(ada.id).patch(User(job_title="Engineer", department="R&D"))
         for user in (ada, grace):
             await sdk.service_principals.by_service_principal_id(sp.id).app_role_assigned_to.post(

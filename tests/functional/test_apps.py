@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 ROLE_ID = "2f2a5d2c-0c0f-4a2a-9d6c-2a6a0b8e7c11"
 

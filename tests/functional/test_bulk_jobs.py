@@ -34,7 +34,7 @@ from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.tables import Invitation, User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
-from tests.conftest import TenantHandle
+from tests.helpers.tenants import TenantHandle
 
 
 class Crash(BaseException):

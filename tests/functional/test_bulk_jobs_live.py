@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import create_tenant
 from hospes.storage.tables import Invitation
-from tests.functional.webpages import csrf_of
-from tests.live import LiveServer, run_server
-
-ADMIN_PASSWORD = "Admin-Pass-123"
+from tests.helpers.live import LiveServer, run_server
+from tests.helpers.portal import csrf_of
+from tests.helpers.tenants import ADMIN_PASSWORD
 
 
 def _signed_in(server: LiveServer, domain: str, upn: str) -> httpx.Client:

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlparse
 from fastapi.testclient import TestClient
 
 from hospes.runtime import Runtime
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 
 def run_round(tenant: TenantHandle, url: str, **kw: Any) -> tuple[list[dict[str, Any]], str, int]:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.principals import GUEST_INVITER
 from hospes.services.directory import purge_expired
 from hospes.storage.tables import ChangeLog, GroupMember, User
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 
 def test_organization(tenant: TenantHandle) -> None:

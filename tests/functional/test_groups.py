@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 
 def ref(object_id: str) -> dict[str, str]:

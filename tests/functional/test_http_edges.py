@@ -20,8 +20,8 @@ from uvicorn.importer import import_from_string
 
 from hospes.asgi import H11HttpProtocol, HttpToolsHttpProtocol, create_app
 from hospes.settings import Settings
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 FORGED = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 

@@ -16,10 +16,10 @@ from hospes.domain.clock import utcnow
 from hospes.mail.outbox import deliver_due
 from hospes.settings import Settings
 from hospes.storage.tables import OutboxAttempt, OutboxMessage, Tenant
-from tests.b2b import invite
-from tests.conftest import TenantHandle
-from tests.live import free_port
-from tests.mailsink import MailSink
+from tests.helpers.invitations import invite
+from tests.helpers.live import free_port
+from tests.helpers.mail import MailSink
+from tests.helpers.tenants import TenantHandle
 
 HOSTILE_NAME = 'Eve <script>alert("x")</script>'
 HOSTILE_MESSAGE = 'Hello <b>bold</b> & <a href="https://evil.example">click</a>\nSecond line'

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import GUEST_INVITER, USER_ADMINISTRATOR
 from hospes.storage.tables import DirectoryRoleMember
-from tests.b2b import as_user, invite, user_token
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.invitations import as_user, invite, user_token
+from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle
 
 CALLERS = ("globalAdmin", "userAdmin", "guestInviter", "member", "guest", "app")
 ALLOWED = {
@@ -28,7 +28,7 @@ NOT_ALLOWED = "Guest invitations not allowed for your company. Contact your comp
 
 def _callers(tenant: TenantHandle, sessions: sessionmaker[Session]) -> dict[str, TenantHandle]:
     roles = {"userAdmin": USER_ADMINISTRATOR, "guestInviter": GUEST_INVITER}
-    handles = {"app": tenant, "globalAdmin": as_user(tenant, tenant.boot.admin_user_principal_name, "Admin-Pass-123")}
+    handles = {"app": tenant, "globalAdmin": as_user(tenant, tenant.boot.admin_user_principal_name, ADMIN_PASSWORD)}
     for kind in ("userAdmin", "guestInviter", "member", "guest"):
         extra = {"userType": "Guest"} if kind == "guest" else {}
         user = tenant.new_user(kind.lower(), **extra)
@@ -80,7 +80,7 @@ def test_user_inviter_is_default_sponsor_and_reply_to(tenant: TenantHandle, sess
 
 
 def test_delegated_tokens_are_narrow(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
-    admin = as_user(tenant, tenant.boot.admin_user_principal_name, "Admin-Pass-123")
+    admin = as_user(tenant, tenant.boot.admin_user_principal_name, ADMIN_PASSWORD)
     # Even a Global Administrator's ROPC token only carries User.Invite.All / User.Read: no directory writes.
     assert_graph_error(admin.get("/users"), 403, "Authorization_RequestDenied")
     assert_graph_error(
@@ -96,7 +96,7 @@ def test_password_grant_errors(tenant: TenantHandle, other_tenant: TenantHandle)
             "grant_type": "password",
             "client_id": tenant.boot.client_id,
             "username": tenant.boot.admin_user_principal_name,
-            "password": "Admin-Pass-123",
+            "password": ADMIN_PASSWORD,
             "scope": "https://graph.microsoft.com/.default",
             **fields,
         }

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.storage.tables import ChangeLog, Invitation, OutboxMessage, RedemptionTicket, User
-from tests.b2b import invite
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.invitations import invite
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 
 def _ticket(url: str) -> str:
@@ -278,7 +278,6 @@ def test_tenant_isolation(tenant: TenantHandle, other_tenant: TenantHandle) -> N
 def test_permissions(tenant: TenantHandle, make_tenant: Any) -> None:
     from hospes.domain.principals import system_principal
     from hospes.services.apps import AppService
-    from tests.conftest import fetch_token
 
     sessions = tenant.client.app.state.runtime.sessions  # type: ignore[attr-defined]
     apps = AppService(sessions, system_principal(tenant.id))

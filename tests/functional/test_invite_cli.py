@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hospes.cli.main import app
-from tests.mailsink import MailSink
+from tests.helpers.mail import MailSink
 
 
 @pytest.fixture

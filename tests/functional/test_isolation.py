@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import TenantHandle
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 
 def test_other_tenant_objects_are_invisible(tenant: TenantHandle, other_tenant: TenantHandle) -> None:
@@ -58,8 +58,6 @@ def test_other_tenant_objects_are_invisible(tenant: TenantHandle, other_tenant: 
 
 
 def test_token_of_one_tenant_only_works_for_it(tenant: TenantHandle, other_tenant: TenantHandle) -> None:
-    from tests.conftest import fetch_token
-
     response = tenant.client.post(
         f"/{other_tenant.domain}/oauth2/v2.0/token",
         data={

@@ -9,8 +9,8 @@ import time
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import TenantHandle, fetch_token
-from tests.functional.test_users import assert_graph_error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 
 def claims_of(token: str) -> dict[str, object]:

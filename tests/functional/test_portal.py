@@ -11,10 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
-from tests.conftest import TenantHandle
-from tests.functional.webpages import csrf_of, sign_in
+from tests.helpers.portal import alerts, csrf_of, enrol_totp, sign_in, sign_in_as_admin
+from tests.helpers.tenants import TenantHandle
 
-ADMIN_PASSWORD = "Admin-Pass-123"
 PAGES = [
     "/admin",
     "/admin/users",
@@ -48,11 +47,6 @@ ALLOWED = {
 }
 
 
-def _alerts(text: str) -> dict[str, str]:
-    """Field id -> error message, from the ``e-<field>`` paragraphs."""
-    return {m[0]: m[1] for m in re.findall(r'<p class="error" id="e-([a-z_]+)" role="alert">([^<]*)</p>', text)}
-
-
 def _form_error(text: str) -> str:
     found = re.search(r'id="form-error">([^<]*)<', text)
     return found.group(1) if found else ""
@@ -80,11 +74,6 @@ def _signed_in(web: TestClient, tenant: TenantHandle, kind: str) -> dict[str, An
     user = _person(tenant, kind)
     assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
     return user
-
-
-def _as_admin(web: TestClient, tenant: TenantHandle) -> None:
-    response = sign_in(web, tenant.domain, tenant.boot.admin_user_principal_name, ADMIN_PASSWORD)
-    assert response.status_code == 303
 
 
 def _csrf(web: TestClient, tenant: TenantHandle, path: str = "/admin") -> str:
@@ -138,7 +127,7 @@ def test_a_role_removed_takes_effect_at_once(web: TestClient, tenant: TenantHand
 
 
 def test_other_tenant_is_isolated(web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     stranger = other_tenant.new_user()
     assert web.get(f"/{tenant.domain}/admin/users/{stranger['id']}").status_code == 404
     # A session of this tenant means nothing on another tenant's portal.
@@ -161,7 +150,7 @@ FORMS = [
 
 @pytest.mark.parametrize(("path", "data"), FORMS)
 def test_forms_refuse_a_bad_token(web: TestClient, tenant: TenantHandle, path: str, data: dict[str, str]) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     before = tenant.get("/policies/authorizationPolicy").json()["allowInvitesFrom"]
     response = _post(web, tenant, path, data, csrf="forged")
     assert response.status_code == 403
@@ -173,7 +162,7 @@ def test_forms_refuse_a_bad_token(web: TestClient, tenant: TenantHandle, path: s
 
 @pytest.mark.parametrize(("path", "data"), FORMS)
 def test_forms_refuse_another_origin(web: TestClient, tenant: TenantHandle, path: str, data: dict[str, str]) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     response = web.post(
         f"/{tenant.domain}{path}", data={"csrf": token, **data}, headers={"Origin": "https://evil.example"}
@@ -183,7 +172,7 @@ def test_forms_refuse_another_origin(web: TestClient, tenant: TenantHandle, path
 
 
 def test_user_actions_need_the_token(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     victim = tenant.new_user()
     for action in ("block", "delete", "reset-redemption", "resend"):
         response = _post(web, tenant, f"/admin/users/{victim['id']}/{action}", {}, csrf="nope")
@@ -192,7 +181,7 @@ def test_user_actions_need_the_token(web: TestClient, tenant: TenantHandle) -> N
 
 
 def test_get_changes_nothing(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     victim = tenant.new_user()
     assert web.get(f"/{tenant.domain}/admin/users/{victim['id']}/block").status_code in (404, 405)
     assert tenant.get(f"/users/{victim['id']}?$select=accountEnabled").json()["accountEnabled"] is True
@@ -202,7 +191,7 @@ def test_get_changes_nothing(web: TestClient, tenant: TenantHandle) -> None:
 
 
 def test_invite_without_email_shows_the_link_and_adds_groups(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     group = tenant.new_group("Partners")
     response = _post(
         web,
@@ -228,24 +217,24 @@ def test_invite_without_email_shows_the_link_and_adds_groups(web: TestClient, te
 
 
 def test_invite_validation_errors_are_next_to_the_field(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     bad_email = _post(
         web, tenant, "/admin/users/invite", {"email": "not-an-address", "redirect_url": "https://a.example"}, token
     )
     assert bad_email.status_code == 400
-    assert "it is not an email address" in _alerts(bad_email.text)["email"]
+    assert "it is not an email address" in alerts(bad_email.text)["email"]
     assert 'value="not-an-address"' in bad_email.text  # the form keeps what was typed
     bad_url = _post(
         web, tenant, "/admin/users/invite", {"email": "x@partner.example", "redirect_url": "javascript:alert(1)"}, token
     )
-    assert bad_url.status_code == 400 and "redirect_url" in _alerts(bad_url.text)
+    assert bad_url.status_code == 400 and "redirect_url" in alerts(bad_url.text)
     assert _users_with_mail(tenant, "x@partner.example") == []
 
 
 def test_invite_is_all_or_nothing(web: TestClient, tenant: TenantHandle) -> None:
     """The group vanishes between showing the form and sending it: no guest is left behind."""
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     group = tenant.new_group("Short lived")
     token = _csrf(web, tenant, "/admin/users/invite")
     assert tenant.delete(f"/groups/{group['id']}").status_code == 204
@@ -261,7 +250,7 @@ def test_invite_is_all_or_nothing(web: TestClient, tenant: TenantHandle) -> None
 
 
 def test_invite_policy_refusal_is_shown(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     assert (
         _post(
             web,
@@ -278,7 +267,7 @@ def test_invite_policy_refusal_is_shown(web: TestClient, tenant: TenantHandle) -
 
 
 def test_create_member_and_its_errors(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     data = {"display_name": "Carol", "alias": "carol", "domain": tenant.domain, "enabled": "on"}
     created = _post(web, tenant, "/admin/users/new", data, token)
@@ -292,16 +281,16 @@ def test_create_member_and_its_errors(web: TestClient, tenant: TenantHandle) -> 
         == 303
     )
     again = _post(web, tenant, "/admin/users/new", data, token)
-    assert again.status_code == 400 and "already exists" in _alerts(again.text)["upn"]
+    assert again.status_code == 400 and "already exists" in alerts(again.text)["upn"]
     empty = _post(web, tenant, "/admin/users/new", {"alias": "", "domain": "other.example"}, token)
-    assert empty.status_code == 400 and {"display_name", "upn"} <= set(_alerts(empty.text))
+    assert empty.status_code == 400 and {"display_name", "upn"} <= set(alerts(empty.text))
     weak = _post(web, tenant, "/admin/users/new", {**data, "alias": "dave", "password": "short"}, token)
-    assert weak.status_code == 400 and "password" in _alerts(weak.text)
+    assert weak.status_code == 400 and "password" in alerts(weak.text)
     assert tenant.get(f"/users/dave@{tenant.domain}").status_code == 404
 
 
 def test_user_list_filters_search_and_paging(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     for i in range(27):
         tenant.new_user(f"zz{i:02d}", displayName=f"Zed {i:02d}")
     tenant.post(
@@ -320,7 +309,7 @@ def test_user_list_filters_search_and_paging(web: TestClient, tenant: TenantHand
 
 
 def test_block_delete_restore(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     user = tenant.new_user()
     token = _csrf(web, tenant)
     assert _post(web, tenant, f"/admin/users/{user['id']}/block", {}, token).status_code == 303
@@ -341,7 +330,7 @@ def test_user_admin_cannot_touch_a_global_admin(web: TestClient, tenant: TenantH
 
 
 def test_resend_and_reset_redemption(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     invited = tenant.post(
         "/invitations", json={"invitedUserEmailAddress": "re@partner.example", "inviteRedirectUrl": "https://a.example"}
     ).json()
@@ -397,7 +386,7 @@ def test_group_owner_manages_their_guests_only(web: TestClient, tenant: TenantHa
     add_member = _post(
         web, tenant, f"/admin/groups/{owned['id']}/members/add", {"member": colleague["userPrincipalName"]}, token
     )
-    assert add_member.status_code == 400 and "guest users only" in _alerts(add_member.text)["member"]
+    assert add_member.status_code == 400 and "guest users only" in alerts(add_member.text)["member"]
     assert (
         _post(
             web, tenant, f"/admin/groups/{owned['id']}/owners/add", {"owner": colleague["userPrincipalName"]}, token
@@ -422,10 +411,10 @@ def test_my_apps_offers_no_administration_to_a_plain_member(web: TestClient, ten
 
 
 def test_group_create_members_and_errors(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     empty = _post(web, tenant, "/admin/groups/new", {"name": ""}, token)
-    assert empty.status_code == 400 and "name" in _alerts(empty.text)
+    assert empty.status_code == 400 and "name" in alerts(empty.text)
     created = _post(web, tenant, "/admin/groups/new", {"name": "Sales <team>", "owner_me": "on"}, token)
     assert created.status_code == 303
     group_path = created.headers["location"].split("?")[0].removeprefix(f"/{tenant.domain}")
@@ -436,19 +425,19 @@ def test_group_create_members_and_errors(web: TestClient, tenant: TenantHandle) 
         _post(web, tenant, f"{group_path}/members/add", {"member": user["userPrincipalName"]}, token).status_code == 303
     )
     dup = _post(web, tenant, f"{group_path}/members/add", {"member": user["userPrincipalName"]}, token)
-    assert dup.status_code == 400 and "already exist" in _alerts(dup.text)["member"]
+    assert dup.status_code == 400 and "already exist" in alerts(dup.text)["member"]
     unknown = _post(web, tenant, f"{group_path}/members/add", {"member": "nobody@nowhere.example"}, token)
-    assert unknown.status_code == 400 and "No user" in _alerts(unknown.text)["member"]
+    assert unknown.status_code == 400 and "No user" in alerts(unknown.text)["member"]
 
 
 # --- apps, settings, logs ----------------------------------------------------------------------------------------
 
 
 def test_app_create_and_assign(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     bad = _post(web, tenant, "/admin/apps/new", {"name": "Wiki", "roles": "has space"}, token)
-    assert bad.status_code == 400 and "roles" in _alerts(bad.text)
+    assert bad.status_code == 400 and "roles" in alerts(bad.text)
     assert not [a for a in tenant.get("/applications").json()["value"] if a["displayName"] == "Wiki"]
     created = _post(web, tenant, "/admin/apps/new", {"name": "Wiki", "roles": "Reader\nEditor"}, token)
     assert created.status_code == 303
@@ -465,13 +454,13 @@ def test_app_create_and_assign(web: TestClient, tenant: TenantHandle) -> None:
     rows = tenant.get(f"/users/{user['id']}/appRoleAssignments").json()["value"]
     assert [r["appRoleId"] for r in rows] == [roles["Editor"]]
     unknown = _post(web, tenant, f"{app_path}/assign", {"principal": "ghost", "role": roles["Editor"]}, token)
-    assert unknown.status_code == 400 and "principal" in _alerts(unknown.text)
+    assert unknown.status_code == 400 and "principal" in alerts(unknown.text)
     bad_role = _post(web, tenant, f"{app_path}/assign", {"principal": user["userPrincipalName"], "role": "x"}, token)
-    assert bad_role.status_code == 400 and "role" in _alerts(bad_role.text)
+    assert bad_role.status_code == 400 and "role" in alerts(bad_role.text)
 
 
 def test_collaboration_settings(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     saved = _post(
         web,
@@ -495,7 +484,7 @@ def test_collaboration_settings(web: TestClient, tenant: TenantHandle) -> None:
         {"allow_invites_from": "none", "domain_mode": "allow", "domains": "bad domain!"},
         token,
     )
-    assert bad.status_code == 400 and "domains" in _alerts(bad.text)
+    assert bad.status_code == 400 and "domains" in alerts(bad.text)
     # Nothing of the refused form was saved, not even the valid radio button.
     assert tenant.get("/policies/authorizationPolicy").json()["allowInvitesFrom"] == "adminsAndGuestInviters"
     empty_allow = _post(
@@ -505,18 +494,18 @@ def test_collaboration_settings(web: TestClient, tenant: TenantHandle) -> None:
         {"allow_invites_from": "everyone", "domain_mode": "allow", "domains": ""},
         token,
     )
-    assert empty_allow.status_code == 400 and "at least one domain" in _alerts(empty_allow.text)["domains"]
+    assert empty_allow.status_code == 400 and "at least one domain" in alerts(empty_allow.text)["domains"]
 
 
 def test_organization_properties(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant)
     bad = _post(
         web, tenant, "/admin/settings/organization", {"name": "", "privacy_url": "ftp://x", "language": "xx"}, token
     )
-    assert bad.status_code == 400 and {"name", "language"} <= set(_alerts(bad.text))
+    assert bad.status_code == 400 and {"name", "language"} <= set(alerts(bad.text))
     bad_url = _post(web, tenant, "/admin/settings/organization", {"name": "Contoso", "privacy_url": "ftp://x"}, token)
-    assert bad_url.status_code == 400 and "privacy_url" in _alerts(bad_url.text)
+    assert bad_url.status_code == 400 and "privacy_url" in alerts(bad_url.text)
     ok = _post(
         web,
         tenant,
@@ -533,7 +522,7 @@ def test_organization_properties(web: TestClient, tenant: TenantHandle) -> None:
 
 
 def test_audit_and_outbox(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     tenant.post(
         "/invitations",
         json={
@@ -576,7 +565,7 @@ def _age_bulk_job(web: TestClient, job_id: str) -> None:
 
 def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle) -> None:
     _run_bulk_jobs(web)  # jobs an earlier test may have left
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     token = _csrf(web, tenant, "/admin/users/bulk")
     rows = "email,display name\n" + "".join(f"b{i}@partner.example,Bulk {i}\n" for i in range(5)) + "nope,Bad\n"
     response = web.post(
@@ -606,7 +595,7 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
     assert all("/redeem?" in line for line in lines[1:6])  # no email sent: the links are in the file
     # Someone else cannot read these results (they hold redemption links).
     other = TestClient(web.app, follow_redirects=False)
-    _as_admin(other, tenant)
+    sign_in_as_admin(other, tenant)
     assert other.get(job).status_code == 200  # the same admin in another browser
     _signed_in(other, tenant, "guest_inviter")
     assert other.get(job).status_code == 404
@@ -615,7 +604,7 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
     _signed_in(global_admin, tenant, "global")
     assert global_admin.get(f"{job}/results.csv").status_code == 200  # a Global Administrator sees every job
     elsewhere = TestClient(web.app, follow_redirects=False)
-    _as_admin(elsewhere, other_tenant)
+    sign_in_as_admin(elsewhere, other_tenant)
     job_id = job.rsplit("/", 1)[-1]
     assert elsewhere.get(f"/{other_tenant.domain}/admin/users/bulk/{job_id}").status_code == 404
     bad = web.post(
@@ -623,7 +612,7 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
         data={"csrf": token, "redirect_url": "https://a.example"},
         files={"file": ("x.csv", "name\nx\n", "text/csv")},
     )
-    assert bad.status_code == 400 and "email" in _alerts(bad.text)["file"]
+    assert bad.status_code == 400 and "email" in alerts(bad.text)["file"]
     forged = web.post(
         f"/{tenant.domain}/admin/users/bulk",
         data={"csrf": "forged", "redirect_url": "https://a.example"},
@@ -633,7 +622,7 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
 
 
 def test_unreadable_input_gets_a_page(web: TestClient, tenant: TenantHandle) -> None:
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     as_json = web.post(f"/{tenant.domain}/admin/users/invite", json={"email": "x"})
     assert as_json.status_code == 400 and "could not be read" in as_json.text
     huge = web.post(
@@ -650,7 +639,7 @@ def test_guest_sign_in_settings(web: TestClient, tenant: TenantHandle, sessions:
     from hospes.domain.principals import system_principal
     from hospes.services.guest_policy import GuestPolicyService
 
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     saved = _post(
         web,
         tenant,
@@ -671,14 +660,13 @@ def test_guest_sign_in_settings(web: TestClient, tenant: TenantHandle, sessions:
 
 
 def test_reset_two_step_verification(web: TestClient, tenant: TenantHandle) -> None:
-    from tests.functional.webpages import enrol_totp
 
     user = tenant.new_user()
     phone = TestClient(web.app, follow_redirects=False, client=("10.9.8.7", 50000))
     assert sign_in(phone, tenant.domain, user["userPrincipalName"]).status_code == 303
     enrol_totp(phone, tenant.domain)
     assert phone.get(f"/{tenant.domain}/me").status_code == 200
-    _as_admin(web, tenant)
+    sign_in_as_admin(web, tenant)
     detail = web.get(f"/{tenant.domain}/admin/users/{user['id']}").text
     assert 'id="mfa-state">On<' in detail
     assert _post(web, tenant, f"/admin/users/{user['id']}/reset-mfa", {}, csrf="forged").status_code == 403
@@ -704,7 +692,7 @@ def test_one_bulk_upload_at_a_time_per_person(web: TestClient, tenant: TenantHan
     assert upload(web, token, "first").status_code == 303
     second = upload(web, token, "second")
     assert second.status_code == 409
-    assert "still being processed" in _alerts(second.text)["file"]
+    assert "still being processed" in alerts(second.text)["file"]
     other = TestClient(web.app, follow_redirects=False)
     _signed_in(other, tenant, "guest_inviter")
     assert upload(other, _csrf(other, tenant, "/admin/users/bulk"), "third").status_code == 303  # someone else

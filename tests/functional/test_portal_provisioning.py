@@ -15,11 +15,9 @@ from hospes.asgi import create_app
 from hospes.domain.principals import USER_ADMINISTRATOR
 from hospes.domain.provisioning import JobCode
 from hospes.settings import Settings
-from tests.conftest import TenantHandle
-from tests.functional.webpages import csrf_of, sign_in
-from tests.scimtarget import Target, run_target
-
-ADMIN_PASSWORD = "Admin-Pass-123"
+from tests.helpers.portal import alerts, csrf_of, sign_in
+from tests.helpers.scimtarget import Target, run_target
+from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +36,6 @@ def web2(loopback_app: FastAPI) -> Iterator[TestClient]:
 def target(tmp_path: Path) -> Iterator[Target]:
     with run_target(tmp_path / "scim") as found:
         yield found
-
-
-def _alerts(text: str) -> dict[str, str]:
-    return {m[0]: m[1] for m in re.findall(r'<p class="error" id="e-([a-z_]+)" role="alert">([^<]*)</p>', text)}
 
 
 class Portal:
@@ -92,7 +86,7 @@ def test_the_ssrf_guard_answers_on_the_page(web: TestClient, tenant: TenantHandl
     saved = portal.post(
         f"{app}/provisioning/credentials", action="save", tenant_url="https://u:p@scim.example/v2", secret_token="t"
     )
-    assert saved.status_code == 400 and "credentials in the URL" in _alerts(saved.text)["tenant_url"]
+    assert saved.status_code == 400 and "credentials in the URL" in alerts(saved.text)["tenant_url"]
 
 
 def test_forms_need_the_token(web2: TestClient, tenant: TenantHandle) -> None:
@@ -124,7 +118,7 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
         f"{app}/provisioning/credentials", action="save", tenant_url="ftp://x", notify="on", delete_threshold="0"
     )
     assert invalid.status_code == 400
-    assert {"tenant_url", "secret_token", "notification_email", "delete_threshold"} <= set(_alerts(invalid.text))
+    assert {"tenant_url", "secret_token", "notification_email", "delete_threshold"} <= set(alerts(invalid.text))
     assert "Not configured" in portal.get(f"{app}/provisioning").text  # nothing half-saved
     saved = portal.post(
         f"{app}/provisioning/credentials",
@@ -169,7 +163,7 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
     assert "EntryExportCreate" in on_demand.text
     assert [u["userName"] for u in target.users()] == [user["userPrincipalName"]]
     unknown = portal.post(f"{app}/provisioning-run/on-demand", subject="nobody")
-    assert unknown.status_code == 400 and "subject" in _alerts(unknown.text)
+    assert unknown.status_code == 400 and "subject" in alerts(unknown.text)
 
     assert portal.post(f"{app}/provisioning/start").status_code == 303
     assert 'id="prov-code">On<' in portal.get(f"{app}/provisioning").text
@@ -201,7 +195,7 @@ def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
         matching="0",
         flow="Always",
     )
-    assert bad.status_code == 400 and "at character" in _alerts(bad.text)["expression"]
+    assert bad.status_code == 400 and "at character" in alerts(bad.text)["expression"]
     twice = portal.post(
         f"{mappings}/attribute",
         original="",
@@ -211,7 +205,7 @@ def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
         matching="0",
         flow="Always",
     )
-    assert twice.status_code == 400 and "mapped twice" in _alerts(twice.text)["target"]
+    assert twice.status_code == 400 and "mapped twice" in alerts(twice.text)["target"]
     good = portal.post(
         f"{mappings}/attribute",
         original="",
@@ -239,7 +233,7 @@ def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
     assert scope.status_code == 303
     assert "department EQUALS Sales\n\njobTitle IS NOT NULL" in portal.get(mappings).text
     bad_scope = portal.post(f"{mappings}/scope", scope="department LOOKS LIKE Sales")
-    assert bad_scope.status_code == 400 and "scope" in _alerts(bad_scope.text)
+    assert bad_scope.status_code == 400 and "scope" in alerts(bad_scope.text)
     live = portal.get("/admin/provisioning/validate-expression?expression=" + "ToUpper(%5Bmail%5D")
     assert live.json()["ok"] is False and live.json()["position"] is not None and "^" in live.json()["caret"]
     assert portal.get("/admin/provisioning/validate-expression?expression=ToUpper(%5Bmail%5D)").json()["ok"]

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.storage.tables import ChangeLog
-from tests.conftest import TenantHandle
-from tests.functional.redeemflow import (
+from tests.helpers.portal import csrf_of
+from tests.helpers.redemption import (
     accept,
     follow,
     invite,
@@ -23,7 +23,7 @@ from tests.functional.redeemflow import (
     send_code,
     submit_code,
 )
-from tests.functional.webpages import csrf_of
+from tests.helpers.tenants import TenantHandle
 
 
 def _address() -> str:

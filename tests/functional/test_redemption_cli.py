@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from hospes.cli.main import app
 from hospes.settings import Settings
-from tests.conftest import TenantHandle
+from tests.helpers.tenants import TenantHandle
 
 
 def test_guest_policy_commands(settings: Settings, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,9 +19,18 @@ from hospes.domain.principals import Principal
 from hospes.services.guest_flows import FlowView
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.redemption import RedemptionRefusedError
-from tests.conftest import TenantHandle
-from tests.functional.redeemflow import accept, invite, latest_code, open_link, path_of, send_code, submit_code
-from tests.functional.webpages import PASSWORD, csrf_of, enrol_totp, sign_in
+from tests.helpers.portal import PASSWORD, csrf_of, enrol_totp, sign_in
+from tests.helpers.redemption import (
+    accept,
+    invite,
+    latest_code,
+    open_link,
+    path_of,
+    redeem_with_otp,
+    send_code,
+    submit_code,
+)
+from tests.helpers.tenants import TenantHandle
 
 _SECRET = re.compile(r'id="totp-secret"[^>]*>([^<]+)<')
 _SEALED = re.compile(r'name="sealed" value="([^"]+)"')
@@ -158,7 +167,6 @@ def test_wrong_account_at_home(
 def test_second_identity_refused_until_reset(
     web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
 ) -> None:
-    from tests.functional.redeemflow import redeem_with_otp
 
     address = f"frank-{uuid.uuid4().hex[:6]}@partner.example"
     invitation = invite(tenant, address)

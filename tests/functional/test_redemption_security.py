@@ -16,8 +16,8 @@ from hospes.services.guest_flows import safe_redirect
 from hospes.services.tenants import create_tenant
 from hospes.storage.tables import Invitation, RedemptionTicket
 from hospes.storage.tables_redemption import EmailOtpCode
-from tests.conftest import TenantHandle, fetch_token
-from tests.functional.redeemflow import (
+from tests.helpers.portal import csrf_of
+from tests.helpers.redemption import (
     accept,
     follow,
     invite,
@@ -30,7 +30,7 @@ from tests.functional.redeemflow import (
     send_code,
     submit_code,
 )
-from tests.functional.webpages import csrf_of
+from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle, fetch_token
 
 
 def _address() -> str:
@@ -280,7 +280,7 @@ def test_another_tenants_link_and_flow_do_not_cross(
 
 def test_organization_names_are_escaped(web: TestClient, client: TestClient, sessions: sessionmaker[Session]) -> None:
     name = '<script>alert("x")</script> & Co'
-    boot = create_tenant(sessions, name, f"evil-{uuid.uuid4().hex[:8]}.example", admin_password="Admin-Pass-123")
+    boot = create_tenant(sessions, name, f"evil-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD)
     handle = TenantHandle(boot, client, fetch_token(client, boot.domain, boot.client_id, boot.client_secret))
     address = _address()
     url = invite(handle, address)["inviteRedeemUrl"]

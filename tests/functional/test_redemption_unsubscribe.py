@@ -10,9 +10,9 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import TenantHandle
-from tests.functional.redeemflow import invite, latest_code, otp_mail_count
-from tests.functional.webpages import csrf_of
+from tests.helpers.portal import csrf_of
+from tests.helpers.redemption import invite, latest_code, otp_mail_count
+from tests.helpers.tenants import TenantHandle
 
 
 def _address() -> str:

@@ -22,9 +22,9 @@ from hospes.domain.provisioning import JobCode
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import load_settings
 from hospes.storage.engine import Database
-from tests.conftest import fetch_token
-from tests.provisioning.conftest import ROLE_ID
-from tests.scimtarget import Target, run_target
+from tests.helpers.provisioning import ROLE_ID
+from tests.helpers.scimtarget import Target, run_target
+from tests.helpers.tenants import fetch_token
 
 
 @dataclass

@@ -17,10 +17,10 @@ from hospes.auth.crypto import secret_box
 from hospes.domain.provisioning import Action, JobCode, Status
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
-from tests.conftest import TenantHandle, fetch_token
-from tests.functional.test_users import assert_graph_error
-from tests.provisioning.conftest import ROLE_ID
-from tests.scimtarget import Target, run_target
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.provisioning import ROLE_ID
+from tests.helpers.scimtarget import Target, run_target
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 SUCCESS = "provisioningStatusInfo/status eq 'success'"
 

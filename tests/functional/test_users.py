@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.conftest import TenantHandle
-
-
-def assert_graph_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code
-    assert error["message"]
-    assert set(error["innerError"]) >= {"date", "request-id", "client-request-id"}
-    return error
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
 
 
 def test_create_get_update_delete_user(tenant: TenantHandle) -> None:

@@ -14,8 +14,8 @@ from hospes.domain.clock import utcnow
 from hospes.services.web_sessions import token_hash
 from hospes.settings import Settings
 from hospes.storage.tables import AuditLog, WebSession
-from tests.conftest import TenantHandle
-from tests.functional.webpages import PASSWORD, csrf_of, session_cookie, sign_in
+from tests.helpers.portal import PASSWORD, csrf_of, session_cookie, sign_in
+from tests.helpers.tenants import TenantHandle
 
 
 def _rows(sessions: sessionmaker[Session], user_id: str) -> list[WebSession]:

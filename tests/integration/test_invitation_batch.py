@@ -21,7 +21,8 @@ from hospes.services.invitations.service import InvitationResult, InvitationServ
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.tables import AuditLog, ChangeLog, Invitation, OutboxMessage, User
-from tests.conftest import TenantHandle
+from tests.helpers.live import run_server
+from tests.helpers.tenants import TenantHandle
 
 
 def _service(tenant: TenantHandle, database: Database, settings: Settings) -> InvitationService:
@@ -192,7 +193,6 @@ def test_two_server_processes_on_a_new_database_invite_each_address_once(tmp_pat
 
     from hospes.services.tenants import create_tenant
     from hospes.storage.migrate import upgrade
-    from tests.live import run_server
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     upgrade(url)

@@ -14,7 +14,7 @@ from hospes.services.invitations.service import InvitationService, InviteConfig
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.tables import Invitation, RedemptionTicket, User
-from tests.conftest import TenantHandle
+from tests.helpers.tenants import TenantHandle
 
 THREADS = 8
 

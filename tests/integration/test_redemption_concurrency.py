@@ -22,7 +22,7 @@ from hospes.services.throttle import Throttle
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.tables import ChangeLog, User
-from tests.conftest import TenantHandle
+from tests.helpers.tenants import TenantHandle
 
 BROWSERS = 6
 

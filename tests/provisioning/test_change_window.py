@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 
 from hospes.storage.tables import ChangeLog
 from hospes.storage.tables_provisioning import ProvisioningJob
-from tests.provisioning.conftest import App, person
+from tests.helpers.provisioning import App, person
 
 
 def _is_group_rows_read(statement: str, parameters: Any) -> bool:

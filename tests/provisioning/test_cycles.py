@@ -12,9 +12,9 @@ from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
 from hospes.domain.provisioning import Action, CycleKind, JobCode, Status, StopReason
 from hospes.provisioning.runs import CredentialsRejectedError
-from tests.conftest import TenantHandle
-from tests.provisioning.conftest import App, make_app, person
-from tests.scimtarget import ENTERPRISE, EXT_8X8
+from tests.helpers.provisioning import App, make_app, person
+from tests.helpers.scimtarget import ENTERPRISE, EXT_8X8
+from tests.helpers.tenants import TenantHandle
 
 
 def _by_name(app: App) -> dict[str, dict[str, Any]]:

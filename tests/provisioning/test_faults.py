@@ -21,11 +21,11 @@ from hospes.domain.provisioning import JobCode, Status, StopReason
 from hospes.mail.outbox import deliver_due
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
-from tests.conftest import TenantHandle
-from tests.faultproxy import FaultPlan, FaultProxy
 from tests.helpers.clock import FakeClock
-from tests.provisioning.conftest import App, make_app, person
-from tests.scimtarget import Target
+from tests.helpers.faultproxy import FaultPlan, FaultProxy
+from tests.helpers.provisioning import App, make_app, person
+from tests.helpers.scimtarget import Target
+from tests.helpers.tenants import TenantHandle
 
 FAULT_RATES = {"429": 0.08, "500": 0.05, "500_after": 0.04, "timeout": 0.03, "drop": 0.04, "drop_before": 0.03}
 

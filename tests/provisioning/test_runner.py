@@ -17,7 +17,7 @@ from hospes.provisioning.credentials import seal
 from hospes.provisioning.engine import Engine
 from hospes.storage.tables_provisioning import ProvisioningJob, ProvisioningSecrets
 from tests.helpers.clock import FakeClock
-from tests.provisioning.conftest import App, person
+from tests.helpers.provisioning import App, person
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> float:
@@ -94,7 +94,7 @@ def test_scoping_filter_from_schema(sync_app: App) -> None:
 def test_restart_during_a_full_cycle_is_not_lost(sync_app: App) -> None:
     import threading
 
-    from tests.faultproxy import FaultPlan, FaultProxy
+    from tests.helpers.faultproxy import FaultPlan, FaultProxy
 
     app = sync_app
     slow = FaultProxy(app.target.base_url, FaultPlan(delay=0.05)).start()

@@ -30,6 +30,7 @@ from hospes.services.groups import GroupService
 from hospes.services.tenants import create_tenant
 from hospes.services.users import UserService
 from hospes.storage.tables import Group, GroupMember, User
+from tests.helpers.tenants import ADMIN_PASSWORD
 
 WRITES = (
     "user+",
@@ -212,7 +213,7 @@ def test_replaying_rounds_reconstructs_the_directory(
     minimal: bool,
 ) -> None:
     domain = f"prop-{uuid.uuid4().hex[:8]}.example"
-    boot = create_tenant(sessions, "Prop", domain, admin_password="Admin-Pass-123")
+    boot = create_tenant(sessions, "Prop", domain, admin_password=ADMIN_PASSWORD)
     directory = Directory(sessions, boot.tenant_id, domain)
     service = DeltaService(sessions, system_principal(boot.tenant_id))
     feeds = [
@@ -267,7 +268,7 @@ def test_concurrent_writer_nothing_skipped_nothing_thrice(sessions: sessionmaker
     """A writer thread changes users while a reader pages through rounds (two objects per page). Afterwards
     the reader's copy equals the directory, and every written value was delivered at most twice."""
     domain = f"conc-{uuid.uuid4().hex[:8]}.example"
-    boot = create_tenant(sessions, "Conc", domain, admin_password="Admin-Pass-123")
+    boot = create_tenant(sessions, "Conc", domain, admin_password=ADMIN_PASSWORD)
     directory = Directory(sessions, boot.tenant_id, domain)
     for _ in range(24):
         directory.apply("user+", 0, 0)

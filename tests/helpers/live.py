@@ -21,6 +21,11 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.user import User
+
+from hospes.services.tenants import TenantBootstrap
+from tests.helpers.tenants import PASSWORD
 
 
 def free_port() -> int:
@@ -137,3 +142,14 @@ def graph_client(server: LiveServer, tenant: str, client_id: str, secret: str) -
     adapter = GraphRequestAdapter(auth)
     adapter.base_url = server.graph_url
     return GraphServiceClient(request_adapter=adapter)
+
+
+def sdk_user(boot: TenantBootstrap, nick: str) -> User:
+    """The SDK model of a new enabled member of ``boot``'s tenant, for ``users.post``."""
+    return User(
+        account_enabled=True,
+        display_name=nick.title(),
+        mail_nickname=nick,
+        user_principal_name=f"{nick}@{boot.domain}",
+        password_profile=PasswordProfile(password=PASSWORD, force_change_password_next_sign_in=False),
+    )

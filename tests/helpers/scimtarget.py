@@ -1,6 +1,6 @@
 """The independent SCIM target for provisioning tests and the bench: ``scim2-server`` as a subprocess on loopback,
-with a bearer token and the 8x8 custom extension of seed 002 (``urn:ietf:params:scim:schemas:extension:8x8:1.1:User``)
-added to RFC 7643's schemas. Its state is read back over its own SCIM API (``Target.users()``), and with
+with a bearer token and the 8x8 custom extension (``urn:ietf:params:scim:schemas:extension:8x8:1.1:User``) added
+to RFC 7643's schemas. Its state is read back over its own SCIM API (``Target.users()``), and with
 ``dump_path`` it writes every resource to a JSON file when it stops (``--dump-resources``)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.live import free_port
+from tests.helpers.live import free_port
 
 EXT_8X8 = "urn:ietf:params:scim:schemas:extension:8x8:1.1:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

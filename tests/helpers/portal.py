@@ -1,4 +1,4 @@
-"""Helpers for driving the server-rendered pages like a browser would."""
+"""Helpers for driving the server-rendered pages (sign-in, admin portal, My Account) like a browser would."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 import pyotp
 from fastapi.testclient import TestClient
 
-PASSWORD = "Correct-Horse-9"
+from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD, TenantHandle
+
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _SEALED = re.compile(r'name="sealed" value="([^"]+)"')
 _SECRET = re.compile(r'id="totp-secret"[^>]*>([^<]+)<')
 _CODES = re.compile(r"<li><code>([a-z0-9-]+)</code></li>")
+_ALERT = re.compile(r'<p class="error" id="e-([a-z_]+)" role="alert">([^<]*)</p>')
 
 
 def csrf_of(page_html: str) -> str:
@@ -33,6 +35,17 @@ def sign_in(web: TestClient, tenant: str, username: str, password: str = PASSWOR
         f"/{tenant}/login",
         data={"csrf": csrf_of(form.text), "username": username, "password": password, **extra},
     )
+
+
+def sign_in_as_admin(web: TestClient, tenant: TenantHandle) -> None:
+    """Signs in as the tenant's Global Administrator (the one `make_tenant` created)."""
+    response = sign_in(web, tenant.domain, tenant.boot.admin_user_principal_name, ADMIN_PASSWORD)
+    assert response.status_code == 303, response.text
+
+
+def alerts(page_html: str) -> dict[str, str]:
+    """Field id -> error message, from the ``e-<field>`` paragraphs next to the fields of a form."""
+    return {field: message for field, message in _ALERT.findall(page_html)}
 
 
 def enrol_totp(web: TestClient, tenant: str) -> tuple[pyotp.TOTP, list[str]]:

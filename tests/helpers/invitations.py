@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import TenantHandle
+from tests.helpers.tenants import PASSWORD, TenantHandle
 
 
 def user_token(client: TestClient, tenant: TenantHandle, username: str, password: str) -> str:
@@ -26,7 +26,7 @@ def user_token(client: TestClient, tenant: TenantHandle, username: str, password
     return token
 
 
-def as_user(tenant: TenantHandle, username: str, password: str = "Correct-Horse-9") -> TenantHandle:
+def as_user(tenant: TenantHandle, username: str, password: str = PASSWORD) -> TenantHandle:
     """The same tenant handle, but calling with a user's delegated token instead of the bootstrap app's."""
     return TenantHandle(tenant.boot, tenant.client, user_token(tenant.client, tenant, username, password))
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.helpers.live import free_port
+
 
 @dataclass
 class Received:
@@ -47,8 +49,6 @@ class _Handler:
 
 class MailSink:
     def __init__(self, port: int = 0) -> None:
-        from tests.live import free_port
-
         self.port = port or free_port()
         self.handler = _Handler()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)

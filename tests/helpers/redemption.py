@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.storage.tables import OutboxMessage
-from tests.conftest import TenantHandle
-from tests.functional.webpages import csrf_of
+from tests.helpers.portal import csrf_of
+from tests.helpers.tenants import TenantHandle
 
 CODE = re.compile(r"\b(\d{8})\b")
 
