@@ -80,8 +80,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-def database(settings: Settings) -> Database:
-    return Database.open(settings.effective_database_url)
+def database(settings: Settings) -> Iterator[Database]:
+    database = Database.open(settings.effective_database_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """The invitation email end to end through a real SMTP server (aiosmtpd on loopback): headers, both parts, links,
-escaping, localization, cc, RFC 8058; and the outbox: exactly-once delivery, retries with backoff, no SMTP."""
+escaping, localization, cc, RFC 8058; and the outbox: exactly-once delivery, retries with backoff, no SMTP.
+
+The session's database is shared with other tests, so every delivery pass here is limited to the test's own tenant:
+it neither sends other tests' mail nor depends on how much of it is queued."""
 
 from __future__ import annotations
 
@@ -52,9 +55,9 @@ def test_invitation_email_elements(
             "ccRecipients": [{"emailAddress": {"address": "boss@fabrikam.example", "name": "The Boss"}}],
         },
     )
-    report = deliver_due(sessions, smtp_settings(settings, mail_sink.port))
-    assert report.sent >= 1
-    [received] = [m for m in mail_sink.messages if "alice@fabrikam.example" in m.rcpt_tos]
+    report = deliver_due(sessions, smtp_settings(settings, mail_sink.port), tenant_id=tenant.id)
+    assert (report.sent, report.handled) == (1, 1)
+    [received] = mail_sink.messages
     assert sorted(received.rcpt_tos) == ["alice@fabrikam.example", "boss@fabrikam.example"]
     assert received.mail_from == settings.mail_from
     msg = received.message
@@ -98,8 +101,8 @@ def test_french_email_and_hostile_inviter(
         assert row is not None
         row.display_name = HOSTILE_NAME + "\r\nBcc: victim@evil.example"
     _send(tenant, "bruno@partner.example", invitedUserMessageInfo={"messageLanguage": "fr-FR"})
-    deliver_due(sessions, smtp_settings(settings, mail_sink.port))
-    [received] = [m for m in mail_sink.messages if "bruno@partner.example" in m.rcpt_tos]
+    deliver_due(sessions, smtp_settings(settings, mail_sink.port), tenant_id=tenant.id)
+    [received] = mail_sink.messages
     assert received.rcpt_tos == ["bruno@partner.example"]  # no injected Bcc recipient
     msg = received.message
     assert "Bcc" not in msg
@@ -140,13 +143,11 @@ def test_outbox_delivers_exactly_once_after_restart(
 ) -> None:
     """Messages written while no worker runs wait; a later worker delivers each once; further passes send none."""
     ids = [_send(tenant, f"p{i}@partner.example")["id"] for i in range(3)]
-    assert deliver_due(sessions, settings).handled == 0  # no SMTP configured: everything stays queued
+    assert deliver_due(sessions, settings, tenant_id=tenant.id).handled == 0  # no SMTP: everything stays queued
     smtp = smtp_settings(settings, mail_sink.port)
-    deliver_due(sessions, smtp)
-    deliver_due(sessions, smtp)
-    got = [
-        m for m in mail_sink.messages if m.rcpt_tos[0].startswith("p") and m.rcpt_tos[0].endswith("@partner.example")
-    ]
+    assert deliver_due(sessions, smtp, tenant_id=tenant.id).sent == 3
+    assert deliver_due(sessions, smtp, tenant_id=tenant.id).handled == 0
+    got = mail_sink.messages
     assert sorted(m.rcpt_tos[0] for m in got) == ["p0@partner.example", "p1@partner.example", "p2@partner.example"]
     with sessions() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.related_id.in_(ids))).all()
@@ -160,8 +161,8 @@ def test_outbox_retries_with_backoff_then_delivers(
     body = _send(tenant, "retry@partner.example")
     down = smtp_settings(settings, port, mail_retry_base_seconds=60.0, smtp_timeout_seconds=2.0)
     start = utcnow()
-    report = deliver_due(sessions, down)
-    assert report.retried >= 1
+    report = deliver_due(sessions, down, tenant_id=tenant.id)
+    assert (report.retried, report.handled) == (1, 1)
     with sessions() as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.related_id == body["id"]))
         assert row is not None and row.status == "pending" and row.attempts == 1
@@ -170,14 +171,14 @@ def test_outbox_retries_with_backoff_then_delivers(
         assert [a.result for a in attempts] == ["retry"]
     sink = MailSink(port).start()
     try:
-        deliver_due(sessions, smtp_settings(settings, port))  # ours is not due yet (other tests' mail may be)
-        assert ["retry@partner.example"] not in [m.rcpt_tos for m in sink.messages]
+        assert deliver_due(sessions, smtp_settings(settings, port), tenant_id=tenant.id).handled == 0  # not due yet
+        assert sink.messages == []
         with sessions() as session:
             waiting = session.scalar(select(OutboxMessage).where(OutboxMessage.related_id == body["id"]))
             assert waiting is not None and waiting.status == "pending" and waiting.attempts == 1
         later = utcnow() + dt.timedelta(minutes=5)
-        deliver_due(sessions, smtp_settings(settings, port), now=later)
-        assert [m.rcpt_tos for m in sink.messages].count(["retry@partner.example"]) == 1
+        assert deliver_due(sessions, smtp_settings(settings, port), now=later, tenant_id=tenant.id).sent == 1
+        assert [m.rcpt_tos for m in sink.messages] == [["retry@partner.example"]]
     finally:
         sink.stop()
     with sessions() as session:
@@ -189,8 +190,8 @@ def test_max_attempts_marks_failed(tenant: TenantHandle, sessions: sessionmaker[
     body = _send(tenant, "never@partner.example")
     down = smtp_settings(settings, free_port(), mail_max_attempts=2, smtp_timeout_seconds=2.0)
     now = utcnow()
-    for step in range(3):
-        deliver_due(sessions, down, now=now + dt.timedelta(days=step))
+    reports = [deliver_due(sessions, down, now=now + dt.timedelta(days=step), tenant_id=tenant.id) for step in range(3)]
+    assert [(r.retried, r.failed) for r in reports] == [(1, 0), (0, 1), (0, 0)]
     with sessions() as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.related_id == body["id"]))
         assert row is not None and row.status == "failed" and row.attempts == 2

@@ -21,9 +21,11 @@ from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle
 
 
 @pytest.fixture(scope="module")
-def loopback_app(settings: Settings) -> FastAPI:
+def loopback_app(settings: Settings) -> Iterator[FastAPI]:
     """The app with loopback targets admitted (the SSRF guard refuses them by default)."""
-    return create_app(settings.model_copy(update={"outbound_allow": "127.0.0.1"}), housekeeping=False)
+    app = create_app(settings.model_copy(update={"outbound_allow": "127.0.0.1"}), housekeeping=False)
+    yield app
+    app.state.runtime.database.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +108,14 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     assert made.exit_code == 0, made.output
     boot = json.loads(made.output)
     settings = load_settings(None)
-    sessions = Database.open(settings.effective_database_url).sessions
-    service = ProvisioningService(sessions, settings, secret_box(settings.secret_key, settings.data_dir))
-    with run_target(tmp_path / "scim") as target, TestClient(create_app(settings, housekeeping=False)) as http:
-        token = fetch_token(http, boot["domain"], boot["clientId"], boot["clientSecret"])
-        yield World(runner, http, {"Authorization": f"Bearer {token}"}, boot["domain"], service, target)
+    database = Database.open(settings.effective_database_url)
+    service = ProvisioningService(database.sessions, settings, secret_box(settings.secret_key, settings.data_dir))
+    try:
+        with run_target(tmp_path / "scim") as target, TestClient(create_app(settings, housekeeping=False)) as http:
+            token = fetch_token(http, boot["domain"], boot["clientId"], boot["clientSecret"])
+            yield World(runner, http, {"Authorization": f"Bearer {token}"}, boot["domain"], service, target)
+    finally:
+        database.dispose()
 
 
 def test_status_start_logs_restart_pause(world: World) -> None:
@@ -194,7 +196,7 @@ def test_app_and_job_resolution_errors(world: World) -> None:
         assert message in result.output, (args, result.output)
 
 
-def test_status_watch_follows_a_running_cycle(world: World) -> None:
+def test_status_watch_follows_a_running_cycle(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     sp_id, job_id = world.app("8x8")
     assert job_id is not None
     world.assign_users(sp_id, 25)
@@ -202,9 +204,18 @@ def test_status_watch_follows_a_running_cycle(world: World) -> None:
     assert idle.exit_code == 0 and "no cycle: the job is NotRun" in idle.output  # nothing to wait for
     assert world.sync("start", "contoso.example", "8x8").exit_code == 0
 
+    watching = threading.Event()
+    progress = ProvisioningService.progress
+
+    def observed_progress(self: ProvisioningService, *args: Any, **kwargs: Any) -> Any:
+        watching.set()
+        return progress(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProvisioningService, "progress", observed_progress)
+
     def engine() -> None:
-        time.sleep(0.3)  # the watcher is waiting for the cycle to begin
-        world.settle(job_id)
+        if watching.wait(timeout=30):  # the watcher has polled once and waits for the cycle to begin
+            world.settle(job_id)
 
     worker = threading.Thread(target=engine)
     worker.start()

@@ -21,10 +21,17 @@ def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: 
     # flock locks belong to an open file description: a second open in this process contends like another process.
     first, second = worker_app(), worker_app()
     first_runtime, second_runtime = first.state.runtime, second.state.runtime
-    assert first_runtime.background_lock is not None and first_runtime.workers.outbox is not None
-    assert second_runtime.background_lock is None and second_runtime.workers.outbox is None
-    assert second_runtime.workers.provisioning is None
-    first_runtime.background_lock.close()  # the primary dies: the next process started takes the jobs over
-    third = worker_app()
-    assert third.state.runtime.background_lock is not None and third.state.runtime.workers.outbox is not None
-    third.state.runtime.background_lock.close()
+    try:
+        assert first_runtime.background_lock is not None and first_runtime.workers.outbox is not None
+        assert second_runtime.background_lock is None and second_runtime.workers.outbox is None
+        assert second_runtime.workers.provisioning is None
+        first_runtime.background_lock.close()  # the primary dies: the next process started takes the jobs over
+        third = worker_app()
+        try:
+            assert third.state.runtime.background_lock is not None and third.state.runtime.workers.outbox is not None
+            third.state.runtime.background_lock.close()
+        finally:
+            third.state.runtime.database.dispose()  # no lifespan ran, which would have
+    finally:
+        first_runtime.database.dispose()
+        second_runtime.database.dispose()

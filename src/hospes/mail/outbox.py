@@ -126,22 +126,28 @@ class DeliveryReport:
         return self.sent + self.retried + self.failed
 
 
-def claim_due(sessions: sessionmaker[Session], now: dt.datetime, lease_seconds: float, limit: int) -> list[str]:
+def claim_due(
+    sessions: sessionmaker[Session],
+    now: dt.datetime,
+    lease_seconds: float,
+    limit: int,
+    *,
+    tenant_id: str | None = None,
+) -> list[str]:
     """Lease up to ``limit`` due messages: pending ones whose time has come, and ones whose previous lease
-    expired (their worker died mid-send)."""
+    expired (their worker died mid-send). With ``tenant_id``, only that tenant's messages."""
+    query = select(OutboxMessage).where(
+        or_(
+            (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
+            (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
+        )
+    )
+    if tenant_id is not None:
+        query = query.where(OutboxMessage.tenant_id == tenant_id)
     with sessions.begin() as session:
         rows = list(
             session.scalars(
-                select(OutboxMessage)
-                .where(
-                    or_(
-                        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
-                    )
-                )
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+                query.order_by(OutboxMessage.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
             )
         )
         for row in rows:
@@ -209,13 +215,19 @@ def _permanent(exc: Exception) -> bool:
 
 
 def deliver_due(
-    sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50, now: dt.datetime | None = None
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    limit: int = 50,
+    now: dt.datetime | None = None,
+    tenant_id: str | None = None,
 ) -> DeliveryReport:
-    """One pass: claim due messages and try each once. Without an SMTP host nothing is claimed."""
+    """One pass: claim due messages (only ``tenant_id``'s when given) and try each once. Without an SMTP host
+    nothing is claimed."""
     report = DeliveryReport()
     if not settings.smtp_host:
         return report
-    ids = claim_due(sessions, now or utcnow(), settings.mail_lease_seconds, limit)
+    ids = claim_due(sessions, now or utcnow(), settings.mail_lease_seconds, limit, tenant_id=tenant_id)
     transport = _Transport(settings)
     try:
         for message_id in ids:
