@@ -1,9 +1,10 @@
-"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when configured), the ASGI app,
-and tenant factories. Tests isolate themselves by creating their own tenants, which is also how the product
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when configured) and per pytest-xdist
+worker, the ASGI app, and tenant factories. Tests isolate themselves by creating their own tenants, which is also how the product
 isolates its customers."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ def pytest_report_header() -> list[str]:
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
+        # tmp_path_factory's base folder is already per xdist worker.
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hospes.db'}"
         upgrade(url)
         yield url
@@ -57,7 +59,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if REQUIRE_ALL:
             pytest.fail("HOSPES_TEST_POSTGRES_URL must be set in CI")
         pytest.skip("PostgreSQL not configured (set HOSPES_TEST_POSTGRES_URL)")
-    name = f"hospes_test_{uuid.uuid4().hex[:10]}"
+    # One database per pytest-xdist worker ("gw0", "gw1", ...; "main" without xdist), named so it can be told apart.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"hospes_test_{worker}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
