@@ -1,6 +1,6 @@
 """Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when configured) and per pytest-xdist
-worker, the ASGI app, and tenant factories. Tests isolate themselves by creating their own tenants, which is also how the product
-isolates its customers."""
+worker, the ASGI app, and tenant factories. Tests isolate themselves by creating their own tenants, which is also
+how the product isolates its customers."""
 
 from __future__ import annotations
 

@@ -99,6 +99,15 @@ class Target:
         return hits[0] if hits else None
 
 
+# The ``scim2-server`` entry point, started so that SIGINT stops it even when this process inherited SIGINT as
+# ignored (a shell starts background jobs that way, and Python then leaves it ignored in its children): without a
+# handler the server would only die to the SIGKILL sent 10 s later, without writing its dump.
+_SERVE = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); sys.argv[0] = 'scim2-server'; "
+    "from scim2_server.testserver.cli import main; main()"
+)
+
+
 @contextmanager
 def run_target(tmp: Path, *, token: str = TOKEN, dump: bool = False) -> Iterator[Target]:
     tmp.mkdir(parents=True, exist_ok=True)
@@ -106,7 +115,9 @@ def run_target(tmp: Path, *, token: str = TOKEN, dump: bool = False) -> Iterator
     port = free_port()
     dump_path = tmp / "dump.json" if dump else None
     args = [
-        str(Path(sys.executable).parent / "scim2-server"),
+        sys.executable,
+        "-c",
+        _SERVE,
         "--port",
         str(port),
         "--hostname",
