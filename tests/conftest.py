@@ -28,6 +28,13 @@ from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle, fetch_token
 
 PUBLIC_URL = "http://testserver"
 
+# pytest-xdist workers start with COLUMNS=80 and LINES=24 set, and the CLI's module-level rich consoles, created
+# when the test modules import the CLI, would keep that width for good; unset, they read COLUMNS when they print,
+# which the CLI tests set to get unwrapped tables.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 def pytest_report_header() -> list[str]:
     """Printed by the main process (with xdist its workers' headers are not shown), so both lines live here."""

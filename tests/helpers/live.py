@@ -86,7 +86,9 @@ def run_server(
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        # Generous: with one test process per core, a server (``--workers 2`` starts three processes) may start
+        # while the other test process keeps the cores busy.
+        deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
                 raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
@@ -96,7 +98,9 @@ def run_server(
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 30 s")
+                proc.terminate()
+                _, errors = proc.communicate(timeout=10)
+                raise RuntimeError("server did not start within 90 s: " + errors.decode())
             time.sleep(0.1)
         yield LiveServer(base, database_url)
     finally:
