@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
+from hospes.auth import passwords
 from hospes.services.tenants import create_tenant
 from hospes.settings import Settings
 from hospes.storage.engine import Database
@@ -52,6 +54,17 @@ def pytest_report_header() -> list[str]:
             f"hospes: {CHROMIUM} is missing: browser tests are SKIPPED (apt-get install chromium; CI always runs them)"
         )
     return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at the production cost takes tens of milliseconds per hash and per check, a fifth of the time of
+    the tests that create tenants and users. The tests check which passwords are accepted, not the cost, so this
+    process hashes with the smallest parameters. Live servers (other processes) keep the production parameters and
+    check these hashes all the same: argon2 reads the parameters from the hash."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
