@@ -78,8 +78,17 @@ def partner_app() -> Iterator[str]:
         server.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def mail_sink() -> Iterator[MailSink]:
+    """One SMTP sink for the module's server; each test waits for the mail of its own addresses."""
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
 def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
+    """One server for the module: each test invites from tenants and to addresses of its own."""
     # Same data folder as the in-process app (run_server also hands every server the session's secret key).
     env = {
         "HOSPES_SMTP_HOST": "127.0.0.1",
