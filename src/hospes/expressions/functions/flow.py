@@ -11,16 +11,7 @@ from typing import Any
 
 from hospes.expressions.ast import Call
 from hospes.expressions.errors import DropFlow
-from hospes.expressions.functions.registry import (
-    EXPRESSION,
-    Arg,
-    Example,
-    Fn,
-    Param,
-    Source,
-    compiled,
-    function,
-)
+from hospes.expressions.functions.registry import EXPRESSION, Arg, Example, Fn, Param, Source, compiled, function
 from hospes.expressions.values import is_null_or_empty
 
 

@@ -9,17 +9,7 @@ from typing import Any
 
 from hospes.expressions.ast import Call
 from hospes.expressions.errors import ExpressionEvaluationError
-from hospes.expressions.functions.registry import (
-    STRING,
-    Arg,
-    Example,
-    Fn,
-    Param,
-    Source,
-    compiled,
-    function,
-    null,
-)
+from hospes.expressions.functions.registry import STRING, Arg, Example, Fn, Param, Source, compiled, function, null
 from hospes.expressions.values import text, to_int
 
 SPECIAL_CHARACTERS = "~!@#$%^&*_-+=`|\\(){}[]:;\"'<>,.?/"

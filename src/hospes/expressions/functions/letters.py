@@ -6,17 +6,7 @@ import unicodedata
 from typing import Any
 
 from hospes.expressions.ast import Call
-from hospes.expressions.functions.registry import (
-    STRING,
-    Arg,
-    Example,
-    Fn,
-    Param,
-    Source,
-    compiled,
-    function,
-    null,
-)
+from hospes.expressions.functions.registry import STRING, Arg, Example, Fn, Param, Source, compiled, function, null
 from hospes.expressions.values import lift, text
 
 

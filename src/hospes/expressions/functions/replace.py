@@ -8,16 +8,7 @@ import regex
 
 from hospes.expressions.ast import Call
 from hospes.expressions.errors import ExpressionError, ExpressionEvaluationError
-from hospes.expressions.functions.registry import (
-    STRING,
-    Arg,
-    Example,
-    Fn,
-    Param,
-    Source,
-    compiled,
-    function,
-)
+from hospes.expressions.functions.registry import STRING, Arg, Example, Fn, Param, Source, compiled, function
 from hospes.expressions.values import is_null_or_empty, lift, text
 
 REGEX_TIMEOUT = 0.25  # seconds; a pattern that needs longer is an error on that object, not a stuck cycle
@@ -115,8 +106,7 @@ def dotnet_substitute(template: str, match: Any, whole: str) -> str:
             "jsmith@contoso.com",
         ),
         Example(
-            'Replace([telephoneNumber], , "\\\\+(?<isdCode>\\\\d* )(?<phoneNumber>\\\\d{10})", , '
-            '"${phoneNumber}", , )',
+            'Replace([telephoneNumber], , "\\\\+(?<isdCode>\\\\d* )(?<phoneNumber>\\\\d{10})", , "${phoneNumber}", , )',
             {"telephoneNumber": "+91 9998887777"},
             "9998887777",
         ),
