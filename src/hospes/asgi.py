@@ -27,6 +27,7 @@ from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
 from hospes.graph.errors import domain_error_response, error_response
+from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
     auth_methods,
@@ -223,6 +224,7 @@ def create_app(
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
+    install_openapi(app, settings.public_url, settings.page_size_default)
 
     app.router.redirect_slashes = False
     app.router.default = _slash_redirect(app)

@@ -1,0 +1,410 @@
+"""The OpenAPI document served at ``/openapi.json`` (and drawn by ``/docs``): the Graph surface and the token
+endpoint, as clients and generated SDKs see them.
+
+The routers read their bodies and OData options themselves (``deps.BodyDep``, ``deps.QueryOptions``), so FastAPI's
+own document knows nothing of them. This module starts from it and adds, per route: the request body (from the
+resource schemas that validate it), the OData query options of collections, the response bodies of entities and
+collections, the error responses with the Graph error envelope, and the OAuth 2.0 security scheme. The tables
+below name routes by method and path under ``/v1.0``; a test checks that they cover every route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from hospes.domain.schema import (
+    APP_ROLE_ASSIGNMENT,
+    APPLICATION,
+    DIRECTORY_AUDIT,
+    GROUP,
+    SERVICE_PRINCIPAL,
+    USER,
+    Resource,
+)
+from hospes.graph.openapi_schemas import (
+    ACTION_BODIES,
+    RESOURCES,
+    Schema,
+    collection_schema,
+    entity_schema,
+    error_envelope,
+    ref,
+    write_schema,
+)
+
+PREFIX = "/v1.0"
+TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+WRITE_METHODS = ("post", "put", "patch")
+_JOB = "/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}"
+
+# Request bodies: (method, path under /v1.0) -> schema name in components.schemas.
+BODIES: dict[tuple[str, str], str] = {
+    ("post", "/users"): "user.create",
+    ("patch", "/users/{key}"): "user.update",
+    ("post", "/groups"): "group.create",
+    ("patch", "/groups/{group_id}"): "group.update",
+    ("post", "/applications"): "application.create",
+    ("patch", "/applications/{key}"): "application.update",
+    ("post", "/servicePrincipals"): "servicePrincipal.create",
+    ("patch", "/servicePrincipals/{key}"): "servicePrincipal.update",
+    ("post", "/users/{key}/appRoleAssignments"): "appRoleAssignment.create",
+    ("post", "/groups/{group_id}/appRoleAssignments"): "appRoleAssignment.create",
+    ("post", "/servicePrincipals/{key}/appRoleAssignedTo"): "appRoleAssignment.create",
+    ("post", "/servicePrincipals/{key}/appRoleAssignments"): "appRoleAssignment.create",
+    ("post", "/groups/{group_id}/members/$ref"): "reference",
+    ("post", "/groups/{group_id}/owners/$ref"): "reference",
+    ("post", "/directoryRoles/{role_id}/members/$ref"): "reference",
+    ("post", "/applications/{key}/addPassword"): "addPassword",
+    ("post", "/applications/{key}/removePassword"): "removePassword",
+    ("patch", "/organization/{org_id}"): "organization.update",
+    ("post", "/invitations"): "invitation",
+    ("post", "/invitations/bulk"): "invitation.bulk",
+    ("patch", "/policies/authorizationPolicy"): "authorizationPolicy.update",
+    ("post", "/policies/b2bManagementPolicies"): "b2bManagementPolicy.create",
+    ("patch", "/policies/b2bManagementPolicies/{policy_id}"): "b2bManagementPolicy.update",
+    (
+        "patch",
+        "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
+    ): "emailAuthenticationMethodConfiguration.update",
+    ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
+    ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
+    ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
+    ("patch", _JOB): "synchronizationJob.update",
+    ("post", "/servicePrincipals/{sp_id}/synchronization/jobs/validateCredentials"): "validateCredentials",
+    ("post", f"{_JOB}/validateCredentials"): "validateCredentials",
+    ("post", f"{_JOB}/restart"): "restart",
+    ("post", f"{_JOB}/provisionOnDemand"): "provisionOnDemand",
+    ("put", f"{_JOB}/schema"): "synchronizationSchema",
+    ("patch", f"{_JOB}/schema"): "synchronizationSchema",
+    ("post", f"{_JOB}/schema/parseExpression"): "parseExpression",
+}
+# Bodies that may be left out (the route reads ``OptionalBodyDep``).
+OPTIONAL_BODIES = frozenset(
+    {
+        ("post", "/servicePrincipals/{sp_id}/synchronization/jobs/validateCredentials"),
+        ("post", f"{_JOB}/validateCredentials"),
+        ("post", f"{_JOB}/restart"),
+    }
+)
+# Write routes that read no body at all.
+NO_BODY = frozenset(
+    {
+        ("post", f"{_JOB}/start"),
+        ("post", f"{_JOB}/pause"),
+        ("post", "/directory/deletedItems/{object_id}/restore"),
+    }
+)
+# Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
+COLLECTIONS: dict[str, Resource | None] = {
+    "/users": USER,
+    "/groups": GROUP,
+    "/applications": APPLICATION,
+    "/servicePrincipals": SERVICE_PRINCIPAL,
+    "/auditLogs/directoryAudits": DIRECTORY_AUDIT,
+    "/directory/deletedItems/{cast}": None,  # microsoft.graph.user or microsoft.graph.group
+}
+# Single entities read through ``QueryOptions``: ``$select`` only.
+ENTITIES: dict[str, Resource] = {
+    "/users/{key}": USER,
+    "/groups/{group_id}": GROUP,
+    "/applications/{key}": APPLICATION,
+    "/servicePrincipals/{key}": SERVICE_PRINCIPAL,
+}
+# Collections with their own, narrower options.
+_REFS = ("/groups/{group_id}/members", "/groups/{group_id}/owners")
+OTHER_OPTIONS: dict[str, tuple[str, ...]] = {
+    **{path: ("$top", "$skiptoken") for path in (*_REFS, *(f"{p}/$ref" for p in _REFS))},
+    "/users/$count": ("$filter", "$search", "ConsistencyLevel!"),
+    "/auditLogs/provisioning": ("$filter", "$select", "$top", "$skiptoken"),
+    "/users/delta": ("$select", "$filter", "$deltatoken", "$skiptoken", "Prefer"),
+    "/groups/delta": ("$select", "$filter", "$expand", "$deltatoken", "$skiptoken", "Prefer"),
+}
+# Routes that answer 409 Request_MultipleObjectsWithSameKeyValue.
+CONFLICTS = frozenset({("post", "/servicePrincipals"), ("post", "/policies/b2bManagementPolicies")})
+
+_DIRECTORY_OBJECT = {
+    "anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group"), ref("microsoft.graph.servicePrincipal")]
+}
+_ASSIGNMENTS = (
+    "/users/{key}/appRoleAssignments",
+    "/groups/{group_id}/appRoleAssignments",
+    "/servicePrincipals/{key}/appRoleAssignedTo",
+    "/servicePrincipals/{key}/appRoleAssignments",
+)
+
+
+def _responses() -> dict[tuple[str, str], Schema]:
+    """The success body, by route; the routes not listed keep FastAPI's ``object``."""
+    out: dict[tuple[str, str], Schema] = {}
+    for path, resource in (*COLLECTIONS.items(), *((p, r) for p, r in ENTITIES.items())):
+        if resource is None:
+            continue
+        item = ref(f"microsoft.graph.{resource.name}")
+        if path in COLLECTIONS:
+            out["get", path] = collection_schema(item, paged=True)
+            if resource is not DIRECTORY_AUDIT:
+                out["post", path] = item
+        else:
+            out["get", path] = item
+    assignment = ref(f"microsoft.graph.{APP_ROLE_ASSIGNMENT.name}")
+    for path in _ASSIGNMENTS:
+        out["get", path] = collection_schema(assignment)
+        out["post", path] = assignment
+    for path in ("/users/{key}/memberOf", "/users/{key}/sponsors", "/directoryRoles/{role_id}/members"):
+        out["get", path] = collection_schema(_DIRECTORY_OBJECT)
+    for path in _REFS:
+        out["get", path] = collection_schema(_DIRECTORY_OBJECT, paged=True)
+        out["get", f"{path}/$ref"] = collection_schema(ACTION_BODIES["reference"], paged=True)
+    out["get", "/directoryObjects/{object_id}"] = _DIRECTORY_OBJECT
+    out["post", "/directory/deletedItems/{object_id}/restore"] = _DIRECTORY_OBJECT
+    deleted = {"anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group")]}
+    out["get", "/directory/deletedItems/{cast}"] = {
+        "description": "A cast (microsoft.graph.user, microsoft.graph.group) lists; an object id reads one.",
+        "anyOf": [collection_schema(deleted, paged=True), deleted],
+    }
+    return out
+
+
+RESPONSES = _responses()
+
+
+def _param(name: str, schema: Schema, description: str, *, where: str = "query", required: bool = False) -> Schema:
+    param: Schema = {"name": name, "in": where, "required": required, "schema": schema, "description": description}
+    if schema.get("type") == "array":
+        param.update(style="form", explode=False)
+    return param
+
+
+def _filter_help(resource: Resource | None) -> str:
+    text = (
+        "OData filter: eq, ne, gt, ge, lt, le, in (...), startswith(), endswith(), and, or, not, lambdas "
+        "(any) on collections. ne, not and endswith are advanced queries: they need ConsistencyLevel: eventual "
+        "and $count=true. Depth and term count are limited (docs/graph-api.md); anything else is "
+        "400 Request_UnsupportedQuery."
+    )
+    if resource is not None:
+        props = ", ".join(f"{p.name} ({' '.join(sorted(p.ops))})" for p in resource.props if p.ops)
+        text += f" Filterable properties: {props}."
+    return text
+
+
+def _options(name: str, resource: Resource | None, page_size: int) -> Schema:
+    """One OData option (or header) of a collection; ``!`` marks a required header."""
+    names = [p.name for p in resource.props] if resource is not None else None
+    if name == "$select":
+        items: Schema = {"type": "string", "enum": names} if names else {"type": "string"}
+        return _param(name, {"type": "array", "items": items}, "Properties to return (unknown names are a 400).")
+    if name == "$filter":
+        return _param(name, {"type": "string"}, _filter_help(resource))
+    if name == "$orderby":
+        orderable = [p.name for p in resource.props if p.orderable] if resource is not None else []
+        choices = [f"{n}{suffix}" for n in orderable for suffix in ("", " asc", " desc")]
+        items = {"type": "string", "enum": choices} if choices else {"type": "string"}
+        return _param(name, {"type": "array", "items": items}, "Sort order; with $filter, an advanced query.")
+    if name == "$top":
+        schema = {"type": "integer", "minimum": 1, "maximum": 999, "default": page_size}
+        return _param(name, schema, "Page size.")
+    if name == "$count":
+        return _param(name, {"type": "boolean"}, "@odata.count on the first page (needs ConsistencyLevel: eventual).")
+    if name == "$search":
+        searchable = ", ".join(p.name for p in resource.props if p.searchable) if resource is not None else ""
+        help_text = '"property:word" terms joined by OR; needs ConsistencyLevel: eventual.'
+        if searchable:
+            help_text += f" Searchable properties: {searchable}."
+        return _param(name, {"type": "string"}, help_text)
+    if name == "$skiptoken":
+        return _param(name, {"type": "string"}, "Opaque; from @odata.nextLink, which carries the other options.")
+    if name == "$deltatoken":
+        return _param(name, {"type": "string"}, "From @odata.deltaLink, or 'latest' to start from now.")
+    if name == "$expand":
+        return _param(name, {"type": "string", "enum": ["members"]}, "Older form of $select=members.")
+    if name == "Prefer":
+        return _param(name, {"type": "string"}, "return=minimal, odata.maxpagesize=n (1..999).", where="header")
+    required = name.endswith("!")
+    return _param(
+        "ConsistencyLevel",
+        {"type": "string", "enum": ["eventual"]},
+        "Advanced queries: ne, not, endswith, $search, $filter with $orderby, $count.",
+        where="header",
+        required=required,
+    )
+
+
+def _parameters(path: str, page_size: int) -> list[Schema]:
+    if path in COLLECTIONS:
+        resource = COLLECTIONS[path]
+        names: tuple[str, ...] = ("$filter", "$select", "$orderby", "$top", "$search", "$count", "$skiptoken")
+        return [_options(n, resource, page_size) for n in (*names, "ConsistencyLevel")]
+    if path in ENTITIES:
+        return [_options("$select", ENTITIES[path], page_size)]
+    resource = USER if path.startswith("/users") else GROUP if path.startswith("/groups") else None
+    return [_options(n, resource, page_size) for n in OTHER_OPTIONS.get(path, ())]
+
+
+_ERRORS: dict[str, str] = {
+    "400": "Bad request: invalid JSON, unknown or read-only property, invalid value or query option "
+    "(Request_BadRequest, Request_UnsupportedQuery, BadRequest).",
+    "401": "No token, or an invalid or expired one (InvalidAuthenticationToken).",
+    "403": "The token lacks the permission (Authorization_RequestDenied).",
+    "404": "No such object in the caller's tenant (Request_ResourceNotFound).",
+    "409": "An object with the same key exists (Request_MultipleObjectsWithSameKeyValue).",
+    "410": "The delta token is too old: start again from the link given (SyncStateNotFound).",
+    "413": "The request body is over the limit (Request_EntityTooLarge).",
+}
+
+
+def _error_responses() -> Schema:
+    out: Schema = {}
+    for status, text in _ERRORS.items():
+        response: Schema = {"description": text, "content": {"application/json": {"schema": ref("ODataError")}}}
+        if status == "401":
+            response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        out[status] = response
+    return out
+
+
+def _graph_operation(method: str, path: str, operation: Schema, page_size: int) -> None:
+    key = (method, path)
+    operation["tags"] = [path.strip("/").split("/", 1)[0]]
+    operation["security"] = [{"oauth2": [GRAPH_SCOPE]}, {"bearer": []}]
+    params = [p for p in operation.get("parameters", []) if p.get("in") == "path"]
+    operation["parameters"] = params + _parameters(path, page_size) if method == "get" else params
+    if not operation["parameters"]:
+        del operation["parameters"]
+    if key in BODIES:
+        operation["requestBody"] = {
+            "required": key not in OPTIONAL_BODIES,
+            "content": {"application/json": {"schema": ref(BODIES[key])}},
+        }
+    responses: Schema = operation["responses"]
+    responses.pop("422", None)
+    for status, response in responses.items():
+        if key in RESPONSES and status in ("200", "201"):
+            response["content"] = {"application/json": {"schema": RESPONSES[key]}}
+    if path == "/users/$count":
+        responses["200"]["content"] = {"text/plain": {"schema": {"type": "integer", "minimum": 0}}}
+    errors = ["400", "401", "403"]
+    if "{" in path or key in BODIES:
+        errors.append("404")
+    if key in CONFLICTS:
+        errors.append("409")
+    if path.endswith("/delta"):
+        errors.append("410")
+    if key in BODIES:
+        errors.append("413")
+    for status in errors:
+        responses[status] = {"$ref": f"#/components/responses/{status}"}
+
+
+_OAUTH_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    "required": ["error", "error_description"],
+}
+
+
+def _token_operation(operation: Schema) -> None:
+    """RFC 6749 client credentials (or the password grant), form-encoded; the client may authenticate with HTTP
+    Basic instead of client_id and client_secret in the form."""
+    operation["summary"] = "Get an access token"
+    operation["tags"] = ["oauth2"]
+    operation["security"] = [{}, {"clientBasic": []}]
+    form = {
+        "type": "object",
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials", "password"]},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+            "scope": {"type": "string", "examples": [GRAPH_SCOPE]},
+            "username": {"type": "string", "description": "password grant only"},
+            "password": {"type": "string", "description": "password grant only"},
+        },
+        "required": ["grant_type"],
+    }
+    token = {
+        "type": "object",
+        "properties": {
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "ext_expires_in": {"type": "integer"},
+            "access_token": {"type": "string"},
+        },
+        "required": ["token_type", "expires_in", "access_token"],
+    }
+    error = {"content": {"application/json": {"schema": _OAUTH_ERROR}}}
+    operation["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}}
+    operation["responses"] = {
+        "200": {"description": "The access token (a JWT, RS256).", "content": {"application/json": {"schema": token}}},
+        "400": {"description": "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope.", **error},
+        "401": {"description": "invalid_client: unknown client or wrong secret.", **error},
+        "429": {
+            "description": "Too many failed attempts for this client, account or address: wait (Retry-After).",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            **error,
+        },
+    }
+
+
+def _components(public_url: str) -> Schema:
+    schemas: Schema = {f"microsoft.graph.{r.name}": entity_schema(r) for r in RESOURCES}
+    for resource in (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL):
+        schemas[f"{resource.name}.create"] = write_schema(resource, create=True)
+        schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
+    schemas.update(ACTION_BODIES)
+    schemas["ODataError"] = error_envelope()
+    return {
+        "schemas": schemas,
+        "responses": _error_responses(),
+        "securitySchemes": {
+            "oauth2": {
+                "type": "oauth2",
+                "description": "Client credentials of an application registered in the tenant; {tenant} is the "
+                "tenant's id or one of its domains.",
+                "flows": {
+                    "clientCredentials": {
+                        "tokenUrl": f"{public_url}{TOKEN_PATH}",
+                        "scopes": {GRAPH_SCOPE: "The application permissions granted to the client."},
+                    }
+                },
+            },
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "clientBasic": {"type": "http", "scheme": "basic", "description": "client_id:client_secret"},
+        },
+    }
+
+
+def build_openapi(app: FastAPI, public_url: str, page_size: int) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        routes=app.routes,
+        servers=[{"url": public_url}],
+        description="Microsoft Graph v1.0 compatible directory API under /v1.0 (docs/graph-api.md). Every "
+        f"call needs a bearer token from POST {TOKEN_PATH}. Failures use the Graph error envelope.",
+    )
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if path.startswith(f"{PREFIX}/"):
+                _graph_operation(method, path.removeprefix(PREFIX), operation, page_size)
+            elif path == TOKEN_PATH:
+                _token_operation(operation)
+            else:
+                operation["responses"].pop("422", None)
+                operation.setdefault("tags", ["oauth2"])
+    document["components"] = _components(public_url)
+    return document
+
+
+def install_openapi(app: FastAPI, public_url: str, page_size: int) -> None:
+    """Serve ``build_openapi``'s document at ``/openapi.json``, built on the first request."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app, public_url, page_size)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,328 @@
+"""JSON Schemas (OpenAPI 3.1) of the Graph surface's bodies: entities and their create and update bodies, derived
+from the resource schemas that validate them (``hospes.domain.schema``), the bodies of the actions and
+relationship routes, and the Graph error envelope (``hospes.graph.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hospes.domain.invitation import KNOWN as INVITATION_PROPERTIES
+from hospes.domain.schema import (
+    APP_ROLE_ASSIGNMENT,
+    APPLICATION,
+    DIRECTORY_AUDIT,
+    GROUP,
+    SERVICE_PRINCIPAL,
+    USER,
+    Prop,
+    Resource,
+)
+from hospes.services.b2b_policy import ALLOW_INVITES_FROM, AUTHORIZATION_DEFAULTS
+
+Schema = dict[str, Any]
+RESOURCES = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT)
+# What the services demand on create (``validation.require``): present, not null, not empty.
+REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
+    "user": ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"),
+    "group": ("displayName", "mailEnabled", "mailNickname", "securityEnabled"),
+    "application": ("displayName",),
+    "servicePrincipal": ("appId",),
+}
+_KINDS: dict[str, Schema] = {
+    "str": {"type": "string"},
+    "guid": {"type": "string", "format": "uuid"},
+    "bool": {"type": "boolean"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "str_list": {"type": "array", "items": {"type": "string"}},
+    "obj_list": {"type": "array", "items": {"type": "object"}},
+    "json": {},  # free-form: objects or arrays shaped as Graph documents them
+}
+_BIND = {"type": "array", "items": {"type": "string", "format": "uri"}}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    if "type" not in schema:
+        return schema
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _property(prop: Prop, *, write: bool) -> Schema:
+    schema = dict(_KINDS[prop.kind])
+    if write and prop.max_len is not None:
+        schema["maxLength"] = prop.max_len
+    if write and prop.kind == "str_list":
+        schema["maxItems"] = 250
+    if not write and not prop.writable:
+        schema["readOnly"] = True
+    return schema
+
+
+def entity_schema(resource: Resource) -> Schema:
+    """The entity as answered: every property (``$select`` may return any subset, so none is required)."""
+    properties: Schema = {
+        "@odata.context": {"type": "string", "format": "uri"},
+        "@odata.type": {"type": "string", "enum": [resource.odata_type]},
+    }
+    for prop in resource.props:
+        schema = _property(prop, write=False)
+        properties[prop.name] = schema if prop.name == "id" else nullable(schema)
+    return {
+        "type": "object",
+        "title": f"microsoft.graph.{resource.name}",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def _extras(resource: Resource, create: bool) -> Schema:
+    if resource is USER:
+        return {
+            "passwordProfile": {
+                "type": "object",
+                "properties": {
+                    "password": {"type": "string", "minLength": 1},
+                    "forceChangePasswordNextSignIn": {"type": "boolean"},
+                },
+                "required": ["password"],
+            }
+        }
+    if resource is GROUP:
+        binds = {"members@odata.bind": {**_BIND, "maxItems": 20}}
+        return {**binds, "owners@odata.bind": _BIND} if create else binds
+    if resource is SERVICE_PRINCIPAL and create:
+        return {"appId": {"type": "string", "format": "uuid"}}
+    return {}
+
+
+def write_schema(resource: Resource, *, create: bool) -> Schema:
+    """A create (POST) or update (PATCH) body: the writable properties; unknown and read-only ones are a 400."""
+    required = REQUIRED_ON_CREATE.get(resource.name, ()) if create else ()
+    properties: Schema = {"@odata.type": {"type": "string", "enum": [resource.odata_type, resource.odata_type[1:]]}}
+    for prop in resource.props:
+        if prop.writable:
+            schema = _property(prop, write=True)
+            if prop.name in required:
+                properties[prop.name] = {**schema, "minLength": 1} if schema.get("type") == "string" else schema
+            else:
+                properties[prop.name] = nullable(schema)
+    properties.update(_extras(resource, create))
+    body: Schema = {
+        "type": "object",
+        "title": f"microsoft.graph.{resource.name} ({'create' if create else 'update'})",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        body["required"] = list(required)
+    return body
+
+
+def error_envelope() -> Schema:
+    """The body of every failure of ``/v1.0`` (``hospes.graph.errors.error_response``)."""
+    return {
+        "type": "object",
+        "title": "Graph error",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "examples": ["Request_BadRequest", "Request_ResourceNotFound"]},
+                    "message": {"type": "string"},
+                    "target": {"type": "string"},
+                    "innerError": {
+                        "type": "object",
+                        "properties": {
+                            "date": {"type": "string", "format": "date-time"},
+                            "request-id": {"type": "string"},
+                            "client-request-id": {"type": ["string", "null"]},
+                        },
+                        "required": ["date", "request-id", "client-request-id"],
+                    },
+                },
+                "required": ["code", "message", "innerError"],
+            }
+        },
+        "required": ["error"],
+    }
+
+
+def collection_schema(item: Schema, *, paged: bool = False) -> Schema:
+    properties: Schema = {
+        "@odata.context": {"type": "string", "format": "uri"},
+        "value": {"type": "array", "items": item},
+    }
+    if paged:
+        properties["@odata.count"] = {"type": "integer", "minimum": 0, "description": "First page, with $count=true."}
+        properties["@odata.nextLink"] = {"type": "string", "format": "uri", "description": "Absent on the last page."}
+    return {"type": "object", "properties": properties, "required": ["value"], "additionalProperties": False}
+
+
+def _obj(properties: Schema, required: tuple[str, ...] = (), *, closed: bool = False) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+_STR, _BOOL, _UUID = {"type": "string"}, {"type": "boolean"}, {"type": "string", "format": "uuid"}
+_KEY_VALUES = {"type": "array", "items": _obj({"key": _STR, "value": nullable(_STR)}, ("key",))}
+_DIRECTORY_ID = _obj({"id": _UUID}, ("id",))
+
+
+def _invitation() -> Schema:
+    recipient = _obj({"emailAddress": _obj({"address": _STR, "name": nullable(_STR)})})
+    known: Schema = {
+        "@odata.type": {"type": "string", "enum": ["#microsoft.graph.invitation", "microsoft.graph.invitation"]},
+        "invitedUserEmailAddress": {"type": "string", "format": "email"},
+        "inviteRedirectUrl": {"type": "string", "format": "uri"},
+        "invitedUserDisplayName": {"type": ["string", "null"], "maxLength": 256},
+        "invitedUserType": {"type": ["string", "null"], "enum": ["Guest", "Member", None]},
+        "sendInvitationMessage": {"type": ["boolean", "null"]},
+        "resetRedemption": {"type": ["boolean", "null"]},
+        "invitedUser": nullable(_DIRECTORY_ID),
+        "invitedUserSponsors": {"type": ["array", "null"], "items": _DIRECTORY_ID},
+        "invitedUserMessageInfo": nullable(
+            _obj(
+                {
+                    "customizedMessageBody": nullable(_STR),
+                    "messageLanguage": {"type": ["string", "null"], "maxLength": 35},
+                    "ccRecipients": {"type": ["array", "null"], "items": recipient, "maxItems": 1},
+                }
+            )
+        ),
+    }
+    # Read-only properties an SDK may echo back (id, status, inviteRedeemUrl) are accepted and ignored.
+    properties = {name: known.get(name, {}) for name in sorted(INVITATION_PROPERTIES)}
+    return _obj(properties, ("invitedUserEmailAddress", "inviteRedirectUrl"), closed=True)
+
+
+def _authorization_policy() -> Schema:
+    types = {bool: "boolean", str: "string", int: "integer", list: "array", dict: "object"}
+    properties: Schema = {"@odata.type": _STR, "allowInvitesFrom": {"type": "string", "enum": list(ALLOW_INVITES_FROM)}}
+    for name, default in AUTHORIZATION_DEFAULTS.items():
+        kind = types.get(type(default))
+        properties[name] = {"type": [kind, "null"]} if kind else {}
+    return _obj(properties, closed=True)
+
+
+def _b2b_policy(create: bool) -> Schema:
+    properties: Schema = {
+        "@odata.type": _STR,
+        "id": _STR,
+        "displayName": nullable(_STR),
+        "description": {},
+        "isOrganizationDefault": {},
+        "definition": {
+            "description": "The domain allow or deny list, as the JSON documents of Graph's b2bManagementPolicy "
+            '(e.g. ["{\\"B2BManagementPolicy\\":{\\"InvitationsAllowedAndBlockedDomainsPolicy\\":'
+            '{\\"BlockedDomains\\":[\\"example.com\\"]}}}"]).',
+        },
+    }
+    return _obj(properties, ("definition",) if create else (), closed=True)
+
+
+_CREDENTIALS = {**_KEY_VALUES, "description": "synchronizationSecretKeyStringValuePair: BaseAddress, SecretToken..."}
+_RESET_SCOPE = "Comma-separated flags: Watermark, Escrows, QuarantineState, Full, ForceDeletes."
+
+# Bodies of the routes that are not a resource's create or update, by their schema name.
+ACTION_BODIES: dict[str, Schema] = {
+    "reference": _obj({"@odata.id": {"type": "string", "format": "uri"}}, ("@odata.id",), closed=True),
+    "appRoleAssignment.create": _obj(
+        {"@odata.type": _STR, "principalId": _UUID, "resourceId": _UUID, "appRoleId": _UUID},
+        ("principalId", "resourceId", "appRoleId"),
+    ),
+    "addPassword": _obj({"passwordCredential": _obj({"displayName": nullable(_STR)})}),
+    "removePassword": _obj({"keyId": _UUID}, ("keyId",)),
+    "organization.update": _obj(
+        {
+            "@odata.type": _STR,
+            "displayName": {"type": "string", "minLength": 1},
+            "preferredLanguage": nullable(_STR),
+            "privacyProfile": _obj({"contactEmail": nullable(_STR), "statementUrl": {"type": ["string", "null"]}}),
+            "technicalNotificationMails": {"type": "array", "items": _STR},
+        },
+        closed=True,
+    ),
+    "invitation": _invitation(),
+    "invitation.bulk": _obj(
+        {"invitations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("invitation")}},
+        ("invitations",),
+    ),
+    "authorizationPolicy.update": _authorization_policy(),
+    "b2bManagementPolicy.create": _b2b_policy(True),
+    "b2bManagementPolicy.update": _b2b_policy(False),
+    "emailAuthenticationMethodConfiguration.update": _obj(
+        {
+            "@odata.type": _STR,
+            "id": _STR,
+            "state": {"type": ["string", "null"], "enum": ["enabled", "disabled", None]},
+            "allowExternalIdToUseEmailOtp": {
+                "type": ["string", "null"],
+                "enum": ["default", "enabled", "disabled", None],
+            },
+            "includeTargets": {},
+            "excludeTargets": {},
+        },
+        closed=True,
+    ),
+    "synchronization.put": _obj(
+        {"secrets": nullable(_KEY_VALUES), "jobs": {"type": ["array", "null"], "items": _obj({"templateId": _STR})}}
+    ),
+    "synchronization.secrets": _obj({"value": _KEY_VALUES}, ("value",)),
+    "synchronizationJob.create": _obj({"templateId": {"type": "string", "minLength": 1}}, ("templateId",)),
+    "synchronizationJob.update": _obj(
+        {
+            "@odata.type": _STR,
+            "id": _STR,
+            "templateId": _STR,
+            "synchronizationJobSettings": {
+                "type": ["array", "null"],
+                "items": _obj({"name": _STR, "value": nullable(_STR)}, ("name",)),
+            },
+        },
+        closed=True,
+    ),
+    "validateCredentials": _obj(
+        {"useSavedCredentials": _BOOL, "templateId": _STR, "credentials": {**nullable(_KEY_VALUES), **_CREDENTIALS}}
+    ),
+    "restart": _obj(
+        {"criteria": nullable(_obj({"resetScope": {"type": ["string", "null"], "description": _RESET_SCOPE}}))}
+    ),
+    "provisionOnDemand": _obj(
+        {
+            "parameters": {
+                "type": "array",
+                "minItems": 1,
+                "items": _obj(
+                    {
+                        "ruleId": nullable(_STR),
+                        "subjects": {
+                            "type": "array",
+                            "items": _obj({"objectId": _STR, "objectTypeName": _STR}, ("objectId",)),
+                        },
+                    },
+                    ("subjects",),
+                ),
+            }
+        },
+        ("parameters",),
+    ),
+    "synchronizationSchema": _obj(
+        {"directories": {"type": "array"}, "synchronizationRules": {"type": "array"}, "version": nullable(_STR)}
+    ),
+    "parseExpression": _obj(
+        {
+            "expression": {"type": "string", "description": "Only its first 10,000 characters are read."},
+            "testInputObject": nullable(_obj({"properties": _KEY_VALUES})),
+            "targetAttributeDefinition": {},
+        },
+        ("expression",),
+    ),
+}
