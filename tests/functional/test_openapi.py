@@ -194,6 +194,18 @@ def test_real_answers_validate_against_the_document(
     assert tenant.delete(f"/users/{user['id']}").status_code == 204
     check(tenant.get("/directory/deletedItems/microsoft.graph.user"), "get", "/v1.0/directory/deletedItems/{cast}")
 
+    invitation = {"invitedUserEmailAddress": "guest@example.org", "inviteRedirectUrl": "https://example.org/"}
+    _validator(document, {"$ref": "#/components/schemas/invitation"}).validate(invitation)
+    check(tenant.post("/invitations", json=invitation), "post", "/v1.0/invitations")
+    check(tenant.post("/invitations/bulk", json={"invitations": [invitation, {}]}), "post", "/v1.0/invitations/bulk")
+    app_id = tenant.get("/applications").json()["value"][0]["id"]
+    added = check(
+        tenant.post(f"/applications/{app_id}/addPassword", json={"passwordCredential": {"displayName": "ci"}}),
+        "post",
+        "/v1.0/applications/{key}/addPassword",
+    )
+    assert added["secretText"]
+
     # Failures: the envelope of each documented status.
     check(tenant.post("/users", content=b"{nope", headers={"Content-Type": "application/json"}), "post", "/v1.0/users")
     check(tenant.get("/users/00000000-0000-0000-0000-000000000000"), "get", "/v1.0/users/{key}")

@@ -26,6 +26,7 @@ from hospes.domain.schema import (
 )
 from hospes.graph.openapi_schemas import (
     ACTION_BODIES,
+    ANSWERS,
     RESOURCES,
     Schema,
     collection_schema,
@@ -140,7 +141,7 @@ _ASSIGNMENTS = (
 def _responses() -> dict[tuple[str, str], Schema]:
     """The success body, by route; the routes not listed keep FastAPI's ``object``."""
     out: dict[tuple[str, str], Schema] = {}
-    for path, resource in (*COLLECTIONS.items(), *((p, r) for p, r in ENTITIES.items())):
+    for path, resource in (*COLLECTIONS.items(), *ENTITIES.items()):
         if resource is None:
             continue
         item = ref(f"microsoft.graph.{resource.name}")
@@ -159,6 +160,9 @@ def _responses() -> dict[tuple[str, str], Schema]:
     for path in _REFS:
         out["get", path] = collection_schema(_DIRECTORY_OBJECT, paged=True)
         out["get", f"{path}/$ref"] = collection_schema(ACTION_BODIES["reference"], paged=True)
+    out["post", "/invitations"] = ref("microsoft.graph.invitation")
+    out["post", "/invitations/bulk"] = ref("invitation.bulk.result")
+    out["post", "/applications/{key}/addPassword"] = ref("microsoft.graph.passwordCredential")
     out["get", "/directoryObjects/{object_id}"] = _DIRECTORY_OBJECT
     out["post", "/directory/deletedItems/{object_id}/restore"] = _DIRECTORY_OBJECT
     deleted = {"anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group")]}
@@ -355,6 +359,7 @@ def _components(public_url: str) -> Schema:
         schemas[f"{resource.name}.create"] = write_schema(resource, create=True)
         schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
     schemas.update(ACTION_BODIES)
+    schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()
     return {
         "schemas": schemas,

@@ -326,3 +326,69 @@ ACTION_BODIES: dict[str, Schema] = {
         ("expression",),
     ),
 }
+
+
+def _invitation_answer() -> Schema:
+    sponsor = _obj({"@odata.type": _STR, "id": _UUID})
+    return _obj(
+        {
+            "@odata.context": {"type": "string", "format": "uri"},
+            "id": _UUID,
+            "inviteRedeemUrl": {"type": "string", "format": "uri"},
+            "invitedUserDisplayName": nullable(_STR),
+            "invitedUserType": {"type": "string", "enum": ["Guest", "Member"]},
+            "invitedUserEmailAddress": _STR,
+            "sendInvitationMessage": _BOOL,
+            "resetRedemption": _BOOL,
+            "inviteRedirectUrl": {"type": "string", "format": "uri"},
+            "status": _STR,
+            "invitedUserMessageInfo": {"type": ["object", "null"]},
+            "invitedUser": _obj({"id": _UUID, "userPrincipalName": _STR}, ("id",)),
+            "invitedUserSponsors": {"type": "array", "items": sponsor},
+            "@hospes.messageStatus": {
+                "type": "string",
+                "enum": ["NotRequested", "Queued", "BlockedByRecipient"],
+                "description": "Hospes: whether the invitation email was queued, not requested, or refused by the "
+                "recipient's block.",
+            },
+        },
+        ("id", "inviteRedeemUrl", "invitedUserEmailAddress", "status", "invitedUser"),
+        closed=True,
+    )
+
+
+# Answers that are not a resource's entity or collection, by their schema name.
+ANSWERS: dict[str, Schema] = {
+    "microsoft.graph.invitation": _invitation_answer(),
+    "invitation.bulk.result": _obj(
+        {
+            "value": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "index": {"type": "integer", "minimum": 0},
+                        "status": {"type": "integer"},
+                        "invitation": ref("microsoft.graph.invitation"),
+                        "error": _obj({"code": _STR, "message": _STR}),
+                    },
+                    ("index", "status"),
+                ),
+            }
+        },
+        ("value",),
+    ),
+    "microsoft.graph.passwordCredential": _obj(
+        {
+            "@odata.context": {"type": "string", "format": "uri"},
+            "customKeyIdentifier": {"type": ["string", "null"]},
+            "displayName": nullable(_STR),
+            "endDateTime": {"type": ["string", "null"], "format": "date-time"},
+            "hint": nullable(_STR),
+            "keyId": _UUID,
+            "secretText": {"type": ["string", "null"], "description": "Only in the answer to addPassword."},
+            "startDateTime": {"type": ["string", "null"], "format": "date-time"},
+        },
+        ("keyId",),
+        closed=True,
+    ),
+}
