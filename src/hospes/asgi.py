@@ -277,30 +277,39 @@ def create_app(
     return app
 
 
+SERVE_WORKERS_ENV = "HOSPES_SERVE_WORKERS"  # set by ``hospes serve``: how many server processes share the work
+
+
 def worker_app() -> FastAPI:
     """App factory of each process of ``hospes serve`` (one, or ``--workers N``; settings from the environment,
     plus the file named by HOSPES_SERVE_CONFIG). The background jobs (housekeeping, outbox delivery, provisioning
-    runner) run in exactly one of the processes: the one holding ``{data_dir}/background.lock``. The lock dies with
-    its process, and the replacement uvicorn starts takes it over."""
+    runner) run in exactly one of the processes: the one holding ``{data_dir}/background.lock`` (``hospes serve
+    --workers N`` sets HOSPES_SERVE_WORKERS; a lone process runs them without the lock). The lock dies with its
+    process, and the replacement uvicorn starts takes it over."""
     import fcntl
     import os
 
     from hospes.settings import load_settings
 
     settings = load_settings(os.environ.get("HOSPES_SERVE_CONFIG") or None)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(settings.data_dir / "background.lock", "a+")  # noqa: SIM115 - held for the process lifetime
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        primary = True
-    except BlockingIOError:
-        handle.close()
-        primary = False
+    handle: IO[str] | None = None
+    if os.environ.get(SERVE_WORKERS_ENV, "1") == "1":
+        primary = True  # a lone process runs the background work itself, whatever else holds the lock
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(settings.data_dir / "background.lock", "a+")  # noqa: SIM115 - held for the process lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            primary = True
+        except BlockingIOError:
+            handle.close()
+            handle, primary = None, False
+            log.info("background work runs in another server process (it holds %s)", settings.data_dir)
     app = create_app(
         settings,
         housekeeping=primary,
         mail_worker=None if primary else False,
-        background_lock=handle if primary else None,
+        background_lock=handle,
     )
     tune_gc()
     return app

@@ -1,4 +1,4 @@
-"""The loop the server's background workers share (mail delivery, bulk-invite jobs, the provisioning runner)."""
+"""The loop the background workers share (mail delivery, bulk-invite jobs, the provisioning runner, housekeeping)."""
 
 from __future__ import annotations
 

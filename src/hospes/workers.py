@@ -54,7 +54,7 @@ class Housekeeping(BackgroundLoop):
 @dataclass
 class Workers:
     """What runs in the background of one process; ``None`` where that worker is off in this process. The bulk
-    worker always exists (the portal queues jobs through it) but only runs when ``bulk_running``."""
+    worker always exists (the portal wakes it after an upload) but only runs when ``bulk_running``."""
 
     outbox: OutboxWorker | None
     provisioning: ProvisioningRunner | None

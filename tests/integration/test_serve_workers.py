@@ -10,7 +10,8 @@ from hospes.asgi import worker_app
 from hospes.storage.migrate import upgrade
 
 
-def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'hospes.db'}"
     upgrade(url)
     monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
@@ -18,6 +19,10 @@ def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("HOSPES_SMTP_HOST", "127.0.0.1")  # so the primary would deliver mail
     monkeypatch.delenv("HOSPES_SERVE_CONFIG", raising=False)
     monkeypatch.setattr("hospes.asgi.tune_gc", lambda: None)  # a server process's GC settings, not the test run's
+
+
+def test_only_the_lock_holder_runs_background_jobs(server_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSPES_SERVE_WORKERS", "2")
     # flock locks belong to an open file description: a second open in this process contends like another process.
     first, second = worker_app(), worker_app()
     first_runtime, second_runtime = first.state.runtime, second.state.runtime
@@ -35,3 +40,21 @@ def test_only_the_lock_holder_runs_background_jobs(tmp_path: Path, monkeypatch: 
     finally:
         first_runtime.database.dispose()
         second_runtime.database.dispose()
+
+
+def test_a_lone_server_process_runs_the_background_jobs_even_if_the_lock_is_held(
+    server_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOSPES_SERVE_WORKERS", "2")
+    holder = worker_app()  # e.g. an instance still shutting down, or another deployment on the same data folder
+    monkeypatch.setenv("HOSPES_SERVE_WORKERS", "1")
+    lone = worker_app()
+    try:
+        assert holder.state.runtime.background_lock is not None
+        workers = lone.state.runtime.workers
+        assert workers.outbox is not None and workers.provisioning is not None and workers.housekeeping is not None
+        assert workers.bulk_running
+    finally:
+        holder.state.runtime.background_lock.close()
+        holder.state.runtime.database.dispose()
+        lone.state.runtime.database.dispose()

@@ -38,6 +38,7 @@ def serve(
     # the CLI never imports the HTTP surfaces. Hand it what was resolved here.
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
     os.environ["HOSPES_SERVE_CONFIG"] = config or ""
+    os.environ["HOSPES_SERVE_WORKERS"] = str(workers)  # a lone process runs the background work without the lock
     uvicorn.run(
         "hospes.asgi:worker_app",
         factory=True,

@@ -99,11 +99,14 @@ _QUEUED = "hospes.outbox_queued"
 
 def wake_on_commit(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
     """Wake ``wake`` after every commit, through ``sessions``, of a transaction that queued mail."""
-    sessions.configure(info={_WAKE: wake})
+    sessions.configure(info={**sessions.kw.get("info", {}), _WAKE: wake})
 
 
+# Both events also fire when a savepoint is released or rolled back; only the outermost transaction's end counts.
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     if session.info.pop(_QUEUED, False):
         wake = session.info.get(_WAKE)
         if wake is not None:
@@ -112,7 +115,8 @@ def _after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_QUEUED, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_QUEUED, None)
 
 
 @dataclass

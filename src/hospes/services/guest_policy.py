@@ -9,9 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hospes.services.b2b_policy import load_policy
+from hospes.services.b2b_policy import load_policy, policy_row
 from hospes.services.base import Services, settings_row_for_update
-from hospes.storage.tables import B2BPolicy
 from hospes.storage.tables_redemption import GuestAccessPolicy
 
 
@@ -81,12 +80,7 @@ class GuestPolicyService(Services):
             changed: list[str] = []
             if email_otp is not None:
                 row.allow_external_id_email_otp = email_otp
-                b2b = op.session.get(B2BPolicy, self.tenant_id)
-                if b2b is None:
-                    b2b = B2BPolicy(
-                        tenant_id=self.tenant_id, allow_invites_from="everyone", domains=[], authorization_extra={}
-                    )
-                    op.session.add(b2b)
+                b2b = policy_row(op.session, self.tenant_id)
                 b2b.email_otp_enabled = email_otp != "disabled"
                 b2b.updated_at = op.now
                 changed.append("allowExternalIdToUseEmailOtp")

@@ -177,6 +177,8 @@ def _delta(resource: Resource, request: Request, state: Runtime, service: DeltaS
         body["@odata.nextLink"] = _link(state, resource, "$skiptoken", seal(page.next))
     elif page.delta is not None:
         body["@odata.deltaLink"] = _link(state, resource, "$deltatoken", seal(page.delta))
+    else:
+        raise ValueError("a delta page ends with a nextLink or a deltaLink")
     body["value"] = [entry_wire(resource, e, select, minimal) for e in page.entries]
     headers = {"Preference-Applied": "return=minimal"} if minimal else None
     return JSONResponse(body, headers=headers)
