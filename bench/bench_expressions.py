@@ -6,10 +6,10 @@ Every mapping is compiled once (``compile_expression``) and evaluated per user; 
 Rows, all measured in this run on the same synthetic users (seeded, generated before timing):
 
 - baseline: a plain dict copy of the attribute each mapping reads (the least any mapping engine must do);
-- the bench set (seed 002's 8x8 table + displayName, preferredLanguage, name.formatted, manager) evaluated on
+- the bench set (the 8x8 tutorial's table + displayName, preferredLanguage, name.formatted, manager) evaluated on
   plain dicts, then on ``source_view`` (keys lower-cased once per user, counted in the time), then with the
   SCIM body built by ``build_scim_resource``;
-- the generic SCIM set (22 mappings, reference §2.3);
+- the generic SCIM set (22 mappings, Entra's generic SCIM app);
 - the same bench set re-parsed for every user (what "compile once" saves), on a 2,000-user sample.
 
 Each row reports the best of ``--repeat`` passes (default 3), since the machine may be shared.
@@ -148,7 +148,7 @@ def main() -> None:
         ("bench set, plain dict source", len(bench_set), users, evaluate(bench_set)),
         ("bench set, source_view", len(bench_set), users, evaluate_view),
         ("bench set + build_scim_resource", len(bench_set), users, with_scim),
-        ("generic SCIM set (reference §2.3)", len(generic_set), users, evaluate(generic_set)),
+        ("generic SCIM set", len(generic_set), users, evaluate(generic_set)),
         ("bench set, re-parsed per user", len(bench_set), small, reparse),
     ]
     for label, mappings, population, work in cases:

@@ -12,7 +12,7 @@ Run by hand:  .venv/bin/python -m bench.bench_provisioning [--users 10000] [--bi
    each PATCH. Latency = arrival - commit, p50 and p99. Target: p99 < 2 s.
 
 The reference service needs 142-708 minutes for 1,000-10,000 objects and 1,170-2,340 minutes for 10,000-100,000
-(provisioning-behavior §4.2), i.e. 14-70 objects per minute.
+(Entra's published figure), i.e. 14-70 objects per minute.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Run by hand:  .venv/bin/python -m bench.bench_redemption [--database-url postgre
 One redemption = what the pages do for a passcode guest: read the link (``inspect_link``), start the flow, issue a
 code and queue its email (one transaction), verify the code, accept (ticket, user, identity, change log, audit in
 one transaction). Sequential, one thread, no HTTP: the service cost. The baseline is the member password check
-(argon2id, ``PasswordSignIn.check``) on the same database: security-and-limits.md §2.2 expects passcode
+(argon2id, ``PasswordSignIn.check``) on the same database: a passcode
 redemption to be cheaper than password hashing, its cost being the database writes and the mail.
 """
 

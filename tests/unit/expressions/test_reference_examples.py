@@ -9,7 +9,7 @@ import pytest
 from hospes.expressions import FUNCTIONS, NO_FLOW, compile_expression
 from hospes.expressions.functions.registry import Example
 
-# The function list of Microsoft's "functions for customizing application data" page (reference §2.6) plus
+# The function list of Microsoft's "functions for customizing application data" page plus
 # AssertiveAppRoleAssignmentsComplex, documented on the attribute-mapping page.
 REFERENCE_FUNCTIONS = [
     "Append",
