@@ -6,7 +6,7 @@ One redemption = what the pages do for a passcode guest: read the link (``inspec
 code and queue its email (one transaction), verify the code, accept (ticket, user, identity, change log, audit in
 one transaction). Sequential, one thread, no HTTP: the service cost. The baseline is the member password check
 (argon2id, ``PasswordSignIn.check``) on the same database: a passcode
-redemption to be cheaper than password hashing, its cost being the database writes and the mail.
+redemption should cost less than password hashing, its cost being the database writes and the mail.
 """
 
 from __future__ import annotations
