@@ -26,6 +26,7 @@ from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.errors import DomainError
+from hospes.graph.apidocs import mount_api_docs
 from hospes.graph.errors import domain_error_response, error_response
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
@@ -216,8 +217,9 @@ def create_app(
         runtime.workers.stop()
         database.dispose()
 
-    app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    mount_api_docs(app)  # /docs, its assets served from the package (no CDN); before the /{tenant}/... pages
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):
