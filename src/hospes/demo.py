@@ -34,13 +34,30 @@ def ensure_demo(sessions: sessionmaker[Session], settings: Settings, console: Co
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, indent=2))
     os.chmod(path, 0o600)
-    console.print(f"[bold]Hospes demo[/bold] at {settings.public_url}  (Graph API: {settings.public_url}/v1.0)")
-    for c in saved:
-        console.print(f"\n[bold]{c.get('name', c['domain'])}[/bold] ({c['domain']}), tenant id {c['tenantId']}")
-        console.print(f"  admin:  {c['adminUserPrincipalName']} / {c['adminPassword']}")
-        console.print(f"  app:    client id {c['clientId']} / client secret {c['clientSecret']}")
-    console.print(
-        f"Token endpoint: {settings.public_url}/{{tenant}}/oauth2/v2.0/token "
+    print_banner(console, settings.public_url, saved)
+    return saved
+
+
+def print_banner(console: Console, public_url: str, tenants: list[dict[str, str]]) -> None:
+    """Where everything is, per demo tenant. Each line is printed whole (``soft_wrap``): rich otherwise hard-wraps
+    at the console width, 80 columns when the output is a pipe or a file, which cut client secrets in two."""
+
+    def line(text: str = "") -> None:
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+    line(f"Hospes demo at {public_url}/")
+    line(f"  API docs:  {public_url}/docs   (Microsoft Graph-compatible API: {public_url}/v1.0)")
+    for c in tenants:
+        domain = c["domain"]
+        line()
+        line(f"{c.get('name', domain)} ({domain}), tenant id {c['tenantId']}")
+        line(f"  portal:    {public_url}/{domain}/admin")
+        line(f"  My Apps:   {public_url}/{domain}/myapps")
+        line(f"  API docs:  {public_url}/docs")
+        line(f"  admin:     {c['adminUserPrincipalName']} / {c['adminPassword']}")
+        line(f"  app:       client id {c['clientId']} / client secret {c['clientSecret']}")
+    line()
+    line(
+        f"Token endpoint: {public_url}/{{tenant}}/oauth2/v2.0/token "
         "(grant_type=client_credentials, scope=https://graph.microsoft.com/.default)"
     )
-    return saved
