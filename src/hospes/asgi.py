@@ -38,6 +38,7 @@ from hospes.graph.routers import (
     invitations,
     policies,
     provisioning_logs,
+    service,
     synchronization,
     users,
 )
@@ -222,7 +223,8 @@ def create_app(
     mount_api_docs(app)  # /docs, its assets served from the package (no CDN); before the /{tenant}/... pages
     routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
-    for router in (*routers, policies.router, auth_methods.router, synchronization.router, provisioning_logs.router):
+    others = (policies.router, auth_methods.router, synchronization.router, provisioning_logs.router, service.router)
+    for router in (*routers, *others):
         app.include_router(router, prefix="/v1.0")
     app.include_router(oauth_routes.router)
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
@@ -248,10 +250,11 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
+            # One answer for every path that names nothing, as for an unknown id: 404 in the Graph envelope.
             segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
             return error_response(
-                400 if _is_graph(request) else 404,
-                "BadRequest" if _is_graph(request) else "NotFound",
+                404,
+                "Request_ResourceNotFound" if _is_graph(request) else "NotFound",
                 f"Resource not found for the segment '{segment}'.",
                 request,
             )

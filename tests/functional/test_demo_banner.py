@@ -14,9 +14,7 @@ from hospes.cli import server
 from hospes.cli.main import app
 
 
-def test_demo_banner_names_every_url_and_never_wraps_a_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_demo_banner_names_every_url_and_never_wraps_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HOSPES_DATABASE_URL", raising=False)
     monkeypatch.delenv("HOSPES_PUBLIC_URL", raising=False)

@@ -73,7 +73,7 @@ def test_bad_input_gets_graph_errors(tenant: TenantHandle) -> None:
     assert_graph_error(tenant.get("/users?$select=shoeSize"), 400, "Request_BadRequest")
     assert_graph_error(tenant.get("/users?$top=1000"), 400, "Request_BadRequest")
     assert_graph_error(tenant.get("/users?$skiptoken=forged"), 400, "Request_BadRequest")
-    assert_graph_error(tenant.get("/nothing/here"), 400, "BadRequest")
+    assert_graph_error(tenant.get("/nothing/here"), 404, "Request_ResourceNotFound")
 
 
 def test_body_too_large(tenant: TenantHandle) -> None:

@@ -20,7 +20,7 @@ NONE: frozenset[str] = frozenset()
 class Prop:
     name: str  # Graph wire name
     attr: str | None  # attribute on the storage row; None for computed properties
-    kind: str  # "str" | "bool" | "datetime" | "str_list" | "obj_list" | "guid" | "json"
+    kind: str  # "str" | "bool" | "datetime" | "str_list" | "obj_list" | "guid" | "json" | "nav"
     default: bool = False  # returned when there is no $select
     writable: bool = False
     max_len: int | None = None
@@ -30,6 +30,9 @@ class Prop:
     key_attr: str | None = None  # lower-cased shadow column used for case-insensitive filters
     # Operators that Graph only allows as "advanced queries" (ConsistencyLevel: eventual + $count=true).
     advanced_ops: frozenset[str] = frozenset({"ne", "not", "endswith"})
+    # The Graph type of a structured value ("json", "obj_list") or of a related object returned inline ("nav"),
+    # as $metadata names it: "microsoft.graph.webApplication", "Collection(microsoft.graph.appRole)".
+    graph_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,14 @@ class Resource:
 
 def _p(name: str, attr: str | None, kind: str = "str", **kw: object) -> Prop:
     return Prop(name, attr, kind, **kw)  # type: ignore[arg-type]
+
+
+def _T(name: str) -> str:  # noqa: N802 - reads as a type constructor
+    return f"microsoft.graph.{name}"
+
+
+def _C(name: str) -> str:  # noqa: N802
+    return f"Collection(microsoft.graph.{name})"
 
 
 USER = Resource(
@@ -118,7 +129,7 @@ USER = Resource(
         _p("employeeId", "employee_id", writable=True, max_len=16, ops=STRING_OPS),
         _p("externalUserState", "external_user_state", ops=EQ_NE),
         _p("externalUserStateChangeDateTime", "external_user_state_changed_at", "datetime", ops=ORDER_OPS),
-        _p("identities", "identities", "obj_list", writable=True, ops=ANY_OPS),
+        _p("identities", "identities", "obj_list", writable=True, ops=ANY_OPS, graph_type=_C("objectIdentity")),
         _p("mailNickname", "mail_nickname", writable=True, max_len=64, ops=STRING_OPS),
         _p("otherMails", "other_mails", "str_list", writable=True, ops=ANY_OPS),
         _p("showInAddressList", "show_in_address_list", "bool", writable=True, ops=EQ_NE),
@@ -180,11 +191,13 @@ APPLICATION = Resource(
         ),
         _p("description", "description", default=True, writable=True, max_len=1024, ops=STRING_OPS),
         _p("signInAudience", "sign_in_audience", default=True, writable=True, ops=EQ_NE),
-        _p("appRoles", "app_roles", "json", default=True, writable=True),
+        _p("appRoles", "app_roles", "json", default=True, writable=True, graph_type=_C("appRole")),
         _p("createdDateTime", "created_at", "datetime", default=True, ops=ORDER_OPS, orderable=True),
-        _p("passwordCredentials", None, "json", default=True),
-        _p("web", None, "json", default=True, writable=True),
-        _p("requiredResourceAccess", None, "json", default=True, writable=True),
+        _p("passwordCredentials", None, "json", default=True, graph_type=_C("passwordCredential")),
+        _p("web", None, "json", default=True, writable=True, graph_type=_T("webApplication")),
+        _p(
+            "requiredResourceAccess", None, "json", default=True, writable=True, graph_type=_C("requiredResourceAccess")
+        ),
     ),
 )
 
@@ -216,7 +229,7 @@ SERVICE_PRINCIPAL = Resource(
         _p("servicePrincipalType", None, default=True),
         _p("tags", "tags", "str_list", default=True, writable=True, ops=ANY_OPS),
         _p("loginUrl", "login_url", default=True, writable=True, max_len=1024),
-        _p("appRoles", None, "json", default=True),
+        _p("appRoles", None, "json", default=True, graph_type=_C("appRole")),
         _p("createdDateTime", "created_at", "datetime", default=True),
     ),
 )
@@ -250,8 +263,67 @@ DIRECTORY_AUDIT = Resource(
         _p("loggedByService", None, default=True),
         _p("operationType", None, default=True),
         _p("correlationId", None, default=True),
-        _p("initiatedBy", None, "json", default=True),
-        _p("targetResources", None, "json", default=True),
-        _p("additionalDetails", None, "json", default=True),
+        _p("initiatedBy", None, "json", default=True, graph_type=_T("auditActivityInitiator")),
+        _p("targetResources", None, "json", default=True, graph_type=_C("targetResource")),
+        _p("additionalDetails", None, "json", default=True, graph_type=_C("keyValue")),
+    ),
+)
+
+# Resources the routers shape by hand (no storage row maps to them one to one); declared here all the same, so the
+# service's $metadata describes them from the same table as the others.
+DIRECTORY_OBJECT = Resource(
+    "directoryObject",
+    "directoryObjects",
+    (_p("id", None, default=True), _p("deletedDateTime", None, "datetime", default=True)),
+)
+
+DIRECTORY_ROLE = Resource(
+    "directoryRole",
+    "directoryRoles",
+    (
+        _p("id", None, default=True),
+        _p("deletedDateTime", None, "datetime", default=True),
+        _p("description", None, default=True),
+        _p("displayName", None, default=True),
+        _p("roleTemplateId", None, default=True),
+    ),
+)
+
+INVITATION = Resource(
+    "invitation",
+    "invitations",
+    (
+        _p("id", None, default=True),
+        _p("invitedUserDisplayName", None, default=True, writable=True),
+        _p("invitedUserEmailAddress", None, default=True, writable=True),
+        _p(
+            "invitedUserMessageInfo", None, "json", default=True, writable=True, graph_type=_T("invitedUserMessageInfo")
+        ),
+        _p("invitedUserType", None, default=True, writable=True),
+        _p("inviteRedeemUrl", None, default=True),
+        _p("inviteRedirectUrl", None, default=True, writable=True),
+        _p("resetRedemption", None, "bool", default=True, writable=True),
+        _p("sendInvitationMessage", None, "bool", default=True, writable=True),
+        _p("status", None, default=True),
+        _p("invitedUser", None, "nav", default=True, writable=True, graph_type=_T("user")),
+        _p("invitedUserSponsors", None, "nav", default=True, writable=True, graph_type=_C("directoryObject")),
+    ),
+)
+
+ORGANIZATION = Resource(
+    "organization",
+    "organization",
+    (
+        _p("id", None, default=True),
+        _p("countryLetterCode", None, default=True),
+        _p("createdDateTime", None, "datetime", default=True),
+        _p("displayName", None, default=True),
+        _p("marketingNotificationEmails", None, "str_list", default=True),
+        _p("preferredLanguage", None, default=True),
+        _p("privacyProfile", None, "json", default=True, writable=True, graph_type=_T("privacyProfile")),
+        _p("securityComplianceNotificationMails", None, "str_list", default=True),
+        _p("technicalNotificationMails", None, "str_list", default=True, writable=True),
+        _p("tenantType", None, default=True),
+        _p("verifiedDomains", None, "json", default=True, graph_type=_C("verifiedDomain")),
     ),
 )
