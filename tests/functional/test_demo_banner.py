@@ -35,3 +35,4 @@ def test_demo_banner_names_every_url_and_never_wraps_a_secret(tmp_path: Path, mo
         assert any(c["adminPassword"] in line and c["adminUserPrincipalName"] in line for line in lines)
     assert sum(line == f"  API docs:  {base}/docs" for line in lines) == 2
     assert lines[0] == f"Hospes demo at {base}/"
+    assert lines[-1].startswith(f"Hospes listening on http://127.0.0.1:8123 (public URL {base}), ")

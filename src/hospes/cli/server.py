@@ -33,7 +33,10 @@ def serve(
         ensure_demo(database.sessions, settings, console)
     database.dispose()  # each server process opens its own
     workers = workers or os.cpu_count() or 1
-    console.print(f"Hospes listening on http://{host}:{port} (public URL {settings.public_url}), {workers} process(es)")
+    console.print(
+        f"Hospes listening on http://{host}:{port} (public URL {settings.public_url}), {workers} process(es)",
+        soft_wrap=True,  # whole, also in a pipe or a log file (rich would cut it at 80 columns there)
+    )
     # Every server process, a lone one included, builds its app from the environment (``hospes.asgi.worker_app``):
     # the CLI never imports the HTTP surfaces. Hand it what was resolved here.
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
