@@ -6,8 +6,9 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import DomainError
 from hospes.graph.apidocs import mount_api_docs
 from hospes.graph.errors import domain_error_response, error_response
@@ -176,8 +178,10 @@ def create_app(
     mail_worker: bool | None = None,
     provisioning_runner: bool | None = None,
     background_lock: IO[str] | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
-    """``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
+    """``clock``: what the sign-in pages and the token endpoint take as now (tests pass one they move).
+    ``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
     ``provisioning_runner``: run provisioning jobs in the background (default: ``settings.provisioning_runner``
     when ``housekeeping`` is on, so the in-process test app runs no background work)."""
     database = Database.open(settings.effective_database_url)
@@ -207,6 +211,7 @@ def create_app(
             housekeeping=housekeeping,
         ),
         background_lock=background_lock,
+        clock=clock,
     )
 
     @asynccontextmanager

@@ -4,7 +4,10 @@ services from here, through its own ``deps.py``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,9 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import SecretBox
 from hospes.auth.keys import ServerKeys
 from hospes.auth.tokens import TokenIssuer
+from hospes.domain.clock import utcnow
 from hospes.provisioning import ProvisioningService
 from hospes.services.invitations.batch import InvitationBatcher
 from hospes.services.invitations.service import InviteConfig
+from hospes.services.signin import ClientSecretSignIn, PasswordSignIn
+from hospes.services.throttle import Throttle
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.workers import Workers
@@ -32,11 +38,26 @@ class Runtime:
     invitations: InvitationBatcher = field(default_factory=InvitationBatcher)  # group commit of POST /invitations
     # ``hospes serve --workers N``: the open lock file that makes this process the one running background work
     background_lock: IO[str] | None = None
+    # "Now" for the sign-in pages and the token endpoint (sessions, lockouts); tests pass a clock they move.
+    clock: Callable[[], datetime] = utcnow
 
     @property
     def sessions(self) -> sessionmaker[Session]:
         """``database.sessions``: what most services take."""
         return self.database.sessions
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        return Throttle(self.sessions, self.settings)
+
+    @cached_property
+    def passwords(self) -> PasswordSignIn:
+        """The one password check of every way in (sign-in page, password grant): one lockout per account."""
+        return PasswordSignIn(self.sessions, self.throttle)
+
+    @cached_property
+    def client_secrets(self) -> ClientSecretSignIn:
+        return ClientSecretSignIn(self.sessions, self.throttle)
 
     @property
     def invite_config(self) -> InviteConfig:

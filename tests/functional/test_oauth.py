@@ -5,12 +5,25 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.asgi import create_app
+from hospes.settings import Settings
+from hospes.storage.tables import AuditLog
+from tests.helpers.clock import FakeClock
 from tests.helpers.graph import assert_graph_error
-from tests.helpers.tenants import TenantHandle, fetch_token
+from tests.helpers.portal import sign_in
+from tests.helpers.tenants import PASSWORD, TenantHandle, fetch_token
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -137,3 +150,147 @@ def test_disabled_or_deleted_app_loses_access_at_once(tenant: TenantHandle) -> N
     assert tenant.patch(f"/servicePrincipals/{sp['id']}", json={"accountEnabled": True}).status_code == 204
     assert tenant.delete(f"/applications/{app['id']}").status_code == 204
     assert_graph_error(tenant.client.get("/v1.0/users", headers=headers), 401, "InvalidAuthenticationToken")
+
+
+# Lockout of the token endpoint. Each test calls from its own client addresses, so the per-address limits of one
+# test never reach another (or the "testclient" address the tenant fixtures fetch their tokens from).
+
+
+def _new_address() -> str:
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+
+
+def _caller(app: FastAPI, address: str | None = None) -> TestClient:
+    address = address or _new_address()
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False, client=(address, 50000))
+
+
+def _ropc(client: TestClient, tenant: TenantHandle, username: str, password: str, **extra: str) -> Any:
+    data = {
+        "grant_type": "password",
+        "client_id": tenant.boot.client_id,
+        "username": username,
+        "password": password,
+        "scope": "https://graph.microsoft.com/.default",
+        **extra,
+    }
+    return client.post(f"/{tenant.domain}/oauth2/v2.0/token", data=data)
+
+
+def _app_token(client: TestClient, tenant: TenantHandle, secret: str) -> Any:
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": tenant.boot.client_id,
+        "client_secret": secret,
+        "scope": "https://graph.microsoft.com/.default",
+    }
+    return client.post(f"/{tenant.domain}/oauth2/v2.0/token", data=data)
+
+
+def _failed_sign_ins(sessions: sessionmaker[Session], tenant_id: str) -> list[AuditLog]:
+    with sessions() as session:
+        query = select(AuditLog).where(
+            AuditLog.tenant_id == tenant_id, AuditLog.activity == "Sign in", AuditLog.result == "failure"
+        )
+        return list(session.scalars(query.order_by(AuditLog.at, AuditLog.id)))
+
+
+@pytest.fixture
+def clocked(settings: Settings) -> Iterator[tuple[FastAPI, FakeClock]]:
+    """An app whose every surface reads a clock the test moves, so a lockout can be waited out without sleeping."""
+    clock = FakeClock()
+    app = create_app(settings, housekeeping=False, clock=clock)
+    with TestClient(app):  # runs the lifespan once (and disposes the app's database at the end)
+        yield app, clock
+
+
+def test_password_grant_locks_the_account_for_every_sign_in(
+    app: FastAPI, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    user = tenant.new_user()
+    upn = user["userPrincipalName"]
+    address = _new_address()
+    api = _caller(app, address)
+    for _ in range(5):
+        wrong = _ropc(api, tenant, upn, "Wrong-Password-1")
+        assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
+    locked = _ropc(api, tenant, upn, PASSWORD)  # even the right password now
+    assert (locked.status_code, locked.json()["error"]) == (400, "invalid_grant"), locked.text
+    assert locked.json()["error_codes"] == [50053]
+    assert locked.json()["error_description"].startswith("AADSTS50053: ")
+    assert int(locked.headers["retry-after"]) > 0
+    assert wrong.json()["error_codes"] == [50126]
+    # One lockout per account: the web sign-in of the same user, from elsewhere, is locked too.
+    assert sign_in(_caller(app), tenant.domain, upn).status_code == 429
+    rows = _failed_sign_ins(sessions, tenant.id)
+    ropc = [r for r in rows if r.details.get("clientAddress") == address]
+    assert [r.result_reason for r in ropc] == ["invalid credentials"] * 5 + ["locked out"]
+    assert all(r.details.get("grantType") == "password" for r in ropc)
+    assert ropc[0].target_id == user["id"]
+
+
+def test_password_grant_counts_per_address(app: FastAPI, tenant: TenantHandle) -> None:
+    api = _caller(app)
+    for i in range(20):
+        sprayed = _ropc(api, tenant, f"spray{i}@{tenant.domain}", "Summer2026!")
+        assert (sprayed.status_code, sprayed.json()["error"]) == (400, "invalid_grant")
+    user = tenant.new_user()
+    locked = _ropc(api, tenant, user["userPrincipalName"], PASSWORD)
+    assert locked.status_code == 400 and locked.json().get("error_codes") == [50053], locked.text
+    # The address is one scope for every way a password is checked: its web sign-in is locked as well.
+    assert sign_in(api, tenant.domain, user["userPrincipalName"]).status_code == 429
+    assert _ropc(_caller(app), tenant, user["userPrincipalName"], PASSWORD).status_code == 200
+
+
+def test_password_lockout_ends_with_time(clocked: tuple[FastAPI, FakeClock], tenant: TenantHandle) -> None:
+    app, clock = clocked
+    upn = tenant.new_user()["userPrincipalName"]
+    api = _caller(app)
+    for _ in range(5):
+        assert _ropc(api, tenant, upn, "Wrong-Password-1").status_code == 400
+    assert _ropc(api, tenant, upn, PASSWORD).json()["error_codes"] == [50053]
+    clock.advance(29)
+    assert _ropc(api, tenant, upn, PASSWORD).json()["error_codes"] == [50053]
+    clock.advance(2)  # the first lock lasts 30 s
+    assert _ropc(api, tenant, upn, PASSWORD).status_code == 200
+    # The success cleared the account's count: one more mistake does not lock it again.
+    assert _ropc(api, tenant, upn, "Wrong-Password-1").json()["error_codes"] == [50126]
+    assert _ropc(api, tenant, upn, PASSWORD).status_code == 200
+
+
+def test_wrong_client_secrets_are_throttled_and_audited(
+    app: FastAPI, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    address = _new_address()
+    api = _caller(app, address)
+    for _ in range(5):
+        wrong = _app_token(api, tenant, "not-the-secret")
+        assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    throttled = _app_token(api, tenant, "not-the-secret")
+    assert throttled.status_code == 429, throttled.text
+    assert throttled.json()["error"] == "temporarily_unavailable"
+    assert int(throttled.headers["retry-after"]) > 0
+    assert wrong.json()["error_codes"] == [7000215]
+    # The password grant's client authentication is the same check, on the same counters.
+    assert _ropc(api, tenant, tenant.boot.admin_user_principal_name, "x", client_secret="nope").status_code == 429
+    # Whoever knows a client id cannot lock the real app out: its right secret still works.
+    assert _app_token(api, tenant, tenant.boot.client_secret).status_code == 200
+    rows = [r for r in _failed_sign_ins(sessions, tenant.id) if r.details.get("clientAddress") == address]
+    assert [r.result_reason for r in rows] == ["invalid client secret"] * 5 + ["locked out"] * 2
+    assert {r.details.get("clientId") for r in rows} == {tenant.boot.client_id}
+    assert rows[0].actor_type == "app"
+
+
+def test_wrong_client_secrets_lock_the_address(
+    clocked: tuple[FastAPI, FakeClock], tenant: TenantHandle, settings: Settings
+) -> None:
+    app, clock = clocked
+    api = _caller(app)
+    for _ in range(settings.lockout_address_threshold):
+        clock.advance(settings.lockout_max_seconds + 1)  # past any lock of the client: only the address counts up
+        assert _app_token(api, tenant, "not-the-secret").status_code == 401
+    # Locked addresses are refused before any check, the right secret included; other addresses are not.
+    assert _app_token(api, tenant, tenant.boot.client_secret).status_code == 429
+    assert _app_token(_caller(app), tenant, tenant.boot.client_secret).status_code == 200
+    clock.advance(2 * settings.lockout_base_seconds + 1)
+    assert _app_token(api, tenant, tenant.boot.client_secret).status_code == 200

@@ -213,6 +213,23 @@ def test_lockout_after_five_failures(web: TestClient, tenant: TenantHandle, sess
     assert reasons.count("locked out") == 2 and reasons.count("invalid credentials") == 10
 
 
+def test_web_lockout_holds_for_the_password_grant(app: Any, web: TestClient, tenant: TenantHandle) -> None:
+    user = tenant.new_user()
+    for _ in range(5):
+        assert sign_in(web, tenant.domain, user["userPrincipalName"], "Wrong-Password-1").status_code == 401
+    api = TestClient(app, client=("10.253.0.1", 1))  # another address: only the account's lock applies
+    data = {
+        "grant_type": "password",
+        "client_id": tenant.boot.client_id,
+        "username": user["userPrincipalName"],
+        "password": PASSWORD,
+        "scope": "https://graph.microsoft.com/.default",
+    }
+    token = api.post(f"/{tenant.domain}/oauth2/v2.0/token", data=data)
+    assert token.status_code == 400, "a token was issued while the web sign-in of the same user was locked"
+    assert token.json()["error"] == "invalid_grant" and token.json()["error_codes"] == [50053]
+
+
 def test_per_address_limit(app: Any, tenant: TenantHandle) -> None:
     web = TestClient(app, follow_redirects=False, client=("10.252.7.7", 1))
     names = [f"spray{i}@{tenant.domain}" for i in range(20)]

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hospes.runtime import Runtime
+from hospes.services.oauth import TokenGrants
 
 
 async def runtime(request: Request) -> Runtime:  # async: no blocking, so no thread-pool round trip
@@ -15,3 +16,10 @@ async def runtime(request: Request) -> Runtime:  # async: no blocking, so no thr
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def grants(state: RuntimeDep) -> TokenGrants:
+    return TokenGrants(state.sessions, state.issuer, state.passwords, state.client_secrets)
+
+
+GrantsDep = Annotated[TokenGrants, Depends(grants)]

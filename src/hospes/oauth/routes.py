@@ -1,4 +1,4 @@
-"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials) and the discovery documents."""
+"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials, password) and the discovery documents."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from hospes.oauth.deps import RuntimeDep
-from hospes.services.oauth import OAuthError, client_credentials, password_grant, tenant_id_of
+from hospes.oauth.deps import GrantsDep, RuntimeDep
+from hospes.services.oauth import OAuthError, TokenRequest, tenant_id_of
 
 router = APIRouter()
 _MAX_FORM = 64 * 1024
@@ -21,11 +21,16 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="hospes"'
-    return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+    if exc.code is not None:
+        body["error_codes"] = [exc.code]
+    return JSONResponse(body, exc.status, headers)
 
 
 @router.post("/{tenant}/oauth2/v2.0/token")
-async def token(tenant: str, request: Request, state: RuntimeDep) -> JSONResponse:
+async def token(tenant: str, request: Request, state: RuntimeDep, grants: GrantsDep) -> JSONResponse:
     if int(request.headers.get("content-length") or 0) > _MAX_FORM:
         return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -43,33 +48,25 @@ async def token(tenant: str, request: Request, state: RuntimeDep) -> JSONRespons
     grant = fields.get("grant_type")
     if grant not in ("client_credentials", "password"):
         return _oauth_error(OAuthError("unsupported_grant_type", f"The grant type '{grant}' is not supported."))
+    call = TokenRequest(
+        tenant_key=tenant,
+        client_id=client_id,
+        client_secret=client_secret,
+        scope=fields.get("scope", ""),
+        address=request.client.host if request.client else "unknown",
+        now=state.clock(),
+    )
     try:
         if grant == "password":
             if not client_id or not fields.get("username") or not fields.get("password"):
                 raise OAuthError("invalid_request", "client_id, username and password are required.")
             access_token, lifetime = await run_in_threadpool(
-                password_grant,
-                state.sessions,
-                state.issuer,
-                tenant,
-                client_id,
-                client_secret,
-                fields["username"],
-                fields["password"],
-                fields.get("scope", ""),
+                grants.password, call, fields["username"], fields["password"]
             )
         else:
             if not client_id or not client_secret:
                 raise OAuthError("invalid_request", "client_id and client_secret are required.")
-            access_token, lifetime = await run_in_threadpool(
-                client_credentials,
-                state.sessions,
-                state.issuer,
-                tenant,
-                client_id,
-                client_secret,
-                fields.get("scope", ""),
-            )
+            access_token, lifetime = await run_in_threadpool(grants.client_credentials, call)
     except OAuthError as exc:
         return _oauth_error(exc)
     return JSONResponse(

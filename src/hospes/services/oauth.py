@@ -1,18 +1,24 @@
-"""The token grants (client credentials, password): authenticate the caller and mint an access token."""
+"""The token grants (client credentials, password): authenticate the caller and mint an access token.
+
+Passwords and client secrets are checked only by ``hospes.services.signin``, which owns the lockout and the audit
+rows of failures; the errors here carry the AADSTS codes Entra answers with.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import math
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.auth.passwords import hash_password, verify_password, verify_secret
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
 from hospes.services.apps import granted_permissions
+from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
-from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, User
+from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, Tenant
 
 
 def tenant_id_of(sessions: sessionmaker[Session], tenant_key: str) -> str:
@@ -23,95 +29,151 @@ def tenant_id_of(sessions: sessionmaker[Session], tenant_key: str) -> str:
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    """``code``: the AADSTS number (``error_codes`` and the description's prefix); ``retry_after``: seconds, for a
+    lockout."""
+
+    def __init__(
+        self, error: str, description: str, status: int = 400, code: int | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(description)
-        self.error, self.description, self.status = error, description, status
+        self.error, self.status, self.code, self.retry_after = error, status, code, retry_after
+        self.description = f"AADSTS{code}: {description}" if code else description
 
 
-def client_credentials(
-    sessions: sessionmaker[Session],
-    issuer: TokenIssuer,
-    tenant_key: str,
-    client_id: str,
-    client_secret: str,
-    scope: str,
-) -> tuple[str, int]:
-    audience = _audience(issuer, scope)
-    with sessions() as session:
-        try:
-            tenant = resolve_tenant(session, tenant_key)
-        except Exception:
-            raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
-        app = session.scalar(select(Application).where(Application.app_id == client_id))
-        sp = session.scalar(
-            select(ServicePrincipal).where(
-                ServicePrincipal.app_id == client_id, ServicePrincipal.tenant_id == tenant.id
-            )
-        )
-        if app is None or sp is None or app.tenant_id != tenant.id:
-            raise OAuthError(
-                "unauthorized_client",
-                f"Application with identifier '{client_id}' was not found in the directory.",
-                400,
-            )
-        now = dt.datetime.now(dt.UTC)
-        secrets = session.scalars(select(ClientSecret).where(ClientSecret.application_id == app.id))
-        if not any(verify_secret(s.secret_hash, client_secret) and s.start_at <= now < s.end_at for s in secrets):
-            raise OAuthError("invalid_client", "Invalid client secret provided.", 401)
-        if not sp.account_enabled:
-            raise OAuthError("unauthorized_client", "The application is disabled.", 400)
-        roles = granted_permissions(session, tenant.id, sp.id)
-    return issuer.issue_app_token(tenant.id, app.app_id, sp.id, app.display_name, roles, audience)
+@dataclass(frozen=True)
+class TokenRequest:
+    tenant_key: str
+    client_id: str
+    client_secret: str
+    scope: str
+    address: str  # the caller's, for the lockout and the audit
+    now: datetime
 
 
 # The delegated permissions a resource-owner password token carries. Deliberately narrow: ROPC exists so scripts
 # and tests can act as a given user (admin, Guest Inviter, member, guest); what that user may do is decided by
 # the endpoint from the user's roles and the tenant's policies, never by the scope list alone.
 DELEGATED_SCOPES = ["User.Invite.All", "User.Read"]
-_DUMMY_HASH = hash_password("hospes-timing-equalizer")
 
 
-def password_grant(
-    sessions: sessionmaker[Session],
-    issuer: TokenIssuer,
-    tenant_key: str,
-    client_id: str,
-    client_secret: str,
-    username: str,
-    password: str,
-    scope: str,
-) -> tuple[str, int]:
-    """OAuth 2.0 resource-owner password credentials (RFC 6749 4.3), for scripts and tests. Interactive sign-in
-    arrives with the redemption pages."""
-    audience = _audience(issuer, scope)
-    with sessions() as session:
-        try:
-            tenant = resolve_tenant(session, tenant_key)
-        except Exception:
-            raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
-        app = session.scalar(select(Application).where(Application.app_id == client_id))
-        if app is None or app.tenant_id != tenant.id:
-            raise OAuthError(
-                "unauthorized_client", f"Application with identifier '{client_id}' was not found in the directory."
+def _seconds_until(end: datetime | None, now: datetime) -> int:
+    return max(1, math.ceil((end - now).total_seconds())) if end else 1
+
+
+class TokenGrants:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        issuer: TokenIssuer,
+        passwords: PasswordSignIn,
+        secrets: ClientSecretSignIn,
+    ) -> None:
+        self.sessions, self.issuer, self.passwords, self.secrets = sessions, issuer, passwords, secrets
+
+    def client_credentials(self, request: TokenRequest) -> tuple[str, int]:
+        audience = _audience(self.issuer, request.scope)
+        with self.sessions() as session:
+            tenant = _tenant(session, request.tenant_key)
+            app = session.scalar(select(Application).where(Application.app_id == request.client_id))
+            sp = session.scalar(
+                select(ServicePrincipal).where(
+                    ServicePrincipal.app_id == request.client_id, ServicePrincipal.tenant_id == tenant.id
+                )
             )
-        if client_secret:
-            now = dt.datetime.now(dt.UTC)
-            secrets = session.scalars(select(ClientSecret).where(ClientSecret.application_id == app.id))
-            if not any(verify_secret(s.secret_hash, client_secret) and s.start_at <= now < s.end_at for s in secrets):
-                raise OAuthError("invalid_client", "Invalid client secret provided.", 401)
-        user = session.scalar(select(User).where(User.tenant_id == tenant.id, User.upn_key == username.strip().lower()))
-    # Verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist.
-    ok = verify_password(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
-    if user is None or not user.password_hash or not ok or user.deleted_at is not None or not user.account_enabled:
-        raise OAuthError("invalid_grant", "Error validating credentials due to invalid username or password.")
-    return issuer.issue_user_token(
-        tenant.id,
+            if app is None or sp is None or app.tenant_id != tenant.id:
+                raise _unknown_client(request.client_id)
+            client = _identity(session, tenant.id, app, sp)
+            enabled, app_id, name, sp_id = sp.account_enabled, app.app_id, app.display_name, sp.id
+        self._check_secret(client, request, "client_credentials")
+        if not enabled:
+            raise OAuthError("unauthorized_client", "The application is disabled.", 400)
+        with self.sessions() as session:
+            roles = granted_permissions(session, tenant.id, sp_id)
+        return self.issuer.issue_app_token(tenant.id, app_id, sp_id, name, roles, audience)
+
+    def password(self, request: TokenRequest, username: str, password: str) -> tuple[str, int]:
+        """OAuth 2.0 resource-owner password credentials (RFC 6749 4.3), for scripts and tests. A confidential
+        client may send its secret too; a public one sends none."""
+        audience = _audience(self.issuer, request.scope)
+        with self.sessions() as session:
+            tenant = _tenant(session, request.tenant_key)
+            app = session.scalar(select(Application).where(Application.app_id == request.client_id))
+            if app is None or app.tenant_id != tenant.id:
+                raise _unknown_client(request.client_id)
+            app_id = app.app_id
+            client = _identity(session, tenant.id, app, None) if request.client_secret else None
+        if client is not None:
+            self._check_secret(client, request, "password")
+        details = {"grantType": "password", "clientId": app_id}
+        check = self.passwords.check(tenant.id, username, password, request.address, request.now, details)
+        if check.outcome == "locked":
+            raise OAuthError(
+                "invalid_grant",
+                "The account is locked, you've tried to sign in too many times with an incorrect user ID or password.",
+                code=50053,
+                retry_after=_seconds_until(check.locked_until, request.now),
+            )
+        user = check.user
+        if check.outcome != "ok" or user is None:
+            raise OAuthError(
+                "invalid_grant", "Error validating credentials due to invalid username or password.", code=50126
+            )
+        return self.issuer.issue_user_token(
+            tenant.id,
+            app_id,
+            user.id,
+            user.display_name or user.user_principal_name,
+            user.user_principal_name,
+            DELEGATED_SCOPES,
+            audience,
+        )
+
+    def _check_secret(self, client: ClientIdentity, request: TokenRequest, grant: str) -> None:
+        check = self.secrets.check(client, request.client_secret, request.address, request.now, {"grantType": grant})
+        if check.outcome == "locked":
+            raise OAuthError(
+                "temporarily_unavailable",
+                "Too many failed client authentications from this client or address. Retry later.",
+                429,
+                retry_after=_seconds_until(check.locked_until, request.now),
+            )
+        if check.outcome != "ok":
+            raise OAuthError(
+                "invalid_client",
+                f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+                f"value, not the client secret ID, for a secret added to app '{client.client_id}'.",
+                401,
+                code=7000215,
+            )
+
+
+def _tenant(session: Session, tenant_key: str) -> Tenant:
+    try:
+        return resolve_tenant(session, tenant_key)
+    except Exception:
+        raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
+
+
+def _unknown_client(client_id: str) -> OAuthError:
+    return OAuthError(
+        "unauthorized_client", f"Application with identifier '{client_id}' was not found in the directory."
+    )
+
+
+def _identity(session: Session, tenant_id: str, app: Application, sp: ServicePrincipal | None) -> ClientIdentity:
+    if sp is None:
+        sp = session.scalar(
+            select(ServicePrincipal).where(
+                ServicePrincipal.app_id == app.app_id, ServicePrincipal.tenant_id == tenant_id
+            )
+        )
+    rows = session.scalars(select(ClientSecret).where(ClientSecret.application_id == app.id))
+    return ClientIdentity(
+        tenant_id,
         app.app_id,
-        user.id,
-        user.display_name or user.user_principal_name,
-        user.user_principal_name,
-        DELEGATED_SCOPES,
-        audience,
+        app.display_name,
+        sp.id if sp is not None else None,
+        tuple((r.secret_hash, r.start_at, r.end_at) for r in rows),
     )
 
 

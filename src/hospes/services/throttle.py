@@ -1,4 +1,5 @@
-"""Lockout and rate limits for passwords and codes, kept in the database so every process of a deployment agrees.
+"""Lockout and rate limits for passwords, codes and client secrets, kept in the database so every process of a
+deployment agrees.
 
 Rule (one per scope): a failure older than ``memory`` restarts the count; from the ``threshold``-th consecutive
 failure the scope is locked for ``base * 2**(failures - threshold)`` seconds, capped at ``cap``. While locked,
@@ -69,13 +70,30 @@ class Throttle:
         return Scope(scope_key("code", user_id), self.account_rule, True)
 
     def address(self, address: str) -> Scope:
+        """Every password and code checked from one client address, whatever the account or the way in."""
         return Scope(scope_key("address", address), self.address_rule, False)
+
+    def client(self, tenant_id: str, client_id: str) -> Scope:
+        """Wrong secrets of one app at the token endpoint."""
+        return Scope(scope_key("client", tenant_id, client_id.strip().lower()), self.account_rule, True)
+
+    def client_address(self, address: str) -> Scope:
+        """Wrong client secrets from one address. Apart from ``address``: an app that keeps sending an old secret
+        from a shared host must not lock the people behind that host out of their own sign-in."""
+        return Scope(scope_key("client-address", address), self.address_rule, False)
+
+    def counted(self, now: datetime, *scopes: Scope) -> dict[Scope, datetime | None]:
+        """The scopes that have failures on record, each with the end of its lock when locked now (else None)."""
+        by_key = {s.key: s for s in scopes}
+        with self.sessions() as session:
+            rows = session.execute(
+                select(AuthThrottle.key, AuthThrottle.locked_until).where(AuthThrottle.key.in_(list(by_key)))
+            )
+            return {by_key[key]: end if end is not None and end > now else None for key, end in rows}
 
     def locked_until(self, now: datetime, *scopes: Scope) -> datetime | None:
         """The latest lock end among the scopes that are locked now, or None."""
-        with self.sessions() as session:
-            rows = session.scalars(select(AuthThrottle).where(AuthThrottle.key.in_([s.key for s in scopes])))
-            ends = [r.locked_until for r in rows if r.locked_until is not None and r.locked_until > now]
+        ends = [end for end in self.counted(now, *scopes).values() if end is not None]
         return max(ends) if ends else None
 
     def failure(self, now: datetime, *scopes: Scope) -> None:

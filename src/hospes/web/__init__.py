@@ -16,8 +16,6 @@ from hospes.services.email_otp import EmailOtpService
 from hospes.services.mfa import MfaService
 from hospes.services.my_apps import MyApps
 from hospes.services.redemption import RedemptionService
-from hospes.services.signin import PasswordSignIn
-from hospes.services.throttle import Throttle
 from hospes.services.web_sessions import SessionStore
 from hospes.web.context import WebState
 from hospes.web.exits import install as install_page_exit
@@ -28,7 +26,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def build_state(runtime: Runtime) -> WebState:
     settings, sessions, box = runtime.settings, runtime.sessions, runtime.box
-    throttle = Throttle(sessions, settings)
+    throttle = runtime.throttle
     otp = EmailOtpService(sessions, box, throttle, settings)
     mfa = MfaService(sessions, box)
     return WebState(
@@ -44,11 +42,12 @@ def build_state(runtime: Runtime) -> WebState:
             absolute=timedelta(hours=settings.session_absolute_hours),
         ),
         throttle=throttle,
-        signin=PasswordSignIn(sessions, throttle),
+        signin=runtime.passwords,
         mfa=mfa,
         redemption=RedemptionService(sessions, box, otp, settings, mfa),
         my_apps=MyApps(sessions),
         origin=origin_of(settings.public_url),
+        clock=runtime.clock,
     )
 
 
