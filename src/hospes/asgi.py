@@ -30,6 +30,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.errors import DomainError
 from hospes.graph.apidocs import mount_api_docs
 from hospes.graph.errors import domain_error_response, error_response
+from hospes.graph.fallback import GraphFallback
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
@@ -128,7 +129,7 @@ def _allowed_methods(request: Request, exc: StarletteHTTPException) -> str:
     matched the path (GET and POST of one path are two routes), so each method is tried against the routes;
     mounts match any method, their application says what it allows (static files: GET, HEAD)."""
     allowed = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
-    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount | GraphFallback)]
     for method in _PROBED_METHODS:
         probe: Scope = {
             "type": "http",
@@ -163,7 +164,8 @@ def _slash_redirect(app: FastAPI) -> ASGIApp:
         path: str = scope["path"]
         if scope["type"] == "http" and path.rstrip("/") != scope.get("root_path", "").rstrip("/"):
             other = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
-            if any(route.matches(other)[0] is not Match.NONE for route in router.routes):
+            routes = (route for route in router.routes if not isinstance(route, GraphFallback))
+            if any(route.matches(other)[0] is not Match.NONE for route in routes):
                 await RedirectResponse(_relative_location(other), status_code=307)(scope, receive, send)
                 return
         await not_found(scope, receive, send)
@@ -231,6 +233,7 @@ def create_app(
     others = (policies.router, auth_methods.router, synchronization.router, provisioning_logs.router, service.router)
     for router in (*routers, *others):
         app.include_router(router, prefix="/v1.0")
+    app.router.routes.append(GraphFallback(app.router))  # nothing below answers under /v1.0
     app.include_router(oauth_routes.router)
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
     install_openapi(app, settings.public_url, settings.page_size_default)

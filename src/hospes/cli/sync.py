@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import secret_box
 from hospes.cli.common import ConfigOpt, console, err, fail, load, open_database, resolve_tenant_id
+from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError
 from hospes.domain.provisioning import RUNNING_CODES, SENT_ACTIONS, Status
 from hospes.storage.tables import ServicePrincipal
@@ -278,8 +279,9 @@ def restart(
 def _since(value: str) -> dt.datetime:
     """``2026-12-01``, an ISO timestamp, or a relative ``15m`` / ``2h`` / ``3d``."""
     units = {"m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    count = ascii_int(value[:-1])
+    if value[-1:] in units and count is not None:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=count * units[value[-1]])
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

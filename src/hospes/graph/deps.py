@@ -10,6 +10,7 @@ after the bearer token was verified (401 otherwise) and the caller holds one of 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -17,11 +18,19 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.domain.errors import AuthenticationError, ForbiddenError, InvalidInputError, PayloadTooLargeError
+from hospes.digits import ascii_int
+from hospes.domain.errors import (
+    AuthenticationError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    UnsupportedQueryError,
+)
 from hospes.domain.principals import Principal
 from hospes.domain.schema import Resource
 from hospes.graph import permissions as perm
-from hospes.odata import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+from hospes.odata import ODataLimitError, ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
 from hospes.services.apps import AppService, is_app_active
@@ -148,9 +157,12 @@ SyncAppsReader = Annotated[AppService, Depends(service(AppService, perm.SYNC_REA
 ProvisioningLogsReader = Annotated[Principal, Depends(requires(perm.AUDIT_READ))]
 
 
+MAX_JSON_DEPTH = 64
+
+
 async def _read_json(request: Request, limit: int, *, required: bool) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -164,12 +176,57 @@ async def _read_json(request: Request, limit: int, *, required: bool) -> Any:
             raise InvalidInputError("The request body is empty: a JSON object is required.")
         return {}
     try:
-        return json.loads(raw)
+        # NaN, Infinity and numbers past the float range would be stored, then fail every JSON answer.
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidInputError(f"The JSON payload is nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInputError(
             "Unable to read JSON request payload. Please ensure Content-Type header is set and "
             "payload is of valid JSON format."
         ) from None
+    _check_json(body)
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _check_json(body: Any) -> None:
+    """Refuse what would fail later: nesting past ``MAX_JSON_DEPTH`` (the services, the validation and the
+    response walk bodies recursively) and lone surrogates such as ``"\\ud800"`` (valid JSON escapes, but no
+    database or UTF-8 encoder takes them). Iterative, so the check does not recurse itself."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidInputError(f"The JSON payload is nested deeper than {MAX_JSON_DEPTH} levels.")
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if key is not None:
+                    _check_text(key)
+                stack.append((item, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                "The JSON payload contains an invalid Unicode string (an unpaired surrogate)."
+            ) from None
 
 
 async def json_body(request: Request, state: RuntimeDep) -> Any:
@@ -183,6 +240,14 @@ async def optional_body(request: Request, state: RuntimeDep) -> Any:
 
 BodyDep = Annotated[Any, Depends(json_body)]
 OptionalBodyDep = Annotated[Any, Depends(optional_body)]
+
+
+def odata_error(exc: ODataSyntaxError) -> DomainError:
+    """The Graph error of a query option that could not be read: a query past the stated limits is an
+    unsupported query, anything else a bad request."""
+    if isinstance(exc, ODataLimitError):
+        return UnsupportedQueryError(str(exc))
+    return InvalidInputError(str(exc))
 
 
 class QueryOptions:
@@ -216,7 +281,7 @@ class QueryOptions:
             self.orderby = parse_orderby(self.raw.get("$orderby"))
             self.search = parse_search(self.raw["$search"].strip()) if "$search" in self.raw else []
         except ODataSyntaxError as exc:
-            raise InvalidInputError(str(exc)) from None
+            raise odata_error(exc) from None
         self.select = parse_select(self.raw.get("$select"))
         if self.select:
             for name in self.select:
@@ -225,9 +290,10 @@ class QueryOptions:
                         "Parsing OData Select and Expand failed: Could not find a property "
                         f"named '{name}' on type 'microsoft.graph.{resource.name}'."
                     )
-        top = self.raw.get("$top", str(state.settings.page_size_default))
-        if not top.isdigit():
-            raise InvalidInputError(f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
+        top_text = self.raw.get("$top", str(state.settings.page_size_default))
+        top = ascii_int(top_text)
+        if top is None:
+            raise InvalidInputError(f"Invalid page size specified: '{top_text}'. Must be between 1 and 999 inclusive.")
         count = self.raw.get("$count", "false").lower()
         if count not in ("true", "false"):
             raise InvalidInputError("Invalid value for $count: expected true or false.")
@@ -235,7 +301,7 @@ class QueryOptions:
             filter=self.filter,
             search=self.search,
             orderby=self.orderby,
-            top=int(top),
+            top=top,
             after=self.after,
             count=count == "true",
             eventual=bool(self.raw.get("eventual")),

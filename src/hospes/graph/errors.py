@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import uuid
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -17,6 +20,20 @@ from hospes.domain.errors import (
     PayloadTooLargeError,
     SyncStateNotFoundError,
 )
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ErrorEnvelope(JSONResponse):
+    """Encodes whatever text an error quotes: a lone surrogate (from a ``\\ud800`` JSON escape) is sent as
+    U+FFFD rather than failing the encoder, so the error answer itself can never become a 500."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def error_response(
@@ -36,7 +53,7 @@ def error_response(
     body: dict[str, object] = {"code": code, "message": message, "innerError": inner}
     if target:
         body["target"] = target
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return ErrorEnvelope({"error": body}, status_code=status, headers=headers)
 
 
 def status_of(exc: DomainError) -> int:

@@ -4,7 +4,18 @@ Framework-free: this package turns text into a small AST; ``hospes.storage.query
 """
 
 from hospes.odata.ast import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
-from hospes.odata.parser import ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
+from hospes.odata.parser import (
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_TERMS,
+    MAX_ORDERBY_KEYS,
+    MAX_SEARCH_TERMS,
+    ODataLimitError,
+    ODataSyntaxError,
+    parse_filter,
+    parse_orderby,
+    parse_search,
+    parse_select,
+)
 
 __all__ = [
     "And",
@@ -14,7 +25,12 @@ __all__ = [
     "In",
     "Literal",
     "Node",
+    "MAX_FILTER_DEPTH",
+    "MAX_FILTER_TERMS",
+    "MAX_ORDERBY_KEYS",
+    "MAX_SEARCH_TERMS",
     "Not",
+    "ODataLimitError",
     "ODataSyntaxError",
     "Or",
     "Path",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from hospes.odata.ast import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
@@ -50,10 +50,22 @@ NAME: /[A-Za-z_@][A-Za-z0-9_.@]*/
 """
 
 
+# Limits on what a query may ask, checked before anything walks the query recursively: past them the AST, the SQL
+# compiler and the database (SQLite refuses expression trees over 1000 deep; PostgreSQL has max_stack_depth) fail.
+MAX_FILTER_DEPTH = 32  # the whole filter, each parenthesized group and each `not` or lambda body is one level
+MAX_FILTER_TERMS = 100  # comparisons and functions, each value of an `in` list counting one
+MAX_SEARCH_TERMS = 100
+MAX_ORDERBY_KEYS = 8
+
+
 class ODataSyntaxError(ValueError):
     def __init__(self, message: str, position: int | None = None) -> None:
         super().__init__(message)
         self.position = position
+
+
+class ODataLimitError(ODataSyntaxError):
+    """A well-formed query beyond one of the limits above."""
 
 
 @v_args(inline=True)
@@ -119,6 +131,7 @@ def parse_filter(text: str) -> Node:
         raise ODataSyntaxError("Invalid filter clause: the filter is empty.", 0)
     try:
         tree = _parser().parse(text)
+        _check_limits(tree)
         node = _ToAst().transform(tree)
     except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as exc:
         position = getattr(exc, "pos_in_stream", None)
@@ -130,6 +143,27 @@ def parse_filter(text: str) -> Node:
     if isinstance(node, Path | Literal):
         raise ODataSyntaxError("Invalid filter clause: a filter must be a boolean expression.", 0)
     return node
+
+
+def _check_limits(tree: Tree[Token]) -> None:
+    """Iterative, so that the check itself does not recurse as deep as the query."""
+    terms = 0
+    stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in ("or_", "not_"):
+            depth += 1
+            if depth > MAX_FILTER_DEPTH:
+                raise ODataLimitError(f"Invalid filter clause: nested deeper than {MAX_FILTER_DEPTH} levels.")
+        elif node.data in ("compare", "func"):
+            terms += 1
+        elif node.data == "in_":
+            terms += len(node.children) - 1
+        if terms > MAX_FILTER_TERMS:
+            raise ODataLimitError(f"Invalid filter clause: more than {MAX_FILTER_TERMS} terms.")
+        stack.extend((child, depth) for child in node.children)
 
 
 def parse_select(text: str | None) -> list[str] | None:
@@ -149,6 +183,8 @@ def parse_orderby(text: str | None) -> list[tuple[str, bool]]:
         if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise ODataSyntaxError(f"Invalid $orderby clause: '{part.strip()}'.")
         out.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+        if len(out) > MAX_ORDERBY_KEYS:
+            raise ODataLimitError(f"Invalid $orderby clause: more than {MAX_ORDERBY_KEYS} properties.")
     return out
 
 
@@ -171,6 +207,8 @@ def parse_search(text: str) -> list[tuple[str, str]]:
             raise ODataSyntaxError(f"Syntax error: $search term '{term}' must be of the form property:value.")
         prop, value = term.split(":", 1)
         terms.append((prop.strip(), value.strip()))
+        if len(terms) > MAX_SEARCH_TERMS:
+            raise ODataLimitError(f"Syntax error: more than {MAX_SEARCH_TERMS} $search terms.")
         rest = rest[end + 1 :].strip()
         if rest:
             word, _, rest = rest.partition(" ")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import ConflictError, InvalidInputError
 from hospes.domain.principals import Principal
 from hospes.domain.provisioning import RUNNING_CODES, JobCode
@@ -140,7 +141,7 @@ class Jobs(FacadeBase):
                 raise InvalidInputError(f"Unknown job setting '{name}'.", target="synchronizationJobSettings")
             if name == "PatchCompatibility" and value.lower() not in ("rfc", "entra"):
                 raise InvalidInputError("PatchCompatibility must be 'rfc' or 'entra'.", target=name)
-            if name != "PatchCompatibility" and value and not value.isdigit():
+            if name != "PatchCompatibility" and value and ascii_int(value) is None:
                 raise InvalidInputError(f"{name} must be a positive integer.", target=name)
             pairs[name] = value
         with self._services(tenant_id, actor).write("ProvisioningManagement", "Update provisioning setting") as op:

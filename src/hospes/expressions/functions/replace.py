@@ -6,6 +6,7 @@ from typing import Any
 
 import regex
 
+from hospes.digits import ascii_int
 from hospes.expressions.ast import Call
 from hospes.expressions.errors import ExpressionError, ExpressionEvaluationError
 from hospes.expressions.functions.registry import STRING, Arg, Example, Fn, Param, Source, compiled, function
@@ -56,7 +57,8 @@ def dotnet_substitute(template: str, match: Any, whole: str) -> str:
         if m.group(0) == "$$":
             return "$"
         if name is not None:
-            key: int | str = int(name) if name.isdigit() else name
+            number = ascii_int(name)
+            key: int | str = name if number is None else number
             try:
                 return str(match.group(key) or "")
             except (IndexError, regex.error):

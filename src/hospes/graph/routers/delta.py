@@ -14,9 +14,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import InvalidInputError, SyncStateNotFoundError, UnsupportedQueryError
 from hospes.domain.schema import GROUP, USER, Resource
-from hospes.graph.deps import GroupsDelta, RuntimeDep, UsersDelta
+from hospes.graph.deps import GroupsDelta, RuntimeDep, UsersDelta, odata_error
 from hospes.graph.errors import error_response
 from hospes.graph.wire import context_url, to_wire
 from hospes.odata import Compare, In, Literal, Node, ODataSyntaxError, Or, Path, parse_filter, parse_select
@@ -95,7 +96,7 @@ def _query(resource: Resource, options: dict[str, str], page_size: int) -> tuple
         try:
             ids = _ids(parse_filter(options["$filter"]))
         except ODataSyntaxError as exc:
-            raise InvalidInputError(str(exc)) from None
+            raise odata_error(exc) from None
     kind = "user" if resource is USER else "group"
     query = DeltaQuery(kind, tuple(select) if select else None, tuple(dict.fromkeys(ids)) if ids else None, page_size)
     return query, select
@@ -108,8 +109,8 @@ def _preferences(request: Request) -> tuple[bool, int | None]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "return" and value.strip().lower() == "minimal":
             minimal = True
-        elif key.lower() == "odata.maxpagesize" and value.strip().isdigit():
-            size = max(1, min(999, int(value.strip())))
+        elif key.lower() == "odata.maxpagesize" and (asked := ascii_int(value.strip())) is not None:
+            size = max(1, min(999, asked))
     return minimal, size
 
 

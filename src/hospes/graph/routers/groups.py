@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.schema import GROUP, SERVICE_PRINCIPAL, USER, Resource
 from hospes.domain.validation import validate_body
@@ -80,7 +81,7 @@ def _list_refs(
     group_id: str, relation: str, request: Request, state: RuntimeDep, groups: GroupService, refs_only: bool
 ) -> dict[str, Any]:
     top_text = request.query_params.get("$top", "100")
-    if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
+    if not 1 <= (ascii_int(top_text) or 0) <= 999:
         raise InvalidInputError(f"Invalid page size specified: '{top_text}'. Must be between 1 and 999 inclusive.")
     after = None
     token = request.query_params.get("$skiptoken")

@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.principals import Principal
 from hospes.domain.provisioning import LOGGED_ACTIONS, Status
-from hospes.graph.deps import Provisioning, ProvisioningLogsReader, RuntimeDep
+from hospes.graph.deps import Provisioning, ProvisioningLogsReader, RuntimeDep, odata_error
 from hospes.graph.wire import collection, entity
 from hospes.odata import And, Compare, Literal, Node, ODataSyntaxError, Path, parse_filter, parse_select
 from hospes.provisioning.logs import LogQuery
@@ -143,14 +144,14 @@ def list_logs(
 ) -> dict[str, Any]:
     raw, after = _options(request, state, principal)
     top_text = raw.get("$top", str(state.settings.page_size_default))
-    if not top_text.isdigit() or not 1 <= int(top_text) <= 999:
+    if not 1 <= (ascii_int(top_text) or 0) <= 999:
         raise InvalidInputError(f"Invalid page size specified: '{top_text}'. Must be between 1 and 999 inclusive.")
     query = LogQuery(top=int(top_text), after=after)
     if raw.get("$filter"):
         try:
             tree = parse_filter(raw["$filter"])
         except ODataSyntaxError as exc:
-            raise InvalidInputError(str(exc)) from None
+            raise odata_error(exc) from None
         apply_filter(tree, query)
     select = parse_select(raw.get("$select"))
     for name in select or []:

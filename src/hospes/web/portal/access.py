@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.principals import Principal
 from hospes.runtime import Runtime
@@ -254,5 +255,5 @@ def field_errors(exc: DomainError, fields: dict[str, str], default: str) -> dict
 
 
 def page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    number = ascii_int(request.query_params.get("page"))
+    return number if number is not None and 0 < number < 1_000_000 else 1

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
 from hospes.services.invitations.bulk import read_csv
@@ -57,9 +58,9 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
     _ = admin._
     if not same_origin(request, admin.page.web.origin):
         return admin.refused(_("This form was sent from another site, so it was refused."))
-    length = request.headers.get("content-length", "")
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if ctype != "multipart/form-data" or not length.isdigit() or int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+    length = ascii_int(request.headers.get("content-length"))
+    if ctype != "multipart/form-data" or length is None or length > MAX_UPLOAD_BYTES + 64 * 1024:
         return _form_page(admin, {}, {"file": _("Upload a CSV file of at most 2 MB.")}, 400)
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)

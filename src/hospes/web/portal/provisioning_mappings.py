@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.expressions import FILTER_OPERATORS, ExpressionError, compile_expression
 from hospes.provisioning.schema_edits import (
@@ -117,7 +118,7 @@ def _attribute_errors(admin: AdminPage, edit: dict[str, Any]) -> dict[str, str]:
         errors["flow"] = _("Choose when to apply this mapping.")
     if edit["source_type"] != "None" and not edit["source"]:
         errors["expression"] = _("Enter the source attribute, constant or expression.")
-    if not str(edit["matching_priority"] or "0").isdigit():
+    if ascii_int(str(edit["matching_priority"] or "0")) is None:
         errors["matching"] = _("Enter 0 (not used for matching) or a precedence 1, 2, …")
     return errors
 

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
+from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError
 from hospes.provisioning.service import ProvisioningService
 from hospes.services.admin_access import Access
@@ -158,7 +159,7 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         errors["notification_email"] = _("Enter email addresses separated by semicolons.")
     if values["notify"] and not emails:
         errors["notification_email"] = _("Enter the address that gets the failure emails.")
-    if not values["delete_threshold"].isdigit() or not 1 <= int(values["delete_threshold"]) <= 100_000:
+    if not 1 <= (ascii_int(values["delete_threshold"]) or 0) <= 100_000:
         errors["delete_threshold"] = _("Enter a number from 1 to 100000.")
     saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
     if not token and not saved.get("SecretToken"):
