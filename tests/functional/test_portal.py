@@ -306,6 +306,9 @@ def test_user_list_filters_search_and_paging(web: TestClient, tenant: TenantHand
     assert (
         web.get(f"/{tenant.domain}/admin/users", params={"q": "%", "filter": "bogus", "page": "x"}).status_code == 200
     )
+    for page in ("²", "1²", "9" * 5000):  # str.isdigit() is true of '²', which int() refuses
+        for screen in ("users", "groups", "apps", "audit", "outbox"):
+            assert web.get(f"/{tenant.domain}/admin/{screen}", params={"page": page}).status_code == 200
 
 
 def test_block_delete_restore(web: TestClient, tenant: TenantHandle) -> None:

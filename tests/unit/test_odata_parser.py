@@ -9,7 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hospes.odata import And, Compare, Func, In, Lambda, Literal, Not, ODataSyntaxError, Or, Path, parse_filter
+from hospes.odata import (
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_TERMS,
+    MAX_ORDERBY_KEYS,
+    MAX_SEARCH_TERMS,
+    And,
+    Compare,
+    Func,
+    In,
+    Lambda,
+    Literal,
+    Not,
+    ODataLimitError,
+    ODataSyntaxError,
+    Or,
+    Path,
+    parse_filter,
+)
 from hospes.odata.parser import parse_orderby, parse_search
 
 
@@ -76,3 +93,54 @@ def test_orderby_and_search() -> None:
     assert parse_search('"displayName:ada" OR "mail:ada"') == [("displayName", "ada"), ("mail", "ada")]
     with pytest.raises(ODataSyntaxError):
         parse_search("displayName:ada")
+
+
+def _eq(i: int) -> str:
+    return f"displayName eq 'n{i}'"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 500 + _eq(0) + ")" * 500,  # deeper than the interpreter's recursion limit once transformed
+        "not " * 500 + _eq(0),
+        "(" * MAX_FILTER_DEPTH + _eq(0) + ")" * MAX_FILTER_DEPTH,  # the whole filter is the first level
+    ],
+)
+def test_nesting_past_the_limit_is_refused(text: str) -> None:
+    with pytest.raises(ODataLimitError, match=f"deeper than {MAX_FILTER_DEPTH}"):
+        parse_filter(text)
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    depth = MAX_FILTER_DEPTH - 1
+    node = parse_filter("(" * depth + _eq(0) + ")" * depth)
+    assert node == Compare("eq", Path(("displayName",)), Literal("n0"))
+    assert isinstance(parse_filter("not " * (MAX_FILTER_DEPTH - 1) + _eq(0)), Not)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " or ".join(_eq(i) for i in range(1000)),  # SQLite: "Expression tree is too large (maximum depth 1000)"
+        " and ".join(_eq(i) for i in range(MAX_FILTER_TERMS + 1)),
+        "id in (" + ",".join(f"'{i}'" for i in range(MAX_FILTER_TERMS + 1)) + ")",
+    ],
+)
+def test_terms_past_the_limit_are_refused(text: str) -> None:
+    with pytest.raises(ODataLimitError, match=f"more than {MAX_FILTER_TERMS} terms"):
+        parse_filter(text)
+
+
+def test_terms_up_to_the_limit_parse() -> None:
+    node = parse_filter(" or ".join(_eq(i) for i in range(MAX_FILTER_TERMS)))
+    assert isinstance(node, Or) and len(node.items) == MAX_FILTER_TERMS
+
+
+def test_orderby_and_search_limits() -> None:
+    assert len(parse_orderby(",".join(["displayName"] * MAX_ORDERBY_KEYS))) == MAX_ORDERBY_KEYS
+    with pytest.raises(ODataLimitError):
+        parse_orderby(",".join(["displayName desc", "id"] * 500))
+    assert len(parse_search(" OR ".join(['"displayName:a"'] * MAX_SEARCH_TERMS))) == MAX_SEARCH_TERMS
+    with pytest.raises(ODataLimitError):
+        parse_search(" OR ".join(['"displayName:a"'] * 1000))
