@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -164,10 +164,11 @@ def world(app: FastAPI, tenant: TenantHandle) -> World:
     job_id = make_job(tenant, sp_id)
     app_id = tenant.get(f"/servicePrincipals/{sp_id}").json()["appId"]
     routes = [
-        (route.path, sorted(route.methods))
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path.startswith("/v1.0")
+        (route.path, sorted(route.methods or ["GET"]))
+        for route in iter_route_contexts(app.routes)
+        if route.path and route.path.startswith("/v1.0")
     ]
+    assert len(routes) > 50
     return World([user["id"], group["id"], sp_id, job_id, app_id, user["userPrincipalName"], "scim"], routes)
 
 
