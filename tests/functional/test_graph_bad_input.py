@@ -136,12 +136,11 @@ def test_filter_at_the_limits_runs_on_the_database(tenant: TenantHandle) -> None
 def test_unknown_graph_paths_answer_in_the_graph_envelope(
     client: TestClient, tenant: TenantHandle, method: str, path: str
 ) -> None:
-    """Not the pages' ``/{tenant}/me``: as Graph does for a segment it does not serve (``/me`` with an app token)."""
+    """Not the pages' ``/{tenant}/me``: the answer of every path that names nothing."""
     response = client.request(method, path, headers=tenant.headers, follow_redirects=False)
     segment = path.rstrip("/").rsplit("/", 1)[-1]
-    assert (
-        assert_graph_error(response, 400, "BadRequest")["message"] == f"Resource not found for the segment '{segment}'."
-    )
+    error = assert_graph_error(response, 404, "Request_ResourceNotFound")
+    assert error["message"] == f"Resource not found for the segment '{segment}'."
 
 
 def test_graph_routes_keep_their_405_and_slash_redirect(client: TestClient, tenant: TenantHandle) -> None:

@@ -18,7 +18,7 @@ class GraphFallback(BaseRoute):
     """Added after the Graph routes and before any other: matches every path under ``/v1.0`` and answers as the
     router would have without the routes below it. A route above that matched the path but not the method gives
     its 405, a path one of them serves with or without a trailing slash the router's redirect; anything else is a
-    404, which the Graph error handler answers as Graph does an unknown segment (``400 BadRequest``)."""
+    404, which the Graph error handler answers in the Graph envelope."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
