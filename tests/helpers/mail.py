@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -38,8 +39,11 @@ class Received:
 class _Handler:
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
@@ -48,9 +52,11 @@ class _Handler:
 
 
 class MailSink:
-    def __init__(self, port: int = 0) -> None:
+    """``delay``: seconds the server waits after each message's data before it answers (a slow relay)."""
+
+    def __init__(self, port: int = 0, *, delay: float = 0.0) -> None:
         self.port = port or free_port()
-        self.handler = _Handler()
+        self.handler = _Handler(delay=delay)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> MailSink:
