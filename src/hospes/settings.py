@@ -77,7 +77,13 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(3600.0, gt=0, description="Ceiling of the retry delay.")
     mail_max_attempts: int = Field(10, ge=1, description="After this many failed attempts a message is 'failed'.")
     mail_lease_seconds: float = Field(
-        300.0, gt=0, description="A claimed message not confirmed within this time is retried (worker crash)."
+        30.0,
+        ge=3,
+        description="Lease of a claimed message, renewed every third of it while its worker runs: the email of a "
+        "crashed worker is retried this long after the crash.",
+    )
+    mail_batch_size: int = Field(
+        10, ge=1, le=1000, description="Messages one worker claims at a time (each with its own renewed lease)."
     )
 
     # Interactive sign-in, browser sessions, MFA and lockout (docs/web.md).

@@ -6,10 +6,12 @@ it neither sends other tests' mail nor depends on how much of it is queued."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import email
 import email.policy
 import re
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -217,3 +219,50 @@ def test_blocked_recipient_gets_no_email(tenant: TenantHandle, sessions: session
     with sessions() as session:
         assert session.scalar(select(OutboxMessage).where(OutboxMessage.related_id == blocked["id"])) is None
     assert tenant.client.post("/invitations/block?token=forged.token").status_code == 400
+
+
+def test_a_stopped_pass_hands_the_rest_of_its_batch_back(
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, mail_sink: MailSink
+) -> None:
+    """A worker told to stop finishes the message it is sending and releases the others at once: due again, with
+    no attempt counted, instead of waiting for their lease."""
+    ids = [_send(tenant, f"s{i}@partner.example")["id"] for i in range(4)]
+    smtp = smtp_settings(settings, mail_sink.port)
+    report = deliver_due(sessions, smtp, tenant_id=tenant.id, stopping=lambda: len(mail_sink.messages) >= 1)
+    assert (report.sent, report.handled) == (1, 1)
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.related_id.in_(ids))).all()
+        assert sorted((r.status, r.attempts, r.lease_until) for r in rows) == [
+            ("pending", 0, None),
+            ("pending", 0, None),
+            ("pending", 0, None),
+            ("sent", 1, None),
+        ]
+    assert deliver_due(sessions, smtp, tenant_id=tenant.id).sent == 3
+    assert len({m.message["Message-ID"] for m in mail_sink.messages}) == len(mail_sink.messages) == 4
+
+
+def test_a_slow_batch_keeps_its_leases(
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """A batch that takes longer than the lease (slow relay) keeps its claims renewed: another worker polling all
+    along claims none of them, and every message goes once."""
+    ids = [_send(tenant, f"slow{i}@partner.example")["id"] for i in range(6)]
+    sink = MailSink(delay=0.8).start()  # 6 × 0.8 s: about 5 s for the batch, with a 3 s lease
+    smtp = smtp_settings(settings, sink.port, mail_lease_seconds=3.0, mail_batch_size=6)
+    try:
+        first = concurrent.futures.ThreadPoolExecutor(1)
+        batch = first.submit(deliver_due, sessions, smtp, tenant_id=tenant.id)
+        others = []
+        while not batch.done():
+            others.append(deliver_due(sessions, smtp, tenant_id=tenant.id))
+            time.sleep(0.2)
+        assert batch.result().sent == 6
+        first.shutdown()
+        assert sum(report.handled for report in others) == 0
+    finally:
+        sink.stop()
+    assert len({m.message["Message-ID"] for m in sink.messages}) == len(sink.messages) == 6
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.related_id.in_(ids))).all()
+        assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}

@@ -58,9 +58,7 @@ def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def _queue_invitations(url: str, data_dir: Path) -> None:
     """Invitations through the Graph API of an in-process app without SMTP: their emails wait in the outbox."""
-    settings = Settings(
-        database_url=url, public_url="http://testserver", data_dir=data_dir, secret_key=TEST_SECRET_KEY
-    )
+    settings = Settings(database_url=url, public_url="http://testserver", data_dir=data_dir, secret_key=TEST_SECRET_KEY)
     database = Database.open(url)
     try:
         boot = create_tenant(database.sessions, "Crash", f"crash-{uuid.uuid4().hex[:8]}.example")

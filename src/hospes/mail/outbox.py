@@ -1,12 +1,25 @@
 """The transactional outbox and its SMTP delivery.
 
 A message row is written in the same transaction as the decision to send it (an invitation), so a crash can
-neither lose the intent nor send mail for a rolled-back invitation. Delivery claims due rows with a lease
-(PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so several workers share the queue; SQLite: writers are serialized),
-sends outside any transaction, then records the outcome. All state is in the database: a restarted worker resumes
-where the old one stopped. The one window for a duplicate is a crash between the SMTP server's "250 OK" and the
-commit of "sent"; the message then goes again after its lease expires with the same Message-ID, which receiving
-systems use to deduplicate.
+neither lose the intent nor send mail for a rolled-back invitation. All state is in the database: a restarted
+worker resumes where the old one stopped.
+
+Delivery guarantees:
+
+- A pass claims at most ``mail_batch_size`` due rows with a short lease (``mail_lease_seconds``; PostgreSQL:
+  ``FOR UPDATE SKIP LOCKED`` so several workers share the queue; SQLite: writers are serialized). Each claim
+  increments ``attempts``, and that count is the claim's fencing token: a worker writes to a row only while the row
+  is still ``sending`` with its token, so a worker that lost a claim to another cannot renew, release or requeue it.
+- While the pass runs, a heartbeat renews the leases of the claims it still holds every third of a lease, and each
+  message's lease is renewed (and checked) just before it is sent: a claim is never lost to a live worker, even on a
+  slow relay, and a message whose claim was lost is skipped, not sent twice.
+- The outcome is committed right after the relay's answer, per message: ``sent`` after its "250 OK".
+- On an orderly stop (``OutboxWorker.stop``) the claims not yet sent are released at once (``pending`` again, the
+  claim not counted as an attempt). After a crash nothing renews them: another worker retries them once their lease
+  expired, at most ``mail_lease_seconds`` after the crash (plus its poll interval).
+- The one window for a duplicate is a crash between the relay's "250 OK" and the commit of ``sent`` (at most one
+  message per worker: the one being sent); it goes again once its lease expired, with the same Message-ID, which
+  receiving systems use to deduplicate.
 """
 
 from __future__ import annotations
@@ -16,12 +29,14 @@ import logging
 import random
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
@@ -130,6 +145,14 @@ class DeliveryReport:
         return self.sent + self.retried + self.failed
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A leased message; ``token`` is the row's ``attempts`` count set by the claim (its fencing token)."""
+
+    id: str
+    token: int
+
+
 def claim_due(
     sessions: sessionmaker[Session],
     now: dt.datetime,
@@ -137,7 +160,7 @@ def claim_due(
     limit: int,
     *,
     tenant_id: str | None = None,
-) -> list[str]:
+) -> list[Claim]:
     """Lease up to ``limit`` due messages: pending ones whose time has come, and ones whose previous lease
     expired (their worker died mid-send). With ``tenant_id``, only that tenant's messages."""
     query = select(OutboxMessage).where(
@@ -158,7 +181,94 @@ def claim_due(
             row.status = "sending"
             row.attempts += 1
             row.lease_until = now + dt.timedelta(seconds=lease_seconds)
-        return [row.id for row in rows]
+        return [Claim(row.id, row.attempts) for row in rows]
+
+
+def _held(claim: Claim) -> ColumnElement[bool]:
+    return (
+        (OutboxMessage.id == claim.id) & (OutboxMessage.status == "sending") & (OutboxMessage.attempts == claim.token)
+    )
+
+
+class _Leases:
+    """The claims of one pass, kept alive by a heartbeat thread: those waiting for their turn (released on a stop)
+    and the one being sent (never released: the relay may have it), until its outcome is recorded. The heartbeat
+    dies with the process, so a crashed worker's claims expire one lease later."""
+
+    def __init__(self, sessions: sessionmaker[Session], lease_seconds: float, claims: list[Claim]) -> None:
+        self.sessions, self.lease = sessions, dt.timedelta(seconds=lease_seconds)
+        self._waiting = {claim.id: claim for claim in claims}
+        self._sending: Claim | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="mail-outbox-lease", daemon=True)
+
+    def __enter__(self) -> _Leases:
+        if self._waiting:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.lease.total_seconds() / 3):
+            with self._lock:
+                claims = [*self._waiting.values(), *([self._sending] if self._sending else [])]
+            try:
+                with self.sessions.begin() as session:
+                    until = utcnow() + self.lease
+                    lost = [
+                        claim
+                        for claim in claims
+                        if not session.execute(
+                            update(OutboxMessage).where(_held(claim)).values(lease_until=until)
+                        ).rowcount  # type: ignore[attr-defined]
+                    ]
+            except Exception:  # the next beat tries again; the lease has two more thirds to run
+                log.exception("renewing the outbox leases failed")
+                continue
+            with self._lock:
+                for claim in lost:
+                    self._waiting.pop(claim.id, None)
+
+    def take(self, claim: Claim) -> tuple[str, list[str], str] | None:
+        """Just before sending: renew the claim and read the message, or ``None`` when the claim was lost (its
+        lease expired and another worker has the message)."""
+        with self._lock:
+            if self._waiting.pop(claim.id, None) is None:
+                return None
+            self._sending = claim
+        with self.sessions.begin() as session:
+            row = session.scalars(select(OutboxMessage).where(_held(claim)).with_for_update()).one_or_none()
+            if row is None:
+                self.sent(claim)
+                return None
+            row.lease_until = utcnow() + self.lease
+            return row.envelope_from, list(row.recipients), row.mime
+
+    def sent(self, claim: Claim) -> None:
+        """The outcome of ``claim`` is recorded (or the claim was lost): no more renewals."""
+        with self._lock:
+            if self._sending == claim:
+                self._sending = None
+
+    def release(self) -> None:
+        """Hand the claims still waiting back at once (a stop): due again, the claim not counted as an attempt."""
+        with self._lock:
+            claims, self._waiting = list(self._waiting.values()), {}
+        if not claims:
+            return
+        with self.sessions.begin() as session:
+            for claim in claims:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(_held(claim))
+                    .values(status="pending", attempts=claim.token - 1, lease_until=None)
+                )
+        log.info("outbox: released %d unsent message(s)", len(claims))
 
 
 def retry_delay(settings: Settings, attempts: int) -> float:
@@ -222,33 +332,59 @@ def deliver_due(
     sessions: sessionmaker[Session],
     settings: Settings,
     *,
-    limit: int = 50,
+    limit: int | None = None,
     now: dt.datetime | None = None,
     tenant_id: str | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """One pass: claim due messages (only ``tenant_id``'s when given) and try each once. Without an SMTP host
-    nothing is claimed."""
+    """One pass: claim up to ``limit`` (default ``mail_batch_size``) due messages, only ``tenant_id``'s when
+    given, and try each once. When ``stopping`` turns true, the claims not yet sent are released. Without an SMTP
+    host nothing is claimed."""
     report = DeliveryReport()
     if not settings.smtp_host:
         return report
-    ids = claim_due(sessions, now or utcnow(), settings.mail_lease_seconds, limit, tenant_id=tenant_id)
+    lease = settings.mail_lease_seconds
+    claims = claim_due(sessions, now or utcnow(), lease, limit or settings.mail_batch_size, tenant_id=tenant_id)
     transport = _Transport(settings)
-    try:
-        for message_id in ids:
-            _deliver_one(sessions, settings, transport, message_id, report)
-    finally:
-        transport.close()
+    with _Leases(sessions, lease, claims) as leases:
+        try:
+            for claim in claims:
+                if stopping is not None and stopping():
+                    break
+                _deliver_one(sessions, settings, transport, leases, claim, report)
+        finally:
+            leases.release()
+            transport.close()
     return report
 
 
 def _deliver_one(
-    sessions: sessionmaker[Session], settings: Settings, transport: _Transport, message_id: str, report: DeliveryReport
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    transport: _Transport,
+    leases: _Leases,
+    claim: Claim,
+    report: DeliveryReport,
 ) -> None:
-    with sessions() as session:
-        row = session.get(OutboxMessage, message_id)
-        if row is None:
-            return
-        envelope_from, recipients, mime = row.envelope_from, list(row.recipients), row.mime
+    message = leases.take(claim)
+    if message is None:
+        log.warning("email %s: its lease expired before it was sent; another worker has it", claim.id)
+        return
+    try:
+        _send_and_record(sessions, settings, transport, claim, message, report)
+    finally:
+        leases.sent(claim)
+
+
+def _send_and_record(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    transport: _Transport,
+    claim: Claim,
+    message: tuple[str, list[str], str],
+    report: DeliveryReport,
+) -> None:
+    envelope_from, recipients, mime = message
     started = time.monotonic()
     error: str | None = None
     permanent = False
@@ -265,22 +401,29 @@ def _deliver_one(
         sent = True
     elapsed = int((time.monotonic() - started) * 1000)
     with sessions.begin() as session:
-        row = session.get(OutboxMessage, message_id)
+        row = session.get(OutboxMessage, claim.id, with_for_update=True)
         if row is None:
             return
         now = utcnow()
-        row.lease_until = None
-        row.last_error = error
+        # A claim lost meanwhile (only if the heartbeat could not renew it) leaves the row to its new holder,
+        # except that a message the relay accepted is recorded sent whoever holds it: that is a fact.
+        held = row.status == "sending" and row.attempts == claim.token
+        result = "sent" if sent else "failed" if permanent or claim.token >= settings.mail_max_attempts else "retry"
+        if sent and row.status != "sent":
+            row.status, row.sent_at, row.lease_until, row.last_error = "sent", now, None, error
+        elif not sent and held:
+            row.lease_until, row.last_error = None, error
+            if result == "failed":
+                row.status = "failed"
+                log.warning("email %s failed for good after %d attempts: %s", row.id, row.attempts, error)
+            else:
+                row.status = "pending"
+                row.next_attempt_at = now + dt.timedelta(seconds=retry_delay(settings, row.attempts))
         if sent:
-            row.status, row.sent_at, result = "sent", now, "sent"
             report.sent += 1
-        elif permanent or row.attempts >= settings.mail_max_attempts:
-            row.status, result = "failed", "failed"
+        elif result == "failed":
             report.failed += 1
-            log.warning("email %s failed for good after %d attempts: %s", row.id, row.attempts, error)
         else:
-            row.status, result = "pending", "retry"
-            row.next_attempt_at = now + dt.timedelta(seconds=retry_delay(settings, row.attempts))
             report.retried += 1
         session.add(OutboxAttempt(message_id=row.id, at=now, result=result, error=error, duration_ms=elapsed))
 
@@ -301,4 +444,5 @@ class OutboxWorker(BackgroundLoop):
         return self.settings.mail_poll_interval_seconds
 
     def pass_once(self) -> bool:
-        return bool(deliver_due(self.sessions, self.settings).handled)  # some handled: more may be due now
+        # Some handled: more may be due now. A stop hands the rest of the batch back at once.
+        return bool(deliver_due(self.sessions, self.settings, stopping=self._stop.is_set).handled)
