@@ -25,6 +25,7 @@ from tests.helpers.invitations import invite
 from tests.helpers.live import free_port
 from tests.helpers.mail import MailSink
 from tests.helpers.tenants import TenantHandle
+from tests.helpers.wait import wait_until
 
 HOSTILE_NAME = 'Eve <script>alert("x")</script>'
 HOSTILE_MESSAGE = 'Hello <b>bold</b> & <a href="https://evil.example">click</a>\nSecond line'
@@ -253,6 +254,13 @@ def test_a_slow_batch_keeps_its_leases(
     try:
         first = concurrent.futures.ThreadPoolExecutor(1)
         batch = first.submit(deliver_due, sessions, smtp, tenant_id=tenant.id)
+
+        def claimed() -> bool:
+            with sessions() as session:
+                rows = session.scalars(select(OutboxMessage).where(OutboxMessage.related_id.in_(ids))).all()
+                return all(r.status != "pending" for r in rows)
+
+        wait_until(claimed, timeout=10)  # the other worker starts polling once the first holds the batch
         others = []
         while not batch.done():
             others.append(deliver_due(sessions, smtp, tenant_id=tenant.id))

@@ -1,7 +1,8 @@
 """A ``hospes worker`` killed with SIGKILL in the middle of a batch, behind a slow relay (a real aiosmtpd sink on
 loopback): a new worker delivers every email within 60 s of the kill, each once, except at most the one message
 the relay may have accepted just before the kill (its ``sent`` never recorded). On both backends, each run on a
-database of its own, so no other test's mail or jobs are in its way."""
+database of its own, so no other test's mail or jobs are in its way. The workers run with the default lease and
+batch size: what a deployment gets."""
 
 from __future__ import annotations
 
