@@ -4,6 +4,7 @@ credentials each whole on one line, also when the output is a pipe (rich hard-wr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ from hospes.cli.main import app
 def test_demo_banner_names_every_url_and_never_wraps_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HOSPES_DATABASE_URL", raising=False)
-    monkeypatch.delenv("HOSPES_PUBLIC_URL", raising=False)
+    # ``serve`` hands its settings to the server processes through the environment: undo that after the test.
+    for name in ("HOSPES_PUBLIC_URL", "HOSPES_SERVE_CONFIG", "HOSPES_SERVE_WORKERS"):
+        monkeypatch.setenv(name, "")  # recorded first, so the value serve sets is taken back afterwards
+        monkeypatch.delenv(name)
     started: list[dict[str, Any]] = []
     monkeypatch.setattr(server.uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
     result = CliRunner().invoke(app, ["serve", "--demo", "--port", "8123"])  # output captured: not a terminal
@@ -35,4 +39,5 @@ def test_demo_banner_names_every_url_and_never_wraps_a_secret(tmp_path: Path, mo
         assert any(c["adminPassword"] in line and c["adminUserPrincipalName"] in line for line in lines)
     assert sum(line == f"  API docs:  {base}/docs" for line in lines) == 2
     assert lines[0] == f"Hospes demo at {base}/"
+    assert os.environ["HOSPES_PUBLIC_URL"] == base
     assert lines[-1].startswith(f"Hospes listening on http://127.0.0.1:8123 (public URL {base}), ")
