@@ -31,6 +31,7 @@ from hospes.domain.errors import DomainError
 from hospes.graph.apidocs import mount_api_docs
 from hospes.graph.errors import domain_error_response, error_response
 from hospes.graph.fallback import GraphFallback
+from hospes.graph.guard import RefuseNulMiddleware
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
@@ -240,6 +241,7 @@ def create_app(
 
     app.router.redirect_slashes = False
     app.router.default = _slash_redirect(app)
+    app.add_middleware(RefuseNulMiddleware)  # inside RequestIdMiddleware: its answer carries the request id
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(DomainError)

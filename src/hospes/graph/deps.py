@@ -202,8 +202,8 @@ def _finite_float(text: str) -> float:
 
 def _check_json(body: Any) -> None:
     """Refuse what would fail later: nesting past ``MAX_JSON_DEPTH`` (the services, the validation and the
-    response walk bodies recursively) and lone surrogates such as ``"\\ud800"`` (valid JSON escapes, but no
-    database or UTF-8 encoder takes them). Iterative, so the check does not recurse itself."""
+    response walk bodies recursively), lone surrogates such as ``"\\ud800"`` (valid JSON escapes, but no
+    database or UTF-8 encoder takes them) and NUL characters. Iterative, so the check does not recurse itself."""
     stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
         value, depth = stack.pop()
@@ -220,6 +220,8 @@ def _check_json(body: Any) -> None:
 
 
 def _check_text(text: str) -> None:
+    if "\x00" in text:  # PostgreSQL takes no NUL in text
+        raise InvalidInputError("The JSON payload contains a NUL character (\\u0000) in a string.")
     if not text.isascii():
         try:
             text.encode("utf-8")
