@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from hospes.digits import ascii_int
 from hospes.oauth.deps import GrantsDep, RuntimeDep
 from hospes.services.oauth import OAuthError, TokenRequest, tenant_id_of
 
@@ -31,7 +32,8 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 
 @router.post("/{tenant}/oauth2/v2.0/token")
 async def token(tenant: str, request: Request, state: RuntimeDep, grants: GrantsDep) -> JSONResponse:
-    if int(request.headers.get("content-length") or 0) > _MAX_FORM:
+    declared = ascii_int(request.headers.get("content-length") or "0")
+    if declared is None or declared > _MAX_FORM:
         return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return _oauth_error(OAuthError("invalid_request", "The token request must be form-encoded."))

@@ -83,6 +83,15 @@ def same_origin(request: Request, expected: str) -> bool:
     return True
 
 
+def form_pairs(body: bytes, max_fields: int) -> list[tuple[str, str]]:
+    """A url-encoded body's fields; ValueError when it is not UTF-8, has too many fields, or holds a NUL (no form
+    field takes one, and PostgreSQL text cannot store it)."""
+    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=max_fields)
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        raise ValueError("NUL in a form field")
+    return pairs
+
+
 async def read_form(request: Request) -> dict[str, str] | None:
     """A url-encoded form of at most MAX_FORM_BYTES, or None (wrong type, too big, not UTF-8)."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -94,7 +103,7 @@ async def read_form(request: Request) -> dict[str, str] | None:
         if len(body) > MAX_FORM_BYTES:
             return None
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+        pairs = form_pairs(body, 50)
     except (UnicodeDecodeError, ValueError):
         return None
     form: dict[str, str] = {}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from babel.dates import format_datetime
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +37,7 @@ from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
 from hospes.web.render import CSP
-from hospes.web.security import same_origin
+from hospes.web.security import form_pairs, same_origin
 
 MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
 MAX_FIELDS = 400  # group and app check boxes
@@ -197,7 +197,7 @@ class AdminPage:
         try:
             if ctype != "application/x-www-form-urlencoded":
                 raise ValueError
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            pairs = form_pairs(body, MAX_FIELDS)
         except (UnicodeDecodeError, ValueError):
             raise PageExit(
                 self.render(
