@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import GUEST_INVITER, system_principal
@@ -23,6 +24,7 @@ from hospes.services.directory import DirectoryRoleService
 from hospes.services.groups import GroupService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.users import UserService
+from hospes.storage.tables import Invitation, OutboxMessage
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.mail import MailSink
 from tests.helpers.scimtarget import Target, run_target
@@ -149,6 +151,48 @@ def test_admin_invites_a_guest_and_the_email_arrives(
     page.goto(f"{base}/admin/outbox")
     assert address in page.inner_text("#outbox")
     _shot(page, artifacts, "06-outbox")
+
+
+def _sent_so_far(sessions: sessionmaker[Session], tenant_id: str) -> tuple[int, int]:
+    """Invitations and queued emails of one tenant."""
+    with sessions() as s:
+        invitations = s.scalar(select(func.count()).select_from(Invitation).where(Invitation.tenant_id == tenant_id))
+        emails = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id))
+    return int(invitations or 0), int(emails or 0)
+
+
+def test_reload_after_invite_sends_nothing(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/users/invite")
+    address = f"reload-{uuid.uuid4().hex[:6]}@partner.example"
+    page.get_by_label("Email address").fill(address)
+    page.get_by_role("button", name="Invite").click()
+    page.wait_for_url(re.compile(r".*/admin/users/invite/done\?result=[\w-]+$"))
+    assert "is on its way" in page.inner_text("#invite-result")
+    user_page = page.get_by_role("link", name="Open the user").get_attribute("href")
+    sent = _sent_so_far(sessions, boot.tenant_id)
+    assert sent == (1, 1)
+    page.reload()  # a plain GET: no "resend the form?" prompt, and nothing is sent
+    assert "nothing was sent again" in page.inner_text("main")
+    assert _sent_so_far(sessions, boot.tenant_id) == sent
+    _shot(page, artifacts, "01-reloaded")
+
+    # Resetting the redemption asks first; its result page, reloaded, sends nothing either.
+    page.goto(f"{portal_server.base_url}{user_page}")
+    page.get_by_role("button", name="Reset redemption status").click()
+    page.wait_for_url(re.compile(r".*/admin/users/[0-9a-f-]+/reset-redemption$"))
+    assert _sent_so_far(sessions, boot.tenant_id) == sent
+    _shot(page, artifacts, "02-confirm-reset")
+    page.get_by_role("button", name="Reset the redemption status?").click()
+    page.wait_for_url(re.compile(r".*/admin/users/invite/done\?result=[\w-]+$"))
+    after_reset = _sent_so_far(sessions, boot.tenant_id)
+    assert after_reset == (2, 2)
+    page.reload()
+    assert _sent_so_far(sessions, boot.tenant_id) == after_reset
 
 
 def test_bulk_invite_of_200_rows(

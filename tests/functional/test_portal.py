@@ -183,7 +183,8 @@ def test_user_actions_need_the_token(web: TestClient, tenant: TenantHandle) -> N
 def test_get_changes_nothing(web: TestClient, tenant: TenantHandle) -> None:
     sign_in_as_admin(web, tenant)
     victim = tenant.new_user()
-    assert web.get(f"/{tenant.domain}/admin/users/{victim['id']}/block").status_code in (404, 405)
+    confirm = web.get(f"/{tenant.domain}/admin/users/{victim['id']}/block")
+    assert confirm.status_code == 200 and 'name="confirm" value="yes"' in confirm.text
     assert tenant.get(f"/users/{victim['id']}?$select=accountEnabled").json()["accountEnabled"] is True
 
 
@@ -205,6 +206,8 @@ def test_invite_without_email_shows_the_link_and_adds_groups(web: TestClient, te
             "groups": group["id"],
         },
     )
+    assert response.status_code == 303, response.text
+    response = web.get(response.headers["location"])
     assert response.status_code == 200, response.text
     link = re.search(r'id="redeem-link" type="text" readonly value="([^"]+)"', response.text)
     assert link and "/redeem?tenant=" in link.group(1)
@@ -271,6 +274,8 @@ def test_create_member_and_its_errors(web: TestClient, tenant: TenantHandle) -> 
     token = _csrf(web, tenant)
     data = {"display_name": "Carol", "alias": "carol", "domain": tenant.domain, "enabled": "on"}
     created = _post(web, tenant, "/admin/users/new", data, token)
+    assert created.status_code == 303
+    created = web.get(created.headers["location"])
     assert created.status_code == 200
     password = re.search(r'id="new-password">([^<]+)<', created.text)
     assert password  # generated, shown once
@@ -315,9 +320,10 @@ def test_block_delete_restore(web: TestClient, tenant: TenantHandle) -> None:
     sign_in_as_admin(web, tenant)
     user = tenant.new_user()
     token = _csrf(web, tenant)
-    assert _post(web, tenant, f"/admin/users/{user['id']}/block", {}, token).status_code == 303
+    yes = {"confirm": "yes"}
+    assert _post(web, tenant, f"/admin/users/{user['id']}/block", yes, token).status_code == 303
     assert tenant.get(f"/users/{user['id']}?$select=accountEnabled").json()["accountEnabled"] is False
-    assert _post(web, tenant, f"/admin/users/{user['id']}/delete", {}, token).status_code == 303
+    assert _post(web, tenant, f"/admin/users/{user['id']}/delete", yes, token).status_code == 303
     assert tenant.get(f"/users/{user['id']}").status_code == 404
     deleted = web.get(f"/{tenant.domain}/admin/users", params={"filter": "deleted"}).text
     assert user["userPrincipalName"] in deleted
@@ -340,9 +346,11 @@ def test_resend_and_reset_redemption(web: TestClient, tenant: TenantHandle) -> N
     user_id = invited["invitedUser"]["id"]
     token = _csrf(web, tenant)
     resent = _post(web, tenant, f"/admin/users/{user_id}/resend", {}, token)
+    assert resent.status_code == 303
+    resent = web.get(resent.headers["location"])
     assert resent.status_code == 200 and "An invitation email to re@partner.example is on its way." in resent.text
-    reset = _post(web, tenant, f"/admin/users/{user_id}/reset-redemption", {}, token)
-    assert reset.status_code == 200
+    reset = _post(web, tenant, f"/admin/users/{user_id}/reset-redemption", {"confirm": "yes"}, token)
+    assert reset.status_code == 303 and "/admin/users/invite/done?result=" in reset.headers["location"]
     history = web.get(f"/{tenant.domain}/admin/users/{user_id}").text
     assert history.count("re@partner.example</td>") == 3 and "(reset)" in history
     member = tenant.new_user()
@@ -367,7 +375,8 @@ def test_group_owner_manages_their_guests_only(web: TestClient, tenant: TenantHa
         {"email": "guest@partner.example", "redirect_url": "https://a.example", "groups": owned["id"]},
         token,
     )
-    assert invited.status_code == 200, invited.text
+    assert invited.status_code == 303, invited.text
+    assert web.get(invited.headers["location"]).status_code == 200
     members = {m["id"] for m in tenant.get(f"/groups/{owned['id']}/members").json()["value"]}
     guest = _users_with_mail(tenant, "guest@partner.example")[0]
     assert members == {guest["id"]}
@@ -711,6 +720,8 @@ def test_guest_inviter_invites_without_groups(web: TestClient, tenant: TenantHan
     done = _post(
         web, tenant, "/admin/users/invite", {"email": "gi@partner.example", "redirect_url": "https://a.example"}
     )
+    assert done.status_code == 303
+    done = web.get(done.headers["location"])
     assert done.status_code == 200 and "Invitation created" in done.text
     assert "Open the user" not in done.text  # Guest Inviters do not open user pages
     assert len(_users_with_mail(tenant, "gi@partner.example")) == 1

@@ -27,6 +27,10 @@ MFA_PENDING = "mfa"
 MFA_PENDING_LIFETIME = timedelta(minutes=10)
 # last_seen_at is written at most this often: a write per page view would serialize SQLite for nothing.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Form results waiting for the page that shows them (``SessionStore.keep_result``): where, how many, how long.
+RESULTS = "results"
+MAX_RESULTS = 8
+RESULT_LIFETIME = timedelta(minutes=15)
 
 
 def new_token() -> str:
@@ -156,12 +160,46 @@ class SessionStore:
         with self.sessions.begin() as session:
             session.execute(delete(WebSession).where(WebSession.token_hash == digest))
 
+    def keep_result(self, digest: str, key: str, sealed: str, now: datetime) -> None:
+        """Keep a form's result (already encrypted by the caller) in the session's row until the page that shows
+        it takes it: a POST stores its outcome under an unguessable ``key`` and redirects, and the GET reads it
+        once, so a reload of that page re-sends nothing and a secret in the outcome (a redemption link, a password)
+        never appears in a URL."""
+        with self.sessions.begin() as session:
+            row = session.get(WebSession, digest, with_for_update=True)
+            if row is None:
+                return  # signed out meanwhile: the result page says it is gone
+            kept = _fresh_results(row.data, now)
+            kept[key] = {"at": now.isoformat(), "v": sealed}
+            # The newest few are enough (one per open tab); the row must not grow with each form sent.
+            newest = sorted(kept.items(), key=lambda item: str(item[1]["at"]))[-MAX_RESULTS:]
+            row.data = {**row.data, RESULTS: dict(newest)}
+
+    def take_result(self, digest: str, key: str, now: datetime) -> str | None:
+        """The result kept under ``key`` by this session, removed as it is read (shown once), or None."""
+        with self.sessions.begin() as session:
+            row = session.get(WebSession, digest, with_for_update=True)
+            if row is None:
+                return None
+            kept = _fresh_results(row.data, now)
+            found = kept.pop(key, None)
+            row.data = {**row.data, RESULTS: kept}
+            return str(found["v"]) if found else None
+
     def count_for(self, user_id: str, now: datetime) -> int:
         with self.sessions() as session:
             rows = session.scalars(
                 select(WebSession.token_hash).where(WebSession.user_id == user_id, WebSession.expires_at > now)
             )
             return len(list(rows))
+
+
+def _fresh_results(data: dict[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+    kept = data.get(RESULTS) if isinstance(data, dict) else None
+    if not isinstance(kept, dict):
+        return {}
+    oldest = (now - RESULT_LIFETIME).isoformat()
+    return {k: v for k, v in kept.items() if isinstance(v, dict) and str(v.get("at", "")) >= oldest}
 
 
 def prune_expired_sessions(sessions: sessionmaker[Session], now: datetime) -> None:

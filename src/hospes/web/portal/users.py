@@ -20,8 +20,9 @@ from hospes.services.directory_views import USER_FILTERS, UserDetail
 from hospes.services.invitations.onboarding import AppGrant, invite_with_access
 from hospes.services.tenants import generate_password
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, field_errors, page_number
+from hospes.web.portal.access import AdminPage, Form, field_errors, page_number
 from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
+from hospes.web.portal.results import gone, invitation_outcome, show_later, take
 
 router = APIRouter(include_in_schema=False)
 
@@ -116,7 +117,17 @@ async def new_user_submit(admin: UserAdminDep) -> Response:
     except DomainError as exc:
         errors = field_errors(exc, MEMBER_FIELDS, "_form")
         return admin.render("portal/user_new.html", 400, values=values, errors=errors, domains=domains)
-    return admin.render("portal/user_created.html", created=user, password=password if generated else None)
+    created = {"id": user.id, "display_name": user.display_name, "user_principal_name": user.user_principal_name}
+    outcome = {"user": created, "password": password if generated else None}
+    return show_later(admin, "user-created", "/users/new/done", outcome)
+
+
+@router.get("/{tenant}/admin/users/new/done")
+def new_user_done(admin: UserAdminDep) -> Response:
+    outcome = take(admin, "user-created")
+    if outcome is None:
+        return gone(admin)
+    return admin.render("portal/user_created.html", created=outcome["user"], password=outcome["password"])
 
 
 # --- invite ----------------------------------------------------------------------------------------------------
@@ -194,7 +205,16 @@ async def invite_submit(admin: InviteDep) -> Response:
     except DomainError as exc:
         errors = field_errors(exc, INVITE_FIELDS, "_form")
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
-    return admin.render("portal/invite_done.html", result=result)
+    return show_later(admin, "invite", "/users/invite/done", invitation_outcome(result))
+
+
+@router.get("/{tenant}/admin/users/invite/done")
+def invite_done(admin: InviteDep) -> Response:
+    """The invitation just sent, shown once: reloading this page invites nobody again."""
+    outcome = take(admin, "invite")
+    if outcome is None:
+        return gone(admin)
+    return admin.render("portal/invite_done.html", result=outcome)
 
 
 # --- one user --------------------------------------------------------------------------------------------------
@@ -218,10 +238,11 @@ def user_detail(request: Request, admin: UsersDep, user_id: str) -> Response:
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 
 
-async def _action(admin: AdminPage, user_id: str, *, on_admins: bool = False) -> UserDetail:
+async def _action(admin: AdminPage, user_id: str, *, on_admins: bool = False, form: Form | None = None) -> UserDetail:
     """Common start of a user action: a valid form, and the user (live or deleted). Like Entra, only a Global
     Administrator may change or remove another Global Administrator (``on_admins``)."""
-    await admin.form()
+    if form is None:
+        await admin.form()
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
@@ -229,6 +250,42 @@ async def _action(admin: AdminPage, user_id: str, *, on_admins: bool = False) ->
     if on_admins and not admin.access.is_global_admin and GLOBAL_ADMINISTRATOR in detail.role_ids:
         raise PageExit(admin.forbidden())
     return detail
+
+
+async def _confirmed(admin: AdminPage, user_id: str, action: str) -> UserDetail:
+    """A destructive action's start: as ``_action``, and the form must carry ``confirm=yes``, which only the
+    confirmation page sends; a form without it (an old page, a stray click) lands on that page instead."""
+    form = await admin.form()
+    detail = await _action(admin, user_id, on_admins=True, form=form)
+    if form.get("confirm") != "yes":
+        raise PageExit(admin.redirect(f"/users/{detail.user.id}/{action}"))
+    return detail
+
+
+@router.get("/{tenant}/admin/users/{user_id}/{action}")
+def confirm_action(admin: UserAdminDep, user_id: str, action: str) -> Response:
+    """The confirmation page of a destructive action: what it does, and the button that does it."""
+    _ = admin._
+    questions = {
+        "delete": (
+            _("Delete this user?"),
+            _("The user can no longer sign in. You can restore it from deleted users for 30 days."),
+        ),
+        "reset-redemption": (
+            _("Reset the redemption status?"),
+            _("The guest must accept a new invitation, sent now by email; the current link and sign-in stop working."),
+        ),
+        "block": (_("Block sign-in?"), _("The user can no longer sign in, and their sessions end now.")),
+        "unblock": (_("Allow sign-in again?"), _("The user can sign in again.")),
+    }
+    if action not in questions:
+        return admin.not_found()
+    try:
+        detail = admin.queries.user(user_id[:64], include_deleted=True)
+    except NotFoundError:
+        return admin.not_found()
+    title, consequence = questions[action]
+    return admin.render("portal/user_confirm.html", d=detail, action=action, title=title, consequence=consequence)
 
 
 def _failed(admin: AdminPage, detail: UserDetail, exc: DomainError) -> Response:
@@ -253,12 +310,12 @@ async def resend(admin: UserAdminDep, user_id: str) -> Response:
         result = admin.invitations.invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    return admin.render("portal/invite_done.html", result=result)
+    return show_later(admin, "invite", "/users/invite/done", invitation_outcome(result))
 
 
 @router.post("/{tenant}/admin/users/{user_id}/reset-redemption")
 async def reset_redemption(admin: UserAdminDep, user_id: str) -> Response:
-    detail = await _action(admin, user_id, on_admins=True)
+    detail = await _confirmed(admin, user_id, "reset-redemption")
     user = detail.user
     last = admin.queries.last_invitation(user.id)
     if user.deleted_at is not None or not user.mail or last is None:
@@ -276,11 +333,11 @@ async def reset_redemption(admin: UserAdminDep, user_id: str) -> Response:
         result = admin.invitations.invite(parse_invitation(body))
     except DomainError as exc:
         return _failed(admin, detail, exc)
-    return admin.render("portal/invite_done.html", result=result)
+    return show_later(admin, "invite", "/users/invite/done", invitation_outcome(result))
 
 
 async def _set_enabled(admin: AdminPage, user_id: str, enabled: bool) -> Response:
-    detail = await _action(admin, user_id, on_admins=True)
+    detail = await _confirmed(admin, user_id, "unblock" if enabled else "block")
     if detail.user.id == admin.principal.id and not enabled:
         return _failed(admin, detail, InvalidInputError(admin._("You can't block your own sign-in.")))
     try:
@@ -302,7 +359,7 @@ async def unblock(admin: UserAdminDep, user_id: str) -> Response:
 
 @router.post("/{tenant}/admin/users/{user_id}/delete")
 async def delete(admin: UserAdminDep, user_id: str) -> Response:
-    detail = await _action(admin, user_id, on_admins=True)
+    detail = await _confirmed(admin, user_id, "delete")
     if detail.user.id == admin.principal.id:
         return _failed(admin, detail, InvalidInputError(admin._("You can't delete your own account here.")))
     try:
