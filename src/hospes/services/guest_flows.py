@@ -141,7 +141,7 @@ class GuestFlows:
             GuestFlow(
                 token_hash=flow_hash(token),
                 flow_id=new_id(),
-                data={},
+                data=values.pop("data", None) or {},
                 created_at=now,
                 expires_at=now + FLOW_LIFETIME,
                 **values,

@@ -59,6 +59,15 @@ class LinkInfo:
     org: OrgView | None = None
     inviter: str | None = None  # who to ask for a new link
     email: str | None = None
+    language: str | None = None  # the invitation's: its pages speak it until the guest picks another
+
+
+def invitation_language(invitation: Invitation | None) -> str | None:
+    """The language the invitation was written in (its email's, else the messageLanguage asked for)."""
+    if invitation is None:
+        return None
+    asked = (invitation.message_info or {}).get("messageLanguage")
+    return invitation.language or (asked if isinstance(asked, str) else None)
 
 
 @dataclass(frozen=True)
@@ -114,16 +123,17 @@ class RedemptionService:
             invitation = session.get(Invitation, invitation_id)
             inviter = self._inviter_name(session, invitation) if invitation else None
             email = invitation.email if invitation else None
+            lang = invitation_language(invitation)
             user = session.get(User, row.user_id)
             if user is None or user.deleted_at is not None or not user.account_enabled:
-                return LinkInfo("unknown", org, inviter)
+                return LinkInfo("unknown", org, inviter, language=lang)
             if row.used_at is not None:
-                return LinkInfo("used", org, inviter, email)
+                return LinkInfo("used", org, inviter, email, lang)
             if row.revoked_at is not None:
-                return LinkInfo("revoked", org, inviter, email)
+                return LinkInfo("revoked", org, inviter, email, lang)
             if row.expires_at <= now:
-                return LinkInfo("expired", org, inviter, email)
-            return LinkInfo("ok", org, inviter, email)
+                return LinkInfo("expired", org, inviter, email, lang)
+            return LinkInfo("ok", org, inviter, email, lang)
 
     @staticmethod
     def _inviter_name(session: Session, invitation: Invitation) -> str | None:
@@ -153,6 +163,7 @@ class RedemptionService:
                 invitation_id=invitation.id,
                 ticket_hash=ticket.token_hash,
                 next_url=invitation.redirect_url,
+                data={"lang": invitation_language(invitation)},
                 now=now,
             )
 
@@ -232,6 +243,17 @@ class RedemptionService:
     def guest(self, user_id: str | None) -> GuestView | None:
         user = self._user(user_id)
         return guest_view(user) if user else None
+
+    def guest_language(self, tenant_id: str, user_id: str) -> str | None:
+        """The language of the guest's latest invitation, for the pages after they sign in."""
+        with self.sessions() as session:
+            invitation = session.scalar(
+                select(Invitation)
+                .where(Invitation.tenant_id == tenant_id, Invitation.invited_user_id == user_id)
+                .order_by(Invitation.created_at.desc())
+                .limit(1)
+            )
+            return invitation_language(invitation)
 
     def _user(self, user_id: str | None) -> User | None:
         if not user_id:

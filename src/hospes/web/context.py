@@ -76,6 +76,7 @@ class Page:
     lang: str
     now: datetime
     cookie_session: str | None  # hash of whatever session token the browser sent, for replacement at sign-in
+    explicit_language: bool = False  # the language came from ?lang= or its cookie: nothing else overrides it
     _cookies: list[tuple[str, str | None, int | None]] = field(default_factory=list)
 
     @property
@@ -105,6 +106,12 @@ class Page:
 
     def set_cookie(self, name: str, value: str | None, max_age: int | None = None) -> None:
         self._cookies.append((name, value, max_age))
+
+    def prefer_language(self, language: str | None) -> None:
+        """Speak ``language`` (an invitation's) unless the visitor chose one."""
+        found = i18n.match(language)
+        if found and not self.explicit_language:
+            self.lang = found
 
     def _apply(self, response: Response) -> Response:
         for name, value, max_age in self._cookies:
@@ -167,8 +174,10 @@ def open_page(request: Request, tenant_key: str) -> Page:
     if live is not None and live.tenant_id != view.id:
         live = None  # a session of another tenant: this tenant's pages treat the browser as signed out
     user_lang = live.user.preferred_language if live else None
-    lang = i18n.choose(chosen, user_lang, view.preferred_language, accept_language=accept)
-    page = Page(request, web, view, live, lang, now, token_hash(token) if token else None)
+    # A guest's session remembers the language of their invitation.
+    invited_lang = live.data.get("lang") if live else None
+    lang = i18n.choose(chosen, invited_lang, user_lang, view.preferred_language, accept_language=accept)
+    page = Page(request, web, view, live, lang, now, token_hash(token) if token else None, chosen is not None)
     if from_query and chosen:
         page.set_cookie(web.cookies.language, chosen, LANGUAGE_COOKIE_SECONDS)
     return page

@@ -4,7 +4,8 @@
 Each area of the pages (sign-in ``messages.po``, redemption, portal) keeps its own ``.po`` file so they can evolve
 separately; a language's files are merged into one catalog.
 
-Precedence: ``?lang=`` (remembered in a cookie), the signed-in user's preferredLanguage, the tenant's
+Precedence: ``?lang=`` (remembered in a cookie), the language of the invitation of a guest (on the redemption
+pages, and in the guest's session afterwards), the signed-in user's preferredLanguage, the tenant's
 preferredLanguage, then the browser's ``Accept-Language``.
 """
 

@@ -6,6 +6,9 @@ My Apps pages send people here with ``?next=`` and get them back, signed in, on 
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -151,6 +154,18 @@ def logout_confirm(page: PageDep) -> Response:
     return page.render("logout.html")
 
 
+def is_invited(user: Any) -> bool:
+    """A guest, or a member who came in through an invitation: they sign in with their address, not a password."""
+    return bool(user.user_type == "Guest" or user.creation_type == "Invitation")
+
+
+def signed_out_url(page: Page, user: Any) -> str:
+    """Where sign-out lands: the sign-in this user uses (a guest's email and code, a member's password)."""
+    if user is not None and is_invited(user):
+        return f"{page.base}/guest?{urlencode({'next': f'{page.base}/myapps', 'signed_out': '1'})}"
+    return f"{page.base}/login?signed_out=1"
+
+
 @router.post("/{tenant}/logout")
 async def logout(page: PageDep) -> Response:
     if page.live is None:
@@ -158,6 +173,7 @@ async def logout(page: PageDep) -> Response:
         return page.redirect(f"{page.base}/login?signed_out=1")
     form = await checked_form(page)
     everywhere = form.get("scope") == "all"
+    user = page.live.user
     page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
     page.set_cookie(page.web.cookies.session, None)
-    return page.redirect(f"{page.base}/login?signed_out=1")
+    return page.redirect(signed_out_url(page, user))

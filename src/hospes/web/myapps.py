@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
+from hospes.web.login import is_invited
 from hospes.web.redeem import guest_signin_url
 
 router = APIRouter(include_in_schema=False)
@@ -23,8 +24,7 @@ def _ready(page: Page, path: str) -> str:
     user = page.user
     if user is None:
         raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
-    invited = user.user_type == "Guest" or user.creation_type == "Invitation"
-    if invited and user.external_user_state not in (None, "Accepted"):
+    if is_invited(user) and user.external_user_state not in (None, "Accepted"):
         raise PageExit(page.redirect(guest_signin_url(page, f"/{page.tenant.key}{path}")))
     return str(user.id)
 

@@ -32,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _link_error(page: Page, info: LinkInfo) -> Response:
+    page.prefer_language(info.language)
     _ = gettext_for(page)
     org = info.org.name if info.org else None
     titles = {
@@ -83,6 +84,7 @@ def redeem_link(request: Request, page: LinkPageDep) -> Response:
     info = page.web.redemption.inspect_link(page.tenant.id, invitation_id, ticket, page.now)
     if info.status != "ok":
         return _link_error(page, info)
+    page.prefer_language(info.language)
     return page.render(
         "redeem_start.html",
         org=info.org,
@@ -114,7 +116,9 @@ def guest_signin_url(page: Page, next_path: str) -> str:
 @router.get("/{tenant}/guest")
 def guest_form(request: Request, page: PageDep) -> Response:
     target = safe_next(request.query_params.get("next"), page.tenant.key, f"{page.base}/myapps")
-    return page.render("guest_signin.html", next=target, email="", error=None)
+    _ = gettext_for(page)
+    notice = _("You have signed out.") if "signed_out" in request.query_params else None
+    return page.render("guest_signin.html", next=target, email="", error=None, notice=notice)
 
 
 @router.post("/{tenant}/guest")
@@ -124,7 +128,8 @@ async def guest_submit(page: PageDep) -> Response:
     target = safe_next(form.get("next"), page.tenant.key, f"{page.base}/myapps")
     email, valid = entered_address(form)
     if not valid:
-        return page.render("guest_signin.html", 400, next=target, email=email, error=_("Enter an email address."))
+        error = _("Enter an email address.")
+        return page.render("guest_signin.html", 400, next=target, email=email, error=error, notice=None)
     token = page.web.redemption.start_signin(page.tenant.id, email, target, page.now)
     page.set_cookie(flow_cookie(page.web), token)
     return page.redirect(f"{page.base}/redeem/continue")
@@ -136,6 +141,8 @@ async def guest_submit(page: PageDep) -> Response:
 def guest_flow(page: PageDep) -> FlowView:
     """This browser's flow at this tenant; a missing or expired one stops the request with a page saying so."""
     flow = current_flow(page)
+    if flow is not None:
+        page.prefer_language(flow.data.get("lang"))
     if flow is None:
         _ = gettext_for(page)
         raise PageExit(
@@ -189,6 +196,7 @@ def _refused(page: Page, reason: str, detail: str = "") -> Response:
 
 
 def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
+    lang = flow.data.get("lang") or page.web.redemption.guest_language(user.tenant_id, user.id)
     token = page.web.store.create(
         user,
         level=FULL,
@@ -196,6 +204,7 @@ def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
         now=page.now,
         address=client_address(page.request),
         user_agent=page.request.headers.get("user-agent"),
+        data={"lang": lang} if lang else None,
         replaces=page.live.token_hash if page.live else None,
     )
     page.set_cookie(page.web.cookies.session, token)

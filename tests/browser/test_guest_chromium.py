@@ -1,0 +1,151 @@
+"""A guest's own pages in headless Chromium, after redeeming an invitation with an email passcode against a live
+server: sign-out lands on the guest sign-in, the pages speak the invitation's language until the guest picks
+another, and the guest can leave the organization when its settings allow it."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.settings import Settings
+from tests.helpers.live import LiveServer, run_server
+from tests.helpers.mail import MailSink, Received
+
+pytestmark = pytest.mark.live
+_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/redeem\?[^\s<>\"]+)")
+_CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
+
+
+@pytest.fixture(scope="module")
+def mail_sink() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
+    env = {
+        "HOSPES_SMTP_HOST": "127.0.0.1",
+        "HOSPES_SMTP_PORT": str(mail_sink.port),
+        "HOSPES_SMTP_TIMEOUT_SECONDS": "2",
+        "HOSPES_MAIL_POLL_INTERVAL_SECONDS": "0.1",
+    }
+    with run_server(database_url, str(settings.data_dir), env) as server:
+        yield server
+
+
+def _wait_mail(sink: MailSink, address: str, count: int, timeout: float = 15.0) -> Received:
+    """The ``count``-th email to ``address`` (1: the invitation, 2: the passcode)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m for m in sink.messages if address in m.rcpt_tos]
+        if len(found) >= count:
+            return found[count - 1]
+        time.sleep(0.05)
+    raise AssertionError(f"no email #{count} for {address}")
+
+
+def _invite(server: LiveServer, boot: TenantBootstrap, address: str, language: str | None = None) -> None:
+    token = httpx.post(
+        f"{server.base_url}/{boot.domain}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": boot.client_id,
+            "client_secret": boot.client_secret,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    ).json()["access_token"]
+    body: dict[str, Any] = {
+        "invitedUserEmailAddress": address,
+        "inviteRedirectUrl": f"{server.base_url}/{boot.domain}/myapps",
+        "sendInvitationMessage": True,
+    }
+    if language:
+        body["invitedUserMessageInfo"] = {"messageLanguage": language}
+    response = httpx.post(f"{server.graph_url}/invitations", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.text
+
+
+def _redeem(page: Any, sink: MailSink, address: str, check: Any = None) -> None:
+    """Open the invitation link, prove the address with the emailed code, accept: the guest lands on My Apps.
+    ``check(page)`` runs on each page of the way."""
+    link = _LINK.search(_wait_mail(sink, address, 1).part("plain"))
+    assert link
+    page.goto(link.group(1))
+    check and check(page)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/redeem/signin$"))
+    check and check(page)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/redeem/code\?sent=sent$"))
+    check and check(page)
+    code = _CODE.search(_wait_mail(sink, address, 2).part("plain"))
+    assert code
+    page.locator("input[name=code]").fill(code.group(1))
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/redeem/consent$"))
+    check and check(page)
+    page.locator("main button[value=accept]").click()
+    page.wait_for_url(re.compile(r".*/myapps$"))
+
+
+def _shot(page: Any, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_a_guest_who_signs_out_lands_on_the_guest_sign_in(
+    page: Any, live: LiveServer, mail_sink: MailSink, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
+    address = f"ines-{uuid.uuid4().hex[:6]}@partner.example"
+    _invite(live, boot, address)
+    _redeem(page, mail_sink, address)
+    assert page.locator("h1").inner_text() == "My Apps"
+    page.get_by_role("button", name="Sign out", exact=True).first.click()
+    page.wait_for_url(re.compile(rf".*/{re.escape(boot.domain)}/guest\?.*"))
+    _shot(page, artifacts, "01-signed-out")
+    assert page.get_by_role("status").inner_text() == "You have signed out."
+    assert page.get_by_label("Your email address").is_visible()
+    assert page.locator("input[type=password]").count() == 0
+    # Signing in again from there goes through the email code and back to My Apps.
+    page.get_by_label("Your email address").fill(address)
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url(re.compile(r".*/redeem/signin$"))
+
+
+def test_a_guest_invited_in_french_gets_french_pages_until_choosing_another_language(
+    page: Any, live: LiveServer, mail_sink: MailSink, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
+    address = f"chloe-{uuid.uuid4().hex[:6]}@partner.example"
+    _invite(live, boot, address, "fr-FR")
+    seen: list[str] = []
+
+    def french(current: Any) -> None:
+        seen.append(current.url)
+        assert current.locator("html").get_attribute("lang") == "fr", current.url
+        _shot(current, artifacts, f"{len(seen):02d}-fr")
+
+    # The browser asks for English (the context's locale) and the tenant's language is English.
+    _redeem(page, mail_sink, address, french)
+    assert page.locator("h1").inner_text() == "Mes applications"
+    assert len(seen) == 4
+    page.goto(f"{live.base_url}/{boot.domain}/me")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    # The guest's own choice wins, and is kept.
+    page.goto(f"{live.base_url}/{boot.domain}/myapps?lang=de")
+    assert page.locator("h1").inner_text() != "Mes applications"
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.goto(f"{live.base_url}/{boot.domain}/myapps")
+    assert page.locator("html").get_attribute("lang") == "de"
+    _shot(page, artifacts, "05-chose-german")
