@@ -218,5 +218,66 @@ def test_names_that_are_encoded_words_are_shown_as_typed(name: str) -> None:
 
 def test_ordinary_names_are_not_encoded() -> None:
     wire = build_invitation_mail(_data(recipient=Mailbox("guest@partner.example", "Q. Guest =)")), NOW).wire
-    assert "\r\nTo: \"Q. Guest =)\" <guest@partner.example>\r\n" in wire
+    assert '\r\nTo: "Q. Guest =)" <guest@partner.example>\r\n' in wire
     assert "=?" not in wire.split("\r\n\r\n", 1)[0]
+
+
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+")
+
+
+def _urls_stand_alone(text: str, urls: list[str]) -> None:
+    """Every URL in a plain-text body is a line of its own or in angle brackets, and ends where the URL does: a
+    mail client's link would otherwise take in the full stop, comma or parenthesis after it."""
+    for found in _URL.finditer(text):
+        end = text.find("\n", found.end())
+        line = text[text.rfind("\n", 0, found.start()) + 1 : end if end >= 0 else len(text)]
+        bracketed = text[found.start() - 1 : found.start()] == "<" and text[found.end() : found.end() + 1] == ">"
+        assert bracketed or line.strip() == found.group(0), (found.group(0), line)
+        assert found.group(0) in urls, (found.group(0), line)
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_the_plain_text_invitation_never_runs_punctuation_into_a_url(language: str) -> None:
+    urls = [
+        "https://app.example/start?x=1",
+        "https://hospes.example/redeem?tenant=t&invitation=i&ticket=abc",
+        "https://hospes.example/invitations/block?token=t",
+        "https://contoso.example/privacy",
+        "https://wiki.example/Foo_(bar)",
+        "https://partner.example/agenda",
+    ]
+    message = f"See {urls[4]}, the agenda (at {urls[5]}). Or https://partner.example/agenda."
+    data = _data(
+        language=language,
+        redirect_url=urls[0],
+        redeem_url=urls[1],
+        block_url=urls[2],
+        privacy_url=urls[3],
+        message=message,
+    )
+    msg = build_invitation_mail(data, NOW).message()
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    _urls_stand_alone(text, urls)
+    for url in urls[:4]:
+        assert url in text.splitlines(), url
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_the_plain_text_quarantine_notice_never_runs_punctuation_into_a_url(language: str) -> None:
+    target = "https://scim.example/v2/Users"
+    data = QuarantineMailData(
+        job_id="scim.1",
+        language=language,
+        platform="Hospes",
+        sender_address="noreply@hospes.example",
+        recipient="ops@contoso.example",
+        app_name="8x8",
+        tenant_name="Contoso",
+        reason="EncounteredQuarantineException",
+        detail=f"HTTP 401 from {target}. The token was refused (at {target}), try again.",
+        next_attempt=NOW,
+    )
+    text = build_quarantine_mail(data, NOW).message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    _urls_stand_alone(text, [target])
+    assert f"<{target}>." in text and f"<{target}>)," in text
+

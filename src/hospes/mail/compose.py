@@ -55,6 +55,28 @@ def one_line(value: str, limit: int = 256) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())[:limit]
 
 
+# A URL in free text (an inviter's message, an error's detail), up to the first space or delimiter. One that
+# already stands between double quotes or angle brackets is delimited (RFC 3986 appendix C) and stays as typed.
+_URL_IN_TEXT = re.compile(r"(?<![<\w\"/=])(?:https?://|www\.)[^\s<>\"]+", re.I)
+_TRAILING = ".,;:!?'\")]}"
+
+
+def delimit_urls(text: str) -> str:
+    """Free text for a plain-text body, its URLs in angle brackets (RFC 3986 appendix C): a mail client would
+    otherwise take the full stop, comma or parenthesis after a URL into the link. Punctuation that ends a URL is
+    read as the sentence's, except a closing parenthesis the URL itself opened."""
+
+    def bracket(found: re.Match[str]) -> str:
+        url, tail = found.group(0), ""
+        while url and url[-1] in _TRAILING:
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break
+            url, tail = url[:-1], url[-1] + tail
+        return f"<{url}>{tail}"
+
+    return _URL_IN_TEXT.sub(bracket, text)
+
+
 @cache
 def environment(language: str) -> Environment:
     """One environment per language (the gettext callables are environment-wide). HTML templates autoescape;
@@ -68,6 +90,7 @@ def environment(language: str) -> Environment:
         auto_reload=False,  # templates ship with the package: no stat() of three files per email
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["delimit_urls"] = delimit_urls
     return env
 
 
