@@ -211,7 +211,7 @@ def test_bulk_invite_of_200_rows(
     )
     page.get_by_label("Send the invitation emails").uncheck()
     page.get_by_role("button", name="Upload and invite").click()
-    page.wait_for_url(re.compile(r".*/admin/users/bulk/[0-9a-f]{32}$"))
+    page.wait_for_url(re.compile(r".*/admin/users/bulk/[0-9a-f]{32}\?read=utf-8&sep=comma$"))
     _shot(page, artifacts, "02-bulk-progress")
     page.wait_for_selector('#bulk-job[data-finished="true"]', timeout=120_000)
     assert "Finished: 200 invited, 0 failed, of 200 rows." in page.inner_text("#bulk-status")
@@ -225,6 +225,54 @@ def test_bulk_invite_of_200_rows(
     page.goto(f"{base}/admin/users?filter=pending")
     assert "200 users" in page.inner_text("#result-count")
     _shot(page, artifacts, "04-pending-guests")
+
+
+def test_entra_template_and_an_excel_semicolon_file_import(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/users/bulk")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download the template").click()
+    template = Path(info.value.path()).read_bytes().decode("utf-8")
+    assert template.startswith("version:v1.0\r\nEmail address to invite [inviteeEmail] Required,")
+    filled = template + "entra@partner.example,https://a.example,false,Hello\r\n"
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "UserInviteTemplate.csv", "mimeType": "text/csv", "buffer": filled.encode()}
+    )
+    page.get_by_role("button", name="Upload and invite").click()
+    page.wait_for_selector('#bulk-job[data-finished="true"]', timeout=60_000)
+    assert "This is the Entra bulk-invite template." in page.inner_text("#bulk-read-as")
+    assert "Finished: 1 invited, 0 failed, of 1 rows." in page.inner_text("#bulk-status")
+    _shot(page, artifacts, "01-entra-template")
+
+    # Excel in French: "CSV (séparateur : point-virgule)" saved as UTF-8 with a BOM.
+    excel = template.replace(",", ";").replace("version:v1.0", "version:v1.0;;;")
+    excel += "excel@partenaire.example;https://a.example;FAUX;Bonjour à tous\r\n;;;\r\n"
+    page.goto(f"{base}/admin/users/bulk")
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "invitations.csv", "mimeType": "text/csv", "buffer": b"\xef\xbb\xbf" + excel.encode()}
+    )
+    page.get_by_role("button", name="Upload and invite").click()
+    page.wait_for_selector('#bulk-job[data-finished="true"]', timeout=60_000)
+    assert "Read as UTF-8 (BOM), columns separated by semicolons." in page.inner_text("#bulk-read-as")
+    assert "Finished: 1 invited, 0 failed, of 1 rows." in page.inner_text("#bulk-status")
+    _shot(page, artifacts, "02-excel-semicolons")
+
+    # A workbook is refused with a message that says why, and the form keeps what was entered.
+    page.goto(f"{base}/admin/users/bulk")
+    page.get_by_label("Default redirect URL").fill("https://kept.example/start")
+    page.get_by_label("Send the invitation emails").uncheck()
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "guests.xlsx", "mimeType": "application/octet-stream", "buffer": b"PK\x03\x04" + bytes(64)}
+    )
+    page.get_by_role("button", name="Upload and invite").click()
+    assert "Excel workbook" in page.inner_text("#e-file")
+    assert page.get_by_label("Default redirect URL").input_value() == "https://kept.example/start"
+    assert not page.get_by_label("Send the invitation emails").is_checked()
+    _shot(page, artifacts, "03-workbook-refused")
 
 
 def test_group_owner_invites_a_guest_into_their_group(

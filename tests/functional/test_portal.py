@@ -586,7 +586,8 @@ def test_bulk_invite_csv(web: TestClient, tenant: TenantHandle, other_tenant: Te
         files={"file": ("guests.csv", rows, "text/csv")},
     )
     assert response.status_code == 303
-    job = response.headers["location"]
+    job, read_as = response.headers["location"].split("?", 1)
+    assert read_as == "read=utf-8&sep=comma"
     waiting = web.get(job).text
     assert 'data-finished="false"' in waiting and "Waiting for the background worker" in waiting
     assert 'http-equiv="refresh"' in waiting and 'id="bulk-stalled"' not in waiting

@@ -10,9 +10,6 @@ restart loses nothing.
 
 from __future__ import annotations
 
-import csv
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,7 +19,7 @@ from starlette.responses import Response
 from hospes.digits import ascii_int
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
-from hospes.services.invitations.bulk import read_csv
+from hospes.services.invitations.bulk import ENCODINGS, CsvFileError, CsvFormat, parse_csv
 from hospes.services.invitations.jobs import MAX_ROWS, JobView
 from hospes.web.portal.access import AdminPage
 from hospes.web.portal.deps import BulkInviteDep
@@ -30,6 +27,14 @@ from hospes.web.security import same_origin
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# The Entra portal's bulk-invite template, as its "Download" button gives it: a version line, then bracketed names.
+ENTRA_TEMPLATE = (
+    "version:v1.0\r\n"
+    "Email address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required,"
+    "Send invitation message (true or false) [sendEmail],Customized invitation message [customizedMessageBody]\r\n"
+)
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-bom": "UTF-8 (BOM)", "utf-16": "UTF-16 (BOM)", "latin-1": "Latin-1"}
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 def _see_all(admin: AdminPage) -> bool:
@@ -47,10 +52,59 @@ def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str],
     return admin.render("portal/bulk.html", status, values=values, errors=errors, jobs=jobs, me=admin.principal.id)
 
 
+def _defaults(admin: AdminPage) -> dict[str, str]:
+    redirect = f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
+    return {"redirect_url": redirect, "send": "on"}
+
+
+def found_text(admin: AdminPage, encoding: str, separator: str, entra: bool) -> str:
+    """What the file was read as, in words (``separator``: a key of ``SEPARATORS``'s values)."""
+    _ = admin._
+    names = {"comma": _("commas"), "semicolon": _("semicolons"), "tab": _("tabs")}
+    text = _("Read as %(encoding)s, columns separated by %(separator)s.") % {
+        "encoding": ENCODING_NAMES.get(encoding, encoding),
+        "separator": names.get(separator, separator),
+    }
+    if entra:
+        text += " " + _("This is the Entra bulk-invite template.")
+    return text
+
+
+def _file_error(admin: AdminPage, exc: CsvFileError) -> str:
+    _ = admin._
+    message = {
+        "workbook": _("This is an Excel workbook, not a CSV file. In Excel, use Save As and choose a CSV format."),
+        "binary": _("This is not a text file. Save it as CSV (UTF-8, UTF-16 or Latin-1) and upload it again."),
+        "syntax": _("The file is not valid CSV: check the quotes around the values."),
+    }.get(
+        exc.problem,
+        _(
+            "No email column was found: the first line must name the columns "
+            "(email, or the Entra template's column names)."
+        ),
+    )
+    found = exc.found
+    if found is None:
+        return message
+    return f"{message} {found_text(admin, found.encoding, SEPARATORS[found.delimiter], found.entra_template)}"
+
+
 @router.get("/{tenant}/admin/users/bulk")
 def bulk_form(admin: BulkInviteDep) -> Response:
-    redirect = f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
-    return _form_page(admin, {"redirect_url": redirect, "send": "on"}, {})
+    return _form_page(admin, _defaults(admin), {})
+
+
+@router.get("/{tenant}/admin/users/bulk/template.csv")
+def bulk_template(admin: BulkInviteDep) -> Response:
+    """The Entra bulk-invite template, so a file prepared for either portal works in both."""
+    return Response(
+        ENTRA_TEMPLATE,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="BulkInviteTemplate.csv"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.post("/{tenant}/admin/users/bulk")
@@ -61,11 +115,12 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     length = ascii_int(request.headers.get("content-length"))
     if ctype != "multipart/form-data" or length is None or length > MAX_UPLOAD_BYTES + 64 * 1024:
-        return _form_page(admin, {}, {"file": _("Upload a CSV file of at most 2 MB.")}, 400)
+        # The body is not read, so what was typed is unknown: the form comes back with its defaults.
+        return _form_page(admin, _defaults(admin), {"file": _("Upload a CSV file of at most 2 MB.")}, 400)
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
     except Exception:  # multipart errors of every kind: a readable page, never a 500
-        return _form_page(admin, {}, {"file": _("The upload could not be read. Try again.")}, 400)
+        return _form_page(admin, _defaults(admin), {"file": _("The upload could not be read. Try again.")}, 400)
     try:
         token = form.get("csrf")
         if not isinstance(token, str) or not admin.page.csrf_ok({"csrf": token}):
@@ -93,20 +148,17 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
     finally:
         await form.close()
     defaults: dict[str, Any] = {"inviteRedirectUrl": redirect, "sendInvitationMessage": bool(values["send"])}
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(data)
-        try:
-            rows = read_csv(path, defaults)
-        except (ValueError, UnicodeDecodeError, csv.Error):
-            rows = None
-    if rows is None:
-        errors["file"] = _("The file must be a UTF-8 CSV file with an 'email' column.")
-    elif not rows:
+    try:
+        parsed = parse_csv(data, defaults)
+    except CsvFileError as exc:
+        return _form_page(admin, values, {"file": _file_error(admin, exc)}, 400)
+    rows, found = parsed.rows, parsed.found
+    if not rows:
         errors["file"] = _("The file has no rows to invite.")
     elif len(rows) > MAX_ROWS:
         errors["file"] = _("At most %(num)d rows per file.") % {"num": MAX_ROWS}
-    if errors or rows is None:
+    if errors:
+        errors["file"] += " " + found_text(admin, found.encoding, SEPARATORS[found.delimiter], found.entra_template)
         return _form_page(admin, values, errors, 400)
     try:
         job_id = admin.bulk_jobs.create(file_name, rows)
@@ -115,7 +167,13 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
         return _form_page(admin, values, errors, 409)
     # in this process; a worker in another process notices within its poll interval
     admin.runtime.workers.wake_bulk()
-    return admin.redirect(f"/users/bulk/{job_id}")
+    return admin.redirect(f"/users/bulk/{job_id}", **_read_as(found))
+
+
+def _read_as(found: CsvFormat) -> dict[str, str]:
+    """How the file was read, for the progress page to say (harmless words only, never the file's content)."""
+    read = {"read": found.encoding, "sep": SEPARATORS[found.delimiter]}
+    return {**read, "entra": "1"} if found.entra_template else read
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}")
@@ -124,7 +182,12 @@ def bulk_progress(admin: BulkInviteDep, job_id: str) -> Response:
     if job is None:
         return admin.not_found()
     failures = admin.bulk_jobs.failures(job.id)
-    return admin.render("portal/bulk_job.html", job=job, failures=failures)
+    query = admin.page.request.query_params
+    read, sep = query.get("read", ""), query.get("sep", "")
+    found = None
+    if read in ENCODINGS and sep in SEPARATORS.values():
+        found = found_text(admin, read, sep, query.get("entra") == "1")
+    return admin.render("portal/bulk_job.html", job=job, failures=failures, found=found)
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}/results.csv")
