@@ -161,9 +161,11 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
     dry = portal.post(f"{app}/provisioning-run/dry-run")
     assert dry.status_code == 200 and "<dt>create</dt><dd>1</dd>" in dry.text and target.users() == []
     on_demand = portal.post(f"{app}/provisioning-run/on-demand", subject=user["userPrincipalName"])
-    assert on_demand.status_code == 200
-    assert "EntryExportCreate" in on_demand.text
+    assert on_demand.status_code == 303  # Post/Redirect/Get: the steps are shown once by a GET
+    shown = portal.web.get(on_demand.headers["location"])
+    assert shown.status_code == 200 and "EntryExportCreate" in shown.text
     assert [u["userName"] for u in target.users()] == [user["userPrincipalName"]]
+    assert portal.web.get(on_demand.headers["location"]).status_code == 410  # a reload runs nothing
     unknown = portal.post(f"{app}/provisioning-run/on-demand", subject="nobody")
     assert unknown.status_code == 400 and "subject" in alerts(unknown.text)
 

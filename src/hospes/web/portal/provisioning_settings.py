@@ -26,6 +26,7 @@ from hospes.services.admin_access import Access
 from hospes.services.directory_views import AppDetail
 from hospes.web.portal.access import AdminPage, field_errors
 from hospes.web.portal.deps import AppsDep
+from hospes.web.portal.results import gone, show_later, take
 
 router = APIRouter(include_in_schema=False)
 
@@ -252,4 +253,14 @@ async def run_now(admin: AppsDep, sp_id: str, kind: str) -> Response:
     except DomainError as exc:
         field = "subject" if kind == "on-demand" else "_form"
         return _overview(admin, detail, 400, errors={field: exc.message})
-    return admin.render("portal/provisioning_run.html", d=detail, dry=None, results=results)
+    # Provisioning on demand writes to the target: its steps are shown by a GET, so a reload does not run it again.
+    return show_later(admin, "on-demand", f"/apps/{detail.sp.id}/provisioning-run/on-demand", {"results": results})
+
+
+@router.get("/{tenant}/admin/apps/{sp_id}/provisioning-run/on-demand")
+def on_demand_result(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    outcome = take(admin, "on-demand")
+    if outcome is None:
+        return gone(admin)
+    return admin.render("portal/provisioning_run.html", d=detail, dry=None, results=outcome["results"])

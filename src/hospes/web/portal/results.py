@@ -31,7 +31,7 @@ def show_later(admin: AdminPage, kind: str, path: str, result: dict[str, Any]) -
     if live is None:  # admin pages are only reached signed in; kept for the type checker
         return admin.redirect(path)
     key = secrets.token_urlsafe(18)
-    sealed = admin.page.web.box.encrypt(PURPOSE, json.dumps(result).encode(), _context(admin, kind, key))
+    sealed = admin.page.web.box.encrypt(PURPOSE, json.dumps(result, default=str).encode(), _context(admin, kind, key))
     admin.page.web.store.keep_result(live.token_hash, key, sealed, admin.page.now)
     return admin.redirect(path, result=key)
 
