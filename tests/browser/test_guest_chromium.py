@@ -13,10 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.changes import ChangeType
+from hospes.domain.principals import system_principal
+from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
+from hospes.storage.tables import AuditLog, ChangeLog, User
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.mail import MailSink, Received
 
@@ -149,3 +154,72 @@ def test_a_guest_invited_in_french_gets_french_pages_until_choosing_another_lang
     page.goto(f"{live.base_url}/{boot.domain}/myapps")
     assert page.locator("html").get_attribute("lang") == "de"
     _shot(page, artifacts, "05-chose-german")
+
+
+def _guest(sessions: sessionmaker[Session], tenant_id: str, address: str) -> User:
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.tenant_id == tenant_id, User.mail == address))
+        assert user is not None
+        return user
+
+
+def test_a_guest_leaves_the_organization_after_confirming(
+    page: Any, live: LiveServer, mail_sink: MailSink, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
+    address = f"leo-{uuid.uuid4().hex[:6]}@partner.example"
+    _invite(live, boot, address)
+    _redeem(page, mail_sink, address)
+    page.goto(f"{live.base_url}/{boot.domain}/me")
+    section = page.locator("#leave")
+    assert "lose access" in section.inner_text()
+    _shot(page, artifacts, "01-account")
+    section.get_by_role("link", name="Leave organization").click()
+    page.wait_for_url(re.compile(r".*/me/leave$"))
+    assert page.locator("h1").inner_text() == "Leave Contoso?"
+    assert "Your guest account is deleted" in page.locator("#leave-means").inner_text()
+    _shot(page, artifacts, "02-confirm")
+    # Nothing happens before the confirmation's POST.
+    assert _guest(sessions, boot.tenant_id, address).deleted_at is None
+    page.get_by_role("button", name="Leave organization").click()
+    page.wait_for_url(re.compile(r".*/me/left$"))
+    assert page.locator("h1").inner_text() == "You left Contoso"
+    _shot(page, artifacts, "03-left")
+    guest = _guest(sessions, boot.tenant_id, address)
+    assert guest.deleted_at is not None
+    with sessions() as session:
+        audit = session.scalars(
+            select(AuditLog).where(AuditLog.tenant_id == boot.tenant_id, AuditLog.target_id == guest.id)
+        ).all()
+        assert [(a.activity, a.actor_id) for a in audit if a.activity == "Leave organization"] == [
+            ("Leave organization", guest.id)
+        ]
+        changes = session.scalars(select(ChangeLog).where(ChangeLog.object_id == guest.id)).all()
+        assert any(c.change_type == ChangeType.DELETED for c in changes)
+    # Signed out: My Apps asks for the guest sign-in again.
+    page.goto(f"{live.base_url}/{boot.domain}/myapps")
+    page.wait_for_url(re.compile(r".*/guest\?.*"))
+
+
+def test_a_tenant_can_keep_guests_from_leaving(
+    page: Any, live: LiveServer, mail_sink: MailSink, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example")
+    GuestPolicyService(sessions, system_principal(boot.tenant_id)).update(allow_guests_to_leave=False)
+    address = f"mia-{uuid.uuid4().hex[:6]}@partner.example"
+    _invite(live, boot, address)
+    _redeem(page, mail_sink, address)
+    page.goto(f"{live.base_url}/{boot.domain}/me")
+    assert "does not let guests leave" in page.locator("#leave").inner_text()
+    assert page.get_by_role("link", name="Leave organization").count() == 0
+    _shot(page, artifacts, "01-account")
+    page.goto(f"{live.base_url}/{boot.domain}/me/leave")
+    assert page.get_by_role("button", name="Leave organization").count() == 0
+    # A forged POST (the form of the confirmation page, replayed) is refused too.
+    response = page.request.post(
+        f"{live.base_url}/{boot.domain}/me/leave",
+        form={"csrf": page.evaluate("document.querySelector('input[name=csrf]').value")},
+        headers={"Origin": live.base_url},
+    )
+    assert response.status == 403
+    assert _guest(sessions, boot.tenant_id, address).deleted_at is None

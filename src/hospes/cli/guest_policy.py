@@ -1,5 +1,6 @@
 """``hospes guest-policy show|set``: a tenant's guest sign-in settings (docs/redemption.md) — email one-time
-passcodes, "require MFA for guest users", trusting the home tenant's MFA — for operators without the portal."""
+passcodes, "require MFA for guest users", trusting the home tenant's MFA, whether guests may leave the organization —
+for operators without the portal."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def set_policy(
     trust_home_mfa: Annotated[
         bool | None, typer.Option("--trust-home-mfa/--no-trust-home-mfa", help="Accept the home tenant's MFA.")
     ] = None,
+    guests_may_leave: Annotated[
+        bool | None,
+        typer.Option("--guests-may-leave/--no-guests-may-leave", help="Let guests leave the organization themselves."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Change some settings; prints the result."""
@@ -55,7 +60,10 @@ def set_policy(
         raise typer.Exit(2)
     try:
         policy = _service(tenant, config).update(
-            email_otp=email_otp, require_guest_mfa=require_mfa, trust_home_mfa=trust_home_mfa
+            email_otp=email_otp,
+            require_guest_mfa=require_mfa,
+            trust_home_mfa=trust_home_mfa,
+            allow_guests_to_leave=guests_may_leave,
         )
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)

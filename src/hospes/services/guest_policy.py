@@ -1,5 +1,6 @@
 """A tenant's guest sign-in policy: whether guests may prove their address with an email one-time passcode, whether
-the tenant asks guests for MFA, and whether it trusts the MFA of a guest's home tenant. Read by the redemption flow,
+the tenant asks guests for MFA, whether it trusts the MFA of a guest's home tenant, and whether guests may leave the
+organization on their own. Read by the redemption flow,
 changed through Graph (the email authentication method configuration), the portal and ``hospes guest-policy``."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class GuestPolicy:
     allow_external_id_email_otp: str
     require_guest_mfa: bool
     trust_home_mfa: bool
+    allow_guests_to_leave: bool = True
 
 
 def load_guest_policy(session: Session, tenant_id: str) -> GuestPolicy:
@@ -39,6 +41,7 @@ def load_guest_policy(session: Session, tenant_id: str) -> GuestPolicy:
         allow_external_id_email_otp=allow,
         require_guest_mfa=bool(row and row.require_guest_mfa),
         trust_home_mfa=bool(row and row.trust_home_mfa),
+        allow_guests_to_leave=row is None or row.allow_guests_to_leave is not False,
     )
 
 
@@ -53,6 +56,7 @@ def guest_policy_row(session: Session, tenant_id: str, now: datetime) -> GuestAc
             allow_external_id_email_otp="default",
             require_guest_mfa=False,
             trust_home_mfa=False,
+            allow_guests_to_leave=True,
             updated_at=now,
         ),
         "guest sign-in policy",
@@ -73,6 +77,7 @@ class GuestPolicyService(Services):
         email_method_state: str | None = None,
         require_guest_mfa: bool | None = None,
         trust_home_mfa: bool | None = None,
+        allow_guests_to_leave: bool | None = None,
     ) -> GuestPolicy:
         """``email_otp``: allowExternalIdToUseEmailOtp (default | enabled | disabled)."""
         with self.write("Policy", "Update guest sign-in policy") as op:
@@ -93,6 +98,9 @@ class GuestPolicyService(Services):
             if trust_home_mfa is not None:
                 row.trust_home_mfa = trust_home_mfa
                 changed.append("trustHomeTenantMfa")
+            if allow_guests_to_leave is not None:
+                row.allow_guests_to_leave = allow_guests_to_leave
+                changed.append("allowExternalIdentitiesToLeave")
             row.updated_at = op.now
             op.target("Policy", "guestAccess", "Guest sign-in")
             op.details["modifiedProperties"] = changed

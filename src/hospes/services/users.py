@@ -1,4 +1,5 @@
-"""Users: create, read, update, soft delete, restore, hard delete, reset their authentication methods."""
+"""Users: create, read, update, soft delete, restore, hard delete, reset their authentication methods; a guest
+leaving the organization."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hospes.domain.schema import USER
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
+from hospes.services.guest_policy import load_guest_policy
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.web_sessions import revoke_user_sessions
 from hospes.storage.tables import Domain, Group, RecoveryCode, TotpAuthenticator, User, UserSponsor
@@ -27,6 +29,11 @@ def changed_props(row: Any, values: dict[str, Any]) -> list[str]:
     """Graph names of the properties whose value actually changes (only those reach the change log)."""
     names = {p.attr: p.name for p in USER.props if p.attr}
     return [names.get(attr, attr) for attr, value in values.items() if getattr(row, attr) != value]
+
+
+def is_invited(user: User) -> bool:
+    """A guest, or a member who came in through an invitation: they sign in with their address, not a password."""
+    return user.user_type == "Guest" or user.creation_type == "Invitation"
 
 
 class UserService(Services):
@@ -144,13 +151,28 @@ class UserService(Services):
                 op.change(ObjectType.USER, user.id, ChangeType.UPDATED, changed)
             return user
 
-    def soft_delete(self, key: str) -> None:
-        with self.write("UserManagement", "Delete user") as op:
+    def soft_delete(self, key: str, activity: str = "Delete user") -> None:
+        with self.write("UserManagement", activity) as op:
             user = self.find(op.session, key)
             op.target("User", user.id, user.user_principal_name)
             user.deleted_at = op.now
             revoke_user_sessions(op.session, user.id)
             op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+
+    def may_leave(self, user: User) -> bool:
+        """Whether ``user`` may leave the organization on their own: an invited user, if the tenant allows it."""
+        with self.read() as session:
+            return is_invited(user) and load_guest_policy(session, self.tenant_id).allow_guests_to_leave
+
+    def leave(self) -> bool:
+        """The actor, an invited user, leaves the organization: their account is deleted (soft: the tenant's
+        administrators can restore it while it is in the deleted users) and every session of theirs ends. False
+        when the tenant does not let guests leave, or the actor is not an invited user."""
+        user = self.get(self.actor.id)
+        if not self.may_leave(user):
+            return False
+        self.soft_delete(user.id, "Leave organization")
+        return True
 
     def reset_mfa(self, user_id: str) -> None:
         """An administrator's "require re-registering MFA" for a user who lost their authenticator: the

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hospes.domain.clock import utcnow
@@ -66,6 +66,7 @@ class GuestAccessPolicy(Base):
     allow_external_id_email_otp: Mapped[str] = mapped_column(String(32), default="default")
     require_guest_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
     trust_home_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_guests_to_leave: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -1,4 +1,5 @@
-"""The signed-in landing page and the user's own security info: authenticator app (TOTP) and recovery codes.
+"""The signed-in landing page, the user's own security info (authenticator app (TOTP) and recovery codes), and a
+guest leaving the organization (when the tenant lets guests leave).
 
 Enrolment keeps no server state until it succeeds: the GET draws a secret and hands it to the browser sealed
 (AES-GCM, bound to this session), the POST unseals it, checks a code from the app, then stores it encrypted.
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from hospes.auth.crypto import DecryptionError
 from hospes.domain.errors import ConflictError
 from hospes.services.mfa import new_totp_secret, provisioning_uri
+from hospes.services.users import UserService, is_invited
 from hospes.services.web_sessions import LiveSession, user_principal
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
@@ -42,6 +44,46 @@ def me(page: PageDep) -> Response:
         mfa_enrolled=mfa.is_enrolled(user.id),
         codes_left=mfa.recovery_codes_left(user.id),
         session_count=page.web.store.count_for(user.id, page.now),
+        invited=is_invited(user),
+        may_leave=_users(page, live).may_leave(user),
+    )
+
+
+def _users(page: Page, live: LiveSession) -> UserService:
+    return UserService(page.web.sessions, user_principal(live.user), clock=lambda: page.now)
+
+
+@router.get("/{tenant}/me/leave")
+def leave_page(page: PageDep) -> Response:
+    """What leaving means, and the button that does it (a POST with the page's CSRF token)."""
+    live = _signed_in(page, "/me/leave")
+    if not is_invited(live.user):
+        return page.redirect(f"{page.base}/me")
+    allowed = _users(page, live).may_leave(live.user)
+    return page.render("leave.html", 200 if allowed else 403, allowed=allowed)
+
+
+@router.post("/{tenant}/me/leave")
+async def leave(page: PageDep) -> Response:
+    live = _signed_in(page, "/me/leave")
+    await checked_form(page)
+    if not _users(page, live).leave():
+        return page.render("leave.html", 403, allowed=False)
+    # The account's sessions ended with it; the browser forgets its cookie.
+    page.live = None
+    page.set_cookie(page.web.cookies.session, None)
+    return page.redirect(f"{page.base}/me/left")
+
+
+@router.get("/{tenant}/me/left")
+def left(page: PageDep) -> Response:
+    _ = gettext_for(page)
+    return page.render(
+        "notice.html",
+        title=_("You left %(organization)s") % {"organization": page.tenant.name},
+        message=_("Your guest account was removed. To work with this organization again, ask for a new invitation."),
+        link=None,
+        link_text=None,
     )
 
 

@@ -6,13 +6,13 @@ My Apps pages send people here with ``?next=`` and get them back, signed in, on 
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.services.signin import audit_failure
+from hospes.services.users import is_invited
 from hospes.services.web_sessions import FULL, MFA_PENDING
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
@@ -154,14 +154,9 @@ def logout_confirm(page: PageDep) -> Response:
     return page.render("logout.html")
 
 
-def is_invited(user: Any) -> bool:
-    """A guest, or a member who came in through an invitation: they sign in with their address, not a password."""
-    return bool(user.user_type == "Guest" or user.creation_type == "Invitation")
-
-
-def signed_out_url(page: Page, user: Any) -> str:
+def signed_out_url(page: Page, invited: bool) -> str:
     """Where sign-out lands: the sign-in this user uses (a guest's email and code, a member's password)."""
-    if user is not None and is_invited(user):
+    if invited:
         return f"{page.base}/guest?{urlencode({'next': f'{page.base}/myapps', 'signed_out': '1'})}"
     return f"{page.base}/login?signed_out=1"
 
@@ -173,7 +168,7 @@ async def logout(page: PageDep) -> Response:
         return page.redirect(f"{page.base}/login?signed_out=1")
     form = await checked_form(page)
     everywhere = form.get("scope") == "all"
-    user = page.live.user
+    invited = is_invited(page.live.user)
     page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
     page.set_cookie(page.web.cookies.session, None)
-    return page.redirect(signed_out_url(page, user))
+    return page.redirect(signed_out_url(page, invited))

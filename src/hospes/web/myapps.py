@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
+from hospes.services.users import is_invited
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
-from hospes.web.login import is_invited
 from hospes.web.redeem import guest_signin_url
 
 router = APIRouter(include_in_schema=False)
