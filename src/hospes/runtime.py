@@ -4,9 +4,7 @@ services from here, through its own ``deps.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import IO
 
@@ -15,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import SecretBox
 from hospes.auth.keys import ServerKeys
 from hospes.auth.tokens import TokenIssuer
-from hospes.domain.clock import utcnow
+from hospes.domain.clock import Clock, utcnow
 from hospes.provisioning import ProvisioningService
 from hospes.services.invitations.batch import InvitationBatcher
 from hospes.services.invitations.service import InviteConfig
@@ -39,7 +37,7 @@ class Runtime:
     # ``hospes serve --workers N``: the open lock file that makes this process the one running background work
     background_lock: IO[str] | None = None
     # "Now" for the sign-in pages and the token endpoint (sessions, lockouts); tests pass a clock they move.
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = utcnow
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -59,7 +57,7 @@ class Runtime:
     def client_secrets(self) -> ClientSecretSignIn:
         return ClientSecretSignIn(self.sessions, self.throttle)
 
-    @property
+    @cached_property
     def invite_config(self) -> InviteConfig:
         """What an invitation takes from the process (public URL, link lifetime, mail settings, the key that signs
         the "block future invitations" link): the same for Graph's ``POST /invitations`` and the portal."""

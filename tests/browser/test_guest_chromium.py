@@ -5,7 +5,6 @@ another, and the guest can leave the organization when its settings allow it."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
 from hospes.storage.tables import AuditLog, ChangeLog, User
 from tests.helpers.live import LiveServer, run_server
-from tests.helpers.mail import MailSink, Received
+from tests.helpers.mail import MailSink
+from tests.helpers.tenants import fetch_token
 
 pytestmark = pytest.mark.live
 _LINK = re.compile(r"(http://127\.0\.0\.1:\d+/redeem\?[^\s<>\"]+)")
@@ -39,37 +39,13 @@ def mail_sink() -> Iterator[MailSink]:
 
 @pytest.fixture(scope="module")
 def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    env = {
-        "HOSPES_SMTP_HOST": "127.0.0.1",
-        "HOSPES_SMTP_PORT": str(mail_sink.port),
-        "HOSPES_SMTP_TIMEOUT_SECONDS": "2",
-        "HOSPES_MAIL_POLL_INTERVAL_SECONDS": "0.1",
-    }
-    with run_server(database_url, str(settings.data_dir), env) as server:
+    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
         yield server
 
 
-def _wait_mail(sink: MailSink, address: str, count: int, timeout: float = 15.0) -> Received:
-    """The ``count``-th email to ``address`` (1: the invitation, 2: the passcode)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [m for m in sink.messages if address in m.rcpt_tos]
-        if len(found) >= count:
-            return found[count - 1]
-        time.sleep(0.05)
-    raise AssertionError(f"no email #{count} for {address}")
-
-
 def _invite(server: LiveServer, boot: TenantBootstrap, address: str, language: str | None = None) -> None:
-    token = httpx.post(
-        f"{server.base_url}/{boot.domain}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": boot.client_id,
-            "client_secret": boot.client_secret,
-            "scope": "https://graph.microsoft.com/.default",
-        },
-    ).json()["access_token"]
+    with httpx.Client(base_url=server.base_url) as client:
+        token = fetch_token(client, boot.domain, boot.client_id, boot.client_secret)
     body: dict[str, Any] = {
         "invitedUserEmailAddress": address,
         "inviteRedirectUrl": f"{server.base_url}/{boot.domain}/myapps",
@@ -84,7 +60,7 @@ def _invite(server: LiveServer, boot: TenantBootstrap, address: str, language: s
 def _redeem(page: Any, sink: MailSink, address: str, check: Any = None) -> None:
     """Open the invitation link, prove the address with the emailed code, accept: the guest lands on My Apps.
     ``check(page)`` runs on each page of the way."""
-    link = _LINK.search(_wait_mail(sink, address, 1).part("plain"))
+    link = _LINK.search(sink.wait_for_rcpt(address, 1, timeout=15).part("plain"))
     assert link
     page.goto(link.group(1))
     check and check(page)
@@ -94,7 +70,7 @@ def _redeem(page: Any, sink: MailSink, address: str, check: Any = None) -> None:
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/redeem/code\?sent=sent$"))
     check and check(page)
-    code = _CODE.search(_wait_mail(sink, address, 2).part("plain"))
+    code = _CODE.search(sink.wait_for_rcpt(address, 2, timeout=15).part("plain"))
     assert code
     page.locator("input[name=code]").fill(code.group(1))
     page.keyboard.press("Enter")

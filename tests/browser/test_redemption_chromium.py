@@ -27,7 +27,7 @@ from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.settings import Settings
 from tests.helpers.live import LiveServer, graph_client, run_server
-from tests.helpers.mail import MailSink, Received
+from tests.helpers.mail import MailSink
 from tests.helpers.tenants import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.live
@@ -90,28 +90,12 @@ def mail_sink() -> Iterator[MailSink]:
 def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
     """One server for the module: each test invites from tenants and to addresses of its own."""
     # Same data folder as the in-process app (run_server also hands every server the session's secret key).
-    env = {
-        "HOSPES_SMTP_HOST": "127.0.0.1",
-        "HOSPES_SMTP_PORT": str(mail_sink.port),
-        "HOSPES_SMTP_TIMEOUT_SECONDS": "2",
-        "HOSPES_MAIL_POLL_INTERVAL_SECONDS": "0.1",
-    }
-    with run_server(database_url, str(settings.data_dir), env) as server:
+    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
         yield server
 
 
 def _shot(page: Any, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def _wait_mail(sink: MailSink, address: str, subject: str, timeout: float = 15.0) -> Received:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in sink.messages:
-            if address in message.rcpt_tos and subject in str(message.message["Subject"]):
-                return message
-        time.sleep(0.05)
-    raise AssertionError(f"no '{subject}' email for {address}")
 
 
 def _invite(loop: _Loop, server: LiveServer, boot: TenantBootstrap, address: str, redirect: str) -> Any:
@@ -146,7 +130,7 @@ def test_guest_redeems_with_an_email_passcode(
         with partner_app() as welcome:
             sdk, invitation = _invite(loop, live, boot, address, welcome)
             assert invitation.status == "PendingAcceptance"
-            mail = _wait_mail(mail_sink, address, "invited you")
+            mail = mail_sink.wait_for_rcpt(address, subject="invited you", timeout=15)
             link = _LINK.search(mail.part("plain"))
             assert link, mail.part("plain")
 
@@ -159,7 +143,7 @@ def test_guest_redeems_with_an_email_passcode(
             page.get_by_role("button", name="Send code").click()
             page.wait_for_url(re.compile(r".*/redeem/code\?sent=sent$"))
             _shot(page, artifacts, "03-enter-code")
-            code_mail = _wait_mail(mail_sink, address, "verification code")
+            code_mail = mail_sink.wait_for_rcpt(address, subject="verification code", timeout=15)
             code = _CODE.search(code_mail.part("plain"))
             assert code, code_mail.part("plain")
             page.get_by_role("textbox", name="Code").fill(code.group(1))
@@ -236,7 +220,7 @@ def test_home_tenant_guest_with_mfa_required(
     try:
         with partner_app() as welcome:
             sdk, invitation = _invite(loop, live, resource, guest, welcome)
-            mail = _wait_mail(mail_sink, guest, "invited you")
+            mail = mail_sink.wait_for_rcpt(guest, subject="invited you", timeout=15)
             link = _LINK.search(mail.part("plain"))
             assert link
             page.goto(link.group(1))
@@ -287,7 +271,7 @@ def test_unsubscribe_portal_and_block_page_in_french(
         _invite(loop, live, boot, address, "https://apps.example.com/")
     finally:
         loop.close()
-    mail = _wait_mail(mail_sink, address, "invited you")
+    mail = mail_sink.wait_for_rcpt(address, subject="invited you", timeout=15)
     block = str(mail.message["List-Unsubscribe"]).strip("<>")
     page.goto(block + "&lang=fr")
     assert page.locator("h1").inner_text() == "Bloquer les futures invitations"
@@ -299,7 +283,7 @@ def test_unsubscribe_portal_and_block_page_in_french(
     _shot(page, artifacts, "03-unsubscribe-fr")
     page.get_by_label("Votre adresse e-mail").fill(address)
     page.get_by_role("button", name="Envoyer le code").click()
-    code_mail = _wait_mail(mail_sink, address, "Hospes")
+    code_mail = mail_sink.wait_for_rcpt(address, subject="Hospes", timeout=15)
     code = _CODE.search(code_mail.part("plain"))
     assert code
     page.get_by_role("textbox", name="Code").fill(code.group(1))

@@ -23,6 +23,7 @@ from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.storage.tables import OutboxAttempt, OutboxMessage
 from tests.helpers.live import LiveServer, free_port, graph_client, run_server
 from tests.helpers.mail import MailSink
+from tests.helpers.tenants import fetch_token
 from tests.helpers.wait import wait_until
 
 
@@ -103,17 +104,8 @@ def test_invitation_flow_through_sdk_and_smtp(
 
 
 def _token(server: LiveServer, boot: TenantBootstrap) -> str:
-    response = httpx.post(
-        f"{server.base_url}/{boot.domain}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": boot.client_id,
-            "client_secret": boot.client_secret,
-            "scope": "https://graph.microsoft.com/.default",
-        },
-    )
-    token: str = response.json()["access_token"]
-    return token
+    with httpx.Client(base_url=server.base_url) as client:
+        return fetch_token(client, boot.domain, boot.client_id, boot.client_secret)
 
 
 def test_smtp_down_restart_smtp_up_exactly_once(
@@ -146,6 +138,7 @@ def test_smtp_down_restart_smtp_up_exactly_once(
             time.sleep(0.1)
         else:
             raise AssertionError("the worker did not try the messages")
+
     # server stopped; the relay comes up; a new server process on the same database resumes the outbox
     def all_sent() -> bool:
         with sessions() as session:

@@ -79,12 +79,23 @@ class MailSink:
             time.sleep(0.05)
         raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
 
-    def wait_for_rcpt(self, address: str, timeout: float = 10.0) -> Received:
-        """The first message received for ``address`` (other tests' queued mail may arrive too)."""
+    @property
+    def smtp_env(self) -> dict[str, str]:
+        """The settings of a live server that delivers to this sink at once."""
+        return {
+            "HOSPES_SMTP_HOST": "127.0.0.1",
+            "HOSPES_SMTP_PORT": str(self.port),
+            "HOSPES_SMTP_TIMEOUT_SECONDS": "2",
+            "HOSPES_MAIL_POLL_INTERVAL_SECONDS": "0.1",
+        }
+
+    def wait_for_rcpt(self, address: str, count: int = 1, subject: str = "", timeout: float = 10.0) -> Received:
+        """The ``count``-th message received for ``address`` whose subject holds ``subject`` (other tests' mail may
+        arrive too)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.messages:
-                if address in message.rcpt_tos:
-                    return message
+            found = [m for m in self.messages if address in m.rcpt_tos and subject in str(m.message["Subject"] or "")]
+            if len(found) >= count:
+                return found[count - 1]
             time.sleep(0.05)
-        raise AssertionError(f"no message for {address}")
+        raise AssertionError(f"no message #{count} ({subject!r}) for {address}")

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from hospes.services.tenants import TenantBootstrap
@@ -84,7 +85,7 @@ class TenantHandle:
 
 
 def fetch_token(
-    client: TestClient,
+    client: httpx.Client,
     tenant: str,
     client_id: str,
     secret: str,
