@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
@@ -31,7 +31,6 @@ from hospes.domain.errors import DomainError
 from hospes.graph.apidocs import mount_api_docs
 from hospes.graph.errors import domain_error_response, error_response
 from hospes.graph.fallback import GraphFallback
-from hospes.graph.guard import RefuseNulMiddleware
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
@@ -96,6 +95,32 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_ids)
+
+
+class RefuseNulMiddleware:
+    """Refuses a request whose path or query holds a NUL character, before any route reads it: no id, tenant,
+    filter, token or search term holds one, and PostgreSQL text cannot (a database error there, and only there).
+    The Graph surface answers in its envelope; every other address with a plain 400."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            message = "The request URL contains a NUL character."
+            request = Request(scope)
+            if _is_graph(request):
+                response: Response = error_response(400, "Request_BadRequest", message, request)
+            else:
+                response = PlainTextResponse(message, 400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 class HeadAsGetMiddleware:

@@ -11,11 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from hospes.digits import ascii_int
+from hospes.forms import form_pairs
 from hospes.oauth.deps import GrantsDep, RuntimeDep
 from hospes.services.oauth import OAuthError, TokenRequest, tenant_id_of
 
 router = APIRouter()
 _MAX_FORM = 64 * 1024
+_MAX_FIELDS = 50  # a token request has a handful of fields
 
 
 def _oauth_error(exc: OAuthError) -> JSONResponse:
@@ -37,14 +39,21 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
         return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return _oauth_error(OAuthError("invalid_request", "The token request must be form-encoded."))
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    body = await request.body()
+    try:
+        if len(body) > _MAX_FORM:
+            raise ValueError("too large")
+        fields = dict(form_pairs(body, _MAX_FIELDS))
+    except (ValueError, UnicodeDecodeError):
+        return _oauth_error(OAuthError("invalid_request", "The token request's form could not be read."))
     client_id, client_secret = fields.get("client_id", ""), fields.get("client_secret", "")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("basic "):
         try:
             raw = base64.b64decode(auth[6:]).decode()
             client_id, _, client_secret = (unquote(p) for p in raw.partition(":"))
+            if "\x00" in client_id or "\x00" in client_secret:
+                raise ValueError("NUL in the client credentials")
         except (ValueError, UnicodeDecodeError):
             return _oauth_error(OAuthError("invalid_client", "Malformed Basic authorization header.", 401))
     grant = fields.get("grant_type")

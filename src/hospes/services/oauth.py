@@ -84,11 +84,10 @@ class TokenGrants:
                 raise _unknown_client(request.client_id)
             client = _identity(session, tenant.id, app, sp)
             enabled, app_id, name, sp_id = sp.account_enabled, app.app_id, app.display_name, sp.id
+            roles = granted_permissions(session, tenant.id, sp_id)  # in the same read; unused if the check fails
         self._check_secret(client, request, "client_credentials")
         if not enabled:
             raise OAuthError("unauthorized_client", "The application is disabled.", 400)
-        with self.sessions() as session:
-            roles = granted_permissions(session, tenant.id, sp_id)
         return self.issuer.issue_app_token(tenant.id, app_id, sp_id, name, roles, audience)
 
     def password(self, request: TokenRequest, username: str, password: str) -> tuple[str, int]:

@@ -21,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 
 REMEMBER_SECONDS = 400 * 24 * 3600  # the longest lifetime browsers keep (RFC 6265bis caps Max-Age at 400 days)
 # A domain name (or a tenant id): letters, digits, dots and hyphens. Anything else cannot name an organization.
-_KEY = re.compile(r"^[a-z0-9](?:[a-z0-9.\-]{0,253}[a-z0-9])?$")
+_KEY = re.compile(r"[a-z0-9](?:[a-z0-9.\-]{0,253}[a-z0-9])?")
 
 
 def remembered_cookie(page: PlainPage) -> str:
@@ -36,7 +36,7 @@ def organization_key(raw: str) -> str:
 
 
 def _organization_name(page: PlainPage, key: str) -> str | None:
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         return None
     try:
         with page.web.sessions() as session:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hospes.auth.crypto import SecretBox
+from hospes.forms import form_pairs
 
 MAX_FORM_BYTES = 16 * 1024  # the largest form (a code, a password, a hidden sealed secret) is far smaller
 
@@ -81,15 +82,6 @@ def same_origin(request: Request, expected: str) -> bool:
     if referer:
         return origin_of(referer) == expected
     return True
-
-
-def form_pairs(body: bytes, max_fields: int) -> list[tuple[str, str]]:
-    """A url-encoded body's fields; ValueError when it is not UTF-8, has too many fields, or holds a NUL (no form
-    field takes one, and PostgreSQL text cannot store it)."""
-    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=max_fields)
-    if any("\x00" in key or "\x00" in value for key, value in pairs):
-        raise ValueError("NUL in a form field")
-    return pairs
 
 
 async def read_form(request: Request) -> dict[str, str] | None:

@@ -198,8 +198,8 @@ def parse_csv(data: bytes, defaults: dict[str, Any]) -> CsvRows:
     rows = []
     for raw in table[1:]:
         cells = [cell.strip() for cell in raw]
-        if not any(cells) or cells[0].lower().startswith("example:"):
-            continue  # Excel's empty lines (";;;"), the template's example row
+        if not any(cells) or (entra and cells[0].lower().startswith("example:")):
+            continue  # Excel's empty lines (";;;"), the Entra template's example row
         body: dict[str, Any] = dict(defaults)
         info: dict[str, Any] = dict(body.pop("invitedUserMessageInfo", {}) or {})
         for prop, value in zip(columns, cells, strict=False):

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.principals import Principal
+from hospes.forms import form_pairs
 from hospes.runtime import Runtime
 from hospes.services.admin_access import Access, load_access
 from hospes.services.apps import AppService
@@ -37,7 +38,7 @@ from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
 from hospes.web.render import CSP
-from hospes.web.security import form_pairs, same_origin
+from hospes.web.security import same_origin
 
 MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
 MAX_FIELDS = 400  # group and app check boxes
