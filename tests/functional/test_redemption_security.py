@@ -353,4 +353,6 @@ def test_garbage_never_gives_a_server_error(web: TestClient, tenant: TenantHandl
     assert web.post(f"/{tenant.id}/redeem/mfa", data={"csrf": token, "sealed": "garbage"}).status_code < 500
     for path in ("/unsubscribe/code", "/unsubscribe/manage", "/unsubscribe/manage.csv"):
         assert web.get(path).status_code == 303
-    assert web.get("/redeem", params={"tenant": tenant.id, "invitation": "\x00", "ticket": "é" * 10}).status_code == 404
+    nul = web.get("/redeem", params={"tenant": tenant.id, "invitation": "\x00", "ticket": "é" * 10})
+    assert nul.status_code == 400 and "NUL" in nul.text  # refused before any route reads it
+    assert web.get("/redeem", params={"tenant": tenant.id, "invitation": "x", "ticket": "é" * 10}).status_code == 404
