@@ -72,8 +72,9 @@ class LiveSession:
     user: User
     auth_level: str
     amr: list[str]
-    created_at: datetime
+    created_at: datetime  # the last interactive authentication (a new sign-in starts a new session)
     data: dict[str, Any] = field(default_factory=dict)
+    sid: str = ""  # the public session id apps are told (OpenID ``sid``); never the cookie's secret
 
     @property
     def is_full(self) -> bool:
@@ -111,6 +112,7 @@ class SessionStore:
                     tenant_id=user.tenant_id,
                     user_id=user.id,
                     auth_level=level,
+                    sid=new_token(),
                     amr=amr,
                     data=data or {},
                     client_address=(address or "")[:64] or None,
@@ -145,7 +147,9 @@ class SessionStore:
             if now - row.last_seen_at >= TOUCH_INTERVAL:
                 session.execute(update(WebSession).where(WebSession.token_hash == digest).values(last_seen_at=now))
                 session.commit()
-            return LiveSession(digest, row.tenant_id, user, row.auth_level, list(row.amr), row.created_at, row.data)
+            return LiveSession(
+                digest, row.tenant_id, user, row.auth_level, list(row.amr), row.created_at, row.data, row.sid
+            )
 
     def end(self, live: LiveSession, now: datetime, activity: str = "Sign out") -> None:
         services = Services(self.sessions, user_principal(live.user), clock=lambda: now)

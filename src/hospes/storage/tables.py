@@ -170,6 +170,19 @@ class Application(Base):
     sign_in_audience: Mapped[str] = mapped_column(String(64), default="AzureADMyOrg")
     app_roles: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     web_redirect_uris: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    # What a relying party registers: redirect URIs per platform (``web``, ``spa``, ``publicClient``), the
+    # front-channel logout URL, the identifier URIs (also a SAML service provider's entity ids), the token options.
+    spa_redirect_uris: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    public_client_redirect_uris: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    logout_url: Mapped[str | None] = mapped_column(String(1024))
+    identifier_uris: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    is_fallback_public_client: Mapped[bool] = mapped_column(Boolean, default=False)
+    group_membership_claims: Mapped[str | None] = mapped_column(String(64))  # None | SecurityGroup | All | ...
+    id_token_issuance: Mapped[bool] = mapped_column(Boolean, default=False)  # web.implicitGrantSettings
+    access_token_issuance: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_resource_access: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    oauth2_permission_scopes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)  # api.*
+    optional_claims: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -203,6 +216,14 @@ class ServicePrincipal(Base):
     app_role_assignment_required: Mapped[bool] = mapped_column(Boolean, default=False)
     tags: Mapped[list[str]] = mapped_column(JsonType, default=list)
     login_url: Mapped[str | None] = mapped_column(String(1024))
+    logout_url: Mapped[str | None] = mapped_column(String(1024))
+    preferred_single_sign_on_mode: Mapped[str | None] = mapped_column(String(16))  # saml | oidc | password | ...
+    saml_single_sign_on_settings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # relayState
+    preferred_token_signing_key_thumbprint: Mapped[str | None] = mapped_column(String(40))
+    # How SAML responses for this app are made (not Graph properties; the portal's "SAML certificates" and
+    # "Attributes & Claims" settings): signing ("assertion" | "response" | "both"), algorithm ("sha256" | "sha1"),
+    # nameIdFormat, nameIdSource, requireSignedRequests, claims.
+    saml_options: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -421,6 +442,9 @@ class WebSession(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     auth_level: Mapped[str] = mapped_column(String(8))  # "mfa" (second factor pending) | "full"
+    # The session's public id (OpenID ``sid``, SAML SessionIndex source): stable for the session's life, never the
+    # cookie's secret.
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
     amr: Mapped[list[str]] = mapped_column(JsonType, default=list)  # methods used: pwd, otp, rc
     data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # flow state, e.g. where to go next
     client_address: Mapped[str | None] = mapped_column(String(64))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from hospes.storage import tables_bulk, tables_provisioning, tables_redemption  # noqa: F401  (register their tables)
+from hospes.storage import tables_bulk, tables_provisioning, tables_redemption, tables_sso  # noqa: F401  (register their tables)
 from hospes.storage.tables import Base
 
 config = context.config
