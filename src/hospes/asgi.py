@@ -260,7 +260,7 @@ def create_app(
     for router in (*routers, *others):
         app.include_router(router, prefix="/v1.0")
     app.router.routes.append(GraphFallback(app.router))  # nothing below answers under /v1.0
-    app.include_router(oauth_routes.router)
+    oauth_routes.install(app)  # the token endpoint and discovery; OAuthError -> Entra's error body
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
     install_openapi(app, settings.public_url, settings.page_size_default)
 

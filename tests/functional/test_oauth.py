@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ def test_client_credentials_token(tenant: TenantHandle) -> None:
 
 
 def test_token_errors(tenant: TenantHandle) -> None:
-    def token(**data: str) -> tuple[int, str]:
+    def token(**data: str) -> tuple[int, str, list[int]]:
         base = {
             "grant_type": "client_credentials",
             "client_id": tenant.boot.client_id,
@@ -68,19 +69,120 @@ def test_token_errors(tenant: TenantHandle) -> None:
             "scope": "https://graph.microsoft.com/.default",
         }
         response = tenant.client.post(f"/{tenant.domain}/oauth2/v2.0/token", data={**base, **data})
-        return response.status_code, response.json()["error"]
+        body = response.json()
+        return response.status_code, body["error"], body["error_codes"]
 
-    assert token(client_secret="wrong") == (401, "invalid_client")
-    assert token(grant_type="authorization_code") == (400, "unsupported_grant_type")
-    assert token(scope="https://evil.example/.default") == (400, "invalid_resource")
-    assert token(scope="openid") == (400, "invalid_scope")
-    assert token(client_id="00000000-0000-0000-0000-000000000000") == (400, "unauthorized_client")
+    assert token(client_secret="wrong") == (401, "invalid_client", [7000215])
+    assert token(client_secret="") == (401, "invalid_client", [7000218])
+    assert token(client_id="") == (400, "invalid_request", [900144])
+    assert token(grant_type="") == (400, "invalid_request", [900144])
+    assert token(grant_type="urn:ietf:params:oauth:grant-type:device_code") == (400, "unsupported_grant_type", [70003])
+    assert token(scope="https://evil.example/.default") == (400, "invalid_resource", [500011])
+    assert token(scope="openid") == (400, "invalid_scope", [1002012])
+    assert token(client_id="00000000-0000-0000-0000-000000000000") == (400, "unauthorized_client", [700016])
     response = tenant.client.post(
         "/nope.example/oauth2/v2.0/token",
         data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y", "scope": "a/.default"},
     )
-    assert response.status_code == 400
-    assert tenant.client.post(f"/{tenant.domain}/oauth2/v2.0/token", json={}).status_code == 400
+    assert (response.status_code, response.json()["error_codes"]) == (400, [90002])
+    not_a_form = tenant.client.post(f"/{tenant.domain}/oauth2/v2.0/token", json={})
+    assert (not_a_form.status_code, not_a_form.json()["error_codes"]) == (400, [90023])
+
+
+def test_token_error_body_is_entras(tenant: TenantHandle) -> None:
+    """Every field of Entra's error body; the correlation id echoes the caller's client-request-id, the trace id
+    is the response's request-id."""
+    sent = str(uuid.uuid4())
+    response = tenant.client.post(
+        f"/{tenant.id}/oauth2/v2.0/token",
+        headers={"client-request-id": sent.upper()},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": tenant.boot.client_id,
+            "client_secret": "wrong",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
+    body = response.json()
+    assert set(body) == {
+        "error",
+        "error_description",
+        "error_codes",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+        "error_uri",
+    }
+    assert body["correlation_id"] == sent
+    assert body["trace_id"] == response.headers["request-id"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", body["timestamp"])
+    message, trace, correlation, stamp = body["error_description"].split("\r\n")
+    assert message.startswith("AADSTS7000215: Invalid client secret provided.")
+    assert (trace, correlation, stamp) == (
+        f"Trace ID: {body['trace_id']}",
+        f"Correlation ID: {sent}",
+        f"Timestamp: {body['timestamp']}",
+    )
+    assert body["error_uri"] == "http://testserver/error?code=7000215"
+    assert response.headers["cache-control"] == "no-store"
+    page = tenant.client.get("/error?code=7000215")
+    assert page.status_code == 200 and page.text.startswith("AADSTS7000215: The client secret is wrong.")
+    assert tenant.client.get("/error?code=1").status_code == 404
+    assert tenant.client.get("/error?code=x").status_code == 400
+    # No client-request-id (or one that is not a GUID): a fresh correlation id, never the raw header.
+    for headers in ({}, {"client-request-id": "<script>"}):
+        other = tenant.client.post(f"/{tenant.id}/oauth2/v2.0/token", headers=headers, data={"grant_type": "x"})
+        assert str(uuid.UUID(other.json()["correlation_id"])) == other.json()["correlation_id"]
+        assert other.json()["correlation_id"] != sent
+
+
+def test_discovery_document(tenant: TenantHandle) -> None:
+    response = tenant.client.get(f"/{tenant.domain}/v2.0/.well-known/openid-configuration")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "max-age=86400, private"
+    assert response.headers["access-control-allow-origin"] == "*"
+    config = response.json()
+    base, endpoints = "http://testserver", f"http://testserver/{tenant.id}/oauth2/v2.0"
+    assert config["issuer"] == f"{base}/{tenant.id}/v2.0"  # by id, also when asked by domain
+    assert config["authorization_endpoint"] == f"{endpoints}/authorize"
+    assert config["token_endpoint"] == f"{endpoints}/token"
+    assert config["end_session_endpoint"] == f"{endpoints}/logout"
+    assert config["jwks_uri"] == f"{base}/{tenant.id}/discovery/v2.0/keys"
+    assert config["userinfo_endpoint"] == f"{base}/oidc/userinfo"
+    assert config["response_modes_supported"] == ["query", "fragment", "form_post"]
+    assert config["response_types_supported"] == ["code"]
+    assert config["subject_types_supported"] == ["pairwise"]
+    assert config["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert config["scopes_supported"] == ["openid", "profile", "email", "offline_access"]
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    assert {"client_secret_post", "client_secret_basic", "private_key_jwt"} <= set(
+        config["token_endpoint_auth_methods_supported"]
+    )
+    assert {"authorization_code", "refresh_token", "client_credentials"} <= set(config["grant_types_supported"])
+    assert config["http_logout_supported"] is True and config["frontchannel_logout_supported"] is True
+    assert config["request_uri_parameter_supported"] is False
+    assert {"sub", "iss", "aud", "nonce", "auth_time", "preferred_username", "tid", "email"} <= set(
+        config["claims_supported"]
+    )
+    assert not [c for c in config["claims_supported"] if c.startswith("cloud_")]
+    assert config["tenant_region_scope"]
+    # A forged Host changes nothing: the URLs come from the configured public URL.
+    forged = tenant.client.get(
+        f"/{tenant.id}/v2.0/.well-known/openid-configuration", headers={"Host": "evil.example"}
+    ).json()
+    assert forged == config
+    keys = tenant.client.get(f"/{tenant.id}/discovery/v2.0/keys")
+    assert keys.status_code == 200 and keys.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("alias", ["common", "organizations", "consumers", "Common", "nope.example"])
+def test_discovery_of_tenants_hospes_does_not_serve(client: TestClient, alias: str) -> None:
+    for path in (f"/{alias}/v2.0/.well-known/openid-configuration", f"/{alias}/discovery/v2.0/keys"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        body = response.json()
+        assert (body["error"], body["error_codes"]) == ("invalid_request", [90002])
+        assert body["error_description"].startswith(f"AADSTS90002: Tenant '{alias}' ")
 
 
 def test_bad_and_missing_tokens(tenant: TenantHandle) -> None:

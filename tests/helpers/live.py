@@ -1,10 +1,12 @@
-"""A real Hospes server process on loopback, and official ``msgraph-sdk`` clients pointed at it."""
+"""A real Hospes server process on loopback (plain HTTP, or HTTPS with a test CA), and official ``msgraph-sdk``
+clients pointed at it."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from msgraph.generated.models.user import User
 
 from hospes.services.tenants import TenantBootstrap
 from tests.helpers.tenants import PASSWORD
+from tests.helpers.tls import LocalCA
 
 
 def free_port() -> int:
@@ -37,12 +40,18 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class LiveServer:
-    base_url: str  # e.g. http://127.0.0.1:PORT
+    base_url: str  # e.g. http://127.0.0.1:PORT, or https://127.0.0.1:PORT
     database_url: str
+    ca_file: str | None = None  # the CA that signed the server's certificate, when it serves HTTPS
 
     @property
     def graph_url(self) -> str:
         return f"{self.base_url}/v1.0"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify`` for this server: its test CA (and only it) over HTTPS."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
 
 # One deployment secret key for the whole test session, shared by the in-process app (tests/conftest.py) and every
@@ -52,10 +61,18 @@ TEST_SECRET_KEY = secrets.token_hex(32)
 
 @contextmanager
 def run_server(
-    database_url: str, data_dir: str, extra_env: dict[str, str] | None = None, *, workers: int = 1
+    database_url: str,
+    data_dir: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    tls: LocalCA | None = None,
 ) -> Iterator[LiveServer]:
+    """``tls``: serve HTTPS (``hospes serve --tls-cert --tls-key``) with the server certificate of that CA."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    tls_args = ["--tls-cert", tls.cert_file, "--tls-key", tls.key_file] if tls else []
+    verify = ssl.create_default_context(cafile=tls.ca_file) if tls else True
     # Background work of one live server would otherwise serve every tenant's provisioning and bulk-invite jobs in
     # the session's shared database, racing the tests that drive those jobs themselves. Tests that need it on say so.
     env = {
@@ -80,6 +97,7 @@ def run_server(
             str(port),
             "--workers",
             str(workers),
+            *tls_args,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -93,7 +111,7 @@ def run_server(
             if proc.poll() is not None:
                 raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -102,7 +120,7 @@ def run_server(
                 _, errors = proc.communicate(timeout=10)
                 raise RuntimeError("server did not start within 90 s: " + errors.decode())
             time.sleep(0.1)
-        yield LiveServer(base, database_url)
+        yield LiveServer(base, database_url, tls.ca_file if tls else None)
     finally:
         proc.terminate()
         try:
@@ -123,7 +141,7 @@ class ClientCredentialsProvider(AccessTokenProvider):
         if not self._validator.is_url_host_valid(uri):
             return ""
         if self._token is None:
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(verify=self._server.verify) as http:
                 response = await http.post(
                     f"{self._server.base_url}/{self._tenant}/oauth2/v2.0/token",
                     data={

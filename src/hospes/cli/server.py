@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,21 +25,47 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Server processes (0 = one per CPU). Background jobs run in one of them.")
     ] = 1,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert.")] = None,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Behind a TLS-terminating proxy: take the client address and scheme from X-Forwarded-For and "
+            "X-Forwarded-Proto, when the connection comes from --forwarded-allow-ips."
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated addresses or networks of the proxies whose X-Forwarded-* are trusted (* = any).",
+            envvar="HOSPES_FORWARDED_ALLOW_IPS",
+        ),
+    ] = "127.0.0.1",
     config: ConfigOpt = None,
 ) -> None:
     """Run the server (migrating the database first)."""
+    tls = _tls_files(tls_cert, tls_key)
+    scheme = "https" if tls else "http"
     settings = load(config)
     if "public_url" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+        settings = settings.model_copy(update={"public_url": f"{scheme}://{host}:{port}"})
     database = open_database(settings)
     if demo:
         ensure_demo(database.sessions, settings, console)
     database.dispose()  # each server process opens its own
     workers = workers or os.cpu_count() or 1
     console.print(
-        f"Hospes listening on http://{host}:{port} (public URL {settings.public_url}), {workers} process(es)",
+        f"Hospes listening on {scheme}://{host}:{port} (public URL {settings.public_url}), {workers} process(es)",
         soft_wrap=True,  # whole, also in a pipe or a log file (rich would cut it at 80 columns there)
     )
+    if not settings.public_url.startswith("https://") and not _is_loopback(host):
+        console.print(
+            "Warning: the public URL is plain http on a non-loopback interface. OpenID Connect clients (MSAL, "
+            "azure-identity) require https: use --tls-cert/--tls-key, or a TLS proxy and an https HOSPES_PUBLIC_URL.",
+            soft_wrap=True,
+        )
     # Every server process, a lone one included, builds its app from the environment (``hospes.asgi.worker_app``):
     # the CLI never imports the HTTP surfaces. Hand it what was resolved here.
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
@@ -55,7 +84,42 @@ def serve(
         http="hospes.asgi:HttpProtocol",
         timeout_keep_alive=settings.http_keep_alive_seconds,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+        # The client address from X-Forwarded-For counts for lockouts and the audit. Issuer, endpoint and redirect
+        # URLs never come from the request: HOSPES_PUBLIC_URL alone makes them, whatever Host or X-Forwarded-Host say.
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _tls_files(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """Both files or neither; checked here (readable, and the key matching the certificate), so a mistake is one
+    clear line instead of a traceback from each server process."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        missing, given = ("--tls-key", "--tls-cert") if key is None else ("--tls-cert", "--tls-key")
+        raise typer.BadParameter(f"{given} needs {missing} as well (a certificate and its private key).")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(f"TLS file not found: {exc.filename}") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise typer.BadParameter(
+            f"The TLS certificate {cert} and key {key} could not be loaded (PEM files, the key matching the "
+            f"certificate, not encrypted): {exc}"
+        ) from None
+    return str(cert), str(key)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @db_app.command("upgrade")

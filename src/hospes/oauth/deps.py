@@ -10,9 +10,13 @@ from hospes.runtime import Runtime
 from hospes.services.oauth import TokenGrants
 
 
-async def runtime(request: Request) -> Runtime:  # async: no blocking, so no thread-pool round trip
+def runtime_of(request: Request) -> Runtime:
     found: Runtime = request.app.state.runtime
     return found
+
+
+async def runtime(request: Request) -> Runtime:  # async: no blocking, so no thread-pool round trip
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -1,51 +1,48 @@
-"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials, password) and the discovery documents."""
+"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials, password), the discovery documents and ``/error``.
+
+Every OAuth error of these routes is an ``OAuthError`` answered by ``hospes.oauth.errors.oauth_error_response``
+(also the app's handler for one raised anywhere else)."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from hospes.digits import ascii_int
 from hospes.forms import form_pairs
 from hospes.oauth.deps import GrantsDep, RuntimeDep
-from hospes.services.oauth import OAuthError, TokenRequest, tenant_id_of
+from hospes.oauth.errors import error_page, oauth_error_response
+from hospes.services.oauth import OAuthError, TokenRequest, protocol_tenant_id
 
 router = APIRouter()
 _MAX_FORM = 64 * 1024
 _MAX_FIELDS = 50  # a token request has a handful of fields
 
 
-def _oauth_error(exc: OAuthError) -> JSONResponse:
-    headers = {"Cache-Control": "no-store"}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="hospes"'
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
-    if exc.code is not None:
-        body["error_codes"] = [exc.code]
-    return JSONResponse(body, exc.status, headers)
+def _missing(name: str) -> OAuthError:
+    return OAuthError(
+        "invalid_request", f"The request body must contain the following parameter: '{name}'.", code=900144
+    )
 
 
 @router.post("/{tenant}/oauth2/v2.0/token")
 async def token(tenant: str, request: Request, state: RuntimeDep, grants: GrantsDep) -> JSONResponse:
     declared = ascii_int(request.headers.get("content-length") or "0")
     if declared is None or declared > _MAX_FORM:
-        return _oauth_error(OAuthError("invalid_request", "The request body is too large."))
+        raise OAuthError("invalid_request", "The request body is too large.", code=90023)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return _oauth_error(OAuthError("invalid_request", "The token request must be form-encoded."))
+        raise OAuthError("invalid_request", "The token request must be form-encoded.", code=90023)
     body = await request.body()
     try:
         if len(body) > _MAX_FORM:
             raise ValueError("too large")
         fields = dict(form_pairs(body, _MAX_FIELDS))
     except (ValueError, UnicodeDecodeError):
-        return _oauth_error(OAuthError("invalid_request", "The token request's form could not be read."))
+        raise OAuthError("invalid_request", "The token request's form could not be read.", code=90023) from None
     client_id, client_secret = fields.get("client_id", ""), fields.get("client_secret", "")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("basic "):
@@ -55,10 +52,12 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
             if "\x00" in client_id or "\x00" in client_secret:
                 raise ValueError("NUL in the client credentials")
         except (ValueError, UnicodeDecodeError):
-            return _oauth_error(OAuthError("invalid_client", "Malformed Basic authorization header.", 401))
+            raise OAuthError("invalid_client", "Malformed Basic authorization header.", 401, code=90023) from None
     grant = fields.get("grant_type")
+    if not grant:
+        raise _missing("grant_type")
     if grant not in ("client_credentials", "password"):
-        return _oauth_error(OAuthError("unsupported_grant_type", f"The grant type '{grant}' is not supported."))
+        raise OAuthError("unsupported_grant_type", f"The grant type '{grant[:100]}' is not supported.", code=70003)
     call = TokenRequest(
         tenant_key=tenant,
         client_id=client_id,
@@ -67,19 +66,22 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
         address=request.client.host if request.client else "unknown",
         now=state.clock(),
     )
-    try:
-        if grant == "password":
-            if not client_id or not fields.get("username") or not fields.get("password"):
-                raise OAuthError("invalid_request", "client_id, username and password are required.")
-            access_token, lifetime = await run_in_threadpool(
-                grants.password, call, fields["username"], fields["password"]
+    if not client_id:
+        raise _missing("client_id")
+    if grant == "password":
+        for name in ("username", "password"):
+            if not fields.get(name):
+                raise _missing(name)
+        access_token, lifetime = await run_in_threadpool(grants.password, call, fields["username"], fields["password"])
+    else:
+        if not client_secret:
+            raise OAuthError(
+                "invalid_client",
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                401,
+                code=7000218,
             )
-        else:
-            if not client_id or not client_secret:
-                raise OAuthError("invalid_request", "client_id and client_secret are required.")
-            access_token, lifetime = await run_in_threadpool(grants.client_credentials, call)
-    except OAuthError as exc:
-        return _oauth_error(exc)
+        access_token, lifetime = await run_in_threadpool(grants.client_credentials, call)
     return JSONResponse(
         {
             "token_type": "Bearer",
@@ -91,26 +93,69 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
     )
 
 
+# Entra's claim list minus its cloud_* and msgraph_host entries (Microsoft's cloud names), plus the claims every
+# Hospes ID token carries beyond Entra's defaults (oid, acct, idp for guests, sid, amr, roles and groups).
+CLAIMS_SUPPORTED = [
+    *("sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver"),
+    *("at_hash", "c_hash", "email", "oid", "acct", "idp", "sid", "amr", "roles", "groups"),
+]
+# A day, per client, and readable from any origin (single-page apps fetch it), as Entra serves it.
+DISCOVERY_HEADERS = {"Cache-Control": "max-age=86400, private", "Access-Control-Allow-Origin": "*"}
+
+
 @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
-def openid_configuration(tenant: str, state: RuntimeDep) -> dict[str, Any]:
-    tenant_id = tenant_id_of(state.sessions, tenant)
+def openid_configuration(tenant: str, state: RuntimeDep) -> JSONResponse:
+    """The tenant's OpenID Provider metadata; every URL is built from HOSPES_PUBLIC_URL and the tenant id, never
+    from the request's Host (a forged Host would otherwise point clients elsewhere)."""
+    tenant_id = protocol_tenant_id(state.sessions, tenant)
     base = state.settings.public_url
-    return {
+    endpoint = f"{base}/{tenant_id}/oauth2/v2.0"
+    document = {
         "issuer": state.issuer.issuer(tenant_id),
-        "token_endpoint": f"{base}/{tenant_id}/oauth2/v2.0/token",
+        "authorization_endpoint": f"{endpoint}/authorize",
+        "token_endpoint": f"{endpoint}/token",
+        "end_session_endpoint": f"{endpoint}/logout",
         "jwks_uri": f"{base}/{tenant_id}/discovery/v2.0/keys",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "grant_types_supported": ["client_credentials", "password"],
-        "response_types_supported": ["token"],
+        "userinfo_endpoint": f"{base}/oidc/userinfo",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "response_types_supported": ["code"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["https://graph.microsoft.com/.default", f"{base}/.default"],
-        "claims_supported": ["iss", "aud", "sub", "oid", "tid", "roles", "appid", "exp", "iat", "nbf"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        # Entra accepts PKCE without advertising it; relying-party libraries read this to decide to use it.
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
+        "http_logout_supported": True,
+        "frontchannel_logout_supported": True,
+        "request_uri_parameter_supported": False,
         "tenant_region_scope": "EU",
     }
+    return JSONResponse(document, headers=DISCOVERY_HEADERS)
 
 
 @router.get("/{tenant}/discovery/v2.0/keys")
-def jwks(tenant: str, state: RuntimeDep) -> dict[str, Any]:
-    tenant_id_of(state.sessions, tenant)  # 404 for an unknown tenant
-    return state.keys.public_jwks()
+def jwks(tenant: str, state: RuntimeDep) -> JSONResponse:
+    protocol_tenant_id(state.sessions, tenant)  # an unknown tenant is an OAuth error, as for discovery
+    return JSONResponse(state.keys.public_jwks(), headers={"Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/error")
+def error(code: str = "") -> PlainTextResponse:
+    """What the ``error_uri`` of an OAuth error body points at: the meaning of an AADSTS number."""
+    number = ascii_int(code)
+    if number is None:
+        return PlainTextResponse("Give the AADSTS number of an error: /error?code=50126\n", 400)
+    return error_page(number)
+
+
+async def _on_oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)  # registered for OAuthError only
+    return oauth_error_response(request, exc)
+
+
+def install(app: FastAPI) -> None:
+    """The OAuth routes, and the one answer to an OAuthError raised by any route (async: no thread-pool hop)."""
+    app.include_router(router)
+    app.add_exception_handler(OAuthError, _on_oauth_error)

@@ -15,17 +15,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
+from hospes.domain.errors import NotFoundError
 from hospes.services.apps import granted_permissions
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
 from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, Tenant
 
+# Entra's multi-tenant aliases. Hospes has no personal-account tenant and a guest must name the resource tenant
+# anyway, so every protocol URL names one tenant, by id or verified domain.
+RESERVED_TENANT_KEYS = frozenset({"common", "organizations", "consumers"})
+
 
 def tenant_id_of(sessions: sessionmaker[Session], tenant_key: str) -> str:
-    """The tenant an OAuth URL names, by id or by a verified domain; NotFoundError when none (the discovery
-    documents answer 404, where the grants answer an unknown tenant with an OAuth error)."""
+    """The tenant an OAuth URL names, by id or by a verified domain; NotFoundError when none."""
     with sessions() as session:
         return resolve_tenant(session, tenant_key).id
+
+
+def protocol_tenant_id(sessions: sessionmaker[Session], tenant_key: str) -> str:
+    """``tenant_id_of`` for the protocol endpoints (discovery, keys, grants): an unknown tenant or one of the
+    multi-tenant aliases is an OAuthError (AADSTS90002), as Entra answers."""
+    with sessions() as session:
+        return _tenant(session, tenant_key).id
 
 
 class OAuthError(Exception):
@@ -71,9 +82,9 @@ class TokenGrants:
         self.sessions, self.issuer, self.passwords, self.secrets = sessions, issuer, passwords, secrets
 
     def client_credentials(self, request: TokenRequest) -> tuple[str, int]:
-        audience = _audience(self.issuer, request.scope)
         with self.sessions() as session:
             tenant = _tenant(session, request.tenant_key)
+            audience = _audience(self.issuer, request.scope)
             app = session.scalar(select(Application).where(Application.app_id == request.client_id))
             sp = session.scalar(
                 select(ServicePrincipal).where(
@@ -87,15 +98,15 @@ class TokenGrants:
             roles = granted_permissions(session, tenant.id, sp_id)  # in the same read; unused if the check fails
         self._check_secret(client, request, "client_credentials")
         if not enabled:
-            raise OAuthError("unauthorized_client", "The application is disabled.", 400)
+            raise OAuthError("unauthorized_client", f"Application '{app_id}'({name}) is disabled.", code=7000112)
         return self.issuer.issue_app_token(tenant.id, app_id, sp_id, name, roles, audience)
 
     def password(self, request: TokenRequest, username: str, password: str) -> tuple[str, int]:
         """OAuth 2.0 resource-owner password credentials (RFC 6749 4.3), for scripts and tests. A confidential
         client may send its secret too; a public one sends none."""
-        audience = _audience(self.issuer, request.scope)
         with self.sessions() as session:
             tenant = _tenant(session, request.tenant_key)
+            audience = _audience(self.issuer, request.scope)
             app = session.scalar(select(Application).where(Application.app_id == request.client_id))
             if app is None or app.tenant_id != tenant.id:
                 raise _unknown_client(request.client_id)
@@ -134,6 +145,7 @@ class TokenGrants:
                 "temporarily_unavailable",
                 "Too many failed client authentications from this client or address. Retry later.",
                 429,
+                code=50196,
                 retry_after=_seconds_until(check.locked_until, request.now),
             )
         if check.outcome != "ok":
@@ -147,15 +159,27 @@ class TokenGrants:
 
 
 def _tenant(session: Session, tenant_key: str) -> Tenant:
+    if tenant_key.lower() in RESERVED_TENANT_KEYS:
+        raise OAuthError(
+            "invalid_request",
+            f"Tenant '{tenant_key}' is not served by this server: name the tenant by its id or a verified domain.",
+            code=90002,
+        )
     try:
         return resolve_tenant(session, tenant_key)
-    except Exception:
-        raise OAuthError("invalid_request", f"Tenant '{tenant_key}' not found.") from None
+    except NotFoundError:
+        raise OAuthError(
+            "invalid_request",
+            f"Tenant '{tenant_key}' not found. Check that the tenant id or domain is correct.",
+            code=90002,
+        ) from None
 
 
 def _unknown_client(client_id: str) -> OAuthError:
     return OAuthError(
-        "unauthorized_client", f"Application with identifier '{client_id}' was not found in the directory."
+        "unauthorized_client",
+        f"Application with identifier '{client_id}' was not found in the directory.",
+        code=700016,
     )
 
 
@@ -181,7 +205,9 @@ def _audience(issuer: TokenIssuer, scope: str) -> str:
     if len(scopes) != 1 or not scopes[0].endswith("/.default"):
         raise OAuthError(
             "invalid_scope",
-            "The client credentials flow needs exactly one scope of the form '{resource}/.default'.",
+            f"The provided value for scope '{scope[:200]}' is not valid. Client credential flows must have a scope "
+            "value with /.default suffixed to the resource identifier (application ID URI).",
+            code=1002012,
         )
     resource = scopes[0].removesuffix("/.default").rstrip("/")
     if resource == GRAPH_AUDIENCE:
@@ -190,4 +216,6 @@ def _audience(issuer: TokenIssuer, scope: str) -> str:
     ours, theirs = urlsplit(issuer.public_url), urlsplit(resource)
     if (theirs.scheme, theirs.hostname) == (ours.scheme, ours.hostname) and theirs.path in ("", "/"):
         return issuer.public_url
-    raise OAuthError("invalid_resource", f"The resource '{resource}' is not known to this server.")
+    raise OAuthError(
+        "invalid_resource", f"The resource principal named {resource} was not found in the tenant.", code=500011
+    )
