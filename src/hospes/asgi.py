@@ -39,6 +39,7 @@ from hospes.graph.routers import (
     directory,
     groups,
     invitations,
+    me,
     policies,
     provisioning_logs,
     service,
@@ -254,7 +255,7 @@ def create_app(
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     mount_api_docs(app)  # /docs, its assets served from the package (no CDN); before the /{tenant}/... pages
-    routers = (delta.router, users.router, groups.router, apps.router, directory.router, invitations.router)
+    routers = (delta.router, users.router, me.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
     others = (policies.router, auth_methods.router, synchronization.router, provisioning_logs.router, service.router)
     for router in (*routers, *others):

@@ -2,9 +2,9 @@
 bodies, OData query options.
 
 A route names what it needs by type: ``users: UsersWriter`` is a ``UserService`` acting as the caller, given only
-after the bearer token was verified (401 otherwise) and the caller holds one of the permissions of
-``permissions.USERS_WRITE`` (403 otherwise). Routers never build services themselves; the caller is
-``users.actor``.
+after the bearer token was verified (401 otherwise) and ``permissions.USERS_WRITE`` reaches what the request names
+(403 otherwise): an app's granted permissions, or a user token's scopes intersected with the user's own standing.
+Routers never build services themselves; the caller is ``users.actor``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.digits import ascii_int
+from hospes.domain.delegation import Reach, Standing
 from hospes.domain.errors import (
     AuthenticationError,
     DomainError,
@@ -35,6 +36,7 @@ from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
+from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
 from hospes.services.groups import GroupService
@@ -78,35 +80,71 @@ async def current_principal(request: Request, state: RuntimeDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def requires(permissions: frozenset[str]) -> Callable[[Principal], Awaitable[Principal]]:
-    """The caller, once it holds one of ``permissions`` (403 otherwise)."""
+async def caller_standing(state: RuntimeDep, principal: PrincipalDep) -> Standing | None:
+    """The signed-in user's standing for a delegated token (None for an app); read once per request, as FastAPI
+    caches a dependency's value within one request."""
+    if principal.kind != "user":
+        return None
+    if state.database.is_sqlite:
+        return load_standing(state.sessions, principal.tenant_id, principal.id)
+    return await anyio.to_thread.run_sync(load_standing, state.sessions, principal.tenant_id, principal.id)
 
-    async def check(principal: PrincipalDep) -> Principal:  # async: a pure check needs no worker thread
-        if not principal.has_any(*permissions):
-            raise ForbiddenError()
+
+StandingDep = Annotated[Standing | None, Depends(caller_standing)]
+ME_ONLY_DELEGATED = "/me request is only valid with delegated authentication flow."
+
+
+def check(request: Request, right: perm.Right, principal: Principal, standing: Standing | None, on_self: bool) -> None:
+    """403 unless ``right`` reaches the object the request names: everything, or, for a partial reach, the object
+    of the right's path parameter (``on_self``: the caller, for the ``/me`` routes)."""
+    if on_self and principal.kind != "user":
+        raise InvalidInputError(ME_ONLY_DELEGATED, code="BadRequest")
+    reach = perm.reach(right, principal, standing)
+    if reach.everything:
+        return
+    target = principal.id if on_self else request.path_params.get(right.target) if right.target else None
+    if not isinstance(target, str) or not reach.covers(target):
+        raise ForbiddenError()
+
+
+def requires(right: perm.Right) -> Callable[..., Awaitable[Principal]]:
+    """The caller, once ``right`` reaches what the request names (403 otherwise)."""
+
+    async def allowed(request: Request, principal: PrincipalDep, standing: StandingDep) -> Principal:
+        check(request, right, principal, standing, on_self=False)  # async: a pure check needs no worker thread
         return principal
 
-    return check
+    return allowed
+
+
+def reach_of(right: perm.Right) -> Callable[..., Awaitable[Reach]]:
+    """What ``right`` reaches for the caller, without refusing: for answers that show less to whom may see less."""
+
+    async def of(principal: PrincipalDep, standing: StandingDep) -> Reach:
+        return perm.reach(right, principal, standing)
+
+    return of
 
 
 def provider(
-    build: Callable[[Runtime, Principal], S], permissions: frozenset[str]
-) -> Callable[[Runtime, Principal], Awaitable[S]]:
-    """A dependency giving ``build(runtime, caller)`` once the caller holds one of ``permissions``."""
+    build: Callable[[Runtime, Principal], S], right: perm.Right, *, on_self: bool = False
+) -> Callable[..., Awaitable[S]]:
+    """A dependency giving ``build(runtime, caller)`` once ``right`` reaches what the request names."""
 
-    async def provide(runtime: RuntimeDep, principal: PrincipalDep) -> S:  # async: a check and a constructor
-        if not principal.has_any(*permissions):
-            raise ForbiddenError()
+    async def provide(
+        request: Request, runtime: RuntimeDep, principal: PrincipalDep, standing: StandingDep
+    ) -> S:  # async: a check and a constructor
+        check(request, right, principal, standing, on_self)
         return build(runtime, principal)
 
     return provide
 
 
 def service(
-    cls: Callable[[sessionmaker[Session], Principal], S], permissions: frozenset[str]
-) -> Callable[[Runtime, Principal], Awaitable[S]]:
+    cls: Callable[[sessionmaker[Session], Principal], S], right: perm.Right, *, on_self: bool = False
+) -> Callable[..., Awaitable[S]]:
     """``provider`` of a service that needs only the database and its actor (the ``Services`` subclasses)."""
-    return provider(lambda runtime, principal: cls(runtime.sessions, principal), permissions)
+    return provider(lambda runtime, principal: cls(runtime.sessions, principal), right, on_self=on_self)
 
 
 def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
@@ -115,14 +153,19 @@ def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
 
 UsersReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ))]
 UsersWriter = Annotated[UserService, Depends(service(UserService, perm.USERS_WRITE))]
+# The signed-in user's own object (``/me``): the same right, its target the caller (400 for an app-only token).
+MeReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ, on_self=True))]
 Inviter = Annotated[InvitationService, Depends(provider(_invitations, perm.INVITE))]
 GroupsReader = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_READ))]
 GroupsWriter = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_WRITE))]
 MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBERS_WRITE))]
+# Which groups the caller may see in full where a listing names groups (memberOf).
+GroupsReach = Annotated[Reach, Depends(reach_of(perm.GROUPS_READ))]
 AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]
 AppsWriter = Annotated[AppService, Depends(service(AppService, perm.APPS_WRITE))]
 # App role assignments, read under the permission of the object they are listed under, written under their own.
 UserAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.USERS_READ))]
+MyAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.USERS_READ, on_self=True))]
 GroupAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.GROUPS_READ))]
 AssignmentsWriter = Annotated[AppService, Depends(service(AppService, perm.ASSIGNMENTS_WRITE))]
 UsersDelta = Annotated[DeltaService, Depends(service(DeltaService, perm.USERS_READ))]
@@ -130,7 +173,7 @@ GroupsDelta = Annotated[DeltaService, Depends(service(DeltaService, perm.GROUPS_
 OrganizationReader = Annotated[OrganizationService, Depends(service(OrganizationService, perm.ORG_READ))]
 OrganizationWriter = Annotated[OrganizationService, Depends(service(OrganizationService, perm.ORG_WRITE))]
 DirectoryObjectsReader = Annotated[
-    DirectoryObjectService, Depends(service(DirectoryObjectService, perm.DIR_READ | perm.USERS_READ))
+    DirectoryObjectService, Depends(service(DirectoryObjectService, perm.DIRECTORY_OBJECTS_READ))
 ]
 DeletedItemsReader = Annotated[DeletedItemsService, Depends(service(DeletedItemsService, perm.DELETED_READ))]
 DeletedItemsWriter = Annotated[DeletedItemsService, Depends(service(DeletedItemsService, perm.DELETED_WRITE))]

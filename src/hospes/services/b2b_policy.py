@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes.domain.delegation import GUESTS_AS_MEMBERS, GUESTS_LIMITED, GUESTS_RESTRICTED
 from hospes.domain.errors import ConflictError, ForbiddenError, InvalidInputError, InvitationError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR, Principal
@@ -23,7 +24,8 @@ ALLOW_INVITES_FROM = ("none", "adminsAndGuestInviters", "adminsGuestInvitersAndA
 INVITER_ROLES = frozenset({GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR, GUEST_INVITER})
 ADMIN_ROLES = frozenset({GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR})
 NOT_ALLOWED = "Guest invitations not allowed for your company. Contact your company administrator for more details."
-GUEST_USER_ROLE = "10dae51f-b6af-4016-8d66-8c2a99b929b3"
+GUEST_USER_ROLE = GUESTS_LIMITED
+GUEST_ACCESS_ROLES = (GUESTS_AS_MEMBERS, GUESTS_LIMITED, GUESTS_RESTRICTED)
 MAX_DEFINITION_BYTES = 25 * 1024
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 
@@ -211,6 +213,13 @@ class PolicyService(Services):
                             target=key,
                         )
                     policy.allow_invites_from = value
+                elif key == "guestUserRoleId" and value not in GUEST_ACCESS_ROLES:
+                    raise InvalidInputError(
+                        f"Invalid value '{value}' for property 'guestUserRoleId'; expected one of "
+                        + ", ".join(GUEST_ACCESS_ROLES)
+                        + ".",
+                        target=key,
+                    )
                 elif key in AUTHORIZATION_DEFAULTS and (
                     type(value) is type(AUTHORIZATION_DEFAULTS[key]) or value is None
                 ):

@@ -177,18 +177,39 @@ class GroupService(Services):
                 if (obj := self._load(session, link.member_type, link.member_id)) is not None
             ], more
 
-    def member_of(self, session: Session, object_id: str) -> list[Group]:
-        """Groups that directly contain the object (its ``memberOf``)."""
+    def member_of(self, session: Session, object_id: str, relation: str = "member") -> list[Group]:
+        """Groups that directly contain the object (its ``memberOf``), or that it owns (``relation="owner"``)."""
         links = session.scalars(
             select(GroupMember.group_id)
             .where(
                 GroupMember.tenant_id == self.tenant_id,
                 GroupMember.member_id == object_id,
-                GroupMember.relation == "member",
+                GroupMember.relation == relation,
             )
             .order_by(GroupMember.group_id)
         )
         return [g for gid in links if (g := self._load(session, "group", gid)) is not None]
+
+    def transitive_member_of(self, session: Session, object_id: str) -> list[Group]:
+        """Groups that contain the object directly or through nested groups, each once, in id order. A deleted group
+        breaks the chain through it, as it does for the members it held."""
+        found: dict[str, Group] = {}
+        frontier = [object_id]
+        while frontier:
+            parents = session.scalars(
+                select(GroupMember.group_id).where(
+                    GroupMember.tenant_id == self.tenant_id,
+                    GroupMember.member_id.in_(frontier),
+                    GroupMember.relation == "member",
+                )
+            )
+            frontier = []
+            for gid in set(parents) - found.keys():
+                group = self._load(session, "group", gid)
+                if group is not None:
+                    found[gid] = group
+                    frontier.append(gid)
+        return [found[gid] for gid in sorted(found)]
 
     def _load(self, session: Session, kind: str, object_id: str) -> Any:
         table: Any = {"user": User, "group": Group, "servicePrincipal": ServicePrincipal}[kind]

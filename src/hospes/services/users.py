@@ -52,11 +52,15 @@ class UserService(Services):
         with self.read() as session:
             return self.find(session, key)
 
-    def member_of(self, key: str) -> list[Group]:
-        """The groups that directly contain the user (its ``memberOf``)."""
+    def groups_of(self, key: str, relation: str) -> list[Group]:
+        """The user's ``memberOf`` (groups that contain the user directly), ``transitiveMemberOf`` (also through
+        nested groups) or ``ownedObjects`` (groups the user owns)."""
         with self.read() as session:
             user = self.find(session, key)
-            return GroupService(self.sessions, self.actor).member_of(session, user.id)
+            groups = GroupService(self.sessions, self.actor)
+            if relation == "transitiveMemberOf":
+                return groups.transitive_member_of(session, user.id)
+            return groups.member_of(session, user.id, "owner" if relation == "ownedObjects" else "member")
 
     def sponsors(self, key: str) -> list[tuple[str, User | Group]]:
         """The user's sponsors that still exist, oldest first: ``("user" | "group", row)``."""

@@ -1,4 +1,5 @@
-"""``/users``: list, count, get by id or userPrincipalName, create, update, delete, memberOf, app roles."""
+"""``/users``: list, count, get by id or userPrincipalName, create, update, delete, memberOf, transitiveMemberOf,
+ownedObjects, app roles. ``/me`` (``graph/routers/me.py``) calls the same functions with the caller's id."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from hospes.domain.delegation import Reach
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.schema import GROUP, USER
 from hospes.domain.validation import validate_body
 from hospes.graph.deps import (
     AssignmentsWriter,
     BodyDep,
+    GroupsReach,
     QueryOptions,
     RuntimeDep,
     UserAssignmentsReader,
@@ -21,6 +24,7 @@ from hospes.graph.deps import (
 )
 from hospes.graph.routers.assignments import assignments_collection, create_assignment
 from hospes.graph.wire import collection, entity, paged, to_wire
+from hospes.services.users import UserService
 
 router = APIRouter()
 
@@ -77,10 +81,33 @@ def delete_user(key: str, users: UsersWriter) -> Response:
     return Response(status_code=204)
 
 
+def group_items(groups: list[Any], visible: Reach) -> list[dict[str, Any]]:
+    """Groups in a directoryObject collection. A caller who may not read a group still learns it is there: its type
+    and id, every other property null, as Graph answers a token without a group permission."""
+    blank = dict.fromkeys((p.name for p in GROUP.default_props), None)
+    return [
+        {"@odata.type": GROUP.odata_type, **(to_wire(GROUP, g) if visible.covers(g.id) else {**blank, "id": g.id})}
+        for g in groups
+    ]
+
+
+def groups_of(key: str, relation: str, state: RuntimeDep, users: UserService, visible: Reach) -> dict[str, Any]:
+    return collection(state, "directoryObjects", group_items(users.groups_of(key, relation), visible))
+
+
 @router.get("/users/{key}/memberOf")
-def member_of(key: str, state: RuntimeDep, users: UsersReader) -> dict[str, Any]:
-    items = [{"@odata.type": GROUP.odata_type, **to_wire(GROUP, g)} for g in users.member_of(key)]
-    return collection(state, "directoryObjects", items)
+def member_of(key: str, state: RuntimeDep, users: UsersReader, visible: GroupsReach) -> dict[str, Any]:
+    return groups_of(key, "memberOf", state, users, visible)
+
+
+@router.get("/users/{key}/transitiveMemberOf")
+def transitive_member_of(key: str, state: RuntimeDep, users: UsersReader, visible: GroupsReach) -> dict[str, Any]:
+    return groups_of(key, "transitiveMemberOf", state, users, visible)
+
+
+@router.get("/users/{key}/ownedObjects")
+def owned_objects(key: str, state: RuntimeDep, users: UsersReader, visible: GroupsReach) -> dict[str, Any]:
+    return groups_of(key, "ownedObjects", state, users, visible)
 
 
 @router.get("/users/{key}/appRoleAssignments")
