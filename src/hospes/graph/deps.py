@@ -34,6 +34,8 @@ from hospes.graph import permissions as perm
 from hospes.odata import ODataLimitError, ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
+from hospes.services.app_credentials import AppCredentialService
+from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
 from hospes.services.delegated import load_standing
@@ -163,6 +165,14 @@ MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBE
 GroupsReach = Annotated[Reach, Depends(reach_of(perm.GROUPS_READ))]
 AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]
 AppsWriter = Annotated[AppService, Depends(service(AppService, perm.APPS_WRITE))]
+AppViewsReader = Annotated[AppViews, Depends(service(AppViews, perm.APPS_READ))]
+
+
+def _credentials(runtime: Runtime, principal: Principal) -> AppCredentialService:
+    return AppCredentialService(runtime.sessions, principal, box=runtime.box)
+
+
+AppCredentialsWriter = Annotated[AppCredentialService, Depends(provider(_credentials, perm.APPS_WRITE))]
 # App role assignments, read under the permission of the object they are listed under, written under their own.
 UserAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.USERS_READ))]
 MyAssignmentsReader = Annotated[AppService, Depends(service(AppService, perm.USERS_READ, on_self=True))]

@@ -61,6 +61,7 @@ BODIES: dict[tuple[str, str], str] = {
     ("post", "/directoryRoles/{role_id}/members/$ref"): "reference",
     ("post", "/applications/{key}/addPassword"): "addPassword",
     ("post", "/applications/{key}/removePassword"): "removePassword",
+    ("post", "/servicePrincipals/{key}/addTokenSigningCertificate"): "addTokenSigningCertificate",
     ("patch", "/organization/{org_id}"): "organization.update",
     ("post", "/invitations"): "invitation",
     ("post", "/invitations/bulk"): "invitation.bulk",
@@ -163,6 +164,7 @@ def _responses() -> dict[tuple[str, str], Schema]:
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
     out["post", "/invitations/bulk"] = ref("invitation.bulk.result")
     out["post", "/applications/{key}/addPassword"] = ref("microsoft.graph.passwordCredential")
+    out["post", "/servicePrincipals/{key}/addTokenSigningCertificate"] = ref("microsoft.graph.selfSignedCertificate")
     out["get", "/directoryObjects/{object_id}"] = _DIRECTORY_OBJECT
     out["post", "/directory/deletedItems/{object_id}/restore"] = _DIRECTORY_OBJECT
     deleted = {"anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group")]}

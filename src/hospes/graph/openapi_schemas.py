@@ -240,6 +240,14 @@ ACTION_BODIES: dict[str, Schema] = {
     ),
     "addPassword": _obj({"passwordCredential": _obj({"displayName": nullable(_STR)})}),
     "removePassword": _obj({"keyId": _UUID}, ("keyId",)),
+    "addTokenSigningCertificate": _obj(
+        {
+            "@odata.type": _STR,
+            "displayName": {"type": ["string", "null"], "description": "CN=... (default: CN= and the app's name)."},
+            "endDateTime": {"type": ["string", "null"], "format": "date-time", "description": "At most 3 years."},
+        },
+        closed=True,
+    ),
     "organization.update": _obj(
         {
             "@odata.type": _STR,
@@ -376,6 +384,22 @@ ANSWERS: dict[str, Schema] = {
             }
         },
         ("value",),
+    ),
+    "microsoft.graph.selfSignedCertificate": _obj(
+        {
+            "@odata.context": {"type": "string", "format": "uri"},
+            "customKeyIdentifier": _STR,
+            "displayName": _STR,
+            "endDateTime": {"type": "string", "format": "date-time"},
+            "key": {"type": "string", "description": "The certificate: base64 of its DER encoding."},
+            "keyId": _UUID,
+            "startDateTime": {"type": "string", "format": "date-time"},
+            "thumbprint": {"type": "string", "description": "SHA-1 of the DER, upper-case hex."},
+            "type": _STR,
+            "usage": _STR,
+        },
+        ("keyId", "key", "thumbprint"),
+        closed=True,
     ),
     "microsoft.graph.passwordCredential": _obj(
         {

@@ -19,6 +19,15 @@ def graph_datetime(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_graph_datetime(value: object) -> dt.datetime:
+    """An Edm.DateTimeOffset of a request body (``2027-01-01T00:00:00Z``); ValueError for anything else. A value
+    without an offset is read as UTC."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a date and time")
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
 def to_wire(
     resource: Resource, row: Any, select: list[str] | None = None, computed: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -16,12 +16,21 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from hospes.auth.passwords import hash_secret
+from hospes.domain.app_registration import (
+    PLATFORMS,
+    RegistrationError,
+    application_changes,
+    check_redirect_total,
+    service_principal_changes,
+    validate_app_roles,
+)
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID, Principal
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
+from hospes.services.app_credentials import replace_app_certificates, require_signing_certificate
 from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
@@ -57,41 +66,6 @@ GRAPH_APP_ROLES = [
 ]
 
 
-def _validate_app_roles(roles: Any) -> list[dict[str, Any]]:
-    if roles is None:
-        return []
-    if not isinstance(roles, list):
-        raise InvalidInputError("Invalid value specified for property 'appRoles'.", target="appRoles")
-    out, values = [], set()
-    for role in roles:
-        if not isinstance(role, dict):
-            raise InvalidInputError("Invalid value specified for property 'appRoles'.", target="appRoles")
-        role_id = str(role.get("id") or new_id())
-        try:
-            uuid.UUID(role_id)
-        except ValueError:
-            raise InvalidInputError("appRoles: each role id must be a GUID.", target="appRoles") from None
-        members = role.get("allowedMemberTypes") or ["User"]
-        if not isinstance(members, list) or not set(members) <= {"User", "Application"}:
-            raise InvalidInputError("appRoles: allowedMemberTypes must be User and/or Application.")
-        value = role.get("value")
-        if value is not None and (not isinstance(value, str) or value in values):
-            raise InvalidInputError("appRoles: role values must be unique strings.", target="appRoles")
-        values.add(value)
-        out.append(
-            {
-                "id": role_id,
-                "allowedMemberTypes": members,
-                "value": value,
-                "displayName": str(role.get("displayName") or value or ""),
-                "description": str(role.get("description") or ""),
-                "isEnabled": role.get("isEnabled", True),
-                "origin": "Application",
-            }
-        )
-    return out
-
-
 class AppService(Services):
     # --- applications -------------------------------------------------------------------------------------
     def find_app(self, session: Session, key: str) -> Application:
@@ -122,35 +96,51 @@ class AppService(Services):
 
     def insert_app(self, op: Write, values: dict[str, Any], extras: dict[str, Any]) -> Application:
         values = dict(values)
-        values["app_roles"] = _validate_app_roles(values.get("app_roles"))
-        web = extras.get("web") or {}
-        redirects = web.get("redirectUris", []) if isinstance(web, dict) else None
-        if not isinstance(redirects, list) or not all(isinstance(u, str) for u in redirects):
-            raise InvalidInputError("Invalid value specified for property 'web'.", target="web")
-        app = Application(
-            id=new_id(),
-            tenant_id=self.tenant_id,
-            app_id=new_id(),
-            created_at=op.now,
-            web_redirect_uris=redirects,
-            **values,
-        )
+        values["app_roles"] = validate_app_roles(values.get("app_roles"))
+        changes = application_changes(extras, values)
+        app = Application(id=new_id(), tenant_id=self.tenant_id, app_id=new_id(), created_at=op.now)
+        self._apply(op, app, {**values, **changes}, extras)
         op.session.add(app)
         op.session.flush()
         op.target("Application", app.id, app.display_name)
         return app
 
-    def update_app(self, key: str, values: dict[str, Any]) -> Application:
+    def update_app(self, key: str, values: dict[str, Any], extras: dict[str, Any] | None = None) -> Application:
+        extras = extras or {}
         with self.write("ApplicationManagement", "Update application") as op:
             app = self.find_app(op.session, key)
             op.target("Application", app.id, app.display_name)
             if "app_roles" in values:
-                values["app_roles"] = _validate_app_roles(values["app_roles"])
-            for attr, value in values.items():
-                setattr(app, attr, value)
+                values["app_roles"] = validate_app_roles(values["app_roles"])
+            self._apply(op, app, {**values, **application_changes(extras, values)}, extras)
             for sp in op.session.scalars(select(ServicePrincipal).where(ServicePrincipal.application_id == app.id)):
                 sp.display_name = app.display_name
             return app
+
+    def _apply(self, op: Write, app: Application, values: dict[str, Any], extras: dict[str, Any]) -> None:
+        for attr, value in values.items():
+            setattr(app, attr, value)
+        check_redirect_total({attr: getattr(app, attr) or [] for attr in PLATFORMS.values()})
+        if values.get("identifier_uris"):
+            self._identifiers_unique(op.session, app)
+        if "keyCredentials" in extras:
+            op.session.flush()
+            replace_app_certificates(op, app, extras["keyCredentials"])
+
+    def _identifiers_unique(self, session: Session, app: Application) -> None:
+        """An identifier names one application of the tenant: a SAML request's issuer must find one app."""
+        mine = set(app.identifier_uris)
+        others = session.scalars(
+            select(Application.identifier_uris).where(Application.tenant_id == self.tenant_id, Application.id != app.id)
+        )
+        for uris in others:
+            taken = mine & set(uris or [])
+            if taken:
+                raise RegistrationError(
+                    "identifierUris",
+                    "Application",
+                    f"Another application of this organization already uses '{sorted(taken)[0]}'.",
+                )
 
     def delete_app(self, key: str) -> None:
         with self.write("ApplicationManagement", "Delete application") as op:
@@ -267,6 +257,13 @@ class AppService(Services):
                 "A service principal with the same appId already exists.",
                 code="Request_MultipleObjectsWithSameKeyValue",
             )
+        values = dict(values or {})
+        values.update(service_principal_changes(values))
+        if values.get("preferred_token_signing_key_thumbprint"):
+            raise InvalidInputError(
+                "A new service principal has no signing certificate yet: add one with addTokenSigningCertificate.",
+                target="preferredTokenSigningKeyThumbprint",
+            )
         sp = ServicePrincipal(
             id=new_id(),
             tenant_id=self.tenant_id,
@@ -274,7 +271,7 @@ class AppService(Services):
             application_id=app.id,
             display_name=app.display_name,
             created_at=op.now,
-            **(values or {}),
+            **values,
         )
         op.session.add(sp)
         op.session.flush()
@@ -285,6 +282,9 @@ class AppService(Services):
         with self.write("ApplicationManagement", "Update service principal") as op:
             sp = self.find_sp(op.session, key)
             op.target("ServicePrincipal", sp.id, sp.display_name)
+            values = {**values, **service_principal_changes(values)}
+            if values.get("preferred_token_signing_key_thumbprint"):
+                require_signing_certificate(op.session, sp, values["preferred_token_signing_key_thumbprint"])
             for attr, value in values.items():
                 setattr(sp, attr, value)
             return sp

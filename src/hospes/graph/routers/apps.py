@@ -9,68 +9,48 @@ from fastapi import APIRouter, Request, Response
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import validate_body
-from hospes.graph.deps import AppsReader, AppsWriter, AssignmentsWriter, BodyDep, QueryOptions, RuntimeDep
+from hospes.graph.app_wire import application, password_credential, self_signed_certificate, service_principal
+from hospes.graph.deps import (
+    AppCredentialsWriter,
+    AppsReader,
+    AppsWriter,
+    AppViewsReader,
+    AssignmentsWriter,
+    BodyDep,
+    QueryOptions,
+    RuntimeDep,
+)
 from hospes.graph.routers.assignments import assignments_collection, create_assignment
-from hospes.graph.wire import entity, graph_datetime, paged, to_wire
-from hospes.services.apps import Application, ClientSecret, ServicePrincipal
+from hospes.graph.wire import entity, paged, parse_graph_datetime
 
 router = APIRouter()
 
 
-def _credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:
-    return {
-        "customKeyIdentifier": None,
-        "displayName": cred.display_name,
-        "endDateTime": graph_datetime(cred.end_at),
-        "hint": cred.hint,
-        "keyId": cred.key_id,
-        "secretText": secret_text,
-        "startDateTime": graph_datetime(cred.start_at),
-    }
-
-
-def _app(app: Application, creds: list[ClientSecret], select: list[str] | None = None) -> dict[str, Any]:
-    return to_wire(
-        APPLICATION,
-        app,
-        select,
-        computed={
-            "passwordCredentials": [_credential(c) for c in creds],
-            "web": {"redirectUris": app.web_redirect_uris},
-            "requiredResourceAccess": [],
-        },
-    )
-
-
-def _sp(sp: ServicePrincipal, roles: list[dict[str, Any]], select: list[str] | None = None) -> dict[str, Any]:
-    return to_wire(SERVICE_PRINCIPAL, sp, select, computed={"appRoles": roles, "servicePrincipalType": "Application"})
-
-
 @router.get("/applications")
-def list_apps(request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+def list_apps(request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, apps.actor)
-    page, creds = apps.list_apps(options.query)
-    items = (_app(a, creds[a.id], options.select) for a in page.rows)
+    page, views = apps.applications(options.query)
+    items = (application(v, options.select) for v in views)
     return paged(state, "applications", options, page, apps.tenant_id, items)
 
 
 @router.post("/applications", status_code=201)
-def create_app(body: BodyDep, state: RuntimeDep, apps: AppsWriter) -> dict[str, Any]:
+def create_app(body: BodyDep, state: RuntimeDep, apps: AppsWriter, views: AppViewsReader) -> dict[str, Any]:
     values, extras = validate_body(APPLICATION, body)
-    return entity(state, "applications", _app(apps.create_app(values, extras), []))
+    created = apps.create_app(values, extras)
+    return entity(state, "applications", application(views.application(created.id)))
 
 
 @router.get("/applications/{key}")
-def get_app(key: str, request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+def get_app(key: str, request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, apps.actor)
-    app, creds = apps.get_app(key)
-    return entity(state, "applications", _app(app, creds, options.select))
+    return entity(state, "applications", application(apps.application(key), options.select, single=True))
 
 
 @router.patch("/applications/{key}", status_code=204)
 def update_app(key: str, body: BodyDep, apps: AppsWriter) -> Response:
-    values, _ = validate_body(APPLICATION, body)
-    apps.update_app(key, values)
+    values, extras = validate_body(APPLICATION, body)
+    apps.update_app(key, values, extras)
     return Response(status_code=204)
 
 
@@ -91,7 +71,7 @@ def add_password(key: str, body: BodyDep, state: RuntimeDep, apps: AppsWriter) -
     cred, text = apps.add_password(key, name)
     return {
         "@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
-        **_credential(cred, text),
+        **password_credential(cred, text),
     }
 
 
@@ -105,29 +85,28 @@ def remove_password(key: str, body: BodyDep, apps: AppsWriter) -> Response:
 
 
 @router.get("/servicePrincipals")
-def list_sps(request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+def list_sps(request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
-    page, roles = apps.list_sps(options.query)
-    items = (_sp(sp, roles[sp.id], options.select) for sp in page.rows)
+    page, views = apps.service_principals(options.query)
+    items = (service_principal(v, options.select) for v in views)
     return paged(state, "servicePrincipals", options, page, apps.tenant_id, items)
 
 
 @router.post("/servicePrincipals", status_code=201)
-def create_sp(body: BodyDep, state: RuntimeDep, apps: AppsWriter) -> dict[str, Any]:
+def create_sp(body: BodyDep, state: RuntimeDep, apps: AppsWriter, views: AppViewsReader) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInputError("The request body must be a JSON object.")
     rest = {k: v for k, v in body.items() if k != "appId"}
     values, _ = validate_body(SERVICE_PRINCIPAL, rest)
     sp = apps.create_sp(values, body.get("appId"))
-    _, roles = apps.get_sp(sp.id)
-    return entity(state, "servicePrincipals", _sp(sp, roles))
+    return entity(state, "servicePrincipals", service_principal(views.service_principal(sp.id)))
 
 
 @router.get("/servicePrincipals/{key}")
-def get_sp(key: str, request: Request, state: RuntimeDep, apps: AppsReader) -> dict[str, Any]:
+def get_sp(key: str, request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
-    sp, roles = apps.get_sp(key)
-    return entity(state, "servicePrincipals", _sp(sp, roles, options.select))
+    view = apps.service_principal(key)
+    return entity(state, "servicePrincipals", service_principal(view, options.select, single=True))
 
 
 @router.patch("/servicePrincipals/{key}", status_code=204)
@@ -135,6 +114,27 @@ def update_sp(key: str, body: BodyDep, apps: AppsWriter) -> Response:
     values, _ = validate_body(SERVICE_PRINCIPAL, body)
     apps.update_sp(key, values)
     return Response(status_code=204)
+
+
+@router.post("/servicePrincipals/{key}/addTokenSigningCertificate")
+def add_token_signing_certificate(
+    key: str, body: BodyDep, state: RuntimeDep, credentials: AppCredentialsWriter
+) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The request body must be a JSON object.")
+    unknown = sorted(set(body) - {"displayName", "endDateTime", "@odata.type"})
+    if unknown:
+        raise InvalidInputError(f"Property '{unknown[0]}' does not exist on this action.", target=unknown[0])
+    end = body.get("endDateTime")
+    try:
+        end_at = parse_graph_datetime(end) if end is not None else None
+    except ValueError:
+        raise InvalidInputError("Invalid value specified for property 'endDateTime'.", target="endDateTime") from None
+    row = credentials.add_token_signing_certificate(key, body.get("displayName"), end_at)
+    return {
+        "@odata.context": f"{state.settings.public_url}/v1.0/$metadata#microsoft.graph.selfSignedCertificate",
+        **self_signed_certificate(row),
+    }
 
 
 @router.delete("/servicePrincipals/{key}", status_code=204)

@@ -1,0 +1,79 @@
+"""Read models of applications and service principals with what their Graph form and the portal show beside the
+row: credentials, and a service principal's reply URLs and names (which live on its application)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
+from hospes.services.app_credentials import KeyCredential, app_certificates, signing_certificates
+from hospes.services.apps import Application, AppService, ClientSecret, ServicePrincipal
+from hospes.services.listing import ListQuery, Page, list_page
+
+
+@dataclass(frozen=True)
+class AppView:
+    app: Application
+    secrets: list[ClientSecret]
+    certificates: list[KeyCredential]
+
+
+@dataclass(frozen=True)
+class SpView:
+    sp: ServicePrincipal
+    roles: list[dict[str, Any]]
+    application: Application | None
+    certificates: list[KeyCredential] = field(default_factory=list)
+
+    @property
+    def reply_urls(self) -> list[str]:
+        """Graph's ``replyUrls``: the application's web redirect URIs (a SAML app's reply URLs)."""
+        return list(self.application.web_redirect_uris) if self.application else []
+
+    @property
+    def names(self) -> list[str]:
+        """Graph's ``servicePrincipalNames``: the app id and the application's identifier URIs."""
+        return [self.sp.app_id, *(self.application.identifier_uris if self.application else [])]
+
+
+class AppViews(AppService):
+    def _app_view(self, session: Session, app: Application) -> AppView:
+        return AppView(app, self.secrets_of(session, app.id), app_certificates(session, app))
+
+    def _sp_view(self, session: Session, sp: ServicePrincipal) -> SpView:
+        app = session.get(Application, sp.application_id) if sp.application_id else None
+        return SpView(sp, self.sp_roles(session, sp), app, signing_certificates(session, sp))
+
+    def application(self, key: str) -> AppView:
+        with self.read() as session:
+            return self._app_view(session, self.find_app(session, key))
+
+    def applications(self, query: ListQuery) -> tuple[Page, list[AppView]]:
+        with self.read() as session:
+            page = list_page(session, APPLICATION, Application, [Application.tenant_id == self.tenant_id], query)
+            return page, [self._app_view(session, a) for a in page.rows]
+
+    def service_principal(self, key: str) -> SpView:
+        with self.read() as session:
+            return self._sp_view(session, self.find_sp(session, key))
+
+    def service_principals(self, query: ListQuery) -> tuple[Page, list[SpView]]:
+        with self.read() as session:
+            page = list_page(
+                session, SERVICE_PRINCIPAL, ServicePrincipal, [ServicePrincipal.tenant_id == self.tenant_id], query
+            )
+            return page, [self._sp_view(session, sp) for sp in page.rows]
+
+    def service_principal_of(self, app_id: str) -> ServicePrincipal | None:
+        """The enterprise application (service principal) of an application registration, if it has one."""
+        with self.read() as session:
+            app = self.find_app(session, app_id)
+            return session.scalar(
+                select(ServicePrincipal).where(
+                    ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.application_id == app.id
+                )
+            )
