@@ -18,7 +18,7 @@ EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
 
 def _declared(client: TestClient) -> tuple[dict[str, set[str]], set[str]]:
-    """{entity type: declared property and navigation names}, and the entity set names."""
+    """{entity type: declared property and navigation names}, and the entity set and singleton names."""
     response = client.get("/v1.0/$metadata")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
@@ -38,6 +38,9 @@ def _declared(client: TestClient) -> tuple[dict[str, set[str]], set[str]]:
         if type_name.startswith("microsoft.graph."):  # every type it names is declared
             assert type_name.removeprefix("microsoft.graph.") in complex_types | set(types), type_name
     sets = {s.get("Name") or "" for s in schema.iter(f"{EDM}EntitySet")}
+    for singleton in schema.iter(f"{EDM}Singleton"):
+        assert (singleton.get("Type") or "").removeprefix("microsoft.graph.") in types
+        sets.add(singleton.get("Name") or "")
     return types, sets
 
 
@@ -88,6 +91,17 @@ def test_every_returned_property_is_declared_for_its_type(client: TestClient, te
             _assert_declared(types, resource, item)
 
 
+def test_relations_served_as_segments_are_navigation_properties(client: TestClient, tenant: TenantHandle) -> None:
+    """Every ``/users/{id}/<relation>`` and ``/me/<relation>`` the API serves is declared on its type."""
+    types, _ = _declared(client)
+    user = tenant.new_user()
+    relations = ("memberOf", "transitiveMemberOf", "ownedObjects", "sponsors", "appRoleAssignments")
+    for relation in relations:
+        assert tenant.get(f"/users/{user['id']}/{relation}").status_code == 200, relation
+        assert relation in types["user"], relation
+    assert {"members", "owners", "appRoleAssignments"} <= types["group"]
+
+
 def test_odata_context_resolves_to_the_metadata(client: TestClient, tenant: TenantHandle) -> None:
     context = tenant.get("/users").json()["@odata.context"]
     assert context.endswith("/v1.0/$metadata#users")
@@ -103,7 +117,9 @@ def test_service_document_lists_the_entity_sets(client: TestClient, path: str) -
     assert body["@odata.context"].endswith("/v1.0/$metadata")
     names = {s["name"] for s in body["value"]}
     assert {"users", "groups", "applications", "servicePrincipals", "invitations", "organization"} <= names
-    assert all(s["kind"] == "EntitySet" and s["url"] == s["name"] for s in body["value"])
+    assert all(s["url"] == s["name"] for s in body["value"])
+    assert {s["name"] for s in body["value"] if s["kind"] == "Singleton"} == {"me"}
+    assert all(s["kind"] == "EntitySet" for s in body["value"] if s["name"] != "me")
     _, sets = _declared(client)
     assert names == sets
 

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from hospes.graph.deps import json_body, optional_body
+from tests.helpers.delegated import as_scoped
 from tests.helpers.tenants import TenantHandle
 
 ERRORS_EVERYWHERE = ("400", "401", "403")
@@ -188,6 +189,12 @@ def test_real_answers_validate_against_the_document(
     check(tenant.get(f"/groups/{group['id']}/members"), "get", "/v1.0/groups/{group_id}/members")
     check(tenant.get(f"/groups/{group['id']}/members/$ref"), "get", "/v1.0/groups/{group_id}/members/$ref")
     check(tenant.get(f"/users/{user['id']}/memberOf"), "get", "/v1.0/users/{key}/memberOf")
+    check(tenant.get(f"/users/{user['id']}/transitiveMemberOf"), "get", "/v1.0/users/{key}/transitiveMemberOf")
+    me = as_scoped(tenant, user, "User.Read", "GroupMember.Read.All")
+    check(me.get("/me?$select=id,userType"), "get", "/v1.0/me")
+    check(me.get("/me/memberOf"), "get", "/v1.0/me/memberOf")
+    check(me.get("/me/ownedObjects"), "get", "/v1.0/me/ownedObjects")
+    check(me.get("/me/appRoleAssignments"), "get", "/v1.0/me/appRoleAssignments")
     check(tenant.get("/applications"), "get", "/v1.0/applications")
     check(tenant.get("/servicePrincipals"), "get", "/v1.0/servicePrincipals")
     check(tenant.get("/auditLogs/directoryAudits?$top=5"), "get", "/v1.0/auditLogs/directoryAudits")

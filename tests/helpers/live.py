@@ -133,7 +133,8 @@ class ClientCredentialsProvider(AccessTokenProvider):
     """Gets a token from the server's own token endpoint (OAuth 2.0 client credentials), for its host only."""
 
     def __init__(self, server: LiveServer, tenant: str, client_id: str, secret: str) -> None:
-        self._server, self._tenant, self._client_id, self._secret = server, tenant, client_id, secret
+        self._server, self._tenant = server, tenant
+        self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
         self._validator = AllowedHostsValidator([urlparse(server.base_url).hostname or ""])
         self._token: str | None = None
 
@@ -141,15 +142,10 @@ class ClientCredentialsProvider(AccessTokenProvider):
         if not self._validator.is_url_host_valid(uri):
             return ""
         if self._token is None:
-            async with httpx.AsyncClient(verify=self._server.verify) as http:
+            async with httpx.AsyncClient() as http:
                 response = await http.post(
                     f"{self._server.base_url}/{self._tenant}/oauth2/v2.0/token",
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": self._client_id,
-                        "client_secret": self._secret,
-                        "scope": "https://graph.microsoft.com/.default",
-                    },
+                    data={**self._form, "scope": "https://graph.microsoft.com/.default"},
                 )
                 response.raise_for_status()
                 self._token = response.json()["access_token"]
@@ -159,11 +155,29 @@ class ClientCredentialsProvider(AccessTokenProvider):
         return self._validator
 
 
-def graph_client(server: LiveServer, tenant: str, client_id: str, secret: str) -> GraphServiceClient:
-    auth = BaseBearerTokenAuthenticationProvider(ClientCredentialsProvider(server, tenant, client_id, secret))
-    adapter = GraphRequestAdapter(auth)
+class PasswordGrantProvider(ClientCredentialsProvider):
+    """A user's delegated token from the resource-owner password grant (a public client: no secret)."""
+
+    def __init__(self, server: LiveServer, tenant: str, client_id: str, username: str, password: str) -> None:
+        super().__init__(server, tenant, client_id, "")
+        self._form = {"grant_type": "password", "client_id": client_id, "username": username, "password": password}
+
+
+def _client(server: LiveServer, provider: AccessTokenProvider) -> GraphServiceClient:
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(provider))
     adapter.base_url = server.graph_url
     return GraphServiceClient(request_adapter=adapter)
+
+
+def graph_client(server: LiveServer, tenant: str, client_id: str, secret: str) -> GraphServiceClient:
+    return _client(server, ClientCredentialsProvider(server, tenant, client_id, secret))
+
+
+def user_graph_client(
+    server: LiveServer, tenant: str, client_id: str, username: str, password: str
+) -> GraphServiceClient:
+    """The SDK signed in as a user: every call acts with the user's own rights."""
+    return _client(server, PasswordGrantProvider(server, tenant, client_id, username, password))
 
 
 def sdk_user(boot: TenantBootstrap, nick: str) -> User:

@@ -45,6 +45,25 @@ ENTITY_SETS: tuple[Resource, ...] = (
 )
 # Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits).
 CONTAINED_TYPES: tuple[Resource, ...] = (APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT)
+# The relations served as their own segments (``/users/{id}/memberOf``), never inline: the resource schemas
+# describe what an object's JSON holds, so these are declared here.
+_OBJECTS = f"Collection({NAMESPACE}.directoryObject)"
+NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
+    USER.name: (
+        ("memberOf", _OBJECTS),
+        ("transitiveMemberOf", _OBJECTS),
+        ("ownedObjects", _OBJECTS),
+        ("sponsors", _OBJECTS),
+        ("appRoleAssignments", f"Collection({NAMESPACE}.{APP_ROLE_ASSIGNMENT.name})"),
+    ),
+    GROUP.name: (
+        ("members", _OBJECTS),
+        ("owners", _OBJECTS),
+        ("appRoleAssignments", f"Collection({NAMESPACE}.{APP_ROLE_ASSIGNMENT.name})"),
+    ),
+}
+# Singletons: ``/me``, the signed-in user of a delegated token.
+SINGLETONS: tuple[tuple[str, Resource], ...] = (("me", USER),)
 
 _SCALARS = {
     "str": "Edm.String",
@@ -102,6 +121,8 @@ def metadata_document() -> bytes:
             if prop.name == "id":
                 attributes["Nullable"] = "false"
             ET.SubElement(entity, "Property", attributes)
+        for name, type_name in NAVIGATION.get(resource.name, ()):
+            ET.SubElement(entity, "NavigationProperty", {"Name": name, "Type": type_name})
     for name in _complex_types(resources):
         ET.SubElement(schema, "ComplexType", {"Name": name, "OpenType": "true"})
     container = ET.SubElement(schema, "EntityContainer", {"Name": "GraphService"})
@@ -109,13 +130,18 @@ def metadata_document() -> bytes:
         ET.SubElement(
             container, "EntitySet", {"Name": resource.collection, "EntityType": f"{NAMESPACE}.{resource.name}"}
         )
+    for name, resource in SINGLETONS:
+        ET.SubElement(container, "Singleton", {"Name": name, "Type": f"{NAMESPACE}.{resource.name}"})
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body
 
 
 def service_document(public_url: str) -> dict[str, object]:
-    """``/v1.0``: the entity sets, relative to the service root (OData JSON format, section 5)."""
+    """``/v1.0``: the entity sets and singletons, relative to the service root (OData JSON format, section 5)."""
     return {
         "@odata.context": f"{public_url}/v1.0/$metadata",
-        "value": [{"name": r.collection, "kind": "EntitySet", "url": r.collection} for r in ENTITY_SETS],
+        "value": [
+            *({"name": r.collection, "kind": "EntitySet", "url": r.collection} for r in ENTITY_SETS),
+            *({"name": name, "kind": "Singleton", "url": name} for name, _ in SINGLETONS),
+        ],
     }

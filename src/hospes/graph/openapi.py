@@ -112,6 +112,7 @@ COLLECTIONS: dict[str, Resource | None] = {
 # Single entities read through ``QueryOptions``: ``$select`` only.
 ENTITIES: dict[str, Resource] = {
     "/users/{key}": USER,
+    "/me": USER,
     "/groups/{group_id}": GROUP,
     "/applications/{key}": APPLICATION,
     "/servicePrincipals/{key}": SERVICE_PRINCIPAL,
@@ -131,6 +132,12 @@ CONFLICTS = frozenset({("post", "/servicePrincipals"), ("post", "/policies/b2bMa
 _DIRECTORY_OBJECT = {
     "anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group"), ref("microsoft.graph.servicePrincipal")]
 }
+# The groups of a user (a directoryObject collection), under /users/{key} and /me.
+_USER_GROUPS = tuple(
+    f"{base}/{relation}"
+    for base in ("/users/{key}", "/me")
+    for relation in ("memberOf", "transitiveMemberOf", "ownedObjects")
+)
 _ASSIGNMENTS = (
     "/users/{key}/appRoleAssignments",
     "/groups/{group_id}/appRoleAssignments",
@@ -156,7 +163,8 @@ def _responses() -> dict[tuple[str, str], Schema]:
     for path in _ASSIGNMENTS:
         out["get", path] = collection_schema(assignment)
         out["post", path] = assignment
-    for path in ("/users/{key}/memberOf", "/users/{key}/sponsors", "/directoryRoles/{role_id}/members"):
+    out["get", "/me/appRoleAssignments"] = collection_schema(assignment)
+    for path in (*_USER_GROUPS, "/users/{key}/sponsors", "/directoryRoles/{role_id}/members"):
         out["get", path] = collection_schema(_DIRECTORY_OBJECT)
     for path in _REFS:
         out["get", path] = collection_schema(_DIRECTORY_OBJECT, paged=True)
@@ -378,7 +386,13 @@ def _components(public_url: str) -> Schema:
                     }
                 },
             },
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An app-only token, or a user's delegated token (its scopes intersected with the "
+                "user's own rights; /me needs one).",
+            },
             "clientBasic": {"type": "http", "scheme": "basic", "description": "client_id:client_secret"},
         },
     }
