@@ -87,9 +87,10 @@ async def caller_standing(state: RuntimeDep, principal: PrincipalDep) -> Standin
     caches a dependency's value within one request."""
     if principal.kind != "user":
         return None
-    if state.database.is_sqlite:
-        return load_standing(state.sessions, principal.tenant_id, principal.id)
-    return await anyio.to_thread.run_sync(load_standing, state.sessions, principal.tenant_id, principal.id)
+    engine = state.database.engine
+    if state.database.is_sqlite:  # local indexed reads of microseconds, as for the app check above
+        return load_standing(engine, principal.tenant_id, principal.id)
+    return await anyio.to_thread.run_sync(load_standing, engine, principal.tenant_id, principal.id)
 
 
 StandingDep = Annotated[Standing | None, Depends(caller_standing)]

@@ -133,7 +133,18 @@ def read_one(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -
     transaction layer: 10 µs instead of 100–140 µs through a session on SQLite, for the read every API request
     makes (is the calling app still enabled?). SQLite connections are in autocommit mode (the SELECT is its own
     read transaction); a PostgreSQL connection is rolled back when returned to the pool. Statements are kept
-    compiled, so pass module-level statements with bind parameters only."""
+    compiled, so pass module-level statements with bind parameters only. Values come as the driver gives them
+    (no SQLAlchemy type processing: a JSON column is text on SQLite)."""
+    rows = _read(engine, statement, params, many=False)
+    return rows[0] if rows else None
+
+
+def read_all(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of a small indexed read, the way ``read_one`` reads one."""
+    return _read(engine, statement, params, many=True)
+
+
+def _read(engine: Engine, statement: ClauseElement, params: dict[str, Any], *, many: bool) -> list[tuple[Any, ...]]:
     key = (engine.dialect.name, id(statement))  # the statement is module-level: its id is stable
     compiled = _COMPILED.get(key)
     if compiled is None:
@@ -144,8 +155,12 @@ def read_one(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -
     try:
         cursor = raw.cursor()
         cursor.execute(compiled.string, args)
-        row = cursor.fetchone()
+        if many:
+            rows = [tuple(row) for row in cursor.fetchall()]
+        else:
+            row = cursor.fetchone()
+            rows = [tuple(row)] if row is not None else []
         cursor.close()
-        return tuple(row) if row is not None else None
+        return rows
     finally:
         raw.close()
