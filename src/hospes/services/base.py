@@ -17,7 +17,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
-from hospes.storage.tables import AuditLog, ChangeLog
+from hospes.storage.tables import AuditLog, ChangeLog, User
 
 R = TypeVar("R")
 
@@ -134,6 +134,19 @@ class Services:
             raise
         finally:
             session.close()
+
+    def audit_each(self, op: Write, category: str, activity: str, targets: list[Any]) -> None:
+        """A write on several users or groups at once: the write's own audit row names the first, and each other one
+        gets its own row in the same transaction, so the log reads as if each had been done on its own."""
+        kind = "User" if targets and isinstance(targets[0], User) else "Group"
+        for index, obj in enumerate(targets):
+            name = obj.user_principal_name if kind == "User" else obj.display_name
+            if index == 0:
+                op.target(kind, obj.id, name)
+                continue
+            row = self.audit_row(op, category, activity, "success", None)
+            row.target_type, row.target_id, row.target_name = kind, obj.id, name
+            op.session.add(row)
 
     def _audit_failure(self, op: Write, category: str, activity: str, reason: str) -> None:
         with self.sessions.begin() as session:

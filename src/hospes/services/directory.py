@@ -65,6 +65,26 @@ class DeletedItemsService(Services):
             else:
                 GroupService(self.sessions, self.actor).hard_delete(op, row)
 
+    def restore_users(self, ids: list[str]) -> int:
+        """Restore several deleted users in one transaction, all or none (the portal's deleted users view)."""
+        users_svc = UserService(self.sessions, self.actor)
+        with self.write("DirectoryManagement", "Restore deleted item") as op:
+            users = users_svc.many(op.session, ids, deleted=True)
+            for user in users:
+                users_svc.restore(op, user)
+            self.audit_each(op, "DirectoryManagement", "Restore deleted item", users)
+            return len(users)
+
+    def purge_users(self, ids: list[str]) -> int:
+        """Delete several deleted users permanently in one transaction, all or none."""
+        users_svc = UserService(self.sessions, self.actor)
+        with self.write("DirectoryManagement", "Hard delete item") as op:
+            users = users_svc.many(op.session, ids, deleted=True)
+            for user in users:
+                users_svc.hard_delete(op, user)
+            self.audit_each(op, "DirectoryManagement", "Hard delete item", users)
+            return len(users)
+
 
 def purge_expired(sessions: sessionmaker[Session], retention_days: int) -> int:
     """Hard-delete what stayed in deleted items past its retention; one transaction per object."""

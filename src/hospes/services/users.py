@@ -163,6 +163,68 @@ class UserService(Services):
             revoke_user_sessions(op.session, user.id)
             op.change(ObjectType.USER, user.id, ChangeType.DELETED)
 
+    def add_sponsor(self, key: str, sponsor_id: str) -> None:
+        """Make a user or group of this tenant a sponsor of the user (``POST /users/{id}/sponsors/$ref``)."""
+        with self.write("UserManagement", "Update user") as op:
+            user = self.find(op.session, key)
+            op.target("User", user.id, user.user_principal_name)
+            kind, sponsor = GroupService(self.sessions, self.actor).resolve(op.session, sponsor_id)
+            if kind not in ("user", "group"):
+                raise InvalidInputError("A sponsor is a user or a group.", target="sponsors")
+            if sponsor.id == user.id:
+                raise InvalidInputError("A user cannot sponsor themselves.", target="sponsors")
+            if op.session.get(UserSponsor, (user.id, sponsor.id)) is not None:
+                raise ConflictError(
+                    "One or more added object references already exist for the following modified properties: "
+                    "'sponsors'.",
+                    target="sponsors",
+                )
+            op.session.add(
+                UserSponsor(
+                    user_id=user.id,
+                    sponsor_id=sponsor.id,
+                    sponsor_type=kind,
+                    tenant_id=self.tenant_id,
+                    created_at=op.now,
+                )
+            )
+            op.details["modifiedProperties"] = ["sponsors"]
+            op.change(ObjectType.USER, user.id, ChangeType.UPDATED, ["sponsors"])
+
+    def remove_sponsor(self, key: str, sponsor_id: str) -> None:
+        with self.write("UserManagement", "Update user") as op:
+            user = self.find(op.session, key)
+            op.target("User", user.id, user.user_principal_name)
+            link = op.session.get(UserSponsor, (user.id, sponsor_id))
+            if link is None or link.tenant_id != self.tenant_id:
+                raise NotFoundError(sponsor_id)
+            op.session.delete(link)
+            op.details["modifiedProperties"] = ["sponsors"]
+            op.change(ObjectType.USER, user.id, ChangeType.UPDATED, ["sponsors"])
+
+    def soft_delete_many(self, ids: list[str]) -> int:
+        """Delete several users in one transaction, all or none (the portal's multi-select); audited as one
+        "Delete user" per user, as if each had been deleted on its own."""
+        with self.write("UserManagement", "Delete user") as op:
+            users = self.many(op.session, ids, deleted=False)
+            for user in users:
+                user.deleted_at = op.now
+                revoke_user_sessions(op.session, user.id)
+                op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+            self.audit_each(op, "UserManagement", "Delete user", users)
+            return len(users)
+
+    def many(self, session: Session, ids: list[str], *, deleted: bool) -> list[User]:
+        """The users of these ids, live or deleted; NotFoundError names the first one that is not."""
+        wanted = list(dict.fromkeys(ids))
+        state = User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
+        rows = list(session.scalars(select(User).where(User.tenant_id == self.tenant_id, User.id.in_(wanted), state)))
+        found = {u.id for u in rows}
+        missing = [i for i in wanted if i not in found]
+        if missing or not rows:
+            raise NotFoundError(missing[0] if missing else "")
+        return rows
+
     def may_leave(self, user: User) -> bool:
         """Whether ``user`` may leave the organization on their own: an invited user, if the tenant allows it."""
         with self.read() as session:

@@ -122,6 +122,8 @@ class SessionStore:
                     expires_at=expires,
                 )
             )
+            if level == FULL:
+                op.session.execute(update(User).where(User.id == user.id).values(last_sign_in_at=now))
             op.target("User", user.id, user.user_principal_name)
             op.details.update({"methods": amr, "clientAddress": address})
         return token

@@ -89,6 +89,7 @@ class User(Base):
         Index("ix_users_tenant_mail", "tenant_id", "mail_key"),
         Index("ix_users_tenant_deleted", "tenant_id", "deleted_at"),
         Index("ix_users_tenant_id", "tenant_id", "id"),  # default keyset order of a tenant's listing
+        Index("ix_users_tenant_last_sign_in", "tenant_id", "last_sign_in_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -123,6 +124,7 @@ class User(Base):
     manager_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the last session opened fully signed in
 
 
 class Group(Base):
@@ -399,7 +401,10 @@ class OutboxMessage(Base):
     worker. ``mime`` is the complete rendered message (stable Message-ID, so a retry is the same message)."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_related", "related_id"),  # an invitation's email, for its delivery state
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str | None] = mapped_column(String(36), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # "invitation", ...

@@ -10,16 +10,22 @@ from hospes.web.portal import (
     bulk,
     groups,
     logs,
+    pickers,
     provisioning_logs,
     provisioning_mappings,
     provisioning_settings,
     settings,
+    user_edit,
+    user_lists,
     users,
 )
 
 router = APIRouter(include_in_schema=False)
 router.include_router(bulk.router)  # before users: /users/bulk is not a user id
+router.include_router(user_lists.router)  # before users: /users/download.csv and /users/selected are not ids
+router.include_router(user_edit.router)  # before users: /users/{id}/edit is not a confirmation page
 router.include_router(users.router)
+router.include_router(pickers.router)
 router.include_router(groups.router)
 router.include_router(provisioning_settings.router)  # before apps: /apps/{id}/provisioning
 router.include_router(provisioning_mappings.router)

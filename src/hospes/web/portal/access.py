@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
 from babel.dates import format_datetime
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
@@ -33,6 +35,7 @@ from hospes.services.groups import GroupService
 from hospes.services.invitations.jobs import BulkJobs
 from hospes.services.invitations.service import InvitationService
 from hospes.services.tenants import OrganizationService
+from hospes.services.user_export import UserExport
 from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for
@@ -43,6 +46,8 @@ from hospes.web.security import same_origin
 MAX_PORTAL_FORM_BYTES = 64 * 1024  # the invitation message alone may be 10,000 characters
 MAX_FIELDS = 400  # group and app check boxes
 # The sign-in pages' policy plus our own script (progress polling, live expression checks) and its fetches.
+# Territory codes that are not countries or regions a user can be in.
+_NOT_PLACES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 PORTAL_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
 
 
@@ -99,6 +104,10 @@ class AdminPage:
         return PortalQueries(self.sessions, self.principal)
 
     @property
+    def user_export(self) -> UserExport:
+        return UserExport(self.sessions, self.principal)
+
+    @property
     def users(self) -> UserService:
         return UserService(self.sessions, self.principal)
 
@@ -142,6 +151,7 @@ class AdminPage:
             section=self.section,
             admin=self.admin,
             when=self.when,
+            country=self.country,
             **context,
         )
         response.headers["Content-Security-Policy"] = PORTAL_CSP
@@ -156,6 +166,10 @@ class AdminPage:
         except ValueError:
             return value
         return str(format_datetime(parsed, "medium", locale=self.page.lang))
+
+    def country(self, code: str | None) -> str:
+        """A country or region's name in the page's language (a usage location is its ISO 3166 code)."""
+        return dict(countries(self.page.lang)).get(code or "", code or "—")
 
     def redirect(self, path: str, **query: str) -> Response:
         suffix = ("?" + urlencode(query)) if query else ""
@@ -218,6 +232,14 @@ class AdminPage:
 
     def refused(self, message: str) -> Response:
         return self.render("portal/message.html", 403, title=self._("Request refused"), message=message)
+
+
+@cache
+def countries(language: str) -> list[tuple[str, str]]:
+    """(ISO 3166 code, name in ``language``), sorted by name: the choices of a user's usage location."""
+    names = Locale.parse(language).territories
+    codes = [c for c in names if isinstance(c, str) and len(c) == 2 and c.isalpha() and c not in _NOT_PLACES]
+    return sorted(((c, str(names[c])) for c in codes), key=lambda item: item[1].casefold())
 
 
 def forbidden(page: Page, access: Access | None) -> Response:

@@ -37,6 +37,7 @@ UsersDep = Annotated[AdminPage, Depends(admin_page("users", Access.may_see_users
 UserAdminDep = Annotated[AdminPage, Depends(admin_page("users", Access.manages_users))]
 InviteDep = Annotated[AdminPage, Depends(admin_page("invite", Access.may_invite))]
 BulkInviteDep = Annotated[AdminPage, Depends(admin_page("bulk", Access.may_bulk_invite))]
+PickerDep = Annotated[AdminPage, Depends(admin_page("users", Access.may_see_groups))]
 GroupsDep = Annotated[AdminPage, Depends(admin_page("groups", Access.may_see_groups))]
 GroupAdminDep = Annotated[AdminPage, Depends(admin_page("groups", Access.manages_users))]
 GroupManagerDep = Annotated[AdminPage, Depends(group_manager)]

@@ -1,5 +1,6 @@
-"""Users: list (search, filters, paging), detail, create member, invite an external user, and the actions on one
-user (resend invitation, reset redemption, block or unblock sign-in, delete, restore from deleted items).
+"""Users: detail, create member, invite an external user, and the actions on one user (resend invitation, reset
+redemption, block or unblock sign-in, delete, restore from deleted items or delete permanently). The list is
+``user_lists.py``; editing a user, converting and sponsors ``user_edit.py``.
 
 Every POST is one service call (one transaction): on a validation error the form comes back with the message
 next to its field and nothing was saved.
@@ -8,7 +9,6 @@ next to its field and nothing was saved.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -16,11 +16,11 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, InvalidInputError, NotFoundError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR
-from hospes.services.directory_views import USER_FILTERS, UserDetail
 from hospes.services.invitations.onboarding import AppGrant, invite_with_access
 from hospes.services.tenants import generate_password
+from hospes.services.user_views import UserDetail
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, Form, field_errors, page_number
+from hospes.web.portal.access import AdminPage, Form, field_errors
 from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
 from hospes.web.portal.results import gone, invitation_outcome, show_later, take
 
@@ -46,19 +46,6 @@ def home(admin: PortalHomeDep) -> Response:
     role_names = sorted(DIRECTORY_ROLES[r][0] for r in admin.access.roles if r in DIRECTORY_ROLES)
     counts = admin.queries.counts() if admin.access.may_see_users else None
     return admin.render("portal/home.html", role_names=role_names, counts=counts)
-
-
-@router.get("/{tenant}/admin/users")
-def user_list(request: Request, admin: UsersDep) -> Response:
-    search = request.query_params.get("q", "")[:256]
-    kind = request.query_params.get("filter", "all")
-    kind = kind if kind in USER_FILTERS else "all"
-    listing = admin.queries.users(search=search, kind=kind, page=page_number(request))
-
-    def params(page: int) -> str:
-        return urlencode({"q": search, "filter": kind, "page": page})
-
-    return admin.render("portal/users.html", listing=listing, search=search, kind=kind, params=params)
 
 
 # --- create member ---------------------------------------------------------------------------------------------
@@ -234,6 +221,12 @@ def user_detail(request: Request, admin: UsersDep, user_id: str) -> Response:
         "deleted": admin._("The user was deleted. You can restore it from deleted users."),
         "restored": admin._("The user was restored."),
         "mfa": admin._("Two-step verification was reset: the user sets up an authenticator at the next sign-in."),
+        "saved": admin._("The changes were saved."),
+        "to-member": admin._("The user is now a member of the organization."),
+        "to-guest": admin._("The user is now a guest."),
+        "not-self": admin._("You can't change your own user type."),
+        "sponsor-added": admin._("The sponsor was added."),
+        "sponsor-removed": admin._("The sponsor was removed."),
     }.get(request.query_params.get("done", ""))
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 
@@ -277,14 +270,31 @@ def confirm_action(admin: UserAdminDep, user_id: str, action: str) -> Response:
         ),
         "block": (_("Block sign-in?"), _("The user can no longer sign in, and their sessions end now.")),
         "unblock": (_("Allow sign-in again?"), _("The user can sign in again.")),
+        "purge": (
+            _("Delete this user permanently?"),
+            _("The user, their group memberships and their access are removed for good. This can't be undone."),
+        ),
+        "convert": (
+            _("Convert this guest to a member?"),
+            _("The user keeps their account and sign-in, and gets a member's access to the directory."),
+        ),
+        "convert-back": (
+            _("Convert this member to a guest?"),
+            _("The user keeps their account and sign-in, and gets a guest's limited access to the directory."),
+        ),
     }
-    if action not in questions:
+    if action not in questions or action == "convert-back":
         return admin.not_found()
     try:
         detail = admin.queries.user(user_id[:64], include_deleted=True)
     except NotFoundError:
         return admin.not_found()
+    if action == "purge" and detail.user.deleted_at is None:
+        return admin.not_found()  # a user is deleted first, then (from the deleted users) deleted permanently
+    if action == "convert" and detail.user.user_type != "Guest":
+        action = "convert-back"
     title, consequence = questions[action]
+    action = "convert" if action == "convert-back" else action
     return admin.render("portal/user_confirm.html", d=detail, action=action, title=title, consequence=consequence)
 
 
@@ -367,6 +377,19 @@ async def delete(admin: UserAdminDep, user_id: str) -> Response:
     except DomainError as exc:
         return _failed(admin, detail, exc)
     return admin.redirect(f"/users/{detail.user.id}", done="deleted")
+
+
+@router.post("/{tenant}/admin/users/{user_id}/purge")
+async def purge(admin: UserAdminDep, user_id: str) -> Response:
+    """Permanent delete, from the deleted users only (Entra's "Delete permanently")."""
+    detail = await _confirmed(admin, user_id, "purge")
+    if detail.user.deleted_at is None:
+        return admin.not_found()
+    try:
+        admin.deleted_items.purge(detail.user.id)
+    except DomainError as exc:
+        return _failed(admin, detail, exc)
+    return admin.redirect("/users", filter="deleted", done="purged")
 
 
 @router.post("/{tenant}/admin/users/{user_id}/reset-mfa")
