@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ids import new_id
@@ -68,6 +69,9 @@ def add(session: Session, event: SignInEvent) -> str:
         details=event.details,
     )
     session.add(row)
+    if user is not None and event.error_code == 0 and event.interactive:
+        # The portal's "last sign-in" counts a sign-in to an app like one to Hospes's own pages.
+        session.execute(update(User).where(User.id == user.id).values(last_sign_in_at=event.at))
     return row.id
 
 

@@ -124,7 +124,7 @@ class User(Base):
     manager_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the last session opened fully signed in
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last interactive sign-in (pages or an app)
 
 
 class Group(Base):

@@ -4,8 +4,8 @@ The portal's Users screen shows (and sorts on) a user's last interactive sign-in
 that opens the signed-in session, so reading it costs one column instead of a search of the audit log. A guest's
 invitation history shows what became of each email, read from the outbox by the invitation's id.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 10:15:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from hospes.storage.tables import UtcDateTime
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
