@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from hospes.auth.keys import ServerKeys
@@ -59,3 +60,25 @@ def test_refused_tokens_are_not_cached_and_the_cache_is_bounded(issuer: TokenIss
     token = _app_token(issuer)
     issuer.verify(token)  # a full cache is emptied before the new entry
     assert list(issuer._verified) == [token]
+
+
+def test_a_user_token_acts_only_with_its_scopes(issuer: TokenIssuer) -> None:
+    """Its ``roles`` claim (the user's app roles, as an authorization-code token may carry) grants nothing, with or
+    without ``idtyp``: only an app-only token's roles are Graph permissions."""
+    now = int(time.time())
+    claims = {
+        "iss": issuer.issuer("t1"),
+        "aud": "https://graph.microsoft.com",
+        "tid": "t1",
+        "oid": "u1",
+        "scp": "User.Read",
+        "roles": ["User.ReadWrite.All"],
+        "iat": now,
+        "exp": now + 60,
+    }
+    for extra in ({}, {"idtyp": "user"}):
+        token = jwt.encode({"alg": "RS256", "kid": issuer.keys.jwt_key.kid}, {**claims, **extra}, issuer.keys.jwt_key)
+        principal = issuer.verify(token)
+        assert (principal.kind, principal.roles) == ("user", frozenset({"User.Read"}))
+    app = issuer.verify(_app_token(issuer))
+    assert (app.kind, app.roles) == ("app", frozenset({"User.Invite.All"}))

@@ -103,13 +103,13 @@ class TokenIssuer:
         if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + 60:
             raise AuthenticationError("Lifetime validation failed, the token is not yet valid.")
         tenant_id = claims["tid"]
-        roles = claims.get("roles") or []
-        if claims.get("idtyp") == "user":
-            # Delegated tokens carry scopes, not app roles; each endpoint still checks the user's own rights.
-            roles = str(claims.get("scp") or "").split()
+        kind = "app" if claims.get("idtyp") == "app" else "user"
+        # A user's token is delegated: only its scopes count. Its ``roles`` are the user's app roles on the
+        # resource, never Graph permissions, even where an app role carries a permission's name.
+        roles = (claims.get("roles") or []) if kind == "app" else str(claims.get("scp") or "").split()
         return Principal(
             tenant_id=tenant_id,
-            kind="app" if claims.get("idtyp") == "app" else "user",
+            kind=kind,
             id=str(claims.get("oid", "")),
             display_name=str(claims.get("app_displayname") or claims.get("name") or ""),
             roles=frozenset(r for r in roles if isinstance(r, str)),
