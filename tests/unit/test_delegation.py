@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from hospes.domain.delegation import ALL, GUESTS_AS_MEMBERS, GUESTS_LIMITED, GUESTS_RESTRICTED, NOTHING, Need, Standing
+from hospes.domain.delegation import (
+    ALL,
+    GRAPH_SCOPES,
+    GUESTS_AS_MEMBERS,
+    GUESTS_LIMITED,
+    GUESTS_RESTRICTED,
+    NOTHING,
+    Need,
+    Standing,
+)
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, Principal
 from hospes.graph import permissions as perm
 
@@ -57,3 +66,10 @@ def test_unknown_and_unmapped_scopes_grant_nothing() -> None:
         assert perm.reach(perm.USERS_WRITE, _user(scope), _standing()) == NOTHING
         assert perm.reach(perm.GROUPS_WRITE, _user(scope), _standing()) == NOTHING
     assert perm.reach(perm.USERS_READ, _user("User.Read"), None) == NOTHING
+
+
+def test_the_scope_catalog_is_the_table() -> None:
+    """Every delegated scope the table maps is in the published catalog, and every catalogued scope allows a call."""
+    rights = [value for value in vars(perm).values() if isinstance(value, perm.Right)]
+    mapped = {scope for right in rights for scope in right.delegated}
+    assert mapped == set(GRAPH_SCOPES)

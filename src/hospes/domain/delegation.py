@@ -13,6 +13,20 @@ from enum import Enum
 
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
 
+# The Microsoft Graph delegated permissions Hospes acts on (``hospes.graph.permissions`` maps each to the calls it
+# allows); a delegated token's other scopes grant nothing on the Graph surface.
+GRAPH_SCOPES = (
+    "User.Read",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "User.Invite.All",
+    "Group.Read.All",
+    "GroupMember.Read.All",
+    "Directory.Read.All",
+    "Application.Read.All",
+)
+
 # authorizationPolicy.guestUserRoleId: how much of the directory guests see.
 GUESTS_AS_MEMBERS = "a0b1b346-4d3e-4e8b-98f8-753987be4970"  # "User": guests see what members see
 GUESTS_LIMITED = "10dae51f-b6af-4016-8d66-8c2a99b929b3"  # "Guest User", the default

@@ -40,19 +40,6 @@ def reach(right: Right, principal: Principal, standing: Standing | None) -> Reac
     return out
 
 
-# Delegated scopes Hospes acts on (a delegated token's other scopes grant nothing here).
-DELEGATED_SCOPES = (
-    "User.Read",
-    "User.ReadBasic.All",
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "User.Invite.All",
-    "Group.Read.All",
-    "GroupMember.Read.All",
-    "Directory.Read.All",
-    "Application.Read.All",
-)
-
 _DIRECTORY_READ = {"Directory.Read.All": Need.READ_DIRECTORY}
 _USERS_READ = {
     "User.Read": Need.SELF,
