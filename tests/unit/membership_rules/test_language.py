@@ -197,6 +197,6 @@ def test_regexes_are_bounded_like_the_scoping_filters() -> None:
     from hospes.membership_rules.values import REGEX_TIMEOUT
 
     assert REGEX_TIMEOUT == SCOPE_TIMEOUT
-    rule = compile_rule('user.displayName -match "^(a+)+$"')
+    rule = compile_rule('user.displayName -match "(a|aa)+$"')
     with pytest.raises(RuleEvaluationError):
-        rule.matches(user(display_name="a" * 5000 + "!"))
+        rule.matches(user(display_name="a" * 40 + "!"))
