@@ -8,48 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.domain.principals import system_principal
-from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.user_export import COLUMNS
-from hospes.services.users import UserService
+from tests.helpers.browser_portal import shot as _shot
+from tests.helpers.browser_portal import sign_in as _sign_in
+from tests.helpers.browser_portal import tenant as _tenant
+from tests.helpers.browser_portal import user as _user
 from tests.helpers.live import LiveServer
-from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD
 
 pytestmark = pytest.mark.live
-
-
-def _tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
-    return create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD)
-
-
-def _user(sessions: sessionmaker[Session], boot: TenantBootstrap, nickname: str, name: str, **extra: Any) -> str:
-    values = {
-        "account_enabled": True,
-        "display_name": name,
-        "mail_nickname": nickname,
-        "user_principal_name": f"{nickname}@{boot.domain}",
-        **extra,
-    }
-    return UserService(sessions, system_principal(boot.tenant_id)).create(values, PASSWORD).id
-
-
-def _shot(page: Any, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page: Any, base: str, upn: str) -> None:
-    page.goto(f"{base}/login?next=/{base.rsplit('/', 1)[1]}/admin")
-    page.get_by_label("Sign-in name").fill(upn)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/admin")
 
 
 def test_edit_sponsor_and_convert_a_user(

@@ -437,7 +437,7 @@ def test_group_create_members_and_errors(web: TestClient, tenant: TenantHandle) 
         _post(web, tenant, f"{group_path}/members/add", {"member": user["userPrincipalName"]}, token).status_code == 303
     )
     dup = _post(web, tenant, f"{group_path}/members/add", {"member": user["userPrincipalName"]}, token)
-    assert dup.status_code == 400 and "already exist" in alerts(dup.text)["member"]
+    assert dup.status_code == 400 and alerts(dup.text)["member"] == "Already in the group."
     unknown = _post(web, tenant, f"{group_path}/members/add", {"member": "nobody@nowhere.example"}, token)
     assert unknown.status_code == 400 and "No user" in alerts(unknown.text)["member"]
 

@@ -138,6 +138,15 @@ class OrganizationService(Services):
                 session.scalars(select(Domain.name).where(Domain.tenant_id == self.tenant_id).order_by(Domain.name))
             )
 
+    def default_domain(self) -> str:
+        """The domain new addresses are made on: the default one, else the initial one, else the first."""
+        with self.read() as session:
+            rows = list(session.scalars(select(Domain).where(Domain.tenant_id == self.tenant_id).order_by(Domain.name)))
+        best = sorted(rows, key=lambda d: (not d.is_default, not d.is_initial, d.name))
+        if not best:
+            raise NotFoundError(self.tenant_id)
+        return best[0].name
+
     def update(self, org_id: str, body: dict[str, Any]) -> None:
         with self.write("DirectoryManagement", "Update company settings") as op:
             tenant = op.session.get(Tenant, self.tenant_id)
