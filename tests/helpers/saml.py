@@ -8,6 +8,7 @@ import base64
 import html
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def pysaml2_client(
     name_id_format: str | None = None,
     published: Party | None = None,
     sha1: bool = False,
+    metadata: str | None = None,
 ) -> Any:
     """A pysaml2 SP trusting ``idp`` (or, with ``published``, a different certificate in its metadata). It signs
     with RSA-SHA256 unless ``sha1`` (pysaml2's own default)."""
@@ -134,7 +136,7 @@ def pysaml2_client(
             "xmlsec_binary": binary,
             "key_file": key_file,
             "cert_file": cert_file,
-            "metadata": {"inline": [idp.metadata(published=published)]},
+            "metadata": {"inline": [metadata or idp.metadata(published=published)]},
             "service": {"sp": sp_conf},
         }
     )
@@ -216,3 +218,92 @@ def query_of(url: str) -> str:
 
 def b64(xml: bytes) -> str:
     return base64.b64encode(xml).decode()
+
+
+@dataclass(frozen=True)
+class SamlAppHandle:
+    app_id: str
+    sp_id: str
+    signing: Party
+    idp: Idp
+
+
+def register_saml_app(
+    tenant: Any,
+    sessions: Any,
+    box: Any,
+    sp: Sp,
+    *,
+    display_name: str = "Contoso Expenses",
+    signing: str = "assertion",
+    algorithm: str = "sha256",
+    require_signed: bool = False,
+    verify_with: Party | None = None,
+    assignment_required: bool = False,
+    relay_state: str | None = None,
+    name_id_format: str | None = None,
+    base: str = "http://testserver",
+) -> SamlAppHandle:
+    """An enterprise app set to SAML, as the portal or Graph would leave it: identifier and reply URL, logout URL,
+    options, an active token-signing certificate (private key sealed as the Graph writer seals it) and, with
+    ``verify_with``, the SP's certificate for signed requests."""
+    from datetime import UTC, datetime, timedelta
+
+    from hospes.services.saml_apps import SIGNING_KEY_PURPOSE
+    from hospes.storage.tables import Application, ServicePrincipal
+    from hospes.storage.tables_sso import KeyCredential
+
+    created = tenant.post("/applications", json={"displayName": display_name})
+    assert created.status_code == 201, created.text
+    app_id, object_id = created.json()["appId"], created.json()["id"]
+    principal = tenant.post("/servicePrincipals", json={"appId": app_id})
+    assert principal.status_code == 201, principal.text
+    sp_id = principal.json()["id"]
+    party = new_party(f"{display_name} SAML")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        application = session.get(Application, object_id)
+        application.identifier_uris = [sp.entity_id]
+        application.web_redirect_uris = [sp.acs]
+        row = session.get(ServicePrincipal, sp_id)
+        row.preferred_single_sign_on_mode = "saml"
+        row.logout_url = sp.slo
+        row.app_role_assignment_required = assignment_required
+        row.saml_single_sign_on_settings = {"relayState": relay_state} if relay_state else {}
+        row.saml_options = {
+            "signing": signing,
+            "algorithm": algorithm,
+            "requireSignedRequests": require_signed,
+            **({"nameIdFormat": name_id_format} if name_id_format else {}),
+        }
+        row.preferred_token_signing_key_thumbprint = party.key.thumbprint
+        key_id = str(uuid.uuid4())
+        session.add(
+            KeyCredential(
+                key_id=key_id,
+                tenant_id=tenant.id,
+                service_principal_id=sp_id,
+                purpose="token_signing",
+                usage="Verify",
+                display_name=f"CN={display_name} SAML",
+                certificate=party.cert_b64,
+                thumbprint=party.key.thumbprint,
+                private_key=box.encrypt(SIGNING_KEY_PURPOSE, party.key_pem, key_id),
+                start_at=now - timedelta(minutes=1),
+                end_at=now + timedelta(days=365),
+            )
+        )
+        if verify_with is not None:
+            session.add(
+                KeyCredential(
+                    key_id=str(uuid.uuid4()),
+                    tenant_id=tenant.id,
+                    service_principal_id=sp_id,
+                    purpose="request_verification",
+                    certificate=verify_with.cert_b64,
+                    thumbprint=verify_with.key.thumbprint,
+                    start_at=now - timedelta(minutes=1),
+                    end_at=now + timedelta(days=365),
+                )
+            )
+    return SamlAppHandle(app_id, sp_id, party, Idp(base, tenant.id, party))

@@ -1,5 +1,6 @@
 """My Apps: the applications a signed-in user or guest may launch (assigned directly or through groups, nested
-groups included), and an assigned app's launch URL."""
+groups included), and an assigned app's launch URL (its sign-on URL, or IdP-initiated sign-in for a SAML app
+without one)."""
 
 from __future__ import annotations
 
@@ -54,15 +55,23 @@ class MyApps:
             )
             seen: dict[str, AppTile] = {}
             for sp in rows:
-                seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, safe_redirect(sp.login_url) is not None))
+                launches = safe_redirect(sp.login_url) is not None or sp.preferred_single_sign_on_mode == "saml"
+                seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, launches))
             return list(seen.values())
 
     def launch_url(self, tenant_id: str, user_id: str, sp_id: str) -> str | None:
+        """The app's sign-on URL (the app starts sign-in); for a SAML app without one, ``saml:{appId}``: the
+        caller starts IdP-initiated sign-in."""
         if sp_id not in {tile.id for tile in self.apps(tenant_id, user_id)}:
             return None
         with self.sessions() as session:
             sp = session.get(ServicePrincipal, sp_id)
-            return safe_redirect(sp.login_url) if sp else None
+            if sp is None:
+                return None
+            url = safe_redirect(sp.login_url)
+            if url is None and sp.preferred_single_sign_on_mode == "saml":
+                return f"saml:{sp.app_id}"
+            return url
 
     def portal_access(self, tenant_id: str, user_id: str) -> Access:
         """What the user may manage in the admin portal: the page links to it (group owners manage their own

@@ -52,13 +52,14 @@ def build_state(runtime: Runtime) -> WebState:
 
 
 def mount(app: FastAPI, runtime: Runtime) -> WebState:
-    from hospes.web import account, home, invitation_block, login, myapps, portal, redeem, unsubscribe
+    from hospes.web import account, home, invitation_block, login, myapps, portal, redeem, saml, unsubscribe
 
     state = build_state(runtime)
     app.state.web = state
     install_page_exit(app)
     app.include_router(home.router)  # / and /admin: the front door
     app.include_router(unsubscribe.router)  # /unsubscribe/... before the /{tenant}/... pages
+    saml.install(app, runtime)  # /{tenant}/saml2, federation metadata, IdP-initiated sign-in
     app.include_router(redeem.router)
     app.include_router(myapps.router)
     app.include_router(login.router)

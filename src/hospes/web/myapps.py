@@ -1,11 +1,14 @@
 """My Apps: ``/{tenant}/myapps`` lists the applications assigned to the signed-in user or guest (directly or
-through groups), and ``/{tenant}/myapps/launch/{id}`` sends them to an assigned app's login URL.
+through groups), and ``/{tenant}/myapps/launch/{id}`` sends them to an assigned app's login URL (or, for a SAML
+app without one, to IdP-initiated sign-in).
 
 A guest who comes here without a session — or who has not accepted yet — goes through the guest sign-in and, if
 needed, "Review permissions" first (just-in-time redemption), then lands on the page (or app) asked for.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
@@ -54,6 +57,8 @@ def launch(page: PageDep, sp_id: str) -> Response:
             link=f"{page.base}/myapps",
             link_text=_("Back to My Apps"),
         )
+    if url.startswith("saml:"):
+        return page.redirect(f"{page.base}/myapps/signin/{quote(url[5:])}")  # IdP-initiated SAML sign-in
     # A link navigation (not a form), so the page's CSP form-action does not apply; the URL was re-validated.
     response = RedirectResponse(url, status_code=303)
     response.headers["Cache-Control"] = "no-store"
