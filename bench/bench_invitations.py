@@ -34,7 +34,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select
 
-from bench._server import database_for, fresh_database, new_tenant, server_process, sessions_for, token
+from bench._server import (
+    database_for,
+    fresh_database,
+    new_tenant,
+    server_process,
+    sessions_for,
+    token,
+    tree_cpu_seconds,
+)
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.domain.principals import system_principal
@@ -171,30 +179,6 @@ def raw_run(url: str, tenant_id: str, domain: str, clients: int, count: int) -> 
         start = time.perf_counter()
         list(pool.map(one, range(count)))
         return count / (time.perf_counter() - start)
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its descendants (Linux /proc): what the server spent, whatever else
-    runs on this shared machine at the same time."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += cpu.get(current, 0.0)
-        todo.extend(children.get(current, []))
-    return total
 
 
 def pct(values: list[float], q: float) -> float:

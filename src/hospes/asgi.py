@@ -254,6 +254,9 @@ def create_app(
 
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    # The protocol endpoints first: FastAPI tries routes in order, and machines call the token endpoint most (behind
+    # the Graph routes, every token request was first matched against each of them). OAuthError -> Entra's body.
+    oauth_routes.install(app)
     mount_api_docs(app)  # /docs, its assets served from the package (no CDN); before the /{tenant}/... pages
     routers = (delta.router, users.router, me.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
@@ -261,7 +264,6 @@ def create_app(
     for router in (*routers, *others):
         app.include_router(router, prefix="/v1.0")
     app.router.routes.append(GraphFallback(app.router))  # nothing below answers under /v1.0
-    oauth_routes.install(app)  # the token endpoint and discovery; OAuthError -> Entra's error body
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes
     install_openapi(app, settings.public_url, settings.page_size_default)
 

@@ -396,3 +396,28 @@ def test_wrong_client_secrets_lock_the_address(
     assert _app_token(_caller(app), tenant, tenant.boot.client_secret).status_code == 200
     clock.advance(2 * settings.lockout_base_seconds + 1)
     assert _app_token(api, tenant, tenant.boot.client_secret).status_code == 200
+
+
+def test_client_secret_validity_window(clocked: tuple[FastAPI, FakeClock], tenant: TenantHandle) -> None:
+    """A secret works from its start to its end (365 days), read with its timestamps on every backend."""
+    app, clock = clocked
+    created = tenant.post("/applications", json={"displayName": "Yearly"}).json()
+    tenant.post("/servicePrincipals", json={"appId": created["appId"]})
+    secret = tenant.post(f"/applications/{created['id']}/addPassword", json={}).json()
+    api = _caller(app)
+
+    def grant() -> Any:
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": created["appId"],
+            "client_secret": secret["secretText"],
+            "scope": "https://graph.microsoft.com/.default",
+        }
+        return api.post(f"/{tenant.id}/oauth2/v2.0/token", data=data)
+
+    clock.advance(-60)  # before the secret was created
+    assert grant().json()["error_codes"] == [7000215]
+    clock.advance(60 + 364 * 86400)
+    assert grant().status_code == 200
+    clock.advance(2 * 86400)  # past its end
+    assert grant().json()["error_codes"] == [7000215]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -19,6 +24,10 @@ GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
 VERIFIED_CACHE_SIZE = 4096
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,7 @@ class TokenIssuer:
             "jti": str(uuid.uuid4()),
             "ver": "2.0",
         }
-        header = {"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, self.keys.jwt_key), self.lifetime
+        return self.sign(claims), self.lifetime
 
     def issue_user_token(
         self, tenant_id: str, app_id: str, user_id: str, name: str, upn: str, scopes: list[str], audience: str
@@ -85,8 +93,25 @@ class TokenIssuer:
             "jti": str(uuid.uuid4()),
             "ver": "2.0",
         }
-        header = {"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, self.keys.jwt_key), self.lifetime
+        return self.sign(claims), self.lifetime
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A compact RS256 JWS (header ``alg``, ``kid``, ``typ: JWT``) of ``claims`` with the server key. Built here
+        rather than by joserfc's encoder, which re-validated the header and key on every call: a third of the cost
+        of a token on top of the RSA signature itself."""
+        signing_input = self._header + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = self._private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
+
+    @cached_property
+    def _header(self) -> bytes:
+        return _b64(json.dumps({"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}).encode())
+
+    @cached_property
+    def _private_key(self) -> rsa.RSAPrivateKey:
+        key = self.keys.jwt_key.private_key
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key
 
     def verify(self, token: str) -> Principal:
         if not token:

@@ -35,7 +35,7 @@ from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.engine import read_one
+from hospes.storage.engine import RawReads, read_one
 
 # ``X as X``: the rows this service returns, exported for the annotations of its callers above the storage layer.
 from hospes.storage.tables import Application as Application
@@ -445,19 +445,28 @@ class AppService(Services):
             self.insert_assignment(op, client_sp.id, graph_sp.id, permission_role_id(permission))
 
 
+_PERMISSION_BY_ROLE_ID = {permission_role_id(p): p for p in APPLICATION_PERMISSIONS}
+_GRANTED = (
+    select(AppRoleAssignment.app_role_id)
+    .join(ServicePrincipal, ServicePrincipal.id == AppRoleAssignment.resource_id)
+    .where(
+        AppRoleAssignment.tenant_id == bindparam("tenant_id"),
+        AppRoleAssignment.principal_id == bindparam("principal_id"),
+        ServicePrincipal.app_id == GRAPH_APP_ID,
+    )
+)
+
+
 def granted_permissions(session: Session, tenant_id: str, client_sp_id: str) -> list[str]:
     """The Graph permissions an app holds: its assignments on the tenant's Microsoft Graph principal."""
-    by_id = {permission_role_id(p): p for p in APPLICATION_PERMISSIONS}
-    stmt = (
-        select(AppRoleAssignment.app_role_id)
-        .join(ServicePrincipal, ServicePrincipal.id == AppRoleAssignment.resource_id)
-        .where(
-            AppRoleAssignment.tenant_id == tenant_id,
-            AppRoleAssignment.principal_id == client_sp_id,
-            ServicePrincipal.app_id == GRAPH_APP_ID,
-        )
-    )
-    return sorted(by_id[r] for r in session.scalars(stmt) if r in by_id)
+    ids = session.scalars(_GRANTED, {"tenant_id": tenant_id, "principal_id": client_sp_id})
+    return sorted(_PERMISSION_BY_ROLE_ID[r] for r in ids if r in _PERMISSION_BY_ROLE_ID)
+
+
+def read_granted_permissions(reads: RawReads, tenant_id: str, client_sp_id: str) -> list[str]:
+    """``granted_permissions`` as one raw read: what every client-credentials grant asks."""
+    rows = reads.all(_GRANTED, {"tenant_id": tenant_id, "principal_id": client_sp_id})
+    return sorted(_PERMISSION_BY_ROLE_ID[r] for (r,) in rows if r in _PERMISSION_BY_ROLE_ID)
 
 
 _APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled).where(

@@ -11,15 +11,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
-from hospes.domain.errors import NotFoundError
-from hospes.services.apps import granted_permissions
+from hospes.services.apps import read_granted_permissions
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
-from hospes.storage.tables import Application, ClientSecret, ServicePrincipal, Tenant
+from hospes.storage.engine import RawReads, raw_reads
+from hospes.storage.tables import Application, ClientSecret, Domain, ServicePrincipal, Tenant
+
+_TENANT = union_all(
+    select(Tenant.id).where(Tenant.id == bindparam("key")),
+    select(Domain.tenant_id).where(Domain.name == bindparam("name"), Domain.is_verified.is_(True)),
+)
+# The client of a client-credentials grant: its app and service principal in the tenant, one row per secret.
+_CLIENT = (
+    select(
+        Application.app_id,
+        Application.display_name,
+        ServicePrincipal.id,
+        ServicePrincipal.account_enabled,
+        ClientSecret.secret_hash,
+        ClientSecret.start_at,
+        ClientSecret.end_at,
+    )
+    .join(
+        ServicePrincipal,
+        (ServicePrincipal.app_id == Application.app_id) & (ServicePrincipal.tenant_id == Application.tenant_id),
+    )
+    .outerjoin(ClientSecret, ClientSecret.application_id == Application.id)
+    .where(Application.app_id == bindparam("client_id"), Application.tenant_id == bindparam("tenant_id"))
+)
 
 # Entra's multi-tenant aliases. Hospes has no personal-account tenant and a guest must name the resource tenant
 # anyway, so every protocol URL names one tenant, by id or verified domain.
@@ -34,9 +57,28 @@ def tenant_id_of(sessions: sessionmaker[Session], tenant_key: str) -> str:
 
 def protocol_tenant_id(sessions: sessionmaker[Session], tenant_key: str) -> str:
     """``tenant_id_of`` for the protocol endpoints (discovery, keys, grants): an unknown tenant or one of the
-    multi-tenant aliases is an OAuthError (AADSTS90002), as Entra answers."""
-    with sessions() as session:
-        return _tenant(session, tenant_key).id
+    multi-tenant aliases is an OAuthError (AADSTS90002), as Entra answers. One raw read (``read_one``): every
+    token request and discovery fetch asks."""
+    with raw_reads(sessions.kw["bind"]) as reads:
+        return _tenant_id(reads, tenant_key)
+
+
+def _tenant_id(reads: RawReads, tenant_key: str) -> str:
+    if tenant_key.lower() in RESERVED_TENANT_KEYS:
+        raise OAuthError(
+            "invalid_request",
+            f"Tenant '{tenant_key}' is not served by this server: name the tenant by its id or a verified domain.",
+            code=90002,
+        )
+    row = reads.one(_TENANT, {"key": tenant_key, "name": tenant_key.lower()})
+    if row is None:
+        raise OAuthError(
+            "invalid_request",
+            f"Tenant '{tenant_key}' not found. Check that the tenant id or domain is correct.",
+            code=90002,
+        )
+    tenant_id: str = row[0]
+    return tenant_id
 
 
 class OAuthError(Exception):
@@ -80,42 +122,42 @@ class TokenGrants:
         secrets: ClientSecretSignIn,
     ) -> None:
         self.sessions, self.issuer, self.passwords, self.secrets = sessions, issuer, passwords, secrets
+        self.engine: Engine = sessions.kw["bind"]
 
     def client_credentials(self, request: TokenRequest) -> tuple[str, int]:
-        with self.sessions() as session:
-            tenant = _tenant(session, request.tenant_key)
+        """Four small raw reads on one pooled connection (tenant, client with its secrets, lockout counters,
+        granted roles) and one RSA signature: the grant machines call most, so no ORM session on this path (a
+        session read costs ~25 times a raw one on SQLite)."""
+        with raw_reads(self.engine) as reads:
+            tenant_id = _tenant_id(reads, request.tenant_key)
             audience = _audience(self.issuer, request.scope)
-            app = session.scalar(select(Application).where(Application.app_id == request.client_id))
-            sp = session.scalar(
-                select(ServicePrincipal).where(
-                    ServicePrincipal.app_id == request.client_id, ServicePrincipal.tenant_id == tenant.id
-                )
-            )
-            if app is None or sp is None or app.tenant_id != tenant.id:
+            rows = reads.rows(_CLIENT, {"client_id": request.client_id, "tenant_id": tenant_id})
+            if not rows:
                 raise _unknown_client(request.client_id)
-            client = _identity(session, tenant.id, app, sp)
-            enabled, app_id, name, sp_id = sp.account_enabled, app.app_id, app.display_name, sp.id
-            roles = granted_permissions(session, tenant.id, sp_id)  # in the same read; unused if the check fails
-        self._check_secret(client, request, "client_credentials")
-        if not enabled:
-            raise OAuthError("unauthorized_client", f"Application '{app_id}'({name}) is disabled.", code=7000112)
-        return self.issuer.issue_app_token(tenant.id, app_id, sp_id, name, roles, audience)
+            app_id, name, sp_id, enabled = rows[0][:4]
+            secrets = tuple((stored, start, end) for *_, stored, start, end in rows if stored is not None)
+            client = ClientIdentity(tenant_id, app_id, name, sp_id, secrets)
+            self._check_secret(client, request, "client_credentials", reads)
+            if not enabled:
+                raise OAuthError("unauthorized_client", f"Application '{app_id}'({name}) is disabled.", code=7000112)
+            roles = read_granted_permissions(reads, tenant_id, sp_id)
+        return self.issuer.issue_app_token(tenant_id, app_id, sp_id, name, roles, audience)
 
     def password(self, request: TokenRequest, username: str, password: str) -> tuple[str, int]:
         """OAuth 2.0 resource-owner password credentials (RFC 6749 4.3), for scripts and tests. A confidential
         client may send its secret too; a public one sends none."""
+        tenant_id = protocol_tenant_id(self.sessions, request.tenant_key)
+        audience = _audience(self.issuer, request.scope)
         with self.sessions() as session:
-            tenant = _tenant(session, request.tenant_key)
-            audience = _audience(self.issuer, request.scope)
             app = session.scalar(select(Application).where(Application.app_id == request.client_id))
-            if app is None or app.tenant_id != tenant.id:
+            if app is None or app.tenant_id != tenant_id:
                 raise _unknown_client(request.client_id)
             app_id = app.app_id
-            client = _identity(session, tenant.id, app, None) if request.client_secret else None
+            client = _identity(session, tenant_id, app, None) if request.client_secret else None
         if client is not None:
             self._check_secret(client, request, "password")
         details = {"grantType": "password", "clientId": app_id}
-        check = self.passwords.check(tenant.id, username, password, request.address, request.now, details)
+        check = self.passwords.check(tenant_id, username, password, request.address, request.now, details)
         if check.outcome == "locked":
             raise OAuthError(
                 "invalid_grant",
@@ -129,7 +171,7 @@ class TokenGrants:
                 "invalid_grant", "Error validating credentials due to invalid username or password.", code=50126
             )
         return self.issuer.issue_user_token(
-            tenant.id,
+            tenant_id,
             app_id,
             user.id,
             user.display_name or user.user_principal_name,
@@ -138,8 +180,11 @@ class TokenGrants:
             audience,
         )
 
-    def _check_secret(self, client: ClientIdentity, request: TokenRequest, grant: str) -> None:
-        check = self.secrets.check(client, request.client_secret, request.address, request.now, {"grantType": grant})
+    def _check_secret(
+        self, client: ClientIdentity, request: TokenRequest, grant: str, reads: RawReads | None = None
+    ) -> None:
+        details = {"grantType": grant}
+        check = self.secrets.check(client, request.client_secret, request.address, request.now, details, reads)
         if check.outcome == "locked":
             raise OAuthError(
                 "temporarily_unavailable",
@@ -156,23 +201,6 @@ class TokenGrants:
                 401,
                 code=7000215,
             )
-
-
-def _tenant(session: Session, tenant_key: str) -> Tenant:
-    if tenant_key.lower() in RESERVED_TENANT_KEYS:
-        raise OAuthError(
-            "invalid_request",
-            f"Tenant '{tenant_key}' is not served by this server: name the tenant by its id or a verified domain.",
-            code=90002,
-        )
-    try:
-        return resolve_tenant(session, tenant_key)
-    except NotFoundError:
-        raise OAuthError(
-            "invalid_request",
-            f"Tenant '{tenant_key}' not found. Check that the tenant id or domain is correct.",
-            code=90002,
-        ) from None
 
 
 def _unknown_client(client_id: str) -> OAuthError:

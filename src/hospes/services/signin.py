@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.passwords import hash_password, verify_password, verify_secret
 from hospes.domain.ids import new_id
 from hospes.services.throttle import Scope, Throttle
+from hospes.storage.engine import RawReads
 from hospes.storage.tables import AuditLog, User
 
 Outcome = Literal["ok", "invalid", "locked"]
@@ -165,11 +166,18 @@ class ClientSecretSignIn:
         self.sessions, self.throttle = sessions, throttle
 
     def check(
-        self, client: ClientIdentity, secret: str, address: str, now: datetime, details: Mapping[str, Any]
+        self,
+        client: ClientIdentity,
+        secret: str,
+        address: str,
+        now: datetime,
+        details: Mapping[str, Any],
+        reads: RawReads | None = None,
     ) -> SecretCheck:
+        """``reads``: the caller's connection for the lockout read (one checkout for a whole grant)."""
         app_scope = self.throttle.client(client.tenant_id, client.client_id)
         address_scope = self.throttle.client_address(address)
-        counted = self.throttle.counted(now, app_scope, address_scope)
+        counted = self.throttle.counted(now, app_scope, address_scope, reads=reads)
         if counted.get(address_scope) is not None:
             self._audit(client, now, "locked out", address, details)
             return SecretCheck("locked", counted[address_scope])

@@ -13,11 +13,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.settings import Settings
+from hospes.storage.engine import RawReads, raw_reads
 from hospes.storage.tables import AuthThrottle
 
 
@@ -46,9 +47,15 @@ def scope_key(kind: str, *parts: str) -> str:
     return hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()
 
 
+_COUNTED = select(AuthThrottle.key, AuthThrottle.locked_until).where(
+    AuthThrottle.key.in_([bindparam("k1"), bindparam("k2")])
+)
+
+
 class Throttle:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.sessions = sessions
+        self.engine: Engine = sessions.kw["bind"]
         self.account_rule = Rule(
             settings.lockout_account_threshold,
             settings.lockout_base_seconds,
@@ -82,14 +89,21 @@ class Throttle:
         from a shared host must not lock the people behind that host out of their own sign-in."""
         return Scope(scope_key("client-address", address), self.address_rule, False)
 
-    def counted(self, now: datetime, *scopes: Scope) -> dict[Scope, datetime | None]:
-        """The scopes that have failures on record, each with the end of its lock when locked now (else None)."""
+    def counted(self, now: datetime, *scopes: Scope, reads: RawReads | None = None) -> dict[Scope, datetime | None]:
+        """The scopes that have failures on record, each with the end of its lock when locked now (else None).
+        Every password and client-secret check asks, successes included: raw reads of two keys at a time on a
+        pooled connection (the caller's ``reads``, or one of its own), not a session."""
+        if reads is None:
+            with raw_reads(self.engine) as own:
+                return self.counted(now, *scopes, reads=own)
         by_key = {s.key: s for s in scopes}
-        with self.sessions() as session:
-            rows = session.execute(
-                select(AuthThrottle.key, AuthThrottle.locked_until).where(AuthThrottle.key.in_(list(by_key)))
-            )
-            return {by_key[key]: end if end is not None and end > now else None for key, end in rows}
+        keys = list(by_key)
+        found: dict[Scope, datetime | None] = {}
+        for i in range(0, len(keys), 2):
+            pair = {"k1": keys[i], "k2": keys[min(i + 1, len(keys) - 1)]}
+            for key, end in reads.rows(_COUNTED, pair):
+                found[by_key[key]] = end if end is not None and end > now else None
+        return found
 
     def locked_until(self, now: datetime, *scopes: Scope) -> datetime | None:
         """The latest lock end among the scopes that are locked now, or None."""

@@ -1,0 +1,214 @@
+"""Token-endpoint grants per second of one ``hospes serve`` process, beside a baseline measured in the same run.
+
+Run by hand:  .venv/bin/python -m bench.oauth_grants [--database-url postgresql+psycopg://...] [--seconds 4]
+              [--clients 16] [--workers 1]
+
+Each workload runs for --seconds with --clients keep-alive connections (aiohttp, in this process) against one
+server process on loopback, after a warm-up:
+
+- baseline: ``GET /{tenant}/v2.0/.well-known/openid-configuration`` — the same server, the same tenant lookup,
+  no client authentication, no signature: the floor of a protocol request on this machine and database;
+- client credentials: ``POST /{tenant}/oauth2/v2.0/token`` (``client_secret_post``, Graph ``.default``), every
+  call a new RS256-signed access token;
+- refresh token: see ``refresh_workload``; the row stays "n/a" until the server issues refresh tokens to a grant
+  this script can drive without a browser.
+
+Columns: requests/s, p50/p99 latency (client side), errors (non-2xx), the server's CPU per request and its rate
+per CPU-second of the server process ("per core", what Keycloak's sizing guide counts: 120 client-credential grants
+per second per vCPU), and the rate against the baseline. The load generator shares the machine, so the wall rate is
+a floor; the per-core figure does not depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+from bench._server import fresh_database, new_tenant, server_process, sessions_for, tree_cpu_seconds
+from hospes.services.tenants import TenantBootstrap
+
+console = Console(width=160)
+KEYCLOAK_PER_VCPU = 120  # client-credential grants/s per vCPU, Keycloak's published sizing
+GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
+
+# One request of a workload on one client connection; returns whether it succeeded. ``state`` is the client's own
+# (a refresh token chain, say), None for stateless workloads.
+Call = Callable[[aiohttp.ClientSession, list[str]], Awaitable[bool]]
+
+
+@dataclass
+class Workload:
+    name: str
+    call: Call
+    seeds: list[list[str]]  # per client: its initial state
+
+
+@dataclass
+class Result:
+    rate: float
+    p50: float
+    p99: float
+    errors: int
+    count: int
+    cpu_seconds: float
+
+
+def discovery_workload(boot: TenantBootstrap) -> Workload:
+    path = f"/{boot.tenant_id}/v2.0/.well-known/openid-configuration"
+
+    async def call(http: aiohttp.ClientSession, _: list[str]) -> bool:
+        async with http.get(path) as response:
+            await response.read()
+            return response.status == 200
+
+    return Workload("baseline: discovery document GET", call, [])
+
+
+def client_credentials_workload(boot: TenantBootstrap) -> Workload:
+    path = f"/{boot.tenant_id}/oauth2/v2.0/token"
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": boot.client_id,
+        "client_secret": boot.client_secret,
+        "scope": GRAPH_DEFAULT,
+    }
+
+    async def call(http: aiohttp.ClientSession, _: list[str]) -> bool:
+        async with http.post(path, data=form) as response:
+            body = await response.json()
+            return response.status == 200 and bool(body.get("access_token"))
+
+    return Workload("client_credentials grant", call, [])
+
+
+def refresh_workload(base: str, boot: TenantBootstrap, clients: int) -> Workload | None:
+    """The refresh-grant row. Each client holds one refresh-token chain: every call redeems its current token and
+    keeps the new one (single use with rotation, so chains never share a token). The chains are seeded by
+    ``seed_refresh_tokens``; None (no row) while the server issues no refresh token this script can obtain."""
+    seeds = seed_refresh_tokens(base, boot, clients)
+    if seeds is None:
+        return None
+    path = f"/{boot.tenant_id}/oauth2/v2.0/token"
+
+    async def call(http: aiohttp.ClientSession, state: list[str]) -> bool:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": boot.client_id,
+            "client_secret": boot.client_secret,
+            "refresh_token": state[0],
+            "scope": "openid offline_access",
+        }
+        async with http.post(path, data=form) as response:
+            body = await response.json()
+            if response.status != 200 or not body.get("refresh_token"):
+                return False
+            state[0] = body["refresh_token"]
+            return True
+
+    return Workload("refresh_token grant", call, [[token] for token in seeds])
+
+
+def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> list[str] | None:
+    """One refresh token per client. The hook for the refresh grant: fill this in with the cheapest way the
+    server offers to obtain a refresh token without a browser (an authorization code from a signed-in session
+    driven over HTTP, or the password grant with ``offline_access`` if it issues one). Until then: None."""
+    return None
+
+
+async def run(base: str, workload: Workload, clients: int, seconds: float) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(http: aiohttp.ClientSession, state: list[str]) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            ok = await workload.call(http, state)
+            latencies.append(time.perf_counter() - start)
+            errors += not ok
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
+        states = workload.seeds or [[] for _ in range(clients)]
+        await asyncio.gather(*(client(http, states[i]) for i in range(clients)))
+    return len(latencies), latencies, errors
+
+
+def measure(base: str, pid: int, workload: Workload, clients: int, seconds: float) -> Result:
+    cpu = tree_cpu_seconds(pid)
+    started = time.perf_counter()
+    count, latencies, errors = asyncio.run(run(base, workload, clients, seconds))
+    elapsed = time.perf_counter() - started
+    cpu = tree_cpu_seconds(pid) - cpu
+    ordered = sorted(latencies)
+    return Result(
+        rate=count / elapsed,
+        p50=ordered[len(ordered) // 2] * 1000,
+        p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        errors=errors,
+        count=count,
+        cpu_seconds=cpu,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_database(args.database_url or None, tmp)
+        boot = new_tenant(sessions_for(url))
+        with server_process(url, tmp, workers=args.workers) as (base, pid):
+            workloads = [discovery_workload(boot), client_credentials_workload(boot)]
+            refresh = refresh_workload(base, boot, args.clients)
+            for workload in workloads:  # warm-up: imports, caches, connections, the JIT-less interpreter's dicts
+                measure(base, pid, workload, args.clients, min(1.0, args.seconds / 4))
+            results = {w.name: measure(base, pid, w, args.clients, args.seconds) for w in workloads}
+            if refresh is not None:
+                results[refresh.name] = measure(base, pid, refresh, args.clients, args.seconds)
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    table = Table(
+        title=f"Token endpoint, {args.workers} server process(es), {args.clients} clients, {args.seconds:g} s each "
+        f"({backend}, load from aiohttp on the same machine)"
+    )
+    for column in ("workload", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"):
+        table.add_column(column, justify="left" if column == "workload" else "right")
+    for column in ("per core (req/CPU-s)", "Keycloak per vCPU", "rate vs baseline"):
+        table.add_column(column, justify="right")
+    baseline = results[workloads[0].name]
+    for name, r in results.items():
+        per_core = r.count / r.cpu_seconds if r.cpu_seconds else float("nan")
+        grant = name != workloads[0].name
+        table.add_row(
+            name,
+            str(r.count),
+            f"{r.rate:,.0f}",
+            f"{r.p50:.1f}",
+            f"{r.p99:.1f}",
+            str(r.errors),
+            f"{r.cpu_seconds * 1000 / max(1, r.count):.2f}",
+            f"{per_core:,.0f}",
+            str(KEYCLOAK_PER_VCPU) if name.startswith("client_credentials") else "",
+            f"{r.rate / baseline.rate:.2f}" if grant else "1.00",
+        )
+    if refresh is None:
+        table.add_row("refresh_token grant", "n/a", "", "", "", "", "", "", "", "")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
