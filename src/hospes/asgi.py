@@ -37,6 +37,7 @@ from hospes.graph.routers import (
     auth_methods,
     delta,
     directory,
+    dynamic_groups,
     groups,
     invitations,
     me,
@@ -238,6 +239,7 @@ def create_app(
             provisioning=provisioning_runner,
             bulk=housekeeping and settings.bulk_worker,
             housekeeping=housekeeping,
+            dynamic_groups=housekeeping and settings.dynamic_groups,
         ),
         background_lock=background_lock,
         clock=clock,
@@ -260,7 +262,14 @@ def create_app(
     mount_api_docs(app)  # /docs, its assets served from the package (no CDN); before the /{tenant}/... pages
     routers = (delta.router, users.router, me.router, groups.router, apps.router, directory.router, invitations.router)
     # delta first: /users/delta must not match /users/{key}
-    others = (policies.router, auth_methods.router, synchronization.router, provisioning_logs.router, service.router)
+    others = (
+        dynamic_groups.router,
+        policies.router,
+        auth_methods.router,
+        synchronization.router,
+        provisioning_logs.router,
+        service.router,
+    )
     for router in (*routers, *others):
         app.include_router(router, prefix="/v1.0")
     app.router.routes.append(GraphFallback(app.router))  # nothing below answers under /v1.0

@@ -1,10 +1,14 @@
 """The background workers of a process, built in one place for ``hospes serve`` (inside the app) and ``hospes
 worker`` (in the foreground): outbox delivery, the provisioning runner, the portal's bulk-invite jobs and the
-housekeeping pass (purge of expired deleted items, change-log and browser-session pruning)."""
+housekeeping pass (purge of expired deleted items, change-log and browser-session pruning) and the processing of
+dynamic groups' membership rules."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +20,7 @@ from hospes.domain.clock import utcnow
 from hospes.mail.outbox import OutboxWorker, wake_on_commit
 from hospes.provisioning import ProvisioningRunner
 from hospes.services.directory import prune_change_log, purge_expired
+from hospes.services.dynamic_processing import MembershipProcessor
 from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
@@ -51,6 +56,35 @@ class Housekeeping(BackgroundLoop):
         return False
 
 
+class DynamicGroupsWorker(BackgroundLoop):
+    """Dynamic groups' membership from the change log (``services/dynamic_processing.py``), every
+    ``dynamic_groups_poll_seconds``; each tenant is leased in the database, so however many processes run this,
+    one at a time works on a tenant."""
+
+    thread_name = "dynamic-groups"
+    failure_message = "dynamic group processing failed; retrying"
+    logger = log
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.processor = MembershipProcessor(sessions, owner[:64])
+
+    def poll_seconds(self) -> float:
+        return self.settings.dynamic_groups_poll_seconds
+
+    def pass_once(self) -> bool:
+        return self.processor.pass_once(self._stop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        try:
+            self.processor.release()
+        except Exception:  # the lease then simply expires
+            log.warning("could not release the dynamic-group leases; they expire on their own")
+
+
 @dataclass
 class Workers:
     """What runs in the background of one process; ``None`` where that worker is off in this process. The bulk
@@ -61,6 +95,7 @@ class Workers:
     bulk: BulkJobWorker
     bulk_running: bool
     housekeeping: Housekeeping | None
+    dynamic_groups: DynamicGroupsWorker | None = None
 
     def _running(self) -> list[BackgroundLoop]:
         loops: list[BackgroundLoop | None] = [
@@ -68,6 +103,7 @@ class Workers:
             self.outbox,
             self.provisioning,
             self.bulk if self.bulk_running else None,
+            self.dynamic_groups,
         ]
         return [loop for loop in loops if loop is not None]
 
@@ -97,6 +133,7 @@ def build_workers(
     provisioning: bool,
     bulk: bool,
     housekeeping: bool,
+    dynamic_groups: bool = False,
 ) -> Workers:
     sessions = database.sessions
     outbox = OutboxWorker(sessions, settings) if mail else None
@@ -108,4 +145,5 @@ def build_workers(
         bulk=BulkJobWorker(database, settings, box, keys.seal),
         bulk_running=bulk,
         housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
+        dynamic_groups=DynamicGroupsWorker(sessions, settings) if dynamic_groups else None,
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect
 
-from hospes.storage import tables_bulk, tables_provisioning, tables_redemption, tables_sso  # noqa: F401  (register their tables)
+from hospes.storage import (  # noqa: F401  (register their tables)
+    tables_bulk,
+    tables_dynamic,
+    tables_provisioning,
+    tables_redemption,
+    tables_sso,
+)
+
 from hospes.storage.migrate import check
 from hospes.storage.tables import Base
 

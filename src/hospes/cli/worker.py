@@ -14,8 +14,8 @@ from hospes.cli.common import ConfigOpt, console, load, open_database
 
 def worker(config: ConfigOpt = None) -> None:
     """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
-    provisioning runner and the portal's bulk-invite jobs (for deployments that turn them off on the API servers).
-    Stops on SIGINT/SIGTERM."""
+    provisioning runner, the portal's bulk-invite jobs and dynamic-group processing (for deployments that turn
+    them off on the API servers). Stops on SIGINT/SIGTERM."""
     # Imported here, not at the top: the workers bring in the provisioning engine (httpx, the SCIM models, the
     # expression compiler), about 0.5 s of CPU that every other command would otherwise pay at start-up.
     from hospes.workers import build_workers
@@ -32,6 +32,7 @@ def worker(config: ConfigOpt = None) -> None:
         provisioning=True,
         bulk=True,
         housekeeping=False,
+        dynamic_groups=True,
     )
     stopped = threading.Event()
 
@@ -40,7 +41,7 @@ def worker(config: ConfigOpt = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     workers.start()
-    console.print("running provisioning jobs and bulk invitations")
+    console.print("running provisioning jobs, bulk invitations and dynamic-group processing")
     if workers.outbox is None:
         console.print("email delivery off: HOSPES_SMTP_HOST is not set")
     else:

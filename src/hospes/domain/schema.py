@@ -13,6 +13,7 @@ EQ_NE = frozenset({"eq", "ne", "in", "not"})
 STRING_OPS = frozenset({"eq", "ne", "in", "not", "ge", "le", "startswith", "endswith"})
 ORDER_OPS = frozenset({"eq", "ne", "in", "not", "ge", "le", "gt", "lt"})
 ANY_OPS = frozenset({"any"})
+RULE_OPS = frozenset({"eq", "ne", "not", "ge", "le", "startswith"})
 NONE: frozenset[str] = frozenset()
 
 
@@ -168,6 +169,16 @@ GROUP = Resource(
         _p("mail", "mail", default=True, ops=STRING_OPS),
         _p("mailEnabled", "mail_enabled", "bool", default=True, writable=True, ops=EQ_NE),
         _p("mailNickname", "mail_nickname", default=True, writable=True, max_len=64, ops=STRING_OPS),
+        # The rule's own checks (length, syntax, properties) answer for it, with a position, not max_len.
+        _p("membershipRule", "membership_rule", default=True, writable=True, ops=RULE_OPS),
+        _p("membershipRuleProcessingState", "membership_rule_processing_state", default=True, writable=True, ops=EQ_NE),
+        # Beta in Graph, served at v1.0 too: whether processing ran, and when the membership last changed.
+        _p(
+            "membershipRuleProcessingStatus",
+            None,
+            "json",
+            graph_type=_T("membershipRuleProcessingStatus"),
+        ),
         _p("securityEnabled", "security_enabled", "bool", default=True, writable=True, ops=EQ_NE),
         _p("visibility", "visibility", default=True, writable=True, ops=EQ_NE),
     ),

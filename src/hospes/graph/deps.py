@@ -41,6 +41,7 @@ from hospes.services.b2b_policy import PolicyService
 from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
+from hospes.services.dynamic_groups import DynamicGroupService
 from hospes.services.groups import GroupService
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
@@ -162,6 +163,8 @@ Inviter = Annotated[InvitationService, Depends(provider(_invitations, perm.INVIT
 GroupsReader = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_READ))]
 GroupsWriter = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_WRITE))]
 MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBERS_WRITE))]
+DynamicGroupsReader = Annotated[DynamicGroupService, Depends(service(DynamicGroupService, perm.GROUPS_READ))]
+DynamicGroupsWriter = Annotated[DynamicGroupService, Depends(service(DynamicGroupService, perm.GROUPS_WRITE))]
 # Which groups the caller may see in full where a listing names groups (memberOf).
 GroupsReach = Annotated[Reach, Depends(reach_of(perm.GROUPS_READ))]
 AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]

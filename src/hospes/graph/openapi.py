@@ -58,6 +58,8 @@ BODIES: dict[tuple[str, str], str] = {
     ("post", "/servicePrincipals/{key}/appRoleAssignments"): "appRoleAssignment.create",
     ("post", "/groups/{group_id}/members/$ref"): "reference",
     ("post", "/groups/{group_id}/owners/$ref"): "reference",
+    ("post", "/groups/evaluateDynamicMembership"): "evaluateDynamicMembership",
+    ("post", "/groups/{group_id}/evaluateDynamicMembership"): "evaluateDynamicMembership.group",
     ("post", "/directoryRoles/{role_id}/members/$ref"): "reference",
     ("post", "/applications/{key}/addPassword"): "addPassword",
     ("post", "/applications/{key}/removePassword"): "removePassword",
@@ -98,6 +100,7 @@ NO_BODY = frozenset(
         ("post", f"{_JOB}/start"),
         ("post", f"{_JOB}/pause"),
         ("post", "/directory/deletedItems/{object_id}/restore"),
+        ("post", "/groups/{group_id}/reprocessMembership"),
     }
 )
 # Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
@@ -170,6 +173,8 @@ def _responses() -> dict[tuple[str, str], Schema]:
         out["get", path] = collection_schema(_DIRECTORY_OBJECT, paged=True)
         out["get", f"{path}/$ref"] = collection_schema(ACTION_BODIES["reference"], paged=True)
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
+    for path in ("/groups/evaluateDynamicMembership", "/groups/{group_id}/evaluateDynamicMembership"):
+        out["post", path] = ref("microsoft.graph.evaluateDynamicMembershipResult")
     out["post", "/invitations/bulk"] = ref("invitation.bulk.result")
     out["post", "/applications/{key}/addPassword"] = ref("microsoft.graph.passwordCredential")
     out["post", "/servicePrincipals/{key}/addTokenSigningCertificate"] = ref("microsoft.graph.selfSignedCertificate")

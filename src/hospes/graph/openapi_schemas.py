@@ -325,6 +325,10 @@ ACTION_BODIES: dict[str, Schema] = {
     "synchronizationSchema": _obj(
         {"directories": {"type": "array"}, "synchronizationRules": {"type": "array"}, "version": nullable(_STR)}
     ),
+    "evaluateDynamicMembership": _obj(
+        {"memberId": _UUID, "membershipRule": {"type": "string", "maxLength": 3072}}, ("memberId", "membershipRule")
+    ),
+    "evaluateDynamicMembership.group": _obj({"memberId": _UUID}, ("memberId",), closed=True),
     "parseExpression": _obj(
         {
             "expression": {"type": "string", "description": "Only its first 10,000 characters are read."},
@@ -365,8 +369,31 @@ def _invitation_answer() -> Schema:
     )
 
 
+def _evaluation_details() -> Schema:
+    prop = nullable(_obj({"propertyName": _STR, "propertyValue": nullable(_STR)}))
+    return _obj(
+        {
+            "expression": _STR,
+            "expressionResult": _BOOL,
+            "propertyToEvaluate": prop,
+            "expressionEvaluationDetails": {"type": "array", "items": {"type": "object"}},
+        },
+        ("expression", "expressionResult"),
+    )
+
+
 # Answers that are not a resource's entity or collection, by their schema name.
 ANSWERS: dict[str, Schema] = {
+    "microsoft.graph.evaluateDynamicMembershipResult": _obj(
+        {
+            "@odata.context": {"type": "string", "format": "uri"},
+            "membershipRule": _STR,
+            "membershipRuleEvaluationResult": {"type": ["boolean", "null"]},
+            "membershipRuleEvaluationDetails": nullable(_evaluation_details()),
+            "@hospes.error": {"type": "string", "description": "Hospes: why the rule could not decide."},
+        },
+        ("membershipRule", "membershipRuleEvaluationResult"),
+    ),
     "microsoft.graph.invitation": _invitation_answer(),
     "invitation.bulk.result": _obj(
         {

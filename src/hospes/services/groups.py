@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -13,6 +14,7 @@ from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.schema import GROUP
 from hospes.domain.validation import require
+from hospes.services import group_rules
 from hospes.services.base import Services, Write
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember, ServicePrincipal, User
@@ -56,11 +58,16 @@ class GroupService(Services):
     def create(self, values: dict[str, Any], members: list[str], owners: list[str]) -> Group:
         require(GROUP, values, "displayName", "mailNickname", "mailEnabled", "securityEnabled")
         with self.write("GroupManagement", "Add group") as op:
+            needs_pass = group_rules.prepare(op.session, self.tenant_id, None, values)
             group = Group(id=new_id(), tenant_id=self.tenant_id, created_at=op.now, **values)
             op.session.add(group)
             op.session.flush()
             op.target("Group", group.id, group.display_name)
             op.change(ObjectType.GROUP, group.id, ChangeType.CREATED, [p.name for p in GROUP.props])
+            if members:
+                group_rules.refuse_manual_members(group)
+            if needs_pass:
+                group_rules.request_pass(op.session, self.tenant_id, group.id)
             for member_id in members:
                 self.insert_reference(op, group, "member", member_id)
             for owner_id in owners:
@@ -74,14 +81,19 @@ class GroupService(Services):
             for attr in ("display_name", "mail_nickname", "mail_enabled", "security_enabled"):
                 if attr in values and values[attr] in (None, ""):
                     raise InvalidInputError(f"Invalid value specified for property '{attr}'.")
+            needs_pass = group_rules.prepare(op.session, self.tenant_id, group, values)
             names = {p.attr: p.name for p in GROUP.props if p.attr}
             changed = [names[a] for a, v in values.items() if getattr(group, a) != v]
             for attr, value in values.items():
                 setattr(group, attr, value)
             if changed:
                 op.change(ObjectType.GROUP, group.id, ChangeType.UPDATED, changed)
+            if needs_pass:
+                group_rules.request_pass(op.session, self.tenant_id, group.id)
             if len(bind_members) > 20:
                 raise InvalidInputError("No more than 20 members may be added in one request.")
+            if bind_members:
+                group_rules.refuse_manual_members(group)
             for member_id in bind_members:
                 self.insert_reference(op, group, "member", member_id)
             return group
@@ -97,6 +109,51 @@ class GroupService(Services):
         group.deleted_at = None
         op.target("Group", group.id, group.display_name)
         op.change(ObjectType.GROUP, group.id, ChangeType.RESTORED, [p.name for p in GROUP.props])
+        if group_rules.is_dynamic(group) and group.membership_rule_processing_state == "On":
+            group_rules.request_pass(op.session, self.tenant_id, group.id)
+
+    def apply_rule_members(
+        self, op: Write, group: Group, adds: Sequence[str], removes: Sequence[tuple[str, str]]
+    ) -> None:
+        """Users a dynamic group's rule now selects (``adds``) and members it no longer does (``removes``: id and
+        Graph type): the rows and change-log entries of any membership change, so delta, app assignments through
+        the group and provisioning follow. Callers pass only real differences."""
+        for user_id in adds:
+            op.session.add(
+                GroupMember(
+                    group_id=group.id,
+                    relation="member",
+                    member_id=user_id,
+                    member_type="user",
+                    tenant_id=self.tenant_id,
+                    created_at=op.now,
+                )
+            )
+            op.change(
+                ObjectType.GROUP,
+                group.id,
+                ChangeType.MEMBER_ADDED,
+                ["members"],
+                related_id=user_id,
+                related_type="user",
+            )
+        if removes:
+            op.session.execute(
+                delete(GroupMember).where(
+                    GroupMember.group_id == group.id,
+                    GroupMember.relation == "member",
+                    GroupMember.member_id.in_([member_id for member_id, _ in removes]),
+                )
+            )
+        for member_id, kind in removes:
+            op.change(
+                ObjectType.GROUP,
+                group.id,
+                ChangeType.MEMBER_REMOVED,
+                ["members"],
+                related_id=member_id,
+                related_type=kind,
+            )
 
     def hard_delete(self, op: Write, group: Group) -> None:
         op.target("Group", group.id, group.display_name)
@@ -136,6 +193,8 @@ class GroupService(Services):
         with self.write("GroupManagement", activity) as op:
             group = self.find(op.session, group_id)
             op.target("Group", group.id, group.display_name)
+            if relation == "member":
+                group_rules.refuse_manual_members(group)
             self.insert_reference(op, group, relation, object_id)
 
     def remove_reference(self, group_id: str, relation: str, object_id: str) -> None:
@@ -143,6 +202,8 @@ class GroupService(Services):
         with self.write("GroupManagement", activity) as op:
             group = self.find(op.session, group_id)
             op.target("Group", group.id, group.display_name)
+            if relation == "member":
+                group_rules.refuse_manual_members(group)
             row = op.session.get(GroupMember, (group.id, relation, object_id))
             if row is None:
                 raise InvalidInputError(NOT_MEMBER.format(_RELATION_PROPERTY[relation]))

@@ -144,6 +144,8 @@ class Group(Base):
     security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     group_types: Mapped[list[str]] = mapped_column(JsonType, default=list)
     visibility: Mapped[str | None] = mapped_column(String(16))
+    membership_rule: Mapped[str | None] = mapped_column(Text)  # with groupTypes DynamicMembership
+    membership_rule_processing_state: Mapped[str | None] = mapped_column(String(16))  # On | Paused
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -13,6 +13,7 @@ from hospes.domain.validation import validate_body
 from hospes.graph.deps import (
     AssignmentsWriter,
     BodyDep,
+    DynamicGroupsReader,
     GroupAssignmentsReader,
     GroupsReader,
     GroupsWriter,
@@ -21,6 +22,7 @@ from hospes.graph.deps import (
     RuntimeDep,
 )
 from hospes.graph.routers.assignments import assignments_collection, create_assignment
+from hospes.graph.routers.dynamic_groups import statuses
 from hospes.graph.wire import collection, entity, paged, to_wire
 from hospes.services.groups import GroupService, reference_id
 from hospes.services.listing import ListQuery
@@ -28,6 +30,7 @@ from hospes.services.listing import ListQuery
 router = APIRouter()
 _RESOURCES: dict[str, Resource] = {"user": USER, "group": GROUP, "servicePrincipal": SERVICE_PRINCIPAL}
 _BINDS = frozenset({"members@odata.bind", "owners@odata.bind"})
+_STATUS = "membershipRuleProcessingStatus"
 
 
 def _bind_ids(extras: dict[str, Any], key: str) -> list[str]:
@@ -42,13 +45,21 @@ def directory_object(kind: str, row: Any) -> dict[str, Any]:
     return {"@odata.type": resource.odata_type, **to_wire(resource, row)}
 
 
+def _wire(groups: list[Any], select: list[str] | None, dynamic: DynamicGroupsReader) -> list[dict[str, Any]]:
+    """Groups as Graph JSON; the processing status (computed) only when ``$select`` asks for it."""
+    if not select or not any(n.casefold() == _STATUS.casefold() for n in select):
+        return [to_wire(GROUP, g, select) for g in groups]
+    found = statuses(dynamic, [g.id for g in groups])
+    return [to_wire(GROUP, g, select, {_STATUS: found[g.id]}) for g in groups]
+
+
 @router.get("/groups")
-def list_groups(request: Request, state: RuntimeDep, groups: GroupsReader) -> dict[str, Any]:
+def list_groups(
+    request: Request, state: RuntimeDep, groups: GroupsReader, dynamic: DynamicGroupsReader
+) -> dict[str, Any]:
     options = QueryOptions(request, state, GROUP, groups.actor)
     page = groups.page(options.query)
-    return paged(
-        state, "groups", options, page, groups.tenant_id, (to_wire(GROUP, g, options.select) for g in page.rows)
-    )
+    return paged(state, "groups", options, page, groups.tenant_id, _wire(list(page.rows), options.select, dynamic))
 
 
 @router.post("/groups", status_code=201)
@@ -59,9 +70,11 @@ def create_group(body: BodyDep, state: RuntimeDep, groups: GroupsWriter) -> dict
 
 
 @router.get("/groups/{group_id}")
-def get_group(group_id: str, request: Request, state: RuntimeDep, groups: GroupsReader) -> dict[str, Any]:
+def get_group(
+    group_id: str, request: Request, state: RuntimeDep, groups: GroupsReader, dynamic: DynamicGroupsReader
+) -> dict[str, Any]:
     options = QueryOptions(request, state, GROUP, groups.actor)
-    return entity(state, "groups", to_wire(GROUP, groups.get(group_id), options.select))
+    return entity(state, "groups", _wire([groups.get(group_id)], options.select, dynamic)[0])
 
 
 @router.patch("/groups/{group_id}", status_code=204)

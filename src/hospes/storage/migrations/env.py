@@ -3,7 +3,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from hospes.storage import tables_bulk, tables_provisioning, tables_redemption, tables_sso  # noqa: F401  (register their tables)
+from hospes.storage import (  # noqa: F401  (register their tables)
+    tables_bulk,
+    tables_dynamic,
+    tables_provisioning,
+    tables_redemption,
+    tables_sso,
+)
 from hospes.storage.tables import Base
 
 config = context.config
