@@ -11,7 +11,6 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_redemption,
     tables_sso,
 )
-
 from hospes.storage.migrate import check
 from hospes.storage.tables import Base
 

@@ -88,7 +88,7 @@ class MembershipProcessor:
         for tenant_id in tenants:
             if stop is not None and stop.is_set():
                 return False
-            if self._claim(tenant_id):
+            if self.claim(tenant_id):
                 more |= self.run_tenant(tenant_id)
         return more
 
@@ -100,7 +100,7 @@ class MembershipProcessor:
                 .values(lease_owner=None, lease_until=None)
             )
 
-    def _claim(self, tenant_id: str) -> bool:
+    def claim(self, tenant_id: str) -> bool:
         now = self.clock()
         with self.sessions.begin() as session:
             result = session.execute(
@@ -175,7 +175,7 @@ class MembershipProcessor:
         )
         if undecided:
             plan.errors[group.group_id] = f"{len(undecided)} users could not be evaluated (regular expression timeout)"
-        self._claim(tenant_id)  # renew the lease before a long apply
+        self.claim(tenant_id)  # renew the lease before a long apply
         self._apply(tenant_id, plan, rules={group.group_id: group.text})
         self._status(
             group.group_id,
