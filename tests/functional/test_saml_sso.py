@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.saml.nameid import EMAIL, PERSISTENT, TRANSIENT, UNSPECIFIED
+from hospes.storage.tables import ServicePrincipal
 from hospes.storage.tables_sso import SignIn, SsoParticipant
 from tests.helpers.portal import csrf_of, sign_in
 from tests.helpers.redemption import accept, follow, invite, latest_code, path_of, send_code, submit_code
@@ -141,6 +142,22 @@ def test_python3_saml_validates_what_the_endpoint_sends_per_name_id_format(
     response = OneLogin_Saml2_Response(settings, fields["SAMLResponse"])
     assert response.is_valid(onelogin_request_data(sp.acs, fields), auth.get_last_request_id()), response.get_error()
     assert response.get_nameid_format() == name_format
+
+
+def test_an_apps_name_id_source_and_format_apply_when_the_request_names_none(
+    tmp_path: Path, app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    sp = _sp()
+    handle = _register(app, tenant, sessions, sp, name_id_format=UNSPECIFIED)
+    with sessions.begin() as session:
+        row = session.get(ServicePrincipal, handle.sp_id)
+        row.saml_options = {**row.saml_options, "nameIdSource": "objectid"}
+    user = _member(web, tenant)
+    client = _client(tmp_path, web, tenant, handle, sp)
+    request_id, page = _start(web, client, handle)
+    fields = _saml_response(page, sp.acs)
+    response = client.parse_authn_request_response(fields["SAMLResponse"], POST, outstanding={request_id: "/"})
+    assert (response.name_id.format, response.name_id.text) == (UNSPECIFIED, user["id"])
 
 
 def test_signed_post_request_is_required_and_verified(

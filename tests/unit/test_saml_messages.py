@@ -241,6 +241,19 @@ def test_name_id_format_resolution() -> None:
     assert len(base64.b64decode(transient.value)) == 16
 
 
+def test_an_apps_own_source_is_sent_as_is_when_it_configures_unspecified() -> None:
+    user = SamlUser("oid-7", "t", "u@x.example", "Member", "http://x/t/", mail="m@x.example")
+    claims = default_claims(user, name_id_source="objectid")
+    assert (claims.name_id_source, claims.name_id_format) == ("oid-7", UNSPECIFIED)
+    base = {"tenant_key": b"k", "sp_entity_id": "sp", "object_id": "oid-7"}
+    configured = build_name_id(UNSPECIFIED, source_value=claims.name_id_source, configured=True, **base)  # type: ignore[arg-type]
+    assert (configured.value, configured.format) == ("oid-7", UNSPECIFIED)
+    requested = build_name_id(UNSPECIFIED, source_value=claims.name_id_source, **base)  # type: ignore[arg-type]
+    assert requested.value == pairwise_id(b"k", "sp", "oid-7")
+    assert default_claims(user, name_id_source="mail").name_id_source == "m@x.example"
+    assert default_claims(user, name_id_source="bogus").name_id_source == "u@x.example"
+
+
 def _guest(signed_in_with: str) -> SamlUser:
     return SamlUser(
         object_id="g1",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hospes.saml.nameid import EMAIL
+from hospes.saml.nameid import EMAIL, UNSPECIFIED
 
 WS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 MS = "http://schemas.microsoft.com/identity/claims/"
@@ -72,8 +72,14 @@ class ClaimSet:
     groups_url: str | None = None
 
 
-def default_claims(user: SamlUser, *, include_groups: bool = False, groups_url: str | None = None) -> ClaimSet:
-    """Entra's default attribute set, in the order Entra's tokens show them; attributes without a value are left out."""
+NAME_ID_SOURCES = ("userprincipalname", "localuserprincipalname", "mail", "objectid", "displayname")
+
+
+def default_claims(
+    user: SamlUser, *, include_groups: bool = False, groups_url: str | None = None, name_id_source: str | None = None
+) -> ClaimSet:
+    """Entra's default attribute set, in the order Entra's tokens show them; attributes without a value are left out.
+    ``name_id_source`` (one of ``NAME_ID_SOURCES``) replaces the user principal name as the NameID's source."""
     pairs: list[tuple[str, Sequence[str | None]]] = [
         (MS + "tenantid", [user.tenant_id]),
         (MS + "objectidentifier", [user.object_id]),
@@ -94,9 +100,10 @@ def default_claims(user: SamlUser, *, include_groups: bool = False, groups_url: 
     if overage and groups_url:
         pairs.append((GROUPS_LINK, [groups_url]))
     attributes = tuple((name, tuple(v for v in values if v)) for name, values in pairs)
+    source = name_id_source if name_id_source in NAME_ID_SOURCES else "userprincipalname"
     return ClaimSet(
-        name_id_source=source_value(user, "userprincipalname"),
-        name_id_format=EMAIL,
+        name_id_source=source_value(user, source),
+        name_id_format=EMAIL if source in ("userprincipalname", "localuserprincipalname", "mail") else UNSPECIFIED,
         attributes=tuple((name, values) for name, values in attributes if values),
         groups_url=groups_url if overage else None,
     )

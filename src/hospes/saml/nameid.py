@@ -50,9 +50,14 @@ def build_name_id(
     sp_entity_id: str,
     object_id: str,
     sp_name_qualifier: str | None = None,
+    configured: bool = False,
 ) -> NameId:
     """``source_value`` is what the NameID claim's source gave (e.g. the UPN, or a guest's mail); emailAddress
-    uses it when it looks like an address, and a missing or unusable value becomes a persistent pairwise id."""
+    uses it when it looks like an address, and a missing or unusable value becomes a persistent pairwise id.
+    ``unspecified`` asked for by the request lets the IdP choose, and it sends the pairwise id; ``configured``
+    (the app's own setting, the request named no format) sends the source's value as it is."""
+    if name_format == UNSPECIFIED and configured and source_value:
+        return NameId(source_value, UNSPECIFIED, sp_name_qualifier)
     if name_format == TRANSIENT:
         return NameId(base64.b64encode(secrets.token_bytes(16)).decode(), TRANSIENT, sp_name_qualifier)
     if name_format == EMAIL and source_value and _looks_like_address(source_value):

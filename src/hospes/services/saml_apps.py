@@ -46,6 +46,7 @@ class SamlApp:
     signing: SigningOption
     algorithm: Algorithm
     name_id_format: str | None
+    name_id_source: str | None
     require_signed_requests: bool
     include_groups: bool
     preferred_thumbprint: str | None
@@ -78,6 +79,7 @@ def _app(sp: ServicePrincipal, application: Application | None) -> SamlApp:
         signing=signing if signing in SIGNING_OPTIONS else "assertion",
         algorithm="rsa-sha1" if options.get("algorithm") == "sha1" else "rsa-sha256",
         name_id_format=options.get("nameIdFormat") or None,
+        name_id_source=str(options["nameIdSource"]).lower() if options.get("nameIdSource") else None,
         require_signed_requests=bool(options.get("requireSignedRequests")),
         include_groups=bool(application and application.group_membership_claims not in (None, "None")),
         preferred_thumbprint=sp.preferred_token_signing_key_thumbprint,

@@ -248,7 +248,11 @@ class SamlSignIn:
             error = SamlError("50000", f"The application '{app.app_id}' has no active token-signing certificate.")
             raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor)
         issuer = self.issuer(pending.tenant_id)
-        claims = default_claims(saml_user(user, found, self.public_url, issuer), include_groups=app.include_groups)
+        claims = default_claims(
+            saml_user(user, found, self.public_url, issuer),
+            include_groups=app.include_groups,
+            name_id_source=app.name_id_source,
+        )
         name_format = resolve_format(pending.name_id_format, app.name_id_format, claims.name_id_format)
         name_id = build_name_id(
             name_format,
@@ -257,6 +261,7 @@ class SamlSignIn:
             sp_entity_id=pending.entity_id,
             object_id=user.id,
             sp_name_qualifier=pending.sp_name_qualifier,
+            configured=pending.name_id_format is None,
         )
         session_index = "_" + hashlib.sha256(f"{visitor.sid}\x00{app.app_id}".encode()).hexdigest()[:32]
         xml = build_response(
