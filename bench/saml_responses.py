@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from rich.console import Console
 from rich.table import Table
 
+from hospes.auth.certificates import create_signing_certificate, load_signing_key
 from hospes.saml.claims import SamlUser, default_claims
-from hospes.saml.keys import create_signing_certificate, load_signing_key
 from hospes.saml.nameid import build_name_id
 from hospes.saml.response import Addressing, Authentication, Signing, build_response
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from hospes.saml.keys import SigningKey, create_signing_certificate, load_signing_key
+from hospes.auth.certificates import SigningKey, create_signing_certificate, load_signing_key
 from hospes.saml.metadata import build_metadata
 from tests.helpers.env import REQUIRE_ALL
 
@@ -249,7 +249,7 @@ def register_saml_app(
     ``verify_with``, the SP's certificate for signed requests."""
     from datetime import UTC, datetime, timedelta
 
-    from hospes.services.saml_apps import SIGNING_KEY_PURPOSE
+    from hospes.auth.certificates import seal_private_key
     from hospes.storage.tables import Application, ServicePrincipal
     from hospes.storage.tables_sso import KeyCredential
 
@@ -288,7 +288,7 @@ def register_saml_app(
                 display_name=f"CN={display_name} SAML",
                 certificate=party.cert_b64,
                 thumbprint=party.key.thumbprint,
-                private_key=box.encrypt(SIGNING_KEY_PURPOSE, party.key_pem, key_id),
+                private_key=seal_private_key(box, key_id, party.key_pem),
                 start_at=now - timedelta(minutes=1),
                 end_at=now + timedelta(days=365),
             )

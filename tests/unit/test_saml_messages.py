@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
+from hospes.auth.certificates import create_signing_certificate, load_certificate, load_signing_key
 from hospes.saml.authn_request import check_authn_context, peek, read_authn_request
 from hospes.saml.bindings import read_post, read_redirect, redirect_url
 from hospes.saml.claims import GROUPS, GROUPS_LINK, WS, SamlUser, default_claims, source_value
 from hospes.saml.common import AC_PASSWORD, DS, MD, SAML, SAMLP, SamlError, parse_xml
-from hospes.saml.keys import create_signing_certificate, load_certificate, load_signing_key
 from hospes.saml.logout import build_logout_request, read_logout_request
 from hospes.saml.metadata import build_metadata
 from hospes.saml.nameid import (

@@ -9,8 +9,8 @@ import zlib
 from dataclasses import dataclass
 from urllib.parse import quote_plus, unquote_plus
 
+from hospes.auth.certificates import SigningKey
 from hospes.saml.common import MAX_ENCODED_BYTES, MAX_XML_BYTES, SamlError, binding_error
-from hospes.saml.keys import SigningKey
 from hospes.saml.signing import Algorithm, QuerySignature, sig_alg_uri, sign_query
 
 MESSAGE_PARAMS = ("SAMLRequest", "SAMLResponse")

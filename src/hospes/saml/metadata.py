@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from hospes.auth.certificates import SigningKey
 from hospes.saml.common import BINDING_POST, BINDING_REDIRECT, DS, MD, SAMLP, new_message_id, q
-from hospes.saml.keys import SigningKey
 from hospes.saml.nameid import FORMATS
 from hospes.saml.signing import Algorithm, placeholder, sign
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from lxml import etree
 
+from hospes.auth.certificates import SigningKey
 from hospes.saml.common import (
     AC_PASSWORD,
     SAML,
@@ -23,7 +24,6 @@ from hospes.saml.common import (
     new_message_id,
     q,
 )
-from hospes.saml.keys import SigningKey
 from hospes.saml.nameid import NameId
 from hospes.saml.signing import Algorithm, placeholder, sign
 

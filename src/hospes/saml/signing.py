@@ -22,8 +22,8 @@ from signxml.exceptions import InvalidSignature as XmlInvalidSignature
 from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
+from hospes.auth.certificates import SigningKey
 from hospes.saml.common import DS, invalid_message, parser, q
-from hospes.saml.keys import SigningKey
 
 Algorithm = Literal["rsa-sha256", "rsa-sha1"]
 

@@ -14,9 +14,9 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes.auth.certificates import SigningKey, load_certificate, load_signing_key, open_private_key
 from hospes.auth.crypto import SecretBox
 from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser
-from hospes.saml.keys import SigningKey, load_certificate, load_signing_key
 from hospes.saml.response import SIGNING_OPTIONS, SigningOption
 from hospes.saml.signing import Algorithm
 from hospes.storage.tables import Application, AppRoleAssignment, GroupMember, ServicePrincipal, User
@@ -25,9 +25,6 @@ from hospes.storage.tables_sso import KeyCredential
 SAML_MODE = "saml"
 TOKEN_SIGNING = "token_signing"
 REQUEST_VERIFICATION = "request_verification"
-# How a token-signing key's private half is sealed at rest (SecretBox purpose; the key id is the context). The
-# writer is the service principal's addTokenSigningCertificate.
-SIGNING_KEY_PURPOSE = "token-signing-key"
 
 
 @dataclass(frozen=True)
@@ -167,7 +164,7 @@ class SigningKeys:
         cache_key = (row.key_id, row.thumbprint)
         found = self._loaded.get(cache_key)
         if found is None:
-            pem = self.box.decrypt(SIGNING_KEY_PURPOSE, str(row.private_key), row.key_id)
+            pem = open_private_key(self.box, row.key_id, str(row.private_key))
             found = load_signing_key(pem, row.certificate)
             with self._lock:
                 self._loaded[cache_key] = found
