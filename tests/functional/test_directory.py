@@ -142,7 +142,9 @@ def test_audit_log_records_success_and_failure(tenant: TenantHandle) -> None:
     update_row = audits[1]
     assert update_row["activityDisplayName"] == "Update user" and update_row["result"] == "success"
     assert update_row["targetResources"][0]["id"] == user["id"]
-    assert update_row["targetResources"][0]["modifiedProperties"] == [{"displayName": "jobTitle"}]
+    assert update_row["targetResources"][0]["modifiedProperties"] == [
+        {"displayName": "jobTitle", "oldValue": "[null]", "newValue": '["Auditor"]'}
+    ]
     assert update_row["initiatedBy"]["app"]["displayName"] == "Contoso automation"
     filtered = tenant.get("/auditLogs/directoryAudits?$filter=result eq 'failure'").json()["value"]
     assert [a["activityDisplayName"] for a in filtered] == ["Add user"]

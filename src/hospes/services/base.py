@@ -34,6 +34,28 @@ class Write:
     target_name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     ordered: bool = False  # this transaction holds the tenant's change-log ordering lock
+    activity: str | None = None  # the audit row's activity, when only the write itself can tell (see ``name``)
+    category: str | None = None
+
+    def name(self, activity: str, category: str | None = None) -> None:
+        """Name the audit row's activity (and category) once the write knows what it did: a restore of a user or
+        of a group, blocking sign-in rather than another change."""
+        self.activity = activity
+        self.category = category or self.category
+
+    def record_changes(self, row: Any, values: dict[str, Any], names: dict[str, str]) -> list[str]:
+        """Note the properties of ``row`` that ``values`` changes, with their old and new values, for the audit
+        log's detail (``details["changes"]``, beside ``modifiedProperties``); returns their Graph names. Call before
+        setting the values. Only plain values are kept, cut to 256 characters; never pass a secret."""
+        changes = self.details.setdefault("changes", [])
+        changed: list[str] = []
+        for attr, new in values.items():
+            old = getattr(row, attr)
+            if old != new:
+                name = names.get(attr, attr)
+                changed.append(name)
+                changes.append({"property": name, "old": _plain(old), "new": _plain(new)})
+        return changed
 
     def target(self, kind: str, object_id: str, name: str | None = None) -> None:
         self.target_type, self.target_id, self.target_name = kind, object_id, name
@@ -100,6 +122,16 @@ def order_with_other_writers(session: Session, tenant_id: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant_id})
 
 
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value[:20]]
+    return str(value)[:256]
+
+
 @dataclass
 class Services:
     """The acting principal plus the session factory: what every use case needs."""
@@ -125,12 +157,12 @@ class Services:
         try:
             with session.begin():
                 yield op
-                session.add(self.audit_row(op, category, activity, "success", None))
+                session.add(self.audit_row(op, op.category or category, op.activity or activity, "success", None))
         except DomainError as exc:
-            self._audit_failure(op, category, activity, exc.message)
+            self._audit_failure(op, op.category or category, op.activity or activity, exc.message)
             raise
         except Exception as exc:
-            self._audit_failure(op, category, activity, type(exc).__name__)
+            self._audit_failure(op, op.category or category, op.activity or activity, type(exc).__name__)
             raise
         finally:
             session.close()

@@ -72,7 +72,7 @@ class DeletedItemsService(Services):
             users = users_svc.many(op.session, ids, deleted=True)
             for user in users:
                 users_svc.restore(op, user)
-            self.audit_each(op, "DirectoryManagement", "Restore deleted item", users)
+            self.audit_each(op, "UserManagement", "Restore user", users)
             return len(users)
 
     def purge_users(self, ids: list[str]) -> int:
@@ -82,7 +82,7 @@ class DeletedItemsService(Services):
             users = users_svc.many(op.session, ids, deleted=True)
             for user in users:
                 users_svc.hard_delete(op, user)
-            self.audit_each(op, "DirectoryManagement", "Hard delete item", users)
+            self.audit_each(op, "UserManagement", "Hard delete user", users)
             return len(users)
 
 

@@ -16,7 +16,6 @@ from hospes.services.groups import GroupService
 from hospes.services.user_views import Listing, UserQueries, like_pattern, paged, role_name
 from hospes.storage.tables import (
     AppRoleAssignment,
-    AuditLog,
     Group,
     GroupMember,
     OutboxAttempt,
@@ -138,37 +137,6 @@ class PortalQueries(UserQueries):
                 name = (obj.display_name or "") if obj is not None else row.principal_id
                 out.append((row, name, role_name(roles, row.app_role_id)))
             return AppDetail(sp, roles, out)
-
-    def audit(self, *, category: str = "", search: str = "", result: str = "", page: int = 1) -> Listing:
-        conditions: list[ColumnElement[bool]] = [AuditLog.tenant_id == self.tenant_id]
-        if category:
-            conditions.append(AuditLog.category == category[:64])
-        if result in ("success", "failure"):
-            conditions.append(AuditLog.result == result)
-        search = search.strip()[:256]
-        if search:
-            pattern = like_pattern(search)
-            conditions.append(
-                or_(
-                    func.lower(AuditLog.activity).like(pattern, escape="\\"),
-                    func.lower(AuditLog.target_name).like(pattern, escape="\\"),
-                    func.lower(AuditLog.actor_name).like(pattern, escape="\\"),
-                )
-            )
-        with self.read() as session:
-            stmt = select(AuditLog).where(*conditions).order_by(AuditLog.at.desc(), AuditLog.id)
-            return paged(session, stmt, select(func.count()).select_from(AuditLog).where(*conditions), page, 50)
-
-    def audit_categories(self) -> list[str]:
-        with self.read() as session:
-            return list(
-                session.scalars(
-                    select(AuditLog.category)
-                    .where(AuditLog.tenant_id == self.tenant_id)
-                    .distinct()
-                    .order_by(AuditLog.category)
-                )
-            )
 
     def outbox(self, *, status: str = "", page: int = 1) -> tuple[Listing, dict[str, list[OutboxAttempt]]]:
         conditions: list[ColumnElement[bool]] = [OutboxMessage.tenant_id == self.tenant_id]

@@ -82,8 +82,8 @@ class GroupService(Services):
                 if attr in values and values[attr] in (None, ""):
                     raise InvalidInputError(f"Invalid value specified for property '{attr}'.")
             needs_pass = group_rules.prepare(op.session, self.tenant_id, group, values)
-            names = {p.attr: p.name for p in GROUP.props if p.attr}
-            changed = [names[a] for a, v in values.items() if getattr(group, a) != v]
+            changed = op.record_changes(group, values, {p.attr: p.name for p in GROUP.props if p.attr})
+            op.details["modifiedProperties"] = changed
             for attr, value in values.items():
                 setattr(group, attr, value)
             if changed:
@@ -106,6 +106,7 @@ class GroupService(Services):
             op.change(ObjectType.GROUP, group.id, ChangeType.DELETED)
 
     def restore(self, op: Write, group: Group) -> None:
+        op.name("Restore group", "GroupManagement")
         group.deleted_at = None
         op.target("Group", group.id, group.display_name)
         op.change(ObjectType.GROUP, group.id, ChangeType.RESTORED, [p.name for p in GROUP.props])
@@ -156,6 +157,7 @@ class GroupService(Services):
             )
 
     def hard_delete(self, op: Write, group: Group) -> None:
+        op.name("Hard delete group", "GroupManagement")
         op.target("Group", group.id, group.display_name)
         self.detach(op, group.id, "group")
         op.session.delete(group)

@@ -25,12 +25,6 @@ from hospes.storage.tables import Domain, Group, RecoveryCode, TotpAuthenticator
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
 
 
-def changed_props(row: Any, values: dict[str, Any]) -> list[str]:
-    """Graph names of the properties whose value actually changes (only those reach the change log)."""
-    names = {p.attr: p.name for p in USER.props if p.attr}
-    return [names.get(attr, attr) for attr, value in values.items() if getattr(row, attr) != value]
-
-
 def is_invited(user: User) -> bool:
     """A guest, or a member who came in through an invitation: they sign in with their address, not a password."""
     return user.user_type == "Guest" or user.creation_type == "Invitation"
@@ -135,7 +129,10 @@ class UserService(Services):
                     raise InvalidInputError(f"Invalid value specified for property '{attr}'.")
             if "user_type" in values and values["user_type"] not in ("Member", "Guest"):
                 raise InvalidInputError("Invalid value specified for property 'userType'.", target="userType")
-            changed = changed_props(user, values)
+            changed = op.record_changes(user, values, {p.attr: p.name for p in USER.props if p.attr})
+            if set(values) == {"account_enabled"} and changed:
+                # Entra names the audit row of blocking or allowing sign-in for what it did.
+                op.name("Enable account" if values["account_enabled"] else "Disable account")
             if "user_principal_name" in values and values["user_principal_name"].lower() != user.upn_key:
                 self._check_upn(op.session, values["user_principal_name"])
                 user.upn_key = values["user_principal_name"].lower()
@@ -257,6 +254,7 @@ class UserService(Services):
 
     def restore(self, op: Write, user: User) -> None:
         """Restore keeps the object id and its memberships, as Entra does."""
+        op.name("Restore user", "UserManagement")
         conflict = op.session.scalar(
             select(User.id).where(User.tenant_id == self.tenant_id, User.upn_key == user.upn_key, User.id != user.id)
         )
@@ -267,6 +265,7 @@ class UserService(Services):
         op.change(ObjectType.USER, user.id, ChangeType.RESTORED, [p.name for p in USER.props])
 
     def hard_delete(self, op: Write, user: User) -> None:
+        op.name("Hard delete user", "UserManagement")
         op.target("User", user.id, user.user_principal_name)
         GroupService(self.sessions, self.actor).detach(op, user.id, "user")
         op.session.delete(user)

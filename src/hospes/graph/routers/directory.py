@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -172,12 +173,25 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
         actor["user"] = {"id": row.actor_id, "displayName": row.actor_name}
     else:
         actor["app"] = {"servicePrincipalId": None, "displayName": row.actor_name}
+    values = {c.get("property"): c for c in row.details.get("changes", []) if isinstance(c, dict)}
+
+    def modified(name: str) -> dict[str, Any]:
+        # Entra writes each value as a JSON array in a string: "[\"Sales\"]".
+        change = values.get(name)
+        if change is None:
+            return {"displayName": name, "oldValue": None, "newValue": None}
+        return {
+            "displayName": name,
+            "oldValue": json.dumps([change.get("old")]),
+            "newValue": json.dumps([change.get("new")]),
+        }
+
     target = [
         {
             "id": row.target_id,
             "displayName": row.target_name,
             "type": row.target_type,
-            "modifiedProperties": [{"displayName": p} for p in row.details.get("modifiedProperties", [])],
+            "modifiedProperties": [modified(p) for p in row.details.get("modifiedProperties", [])],
         }
     ]
     return to_wire(
@@ -190,7 +204,7 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
             "correlationId": row.id,
             "initiatedBy": actor,
             "targetResources": target if row.target_id else [],
-            "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items()],
+            "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items() if k != "changes"],
         },
     )
 

@@ -28,6 +28,7 @@ from hospes.forms import form_pairs
 from hospes.runtime import Runtime
 from hospes.services.admin_access import Access, load_access
 from hospes.services.apps import AppService
+from hospes.services.audit_views import AuditQueries
 from hospes.services.collaboration import CollaborationService
 from hospes.services.directory import DeletedItemsService
 from hospes.services.directory_views import AppDetail, PortalQueries
@@ -102,6 +103,10 @@ class AdminPage:
     @property
     def queries(self) -> PortalQueries:
         return PortalQueries(self.sessions, self.principal)
+
+    @property
+    def audit_log(self) -> AuditQueries:
+        return AuditQueries(self.sessions, self.principal)
 
     @property
     def user_export(self) -> UserExport:
