@@ -41,6 +41,7 @@ from hospes.graph.routers import (
     groups,
     invitations,
     me,
+    permission_grants,
     policies,
     provisioning_logs,
     service,
@@ -270,7 +271,7 @@ def create_app(
         provisioning_logs.router,
         service.router,
     )
-    for router in (*routers, *others):
+    for router in (*routers, *others, permission_grants.router):
         app.include_router(router, prefix="/v1.0")
     app.router.routes.append(GraphFallback(app.router))  # nothing below answers under /v1.0
     mount_web(app, runtime)  # sign-in pages under /{tenant}/..., after the API routes

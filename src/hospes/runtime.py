@@ -17,6 +17,10 @@ from hospes.domain.clock import Clock, utcnow
 from hospes.provisioning import ProvisioningService
 from hospes.services.invitations.batch import InvitationBatcher
 from hospes.services.invitations.service import InviteConfig
+from hospes.services.oidc.authorizer import Authorizer
+from hospes.services.oidc.claims import OidcTokens
+from hospes.services.oidc.client_auth import ClientAuthenticator
+from hospes.services.oidc.grants import UserTokenGrants
 from hospes.services.signin import ClientSecretSignIn, PasswordSignIn
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
@@ -62,3 +66,17 @@ class Runtime:
         """What an invitation takes from the process (public URL, link lifetime, mail settings, the key that signs
         the "block future invitations" link): the same for Graph's ``POST /invitations`` and the portal."""
         return InviteConfig.from_settings(self.settings, self.keys.seal)
+
+    @cached_property
+    def oidc_tokens(self) -> OidcTokens:
+        """ID tokens, delegated access tokens and pairwise subjects (the tenant keys derived once per process)."""
+        return OidcTokens(self.issuer, self.keys.hmac_key)
+
+    @cached_property
+    def authorizer(self) -> Authorizer:
+        return Authorizer(self.sessions, self.oidc_tokens)
+
+    @cached_property
+    def user_grants(self) -> UserTokenGrants:
+        """The token endpoint's ``authorization_code`` and ``refresh_token`` grants; certificates stay loaded."""
+        return UserTokenGrants(self.sessions, self.oidc_tokens, ClientAuthenticator(self.sessions, self.client_secrets))

@@ -143,7 +143,12 @@ def test_every_operation_lists_its_errors_with_the_graph_envelope(app: FastAPI, 
 def test_the_token_endpoint_is_described(document: dict[str, Any]) -> None:
     token = document["paths"]["/{tenant}/oauth2/v2.0/token"]["post"]
     form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
-    assert form["properties"]["grant_type"]["enum"] == ["client_credentials", "password"]
+    assert form["properties"]["grant_type"]["enum"] == [
+        "client_credentials",
+        "password",
+        "authorization_code",
+        "refresh_token",
+    ]
     assert {"200", "400", "401", "429"} <= set(token["responses"])
 
 

@@ -114,6 +114,22 @@ class TokenIssuer:
         return key
 
     def verify(self, token: str) -> Principal:
+        claims = self.claims_of(token)
+        tenant_id = claims["tid"]
+        kind = "app" if claims.get("idtyp") == "app" else "user"
+        # A user's token is delegated: only its scopes count. Its ``roles`` are the user's app roles on the
+        # resource, never Graph permissions, even where an app role carries a permission's name.
+        roles = (claims.get("roles") or []) if kind == "app" else str(claims.get("scp") or "").split()
+        return Principal(
+            tenant_id=tenant_id,
+            kind=kind,
+            id=str(claims.get("oid", "")),
+            display_name=str(claims.get("app_displayname") or claims.get("name") or ""),
+            roles=frozenset(r for r in roles if isinstance(r, str)),
+        )
+
+    def claims_of(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token of this server (signature, audience, issuer, lifetime)."""
         if not token:
             raise AuthenticationError("Access token is empty.")
         claims = self._verified.get(token)
@@ -127,18 +143,7 @@ class TokenIssuer:
             raise AuthenticationError("Lifetime validation failed, the token is expired.")
         if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + 60:
             raise AuthenticationError("Lifetime validation failed, the token is not yet valid.")
-        tenant_id = claims["tid"]
-        kind = "app" if claims.get("idtyp") == "app" else "user"
-        # A user's token is delegated: only its scopes count. Its ``roles`` are the user's app roles on the
-        # resource, never Graph permissions, even where an app role carries a permission's name.
-        roles = (claims.get("roles") or []) if kind == "app" else str(claims.get("scp") or "").split()
-        return Principal(
-            tenant_id=tenant_id,
-            kind=kind,
-            id=str(claims.get("oid", "")),
-            display_name=str(claims.get("app_displayname") or claims.get("name") or ""),
-            roles=frozenset(r for r in roles if isinstance(r, str)),
-        )
+        return claims
 
     def _check_signed(self, token: str) -> dict[str, Any]:
         """Signature, audience and issuer: what never changes for a given token string."""

@@ -25,6 +25,7 @@ APPLICATION_PERMISSIONS = (
     "Synchronization.ReadWrite.All",
     "AuditLog.Read.All",
     "RoleManagement.ReadWrite.Directory",
+    "DelegatedPermissionGrant.ReadWrite.All",
 )
 
 # Well-known directory role template ids (the values Entra uses).

@@ -371,3 +371,16 @@ ORGANIZATION = Resource(
         _p("verifiedDomains", None, "json", default=True, graph_type=_C("verifiedDomain")),
     ),
 )
+
+OAUTH2_PERMISSION_GRANT = Resource(
+    "oAuth2PermissionGrant",
+    "oauth2PermissionGrants",
+    (
+        _p("id", "id", default=True, ops=EQ),
+        _p("clientId", "client_id", default=True, writable=True, ops=EQ),
+        _p("consentType", "consent_type", default=True, writable=True, ops=EQ),
+        _p("principalId", "principal_id", default=True, writable=True, ops=EQ),
+        _p("resourceId", "resource_id", default=True, writable=True, ops=EQ),
+        _p("scope", "scope", default=True, writable=True),
+    ),
+)

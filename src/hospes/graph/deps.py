@@ -46,6 +46,7 @@ from hospes.services.groups import GroupService
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
+from hospes.services.oidc.consent import PermissionGrantService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
 
@@ -197,6 +198,8 @@ AuditReader = Annotated[AuditService, Depends(service(AuditService, perm.AUDIT_R
 PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
 PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
 GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_READ))]
+GrantsReader = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_READ))]
+GrantsWriter = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_WRITE))]
 GuestPolicyWriter = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_WRITE))]
 
 

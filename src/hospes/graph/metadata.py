@@ -21,6 +21,7 @@ from hospes.domain.schema import (
     DIRECTORY_ROLE,
     GROUP,
     INVITATION,
+    OAUTH2_PERMISSION_GRANT,
     ORGANIZATION,
     SERVICE_PRINCIPAL,
     USER,
@@ -42,6 +43,7 @@ ENTITY_SETS: tuple[Resource, ...] = (
     ORGANIZATION,
     DIRECTORY_OBJECT,
     DIRECTORY_ROLE,
+    OAUTH2_PERMISSION_GRANT,
 )
 # Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits).
 CONTAINED_TYPES: tuple[Resource, ...] = (APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT)

@@ -20,6 +20,7 @@ from hospes.domain.schema import (
     APPLICATION,
     DIRECTORY_AUDIT,
     GROUP,
+    OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
     USER,
     Resource,
@@ -67,6 +68,8 @@ BODIES: dict[tuple[str, str], str] = {
     ("patch", "/organization/{org_id}"): "organization.update",
     ("post", "/invitations"): "invitation",
     ("post", "/invitations/bulk"): "invitation.bulk",
+    ("post", "/oauth2PermissionGrants"): "oAuth2PermissionGrant.create",
+    ("patch", "/oauth2PermissionGrants/{grant_id}"): "oAuth2PermissionGrant.update",
     ("patch", "/policies/authorizationPolicy"): "authorizationPolicy.update",
     ("post", "/policies/b2bManagementPolicies"): "b2bManagementPolicy.create",
     ("patch", "/policies/b2bManagementPolicies/{policy_id}"): "b2bManagementPolicy.update",
@@ -101,6 +104,7 @@ NO_BODY = frozenset(
         ("post", f"{_JOB}/pause"),
         ("post", "/directory/deletedItems/{object_id}/restore"),
         ("post", "/groups/{group_id}/reprocessMembership"),
+        ("post", "/users/{key}/revokeSignInSessions"),
     }
 )
 # Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
@@ -130,7 +134,9 @@ OTHER_OPTIONS: dict[str, tuple[str, ...]] = {
     "/groups/delta": ("$select", "$filter", "$expand", "$deltatoken", "$skiptoken", "Prefer"),
 }
 # Routes that answer 409 Request_MultipleObjectsWithSameKeyValue.
-CONFLICTS = frozenset({("post", "/servicePrincipals"), ("post", "/policies/b2bManagementPolicies")})
+CONFLICTS = frozenset(
+    {("post", "/servicePrincipals"), ("post", "/policies/b2bManagementPolicies"), ("post", "/oauth2PermissionGrants")}
+)
 
 _DIRECTORY_OBJECT = {
     "anyOf": [ref("microsoft.graph.user"), ref("microsoft.graph.group"), ref("microsoft.graph.servicePrincipal")]
@@ -172,6 +178,10 @@ def _responses() -> dict[tuple[str, str], Schema]:
     for path in _REFS:
         out["get", path] = collection_schema(_DIRECTORY_OBJECT, paged=True)
         out["get", f"{path}/$ref"] = collection_schema(ACTION_BODIES["reference"], paged=True)
+    grant = ref(f"microsoft.graph.{OAUTH2_PERMISSION_GRANT.name}")
+    out["get", "/oauth2PermissionGrants"] = collection_schema(grant)
+    out["post", "/oauth2PermissionGrants"] = grant
+    out["get", "/oauth2PermissionGrants/{grant_id}"] = grant
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
     for path in ("/groups/evaluateDynamicMembership", "/groups/{group_id}/evaluateDynamicMembership"):
         out["post", path] = ref("microsoft.graph.evaluateDynamicMembershipResult")
@@ -327,20 +337,32 @@ _OAUTH_ERROR = {
 
 
 def _token_operation(operation: Schema) -> None:
-    """RFC 6749 client credentials (or the password grant), form-encoded; the client may authenticate with HTTP
-    Basic instead of client_id and client_secret in the form."""
+    """RFC 6749 grants (client credentials, password, authorization code, refresh token), form-encoded; the client
+    may authenticate with HTTP Basic instead of client_id and client_secret in the form."""
     operation["summary"] = "Get an access token"
     operation["tags"] = ["oauth2"]
     operation["security"] = [{}, {"clientBasic": []}]
     form = {
         "type": "object",
         "properties": {
-            "grant_type": {"type": "string", "enum": ["client_credentials", "password"]},
+            "grant_type": {
+                "type": "string",
+                "enum": ["client_credentials", "password", "authorization_code", "refresh_token"],
+            },
             "client_id": {"type": "string"},
             "client_secret": {"type": "string"},
             "scope": {"type": "string", "examples": [GRAPH_SCOPE]},
             "username": {"type": "string", "description": "password grant only"},
             "password": {"type": "string", "description": "password grant only"},
+            "code": {"type": "string", "description": "authorization_code grant only"},
+            "redirect_uri": {"type": "string", "description": "authorization_code grant only"},
+            "code_verifier": {"type": "string", "description": "PKCE: authorization_code grant only"},
+            "refresh_token": {"type": "string", "description": "refresh_token grant only"},
+            "client_assertion_type": {
+                "type": "string",
+                "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+            },
+            "client_assertion": {"type": "string", "description": "private_key_jwt client authentication"},
         },
         "required": ["grant_type"],
     }
@@ -351,6 +373,9 @@ def _token_operation(operation: Schema) -> None:
             "expires_in": {"type": "integer"},
             "ext_expires_in": {"type": "integer"},
             "access_token": {"type": "string"},
+            "scope": {"type": "string"},
+            "refresh_token": {"type": "string", "description": "with the offline_access scope"},
+            "id_token": {"type": "string", "description": "with the openid scope"},
         },
         "required": ["token_type", "expires_in", "access_token"],
     }
@@ -370,7 +395,7 @@ def _token_operation(operation: Schema) -> None:
 
 def _components(public_url: str) -> Schema:
     schemas: Schema = {f"microsoft.graph.{r.name}": entity_schema(r) for r in RESOURCES}
-    for resource in (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL):
+    for resource in (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, OAUTH2_PERMISSION_GRANT):
         schemas[f"{resource.name}.create"] = write_schema(resource, create=True)
         schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
     schemas.update(ACTION_BODIES)

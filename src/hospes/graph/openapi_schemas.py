@@ -13,6 +13,7 @@ from hospes.domain.schema import (
     APPLICATION,
     DIRECTORY_AUDIT,
     GROUP,
+    OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
     USER,
     Prop,
@@ -21,13 +22,14 @@ from hospes.domain.schema import (
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, AUTHORIZATION_DEFAULTS
 
 Schema = dict[str, Any]
-RESOURCES = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT)
+RESOURCES = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT, OAUTH2_PERMISSION_GRANT)
 # What the services demand on create (``validation.require``): present, not null, not empty.
 REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "user": ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"),
     "group": ("displayName", "mailEnabled", "mailNickname", "securityEnabled"),
     "application": ("displayName",),
     "servicePrincipal": ("appId",),
+    "oAuth2PermissionGrant": ("clientId", "consentType", "resourceId"),
 }
 _KINDS: dict[str, Schema] = {
     "str": {"type": "string"},

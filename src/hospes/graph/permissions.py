@@ -97,3 +97,6 @@ AUTH_METHOD_READ = Right(
     frozenset({"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"})
 )
 AUTH_METHOD_WRITE = Right(frozenset({"Policy.ReadWrite.AuthenticationMethod", "Policy.ReadWrite.Authorization"}))
+# Delegated consent (oAuth2PermissionGrant): read with any directory read permission, written only with its own.
+GRANTS_WRITE = Right(frozenset({"DelegatedPermissionGrant.ReadWrite.All"}))
+GRANTS_READ = Right(DIR_READ.application | GRANTS_WRITE.application, _DIRECTORY_READ)

@@ -1,4 +1,5 @@
-"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials, password), the discovery documents and ``/error``.
+"""``POST /{tenant}/oauth2/v2.0/token`` (client credentials, password; the user grants in ``user_grants``), the
+discovery documents and ``/error``.
 
 Every OAuth error of these routes is an ``OAuthError`` answered by ``hospes.oauth.errors.oauth_error_response``
 (also the app's handler for one raised anywhere else)."""
@@ -14,8 +15,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from hospes.digits import ascii_int
 from hospes.forms import form_pairs
+from hospes.oauth import userinfo
 from hospes.oauth.deps import GrantsDep, RuntimeDep
 from hospes.oauth.errors import error_page, oauth_error_response
+from hospes.oauth.user_grants import USER_GRANTS, user_grant
 from hospes.services.oauth import OAuthError, TokenRequest, protocol_tenant_id
 
 router = APIRouter()
@@ -56,6 +59,8 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
     grant = fields.get("grant_type")
     if not grant:
         raise _missing("grant_type")
+    if grant in USER_GRANTS:
+        return await user_grant(tenant, grant, fields, client_id, client_secret, request, state)
     if grant not in ("client_credentials", "password"):
         raise OAuthError("unsupported_grant_type", f"The grant type '{grant[:100]}' is not supported.", code=70003)
     call = TokenRequest(
@@ -158,4 +163,5 @@ async def _on_oauth_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """The OAuth routes, and the one answer to an OAuthError raised by any route (async: no thread-pool hop)."""
     app.include_router(router)
+    app.include_router(userinfo.router)
     app.add_exception_handler(OAuthError, _on_oauth_error)

@@ -183,24 +183,36 @@ class TokenGrants:
     def _check_secret(
         self, client: ClientIdentity, request: TokenRequest, grant: str, reads: RawReads | None = None
     ) -> None:
-        details = {"grantType": grant}
-        check = self.secrets.check(client, request.client_secret, request.address, request.now, details, reads)
-        if check.outcome == "locked":
-            raise OAuthError(
-                "temporarily_unavailable",
-                "Too many failed client authentications from this client or address. Retry later.",
-                429,
-                code=50196,
-                retry_after=_seconds_until(check.locked_until, request.now),
-            )
-        if check.outcome != "ok":
-            raise OAuthError(
-                "invalid_client",
-                f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
-                f"value, not the client secret ID, for a secret added to app '{client.client_id}'.",
-                401,
-                code=7000215,
-            )
+        check_client_secret(self.secrets, client, request.client_secret, request.address, request.now, grant, reads)
+
+
+def check_client_secret(
+    secrets: ClientSecretSignIn,
+    client: ClientIdentity,
+    secret: str,
+    address: str,
+    now: datetime,
+    grant: str,
+    reads: RawReads | None = None,
+) -> None:
+    """OAuthError unless ``secret`` is one of the client's valid secrets (lockout and audit by ``signin``)."""
+    check = secrets.check(client, secret, address, now, {"grantType": grant}, reads)
+    if check.outcome == "locked":
+        raise OAuthError(
+            "temporarily_unavailable",
+            "Too many failed client authentications from this client or address. Retry later.",
+            429,
+            code=50196,
+            retry_after=_seconds_until(check.locked_until, now),
+        )
+    if check.outcome != "ok":
+        raise OAuthError(
+            "invalid_client",
+            f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+            f"value, not the client secret ID, for a secret added to app '{client.client_id}'.",
+            401,
+            code=7000215,
+        )
 
 
 def _unknown_client(client_id: str) -> OAuthError:

@@ -145,7 +145,7 @@ class UserService(Services):
                 user.password_changed_at = op.now
                 changed.append("passwordProfile")
             if not user.account_enabled or password_hash is not None:
-                revoke_user_sessions(op.session, user.id)  # ASVS 7.4.2: disabling (or a reset) ends sessions
+                revoke_user_sessions(op.session, user.id, op.now)  # ASVS 7.4.2: disabling (or a reset) ends sessions
             self._flush_unique(op.session)
             op.details["modifiedProperties"] = changed
             if changed:
@@ -157,7 +157,7 @@ class UserService(Services):
             user = self.find(op.session, key)
             op.target("User", user.id, user.user_principal_name)
             user.deleted_at = op.now
-            revoke_user_sessions(op.session, user.id)
+            revoke_user_sessions(op.session, user.id, op.now)
             op.change(ObjectType.USER, user.id, ChangeType.DELETED)
 
     def add_sponsor(self, key: str, sponsor_id: str) -> None:
@@ -206,7 +206,7 @@ class UserService(Services):
             users = self.many(op.session, ids, deleted=False)
             for user in users:
                 user.deleted_at = op.now
-                revoke_user_sessions(op.session, user.id)
+                revoke_user_sessions(op.session, user.id, op.now)
                 op.change(ObjectType.USER, user.id, ChangeType.DELETED)
             self.audit_each(op, "UserManagement", "Delete user", users)
             return len(users)
@@ -221,6 +221,14 @@ class UserService(Services):
         if missing or not rows:
             raise NotFoundError(missing[0] if missing else "")
         return rows
+
+    def revoke_sign_in_sessions(self, key: str) -> None:
+        """Graph ``revokeSignInSessions``: every browser session of the user ends and the refresh tokens apps hold
+        for them are revoked, so apps must sign the user in again."""
+        with self.write("UserManagement", "Revoke sign-in sessions") as op:
+            user = self.find(op.session, key)
+            op.target("User", user.id, user.user_principal_name)
+            revoke_user_sessions(op.session, user.id, op.now)
 
     def may_leave(self, user: User) -> bool:
         """Whether ``user`` may leave the organization on their own: an invited user, if the tenant allows it."""
@@ -250,7 +258,7 @@ class UserService(Services):
             op.target("User", user.id, user.user_principal_name)
             op.session.execute(delete(TotpAuthenticator).where(TotpAuthenticator.user_id == user.id))
             op.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-            revoke_user_sessions(op.session, user.id)
+            revoke_user_sessions(op.session, user.id, op.now)
 
     def restore(self, op: Write, user: User) -> None:
         """Restore keeps the object id and its memberships, as Entra does."""

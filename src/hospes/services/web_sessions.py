@@ -17,9 +17,11 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.clock import utcnow
 from hospes.domain.principals import Principal
 from hospes.services.base import Services
 from hospes.storage.tables import Tenant, User, WebSession
+from hospes.storage.tables_sso import RefreshToken
 
 FULL = "full"
 MFA_PENDING = "mfa"
@@ -41,9 +43,15 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def revoke_user_sessions(session: Session, user_id: str) -> None:
-    """End every browser session of a user, inside the caller's transaction (disable, delete, password reset)."""
+def revoke_user_sessions(session: Session, user_id: str, now: datetime | None = None) -> None:
+    """End every browser session of a user, and revoke the refresh tokens apps hold for them, inside the caller's
+    transaction (disable, delete, password reset, sign out everywhere)."""
     session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
 
 
 class Account(Protocol):

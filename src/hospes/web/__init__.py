@@ -52,7 +52,19 @@ def build_state(runtime: Runtime) -> WebState:
 
 
 def mount(app: FastAPI, runtime: Runtime) -> WebState:
-    from hospes.web import account, home, invitation_block, login, myapps, portal, redeem, saml, unsubscribe
+    from hospes.web import (
+        account,
+        home,
+        invitation_block,
+        login,
+        myapps,
+        oidc,
+        oidc_pages,
+        portal,
+        redeem,
+        saml,
+        unsubscribe,
+    )
 
     state = build_state(runtime)
     app.state.web = state
@@ -63,6 +75,8 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(redeem.router)
     app.include_router(myapps.router)
     app.include_router(login.router)
+    app.include_router(oidc.router)
+    app.include_router(oidc_pages.router)
     app.include_router(account.router)
     app.include_router(portal.router)
     app.include_router(invitation_block.router)

@@ -95,6 +95,12 @@ def groups_of(key: str, relation: str, state: RuntimeDep, users: UserService, vi
     return collection(state, "directoryObjects", group_items(users.groups_of(key, relation), visible))
 
 
+@router.post("/users/{key}/revokeSignInSessions")
+def revoke_sign_in_sessions(key: str, state: RuntimeDep, users: UsersWriter) -> dict[str, Any]:
+    users.revoke_sign_in_sessions(key)
+    return {"@odata.context": f"{state.settings.public_url}/v1.0/$metadata#Edm.Boolean", "value": True}
+
+
 @router.get("/users/{key}/memberOf")
 def member_of(key: str, state: RuntimeDep, users: UsersReader, visible: GroupsReach) -> dict[str, Any]:
     return groups_of(key, "memberOf", state, users, visible)
