@@ -6,13 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.services.app_credentials import KeyCredential, app_certificates, signing_certificates
 from hospes.services.apps import Application, AppService, ClientSecret, ServicePrincipal
 from hospes.services.listing import ListQuery, Page, list_page
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class RegistrationList:
+    rows: list[Application]
+    total: int
+    page: int
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -77,3 +87,27 @@ class AppViews(AppService):
                     ServicePrincipal.tenant_id == self.tenant_id, ServicePrincipal.application_id == app.id
                 )
             )
+
+    def registrations(self, *, search: str = "", page: int = 1) -> RegistrationList:
+        """The portal's "App registrations" list: by name, optionally filtered by a part of the name or app id."""
+        conditions = [Application.tenant_id == self.tenant_id]
+        search = search.strip().lower()[:256]
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            conditions.append(
+                func.lower(Application.display_name).like(pattern, escape="\\")
+                | func.lower(Application.app_id).like(pattern, escape="\\")
+            )
+        with self.read() as session:
+            total = int(session.scalar(select(func.count()).select_from(Application).where(*conditions)) or 0)
+            pages = max(1, -(-total // PAGE_SIZE))
+            page = min(max(1, page), pages)
+            rows = session.scalars(
+                select(Application)
+                .where(*conditions)
+                .order_by(func.lower(Application.display_name), Application.id)
+                .limit(PAGE_SIZE)
+                .offset((page - 1) * PAGE_SIZE)
+            )
+            return RegistrationList(list(rows), total, page, pages)

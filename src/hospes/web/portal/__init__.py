@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hospes.web.portal import (
+    app_registrations,
+    app_sso,
     apps,
     bulk,
     groups,
@@ -30,6 +32,8 @@ router.include_router(groups.router)
 router.include_router(provisioning_settings.router)  # before apps: /apps/{id}/provisioning
 router.include_router(provisioning_mappings.router)
 router.include_router(provisioning_logs.router)
+router.include_router(app_sso.router)
+router.include_router(app_registrations.router)
 router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)

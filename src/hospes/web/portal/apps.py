@@ -1,6 +1,7 @@
 """Enterprise applications (Global Administrators): create an app (registration + service principal + user roles,
-one transaction), assign users and groups with a role, remove assignments. The Provisioning screen hangs off an
-app's page."""
+one transaction), its properties (enabled, assignment required, visible to users in My Apps, sign-on and logout
+URLs), delete it (after a confirmation), assign users and groups with a role, remove assignments. The Single
+sign-on and Provisioning screens hang off an app's page."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError, NotFoundError
+from hospes.services.app_sso import HIDE_APP
 from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.portal.access import AdminPage, page_number
+from hospes.web.portal.app_forms import reason_of
 from hospes.web.portal.deps import AppsDep
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +28,8 @@ def app_list(request: Request, admin: AppsDep) -> Response:
     def params(page: int) -> str:
         return urlencode({"q": search, "page": page})
 
-    return admin.render("portal/apps.html", listing=listing, search=search, params=params)
+    notice = admin._("The application was deleted.") if request.query_params.get("done") == "deleted" else None
+    return admin.render("portal/apps.html", listing=listing, search=search, params=params, notice=notice)
 
 
 @router.get("/{tenant}/admin/apps/new")
@@ -51,6 +55,15 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
         "created": admin._("The application was created."),
         "assigned": admin._("Assigned."),
         "removed": admin._("Assignment removed."),
+        "saved": admin._("The properties were saved."),
+    }
+    sp = detail.sp
+    properties = {
+        "enabled": "on" if sp.account_enabled else "",
+        "assignment_required": "on" if sp.app_role_assignment_required else "",
+        "visible": "" if HIDE_APP in (sp.tags or []) else "on",
+        "login_url": sp.login_url or "",
+        "logout_url": sp.logout_url or "",
     }
     context: dict[str, object] = {
         "notice": notices.get(admin.page.request.query_params.get("done", "")),
@@ -58,6 +71,7 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
         "values": {},
         "roles": user_roles(detail.roles),
         "provisioning_available": True,
+        "properties": properties,
     }
     context.update(extra)
     return admin.render("portal/app.html", status, d=detail, **context)
@@ -107,3 +121,65 @@ async def unassign(admin: AppsDep, sp_id: str, assignment_id: str) -> Response:
     except DomainError as exc:
         return _app_page(admin, detail, 400, errors={"_form": exc.message})
     return admin.redirect(f"/apps/{detail.sp.id}", done="removed")
+
+
+_PROPERTY_FIELDS = {"loginUrl": "login_url", "logoutUrl": "logout_url"}
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/properties")
+async def save_properties(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    form = await admin.form()
+    values = {name: form.get(name).strip() for name in ("login_url", "logout_url")}
+    flags = {name: form.flag(name) for name in ("enabled", "assignment_required", "visible")}
+    tags = [t for t in (detail.sp.tags or []) if t != HIDE_APP] + ([] if flags["visible"] else [HIDE_APP])
+    try:
+        admin.apps.update_sp(
+            detail.sp.id,
+            {
+                "account_enabled": flags["enabled"],
+                "app_role_assignment_required": flags["assignment_required"],
+                "tags": tags,
+                "login_url": values["login_url"] or None,
+                "logout_url": values["logout_url"] or None,
+            },
+        )
+    except DomainError as exc:
+        shown = {**values, **{k: "on" if v else "" for k, v in flags.items()}}
+        errors = {_PROPERTY_FIELDS.get(exc.target or "", "_form"): reason_of(admin, exc)}
+        return _app_page(admin, detail, 400, properties=shown, errors=errors)
+    return admin.redirect(f"/apps/{detail.sp.id}", done="saved")
+
+
+@router.get("/{tenant}/admin/apps/{sp_id}/delete")
+def delete_confirm(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    _ = admin._
+    return admin.render(
+        "portal/app_confirm.html",
+        title=_("Delete enterprise application"),
+        subject=detail.sp.display_name,
+        consequence=_(
+            "Nobody can sign in to it any more; its assignments, provisioning and signing certificates are deleted. "
+            "The app registration stays, so the app can be added again. This cannot be undone."
+        ),
+        action=f"{admin.admin}/apps/{detail.sp.id}/delete",
+        back=f"{admin.admin}/apps/{detail.sp.id}",
+        crumbs=[(f"{admin.admin}/apps", _("Enterprise applications"))],
+        button=_("Delete"),
+    )
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/delete")
+async def delete(admin: AppsDep, sp_id: str) -> Response:
+    detail = admin.app(sp_id)
+    form = await admin.form()
+    if form.get("confirm") != "yes":
+        return admin.redirect(f"/apps/{detail.sp.id}/delete")
+    try:
+        admin.apps.delete_sp(detail.sp.id)
+    except NotFoundError:
+        return admin.not_found()
+    except DomainError as exc:
+        return _app_page(admin, detail, 400, errors={"_form": reason_of(admin, exc)})
+    return admin.redirect("/apps", done="deleted")

@@ -42,6 +42,7 @@ GroupsDep = Annotated[AdminPage, Depends(admin_page("groups", Access.may_see_gro
 GroupAdminDep = Annotated[AdminPage, Depends(admin_page("groups", Access.manages_users))]
 GroupManagerDep = Annotated[AdminPage, Depends(group_manager)]
 AppsDep = Annotated[AdminPage, Depends(admin_page("apps", Access.is_global_admin))]
+RegistrationsDep = Annotated[AdminPage, Depends(admin_page("registrations", Access.is_global_admin))]
 CollaborationDep = Annotated[AdminPage, Depends(admin_page("collaboration", Access.is_global_admin))]
 OrganizationDep = Annotated[AdminPage, Depends(admin_page("organization", Access.is_global_admin))]
 ProvisioningLogsDep = Annotated[AdminPage, Depends(admin_page("provlogs", Access.is_global_admin))]

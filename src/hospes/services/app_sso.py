@@ -1,0 +1,210 @@
+"""An enterprise application's single sign-on, as the portal's "Single sign-on" screen edits it: the mode, the
+basic SAML configuration (kept where Graph keeps it: identifiers and reply URLs on the application, the sign-on
+URL, relay state and logout URL on the service principal), how responses are signed, the NameID, and a preview of
+the NameID each guest would get.
+
+The guest rule of the NameID: where the source is the user principal name, a guest who signed in with their home
+tenant gets their mail, any other guest (email one-time passcode) the stored ``#EXT#`` UPN (``saml.claims``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hospes.domain.app_registration import (
+    application_changes,
+    check_redirect_total,
+    service_principal_changes,
+)
+from hospes.domain.errors import InvalidInputError, NotFoundError
+from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser, source_value
+from hospes.saml.nameid import EMAIL, FORMATS, PERSISTENT, TRANSIENT, UNSPECIFIED
+from hospes.services.app_credentials import KeyCredential, signing_certificates
+from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
+from hospes.storage.tables import User
+
+SIGNING_OPTIONS = ("assertion", "response", "both")
+ALGORITHMS = ("sha256", "sha1")
+# NameID sources offered (Graph claims-mapping IDs), the user principal name first: Entra's default.
+NAME_ID_SOURCES = ("userprincipalname", "mail", "localuserprincipalname", "objectid", "displayname")
+NAME_ID_FORMATS = FORMATS
+MODES = {"saml": "saml", "oidc": "oidc", "disabled": None}
+PREVIEW_SIZE = 25
+# Entra's tag for "Visible to users: No": My Apps shows no tile for the app.
+HIDE_APP = "HideApp"
+
+
+@dataclass(frozen=True)
+class SsoView:
+    sp: ServicePrincipal
+    app: Application
+    certificates: list[KeyCredential]
+
+    @property
+    def mode(self) -> str:
+        return {"saml": "saml", "oidc": "oidc"}.get(self.sp.preferred_single_sign_on_mode or "", "disabled")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        options = self.sp.saml_options if isinstance(self.sp.saml_options, dict) else {}
+        return {
+            "signing": options.get("signing") if options.get("signing") in SIGNING_OPTIONS else "assertion",
+            "algorithm": "sha1" if options.get("algorithm") == "sha1" else "sha256",
+            "nameIdFormat": options.get("nameIdFormat") or EMAIL,
+            "nameIdSource": options.get("nameIdSource") or "userprincipalname",
+        }
+
+    @property
+    def relay_state(self) -> str:
+        settings = self.sp.saml_single_sign_on_settings or {}
+        return str(settings.get("relayState") or "")
+
+    @property
+    def active(self) -> KeyCredential | None:
+        wanted = self.sp.preferred_token_signing_key_thumbprint
+        return next((c for c in self.certificates if c.thumbprint == wanted), None)
+
+
+@dataclass(frozen=True)
+class NameIdPreview:
+    user: User
+    signed_in_with: str  # "home" | "otp" | "pending" | "member"
+    value: str | None  # None: an opaque pairwise or random id, made at sign-in
+
+
+def guest_signed_in_with(user: User) -> str:
+    if user.user_type != "Guest":
+        return "member"
+    issuers = {str(i.get("issuer")) for i in (user.identities or []) if isinstance(i, dict)}
+    if user.external_user_state != "Accepted":
+        return "pending"
+    return "home" if HOME_TENANT_ISSUER in issuers else "otp"
+
+
+class SsoSettings(AppService):
+    def _pair(self, session: Any, sp_id: str) -> tuple[ServicePrincipal, Application]:
+        sp = self.find_sp(session, sp_id)
+        app = session.get(Application, sp.application_id) if sp.application_id else None
+        if app is None or sp.app_id == GRAPH_APP_ID:
+            raise NotFoundError(sp_id)
+        return sp, app
+
+    def view(self, sp_id: str) -> SsoView:
+        with self.read() as session:
+            sp, app = self._pair(session, sp_id)
+            return SsoView(sp, app, signing_certificates(session, sp))
+
+    def set_mode(self, sp_id: str, mode: str) -> None:
+        if mode not in MODES:
+            raise InvalidInputError("Choose SAML, OpenID Connect or disabled.", target="mode")
+        with self.write("ApplicationManagement", "Update service principal") as op:
+            sp, _ = self._pair(op.session, sp_id)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            sp.preferred_single_sign_on_mode = MODES[mode]
+            op.details["preferredSingleSignOnMode"] = MODES[mode]
+
+    def save_basic_saml(
+        self,
+        sp_id: str,
+        *,
+        identifiers: list[str],
+        reply_urls: list[str],
+        sign_on_url: str,
+        relay_state: str,
+        logout_url: str,
+    ) -> None:
+        """The "Basic SAML configuration", in one transaction: identifiers and reply URLs go to the application
+        (``identifierUris``, ``web.redirectUris``), the others to the service principal; the logout URL to both."""
+        with self.write("ApplicationManagement", "Update application") as op:
+            sp, app = self._pair(op.session, sp_id)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            changes = application_changes(
+                {"web": {"redirectUris": reply_urls, "logoutUrl": logout_url or None}},
+                {"identifier_uris": identifiers},
+            )
+            sp_changes = service_principal_changes(
+                {
+                    "login_url": sign_on_url or None,
+                    "logout_url": logout_url or None,
+                    "saml_single_sign_on_settings": {"relayState": relay_state or None},
+                }
+            )
+            for attr, value in changes.items():
+                setattr(app, attr, value)
+            check_redirect_total(
+                {"web": app.web_redirect_uris, "spa": app.spa_redirect_uris, "pc": app.public_client_redirect_uris}
+            )
+            if app.identifier_uris:
+                self._identifiers_unique(op.session, app)
+            for attr, value in sp_changes.items():
+                setattr(sp, attr, value)
+            op.details.update(identifierUris=list(identifiers), replyUrls=list(reply_urls))
+
+    def save_saml_options(self, sp_id: str, **options: str) -> None:
+        """Signing (``signing``, ``algorithm``) or NameID (``nameIdFormat``, ``nameIdSource``) options."""
+        allowed = {
+            "signing": SIGNING_OPTIONS,
+            "algorithm": ALGORITHMS,
+            "nameIdFormat": NAME_ID_FORMATS,
+            "nameIdSource": NAME_ID_SOURCES,
+        }
+        for name, value in options.items():
+            if name not in allowed or value not in allowed[name]:
+                raise InvalidInputError("Choose one of the options offered.", target=name)
+        with self.write("ApplicationManagement", "Update service principal") as op:
+            sp, _ = self._pair(op.session, sp_id)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            sp.saml_options = {**(sp.saml_options or {}), **options}
+            op.details.update(options)
+
+    def name_id_preview(self, sp_id: str, search: str = "") -> list[NameIdPreview]:
+        """The NameID each guest (or, searching, each user) would get: guests first, at most ``PREVIEW_SIZE``."""
+        view = self.view(sp_id)
+        options = view.options
+        conditions = [User.tenant_id == self.tenant_id, User.deleted_at.is_(None)]
+        search = search.strip().lower()[:256]
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(
+                func.lower(User.user_principal_name).like(pattern, escape="\\")
+                | func.lower(func.coalesce(User.mail, "")).like(pattern, escape="\\")
+                | func.lower(func.coalesce(User.display_name, "")).like(pattern, escape="\\")
+            )
+        else:
+            conditions.append(User.user_type == "Guest")
+        with self.read() as session:
+            users = list(
+                session.scalars(select(User).where(*conditions).order_by(User.user_principal_name).limit(PREVIEW_SIZE))
+            )
+        out = []
+        for user in users:
+            how = guest_signed_in_with(user)
+            value: str | None = None
+            if options["nameIdFormat"] == EMAIL:  # every other format is an opaque id made at sign-in
+                saml_user = SamlUser(
+                    object_id=user.id,
+                    tenant_id=user.tenant_id,
+                    user_principal_name=user.user_principal_name,
+                    user_type=user.user_type,
+                    identity_provider="",
+                    mail=user.mail,
+                    given_name=user.given_name,
+                    surname=user.surname,
+                    display_name=user.display_name,
+                    signed_in_with=HOME_TENANT_ISSUER if how == "home" else "mail",
+                )
+                value = source_value(saml_user, options["nameIdSource"])
+                if value is not None and (value.count("@") < 1 or any(c.isspace() for c in value)):
+                    value = None  # not an address: a pairwise id is sent instead
+            out.append(NameIdPreview(user, how, value))
+        return out
+
+
+FORMAT_NAMES = {
+    EMAIL: "Email address",
+    PERSISTENT: "Persistent",
+    UNSPECIFIED: "Unspecified",
+    TRANSIENT: "Transient",
+}
