@@ -166,7 +166,9 @@ def _guest(sessions: sessionmaker[Session], tenant: TenantHandle, name: str, sta
         user.user_type = "Guest"
         user.external_user_state = state
         user.mail = f"{name}@partner.example"
-        user.identities = [{"signInType": "federated", "issuer": issuer, "issuerAssignedId": user.mail}] if issuer else []
+        user.identities = (
+            [{"signInType": "federated", "issuer": issuer, "issuerAssignedId": user.mail}] if issuer else []
+        )
 
 
 def test_name_id_preview_follows_the_guest_rule(
@@ -283,7 +285,9 @@ def test_app_registration_screens(web: TestClient, tenant: TenantHandle, session
     assert len(rra[0]["resourceAccess"]) == 2
     _done(_post(web, tenant, f"{path}/consent", {}, token), path)
     with sessions() as session:
-        grants = list(session.scalars(select(OAuth2PermissionGrant).where(OAuth2PermissionGrant.tenant_id == tenant.id)))
+        grants = list(
+            session.scalars(select(OAuth2PermissionGrant).where(OAuth2PermissionGrant.tenant_id == tenant.id))
+        )
     assert [(g.consent_type, g.principal_id, g.scope) for g in grants] == [("AllPrincipals", None, "openid User.Read")]
     page = web.get(f"/{tenant.domain}/admin{path}").text
     assert page.count("Granted for") == 2

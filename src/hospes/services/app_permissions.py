@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes.domain.delegation import GRAPH_SCOPES
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
@@ -21,18 +22,7 @@ from hospes.storage.tables_sso import OAuth2PermissionGrant
 OIDC_PERMISSIONS = ("openid", "profile", "email", "offline_access")
 # The delegated Graph permissions an app may ask for; what a token carrying them may do is decided per request from
 # the signed-in user's own rights.
-GRAPH_DELEGATED_PERMISSIONS = (
-    *OIDC_PERMISSIONS,
-    "User.Read",
-    "User.ReadBasic.All",
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "User.Invite.All",
-    "Group.Read.All",
-    "GroupMember.Read.All",
-    "Directory.Read.All",
-    "Application.Read.All",
-)
+GRAPH_DELEGATED_PERMISSIONS = (*OIDC_PERMISSIONS, *GRAPH_SCOPES)
 ALL_PRINCIPALS = "AllPrincipals"
 _SCOPE_NAMESPACE = uuid.UUID("6f1f3c55-8f0e-4d53-b0b5-3e8f7d9c2a41")
 

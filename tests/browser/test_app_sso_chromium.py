@@ -1,0 +1,116 @@
+"""An enterprise application's Single sign-on page in headless Chromium against a real server: choose SAML, fill the
+basic SAML configuration (an error under its field, then saved), create the signing certificate and download it,
+change the signing option, read the NameID preview of a home-tenant guest and of a one-time-passcode guest, and the
+page at phone width. Screenshots at 1100 px and 375 px go to ``artifacts/browser/<test>/``."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.principals import system_principal
+from hospes.services.apps import AppService
+from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.services.users import UserService
+from hospes.storage.tables import User
+from tests.helpers.live import LiveServer
+from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD
+
+pytestmark = pytest.mark.live
+
+
+def _tenant(sessions: sessionmaker[Session]) -> TenantBootstrap:
+    return create_tenant(sessions, "Contoso", f"contoso-{uuid.uuid4().hex[:8]}.example", admin_password=ADMIN_PASSWORD)
+
+
+def _guest(sessions: sessionmaker[Session], boot: TenantBootstrap, nickname: str, issuer: str) -> str:
+    mail = f"{nickname}@partner.example"
+    upn = f"{nickname}_partner.example#EXT#@{boot.domain}"
+    values = {
+        "account_enabled": True,
+        "display_name": nickname.title(),
+        "mail_nickname": nickname,
+        "user_principal_name": upn,
+        "mail": mail,
+        "user_type": "Guest",
+        "creation_type": "Invitation",
+    }
+    user_id = UserService(sessions, system_principal(boot.tenant_id)).create(values, PASSWORD).id
+    with sessions.begin() as session:
+        row = session.get(User, user_id)
+        assert row is not None
+        row.external_user_state = "Accepted"
+        row.identities = [{"signInType": "federated", "issuer": issuer, "issuerAssignedId": mail}]
+    return upn
+
+
+def _shot(page: Any, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_single_sign_on_page_end_to_end(
+    page: Any, web_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{web_server.base_url}/{boot.domain}"
+    sp = AppService(sessions, system_principal(boot.tenant_id)).create_enterprise_app("8x8 Work", ["User"])
+    sp_id, app_id = sp.id, sp.app_id
+    _guest(sessions, boot, "hana", "ExternalAzureAD")
+    otp_upn = _guest(sessions, boot, "omar", "mail")
+
+    page.goto(f"{base}/login?next=/{boot.domain}/admin")
+    page.get_by_label("Sign-in name").fill(boot.admin_user_principal_name)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/admin")
+
+    page.goto(f"{base}/admin/apps/{sp_id}")
+    page.locator("#open-sso").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso")
+    page.get_by_label("SAML").check()
+    page.locator("#sso-mode").get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso?done=mode")
+    assert "single sign-on mode was saved" in page.inner_text(".notice")
+
+    page.get_by_label("Identifier (Entity ID)").fill("https://sso.8x8.example/saml2")
+    page.get_by_label("Reply URL (Assertion Consumer Service URL)").fill("http://sso.8x8.example/acs")
+    page.get_by_label("Relay State").fill("/dashboard")
+    page.locator("#sso-basic").get_by_role("button", name="Save").click()
+    assert "must use https" in page.locator("#e-reply_urls").inner_text()
+    assert page.get_by_label("Relay State").input_value() == "/dashboard"  # what was typed is kept
+    _shot(page, artifacts, "01-basic-error")
+    page.get_by_label("Reply URL (Assertion Consumer Service URL)").fill("https://sso.8x8.example/acs")
+    page.locator("#sso-basic").get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso?done=basic")
+
+    page.get_by_role("button", name="New certificate").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso?done=cert-new")
+    assert "Active" in page.inner_text("#certificates")
+    metadata_url = page.inner_text("#metadata-url")
+    assert metadata_url.endswith(f"/{boot.tenant_id}/federationmetadata/2007-06/federationmetadata.xml?appid={app_id}")
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Certificate (Base64)").click()
+    download = caught.value
+    certificate = x509.load_pem_x509_certificate(Path(download.path()).read_bytes())
+    assert download.suggested_filename.endswith(".cer")
+    assert "8x8 Work" in certificate.subject.rfc4514_string()
+
+    page.get_by_label("Signing option").select_option(label="Sign SAML response and assertion")
+    page.locator("#signing-options").get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso?done=signing")
+    assert page.get_by_label("Signing option").input_value() == "both"
+
+    preview = page.inner_text("#nameid-preview")
+    assert "hana@partner.example" in preview  # home-tenant guest: their mail
+    assert otp_upn in preview  # one-time passcode guest: the #EXT# user name
+    _shot(page, artifacts, "02-sso-saved")
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 376
+    _shot(page, artifacts, "03-sso-375")
