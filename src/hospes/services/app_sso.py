@@ -19,16 +19,14 @@ from hospes.domain.app_registration import (
     service_principal_changes,
 )
 from hospes.domain.errors import InvalidInputError, NotFoundError
-from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser, source_value
-from hospes.saml.nameid import EMAIL, FORMATS, PERSISTENT, TRANSIENT, UNSPECIFIED
+from hospes.saml.claims import HOME_TENANT_ISSUER, NAME_ID_SOURCES, SamlUser, source_value
+from hospes.saml.nameid import EMAIL, FORMATS, UNSPECIFIED
 from hospes.services.app_credentials import KeyCredential, signing_certificates
 from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
 from hospes.storage.tables import User
 
 SIGNING_OPTIONS = ("assertion", "response", "both")
 ALGORITHMS = ("sha256", "sha1")
-# NameID sources offered (Graph claims-mapping IDs), the user principal name first: Entra's default.
-NAME_ID_SOURCES = ("userprincipalname", "mail", "localuserprincipalname", "objectid", "displayname")
 NAME_ID_FORMATS = FORMATS
 MODES = {"saml": "saml", "oidc": "oidc", "disabled": None}
 PREVIEW_SIZE = 25
@@ -182,7 +180,9 @@ class SsoSettings(AppService):
         for user in users:
             how = guest_signed_in_with(user)
             value: str | None = None
-            if options["nameIdFormat"] == EMAIL:  # every other format is an opaque id made at sign-in
+            # emailAddress sends an address-like source value, a configured unspecified format the value as it is;
+            # the other formats (and a value that cannot be used) send an opaque id made at sign-in.
+            if options["nameIdFormat"] in (EMAIL, UNSPECIFIED):
                 saml_user = SamlUser(
                     object_id=user.id,
                     tenant_id=user.tenant_id,
@@ -196,15 +196,7 @@ class SsoSettings(AppService):
                     signed_in_with=HOME_TENANT_ISSUER if how == "home" else "mail",
                 )
                 value = source_value(saml_user, options["nameIdSource"])
-                if value is not None and (value.count("@") < 1 or any(c.isspace() for c in value)):
-                    value = None  # not an address: a pairwise id is sent instead
+                unusable = options["nameIdFormat"] == EMAIL and (value is None or "@" not in value.strip("@"))
+                value = None if unusable or not value else value
             out.append(NameIdPreview(user, how, value))
         return out
-
-
-FORMAT_NAMES = {
-    EMAIL: "Email address",
-    PERSISTENT: "Persistent",
-    UNSPECIFIED: "Unspecified",
-    TRANSIENT: "Transient",
-}
