@@ -19,7 +19,8 @@ from hospes.domain.app_registration import (
     service_principal_changes,
 )
 from hospes.domain.errors import InvalidInputError, NotFoundError
-from hospes.saml.claims import HOME_TENANT_ISSUER, NAME_ID_SOURCES, SamlUser, source_value
+from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser, source_value
+from hospes.saml.claims import NAME_ID_SOURCES as NAME_ID_SOURCES
 from hospes.saml.nameid import EMAIL, FORMATS, UNSPECIFIED
 from hospes.services.app_credentials import KeyCredential, signing_certificates
 from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
