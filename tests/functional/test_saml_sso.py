@@ -211,8 +211,10 @@ def test_refusals_unknown_issuer_reply_url_not_assigned(
     assert page.status_code == 400 and "AADSTS50011" in page.text
     _, page = _start(web, _client(tmp_path, web, tenant, handle, sp), handle)
     assert page.status_code == 403 and "AADSTS50105" in page.text
-    codes = [r.error_code for r in _sign_ins(sessions, tenant)]
-    assert codes == [700016, 50011, 50105]
+    rows = _sign_ins(sessions, tenant)
+    assert [r.error_code for r in rows] == [700016, 50011, 50105]
+    assert len({r.ip_address for r in rows}) == 1 and rows[0].ip_address and rows[0].ip_address.startswith("10.")
+    assert "AADSTS50105" in str(rows[2].failure_reason) and rows[2].user_id is not None
 
 
 def test_the_response_for_another_app_is_not_accepted(
@@ -246,7 +248,8 @@ def test_not_signed_in_member_chooses_signs_in_and_comes_back(
     handle = _register(app, tenant, sessions, sp)
     user = tenant.new_user()
     client = _client(tmp_path, web, tenant, handle, sp)
-    request_id, page = _start(web, client, handle)
+    relay = "/reports/" + "ü" * 400 + "x" * 200  # 1,008 bytes: the longest kind Hospes keeps
+    request_id, page = _start(web, client, handle, relay_state=relay)
     assert page.status_code == 200 and "Sign in to Contoso Expenses" in page.text
     member_url = re.search(r'id="member-signin" href="([^"]+)"', page.text)
     assert member_url
@@ -263,6 +266,7 @@ def test_not_signed_in_member_chooses_signs_in_and_comes_back(
         },
     )
     fields = _saml_response(follow(web, done), sp.acs)
+    assert fields["RelayState"] == relay
     assert client.parse_authn_request_response(fields["SAMLResponse"], POST, outstanding={request_id: "/"})
 
 

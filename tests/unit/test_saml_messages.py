@@ -162,8 +162,9 @@ def test_redirect_without_a_message_is_750054() -> None:
         "SAMLRequest=" + quote_plus(_deflate(b"<a/>")) + "&SigAlg=x",
         "SAMLRequest=" + quote_plus(_deflate(b" " * (300 * 1024))),
         "SAMLRequest=" + "A" * (70 * 1024),
+        "SAMLRequest=" + quote_plus(_deflate(b"<a/>")) + "&RelayState=" + "x" * 1025,
     ],
-    ids=["base64", "deflate", "repeated", "half-signed", "inflates-too-large", "too-long"],
+    ids=["base64", "deflate", "repeated", "half-signed", "inflates-too-large", "too-long", "relay-state"],
 )
 def test_malformed_redirect_messages_are_binding_errors(query: str) -> None:
     with pytest.raises(SamlError) as caught:

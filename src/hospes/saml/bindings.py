@@ -14,6 +14,9 @@ from hospes.saml.common import MAX_ENCODED_BYTES, MAX_XML_BYTES, SamlError, bind
 from hospes.saml.signing import Algorithm, QuerySignature, sig_alg_uri, sign_query
 
 MESSAGE_PARAMS = ("SAMLRequest", "SAMLResponse")
+# SAML asks for at most 80 bytes; service providers send return URLs. Hospes keeps it through the user's sign-in
+# (inside the address the browser comes back to), which bounds it.
+MAX_RELAY_STATE_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def read_redirect(query: str) -> InboundMessage:
         )
     param = present[0]
     xml = _inflate(_b64decode(unquote_plus(raw[param])))
-    relay_state = unquote_plus(raw["RelayState"]) if "RelayState" in raw else None
+    relay_state = _relay_state(unquote_plus(raw["RelayState"])) if "RelayState" in raw else None
     signature = None
     if "Signature" in raw or "SigAlg" in raw:
         if "Signature" not in raw or "SigAlg" not in raw:
@@ -104,7 +107,14 @@ def read_post(form: dict[str, str]) -> InboundMessage:
     xml = _b64decode(form[param])
     if len(xml) > MAX_XML_BYTES:
         raise binding_error("The SAML message is too large.")
-    return InboundMessage(param, xml, form.get("RelayState"), "post")
+    relay = form.get("RelayState")
+    return InboundMessage(param, xml, _relay_state(relay) if relay is not None else None, "post")
+
+
+def _relay_state(value: str) -> str:
+    if len(value.encode()) > MAX_RELAY_STATE_BYTES:
+        raise binding_error(f"The RelayState is longer than {MAX_RELAY_STATE_BYTES} bytes.")
+    return value
 
 
 def redirect_url(

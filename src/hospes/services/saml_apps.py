@@ -224,6 +224,14 @@ def _home_issuer(user: User, public_url: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def home_tenant_of(user: User) -> str | None:
+    """A guest's home tenant, when they redeemed with an account of another tenant of this deployment."""
+    for identity in user.identities or []:
+        if identity.get("issuer") == HOME_TENANT_ISSUER:
+            return str(identity.get("issuerAssignedId", "")).split("/", 1)[0] or None
+    return None
+
+
 def saml_user(user: User, found: Standing, public_url: str, issuer: str) -> SamlUser:
     signed_in_with, idp = _home_issuer(user, public_url) if user.user_type == "Guest" else (None, None)
     return SamlUser(

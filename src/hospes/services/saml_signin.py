@@ -38,6 +38,7 @@ from hospes.services.saml_apps import (
     SigningKeys,
     app_by_app_id,
     app_by_entity_id,
+    home_tenant_of,
     published_certificates,
     request_certificates,
     saml_user,
@@ -90,14 +91,21 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Client:
+    """The browser, as the sign-in log records it."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
 class Visitor:
-    """Who is signing in, as the sign-in log records it."""
+    """Who is signing in: their browser session (its public id), when and how they signed in."""
 
     sid: str
     auth_time: datetime
     amr: tuple[str, ...]
-    address: str | None = None
-    user_agent: str | None = None
+    client: Client = Client()
 
 
 def _not_found(entity_id: str | None, tenant_id: str) -> SamlError:
@@ -125,21 +133,21 @@ class SamlSignIn:
 
     # --- the request ------------------------------------------------------------------------------------------
 
-    def accept(self, tenant_id: str, message: InboundMessage, now: datetime) -> Pending:
+    def accept(self, tenant_id: str, message: InboundMessage, now: datetime, client: Client = Client()) -> Pending:
         """Check an AuthnRequest against the app it names. Raises ``SsoRefusedError``."""
         claimed = peek(message.xml)
         with self.reads() as session:
             app = app_by_entity_id(session, tenant_id, claimed.issuer) if claimed.issuer else None
             certificates = request_certificates(session, app, now) if app else []
         if app is None:
-            raise self._fail(tenant_id, None, _not_found(claimed.issuer, tenant_id), now)
+            raise self._fail(tenant_id, None, _not_found(claimed.issuer, tenant_id), now, client=client)
         try:
             request = read_authn_request(message, certificates, require_signed=app.require_signed_requests)
         except SamlError as exc:
-            raise self._fail(tenant_id, app, exc, now) from None
+            raise self._fail(tenant_id, app, exc, now, client=client) from None
         acs = request.acs_url or (app.reply_urls[0] if app.reply_urls else None)
         if acs is None:
-            raise self._fail(tenant_id, app, SamlError("900971", "No reply address provided."), now)
+            raise self._fail(tenant_id, app, SamlError("900971", "No reply address provided."), now, client=client)
         if acs not in app.reply_urls:
             error = SamlError(
                 "50011",
@@ -147,10 +155,10 @@ class SamlSignIn:
                 f"for the application '{app.app_id}'. Make sure the redirect URI sent in the request matches one added "
                 "to your application in the Azure portal.",
             )
-            raise self._fail(tenant_id, app, error, now)
+            raise self._fail(tenant_id, app, error, now, client=client)
         if not app.enabled:
             error = SamlError("7000112", f"Application '{app.app_id}'({app.display_name}) is disabled.")
-            raise self._fail(tenant_id, app, error, now)
+            raise self._fail(tenant_id, app, error, now, client=client)
         return Pending(
             tenant_id=tenant_id,
             app_id=app.app_id,
@@ -189,7 +197,9 @@ class SamlSignIn:
 
     def seal(self, pending: Pending) -> str:
         data = {k: v for k, v in pending.__dict__.items() if k != "at"} | {"at": pending.at.isoformat()}
-        return self.box.encrypt(_SEALED, json.dumps(data).encode(), pending.tenant_id)
+        return self.box.encrypt(
+            _SEALED, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), pending.tenant_id
+        )
 
     def open(self, tenant_id: str, sealed: str | None, now: datetime) -> Pending | None:
         if not sealed or len(sealed) > 8192:
@@ -317,7 +327,9 @@ class SamlSignIn:
         user: User | None = None,
         visitor: Visitor | None = None,
         error: SamlError | None = None,
+        client: Client | None = None,
     ) -> sign_in_log.SignInEvent:
+        client = client or (visitor.client if visitor else Client())
         return sign_in_log.SignInEvent(
             tenant_id=tenant_id,
             at=now,
@@ -326,8 +338,9 @@ class SamlSignIn:
             app_display_name=app.display_name if app else None,
             resource_display_name=app.display_name if app else None,
             user=user,
-            ip_address=visitor.address if visitor else None,
-            user_agent=visitor.user_agent if visitor else None,
+            home_tenant_id=home_tenant_of(user) if user is not None else None,
+            ip_address=client.address,
+            user_agent=client.user_agent,
             correlation_id=secrets.token_hex(16),
             error_code=int(error.code) if error else 0,
             failure_reason=error.text if error else None,
@@ -344,10 +357,11 @@ class SamlSignIn:
         user: User | None = None,
         visitor: Visitor | None = None,
         pending: Pending | None = None,
+        client: Client | None = None,
     ) -> SsoRefusedError:
         """Record the failure and build what to send: an error Response to a trusted ACS, when ``pending`` says
         which one (the request was accepted), else nothing (a page)."""
-        event = self._event(tenant_id, app, now, user=user, visitor=visitor, error=error)
+        event = self._event(tenant_id, app, now, user=user, visitor=visitor, error=error, client=client)
         sign_in_log.record(self.sessions, event)
         reply = None
         if pending is not None and app is not None:

@@ -20,7 +20,7 @@ from hospes.saml.bindings import InboundMessage, read_post, read_redirect
 from hospes.saml.common import MAX_ENCODED_BYTES, SamlError, invalid_message
 from hospes.services.guest_flows import origin
 from hospes.services.saml_logout import SamlLogout
-from hospes.services.saml_signin import Pending, PostMessage, SamlSignIn, SsoRefusedError, Visitor
+from hospes.services.saml_signin import Client, Pending, PostMessage, SamlSignIn, SsoRefusedError, Visitor
 from hospes.services.users import is_invited
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
@@ -101,7 +101,7 @@ def _dispatch(page: Page, message: InboundMessage) -> Response:
     try:
         kind = peek(message.xml).kind
         if message.param == "SAMLRequest" and kind == "AuthnRequest":
-            pending = signin.accept(page.tenant.id, message, page.now)
+            pending = signin.accept(page.tenant.id, message, page.now, _client(page))
             return page.redirect(_continue_url(page, signin.seal(pending)))
         if message.binding != "redirect":
             raise SamlError("75003", "UnsupportedBindingError - Single logout takes the HTTP-Redirect binding only.")
@@ -124,6 +124,10 @@ def _dispatch(page: Page, message: InboundMessage) -> Response:
     return page.render(
         "notice.html", title=_("You have signed out."), message=_("You have signed out."), link=None, link_text=None
     )
+
+
+def _client(page: Page) -> Client:
+    return Client(client_address(page.request), page.request.headers.get("user-agent"))
 
 
 def _continue_url(page: Page, sealed: str) -> str:
@@ -170,13 +174,7 @@ def _proceed(page: Page, signin: SamlSignIn, pending: Pending, here: str) -> Res
         user = live.user
         if is_invited(user) and user.external_user_state not in (None, "Accepted"):
             return page.redirect(guest_signin_url(page, here))  # just-in-time redemption, then back here
-        visitor = Visitor(
-            live.sid,
-            live.created_at,
-            tuple(live.amr),
-            client_address(page.request),
-            page.request.headers.get("user-agent"),
-        )
+        visitor = Visitor(live.sid, live.created_at, tuple(live.amr), _client(page))
         message = signin.answer(pending, user, visitor, page.now)
     except SsoRefusedError as refused:
         return _after_refusal(page, refused)
