@@ -45,20 +45,20 @@ def _users(server: LiveServer, access_token: str) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{"instance_discovery": False}, {"validate_authority": False}],
-    ids=["instance_discovery-off", "validate_authority-off"],
-)
+@pytest.mark.parametrize("how", ["instance_discovery-off", "validate_authority-off", "oidc_authority"])
 @pytest.mark.usefixtures("trust_test_ca")
-def test_msal_client_credentials(tls_server: LiveServer, boot: TenantBootstrap, options: dict[str, bool]) -> None:
+def test_msal_client_credentials(tls_server: LiveServer, boot: TenantBootstrap, how: str) -> None:
+    """The three ways MSAL accepts an authority it does not know; ``oidc_authority`` (the generic OpenID provider
+    mode) also checks that the discovery document's issuer is the authority itself."""
     http = RecordingSession()
+    authority = f"{tls_server.base_url}/{boot.tenant_id}"
+    options: dict[str, Any] = {
+        "instance_discovery-off": {"authority": authority, "instance_discovery": False},
+        "validate_authority-off": {"authority": authority, "validate_authority": False},
+        "oidc_authority": {"oidc_authority": f"{authority}/v2.0"},
+    }[how]
     app = msal.ConfidentialClientApplication(
-        boot.client_id,
-        client_credential=boot.client_secret,
-        authority=f"{tls_server.base_url}/{boot.tenant_id}",
-        http_client=http,
-        **options,
+        boot.client_id, client_credential=boot.client_secret, http_client=http, **options
     )
     result = app.acquire_token_for_client(scopes=[GRAPH_DEFAULT])
     assert "access_token" in result, result
