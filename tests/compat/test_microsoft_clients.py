@@ -12,8 +12,11 @@ import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap
+from hospes.storage.tables import AuditLog
 from tests.helpers.live import LiveServer
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
@@ -170,3 +173,32 @@ def test_plain_http_on_loopback_still_serves(live_server: LiveServer, boot: Tena
     )
     assert response.status_code == 200, response.text
     assert _users(live_server, response.json()["access_token"]).status_code == 200
+
+
+def test_client_address_from_a_trusted_proxy(
+    live_server: LiveServer, boot: TenantBootstrap, sessions: sessionmaker[Session]
+) -> None:
+    """Behind a TLS-terminating proxy on the same host (``--forwarded-allow-ips`` defaults to 127.0.0.1), the
+    client address that lockouts count and the audit records is the one the proxy forwards; the issuer stays the
+    configured public URL whatever the forwarded headers claim."""
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    wrong = httpx.post(
+        f"{live_server.base_url}/{boot.tenant_id}/oauth2/v2.0/token",
+        headers=forwarded,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": boot.client_id,
+            "client_secret": "not-the-secret",
+            "scope": GRAPH_DEFAULT,
+        },
+    )
+    assert wrong.status_code == 401
+    with sessions() as session:
+        row = session.scalars(
+            select(AuditLog).where(AuditLog.tenant_id == boot.tenant_id, AuditLog.result == "failure")
+        ).one()
+    assert row.details["clientAddress"] == "203.0.113.7"
+    config = httpx.get(
+        f"{live_server.base_url}/{boot.tenant_id}/v2.0/.well-known/openid-configuration", headers=forwarded
+    ).json()
+    assert config["issuer"] == f"{live_server.base_url}/{boot.tenant_id}/v2.0"
