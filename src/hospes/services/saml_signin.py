@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,9 +68,9 @@ class SsoRefusedError(Exception):
     """Sign-in cannot go on. ``reply`` is the SAML error Response to POST to the SP's ACS, when one may be sent;
     otherwise the user sees the AADSTS text."""
 
-    def __init__(self, error: SamlError, reply: PostMessage | None = None) -> None:
+    def __init__(self, error: SamlError, reply: PostMessage | None = None, app_name: str | None = None) -> None:
         super().__init__(error.text)
-        self.error, self.reply = error, reply
+        self.error, self.reply, self.app_name = error, reply, app_name
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,8 @@ class SamlSignIn:
         try:
             with self.sessions.begin() as session:
                 if pending.request_id is not None:
+                    # Expired ids go as new ones come: the table stays as small as the last hour's requests.
+                    session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at <= now))
                     session.add(
                         UsedAssertion(
                             jti=self._replay_key(app, pending.request_id), expires_at=pending.at + PENDING_LIFETIME
@@ -375,7 +378,7 @@ class SamlSignIn:
                     trace_id=str(event.correlation_id),
                 )
                 reply = PostMessage(pending.acs, post_fields("SAMLResponse", xml, pending.relay_state))
-        return SsoRefusedError(error, reply)
+        return SsoRefusedError(error, reply, app.display_name if app else None)
 
     # --- metadata ---------------------------------------------------------------------------------------------
 

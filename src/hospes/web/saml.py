@@ -25,7 +25,7 @@ from hospes.services.users import is_invited
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.redeem import guest_signin_url
-from hospes.web.render import CSP, render_html
+from hospes.web.render import CSP
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,19 +51,16 @@ def _refused(page: Page, error: SamlError, status: int = 400) -> Response:
 def _post(page: Page, message: PostMessage, app_name: str) -> Response:
     """The page that carries a SAML message to the SP by HTTP-POST. Its CSP lets the form go to the ACS's origin
     (and only there) and runs one script of ours, the one that submits it."""
-    response = render_html(
-        page.lang, "saml_post.html", app=app_name, acs=message.acs, fields=sorted(message.fields.items())
-    )
-    target = origin(message.acs)
+    response = page.render("saml_post.html", app=app_name, acs=message.acs, fields=sorted(message.fields.items()))
     response.headers["Content-Security-Policy"] = CSP.replace(
-        "form-action 'self'", f"form-action 'self' {target}"
+        "form-action 'self'", f"form-action 'self' {origin(message.acs)}"
     ).replace("default-src 'none';", "default-src 'none'; script-src 'self';")
-    return page._apply(response)
+    return response
 
 
 def _after_refusal(page: Page, refused: SsoRefusedError) -> Response:
     if refused.reply is not None:
-        return _post(page, refused.reply, "")
+        return _post(page, refused.reply, refused.app_name or page.tenant.name)
     status = 403 if refused.error.code in ("50105", "50057") else 400
     return _refused(page, refused.error, status)
 
