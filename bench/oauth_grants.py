@@ -10,8 +10,9 @@ server process on loopback, after a warm-up:
   no client authentication, no signature: the floor of a protocol request on this machine and database;
 - client credentials: ``POST /{tenant}/oauth2/v2.0/token`` (``client_secret_post``, Graph ``.default``), every
   call a new RS256-signed access token;
-- refresh token: see ``refresh_workload``; the row stays "n/a" until the server issues refresh tokens to a grant
-  this script can drive without a browser.
+- refresh token: ``POST /{tenant}/oauth2/v2.0/token`` with ``grant_type=refresh_token``, each client redeeming
+  its own chain of rotated refresh tokens (seeded by authorization codes from a signed-in session, see
+  ``seed_refresh_tokens``); the row says "n/a" when the server would not issue them.
 
 Columns: requests/s, p50/p99 latency (client side), errors (non-2xx), the cores the server process got during the
 run (CPU-seconds per second), its CPU per request and its rate per CPU-second ("per core", what Keycloak's sizing
@@ -24,16 +25,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import html
+import re
+import secrets
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench._server import fresh_database, new_tenant, server_process, sessions_for, tree_cpu_seconds
+from bench._server import fresh_database, new_tenant, server_process, sessions_for, token, tree_cpu_seconds
 from hospes.services.tenants import TenantBootstrap
 
 console = Console(width=200)
@@ -94,19 +102,19 @@ def client_credentials_workload(boot: TenantBootstrap) -> Workload:
 def refresh_workload(base: str, boot: TenantBootstrap, clients: int) -> Workload | None:
     """The refresh-grant row. Each client holds one refresh-token chain: every call redeems its current token and
     keeps the new one (single use with rotation, so chains never share a token). The chains are seeded by
-    ``seed_refresh_tokens``; None (no row) while the server issues no refresh token this script can obtain."""
-    seeds = seed_refresh_tokens(base, boot, clients)
-    if seeds is None:
+    ``seed_refresh_tokens``; None (no row) when the server issues no refresh token that way."""
+    seed = seed_refresh_tokens(base, boot, clients)
+    if seed is None:
         return None
     path = f"/{boot.tenant_id}/oauth2/v2.0/token"
 
     async def call(http: aiohttp.ClientSession, state: list[str]) -> bool:
         form = {
             "grant_type": "refresh_token",
-            "client_id": boot.client_id,
-            "client_secret": boot.client_secret,
+            "client_id": seed.client_id,
+            "client_secret": seed.secret,
             "refresh_token": state[0],
-            "scope": "openid offline_access",
+            "scope": SCOPE,
         }
         async with http.post(path, data=form) as response:
             body = await response.json()
@@ -115,13 +123,98 @@ def refresh_workload(base: str, boot: TenantBootstrap, clients: int) -> Workload
             state[0] = body["refresh_token"]
             return True
 
-    return Workload("refresh_token", call, [[token] for token in seeds])
+    return Workload("refresh_token", call, [[token] for token in seed.tokens])
 
 
-def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> list[str] | None:
-    """One refresh token per client. The hook for the refresh grant: fill this in with the cheapest way the
-    server offers to obtain a refresh token without a browser (an authorization code from a signed-in session
-    driven over HTTP, or the password grant with ``offline_access`` if it issues one). Until then: None."""
+@dataclass
+class RefreshSeed:
+    client_id: str
+    secret: str
+    tokens: list[str]
+
+
+REDIRECT = "https://rp.bench.invalid/callback"
+SCOPE = "openid profile offline_access User.Read"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_META = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
+
+
+def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> RefreshSeed | None:
+    """One refresh token per client, the way a web app gets them: a relying party registered and consented for
+    every user through Graph, the tenant's administrator signed in on the sign-in page, then per token an
+    authorization request (PKCE S256) answered with a code from that session and redeemed at the token endpoint.
+    None when any step is refused (a server without the authorization-code grant)."""
+    bearer = {"Authorization": f"Bearer {token(base, boot)}"}
+    with httpx.Client(base_url=base, headers=bearer, timeout=30) as graph:
+        app = graph.post("/v1.0/applications", json={"displayName": "Bench RP", "web": {"redirectUris": [REDIRECT]}})
+        if app.status_code != 201:
+            return None
+        sp = graph.post("/v1.0/servicePrincipals", json={"appId": app.json()["appId"]}).json()
+        secret = graph.post(f"/v1.0/applications/{app.json()['id']}/addPassword", json={}).json()["secretText"]
+        resource = graph.get("/v1.0/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'")
+        consent = {
+            "clientId": sp["id"],
+            "consentType": "AllPrincipals",
+            "resourceId": resource.json()["value"][0]["id"],
+            "scope": SCOPE,
+        }
+        if graph.post("/v1.0/oauth2PermissionGrants", json=consent).status_code != 201:
+            return None
+    client_id = app.json()["appId"]
+    tokens: list[str] = []
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        form = browser.get(f"/{boot.domain}/login?prompt=login")
+        found = _CSRF.search(form.text)
+        if found is None:
+            return None
+        credentials = {"username": boot.admin_user_principal_name, "password": boot.admin_password}
+        if browser.post(f"/{boot.domain}/login", data={"csrf": html.unescape(found.group(1)), **credentials}).is_error:
+            return None
+        for _ in range(count):
+            verifier = secrets.token_urlsafe(48)
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            query = {
+                "client_id": client_id,
+                "response_type": "code",
+                "redirect_uri": REDIRECT,
+                "scope": SCOPE,
+                "state": secrets.token_urlsafe(8),
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+            code = _code(browser, f"/{boot.tenant_id}/oauth2/v2.0/authorize?{urlencode(query)}")
+            if code is None:
+                return None
+            redeemed = browser.post(
+                f"/{boot.tenant_id}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "code": code,
+                    "redirect_uri": REDIRECT,
+                    "code_verifier": verifier,
+                },
+            )
+            if redeemed.status_code != 200 or "refresh_token" not in redeemed.json():
+                return None
+            tokens.append(redeemed.json()["refresh_token"])
+    return RefreshSeed(client_id, secret, tokens)
+
+
+def _code(browser: httpx.Client, url: str) -> str | None:
+    """Follows the server's redirects and "continue" pages until the answer leaves for the relying party."""
+    response = browser.get(url)
+    for _ in range(12):
+        if response.status_code in (302, 303):
+            location = response.headers["location"]
+        elif response.status_code == 200 and (meta := _META.search(response.text)):
+            location = html.unescape(meta.group(1))
+        else:
+            return None
+        if location.startswith(REDIRECT):
+            return parse_qs(urlsplit(location).query).get("code", [None])[0]
+        response = browser.get(location)
     return None
 
 
@@ -178,11 +271,11 @@ def main() -> None:
         with server_process(url, tmp, workers=args.workers) as (base, pid):
             workloads = [discovery_workload(boot), client_credentials_workload(boot)]
             refresh = refresh_workload(base, boot, args.clients)
+            if refresh is not None:
+                workloads.append(refresh)
             for workload in workloads:  # warm-up: imports, caches, connections, the JIT-less interpreter's dicts
                 measure(base, pid, workload, args.clients, min(1.0, args.seconds / 4))
             results = {w.name: measure(base, pid, w, args.clients, args.seconds) for w in workloads}
-            if refresh is not None:
-                results[refresh.name] = measure(base, pid, refresh, args.clients, args.seconds)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     table = Table(
         title=f"Token endpoint, {args.workers} server process(es), {args.clients} clients, {args.seconds:g} s each "
@@ -206,11 +299,11 @@ def main() -> None:
             f"{r.cpu_seconds / r.elapsed:.2f}",
             f"{r.cpu_seconds * 1000 / max(1, r.count):.2f}",
             f"{per_core:,.0f}",
-            str(KEYCLOAK_PER_VCPU) if name.startswith("client_credentials") else "",
+            str(KEYCLOAK_PER_VCPU) if name == "client_credentials" else "",
             f"{r.rate / baseline.rate:.2f}" if grant else "1.00",
         )
     if refresh is None:
-        table.add_row("refresh_token (seed_refresh_tokens: none yet)", "n/a", "", "", "", "", "", "", "", "", "")
+        table.add_row("refresh_token (no refresh tokens issued)", "n/a", "", "", "", "", "", "", "", "", "")
     console.print(table)
 
 
