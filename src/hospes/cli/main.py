@@ -1,12 +1,12 @@
 """The ``hospes`` command. Each noun has its own module in this package: ``server`` (serve, db), ``directory``
-(tenant, app, user), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``, ``guest_policy``;
-``common`` holds what they share."""
+(tenant, app, user), ``groups`` (group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``,
+``sync``, ``guest_policy``; ``common`` holds what they share."""
 
 from __future__ import annotations
 
 import typer
 
-from hospes.cli import directory, expression, guest_policy, invitations, mail, server, sync, worker
+from hospes.cli import directory, expression, groups, guest_policy, invitations, mail, server, sync, worker
 
 app = typer.Typer(
     help="Hospes: self-hostable B2B identity collaboration.",
@@ -18,6 +18,7 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(directory.tenant_app, name="tenant")
 app.add_typer(directory.app_app, name="app")
 app.add_typer(directory.user_app, name="user")
+app.add_typer(groups.group_app, name="group")
 app.command("invite")(invitations.invite)
 app.command("worker")(worker.worker)
 app.add_typer(mail.mail_app, name="mail")
