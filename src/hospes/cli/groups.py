@@ -20,7 +20,7 @@ from hospes.domain.principals import system_principal
 from hospes.membership_rules import RuleError, compile_rule
 from hospes.services.dynamic_groups import DynamicGroupService
 from hospes.services.groups import GroupService
-from hospes.storage.tables import Group, GroupMember, User
+from hospes.storage.tables import Group, GroupMember
 
 group_app = typer.Typer(help="Groups.", no_args_is_help=True)
 rule_app = typer.Typer(help="Dynamic groups' membership rules.", no_args_is_help=True)
@@ -51,15 +51,9 @@ def _group(sessions: sessionmaker[Session], tenant_id: str, key: str) -> Group:
 
 
 def _user_ids(sessions: sessionmaker[Session], tenant_id: str, keys: list[str]) -> list[str]:
-    ids = []
-    with sessions() as session:
-        for key in keys:
-            found = session.scalar(
-                select(User.id).where(User.tenant_id == tenant_id, (User.id == key) | (User.upn_key == key.lower()))
-            )
-            if found is None:
-                raise fail(f"no user '{key}' in this tenant")
-            ids.append(found)
+    ids, missing = DynamicGroupService(sessions, system_principal(tenant_id)).resolve_users(keys)
+    if missing:
+        raise fail(f"no user '{missing[0]}' in this tenant")
     return ids
 
 

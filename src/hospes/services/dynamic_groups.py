@@ -145,6 +145,25 @@ class DynamicGroupService(Services):
                 results.append(Evaluation(user, result, rule.explain(view)))
         return rule, results
 
+    def resolve_users(self, keys: list[str]) -> tuple[list[str], list[str]]:
+        """Ids of the live users named by id or sign-in name (in order, once each), and the keys naming none."""
+        found: list[str] = []
+        missing: list[str] = []
+        with self.read() as session:
+            for key in keys:
+                user_id = session.scalar(
+                    select(User.id).where(
+                        User.tenant_id == self.tenant_id,
+                        User.deleted_at.is_(None),
+                        (User.id == key.strip().lower()) | (User.upn_key == key.strip().lower()),
+                    )
+                )
+                if user_id is None:
+                    missing.append(key)
+                elif user_id not in found:
+                    found.append(user_id)
+        return found, missing
+
     def process_now(self, group_id: str) -> None:
         """Ask for a full pass of a dynamic group now (any time, not only after a rule change)."""
         with self.write("GroupManagement", "Process dynamic group membership") as op:

@@ -10,6 +10,7 @@ from hospes.web.portal import (
     app_sso,
     apps,
     bulk,
+    dynamic_groups,
     groups,
     logs,
     pickers,
@@ -29,6 +30,7 @@ router.include_router(user_edit.router)  # before users: /users/{id}/edit is not
 router.include_router(users.router)
 router.include_router(pickers.router)
 router.include_router(groups.router)
+router.include_router(dynamic_groups.router)
 router.include_router(provisioning_settings.router)  # before apps: /apps/{id}/provisioning
 router.include_router(provisioning_mappings.router)
 router.include_router(provisioning_logs.router)
