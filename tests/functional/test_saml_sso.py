@@ -382,6 +382,50 @@ def test_single_logout_reaches_the_other_app_and_answers_the_initiator(
         assert session.scalars(select(SsoParticipant).where(SsoParticipant.tenant_id == tenant.id)).all() == []
 
 
+def test_signing_out_here_signs_out_of_each_saml_app(
+    tmp_path: Path, app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    first_sp, second_sp = _sp(), _sp("payroll")
+    first = _register(app, tenant, sessions, first_sp)
+    second = _register(app, tenant, sessions, second_sp, display_name="Payroll")
+    _member(web, tenant)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    clients = {
+        first_sp.slo: _client(tmp_path / "a", web, tenant, first, first_sp),
+        second_sp.slo: _client(tmp_path / "b", web, tenant, second, second_sp),
+    }
+    for client, handle, sp in ((clients[first_sp.slo], first, first_sp), (clients[second_sp.slo], second, second_sp)):
+        request_id, page = _start(web, client, handle)
+        fields = _saml_response(page, sp.acs)
+        client.parse_authn_request_response(fields["SAMLResponse"], POST, outstanding={request_id: "/"})
+
+    form = web.get(f"/{tenant.domain}/logout")
+    page = web.post(f"/{tenant.domain}/logout", data={"csrf": csrf_of(form.text)})
+    # A page of its own starts the chain (a form POST's redirects stay within the form page's form-action).
+    assert page.status_code == 200
+    hop = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', page.text)
+    assert hop
+    location = hop.group(1).replace("&amp;", "&")
+    told = []
+    while not location.startswith(f"/{tenant.domain}/"):
+        slo = location.split("?", 1)[0]
+        params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        client = clients[slo]
+        request = client.parse_logout_request(params["SAMLRequest"], REDIRECT, relay_state=params["RelayState"])
+        answer = client.handle_logout_request(
+            params["SAMLRequest"], request.message.name_id, REDIRECT, relay_state=params["RelayState"]
+        )
+        told.append(slo)
+        back = web.get(path_of(dict(answer["headers"])["Location"]))
+        assert back.status_code == 303
+        location = back.headers["location"]
+    assert told == [first_sp.slo, second_sp.slo]
+    assert location == f"/{tenant.domain}/login?signed_out=1"
+    with sessions() as session:
+        assert session.scalars(select(SsoParticipant).where(SsoParticipant.tenant_id == tenant.id)).all() == []
+
+
 def test_metadata_per_app_and_per_tenant(
     web: TestClient, app: FastAPI, tenant: TenantHandle, sessions: sessionmaker[Session]
 ) -> None:

@@ -1,7 +1,8 @@
 """SAML single logout: an SP's LogoutRequest ends the browser session it names (by SessionIndex, else NameID, else
 the browser's own session), Hospes then sends a LogoutRequest to every other SAML participant of that session, one
 after the other by HTTP-Redirect (the state of the chain travels sealed in RelayState), and finally answers the
-initiator with a signed LogoutResponse. Every message is signed over its query string with the app's key."""
+initiator with a signed LogoutResponse. Signing out of Hospes itself tells every SAML app of the session the same
+way, then lands on Hospes' signed-out page. Every message is signed over its query string with the app's key."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hospes.auth.crypto import DecryptionError
@@ -58,7 +59,7 @@ class SamlLogout:
             others = self._others(session, tenant_id, sid, app.app_id) if sid else []
             if sid:
                 session.execute(delete(WebSession).where(WebSession.tenant_id == tenant_id, WebSession.sid == sid))
-                session.execute(delete(SsoParticipant).where(SsoParticipant.sid == sid))
+                self._forget(session, tenant_id, sid)
         state = {
             "initiator": app.app_id,
             "entity": request.issuer,
@@ -67,6 +68,16 @@ class SamlLogout:
             "queue": others,
         }
         return LogoutStep(self._next(tenant_id, state, now), sid)
+
+    def sign_out(self, tenant_id: str, sid: str, final: str, now: datetime) -> str | None:
+        """The person signed out here (the session is already ended): the first SAML app of that session to tell,
+        then the others, then ``final`` (a path of ours). None: no SAML app to tell."""
+        with self.sessions.begin() as session:
+            others = self._others(session, tenant_id, sid, None)
+            self._forget(session, tenant_id, sid)
+        if not others:
+            return None
+        return self._next(tenant_id, {"initiator": None, "final": final, "queue": others}, now)
 
     def resume(self, tenant_id: str, message: InboundMessage, now: datetime) -> LogoutStep:
         """A participant's LogoutResponse came back: on to the next participant, or the initiator."""
@@ -106,6 +117,8 @@ class SamlLogout:
                 return redirect_url(
                     app.logout_url, "SAMLRequest", xml, relay_state=sealed, key=key, algorithm=app.algorithm
                 )
+            if state.get("initiator") is None:
+                return str(state["final"])  # signed out here: back to our own page
             initiator = app_by_app_id(session, tenant_id, str(state["initiator"]))
             key = self.signin.keys.active(session, initiator, now) if initiator else None
         if initiator is None or not initiator.logout_url:
@@ -155,20 +168,25 @@ class SamlLogout:
         return found[0] if len(found) == 1 else None
 
     @staticmethod
-    def _others(session: Session, tenant_id: str, sid: str, initiator: str) -> list[dict[str, Any]]:
-        rows = session.scalars(
-            select(SsoParticipant)
-            .where(
-                SsoParticipant.sid == sid,
-                SsoParticipant.tenant_id == tenant_id,
-                SsoParticipant.protocol == "saml",
-                or_(SsoParticipant.app_id != initiator),
-            )
-            .order_by(SsoParticipant.created_at, SsoParticipant.app_id)
+    def _others(session: Session, tenant_id: str, sid: str, initiator: str | None) -> list[dict[str, Any]]:
+        query = select(SsoParticipant).where(
+            SsoParticipant.sid == sid, SsoParticipant.tenant_id == tenant_id, SsoParticipant.protocol == "saml"
         )
+        if initiator is not None:
+            query = query.where(SsoParticipant.app_id != initiator)
+        rows = session.scalars(query.order_by(SsoParticipant.created_at, SsoParticipant.app_id))
         return [
             {"app": r.app_id, "name_id": r.name_id, "format": r.name_id_format, "index": r.session_index} for r in rows
         ]
+
+    @staticmethod
+    def _forget(session: Session, tenant_id: str, sid: str) -> None:
+        """The session's SAML participations (its OpenID Connect ones are that side's to end)."""
+        session.execute(
+            delete(SsoParticipant).where(
+                SsoParticipant.sid == sid, SsoParticipant.tenant_id == tenant_id, SsoParticipant.protocol == "saml"
+            )
+        )
 
     def _seal(self, tenant_id: str, state: dict[str, Any]) -> str:
         return self.box.encrypt(_SEALED, json.dumps(state, separators=(",", ":")).encode(), tenant_id)

@@ -17,6 +17,7 @@ from hospes.services.web_sessions import FULL, MFA_PENDING
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
+from hospes.web.saml_signout import sign_out_of_apps
 from hospes.web.security import read_form, safe_next, same_origin
 
 router = APIRouter(include_in_schema=False)
@@ -168,7 +169,7 @@ async def logout(page: PageDep) -> Response:
         return page.redirect(f"{page.base}/login?signed_out=1")
     form = await checked_form(page)
     everywhere = form.get("scope") == "all"
-    invited = is_invited(page.live.user)
+    invited, sid = is_invited(page.live.user), page.live.sid
     page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
     page.set_cookie(page.web.cookies.session, None)
-    return page.redirect(signed_out_url(page, invited))
+    return sign_out_of_apps(page, sid, signed_out_url(page, invited))

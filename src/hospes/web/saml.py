@@ -26,6 +26,7 @@ from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.redeem import guest_signin_url
 from hospes.web.render import CSP
+from hospes.web.saml_signout import SamlState, saml_state
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,13 +35,8 @@ METADATA_PATH = "/{tenant}/federationmetadata/2007-06/federationmetadata.xml"
 
 def install(app: FastAPI, runtime: Runtime) -> None:
     signin = SamlSignIn(runtime.sessions, runtime.database.read_sessions, runtime.box, runtime.settings.public_url)
-    app.state.saml = (signin, SamlLogout(signin))
+    app.state.saml = SamlState(signin, SamlLogout(signin))
     app.include_router(router)
-
-
-def _services(page: Page) -> tuple[SamlSignIn, SamlLogout]:
-    found: tuple[SamlSignIn, SamlLogout] = page.request.app.state.saml
-    return found
 
 
 def _refused(page: Page, error: SamlError, status: int = 400) -> Response:
@@ -94,7 +90,7 @@ async def saml_post(request: Request, page: PageDep) -> Response:
 
 
 def _dispatch(page: Page, message: InboundMessage) -> Response:
-    signin, logout = _services(page)
+    signin, logout = saml_state(page)
     try:
         kind = peek(message.xml).kind
         if message.param == "SAMLRequest" and kind == "AuthnRequest":
@@ -133,7 +129,7 @@ def _continue_url(page: Page, sealed: str) -> str:
 
 @router.get("/{tenant}/saml2/continue")
 def saml_continue(request: Request, page: PageDep) -> Response:
-    signin, _logout = _services(page)
+    signin, _logout = saml_state(page)
     sealed = request.query_params.get("ctx")
     pending = signin.open(page.tenant.id, sealed, page.now)
     if pending is None or sealed is None:
@@ -152,7 +148,7 @@ def saml_continue(request: Request, page: PageDep) -> Response:
 @router.get("/{tenant}/myapps/signin/{app_id}")
 def idp_initiated(page: PageDep, app_id: str) -> Response:
     """Sign in to a SAML app from here (My Apps): an unsolicited Response to the app's default reply URL."""
-    signin, _logout = _services(page)
+    signin, _logout = saml_state(page)
     try:
         pending = signin.unsolicited(page.tenant.id, app_id[:64], page.now)
     except SsoRefusedError as refused:
@@ -190,7 +186,7 @@ def _choose(page: Page, pending: Pending, here: str, *, force: bool) -> Response
 
 
 def _app_name(page: Page, pending: Pending) -> str:
-    signin, _logout = _services(page)
+    signin, _logout = saml_state(page)
     try:
         return signin.app_of(pending).display_name
     except SsoRefusedError:
@@ -199,7 +195,7 @@ def _app_name(page: Page, pending: Pending) -> str:
 
 @router.get(METADATA_PATH)
 def federation_metadata(request: Request, page: PageDep) -> Response:
-    signin, _logout = _services(page)
+    signin, _logout = saml_state(page)
     app_id = request.query_params.get("appid") or request.query_params.get("appId")
     try:
         xml = signin.metadata(page.tenant.id, app_id[:64] if app_id else None, page.now)
