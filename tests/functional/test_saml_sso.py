@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import re
+import zlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -441,3 +442,44 @@ def test_metadata_per_app_and_per_tenant(
 def test_a_redirect_without_a_message_is_750054(web: TestClient, tenant: TenantHandle) -> None:
     page = web.get(f"/{tenant.id}/saml2")
     assert page.status_code == 400 and "AADSTS750054" in page.text
+
+
+def _deflated(xml: bytes) -> str:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return quote_plus(base64.b64encode(compressor.compress(xml) + compressor.flush()).decode())
+
+
+def test_bad_input_gets_a_page_never_a_500(
+    app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    sp = _sp()
+    _register(app, tenant, sessions, sp, verify_with=SP_PARTY)
+    ns = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+    ds = 'xmlns:ds="http://www.w3.org/2000/09/xmldsig#"'
+
+    def request(body: str = "", tag: str = "AuthnRequest", extra: str = "") -> bytes:
+        return (
+            f'<samlp:{tag} {ns} ID="a1" Version="2.0"{extra}><saml:Issuer>{sp.entity_id}</saml:Issuer>{body}'
+            f"</samlp:{tag}>"
+        ).encode()
+
+    bad_signature = request(
+        f'<ds:Signature {ds}><ds:SignedInfo><ds:Reference URI="#zz"/></ds:SignedInfo></ds:Signature>'
+    )
+    cases: list[tuple[str, str, dict[str, str] | None]] = [
+        ("GET", "saml2?SAMLRequest=" + _deflated(b"<foo/>"), None),
+        ("POST", "saml2", {"SAMLRequest": b64(bad_signature)}),
+        ("POST", "saml2", {"SAMLRequest": b64(request(f"<ds:Signature {ds}>garbage</ds:Signature>"))}),
+        ("POST", "saml2", {"SAMLResponse": b64(b"<x/>")}),
+        ("POST", "saml2", {"SAMLRequest": "%%%"}),
+        ("POST", "saml2", {"SAMLRequest": b64(request(tag="LogoutRequest"))}),
+        ("GET", "saml2?SAMLRequest=" + _deflated(request(tag="LogoutRequest", extra=' NotOnOrAfter="soon"')), None),
+        ("GET", "saml2?SAMLRequest=" + _deflated(request()) + "&SigAlg=x&Signature=AAAA", None),
+        ("GET", "saml2?SAMLRequest=" + _deflated(b'<?xml version="1.0" encoding="UTF-16"?><a/>'), None),
+        ("GET", "saml2/continue?ctx=v1:abc", None),
+        ("GET", "myapps/signin/nope", None),
+        ("GET", "federationmetadata/2007-06/federationmetadata.xml?appid=%00", None),
+    ]
+    for method, path, data in cases:
+        response = web.request(method, f"/{tenant.id}/{path}", data=data)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:500])

@@ -93,7 +93,9 @@ def verify_enveloped(data: bytes, certificates: Sequence[x509.Certificate]) -> e
             result = XMLVerifier().verify(
                 data, x509_cert=certificate, parser=parser(), id_attribute="ID", expect_config=_ACCEPTED
             )
-        except (XmlInvalidSignature, InvalidInput, etree.XMLSyntaxError, ValueError):
+        except (XmlInvalidSignature, InvalidInput, etree.LxmlError, ValueError, LookupError, TypeError):
+            # Whatever a peer's malformed signature makes the verifier throw (schema errors, references to
+            # nothing, bad base64) means the same: not verified by this certificate.
             continue
         signed = result.signed_xml  # type: ignore[union-attr]
         if signed is not None:
