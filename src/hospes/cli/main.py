@@ -1,12 +1,24 @@
 """The ``hospes`` command. Each noun has its own module in this package: ``server`` (serve, db), ``directory``
-(tenant, app, user), ``groups`` (group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``,
-``sync``, ``guest_policy``; ``common`` holds what they share."""
+(tenant, app, user; ``app_registration`` adds an app's redirect URIs, certificates and single sign-on), ``groups``
+(group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``, ``guest_policy``; ``common``
+holds what they share."""
 
 from __future__ import annotations
 
 import typer
 
-from hospes.cli import directory, expression, groups, guest_policy, invitations, mail, server, sync, worker
+from hospes.cli import (
+    app_registration,
+    directory,
+    expression,
+    groups,
+    guest_policy,
+    invitations,
+    mail,
+    server,
+    sync,
+    worker,
+)
 
 app = typer.Typer(
     help="Hospes: self-hostable B2B identity collaboration.",
@@ -16,7 +28,7 @@ app = typer.Typer(
 app.command()(server.serve)
 app.add_typer(server.db_app, name="db")
 app.add_typer(directory.tenant_app, name="tenant")
-app.add_typer(directory.app_app, name="app")
+app.add_typer(app_registration.app_app, name="app")
 app.add_typer(directory.user_app, name="user")
 app.add_typer(groups.group_app, name="group")
 app.command("invite")(invitations.invite)

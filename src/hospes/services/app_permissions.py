@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hospes.domain.delegation import GRAPH_SCOPES
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
+from hospes.services.oidc.consent import ALL_PRINCIPALS
+from hospes.services.oidc.scopes import GRAPH_DELEGATED, OIDC_SCOPES
 from hospes.storage.tables_sso import OAuth2PermissionGrant
 
-OIDC_PERMISSIONS = ("openid", "profile", "email", "offline_access")
-# The delegated Graph permissions an app may ask for; what a token carrying them may do is decided per request from
-# the signed-in user's own rights.
-GRAPH_DELEGATED_PERMISSIONS = (*OIDC_PERMISSIONS, *GRAPH_SCOPES)
-ALL_PRINCIPALS = "AllPrincipals"
+# The delegated Graph permissions an app may ask for (those consent accepts); what a token carrying them may do is
+# decided per request from the signed-in user's own rights.
+GRAPH_DELEGATED_PERMISSIONS = (*OIDC_SCOPES, *sorted(GRAPH_DELEGATED, key=str.lower))
 _SCOPE_NAMESPACE = uuid.UUID("6f1f3c55-8f0e-4d53-b0b5-3e8f7d9c2a41")
 
 
