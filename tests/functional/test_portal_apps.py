@@ -325,3 +325,26 @@ def test_application_screens_are_for_global_administrators_of_the_tenant(
         assert sign_in(other_browser, tenant.domain, user["userPrincipalName"]).status_code == 303
         for path in ("/registrations", f"/apps/{own_sp['id']}/sso"):
             assert other_browser.get(f"/{tenant.domain}/admin{path}").status_code == 403, path
+
+
+def test_my_apps_shows_only_visible_apps_that_can_be_opened(web: TestClient, tenant: TenantHandle) -> None:
+    user = tenant.new_user("tiles")
+    zero = "00000000-0000-0000-0000-000000000000"
+    made = {}
+    for name, body in (
+        ("Opens", {"loginUrl": "https://opens.example/"}),
+        ("Hidden", {"loginUrl": "https://hidden.example/", "tags": ["HideApp"]}),
+        ("Nowhere", {}),
+        ("Saml", {"preferredSingleSignOnMode": "saml"}),
+    ):
+        _, sp = _enterprise_app(tenant, name)
+        if body:
+            assert tenant.patch(f"/servicePrincipals/{sp['id']}", json=body).status_code == 204
+        assignment = {"principalId": user["id"], "resourceId": sp["id"], "appRoleId": zero}
+        assert tenant.post(f"/servicePrincipals/{sp['id']}/appRoleAssignedTo", json=assignment).status_code == 201
+        made[name] = sp["id"]
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    page = web.get(f"/{tenant.domain}/myapps").text
+    tiles = re.findall(r"/myapps/launch/([0-9a-f-]{36})\">([^<]+)<", page)
+    assert sorted(name for _, name in tiles) == ["Opens", "Saml"]
+    assert web.get(f"/{tenant.domain}/myapps/launch/{made['Hidden']}").status_code == 404

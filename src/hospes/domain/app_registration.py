@@ -29,6 +29,8 @@ _FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "file", "blob", "vbscript"
 GROUP_CLAIM_VALUES = ("None", "SecurityGroup", "DirectoryRole", "ApplicationGroup", "All")
 SSO_MODES = ("saml", "oidc", "notSupported")
 MAX_RELAY_STATE = 80  # SAML bindings: RelayState MUST NOT exceed 80 bytes
+# Entra's tag of an enterprise app that is not visible to users: My Apps shows no tile for it.
+HIDE_APP = "HideApp"
 PLATFORMS = {"web": "web_redirect_uris", "spa": "spa_redirect_uris", "publicClient": "public_client_redirect_uris"}
 
 

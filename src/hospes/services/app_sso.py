@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hospes.domain.app_registration import HIDE_APP as HIDE_APP
 from hospes.domain.app_registration import (
     application_changes,
     check_redirect_total,
@@ -31,8 +32,6 @@ ALGORITHMS = ("sha256", "sha1")
 NAME_ID_FORMATS = FORMATS
 MODES = {"saml": "saml", "oidc": "oidc", "disabled": None}
 PREVIEW_SIZE = 25
-# Entra's tag for "Visible to users: No": My Apps shows no tile for the app.
-HIDE_APP = "HideApp"
 
 
 @dataclass(frozen=True)

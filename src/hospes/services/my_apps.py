@@ -1,6 +1,6 @@
 """My Apps: the applications a signed-in user or guest may launch (assigned directly or through groups, nested
-groups included), and an assigned app's launch URL (its sign-on URL, or IdP-initiated sign-in for a SAML app
-without one)."""
+groups included; only those that can be opened and are not hidden), and an assigned app's launch URL (its sign-on
+URL, or IdP-initiated sign-in for a SAML app without one)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.app_registration import HIDE_APP
 from hospes.services.admin_access import Access, load_access
 from hospes.services.guest_flows import safe_redirect
 from hospes.storage.tables import AppRoleAssignment, GroupMember, ServicePrincipal
@@ -55,8 +56,11 @@ class MyApps:
             )
             seen: dict[str, AppTile] = {}
             for sp in rows:
+                # No tile that cannot be opened, and none for an app the administrator hid ("Visible to users: No",
+                # Entra's HideApp tag); the assignment still lets the user sign in from the app itself.
                 launches = safe_redirect(sp.login_url) is not None or sp.preferred_single_sign_on_mode == "saml"
-                seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, launches))
+                if launches and HIDE_APP not in (sp.tags or []):
+                    seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, launches))
             return list(seen.values())
 
     def launch_url(self, tenant_id: str, user_id: str, sp_id: str) -> str | None:

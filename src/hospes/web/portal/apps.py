@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hospes.domain.app_registration import HIDE_APP
 from hospes.domain.errors import DomainError, NotFoundError
-from hospes.services.app_sso import HIDE_APP
 from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.app_forms import reason_of
