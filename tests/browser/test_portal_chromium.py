@@ -483,7 +483,9 @@ def test_provisioning_configured_tested_started_and_logged(
     assert names == sorted(f"{n}@{boot.domain}" for n in ("alba", "bruno", "chloe"))
     # The expression mapping entered above decides the target's displayName.
     assert {u.get("displayName") for u in scim_target.users()} == {"Alba Rossi", "Bruno Rossi", "Chloe Rossi"}
-    page.reload()
+    # No reload: the status panel notices the finished cycle and shows it by itself.
+    page.wait_for_selector("#last-cycle", timeout=30000)
+    assert "Imported" in page.inner_text("#last-cycle")
     _shot(page, artifacts, "07-provisioning-on")
 
     page.get_by_role("link", name="Provisioning logs").first.click()

@@ -108,6 +108,7 @@ def progress(admin: AppsDep, sp_id: str) -> Response:
     if job is None:
         return JSONResponse({"running": False}, headers={"Cache-Control": "no-store"})
     found = service(admin).progress(admin.page.tenant.id, detail.sp.id, job["id"])
+    last = job["status"].get("lastExecution") or {}
     body = {
         "running": found.running,
         "done": found.done,
@@ -115,6 +116,8 @@ def progress(admin: AppsDep, sp_id: str) -> Response:
         "rate": round(found.rate, 1),
         "eta": None if found.eta_seconds is None else round(found.eta_seconds),
         "code": job["status"]["code"],
+        # The page reloads itself when these differ from what it shows: a cycle ended, or the job changed state.
+        "lastEnded": last.get("timeEnded") or "",
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

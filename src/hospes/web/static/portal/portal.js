@@ -1,6 +1,7 @@
 // Admin portal progressive enhancement (no framework, no build). Everything works without it:
 // - live validation of provisioning expressions (GET .../validate-expression, changes nothing);
-// - the provisioning progress bar polls its JSON while a cycle runs;
+// - the provisioning progress bar polls its JSON while a cycle runs, and the status panel reloads the page when a
+//   cycle ends or the job changes state (so "Last cycle" is never stale);
 // - pickers list the users or groups matching what is typed (GET .../admin/pick, changes nothing).
 "use strict";
 (function () {
@@ -126,5 +127,23 @@
         .catch(function () {});
     };
     poll();
+  }
+
+  const status = document.getElementById("prov-status");
+  if (status && status.dataset.pollUrl && ["Active", "Quarantine"].indexOf(status.dataset.code) >= 0) {
+    const watch = function () {
+      fetch(status.dataset.pollUrl, { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          const ended = data.lastEnded || "";
+          if ((data.code && data.code !== status.dataset.code) || ended !== status.dataset.lastEnded) {
+            window.location.reload();
+            return;
+          }
+          setTimeout(watch, 5000);
+        })
+        .catch(function () { setTimeout(watch, 15000); });
+    };
+    setTimeout(watch, 5000);
   }
 })();
