@@ -125,3 +125,27 @@ def test_sort_download_and_delete_chosen_users(
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= 376
     _shot(page, artifacts, "03-deleted-375")
+
+
+def test_french_statuses_and_the_language_switch(
+    page: Any, web_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{web_server.base_url}/{boot.domain}"
+    _sign_in(page, base, boot.admin_user_principal_name)
+    page.goto(f"{base}/admin/users/invite?lang=fr")
+    page.locator("#f-email").fill("francoise@partner.example")
+    page.locator("#f-send").uncheck()
+    page.get_by_role("button", name="Inviter", exact=True).click()
+    page.get_by_role("link", name="Ouvrir l’utilisateur").click()
+    history = page.inner_text("#invitation-history")
+    assert "Acceptation en attente" in history and "Aucun e-mail demandé" in history
+    main = page.inner_text("main")
+    for code in ("PendingAcceptance", "NotRequested", "Completed"):
+        assert code not in main
+    _shot(page, artifacts, "01-french-user")
+    page.goto(f"{base}/admin/users?filter=guests&q=francoise")
+    page.get_by_role("link", name="Deutsch").click()
+    page.wait_for_url(re.compile(r".*/admin/users\?filter=guests&q=francoise&lang=de$"))
+    assert page.locator("#filter").input_value() == "guests" and "francoise" in page.inner_text("#users")
+    assert page.inner_text("h1") == "Benutzer"

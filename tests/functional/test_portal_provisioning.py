@@ -159,11 +159,11 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
     )
     assert assigned.status_code == 201
     dry = portal.post(f"{app}/provisioning-run/dry-run")
-    assert dry.status_code == 200 and "<dt>create</dt><dd>1</dd>" in dry.text and target.users() == []
+    assert dry.status_code == 200 and "<dt>Create</dt><dd>1</dd>" in dry.text and target.users() == []
     on_demand = portal.post(f"{app}/provisioning-run/on-demand", subject=user["userPrincipalName"])
     assert on_demand.status_code == 303  # Post/Redirect/Get: the steps are shown once by a GET
     shown = portal.web.get(on_demand.headers["location"])
-    assert shown.status_code == 200 and "EntryExportCreate" in shown.text
+    assert shown.status_code == 200 and "Export to the target" in shown.text and "— Create: " in shown.text
     assert [u["userName"] for u in target.users()] == [user["userPrincipalName"]]
     assert portal.web.get(on_demand.headers["location"]).status_code == 410  # a reload runs nothing
     unknown = portal.post(f"{app}/provisioning-run/on-demand", subject="nobody")
@@ -178,7 +178,7 @@ def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: Te
     assert len(ids) == 1 and "Paul Provisioned" in logs.text
     assert "Paul Provisioned" not in portal.get("/admin/provisioning/logs?status=failure").text
     detail = portal.get(f"/admin/provisioning/logs/{ids[0]}").text
-    assert "EntryImportAdd" in detail and "EntryExportCreate" in detail and "userName" in detail
+    assert "Import from the source" in detail and "Export to the target" in detail and "userName" in detail
 
 
 def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:

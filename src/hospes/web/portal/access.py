@@ -41,6 +41,7 @@ from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
+from hospes.web.portal.wording import Wording
 from hospes.web.render import CSP
 from hospes.web.security import same_origin
 
@@ -157,6 +158,8 @@ class AdminPage:
             admin=self.admin,
             when=self.when,
             country=self.country,
+            word=Wording(self._, self.page.lang),
+            lang_href=self.lang_href,
             **context,
         )
         response.headers["Content-Security-Policy"] = PORTAL_CSP
@@ -171,6 +174,11 @@ class AdminPage:
         except ValueError:
             return value
         return str(format_datetime(parsed, "medium", locale=self.page.lang))
+
+    def lang_href(self, code: str) -> str:
+        """This page in another language: its query (filters, page, ``next``) kept, ``lang`` replaced."""
+        kept = [(k, v) for k, v in self.page.request.query_params.multi_items() if k != "lang"]
+        return "?" + urlencode([*kept, ("lang", code)])
 
     def country(self, code: str | None) -> str:
         """A country or region's name in the page's language (a usage location is its ISO 3166 code)."""

@@ -27,6 +27,7 @@ from hospes.services.directory_views import AppDetail
 from hospes.web.portal.access import AdminPage, field_errors
 from hospes.web.portal.deps import AppsDep
 from hospes.web.portal.results import gone, show_later, take
+from hospes.web.portal.wording import Wording
 
 router = APIRouter(include_in_schema=False)
 
@@ -178,7 +179,10 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
                 admin.page.tenant.id, detail.sp.id, credentials=secrets, use_saved=False
             )
         except DomainError as exc:
-            return _overview(admin, detail, 400, errors={"test": exc.message}, values=values)
+            said = exc.message
+            if exc.code.startswith("SystemForCrossDomainIdentityManagement"):
+                said = Wording(admin._).connector_error(exc.code, said.removeprefix("Test connection failed: "))
+            return _overview(admin, detail, 400, errors={"test": said}, values=values)
         return _overview(admin, detail, values=values, tested=True)
     if errors:
         return _overview(admin, detail, 400, errors=errors, values=values)
