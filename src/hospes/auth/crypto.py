@@ -113,3 +113,12 @@ def load_or_create_key_file(data_dir: Path) -> bytes:
 
 def secret_box(secret_key: str, data_dir: Path) -> SecretBox:
     return SecretBox(parse_key(secret_key) if secret_key else load_or_create_key_file(data_dir))
+
+
+def shown_secret(nbytes: int) -> str:
+    """A random URL-safe secret a person will paste into a command line: never starting with ``-``, which every
+    option parser (argparse, az, curl) would take for an option and refuse."""
+    while True:
+        text = secrets.token_urlsafe(nbytes)
+        if not text.startswith("-"):
+            return text

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
+from hospes.auth.crypto import shown_secret
 from hospes.auth.passwords import hash_secret
 from hospes.domain.app_registration import (
     PLATFORMS,
@@ -157,7 +158,7 @@ class AppService(Services):
     def insert_secret(
         self, op: Write, app: Application, display_name: str | None, lifetime_days: int = 365
     ) -> tuple[ClientSecret, str]:
-        text = secrets.token_urlsafe(32)
+        text = shown_secret(32)
         cred = ClientSecret(
             key_id=new_id(),
             application_id=app.id,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.auth.crypto import shown_secret
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import (
@@ -52,7 +52,7 @@ class TenantBootstrap:
 
 def generate_password() -> str:
     # 20 URL-safe characters from a CSPRNG plus a fixed mix so any complexity rule a site adds is met.
-    return secrets.token_urlsafe(15) + "-Aa1"
+    return shown_secret(15) + "-Aa1"
 
 
 def create_tenant(
