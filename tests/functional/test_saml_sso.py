@@ -5,6 +5,7 @@ single logout across two apps, and the refusals (not assigned, replay, unknown i
 from __future__ import annotations
 
 import base64
+import html
 import re
 import zlib
 from pathlib import Path
@@ -20,8 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.saml.nameid import EMAIL, PERSISTENT, TRANSIENT, UNSPECIFIED
 from hospes.storage.tables import ServicePrincipal
 from hospes.storage.tables_sso import SignIn, SsoParticipant
-from tests.helpers.portal import csrf_of, sign_in
-from tests.helpers.redemption import accept, follow, invite, latest_code, path_of, send_code, submit_code
+from tests.helpers.portal import PASSWORD, csrf_of, sign_in
+from tests.helpers.redemption import (
+    accept,
+    follow,
+    invite,
+    latest_code,
+    open_link,
+    path_of,
+    send_code,
+    submit_code,
+)
 from tests.helpers.saml import (
     POST,
     REDIRECT,
@@ -341,6 +351,51 @@ def test_guest_is_redeemed_just_in_time_and_gets_the_ext_upn(
         tenant.get(f"/users/{invitation['invitedUser']['id']}?$select=externalUserState").json()["externalUserState"]
         == "Accepted"
     )
+
+
+def test_home_tenant_guest_gets_their_mail_as_name_id(
+    tmp_path: Path,
+    app: FastAPI,
+    web: TestClient,
+    tenant: TenantHandle,
+    other_tenant: TenantHandle,
+    sessions: sessionmaker[Session],
+) -> None:
+    sp = _sp()
+    handle = _register(app, tenant, sessions, sp)
+    alice = other_tenant.new_user("alice")
+    invitation = invite(tenant, alice["userPrincipalName"])
+    assert open_link(web, invitation["inviteRedeemUrl"]).status_code == 303
+    # Redeemed by signing in at the home tenant (another tenant of this deployment), then back with its assertion.
+    signin = web.get(f"/{tenant.id}/redeem/signin")
+    home_url = html.unescape(re.search(r'id="home-signin" href="([^"]+)"', signin.text).group(1))  # type: ignore[union-attr]
+    login = web.get(home_url)
+    next_path = parse_qs(urlsplit(home_url).query)["next"][0]
+    web.post(
+        home_url.split("?")[0],
+        data={
+            "csrf": csrf_of(login.text),
+            "username": alice["userPrincipalName"],
+            "password": PASSWORD,
+            "next": next_path,
+        },
+    )
+    back = web.get(next_path)
+    web.get(path_of(back.headers["location"]))
+    follow(web, accept(web, tenant.id))
+
+    client = _client(tmp_path, web, tenant, handle, sp)
+    request_id, page = _start(web, client, handle)
+    fields = _saml_response(page, sp.acs)
+    response = client.parse_authn_request_response(fields["SAMLResponse"], POST, outstanding={request_id: "/"})
+    # An Entra-style home account: the guest's mail, not the stored #EXT# user principal name.
+    assert response.name_id.text == alice["userPrincipalName"].lower()
+    raw = {a.name: [v.text for v in a.attribute_value] for a in response.assertion.attribute_statement[0].attribute}
+    assert raw["http://schemas.microsoft.com/identity/claims/identityprovider"] == [
+        f"http://testserver/{other_tenant.id}/"
+    ]
+    assert raw["http://schemas.microsoft.com/identity/claims/tenantid"] == [tenant.id]
+    assert [(r.user_type, r.home_tenant_id) for r in _sign_ins(sessions, tenant)] == [("Guest", other_tenant.id)]
 
 
 def test_single_logout_reaches_the_other_app_and_answers_the_initiator(

@@ -213,13 +213,16 @@ def standing(session: Session, app: SamlApp, user_id: str) -> Standing:
 
 
 def _home_issuer(user: User, public_url: str) -> tuple[str | None, str | None]:
-    """(the guest's identity issuer, the idp claim) from the identities recorded at redemption."""
-    for identity in user.identities or []:
-        issuer = identity.get("issuer")
-        if issuer == HOME_TENANT_ISSUER:
+    """(the guest's identity issuer, the idp claim) from the federated identity recorded at redemption; the local
+    ``userPrincipalName`` identity every user has says nothing about where a guest signs in."""
+    federated = [i for i in user.identities or [] if isinstance(i, dict) and i.get("signInType") == "federated"]
+    for identity in federated:
+        if identity.get("issuer") == HOME_TENANT_ISSUER:
             home = str(identity.get("issuerAssignedId", "")).split("/", 1)[0]
             return HOME_TENANT_ISSUER, f"{public_url}/{home}/" if home else HOME_TENANT_ISSUER
-        if isinstance(issuer, str) and issuer and issuer != user.tenant_id:
+    for identity in federated:
+        issuer = identity.get("issuer")
+        if isinstance(issuer, str) and issuer:
             return issuer, issuer
     return None, None
 
