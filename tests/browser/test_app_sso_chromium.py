@@ -1,10 +1,12 @@
-"""An enterprise application's Single sign-on page in headless Chromium against a real server: choose SAML, fill the
-basic SAML configuration (an error under its field, then saved), create the signing certificate and download it,
-change the signing option, read the NameID preview of a home-tenant guest and of a one-time-passcode guest, and the
-page at phone width. Screenshots at 1100 px and 375 px go to ``artifacts/browser/<test>/``."""
+"""An enterprise application in headless Chromium against a real server: assign a guest through the picker, then on
+the Single sign-on page choose SAML, fill the basic SAML configuration (an error under its field, then saved),
+create the signing certificate and download it, change the signing option, read the NameID preview of a
+home-tenant guest and of a one-time-passcode guest, and the page at phone width. Screenshots at 1100 px and 375 px
+go to ``artifacts/browser/<test>/``."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,14 @@ def test_single_sign_on_page_end_to_end(
     page.wait_for_url(f"{base}/admin")
 
     page.goto(f"{base}/admin/apps/{sp_id}")
+    box = page.get_by_label("User or group")
+    box.press_sequentially("han", delay=30)
+    option = page.get_by_role("option", name=re.compile("Hana"))
+    option.wait_for()
+    option.click()
+    page.get_by_role("button", name="Assign").click()
+    page.wait_for_url(f"{base}/admin/apps/{sp_id}?done=assigned")
+    assert "Hana" in page.inner_text("#assignments")
     page.locator("#open-sso").click()
     page.wait_for_url(f"{base}/admin/apps/{sp_id}/sso")
     page.get_by_label("SAML").check()

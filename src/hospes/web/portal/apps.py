@@ -16,6 +16,7 @@ from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.app_forms import reason_of
 from hospes.web.portal.deps import AppsDep
+from hospes.web.portal.pickers import pick_user_or_group
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,16 +91,9 @@ async def assign(admin: AppsDep, sp_id: str) -> Response:
     key = form.get("principal").strip()[:256]
     role_id = form.get("role")
     values = {"principal": key, "role": role_id}
-    principal_id: str | None = None
-    user = admin.queries.find_user(key)
-    if user is not None:
-        principal_id = user.id
-    else:
-        group = admin.queries.find_group(key)
-        principal_id = group.id if group is not None else None
+    principal_id, error = pick_user_or_group(admin, key)
     if principal_id is None:
-        errors = {"principal": _("No user (sign-in name or email) or group (exact name) matches.")}
-        return _app_page(admin, detail, 400, errors=errors, values=values)
+        return _app_page(admin, detail, 400, errors={"principal": error or ""}, values=values)
     if role_id not in {r["id"] for r in user_roles(detail.roles)}:
         return _app_page(admin, detail, 400, errors={"role": _("Choose a role.")}, values=values)
     try:
