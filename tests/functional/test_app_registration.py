@@ -146,6 +146,8 @@ def test_identifier_uris_are_unique_within_a_tenant_only(tenant: TenantHandle, o
     taken = tenant.post("/applications", json={"displayName": "Copy", "identifierUris": ["https://sp.example/saml"]})
     assert "already uses" in assert_graph_error(taken, 400, "Request_BadRequest")["message"]
     new_app(other_tenant, identifierUris=["https://sp.example/saml"])  # another organization may
+    found = tenant.get("/applications?$filter=identifierUris/any(x:x eq 'https://sp.example/saml')").json()["value"]
+    assert [a["displayName"] for a in found] == ["Relying party"]  # this tenant's one, not the other's
 
 
 def test_key_credentials_certificate_upload_thumbprint_and_key_on_select(tenant: TenantHandle) -> None:
