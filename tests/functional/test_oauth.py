@@ -421,3 +421,17 @@ def test_client_secret_validity_window(clocked: tuple[FastAPI, FakeClock], tenan
     assert grant().status_code == 200
     clock.advance(2 * 86400)  # past its end
     assert grant().json()["error_codes"] == [7000215]
+
+
+def test_discovery_endpoints_are_served(tenant: TenantHandle) -> None:
+    """Every endpoint the document advertises answers at its path (a client error without parameters, never the
+    404 of an address that names nothing)."""
+    config = tenant.client.get(f"/{tenant.id}/v2.0/.well-known/openid-configuration").json()
+    paths = {
+        name: config[name].removeprefix("http://testserver")
+        for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
+    }
+    assert tenant.client.get(paths["authorization_endpoint"]).status_code in (200, 400)
+    assert tenant.client.post(paths["token_endpoint"], data={"client_id": "x"}).json()["error_codes"] == [900144]
+    assert tenant.client.get(paths["userinfo_endpoint"]).status_code == 401
+    assert tenant.client.get(paths["jwks_uri"]).json()["keys"]
