@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.services.tenants import TenantBootstrap
 from hospes.storage.tables import AuditLog
 from tests.helpers.live import LiveServer
+from tests.helpers.tls import client_certificate
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 
@@ -76,6 +77,33 @@ def test_msal_client_credentials(tls_server: LiveServer, boot: TenantBootstrap, 
     assert boot.admin_user_principal_name in {u["userPrincipalName"] for u in users.json()["value"]}
     # The second call is answered from MSAL's cache.
     assert app.acquire_token_for_client(scopes=[GRAPH_DEFAULT])["token_source"] == "cache"
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+def test_msal_client_credentials_by_certificate(tls_server: LiveServer, boot: TenantBootstrap) -> None:
+    """A daemon with a certificate instead of a secret: MSAL signs a client assertion (``x5t``, for the token
+    endpoint) with the key; the certificate was uploaded through Graph's keyCredentials."""
+    cert = client_certificate()
+    with httpx.Client(base_url=tls_server.graph_url, verify=tls_server.verify) as graph:
+        bearer = msal.ConfidentialClientApplication(
+            boot.client_id,
+            client_credential=boot.client_secret,
+            authority=f"{tls_server.base_url}/{boot.tenant_id}",
+            instance_discovery=False,
+        ).acquire_token_for_client(scopes=[GRAPH_DEFAULT])["access_token"]
+        graph.headers["Authorization"] = f"Bearer {bearer}"
+        found = graph.get(f"/applications?$filter=appId eq '{boot.client_id}'").json()["value"]
+        patched = graph.patch(f"/applications/{found[0]['id']}", json={"keyCredentials": [{"key": cert.der_b64}]})
+        assert patched.status_code == 204, patched.text
+    app = msal.ConfidentialClientApplication(
+        boot.client_id,
+        client_credential={"private_key": cert.private_key_pem, "thumbprint": cert.thumbprint},
+        authority=f"{tls_server.base_url}/{boot.tenant_id}",
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[GRAPH_DEFAULT])
+    assert "access_token" in result, result
+    assert _users(tls_server, result["access_token"]).status_code == 200
 
 
 @pytest.mark.usefixtures("trust_test_ca")

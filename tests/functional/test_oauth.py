@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,7 @@ from tests.helpers.clock import FakeClock
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.portal import sign_in
 from tests.helpers.tenants import PASSWORD, TenantHandle, fetch_token
+from tests.helpers.tls import ClientCertificate, client_certificate
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -435,3 +436,53 @@ def test_discovery_endpoints_are_served(tenant: TenantHandle) -> None:
     assert tenant.client.post(paths["token_endpoint"], data={"client_id": "x"}).json()["error_codes"] == [900144]
     assert tenant.client.get(paths["userinfo_endpoint"]).status_code == 401
     assert tenant.client.get(paths["jwks_uri"]).json()["keys"]
+
+
+def _assertion(cert: ClientCertificate, client_id: str, audience: str, padded: bool = False, **claims: Any) -> str:
+    """A client assertion: RS256, ``x5t`` of the certificate, for the token endpoint."""
+    now = int(time.time())
+    x5t = base64.urlsafe_b64encode(bytes.fromhex(cert.thumbprint)).decode()
+    x5t = x5t if padded else x5t.rstrip("=")
+    body = {"aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now}
+    body |= {"exp": now + 600, **claims}
+    return jwt.encode({"alg": "RS256", "typ": "JWT", "x5t": x5t}, body, RSAKey.import_key(cert.private_key_pem))
+
+
+def test_client_credentials_by_certificate(tenant: TenantHandle) -> None:
+    """A daemon proves itself with a JWT signed by its certificate's key (private_key_jwt) instead of a secret."""
+    created = tenant.post("/applications", json={"displayName": "Daemon"}).json()
+    tenant.post("/servicePrincipals", json={"appId": created["appId"]})
+    cert = client_certificate()
+    patched = tenant.patch(f"/applications/{created['id']}", json={"keyCredentials": [{"key": cert.der_b64}]})
+    assert patched.status_code == 204, patched.text
+    endpoint = f"http://testserver/{tenant.id}/oauth2/v2.0/token"
+
+    def grant(assertion: str, **extra: str) -> Any:
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": created["appId"],
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+            "scope": "https://graph.microsoft.com/.default",
+            **extra,
+        }
+        return tenant.client.post(f"/{tenant.id}/oauth2/v2.0/token", data=data)
+
+    signed = _assertion(cert, created["appId"], endpoint)
+    first = grant(signed)
+    assert first.status_code == 200, first.text
+    assert claims_of(first.json()["access_token"])["appid"] == created["appId"]
+    assert grant(signed).json()["error_codes"] == [700023]  # used once
+    # As MSAL Python signs them: x5t with its base64 padding, fractional NumericDates (RFC 7519 allows both).
+    msal_like = _assertion(cert, created["appId"], endpoint, padded=True, exp=time.time() + 600.5, iat=time.time())
+    assert grant(msal_like).status_code == 200
+    for exp in (time.time() - 3600, 1e300, "soon"):
+        assert grant(_assertion(cert, created["appId"], endpoint, exp=exp)).json()["error_codes"] == [700024]
+    assert grant(_assertion(cert, created["appId"], "https://elsewhere.example/token")).json()["error_codes"] == [
+        700021
+    ]
+    stranger = client_certificate("stranger")
+    refused = grant(_assertion(stranger, created["appId"], endpoint))
+    assert (refused.status_code, refused.json()["error_codes"]) == (401, [700027])
+    typed_wrong = grant(_assertion(cert, created["appId"], endpoint), client_assertion_type="jwt")
+    assert typed_wrong.json()["error"] == "invalid_request"

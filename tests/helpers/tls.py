@@ -1,9 +1,12 @@
 """A throwaway certificate authority for tests: its certificate, and a server certificate it signed for
 ``127.0.0.1`` and ``localhost``, written as PEM files. Clients trust the CA file (``verify=ca.ca_file``,
-``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``), never the server certificate itself, as against a real deployment."""
+``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``), never the server certificate itself, as against a real deployment.
+Also a self-signed client certificate of an app (``client_certificate``), for client assertions."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -99,3 +102,33 @@ def make_local_ca(directory: Path) -> LocalCA:
     key_file.write_bytes(_pem_key(server_key))
     key_file.chmod(0o600)
     return LocalCA(str(ca_file), str(cert_file), str(key_file))
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """An app's certificate for ``private_key_jwt`` (an RSA key: client assertions are RS256)."""
+
+    der_b64: str  # what Graph's keyCredentials[].key takes
+    thumbprint: str  # SHA-1, upper-case hex (MSAL's ``thumbprint``)
+    private_key_pem: str
+
+
+def client_certificate(name: str = "daemon") -> ClientCertificate:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return ClientCertificate(base64.b64encode(der).decode(), hashlib.sha1(der).hexdigest().upper(), pem)

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from hospes.runtime import Runtime
 from hospes.services.oauth import TokenGrants
+from hospes.services.oidc.app_assertion import assertion_check
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -23,7 +24,8 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 async def grants(state: RuntimeDep) -> TokenGrants:
-    return TokenGrants(state.sessions, state.issuer, state.passwords, state.client_secrets)
+    certificates = assertion_check(state.sessions, state.user_grants.clients, state.settings.public_url)
+    return TokenGrants(state.sessions, state.issuer, state.passwords, state.client_secrets, certificates)
 
 
 GrantsDep = Annotated[TokenGrants, Depends(grants)]

@@ -70,6 +70,8 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
         scope=fields.get("scope", ""),
         address=request.client.host if request.client else "unknown",
         now=state.clock(),
+        assertion_type=fields.get("client_assertion_type", ""),
+        assertion=fields.get("client_assertion", ""),
     )
     if not client_id:
         raise _missing("client_id")
@@ -79,7 +81,7 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
                 raise _missing(name)
         access_token, lifetime = await run_in_threadpool(grants.password, call, fields["username"], fields["password"])
     else:
-        if not client_secret:
+        if not client_secret and not call.assertion and not call.assertion_type:
             raise OAuthError(
                 "invalid_client",
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, bindparam, select, union_all
@@ -101,6 +102,15 @@ class TokenRequest:
     scope: str
     address: str  # the caller's, for the lockout and the audit
     now: datetime
+    # ``private_key_jwt``: a JWT signed with the key of one of the app's certificates, instead of a secret
+    assertion_type: str = ""
+    assertion: str = ""
+
+
+class AssertionCheck(Protocol):
+    """Proves the client of ``request`` by its client assertion (``services/oidc``); OAuthError when it does not."""
+
+    def __call__(self, tenant_id: str, request: TokenRequest) -> None: ...
 
 
 # The delegated permissions a resource-owner password token carries. Deliberately narrow: ROPC exists so scripts
@@ -120,8 +130,10 @@ class TokenGrants:
         issuer: TokenIssuer,
         passwords: PasswordSignIn,
         secrets: ClientSecretSignIn,
+        assertions: AssertionCheck | None = None,
     ) -> None:
         self.sessions, self.issuer, self.passwords, self.secrets = sessions, issuer, passwords, secrets
+        self.assertions = assertions
         self.engine: Engine = sessions.kw["bind"]
 
     def client_credentials(self, request: TokenRequest) -> tuple[str, int]:
@@ -136,8 +148,13 @@ class TokenGrants:
                 raise _unknown_client(request.client_id)
             app_id, name, sp_id, enabled = rows[0][:4]
             secrets = tuple((stored, start, end) for *_, stored, start, end in rows if stored is not None)
-            client = ClientIdentity(tenant_id, app_id, name, sp_id, secrets)
-            self._check_secret(client, request, "client_credentials", reads)
+            if request.assertion or request.assertion_type:
+                if self.assertions is None:
+                    raise OAuthError("invalid_client", "Client assertions are not accepted here.", 401, code=7000218)
+                self.assertions(tenant_id, request)  # a certificate: rarer, and its own reads
+            else:
+                client = ClientIdentity(tenant_id, app_id, name, sp_id, secrets)
+                self._check_secret(client, request, "client_credentials", reads)
             if not enabled:
                 raise OAuthError("unauthorized_client", f"Application '{app_id}'({name}) is disabled.", code=7000112)
             roles = read_granted_permissions(reads, tenant_id, sp_id)

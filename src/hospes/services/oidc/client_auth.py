@@ -101,7 +101,8 @@ class ClientAuthenticator:
     def _assertion(self, rp: RelyingParty, proof: ClientProof, audiences: set[str]) -> None:
         token = proof.assertion[:16384]
         header = _header(token)
-        x5t = header.get("x5t") if isinstance(header.get("x5t"), str) else None
+        # base64url of the certificate's SHA-1; MSAL Python keeps the '=' padding, RFC 7515 drops it: accept both.
+        x5t = header["x5t"].rstrip("=") if isinstance(header.get("x5t"), str) else None
         claims: dict[str, Any] | None = None
         for key in self._candidates(rp, proof.now, x5t):
             try:
@@ -117,11 +118,11 @@ class ClientAuthenticator:
             raise _invalid(700021, "The client assertion's audience is not this token endpoint.")
         if claims.get("iss") != rp.client_id or claims.get("sub") != rp.client_id:
             raise _invalid(700023, "The client assertion's 'iss' and 'sub' must both be the client id.")
-        exp, nbf, jti = claims.get("exp"), claims.get("nbf"), claims.get("jti")
+        exp, nbf, jti = _seconds(claims.get("exp")), _seconds(claims.get("nbf")), claims.get("jti")
         now = proof.now
-        if not isinstance(exp, int) or _at(exp) <= now - CLOCK_SKEW or _at(exp) > now + MAX_ASSERTION_LIFETIME:
+        if exp is None or _at(exp) <= now - CLOCK_SKEW or _at(exp) > now + MAX_ASSERTION_LIFETIME:
             raise _invalid(700024, "Client assertion is not within its valid time range.")
-        if isinstance(nbf, int) and _at(nbf) > now + CLOCK_SKEW:
+        if nbf is not None and _at(nbf) > now + CLOCK_SKEW:
             raise _invalid(700024, "Client assertion is not within its valid time range.")
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise _invalid(700023, "The client assertion must carry a 'jti'.")
@@ -164,7 +165,18 @@ class ClientAuthenticator:
         return found
 
 
-def _at(seconds: int) -> datetime:
+def _seconds(value: Any) -> float | None:
+    """A NumericDate, whole or not (RFC 7519 section 2; MSAL Python signs fractional ones), within datetime's
+    range; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < _YEAR_10000 else None
+
+
+_YEAR_10000 = 253402300800
+
+
+def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
