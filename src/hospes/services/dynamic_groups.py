@@ -53,7 +53,7 @@ def user_views(
     """The live users among ``ids`` as ``rules`` read them (a soft-deleted user is no one's member)."""
     columns = frozenset().union(*(r.columns for r in rules)) if rules else frozenset()
     stmt = select(*_columns(columns)).where(User.tenant_id == tenant_id, User.deleted_at.is_(None), User.id.in_(ids))
-    rows: dict[str, Mapping[Any, Any]] = {row.id: row._mapping for row in session.execute(stmt)}
+    rows: dict[str, Mapping[Any, Any]] = {row.id: row._mapping for row in session.connection().execute(stmt)}
     if MEMBER_OF in columns and rows:
         return _with_member_of(session, tenant_id, rows, rules)
     return rows
@@ -69,7 +69,8 @@ def scan_users(session: Session, tenant_id: str, rule: Rule) -> Iterator[list[Ma
             .order_by(User.id)
             .limit(SCAN_CHUNK)
         )
-        chunk: list[Mapping[Any, Any]] = [row._mapping for row in session.execute(stmt)]
+        # Through the connection: plain rows, without the ORM's loading (a third of a full pass otherwise).
+        chunk: list[Mapping[Any, Any]] = [row._mapping for row in session.connection().execute(stmt)]
         if not chunk:
             return
         after = chunk[-1]["id"]

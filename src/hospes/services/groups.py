@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.changes import ChangeType, ObjectType
@@ -119,17 +119,20 @@ class GroupService(Services):
         """Users a dynamic group's rule now selects (``adds``) and members it no longer does (``removes``: id and
         Graph type): the rows and change-log entries of any membership change, so delta, app assignments through
         the group and provisioning follow. Callers pass only real differences."""
+        if adds:
+            rows = [
+                {
+                    "group_id": group.id,
+                    "relation": "member",
+                    "member_id": user_id,
+                    "member_type": "user",
+                    "tenant_id": self.tenant_id,
+                    "created_at": op.now,
+                }
+                for user_id in adds
+            ]
+            op.session.execute(insert(GroupMember), rows)
         for user_id in adds:
-            op.session.add(
-                GroupMember(
-                    group_id=group.id,
-                    relation="member",
-                    member_id=user_id,
-                    member_type="user",
-                    tenant_id=self.tenant_id,
-                    created_at=op.now,
-                )
-            )
             op.change(
                 ObjectType.GROUP,
                 group.id,
