@@ -73,11 +73,13 @@ def run_server(
     base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     tls_args = ["--tls-cert", tls.cert_file, "--tls-key", tls.key_file] if tls else []
     verify = ssl.create_default_context(cafile=tls.ca_file) if tls else True
-    # Background work of one live server would otherwise serve every tenant's provisioning and bulk-invite jobs in
-    # the session's shared database, racing the tests that drive those jobs themselves. Tests that need it on say so.
+    # Background work of one live server would otherwise serve every tenant's provisioning, bulk-invite and
+    # dynamic-group jobs in the session's shared database, racing the tests that drive those jobs themselves. Tests
+    # that need it on say so.
     env = {
         "HOSPES_PROVISIONING_RUNNER": "false",
         "HOSPES_BULK_WORKER": "false",
+        "HOSPES_DYNAMIC_GROUPS": "false",
         **os.environ,
         "HOSPES_DATABASE_URL": database_url,
         "HOSPES_PUBLIC_URL": base,
