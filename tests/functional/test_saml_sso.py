@@ -321,6 +321,11 @@ def test_idp_initiated_from_my_apps_with_the_apps_relay_state(
         fields["SAMLResponse"], POST, outstanding=None
     )
     assert response.name_id.text == user["userPrincipalName"]
+    # A disabled app signs nobody in, from My Apps either.
+    with sessions.begin() as session:
+        session.get(ServicePrincipal, handle.sp_id).account_enabled = False  # type: ignore[union-attr]
+    refused = web.get(f"/{tenant.domain}/myapps/signin/{handle.app_id}")
+    assert refused.status_code == 400 and "AADSTS7000112" in refused.text
 
 
 def test_guest_is_redeemed_just_in_time_and_gets_the_ext_upn(

@@ -182,18 +182,18 @@ class SamlSignIn:
         if app is None or not app.reply_urls:
             raise self._fail(tenant_id, app, _not_found(app_id, tenant_id), now)
         return Pending(
-            tenant_id,
-            app.app_id,
-            None,
-            app.reply_urls[0],
-            app.entity_id_for(None),
-            app.relay_state,
-            None,
-            None,
-            False,
-            False,
-            (),
-            now,
+            tenant_id=tenant_id,
+            app_id=app.app_id,
+            request_id=None,
+            acs=app.reply_urls[0],
+            entity_id=app.entity_id_for(None),
+            relay_state=app.relay_state,
+            name_id_format=None,
+            sp_name_qualifier=None,
+            force_authn=False,
+            is_passive=False,
+            authn_contexts=(),
+            at=now,
         )
 
     def seal(self, pending: Pending) -> str:
@@ -233,6 +233,9 @@ class SamlSignIn:
         """The signed Response for ``user``; records the sign-in and the session's participation, and the
         request's id so that it is answered only once. Raises ``SsoRefusedError``."""
         app = self.app_of(pending)
+        if not app.enabled:  # IdP-initiated sign-in comes here directly; an SP's request may wait an hour
+            error = SamlError("7000112", f"Application '{app.app_id}'({app.display_name}) is disabled.")
+            raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor)
         if not user.account_enabled or user.deleted_at is not None:
             error = SamlError("50057", "The user account is disabled.", status=STATUS_REQUEST_DENIED)
             raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor)

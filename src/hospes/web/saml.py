@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from hospes.forms import form_pairs
@@ -86,7 +87,8 @@ async def saml_post(request: Request, page: PageDep) -> Response:
         return _refused(page, invalid_message("The form could not be read."))
     except SamlError as error:
         return _refused(page, error)
-    return _dispatch(page, message)
+    # Database work and signatures: off the event loop, like the sync handlers.
+    return await run_in_threadpool(_dispatch, page, message)
 
 
 def _dispatch(page: Page, message: InboundMessage) -> Response:
