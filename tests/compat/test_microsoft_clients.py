@@ -11,14 +11,14 @@ import msal
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import ClientSecretCredential
+from azure.identity import CertificateCredential, ClientSecretCredential
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap
 from hospes.storage.tables import AuditLog
 from tests.helpers.live import LiveServer
-from tests.helpers.tls import client_certificate
+from tests.helpers.tls import ClientCertificate, client_certificate
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 
@@ -79,22 +79,29 @@ def test_msal_client_credentials(tls_server: LiveServer, boot: TenantBootstrap, 
     assert app.acquire_token_for_client(scopes=[GRAPH_DEFAULT])["token_source"] == "cache"
 
 
-@pytest.mark.usefixtures("trust_test_ca")
-def test_msal_client_credentials_by_certificate(tls_server: LiveServer, boot: TenantBootstrap) -> None:
-    """A daemon with a certificate instead of a secret: MSAL signs a client assertion (``x5t``, for the token
-    endpoint) with the key; the certificate was uploaded through Graph's keyCredentials."""
-    cert = client_certificate()
-    with httpx.Client(base_url=tls_server.graph_url, verify=tls_server.verify) as graph:
-        bearer = msal.ConfidentialClientApplication(
-            boot.client_id,
-            client_credential=boot.client_secret,
-            authority=f"{tls_server.base_url}/{boot.tenant_id}",
-            instance_discovery=False,
-        ).acquire_token_for_client(scopes=[GRAPH_DEFAULT])["access_token"]
-        graph.headers["Authorization"] = f"Bearer {bearer}"
+def _upload(server: LiveServer, boot: TenantBootstrap, cert: ClientCertificate) -> None:
+    """The certificate on the app registration, through Graph's keyCredentials (as the portal or a script does)."""
+    bearer = ClientSecretCredential(
+        boot.tenant_id,
+        boot.client_id,
+        boot.client_secret,
+        authority=server.base_url,
+        disable_instance_discovery=True,
+        connection_verify=server.ca_file,
+    ).get_token(GRAPH_DEFAULT)
+    headers = {"Authorization": f"Bearer {bearer.token}"}
+    with httpx.Client(base_url=server.graph_url, verify=server.verify, headers=headers) as graph:
         found = graph.get(f"/applications?$filter=appId eq '{boot.client_id}'").json()["value"]
         patched = graph.patch(f"/applications/{found[0]['id']}", json={"keyCredentials": [{"key": cert.der_b64}]})
         assert patched.status_code == 204, patched.text
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+def test_msal_client_credentials_by_certificate(tls_server: LiveServer, boot: TenantBootstrap) -> None:
+    """A daemon with a certificate instead of a secret: MSAL signs a client assertion (``x5t``, for the token
+    endpoint) with the key."""
+    cert = client_certificate()
+    _upload(tls_server, boot, cert)
     app = msal.ConfidentialClientApplication(
         boot.client_id,
         client_credential={"private_key": cert.private_key_pem, "thumbprint": cert.thumbprint},
@@ -104,6 +111,20 @@ def test_msal_client_credentials_by_certificate(tls_server: LiveServer, boot: Te
     result = app.acquire_token_for_client(scopes=[GRAPH_DEFAULT])
     assert "access_token" in result, result
     assert _users(tls_server, result["access_token"]).status_code == 200
+
+
+def test_azure_identity_certificate_credential(tls_server: LiveServer, boot: TenantBootstrap) -> None:
+    cert = client_certificate("azure-identity")
+    _upload(tls_server, boot, cert)
+    credential = CertificateCredential(
+        boot.tenant_id,
+        boot.client_id,
+        certificate_data=(cert.private_key_pem + cert.certificate_pem).encode(),
+        authority=tls_server.base_url,
+        disable_instance_discovery=True,
+        connection_verify=tls_server.ca_file,
+    )
+    assert _users(tls_server, credential.get_token(GRAPH_DEFAULT).token).status_code == 200
 
 
 @pytest.mark.usefixtures("trust_test_ca")

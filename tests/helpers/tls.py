@@ -111,6 +111,7 @@ class ClientCertificate:
     der_b64: str  # what Graph's keyCredentials[].key takes
     thumbprint: str  # SHA-1, upper-case hex (MSAL's ``thumbprint``)
     private_key_pem: str
+    certificate_pem: str
 
 
 def client_certificate(name: str = "daemon") -> ClientCertificate:
@@ -131,4 +132,5 @@ def client_certificate(name: str = "daemon") -> ClientCertificate:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return ClientCertificate(base64.b64encode(der).decode(), hashlib.sha1(der).hexdigest().upper(), pem)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    return ClientCertificate(base64.b64encode(der).decode(), hashlib.sha1(der).hexdigest().upper(), pem, cert_pem)
