@@ -33,9 +33,9 @@ def shot(page: Any, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def sign_in(page: Any, base: str, upn: str) -> None:
+def sign_in(page: Any, base: str, upn: str, password: str = ADMIN_PASSWORD) -> None:
     page.goto(f"{base}/login?next=/{base.rsplit('/', 1)[1]}/admin")
     page.get_by_label("Sign-in name").fill(upn)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/admin")

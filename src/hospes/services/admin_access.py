@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.delegation import GUESTS_AS_MEMBERS, GUESTS_LIMITED
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
-from hospes.services.b2b_policy import directory_roles
-from hospes.storage.tables import Group, GroupMember
+from hospes.services.b2b_policy import directory_roles, guest_access_of, load_policy
+from hospes.storage.tables import Group, GroupMember, User
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,17 @@ class Access:
 
     roles: frozenset[str]
     owned_groups: frozenset[str]
+    is_guest: bool = False
+    guest_access: str = GUESTS_LIMITED  # the tenant's guestUserRoleId, read for guests only
+
+    @property
+    def people_lookup(self) -> str:
+        """How this user may find other people in the pickers: ``search`` (any part of a name), ``exact`` (a whole
+        sign-in name, email or id: guests with limited access, who cannot enumerate the directory) or ``none``
+        (guests restricted to their own objects). A directory role lifts a guest's limits, as in Entra."""
+        if self.roles or not self.is_guest or self.guest_access == GUESTS_AS_MEMBERS:
+            return "search"
+        return "exact" if self.guest_access == GUESTS_LIMITED else "none"
 
     @property
     def is_global_admin(self) -> bool:
@@ -69,7 +81,10 @@ def access_of(session: Session, tenant_id: str, user_id: str) -> Access:
             Group.deleted_at.is_(None),
         )
     )
-    return Access(frozenset(directory_roles(session, tenant_id, user_id)), frozenset(owned))
+    roles = frozenset(directory_roles(session, tenant_id, user_id))
+    is_guest = session.scalar(select(User.user_type).where(User.tenant_id == tenant_id, User.id == user_id)) == "Guest"
+    level = guest_access_of(load_policy(session, tenant_id)) if is_guest else GUESTS_LIMITED
+    return Access(roles, frozenset(owned), is_guest, level)
 
 
 def load_access(sessions: sessionmaker[Session], tenant_id: str, user_id: str) -> Access:

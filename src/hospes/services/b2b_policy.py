@@ -48,6 +48,12 @@ AUTHORIZATION_DEFAULTS: dict[str, Any] = {
 }
 
 
+def guest_access_of(policy: B2BPolicy) -> str:
+    """``guestUserRoleId``: how much of the directory the tenant's guests see (limited, by default)."""
+    value = (policy.authorization_extra or {}).get("guestUserRoleId")
+    return value if value in GUEST_ACCESS_ROLES else GUEST_USER_ROLE
+
+
 def load_policy(session: Session, tenant_id: str) -> B2BPolicy:
     """The tenant's row, or the defaults (everyone may invite, no domain list) when none was ever written."""
     row = session.get(B2BPolicy, tenant_id)

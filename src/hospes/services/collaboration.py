@@ -1,7 +1,8 @@
 """External collaboration settings as the admin portal shows and saves them, in one read and one transaction
-(the API needs three or four calls): who may invite, the invitation domain allow or block list
-(``services.b2b_policy``), and the guest sign-in policy (``services.guest_policy``: email one-time passcode, MFA
-for guests, trusting the home tenant's MFA)."""
+(the API needs three or four calls): the guests' access to the directory (``guestUserRoleId``), who may invite,
+the invitation domain allow or block list (``services.b2b_policy``), and the guest sign-in policy
+(``services.guest_policy``: email one-time passcode, MFA for guests, trusting the home tenant's MFA, whether
+guests may leave the organization)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from typing import Any
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.ids import new_id
-from hospes.services.b2b_policy import ALLOW_INVITES_FROM, load_policy, parse_definition, policy_row
+from hospes.services.b2b_policy import (
+    ALLOW_INVITES_FROM,
+    GUEST_ACCESS_ROLES,
+    GUEST_USER_ROLE,
+    guest_access_of,
+    load_policy,
+    parse_definition,
+    policy_row,
+)
 from hospes.services.base import Services
 from hospes.services.guest_policy import guest_policy_row, load_guest_policy
 
@@ -27,6 +36,8 @@ class CollaborationService(Services):
                 "trust_home_mfa": guests.trust_home_mfa,
                 "domain_mode": policy.domain_mode or "",
                 "domains": list(policy.domains or []),
+                "guest_access": guest_access_of(policy),
+                "allow_guests_to_leave": guests.allow_guests_to_leave,
             }
 
     def save(
@@ -38,12 +49,16 @@ class CollaborationService(Services):
         *,
         require_guest_mfa: bool = False,
         trust_home_mfa: bool = False,
+        guest_access: str = GUEST_USER_ROLE,
+        allow_guests_to_leave: bool = True,
     ) -> None:
         """External collaboration settings in one transaction (the API needs three or four calls): who may
         invite, the domain allow/deny list, and the guest sign-in policy of the redemption area (email one-time
         passcode, MFA for guests, trusting the home tenant's MFA)."""
         if allow_invites_from not in ALLOW_INVITES_FROM:
             raise InvalidInputError("Choose who can invite guests.", target="allowInvitesFrom")
+        if guest_access not in GUEST_ACCESS_ROLES:
+            raise InvalidInputError("Choose the guests' access.", target="guestUserRoleId")
         if domain_mode not in ("", "allow", "block"):
             raise InvalidInputError("Choose a kind of domain list.", target="domainMode")
         parsed_mode: str | None = None
@@ -70,6 +85,8 @@ class CollaborationService(Services):
             elif guests.allow_external_id_email_otp == "disabled":
                 guests.allow_external_id_email_otp = "default"
             guests.require_guest_mfa, guests.trust_home_mfa = require_guest_mfa, trust_home_mfa
+            guests.allow_guests_to_leave = allow_guests_to_leave
+            row.authorization_extra = {**(row.authorization_extra or {}), "guestUserRoleId": guest_access}
             guests.updated_at = op.now
             if parsed_mode is None:
                 row.domain_policy_id = row.domain_policy_name = row.domain_mode = None
@@ -81,6 +98,8 @@ class CollaborationService(Services):
             row.updated_at = op.now
             op.target("Policy", "externalCollaboration", "External collaboration settings")
             op.details["modifiedProperties"] = [
+                "guestUserRoleId",
+                "allowExternalIdentitiesToLeave",
                 "allowInvitesFrom",
                 "allowExternalIdToUseEmailOtp",
                 "domains",

@@ -4,7 +4,8 @@ directory object, so a form works without the script too: a sign-in name, an ema
 part of a name that only one of them has.
 
 Administrators of users search every user and group; a group owner finds guest users only (the only people they
-may add to their groups)."""
+may add to their groups). A guest's lookups follow the tenant's guest access (``guestUserRoleId``, as Graph's
+delegated reads do): the members' view, a whole sign-in name or email only, or nobody."""
 
 from __future__ import annotations
 
@@ -22,11 +23,17 @@ KINDS = {"users": (True, False), "groups": (False, True), "principals": (True, T
 
 
 def _search(admin: AdminPage, text: str, kind: str, limit: int = 10) -> list[Choice]:
+    """Matches for ``text`` as far as the tenant's guest access lets this user see: a guest with limited access
+    finds a person only by a whole sign-in name, email or id; a restricted guest finds nobody."""
+    lookup = admin.access.people_lookup
+    if lookup == "none":
+        return []
     users, groups = KINDS.get(kind, KINDS["users"])
     guests_only = not admin.access.manages_users
-    return admin.queries.search_people(
+    found = admin.queries.search_people(
         text, users=users, groups=groups and not guests_only, guests_only=guests_only, limit=limit
     )
+    return [c for c in found if c.exact] if lookup == "exact" else found
 
 
 @router.get("/{tenant}/admin/pick")
@@ -54,7 +61,12 @@ def resolve(admin: AdminPage, typed: str, kind: str) -> tuple[Choice | None, str
     text = typed.strip()
     if not text:
         return None, _("Type a name, a sign-in name or an email, then choose from the list.")
+    lookup = admin.access.people_lookup
+    if lookup == "none":
+        return None, _("Guests of this organization can't look up other users. Ask an administrator.")
     found = _search(admin, text, kind, limit=26)
+    if not found and lookup == "exact":
+        return None, _("Type the whole sign-in name or email: guests of this organization can't search the directory.")
     exact = [c for c in found if c.exact]
     if len(exact) == 1:
         return exact[0], None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.domain.errors import DomainError
-from hospes.services.b2b_policy import ALLOW_INVITES_FROM
+from hospes.services.b2b_policy import ALLOW_INVITES_FROM, GUEST_ACCESS_ROLES
 from hospes.web.portal.access import AdminPage, field_errors
 from hospes.web.portal.deps import CollaborationDep, OrganizationDep
 
@@ -20,7 +20,13 @@ LANGUAGES = ("en-US", "fr-FR", "de-DE", "es-ES", "ja-JP")
 def _collab_page(admin: AdminPage, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
     saved = admin.page.request.query_params.get("done") == "saved" and not errors
     return admin.render(
-        "portal/collaboration.html", status, values=values, errors=errors, saved=saved, choices=ALLOW_INVITES_FROM
+        "portal/collaboration.html",
+        status,
+        values=values,
+        errors=errors,
+        saved=saved,
+        choices=ALLOW_INVITES_FROM,
+        access_levels=GUEST_ACCESS_ROLES,
     )
 
 
@@ -41,8 +47,12 @@ async def save_collaboration(admin: CollaborationDep) -> Response:
         "trust_home_mfa": form.flag("trust_home_mfa"),
         "domain_mode": form.get("domain_mode"),
         "domains": form.get("domains"),
+        "guest_access": form.get("guest_access") or admin.collaboration.get()["guest_access"],
+        "allow_guests_to_leave": form.flag("allow_guests_to_leave"),
     }
     domains = [d.strip() for d in re.split(r"[\s,;]+", values["domains"]) if d.strip()]
+    if values["guest_access"] not in GUEST_ACCESS_ROLES:
+        return _collab_page(admin, values, {"guest_access": admin._("Choose the guests' access.")}, 400)
     try:
         admin.collaboration.save(
             values["allow_invites_from"],
@@ -51,11 +61,18 @@ async def save_collaboration(admin: CollaborationDep) -> Response:
             domains,
             require_guest_mfa=values["require_guest_mfa"],
             trust_home_mfa=values["trust_home_mfa"],
+            guest_access=values["guest_access"],
+            allow_guests_to_leave=values["allow_guests_to_leave"],
         )
     except DomainError as exc:
         errors = field_errors(
             exc,
-            {"allowInvitesFrom": "allow_invites_from", "domainMode": "domain_mode", "domains": "domains"},
+            {
+                "allowInvitesFrom": "allow_invites_from",
+                "domainMode": "domain_mode",
+                "domains": "domains",
+                "guestUserRoleId": "guest_access",
+            },
             "_form",
         )
         return _collab_page(admin, values, errors, 400)
