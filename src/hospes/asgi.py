@@ -121,6 +121,30 @@ class RefuseNulMiddleware:
         await self.app(scope, receive, send)
 
 
+class StrictTransportMiddleware:
+    """``Strict-Transport-Security`` on every answer when the public URL is https (TLS served by Hospes or by a
+    proxy in front): a browser that once reached the server over HTTPS never tries plain HTTP for a year, so a
+    network attacker cannot strip TLS from a later sign-in. No ``includeSubDomains``: the deployment's name says
+    nothing about its neighbours."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
+
+
 def _has_nul(scope: Scope) -> bool:
     query: bytes = scope.get("query_string", b"")
     return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
@@ -326,6 +350,8 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(HeadAsGetMiddleware)
+    if settings.public_url.startswith("https://"):
+        app.add_middleware(StrictTransportMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     return app
 

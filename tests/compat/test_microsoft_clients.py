@@ -204,6 +204,8 @@ def test_the_server_certificate_is_checked(tls_server: LiveServer, boot: TenantB
     """Without the test CA a client refuses the server: the TLS is real, not switched off in the tests."""
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{tls_server.base_url}/healthz")
+    trusted = httpx.get(f"{tls_server.base_url}/healthz", verify=tls_server.verify)
+    assert trusted.headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_plain_http_on_loopback_still_serves(live_server: LiveServer, boot: TenantBootstrap) -> None:

@@ -486,3 +486,12 @@ def test_client_credentials_by_certificate(tenant: TenantHandle) -> None:
     assert (refused.status_code, refused.json()["error_codes"]) == (401, [700027])
     typed_wrong = grant(_assertion(cert, created["appId"], endpoint), client_assertion_type="jwt")
     assert typed_wrong.json()["error"] == "invalid_request"
+
+
+def test_strict_transport_security_when_the_public_url_is_https(settings: Settings, client: TestClient) -> None:
+    """HSTS on every answer of an https deployment (TLS by Hospes or by a proxy), never on plain http."""
+    assert "strict-transport-security" not in client.get("/healthz").headers
+    secure = create_app(settings.model_copy(update={"public_url": "https://login.example.com"}), housekeeping=False)
+    with TestClient(secure) as https:
+        for response in (https.get("/healthz"), https.get("/nope/v2.0/.well-known/openid-configuration")):
+            assert response.headers["strict-transport-security"] == "max-age=31536000"
