@@ -21,6 +21,7 @@ from hospes.services.oidc.authorizer import Authorizer
 from hospes.services.oidc.claims import OidcTokens
 from hospes.services.oidc.client_auth import ClientAuthenticator
 from hospes.services.oidc.grants import UserTokenGrants
+from hospes.services.oidc.logout import EndSession
 from hospes.services.signin import ClientSecretSignIn, PasswordSignIn
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
@@ -80,3 +81,7 @@ class Runtime:
     def user_grants(self) -> UserTokenGrants:
         """The token endpoint's ``authorization_code`` and ``refresh_token`` grants; certificates stay loaded."""
         return UserTokenGrants(self.sessions, self.oidc_tokens, ClientAuthenticator(self.sessions, self.client_secrets))
+
+    @cached_property
+    def end_session(self) -> EndSession:
+        return EndSession(self.sessions, self.oidc_tokens)

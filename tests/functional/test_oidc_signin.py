@@ -493,3 +493,54 @@ def test_public_clients_need_pkce_and_send_no_secret(tenant: TenantHandle, web: 
     access = public.json()["access_token"]
     payload = access.split(".")[1]
     assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["azpacr"] == "0"
+
+
+# --- sign-out -----------------------------------------------------------------------------------------------------
+
+
+def test_end_session_with_front_channel_logout(
+    tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    first = register_rp(tenant, name="Payroll", logout_url="https://rp.example/logout")
+    second = register_rp(tenant, name="Wiki", web=("https://wiki.example/cb",))
+    for rp in (first, second):
+        admin_consent(rp)
+    _member(tenant, web)
+    tokens = _redeem(first, answer_of(web.get(_authorize(first)).headers["location"])["code"]).json()
+    assert answer_of(web.get(_authorize(second)).headers["location"])["code"]
+    sid = id_token_claims(first, tokens["id_token"], "n-0")["sid"]
+    query = urlencode(
+        {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": first.redirect_uri, "state": "bye"}
+    )
+    page = web.get(f"/{tenant.id}/oauth2/v2.0/logout?{query}")
+    assert page.status_code == 200
+    assert 'data-count="2"' in page.text
+    frames = [html.unescape(u) for u in re.findall(r'<iframe class="logout-frame" src="([^"]+)"', page.text)]
+    assert len(frames) == 1
+    frame = urlsplit(frames[0])
+    assert frame.netloc == "rp.example" and frame.path == "/logout"
+    assert parse_qs(frame.query) == {"iss": [f"http://testserver/{tenant.id}/v2.0"], "sid": [sid]}
+    assert "frame-src https://rp.example" in page.headers["content-security-policy"]
+    assert f'url={html.escape(first.redirect_uri)}?state=bye"' in page.text
+    silent = web.get(_authorize(first, prompt="none"))
+    assert answer_of(silent.headers["location"])["error"] == "login_required"
+    with sessions() as session:
+        assert list(session.scalars(select(SsoParticipant).where(SsoParticipant.sid == sid))) == []
+
+
+def test_end_session_without_a_hint_asks_first(tenant: TenantHandle, web: TestClient) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp)
+    _member(tenant, web)
+    assert answer_of(web.get(_authorize(rp)).headers["location"])["code"]
+    unregistered = urlencode({"client_id": rp.client_id, "post_logout_redirect_uri": "https://evil.example/"})
+    asked = web.get(f"/{tenant.id}/oauth2/v2.0/logout?{unregistered}")
+    assert asked.status_code == 200 and 'id="confirm-logout"' in asked.text
+    still = web.get(_authorize(rp, prompt="none"))  # nothing ended by the GET alone
+    assert answer_of(still.headers["location"])["code"]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked.text))
+    done = web.post(f"/{tenant.id}/oauth2/v2.0/logout/confirm", data={k: html.unescape(v) for k, v in fields.items()})
+    assert done.status_code == 200 and 'data-count="1"' in done.text
+    assert "evil.example" not in done.text and 'http-equiv="refresh"' not in done.text
+    gone = web.get(_authorize(rp, prompt="none"))
+    assert answer_of(gone.headers["location"])["error"] == "login_required"

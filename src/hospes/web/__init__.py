@@ -59,6 +59,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
         login,
         myapps,
         oidc,
+        oidc_logout,
         oidc_pages,
         portal,
         redeem,
@@ -77,6 +78,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(login.router)
     app.include_router(oidc.router)
     app.include_router(oidc_pages.router)
+    app.include_router(oidc_logout.router)
     app.include_router(account.router)
     app.include_router(portal.router)
     app.include_router(invitation_block.router)
