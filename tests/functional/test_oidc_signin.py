@@ -466,9 +466,8 @@ def test_a_guest_cannot_consent_for_an_app_no_admin_consented(
 
 @pytest.mark.parametrize("platform", ["spa", "publicClient"])
 def test_public_clients_need_pkce_and_send_no_secret(tenant: TenantHandle, web: TestClient, platform: str) -> None:
-    column = "spa_redirect_uris" if platform == "spa" else "public_client_redirect_uris"
     uri = "https://spa.example/cb" if platform == "spa" else "http://localhost:8400"
-    rp = register_rp(tenant, web=(), **{column: [uri]})
+    rp = register_rp(tenant, web=(), **({"spa": (uri,)} if platform == "spa" else {"public": (uri,)}))
     admin_consent(rp)
     _member(tenant, web)
     without = web.get(_authorize(rp))

@@ -1,6 +1,6 @@
-"""Relying parties for the OpenID Connect tests: register an app (the platform properties Graph does not take yet
-are set in the database), pre-consent for it, drive the authorization request in a browser-like TestClient, and an
-authlib client (the independent relying party) talking to the same app."""
+"""Relying parties for the OpenID Connect tests: register an app through Graph, pre-consent for it, drive the
+authorization request in a browser-like TestClient, and an authlib client (the independent relying party) talking
+to the same app."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from authlib.oidc.core import CodeIDToken
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import update
 
-from hospes.storage.tables import Application, ServicePrincipal
 from tests.helpers.portal import csrf_of
 from tests.helpers.tenants import TenantHandle
 
@@ -61,20 +59,11 @@ class RelyingParty:
         return f"http://testserver/{self.tenant.id}/oauth2/v2.0/token"
 
 
-def sessions_of(tenant: TenantHandle) -> Any:
-    app: Any = tenant.client.app
-    return app.state.runtime.sessions
-
-
-def set_registration(tenant: TenantHandle, app_object_id: str, **columns: Any) -> None:
-    """Application columns Graph does not write yet (spa / publicClient redirect URIs, logoutUrl, ...)."""
-    with sessions_of(tenant).begin() as session:
-        session.execute(update(Application).where(Application.id == app_object_id).values(**columns))
-
-
-def set_service_principal(tenant: TenantHandle, sp_id: str, **columns: Any) -> None:
-    with sessions_of(tenant).begin() as session:
-        session.execute(update(ServicePrincipal).where(ServicePrincipal.id == sp_id).values(**columns))
+_GRAPH_NAMES = {
+    "is_fallback_public_client": "isFallbackPublicClient",
+    "group_membership_claims": "groupMembershipClaims",
+    "identifier_uris": "identifierUris",
+}
 
 
 def register_rp(
@@ -83,11 +72,26 @@ def register_rp(
     web: tuple[str, ...] = (REDIRECT,),
     app_roles: list[dict[str, Any]] | None = None,
     assignment_required: bool = False,
+    spa: tuple[str, ...] = (),
+    public: tuple[str, ...] = (),
+    logout_url: str | None = None,
+    scopes: list[str] | None = None,
     **registration: Any,
 ) -> RelyingParty:
-    created = tenant.post(
-        "/applications", json={"displayName": name, "web": {"redirectUris": list(web)}, "appRoles": app_roles or []}
-    )
+    """An app registration with its service principal and a secret, all through Graph: redirect URIs per
+    platform, the front-channel logout URL, the delegated permissions its API publishes (``scopes``), and any other
+    property named by its column (``group_membership_claims``, ``identifier_uris``, ...)."""
+    body: dict[str, Any] = {
+        "displayName": name,
+        "web": {"redirectUris": list(web), "logoutUrl": logout_url},
+        "spa": {"redirectUris": list(spa)},
+        "publicClient": {"redirectUris": list(public)},
+        "appRoles": app_roles or [],
+        **{_GRAPH_NAMES[k]: v for k, v in registration.items()},
+    }
+    if scopes:
+        body["api"] = {"oauth2PermissionScopes": [{"value": v, "type": "User", "isEnabled": True} for v in scopes]}
+    created = tenant.post("/applications", json=body)
     assert created.status_code == 201, created.text
     app = created.json()
     sp = tenant.post(
@@ -96,13 +100,7 @@ def register_rp(
     assert sp.status_code == 201, sp.text
     secret = tenant.post(f"/applications/{app['id']}/addPassword", json={"passwordCredential": {}})
     assert secret.status_code == 200, secret.text
-    if registration:
-        set_registration(tenant, app["id"], **registration)
-    first = (
-        list(web)
-        + list(registration.get("spa_redirect_uris", []))
-        + list(registration.get("public_client_redirect_uris", []))
-    )[0]
+    first = [*web, *spa, *public][0]
     return RelyingParty(tenant, app["appId"], secret.json()["secretText"], app["id"], sp.json()["id"], first)
 
 

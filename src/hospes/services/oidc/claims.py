@@ -36,10 +36,10 @@ def is_guest(user: User) -> bool:
 def amr_claim(methods: Sequence[str]) -> list[str]:
     """RFC 8176 values: ``pwd``, ``otp`` (an authenticator code, an emailed passcode, a recovery code), plus
     ``mfa`` once two factors were used."""
-    mapped = sorted({_AMR.get(m, "otp") for m in methods})
-    if len(set(methods)) >= 2 and "mfa" not in mapped:
-        mapped.append("mfa")
-    return mapped
+    mapped = {_AMR.get(m, "otp") for m in methods}
+    if len(set(methods)) >= 2:
+        mapped.add("mfa")
+    return sorted(mapped)
 
 
 def home_idp(user: User, public_url: str) -> str | None:
