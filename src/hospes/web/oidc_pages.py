@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.services.oidc.authorize import AuthorizationRequest, PageError
+from hospes.web import i18n
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.guest import entered_address, flow_cookie
@@ -59,16 +60,22 @@ def _route_address(page: Page, request: AuthorizationRequest, address: str) -> R
     )
 
 
+def _lang_links(ctx: str) -> dict[str, str]:
+    """Language links that keep the sealed request."""
+    return {code: "?" + urlencode({"ctx": ctx, "lang": code}) for code in i18n.SUPPORTED}
+
+
 def _signin_page(
-    page: Page, request: AuthorizationRequest, email: str, error: str | None, status: int = 200
+    page: Page, request: AuthorizationRequest, ctx: str, email: str, error: str | None, status: int = 200
 ) -> Response:
     return page.render(
         "oidc_signin.html",
         status,
         app_name=page.web.runtime.authorizer.app_name(request),
-        ctx=page.request.query_params.get("ctx", ""),
+        ctx=ctx,
         email=email,
         error=error,
+        lang_links=_lang_links(ctx),
     )
 
 
@@ -81,7 +88,7 @@ def signin_form(request: Request, page: PageDep) -> Response:
     if hint and hint in page.web.runtime.authorizer.tenant_domains(page.tenant.id):
         query = {"next": continue_url(page, checked), "prompt": "login"}
         return page.redirect(f"{page.base}/login?{urlencode(query)}")
-    return _signin_page(page, checked, "", None)
+    return _signin_page(page, checked, request.query_params.get("ctx", ""), "", None)
 
 
 @router.post("/{tenant}/oauth2/v2.0/authorize/signin")
@@ -91,7 +98,7 @@ async def signin_submit(request: Request, page: PageDep) -> Response:
     email, valid = entered_address(form)
     if not valid:
         _ = gettext_for(page)
-        return _signin_page(page, checked, email, _("Enter an email address."), 400)
+        return _signin_page(page, checked, form.get("ctx", ""), email, _("Enter an email address."), 400)
     return _route_address(page, checked, email)
 
 
@@ -125,7 +132,9 @@ def consent_form(request: Request, page: PageDep) -> Response:
             link_text=None,
         )
     scopes = [(s, _(_DESCRIPTIONS[s]) if s in _DESCRIPTIONS else s) for s in needed.scopes]
-    return page.render("oidc_consent.html", app_name=needed.app_name, scopes=scopes, ctx=ctx or "")
+    return page.render(
+        "oidc_consent.html", app_name=needed.app_name, scopes=scopes, ctx=ctx or "", lang_links=_lang_links(ctx or "")
+    )
 
 
 @router.post("/{tenant}/oauth2/v2.0/authorize/consent")
