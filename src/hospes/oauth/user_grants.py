@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from hospes.runtime import Runtime
 from hospes.services.oauth import OAuthError
 from hospes.services.oidc.client_auth import ClientProof
-from hospes.services.oidc.grants import TokenSet, UserGrantRequest
+from hospes.services.oidc.grant_rules import TokenSet, UserGrantRequest
 
 USER_GRANTS = ("authorization_code", "refresh_token")
 

@@ -64,6 +64,11 @@ def protocol_tenant_id(sessions: sessionmaker[Session], tenant_key: str) -> str:
         return _tenant_id(reads, tenant_key)
 
 
+def protocol_tenant_id_in(reads: RawReads, tenant_key: str) -> str:
+    """``protocol_tenant_id`` on the caller's raw connection."""
+    return _tenant_id(reads, tenant_key)
+
+
 def _tenant_id(reads: RawReads, tenant_key: str) -> str:
     if tenant_key.lower() in RESERVED_TENANT_KEYS:
         raise OAuthError(

@@ -15,21 +15,44 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.auth.tokens import TokenIssuer
 from hospes.services.oidc.scopes import RequestedScopes
-from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember, User
+from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember
 
 # Above this many groups the ID token names where to read them instead (Entra's JWT limit).
 GROUP_OVERAGE = 200
 _AMR = {"pwd": "pwd", "otp": "otp", "email": "otp", "rc": "otp", "mfa": "mfa"}
 
 
-def is_guest(user: User) -> bool:
+class Person(Protocol):
+    """What the claims read of a user: a ``User`` row, or the refresh grant's raw read of one."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def user_principal_name(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def given_name(self) -> str | None: ...
+    @property
+    def surname(self) -> str | None: ...
+    @property
+    def mail(self) -> str | None: ...
+    @property
+    def user_type(self) -> str: ...
+    @property
+    def identities(self) -> list[dict[str, Any]]: ...
+
+
+def is_guest(user: Person) -> bool:
     return user.user_type == "Guest"
 
 
@@ -42,7 +65,7 @@ def amr_claim(methods: Sequence[str]) -> list[str]:
     return sorted(mapped)
 
 
-def home_idp(user: User, public_url: str) -> str | None:
+def home_idp(user: Person, public_url: str) -> str | None:
     """A guest's home identity provider: the home tenant's issuer when they redeemed with a Hospes tenant, ``mail``
     for an emailed passcode; None for members."""
     if not is_guest(user):
@@ -59,7 +82,7 @@ def home_idp(user: User, public_url: str) -> str | None:
     return None
 
 
-def sign_in_name(user: User) -> str:
+def sign_in_name(user: Person) -> str:
     """What the user signs in with: the UPN for members, the address a guest was invited with."""
     if is_guest(user):
         return user.mail or user.user_principal_name
@@ -165,7 +188,7 @@ class Subject:
     api_roles: tuple[str, ...] = ()  # on the access token's resource, when that is an API of the tenant
 
 
-def subject_of(session: Session, user: User, public_url: str, **extra: Any) -> Subject:
+def subject_of(user: Person, public_url: str, **extra: Any) -> Subject:
     return Subject(
         id=user.id,
         tenant_id=user.tenant_id,

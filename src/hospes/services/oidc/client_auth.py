@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.oauth import OAuthError, check_client_secret
-from hospes.services.oidc.clients import RelyingParty
+from hospes.services.oidc.clients import RelyingParty, Secrets
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn
+from hospes.storage.engine import RawReads
 from hospes.storage.tables import ClientSecret
 from hospes.storage.tables_redemption import UsedAssertion
 from hospes.storage.tables_sso import KeyCredential
@@ -62,9 +63,18 @@ class ClientAuthenticator:
         self._keys: dict[tuple[str, str], RSAKey] = {}
 
     def authenticate(
-        self, rp: RelyingParty, proof: ClientProof, *, public: bool, audiences: set[str], grant: str
+        self,
+        rp: RelyingParty,
+        proof: ClientProof,
+        *,
+        public: bool,
+        audiences: set[str],
+        grant: str,
+        secrets: Secrets | None = None,
+        reads: RawReads | None = None,
     ) -> int:
-        """The ``azpacr`` of the authenticated client. ``public``: this grant may come from a public client."""
+        """The ``azpacr`` of the authenticated client. ``public``: this grant may come from a public client.
+        ``secrets`` and ``reads``: the app's secrets and a connection, when the caller already read them raw."""
         if public and (rp.is_public or not proof.presents_credential):
             if proof.presents_credential:
                 raise _invalid(
@@ -84,16 +94,12 @@ class ClientAuthenticator:
             raise _invalid(
                 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
             )
-        with self.sessions() as session:
-            rows = session.scalars(select(ClientSecret).where(ClientSecret.application_id == rp.application_id))
-            identity = ClientIdentity(
-                rp.tenant_id,
-                rp.client_id,
-                rp.display_name,
-                rp.sp_id,
-                tuple((r.secret_hash, r.start_at, r.end_at) for r in rows),
-            )
-        check_client_secret(self.secrets, identity, proof.secret, proof.address, proof.now, grant)
+        if secrets is None:
+            with self.sessions() as session:
+                rows = session.scalars(select(ClientSecret).where(ClientSecret.application_id == rp.application_id))
+                secrets = tuple((r.secret_hash, r.start_at, r.end_at) for r in rows)
+        identity = ClientIdentity(rp.tenant_id, rp.client_id, rp.display_name, rp.sp_id, secrets)
+        check_client_secret(self.secrets, identity, proof.secret, proof.address, proof.now, grant, reads)
         return SECRET
 
     # --- private_key_jwt ---------------------------------------------------------------------------------------

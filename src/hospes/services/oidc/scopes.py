@@ -103,11 +103,19 @@ def _api(session: Session, tenant_id: str, prefix: str) -> tuple[Application, Se
     return None
 
 
-def parse(session: Session, tenant_id: str, scope: str) -> RequestedScopes:
-    """Raise ScopeError for an unknown permission, an unknown resource or permissions on several resources."""
+_GRAPH_NAMES = frozenset({"", GRAPH_AUDIENCE, GRAPH_APP_ID})
+
+
+def parse(session: Session | None, tenant_id: str, scope: str, graph_sp: str | None = None) -> RequestedScopes:
+    """Raise ScopeError for an unknown permission, an unknown resource or permissions on several resources.
+    ``graph_sp``: the tenant's Microsoft Graph principal when the caller knows it; without a ``session`` only
+    Graph scopes can be read (LookupError for an API's)."""
     if len(scope) > MAX_SCOPE_LENGTH:
         raise ScopeError("invalid_scope", 70011, "The scope parameter is too long.")
-    graph_sp = graph_principal(session, tenant_id)
+    if graph_sp is None:
+        if session is None:
+            raise LookupError("no session to find the Graph principal")
+        graph_sp = graph_principal(session, tenant_id)
     oidc: list[str] = []
     found: list[tuple[str, str]] = []  # (prefix, value)
     for item in scope.split():
@@ -120,7 +128,7 @@ def parse(session: Session, tenant_id: str, scope: str) -> RequestedScopes:
             prefix, value = "", item
         found.append((prefix.rstrip("/"), value))
     prefixes = {p for p, _ in found}
-    graph_names = {"", GRAPH_AUDIENCE, GRAPH_APP_ID}
+    graph_names = _GRAPH_NAMES
     if len(prefixes - graph_names) + (1 if prefixes & graph_names else 0) > 1:
         raise ScopeError(
             "invalid_scope", 70011, "The scopes requested name more than one resource; ask for one resource at a time."
@@ -130,6 +138,8 @@ def parse(session: Session, tenant_id: str, scope: str) -> RequestedScopes:
         resource = Resource("graph", graph_sp, GRAPH_AUDIENCE, GRAPH_APP_ID, prefix)
         allowed: frozenset[str] = GRAPH_DELEGATED
     else:
+        if session is None:
+            raise LookupError("an API's scopes need a session")
         api = _api(session, tenant_id, prefix)
         if api is None:
             raise ScopeError(

@@ -1,0 +1,223 @@
+"""The refresh grant: the hot path of long-running apps. Its reads are raw (one pooled connection, no ORM session),
+its write one small Core transaction (spend the token, insert its successor), then one RSA signature.
+
+Rotation with reuse detection: each use spends the token and returns a new one of the same family; a spent token
+presented again revokes the whole family. A family lives 90 days from its last use, a single-page app's 24 hours
+from the sign-in (a family that short keeps its end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from hospes.services.apps import GRAPH_APP_ID
+from hospes.services.oauth import OAuthError, protocol_tenant_id_in
+from hospes.services.oidc.claims import Issuance, subject_of
+from hospes.services.oidc.clients import read_relying_party
+from hospes.services.oidc.grant_rules import (
+    REFRESH_LIFETIME,
+    SPA_REFRESH_LIFETIME,
+    TokenSet,
+    UserGrantRequest,
+    active,
+    digest,
+    grant_error,
+    narrowed,
+    revoke_family,
+    secrets_token,
+    unknown_client,
+)
+from hospes.storage.engine import RawReads, raw_reads
+from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
+from hospes.storage.tables_sso import RefreshToken
+
+if TYPE_CHECKING:
+    from hospes.services.oidc.grants import UserTokenGrants
+
+# The refresh grant's raw reads.
+_TOKEN = select(
+    RefreshToken.tenant_id,
+    RefreshToken.family_id,
+    RefreshToken.client_id,
+    RefreshToken.user_id,
+    RefreshToken.sid,
+    RefreshToken.scope,
+    RefreshToken.auth_time,
+    RefreshToken.amr,
+    RefreshToken.created_at,
+    RefreshToken.expires_at,
+    RefreshToken.used_at,
+    RefreshToken.revoked_at,
+).where(RefreshToken.token_hash == bindparam("hash"))
+_USER = select(
+    User.id,
+    User.tenant_id,
+    User.user_principal_name,
+    User.display_name,
+    User.given_name,
+    User.surname,
+    User.mail,
+    User.user_type,
+    User.identities,
+    User.account_enabled,
+    User.deleted_at,
+).where(User.id == bindparam("id"))
+
+
+@dataclass(frozen=True)
+class _Person:
+    """The user as the refresh grant reads it (``claims.Person``; what ``grant_rules.active`` checks)."""
+
+    id: str
+    tenant_id: str
+    user_principal_name: str
+    display_name: str | None
+    given_name: str | None
+    surname: str | None
+    mail: str | None
+    user_type: str
+    identities: list[dict[str, Any]]
+    account_enabled: bool
+    deleted_at: datetime | None
+
+
+_WIDS = select(DirectoryRoleMember.role_template_id).where(
+    DirectoryRoleMember.tenant_id == bindparam("tenant_id"), DirectoryRoleMember.principal_id == bindparam("id")
+)
+# The write, compiled once: spend the token (only if still unspent and unrevoked), insert its successor; or, when
+# another request spent it first, revoke the family.
+_SPEND = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.token_hash == bindparam("hash"),
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+)
+_REVOKE = (
+    update(RefreshToken)
+    .where(RefreshToken.family_id == bindparam("family"), RefreshToken.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+_INSERT = insert(RefreshToken)
+_GRAPH_SP = select(ServicePrincipal.id).where(
+    ServicePrincipal.tenant_id == bindparam("tenant_id"), ServicePrincipal.app_id == bindparam("app_id")
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    tenant_id: str
+    family_id: str
+    client_id: str
+    user_id: str
+    sid: str | None
+    scope: str
+    auth_time: datetime
+    amr: list[str]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
+    """The hot path of long-running apps: its reads are raw (one pooled connection, no ORM session), its write
+    one small Core transaction (spend the token, insert its successor), then one RSA signature."""
+    proof, now = request.proof, request.proof.now
+    with raw_reads(self.engine) as reads:
+        tenant_id = protocol_tenant_id_in(reads, request.tenant_key)
+        found = read_relying_party(reads, tenant_id, proof.client_id)
+        if found is None:
+            raise unknown_client(proof.client_id)
+        rp, secrets = found
+        if not rp.account_enabled:
+            raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
+        rows = reads.rows(_TOKEN, {"hash": digest(request.refresh_token)}) if request.refresh_token else []
+        if not rows:
+            raise grant_error(9002313, "Invalid request. The refresh token is malformed or not valid.")
+        token = _Token(*rows[0])
+        if token.tenant_id != tenant_id:
+            raise grant_error(700005, "Provided refresh token is intended to use against other tenant.")
+        if token.client_id != rp.client_id:
+            raise grant_error(70000, "The refresh token was issued to another client.")
+        azpacr = self.clients.authenticate(
+            rp,
+            proof,
+            public=rp.is_public or bool(rp.spa or rp.public),
+            audiences=self._endpoints(tenant_id, request.tenant_key),
+            grant="refresh_token",
+            secrets=secrets,
+            reads=reads,
+        )
+        user_rows = reads.rows(_USER, {"id": token.user_id})
+        wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
+        graph_sp = graph_principal_of(self, reads, tenant_id)
+    if token.revoked_at is not None:
+        raise grant_error(50173, "The provided grant has been revoked. Sign in again.")
+    fixed = token.expires_at - token.created_at <= SPA_REFRESH_LIFETIME
+    if token.used_at is not None:
+        with self.sessions.begin() as session:
+            revoke_family(session, token.family_id, now)
+        raise grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
+    if token.expires_at <= now:
+        if fixed:
+            raise grant_error(700084, "The refresh token was issued to a single page app and has expired (24 hours).")
+        raise grant_error(70008, "The refresh token has expired due to inactivity.")
+    user = active(_Person(*user_rows[0]) if user_rows else None, tenant_id)
+    try:
+        scopes = narrowed(None, tenant_id, token.scope, request.scope, graph_sp)
+    except LookupError:  # an API's scopes: read its registration
+        with self.sessions() as session:
+            scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
+    successor = secrets_token()
+    with self.engine.begin() as connection:
+        spent = connection.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
+        if spent.rowcount != 1:
+            connection.execute(_REVOKE, {"family": token.family_id, "now": now})
+        else:
+            connection.execute(
+                _INSERT,
+                {
+                    "token_hash": digest(successor),
+                    "tenant_id": tenant_id,
+                    "family_id": token.family_id,
+                    "client_id": rp.client_id,
+                    "user_id": user.id,
+                    "sid": token.sid,
+                    "scope": token.scope,
+                    "auth_time": token.auth_time,
+                    "amr": token.amr,
+                    "created_at": now,
+                    "expires_at": token.expires_at if fixed else now + REFRESH_LIFETIME,
+                },
+            )
+    if spent.rowcount != 1:
+        raise grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
+    if scopes.default or scopes.resource.kind == "app":  # consent or the API's roles to read
+        with self.sessions() as session:
+            grant = self._issuance(session, rp, user, scopes, token.sid, None, token.auth_time, token.amr, azpacr)
+            subject = self._subject(session, rp, user, scopes, id_token=False)
+    else:
+        grant = Issuance(
+            rp.tenant_id, rp.client_id, user.id, token.sid, scopes, scopes.values, None, token.auth_time,
+            tuple(token.amr), azpacr,
+        )  # fmt: skip
+        subject = subject_of(user, self.tokens.issuer.public_url, wids=wids)
+    return self._token_set(grant, subject, scopes, successor, request.client_info, id_token=False)
+
+
+def graph_principal_of(self: UserTokenGrants, reads: RawReads, tenant_id: str) -> str:
+    """The tenant's Microsoft Graph principal: made with the tenant, never deleted, so kept once read."""
+    found = self._graph_sps.get(tenant_id)
+    if found is None:
+        row = reads.one(_GRAPH_SP, {"tenant_id": tenant_id, "app_id": GRAPH_APP_ID})
+        if row is None:
+            raise OAuthError("invalid_resource", "The tenant has no Microsoft Graph principal.", code=500011)
+        found = self._graph_sps[tenant_id] = str(row[0])
+    return found
