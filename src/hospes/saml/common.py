@@ -103,8 +103,10 @@ def new_message_id() -> str:
 
 def instant(moment: datetime) -> str:
     """xs:dateTime in UTC with milliseconds and ``Z``, as Entra writes it (``2026-12-03T10:00:00.123Z``)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    # Formatted by hand: strftime cost a tenth of building a Response.
+    date = f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+    return f"{date}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond // 1000:03d}Z"
 
 
 def q(namespace: str, name: str) -> str:
