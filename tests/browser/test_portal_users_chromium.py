@@ -1,7 +1,8 @@
 """The Users screen in headless Chromium against a real server: edit a user's properties (errors under their
-fields, then saved), add a sponsor through the search-as-you-type picker, convert a guest to a member, sort the
-list, download it, and delete then permanently delete users chosen in the list, each through its confirmation page.
-Screenshots at 1100 px and 375 px go to ``artifacts/browser/<test>/``."""
+fields, then saved), add a sponsor through the search-as-you-type picker, convert a guest to a member, assign and
+remove a directory role, sort the list, download it, and delete then permanently delete users chosen in the list,
+each through its confirmation page; French statuses and the language switch. Screenshots at 1100 px and 375 px go
+to ``artifacts/browser/<test>/``."""
 
 from __future__ import annotations
 
@@ -71,6 +72,14 @@ def test_edit_sponsor_and_convert_a_user(
     page.wait_for_url(f"{base}/admin/users/{user_id}?done=to-member")
     assert "now a member" in page.inner_text("#notice")
     assert "Convert to guest" in page.inner_text(".actions-panel")
+
+    page.get_by_label("Assign a role").select_option(label="Guest Inviter")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    page.wait_for_url(f"{base}/admin/users/{user_id}?done=role-added")
+    assert "Guest Inviter" in page.inner_text("#role-list")
+    page.locator("#role-list").get_by_role("button", name="Remove Guest Inviter").click()
+    page.wait_for_url(f"{base}/admin/users/{user_id}?done=role-removed")
+    assert "No directory roles." in page.inner_text("#roles")
 
     page.set_viewport_size({"width": 375, "height": 800})
     page.reload()

@@ -6,6 +6,7 @@ and what became of each invitation email."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from typing import Any
@@ -329,3 +330,50 @@ def test_invitation_history_shows_the_emails_real_delivery_state(
     assert "Delivered" in history[history.index('id="invitation-history"') :]
     quiet = _guest(tenant, "quiet@partner.example", send=False)
     assert "No email requested" in web.get(f"/{tenant.domain}/admin/users/{quiet['id']}").text
+
+
+# --- directory roles -----------------------------------------------------------------------------------------------
+
+
+def test_a_global_admin_assigns_and_removes_directory_roles(web: TestClient, tenant: TenantHandle) -> None:
+    sign_in_as_admin(web, tenant)
+    user = tenant.new_user("lia")
+    page = web.get(f"/{tenant.domain}/admin/users/{user['id']}").text
+    assert "No directory roles." in page and '<option value="95e79109-95c0-4d8e-aee3-d01accf2d47b">' in page
+    add = f"/admin/users/{user['id']}/roles/add"
+    assert _post(web, tenant, add, {"role": "95e79109-95c0-4d8e-aee3-d01accf2d47b"}).status_code == 303
+    members = tenant.get("/directoryRoles/95e79109-95c0-4d8e-aee3-d01accf2d47b/members").json()["value"]
+    assert user["id"] in [m["id"] for m in members]
+    page = web.get(f"/{tenant.domain}/admin/users/{user['id']}?done=role-added").text
+    assert "Guest Inviter" in page[page.index('id="role-list"') :] and "The role was assigned." in page
+    assert alerts(_post(web, tenant, add, {"role": "not-a-role"}).text) == {"role": "Choose a role from the list."}
+    # The user is a Guest Inviter at their next click.
+    other = TestClient(web.app, follow_redirects=False)
+    assert sign_in(other, tenant.domain, user["userPrincipalName"]).status_code == 303
+    assert other.get(f"/{tenant.domain}/admin/users/invite").status_code == 200
+    remove = f"/admin/users/{user['id']}/roles/95e79109-95c0-4d8e-aee3-d01accf2d47b/remove"
+    assert _post(web, tenant, remove, {}).status_code == 303
+    assert other.get(f"/{tenant.domain}/admin/users/invite").status_code == 403
+    audit = tenant.get("/auditLogs/directoryAudits", params={"$filter": "category eq 'RoleManagement'"}).json()
+    assert {"Add member to role", "Remove member from role"} <= {a["activityDisplayName"] for a in audit["value"]}
+
+
+def test_roles_need_a_global_admin_and_nobody_drops_their_own(web: TestClient, tenant: TenantHandle) -> None:
+    sign_in_as_admin(web, tenant)
+    me = tenant.get(f"/users/{tenant.boot.admin_user_principal_name}").json()
+    own = _post(web, tenant, f"/admin/users/{me['id']}/roles/{GLOBAL_ADMINISTRATOR}/remove", {})
+    assert own.status_code == 400 and alerts(own.text) == {
+        "role": "You can&#39;t remove your own Global Administrator role."
+    }
+    ua = tenant.new_user("uarole")
+    _grant(tenant, USER_ADMINISTRATOR, ua["id"])
+    target = tenant.new_user("target")
+    web.cookies.clear()
+    assert sign_in(web, tenant.domain, ua["userPrincipalName"]).status_code == 303
+    page = web.get(f"/{tenant.domain}/admin/users/{target['id']}").text
+    assert 'id="assign-role"' not in page
+    refused = _post(web, tenant, f"/admin/users/{target['id']}/roles/add", {"role": GLOBAL_ADMINISTRATOR})
+    assert refused.status_code == 403
+    assert tenant.get(f"/directoryRoles/{GLOBAL_ADMINISTRATOR}/members").json()["value"][0]["id"] != target["id"]
+    fr = web.get(f"/{tenant.domain}/admin", params={"lang": "fr"}).text
+    assert "Administrateur d’utilisateurs" in html.unescape(fr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hospes.domain.principals import DIRECTORY_ROLES
 from hospes.domain.provisioning import Action, CycleKind, Status, StopReason
 from hospes.web import i18n
 from hospes.web.portal.wording import Wording
@@ -19,6 +20,8 @@ CODES = {
     "attempt": ["sent", "retry", "failed"],
     "invitation": ["PendingAcceptance", "Completed", "Error"],
     "identity": ["User", "Group", "Policy", "Role", "ServicePrincipal", "Application"],
+    "role": list(DIRECTORY_ROLES),
+    "role_description": list(DIRECTORY_ROLES),
 }
 
 

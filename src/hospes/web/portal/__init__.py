@@ -20,6 +20,7 @@ from hospes.web.portal import (
     settings,
     user_edit,
     user_lists,
+    user_roles,
     users,
 )
 
@@ -27,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(bulk.router)  # before users: /users/bulk is not a user id
 router.include_router(user_lists.router)  # before users: /users/download.csv and /users/selected are not ids
 router.include_router(user_edit.router)  # before users: /users/{id}/edit is not a confirmation page
+router.include_router(user_roles.router)
 router.include_router(users.router)
 router.include_router(pickers.router)
 router.include_router(groups.router)

@@ -30,7 +30,7 @@ from hospes.services.admin_access import Access, load_access
 from hospes.services.apps import AppService
 from hospes.services.audit_views import AuditQueries
 from hospes.services.collaboration import CollaborationService
-from hospes.services.directory import DeletedItemsService
+from hospes.services.directory import DeletedItemsService, DirectoryRoleService
 from hospes.services.directory_views import AppDetail, PortalQueries
 from hospes.services.groups import GroupService
 from hospes.services.invitations.jobs import BulkJobs
@@ -104,6 +104,10 @@ class AdminPage:
     @property
     def queries(self) -> PortalQueries:
         return PortalQueries(self.sessions, self.principal)
+
+    @property
+    def directory_roles(self) -> DirectoryRoleService:
+        return DirectoryRoleService(self.sessions, self.principal)
 
     @property
     def audit_log(self) -> AuditQueries:

@@ -35,6 +35,7 @@ def group_manager(page: PageDep, group_id: str) -> AdminPage:
 PortalHomeDep = Annotated[AdminPage, Depends(admin_page("home", Access.may_open_portal))]
 UsersDep = Annotated[AdminPage, Depends(admin_page("users", Access.may_see_users))]
 UserAdminDep = Annotated[AdminPage, Depends(admin_page("users", Access.manages_users))]
+RolesDep = Annotated[AdminPage, Depends(admin_page("users", Access.is_global_admin))]
 InviteDep = Annotated[AdminPage, Depends(admin_page("invite", Access.may_invite))]
 BulkInviteDep = Annotated[AdminPage, Depends(admin_page("bulk", Access.may_bulk_invite))]
 PickerDep = Annotated[AdminPage, Depends(admin_page("users", Access.may_see_groups))]

@@ -23,6 +23,7 @@ from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, Form, field_errors
 from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
 from hospes.web.portal.results import gone, invitation_outcome, show_later, take
+from hospes.web.portal.wording import Wording
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +44,8 @@ MEMBER_FIELDS = {
 
 @router.get("/{tenant}/admin")
 def home(admin: PortalHomeDep) -> Response:
-    role_names = sorted(DIRECTORY_ROLES[r][0] for r in admin.access.roles if r in DIRECTORY_ROLES)
+    words = Wording(admin._, admin.page.lang)
+    role_names = sorted(words.role(r) for r in admin.access.roles if r in DIRECTORY_ROLES)
     counts = admin.queries.counts() if admin.access.may_see_users else None
     return admin.render("portal/home.html", role_names=role_names, counts=counts)
 
@@ -227,6 +229,8 @@ def user_detail(request: Request, admin: UsersDep, user_id: str) -> Response:
         "not-self": admin._("You can't change your own user type."),
         "sponsor-added": admin._("The sponsor was added."),
         "sponsor-removed": admin._("The sponsor was removed."),
+        "role-added": admin._("The role was assigned. It takes effect at the user's next click."),
+        "role-removed": admin._("The role was removed. It takes effect at the user's next click."),
     }.get(request.query_params.get("done", ""))
     return admin.render("portal/user.html", d=detail, notice=notice, error=None)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from babel import Locale, UnknownLocaleError
 
+from hospes.domain.principals import DIRECTORY_ROLES, GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
+
 _CONNECTOR_PREFIX = "SystemForCrossDomainIdentityManagement"
 
 
@@ -29,6 +31,29 @@ class Wording:
     def _pick(self, table: dict[str, str], code: object) -> str:
         text = str(code or "")
         return table.get(text, text or "—")
+
+    def roles(self) -> list[str]:
+        """The directory roles an administrator can assign, in their usual order."""
+        return list(DIRECTORY_ROLES)
+
+    def role(self, role_id: object) -> str:
+        """A directory role's name, as the portal of the page's language names it."""
+        _ = self._
+        table = {
+            GLOBAL_ADMINISTRATOR: _("Global Administrator"),
+            USER_ADMINISTRATOR: _("User Administrator"),
+            GUEST_INVITER: _("Guest Inviter"),
+        }
+        return self._pick(table, role_id)
+
+    def role_description(self, role_id: object) -> str:
+        _ = self._
+        table = {
+            GLOBAL_ADMINISTRATOR: _("Can manage all aspects of the directory."),
+            USER_ADMINISTRATOR: _("Can manage users and groups, and invite guests."),
+            GUEST_INVITER: _("Can invite guest users, whatever the members' invitation setting."),
+        }
+        return self._pick(table, role_id)
 
     def outcome(self, code: object) -> str:
         """A provisioning log row's or step's status."""
