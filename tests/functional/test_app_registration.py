@@ -77,6 +77,11 @@ def test_platform_redirect_uris_round_trip_and_patch_merges(tenant: TenantHandle
         "optionalClaims": {"idToken": [{"name": "email"}]},
     }
     assert tenant.patch(f"/applications/{app['id']}", json=body).status_code == 204
+    audit = tenant.get("/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Update application'").json()
+    modified = {p["displayName"]: p for p in audit["value"][0]["targetResources"][0]["modifiedProperties"]}
+    assert {"web.logoutUrl", "spa.redirectUris", "identifierUris", "groupMembershipClaims"} <= set(modified)
+    assert "web.redirectUris" not in modified  # unchanged
+    assert modified["web.logoutUrl"]["newValue"] == '["https://rp.example/signout"]'
     got = tenant.get(f"/applications/{app['id']}").json()
     assert got["web"]["redirectUris"] == ["https://rp.example/signin-oidc"]  # not named in the PATCH: kept
     assert got["web"]["logoutUrl"] == "https://rp.example/signout"
@@ -172,6 +177,15 @@ def test_key_credentials_certificate_upload_thumbprint_and_key_on_select(tenant:
     assert sorted(names) == ["CN=client-cert", "Rollover"]
     assert tenant.patch(f"/applications/{app['id']}", json={"keyCredentials": []}).status_code == 204
     assert tenant.get(f"/applications/{app['id']}").json()["keyCredentials"] == []
+
+
+def test_key_credentials_on_create(tenant: TenantHandle) -> None:
+    der_b64, thumbprint = make_certificate("at-birth")
+    app = new_app(tenant, keyCredentials=[{"key": der_b64, "displayName": "First"}])
+    assert [c["displayName"] for c in app["keyCredentials"]] == ["First"]
+    got = tenant.get(f"/applications/{app['id']}?$select=keyCredentials").json()["keyCredentials"]
+    assert got[0]["key"] == der_b64
+    assert base64.b64decode(got[0]["customKeyIdentifier"]).hex().upper() == thumbprint
 
 
 @pytest.mark.parametrize(

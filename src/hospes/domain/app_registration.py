@@ -34,6 +34,18 @@ HIDE_APP = "HideApp"
 PLATFORMS = {"web": "web_redirect_uris", "spa": "spa_redirect_uris", "publicClient": "public_client_redirect_uris"}
 
 
+# Graph names of the application attributes that have no property of their own (for the audit log's detail).
+APPLICATION_ATTR_NAMES = {
+    "web_redirect_uris": "web.redirectUris",
+    "spa_redirect_uris": "spa.redirectUris",
+    "public_client_redirect_uris": "publicClient.redirectUris",
+    "logout_url": "web.logoutUrl",
+    "id_token_issuance": "web.implicitGrantSettings.enableIdTokenIssuance",
+    "access_token_issuance": "web.implicitGrantSettings.enableAccessTokenIssuance",
+    "oauth2_permission_scopes": "api.oauth2PermissionScopes",
+}
+
+
 class RegistrationError(InvalidInputError):
     """Graph's 400 for a property of an application or service principal, plus ``reason``: the same fault said for
     people (the portal shows it next to the field)."""

@@ -24,7 +24,14 @@ from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser, source_value
 from hospes.saml.claims import NAME_ID_SOURCES as NAME_ID_SOURCES
 from hospes.saml.nameid import EMAIL, FORMATS, UNSPECIFIED
 from hospes.services.app_credentials import KeyCredential, signing_certificates
-from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
+from hospes.services.apps import (
+    APPLICATION_NAMES,
+    GRAPH_APP_ID,
+    SERVICE_PRINCIPAL_NAMES,
+    Application,
+    AppService,
+    ServicePrincipal,
+)
 from hospes.storage.tables import User
 
 SIGNING_OPTIONS = ("assertion", "response", "both")
@@ -100,8 +107,10 @@ class SsoSettings(AppService):
         with self.write("ApplicationManagement", "Update service principal") as op:
             sp, _ = self._pair(op.session, sp_id)
             op.target("ServicePrincipal", sp.id, sp.display_name)
+            op.details["modifiedProperties"] = op.record_changes(
+                sp, {"preferred_single_sign_on_mode": MODES[mode]}, SERVICE_PRINCIPAL_NAMES
+            )
             sp.preferred_single_sign_on_mode = MODES[mode]
-            op.details["preferredSingleSignOnMode"] = MODES[mode]
 
     def save_basic_saml(
         self,
@@ -129,6 +138,10 @@ class SsoSettings(AppService):
                     "saml_single_sign_on_settings": {"relayState": relay_state or None},
                 }
             )
+            op.details["modifiedProperties"] = [
+                *op.record_changes(app, changes, APPLICATION_NAMES),
+                *op.record_changes(sp, sp_changes, SERVICE_PRINCIPAL_NAMES),
+            ]
             for attr, value in changes.items():
                 setattr(app, attr, value)
             check_redirect_total(
@@ -138,7 +151,6 @@ class SsoSettings(AppService):
                 self._identifiers_unique(op.session, app)
             for attr, value in sp_changes.items():
                 setattr(sp, attr, value)
-            op.details.update(identifierUris=list(identifiers), replyUrls=list(reply_urls))
 
     def save_saml_options(self, sp_id: str, **options: str) -> None:
         """Signing (``signing``, ``algorithm``) or NameID (``nameIdFormat``, ``nameIdSource``) options."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hospes.auth.crypto import shown_secret
 from hospes.auth.passwords import hash_secret
 from hospes.domain.app_registration import (
+    APPLICATION_ATTR_NAMES,
     PLATFORMS,
     RegistrationError,
     application_changes,
@@ -46,6 +47,8 @@ from hospes.storage.tables import Group, User
 from hospes.storage.tables import ServicePrincipal as ServicePrincipal
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+APPLICATION_NAMES = {**{p.attr: p.name for p in APPLICATION.props if p.attr}, **APPLICATION_ATTR_NAMES}
+SERVICE_PRINCIPAL_NAMES = {p.attr: p.name for p in SERVICE_PRINCIPAL.props if p.attr}
 _ROLE_NAMESPACE = uuid.UUID("8f3c2d0e-5b7a-4f43-9a6e-0d9f2c1b7e55")
 
 
@@ -113,7 +116,9 @@ class AppService(Services):
             op.target("Application", app.id, app.display_name)
             if "app_roles" in values:
                 values["app_roles"] = validate_app_roles(values["app_roles"])
-            self._apply(op, app, {**values, **application_changes(extras, values)}, extras)
+            changes = {**values, **application_changes(extras, values)}
+            op.details["modifiedProperties"] = op.record_changes(app, changes, APPLICATION_NAMES)
+            self._apply(op, app, changes, extras)
             for sp in op.session.scalars(select(ServicePrincipal).where(ServicePrincipal.application_id == app.id)):
                 sp.display_name = app.display_name
             return app
@@ -286,6 +291,7 @@ class AppService(Services):
             values = {**values, **service_principal_changes(values)}
             if values.get("preferred_token_signing_key_thumbprint"):
                 require_signing_certificate(op.session, sp, values["preferred_token_signing_key_thumbprint"])
+            op.details["modifiedProperties"] = op.record_changes(sp, values, SERVICE_PRINCIPAL_NAMES)
             for attr, value in values.items():
                 setattr(sp, attr, value)
             return sp
