@@ -116,7 +116,7 @@ def best(fn: Any, repeat: int) -> tuple[float, Any]:
 def throughput(database: Database, tenant_id: str, users: int, repeat: int) -> Table:
     rule = compile_rule(RULE)
     with database.sessions() as session:
-        rows = [row for chunk in scan_users(session, tenant_id, rule) for row in chunk]
+        rows = [row for chunk in scan_users(session, tenant_id, [rule]) for row in chunk]
     matches = rule.matches
 
     def compiled() -> int:

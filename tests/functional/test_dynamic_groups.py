@@ -3,6 +3,8 @@ pause/resume, "process now", the processing status and evaluateDynamicMembership
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.helpers.dynamic import dynamic_group, later, members, process, processor_for
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.tenants import TenantHandle
@@ -253,3 +255,22 @@ def test_member_of_rules(tenant: TenantHandle) -> None:
         },
     )
     assert_graph_error(chain, 400, "Request_BadRequest")
+
+
+def test_rules_changed_together_share_one_read_of_the_users(tenant: TenantHandle, monkeypatch: Any) -> None:
+    import hospes.services.dynamic_processing as processing
+
+    alice = tenant.new_user("alice", department="Sales", jobTitle="Engineer")
+    first = dynamic_group(tenant, "Sales", 'user.department -eq "Sales"')
+    second = dynamic_group(tenant, "Engineers", 'user.jobTitle -startsWith "eng"')
+    reads: list[int] = []
+    original = processing.scan_users
+
+    def counting(session: Any, tenant_id: str, rules: Any) -> Any:
+        reads.append(len(rules))
+        return original(session, tenant_id, rules)
+
+    monkeypatch.setattr(processing, "scan_users", counting)
+    process(tenant)
+    assert reads == [2]
+    assert members(tenant, first["id"]) == members(tenant, second["id"]) == {alice["id"]}

@@ -59,12 +59,13 @@ def user_views(
     return rows
 
 
-def scan_users(session: Session, tenant_id: str, rule: Rule) -> Iterator[list[Mapping[Any, Any]]]:
-    """Every live user of the tenant as ``rule`` reads them, in chunks (keyset order, never OFFSET)."""
+def scan_users(session: Session, tenant_id: str, rules: Collection[Rule]) -> Iterator[list[Mapping[Any, Any]]]:
+    """Every live user of the tenant as ``rules`` read them, in chunks (keyset order, never OFFSET)."""
+    columns = frozenset().union(*(r.columns for r in rules))
     after = ""
     while True:
         stmt = (
-            select(*_columns(rule.columns))
+            select(*_columns(columns))
             .where(User.tenant_id == tenant_id, User.deleted_at.is_(None), User.id > after)
             .order_by(User.id)
             .limit(SCAN_CHUNK)
@@ -74,8 +75,8 @@ def scan_users(session: Session, tenant_id: str, rule: Rule) -> Iterator[list[Ma
         if not chunk:
             return
         after = chunk[-1]["id"]
-        if MEMBER_OF in rule.columns:
-            chunk = list(_with_member_of(session, tenant_id, {r["id"]: r for r in chunk}, [rule]).values())
+        if MEMBER_OF in columns:
+            chunk = list(_with_member_of(session, tenant_id, {r["id"]: r for r in chunk}, rules).values())
         yield chunk
 
 

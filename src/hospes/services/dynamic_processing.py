@@ -120,9 +120,9 @@ class MembershipProcessor:
     def run_tenant(self, tenant_id: str) -> bool:
         """Full passes that are due, then one window of the change log; True when the window was full."""
         groups = self._groups(tenant_id)
-        for group in groups.values():
-            if group.requested > group.processed:
-                self.full_pass(tenant_id, group)
+        due = [group for group in groups.values() if group.requested > group.processed]
+        if due:
+            self.full_pass(tenant_id, due)
         return self._incremental(tenant_id, groups)
 
     def _groups(self, tenant_id: str) -> dict[str, _Dynamic]:
@@ -144,46 +144,55 @@ class MembershipProcessor:
                     out[group_id] = _Dynamic(group_id, rule, str(text), processing.requested, processing.processed)
             return out
 
-    def full_pass(self, tenant_id: str, group: _Dynamic) -> None:
-        """Evaluate every live user for ``group`` and apply the difference with its members."""
-        self._status(group.group_id, status="Running")
-        matched: set[str] = set()
-        undecided: set[str] = set()
+    def full_pass(self, tenant_id: str, groups: list[_Dynamic]) -> None:
+        """Evaluate every live user once for all of ``groups`` (one read of the tenant's users, whatever the number
+        of rules that changed together) and apply each group's difference with its members."""
+        for group in groups:
+            self._status(group.group_id, status="Running")
+        matched: dict[str, set[str]] = {group.group_id: set() for group in groups}
+        undecided: dict[str, set[str]] = {group.group_id: set() for group in groups}
+        current: dict[str, dict[str, str]] = {}
         with self.sessions() as session:
-            for chunk in scan_users(session, tenant_id, group.rule):
-                matches = group.rule.matches
-                try:
-                    matched.update(row["id"] for row in chunk if matches(row))
-                except RuleEvaluationError:  # a regex out of time: decide this chunk's users one by one
-                    for row in chunk:
-                        result = decide(group.rule, row)
-                        if result is None:
-                            undecided.add(row["id"])
-                        elif result:
-                            matched.add(row["id"])
-            current = dict(
-                session.execute(
-                    select(GroupMember.member_id, GroupMember.member_type).where(
-                        GroupMember.group_id == group.group_id, GroupMember.relation == "member"
-                    )
-                ).all()
-            )
+            for chunk in scan_users(session, tenant_id, [group.rule for group in groups]):
+                for group in groups:
+                    matches, found = group.rule.matches, matched[group.group_id]
+                    try:
+                        found.update(row["id"] for row in chunk if matches(row))
+                    except RuleEvaluationError:  # a regex out of time: decide this chunk's users one by one
+                        for row in chunk:
+                            result = decide(group.rule, row)
+                            if result is None:
+                                undecided[group.group_id].add(row["id"])
+                            elif result:
+                                found.add(row["id"])
+            for group in groups:
+                current[group.group_id] = dict(
+                    session.execute(
+                        select(GroupMember.member_id, GroupMember.member_type).where(
+                            GroupMember.group_id == group.group_id, GroupMember.relation == "member"
+                        )
+                    ).all()
+                )
         plan = _Plan()
-        plan.adds[group.group_id] = sorted(matched - current.keys())
-        plan.removes[group.group_id] = sorted(
-            (m, t) for m, t in current.items() if m not in matched and m not in undecided
-        )
-        if undecided:
-            plan.errors[group.group_id] = f"{len(undecided)} users could not be evaluated (regular expression timeout)"
+        for group in groups:
+            gid, chosen, members = group.group_id, matched[group.group_id], current[group.group_id]
+            plan.adds[gid] = sorted(chosen - members.keys())
+            plan.removes[gid] = sorted(
+                (m, t) for m, t in members.items() if m not in chosen and m not in undecided[gid]
+            )
+            if undecided[gid]:
+                plan.errors[gid] = f"{len(undecided[gid])} users could not be evaluated (regular expression timeout)"
         self.claim(tenant_id)  # renew the lease before a long apply
-        self._apply(tenant_id, plan, rules={group.group_id: group.text})
-        self._status(
-            group.group_id,
-            status="Succeeded" if not undecided else "Failed",
-            processed=group.requested,
-            error=plan.errors.get(group.group_id),
-        )
-        group.processed = group.requested
+        self._apply(tenant_id, plan, rules={group.group_id: group.text for group in groups})
+        for group in groups:
+            failed = group.group_id in plan.errors
+            self._status(
+                group.group_id,
+                status="Failed" if failed else "Succeeded",
+                processed=group.requested,
+                error=plan.errors.get(group.group_id),
+            )
+            group.processed = group.requested
 
     def _incremental(self, tenant_id: str, groups: dict[str, _Dynamic]) -> bool:
         with self.sessions() as session:

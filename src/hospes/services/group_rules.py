@@ -107,7 +107,9 @@ def _uses_member_of(text: str) -> bool:
 
 def _check_quota(session: Session, tenant_id: str) -> None:
     count = session.scalar(
-        select(func.count()).select_from(DynamicGroupProcessing).where(DynamicGroupProcessing.tenant_id == tenant_id)
+        select(func.count())
+        .select_from(Group)
+        .where(Group.tenant_id == tenant_id, Group.deleted_at.is_(None), Group.membership_rule.is_not(None))
     )
     if (count or 0) >= MAX_DYNAMIC_GROUPS:
         raise InvalidInputError("Dynamic group policies max allowed groups count reached")
