@@ -130,7 +130,11 @@ class Settings(BaseSettings):
         description="Process dynamic groups' membership rules inside 'hospes serve' ('hospes worker' always does).",
     )
     dynamic_groups_poll_seconds: float = Field(
-        0.25, gt=0, le=60, description="How often dynamic-group processing looks at the change log for new work."
+        0.25,
+        gt=0,
+        le=60,
+        description="How often dynamic-group processing looks at the change log for changes other processes "
+        "committed (a commit of its own process wakes it at once).",
     )
     provisioning_reconcile_seconds: float = Field(
         3600.0, gt=0, description="Interval of the reconciliation pass (re-reads scope and group memberships)."

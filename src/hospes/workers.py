@@ -19,6 +19,7 @@ from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.mail.outbox import OutboxWorker, wake_on_commit
 from hospes.provisioning import ProvisioningRunner
+from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
 from hospes.services.invitations.jobs_worker import BulkJobWorker
@@ -57,9 +58,9 @@ class Housekeeping(BackgroundLoop):
 
 
 class DynamicGroupsWorker(BackgroundLoop):
-    """Dynamic groups' membership from the change log (``services/dynamic_processing.py``), every
-    ``dynamic_groups_poll_seconds``; each tenant is leased in the database, so however many processes run this,
-    one at a time works on a tenant."""
+    """Dynamic groups' membership from the change log (``services/dynamic_processing.py``): woken by every commit
+    of this process that logs a change, and every ``dynamic_groups_poll_seconds`` for the others' commits; each
+    tenant is leased in the database, so however many processes run this, one at a time works on a tenant."""
 
     thread_name = "dynamic-groups"
     failure_message = "dynamic group processing failed; retrying"
@@ -139,11 +140,14 @@ def build_workers(
     outbox = OutboxWorker(sessions, settings) if mail else None
     if outbox is not None:
         wake_on_commit(sessions, outbox.wake)
+    dynamic = DynamicGroupsWorker(sessions, settings) if dynamic_groups else None
+    if dynamic is not None:
+        wake_on_change(sessions, dynamic.wake)
     return Workers(
         outbox=outbox,
         provisioning=ProvisioningRunner(sessions, settings, box) if provisioning else None,
         bulk=BulkJobWorker(database, settings, box, keys.seal),
         bulk_running=bulk,
         housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
-        dynamic_groups=DynamicGroupsWorker(sessions, settings) if dynamic_groups else None,
+        dynamic_groups=dynamic,
     )

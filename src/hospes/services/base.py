@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +71,7 @@ class Write:
     ) -> None:
         """Append to the change log in this write's transaction (delta and provisioning read it)."""
         self._order_with_other_writers()
+        self.session.info[_CHANGED] = True
         self.session.add(
             ChangeLog(
                 tenant_id=self.actor.tenant_id,
@@ -88,6 +89,34 @@ class Write:
         if not self.ordered:
             self.ordered = True
             order_with_other_writers(self.session, self.actor.tenant_id)
+
+
+_CHANGED = "hospes.change_logged"
+_ON_CHANGE = "hospes.on_change"
+
+
+def wake_on_change(sessions: sessionmaker[Session], wake: Callable[[], None]) -> None:
+    """Call ``wake`` after every commit, through ``sessions``, of a transaction that appended to the change log: a
+    change-log reader in this process (dynamic-group processing) starts at once instead of at its next poll. Readers
+    in other processes still poll."""
+    wakers = [*sessions.kw.get("info", {}).get(_ON_CHANGE, ()), wake]
+    sessions.configure(info={**sessions.kw.get("info", {}), _ON_CHANGE: tuple(wakers)})
+
+
+# Both events also fire when a savepoint is released or rolled back; only the outermost transaction's end counts.
+@event.listens_for(Session, "after_commit")
+def _change_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    if session.info.pop(_CHANGED, False):
+        for wake in session.info.get(_ON_CHANGE, ()):
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _change_rolled_back(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_CHANGED, None)
 
 
 def settings_row_for_update(session: Session, model: type[R], tenant_id: str, make: Callable[[], R], what: str) -> R:

@@ -79,6 +79,7 @@ class MembershipProcessor:
 
     def __init__(self, sessions: sessionmaker[Session], owner: str, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions, self.owner, self.clock = sessions, owner, clock
+        self._held: dict[str, datetime] = {}  # tenant → the end of the lease this processor last wrote
 
     def pass_once(self, stop: threading.Event | None = None) -> bool:
         """Work on every tenant this process can lease; True when more may be waiting."""
@@ -93,6 +94,7 @@ class MembershipProcessor:
         return more
 
     def release(self) -> None:
+        self._held.clear()
         with self.sessions.begin() as session:
             session.execute(
                 update(DynamicMembershipCursor)
@@ -101,7 +103,13 @@ class MembershipProcessor:
             )
 
     def claim(self, tenant_id: str) -> bool:
+        """Take or renew the tenant's lease; a lease with more than half its time left is kept without a write
+        (a pass runs after every commit of the process: renewing each time would compete with the writers)."""
         now = self.clock()
+        held = self._held.get(tenant_id)
+        if held is not None and held - now > LEASE / 2:
+            return True
+        self._held.pop(tenant_id, None)
         with self.sessions.begin() as session:
             result = session.execute(
                 update(DynamicMembershipCursor)
@@ -115,7 +123,10 @@ class MembershipProcessor:
                 )
                 .values(lease_owner=self.owner, lease_until=now + LEASE)
             )
-            return bool(getattr(result, "rowcount", 0))
+            if not getattr(result, "rowcount", 0):
+                return False
+        self._held[tenant_id] = now + LEASE
+        return True
 
     def run_tenant(self, tenant_id: str) -> bool:
         """Full passes that are due, then one window of the change log; True when the window was full."""
