@@ -21,6 +21,7 @@ from hospes.saml.logout import build_logout_request, build_logout_response, read
 from hospes.saml.nameid import EMAIL, FORMATS, PERSISTENT, TRANSIENT, UNSPECIFIED, build_name_id, resolve_format
 from hospes.saml.response import SIGNING_OPTIONS, Addressing, Authentication, Signing, build_response
 from tests.helpers.saml import (
+    POST,
     Idp,
     Sp,
     b64,
@@ -229,6 +230,9 @@ def test_a_request_signed_with_rsa_sha1_is_refused_with_the_fix_in_the_message(t
     _, info = client.prepare_for_authenticate(entityid=IDP.entity_id)
     with pytest.raises(SamlError, match="use RSA-SHA256"):
         read_authn_request(read_redirect(query_of(dict(info["headers"])["Location"])), [SP.party.key.certificate])
+    _, info = client.prepare_for_authenticate(entityid=IDP.entity_id, binding=POST)
+    with pytest.raises(SamlError, match="use RSA-SHA256"):
+        read_authn_request(read_post(form_fields(info["data"])[1]), [SP.party.key.certificate])
 
 
 @pytest.mark.parametrize("signed", [False, True])

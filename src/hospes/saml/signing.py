@@ -34,7 +34,7 @@ RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 
 _SIGN_METHODS = {"rsa-sha256": SignatureMethod.RSA_SHA256, "rsa-sha1": SignatureMethod.RSA_SHA1}
 _DIGESTS = {"rsa-sha256": DigestAlgorithm.SHA256, "rsa-sha1": DigestAlgorithm.SHA1}
-_QUERY_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+_RSA_SHA2: dict[str, type[hashes.HashAlgorithm]] = {
     RSA_SHA256: hashes.SHA256,
     RSA_SHA384: hashes.SHA384,
     RSA_SHA512: hashes.SHA512,
@@ -88,6 +88,12 @@ def _key_info(key: SigningKey) -> etree._Element:
 def verify_enveloped(data: bytes, certificates: Sequence[x509.Certificate]) -> etree._Element:
     """The element a signature that is a child of the document's root covers, verified against one of the
     configured certificates. Callers read only what this returns: anything else in ``data`` is unsigned."""
+    method = etree.fromstring(data, parser=parser()).find(
+        f"{q(DS, 'Signature')}/{q(DS, 'SignedInfo')}/{q(DS, 'SignatureMethod')}"
+    )
+    algorithm = method.get("Algorithm", "") if method is not None else ""
+    if algorithm not in _RSA_SHA2:
+        raise invalid_message(f"The signature algorithm '{algorithm[:128]}' is not supported; use RSA-SHA256.")
     for certificate in certificates:
         try:
             result = XMLVerifier().verify(
@@ -111,7 +117,7 @@ class QuerySignature:
 
 
 def verify_query(query: QuerySignature, certificates: Sequence[x509.Certificate]) -> None:
-    hash_type = _QUERY_HASHES.get(query.sig_alg)
+    hash_type = _RSA_SHA2.get(query.sig_alg)
     if hash_type is None:
         raise invalid_message(f"The signature algorithm '{query.sig_alg}' is not supported; use RSA-SHA256.")
     for certificate in certificates:
