@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError as AuthlibError
 from fastapi.testclient import TestClient
+from joserfc.errors import BadSignatureError
 
 from tests.helpers.oidc import (
     DEFAULT_SCOPE,
@@ -215,3 +217,77 @@ def test_s256_challenge_matches_rfc7636() -> None:
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     assert challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_oidcc_idtoken_signature(tenant: TenantHandle, web: TestClient, rp: RelyingParty) -> None:
+    """RS256 with a kid the JWKS publishes; a token whose signature was altered is refused by a relying party."""
+    _member(tenant, web)
+    back, verifier, nonce = _flow(web, rp)
+    id_token = _tokens(rp, back, verifier)["id_token"]
+    header = json.loads(base64.urlsafe_b64decode(id_token.split(".")[0] + "=="))
+    keys = tenant.client.get(f"/{tenant.id}/discovery/v2.0/keys").json()["keys"]
+    assert header["alg"] == "RS256" and header["kid"] in {k["kid"] for k in keys}
+    head, body, signature = id_token.split(".")
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    with pytest.raises(BadSignatureError):
+        id_token_claims(rp, f"{head}.{body}.{flipped}", nonce)
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "oid": "someone-else"}).encode()).rstrip(b"=").decode()
+    with pytest.raises(BadSignatureError):
+        id_token_claims(rp, f"{head}.{forged}.{signature}", nonce)
+
+
+@pytest.mark.parametrize("scope", ["openid", "openid profile", "openid email"])
+def test_oidcc_scope_profile_and_email(tenant: TenantHandle, web: TestClient, scope: str) -> None:
+    party = register_rp(tenant)
+    admin_consent(party, scope="openid profile email")
+    user = tenant.new_user(mail=f"m{secrets.token_hex(3)}@{tenant.domain}")
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    back, verifier, nonce = _flow(web, party, scope=scope)
+    token = party.authlib(scope=scope).fetch_token(party.token_url, authorization_response=back, code_verifier=verifier)
+    claims = id_token_claims(party, token["id_token"], nonce)
+    assert ("preferred_username" in claims, "name" in claims) == ("profile" in scope,) * 2
+    assert ("email" in claims) == ("email" in scope)
+    if "email" in scope:
+        assert claims["email"] == user["mail"]
+    assert "refresh_token" not in token  # no offline_access asked
+    info = tenant.client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    assert ("name" in info) == ("profile" in scope) and ("email" in info) == ("email" in scope)
+
+
+@pytest.mark.parametrize("method", ["client_secret_post", "client_secret_basic"])
+def test_oidcc_server_client_secret_post(tenant: TenantHandle, web: TestClient, rp: RelyingParty, method: str) -> None:
+    _member(tenant, web)
+    back, verifier, _ = _flow(web, rp)
+    token = rp.authlib(auth_method=method).fetch_token(
+        rp.token_url, authorization_response=back, code_verifier=verifier
+    )
+    assert token["id_token"]
+    back, verifier, _ = _flow(web, rp)
+    wrong = RelyingParty(rp.tenant, rp.client_id, "not-the-secret", rp.app_object_id, rp.sp_id, rp.redirect_uri)
+    with pytest.raises(AuthlibError) as refused:
+        wrong.authlib(auth_method=method).fetch_token(rp.token_url, authorization_response=back, code_verifier=verifier)
+    assert refused.value.error == "invalid_client"
+
+
+def test_bad_authorization_requests_get_pages_not_errors(
+    tenant: TenantHandle, web: TestClient, rp: RelyingParty
+) -> None:
+    base = f"/{tenant.id}/oauth2/v2.0/authorize"
+    assert web.get(f"/common/oauth2/v2.0/authorize?client_id={rp.client_id}").status_code == 404
+    assert web.get(base).status_code == 400
+    for ctx in ("", "garbage", "a.b", "x" * 5000):
+        for step in ("continue", "signin", "consent"):
+            assert web.get(f"{base}/{step}", params={"ctx": ctx}).status_code == 400
+    posted = web.post(base, content=b"\xff\xfe=\x00", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert posted.status_code == 400
+    long_scope = web.get(
+        base,
+        params={
+            "client_id": rp.client_id,
+            "redirect_uri": rp.redirect_uri,
+            "response_type": "code",
+            "scope": "x " * 3000,
+        },
+    )
+    assert answer_of(long_scope.headers["location"])["error"] == "invalid_scope"
