@@ -15,7 +15,10 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError as AuthlibError
 from fastapi.testclient import TestClient
 from joserfc.errors import BadSignatureError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.storage.tables_sso import SignIn
 from tests.helpers.oidc import (
     DEFAULT_SCOPE,
     RelyingParty,
@@ -92,7 +95,9 @@ def test_oidcc_response_type_missing(tenant: TenantHandle, web: TestClient, rp: 
     assert answer["error_description"].startswith("AADSTS900144")
 
 
-def test_oidcc_ensure_registered_redirect_uri(tenant: TenantHandle, web: TestClient, rp: RelyingParty) -> None:
+def test_oidcc_ensure_registered_redirect_uri(
+    tenant: TenantHandle, web: TestClient, rp: RelyingParty, sessions: sessionmaker[Session]
+) -> None:
     """AADSTS50011: a redirect URI not registered is shown on our page, never redirected to."""
     _member(tenant, web)
     response = web.get(
@@ -106,6 +111,9 @@ def test_oidcc_ensure_registered_redirect_uri(tenant: TenantHandle, web: TestCli
     )
     assert response.status_code == 400 and "location" not in response.headers
     assert "AADSTS50011" in response.text
+    with sessions() as session:
+        logged = session.scalars(select(SignIn.error_code).where(SignIn.app_id == rp.client_id)).all()
+    assert list(logged) == [50011]
     unknown = web.get(
         f"/{tenant.id}/oauth2/v2.0/authorize",
         params={"client_id": "00000000-0000-0000-0000-000000000001", "response_type": "code", "scope": "openid"},

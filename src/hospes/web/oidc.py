@@ -112,7 +112,7 @@ async def authorize(request: Request, page: PageDep) -> Response:
         return page_failure(page, PageError(90023, "The authorization request could not be read."))
     authorizer = page.web.runtime.authorizer
     try:
-        checked = authorizer.check(page.tenant.id, params, page.now)
+        checked = authorizer.check(page.tenant.id, params, page.now, caller(page))
     except PageError as problem:
         return page_failure(page, problem)
     except RedirectError as problem:

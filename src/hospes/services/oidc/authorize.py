@@ -31,9 +31,9 @@ _MAX_NONCE = 512
 class PageError(Exception):
     """A failure shown on Hospes' own page: the redirect URI is not (yet) trusted."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, client: RelyingParty | None = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.client = code, message, client
 
 
 class RedirectError(Exception):
@@ -116,7 +116,7 @@ def check_client(session: Session, tenant_id: str, params: dict[str, str]) -> tu
         if not registered:
             raise PageError(900971, "No reply address provided: the application has no redirect URI registered.")
         if len(registered) > 1:
-            raise PageError(900971, "No reply address provided: the application registers several redirect URIs.")
+            raise PageError(900971, "No reply address provided: the application registers several redirect URIs.", rp)
         redirect_uri = registered[0]
     platform = rp.platform_of(redirect_uri)
     if platform is None:
@@ -124,6 +124,7 @@ def check_client(session: Session, tenant_id: str, params: dict[str, str]) -> tu
             50011,
             f"The redirect URI '{redirect_uri[:512]}' specified in the request does not match the redirect URIs "
             f"configured for the application '{rp.client_id}'.",
+            rp,
         )
     return rp, redirect_uri, platform
 

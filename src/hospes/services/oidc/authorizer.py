@@ -83,9 +83,24 @@ class Authorizer:
 
     # --- steps 1-5 ---------------------------------------------------------------------------------------------
 
-    def check(self, tenant_id: str, params: dict[str, str], now: datetime) -> AuthorizationRequest:
-        with self.sessions() as session:
-            request = check_request(session, tenant_id, params, now)
+    def check(
+        self, tenant_id: str, params: dict[str, str], now: datetime, caller: Caller | None = None
+    ) -> AuthorizationRequest:
+        """Steps 2-5; a failure for a known client goes to the sign-in log (``caller`` given)."""
+        try:
+            with self.sessions() as session:
+                request = check_request(session, tenant_id, params, now)
+        except PageError as problem:
+            if problem.client is not None and caller is not None:
+                self._log_request_failure(problem.client, params, now, caller, problem.code, problem.message)
+            raise
+        except RedirectError as problem:
+            if caller is not None:
+                with self.sessions() as session:
+                    rp = load_relying_party(session, tenant_id, params.get("client_id", "")[:64])
+                if rp is not None:
+                    self._log_request_failure(rp, params, now, caller, problem.code, problem.message)
+            raise
         hint = params.get("id_token_hint")
         if hint:
             sub = subject_of_hint(self.tokens.issuer, hint[:8192], tenant_id, request.client_id)
@@ -346,6 +361,23 @@ class Authorizer:
             failure_reason=reason,
             details={"scope": request.scope, "redirectUri": request.redirect_uri},
         )
+
+    def _log_request_failure(
+        self, rp: RelyingParty, params: dict[str, str], now: datetime, caller: Caller, code: int, reason: str
+    ) -> None:
+        event = sign_in_log.SignInEvent(
+            tenant_id=rp.tenant_id,
+            at=now,
+            protocol="oidc",
+            app_id=rp.client_id,
+            app_display_name=rp.display_name,
+            ip_address=caller.address,
+            user_agent=caller.user_agent,
+            error_code=code,
+            failure_reason=reason,
+            details={"redirectUri": params.get("redirect_uri", "")[:2048], "scope": params.get("scope", "")[:2048]},
+        )
+        sign_in_log.record(self.sessions, event)
 
     def _log_failure(
         self,
