@@ -107,6 +107,17 @@ def test_sort_download_and_delete_chosen_users(
     assert page.locator("th[aria-sort=descending]").count() == 1
     _shot(page, artifacts, "01-sorted")
 
+    page.locator("#column-choice summary").click()
+    page.get_by_label("Job title").check()
+    page.get_by_label("Created").uncheck()
+    page.locator("#column-choice").get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r".*cols=.*"))
+    assert "Job title" in page.inner_text("#users thead") and "Created" not in page.inner_text("#users thead")
+    assert "Tester" in page.inner_text("#users tbody")
+    page.locator("#sort-name").click()  # the chosen columns stay
+    assert "Job title" in page.inner_text("#users thead")
+    _shot(page, artifacts, "01b-columns")
+
     with page.expect_download() as download:
         page.get_by_role("link", name="Download users").click()
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")

@@ -113,7 +113,10 @@ async def convert(admin: UserAdminDep, user_id: str) -> Response:
     if detail.user.id == admin.principal.id:
         return admin.redirect(f"/users/{detail.user.id}", done="not-self")
     target = "Member" if detail.user.user_type == "Guest" else "Guest"
-    admin.users.update(detail.user.id, {"user_type": target})
+    try:
+        admin.users.update(detail.user.id, {"user_type": target})
+    except NotFoundError:  # deleted since the page was read
+        return admin.not_found()
     return admin.redirect(f"/users/{detail.user.id}", done="to-member" if target == "Member" else "to-guest")
 
 
@@ -146,5 +149,8 @@ async def remove_sponsor(admin: UserAdminDep, user_id: str, sponsor_id: str) -> 
     detail = _load(admin, user_id)
     if sponsor_id not in {sid for _kind, sid, _name in detail.sponsors}:
         return admin.not_found()
-    admin.users.remove_sponsor(detail.user.id, sponsor_id)
+    try:
+        admin.users.remove_sponsor(detail.user.id, sponsor_id)
+    except NotFoundError:  # removed meanwhile, by another administrator
+        return admin.not_found()
     return admin.redirect(f"/users/{detail.user.id}", done="sponsor-removed")

@@ -1,4 +1,5 @@
-"""The Users screen's list: search, filters (the deleted users among them), sorting by column, paging, "Download
+"""The Users screen's list: search, filters (the deleted users among them), the columns shown (``cols``, kept in
+every link of the list), sorting by column, paging, "Download
 users" (CSV, Entra's columns) and the multi-select: delete the chosen users, or, among the deleted ones, restore
 them or delete them permanently. A multi-select action first shows who it will act on and what it does; only that
 page's button (``confirm=yes``) changes anything, in one transaction for all of them."""
@@ -20,15 +21,23 @@ router = APIRouter(include_in_schema=False)
 ACTIONS = {"delete": False, "restore": True, "purge": True}  # action -> acts on deleted users
 
 
+# Columns an administrator may show beside the name and sign-in name, in their order on the screen.
+COLUMNS = ("type", "state", "signin", "created", "mail", "job", "department", "company", "location")
+DEFAULT_COLUMNS = ("type", "state", "signin", "created")
+
+
 def _list_query(request: Request) -> dict[str, str]:
     q = request.query_params
     kind = q.get("filter", "all")
     sort = q.get("sort", "name")
+    asked = {c for item in q.getlist("cols") for c in item.split(",")}
+    cols = [c for c in COLUMNS if c in asked] or list(DEFAULT_COLUMNS)
     return {
         "q": q.get("q", "")[:256],
         "filter": kind if kind in USER_FILTERS else "all",
         "sort": sort if sort in USER_SORTS else "name",
         "dir": "desc" if q.get("dir") == "desc" else "asc",
+        "cols": ",".join(cols),
     }
 
 
@@ -63,6 +72,8 @@ def user_list(request: Request, admin: UsersDep) -> Response:
         sorted_by=sorted_by,
         notice=_notice(admin, done, count),
         filter_query=urlencode({"q": query["q"], "filter": query["filter"]}),
+        columns=query["cols"].split(","),
+        all_columns=COLUMNS,
     )
 
 
