@@ -5,6 +5,7 @@ properties). PRG after every save, confirmations before deletes, errors in words
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -19,7 +20,7 @@ from hospes.storage.tables import User
 from hospes.storage.tables_sso import OAuth2PermissionGrant
 from tests.functional.test_app_registration import make_certificate
 from tests.helpers.portal import alerts, csrf_of, sign_in, sign_in_as_admin
-from tests.helpers.tenants import TenantHandle
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 
 def _csrf(web: TestClient, tenant: TenantHandle) -> str:
@@ -263,6 +264,23 @@ def test_app_registration_screens(web: TestClient, tenant: TenantHandle, session
     _done(_post(web, tenant, f"{path}/certificates/{key_id}/remove", {"confirm": "yes"}, token), path)
     assert tenant.get(f"/applications/{app_id}").json()["keyCredentials"] == []
 
+    # A new client secret is shown once, after a redirect; it works at the token endpoint; a reload shows nothing.
+    bad_lifetime = _post(web, tenant, f"{path}/secrets/new", {"secret_description": "x", "lifetime": "9999"}, token)
+    assert bad_lifetime.status_code == 400 and "lifetime" in alerts(bad_lifetime.text)
+    made = _post(web, tenant, f"{path}/secrets/new", {"secret_description": "Portal", "lifetime": "180"}, token)
+    assert made.status_code == 303 and "/secrets/done?result=" in made.headers["location"]
+    shown = web.get(made.headers["location"])
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    value = html.unescape(re.search(r'id="secret-value">([^<]+)<', shown.text).group(1))  # type: ignore[union-attr]
+    app_client_id = tenant.get(f"/applications/{app_id}").json()["appId"]
+    assert tenant.get(f"/applications/{app_id}").json()["passwordCredentials"][0]["displayName"] == "Portal"
+    assert tenant.post("/servicePrincipals", json={"appId": app_client_id}).status_code == 201
+    assert fetch_token(web, tenant.domain, app_client_id, value)  # the value shown is the secret
+    assert web.get(made.headers["location"]).status_code == 410
+    assert value not in web.get(f"/{tenant.domain}/admin{path}").text
+    portal_secret_id = tenant.get(f"/applications/{app_id}").json()["passwordCredentials"][0]["keyId"]
+    _done(_post(web, tenant, f"{path}/secrets/{portal_secret_id}/remove", {"confirm": "yes"}, token), path)
+
     # Client secrets made through the API are listed and removed here.
     secret = tenant.post(f"/applications/{app_id}/addPassword", json={"passwordCredential": {"displayName": "CI"}})
     secret_id = secret.json()["keyId"]
@@ -292,7 +310,7 @@ def test_app_registration_screens(web: TestClient, tenant: TenantHandle, session
     page = web.get(f"/{tenant.domain}/admin{path}").text
     assert page.count("Granted for") == 2
     sps = tenant.get("/servicePrincipals").json()["value"]
-    assert any(s["appId"] == got["appId"] for s in sps)  # consent made its enterprise application
+    assert any(s["appId"] == got["appId"] for s in sps)  # consent used its enterprise application
 
     # Properties, then delete after a confirmation.
     _done(_post(web, tenant, f"{path}/properties", {"name": "Expenses", "description": "Claims"}, token), path)
@@ -348,3 +366,27 @@ def test_my_apps_shows_only_visible_apps_that_can_be_opened(web: TestClient, ten
     tiles = re.findall(r"/myapps/launch/([0-9a-f-]{36})\">([^<]+)<", page)
     assert sorted(name for _, name in tiles) == ["Opens", "Saml"]
     assert web.get(f"/{tenant.domain}/myapps/launch/{made['Hidden']}").status_code == 404
+
+
+def test_admin_consent_creates_the_enterprise_app(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    sign_in_as_admin(web, tenant)
+    token = _csrf(web, tenant)
+    app = tenant.post("/applications", json={"displayName": "No principal yet"}).json()
+    path = f"/registrations/{app['id']}"
+    _done(_post(web, tenant, f"{path}/permissions", {"permission": ["User.Read"]}, token), path)
+    assert not [s for s in tenant.get("/servicePrincipals").json()["value"] if s["appId"] == app["appId"]]
+    _done(_post(web, tenant, f"{path}/consent", {}, token), path)
+    sps = [s for s in tenant.get("/servicePrincipals").json()["value"] if s["appId"] == app["appId"]]
+    assert len(sps) == 1
+    with sessions() as session:
+        grant = session.scalar(select(OAuth2PermissionGrant).where(OAuth2PermissionGrant.client_id == sps[0]["id"]))
+        assert grant is not None and grant.consent_type == "AllPrincipals" and grant.scope == "User.Read"
+    # Revoking (after its confirmation page) removes the grant.
+    assert web.get(f"/{tenant.domain}/admin{path}/consent/revoke").status_code == 200
+    _done(_post(web, tenant, f"{path}/consent/revoke", {"confirm": "yes"}, token), path)
+    with sessions() as session:
+        assert (
+            session.scalar(select(OAuth2PermissionGrant).where(OAuth2PermissionGrant.client_id == sps[0]["id"])) is None
+        )

@@ -18,6 +18,7 @@ from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.app_forms import certificate_upload, reason_of
 from hospes.web.portal.deps import RegistrationsDep
+from hospes.web.portal.results import gone, show_later, take
 
 router = APIRouter(include_in_schema=False)
 MAX_LINES = 300
@@ -248,6 +249,39 @@ async def remove_certificate(admin: RegistrationsDep, app_id: str, key_id: str) 
     except NotFoundError:
         return admin.not_found()
     return admin.redirect(f"/registrations/{view.app.id}", done="cert-removed")
+
+
+SECRET_LIFETIMES = {"180": 180, "365": 365, "730": 730}
+
+
+@router.post("/{tenant}/admin/registrations/{app_id}/secrets/new")
+async def new_secret(admin: RegistrationsDep, app_id: str) -> Response:
+    """A client secret, shown once on the page the POST redirects to (never in an address, never again)."""
+    view = _view(admin, app_id)
+    form = await admin.form()
+    description = form.get("secret_description").strip()
+    days = SECRET_LIFETIMES.get(form.get("lifetime"))
+    errors: dict[str, str] = {}
+    if len(description) > 90:
+        errors["secret_description"] = admin._("The description can be at most 90 characters.")
+    if days is None:
+        errors["lifetime"] = admin._("Choose one of the options offered.")
+    if errors or days is None:
+        return _page(admin, view, 400, errors=errors, values={"secret_description": description})
+    cred, text = admin.apps.add_password(view.app.id, description or None, days)
+    outcome = {"value": text, "keyId": cred.key_id, "description": cred.display_name or "", "end": str(cred.end_at)}
+    return show_later(admin, "client-secret", f"/registrations/{view.app.id}/secrets/done", outcome)
+
+
+@router.get("/{tenant}/admin/registrations/{app_id}/secrets/done")
+def new_secret_done(admin: RegistrationsDep, app_id: str) -> Response:
+    view = _view(admin, app_id)
+    outcome = take(admin, "client-secret")
+    if outcome is None:
+        return gone(admin)
+    response = admin.render("portal/registration_secret.html", app=view.app, secret=outcome)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/{tenant}/admin/registrations/{app_id}/secrets/{key_id}/remove")
