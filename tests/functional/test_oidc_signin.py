@@ -543,3 +543,17 @@ def test_end_session_without_a_hint_asks_first(tenant: TenantHandle, web: TestCl
     assert "evil.example" not in done.text and 'http-equiv="refresh"' not in done.text
     gone = web.get(_authorize(rp, prompt="none"))
     assert answer_of(gone.headers["location"])["error"] == "login_required"
+
+
+def test_signing_out_of_hospes_signs_out_of_the_apps(tenant: TenantHandle, web: TestClient) -> None:
+    rp = register_rp(tenant, name="Payroll", logout_url="https://rp.example/logout")
+    admin_consent(rp)
+    _member(tenant, web)
+    assert answer_of(web.get(_authorize(rp)).headers["location"])["code"]
+    confirm = web.get(f"/{tenant.domain}/logout")
+    done = web.post(f"/{tenant.domain}/logout", data={"csrf": csrf_of(confirm.text)})
+    assert done.status_code == 200 and 'data-count="1"' in done.text
+    assert re.search(r'<iframe class="logout-frame" src="https://rp\.example/logout\?iss=', done.text)
+    assert f'url=/{tenant.domain}/login?signed_out=1"' in done.text
+    again = web.get(_authorize(rp, prompt="none"))
+    assert answer_of(again.headers["location"])["error"] == "login_required"

@@ -17,8 +17,8 @@ from hospes.services.web_sessions import FULL, MFA_PENDING
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
-from hospes.web.saml_signout import sign_out_of_apps
 from hospes.web.security import read_form, safe_next, same_origin
+from hospes.web.signout import sign_out_of_every_app
 
 router = APIRouter(include_in_schema=False)
 
@@ -172,4 +172,4 @@ async def logout(page: PageDep) -> Response:
     invited, sid = is_invited(page.live.user), page.live.sid
     page.web.store.end(page.live, page.now, "Sign out everywhere" if everywhere else "Sign out")
     page.set_cookie(page.web.cookies.session, None)
-    return sign_out_of_apps(page, sid, signed_out_url(page, invited))
+    return sign_out_of_every_app(page, sid, signed_out_url(page, invited))

@@ -11,13 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.services.guest_flows import origin
 from hospes.services.oidc.logout import LogoutRequest
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.login import checked_form
-from hospes.web.render import CSP
 from hospes.web.security import read_form
+from hospes.web.signout import frames_page, tell_apps
 
 router = APIRouter(include_in_schema=False)
 _KEPT = ("client_id", "id_token_hint", "post_logout_redirect_uri", "state", "logout_hint")
@@ -40,28 +39,17 @@ def _names_someone_else(page: Page, hint: str | None) -> bool:
 
 
 def _signed_out(page: Page, checked: LogoutRequest) -> Response:
-    """End the session (if any), tell the participants, show what happened, move on."""
-    end_session = page.web.runtime.end_session
+    """End the session (if any), tell its apps, show what happened, move on."""
     frames: list[str] = []
     count = 0
+    onward = checked.redirect
     live = page.live
     if live is not None:
-        participants = end_session.participants(page.tenant.id, live.sid)
-        frames = [p.frame_url for p in participants if p.frame_url]
-        count = len(participants)
         page.web.store.end(live, page.now)
-        end_session.forget(page.tenant.id, live.sid)
+        frames, count, onward = tell_apps(page, live.sid, checked.redirect)
         page.live = None
         page.set_cookie(page.web.cookies.session, None)
-    response = page.render(
-        "oidc_signed_out.html", frames=frames, count=count, redirect=checked.redirect, refused=checked.refused_redirect
-    )
-    if frames:
-        sources = " ".join(sorted({origin(f) for f in frames}))
-        response.headers["Content-Security-Policy"] = CSP.replace(
-            "default-src 'none';", f"default-src 'none'; frame-src {sources};"
-        )
-    return response
+    return frames_page(page, frames, count, onward, checked.refused_redirect)
 
 
 @router.api_route("/{tenant}/oauth2/v2.0/logout", methods=["GET", "POST"])
