@@ -557,3 +557,16 @@ def test_signing_out_of_hospes_signs_out_of_the_apps(tenant: TenantHandle, web: 
     assert f'url=/{tenant.domain}/login?signed_out=1"' in done.text
     again = web.get(_authorize(rp, prompt="none"))
     assert answer_of(again.headers["location"])["error"] == "login_required"
+
+
+def test_prompt_select_account_and_domain_hint(tenant: TenantHandle, web: TestClient) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp)
+    _member(tenant, web)
+    chooser = web.get(_authorize(rp, prompt="select_account"))
+    assert "/oauth2/v2.0/authorize/signin?" in chooser.headers["location"]  # asks who, even when signed in
+    for hint in (tenant.domain, tenant.id):
+        fresh = TestClient(tenant.client.app, follow_redirects=False, client=("10.9.9.8", 1))
+        asked = fresh.get(_authorize(rp, domain_hint=hint))
+        to_login = fresh.get(asked.headers["location"])
+        assert to_login.status_code == 303 and f"/{tenant.id}/login?" in to_login.headers["location"]

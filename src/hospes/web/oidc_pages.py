@@ -85,7 +85,7 @@ def signin_form(request: Request, page: PageDep) -> Response:
     if checked.login_hint and "@" in checked.login_hint:
         return _route_address(page, checked, checked.login_hint)
     hint = (checked.domain_hint or "").lower()
-    if hint and hint in page.web.runtime.authorizer.tenant_domains(page.tenant.id):
+    if hint and (hint == page.tenant.id or hint in page.web.runtime.authorizer.tenant_domains(page.tenant.id)):
         query = {"next": continue_url(page, checked), "prompt": "login"}
         return page.redirect(f"{page.base}/login?{urlencode(query)}")
     return _signin_page(page, checked, request.query_params.get("ctx", ""), "", None)
