@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
+from hospes.services.oauth import OAuthError, TokenGrants, TokenRequest
 from hospes.settings import Settings
 from hospes.storage.tables import AuditLog
 from tests.helpers.clock import FakeClock
@@ -495,3 +496,30 @@ def test_strict_transport_security_when_the_public_url_is_https(settings: Settin
     with TestClient(secure) as https:
         for response in (https.get("/healthz"), https.get("/nope/v2.0/.well-known/openid-configuration")):
             assert response.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_client_credentials_without_writes_defers_whatever_writes(
+    app: FastAPI, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """The event loop's attempt answers only what writes nothing; a wrong secret, or failures on record for the
+    address, go to the full grant (which counts, audits and clears)."""
+    state = app.state.runtime
+    grants = TokenGrants(state.sessions, state.issuer, state.passwords, state.client_secrets)
+    address = _new_address()
+
+    def call(secret: str) -> TokenRequest:
+        return TokenRequest(
+            tenant.domain, tenant.boot.client_id, secret, "https://graph.microsoft.com/.default", address, state.clock()
+        )
+
+    issued = grants.client_credentials_without_writes(call(tenant.boot.client_secret))
+    assert issued is not None and claims_of(issued[0])["appid"] == tenant.boot.client_id
+    before = len(_failed_sign_ins(sessions, tenant.id))
+    assert grants.client_credentials_without_writes(call("wrong")) is None
+    assert len(_failed_sign_ins(sessions, tenant.id)) == before  # nothing recorded by the attempt
+    with pytest.raises(OAuthError):
+        grants.client_credentials(call("wrong"))  # the full grant counts the failure
+    assert len(_failed_sign_ins(sessions, tenant.id)) == before + 1
+    # A failure on record for this address: even the right secret is left to the full grant.
+    assert grants.client_credentials_without_writes(call(tenant.boot.client_secret)) is None
+    assert grants.client_credentials(call(tenant.boot.client_secret))[0]

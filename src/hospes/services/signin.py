@@ -151,6 +151,10 @@ class ClientIdentity:
     secrets: Sequence[tuple[str, datetime, datetime]]  # (hash, valid from, valid until) of each of its secrets
 
 
+def _matches(client: ClientIdentity, secret: str, now: datetime) -> bool:
+    return any(verify_secret(stored, secret) and start <= now < end for stored, start, end in client.secrets)
+
+
 @dataclass(frozen=True)
 class SecretCheck:
     outcome: Outcome
@@ -181,7 +185,7 @@ class ClientSecretSignIn:
         if counted.get(address_scope) is not None:
             self._audit(client, now, "locked out", address, details)
             return SecretCheck("locked", counted[address_scope])
-        if any(verify_secret(stored, secret) and start <= now < end for stored, start, end in client.secrets):
+        if _matches(client, secret, now):
             if app_scope in counted:  # most calls have nothing to clear: no write on the hot path
                 self.throttle.success(app_scope)
             return SecretCheck("ok")
@@ -191,6 +195,17 @@ class ClientSecretSignIn:
         self.throttle.failure(now, app_scope, address_scope)
         self._audit(client, now, "invalid client secret", address, details)
         return SecretCheck("invalid")
+
+    def accepted_quietly(
+        self, client: ClientIdentity, secret: str, address: str, now: datetime, reads: RawReads | None = None
+    ) -> bool:
+        """True when ``check`` would accept ``secret`` with nothing to record: it is one of the client's valid
+        secrets and neither the app nor the address has failures on record. False means "ask ``check``" (which
+        counts, audits and locks), not "wrong"."""
+        if not _matches(client, secret, now):
+            return False
+        scopes = (self.throttle.client(client.tenant_id, client.client_id), self.throttle.client_address(address))
+        return not self.throttle.counted(now, *scopes, reads=reads)
 
     def _audit(
         self, client: ClientIdentity, now: datetime, reason: str, address: str, details: Mapping[str, Any]
