@@ -274,3 +274,21 @@ def test_rules_changed_together_share_one_read_of_the_users(tenant: TenantHandle
     process(tenant)
     assert reads == [2]
     assert members(tenant, first["id"]) == members(tenant, second["id"]) == {alice["id"]}
+
+
+def test_deleted_restored_and_purged_dynamic_groups(tenant: TenantHandle) -> None:
+    alice = tenant.new_user("alice", department="Sales")
+    group = dynamic_group(tenant, "Sales", 'user.department -eq "Sales"')
+    process(tenant)
+    assert tenant.delete(f"/groups/{group['id']}").status_code == 204
+    bob = tenant.new_user("bob", department="Sales")
+    process(tenant)  # a deleted group is not processed
+    restored = tenant.post(f"/directory/deletedItems/{group['id']}/restore")
+    assert restored.status_code == 200, restored.text
+    process(tenant)  # restoring asks for a full pass, which catches up
+    assert members(tenant, group["id"]) == {alice["id"], bob["id"]}
+    assert tenant.delete(f"/groups/{group['id']}").status_code == 204
+    assert tenant.delete(f"/directory/deletedItems/{group['id']}").status_code == 204
+    assert tenant.patch(f"/users/{alice['id']}", json={"department": "Ops"}).status_code == 204
+    process(tenant)
+    assert_graph_error(tenant.get(f"/groups/{group['id']}"), 404, "Request_ResourceNotFound")
