@@ -70,9 +70,6 @@ class _Plan:
     removes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
-    def size(self) -> int:
-        return sum(map(len, self.adds.values())) + sum(map(len, self.removes.values()))
-
 
 class MembershipProcessor:
     """The processing of every tenant's dynamic groups; ``pass_once`` does what is due now."""
@@ -193,7 +190,6 @@ class MembershipProcessor:
             )
             if undecided[gid]:
                 plan.errors[gid] = f"{len(undecided[gid])} users could not be evaluated (regular expression timeout)"
-        self.claim(tenant_id)  # renew the lease before a long apply
         self._apply(tenant_id, plan, rules={group.group_id: group.text for group in groups})
         for group in groups:
             failed = group.group_id in plan.errors
@@ -302,6 +298,7 @@ class MembershipProcessor:
         changed = False
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
+            self.claim(tenant_id)  # a long apply keeps its lease (a write only when half of it has run out)
             with groups.write("GroupManagement", "Update dynamic group membership") as op:
                 for group_id, adds, removes in batch:
                     changed |= self._apply_step(op, groups, group_id, rules.get(group_id), adds, removes)
