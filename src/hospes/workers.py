@@ -28,6 +28,7 @@ from hospes.settings import Settings
 from hospes.storage.engine import Database
 
 log = logging.getLogger("hospes")
+COALESCE_SECONDS = 0.05
 
 
 class Housekeeping(BackgroundLoop):
@@ -76,7 +77,11 @@ class DynamicGroupsWorker(BackgroundLoop):
         return self.settings.dynamic_groups_poll_seconds
 
     def pass_once(self) -> bool:
-        return self.processor.pass_once(self._stop)
+        more = self.processor.pass_once(self._stop)
+        # Woken by every commit, a pass per change would cost more than the changes under a steady stream of
+        # writes: a short pause lets the next pass take what committed meanwhile in one window.
+        self._stop.wait(COALESCE_SECONDS)
+        return more
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
