@@ -99,6 +99,13 @@ def test_relying_party_registration_from_the_cli(env: Path) -> None:
     unknown = _run("app", "signing-certificate", "activate", "--tenant", tenant, client_id, "A" * 40)
     assert unknown.exit_code == 1 and "thumbprint" in unknown.output
     assert _run("app", "metadata-url", "--tenant", tenant, client_id).output.strip() == metadata
+
+    early = _run("app", "verification-certificate", "require", "--tenant", tenant, client_id, "true")
+    assert early.exit_code == 1 and "certificate first" in early.output
+    verified = _run("app", "verification-certificate", "add", "--tenant", tenant, client_id, str(pem), "--require")
+    assert verified.exit_code == 0 and "requireSignedRequests: True" in verified.output, verified.output
+    off = _run("app", "verification-certificate", "require", "--tenant", tenant, client_id, "false")
+    assert off.exit_code == 0 and "requireSignedRequests: false" in off.output
     assert x509.load_der_x509_certificate(base64.b64decode(der_b64)).subject  # the uploaded file was a certificate
 
 

@@ -5,17 +5,21 @@ properties). PRG after every save, confirmations before deletes, errors in words
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.principals import USER_ADMINISTRATOR
+from hospes.services.saml_apps import app_by_app_id, request_certificates
 from hospes.storage.tables import User
 from hospes.storage.tables_sso import OAuth2PermissionGrant
 from tests.functional.test_app_registration import make_certificate
@@ -153,8 +157,6 @@ def test_single_sign_on_page_saml_configuration(web: TestClient, tenant: TenantH
 
 
 def _thumb(credential: dict[str, Any]) -> str:
-    import base64
-
     return base64.b64decode(credential["customKeyIdentifier"]).hex().upper()
 
 
@@ -390,3 +392,44 @@ def test_admin_consent_creates_the_enterprise_app(
         assert (
             session.scalar(select(OAuth2PermissionGrant).where(OAuth2PermissionGrant.client_id == sps[0]["id"])) is None
         )
+
+
+def test_verification_certificates_and_signed_requests(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    sign_in_as_admin(web, tenant)
+    token = _csrf(web, tenant)
+    app, sp = _enterprise_app(tenant)
+    base = f"/apps/{sp['id']}/sso"
+    _done(_post(web, tenant, f"{base}/mode", {"mode": "saml"}, token), base)
+    early = _post(web, tenant, f"{base}/require-signed", {"require_signed": "on"}, token)
+    assert early.status_code == 400
+    assert "Upload the service provider's certificate first" in html.unescape(alerts(early.text)["require_signed"])
+    der_b64, thumbprint = make_certificate("sp-signing")
+    pem = "-----BEGIN CERTIFICATE-----\n" + der_b64 + "\n-----END CERTIFICATE-----\n"
+    uploaded = web.post(
+        f"/{tenant.domain}/admin{base}/verification",
+        data={"csrf": token},
+        files={"file": ("sp.cer", pem.encode(), "application/x-x509-ca-cert")},
+    )
+    _done(uploaded, base)
+    _done(_post(web, tenant, f"{base}/require-signed", {"require_signed": "on"}, token), base)
+    page = web.get(f"/{tenant.domain}/admin{base}").text
+    assert thumbprint in page and 'id="f-require_signed" name="require_signed" checked' in page
+    graph = tenant.get(f"/servicePrincipals/{sp['id']}?$select=keyCredentials").json()["keyCredentials"]
+    assert [c["key"] for c in graph] == [der_b64]
+
+    # The SAML side reads the same rows: signed requests required, verified with this certificate.
+    with sessions() as session:
+        saml_app = app_by_app_id(session, tenant.id, app["appId"])
+        assert saml_app is not None and saml_app.require_signed_requests
+        found = request_certificates(session, saml_app, datetime.now(UTC))
+    assert [c.public_bytes(serialization.Encoding.DER) for c in found] == [base64.b64decode(der_b64)]
+
+    key_id = graph[0]["keyId"]
+    last = _post(web, tenant, f"{base}/verification/{key_id}/remove", {"confirm": "yes"}, token)
+    assert last.status_code == 400 and "turn that off" in alerts(last.text)["verification"]
+    _done(_post(web, tenant, f"{base}/require-signed", {}, token), base)
+    assert web.get(f"/{tenant.domain}/admin{base}/verification/{key_id}/remove").status_code == 200
+    _done(_post(web, tenant, f"{base}/verification/{key_id}/remove", {"confirm": "yes"}, token), base)
+    assert tenant.get(f"/servicePrincipals/{sp['id']}").json()["keyCredentials"] == []

@@ -29,8 +29,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PLATFORMS = {"web": "web", "spa": "spa", "public": "publicClient"}
 certificate_app = typer.Typer(help="An app's certificates (client assertions).", no_args_is_help=True)
 signing_app = typer.Typer(help="An enterprise app's SAML token-signing certificates.", no_args_is_help=True)
+verification_app = typer.Typer(
+    help="A SAML service provider's certificates that verify its signed requests.", no_args_is_help=True
+)
 app_app.add_typer(certificate_app, name="certificate")
 app_app.add_typer(signing_app, name="signing-certificate")
+app_app.add_typer(verification_app, name="verification-certificate")
 
 
 class _Context:
@@ -296,3 +300,42 @@ def signing_activate(
     except DomainError as exc:
         raise fail(_message(exc)) from None
     typer.echo(f"preferredTokenSigningKeyThumbprint: {thumbprint.upper()}")
+
+
+@verification_app.command("add")
+def verification_add(
+    tenant: TenantOpt,
+    key: AppArg,
+    file: Annotated[Path, typer.Argument(help="The service provider's certificate (.cer/.crt/.pem).", exists=True)],
+    require: Annotated[bool, typer.Option("--require", help="Then refuse unsigned sign-in requests.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Upload the certificate a SAML service provider signs its requests with (optionally requiring them signed)."""
+    ctx = _Context(tenant, config)
+    sp = ctx.enterprise(ctx.view(key))
+    if file.stat().st_size > 64 * 1024:
+        raise fail("The certificate file is larger than 64 KB.")
+    try:
+        row = ctx.credentials.upload_verification_certificate(sp.id, file.read_bytes())
+        if require:
+            ctx.credentials.require_signed_requests(sp.id, True)
+    except DomainError as exc:
+        raise fail(_message(exc)) from None
+    _print({"keyId": row.key_id, "thumbprint": row.thumbprint, "requireSignedRequests": require}, False)
+
+
+@verification_app.command("require")
+def verification_require(
+    tenant: TenantOpt,
+    key: AppArg,
+    required: Annotated[bool, typer.Argument(help="true: refuse unsigned sign-in requests; false: accept them.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Require (or stop requiring) signed sign-in requests from the service provider."""
+    ctx = _Context(tenant, config)
+    sp = ctx.enterprise(ctx.view(key))
+    try:
+        ctx.credentials.require_signed_requests(sp.id, required)
+    except DomainError as exc:
+        raise fail(_message(exc)) from None
+    typer.echo(f"requireSignedRequests: {str(required).lower()}")

@@ -101,6 +101,7 @@ def service_principal(view: SpView, select: list[str] | None = None, *, single: 
         # Graph lists a token-signing certificate twice: the public half (Verify) and the private half (Sign).
         credentials.append(key_credential(row, with_key=with_key))
         credentials.append(key_credential(row, with_key=False, usage="Sign", key_id=sign_key_id(row.key_id)))
+    credentials.extend(key_credential(row, with_key=with_key) for row in view.verification)
     out = to_wire(
         SERVICE_PRINCIPAL,
         view.sp,

@@ -33,6 +33,7 @@ from hospes.storage.tables_sso import KeyCredential as KeyCredential
 
 CLIENT_ASSERTION = "client_assertion"
 TOKEN_SIGNING = "token_signing"
+REQUEST_VERIFICATION = "request_verification"
 MAX_APP_CERTIFICATES = 20
 MAX_SIGNING_YEARS = 3
 _SIGN_KEY_NAMESPACE = uuid.UUID("3b0d7c4e-2a51-4e0e-9f57-8c1b6a0f2d19")
@@ -131,11 +132,13 @@ def _not_guid(value: str) -> bool:
     return False
 
 
-def signing_certificates(session: Session, sp: ServicePrincipal) -> list[KeyCredential]:
+def signing_certificates(session: Session, sp: ServicePrincipal, purpose: str = TOKEN_SIGNING) -> list[KeyCredential]:
+    """A service principal's token-signing certificates, or (``REQUEST_VERIFICATION``) the service provider's
+    certificates that verify its signed requests."""
     stmt = select(KeyCredential).where(
         KeyCredential.service_principal_id == sp.id,
         KeyCredential.tenant_id == sp.tenant_id,
-        KeyCredential.purpose == TOKEN_SIGNING,
+        KeyCredential.purpose == purpose,
     )
     return list(session.scalars(stmt.order_by(KeyCredential.created_at, KeyCredential.key_id)))
 
@@ -204,6 +207,72 @@ class AppCredentialService(Services):
                 raise NotFoundError(key_id)
             op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
             op.session.delete(row)
+
+    # --- the service provider's request-verification certificates ----------------------------------------------
+    def upload_verification_certificate(
+        self, sp_key: str, data: bytes | str, display_name: str | None = None
+    ) -> KeyCredential:
+        """A SAML service provider's certificate, which verifies the requests it signs (public half only)."""
+        with self.write("ApplicationManagement", "Update service principal") as op:
+            sp = self._sp(op.session, sp_key)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            try:
+                info = read_certificate(data)
+            except CertificateError as exc:
+                raise InvalidInputError(str(exc), target="certificate") from None
+            current = signing_certificates(op.session, sp, REQUEST_VERIFICATION)
+            if any(c.thumbprint == info.thumbprint for c in current):
+                raise InvalidInputError("This certificate is already uploaded.", target="certificate")
+            if len(current) >= MAX_APP_CERTIFICATES:
+                raise InvalidInputError(f"At most {MAX_APP_CERTIFICATES} verification certificates.")
+            if info.end <= op.now:
+                raise InvalidInputError(f"The certificate expired on {info.end:%Y-%m-%d}.", target="certificate")
+            row = KeyCredential(
+                key_id=info.key_id,
+                tenant_id=self.tenant_id,
+                service_principal_id=sp.id,
+                purpose=REQUEST_VERIFICATION,
+                usage="Verify",
+                display_name=(display_name or info.display_name)[:90],
+                custom_key_identifier=custom_key_identifier(info.thumbprint),
+                certificate=info.der_b64,
+                thumbprint=info.thumbprint,
+                start_at=info.start,
+                end_at=info.end,
+                created_at=op.now,
+            )
+            op.session.add(row)
+            op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
+            return row
+
+    def remove_verification_certificate(self, sp_key: str, key_id: str) -> None:
+        """Remove one; the last one cannot go while signed requests are required (nothing could verify them)."""
+        with self.write("ApplicationManagement", "Update service principal") as op:
+            sp = self._sp(op.session, sp_key)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            row = op.session.get(KeyCredential, key_id)
+            if row is None or row.service_principal_id != sp.id or row.purpose != REQUEST_VERIFICATION:
+                raise NotFoundError(key_id)
+            required = bool((sp.saml_options or {}).get("requireSignedRequests"))
+            if required and len(signing_certificates(op.session, sp, REQUEST_VERIFICATION)) == 1:
+                raise InvalidInputError(
+                    "Signed requests are required: turn that off, or upload another certificate, first.",
+                    target="keyId",
+                )
+            op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
+            op.session.delete(row)
+
+    def require_signed_requests(self, sp_key: str, required: bool) -> None:
+        with self.write("ApplicationManagement", "Update service principal") as op:
+            sp = self._sp(op.session, sp_key)
+            op.target("ServicePrincipal", sp.id, sp.display_name)
+            if required and not signing_certificates(op.session, sp, REQUEST_VERIFICATION):
+                raise InvalidInputError(
+                    "Upload the service provider's certificate first: it is what verifies the signed requests.",
+                    target="require_signed",
+                )
+            sp.saml_options = {**(sp.saml_options or {}), "requireSignedRequests": required}
+            op.details["requireSignedRequests"] = required
 
     # --- token-signing certificates -------------------------------------------------------------------------
     def list_signing_certificates(self, sp_key: str) -> list[KeyCredential]:

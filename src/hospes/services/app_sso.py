@@ -23,7 +23,7 @@ from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser, source_value
 from hospes.saml.claims import NAME_ID_SOURCES as NAME_ID_SOURCES
 from hospes.saml.nameid import EMAIL, FORMATS, UNSPECIFIED
-from hospes.services.app_credentials import KeyCredential, signing_certificates
+from hospes.services.app_credentials import REQUEST_VERIFICATION, KeyCredential, signing_certificates
 from hospes.services.apps import (
     APPLICATION_NAMES,
     GRAPH_APP_ID,
@@ -46,6 +46,7 @@ class SsoView:
     sp: ServicePrincipal
     app: Application
     certificates: list[KeyCredential]
+    verification: list[KeyCredential]  # the service provider's certificates for its signed requests
 
     @property
     def mode(self) -> str:
@@ -59,6 +60,7 @@ class SsoView:
             "algorithm": "sha1" if options.get("algorithm") == "sha1" else "sha256",
             "nameIdFormat": options.get("nameIdFormat") or EMAIL,
             "nameIdSource": options.get("nameIdSource") or "userprincipalname",
+            "requireSignedRequests": bool(options.get("requireSignedRequests")),
         }
 
     @property
@@ -99,7 +101,8 @@ class SsoSettings(AppService):
     def view(self, sp_id: str) -> SsoView:
         with self.read() as session:
             sp, app = self._pair(session, sp_id)
-            return SsoView(sp, app, signing_certificates(session, sp))
+            verification = signing_certificates(session, sp, REQUEST_VERIFICATION)
+            return SsoView(sp, app, signing_certificates(session, sp), verification)
 
     def set_mode(self, sp_id: str, mode: str) -> None:
         if mode not in MODES:

@@ -10,7 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
-from hospes.services.app_credentials import KeyCredential, app_certificates, signing_certificates
+from hospes.services.app_credentials import (
+    REQUEST_VERIFICATION,
+    KeyCredential,
+    app_certificates,
+    signing_certificates,
+)
 from hospes.services.apps import Application, AppService, ClientSecret, ServicePrincipal
 from hospes.services.listing import ListQuery, Page, list_page
 
@@ -38,6 +43,7 @@ class SpView:
     roles: list[dict[str, Any]]
     application: Application | None
     certificates: list[KeyCredential] = field(default_factory=list)
+    verification: list[KeyCredential] = field(default_factory=list)  # verify the service provider's requests
 
     @property
     def reply_urls(self) -> list[str]:
@@ -56,7 +62,8 @@ class AppViews(AppService):
 
     def _sp_view(self, session: Session, sp: ServicePrincipal) -> SpView:
         app = session.get(Application, sp.application_id) if sp.application_id else None
-        return SpView(sp, self.sp_roles(session, sp), app, signing_certificates(session, sp))
+        verification = signing_certificates(session, sp, REQUEST_VERIFICATION)
+        return SpView(sp, self.sp_roles(session, sp), app, signing_certificates(session, sp), verification)
 
     def application(self, key: str) -> AppView:
         with self.read() as session:

@@ -23,7 +23,7 @@ from hospes.services.app_sso import (
 )
 from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage
-from hospes.web.portal.app_forms import reason_of
+from hospes.web.portal.app_forms import certificate_upload, reason_of
 from hospes.web.portal.deps import AppsDep
 
 router = APIRouter(include_in_schema=False)
@@ -73,6 +73,9 @@ def _page(
         "cert-new": _("A new signing certificate was created."),
         "cert-active": _("The signing certificate is now active."),
         "cert-removed": _("The signing certificate was removed."),
+        "verification-added": _("The verification certificate was uploaded."),
+        "verification-removed": _("The verification certificate was removed."),
+        "verification": _("The verification setting was saved."),
     }
     search = admin.page.request.query_params.get("preview", "")[:256]
     preview = _sso(admin).name_id_preview(view.sp.id, search) if view.mode == "saml" else []
@@ -257,3 +260,61 @@ def certificate_download(admin: AppsDep, sp_id: str, key_id: str) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/sso/verification")
+async def verification_upload(admin: AppsDep, sp_id: str) -> Response:
+    """The service provider's certificate, which verifies the requests it signs."""
+    view = _view(admin, sp_id)
+    data, description = await certificate_upload(admin)
+    if not data.strip():
+        error = admin._("Choose a certificate file (.cer, .crt or .pem) of at most 64 KB, or paste one.")
+        return _page(admin, view, 400, errors={"verification": error})
+    try:
+        _credentials(admin).upload_verification_certificate(view.sp.id, data, description or None)
+    except DomainError as exc:
+        return _page(admin, view, 400, errors={"verification": reason_of(admin, exc)})
+    return admin.redirect(f"/apps/{view.sp.id}/sso", done="verification-added")
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/sso/require-signed")
+async def require_signed(admin: AppsDep, sp_id: str) -> Response:
+    view = _view(admin, sp_id)
+    form = await admin.form()
+    try:
+        _credentials(admin).require_signed_requests(view.sp.id, form.flag("require_signed"))
+    except DomainError as exc:
+        return _page(admin, view, 400, errors={"require_signed": reason_of(admin, exc)})
+    return admin.redirect(f"/apps/{view.sp.id}/sso", done="verification")
+
+
+@router.get("/{tenant}/admin/apps/{sp_id}/sso/verification/{key_id}/remove")
+def verification_remove_confirm(admin: AppsDep, sp_id: str, key_id: str) -> Response:
+    view = _view(admin, sp_id)
+    row = next((c for c in view.verification if c.key_id == key_id), None)
+    if row is None:
+        return admin.not_found()
+    _ = admin._
+    return admin.render(
+        "portal/app_confirm.html",
+        title=_("Remove verification certificate"),
+        subject=f"{row.display_name} ({row.thumbprint})",
+        consequence=_("Requests signed with this certificate will no longer be accepted. This cannot be undone."),
+        action=f"{admin.admin}/apps/{view.sp.id}/sso/verification/{row.key_id}/remove",
+        back=f"{admin.admin}/apps/{view.sp.id}/sso",
+        crumbs=[(f"{admin.admin}/apps/{view.sp.id}", view.sp.display_name)],
+        button=_("Remove"),
+    )
+
+
+@router.post("/{tenant}/admin/apps/{sp_id}/sso/verification/{key_id}/remove")
+async def verification_remove(admin: AppsDep, sp_id: str, key_id: str) -> Response:
+    view = _view(admin, sp_id)
+    await admin.form()
+    try:
+        _credentials(admin).remove_verification_certificate(view.sp.id, key_id[:64])
+    except NotFoundError:
+        return admin.not_found()
+    except DomainError as exc:
+        return _page(admin, view, 400, errors={"verification": reason_of(admin, exc)})
+    return admin.redirect(f"/apps/{view.sp.id}/sso", done="verification-removed")
