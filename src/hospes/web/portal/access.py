@@ -41,6 +41,7 @@ from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
 from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
+from hospes.web.portal.plain import plain_message
 from hospes.web.portal.wording import Wording
 from hospes.web.render import CSP
 from hospes.web.security import same_origin
@@ -164,6 +165,7 @@ class AdminPage:
             country=self.country,
             word=Wording(self._, self.page.lang),
             lang_href=self.lang_href,
+            plain=self.plain_text,
             **context,
         )
         response.headers["Content-Security-Policy"] = PORTAL_CSP
@@ -198,6 +200,17 @@ class AdminPage:
             return self.queries.app(sp_id[:64])
         except NotFoundError:
             raise PageExit(self.not_found()) from None
+
+    def plain_text(self, message: str | None) -> str:
+        return plain_message(self._, message or "")
+
+    def plain(self, exc: DomainError) -> str:
+        """A service error in plain words, in the page's language."""
+        return plain_message(self._, exc.message)
+
+    def plain_errors(self, exc: DomainError, fields: dict[str, str], default: str = "_form") -> dict[str, str]:
+        """As ``field_errors``, in plain words."""
+        return {field: plain_message(self._, message) for field, message in field_errors(exc, fields, default).items()}
 
     def forbidden(self) -> Response:
         return forbidden(self.page, self.access)

@@ -75,7 +75,7 @@ async def new_group_submit(admin: GroupAdminDep) -> Response:
     try:
         group = admin.groups.create(body, [], owners)
     except DomainError as exc:
-        return admin.render("portal/group_new.html", 400, values=values, errors={"_form": exc.message})
+        return admin.render("portal/group_new.html", 400, values=values, errors={"_form": admin.plain(exc)})
     return admin.redirect(f"/groups/{group.id}", done="created")
 
 
@@ -144,7 +144,7 @@ async def add_reference(admin: GroupManagerDep, group_id: str, relation: str) ->
             except ConflictError:
                 error = _("Already in the group.") if field == "member" else _("Already an owner.")
             except DomainError as exc:
-                error = exc.message
+                error = admin.plain(exc)
     if error is not None:
         return _group_page(admin, detail, 400, errors={field: error}, values={field: key})
     return admin.redirect(f"/groups/{detail.group.id}", done="added")
@@ -166,7 +166,7 @@ async def remove_reference(admin: GroupManagerDep, group_id: str, relation: str,
     try:
         admin.groups.remove_reference(detail.group.id, field, target.id)
     except DomainError as exc:
-        return _group_page(admin, detail, 400, errors={field: exc.message})
+        return _group_page(admin, detail, 400, errors={field: admin.plain(exc)})
     return admin.redirect(f"/groups/{detail.group.id}", done="removed")
 
 
@@ -189,7 +189,7 @@ async def edit_submit(admin: GroupAdminDep, group_id: str) -> Response:
                 g.id, {"display_name": values["name"], "description": values["description"] or None}, []
             )
         except DomainError as exc:
-            errors = {"_form": exc.message}
+            errors = {"_form": admin.plain(exc)}
     if errors:
         return admin.render("portal/group_edit.html", 400, g=g, values=values, errors=errors)
     return admin.redirect(f"/groups/{g.id}", done="saved")

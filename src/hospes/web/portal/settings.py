@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from hospes.domain.errors import DomainError
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, GUEST_ACCESS_ROLES
-from hospes.web.portal.access import AdminPage, field_errors
+from hospes.web.portal.access import AdminPage
 from hospes.web.portal.deps import CollaborationDep, OrganizationDep
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +65,7 @@ async def save_collaboration(admin: CollaborationDep) -> Response:
             allow_guests_to_leave=values["allow_guests_to_leave"],
         )
     except DomainError as exc:
-        errors = field_errors(
+        errors = admin.plain_errors(
             exc,
             {
                 "allowInvitesFrom": "allow_invites_from",
@@ -127,7 +127,7 @@ async def save_organization(admin: OrganizationDep) -> Response:
     try:
         admin.organization.update(current["id"], body)
     except DomainError as exc:
-        errors = field_errors(
+        errors = admin.plain_errors(
             exc, {"privacyProfile": "privacy_url", "preferredLanguage": "language", "displayName": "name"}, "_form"
         )
         return admin.render(

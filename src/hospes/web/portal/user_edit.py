@@ -98,7 +98,7 @@ async def edit_submit(admin: UserAdminDep, user_id: str) -> Response:
     try:
         admin.users.update(detail.user.id, changes)
     except DomainError as exc:
-        return _edit_page(admin, detail, values, {"_form": exc.message})
+        return _edit_page(admin, detail, values, {"_form": admin.plain(exc)})
     return admin.redirect(f"/users/{detail.user.id}", done="saved")
 
 

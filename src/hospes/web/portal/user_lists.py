@@ -159,7 +159,7 @@ async def act_on_selected(admin: UserAdminDep) -> Response:
             action=action,
             title=title,
             consequence=consequence,
-            problem=exc.message,
+            problem=admin.plain(exc),
             back=back,
         )
     done = {"delete": "deleted", "restore": "restored", "purge": "purged"}[action]

@@ -41,7 +41,7 @@ async def add_role(admin: RolesDep, user_id: str) -> Response:
     except ConflictError:
         return _refused(admin, detail, admin._("The user already has this role."))
     except DomainError as exc:
-        return _refused(admin, detail, exc.message)
+        return _refused(admin, detail, admin.plain(exc))
     return admin.redirect(f"/users/{detail.user.id}", done="role-added")
 
 
@@ -56,5 +56,5 @@ async def remove_role(admin: RolesDep, user_id: str, role_id: str) -> Response:
     try:
         admin.directory_roles.remove_member(role_id, detail.user.id)
     except DomainError as exc:
-        return _refused(admin, detail, exc.message)
+        return _refused(admin, detail, admin.plain(exc))
     return admin.redirect(f"/users/{detail.user.id}", done="role-removed")

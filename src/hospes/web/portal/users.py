@@ -20,7 +20,7 @@ from hospes.services.invitations.onboarding import AppGrant, invite_with_access
 from hospes.services.tenants import generate_password
 from hospes.services.user_views import UserDetail
 from hospes.web.exits import PageExit
-from hospes.web.portal.access import AdminPage, Form, field_errors
+from hospes.web.portal.access import AdminPage, Form
 from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
 from hospes.web.portal.results import gone, invitation_outcome, show_later, take
 from hospes.web.portal.wording import Wording
@@ -104,7 +104,7 @@ async def new_user_submit(admin: UserAdminDep) -> Response:
     try:
         user = admin.users.create(body, password, bool(values["force_change"]))
     except DomainError as exc:
-        errors = field_errors(exc, MEMBER_FIELDS, "_form")
+        errors = admin.plain_errors(exc, MEMBER_FIELDS)
         return admin.render("portal/user_new.html", 400, values=values, errors=errors, domains=domains)
     created = {"id": user.id, "display_name": user.display_name, "user_principal_name": user.user_principal_name}
     outcome = {"user": created, "password": password if generated else None}
@@ -185,14 +185,14 @@ async def invite_submit(admin: InviteDep) -> Response:
     try:
         req = parse_invitation(body)
     except DomainError as exc:
-        errors.update(field_errors(exc, INVITE_FIELDS, "_form"))
+        errors.update(admin.plain_errors(exc, INVITE_FIELDS))
     if errors:
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
     grants = [AppGrant(*a.split(":", 1)) for a in values["apps"]]
     try:
         result = invite_with_access(admin.invitations, req, values["groups"], grants)
     except DomainError as exc:
-        errors = field_errors(exc, INVITE_FIELDS, "_form")
+        errors = admin.plain_errors(exc, INVITE_FIELDS)
         return admin.render("portal/invite.html", 400, values=values, errors=errors, groups=groups, apps=apps)
     return show_later(admin, "invite", "/users/invite/done", invitation_outcome(result))
 
@@ -303,7 +303,7 @@ def confirm_action(admin: UserAdminDep, user_id: str, action: str) -> Response:
 
 
 def _failed(admin: AdminPage, detail: UserDetail, exc: DomainError) -> Response:
-    return admin.render("portal/user.html", 400, d=detail, notice=None, error=exc.message)
+    return admin.render("portal/user.html", 400, d=detail, notice=None, error=admin.plain(exc))
 
 
 @router.post("/{tenant}/admin/users/{user_id}/resend")
