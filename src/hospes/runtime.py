@@ -80,7 +80,8 @@ class Runtime:
     @cached_property
     def user_grants(self) -> UserTokenGrants:
         """The token endpoint's ``authorization_code`` and ``refresh_token`` grants; certificates stay loaded."""
-        return UserTokenGrants(self.sessions, self.oidc_tokens, ClientAuthenticator(self.sessions, self.client_secrets))
+        clients = ClientAuthenticator(self.sessions, self.client_secrets)
+        return UserTokenGrants(self.sessions, self.oidc_tokens, clients, self.database.writer_turn)
 
     @cached_property
     def end_session(self) -> EndSession:

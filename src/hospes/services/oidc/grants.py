@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from sqlalchemy import Engine, update
@@ -53,8 +55,16 @@ from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 
 
 class UserTokenGrants:
-    def __init__(self, sessions: sessionmaker[Session], tokens: OidcTokens, clients: ClientAuthenticator) -> None:
-        self.sessions, self.tokens, self.clients = sessions, tokens, clients
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tokens: OidcTokens,
+        clients: ClientAuthenticator,
+        writer_turn: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> None:
+        """``writer_turn``: ``Database.writer_turn``, so refreshes arriving together queue for SQLite's one write
+        lock instead of sleeping in its busy handler."""
+        self.sessions, self.tokens, self.clients, self.writer_turn = sessions, tokens, clients, writer_turn
         self.engine: Engine = sessions.kw["bind"]
         self._graph_sps: dict[str, str] = {}
 

@@ -176,7 +176,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         with self.sessions() as session:
             scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
     successor = secrets_token()
-    with self.engine.begin() as connection:
+    with self.writer_turn(), self.engine.begin() as connection:
         spent = connection.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
         if spent.rowcount != 1:
             connection.execute(_REVOKE, {"family": token.family_id, "now": now})
