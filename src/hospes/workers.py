@@ -23,6 +23,7 @@ from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
 from hospes.services.invitations.jobs_worker import BulkJobWorker
+from hospes.services.oidc.grant_rules import prune_expired_grants
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
 from hospes.storage.engine import Database
@@ -55,6 +56,7 @@ class Housekeeping(BackgroundLoop):
         purge_expired(self.sessions, self.settings.deleted_items_retention_days)
         prune_change_log(self.sessions, self.settings.change_log_retention_days)
         prune_expired_sessions(self.sessions, utcnow())
+        prune_expired_grants(self.sessions, utcnow())
         return False
 
 

@@ -570,3 +570,11 @@ def test_prompt_select_account_and_domain_hint(tenant: TenantHandle, web: TestCl
         asked = fresh.get(_authorize(rp, domain_hint=hint))
         to_login = fresh.get(asked.headers["location"])
         assert to_login.status_code == 303 and f"/{tenant.id}/login?" in to_login.headers["location"]
+
+
+def test_a_disabled_account_is_told_50057(tenant: TenantHandle, web: TestClient) -> None:
+    rp = register_rp(tenant)
+    user = tenant.new_user()
+    assert tenant.patch(f"/users/{user['id']}", json={"accountEnabled": False}).status_code == 204
+    page = _identifier(web, web.get(_authorize(rp)), user["userPrincipalName"])
+    assert page.status_code == 400 and "AADSTS50057" in page.text

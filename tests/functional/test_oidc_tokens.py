@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR
+from hospes.services.oidc.grant_rules import prune_expired_grants
 from hospes.settings import Settings
-from hospes.storage.tables_sso import RefreshToken
+from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 from tests.helpers.clock import FakeClock
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, graph_sp_id, id_token_claims, register_rp
 from tests.helpers.portal import sign_in, sign_in_as_admin
@@ -323,3 +324,23 @@ def test_graph_sp_is_the_resource_of_bare_scopes(tenant: TenantHandle) -> None:
     rp = register_rp(tenant)
     grant = admin_consent(rp, scope="User.Read")
     assert grant["resourceId"] == graph_sp_id(tenant)
+
+
+def test_housekeeping_prunes_spent_codes_and_tokens(
+    tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp)
+    user = tenant.new_user()
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    _redeem(tenant.client, rp, _code(web, rp))
+    with sessions() as session:
+        assert session.scalars(select(RefreshToken).where(RefreshToken.client_id == rp.client_id)).all()
+    prune_expired_grants(sessions, datetime.now(UTC))  # nothing is old enough yet
+    with sessions() as session:
+        assert session.scalars(select(RefreshToken).where(RefreshToken.client_id == rp.client_id)).all()
+        assert session.scalars(select(AuthorizationCode).where(AuthorizationCode.client_id == rp.client_id)).all()
+    prune_expired_grants(sessions, datetime.now(UTC) + timedelta(days=92))
+    with sessions() as session:
+        assert not session.scalars(select(RefreshToken).where(RefreshToken.client_id == rp.client_id)).all()
+        assert not session.scalars(select(AuthorizationCode).where(AuthorizationCode.client_id == rp.client_id)).all()

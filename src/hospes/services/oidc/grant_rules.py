@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Update, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Update, delete, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.oauth import OAuthError
 from hospes.services.oidc.client_auth import ClientProof
 from hospes.services.oidc.scopes import RequestedScopes, ScopeError, parse
 from hospes.storage.tables import User
-from hospes.storage.tables_sso import RefreshToken
+from hospes.storage.tables_redemption import UsedAssertion
+from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 
 REFRESH_LIFETIME = timedelta(days=90)
 SPA_REFRESH_LIFETIME = timedelta(hours=24)
@@ -141,3 +142,15 @@ def check_verifier(challenge: str | None, verifier: str) -> None:
         raise grant_error(
             501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
         )
+
+
+# Codes and refresh tokens stay this long past their end, so a late replay still meets reuse detection.
+SPENT_KEPT = timedelta(days=1)
+
+
+def prune_expired_grants(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Housekeeping: authorization codes, refresh tokens and client-assertion ids past their end."""
+    with sessions.begin() as session:
+        session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= now - SPENT_KEPT))
+        session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now - SPENT_KEPT))
+        session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at <= now))
