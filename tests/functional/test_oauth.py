@@ -523,3 +523,11 @@ def test_client_credentials_without_writes_defers_whatever_writes(
     # A failure on record for this address: even the right secret is left to the full grant.
     assert grants.client_credentials_without_writes(call(tenant.boot.client_secret)) is None
     assert grants.client_credentials(call(tenant.boot.client_secret))[0]
+
+
+def test_token_endpoint_takes_post_only(tenant: TenantHandle) -> None:
+    response = tenant.client.get(f"/{tenant.id}/oauth2/v2.0/token")
+    body = response.json()
+    assert (response.status_code, body["error"], body["error_codes"]) == (400, "invalid_request", [900561])
+    assert body["error_description"].startswith("AADSTS900561: The endpoint only accepts POST requests. Received a GET")
+    assert tenant.client.head(f"/{tenant.id}/oauth2/v2.0/token").status_code == 400

@@ -29,6 +29,7 @@ ERROR_PAGES: dict[int, str] = {
     90023: "The request could not be read (too large, or not a form-encoded body).",
     500011: "The resource of the requested scope is not known to this server.",
     900144: "A required parameter of the request is missing.",
+    900561: "The token endpoint takes POST requests only.",
     1002012: "Client credentials need exactly one scope of the form '{resource}/.default'.",
     700016: "No application with this client id is registered in the tenant.",
     7000112: "The application is disabled.",

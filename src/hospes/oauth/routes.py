@@ -105,6 +105,17 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
     )
 
 
+@router.get("/{tenant}/oauth2/v2.0/token", include_in_schema=False)
+async def token_wrong_method(request: Request) -> JSONResponse:
+    """A token request is a POST; a GET (the address opened in a browser) gets the protocol's own error body, as
+    Entra answers, not the Graph envelope of a 405."""
+    raise OAuthError(
+        "invalid_request",
+        f"The endpoint only accepts POST requests. Received a {request.method} request.",
+        code=900561,
+    )
+
+
 # Entra's claim list minus its cloud_* and msgraph_host entries (Microsoft's cloud names), plus the claims every
 # Hospes ID token carries beyond Entra's defaults (oid, acct, idp for guests, sid, amr, roles and groups).
 CLAIMS_SUPPORTED = [
