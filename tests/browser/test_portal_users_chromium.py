@@ -136,6 +136,9 @@ def test_sort_download_and_delete_chosen_users(
     assert "Carlo Listed" in listed and "Alba Listed" not in listed and "Bruno Listed" not in listed
 
     page.goto(f"{base}/admin/users?filter=deleted")
+    page.get_by_label("Select all users on this page").check()
+    assert page.get_by_label("Select Bruno Listed").is_checked()
+    page.get_by_label("Select all users on this page").uncheck()
     page.get_by_label("Select Alba Listed").check()
     page.get_by_role("button", name="Delete permanently").click()
     page.get_by_role("button", name="Delete these users permanently?").click()

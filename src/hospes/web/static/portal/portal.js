@@ -107,6 +107,16 @@
     });
   });
 
+  // The Users list's "select all": shown only with the script, it checks or clears the page's rows.
+  const all = document.getElementById("select-all");
+  if (all) {
+    const boxes = document.querySelectorAll("input[name=ids]");
+    all.hidden = false;
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+    });
+  }
+
   const progress = document.getElementById("prov-progress");
   if (progress && progress.dataset.pollUrl) {
     const bar = document.getElementById("prov-bar");
