@@ -69,3 +69,13 @@ def test_rule_editor(web: TestClient, tenant: TenantHandle) -> None:
     assert "Processing" in web.get(f"/{tenant.domain}{base}").text
     process(tenant)
     assert members(tenant, group["id"]) == {alice["id"], bob["id"]}
+
+
+def test_the_group_page_refuses_manual_members_of_a_dynamic_group(web: TestClient, tenant: TenantHandle) -> None:
+    sign_in_as_admin(web, tenant)
+    carol = tenant.new_user("carol", department="Ops")
+    group = tenant.new_group("Sales", groupTypes=["DynamicMembership"], membershipRule='user.department -eq "Sales"')
+    added = _post(web, tenant, f"/admin/groups/{group['id']}/members/add", {"member": carol["userPrincipalName"]})
+    assert added.status_code == 400
+    assert "managed by its membershipRule" in html.unescape(added.text)
+    assert members(tenant, group["id"]) == set()
