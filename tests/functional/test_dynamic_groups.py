@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.helpers.dynamic import dynamic_group, later, members, process, processor_for
 from tests.helpers.graph import assert_graph_error
-from tests.helpers.tenants import TenantHandle
+from tests.helpers.tenants import TenantHandle, fetch_token
 
 
 def ref(object_id: str) -> dict[str, str]:
@@ -292,3 +292,32 @@ def test_deleted_restored_and_purged_dynamic_groups(tenant: TenantHandle) -> Non
     assert tenant.patch(f"/users/{alice['id']}", json={"department": "Ops"}).status_code == 204
     process(tenant)
     assert_graph_error(tenant.get(f"/groups/{group['id']}"), 404, "Request_ResourceNotFound")
+
+
+def test_evaluation_needs_users_read_as_well_as_groups_read(tenant: TenantHandle) -> None:
+    alice = tenant.new_user("alice", department="Sales")
+    group = dynamic_group(tenant, "Sales", 'user.department -eq "Sales"')
+    app = tenant.post("/applications", json={"displayName": "Group reader"}).json()
+    sp = tenant.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+    secret = tenant.post(f"/applications/{app['id']}/addPassword", json={}).json()["secretText"]
+    graph = tenant.get("/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'").json()["value"][0]
+
+    def grant(permission: str) -> dict[str, str]:
+        role = next(r for r in graph["appRoles"] if r["value"] == permission)
+        body = {"principalId": sp["id"], "resourceId": graph["id"], "appRoleId": role["id"]}
+        assert tenant.post(f"/servicePrincipals/{sp['id']}/appRoleAssignments", json=body).status_code == 201
+        return {"Authorization": f"Bearer {fetch_token(tenant.client, tenant.id, app['appId'], secret)}"}
+
+    headers = grant("Group.Read.All")
+    path = f"/v1.0/groups/{group['id']}/evaluateDynamicMembership"
+    assert tenant.client.get(f"/v1.0/groups/{group['id']}", headers=headers).status_code == 200
+    refused = tenant.client.post(path, json={"memberId": alice["id"]}, headers=headers)
+    assert_graph_error(refused, 403, "Authorization_RequestDenied")
+    headers = grant("User.Read.All")
+    answer = tenant.client.post(path, json={"memberId": alice["id"]}, headers=headers)
+    assert answer.status_code == 200 and answer.json()["membershipRuleEvaluationResult"] is True
+    assert_graph_error(
+        tenant.client.post(f"/v1.0/groups/{group['id']}/reprocessMembership", headers=headers),
+        403,
+        "Authorization_RequestDenied",
+    )

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from hospes.domain.errors import InvalidInputError
-from hospes.graph.deps import BodyDep, DynamicGroupsReader, DynamicGroupsWriter, RuntimeDep
+from hospes.graph import permissions as perm
+from hospes.graph.deps import BodyDep, DynamicGroupsReader, DynamicGroupsWriter, RuntimeDep, requires
 from hospes.graph.wire import context_url, graph_datetime
 from hospes.membership_rules import Detail
 from hospes.services.dynamic_groups import DynamicGroupService, ProcessingStatus
 
 router = APIRouter()
+# The answer shows the user's property values: reading groups is not enough, the caller must read users too.
+_READS_USERS = [Depends(requires(perm.USERS_READ))]
 
 
 def processing_status(status: ProcessingStatus | None) -> dict[str, Any] | None:
@@ -77,12 +80,12 @@ def _evaluate(state: RuntimeDep, service: DynamicGroupService, body: Any, group_
     return answer
 
 
-@router.post("/groups/evaluateDynamicMembership")
+@router.post("/groups/evaluateDynamicMembership", dependencies=_READS_USERS)
 def evaluate_rule(body: BodyDep, state: RuntimeDep, groups: DynamicGroupsReader) -> dict[str, Any]:
     return _evaluate(state, groups, body, None)
 
 
-@router.post("/groups/{group_id}/evaluateDynamicMembership")
+@router.post("/groups/{group_id}/evaluateDynamicMembership", dependencies=_READS_USERS)
 def evaluate_group(group_id: str, body: BodyDep, state: RuntimeDep, groups: DynamicGroupsReader) -> dict[str, Any]:
     return _evaluate(state, groups, body, group_id)
 
