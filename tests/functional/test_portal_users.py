@@ -167,6 +167,9 @@ def test_sponsors_are_added_by_name_and_removed(web: TestClient, tenant: TenantH
     assert _post(web, tenant, f"/admin/users/{guest['id']}/sponsors/{marta.group(1)}/remove", {}).status_code == 303
     names = [s.get("displayName") for s in tenant.get(f"/users/{guest['id']}/sponsors").json()["value"]]
     assert names == ["Procurement team"]
+    audit = tenant.get("/auditLogs/directoryAudits", params={"$filter": "activityDisplayName eq 'Update user'"})
+    props = [e["targetResources"][0]["modifiedProperties"] for e in audit.json()["value"]]
+    assert [{"displayName": "sponsors", "oldValue": '["Marta Bianchi"]', "newValue": "[null]"}] in props
 
 
 def test_a_group_owner_picks_guests_only(web: TestClient, tenant: TenantHandle) -> None:

@@ -186,6 +186,7 @@ class UserService(Services):
                 )
             )
             op.details["modifiedProperties"] = ["sponsors"]
+            op.details["changes"] = [{"property": "sponsors", "old": None, "new": sponsor.display_name}]
             op.change(ObjectType.USER, user.id, ChangeType.UPDATED, ["sponsors"])
 
     def remove_sponsor(self, key: str, sponsor_id: str) -> None:
@@ -196,7 +197,12 @@ class UserService(Services):
             if link is None or link.tenant_id != self.tenant_id:
                 raise NotFoundError(sponsor_id)
             op.session.delete(link)
+            table: Any = User if link.sponsor_type == "user" else Group
+            gone = op.session.get(table, link.sponsor_id)
             op.details["modifiedProperties"] = ["sponsors"]
+            op.details["changes"] = [
+                {"property": "sponsors", "old": gone.display_name if gone else sponsor_id, "new": None}
+            ]
             op.change(ObjectType.USER, user.id, ChangeType.UPDATED, ["sponsors"])
 
     def soft_delete_many(self, ids: list[str]) -> int:
