@@ -433,3 +433,29 @@ def test_verification_certificates_and_signed_requests(
     assert web.get(f"/{tenant.domain}/admin{base}/verification/{key_id}/remove").status_code == 200
     _done(_post(web, tenant, f"{base}/verification/{key_id}/remove", {"confirm": "yes"}, token), base)
     assert tenant.get(f"/servicePrincipals/{sp['id']}").json()["keyCredentials"] == []
+
+
+def test_faults_in_the_pages_language(web: TestClient, tenant: TenantHandle) -> None:
+    sign_in_as_admin(web, tenant)
+    _, sp = _enterprise_app(tenant)
+    page = web.get(f"/{tenant.domain}/admin/apps/{sp['id']}", params={"lang": "fr"})
+    assert page.status_code == 200 and "Activée pour la connexion des utilisateurs" in html.unescape(page.text)
+    token = csrf_of(page.text)
+    refused = _post(web, tenant, f"/apps/{sp['id']}/properties", {"login_url": "http://x.example/in"}, token)
+    assert refused.status_code == 400
+    error = html.unescape(alerts(refused.text)["login_url"])
+    assert (
+        error
+        == "« http://x.example/in » doit utiliser https (http simple n’est autorisé que pour localhost et 127.0.0.1)."
+    )
+    junk = web.post(
+        f"/{tenant.domain}/admin/registrations/{_app_object(tenant, sp)}/certificates",
+        data={"csrf": token},
+        files={"file": ("x.cer", b"nope", "text/plain")},
+    )
+    assert "Ce n’est pas un certificat X.509" in html.unescape(alerts(junk.text)["certificate"])
+
+
+def _app_object(tenant: TenantHandle, sp: dict[str, Any]) -> str:
+    found = tenant.get(f"/applications?$filter=appId eq '{sp['appId']}'").json()["value"]
+    return str(found[0]["id"])

@@ -30,7 +30,12 @@ MAX_CERTIFICATE_BYTES = 16 * 1024
 
 
 class CertificateError(ValueError):
-    """The bytes given are not one usable X.509 certificate; the message says why, for people."""
+    """The bytes given are not one usable X.509 certificate; the message says why, for people (``template`` and
+    ``params`` let a page say it in its language)."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template % params if params else template)
+        self.template, self.params = template, params
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def load_certificate(data: bytes | str) -> x509.Certificate:
     if not raw.strip():
         raise CertificateError("The certificate is empty.")
     if len(raw) > MAX_CERTIFICATE_BYTES:
-        raise CertificateError("The certificate is too large (at most 16 KB).")
+        raise CertificateError("The certificate is too large (at most %(num)d KB).", num=MAX_CERTIFICATE_BYTES // 1024)
     stripped = raw.strip()
     if stripped.startswith(b"-----BEGIN") and b"PRIVATE KEY" in stripped:
         raise CertificateError("This is a private key. Upload the certificate (public key) only.")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import secret_box
 from hospes.cli.common import ConfigOpt, TenantOpt, fail, load, open_database, resolve_tenant_id
 from hospes.cli.directory import app_app as app_app  # the `hospes app` group, with these commands added
-from hospes.domain.app_registration import RegistrationError
+from hospes.domain.app_registration import PlainError
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.principals import system_principal
 from hospes.services.app_credentials import AppCredentialService
@@ -80,7 +80,7 @@ class _Context:
 
 
 def _message(exc: DomainError) -> str:
-    return exc.reason if isinstance(exc, RegistrationError) else exc.message
+    return exc.reason if isinstance(exc, PlainError) else exc.message
 
 
 def _print(out: dict[str, Any], as_json: bool) -> None:

@@ -46,57 +46,65 @@ APPLICATION_ATTR_NAMES = {
 }
 
 
-class RegistrationError(InvalidInputError):
-    """Graph's 400 for a property of an application or service principal, plus ``reason``: the same fault said for
-    people (the portal shows it next to the field)."""
+class PlainError(InvalidInputError):
+    """A fault with a sentence for people beside the API's message: ``template % params`` (``reason``), which a
+    page can translate (the template is the catalog's message id)."""
 
-    def __init__(self, prop: str, resource: str, reason: str) -> None:
-        super().__init__(
-            f"Invalid value specified for property '{prop}' of resource '{resource}'. {reason}", target=prop
-        )
-        self.reason = reason
+    def __init__(self, message: str, template: str, params: dict[str, Any], target: str | None = None) -> None:
+        super().__init__(message, target=target)
+        self.template, self.params = template, params
+        self.reason = template % params if params else template
 
 
-def _app_error(prop: str, reason: str) -> RegistrationError:
-    return RegistrationError(prop, "Application", reason)
+class RegistrationError(PlainError):
+    """Graph's 400 for a property of an application or service principal, followed by the reason."""
+
+    def __init__(self, prop: str, resource: str, template: str, **params: Any) -> None:
+        reason = template % params if params else template
+        message = f"Invalid value specified for property '{prop}' of resource '{resource}'. {reason}"
+        super().__init__(message, template, params, target=prop)
+
+
+def _app_error(prop: str, template: str, **params: Any) -> RegistrationError:
+    return RegistrationError(prop, "Application", template, **params)
 
 
 def check_uri(value: Any, prop: str, *, custom_schemes: bool = False, resource: str = "Application") -> str:
     """One redirect or logout URI, or a RegistrationError saying what is wrong with it."""
 
-    def bad(reason: str) -> RegistrationError:
-        return RegistrationError(prop, resource, reason)
+    def bad(template: str, **params: Any) -> RegistrationError:
+        return RegistrationError(prop, resource, template, **params)
 
     if not isinstance(value, str) or not value.strip():
         raise bad("Each URI must be a non-empty string.")
     if value != value.strip() or any(c.isspace() or ord(c) < 32 for c in value):
-        raise bad(f"'{value}' contains spaces or control characters.")
+        raise bad("'%(uri)s' contains spaces or control characters.", uri=value)
     if len(value) > MAX_URI_LENGTH:
-        raise bad(f"A URI can be at most {MAX_URI_LENGTH} characters long.")
+        raise bad("A URI can be at most %(num)d characters long.", num=MAX_URI_LENGTH)
     if "#" in value:
-        raise bad(f"'{value}' has a fragment (#...); redirect URIs cannot have one.")
+        raise bad("'%(uri)s' has a fragment (#...); redirect URIs cannot have one.", uri=value)
     if bad_chars := sorted(_FORBIDDEN_CHARS & set(value)):
-        raise bad(f"'{value}' contains characters that are not allowed: {' '.join(bad_chars)}")
+        raise bad("'%(uri)s' contains characters that are not allowed: %(chars)s", uri=value, chars=" ".join(bad_chars))
     try:
         parts = urlsplit(value)
         host = parts.hostname
     except ValueError:
-        raise bad(f"'{value}' isn't a valid URI.") from None
+        raise bad("'%(uri)s' isn't a valid URI.", uri=value) from None
     scheme = parts.scheme.lower()
     if not scheme:
-        raise bad(f"'{value}' isn't an absolute URI (it needs https://...).")
+        raise bad("'%(uri)s' isn't an absolute URI (it needs https://...).", uri=value)
     if scheme in ("https", "http"):
         if not host:
-            raise bad(f"'{value}' has no host name.")
+            raise bad("'%(uri)s' has no host name.", uri=value)
         if scheme == "http" and host not in LOOPBACK_HOSTS:
-            raise bad(f"'{value}' must use https (plain http is allowed only for localhost and 127.0.0.1).")
+            raise bad("'%(uri)s' must use https (plain http is allowed only for localhost and 127.0.0.1).", uri=value)
         if parts.username is not None or parts.password is not None:
-            raise bad(f"'{value}' contains a user name or password.")
+            raise bad("'%(uri)s' contains a user name or password.", uri=value)
         return value
     if not custom_schemes:
-        raise bad(f"'{value}' must use https (custom schemes are allowed only for mobile and desktop apps).")
+        raise bad("'%(uri)s' must use https (custom schemes are allowed only for mobile and desktop apps).", uri=value)
     if scheme in _FORBIDDEN_SCHEMES:
-        raise bad(f"The scheme '{scheme}' cannot be used for a redirect URI.")
+        raise bad("The scheme '%(scheme)s' cannot be used for a redirect URI.", scheme=scheme)
     return value
 
 
@@ -124,15 +132,22 @@ def check_identifier_uris(value: Any) -> list[str]:
         if not isinstance(uri, str) or not uri.strip() or uri != uri.strip():
             raise _app_error("identifierUris", "Each identifier must be a non-empty string without spaces.")
         if len(uri) > MAX_URI_LENGTH or "*" in uri or "#" in uri or any(c.isspace() for c in uri):
-            raise _app_error("identifierUris", f"'{uri}': at most {MAX_URI_LENGTH} characters, no spaces, '*' or '#'.")
+            raise _app_error(
+                "identifierUris",
+                "'%(uri)s': at most %(num)d characters, no spaces, '*' or '#'.",
+                uri=uri,
+                num=MAX_URI_LENGTH,
+            )
         scheme, sep, rest = uri.partition(":")
         if not sep or not scheme.isascii() or not scheme[:1].isalpha() or not rest:
-            raise _app_error("identifierUris", f"'{uri}' isn't an absolute URI (e.g. api://..., https://..., urn:...).")
+            raise _app_error(
+                "identifierUris", "'%(uri)s' isn't an absolute URI (e.g. api://..., https://..., urn:...).", uri=uri
+            )
         out.append(uri)
     if len(set(out)) != len(out):
         raise _app_error("identifierUris", "The list contains the same identifier twice.")
     if len(out) > 50:
-        raise _app_error("identifierUris", "An application can have at most 50 identifiers.")
+        raise _app_error("identifierUris", "An application can have at most %(num)d identifiers.", num=50)
     return out
 
 
@@ -146,7 +161,9 @@ def check_group_claims(value: Any) -> str | None:
     parts = [p.strip() for p in value.split(",") if p.strip()]
     known = {v.lower(): v for v in GROUP_CLAIM_VALUES}
     if not parts or any(p.lower() not in known for p in parts):
-        raise _app_error("groupMembershipClaims", f"Use one or more of: {', '.join(GROUP_CLAIM_VALUES)}.")
+        raise _app_error(
+            "groupMembershipClaims", "Use one or more of: %(values)s.", values=", ".join(GROUP_CLAIM_VALUES)
+        )
     names = [known[p.lower()] for p in parts]
     if len(names) > 1 and ("None" in names or "All" in names):
         raise _app_error("groupMembershipClaims", "None and All cannot be combined with other values.")
@@ -159,7 +176,7 @@ def _guid(value: Any, prop: str) -> str:
             return str(uuid.UUID(value))
         except ValueError:
             pass
-    raise _app_error(prop, f"'{value}' isn't a GUID.")
+    raise _app_error(prop, "'%(value)s' isn't a GUID.", value=value)
 
 
 def _members(value: Any, prop: str, allowed: set[str]) -> dict[str, Any]:
@@ -168,7 +185,7 @@ def _members(value: Any, prop: str, allowed: set[str]) -> dict[str, Any]:
     body = {k: v for k, v in value.items() if k != "@odata.type"}
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise _app_error(prop, f"Unsupported member(s): {', '.join(unknown)}.")
+        raise _app_error(prop, "Unsupported member(s): %(names)s.", names=", ".join(unknown))
     return body
 
 
@@ -211,7 +228,7 @@ def check_permission_scopes(value: Any) -> list[dict[str, Any]]:
         if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope) or scope.startswith("."):
             raise _app_error(prop, "Each scope needs a value without spaces (e.g. Files.Read).")
         if scope.lower() in seen:
-            raise _app_error(prop, f"The scope '{scope}' is declared twice.")
+            raise _app_error(prop, "The scope '%(scope)s' is declared twice.", scope=scope)
         seen.add(scope.lower())
         kind = body.get("type", "User")
         if kind not in ("User", "Admin"):
@@ -240,7 +257,7 @@ def check_optional_claims(value: Any) -> dict[str, Any] | None:
     for kind in _CLAIM_KINDS:
         claims = body.get(kind) or []
         if not isinstance(claims, list):
-            raise _app_error(prop, f"{kind} must be a list.")
+            raise _app_error(prop, "%(kind)s must be a list.", kind=kind)
         items = []
         for claim in claims:
             entry = _members(claim, prop, {"name", "source", "essential", "additionalProperties"})
@@ -328,19 +345,21 @@ def application_changes(extras: Mapping[str, Any], values: Mapping[str, Any]) ->
 
 def check_redirect_total(uris: Mapping[str, list[str]]) -> None:
     if sum(len(v) for v in uris.values()) > MAX_REDIRECT_URIS:
-        raise _app_error("web.redirectUris", f"An application can have at most {MAX_REDIRECT_URIS} redirect URIs.")
+        raise _app_error(
+            "web.redirectUris", "An application can have at most %(num)d redirect URIs.", num=MAX_REDIRECT_URIS
+        )
 
 
 def service_principal_changes(values: Mapping[str, Any]) -> dict[str, Any]:
     """The single sign-on properties of a service principal's POST or PATCH body, checked."""
 
-    def bad(prop: str, reason: str) -> RegistrationError:
-        return RegistrationError(prop, "ServicePrincipal", reason)
+    def bad(prop: str, template: str, **params: Any) -> RegistrationError:
+        return RegistrationError(prop, "ServicePrincipal", template, **params)
 
     out: dict[str, Any] = {}
     mode = values.get("preferred_single_sign_on_mode")
     if mode is not None and mode not in SSO_MODES:
-        raise bad("preferredSingleSignOnMode", f"Use one of: {', '.join(SSO_MODES)} (or null).")
+        raise bad("preferredSingleSignOnMode", "Use one of: %(values)s (or null).", values=", ".join(SSO_MODES))
     for attr, prop in (("login_url", "loginUrl"), ("logout_url", "logoutUrl")):
         if attr in values:
             url = values[attr]
@@ -357,7 +376,9 @@ def service_principal_changes(values: Mapping[str, Any]) -> dict[str, Any]:
                 raise bad("samlSingleSignOnSettings", "Only relayState can be set.")
             relay = body.get("relayState")
             if relay is not None and (not isinstance(relay, str) or len(relay.encode()) > MAX_RELAY_STATE):
-                raise bad("samlSingleSignOnSettings", f"The relay state is text of at most {MAX_RELAY_STATE} bytes.")
+                raise bad(
+                    "samlSingleSignOnSettings", "The relay state is text of at most %(num)d bytes.", num=MAX_RELAY_STATE
+                )
             out["saml_single_sign_on_settings"] = {"relayState": relay or None}
     thumbprint = values.get("preferred_token_signing_key_thumbprint")
     if thumbprint is not None:

@@ -26,6 +26,7 @@ from hospes.auth.certificates import (
     seal_private_key,
 )
 from hospes.auth.crypto import SecretBox
+from hospes.domain.app_registration import PlainError, RegistrationError
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.services.base import Services, Write
 from hospes.storage.tables import Application, ServicePrincipal
@@ -49,16 +50,21 @@ def sign_key_id(key_id: str) -> str:
     return str(uuid.uuid5(_SIGN_KEY_NAMESPACE, key_id))
 
 
-def _bad(reason: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"Invalid value specified for property 'keyCredentials' of resource 'Application'. {reason}",
-        target="keyCredentials",
-    )
+def _bad(template: str, **params: Any) -> RegistrationError:
+    return RegistrationError("keyCredentials", "Application", template, **params)
+
+
+def _plain(template: str, target: str | None = None, **params: Any) -> PlainError:
+    return PlainError(template % params if params else template, template, params, target)
+
+
+def _certificate_error(exc: CertificateError, target: str) -> PlainError:
+    return _plain(exc.template, target, **exc.params)
 
 
 def _new_app_certificate(op: Write, app: Application, info: CertificateInfo, name: str | None) -> KeyCredential:
     if info.end <= op.now:
-        raise _bad(f"The certificate {info.thumbprint} expired on {info.end:%Y-%m-%d}.")
+        raise _bad("The certificate expired on %(date)s.", date=f"{info.end:%Y-%m-%d}")
     return KeyCredential(
         key_id=info.key_id,
         tenant_id=app.tenant_id,
@@ -87,7 +93,7 @@ def replace_app_certificates(op: Write, app: Application, entries: Any) -> None:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise _bad("Expected a list of keyCredential objects.")
     if len(entries) > MAX_APP_CERTIFICATES:
-        raise _bad(f"An application can have at most {MAX_APP_CERTIFICATES} certificates.")
+        raise _bad("An application can have at most %(num)d certificates.", num=MAX_APP_CERTIFICATES)
     existing = {c.key_id: c for c in app_certificates(op.session, app)}
     keep: set[str] = set()
     added: list[KeyCredential] = []
@@ -113,7 +119,7 @@ def replace_app_certificates(op: Write, app: Application, entries: Any) -> None:
         try:
             info = read_certificate(key, key_id)
         except CertificateError as exc:
-            raise _bad(str(exc)) from None
+            raise _bad(exc.template, **exc.params) from None
         added.append(_new_app_certificate(op, app, info, name))
     thumbprints = [existing[k].thumbprint for k in keep] + [c.thumbprint for c in added]
     if len(set(thumbprints)) != len(thumbprints):
@@ -187,12 +193,12 @@ class AppCredentialService(Services):
             try:
                 info = read_certificate(data)
             except CertificateError as exc:
-                raise InvalidInputError(str(exc), target="certificate") from None
+                raise _certificate_error(exc, "certificate") from None
             current = app_certificates(op.session, app)
             if any(c.thumbprint == info.thumbprint for c in current):
-                raise InvalidInputError("This certificate is already uploaded.", target="certificate")
+                raise _plain("This certificate is already uploaded.", "certificate")
             if len(current) >= MAX_APP_CERTIFICATES:
-                raise InvalidInputError(f"An application can have at most {MAX_APP_CERTIFICATES} certificates.")
+                raise _plain("An application can have at most %(num)d certificates.", num=MAX_APP_CERTIFICATES)
             row = _new_app_certificate(op, app, info, display_name or None)
             op.session.add(row)
             op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
@@ -219,14 +225,14 @@ class AppCredentialService(Services):
             try:
                 info = read_certificate(data)
             except CertificateError as exc:
-                raise InvalidInputError(str(exc), target="certificate") from None
+                raise _certificate_error(exc, "certificate") from None
             current = signing_certificates(op.session, sp, REQUEST_VERIFICATION)
             if any(c.thumbprint == info.thumbprint for c in current):
-                raise InvalidInputError("This certificate is already uploaded.", target="certificate")
+                raise _plain("This certificate is already uploaded.", "certificate")
             if len(current) >= MAX_APP_CERTIFICATES:
-                raise InvalidInputError(f"At most {MAX_APP_CERTIFICATES} verification certificates.")
+                raise _plain("At most %(num)d verification certificates.", num=MAX_APP_CERTIFICATES)
             if info.end <= op.now:
-                raise InvalidInputError(f"The certificate expired on {info.end:%Y-%m-%d}.", target="certificate")
+                raise _plain("The certificate expired on %(date)s.", "certificate", date=f"{info.end:%Y-%m-%d}")
             row = KeyCredential(
                 key_id=info.key_id,
                 tenant_id=self.tenant_id,
@@ -255,9 +261,8 @@ class AppCredentialService(Services):
                 raise NotFoundError(key_id)
             required = bool((sp.saml_options or {}).get("requireSignedRequests"))
             if required and len(signing_certificates(op.session, sp, REQUEST_VERIFICATION)) == 1:
-                raise InvalidInputError(
-                    "Signed requests are required: turn that off, or upload another certificate, first.",
-                    target="keyId",
+                raise _plain(
+                    "Signed requests are required: turn that off, or upload another certificate, first.", "keyId"
                 )
             op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
             op.session.delete(row)
@@ -267,9 +272,9 @@ class AppCredentialService(Services):
             sp = self._sp(op.session, sp_key)
             op.target("ServicePrincipal", sp.id, sp.display_name)
             if required and not signing_certificates(op.session, sp, REQUEST_VERIFICATION):
-                raise InvalidInputError(
+                raise _plain(
                     "Upload the service provider's certificate first: it is what verifies the signed requests.",
-                    target="require_signed",
+                    "require_signed",
                 )
             sp.saml_options = {**(sp.saml_options or {}), "requireSignedRequests": required}
             op.details["requireSignedRequests"] = required
@@ -303,7 +308,7 @@ class AppCredentialService(Services):
             try:
                 made = create_signing_certificate(display_name, start=op.now, end=end)
             except CertificateError as exc:
-                raise InvalidInputError(str(exc), target="displayName") from None
+                raise _certificate_error(exc, "displayName") from None
             info = made.info
             row = KeyCredential(
                 key_id=info.key_id,
@@ -342,9 +347,8 @@ class AppCredentialService(Services):
             if row is None or row.service_principal_id != sp.id or row.purpose != TOKEN_SIGNING:
                 raise NotFoundError(key_id)
             if row.thumbprint == sp.preferred_token_signing_key_thumbprint:
-                raise InvalidInputError(
-                    "This is the active signing certificate: activate another one before removing it.",
-                    target="keyId",
+                raise _plain(
+                    "This is the active signing certificate: activate another one before removing it.", "keyId"
                 )
             op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
             op.session.delete(row)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hospes.domain.app_registration import PlainError
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
@@ -110,7 +111,8 @@ class AppPermissions(AppService):
             app = self.find_app(op.session, app_id)
             wanted = requested_graph_permissions(app)
             if not wanted:
-                raise InvalidInputError("Add at least one permission before granting consent.", target="scope")
+                message = "Add at least one permission before granting consent."
+                raise PlainError(message, message, {}, target="scope")
             client = self._client_sp(op.session, app) or self.insert_sp(op, app)
             op.target("ServicePrincipal", client.id, client.display_name)
             grant = self._grant(op.session, client)

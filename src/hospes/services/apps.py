@@ -145,7 +145,8 @@ class AppService(Services):
                 raise RegistrationError(
                     "identifierUris",
                     "Application",
-                    f"Another application of this organization already uses '{sorted(taken)[0]}'.",
+                    "Another application of this organization already uses '%(uri)s'.",
+                    uri=sorted(taken)[0],
                 )
 
     def delete_app(self, key: str) -> None:
