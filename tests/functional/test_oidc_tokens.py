@@ -23,13 +23,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.asgi import create_app
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR
 from hospes.services.oidc.grant_rules import prune_expired_grants
 from hospes.settings import Settings
+from hospes.storage.engine import raw_write
 from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 from tests.helpers.clock import FakeClock
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, graph_sp_id, id_token_claims, register_rp
@@ -344,3 +345,34 @@ def test_housekeeping_prunes_spent_codes_and_tokens(
     with sessions() as session:
         assert not session.scalars(select(RefreshToken).where(RefreshToken.client_id == rp.client_id)).all()
         assert not session.scalars(select(AuthorizationCode).where(AuthorizationCode.client_id == rp.client_id)).all()
+
+
+def test_raw_write_commits_or_rolls_back_as_a_whole(tenant: TenantHandle, database: Any) -> None:
+    """The refresh grant's write path (``storage.engine.raw_write``): typed values stored as a session stores
+    them, and nothing of a block that raised."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    row = {
+        "tenant_id": tenant.id,
+        "family_id": str(uuid.uuid4()),
+        "client_id": "c",
+        "user_id": "u",
+        "sid": None,
+        "scope": "openid",
+        "auth_time": now,
+        "amr": ["pwd", "otp"],
+        "created_at": now,
+        "expires_at": now + timedelta(days=1),
+        "used_at": None,
+        "revoked_at": None,
+    }
+    statement = insert(RefreshToken)
+    with raw_write(database.engine) as write:
+        assert write.execute(statement, {**row, "token_hash": "kept-" + uuid.uuid4().hex}) == 1
+    lost = "lost-" + uuid.uuid4().hex
+    with pytest.raises(RuntimeError), raw_write(database.engine) as write:
+        write.execute(statement, {**row, "token_hash": lost})
+        raise RuntimeError("abandon")
+    with database.sessions() as session:
+        kept = session.scalars(select(RefreshToken).where(RefreshToken.family_id == row["family_id"])).all()
+        assert [(r.amr, r.auth_time, r.expires_at) for r in kept] == [(["pwd", "otp"], now, now + timedelta(days=1))]
+        assert session.get(RefreshToken, lost) is None

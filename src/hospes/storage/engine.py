@@ -196,6 +196,49 @@ def raw_reads(engine: Engine) -> Iterator[RawReads]:
         raw.close()
 
 
+class RawWrite(RawReads):
+    """A short write transaction on one pooled DBAPI connection (``raw_write``): compiled module-level statements,
+    values converted by their columns' types as a session would (JSON, timestamps)."""
+
+    def execute(self, statement: ClauseElement, params: dict[str, Any]) -> int:
+        """Run one INSERT/UPDATE/DELETE; the number of rows it touched."""
+        compiled = _compiled(self.engine, statement)
+        values = compiled.construct_params(params)
+        processors = compiled._bind_processors
+        for key, value in values.items():
+            processor = processors.get(key)
+            if callable(processor):  # a sequence of processors belongs to an expanding IN, which writes never use
+                values[key] = processor(value)
+        positional = self.engine.dialect.positional
+        args: Any = tuple(values[name] for name in compiled.positiontup or ()) if positional else values
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(compiled.string, args)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def raw_write(engine: Engine) -> Iterator[RawWrite]:
+    """One transaction of a few small writes without SQLAlchemy's Connection layer (for the hottest write paths):
+    committed when the block ends, rolled back if it raises. On SQLite it begins IMMEDIATE, as every writer does."""
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "sqlite":
+            cursor = raw.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.close()
+        try:
+            yield RawWrite(engine, raw)
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+    finally:
+        raw.close()
+
+
 def read_one(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """One ``RawReads.one`` on its own checkout: for the read every API request makes (is the calling app still
     enabled?)."""

@@ -31,7 +31,7 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
-from hospes.storage.engine import RawReads, raw_reads
+from hospes.storage.engine import RawReads, raw_reads, raw_write
 from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
 from hospes.storage.tables_sso import RefreshToken
 
@@ -176,12 +176,12 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         with self.sessions() as session:
             scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
     successor = secrets_token()
-    with self.writer_turn(), self.engine.begin() as connection:
-        spent = connection.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
-        if spent.rowcount != 1:
-            connection.execute(_REVOKE, {"family": token.family_id, "now": now})
+    with self.writer_turn(), raw_write(self.engine) as write:
+        spent = write.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
+        if spent != 1:
+            write.execute(_REVOKE, {"family": token.family_id, "now": now})
         else:
-            connection.execute(
+            write.execute(
                 _INSERT,
                 {
                     "token_hash": digest(successor),
@@ -195,9 +195,11 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
                     "amr": token.amr,
                     "created_at": now,
                     "expires_at": token.expires_at if fixed else now + REFRESH_LIFETIME,
+                    "used_at": None,
+                    "revoked_at": None,
                 },
             )
-    if spent.rowcount != 1:
+    if spent != 1:
         raise grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
     if scopes.default or scopes.resource.kind == "app":  # consent or the API's roles to read
         with self.sessions() as session:
