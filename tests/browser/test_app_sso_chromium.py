@@ -1,8 +1,12 @@
-"""An enterprise application in headless Chromium against a real server: assign a guest through the picker, then on
-the Single sign-on page choose SAML, fill the basic SAML configuration (an error under its field, then saved),
-create the signing certificate and download it, change the signing option, read the NameID preview of a
-home-tenant guest and of a one-time-passcode guest, and the page at phone width. Screenshots at 1100 px and 375 px
-go to ``artifacts/browser/<test>/``."""
+"""Enterprise applications in headless Chromium against a real server.
+
+* Single sign-on: assign a guest through the picker, choose SAML, fill the basic SAML configuration (an error under
+  its field, then saved), create and download the signing certificate, change the signing option, read the NameID
+  preview of a home-tenant guest and of a one-time-passcode guest; the page at phone width.
+* Properties: an https error then saved, an app hidden from My Apps (the member's My Apps at 375 px shows only the
+  visible one), delete through its confirmation page, and the registration that stays edited at 375 px.
+
+Screenshots at 1100 px and 375 px go to ``artifacts/browser/<test>/``."""
 
 from __future__ import annotations
 
@@ -124,3 +128,67 @@ def test_single_sign_on_page_end_to_end(
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= 376
     _shot(page, artifacts, "03-sso-375")
+
+
+def test_enterprise_app_properties_my_apps_tiles_and_delete(
+    page: Any, web_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{web_server.base_url}/{boot.domain}"
+    apps = AppService(sessions, system_principal(boot.tenant_id))
+    shown = apps.create_enterprise_app("Wiki", ["User"])
+    hidden = apps.create_enterprise_app("Payroll", ["User"])
+    member_upn = f"mia@{boot.domain}"
+    member = UserService(sessions, system_principal(boot.tenant_id)).create(
+        {"account_enabled": True, "display_name": "Mia", "mail_nickname": "mia", "user_principal_name": member_upn},
+        PASSWORD,
+    )
+    for sp in (shown, hidden):
+        apps.assign(member.id, sp.id, "00000000-0000-0000-0000-000000000000")
+
+    page.goto(f"{base}/login?next=/{boot.domain}/admin")
+    page.get_by_label("Sign-in name").fill(boot.admin_user_principal_name)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/admin")
+    for sp, url in ((shown, "https://wiki.example/"), (hidden, "https://payroll.example/")):
+        page.goto(f"{base}/admin/apps/{sp.id}")
+        page.get_by_label("Sign on URL").fill(url.replace("https", "http"))
+        page.locator("#properties").get_by_role("button", name="Save").click()
+        assert "must use https" in page.locator("#e-login_url").inner_text()
+        page.get_by_label("Sign on URL").fill(url)
+        if sp is hidden:
+            page.get_by_label("Visible to users in My Apps").uncheck()
+        page.locator("#properties").get_by_role("button", name="Save").click()
+        page.wait_for_url(f"{base}/admin/apps/{sp.id}?done=saved")
+    _shot(page, artifacts, "01-properties-saved")
+
+    # The member's My Apps: the visible app only.
+    member_page = page.context.browser.new_context(viewport={"width": 375, "height": 800}, locale="en-US").new_page()
+    member_page.goto(f"{base}/login?next=/{boot.domain}/myapps")
+    member_page.get_by_label("Sign-in name").fill(member_upn)
+    member_page.get_by_label("Password").fill(PASSWORD)
+    member_page.get_by_role("button", name="Sign in").click()
+    member_page.wait_for_url(f"{base}/myapps")
+    tiles = member_page.inner_text("#apps")
+    assert "Wiki" in tiles and "Payroll" not in tiles
+    _shot(member_page, artifacts, "02-my-apps-375")
+    member_page.context.close()
+
+    page.goto(f"{base}/admin/apps/{hidden.id}")
+    page.locator("#delete-app").click()
+    page.wait_for_url(f"{base}/admin/apps/{hidden.id}/delete")
+    _shot(page, artifacts, "03-delete-confirm")
+    page.locator("#confirm-button").click()
+    page.wait_for_url(f"{base}/admin/apps?done=deleted")
+    assert "Payroll" not in page.inner_text("#apps") and "Wiki" in page.inner_text("#apps")
+
+    # The app registration stays; its Authentication at phone width.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{base}/admin/registrations")
+    page.get_by_role("link", name="Payroll").click()
+    page.get_by_label("Web: redirect URIs").fill("https://payroll.example/signin-oidc")
+    page.locator("#authentication").get_by_role("button", name="Save").click()
+    assert "authentication settings were saved" in page.inner_text(".notice")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 376
+    _shot(page, artifacts, "04-registration-375")
