@@ -346,3 +346,17 @@ def test_tenant_isolation_of_credentials_and_settings(tenant: TenantHandle, othe
         other_tenant.patch(f"/servicePrincipals/{other_sp['id']}", json=steal), 400, "Request_BadRequest"
     )
     assert tenant.get(f"/servicePrincipals/{sp['id']}").json()["preferredSingleSignOnMode"] is None
+
+
+def test_service_principals_publish_delegated_scopes(tenant: TenantHandle) -> None:
+    graph_id = "00000003-0000-0000-c000-000000000000"
+    graph = tenant.get(f"/servicePrincipals?$filter=appId eq '{graph_id}'").json()["value"][0]
+    scopes = {s["value"]: s for s in graph["oauth2PermissionScopes"]}
+    assert {"openid", "offline_access", "User.Read", "User.ReadBasic.All", "User.Invite.All"} <= set(scopes)
+    assert all(s["type"] == "User" and s["isEnabled"] for s in scopes.values())
+    # The ids are stable: what a registration lists in requiredResourceAccess.
+    again = tenant.get(f"/servicePrincipals/{graph['id']}").json()["oauth2PermissionScopes"]
+    assert {s["value"]: s["id"] for s in again} == {v: s["id"] for v, s in scopes.items()}
+    api = new_app(tenant, api={"oauth2PermissionScopes": [{"value": "Reports.Read", "type": "Admin"}]})
+    sp = new_sp(tenant, api)
+    assert [s["value"] for s in sp["oauth2PermissionScopes"]] == ["Reports.Read"]

@@ -302,7 +302,9 @@ def test_app_registration_screens(web: TestClient, tenant: TenantHandle, session
     _done(_post(web, tenant, f"{path}/permissions", chosen, token), path)
     rra = tenant.get(f"/applications/{app_id}").json()["requiredResourceAccess"]
     assert rra[0]["resourceAppId"] == "00000003-0000-0000-c000-000000000000"
-    assert len(rra[0]["resourceAccess"]) == 2
+    graph = tenant.get("/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'").json()
+    published = {s["id"]: s["value"] for s in graph["value"][0]["oauth2PermissionScopes"]}
+    assert sorted(published[a["id"]] for a in rra[0]["resourceAccess"]) == ["User.Read", "openid"]
     _done(_post(web, tenant, f"{path}/consent", {}, token), path)
     with sessions() as session:
         grants = list(

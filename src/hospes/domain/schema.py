@@ -273,6 +273,7 @@ SERVICE_PRINCIPAL = Resource(
         _p("replyUrls", None, "str_list", default=True),
         _p("servicePrincipalNames", None, "str_list", default=True),
         _p("keyCredentials", None, "json", default=True, graph_type=_C("keyCredential")),
+        _p("oauth2PermissionScopes", None, "json", default=True, graph_type=_C("permissionScope")),
         _p("appRoles", None, "json", default=True, graph_type=_C("appRole")),
         _p("createdDateTime", "created_at", "datetime", default=True),
     ),

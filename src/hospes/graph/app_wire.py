@@ -11,8 +11,9 @@ from typing import Any
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.graph.wire import graph_datetime, to_wire
 from hospes.services.app_credentials import KeyCredential, custom_key_identifier, sign_key_id
+from hospes.services.app_permissions import graph_permission_scopes
 from hospes.services.app_views import AppView, SpView
-from hospes.services.apps import ClientSecret
+from hospes.services.apps import GRAPH_APP_ID, ClientSecret
 
 
 def password_credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:
@@ -112,9 +113,16 @@ def service_principal(view: SpView, select: list[str] | None = None, *, single: 
             "replyUrls": view.reply_urls,
             "servicePrincipalNames": view.names,
             "keyCredentials": credentials,
+            "oauth2PermissionScopes": _scopes(view),
         },
     )
     if "samlSingleSignOnSettings" in out:  # null until a relay state is set, as in Graph
         relay = (view.sp.saml_single_sign_on_settings or {}).get("relayState")
         out["samlSingleSignOnSettings"] = {"relayState": relay} if relay else None
     return out
+
+
+def _scopes(view: SpView) -> list[dict[str, Any]]:
+    if view.application is not None:
+        return list(view.application.oauth2_permission_scopes)
+    return graph_permission_scopes() if view.sp.app_id == GRAPH_APP_ID else []

@@ -34,6 +34,25 @@ def delegated_scope_id(value: str) -> str:
 _BY_ID = {delegated_scope_id(v): v for v in GRAPH_DELEGATED_PERMISSIONS}
 
 
+def graph_permission_scopes() -> list[dict[str, object]]:
+    """The built-in Microsoft Graph principal's ``oauth2PermissionScopes``: where a client finds the id to put in
+    ``requiredResourceAccess``. Every one is user-consentable in Hospes (``type`` "User"); what a token carrying it
+    may do is still bounded by the signed-in user's rights."""
+    return [
+        {
+            "id": delegated_scope_id(value),
+            "value": value,
+            "type": "User",
+            "isEnabled": True,
+            "adminConsentDisplayName": value,
+            "adminConsentDescription": f"Delegated permission {value}.",
+            "userConsentDisplayName": value,
+            "userConsentDescription": f"Delegated permission {value}.",
+        }
+        for value in GRAPH_DELEGATED_PERMISSIONS
+    ]
+
+
 @dataclass(frozen=True)
 class PermissionsView:
     requested: list[str]  # delegated Graph permissions the registration lists, in the offered order
