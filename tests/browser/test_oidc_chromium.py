@@ -26,6 +26,7 @@ from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD, TenantHandle, fetch_
 
 pytestmark = pytest.mark.live
 _CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
+_LAST_ID_TOKEN: list[str] = []  # the ID tokens _id_token redeemed, newest last
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,7 @@ def _id_token(http: httpx.Client, rp: RelyingParty, arrived: list[str]) -> dict[
         },
     )
     assert tokens.status_code == 200, tokens.text
+    _LAST_ID_TOKEN.append(tokens.json()["id_token"])
     part = tokens.json()["id_token"].split(".")[1]
     claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return claims
@@ -188,3 +190,36 @@ def test_a_home_tenant_guest_signs_into_an_oidc_app(
     claims = _id_token(http, rp, arrived)
     assert claims["tid"] == resource.id and claims["idp"] == f"{live.base_url}/{home.id}/v2.0"
     assert claims["preferred_username"] == bob["userPrincipalName"] and claims["acct"] == 1
+
+
+def test_signing_out_from_the_app_reaches_every_app_of_the_session(
+    page: Any, live: LiveServer, http: httpx.Client, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    """The end-session page's hidden frames load each app's front-channel logout URL under the page's CSP
+    (frame-src), then the browser goes to the registered post-logout URI."""
+    tenant = _tenant(sessions, http, "Contoso")
+    rp = register_rp(tenant, name="Expenses", logout_url="https://rp.example/logout")
+    admin_consent(rp)
+    user = tenant.new_user("olga")
+    logged_out: list[str] = []
+
+    def logout_frame(route: Any) -> None:
+        logged_out.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<p>signed out</p>")
+
+    arrived = _start(page, live, rp)
+    _identify(page, user["userPrincipalName"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{REDIRECT}**")
+    claims = _id_token(http, rp, arrived)
+    page.route("https://rp.example/logout**", logout_frame)  # the latest route is asked first
+    id_token = _LAST_ID_TOKEN[-1]
+    query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": REDIRECT, "state": "bye"})
+    page.goto(f"{live.base_url}/{tenant.id}/oauth2/v2.0/logout?{query}")
+    page.screenshot(path=str(artifacts / "01-signed-out.png"), full_page=True)
+    assert page.locator("#signed-out-count").get_attribute("data-count") == "1"
+    page.wait_for_url(f"{REDIRECT}?state=bye", timeout=15000)
+    assert len(logged_out) == 1
+    frame = parse_qs(urlsplit(logged_out[0]).query)
+    assert frame == {"iss": [f"{live.base_url}/{tenant.id}/v2.0"], "sid": [claims["sid"]]}
