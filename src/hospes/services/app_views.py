@@ -3,6 +3,7 @@ row: credentials, and a service principal's reply URLs and names (which live on 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.services.app_credentials import (
     REQUEST_VERIFICATION,
+    TOKEN_SIGNING,
     KeyCredential,
     app_certificates,
     signing_certificates,
@@ -70,20 +72,69 @@ class AppViews(AppService):
             return self._app_view(session, self.find_app(session, key))
 
     def applications(self, query: ListQuery) -> tuple[Page, list[AppView]]:
+        """A page of applications with their credentials, read in three queries whatever the page size."""
         with self.read() as session:
             page = list_page(session, APPLICATION, Application, [Application.tenant_id == self.tenant_id], query)
-            return page, [self._app_view(session, a) for a in page.rows]
+            ids = [a.id for a in page.rows]
+            secrets: dict[str, list[ClientSecret]] = defaultdict(list)
+            certificates: dict[str, list[KeyCredential]] = defaultdict(list)
+            if ids:
+                for secret in session.scalars(select(ClientSecret).where(ClientSecret.application_id.in_(ids))):
+                    secrets[secret.application_id].append(secret)
+                rows = session.scalars(
+                    select(KeyCredential)
+                    .where(KeyCredential.application_id.in_(ids), KeyCredential.tenant_id == self.tenant_id)
+                    .order_by(KeyCredential.created_at, KeyCredential.key_id)
+                )
+                for row in rows:
+                    certificates[str(row.application_id)].append(row)
+            return page, [AppView(a, secrets[a.id], certificates[a.id]) for a in page.rows]
 
     def service_principal(self, key: str) -> SpView:
         with self.read() as session:
             return self._sp_view(session, self.find_sp(session, key))
 
     def service_principals(self, query: ListQuery) -> tuple[Page, list[SpView]]:
+        """A page of service principals with their applications and certificates, in three queries."""
         with self.read() as session:
             page = list_page(
                 session, SERVICE_PRINCIPAL, ServicePrincipal, [ServicePrincipal.tenant_id == self.tenant_id], query
             )
-            return page, [self._sp_view(session, sp) for sp in page.rows]
+            app_ids = [sp.application_id for sp in page.rows if sp.application_id]
+            apps = (
+                {
+                    a.id: a
+                    for a in session.scalars(
+                        select(Application).where(Application.id.in_(app_ids), Application.tenant_id == self.tenant_id)
+                    )
+                }
+                if app_ids
+                else {}
+            )
+            credentials: dict[tuple[str, str], list[KeyCredential]] = defaultdict(list)
+            sp_ids = [sp.id for sp in page.rows]
+            if sp_ids:
+                rows = session.scalars(
+                    select(KeyCredential)
+                    .where(KeyCredential.service_principal_id.in_(sp_ids), KeyCredential.tenant_id == self.tenant_id)
+                    .order_by(KeyCredential.created_at, KeyCredential.key_id)
+                )
+                for row in rows:
+                    credentials[(str(row.service_principal_id), row.purpose)].append(row)
+            views = []
+            for sp in page.rows:
+                app = apps.get(sp.application_id or "")
+                roles = list(app.app_roles) if app is not None else list(sp.app_roles)
+                views.append(
+                    SpView(
+                        sp,
+                        roles,
+                        app,
+                        credentials[(sp.id, TOKEN_SIGNING)],
+                        credentials[(sp.id, REQUEST_VERIFICATION)],
+                    )
+                )
+            return page, views
 
     def service_principal_of(self, app_id: str) -> ServicePrincipal | None:
         """The enterprise application (service principal) of an application registration, if it has one."""
