@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.principals import Principal
+from hospes.services.guest_policy import GuestPolicyService
 from hospes.storage.tables_sso import SignIn, SsoParticipant
 from tests.helpers.oidc import (
     RelyingParty,
@@ -578,3 +580,59 @@ def test_a_disabled_account_is_told_50057(tenant: TenantHandle, web: TestClient)
     assert tenant.patch(f"/users/{user['id']}", json={"accountEnabled": False}).status_code == 204
     page = _identifier(web, web.get(_authorize(rp)), user["userPrincipalName"])
     assert page.status_code == 400 and "AADSTS50057" in page.text
+
+
+def _accepted_home_guest(tenant: TenantHandle, other_tenant: TenantHandle, web: TestClient) -> dict[str, Any]:
+    """A member of ``other_tenant`` who redeemed an invitation of ``tenant`` with that account; the browser is left
+    signed in at home."""
+    bob = other_tenant.new_user()
+    invite(tenant, bob["userPrincipalName"])
+    rp = register_rp(tenant, name="Redeem helper")
+    admin_consent(rp)
+    went = _identifier(web, web.get(_authorize(rp)), bob["userPrincipalName"])
+    signin = web.get(web.get(went.headers["location"]).headers["location"])
+    home_url = html.unescape(re.search(r'id="home-signin" href="([^"]+)"', signin.text).group(1))  # type: ignore[union-attr]
+    login = web.get(home_url)
+    next_path = parse_qs(urlsplit(home_url).query)["next"][0]
+    data = {"csrf": csrf_of(login.text), "username": bob["userPrincipalName"], "password": PASSWORD, "next": next_path}
+    assertion = web.get(web.post(home_url.split("?")[0], data=data).headers["location"])
+    step = web.get(web.get(path_of(assertion.headers["location"])).headers["location"])
+    review = web.get(step.headers["location"])
+    web.post(f"/{tenant.id}/redeem/consent", data={"csrf": csrf_of(review.text), "decision": "accept"})
+    assert sign_in(web, other_tenant.domain, bob["userPrincipalName"]).status_code == 303  # back home
+    return bob
+
+
+def test_a_guest_signed_in_at_home_needs_no_page(
+    tenant: TenantHandle, other_tenant: TenantHandle, web: TestClient
+) -> None:
+    bob = _accepted_home_guest(tenant, other_tenant, web)
+    rp = register_rp(tenant, logout_url="https://rp.example/logout")
+    admin_consent(rp)
+    silent = web.get(_authorize(rp, prompt="none"))
+    code = answer_of(silent.headers["location"])["code"]
+    claims = id_token_claims(rp, _redeem(rp, code).json()["id_token"], "n-0")
+    assert claims["tid"] == tenant.id and claims["idp"] == f"http://testserver/{other_tenant.id}/v2.0"
+    assert claims["preferred_username"] == bob["userPrincipalName"] and claims["acct"] == 1
+    # Signing out at home signs out of the host's app too.
+    confirm = web.get(f"/{other_tenant.domain}/logout")
+    done = web.post(f"/{other_tenant.domain}/logout", data={"csrf": csrf_of(confirm.text)})
+    frames = re.findall(r'<iframe class="logout-frame" src="([^"]+)"', done.text)
+    assert len(frames) == 1 and f"iss=http%3A%2F%2Ftestserver%2F{tenant.id}%2Fv2.0" in html.unescape(frames[0])
+    assert answer_of(web.get(_authorize(rp, prompt="none")).headers["location"])["error"] == "login_required"
+
+
+def test_a_home_session_is_no_session_for_non_guests_or_untrusted_mfa(
+    tenant: TenantHandle, other_tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp)
+    stranger = other_tenant.new_user()
+    assert sign_in(web, other_tenant.domain, stranger["userPrincipalName"]).status_code == 303
+    assert answer_of(web.get(_authorize(rp, prompt="none")).headers["location"])["error"] == "login_required"
+    _accepted_home_guest(tenant, other_tenant, web)
+    GuestPolicyService(sessions, Principal(tenant.id, "system", "", "test")).update(
+        require_guest_mfa=True, trust_home_mfa=True
+    )
+    # The home session was a password only: this tenant's MFA rule needs the guest sign-in.
+    assert answer_of(web.get(_authorize(rp, prompt="none")).headers["location"])["error"] == "login_required"

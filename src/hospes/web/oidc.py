@@ -33,10 +33,16 @@ def page_failure(page: Page, problem: PageError) -> Response:
 
 
 def signed_in(page: Page) -> SignedIn | None:
+    """The browser's session at this tenant; or, for a guest, their session at their home tenant (single sign-on
+    across the deployment's tenants, as a guest of Entra signed in at home)."""
     live = page.live
-    if live is None or not live.is_full:
+    if live is not None:
+        return SignedIn(live.user, live.sid, live.created_at, tuple(live.amr)) if live.is_full else None
+    elsewhere = page.web.store.load(page.request.cookies.get(page.web.cookies.session), page.now)
+    if elsewhere is None or not elsewhere.is_full or elsewhere.tenant_id == page.tenant.id:
         return None
-    return SignedIn(live.user, live.sid, live.created_at, tuple(live.amr))
+    home = SignedIn(elsewhere.user, elsewhere.sid, elsewhere.created_at, tuple(elsewhere.amr))
+    return page.web.runtime.authorizer.guest_signed_in_at_home(page.tenant.id, home)
 
 
 def caller(page: Page) -> Caller:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ids import new_id
 from hospes.services import sign_in_log
+from hospes.services.guest_policy import load_guest_policy
 from hospes.services.oidc.authorize import (
     CODE_LIFETIME,
     AuthorizationRequest,
@@ -28,6 +29,7 @@ from hospes.services.oidc.claims import OidcTokens, is_assigned, is_guest, sign_
 from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import grant_for_user, has_admin_consent, missing_consent
 from hospes.services.oidc.hints import subject_of_hint
+from hospes.services.redemption import MFA_METHODS
 from hospes.storage.tables import Domain, Tenant, User
 from hospes.storage.tables_sso import AuthorizationCode, SsoParticipant
 
@@ -281,6 +283,49 @@ class Authorizer:
         problem = RedirectError("access_denied", 65004, "The user declined to consent to access the app.")
         self._log_failure(rp, request, signed_in.user, now, caller, problem.code, problem.message)
         return problem
+
+    # --- a guest signed in at home ---------------------------------------------------------------------------------
+
+    def guest_signed_in_at_home(self, tenant_id: str, home: SignedIn) -> SignedIn | None:
+        """Single sign-on for guests: the browser's session is at the guest's home tenant (in this deployment), and
+        this tenant has an accepted guest who redeemed with exactly that account. The guest is signed in here
+        without a page, unless this tenant wants MFA from guests that the home session cannot vouch for (then the
+        guest sign-in asks for it)."""
+        home_user = home.user
+        if home_user.tenant_id == tenant_id:
+            return None
+        wanted = {"signInType": "federated", "issuer": "ExternalAzureAD"}
+        assigned = f"{home_user.tenant_id}/{home_user.id}"
+        key = (home_user.mail_key or home_user.upn_key or "").lower()
+        with self.sessions() as session:
+            candidates = session.scalars(
+                select(User).where(
+                    User.tenant_id == tenant_id,
+                    User.deleted_at.is_(None),
+                    or_(User.mail_key == key, User.upn_key == key, User.mail_key == home_user.upn_key),
+                )
+            )
+            guest = next(
+                (
+                    u
+                    for u in candidates
+                    if u.external_user_state == "Accepted"
+                    and u.account_enabled
+                    and any(
+                        i.get("signInType") == wanted["signInType"]
+                        and i.get("issuer") == wanted["issuer"]
+                        and i.get("issuerAssignedId") == assigned
+                        for i in u.identities or []
+                    )
+                ),
+                None,
+            )
+            if guest is None:
+                return None
+            policy = load_guest_policy(session, tenant_id)
+        if policy.require_guest_mfa and not (policy.trust_home_mfa and MFA_METHODS & set(home.amr)):
+            return None
+        return SignedIn(guest, home.sid, home.auth_time, home.amr)
 
     # --- who is typing an address --------------------------------------------------------------------------------
 

@@ -70,7 +70,6 @@ class EndSession:
 
     def participants(self, tenant_id: str, sid: str) -> list[Participant]:
         """The apps this session signed in to, in sign-in order; OpenID ones with their front-channel URL."""
-        issuer = self.tokens.issuer.issuer(tenant_id)
         out: list[Participant] = []
         with self.sessions() as session:
             rows = session.execute(
@@ -81,7 +80,8 @@ class EndSession:
                     & (ServicePrincipal.tenant_id == SsoParticipant.tenant_id),
                 )
                 .outerjoin(Application, Application.id == ServicePrincipal.application_id)
-                .where(SsoParticipant.sid == sid, SsoParticipant.tenant_id == tenant_id)
+                # A guest signed in at home reaches apps of other tenants with the same session: all are its apps.
+                .where(SsoParticipant.sid == sid)
                 .order_by(SsoParticipant.created_at, SsoParticipant.app_id)
             )
             for participant, sp, app in rows:
@@ -89,6 +89,7 @@ class EndSession:
                 if participant.protocol == "oidc":
                     url = safe_redirect(sp.logout_url or (app.logout_url if app is not None else None))
                     if url is not None:
+                        issuer = self.tokens.issuer.issuer(participant.tenant_id)
                         frame = f"{url}{'&' if '?' in url else '?'}{urlencode({'iss': issuer, 'sid': sid})}"
                 out.append(Participant(participant.app_id, sp.display_name, participant.protocol, frame))
         return out
@@ -96,6 +97,4 @@ class EndSession:
     def forget(self, tenant_id: str, sid: str) -> None:
         """The session ended: its participants go with it."""
         with self.sessions.begin() as session:
-            session.execute(
-                delete(SsoParticipant).where(SsoParticipant.sid == sid, SsoParticipant.tenant_id == tenant_id)
-            )
+            session.execute(delete(SsoParticipant).where(SsoParticipant.sid == sid))
