@@ -360,3 +360,39 @@ def test_service_principals_publish_delegated_scopes(tenant: TenantHandle) -> No
     api = new_app(tenant, api={"oauth2PermissionScopes": [{"value": "Reports.Read", "type": "Admin"}]})
     sp = new_sp(tenant, api)
     assert [s["value"] for s in sp["oauth2PermissionScopes"]] == ["Reports.Read"]
+
+
+def test_relying_party_answers_and_bodies_match_the_openapi_document(tenant: TenantHandle, client: Any) -> None:
+    from tests.functional.test_openapi import _response_schema, _validator
+
+    document = client.get("/openapi.json").json()
+
+    def check(response: Any, method: str, path: str) -> Any:
+        assert response.status_code < 300, response.text
+        _validator(document, _response_schema(document, method, path, str(response.status_code))).validate(
+            response.json()
+        )
+        return response.json()
+
+    der_b64, _ = make_certificate("openapi")
+    body = {
+        "displayName": "Documented",
+        "web": {"redirectUris": ["https://doc.example/cb"], "implicitGrantSettings": {"enableIdTokenIssuance": True}},
+        "spa": {"redirectUris": ["https://doc.example/spa"]},
+        "publicClient": {"redirectUris": ["com.doc:/cb"]},
+        "identifierUris": ["https://doc.example/saml"],
+        "api": {"oauth2PermissionScopes": [{"value": "Docs.Read"}]},
+        "keyCredentials": [{"key": der_b64, "type": "AsymmetricX509Cert", "usage": "Verify"}],
+    }
+    create = _validator(document, {"$ref": "#/components/schemas/application.create"})
+    create.validate(body)
+    assert not create.is_valid({**body, "web": {"redirectUris": "https://doc.example/cb"}})  # not a list
+    app = check(tenant.post("/applications", json=body), "post", "/v1.0/applications")
+    check(tenant.get(f"/applications/{app['id']}?$select=keyCredentials,web"), "get", "/v1.0/applications/{key}")
+    sp = check(tenant.post("/servicePrincipals", json={"appId": app["appId"]}), "post", "/v1.0/servicePrincipals")
+    path = "/v1.0/servicePrincipals/{key}/addTokenSigningCertificate"
+    check(tenant.post(f"/servicePrincipals/{sp['id']}/addTokenSigningCertificate", json={}), "post", path)
+    relay = {"samlSingleSignOnSettings": {"relayState": "/x"}, "preferredSingleSignOnMode": "saml"}
+    assert tenant.patch(f"/servicePrincipals/{sp['id']}", json=relay).status_code == 204
+    check(tenant.get(f"/servicePrincipals/{sp['id']}"), "get", "/v1.0/servicePrincipals/{key}")
+    check(tenant.get("/servicePrincipals"), "get", "/v1.0/servicePrincipals")

@@ -48,13 +48,85 @@ def ref(name: str) -> Schema:
 
 
 def nullable(schema: Schema) -> Schema:
-    if "type" not in schema:
+    kind = schema.get("type")
+    if kind is None or (isinstance(kind, list) and "null" in kind):
         return schema
-    return {**schema, "type": [schema["type"], "null"]}
+    return {**schema, "type": [*kind, "null"] if isinstance(kind, list) else [kind, "null"]}
+
+
+def _structured() -> dict[str, Schema]:
+    """The Graph complex types of the relying-party properties, as Hospes answers and accepts them (open objects:
+    an SDK may send ``@odata.type`` and members it echoes back)."""
+    text, flag, when = {"type": ["string", "null"]}, {"type": ["boolean", "null"]}, {"type": ["string", "null"]}
+    uris = {"type": "array", "items": {"type": "string"}, "maxItems": 256}
+    key_credential = {
+        "type": "object",
+        "properties": {
+            "customKeyIdentifier": {**text, "description": "The certificate's SHA-1 thumbprint (Edm.Binary)."},
+            "displayName": text,
+            "endDateTime": {**when, "format": "date-time"},
+            "key": {**text, "description": "base64 DER; only with $select=keyCredentials on one object."},
+            "keyId": {"type": ["string", "null"], "format": "uuid"},
+            "startDateTime": {**when, "format": "date-time"},
+            "type": {**text, "description": "AsymmetricX509Cert"},
+            "usage": {**text, "description": "Verify (or Sign: a token-signing key's private half)"},
+        },
+    }
+    scope = {
+        "type": "object",
+        "properties": {
+            "id": {"type": ["string", "null"], "format": "uuid"},
+            "value": {"type": "string"},
+            "type": {"type": ["string", "null"], "enum": ["User", "Admin", None]},
+            "isEnabled": flag,
+            **{
+                name: text
+                for name in (
+                    "adminConsentDisplayName",
+                    "adminConsentDescription",
+                    "userConsentDisplayName",
+                    "userConsentDescription",
+                )
+            },
+        },
+    }
+    return {
+        "microsoft.graph.webApplication": {
+            "type": ["object", "null"],
+            "properties": {
+                "redirectUris": uris,
+                "logoutUrl": text,
+                "homePageUrl": text,
+                "redirectUriSettings": {"type": "array"},
+                "implicitGrantSettings": {
+                    "type": ["object", "null"],
+                    "properties": {"enableIdTokenIssuance": flag, "enableAccessTokenIssuance": flag},
+                },
+            },
+        },
+        "microsoft.graph.spaApplication": {"type": ["object", "null"], "properties": {"redirectUris": uris}},
+        "microsoft.graph.publicClientApplication": {
+            "type": ["object", "null"],
+            "properties": {"redirectUris": {**uris, "description": "Custom schemes allowed here."}},
+        },
+        "microsoft.graph.apiApplication": {
+            "type": ["object", "null"],
+            "properties": {"oauth2PermissionScopes": {"type": "array", "items": scope}},
+        },
+        "microsoft.graph.samlSingleSignOnSettings": {
+            "type": ["object", "null"],
+            "properties": {"relayState": {**text, "maxLength": 80}},
+        },
+        "Collection(microsoft.graph.keyCredential)": {"type": ["array", "null"], "items": key_credential},
+        "Collection(microsoft.graph.permissionScope)": {"type": ["array", "null"], "items": scope},
+    }
+
+
+_STRUCTURED = _structured()
 
 
 def _property(prop: Prop, *, write: bool) -> Schema:
-    schema = dict(_KINDS[prop.kind])
+    schema = dict(_STRUCTURED.get(prop.graph_type or "") or _KINDS[prop.kind])
     if write and prop.max_len is not None:
         schema["maxLength"] = prop.max_len
     if write and prop.kind == "str_list":
