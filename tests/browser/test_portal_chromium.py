@@ -24,7 +24,7 @@ from hospes.services.directory import DirectoryRoleService
 from hospes.services.groups import GroupService
 from hospes.services.tenants import TenantBootstrap, create_tenant
 from hospes.services.users import UserService
-from hospes.storage.tables import Invitation, OutboxMessage
+from hospes.storage.tables import AppRoleAssignment, GroupMember, Invitation, OutboxMessage, User
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.mail import MailSink
 from tests.helpers.scimtarget import Target, run_target
@@ -273,6 +273,50 @@ def test_entra_template_and_an_excel_semicolon_file_import(
     assert page.get_by_label("Default redirect URL").input_value() == "https://kept.example/start"
     assert not page.get_by_label("Send the invitation emails").is_checked()
     _shot(page, artifacts, "03-workbook-refused")
+
+
+def test_a_bulk_upload_adds_its_guests_to_a_group_and_an_app(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], artifacts: Path
+) -> None:
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    system = system_principal(boot.tenant_id)
+    group = GroupService(sessions, system).create(
+        {"display_name": "Suppliers", "mail_nickname": "suppliers", "mail_enabled": False, "security_enabled": True},
+        [],
+        [],
+    )
+    sp = AppService(sessions, system).create_enterprise_app("Supplier portal", ["Reader"])
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/users/bulk")
+    page.locator("#group-choices").get_by_label("Suppliers").check()
+    page.locator("#app-choices").get_by_label("Supplier portal — Reader").check()
+    page.get_by_label("Send the invitation emails").uncheck()
+    rows = "email,display name\r\nsue@supplier.example,Sue\r\ntom@supplier.example,Tom\r\n"
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "suppliers.csv", "mimeType": "text/csv", "buffer": rows.encode()}
+    )
+    _shot(page, artifacts, "01-bulk-with-access")
+    page.get_by_role("button", name="Upload and invite").click()
+    page.wait_for_selector('#bulk-job[data-finished="true"]', timeout=60_000)
+    assert "Finished: 2 invited, 0 failed, of 2 rows." in page.inner_text("#bulk-status")
+    assert "groups (1) and application roles (1)" in page.inner_text("#bulk-access")
+    _shot(page, artifacts, "02-bulk-with-access-done")
+    with sessions() as s:
+        members = s.scalars(
+            select(User.mail)
+            .join(GroupMember, GroupMember.member_id == User.id)
+            .where(GroupMember.group_id == group.id, GroupMember.relation == "member")
+        )
+        assigned = s.scalars(
+            select(User.mail)
+            .join(AppRoleAssignment, AppRoleAssignment.principal_id == User.id)
+            .where(AppRoleAssignment.resource_id == sp.id)
+        )
+        assert sorted(members) == sorted(assigned) == ["sue@supplier.example", "tom@supplier.example"]
+    # The group's page lists the new guests.
+    page.goto(f"{base}/admin/groups/{group.id}")
+    assert "Sue" in page.inner_text("main") and "Tom" in page.inner_text("main")
 
 
 def test_group_owner_invites_a_guest_into_their_group(

@@ -1,7 +1,8 @@
 """Durable bulk-invite jobs (services/invitations/jobs.py, jobs_worker.py) on both backends: upload, a worker run
 and the results; a worker that dies after some rows and another that resumes once the lease expired, every row
 invited exactly once; a crash inside a row's transaction; a worker that lost its lease cannot record; concurrent
-workers; visibility by tenant, uploader and Global Administrator; an uploader who lost the role."""
+workers; visibility by tenant, uploader and Global Administrator; an uploader who lost the role; the groups and app
+roles an upload chose, added in each row's invitation transaction (once, even across a crash)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import secret_box
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError
-from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, Principal
+from hospes.domain.principals import (
+    GLOBAL_ADMINISTRATOR,
+    GUEST_INVITER,
+    USER_ADMINISTRATOR,
+    Principal,
+    system_principal,
+)
+from hospes.services.apps import AppService
 from hospes.services.invitations import jobs_worker
-from hospes.services.invitations.jobs import BulkJobs, prune
+from hospes.services.invitations.jobs import UPLOADER_CANNOT_ADD, BulkJobs, prune
 from hospes.services.invitations.jobs_worker import BulkJobWorker, LostLeaseError
+from hospes.services.invitations.onboarding import AppGrant
 from hospes.settings import Settings
 from hospes.storage.engine import Database
-from hospes.storage.tables import Invitation, User
+from hospes.storage.tables import AppRoleAssignment, GroupMember, Invitation, User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 from tests.helpers.tenants import TenantHandle
 
@@ -437,3 +446,118 @@ def test_a_row_that_keeps_erring_fails_after_three_attempts(
     with sessions() as s:
         row = s.get(BulkInviteRow, (job_id, 1))
         assert row is not None and (row.status, row.error_code, row.attempts) == ("failed", "internalError", 3)
+
+
+# -- groups and app roles chosen with the upload -----------------------------------------------------------------
+
+
+def _access(sessions: sessionmaker[Session], group_id: str, sp_id: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per guest email: memberships of the group, and assignments to the app."""
+    with sessions() as s:
+        members = s.execute(
+            select(User.mail_key, func.count())
+            .join(GroupMember, (GroupMember.member_id == User.id) & (GroupMember.relation == "member"))
+            .where(GroupMember.group_id == group_id)
+            .group_by(User.mail_key)
+        )
+        assigned = s.execute(
+            select(User.mail_key, func.count())
+            .join(AppRoleAssignment, AppRoleAssignment.principal_id == User.id)
+            .where(AppRoleAssignment.resource_id == sp_id)
+            .group_by(User.mail_key)
+        )
+        return {str(e): int(n) for e, n in members}, {str(e): int(n) for e, n in assigned}
+
+
+def _group_and_app(tenant: TenantHandle, sessions: sessionmaker[Session]) -> tuple[str, AppGrant]:
+    group = tenant.new_group("Bulk partners")
+    apps = AppService(sessions, system_principal(tenant.id))
+    sp = apps.create_enterprise_app("Partner wiki", ["Reader"])
+    _sp, roles = apps.get_sp(sp.id)
+    return group["id"], AppGrant(sp.id, next(r["id"] for r in roles if r["value"] == "Reader"))
+
+
+def test_guests_are_added_to_the_chosen_groups_and_app_roles(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    group_id, grant = _group_and_app(tenant, sessions)
+    admin = _person(tenant, GLOBAL_ADMINISTRATOR)
+    already = tenant.post("/invitations", json=_rows("acc", 1)[0]).json()["invitedUser"]["id"]
+    ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{already}"}
+    assert tenant.post(f"/groups/{group_id}/members/$ref", json=ref).status_code == 204
+    job_id = BulkJobs(database, admin).create("access.csv", _rows("acc", 3), groups=[group_id], grants=[grant])
+    view = BulkJobs(database, admin).find(job_id, see_all=True)
+    assert view is not None and (view.groups, view.app_roles) == (1, 1)
+    _drain(worker())
+    job = _job(sessions, job_id)
+    assert (job.status, job.succeeded) == ("done", 3)
+    expected = {f"acc{i}@partner.example": 1 for i in range(3)}
+    assert _access(sessions, group_id, grant.resource_id) == (expected, expected)  # acc0 was a member: kept once
+
+
+def test_a_crash_after_adding_a_guest_leaves_no_membership(
+    tenant: TenantHandle,
+    database: Database,
+    sessions: sessionmaker[Session],
+    worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group_id, grant = _group_and_app(tenant, sessions)
+    admin = _person(tenant, GLOBAL_ADMINISTRATOR)
+    job_id = BulkJobs(database, admin).create("crash.csv", _rows("acr", 4), groups=[group_id], grants=[grant])
+    original = BulkJobWorker.record
+    calls = {"n": 0}
+
+    def dying_record(self: BulkJobWorker, s: Session, *args: Any, **kw: Any) -> None:
+        calls["n"] += 1
+        original(self, s, *args, **kw)
+        if calls["n"] == 2:  # row 1: invited, added to the group and app, recorded; not committed
+            raise Crash()
+
+    monkeypatch.setattr(BulkJobWorker, "record", dying_record)
+    with pytest.raises(Crash):
+        worker().work_once()
+    monkeypatch.setattr(BulkJobWorker, "record", original)
+    only_first = {"acr0@partner.example": 1}
+    assert _access(sessions, group_id, grant.resource_id) == (only_first, only_first)
+    assert _invitations_per_email(sessions, tenant.id) == only_first
+    # A second worker resumes; a slow first one could not add anything twice (its rows are no longer pending).
+    assert worker(clock=_later(5)).work_once() == 3
+    assert _job(sessions, job_id).succeeded == 4
+    expected = {f"acr{i}@partner.example": 1 for i in range(4)}
+    assert _access(sessions, group_id, grant.resource_id) == (expected, expected)
+    assert _invitations_per_email(sessions, tenant.id) == expected
+
+
+def test_a_group_deleted_after_the_upload_fails_its_rows_without_guests(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    group_id, _grant = _group_and_app(tenant, sessions)
+    job_id = BulkJobs(database, _person(tenant, GLOBAL_ADMINISTRATOR)).create(
+        "gone.csv", _rows("gone", 2), groups=[group_id]
+    )
+    assert tenant.delete(f"/groups/{group_id}").status_code == 204
+    _drain(worker())
+    job = _job(sessions, job_id)
+    assert (job.status, job.succeeded, job.failed) == ("done", 0, 2)
+    assert _invitations_per_email(sessions, tenant.id) == {}
+    assert _guests_per_email(sessions, tenant.id) == {}
+
+
+def test_an_uploader_who_no_longer_manages_the_group_stops_the_job(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    group_id, grant = _group_and_app(tenant, sessions)
+    me = _person(tenant, USER_ADMINISTRATOR)  # may add guests to any group, may not assign app roles
+    job_id = BulkJobs(database, me).create("late.csv", _rows("lost", 2), groups=[group_id])
+    # Now only a Guest Inviter: still allowed to bulk invite, no longer to add guests to groups.
+    ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{me.id}"}
+    assert tenant.post(f"/directoryRoles/{GUEST_INVITER}/members/$ref", json=ref).status_code == 204
+    assert tenant.delete(f"/directoryRoles/{USER_ADMINISTRATOR}/members/{me.id}/$ref").status_code == 204
+    assert worker().work_once() == 0
+    job = _job(sessions, job_id)
+    assert (job.status, job.failed, job.error) == ("failed", 2, UPLOADER_CANNOT_ADD)
+    assert _invitations_per_email(sessions, tenant.id) == {}
+    apps_job = BulkJobs(database, _person(tenant)).create("apps.csv", _rows("app", 1), grants=[grant])
+    assert worker().work_once() == 0  # a Guest Inviter may not assign app roles
+    assert _job(sessions, apps_job).error == UPLOADER_CANNOT_ADD

@@ -123,3 +123,42 @@ def test_errors_say_what_was_found_and_keep_the_form(web: TestClient, tenant: Te
     for page in (workbook.text, no_email.text):
         assert 'value="https://kept.example/start"' in page
         assert re.search(r'id="f-send" name="send"\s*>', page)  # left unchecked, as sent
+
+
+def test_the_upload_adds_guests_to_the_chosen_group_and_app(web: TestClient, tenant: TenantHandle) -> None:
+    _run_bulk_jobs(web)
+    sign_in_as_admin(web, tenant)
+    group = tenant.new_group("Upload partners")
+    token = csrf_of(web.get(f"/{tenant.domain}/admin/apps/new").text)
+    created = web.post(
+        f"/{tenant.domain}/admin/apps/new", data={"csrf": token, "name": "Upload wiki", "roles": "Reader"}
+    )
+    assert created.status_code == 303
+    form = web.get(f"/{tenant.domain}/admin/users/bulk").text
+    assert f'name="groups" value="{group["id"]}"' in form
+    role_key = re.search(r'name="apps" value="([^"]+)"', form)
+    assert role_key is not None
+    data = b"email,display name\r\nann@partner.example,Ann\r\nbob@partner.example,Bob\r\n"
+    # Something not offered (another tenant's group, a made-up role) is refused, and the choices are kept.
+    refused = _upload(web, tenant, data, groups="0" * 32, apps=role_key.group(1))
+    assert refused.status_code == 400 and "You can&#39;t add guests to one of the chosen groups." in refused.text
+    assert f'value="{role_key.group(1)}" checked' in refused.text
+    sent = web.post(
+        f"/{tenant.domain}/admin/users/bulk",
+        data={
+            "csrf": csrf_of(form),
+            "redirect_url": "https://a.example",
+            "groups": group["id"],
+            "apps": role_key.group(1),
+        },
+        files={"file": ("guests.csv", data, "text/csv")},
+    )
+    assert sent.status_code == 303, alerts(sent.text)
+    progress = web.get(sent.headers["location"]).text
+    assert "Each invited guest is added to the groups (1) and application roles (1) chosen with the upload." in progress
+    assert [r["result"] for r in _results(web, sent.headers["location"])] == ["ok", "ok"]
+    members = tenant.get(f"/groups/{group['id']}/members").json()["value"]
+    assert sorted(m["mail"] for m in members) == ["ann@partner.example", "bob@partner.example"]
+    sp_id, role_id = role_key.group(1).split(":")
+    assigned = tenant.get(f"/servicePrincipals/{sp_id}/appRoleAssignedTo").json()["value"]
+    assert sorted((a["principalDisplayName"], a["appRoleId"]) for a in assigned) == [("Ann", role_id), ("Bob", role_id)]

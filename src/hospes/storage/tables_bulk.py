@@ -4,7 +4,8 @@
   counters the progress page shows, and the worker lease (``claimed_by``, ``lease_until``) that lets another
   worker resume a job whose worker died. ``active_owner`` holds the uploader's id while the job is queued or
   running and NULL afterwards: its unique index with the tenant is the "one upload at a time per person" rule
-  (NULLs never collide, on SQLite as on PostgreSQL).
+  (NULLs never collide, on SQLite as on PostgreSQL). ``access`` names the groups and app roles every row's guest is
+  added to, in the row's invitation transaction.
 * ``bulk_invite_rows``: one CSV row: its invitation body (JSON), and once processed its outcome. A redemption link
   is kept only for rows whose email was not sent, and then sealed with the deployment key (it is a bearer link).
 """
@@ -44,6 +45,8 @@ class BulkInviteJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(String(1000))  # why a job failed as a whole
+    # {"groups": [group id], "appRoles": ["{service principal id}:{app role id}"]} each row's guest is added to
+    access: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
 
 class BulkInviteRow(Base):

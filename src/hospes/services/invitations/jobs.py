@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import Principal
 from hospes.services.base import Services
+from hospes.services.invitations.onboarding import AppGrant
 from hospes.storage.engine import Database
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 
@@ -38,6 +40,9 @@ RETENTION = timedelta(days=7)  # finished jobs (and their sealed links) are dele
 STALLED_AFTER = timedelta(seconds=30)  # a queued job this old means no worker is running (they poll every 2 s)
 RESULT_HEADER = ["row", "email", "result", "invitationId", "userId", "inviteRedeemUrl", "status", "error"]
 REDEEM_URL_SEAL = "bulk-invite-redeem-url"  # the purpose a row's redemption link is sealed under
+# Why the worker stops a job (``BulkInviteJob.error``), so the progress page can say it in the page's language.
+UPLOADER_CANNOT_INVITE = "The uploader can no longer invite guests in bulk."
+UPLOADER_CANNOT_ADD = "The uploader can no longer add guests to the chosen groups or applications."
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class JobView:
     error: str | None
     finished_at: datetime | None
     stalled: bool = False  # waiting with no live worker: queued for a while, or its worker's lease ran out
+    groups: int = 0  # how many groups and app roles each row's guest is added to
+    app_roles: int = 0
 
     @property
     def finished(self) -> bool:
@@ -94,6 +101,8 @@ def _view(job: BulkInviteJob) -> JobView:
         job.error,
         job.finished_at,
         _stalled(job, utcnow()),
+        len((job.access or {}).get("groups", [])),
+        len((job.access or {}).get("appRoles", [])),
     )
 
 
@@ -118,9 +127,20 @@ class BulkJobs(Services):
         super().__init__(database.sessions, actor)
         self.database = database
 
-    def create(self, file_name: str, rows: list[dict[str, Any]]) -> str:
+    def create(
+        self,
+        file_name: str,
+        rows: list[dict[str, Any]],
+        *,
+        groups: Sequence[str] = (),
+        grants: Sequence[AppGrant] = (),
+    ) -> str:
+        """``groups`` and ``grants``: what every row's guest is added to (the caller checked that this person may
+        add guests to them; the worker checks it again when the job starts)."""
         if not rows or len(rows) > MAX_ROWS:
             raise ValueError(f"between 1 and {MAX_ROWS} rows")
+        group_ids, role_keys = list(dict.fromkeys(groups)), list(dict.fromkeys(g.key for g in grants))
+        access = {"groups": group_ids, "appRoles": role_keys} if group_ids or role_keys else None
         job_id = uuid.uuid4().hex
         busy = ConflictError("Your previous upload is still being processed. Wait for it to finish.", target="file")
         try:
@@ -145,6 +165,7 @@ class BulkJobs(Services):
                         done=0,
                         succeeded=0,
                         failed=0,
+                        access=access,
                     )
                 )
                 s.flush()  # the job before its rows (foreign key)
@@ -161,6 +182,8 @@ class BulkJobs(Services):
                 )
                 op.target("BulkInviteJob", job_id, file_name[:200])
                 op.details["rows"] = len(rows)
+                if access:
+                    op.details.update(access)
         except IntegrityError:
             raise busy from None  # a concurrent upload of the same person took the unique index first
         return job_id

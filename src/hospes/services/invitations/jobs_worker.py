@@ -7,6 +7,7 @@ serialized), and invites its pending rows as the uploader, each through ``bulk.i
 The row's outcome and the job's counters are written *in the invitation's own transaction* (the service's ``also``
 hook), fenced on the lease, so a crash either leaves the row pending with no invitation, or done with exactly one.
 A worker that lost its lease cannot record a row: its invitation rolls back. Every recorded row renews the lease.
+The groups and app roles the upload chose are added by the portal's onboarding hook in that same transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,14 @@ from hospes.domain.clock import utcnow
 from hospes.services.admin_access import access_of
 from hospes.services.base import Write
 from hospes.services.invitations.bulk import invite_rows
-from hospes.services.invitations.jobs import REDEEM_URL_SEAL, RETENTION, prune
+from hospes.services.invitations.jobs import (
+    REDEEM_URL_SEAL,
+    RETENTION,
+    UPLOADER_CANNOT_ADD,
+    UPLOADER_CANNOT_INVITE,
+    prune,
+)
+from hospes.services.invitations.onboarding import AppGrant, access_hook
 from hospes.services.invitations.service import InvitationResult, InvitationService, InviteConfig
 from hospes.services.web_sessions import user_principal
 from hospes.settings import Settings
@@ -56,6 +64,8 @@ class _Claim:
     tenant_id: str
     created_by: str
     renew_after: datetime  # when the lease should next be extended
+    groups: list[str] = field(default_factory=list)  # every row's guest is added to these (the job's ``access``)
+    grants: list[AppGrant] = field(default_factory=list)
 
 
 class BulkJobWorker(BackgroundLoop):
@@ -149,23 +159,35 @@ class BulkJobWorker(BackgroundLoop):
                 log.warning("bulk invite job %s: the lease of %s expired; resuming", job.id, job.claimed_by)
             job.status, job.claimed_by, job.lease_until = "running", self.owner, now + self.lease
             job.started_at = job.started_at or now
-            return _Claim(job.id, job.tenant_id, job.created_by, now + self.lease / 3)
+            access = job.access or {}
+            return _Claim(
+                job.id,
+                job.tenant_id,
+                job.created_by,
+                now + self.lease / 3,
+                [str(g) for g in access.get("groups", [])],
+                [AppGrant.parse(str(k)) for k in access.get("appRoles", [])],
+            )
 
     def _service(self, claim: _Claim) -> InvitationService | None:
         """Invite as the uploader, as they would one by one (the invitation policy applies to them). If they were
         deleted, disabled or lost the roles that allow a bulk invite since the upload, the job stops."""
         with self.sessions() as s:
             user = s.get(User, claim.created_by)
-            allowed = (
+            live = (
                 user is not None
                 and user.tenant_id == claim.tenant_id
                 and user.deleted_at is None
                 and user.account_enabled
-                and access_of(s, claim.tenant_id, user.id).may_bulk_invite
             )
-            actor = user_principal(user) if user is not None and allowed else None
-        if actor is None:
-            self._abandon(claim, "The uploader can no longer invite guests in bulk.")
+            access = access_of(s, claim.tenant_id, claim.created_by) if live else None
+            actor = user_principal(user) if user is not None and access and access.may_bulk_invite else None
+        if actor is None or access is None:
+            self._abandon(claim, UPLOADER_CANNOT_INVITE)
+            return None
+        # The same rule as the portal's form: groups the uploader manages, app roles for Global Administrators.
+        if not all(access.manages_group(g) for g in claim.groups) or (claim.grants and not access.is_global_admin):
+            self._abandon(claim, UPLOADER_CANNOT_ADD)
             return None
         return InvitationService(self.database, actor, self.config)
 
@@ -198,8 +220,17 @@ class BulkJobWorker(BackgroundLoop):
                 redeem_url_sealed=sealed,
             )
 
+        grant_access = access_hook(service, claim.groups, claim.grants)
+
+        def invited(op: Write, result: InvitationResult) -> None:
+            # The memberships and assignments, then the row's outcome: all in the invitation's transaction, so a
+            # crash leaves no guest invited but not added, and a row recorded twice rolls its additions back too.
+            if grant_access is not None:
+                grant_access(op, result)
+            record_invited(op, result)
+
         try:
-            [item] = invite_rows(service, [body], also=record_invited)
+            [item] = invite_rows(service, [body], also=invited)
         except LostLeaseError:
             raise
         except Exception as exc:  # a bug or the database: count it on the row, fail the row after a few

@@ -1,11 +1,12 @@
 """Bulk invite from a CSV file: upload, a progress page that refreshes itself while the rows are invited (no
 script needed), and the per-row results as a CSV download.
 
-The upload validates the file (size, encoding, an email column, row count) and stores the job with all its rows in
-one transaction (``services.invitations.jobs.BulkJobs``); the background worker (``jobs_worker.BulkJobWorker``)
-invites the rows through ``services.invitations.bulk``, the code of ``POST /v1.0/invitations/bulk`` and ``hospes
-invite --csv``. Progress and results are read from the database, so any server process serves these pages and a
-restart loses nothing.
+The upload validates the file (size, encoding, an email column, row count) and the groups and app roles chosen,
+and stores the job with all its rows in one transaction (``services.invitations.jobs.BulkJobs``); the background
+worker (``jobs_worker.BulkJobWorker``) invites the rows through ``services.invitations.bulk``, the code of ``POST
+/v1.0/invitations/bulk`` and ``hospes invite --csv``, adding each guest to those groups and app roles in the row's
+invitation transaction. Progress and results are read from the database, so any server process serves these pages
+and a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from hospes.digits import ascii_int
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.invitation import check_redirect_url
 from hospes.services.invitations.bulk import ENCODINGS, CsvFileError, CsvFormat, parse_csv
-from hospes.services.invitations.jobs import MAX_ROWS, JobView
+from hospes.services.invitations.jobs import MAX_ROWS, UPLOADER_CANNOT_ADD, JobView
+from hospes.services.invitations.onboarding import AppGrant
 from hospes.web.portal.access import AdminPage
 from hospes.web.portal.deps import BulkInviteDep
+from hospes.web.portal.users import invite_choices
 from hospes.web.security import same_origin
 
 router = APIRouter(include_in_schema=False)
@@ -47,14 +50,37 @@ def _job_of(admin: AdminPage, job_id: str) -> JobView | None:
     return admin.bulk_jobs.find(job_id[:64], see_all=_see_all(admin))
 
 
-def _form_page(admin: AdminPage, values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
+def _form_page(admin: AdminPage, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
     jobs = admin.bulk_jobs.recent(see_all=_see_all(admin))
-    return admin.render("portal/bulk.html", status, values=values, errors=errors, jobs=jobs, me=admin.principal.id)
+    groups, apps = invite_choices(admin)
+    return admin.render(
+        "portal/bulk.html",
+        status,
+        values=values,
+        errors=errors,
+        jobs=jobs,
+        me=admin.principal.id,
+        groups=groups,
+        apps=apps,
+    )
 
 
-def _defaults(admin: AdminPage) -> dict[str, str]:
+def _defaults(admin: AdminPage) -> dict[str, Any]:
     redirect = f"{admin.page.web.settings.public_url.rstrip('/')}/{admin.page.tenant.key}/myapps"
-    return {"redirect_url": redirect, "send": "on"}
+    return {"redirect_url": redirect, "send": "on", "groups": [], "apps": []}
+
+
+def _access_errors(admin: AdminPage, values: dict[str, Any]) -> dict[str, str]:
+    """The groups and app roles chosen must be among those the form offered this person (as for one invite)."""
+    _ = admin._
+    groups, apps = invite_choices(admin)
+    errors: dict[str, str] = {}
+    if any(g not in {g.id for g in groups} for g in values["groups"]):
+        errors["groups"] = _("You can't add guests to one of the chosen groups.")
+    offered = {f"{sp.id}:{role['id']}" for sp, roles in apps for role in roles}
+    if any(a not in offered for a in values["apps"]):
+        errors["apps"] = _("One of the chosen applications or roles is not available.")
+    return errors
 
 
 def found_text(admin: AdminPage, encoding: str, separator: str, entra: bool) -> str:
@@ -118,7 +144,8 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
         # The body is not read, so what was typed is unknown: the form comes back with its defaults.
         return _form_page(admin, _defaults(admin), {"file": _("Upload a CSV file of at most 2 MB.")}, 400)
     try:
-        form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
+        # Fields: the token, the redirect URL, the send flag, and one per group or app role ticked (at most 500 each).
+        form = await request.form(max_files=1, max_fields=1010, max_part_size=64 * 1024)
     except Exception:  # multipart errors of every kind: a readable page, never a 500
         return _form_page(admin, _defaults(admin), {"file": _("The upload could not be read. Try again.")}, 400)
     try:
@@ -128,8 +155,13 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
                 _("The form has expired or did not come from this site. Go back, reload the page and try again.")
             )
         redirect = str(form.get("redirect_url") or "").strip()
-        values = {"redirect_url": redirect, "send": "on" if form.get("send") == "on" else ""}
-        errors: dict[str, str] = {}
+        values: dict[str, Any] = {
+            "redirect_url": redirect,
+            "send": "on" if form.get("send") == "on" else "",
+            "groups": [str(g)[:64] for g in form.getlist("groups") if isinstance(g, str)],
+            "apps": [str(a)[:130] for a in form.getlist("apps") if isinstance(a, str)],
+        }
+        errors = _access_errors(admin, values)
         try:
             check_redirect_url(redirect)
         except DomainError as exc:
@@ -161,7 +193,9 @@ async def bulk_submit(request: Request, admin: BulkInviteDep) -> Response:
         errors["file"] += " " + found_text(admin, found.encoding, SEPARATORS[found.delimiter], found.entra_template)
         return _form_page(admin, values, errors, 400)
     try:
-        job_id = admin.bulk_jobs.create(file_name, rows)
+        job_id = admin.bulk_jobs.create(
+            file_name, rows, groups=values["groups"], grants=[AppGrant.parse(a) for a in values["apps"]]
+        )
     except ConflictError:  # one upload at a time per person (checked in the database, so across processes)
         errors["file"] = _("Your previous upload is still being processed. Wait for it to finish.")
         return _form_page(admin, values, errors, 409)
@@ -187,7 +221,7 @@ def bulk_progress(admin: BulkInviteDep, job_id: str) -> Response:
     found = None
     if read in ENCODINGS and sep in SEPARATORS.values():
         found = found_text(admin, read, sep, query.get("entra") == "1")
-    return admin.render("portal/bulk_job.html", job=job, failures=failures, found=found)
+    return admin.render("portal/bulk_job.html", job=job, failures=failures, found=found, cannot_add=UPLOADER_CANNOT_ADD)
 
 
 @router.get("/{tenant}/admin/users/bulk/{job_id}/results.csv")

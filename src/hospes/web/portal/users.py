@@ -122,7 +122,7 @@ def new_user_done(admin: UserAdminDep) -> Response:
 # --- invite ----------------------------------------------------------------------------------------------------
 
 
-def _invite_choices(admin: AdminPage) -> tuple[list[Any], list[Any]]:
+def invite_choices(admin: AdminPage) -> tuple[list[Any], list[Any]]:
     """Groups the inviter may add guests to (admins: all; owners: theirs; Guest Inviters: none), and app roles
     (Global Administrators only)."""
     access = admin.access
@@ -141,7 +141,7 @@ def _default_redirect(admin: AdminPage) -> str:
 
 @router.get("/{tenant}/admin/users/invite")
 def invite_form(request: Request, admin: InviteDep) -> Response:
-    groups, apps = _invite_choices(admin)
+    groups, apps = invite_choices(admin)
     preselected = request.query_params.get("group", "")
     values = {"redirect_url": _default_redirect(admin), "send": "on", "groups": [preselected], "apps": []}
     return admin.render("portal/invite.html", values=values, errors={}, groups=groups, apps=apps)
@@ -151,7 +151,7 @@ def invite_form(request: Request, admin: InviteDep) -> Response:
 async def invite_submit(admin: InviteDep) -> Response:
     form = await admin.form()
     _ = admin._
-    groups, apps = _invite_choices(admin)
+    groups, apps = invite_choices(admin)
     values: dict[str, Any] = {
         k: form.get(k).strip() for k in ("email", "display_name", "message", "redirect_url", "language")
     }
