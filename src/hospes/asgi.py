@@ -35,6 +35,7 @@ from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
     auth_methods,
+    cross_tenant,
     delta,
     directory,
     dynamic_groups,
@@ -290,6 +291,7 @@ def create_app(
     others = (
         dynamic_groups.router,
         policies.router,
+        cross_tenant.router,
         auth_methods.router,
         synchronization.router,
         provisioning_logs.router,

@@ -21,6 +21,7 @@ APPLICATION_PERMISSIONS = (
     "Organization.ReadWrite.All",
     "Policy.Read.All",
     "Policy.ReadWrite.Authorization",
+    "Policy.ReadWrite.CrossTenantAccess",
     "Synchronization.Read.All",
     "Synchronization.ReadWrite.All",
     "AuditLog.Read.All",

@@ -385,3 +385,79 @@ OAUTH2_PERMISSION_GRANT = Resource(
         _p("scope", "scope", default=True, writable=True),
     ),
 )
+
+# Cross-tenant access settings (``/policies/crossTenantAccessPolicy``): served below the policy, never listed as
+# entity sets of their own.
+_B2B = _T("crossTenantAccessPolicyB2BSetting")
+CROSS_TENANT_ACCESS_POLICY = Resource(
+    "crossTenantAccessPolicy",
+    "crossTenantAccessPolicy",
+    (
+        _p("id", None, default=True),
+        _p("displayName", None, default=True, writable=True),
+        _p("description", None, default=True, writable=True),
+        _p("allowedCloudEndpoints", None, "str_list", default=True, writable=True),
+        _p("deletedDateTime", None, "datetime", default=True),
+        _p("default", None, "nav", graph_type=_T("crossTenantAccessPolicyConfigurationDefault")),
+        _p("partners", None, "nav", graph_type=_C("crossTenantAccessPolicyConfigurationPartner")),
+    ),
+)
+_CONFIGURATION = (
+    _p("inboundTrust", None, "json", default=True, writable=True, graph_type=_T("crossTenantAccessPolicyInboundTrust")),
+    _p("b2bCollaborationInbound", None, "json", default=True, writable=True, graph_type=_B2B),
+    _p("b2bCollaborationOutbound", None, "json", default=True, writable=True, graph_type=_B2B),
+    _p("b2bDirectConnectInbound", None, "json", default=True, writable=True, graph_type=_B2B),
+    _p("b2bDirectConnectOutbound", None, "json", default=True, writable=True, graph_type=_B2B),
+    _p(
+        "automaticUserConsentSettings",
+        None,
+        "json",
+        default=True,
+        writable=True,
+        graph_type=_T("inboundOutboundPolicyConfiguration"),
+    ),
+    _p(
+        "tenantRestrictions",
+        None,
+        "json",
+        default=True,
+        writable=True,
+        graph_type=_T("crossTenantAccessPolicyTenantRestrictions"),
+    ),
+)
+CROSS_TENANT_DEFAULT = Resource(
+    "crossTenantAccessPolicyConfigurationDefault",
+    "default",
+    (
+        _p("isServiceDefault", None, "bool", default=True),
+        *_CONFIGURATION,
+        _p(
+            "invitationRedemptionIdentityProviderConfiguration",
+            None,
+            "json",
+            default=True,
+            writable=True,
+            graph_type=_T("defaultInvitationRedemptionIdentityProviderConfiguration"),
+        ),
+    ),
+)
+CROSS_TENANT_PARTNER = Resource(
+    "crossTenantAccessPolicyConfigurationPartner",
+    "partners",
+    (
+        _p("tenantId", None, default=True, writable=True),
+        _p("isServiceProvider", None, "bool", default=True, writable=True),
+        _p("isInMultiTenantOrganization", None, "bool", default=True),
+        *_CONFIGURATION,
+        _p("identitySynchronization", None, "nav", graph_type=_T("crossTenantIdentitySyncPolicyPartner")),
+    ),
+)
+CROSS_TENANT_SYNC_POLICY = Resource(
+    "crossTenantIdentitySyncPolicyPartner",
+    "identitySynchronization",
+    (
+        _p("tenantId", None, default=True),
+        _p("displayName", None, default=True, writable=True),
+        _p("userSyncInbound", None, "json", default=True, writable=True, graph_type=_T("crossTenantUserSyncInbound")),
+    ),
+)

@@ -38,6 +38,7 @@ from hospes.services.app_credentials import AppCredentialService
 from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
+from hospes.services.cross_tenant_policy import CrossTenantPolicyService
 from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
@@ -197,6 +198,12 @@ RolesWriter = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleServi
 AuditReader = Annotated[AuditService, Depends(service(AuditService, perm.AUDIT_READ))]
 PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
 PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
+CrossTenantReader = Annotated[
+    CrossTenantPolicyService, Depends(service(CrossTenantPolicyService, perm.CROSS_TENANT_READ))
+]
+CrossTenantWriter = Annotated[
+    CrossTenantPolicyService, Depends(service(CrossTenantPolicyService, perm.CROSS_TENANT_WRITE))
+]
 GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_READ))]
 GrantsReader = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_READ))]
 GrantsWriter = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_WRITE))]

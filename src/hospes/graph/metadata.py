@@ -16,6 +16,10 @@ from xml.etree import ElementTree as ET
 from hospes.domain.schema import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     DIRECTORY_OBJECT,
     DIRECTORY_ROLE,
@@ -45,8 +49,16 @@ ENTITY_SETS: tuple[Resource, ...] = (
     DIRECTORY_ROLE,
     OAUTH2_PERMISSION_GRANT,
 )
-# Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits).
-CONTAINED_TYPES: tuple[Resource, ...] = (APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT)
+# Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits,
+# /policies/crossTenantAccessPolicy/...).
+CONTAINED_TYPES: tuple[Resource, ...] = (
+    APP_ROLE_ASSIGNMENT,
+    DIRECTORY_AUDIT,
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
+)
 # The relations served as their own segments (``/users/{id}/memberOf``), never inline: the resource schemas
 # describe what an object's JSON holds, so these are declared here.
 _OBJECTS = f"Collection({NAMESPACE}.directoryObject)"
@@ -112,15 +124,16 @@ def metadata_document() -> bytes:
     schema = ET.SubElement(services, "Schema", {"xmlns": EDM, "Namespace": NAMESPACE, "Alias": "graph"})
     for resource in resources:
         entity = ET.SubElement(schema, "EntityType", {"Name": resource.name})
-        if resource.get("id") is not None:
+        key_name = "id" if resource.get("id") is not None else "tenantId" if resource.get("tenantId") else None
+        if key_name is not None:
             key = ET.SubElement(entity, "Key")
-            ET.SubElement(key, "PropertyRef", {"Name": "id"})
+            ET.SubElement(key, "PropertyRef", {"Name": key_name})
         for prop in resource.props:
             if prop.kind == "nav":
                 ET.SubElement(entity, "NavigationProperty", {"Name": prop.name, "Type": edm_type(prop)})
                 continue
             attributes = {"Name": prop.name, "Type": edm_type(prop)}
-            if prop.name == "id":
+            if prop.name == key_name:
                 attributes["Nullable"] = "false"
             ET.SubElement(entity, "Property", attributes)
         for name, type_name in NAVIGATION.get(resource.name, ()):

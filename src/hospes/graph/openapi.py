@@ -18,6 +18,10 @@ from fastapi.openapi.utils import get_openapi
 from hospes.domain.schema import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     GROUP,
     OAUTH2_PERMISSION_GRANT,
@@ -42,6 +46,9 @@ TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 WRITE_METHODS = ("post", "put", "patch")
 _JOB = "/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}"
+_XTAP = "/policies/crossTenantAccessPolicy"
+_PARTNER = _XTAP + "/partners/{tenant_id}"
+_SYNC = _PARTNER + "/identitySynchronization"
 
 # Request bodies: (method, path under /v1.0) -> schema name in components.schemas.
 BODIES: dict[tuple[str, str], str] = {
@@ -77,6 +84,12 @@ BODIES: dict[tuple[str, str], str] = {
         "patch",
         "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
     ): "emailAuthenticationMethodConfiguration.update",
+    ("patch", _XTAP): "crossTenantAccessPolicy.update",
+    ("patch", _XTAP + "/default"): "crossTenantAccessPolicyConfigurationDefault.update",
+    ("post", _XTAP + "/partners"): "crossTenantAccessPolicyConfigurationPartner.create",
+    ("patch", _PARTNER): "crossTenantAccessPolicyConfigurationPartner.update",
+    ("put", _SYNC): "crossTenantIdentitySyncPolicyPartner",
+    ("patch", _SYNC): "crossTenantIdentitySyncPolicyPartner",
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
     ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
@@ -105,6 +118,7 @@ NO_BODY = frozenset(
         ("post", "/directory/deletedItems/{object_id}/restore"),
         ("post", "/groups/{group_id}/reprocessMembership"),
         ("post", "/users/{key}/revokeSignInSessions"),
+        ("post", _XTAP + "/default/resetToSystemDefault"),
     }
 )
 # Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
@@ -135,7 +149,12 @@ OTHER_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 # Routes that answer 409 Request_MultipleObjectsWithSameKeyValue.
 CONFLICTS = frozenset(
-    {("post", "/servicePrincipals"), ("post", "/policies/b2bManagementPolicies"), ("post", "/oauth2PermissionGrants")}
+    {
+        ("post", "/servicePrincipals"),
+        ("post", "/policies/b2bManagementPolicies"),
+        ("post", "/oauth2PermissionGrants"),
+        ("post", _XTAP + "/partners"),
+    }
 )
 
 _DIRECTORY_OBJECT = {
@@ -183,6 +202,13 @@ def _responses() -> dict[tuple[str, str], Schema]:
     out["post", "/oauth2PermissionGrants"] = grant
     out["get", "/oauth2PermissionGrants/{grant_id}"] = grant
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
+    partner = ref(f"microsoft.graph.{CROSS_TENANT_PARTNER.name}")
+    out["get", _XTAP] = ref(f"microsoft.graph.{CROSS_TENANT_ACCESS_POLICY.name}")
+    out["get", _XTAP + "/default"] = ref(f"microsoft.graph.{CROSS_TENANT_DEFAULT.name}")
+    out["get", _XTAP + "/partners"] = collection_schema(partner)
+    out["post", _XTAP + "/partners"] = partner
+    out["get", _PARTNER] = partner
+    out["get", _SYNC] = ref(f"microsoft.graph.{CROSS_TENANT_SYNC_POLICY.name}")
     for path in ("/groups/evaluateDynamicMembership", "/groups/{group_id}/evaluateDynamicMembership"):
         out["post", path] = ref("microsoft.graph.evaluateDynamicMembershipResult")
     out["post", "/invitations/bulk"] = ref("invitation.bulk.result")

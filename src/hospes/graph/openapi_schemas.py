@@ -11,6 +11,10 @@ from hospes.domain.invitation import KNOWN as INVITATION_PROPERTIES
 from hospes.domain.schema import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     GROUP,
     OAUTH2_PERMISSION_GRANT,
@@ -22,7 +26,19 @@ from hospes.domain.schema import (
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, AUTHORIZATION_DEFAULTS
 
 Schema = dict[str, Any]
-RESOURCES = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, DIRECTORY_AUDIT, OAUTH2_PERMISSION_GRANT)
+RESOURCES = (
+    USER,
+    GROUP,
+    APPLICATION,
+    SERVICE_PRINCIPAL,
+    APP_ROLE_ASSIGNMENT,
+    DIRECTORY_AUDIT,
+    OAUTH2_PERMISSION_GRANT,
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
+)
 # What the services demand on create (``validation.require``): present, not null, not empty.
 REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "user": ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"),
@@ -143,6 +159,8 @@ def entity_schema(resource: Resource) -> Schema:
         "@odata.type": {"type": "string", "enum": [resource.odata_type]},
     }
     for prop in resource.props:
+        if prop.kind == "nav":
+            continue  # served as its own segment, never inline
         schema = _property(prop, write=False)
         properties[prop.name] = schema if prop.name == "id" else nullable(schema)
     return {
@@ -302,6 +320,26 @@ def _b2b_policy(create: bool) -> Schema:
     return _obj(properties, ("definition",) if create else (), closed=True)
 
 
+def _cross_tenant(resource: Resource, required: tuple[str, ...] = ()) -> Schema:
+    """A cross-tenant settings body: its writable properties, each an object or null as Graph shapes it."""
+    properties: Schema = {"@odata.type": _STR}
+    for prop in resource.props:
+        if prop.writable:
+            properties[prop.name] = (
+                {"type": ["object", "null"]} if prop.kind == "json" else nullable(_property(prop, write=True))
+            )
+    return _obj(properties, required, closed=True)
+
+
+_SYNC_POLICY = _obj(
+    {
+        "@odata.type": _STR,
+        "tenantId": _STR,
+        "displayName": nullable(_STR),
+        "userSyncInbound": nullable(_obj({"isSyncAllowed": {"type": ["boolean", "null"]}}, closed=True)),
+    },
+    closed=True,
+)
 _CREDENTIALS = {**_KEY_VALUES, "description": "synchronizationSecretKeyStringValuePair: BaseAddress, SecretToken..."}
 _RESET_SCOPE = "Comma-separated flags: Watermark, Escrows, QuarantineState, Full, ForceDeletes."
 
@@ -340,6 +378,11 @@ ACTION_BODIES: dict[str, Schema] = {
     "authorizationPolicy.update": _authorization_policy(),
     "b2bManagementPolicy.create": _b2b_policy(True),
     "b2bManagementPolicy.update": _b2b_policy(False),
+    "crossTenantAccessPolicy.update": _cross_tenant(CROSS_TENANT_ACCESS_POLICY),
+    "crossTenantAccessPolicyConfigurationDefault.update": _cross_tenant(CROSS_TENANT_DEFAULT),
+    "crossTenantAccessPolicyConfigurationPartner.create": _cross_tenant(CROSS_TENANT_PARTNER, ("tenantId",)),
+    "crossTenantAccessPolicyConfigurationPartner.update": _cross_tenant(CROSS_TENANT_PARTNER),
+    "crossTenantIdentitySyncPolicyPartner": _SYNC_POLICY,
     "emailAuthenticationMethodConfiguration.update": _obj(
         {
             "@odata.type": _STR,

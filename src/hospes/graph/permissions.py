@@ -91,6 +91,9 @@ INVITE = Right(
 )
 POLICY_READ = Right(frozenset({"Policy.Read.All", "Policy.ReadWrite.Authorization", "Directory.Read.All"}))
 POLICY_WRITE = Right(frozenset({"Policy.ReadWrite.Authorization"}))
+# Cross-tenant access settings: written with their own permission only; read with any policy read permission.
+CROSS_TENANT_WRITE = Right(frozenset({"Policy.ReadWrite.CrossTenantAccess"}))
+CROSS_TENANT_READ = Right(POLICY_READ.application | CROSS_TENANT_WRITE.application)
 # The email one-time passcode method: Graph asks for Policy.ReadWrite.AuthenticationMethod to write; Hospes also
 # accepts Policy.ReadWrite.Authorization, the policy permission its apps are granted.
 AUTH_METHOD_READ = Right(

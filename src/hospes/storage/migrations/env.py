@@ -5,6 +5,7 @@ from sqlalchemy import create_engine, pool
 
 from hospes.storage import (  # noqa: F401  (register their tables)
     tables_bulk,
+    tables_cross_tenant,
     tables_dynamic,
     tables_provisioning,
     tables_redemption,
