@@ -1,8 +1,8 @@
 """cross-tenant access settings: the tenant's policy and default configuration, partner configurations with
 automatic redemption and identity synchronization
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03 11:30:00
 """
 
@@ -16,8 +16,8 @@ from hospes.storage.tables import UtcDateTime
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
