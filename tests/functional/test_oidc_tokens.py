@@ -376,3 +376,30 @@ def test_raw_write_commits_or_rolls_back_as_a_whole(tenant: TenantHandle, databa
         kept = session.scalars(select(RefreshToken).where(RefreshToken.family_id == row["family_id"])).all()
         assert [(r.amr, r.auth_time, r.expires_at) for r in kept] == [(["pwd", "otp"], now, now + timedelta(days=1))]
         assert session.get(RefreshToken, lost) is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"grant_type": "authorization_code"},
+        {"grant_type": "authorization_code", "code": "x" * 5000, "redirect_uri": "https://rp.example/callback"},
+        {"grant_type": "refresh_token", "refresh_token": "\u00e9" * 300},
+        {"grant_type": "refresh_token", "refresh_token": "x", "scope": "api://nope/Read offline_access"},
+        {"grant_type": "authorization_code", "code": "c", "redirect_uri": "r", "client_assertion": "a.b.c"},
+        {
+            "grant_type": "authorization_code",
+            "code": "c",
+            "redirect_uri": "r",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": "W10.e30.AAAA",
+        },
+        {"grant_type": "refresh_token", "refresh_token": "x", "client_assertion_type": ASSERTION_TYPE},
+    ],
+)
+def test_bad_token_requests_are_oauth_errors(tenant: TenantHandle, fields: dict[str, str]) -> None:
+    rp = register_rp(tenant)
+    response = tenant.client.post(
+        f"/{tenant.id}/oauth2/v2.0/token", data={"client_id": rp.client_id, "client_secret": rp.secret, **fields}
+    )
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] in ("invalid_request", "invalid_grant", "invalid_client")
