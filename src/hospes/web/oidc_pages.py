@@ -92,7 +92,7 @@ def signin_form(request: Request, page: PageDep) -> Response:
 
 
 @router.post("/{tenant}/oauth2/v2.0/authorize/signin")
-async def signin_submit(request: Request, page: PageDep) -> Response:
+async def signin_submit(page: PageDep) -> Response:
     form = await checked_form(page)
     checked = unseal(page, form.get("ctx"))
     email, valid = entered_address(form)

@@ -26,11 +26,11 @@ def tell_apps(page: Page, sid: str, then: str | None) -> tuple[list[str], int, s
     """The session ``sid`` just ended: the front-channel frames of its OpenID Connect apps, how many apps it had,
     and where the browser goes next (the first SAML app to tell, whose chain ends at ``then``; else ``then``)."""
     end_session = page.web.runtime.end_session
-    participants = end_session.participants(page.tenant.id, sid)
+    participants = end_session.participants(sid)
     frames = [p.frame_url for p in participants if p.frame_url]
     final = then or f"{page.base}/login?signed_out=1"
     saml_first = saml_state(page).logout.sign_out(page.tenant.id, sid, final, page.now)
-    end_session.forget(page.tenant.id, sid)
+    end_session.forget(sid)
     return frames, len(participants), saml_first or then
 
 

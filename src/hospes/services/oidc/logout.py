@@ -68,8 +68,9 @@ class EndSession:
                     redirect += ("&" if "?" in asked else "?") + urlencode({"state": state[:2048]})
         return LogoutRequest(client_id, redirect, hinted_sid, refused_redirect=bool(asked) and redirect is None)
 
-    def participants(self, tenant_id: str, sid: str) -> list[Participant]:
-        """The apps this session signed in to, in sign-in order; OpenID ones with their front-channel URL."""
+    def participants(self, sid: str) -> list[Participant]:
+        """The apps this session signed in to, in sign-in order, in any tenant (a guest signed in at home reaches
+        apps of other tenants with the same session); OpenID ones with their front-channel URL."""
         out: list[Participant] = []
         with self.sessions() as session:
             rows = session.execute(
@@ -80,7 +81,6 @@ class EndSession:
                     & (ServicePrincipal.tenant_id == SsoParticipant.tenant_id),
                 )
                 .outerjoin(Application, Application.id == ServicePrincipal.application_id)
-                # A guest signed in at home reaches apps of other tenants with the same session: all are its apps.
                 .where(SsoParticipant.sid == sid)
                 .order_by(SsoParticipant.created_at, SsoParticipant.app_id)
             )
@@ -94,7 +94,7 @@ class EndSession:
                 out.append(Participant(participant.app_id, sp.display_name, participant.protocol, frame))
         return out
 
-    def forget(self, tenant_id: str, sid: str) -> None:
+    def forget(self, sid: str) -> None:
         """The session ended: its participants go with it."""
         with self.sessions.begin() as session:
             session.execute(delete(SsoParticipant).where(SsoParticipant.sid == sid))
