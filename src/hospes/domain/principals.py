@@ -22,6 +22,7 @@ APPLICATION_PERMISSIONS = (
     "Policy.Read.All",
     "Policy.ReadWrite.Authorization",
     "Policy.ReadWrite.CrossTenantAccess",
+    "Policy.ReadWrite.ConditionalAccess",
     "Synchronization.Read.All",
     "Synchronization.ReadWrite.All",
     "AuditLog.Read.All",

@@ -461,3 +461,55 @@ CROSS_TENANT_SYNC_POLICY = Resource(
         _p("userSyncInbound", None, "json", default=True, writable=True, graph_type=_T("crossTenantUserSyncInbound")),
     ),
 )
+
+CONDITIONAL_ACCESS_POLICY = Resource(
+    "conditionalAccessPolicy",
+    "policies",
+    (
+        _p("id", None, default=True),
+        _p("displayName", None, default=True, writable=True, max_len=256),
+        _p("description", None, default=True, writable=True),
+        _p("state", None, default=True, writable=True),
+        _p("templateId", None, default=True, writable=True),
+        _p("createdDateTime", None, "datetime", default=True),
+        _p("modifiedDateTime", None, "datetime", default=True),
+        _p("conditions", None, "json", default=True, writable=True, graph_type=_T("conditionalAccessConditionSet")),
+        _p(
+            "grantControls", None, "json", default=True, writable=True, graph_type=_T("conditionalAccessGrantControls")
+        ),
+        _p(
+            "sessionControls",
+            None,
+            "json",
+            default=True,
+            writable=True,
+            graph_type=_T("conditionalAccessSessionControls"),
+        ),
+    ),
+)
+
+_LOCATION_PROPS = (
+    _p("id", None, default=True),
+    _p("displayName", None, default=True, writable=True, max_len=256),
+    _p("createdDateTime", None, "datetime", default=True),
+    _p("modifiedDateTime", None, "datetime", default=True),
+)
+IP_NAMED_LOCATION = Resource(
+    "ipNamedLocation",
+    "namedLocations",
+    (
+        *_LOCATION_PROPS,
+        _p("ipRanges", None, "json", default=True, writable=True, graph_type=_C("ipRange")),
+        _p("isTrusted", None, "bool", default=True, writable=True),
+    ),
+)
+COUNTRY_NAMED_LOCATION = Resource(
+    "countryNamedLocation",
+    "namedLocations",
+    (
+        *_LOCATION_PROPS,
+        _p("countriesAndRegions", None, "str_list", default=True, writable=True),
+        _p("countryLookupMethod", None, default=True, writable=True),
+        _p("includeUnknownCountriesAndRegions", None, "bool", default=True, writable=True),
+    ),
+)

@@ -39,6 +39,7 @@ from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
 from hospes.services.cross_tenant_policy import CrossTenantPolicyService
+from hospes.services.conditional_access import ConditionalAccessService
 from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
@@ -204,6 +205,8 @@ CrossTenantReader = Annotated[
 CrossTenantWriter = Annotated[
     CrossTenantPolicyService, Depends(service(CrossTenantPolicyService, perm.CROSS_TENANT_WRITE))
 ]
+CAReader = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_READ))]
+CAWriter = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_WRITE))]
 GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_READ))]
 GrantsReader = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_READ))]
 GrantsWriter = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_WRITE))]

@@ -20,11 +20,14 @@ from hospes.domain.schema import (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    CONDITIONAL_ACCESS_POLICY,
+    COUNTRY_NAMED_LOCATION,
     DIRECTORY_AUDIT,
     DIRECTORY_OBJECT,
     DIRECTORY_ROLE,
     GROUP,
     INVITATION,
+    IP_NAMED_LOCATION,
     OAUTH2_PERMISSION_GRANT,
     ORGANIZATION,
     SERVICE_PRINCIPAL,
@@ -50,7 +53,7 @@ ENTITY_SETS: tuple[Resource, ...] = (
     OAUTH2_PERMISSION_GRANT,
 )
 # Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits,
-# /policies/crossTenantAccessPolicy/...).
+# /policies/crossTenantAccessPolicy/..., /identity/conditionalAccess/...).
 CONTAINED_TYPES: tuple[Resource, ...] = (
     APP_ROLE_ASSIGNMENT,
     DIRECTORY_AUDIT,
@@ -58,6 +61,9 @@ CONTAINED_TYPES: tuple[Resource, ...] = (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    CONDITIONAL_ACCESS_POLICY,
+    IP_NAMED_LOCATION,
+    COUNTRY_NAMED_LOCATION,
 )
 # The relations served as their own segments (``/users/{id}/memberOf``), never inline: the resource schemas
 # describe what an object's JSON holds, so these are declared here.

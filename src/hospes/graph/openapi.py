@@ -22,8 +22,11 @@ from hospes.domain.schema import (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    CONDITIONAL_ACCESS_POLICY,
+    COUNTRY_NAMED_LOCATION,
     DIRECTORY_AUDIT,
     GROUP,
+    IP_NAMED_LOCATION,
     OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
     USER,
@@ -33,6 +36,7 @@ from hospes.graph.openapi_schemas import (
     ACTION_BODIES,
     ANSWERS,
     RESOURCES,
+    WRITABLE,
     Schema,
     collection_schema,
     entity_schema,
@@ -80,6 +84,12 @@ BODIES: dict[tuple[str, str], str] = {
     ("patch", "/policies/authorizationPolicy"): "authorizationPolicy.update",
     ("post", "/policies/b2bManagementPolicies"): "b2bManagementPolicy.create",
     ("patch", "/policies/b2bManagementPolicies/{policy_id}"): "b2bManagementPolicy.update",
+    ("post", "/identity/conditionalAccess/policies"): "conditionalAccessPolicy.create",
+    ("patch", "/identity/conditionalAccess/policies/{policy_id}"): "conditionalAccessPolicy.update",
+    ("post", "/policies/conditionalAccessPolicies"): "conditionalAccessPolicy.create",
+    ("patch", "/policies/conditionalAccessPolicies/{policy_id}"): "conditionalAccessPolicy.update",
+    ("post", "/identity/conditionalAccess/namedLocations"): "namedLocation.write",
+    ("patch", "/identity/conditionalAccess/namedLocations/{location_id}"): "namedLocation.write",
     (
         "patch",
         "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
@@ -201,6 +211,15 @@ def _responses() -> dict[tuple[str, str], Schema]:
     out["get", "/oauth2PermissionGrants"] = collection_schema(grant)
     out["post", "/oauth2PermissionGrants"] = grant
     out["get", "/oauth2PermissionGrants/{grant_id}"] = grant
+    policy = ref(f"microsoft.graph.{CONDITIONAL_ACCESS_POLICY.name}")
+    location = {"anyOf": [ref(f"microsoft.graph.{r.name}") for r in (IP_NAMED_LOCATION, COUNTRY_NAMED_LOCATION)]}
+    for base in ("/identity/conditionalAccess/policies", "/policies/conditionalAccessPolicies"):
+        out["get", base] = collection_schema(policy)
+        out["post", base] = policy
+        out["get", base + "/{policy_id}"] = policy
+    out["get", "/identity/conditionalAccess/namedLocations"] = collection_schema(location)
+    out["post", "/identity/conditionalAccess/namedLocations"] = location
+    out["get", "/identity/conditionalAccess/namedLocations/{location_id}"] = location
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
     partner = ref(f"microsoft.graph.{CROSS_TENANT_PARTNER.name}")
     out["get", _XTAP] = ref(f"microsoft.graph.{CROSS_TENANT_ACCESS_POLICY.name}")
@@ -421,7 +440,7 @@ def _token_operation(operation: Schema) -> None:
 
 def _components(public_url: str) -> Schema:
     schemas: Schema = {f"microsoft.graph.{r.name}": entity_schema(r) for r in RESOURCES}
-    for resource in (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, OAUTH2_PERMISSION_GRANT):
+    for resource in WRITABLE:
         schemas[f"{resource.name}.create"] = write_schema(resource, create=True)
         schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
     schemas.update(ACTION_BODIES)

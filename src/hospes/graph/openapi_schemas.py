@@ -15,8 +15,11 @@ from hospes.domain.schema import (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    CONDITIONAL_ACCESS_POLICY,
+    COUNTRY_NAMED_LOCATION,
     DIRECTORY_AUDIT,
     GROUP,
+    IP_NAMED_LOCATION,
     OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
     USER,
@@ -38,7 +41,12 @@ RESOURCES = (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    CONDITIONAL_ACCESS_POLICY,
+    IP_NAMED_LOCATION,
+    COUNTRY_NAMED_LOCATION,
 )
+# Resources whose create and update bodies are derived from their schema (``write_schema``).
+WRITABLE = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, OAUTH2_PERMISSION_GRANT, CONDITIONAL_ACCESS_POLICY)
 # What the services demand on create (``validation.require``): present, not null, not empty.
 REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "user": ("accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"),
@@ -46,6 +54,7 @@ REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "application": ("displayName",),
     "servicePrincipal": ("appId",),
     "oAuth2PermissionGrant": ("clientId", "consentType", "resourceId"),
+    "conditionalAccessPolicy": ("displayName", "state", "conditions"),
 }
 _KINDS: dict[str, Schema] = {
     "str": {"type": "string"},
@@ -340,6 +349,28 @@ _SYNC_POLICY = _obj(
     },
     closed=True,
 )
+def _named_location() -> Schema:
+    """Create or update: ``@odata.type`` names the kind (required on create; an update can't change it)."""
+    kinds = ["#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation"]
+    writable = {p.name: p for r in (IP_NAMED_LOCATION, COUNTRY_NAMED_LOCATION) for p in r.props if p.writable}
+    properties: Schema = {"@odata.type": {"type": "string", "enum": kinds}}
+    properties.update({name: nullable(_property(prop, write=True)) for name, prop in writable.items()})
+    properties["ipRanges"] = {
+        "type": "array",
+        "items": _obj(
+            {
+                "@odata.type": {
+                    "type": "string",
+                    "enum": ["#microsoft.graph.iPv4CidrRange", "#microsoft.graph.iPv6CidrRange"],
+                },
+                "cidrAddress": _STR,
+            },
+            ("cidrAddress",),
+        ),
+    }
+    return _obj(properties, closed=True)
+
+
 _CREDENTIALS = {**_KEY_VALUES, "description": "synchronizationSecretKeyStringValuePair: BaseAddress, SecretToken..."}
 _RESET_SCOPE = "Comma-separated flags: Watermark, Escrows, QuarantineState, Full, ForceDeletes."
 
@@ -383,6 +414,7 @@ ACTION_BODIES: dict[str, Schema] = {
     "crossTenantAccessPolicyConfigurationPartner.create": _cross_tenant(CROSS_TENANT_PARTNER, ("tenantId",)),
     "crossTenantAccessPolicyConfigurationPartner.update": _cross_tenant(CROSS_TENANT_PARTNER),
     "crossTenantIdentitySyncPolicyPartner": _SYNC_POLICY,
+    "namedLocation.write": _named_location(),
     "emailAuthenticationMethodConfiguration.update": _obj(
         {
             "@odata.type": _STR,

@@ -103,3 +103,6 @@ AUTH_METHOD_WRITE = Right(frozenset({"Policy.ReadWrite.AuthenticationMethod", "P
 # Delegated consent (oAuth2PermissionGrant): read with any directory read permission, written only with its own.
 GRANTS_WRITE = Right(frozenset({"DelegatedPermissionGrant.ReadWrite.All"}))
 GRANTS_READ = Right(DIR_READ.application | GRANTS_WRITE.application, _DIRECTORY_READ)
+# Conditional access: read with any policy read permission, written only with its own (Graph's least privilege).
+CA_WRITE = Right(frozenset({"Policy.ReadWrite.ConditionalAccess"}))
+CA_READ = Right(POLICY_READ.application | CA_WRITE.application)

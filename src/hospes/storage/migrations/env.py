@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from hospes.storage import (  # noqa: F401  (register their tables)
+    tables_access,
     tables_bulk,
     tables_cross_tenant,
     tables_dynamic,
