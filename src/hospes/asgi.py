@@ -35,8 +35,8 @@ from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     apps,
     auth_methods,
-    cross_tenant,
     conditional_access,
+    cross_tenant,
     delta,
     directory,
     dynamic_groups,

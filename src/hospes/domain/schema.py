@@ -474,9 +474,7 @@ CONDITIONAL_ACCESS_POLICY = Resource(
         _p("createdDateTime", None, "datetime", default=True),
         _p("modifiedDateTime", None, "datetime", default=True),
         _p("conditions", None, "json", default=True, writable=True, graph_type=_T("conditionalAccessConditionSet")),
-        _p(
-            "grantControls", None, "json", default=True, writable=True, graph_type=_T("conditionalAccessGrantControls")
-        ),
+        _p("grantControls", None, "json", default=True, writable=True, graph_type=_T("conditionalAccessGrantControls")),
         _p(
             "sessionControls",
             None,

@@ -38,8 +38,8 @@ from hospes.services.app_credentials import AppCredentialService
 from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
-from hospes.services.cross_tenant_policy import CrossTenantPolicyService
 from hospes.services.conditional_access import ConditionalAccessService
+from hospes.services.cross_tenant_policy import CrossTenantPolicyService
 from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService

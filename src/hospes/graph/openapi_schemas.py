@@ -11,12 +11,12 @@ from hospes.domain.invitation import KNOWN as INVITATION_PROPERTIES
 from hospes.domain.schema import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
+    CONDITIONAL_ACCESS_POLICY,
+    COUNTRY_NAMED_LOCATION,
     CROSS_TENANT_ACCESS_POLICY,
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
-    CONDITIONAL_ACCESS_POLICY,
-    COUNTRY_NAMED_LOCATION,
     DIRECTORY_AUDIT,
     GROUP,
     IP_NAMED_LOCATION,
@@ -349,6 +349,8 @@ _SYNC_POLICY = _obj(
     },
     closed=True,
 )
+
+
 def _named_location() -> Schema:
     """Create or update: ``@odata.type`` names the kind (required on create; an update can't change it)."""
     kinds = ["#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation"]
