@@ -205,6 +205,7 @@ def test_oidcc_prompt_none_logged_in(tenant: TenantHandle, web: TestClient) -> N
     _member(tenant, web)
     response = web.get(_authorize(rp, prompt="none"))
     assert response.status_code == 302 and answer_of(response.headers["location"])["code"]
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_oidcc_prompt_login(tenant: TenantHandle, web: TestClient) -> None:

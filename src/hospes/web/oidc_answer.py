@@ -49,4 +49,5 @@ def answer(page: Page, redirect_uri: str, mode: str, params: dict[str, str], *, 
         return page.render("oidc_redirect.html", url=url)
     response = page.redirect(url)
     response.status_code = 302
+    response.headers["Cache-Control"] = "no-store"  # the address carries the code
     return response
