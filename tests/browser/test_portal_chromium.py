@@ -508,7 +508,7 @@ def test_provisioning_configured_tested_started_and_logged(
     _shot(page, artifacts, "05-live-validation-error")
     page.get_by_label("Source attribute, constant value or expression").fill('Join(" ", [givenName], [surname])')
     page.locator("#live-expression.ok").wait_for()
-    page.get_by_label("Target attribute").fill("displayName")
+    page.get_by_label("Target attribute").fill("name.formatted")
     page.get_by_role("button", name="Save mapping").click()
     assert "Mappings saved." in page.inner_text("#notice")
     assert "Join(" in page.inner_text("#attribute-mappings")
@@ -525,8 +525,9 @@ def test_provisioning_configured_tested_started_and_logged(
         time.sleep(0.3)
     names = sorted(u["userName"] for u in scim_target.users())
     assert names == sorted(f"{n}@{boot.domain}" for n in ("alba", "bruno", "chloe"))
-    # The expression mapping entered above decides the target's displayName.
-    assert {u.get("displayName") for u in scim_target.users()} == {"Alba Rossi", "Bruno Rossi", "Chloe Rossi"}
+    # The expression mapping entered above decides the target's formatted name; displayName is a default mapping.
+    assert {u["name"].get("formatted") for u in scim_target.users()} == {"Alba Rossi", "Bruno Rossi", "Chloe Rossi"}
+    assert {u.get("displayName") for u in scim_target.users()} == {"Alba", "Bruno", "Chloe"}
     # No reload: the status panel notices the finished cycle and shows it by itself.
     page.wait_for_selector("#last-cycle", timeout=30000)
     assert "Imported" in page.inner_text("#last-cycle")

@@ -210,10 +210,11 @@ def test_mapping_editor(web2: TestClient, tenant: TenantHandle) -> None:
         flow="Always",
     )
     assert twice.status_code == 400 and "mapped twice" in alerts(twice.text)["target"]
+    assert "displayName</code>" in portal.get(mappings).text  # a default mapping
     good = portal.post(
         f"{mappings}/attribute",
         original="",
-        target="displayName",
+        target="name.formatted",
         source_type="Function",
         expression='Join(" ", [givenName], [surname])',
         matching="0",

@@ -101,7 +101,8 @@ def person(tenant: TenantHandle, **props: Any) -> dict[str, Any]:
         "officeLocation": "Paris",
     }
     created = tenant.new_user(nick, **{**defaults, **props})
-    fields = "id,userPrincipalName,mailNickname,mail,givenName,surname,jobTitle,mobilePhone,businessPhones,department"
+    fields = "id,userPrincipalName,displayName,mailNickname,mail,givenName,surname,jobTitle,mobilePhone,businessPhones"
+    fields += ",department"
     response = tenant.get(f"/users/{created['id']}", params={"$select": fields + ",officeLocation,accountEnabled"})
     assert response.status_code == 200, response.text
     full: dict[str, Any] = response.json()

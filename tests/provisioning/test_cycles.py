@@ -32,6 +32,7 @@ def _typed(items: list[dict[str, Any]] | None, kind: str) -> str | None:
 def assert_mapped(target: dict[str, Any], source: dict[str, Any], *, active: bool = True) -> None:
     """Seed 002's table, row by row."""
     assert target["userName"] == source["userPrincipalName"]
+    assert target["displayName"] == source["displayName"]
     assert target["externalId"] == source["mailNickname"]
     assert target["active"] is active
     assert target.get("title") == source.get("jobTitle")
@@ -42,6 +43,20 @@ def assert_mapped(target: dict[str, Any], source: dict[str, Any], *, active: boo
     work_phones = source.get("businessPhones") or []
     assert _typed(target.get("phoneNumbers"), "work") == (work_phones[0] if work_phones else None)
     assert target.get(ENTERPRISE, {}).get("department") == source.get("department")
+
+
+def test_a_new_jobs_default_user_mappings_include_display_name(sync_app: App) -> None:
+    """The generic SCIM app's defaults map displayName; the 8x8 table alone does not, so it is added."""
+    app = sync_app
+    schema = app.service.get_schema(app.tenant.id, app.sp_id, app.job_id)
+    [rule] = schema["synchronizationRules"]
+    users = next(m for m in rule["objectMappings"] if m["sourceObjectName"] == "User")
+    by_target = {m["targetAttributeName"]: m for m in users["attributeMappings"]}
+    display = by_target["displayName"]
+    assert display["source"]["type"] == "Attribute" and display["source"]["expression"] == "[displayName]"
+    assert (display["flowType"], display["matchingPriority"]) == ("Always", 0)
+    assert by_target["userName"]["matchingPriority"] == 1  # still the only matching attribute
+    assert sum(1 for m in users["attributeMappings"] if m["targetAttributeName"] == "displayName") == 1
 
 
 def test_validate_credentials(sync_app: App) -> None:

@@ -118,9 +118,13 @@ def _rows(mappings: tuple[DefaultMapping, ...]) -> list[Row]:
 
 
 def default_user_rows() -> list[Row]:
-    """The 8x8 tutorial's table: the generic SCIM app's default user mappings; locale and timezone are
-    listed but unmapped."""
-    return [*_rows(EIGHT_BY_EIGHT_USER_MAPPINGS), ("locale", None, 0, "Always"), ("timezone", None, 0, "Always")]
+    """The 8x8 tutorial's table, plus ``displayName`` ← displayName as in the generic SCIM app's defaults (a
+    target without a display name shows people by their sign-in name); locale and timezone are listed but
+    unmapped."""
+    rows = _rows(EIGHT_BY_EIGHT_USER_MAPPINGS)
+    after_active = next(i for i, row in enumerate(rows) if row[0] == "active") + 1
+    rows.insert(after_active, ("displayName", "[displayName]", 0, "Always"))
+    return [*rows, ("locale", None, 0, "Always"), ("timezone", None, 0, "Always")]
 
 
 def default_group_rows() -> list[Row]:
