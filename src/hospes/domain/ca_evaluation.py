@@ -1,0 +1,466 @@
+"""The conditional-access decision of one sign-in: facts in, decision out, no I/O.
+
+Every interactive sign-in (the portal, My Apps, OpenID Connect and SAML sign-ins, redemption) and the what-if
+API call ``evaluate`` with the same facts, so a what-if can't disagree with the live decision. The rules:
+
+* A policy applies when every condition it sets matches (users, applications, client app types, locations,
+  platforms); in each, an exclusion beats an inclusion. Risk conditions never match (there is no risk engine).
+* Every applying enabled policy must be satisfied. ``block`` in any of them ends the sign-in (AADSTS53003).
+* A policy's grant controls: AND needs every control, OR needs one. A control that can't be asked for here
+  (device compliance without a trusted claim, app protection, password change, custom controls) makes the policy
+  unsatisfiable, which blocks, as Entra does. MFA and terms of use are asked for, in Entra's prompt order.
+* Report-only policies are evaluated and reported (reportOnlySuccess / Failure / Interrupted / NotApplied) and
+  never change the decision.
+* Session controls: the strictest sign-in frequency of the applying enabled policies; a persistent browser
+  "never" wins over "always".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hospes.domain.conditional_access import (
+    ADMIN_PORTALS,
+    ALL,
+    ALL_TRUSTED,
+    DISABLED,
+    ENABLED,
+    GUESTS,
+    REPORT_ONLY,
+)
+
+BLOCKED = 53003  # AADSTS53003 BlockedByConditionalAccess
+MFA_REQUIRED = 50076  # AADSTS50076 UserStrongAuthClientAuthNRequired
+REAUTH_REQUIRED = 70043  # AADSTS70043 BadTokenDueToSignInFrequency
+# Methods that are a second factor on their own (``mfa``: a trusted partner's claim that MFA was done at home).
+SECOND_FACTORS = frozenset({"totp", "mfa", "fido", "hwk", "sms"})
+# Entra's prompt order; controls after ``mfa`` that Hospes can't ask for are unsatisfiable unless a fact says so.
+PROMPT_ORDER = (
+    "mfa",
+    "compliantDevice",
+    "domainJoinedDevice",
+    "approvedApplication",
+    "compliantApplication",
+    "passwordChange",
+    "riskRemediation",
+)
+TERMS = "termsOfUse:"
+EVERY_TIME = timedelta(0)
+# The grace Entra gives "every time": a sign-in that just authenticated is not asked again at once.
+EVERY_TIME_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Method:
+    """An authentication method done in this session: ``pwd``, ``otp`` (email passcode), ``totp``, ``mfa``."""
+
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SignInFacts:
+    """What is known about one sign-in. ``external_user_type``: None for the tenant's own members, else one of
+    Graph's guestOrExternalUserTypes (``b2bCollaborationGuest``, ``internalGuest``...). ``app_id`` None with
+    ``admin_portal`` True is the Hospes portal itself. ``user_action``: a user action instead of an app
+    (``urn:user:registersecurityinfo``)."""
+
+    user_id: str
+    now: datetime
+    groups: frozenset[str] = frozenset()  # transitive
+    roles: frozenset[str] = frozenset()  # directory role template ids
+    external_user_type: str | None = None
+    home_tenant_id: str | None = None
+    app_id: str | None = None
+    admin_portal: bool = False
+    user_action: str | None = None
+    client_app_type: str = "browser"
+    ip_address: str | None = None
+    country: str | None = None
+    platform: str | None = None
+    methods: tuple[Method, ...] = ()
+    device_compliant: bool = False  # only from a trusted partner's claim
+    device_domain_joined: bool = False
+    accepted_terms: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    trusted: bool
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    countries: frozenset[str] = frozenset()
+    include_unknown_countries: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A stored policy (``hospes.domain.conditional_access`` shape), read once into sets."""
+
+    id: str
+    display_name: str
+    state: str
+    conditions: Mapping[str, Any]
+    grant: Mapping[str, Any] | None
+    session: Mapping[str, Any] | None
+    users: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    apps: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy's outcome, as the sign-in log (``appliedConditionalAccessPolicies``) and the what-if report it.
+    ``not_matched``: the conditions that kept it from applying (what-if's ``analysisReasons``)."""
+
+    policy_id: str
+    display_name: str
+    state: str
+    result: str
+    applies: bool
+    enforced_grant_controls: tuple[str, ...] = ()
+    enforced_session_controls: tuple[str, ...] = ()
+    not_matched: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``blocked``: refuse (``error_code`` says why). ``required``: controls to ask for before the sign-in may
+    go on, in prompt order (``mfa``, ``termsOfUse:<id>``); ``reauthenticate``: the sign-in frequency ran out.
+    ``status``: the sign-in log's conditionalAccessStatus."""
+
+    blocked: bool
+    required: tuple[str, ...]
+    reauthenticate: bool
+    sign_in_frequency: timedelta | None
+    persistent_browser: str | None
+    results: tuple[PolicyResult, ...]
+    status: str
+    error_code: int
+
+    @property
+    def satisfied(self) -> bool:
+        return not self.blocked and not self.required and not self.reauthenticate
+
+
+def _set(body: Mapping[str, Any] | None, name: str) -> frozenset[str]:
+    return frozenset(v.lower() for v in (body or {}).get(name) or ())
+
+
+def compile_policy(
+    policy_id: str,
+    display_name: str,
+    state: str,
+    conditions: Mapping[str, Any],
+    grant: Mapping[str, Any] | None,
+    session: Mapping[str, Any] | None,
+) -> Policy:
+    users = conditions.get("users") or {}
+    apps = conditions.get("applications") or {}
+    return Policy(
+        id=policy_id,
+        display_name=display_name,
+        state=state,
+        conditions=conditions,
+        grant=grant,
+        session=session,
+        users={
+            name: _set(users, name)
+            for name in (
+                "includeUsers",
+                "excludeUsers",
+                "includeGroups",
+                "excludeGroups",
+                "includeRoles",
+                "excludeRoles",
+            )
+        },
+        apps={name: _set(apps, name) for name in ("includeApplications", "excludeApplications", "includeUserActions")},
+    )
+
+
+def compile_location(definition: Mapping[str, Any], location_id: str) -> Location:
+    networks = tuple(ipaddress.ip_network(r["cidrAddress"], strict=False) for r in definition.get("ipRanges") or ())
+    return Location(
+        id=location_id,
+        trusted=bool(definition.get("isTrusted")),
+        networks=networks,
+        countries=frozenset(definition.get("countriesAndRegions") or ()),
+        include_unknown_countries=bool(definition.get("includeUnknownCountriesAndRegions")),
+    )
+
+
+_KEYWORDS = {k.lower(): k for k in (ALL, "None", GUESTS, ADMIN_PORTALS)}
+
+
+def _guests_match(rule: Mapping[str, Any] | None, facts: SignInFacts) -> bool:
+    if not rule or facts.external_user_type is None:
+        return False
+    if facts.external_user_type not in (rule.get("guestOrExternalUserTypes") or "").split(","):
+        return False
+    tenants = rule.get("externalTenants") or {}
+    if tenants.get("membershipKind") == "enumerated":
+        home = (facts.home_tenant_id or "").lower()
+        return bool(home) and home in {m.lower() for m in tenants.get("members") or ()}
+    return True
+
+
+def _users_match(policy: Policy, facts: SignInFacts) -> bool:
+    sets, users = policy.users, policy.conditions.get("users") or {}
+    user = facts.user_id.lower()
+    groups = {g.lower() for g in facts.groups}
+    roles = {r.lower() for r in facts.roles}
+    is_external = facts.external_user_type is not None
+    if (
+        user in sets["excludeUsers"]
+        or (is_external and "guestsorexternalusers" in sets["excludeUsers"])
+        or groups & sets["excludeGroups"]
+        or roles & sets["excludeRoles"]
+        or _guests_match(users.get("excludeGuestsOrExternalUsers"), facts)
+    ):
+        return False
+    include = sets["includeUsers"]
+    return bool(
+        "all" in include
+        or user in include
+        or (is_external and "guestsorexternalusers" in include)
+        or groups & sets["includeGroups"]
+        or roles & sets["includeRoles"]
+        or _guests_match(users.get("includeGuestsOrExternalUsers"), facts)
+    )
+
+
+def _apps_match(policy: Policy, facts: SignInFacts) -> bool:
+    sets = policy.apps
+    if facts.user_action is not None:
+        return facts.user_action.lower() in sets["includeUserActions"]
+    app = (facts.app_id or "").lower()
+
+    def named(values: frozenset[str]) -> bool:
+        return bool(app and app in values) or (facts.admin_portal and "microsoftadminportals" in values)
+
+    if named(sets["excludeApplications"]):
+        return False
+    include = sets["includeApplications"]
+    return "all" in include or named(include)
+
+
+def _client_app_match(policy: Policy, facts: SignInFacts) -> bool:
+    types = policy.conditions.get("clientAppTypes") or ["all"]
+    return "all" in types or facts.client_app_type in types
+
+
+def _where(facts: SignInFacts, locations: Mapping[str, Location]) -> tuple[set[str], bool]:
+    """The named locations the sign-in is in, and whether any of them is trusted."""
+    address = None
+    if facts.ip_address:
+        try:
+            address = ipaddress.ip_address(facts.ip_address)
+        except ValueError:
+            address = None
+    inside: set[str] = set()
+    for location in locations.values():
+        if location.networks:
+            if address is not None and any(address in net for net in location.networks):
+                inside.add(location.id.lower())
+        elif location.countries or location.include_unknown_countries:
+            known = facts.country is not None
+            if (known and facts.country in location.countries) or (not known and location.include_unknown_countries):
+                inside.add(location.id.lower())
+    trusted = any(locations[i].trusted for i in locations if i.lower() in inside)
+    return inside, trusted
+
+
+def _location_match(policy: Policy, where: tuple[set[str], bool]) -> bool:
+    rule = policy.conditions.get("locations")
+    if not rule:
+        return True
+    inside, trusted = where
+
+    def named(values: Iterable[str]) -> bool:
+        return any(v == ALL or (v == ALL_TRUSTED and trusted) or v.lower() in inside for v in values)
+
+    if named(rule.get("excludeLocations") or ()):
+        return False
+    return named(rule.get("includeLocations") or ())
+
+
+def _platform_match(policy: Policy, facts: SignInFacts) -> bool:
+    rule = policy.conditions.get("platforms")
+    if not rule:
+        return True
+    exclude, include = rule.get("excludePlatforms") or (), rule.get("includePlatforms") or ()
+    if "all" in exclude or (facts.platform is not None and facts.platform in exclude):
+        return False
+    return "all" in include or (facts.platform is not None and facts.platform in include)
+
+
+def _not_matched(policy: Policy, facts: SignInFacts, where: tuple[set[str], bool]) -> tuple[str, ...]:
+    """The conditions that don't match, named as what-if's analysisReasons; empty when the policy applies."""
+    out = []
+    if not _users_match(policy, facts):
+        out.append("users")
+    if not _apps_match(policy, facts):
+        out.append("userAction" if facts.user_action else "application")
+    if not _client_app_match(policy, facts):
+        out.append("clientApps")
+    if not _location_match(policy, where):
+        out.append("location")
+    if not _platform_match(policy, facts):
+        out.append("devicePlatform")
+    conditions = policy.conditions
+    for name, reason in (
+        ("signInRiskLevels", "signInRisk"),
+        ("userRiskLevels", "userRisk"),
+        ("servicePrincipalRiskLevels", "servicePrincipalRisk"),
+    ):
+        if conditions.get(name):
+            out.append(reason)
+    return tuple(out)
+
+
+def has_mfa(facts: SignInFacts, since: datetime | None = None) -> bool:
+    return any(m.kind in SECOND_FACTORS and (since is None or m.at >= since) for m in facts.methods)
+
+
+def _controls(policy: Policy) -> list[str]:
+    grant = policy.grant or {}
+    built_in = grant.get("builtInControls") or []
+    ordered = [c for c in ("block", *PROMPT_ORDER) if c in built_in]
+    return (
+        ordered
+        + [TERMS + t for t in grant.get("termsOfUse") or ()]
+        + ["custom:" + c for c in grant.get("customAuthenticationFactors") or ()]
+    )
+
+
+def _met(control: str, facts: SignInFacts, mfa_since: datetime | None) -> bool:
+    if control == "mfa":
+        return has_mfa(facts, mfa_since)
+    if control == "compliantDevice":
+        return facts.device_compliant
+    if control == "domainJoinedDevice":
+        return facts.device_domain_joined
+    if control.startswith(TERMS):
+        return control.removeprefix(TERMS) in facts.accepted_terms
+    return False
+
+
+def _askable(control: str) -> bool:
+    return control == "mfa" or control.startswith(TERMS)
+
+
+def _grant_outcome(policy: Policy, facts: SignInFacts, mfa_since: datetime | None) -> tuple[str, tuple[str, ...]]:
+    """``("ok" | "ask" | "block", controls to ask for)`` for one applying policy."""
+    controls = _controls(policy)
+    if "block" in controls:
+        return "block", ()
+    if not controls:
+        return "ok", ()  # session controls only
+    unmet = [c for c in controls if not _met(c, facts, mfa_since)]
+    if (policy.grant or {}).get("operator") == "AND":
+        if not unmet:
+            return "ok", ()
+        if not all(_askable(c) for c in unmet):
+            return "block", ()
+        return "ask", tuple(unmet)
+    if len(unmet) < len(controls):
+        return "ok", ()
+    askable = [c for c in controls if _askable(c)]
+    return ("ask", (askable[0],)) if askable else ("block", ())
+
+
+def _frequency(policy: Policy) -> timedelta | None:
+    rule = (policy.session or {}).get("signInFrequency")
+    if not rule or not rule.get("isEnabled", True):
+        return None
+    if rule.get("frequencyInterval") == "everyTime":
+        return EVERY_TIME
+    amount = int(rule.get("value") or 0)
+    return timedelta(days=amount) if rule.get("type") == "days" else timedelta(hours=amount)
+
+
+def _session_names(policy: Policy) -> tuple[str, ...]:
+    session = policy.session or {}
+    names = []
+    if session.get("signInFrequency") and session["signInFrequency"].get("isEnabled", True):
+        names.append("SignInFrequency")
+    if session.get("persistentBrowser") and session["persistentBrowser"].get("isEnabled", True):
+        names.append("PersistentBrowserSessionMode")
+    return tuple(names)
+
+
+def _report(outcome: str) -> str:
+    return {"ok": "reportOnlySuccess", "ask": "reportOnlyInterrupted", "block": "reportOnlyFailure"}[outcome]
+
+
+def evaluate(
+    facts: SignInFacts, policies: Iterable[Policy], locations: Mapping[str, Location] | None = None
+) -> Decision:
+    """The decision for ``facts`` under ``policies`` (every state; disabled ones are reported as notEnabled)."""
+    locations = locations or {}
+    where = _where(facts, locations)
+    applying: list[Policy] = []
+    reports: list[tuple[Policy, tuple[str, ...]]] = []
+    for policy in policies:
+        if policy.state == DISABLED:
+            reports.append((policy, ()))
+            continue
+        missing = _not_matched(policy, facts, where)
+        if not missing and policy.state == ENABLED:
+            applying.append(policy)
+        reports.append((policy, missing))
+
+    frequencies = [f for f in (_frequency(p) for p in applying) if f is not None]
+    frequency = min(frequencies) if frequencies else None
+    primary = [m.at for m in facts.methods if m.kind not in SECOND_FACTORS]
+    last_primary = max(primary) if primary else None
+    allowed_age = max(frequency, EVERY_TIME_GRACE) if frequency is not None else None
+    mfa_since = facts.now - allowed_age if allowed_age is not None else None
+    reauthenticate = allowed_age is not None and (last_primary is None or facts.now - last_primary > allowed_age)
+    browsers = [((p.session or {}).get("persistentBrowser") or {}).get("mode") for p in applying]
+    browser = "never" if "never" in browsers else "always" if "always" in browsers else None
+
+    outcomes = {p.id: _grant_outcome(p, facts, mfa_since) for p in applying}
+    blocked = any(kind == "block" for kind, _ in outcomes.values())
+    wanted = {c for kind, asked in outcomes.values() if kind == "ask" for c in asked}
+    required = () if blocked else tuple(c for c in _order(wanted))
+
+    results = []
+    for policy, missing in reports:
+        grant = tuple(_controls(policy))
+        session = _session_names(policy)
+        if policy.state == DISABLED:
+            results.append(PolicyResult(policy.id, policy.display_name, policy.state, "notEnabled", False))
+            continue
+        applies = not missing
+        if policy.state == REPORT_ONLY:
+            result = _report(_grant_outcome(policy, facts, mfa_since)[0]) if applies else "reportOnlyNotApplied"
+        elif not applies:
+            result = "notApplied"
+        else:
+            result = "success" if outcomes[policy.id][0] == "ok" and not reauthenticate else "failure"
+        results.append(
+            PolicyResult(
+                policy.id,
+                policy.display_name,
+                policy.state,
+                result,
+                applies,
+                grant if applies else (),
+                session if applies else (),
+                missing,
+            )
+        )
+    pending = blocked or bool(required) or reauthenticate
+    status = "notApplied" if not applying else "failure" if pending else "success"
+    code = BLOCKED if blocked else MFA_REQUIRED if "mfa" in required else REAUTH_REQUIRED if reauthenticate else 0
+    return Decision(blocked, required, reauthenticate, frequency, browser, tuple(results), status, code)
+
+
+def _order(controls: set[str]) -> list[str]:
+    first = [c for c in PROMPT_ORDER if c in controls]
+    return first + sorted(c for c in controls if c not in PROMPT_ORDER)
