@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, inspect
 
 from hospes.storage import (  # noqa: F401  (register their tables)
+    tables_access,
     tables_bulk,
     tables_dynamic,
     tables_provisioning,

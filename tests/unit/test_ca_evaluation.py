@@ -33,7 +33,7 @@ PARTNER, OTHER = "dddddddd-0000-4000-8000-000000000001", "dddddddd-0000-4000-800
 ADMIN_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 OFFICE = "eeeeeeee-0000-4000-8000-000000000001"
 PWD = (Method("pwd", NOW),)
-PWD_TOTP = (Method("pwd", NOW), Method("totp", NOW))
+PWD_TOTP = (Method("pwd", NOW), Method("otp", NOW))
 
 
 def policy(
@@ -89,7 +89,7 @@ TABLE: list[tuple[str, list[Policy], SignInFacts, tuple[bool, tuple[str, ...], s
     (
         "email otp alone is one factor",
         [policy()],
-        facts(methods=(Method("otp", NOW),)),
+        facts(methods=(Method("email", NOW),)),
         (False, ("mfa",), "failure"),
         "failure",
     ),
@@ -370,7 +370,7 @@ def test_sign_in_frequency() -> None:
     assert stale.reauthenticate and stale.error_code == REAUTH_REQUIRED and not stale.satisfied
     # MFA done before the window does not count once the frequency applies.
     both = [hourly, policy(pid="p2")]
-    old_mfa = (Method("pwd", NOW), Method("totp", NOW - timedelta(hours=3)))
+    old_mfa = (Method("pwd", NOW), Method("otp", NOW - timedelta(hours=3)))
     assert evaluate(facts(methods=old_mfa), both).required == ("mfa",)
     # The strictest frequency wins.
     daily = parse_policy(

@@ -36,8 +36,10 @@ from hospes.domain.conditional_access import (
 BLOCKED = 53003  # AADSTS53003 BlockedByConditionalAccess
 MFA_REQUIRED = 50076  # AADSTS50076 UserStrongAuthClientAuthNRequired
 REAUTH_REQUIRED = 70043  # AADSTS70043 BadTokenDueToSignInFrequency
-# Methods that are a second factor on their own (``mfa``: a trusted partner's claim that MFA was done at home).
-SECOND_FACTORS = frozenset({"totp", "mfa", "fido", "hwk", "sms"})
+# The session's method names that are a second factor: an authenticator code (``otp``), a recovery code (``rc``),
+# a trusted partner's claim that MFA was done at home (``mfa``). ``pwd`` and an emailed passcode (``email``) are
+# first factors only.
+SECOND_FACTORS = frozenset({"otp", "rc", "mfa"})
 # Entra's prompt order; controls after ``mfa`` that Hospes can't ask for are unsatisfiable unless a fact says so.
 PROMPT_ORDER = (
     "mfa",
@@ -56,7 +58,8 @@ EVERY_TIME_GRACE = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class Method:
-    """An authentication method done in this session: ``pwd``, ``otp`` (email passcode), ``totp``, ``mfa``."""
+    """An authentication method done in this session, as the session names it: ``pwd``, ``email`` (an emailed
+    passcode), ``otp`` (an authenticator code), ``rc`` (a recovery code), ``mfa`` (trusted MFA done at home)."""
 
     kind: str
     at: datetime

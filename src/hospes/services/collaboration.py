@@ -21,6 +21,7 @@ from hospes.services.b2b_policy import (
     policy_row,
 )
 from hospes.services.base import Services
+from hospes.services.guest_mfa_policy import set_guest_mfa
 from hospes.services.guest_policy import guest_policy_row, load_guest_policy
 
 
@@ -85,6 +86,7 @@ class CollaborationService(Services):
             elif guests.allow_external_id_email_otp == "disabled":
                 guests.allow_external_id_email_otp = "default"
             guests.require_guest_mfa, guests.trust_home_mfa = require_guest_mfa, trust_home_mfa
+            set_guest_mfa(op.session, self.tenant_id, require_guest_mfa, op.now)
             guests.allow_guests_to_leave = allow_guests_to_leave
             row.authorization_extra = {**(row.authorization_extra or {}), "guestUserRoleId": guest_access}
             guests.updated_at = op.now

@@ -1,6 +1,6 @@
 """A tenant's guest sign-in policy: whether guests may prove their address with an email one-time passcode, whether
-the tenant asks guests for MFA, whether it trusts the MFA of a guest's home tenant, and whether guests may leave the
-organization on their own. Read by the redemption flow,
+the tenant asks guests for MFA (a conditional-access policy: ``services.guest_mfa_policy``), whether it trusts the
+MFA of a guest's home tenant, and whether guests may leave the organization on their own. Read by the redemption flow,
 changed through Graph (the email authentication method configuration), the portal and ``hospes guest-policy``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hospes.services.b2b_policy import load_policy, policy_row
 from hospes.services.base import Services, settings_row_for_update
+from hospes.services.guest_mfa_policy import guest_mfa_enabled, set_guest_mfa
 from hospes.storage.tables_redemption import GuestAccessPolicy
 
 
@@ -39,7 +40,7 @@ def load_guest_policy(session: Session, tenant_id: str) -> GuestPolicy:
         email_otp=allow != "disabled",
         email_method_state=row.email_method_state if row else "enabled",
         allow_external_id_email_otp=allow,
-        require_guest_mfa=bool(row and row.require_guest_mfa),
+        require_guest_mfa=guest_mfa_enabled(session, tenant_id),
         trust_home_mfa=bool(row and row.trust_home_mfa),
         allow_guests_to_leave=row is None or row.allow_guests_to_leave is not False,
     )
@@ -94,6 +95,7 @@ class GuestPolicyService(Services):
                 changed.append("state")
             if require_guest_mfa is not None:
                 row.require_guest_mfa = require_guest_mfa
+                set_guest_mfa(op.session, self.tenant_id, require_guest_mfa, op.now)
                 changed.append("requireGuestMfa")
             if trust_home_mfa is not None:
                 row.trust_home_mfa = trust_home_mfa

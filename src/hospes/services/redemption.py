@@ -18,9 +18,12 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
+from hospes.domain.ca_evaluation import Decision
 from hospes.domain.changes import ChangeType, ObjectType
+from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, InvitationError
 from hospes.domain.principals import Principal
+from hospes.services.access_decision import AccessRequest, decide
 from hospes.services.b2b_policy import check_domain
 from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
@@ -47,7 +50,7 @@ MFA_METHODS = frozenset({"otp", "rc", "mfa"})
 _ENROL = "guest-totp-enrol"
 
 LinkStatus = Literal["ok", "unknown", "used", "expired", "revoked", "redeemed"]
-Step = Literal["signin", "mfa", "consent", "finish"]
+Step = Literal["signin", "mfa", "consent", "finish", "blocked"]
 # not_due: the flow is not at its MFA step (go on to where it is); restart: show the step again from the start (a
 # set-up form of another flow, or an authenticator enrolled meanwhile in another tab).
 MfaStatus = Literal["not_due", "locked", "verified", "enrolled", "invalid", "invalid_setup", "restart"]
@@ -272,17 +275,31 @@ class RedemptionService:
                 return "home"
         return "home" if self.home.home_tenant(flow.email, flow.tenant_id) else "otp"
 
-    def next_step(self, flow: FlowView) -> Step:
+    def access(self, flow: FlowView, user: User, address: str | None = None) -> Decision:
+        """The tenant's conditional access for this guest's sign-in. The home tenant's MFA counts only when the
+        tenant trusts it."""
+        assert flow.tenant_id is not None
+        now = utcnow()  # the flow knows no earlier time of its methods: they count as just done
+        methods = ["pwd" if flow.verified_method == "home" else "email"]
+        if flow.data.get("mfa"):
+            methods.append("otp")
+        home_mfa = flow.verified_method == "home" and bool(MFA_METHODS & set(flow.amr))
+        if home_mfa and self.policy(flow.tenant_id).trust_home_mfa:
+            methods.append("mfa")
+        with self.sessions() as session:
+            return decide(session, AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address))
+
+    def next_step(self, flow: FlowView, address: str | None = None) -> Step:
         if flow.verified_method is None:
             return "signin"
         user = self._user(flow.user_id)
         if user is None or flow.tenant_id is None:
             return "finish"  # signed in somewhere, but no guest of this tenant: finishing refuses it
-        policy = self.policy(flow.tenant_id)
-        if policy.require_guest_mfa and not flow.data.get("mfa"):
-            trusted = flow.verified_method == "home" and policy.trust_home_mfa and bool(MFA_METHODS & set(flow.amr))
-            if not trusted:
-                return "mfa"
+        decision = self.access(flow, user, address)
+        if decision.blocked:
+            return "blocked"
+        if "mfa" in decision.required:
+            return "mfa"
         if user.external_user_state != "Accepted":
             return "consent"
         return "finish"
@@ -317,7 +334,7 @@ class RedemptionService:
         """The MFA step: the code of the guest's authenticator (or a recovery code), or, with ``sealed`` from the
         set-up form, the first code of a new authenticator. Failures count against the guest and the client address
         like second-factor failures at sign-in."""
-        if self.next_step(flow) != "mfa" or flow.user_id is None:
+        if self.next_step(flow, address) != "mfa" or flow.user_id is None:
             return MfaOutcome("not_due")
         scopes = (self.throttle.codes(flow.user_id), self.throttle.address(address))
         if self.throttle.locked_until(now, *scopes) is not None:

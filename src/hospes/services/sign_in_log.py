@@ -41,6 +41,7 @@ class SignInEvent:
     error_code: int = 0
     failure_reason: str | None = None
     resource_display_name: str | None = None
+    conditional_access_status: str = "notApplied"  # success | failure | notApplied
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ def add(session: Session, event: SignInEvent) -> str:
         correlation_id=(event.correlation_id or "")[:64] or None,
         error_code=event.error_code,
         failure_reason=(event.failure_reason or "")[:_TEXT] or None,
+        conditional_access_status=event.conditional_access_status,
         details=event.details,
     )
     session.add(row)

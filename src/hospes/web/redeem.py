@@ -166,9 +166,11 @@ FlowDep = Annotated[FlowView, Depends(guest_flow)]
 
 @router.get("/{tenant}/redeem/continue")
 def continue_flow(page: PageDep, flow: FlowDep) -> Response:
-    step = page.web.redemption.next_step(flow)
+    step = page.web.redemption.next_step(flow, client_address(page.request))
     if step == "finish":
         return _finish(page, flow)
+    if step == "blocked":
+        return _blocked(page)
     return page.redirect(f"{page.base}/redeem/{step}")
 
 
@@ -193,6 +195,16 @@ def _refused(page: Page, reason: str, detail: str = "") -> Response:
         link=None,
         link_text=None,
     )
+
+
+def _blocked(page: Page) -> Response:
+    """A conditional-access policy blocks this guest: say so, with the code an administrator can look up."""
+    _ = gettext_for(page)
+    page.set_cookie(flow_cookie(page.web), None)
+    message = _("A conditional access policy of this organization blocks your sign-in (code %(code)s).") % {
+        "code": "AADSTS53003"
+    }
+    return page.render("notice.html", 403, title=_("You can't continue"), message=message, link=None, link_text=None)
 
 
 def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
@@ -354,7 +366,7 @@ def _mfa_page(page: Page, flow: FlowView, sealed: str | None, error: str | None,
 
 @router.get("/{tenant}/redeem/mfa")
 def mfa_page(page: PageDep, flow: FlowDep) -> Response:
-    if page.web.redemption.next_step(flow) != "mfa":
+    if page.web.redemption.next_step(flow, client_address(page.request)) != "mfa":
         return page.redirect(f"{page.base}/redeem/continue")
     return _mfa_page(page, flow, None, None)
 
@@ -386,7 +398,7 @@ async def mfa_submit(page: PageDep, flow: FlowDep) -> Response:
 @router.get("/{tenant}/redeem/consent")
 def consent_page(page: PageDep, flow: FlowDep) -> Response:
     service = page.web.redemption
-    if service.next_step(flow) != "consent":
+    if service.next_step(flow, client_address(page.request)) != "consent":
         return page.redirect(f"{page.base}/redeem/continue")
     user = service.guest(flow.user_id)
     target = service.redirect_target(flow, f"{page.base}/myapps")
@@ -404,7 +416,7 @@ def consent_page(page: PageDep, flow: FlowDep) -> Response:
 async def consent_submit(page: PageDep, flow: FlowDep) -> Response:
     form = await checked_form(page)
     service = page.web.redemption
-    if service.next_step(flow) != "consent":
+    if service.next_step(flow, client_address(page.request)) != "consent":
         return page.redirect(f"{page.base}/redeem/continue")
     _ = gettext_for(page)
     org = service.org(page.tenant.id)

@@ -1,0 +1,102 @@
+"""Conditional access decides guests' sign-ins: redemption asks the policies (MFA for one guest, a block with its
+reason, report-only letting the guest in), and the "require MFA for guests" setting is a policy of its own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.principals import Principal
+from hospes.services.guest_mfa_policy import GUEST_MFA_POLICY_NAME, guest_mfa_policy_id
+from hospes.services.guest_policy import GuestPolicyService
+from tests.helpers.redemption import invite, latest_code, open_link, send_code, submit_code
+from tests.helpers.tenants import TenantHandle
+
+POLICIES = "/identity/conditionalAccess/policies"
+
+
+def _policy(tenant: TenantHandle, users: dict[str, Any], controls: list[str], state: str = "enabled") -> str:
+    created = tenant.post(
+        POLICIES,
+        json={
+            "displayName": f"Guests: {'+'.join(controls)}",
+            "state": state,
+            "conditions": {"users": users, "applications": {"includeApplications": ["All"]}},
+            "grantControls": {"operator": "OR", "builtInControls": controls},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _verified(web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]) -> tuple[str, Any]:
+    """A new guest invited and past the email passcode: where the flow goes next."""
+    address = f"g-{uuid.uuid4().hex[:6]}@partner.example"
+    invitation = invite(tenant, address)
+    open_link(web, invitation["inviteRedeemUrl"])
+    send_code(web, tenant.id)
+    verified = submit_code(web, tenant.id, latest_code(sessions, address))
+    assert verified.status_code == 303, verified.text
+    return invitation["invitedUser"]["id"], web.get(verified.headers["location"])
+
+
+def test_a_policy_for_one_guest_asks_that_guest_only_for_mfa(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    address = f"ana-{uuid.uuid4().hex[:6]}@partner.example"
+    ana = invite(tenant, address)
+    _policy(tenant, {"includeUsers": [ana["invitedUser"]["id"]]}, ["mfa"])
+    _, other = _verified(web, tenant, sessions)
+    assert other.headers["location"].endswith("/redeem/consent")
+    web.cookies.clear()
+    open_link(web, ana["inviteRedeemUrl"])
+    send_code(web, tenant.id)
+    verified = submit_code(web, tenant.id, latest_code(sessions, address))
+    assert web.get(verified.headers["location"]).headers["location"].endswith("/redeem/mfa")
+
+
+def test_a_blocked_guest_sees_the_reason(
+    web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    _policy(tenant, {"includeUsers": ["GuestsOrExternalUsers"]}, ["block"])
+    _, blocked = _verified(web, tenant, sessions)
+    assert blocked.status_code == 403
+    assert "AADSTS53003" in blocked.text and "conditional access policy" in blocked.text
+    assert web.get(f"/{tenant.id}/myapps").status_code == 303  # not signed in
+
+
+def test_report_only_lets_the_guest_in(web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    _policy(tenant, {"includeUsers": ["GuestsOrExternalUsers"]}, ["block"], state="enabledForReportingButNotEnforced")
+    _, step = _verified(web, tenant, sessions)
+    assert step.headers["location"].endswith("/redeem/consent")
+
+
+def test_an_excluded_guest_is_not_asked(web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    address = f"bo-{uuid.uuid4().hex[:6]}@partner.example"
+    bo = invite(tenant, address)
+    _policy(tenant, {"includeUsers": ["GuestsOrExternalUsers"], "excludeUsers": [bo["invitedUser"]["id"]]}, ["block"])
+    open_link(web, bo["inviteRedeemUrl"])
+    send_code(web, tenant.id)
+    verified = submit_code(web, tenant.id, latest_code(sessions, address))
+    assert web.get(verified.headers["location"]).headers["location"].endswith("/redeem/consent")
+
+
+def test_the_guest_mfa_setting_is_a_policy(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    service = GuestPolicyService(sessions, Principal(tenant.id, "system", "", "test"))
+    url = f"{POLICIES}/{guest_mfa_policy_id(tenant.id)}"
+    assert tenant.get(url).status_code == 404  # never turned on: no policy
+    assert service.update(require_guest_mfa=False).require_guest_mfa is False
+    assert tenant.get(url).status_code == 404
+    assert service.update(require_guest_mfa=True).require_guest_mfa is True
+    policy = tenant.get(url).json()
+    assert policy["displayName"] == GUEST_MFA_POLICY_NAME and policy["state"] == "enabled"
+    assert policy["conditions"]["users"]["includeUsers"] == ["GuestsOrExternalUsers"]
+    assert policy["grantControls"]["builtInControls"] == ["mfa"]
+    assert service.update(require_guest_mfa=False).require_guest_mfa is False
+    assert tenant.get(url).json()["state"] == "disabled"  # kept, with whatever an administrator changed in it
+    # Enabling the policy through Graph turns the setting on.
+    assert tenant.patch(url, json={"state": "enabled"}).status_code == 204
+    assert service.get().require_guest_mfa is True
