@@ -364,6 +364,7 @@ def test_raw_write_commits_or_rolls_back_as_a_whole(tenant: TenantHandle, databa
         "expires_at": now + timedelta(days=1),
         "used_at": None,
         "revoked_at": None,
+        "public_client": False,
     }
     statement = insert(RefreshToken)
     with raw_write(database.engine) as write:

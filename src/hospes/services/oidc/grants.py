@@ -31,7 +31,7 @@ from hospes.services.oidc.claims import (
     subject_of,
     transitive_groups,
 )
-from hospes.services.oidc.client_auth import ClientAuthenticator
+from hospes.services.oidc.client_auth import PUBLIC, ClientAuthenticator
 from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import consented
 from hospes.services.oidc.grant_rules import (
@@ -138,6 +138,7 @@ class UserTokenGrants:
                         row.amr,
                         now,
                         now + (SPA_REFRESH_LIFETIME if spa else REFRESH_LIFETIME),
+                        public_client=azpacr == PUBLIC,
                     )
                 grant = self._issuance(session, rp, user, scopes, row.sid, row.nonce, row.auth_time, row.amr, azpacr)
                 subject = self._subject(session, rp, user, scopes, id_token="openid" in scopes.oidc)
@@ -164,7 +165,11 @@ class UserTokenGrants:
         amr: list[str],
         now: datetime,
         expires_at: datetime,
+        *,
+        public_client: bool,
     ) -> str:
+        """``public_client``: obtained without a client credential; a confidential client's token is refreshed
+        only with its credential, so a stolen one is useless without the secret or key."""
         token = secrets_token()
         session.add(
             RefreshToken(
@@ -179,6 +184,7 @@ class UserTokenGrants:
                 amr=amr,
                 created_at=now,
                 expires_at=expires_at,
+                public_client=public_client,
             )
         )
         return token

@@ -52,6 +52,7 @@ _TOKEN = select(
     RefreshToken.expires_at,
     RefreshToken.used_at,
     RefreshToken.revoked_at,
+    RefreshToken.public_client,
 ).where(RefreshToken.token_hash == bindparam("hash"))
 _USER = select(
     User.id,
@@ -124,6 +125,7 @@ class _Token:
     expires_at: datetime
     used_at: datetime | None
     revoked_at: datetime | None
+    public_client: bool
 
 
 def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
@@ -149,7 +151,9 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         azpacr = self.clients.authenticate(
             rp,
             proof,
-            public=rp.is_public or bool(rp.spa or rp.public),
+            # A token a confidential client obtained needs that client's credential again, even when the app also
+            # has public-client redirect URIs.
+            public=rp.is_public or bool(token.public_client),
             audiences=self._endpoints(tenant_id, request.tenant_key),
             grant="refresh_token",
             secrets=secrets,
@@ -197,6 +201,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
                     "expires_at": token.expires_at if fixed else now + REFRESH_LIFETIME,
                     "used_at": None,
                     "revoked_at": None,
+                    "public_client": bool(token.public_client),
                 },
             )
     if spent != 1:
