@@ -27,7 +27,7 @@ from hospes.services.users import UserService
 from hospes.storage.tables import AppRoleAssignment, GroupMember, Invitation, OutboxMessage, User
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.mail import MailSink
-from tests.helpers.scimtarget import Target, run_target
+from tests.helpers.scimtarget import EXT_8X8, Target, run_target
 from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD
 
 pytestmark = pytest.mark.live
@@ -459,6 +459,51 @@ def test_every_screen_desktop_and_phone(
 def scim_target(tmp_path: Path) -> Iterator[Target]:
     with run_target(tmp_path / "scim") as target:
         yield target
+
+
+def test_a_target_attribute_is_chosen_from_the_targets_schema(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], scim_target: Target, artifacts: Path
+) -> None:
+    """Refresh from target reads the live scim2-server's /Schemas; the editor then offers its attributes in a list,
+    one is chosen, and the next cycle writes it at the target."""
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    dana = _member(sessions, boot, "dana")
+    apps = AppService(sessions, system_principal(boot.tenant_id))
+    sp = apps.create_enterprise_app("Schema app", ["User"])
+    apps.assign(dana, sp.id, apps.get_sp(sp.id)[1][0]["id"])
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/apps/{sp.id}/provisioning")
+    page.get_by_role("button", name="Get started").click()
+    page.get_by_label("Tenant URL").fill(scim_target.base_url)
+    page.get_by_label("Secret token").fill(scim_target.token)
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Saved." in page.inner_text("#notice")
+    page.get_by_role("link", name="Provision Hospes Users").click()
+    assert "Hospes's list" in page.inner_text("#target-schema-state")
+
+    page.get_by_role("button", name="Refresh from target").click()
+    assert "read from its schema" in page.inner_text("#notice")
+    assert "attributes read from the target's schema" in page.inner_text("#target-schema-state")
+    page.get_by_role("link", name="Add new mapping").click()
+    target = page.get_by_label("Target attribute")
+    offered = target.locator("option").all_inner_texts()
+    assert "nickName" in offered and f"{EXT_8X8}:site" in offered and "groups" not in offered
+    page.get_by_label("Source attribute, constant value or expression").fill("mailNickname")
+    target.select_option("nickName")
+    _shot(page, artifacts, "01-target-attribute-chosen")
+    page.get_by_role("button", name="Save mapping").click()
+    assert "Mappings saved." in page.inner_text("#notice")
+    assert "nickName" in page.inner_text("#attribute-mappings")
+
+    page.goto(f"{base}/admin/apps/{sp.id}/provisioning")
+    page.get_by_role("button", name="Start provisioning", exact=True).click()
+    deadline = time.monotonic() + 60
+    while not scim_target.users():
+        assert time.monotonic() < deadline, "the cycle did not create the user"
+        time.sleep(0.3)
+    [created] = scim_target.users()
+    assert (created["userName"], created["nickName"], created["displayName"]) == (f"dana@{boot.domain}", "dana", "Dana")
 
 
 def test_provisioning_configured_tested_started_and_logged(

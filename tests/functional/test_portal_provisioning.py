@@ -295,3 +295,54 @@ def test_quarantine_banner_and_allow_deletes(
     assert not any(u["active"] for u in target.users())
     after = portal.get(f"{app}/provisioning").text
     assert 'id="quarantine"' not in after and 'id="prov-code">On<' in after
+
+
+def test_the_editor_offers_the_targets_attributes(web2: TestClient, tenant: TenantHandle, target: Target) -> None:
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    mappings = f"{app}/provisioning/mappings/user"
+    # Not configured yet: the refresh says why, and the editor offers Hospes's list in a datalist.
+    unconfigured = portal.post(f"{mappings}/discover")
+    assert unconfigured.status_code == 400 and "Set the tenant URL and secret token first." in unconfigured.text
+    fallback = portal.get(f"{mappings}?edit=").text
+    assert 'list="target-attributes"' in fallback and '<option value="userName">' in fallback
+    assert '<option value="nickName">' not in fallback
+    saved = portal.post(
+        f"{app}/provisioning/credentials", action="save", tenant_url=target.base_url, secret_token=target.token
+    )
+    assert saved.status_code == 303
+    assert web2.post(f"/{tenant.domain}{mappings}/discover", data={"csrf": "forged"}).status_code == 403
+    refreshed = portal.post(f"{mappings}/discover")
+    assert refreshed.status_code == 303 and refreshed.headers["location"].endswith("?done=discovered")
+    page = portal.web.get(refreshed.headers["location"]).text
+    assert "The target&#39;s attributes were read from its schema." in page
+    assert re.search(r"\d+ attributes read from the target's schema\.", page)
+    editor = portal.get(f"{mappings}?edit=").text
+    assert '<select id="f-target" name="target"' in editor and '<option value="nickName">nickName</option>' in editor
+    assert '<option value="emails[type eq &#34;home&#34;].value">' in editor  # escaped like every value
+    # An existing mapping whose attribute the target does not describe stays editable.
+    custom = portal.post(
+        f"{mappings}/attribute",
+        original="",
+        target="urn:example:custom:1.0:User:badge",
+        source_type="Constant",
+        expression="x",
+        matching="0",
+        flow="Always",
+    )
+    assert custom.status_code == 303
+    kept = portal.get(f"{mappings}?edit=urn:example:custom:1.0:User:badge").text
+    assert "urn:example:custom:1.0:User:badge (not in the target's schema)" in kept
+    chosen = portal.post(
+        f"{mappings}/attribute",
+        original="",
+        target="nickName",
+        source_type="Attribute",
+        expression="mailNickname",
+        matching="0",
+        flow="Always",
+    )
+    assert chosen.status_code == 303 and "nickName</code>" in portal.get(mappings).text
+    groups = portal.get(f"{app}/provisioning/mappings/group?edit=").text
+    assert '<option value="members">members</option>' in groups

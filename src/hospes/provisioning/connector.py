@@ -105,4 +105,9 @@ class Connector(Protocol):
         """Current member target ids of a group (drift repair); None when the target does not return them."""
         ...
 
+    def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The target's own description of its resources (SCIM ``/Schemas`` and ``/ResourceTypes``):
+        ``{"schemas": [...], "resourceTypes": [...]}``; None when it offers none."""
+        ...
+
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 * Auth: a static bearer token (``SecretToken``) or OAuth 2.0 client credentials (token fetched through the same
   SSRF-guarded transport, cached until shortly before expiry, refreshed once on a 401).
-* Discovery: ``/ServiceProviderConfig`` gives ETag support, filter limits and bulk/patch support.
+* Discovery: ``/ServiceProviderConfig`` gives ETag support, filter limits and bulk/patch support; ``/Schemas``
+  and ``/ResourceTypes`` the target's attributes, for the mapping editor (``target_schema``).
 * Concurrency: at most ``concurrency`` requests in flight per target; a 429 pauses *every* request to that target
   for its ``Retry-After`` (adaptive, instead of hammering a throttling target with the other workers).
 * Errors are classified: 429/5xx/timeouts/dropped connections are transient (retried here for idempotent
@@ -335,6 +336,30 @@ class ScimConnector:
         if int(data.get("totalResults", 0) or 0) != 0:
             raise ComplianceError("ScimComplianceIssue", "a query for a random userName returned results")
         self.discover()
+
+    def _resources(self, path: str) -> list[dict[str, Any]] | None:
+        """A discovery endpoint's resources (a ListResponse, or a bare JSON array as some targets answer); None
+        when the target does not offer it."""
+        try:
+            response = self.request("GET", path)
+        except CredentialsError:
+            raise
+        except (TargetNotFoundError, PermanentError):
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        items = data.get("Resources") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            return None
+        return [item for item in items if isinstance(item, dict)]
+
+    def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
+        schemas = self._resources("/Schemas")
+        if not schemas:
+            return None
+        return {"schemas": schemas, "resourceTypes": self._resources("/ResourceTypes") or []}
 
     # --- objects ------------------------------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ The mapping editor (``schema_edits.py``):
     mapping_view(tenant_id, sp_id, job_id, kind) -> MappingView
     set_attribute_mapping(..., kind, MappingInput) / remove_attribute_mapping(..., kind, target)
     set_scope(..., kind, scope_text) / set_flows(..., kind, enabled=, actions=)
+The target's attributes (``target_schema.py``):
+    target_attributes(tenant_id, sp_id, job_id, kind) -> TargetAttributes (discovered, or Hospes's list)
+    discover_target_schema(tenant_id, sp_id, job_id) -> bool (False: the target has no /Schemas)
 Runs (``runs.py``):
     start / pause(tenant_id, sp_id, job_id)     restart(tenant_id, sp_id, job_id, reset_scope)
     validate_credentials(tenant_id, sp_id, job_id=None, credentials=None, use_saved=True)
@@ -36,7 +39,8 @@ from hospes.provisioning.jobs import Jobs
 from hospes.provisioning.logs import Logs
 from hospes.provisioning.runs import Runs
 from hospes.provisioning.schema_edits import SchemaEdits
+from hospes.provisioning.target_schema import TargetSchemas
 
 
-class ProvisioningService(Jobs, SchemaEdits, Runs, Logs):
+class ProvisioningService(Jobs, SchemaEdits, TargetSchemas, Runs, Logs):
     """The facade routers, pages and the CLI use (one instance per process, on the runtime)."""

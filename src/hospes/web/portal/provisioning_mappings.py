@@ -1,7 +1,8 @@
 """The attribute mapping editor of an application's provisioning job: the attribute mappings (list, edit with live
 validation of expressions, add, delete), matching precedence, the scoping filter's text form, the object
 mapping's switch and target actions. Every change is one command of the provisioning facade, whose errors name
-the property at fault; ``field_errors`` shows each next to its field."""
+the property at fault; ``field_errors`` shows each next to its field. The target attributes offered are the ones
+the target's SCIM ``/Schemas`` describe ("Refresh from target"), else Hospes's own list."""
 
 from __future__ import annotations
 
@@ -58,13 +59,21 @@ def _mapping_page(admin: AdminPage, detail: AppDetail, kind: str, status: int = 
         return admin.not_found()
     try:
         view = service(admin).mapping_view(admin.page.tenant.id, detail.sp.id, job["id"], kind)
+        offered = service(admin).target_attributes(admin.page.tenant.id, detail.sp.id, job["id"], kind)
     except NotFoundError:
         return admin.not_found()
+    notices = {
+        "saved": admin._("Mappings saved."),
+        "discovered": admin._("The target's attributes were read from its schema."),
+        "no-schemas": admin._(
+            "The target doesn't describe its attributes (it has no /Schemas): the editor offers Hospes's list."
+        ),
+    }
     context: dict[str, Any] = {
         "errors": {},
         "edit": None,
         "scope_text": view.scope_text,
-        "notice": {"saved": admin._("Mappings saved.")}.get(admin.page.request.query_params.get("done", "")),
+        "notice": notices.get(admin.page.request.query_params.get("done", "")),
     }
     context.update(extra)
     edit = context.get("edit")
@@ -79,6 +88,7 @@ def _mapping_page(admin: AdminPage, detail: AppDetail, kind: str, status: int = 
         kind=kind,
         mapping=view,
         rows=view.rows,
+        offered=offered,
         flow_types=FLOW_CHOICES,
         source_types=SOURCE_TYPES,
         operators=[op.name for op in FILTER_OPERATORS],
@@ -158,7 +168,7 @@ def _input(edit: dict[str, Any]) -> MappingInput:
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/mappings/{kind}/{what}")
 async def mapping_change(admin: AppsDep, sp_id: str, kind: str, what: str) -> Response:
-    if kind not in KINDS or what not in ("attribute", "delete", "scope", "object"):
+    if kind not in KINDS or what not in ("attribute", "delete", "scope", "object", "discover"):
         return admin.not_found()
     detail = admin.app(sp_id)
     form = await admin.form()
@@ -171,6 +181,8 @@ async def mapping_change(admin: AppsDep, sp_id: str, kind: str, what: str) -> Re
         if errors:
             return _mapping_page(admin, detail, kind, 400, errors=errors, edit=edit)
     prov, args, actor = service(admin), (admin.page.tenant.id, detail.sp.id, job["id"], kind), admin.principal
+    if what == "discover":
+        return _discover(admin, detail, kind, job["id"])
     try:
         if what == "delete":
             prov.remove_attribute_mapping(*args, form.get("target"), actor=actor)
@@ -192,6 +204,19 @@ async def mapping_change(admin: AppsDep, sp_id: str, kind: str, what: str) -> Re
             return _mapping_page(admin, detail, kind, 400, errors=errors, edit=edit)
         return _mapping_page(admin, detail, kind, 400, errors=_refused(admin, exc, {}, "_form"))
     return admin.redirect(f"/apps/{detail.sp.id}/provisioning/mappings/{kind}", done="saved")
+
+
+def _discover(admin: AdminPage, detail: AppDetail, kind: str, job_id: str) -> Response:
+    """ "Refresh from target": read the target's /Schemas through the job's connector and keep its attributes."""
+    try:
+        found = service(admin).discover_target_schema(admin.page.tenant.id, detail.sp.id, job_id, actor=admin.principal)
+    except NotFoundError:
+        return admin.not_found()
+    except DomainError as exc:
+        reason = admin._("The target's attributes could not be read: %(reason)s") % {"reason": exc.message}
+        return _mapping_page(admin, detail, kind, 400, errors={"_form": reason})
+    done = "discovered" if found else "no-schemas"
+    return admin.redirect(f"/apps/{detail.sp.id}/provisioning/mappings/{kind}", done=done)
 
 
 @router.get("/{tenant}/admin/provisioning/validate-expression")
