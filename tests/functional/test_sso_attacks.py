@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.saml.nameid import EMAIL
+from hospes.storage.tables import WebSession
+from hospes.storage.tables_sso import SsoParticipant
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, register_rp
 from tests.helpers.portal import sign_in
+from tests.helpers.redemption import follow, path_of
+from tests.helpers.saml import Sp, form_fields, new_party, pysaml2_client, register_saml_app
 from tests.helpers.tenants import TenantHandle
 
 WEB = "https://rp.example/callback"
@@ -69,3 +79,56 @@ def test_spa_refresh_token_still_refreshes_without_a_secret(tenant: TenantHandle
     assert issued.status_code == 200, issued.text
     renewed = _token(tenant.client, rp, grant_type="refresh_token", refresh_token=issued.json()["refresh_token"])
     assert renewed.status_code == 200, renewed.text
+
+
+# --- SAML ---------------------------------------------------------------------------------------------------------
+
+SAML_PARTY = new_party("attacks.example")
+SAML_NS = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+
+
+def _deflated(xml: bytes) -> str:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return quote_plus(base64.b64encode(compressor.compress(xml) + compressor.flush()).decode())
+
+
+def test_forged_unsigned_logout_request_cannot_end_someone_elses_session(
+    tmp_path: Path, app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """An app that does not require signed requests: anyone can write it an unsigned LogoutRequest naming a
+    user's (guessable, email-format) NameID. Without the app's signature that names nothing but the sender's own
+    browser session; the victim's session and single sign-on to other apps survive."""
+    sp = Sp(
+        "https://victim-app.example/md", "https://victim-app.example/acs", "https://victim-app.example/sls", SAML_PARTY
+    )
+    handle = register_saml_app(tenant, sessions, app.state.runtime.box, sp, name_id_format=EMAIL)
+    user = tenant.new_user()
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    client = pysaml2_client(
+        tmp_path,
+        handle.idp,
+        sp,
+        metadata=web.get(f"/{tenant.id}/federationmetadata/2007-06/federationmetadata.xml?appid={handle.app_id}").text,
+    )
+    _, info = client.prepare_for_authenticate(entityid=handle.idp.entity_id)
+    page = follow(web, web.get(path_of(dict(info["headers"])["Location"])))
+    assert page.status_code == 200 and "SAMLResponse" in form_fields(page.text)[1]
+    with sessions() as session:
+        participant = session.scalars(select(SsoParticipant).where(SsoParticipant.tenant_id == tenant.id)).one()
+    name_id = participant.name_id
+    assert name_id and "@" in name_id
+    forged = (
+        f'<samlp:LogoutRequest {SAML_NS} ID="_forged" Version="2.0" IssueInstant="2026-12-03T10:00:00Z">'
+        f"<saml:Issuer>{sp.entity_id}</saml:Issuer>"
+        f'<saml:NameID Format="{EMAIL}">{name_id}</saml:NameID></samlp:LogoutRequest>'
+    ).encode()
+    with TestClient(app, follow_redirects=False) as attacker:
+        attacker.get(f"/{tenant.id}/saml2?SAMLRequest={_deflated(forged)}")
+    with sessions() as session:
+        alive = session.scalars(select(WebSession).where(WebSession.sid == participant.sid)).all()
+    assert alive, "the victim's session was ended by an unsigned LogoutRequest from another browser"
+    # The victim's own browser may still end its own session unsigned (the app's sign-out button).
+    own = web.get(f"/{tenant.id}/saml2?SAMLRequest={_deflated(forged.replace(b'_forged', b'_own'))}")
+    assert own.status_code == 303 and own.headers["location"].startswith(sp.slo + "?")
+    with sessions() as session:
+        assert not session.scalars(select(WebSession).where(WebSession.sid == participant.sid)).all()

@@ -55,7 +55,9 @@ class SamlLogout:
             certificates = request_certificates(session, app, now)
         request = read_logout_request(message, certificates, now=now, require_signed=app.require_signed_requests)
         with self.sessions.begin() as session:
-            sid = self._session_of(session, tenant_id, app, request.session_indexes, request.name_id, browser_sid)
+            sid = self._session_of(
+                session, tenant_id, app, request.session_indexes, request.name_id, browser_sid, signed=request.signed
+            )
             others = self._others(session, tenant_id, sid, app.app_id) if sid else []
             if sid:
                 session.execute(delete(WebSession).where(WebSession.tenant_id == tenant_id, WebSession.sid == sid))
@@ -147,13 +149,21 @@ class SamlLogout:
         indexes: tuple[str, ...],
         name_id: str | None,
         browser_sid: str | None,
+        *,
+        signed: bool,
     ) -> str | None:
-        """The session the request names: its SessionIndex, else its NameID, preferring the browser's own."""
+        """The session the request names: its SessionIndex, else its NameID, preferring the browser's own. An
+        unsigned request may end only the browser's own session: anyone can write one, and a NameID in email
+        format is easy to guess, so without the app's signature it must not reach another browser's session."""
         query = select(SsoParticipant.sid).where(
             SsoParticipant.tenant_id == tenant_id,
             SsoParticipant.app_id == app.app_id,
             SsoParticipant.protocol == "saml",
         )
+        if not signed:
+            if browser_sid is None:
+                return None
+            query = query.where(SsoParticipant.sid == browser_sid)
         if indexes:
             query = query.where(SsoParticipant.session_index.in_(indexes))
         elif name_id:
