@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -459,6 +461,42 @@ def test_every_screen_desktop_and_phone(
 def scim_target(tmp_path: Path) -> Iterator[Target]:
     with run_target(tmp_path / "scim") as target:
         yield target
+
+
+def test_the_last_cycle_appears_without_a_reload(
+    page: Any, portal_server: LiveServer, sessions: sessionmaker[Session], scim_target: Target, artifacts: Path
+) -> None:
+    """The target is held (SIGSTOP) while provisioning starts, so the page surely shows "No cycle has run yet";
+    once the target answers again the cycle ends and the status panel shows it by itself: the page reloaded
+    itself (a marker set by the test is gone), nobody clicked."""
+    boot = _tenant(sessions)
+    base = f"{portal_server.base_url}/{boot.domain}"
+    erin = _member(sessions, boot, "erin")
+    apps = AppService(sessions, system_principal(boot.tenant_id))
+    sp = apps.create_enterprise_app("Live status app", ["User"])
+    apps.assign(erin, sp.id, apps.get_sp(sp.id)[1][0]["id"])
+    _sign_in(page, base, boot.admin_user_principal_name, ADMIN_PASSWORD)
+    page.goto(f"{base}/admin/apps/{sp.id}/provisioning")
+    page.get_by_role("button", name="Get started").click()
+    page.get_by_label("Tenant URL").fill(scim_target.base_url)
+    page.get_by_label("Secret token").fill(scim_target.token)
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Saved." in page.inner_text("#notice")
+    os.kill(scim_target.process.pid, signal.SIGSTOP)
+    try:
+        page.get_by_role("button", name="Start provisioning", exact=True).click()
+        assert page.inner_text("#prov-code") == "On"
+        assert "No cycle has run yet." in page.inner_text("#prov-status")
+        _shot(page, artifacts, "01-started-no-cycle-yet")
+        page.evaluate("window.hospesTestMarker = true")
+    finally:
+        os.kill(scim_target.process.pid, signal.SIGCONT)
+    page.wait_for_selector("#last-cycle", timeout=30_000)
+    assert page.evaluate("window.hospesTestMarker === undefined")  # reloaded by the page's own script
+    assert page.inner_text("#last-state") == "Succeeded"
+    assert "No cycle has run yet." not in page.inner_text("#prov-status")
+    assert [u["userName"] for u in scim_target.users()] == [f"erin@{boot.domain}"]
+    _shot(page, artifacts, "02-last-cycle-shown")
 
 
 def test_a_target_attribute_is_chosen_from_the_targets_schema(
