@@ -132,3 +132,41 @@ def test_forged_unsigned_logout_request_cannot_end_someone_elses_session(
     assert own.status_code == 303 and own.headers["location"].startswith(sp.slo + "?")
     with sessions() as session:
         assert not session.scalars(select(WebSession).where(WebSession.sid == participant.sid)).all()
+
+
+def test_refresh_after_the_users_assignment_is_removed_is_refused(tenant: TenantHandle, web: TestClient) -> None:
+    """An app that requires assignment: taking a user's assignment away must stop their tokens, not only their
+    next sign-in (a refresh token would otherwise renew itself for ever)."""
+    rp = register_rp(tenant, web=(WEB,), assignment_required=True)
+    admin_consent(rp)
+    user = tenant.new_user()
+    assigned = tenant.post(
+        f"/servicePrincipals/{rp.sp_id}/appRoleAssignedTo",
+        json={"principalId": user["id"], "resourceId": rp.sp_id, "appRoleId": "00000000-0000-0000-0000-000000000000"},
+    )
+    assert assigned.status_code == 201, assigned.text
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    code = _code(web, rp, WEB)
+    issued = _token(
+        tenant.client, rp, grant_type="authorization_code", code=code, redirect_uri=WEB, client_secret=rp.secret
+    )
+    assert issued.status_code == 200, issued.text
+    renewed = _token(
+        tenant.client,
+        rp,
+        grant_type="refresh_token",
+        refresh_token=issued.json()["refresh_token"],
+        client_secret=rp.secret,
+    )
+    assert renewed.status_code == 200, renewed.text
+    removed = tenant.delete(f"/servicePrincipals/{rp.sp_id}/appRoleAssignedTo/{assigned.json()['id']}")
+    assert removed.status_code == 204, removed.text
+    refused = _token(
+        tenant.client,
+        rp,
+        grant_type="refresh_token",
+        refresh_token=renewed.json()["refresh_token"],
+        client_secret=rp.secret,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_grant" and refused.json()["error_codes"] == [50105]

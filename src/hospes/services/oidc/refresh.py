@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from hospes.services.apps import GRAPH_APP_ID
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
-from hospes.services.oidc.claims import Issuance, subject_of
+from hospes.services.oidc.claims import Issuance, is_assigned, subject_of, transitive_groups
 from hospes.services.oidc.clients import read_relying_party
 from hospes.services.oidc.grant_rules import (
     REFRESH_LIFETIME,
@@ -174,6 +174,13 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
             raise grant_error(700084, "The refresh token was issued to a single page app and has expired (24 hours).")
         raise grant_error(70008, "The refresh token has expired due to inactivity.")
     user = active(_Person(*user_rows[0]) if user_rows else None, tenant_id)
+    if rp.assignment_required:  # an assignment taken away ends the user's tokens, not only their next sign-in
+        with self.sessions() as session:
+            principals = {user.id, *transitive_groups(session, tenant_id, user.id)}
+            if not is_assigned(session, tenant_id, principals, rp.sp_id):
+                raise grant_error(
+                    50105, "The signed in user is not assigned to a role for the application; sign in again."
+                )
     try:
         scopes = narrowed(None, tenant_id, token.scope, request.scope, graph_sp)
     except LookupError:  # an API's scopes: read its registration
