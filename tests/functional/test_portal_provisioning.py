@@ -89,6 +89,14 @@ def test_the_ssrf_guard_answers_on_the_page(web: TestClient, tenant: TenantHandl
         f"{app}/provisioning/credentials", action="save", tenant_url="https://u:p@scim.example/v2", secret_token="t"
     )
     assert saved.status_code == 400 and "credentials in the URL" in alerts(saved.text)["tenant_url"]
+    # Discovering the target's schema goes through the same guard: nothing is asked of a loopback address.
+    loopback = portal.post(
+        f"{app}/provisioning/credentials", action="save", tenant_url="http://127.0.0.1:9/scim", secret_token="t"
+    )
+    assert loopback.status_code == 303
+    refused = portal.post(f"{app}/provisioning/mappings/user/discover")
+    assert refused.status_code == 400 and "The target&#39;s attributes could not be read" in refused.text
+    assert "HOSPES_OUTBOUND_ALLOW" in refused.text
 
 
 def test_forms_need_the_token(web2: TestClient, tenant: TenantHandle) -> None:

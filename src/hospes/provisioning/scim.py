@@ -344,8 +344,10 @@ class ScimConnector:
             response = self.request("GET", path)
         except CredentialsError:
             raise
-        except (TargetNotFoundError, PermanentError):
-            return None
+        except PermanentError as exc:
+            if exc.status is None:  # refused before any answer (the outbound guard, an unusable URL)
+                raise
+            return None  # the target answered 404, 501, 400...: it does not offer this endpoint
         try:
             data = response.json()
         except ValueError:
