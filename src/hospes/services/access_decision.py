@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import ENABLED
 from hospes.services.b2b_policy import directory_roles
+from hospes.services.oidc.authorize import RedirectError
 from hospes.services.oidc.claims import transitive_groups
 from hospes.storage.tables import User
 from hospes.storage.tables_access import ConditionalAccessPolicy, NamedLocation
@@ -128,3 +129,35 @@ def blocked_message(decision: ca.Decision) -> str:
     names = [r.display_name for r in decision.results if r.applies and r.state == ENABLED and r.result == "failure"]
     listed = ", ".join(f"'{n}'" for n in names) or "a conditional access policy"
     return f"Access has been blocked by conditional access policies ({listed})."
+
+
+def decide_now(sessions: sessionmaker[Session], request: AccessRequest) -> ca.Decision:
+    """``decide`` in a read of its own, for callers that hold no session."""
+    with sessions() as session:
+        return decide(session, request)
+
+
+class AccessRefusedError(RedirectError):
+    """Step 12 of an authorization request refused it; ``access`` is the decision, for the sign-in log."""
+
+    def __init__(self, error: str, code: int, message: str, access: ca.Decision) -> None:
+        super().__init__(error, code, message)
+        self.access = access
+
+
+def authorize_access(session: Session, request: AccessRequest, *, silent: bool) -> ca.Decision:
+    """Conditional access for an app's authorization request (OpenID Connect or SAML): the decision when the
+    sign-in may go on (``decision.required`` holding ``mfa`` when a second factor must be asked for first), or
+    ``AccessRefusedError``: blocked (AADSTS53003), or an interaction a silent request (``prompt=none``) can't have.
+    Controls Hospes can't ask for yet (terms of use) refuse too, rather than let the sign-in through."""
+    decision = decide(session, request)
+    if decision.blocked:
+        raise AccessRefusedError("access_denied", ca.BLOCKED, blocked_message(decision), decision)
+    unsupported = [c for c in decision.required if c != "mfa"]
+    if unsupported:
+        message = f"Access needs controls this sign-in can't offer yet: {', '.join(unsupported)}."
+        raise AccessRefusedError("access_denied", ca.BLOCKED, message, decision)
+    if silent and (decision.required or decision.reauthenticate):
+        message = "Conditional access requires an interactive sign-in (multifactor authentication)."
+        raise AccessRefusedError("interaction_required", decision.error_code, message, decision)
+    return decision

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import segno
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from starlette.responses import Response
 
+from hospes.auth.crypto import DecryptionError
+from hospes.domain.ca_evaluation import SECOND_FACTORS
+from hospes.domain.errors import ConflictError
+from hospes.services.access_decision import AccessRequest, blocked_message, decide_now
+from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.signin import audit_failure
 from hospes.services.users import is_invited
-from hospes.services.web_sessions import FULL, MFA_PENDING
+from hospes.services.web_sessions import FULL, MFA_PENDING, LiveSession, user_principal
+from hospes.web.access import blocked_page, is_portal
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -21,6 +29,7 @@ from hospes.web.security import read_form, safe_next, same_origin
 from hospes.web.signout import sign_out_of_every_app
 
 router = APIRouter(include_in_schema=False)
+_ENROL = "totp-enrol"
 
 
 def _retry_message(page: Page) -> str:
@@ -84,7 +93,26 @@ async def login_submit(request: Request, page: PageDep) -> Response:
             "login.html", 429 if locked else 401, next=target, login_name=login_name, error=message, notice=None
         )
     user = check.user
-    needs_mfa = page.web.mfa.is_enrolled(user.id)
+    enrolled = page.web.mfa.is_enrolled(user.id)
+    request_ = AccessRequest(
+        page.tenant.id, user, page.now, ["pwd"], page.now, admin_portal=is_portal(page, target), ip_address=address
+    )
+    decision = decide_now(page.web.sessions, request_)
+    if decision.blocked:
+        audit_failure(
+            page.web.sessions,
+            user.tenant_id,
+            page.now,
+            "Sign in",
+            blocked_message(decision),
+            user=user,
+            address=address,
+        )
+        return blocked_page(page)
+    # Enrolled users always give their second factor; a policy that wants MFA from someone without one has them
+    # set up an authenticator before the sign-in completes (Entra's registration interrupt).
+    register = "mfa" in decision.required and not enrolled
+    needs_mfa = enrolled or register
     token = page.web.store.create(
         user,
         level=MFA_PENDING if needs_mfa else FULL,
@@ -92,7 +120,7 @@ async def login_submit(request: Request, page: PageDep) -> Response:
         now=page.now,
         address=address,
         user_agent=request.headers.get("user-agent"),
-        data={"next": target},
+        data={"next": target, **({"register": True} if register else {})},
         replaces=page.cookie_session,
     )
     page.set_cookie(page.web.cookies.session, token)
@@ -106,7 +134,70 @@ def mfa_form(page: PageDep) -> Response:
         return page.redirect(f"{page.base}/login")
     if page.live.is_full:
         return page.redirect(_next_of(page, page.live.data.get("next")))
+    if page.live.data.get("register") and not page.web.mfa.is_enrolled(page.live.user.id):
+        return _register_page(page, page.live, None, None)
     return page.render("mfa_challenge.html", error=None)
+
+
+def _register_page(page: Page, live: LiveSession, sealed: str | None, error: str | None, status: int = 200) -> Response:
+    """The authenticator set-up a policy asks for in the middle of a sign-in; like the account page's, it keeps
+    nothing on the server until the first code works (the secret travels sealed to this pending session)."""
+    if sealed is None:
+        secret = new_totp_secret()
+        sealed = page.web.box.encrypt(_ENROL, secret.encode(), live.token_hash)
+    else:
+        secret = page.web.box.decrypt(_ENROL, sealed, live.token_hash).decode()
+    uri = provisioning_uri(secret, live.user.user_principal_name, page.tenant.name)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, border=4, light="#fff", svgclass="qr", omitsize=True))
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return page.render(
+        "mfa_setup.html",
+        status,
+        qr=qr,
+        secret=grouped,
+        sealed=sealed,
+        error=error,
+        action=f"{page.base}/login/mfa/enrol",
+    )
+
+
+@router.post("/{tenant}/login/mfa/enrol")
+async def mfa_register(request: Request, page: PageDep) -> Response:
+    form = await checked_form(page)
+    live = page.live
+    if live is None or live.auth_level != MFA_PENDING or not live.data.get("register"):
+        return page.redirect(f"{page.base}/login")
+    _ = gettext_for(page)
+    web, user = page.web, live.user
+    sealed = form.get("sealed", "")
+    try:
+        secret = web.box.decrypt(_ENROL, sealed, live.token_hash).decode()
+    except DecryptionError:
+        return page.redirect(f"{page.base}/login/mfa")
+    scopes = (web.throttle.codes(user.id), web.throttle.address(client_address(request)))
+    if web.throttle.locked_until(page.now, *scopes) is not None:
+        return _register_page(page, live, sealed, _retry_message(page), 429)
+    try:
+        codes = web.mfa.enrol(user_principal(user), secret, form.get("code", "")[:64], page.now)
+    except ConflictError:  # set up meanwhile in another tab: the usual challenge
+        return page.redirect(f"{page.base}/login/mfa")
+    if codes is None:
+        web.throttle.failure(page.now, *scopes)
+        message = _("That code is not valid. Check the time on your phone and try again.")
+        return _register_page(page, live, sealed, message, 400)
+    web.throttle.success(*scopes)
+    token = web.store.create(
+        user,
+        level=FULL,
+        amr=[*live.amr, "otp"],
+        now=page.now,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+        replaces=live.token_hash,
+    )
+    page.set_cookie(web.cookies.session, token)
+    next_url = _next_of(page, live.data.get("next"))
+    return page.render("recovery_codes.html", codes=codes, first_time=True, done_url=next_url)
 
 
 @router.post("/{tenant}/login/mfa")
@@ -145,6 +236,36 @@ async def mfa_submit(request: Request, page: PageDep) -> Response:
     )
     page.set_cookie(web.cookies.session, token)
     return page.redirect(_next_of(page, live.data.get("next")))
+
+
+def step_up_url(page: Page, next_url: str) -> str:
+    """Where a signed-in user gives the second factor a policy wants, then goes on to ``next_url``."""
+    return f"{page.base}/login/stepup?{urlencode({'next': next_url})}"
+
+
+@router.get("/{tenant}/login/stepup")
+def step_up(request: Request, page: PageDep) -> Response:
+    """A signed-in session without a second factor that conditional access wants one from: the session becomes a
+    pending one (as after a password) and the MFA step asks for the factor, or has one set up."""
+    target = _next_of(page, request.query_params.get("next"))
+    live = page.live
+    if live is None or not live.is_full:
+        return page.redirect(f"{page.base}/login?{urlencode({'next': target})}")
+    if SECOND_FACTORS & set(live.amr):
+        return page.redirect(target)  # already done (another tab)
+    register = not page.web.mfa.is_enrolled(live.user.id)
+    token = page.web.store.create(
+        live.user,
+        level=MFA_PENDING,
+        amr=list(live.amr),
+        now=page.now,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+        data={"next": target, **({"register": True} if register else {})},
+        replaces=live.token_hash,
+    )
+    page.set_cookie(page.web.cookies.session, token)
+    return page.redirect(f"{page.base}/login/mfa")
 
 
 @router.get("/{tenant}/logout")

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.services.oidc.authorize import AuthorizationRequest, PageError, RedirectError, target_of
-from hospes.services.oidc.authorizer import Caller, Issued, NeedConsent, NeedLogin, SignedIn
+from hospes.services.oidc.authorizer import Caller, Issued, NeedConsent, NeedLogin, NeedMfa, SignedIn
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
+from hospes.web.login import step_up_url
 from hospes.web.oidc_answer import answer, error_params
 from hospes.web.security import read_form
 
@@ -95,6 +96,8 @@ def proceed(page: Page, request: AuthorizationRequest, *, interactive: bool) -> 
         return page.redirect(continue_url(page, request, "signin"))
     if isinstance(decision, NeedConsent):
         return page.redirect(continue_url(page, request, "consent"))
+    if isinstance(decision, NeedMfa):
+        return page.redirect(step_up_url(page, continue_url(page, request)))
     assert isinstance(decision, Issued)
     params = {"code": decision.code}
     if request.state is not None:

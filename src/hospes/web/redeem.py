@@ -20,6 +20,7 @@ from hospes.auth.crypto import DecryptionError
 from hospes.services.guest_flows import FlowView, GuestView, safe_redirect
 from hospes.services.redemption import LinkInfo, RedemptionRefusedError
 from hospes.services.web_sessions import FULL
+from hospes.web.access import blocked_page
 from hospes.web.context import Page, client_address, gettext_for, open_page
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -170,7 +171,8 @@ def continue_flow(page: PageDep, flow: FlowDep) -> Response:
     if step == "finish":
         return _finish(page, flow)
     if step == "blocked":
-        return _blocked(page)
+        page.set_cookie(flow_cookie(page.web), None)
+        return blocked_page(page)
     return page.redirect(f"{page.base}/redeem/{step}")
 
 
@@ -195,16 +197,6 @@ def _refused(page: Page, reason: str, detail: str = "") -> Response:
         link=None,
         link_text=None,
     )
-
-
-def _blocked(page: Page) -> Response:
-    """A conditional-access policy blocks this guest: say so, with the code an administrator can look up."""
-    _ = gettext_for(page)
-    page.set_cookie(flow_cookie(page.web), None)
-    message = _("A conditional access policy of this organization blocks your sign-in (code %(code)s).") % {
-        "code": "AADSTS53003"
-    }
-    return page.render("notice.html", 403, title=_("You can't continue"), message=message, link=None, link_text=None)
 
 
 def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:

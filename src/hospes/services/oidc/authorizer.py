@@ -11,8 +11,10 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.ca_evaluation import Decision as AccessDecision
 from hospes.domain.ids import new_id
 from hospes.services import sign_in_log
+from hospes.services.access_decision import AccessRequest, authorize_access, log_details
 from hospes.services.guest_policy import load_guest_policy
 from hospes.services.oidc.authorize import (
     CODE_LIFETIME,
@@ -65,11 +67,16 @@ class NeedConsent:
 
 
 @dataclass(frozen=True)
+class NeedMfa:
+    """Conditional access wants a second factor the session lacks: ask for it, then come back."""
+
+
+@dataclass(frozen=True)
 class Issued:
     code: str
 
 
-Decision = NeedLogin | NeedConsent | Issued
+Decision = NeedLogin | NeedConsent | NeedMfa | Issued
 AddressKind = Literal["member", "guest", "disabled", "tenant_domain", "external"]
 
 
@@ -145,7 +152,8 @@ class Authorizer:
             return self._decide(rp, request, signed_in, now, caller)
         except RedirectError as problem:
             user = signed_in.user if signed_in is not None else None
-            self._log_failure(rp, request, user, now, caller, problem.code, problem.message)
+            access = getattr(problem, "access", None)
+            self._log_failure(rp, request, user, now, caller, problem.code, problem.message, access)
             raise
 
     def _decide(
@@ -182,7 +190,25 @@ class Authorizer:
                     "consent_required", 65001, "The user or administrator has not consented to use the application."
                 )
             return needed
-        return Issued(self._issue(rp, request, signed_in, now, caller))
+        with self.sessions() as session:  # step 12: conditional access
+            access = authorize_access(
+                session,
+                AccessRequest(
+                    request.tenant_id,
+                    user,
+                    now,
+                    signed_in.amr,
+                    signed_in.auth_time,
+                    app_id=rp.client_id,
+                    ip_address=caller.address,
+                ),
+                silent=request.prompt == "none",
+            )
+        if access.reauthenticate:
+            return NeedLogin(request.login_hint)
+        if access.required:
+            return NeedMfa()
+        return Issued(self._issue(rp, request, signed_in, now, caller, access))
 
     def _consent(
         self, session: Session, rp: RelyingParty, request: AuthorizationRequest, user: User
@@ -222,7 +248,13 @@ class Authorizer:
         return bool(hint) and hint not in {user.upn_key, (user.mail_key or ""), sign_in_name(user).lower()}
 
     def _issue(
-        self, rp: RelyingParty, request: AuthorizationRequest, signed_in: SignedIn, now: datetime, caller: Caller
+        self,
+        rp: RelyingParty,
+        request: AuthorizationRequest,
+        signed_in: SignedIn,
+        now: datetime,
+        caller: Caller,
+        access: AccessDecision | None = None,
     ) -> str:
         code = new_code()
         user = signed_in.user
@@ -257,7 +289,7 @@ class Authorizer:
                         created_at=now,
                     )
                 )
-            sign_in_log.add(session, self._event(rp, request, user, now, caller))
+            sign_in_log.add(session, self._event(rp, request, user, now, caller, access=access))
         return code
 
     def consent(self, request: AuthorizationRequest, signed_in: SignedIn, now: datetime) -> AuthorizationRequest:
@@ -325,7 +357,10 @@ class Authorizer:
             policy = load_guest_policy(session, tenant_id)
         if policy.require_guest_mfa and not (policy.trust_home_mfa and MFA_METHODS & set(home.amr)):
             return None
-        return SignedIn(guest, home.sid, home.auth_time, home.amr)
+        # The home tenant's second factor counts here only when this tenant trusts it (conditional access reads
+        # the methods); otherwise the guest is asked for one here.
+        amr = home.amr if policy.trust_home_mfa else tuple(m for m in home.amr if m not in MFA_METHODS)
+        return SignedIn(guest, home.sid, home.auth_time, amr)
 
     # --- who is typing an address --------------------------------------------------------------------------------
 
@@ -385,6 +420,7 @@ class Authorizer:
         code: int = 0,
         reason: str | None = None,
         login_name: str | None = None,
+        access: AccessDecision | None = None,
     ) -> sign_in_log.SignInEvent:
         home = None
         if user is not None:
@@ -404,7 +440,12 @@ class Authorizer:
             user_agent=caller.user_agent,
             error_code=code,
             failure_reason=reason,
-            details={"scope": request.scope, "redirectUri": request.redirect_uri},
+            conditional_access_status=access.status if access is not None else "notApplied",
+            details={
+                "scope": request.scope,
+                "redirectUri": request.redirect_uri,
+                **(log_details(access) if access is not None else {}),
+            },
         )
 
     def _log_request_failure(
@@ -433,5 +474,7 @@ class Authorizer:
         caller: Caller,
         code: int,
         reason: str,
+        access: AccessDecision | None = None,
     ) -> None:
-        sign_in_log.record(self.sessions, self._event(rp, request, user, now, caller, code, reason))
+        event = self._event(rp, request, user, now, caller, code, reason, access=access)
+        sign_in_log.record(self.sessions, event)

@@ -1,0 +1,160 @@
+"""Conditional access at sign-in: a member blocked at /login (AADSTS53003 page), a member asked to set up and give
+a second factor for the portal, an OpenID Connect authorization refused (53003 to the client) or sent through the
+MFA step and back, report-only letting the user in; the sign-in log keeps the applied policies and their results."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pyotp
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.storage.tables_sso import SignIn
+from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, follow, register_rp
+from tests.helpers.portal import csrf_of, sign_in
+from tests.helpers.tenants import TenantHandle
+
+POLICIES = "/identity/conditionalAccess/policies"
+_SEALED = re.compile(r'name="sealed" value="([^"]+)"')
+_SECRET = re.compile(r'id="totp-secret"[^>]*>([^<]+)<')
+
+
+def _policy(
+    tenant: TenantHandle, controls: list[str], users: dict[str, Any], apps: list[str], state: str = "enabled"
+) -> str:
+    created = tenant.post(
+        POLICIES,
+        json={
+            "displayName": f"{'+'.join(controls)} policy",
+            "state": state,
+            "conditions": {"users": users, "applications": {"includeApplications": apps}},
+            "grantControls": {"operator": "OR", "builtInControls": controls},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _authorize(rp: RelyingParty, **params: str) -> str:
+    from urllib.parse import urlencode
+
+    query = {
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "response_type": "code",
+        "scope": "openid profile",
+        "state": "st",
+        "nonce": "n-0",
+        **params,
+    }
+    return f"/{rp.tenant.id}/oauth2/v2.0/authorize?{urlencode(query)}"
+
+
+def _log(sessions: sessionmaker[Session], tenant_id: str) -> list[SignIn]:
+    with sessions() as session:
+        return list(session.scalars(select(SignIn).where(SignIn.tenant_id == tenant_id).order_by(SignIn.created_at)))
+
+
+def _register(web: TestClient, page: Any) -> tuple[pyotp.TOTP, Any]:
+    """The set-up step a policy put in the middle of a sign-in, answered with a code of the new authenticator."""
+    assert page.status_code == 200 and "/login/mfa/enrol" in page.text, page.text[:300]
+    totp = pyotp.TOTP(_SECRET.search(page.text).group(1).replace(" ", ""))  # type: ignore[union-attr]
+    sealed = html.unescape(_SEALED.search(page.text).group(1))  # type: ignore[union-attr]
+    action = html.unescape(re.search(r'action="([^"]+/login/mfa/enrol)"', page.text).group(1))  # type: ignore[union-attr]
+    done = web.post(action, data={"csrf": csrf_of(page.text), "sealed": sealed, "code": totp.now()})
+    return totp, done
+
+
+def test_a_member_blocked_at_login_sees_the_reason(web: TestClient, tenant: TenantHandle) -> None:
+    user = tenant.new_user()
+    _policy(tenant, ["block"], {"includeUsers": [user["id"]]}, ["All"])
+    refused = sign_in(web, tenant.domain, user["userPrincipalName"])
+    assert refused.status_code == 403
+    assert "AADSTS53003" in refused.text
+    assert web.get(f"/{tenant.domain}/me").status_code == 303  # no session
+    audit = tenant.get("/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Sign in'").json()["value"]
+    assert any("blocked by conditional access" in (a["resultReason"] or "") for a in audit)
+    # Another member is not concerned.
+    other = tenant.new_user()
+    assert sign_in(web, tenant.domain, other["userPrincipalName"]).status_code == 303
+
+
+def test_mfa_for_the_portal_has_a_member_set_up_an_authenticator(web: TestClient, tenant: TenantHandle) -> None:
+    user = tenant.new_user()
+    _policy(tenant, ["mfa"], {"includeUsers": ["All"]}, ["MicrosoftAdminPortals"])
+    # My Apps is not the portal: no second factor asked.
+    assert sign_in(web, tenant.domain, user["userPrincipalName"], next=f"/{tenant.domain}/myapps").status_code == 303
+    assert web.get(f"/{tenant.domain}/me").status_code == 200
+    started = sign_in(web, tenant.domain, user["userPrincipalName"], next=f"/{tenant.domain}/admin")
+    assert started.headers["location"].endswith("/login/mfa")
+    assert web.get(f"/{tenant.domain}/me").status_code == 303  # pending: not signed in yet
+    totp, done = _register(web, web.get(started.headers["location"]))
+    assert done.status_code == 200 and f'href="/{tenant.domain}/admin"' in done.text  # recovery codes, then on
+    assert web.get(f"/{tenant.domain}/me").status_code == 200
+    # The next sign-in asks for the code, as for anyone with an authenticator.
+    again = sign_in(web, tenant.domain, user["userPrincipalName"])
+    assert again.headers["location"].endswith("/login/mfa")
+    assert totp.now()
+
+
+def test_oidc_authorization_blocked_by_policy(web: TestClient, tenant: TenantHandle, sessions: Any) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp, "openid profile")
+    user = tenant.new_user()
+    policy_id = _policy(tenant, ["block"], {"includeUsers": ["All"]}, [rp.client_id])
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303  # Hospes itself: not blocked
+    answered = follow(web, web.get(_authorize(rp)))
+    params = answer_of(answered)
+    assert params["error"] == "access_denied" and "AADSTS53003" in params["error_description"]
+    row = _log(sessions, tenant.id)[-1]
+    assert (row.error_code, row.conditional_access_status, row.user_id) == (53003, "failure", user["id"])
+    applied = row.details["appliedConditionalAccessPolicies"]
+    assert applied == [
+        {
+            "id": policy_id,
+            "displayName": "block policy",
+            "enforcedGrantControls": ["block"],
+            "enforcedSessionControls": [],
+            "result": "failure",
+        }
+    ]
+
+
+def test_oidc_mfa_required_goes_through_the_mfa_step_and_back(
+    web: TestClient, tenant: TenantHandle, sessions: Any
+) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp, "openid profile")
+    user = tenant.new_user()
+    _policy(tenant, ["mfa"], {"includeUsers": [user["id"]]}, [rp.client_id])
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    silent = follow(web, web.get(_authorize(rp, prompt="none")))
+    assert answer_of(silent)["error"] == "interaction_required" and "50076" in answer_of(silent)["error_description"]
+    step = follow(web, web.get(_authorize(rp)))
+    assert "/login/mfa" in str(step.url)  # the step-up, then the set-up of an authenticator
+    _, done = _register(web, step)
+    assert done.status_code == 200
+    next_url = html.unescape(re.search(r'class="button" href="([^"]+)"', done.text).group(1))  # type: ignore[union-attr]
+    answered = follow(web, web.get(next_url))
+    assert isinstance(answered, str), (next_url, answered.url, answered.status_code, answered.text[:800])
+    assert "code" in answer_of(answered), answered
+    row = _log(sessions, tenant.id)[-1]
+    assert (row.error_code, row.conditional_access_status) == (0, "success")
+    assert [p["result"] for p in row.details["appliedConditionalAccessPolicies"]] == ["success"]
+
+
+def test_report_only_logs_and_lets_the_user_in(web: TestClient, tenant: TenantHandle, sessions: Any) -> None:
+    rp = register_rp(tenant)
+    admin_consent(rp, "openid profile")
+    user = tenant.new_user()
+    _policy(tenant, ["block"], {"includeUsers": ["All"]}, ["All"], state="enabledForReportingButNotEnforced")
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    answered = follow(web, web.get(_authorize(rp)))
+    assert "code" in answer_of(answered)
+    row = _log(sessions, tenant.id)[-1]
+    assert (row.error_code, row.conditional_access_status) == (0, "notApplied")
+    assert [p["result"] for p in row.details["appliedConditionalAccessPolicies"]] == ["reportOnlyFailure"]
