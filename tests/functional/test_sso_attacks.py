@@ -170,3 +170,20 @@ def test_refresh_after_the_users_assignment_is_removed_is_refused(tenant: Tenant
     )
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"] == "invalid_grant" and refused.json()["error_codes"] == [50105]
+
+
+def test_oversized_state_is_refused_not_echoed(tenant: TenantHandle, web: TestClient) -> None:
+    """``state`` is echoed to the client: an unbounded one makes Hospes emit arbitrarily large redirects."""
+    rp = register_rp(tenant, web=(WEB,))
+    admin_consent(rp)
+    user = tenant.new_user()
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    query = {"client_id": rp.client_id, "redirect_uri": WEB, "response_type": "code", "scope": "openid"}
+    response = web.get(f"/{tenant.id}/oauth2/v2.0/authorize?{urlencode(query | {'state': 's' * 9000})}")
+    assert response.status_code == 302
+    location = response.headers["location"]
+    answer = answer_of(location)
+    assert answer["error"] == "invalid_request" and "code" not in answer and "state" not in answer
+    assert len(location) < 1000
+    fine = web.get(f"/{tenant.id}/oauth2/v2.0/authorize?{urlencode(query | {'state': 's' * 1000})}")
+    assert answer_of(fine.headers["location"])["state"] == "s" * 1000

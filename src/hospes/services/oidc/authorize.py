@@ -131,7 +131,10 @@ def check_client(session: Session, tenant_id: str, params: dict[str, str]) -> tu
 
 def target_of(params: dict[str, str], redirect_uri: str) -> Target:
     mode = params.get("response_mode") or "query"
-    return Target(redirect_uri, mode if mode in RESPONSE_MODES else "query", (params.get("state") or None))
+    state = params.get("state") or None
+    if state is not None and len(state) > _MAX_PARAM:  # refused for its size: not sent back either
+        state = None
+    return Target(redirect_uri, mode if mode in RESPONSE_MODES else "query", state)
 
 
 def check_request(session: Session, tenant_id: str, params: dict[str, str], now: datetime) -> AuthorizationRequest:
@@ -150,6 +153,7 @@ def check_request(session: Session, tenant_id: str, params: dict[str, str], now:
             700054,
             f"response_type '{response_type[:64]}' is not enabled for the application; only 'code' is supported.",
         )
+    state = _one(params, "state")
     mode = params.get("response_mode") or "query"
     if mode not in RESPONSE_MODES:
         raise RedirectError("invalid_request", 70007, f"The response_mode '{mode[:32]}' is not supported.")
@@ -192,7 +196,7 @@ def check_request(session: Session, tenant_id: str, params: dict[str, str], now:
         platform=platform,
         response_mode=mode,
         scope=scopes.text,
-        state=params.get("state") or None,
+        state=state,
         nonce=_one(params, "nonce", _MAX_NONCE),
         code_challenge=challenge,
         prompt=prompt,
