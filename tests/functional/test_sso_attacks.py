@@ -187,3 +187,32 @@ def test_oversized_state_is_refused_not_echoed(tenant: TenantHandle, web: TestCl
     assert len(location) < 1000
     fine = web.get(f"/{tenant.id}/oauth2/v2.0/authorize?{urlencode(query | {'state': 's' * 1000})}")
     assert answer_of(fine.headers["location"])["state"] == "s" * 1000
+
+
+def test_replaying_a_spent_code_without_the_client_secret_revokes_nothing(
+    tenant: TenantHandle, web: TestClient
+) -> None:
+    """Reuse of a code revokes what it bought, but only once the caller proved to be the client: a code leaked
+    from a log or a Referer must not let a stranger end the user's refresh tokens."""
+    rp = register_rp(tenant, web=(WEB,))
+    admin_consent(rp)
+    user = tenant.new_user()
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    code = _code(web, rp, WEB)
+    fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": WEB}
+    issued = _token(tenant.client, rp, **fields, client_secret=rp.secret)
+    assert issued.status_code == 200, issued.text
+    stranger = _token(tenant.client, rp, **fields, client_secret="not-the-secret")
+    assert stranger.status_code == 401 and stranger.json()["error"] == "invalid_client", stranger.text
+    anonymous = _token(tenant.client, rp, **fields)
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "invalid_client", anonymous.text
+    renewed = _token(
+        tenant.client,
+        rp,
+        grant_type="refresh_token",
+        refresh_token=issued.json()["refresh_token"],
+        client_secret=rp.secret,
+    )
+    assert renewed.status_code == 200, renewed.text
+    reused = _token(tenant.client, rp, **fields, client_secret=rp.secret)
+    assert reused.json()["error_codes"] == [54005]

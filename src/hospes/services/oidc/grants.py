@@ -94,10 +94,6 @@ class UserTokenGrants:
             raise grant_error(700005, "Provided authorization code is intended to use against other tenant.")
         if row.client_id != rp.client_id:
             raise grant_error(70000, "The authorization code was issued to another client.")
-        if row.used_at is not None:
-            with self.sessions.begin() as session:
-                revoke_family(session, row.family_id, now)
-            raise grant_error(54005, "OAuth2 Authorization code was already redeemed; its tokens are revoked.")
         public = rp.platform_of(row.redirect_uri) in ("spa", "publicClient")
         azpacr = self.clients.authenticate(
             rp,
@@ -106,6 +102,10 @@ class UserTokenGrants:
             audiences=self._endpoints(tenant_id, request.tenant_key),
             grant="authorization_code",
         )
+        if row.used_at is not None:  # after authentication: a leaked code alone must not revoke anything
+            with self.sessions.begin() as session:
+                revoke_family(session, row.family_id, now)
+            raise grant_error(54005, "OAuth2 Authorization code was already redeemed; its tokens are revoked.")
         if request.redirect_uri != row.redirect_uri:
             raise grant_error(50011, "The redirect_uri does not match the one the authorization code was issued for.")
         if row.expires_at <= now:
