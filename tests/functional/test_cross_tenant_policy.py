@@ -20,6 +20,7 @@ from hospes.domain.schema import (
 )
 from hospes.services.cross_tenant_policy import NO_AUTO_REDEEM, NO_INBOUND_SYNC, sync_refusal
 from tests.functional.test_metadata import _assert_declared, _declared
+from tests.helpers.cross_tenant import allow_sync
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.tenants import TenantHandle
 
@@ -33,23 +34,6 @@ def _with_roles(tenant: TenantHandle, *roles: str) -> TenantHandle:
     sp_id = tenant.get(f"/servicePrincipals?$filter=appId eq '{app_id}'").json()["value"][0]["id"]
     token, _ = issuer.issue_app_token(tenant.id, app_id, sp_id, "limited", list(roles), GRAPH_AUDIENCE)
     return TenantHandle(tenant.boot, tenant.client, token)
-
-
-def allow_sync(target: TenantHandle, source: TenantHandle) -> None:
-    """Graph's setup on both sides: the target lets the source sync in and redeems automatically; the source
-    redeems automatically toward the target."""
-    assert target.post(PARTNERS, json={"tenantId": source.id}).status_code == 201
-    put = target.request(
-        "PUT",
-        f"{PARTNERS}/{source.id}/identitySynchronization",
-        json={"displayName": "Source", "userSyncInbound": {"isSyncAllowed": True}},
-    )
-    assert put.status_code == 204, put.text
-    inbound = {"inboundTrust": None, "automaticUserConsentSettings": {"inboundAllowed": True}}
-    assert target.patch(f"{PARTNERS}/{source.id}", json=inbound).status_code == 204
-    assert source.post(PARTNERS, json={"tenantId": target.id}).status_code == 201
-    outbound = {"automaticUserConsentSettings": {"outboundAllowed": True}}
-    assert source.patch(f"{PARTNERS}/{target.id}", json=outbound).status_code == 204
 
 
 def test_partner_create_answers_graphs_shape_and_refuses_a_duplicate(tenant: TenantHandle) -> None:

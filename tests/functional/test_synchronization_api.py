@@ -52,8 +52,10 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     base = f"/servicePrincipals/{sp_id}/synchronization"
     root = tenant.get(base).json()
     assert root["jobs"] == [] and root["secrets"] == []
-    (template,) = tenant.get(f"{base}/templates").json()["value"]
-    assert template["id"] == "scim" and template["factoryTag"] == "scim"
+    templates = {t["id"]: t for t in tenant.get(f"{base}/templates").json()["value"]}
+    assert set(templates) == {"scim", "Azure2Azure"}  # SCIM apps and cross-tenant synchronization
+    template = templates["scim"]
+    assert template["factoryTag"] == "scim"
     user_mapping = template["schema"]["synchronizationRules"][0]["objectMappings"][0]
     assert user_mapping["sourceObjectName"] == "User"
     assert "userName" in {m["targetAttributeName"] for m in user_mapping["attributeMappings"]}
@@ -135,7 +137,7 @@ def test_synchronization_root_put_and_delete(tenant: TenantHandle) -> None:
     assert tenant.request("PUT", base, json=body).status_code == 204  # idempotent: no second job
     assert len(tenant.get(f"{base}/jobs").json()["value"]) == 1
     # A bad template refuses the whole body: the secrets it carried are not applied.
-    bad = {"secrets": [{"key": "SyncAll", "value": "true"}], "jobs": [{"templateId": "Azure2Azure"}]}
+    bad = {"secrets": [{"key": "SyncAll", "value": "true"}], "jobs": [{"templateId": "Salesforce"}]}
     assert_graph_error(tenant.request("PUT", base, json=bad), 400, "Request_BadRequest")
     assert [s["key"] for s in tenant.get(base).json()["secrets"]] == ["BaseAddress", "SecretToken"]
     assert tenant.delete(base).status_code == 204

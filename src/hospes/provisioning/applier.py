@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from hospes.domain.provisioning import SENT_ACTIONS, Action, Status
-from hospes.provisioning import mapping
 from hospes.provisioning.connector import (
     Change,
     ComplianceError,
@@ -82,7 +81,7 @@ def modified_property(path: str, old: Any, new: Any) -> dict[str, Any]:
 def error_info(exc: ConnectorError, target: str) -> dict[str, Any]:
     actionable = isinstance(exc, CredentialsError | ComplianceError | PermanentError) and not exc.transient
     return {
-        "errorCode": f"SystemForCrossDomainIdentityManagement{exc.code}",
+        "errorCode": exc.error_code,
         "errorCategory": "nonServiceFailure" if actionable else "failure",
         "reason": f"{target}: {exc.message}"[:2000],
         "additionalDetails": f"HTTP {exc.status}" if exc.status else None,
@@ -333,7 +332,7 @@ class Applier:
                         f"{name} '{work.display}' will be created (no matching {name.lower()} found)",
                     )
                 )
-            resource = mapping.build_resource(values, work.kind)
+            resource = connector.resource(work.kind, values)
             if work.kind == "group" and work.members is not None:
                 resource.setdefault("members", [])
             try:

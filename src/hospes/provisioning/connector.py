@@ -1,7 +1,7 @@
-"""What the engine needs from a target system. SCIM 2.0 is one connector (``scim.py``); cross-tenant sync, planned
-but not written yet, would be another one on the same engine. The engine speaks in target *paths* (``userName``,
-``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:department``) and lets the connector decide the wire
-shape."""
+"""What the engine needs from a target system. SCIM 2.0 is one connector (``scim.py``); cross-tenant
+synchronization into a tenant of the same deployment is another (``directory.py``). The engine speaks in target
+*paths* (``userName``, ``emails[type eq "work"].value``, ``urn:...:enterprise:2.0:User:department``; Graph property
+names for a directory) and lets the connector decide the wire shape (``resource``)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,26 @@ class ConnectorError(Exception):
     Management<Reason>`` shortened to the reason), ``transient`` says whether trying again later may work."""
 
     transient = False
+    prefix = "SystemForCrossDomainIdentityManagement"
 
-    def __init__(self, code: str, message: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        prefix: str | None = None,
+    ):
         super().__init__(message)
         self.code, self.message, self.status, self.retry_after = code, message, status, retry_after
+        if prefix is not None:
+            self.prefix = prefix
+
+    @property
+    def error_code(self) -> str:
+        """The code the provisioning logs and Test Connection show (SCIM codes carry the SCIM prefix)."""
+        return f"{self.prefix}{self.code}"
 
 
 class TransientError(ConnectorError):
@@ -88,6 +104,10 @@ class Connector(Protocol):
         ...
 
     def get(self, kind: str, target_id: str, paths: list[str] | None = None) -> TargetObject | None: ...
+
+    def resource(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The body of a create from target paths -> values."""
+        ...
 
     def create(self, kind: str, resource: dict[str, Any]) -> TargetObject: ...
 

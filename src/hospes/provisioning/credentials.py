@@ -135,10 +135,20 @@ class JobConfig:
     compat: str = "rfc"
     concurrency: int = 8
     member_chunk: int = 0
+    # Cross-tenant synchronization (``AuthenticationType=SyncPolicy``, ``CompanyId``): the target tenant in this
+    # deployment, and the job's own tenant (set by whoever builds the config for a job).
+    target_tenant: str = ""
+    source_tenant: str = ""
 
     @property
     def configured(self) -> bool:
-        return bool(self.base_address)
+        return bool(self.base_address or self.target_tenant)
+
+    @property
+    def cross_tenant(self) -> bool:
+        """Leaving scope soft-deletes the target user (instead of disabling it), and a disabled source user is
+        an update of ``accountEnabled``, not a reason to leave scope."""
+        return bool(self.target_tenant)
 
     @classmethod
     def build(cls, secrets: dict[str, str], job_settings: dict[str, str], settings: Settings) -> JobConfig:
@@ -150,7 +160,10 @@ class JobConfig:
             concurrency=settings.provisioning_concurrency,
         )
         auth = secrets.get("AuthenticationType", "").lower()
-        if auth in ("oauth2clientcredentials", "oauth2", "clientcredentials") or (
+        if auth == "syncpolicy":
+            config.target_tenant = secrets.get("CompanyId", "").strip().lower()
+            config.skip_out_of_scope_deletions = False  # cross-tenant sync ignores SkipOutOfScopeDeletions
+        elif auth in ("oauth2clientcredentials", "oauth2", "clientcredentials") or (
             secrets.get("Oauth2ClientId") and secrets.get("Oauth2TokenExchangeUri") and not config.token
         ):
             config.auth = "oauth2"

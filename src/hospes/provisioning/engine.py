@@ -38,6 +38,7 @@ from hospes.domain.provisioning import HELD_FOR_ADMIN, RUNNING_CODES, Action, Cy
 from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intro_steps
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
 from hospes.provisioning.credentials import JobConfig, unseal
+from hospes.provisioning.directory import DirectoryConnector
 from hospes.provisioning.journal import Journal, load_states
 from hospes.provisioning.lifecycle import Counters, CycleInfo, CycleStopped, Lifecycle, stop_reason
 from hospes.provisioning.planner import Work, held_deletes, plan_members, plan_one
@@ -55,10 +56,15 @@ BATCH = 5000  # change rows per incremental pass (Entra handles up to 5,000 chan
 SCAN_MIN = 50  # creates in one pass from which the target is listed once instead of queried per object
 
 
-def scim_connector_factory(settings: Settings) -> ConnectorFactory:
+def default_connector_factory(settings: Settings, sessions: sessionmaker[Session] | None = None) -> ConnectorFactory:
+    """SCIM targets, and (given the database) tenants of this deployment for cross-tenant synchronization."""
     policy = OutboundPolicy.parse(settings.outbound_allow)
 
     def make(config: JobConfig) -> Connector:
+        if config.cross_tenant:
+            if sessions is None:
+                raise PermanentError("NotSupported", "Cross-tenant synchronization needs the directory")
+            return DirectoryConnector(sessions, config.source_tenant, config.target_tenant)
         return ScimConnector(
             ScimConfig(
                 base_url=config.base_address,
@@ -92,12 +98,14 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sessions, self.settings, self.box, self.clock, self.sleep = sessions, settings, box, clock, sleep
-        self.connector_factory = connector_factory or scim_connector_factory(settings)
+        self.connector_factory = connector_factory or default_connector_factory(settings, sessions)
 
     def job_config(self, session: Session, job: ProvisioningJob) -> JobConfig:
         sealed = session.get(ProvisioningSecrets, job.sp_id)
         secrets = unseal(self.box, job.sp_id, sealed.sealed if sealed is not None else None)
-        return JobConfig.build(secrets, dict(job.settings or {}), self.settings)
+        config = JobConfig.build(secrets, dict(job.settings or {}), self.settings)
+        config.source_tenant = job.tenant_id
+        return config
 
     def open_cycle(self, job_id: str, kind: CycleKind, *, shutdown: threading.Event | None = None) -> Cycle:
         with self.sessions() as session:

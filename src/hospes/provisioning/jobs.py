@@ -20,11 +20,11 @@ from hospes.domain.principals import Principal
 from hospes.domain.provisioning import RUNNING_CODES, JobCode
 from hospes.provisioning.credentials import JOB_SETTINGS, JobConfig, normalize_secrets, seal, unseal
 from hospes.provisioning.facade import FacadeBase, iso
-from hospes.provisioning.schema import compile_schema, default_schema, merge_schema
+from hospes.provisioning.schema import CROSS_TENANT_TEMPLATE, compile_schema, default_schema, merge_schema
 from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningJob, ProvisioningSecrets
 
-TEMPLATES = ("scim",)
+TEMPLATES = ("scim", CROSS_TENANT_TEMPLATE)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Jobs(FacadeBase):
                 tenant_id=tenant_id,
                 sp_id=sp.id,
                 template_id=template_id,
-                schema=default_schema(job_id),
+                schema=default_schema(job_id, template_id),
                 settings={},
                 code=JobCode.NOT_RUN,
                 full_pending=True,
@@ -236,14 +236,14 @@ class Jobs(FacadeBase):
     def reset_schema(self, tenant_id: str, sp_id: str, job_id: str, *, actor: Principal | None = None) -> None:
         with self._services(tenant_id, actor).write("ProvisioningManagement", "Restore default mappings") as op:
             job = self._job(op.session, tenant_id, sp_id, job_id, lock=True)
-            self._store_schema(job, default_schema(job.id), op.now)
+            self._store_schema(job, default_schema(job.id, job.template_id), op.now)
             op.target("ServicePrincipal", sp_id)
 
     def template(self, template_id: str) -> dict[str, Any]:
         """The ``synchronizationSchema`` a new job of the template starts with."""
         if template_id not in TEMPLATES:
             raise InvalidInputError(f"Unknown synchronization template '{template_id}'.", target="templateId")
-        return default_schema(template_id)
+        return default_schema(template_id, template_id)
 
     # --- status -----------------------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ def evaluate(mapping_obj: ObjectMapping, view: Mapping[str, Any], creating: bool
 
 
 def _out_of_scope_reasons(
-    mapping_obj: ObjectMapping, oid: str, src: SourceObject, *, assigned: bool, default_only: bool
+    mapping_obj: ObjectMapping, oid: str, src: SourceObject, *, assigned: bool, default_only: bool, disabled: bool
 ) -> list[str]:
     name = label(mapping_obj.kind)
     reasons: list[str] = []
@@ -144,7 +144,7 @@ def _out_of_scope_reasons(
             reasons.append(f"scoping filter failed: {exc}")
         if not scoped:
             reasons.append(f"{name} does not satisfy the scoping filters")
-    if mapping_obj.kind == "user" and not src.enabled:
+    if disabled and mapping_obj.kind == "user" and not src.enabled:
         reasons.append("User is disabled")
     return reasons
 
@@ -185,7 +185,9 @@ def plan_one(
                 change_type="Delete",
             )
         return Work(kind, oid, oid, Action.SKIP, f"{name} does not exist and is not managed", state=state)
-    reasons = _out_of_scope_reasons(mapping_obj, oid, src, assigned=assigned, default_only=default_only)
+    reasons = _out_of_scope_reasons(
+        mapping_obj, oid, src, assigned=assigned, default_only=default_only, disabled=not config.cross_tenant
+    )
     out_of_scope = bool(reasons)
     view = source_view(src, out_of_scope)
     linked = state is not None and state.linked
@@ -206,6 +208,8 @@ def plan_one(
                 source=src,
                 change_type=change_type,
             )
+        if kind == "user" and config.cross_tenant:
+            return _cross_tenant_leave(mapping_obj, oid, src, state, reason, change_type)
         if kind == "group":
             if "Delete" not in mapping_obj.flow_types:
                 return Work(kind, oid, display, Action.SKIP, reason, state=state, source=src)
@@ -238,7 +242,7 @@ def plan_one(
         for path, value in values.items()
         if not same(state.exported.get(path), value)
     ]
-    if kind == "user" and state.state == "disabled" and "active" not in values:
+    if kind == "user" and state.state == "disabled" and "active" not in values and not config.cross_tenant:
         changes.append(Change("active", False, True))
     if not changes:
         return Work(kind, oid, display, Action.SKIP, f"{reason}; no change", values=values, state=state, source=src)
@@ -258,6 +262,21 @@ def plan_one(
         source=src,
         change_type=change_type,
     )
+
+
+def _cross_tenant_leave(
+    mapping_obj: ObjectMapping, oid: str, src: SourceObject, state: ObjState, reason: str, change_type: str
+) -> Work:
+    """A synchronized user leaving scope (unassigned, filtered out, soft-deleted in the source) is soft-deleted
+    in the target tenant, so a return within the deleted-items retention restores the same user. A user who was
+    disabled first is left as it is (disabling already flowed as ``accountEnabled``)."""
+    display = src.display_name
+    if not src.enabled and not src.soft_deleted:
+        reason = f"{reason}; the user is disabled, so it is not soft-deleted"
+        return Work("user", oid, display, Action.SKIP, reason, state=state, source=src, change_type=change_type)
+    if "Delete" not in mapping_obj.flow_types:
+        return Work("user", oid, display, Action.SKIP, reason, state=state, source=src, change_type=change_type)
+    return Work("user", oid, display, Action.DELETE, reason, state=state, source=src, change_type="Delete")
 
 
 def plan_members(

@@ -128,20 +128,17 @@ class Runs(FacadeBase):
             if job_id:
                 job_settings = dict(self._job(session, tenant_id, sp_id, job_id).settings or {})
         config = JobConfig.build({**saved, **given}, job_settings, self.settings)
+        config.source_tenant = tenant_id
         if not config.configured:
             raise InvalidInputError("BaseAddress is required.", target="BaseAddress")
         try:
             connector = self.engine.connector_factory(config)
         except ConnectorError as exc:
-            raise CredentialsRejectedError(
-                exc.message, code=f"SystemForCrossDomainIdentityManagement{exc.code}"
-            ) from None
+            raise CredentialsRejectedError(exc.message, code=exc.error_code) from None
         try:
             connector.test()
         except ConnectorError as exc:
-            raise CredentialsRejectedError(
-                f"Test connection failed: {exc.message}", code=f"SystemForCrossDomainIdentityManagement{exc.code}"
-            ) from None
+            raise CredentialsRejectedError(f"Test connection failed: {exc.message}", code=exc.error_code) from None
         finally:
             connector.close()
 

@@ -22,10 +22,41 @@ from hospes.provisioning import mapping
 SOURCE_DIRECTORY = "Hospes Directory"
 TARGET_DIRECTORY = "SCIM Target"
 FLOW_ALWAYS = "Always"
+# Cross-tenant synchronization: the template, its rule and directories as Graph names them.
+CROSS_TENANT_TEMPLATE = "Azure2Azure"
+CROSS_TENANT_RULE = "USER_INBOUND_USER"
+CROSS_TENANT_SOURCE = "Azure Active Directory"
+CROSS_TENANT_TARGET = "Azure Active Directory (target tenant)"
+CROSS_TENANT_ANCHOR = ("alternativeSecurityIds", "AltSecIdFromNetId([netId])")
+# The default user mappings of a cross-tenant job: (target, source expression, matching precedence, flow type).
+# userType is applied on creation only, so an existing B2B guest matched by mail stays a guest unless an admin
+# sets the mapping to Always.
+CROSS_TENANT_USER_ROWS: list[tuple[str, str | None, int, str]] = [
+    (CROSS_TENANT_ANCHOR[0], CROSS_TENANT_ANCHOR[1], 1, "Always"),
+    ("IsSoftDeleted", "[IsSoftDeleted]", 0, "Always"),
+    ("accountEnabled", "[accountEnabled]", 0, "Always"),
+    ("companyName", "[companyName]", 0, "Always"),
+    ("department", "[department]", 0, "Always"),
+    ("employeeId", "[employeeId]", 0, "Always"),
+    ("displayName", "[displayName]", 0, "Always"),
+    ("givenName", "[givenName]", 0, "Always"),
+    ("surname", "[surname]", 0, "Always"),
+    ("jobTitle", "[jobTitle]", 0, "Always"),
+    ("mobilePhone", "[mobile]", 0, "Always"),
+    ("businessPhones", "[telephoneNumber]", 0, "Always"),
+    ("officeLocation", "[physicalDeliveryOfficeName]", 0, "Always"),
+    ("usageLocation", "[usageLocation]", 0, "Always"),
+    ("userPrincipalName", "[userPrincipalName]", 0, "Always"),
+    ("mail", "[mail]", 0, "Always"),
+    ("preferredLanguage", "[preferredLanguage]", 0, "Always"),
+    ("showInAddressList", '"true"', 0, "Always"),
+    ("userType", '"Member"', 0, "ObjectAddOnly"),
+    ("manager", "[manager]", 0, "Always"),
+]
 FLOW_ADD_ONLY = "ObjectAddOnly"
 _FLOW_TYPES = {"Always", "ObjectAddOnly", "MultiValueAddOnly", "ValueAddOnly", "AttributeAddOnly"}
 # Target attributes whose values are booleans on the wire (expressions produce "True"/"False" text).
-BOOLEAN_TARGETS = frozenset({"active"})
+BOOLEAN_TARGETS = frozenset({"active", "accountEnabled", "showInAddressList", "IsSoftDeleted"})
 
 
 @dataclass
@@ -105,7 +136,7 @@ def _attribute_json(target: str, expression: str | None, priority: int, flow: st
     }
 
 
-def default_schema(job_id: str) -> dict[str, Any]:
+def default_schema(job_id: str, template_id: str = "scim") -> dict[str, Any]:
     def object_mapping(name: str, src: str, tgt: str, rows: list[tuple[str, str | None, int, str]]) -> dict[str, Any]:
         return {
             "name": name,
@@ -118,6 +149,8 @@ def default_schema(job_id: str) -> dict[str, Any]:
             "attributeMappings": [_attribute_json(*row) for row in rows],
         }
 
+    if template_id == CROSS_TENANT_TEMPLATE:
+        return _cross_tenant_schema(job_id, object_mapping)
     return {
         "id": job_id,
         "version": "Date:2026-12-01",
@@ -143,6 +176,49 @@ def default_schema(job_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _cross_tenant_schema(job_id: str, object_mapping: Any) -> dict[str, Any]:
+    users = object_mapping("Provision Azure Active Directory Users", "User", "User", CROSS_TENANT_USER_ROWS)
+    return {
+        "id": job_id,
+        "version": "v1.2",
+        "directories": [
+            {"id": "source", "name": CROSS_TENANT_SOURCE, "objects": [], "readOnly": True},
+            {"id": "target", "name": CROSS_TENANT_TARGET, "objects": [], "readOnly": False},
+        ],
+        "synchronizationRules": [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hospes:{job_id}:rule")),
+                "name": CROSS_TENANT_RULE,
+                "priority": 1,
+                "editable": True,
+                "sourceDirectoryName": CROSS_TENANT_SOURCE,
+                "targetDirectoryName": CROSS_TENANT_TARGET,
+                "containerFilter": {"includedContainers": []},
+                "groupFilter": {"includedGroups": []},
+                "metadata": [
+                    {"key": "defaultSourceObjectMappings", "value": "User"},
+                    {"key": "supportsProvisionOnDemand", "value": "true"},
+                ],
+                "objectMappings": [users],
+            }
+        ],
+    }
+
+
+def _check_cross_tenant_anchor(rules: list[Any], user: ObjectMapping) -> None:
+    """The cross-tenant rule matches on the source object's id alone: that anchor cannot change and no other
+    matching attribute can be added (it could match an internal user of the target)."""
+    if not any(isinstance(rule, dict) and rule.get("name") == CROSS_TENANT_RULE for rule in rules):
+        return
+    anchor = [(a.target, (a.expression or "").replace(" ", "")) for a in user.matching]
+    if anchor != [(CROSS_TENANT_ANCHOR[0], CROSS_TENANT_ANCHOR[1])]:
+        raise _bad(
+            f"the {CROSS_TENANT_RULE} rule matches on {CROSS_TENANT_ANCHOR[0]} = {CROSS_TENANT_ANCHOR[1]} only "
+            "(precedence 1); it cannot be changed and no other matching attribute can be added",
+            SchemaField.MATCHING,
+        )
 
 
 # --- compile and validate ----------------------------------------------------------------------------------------
@@ -310,6 +386,7 @@ def compile_schema(raw: dict[str, Any]) -> CompiledSchema:
         raise _bad(
             "the user object mapping needs at least one matching attribute (matchingPriority > 0)", SchemaField.MATCHING
         )
+    _check_cross_tenant_anchor(rules, user)
     group = found.get("group")
     if group is not None and group.enabled and not group.matching:
         raise _bad("the group object mapping needs at least one matching attribute", SchemaField.MATCHING)

@@ -30,6 +30,7 @@ import httpx
 from scim2_models import Error as ScimErrorDoc
 from scim2_models import ServiceProviderConfig
 
+from hospes.provisioning import mapping
 from hospes.provisioning.connector import (
     Capabilities,
     Change,
@@ -405,6 +406,9 @@ class ScimConnector:
         except TargetNotFoundError:
             return None
         return self._object(self._json(response), response)
+
+    def resource(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+        return mapping.build_resource(values, kind)
 
     def create(self, kind: str, resource: dict[str, Any]) -> TargetObject:
         body = dict(resource)

@@ -30,6 +30,7 @@ def user_attributes(user: User, roles: list[str]) -> dict[str, Any]:
     phones = list(user.business_phones or [])
     return {
         "objectId": user.id,
+        "netId": user.id,  # the immutable source id cross-tenant synchronization matches on
         "userPrincipalName": user.user_principal_name,
         "mail": user.mail,
         "mailNickname": user.mail_nickname,

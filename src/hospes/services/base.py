@@ -85,6 +85,11 @@ class Write:
             )
         )
 
+    def order_now(self) -> None:
+        """Take the tenant's writer ordering now, before reads that must see every write committed before this
+        one (otherwise it is taken at the first change row)."""
+        self._order_with_other_writers()
+
     def _order_with_other_writers(self) -> None:
         if not self.ordered:
             self.ordered = True

@@ -223,9 +223,7 @@ class DeltaService(Services):
             stmt = stmt.where(table.id.in_(query.ids))
         if cursor.after is not None:
             # A group split across pages is read again (>=) to emit its next member chunk.
-            stmt = stmt.where(
-                table.id >= cursor.after if cursor.member_after is not None else table.id > cursor.after
-            )
+            stmt = stmt.where(table.id >= cursor.after if cursor.member_after is not None else table.id > cursor.after)
         rows = list(session.scalars(stmt.order_by(table.id).limit(query.page_size + 1)))
         more = len(rows) > query.page_size
         rows = rows[: query.page_size]
@@ -238,9 +236,7 @@ class DeltaService(Services):
                 links = self._member_links(session, row.id, resume, budget + 1)
                 if len(links) > budget:
                     if budget == 0:  # the page is full of members: this group starts the next page
-                        return DeltaPage(
-                            entries, next=replace(cursor, after=entries[-1].id, member_after=None)
-                        )
+                        return DeltaPage(entries, next=replace(cursor, after=entries[-1].id, member_after=None))
                     entry.members = [MemberDelta(link.member_type, link.member_id) for link in links[:budget]]
                     entries.append(entry)
                     split = replace(cursor, after=row.id, member_after=links[budget - 1].member_id)
@@ -252,9 +248,7 @@ class DeltaService(Services):
             return DeltaPage(entries, next=replace(cursor, after=rows[-1].id, member_after=None))
         return DeltaPage(entries, delta=Cursor("log", cursor.seq, cursor.horizon))
 
-    def _member_links(
-        self, session: Session, group_id: str, after: str | None, limit: int
-    ) -> list[GroupMember]:
+    def _member_links(self, session: Session, group_id: str, after: str | None, limit: int) -> list[GroupMember]:
         stmt = select(GroupMember).where(
             GroupMember.group_id == group_id,
             GroupMember.relation == "member",
@@ -302,9 +296,7 @@ class DeltaService(Services):
         ids = [t.id for t in batch]
         current = {
             row.id: row
-            for row in session.scalars(
-                select(table).where(table.tenant_id == self.tenant_id, table.id.in_(ids))
-            )
+            for row in session.scalars(select(table).where(table.tenant_id == self.tenant_id, table.id.in_(ids)))
         }
         restored_members = self._current_members(
             session, [t.id for t in batch if query.members and t.kinds & _REAPPEARS]
@@ -363,9 +355,7 @@ def _coalesce(rows: list[ChangeRecord], query: DeltaQuery) -> list[_Touched]:
                 item.relevant = True
                 item.props.add("members")
                 removed = kind == ChangeType.MEMBER_REMOVED
-                item.members[row.related_id] = MemberDelta(
-                    row.related_type or "user", row.related_id, removed
-                )
+                item.members[row.related_id] = MemberDelta(row.related_type or "user", row.related_id, removed)
         else:
             hits = tracked.intersection(row.properties)
             if hits:

@@ -90,6 +90,8 @@ class User(Base):
         Index("ix_users_tenant_deleted", "tenant_id", "deleted_at"),
         Index("ix_users_tenant_id", "tenant_id", "id"),  # default keyset order of a tenant's listing
         Index("ix_users_tenant_last_sign_in", "tenant_id", "last_sign_in_at", "id"),
+        # A user synchronized from another tenant: one per source user and target tenant.
+        Index("uq_users_tenant_alt_sec_id", "tenant_id", "alt_sec_id", unique=True),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -125,6 +127,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last interactive sign-in (pages or an app)
+    # Cross-tenant synchronization's anchor (Graph alternativeSecurityIds): the source user's immutable id.
+    alt_sec_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class Group(Base):

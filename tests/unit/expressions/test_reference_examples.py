@@ -10,8 +10,10 @@ from hospes.expressions import FUNCTIONS, NO_FLOW, compile_expression
 from hospes.expressions.functions.registry import Example
 
 # The function list of Microsoft's "functions for customizing application data" page plus
-# AssertiveAppRoleAssignmentsComplex, documented on the attribute-mapping page.
+# AssertiveAppRoleAssignmentsComplex, documented on the attribute-mapping page, and AltSecIdFromNetId, the
+# matching function of cross-tenant synchronization's default mappings.
 REFERENCE_FUNCTIONS = [
+    "AltSecIdFromNetId",
     "Append",
     "AppRoleAssignmentsComplex",
     "AssertiveAppRoleAssignmentsComplex",

@@ -288,6 +288,24 @@ def build_cstr(call: Call, args: list[Arg]) -> Fn:
 
 
 @function(
+    "AltSecIdFromNetId",
+    params=[Param("source", EXPRESSION)],
+    summary="The alternative security id cross-tenant synchronization stores on a target user for a source "
+    "user's immutable id (type 5, the source object id).",
+    examples=[
+        Example(
+            "AltSecIdFromNetId([netId])",
+            {"netId": "0f1e2d3c-0000-4000-8000-00000000abcd"},
+            "5::0f1e2d3c-0000-4000-8000-00000000abcd",
+        )
+    ],
+)
+def build_alt_sec_id_from_net_id(call: Call, args: list[Arg]) -> Fn:
+    src = compiled(args[0])
+    return lambda s: lift(lambda v: f"5::{v}")(src(s))
+
+
+@function(
     "ConvertToBase64",
     params=[Param("source", STRING)],
     summary='Base64 of the UTF-16LE ("Unicode") bytes of the string.',

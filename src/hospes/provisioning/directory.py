@@ -1,0 +1,214 @@
+"""Cross-tenant synchronization into a tenant of this deployment: the ``Connector`` that writes users into the
+target tenant through ``services.cross_tenant_users`` (the target's own transactions, change log and audit).
+
+Target paths are Graph user property names. ``alternativeSecurityIds`` is the anchor (``5::`` and the source
+object id, from ``AltSecIdFromNetId([netId])``), stored on the user and never changed. ``IsSoftDeleted`` is not a
+stored value: leaving scope is a ``delete`` (soft), and a change of it to false on a matched user restores it.
+``manager`` holds a source object id and is resolved to that manager's synchronized user (left unset while the
+manager is not synchronized). ``userPrincipalName`` is read only on create, where it makes the guest UPN when the
+user has no mail; the target's UPN is its own.
+
+Matching: the anchor first; failing that, an existing B2B user of the target with the source user's mail that no
+synchronization owns yet (linked, not duplicated; internal members are never matched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.errors import ConflictError as DomainConflict
+from hospes.domain.errors import DomainError, NotFoundError
+from hospes.domain.schema import USER
+from hospes.provisioning.connector import (
+    Capabilities,
+    Change,
+    ConflictError,
+    CredentialsError,
+    PermanentError,
+    TargetNotFoundError,
+    TargetObject,
+)
+from hospes.services.cross_tenant_users import MANAGER_ANCHOR, SyncedUsers, SyncRefusedError, sync_actor
+from hospes.storage.tables import Tenant, User
+
+ANCHOR = "alternativeSecurityIds"
+ANCHOR_PREFIX = "5::"
+SOFT_DELETED = "IsSoftDeleted"
+MANAGER = "manager"
+UPN = "userPrincipalName"
+# The Graph user properties a synchronization may write.
+WRITABLE = (
+    "accountEnabled",
+    "businessPhones",
+    "companyName",
+    "department",
+    "displayName",
+    "employeeId",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "showInAddressList",
+    "surname",
+    "usageLocation",
+    "userType",
+)
+_ATTR = {name: prop.attr for name in WRITABLE if (prop := USER.get(name)) is not None and prop.attr}
+_PLAIN = "AzureActiveDirectory"
+T = TypeVar("T")
+
+
+def _anchor_source(anchor: str) -> str:
+    return anchor.removeprefix(ANCHOR_PREFIX)
+
+
+class DirectoryConnector:
+    name = "directory"
+
+    def __init__(self, sessions: sessionmaker[Session], source_tenant: str, target_tenant: str) -> None:
+        self.sessions, self.source_tenant, self.target_tenant = sessions, source_tenant, target_tenant
+        with sessions() as session:
+            source = session.get(Tenant, source_tenant)
+            name = source.display_name if source is not None else source_tenant
+        self.users = SyncedUsers(sessions, sync_actor(target_tenant, name), source_tenant=source_tenant)
+
+    # -- errors ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _call(fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except SyncRefusedError as exc:
+            raise CredentialsError(exc.code, exc.message, 403, prefix="") from None
+        except NotFoundError as exc:
+            raise TargetNotFoundError("InvalidAnchor", exc.message, 404, prefix=_PLAIN) from None
+        except DomainConflict as exc:
+            raise ConflictError("Conflict", exc.message, 409, prefix=_PLAIN) from None
+        except DomainError as exc:
+            code = "Forbidden" if exc.code == "Authorization_RequestDenied" else "InvalidPropertyValue"
+            raise PermanentError(code, exc.message, 400, prefix=_PLAIN) from None
+
+    # -- the connector --------------------------------------------------------------------------------------
+
+    def discover(self) -> Capabilities:
+        return Capabilities(etag=False, filter=True, max_results=500, patch=True)
+
+    def test(self) -> None:
+        self._call(self.users.check)
+
+    def _wire(self, session: Session, user: User) -> TargetObject:
+        data: dict[str, Any] = {name: getattr(user, attr) for name, attr in _ATTR.items()}
+        data[ANCHOR] = user.alt_sec_id
+        data[SOFT_DELETED] = user.deleted_at is not None
+        data["id"], data[UPN] = user.id, user.user_principal_name
+        if user.manager_id:
+            manager = self.users.by_id(session, user.manager_id)
+            data[MANAGER] = _anchor_source(manager.alt_sec_id) if manager and manager.alt_sec_id else None
+        return TargetObject(user.id, None, data)
+
+    def _kind(self, kind: str) -> None:
+        if kind != "user":
+            raise PermanentError("NotSupported", "Cross-tenant synchronization provisions users only", prefix=_PLAIN)
+
+    def find(self, kind: str, path: str, value: Any) -> list[TargetObject]:
+        self._kind(kind)
+        if path != ANCHOR:
+            raise PermanentError("SchemaInvalid", f"Users are matched on {ANCHOR} only", prefix=_PLAIN)
+        anchor = str(value)
+        with self.sessions() as session:
+            user = self.users.by_anchor(session, anchor)
+            if user is None:
+                mail = session.scalar(
+                    select(User.mail).where(User.tenant_id == self.source_tenant, User.id == _anchor_source(anchor))
+                )
+                user = self.users.guest_for_mail(session, mail) if mail else None
+            return [self._wire(session, user)] if user is not None else []
+
+    def scan(self, kind: str, paths: list[str]) -> Iterator[TargetObject]:
+        self._kind(kind)
+        with self.sessions() as session:
+            found = [self._wire(session, user) for user in self.users.synchronized(session)]
+        yield from found
+
+    def get(self, kind: str, target_id: str, paths: list[str] | None = None) -> TargetObject | None:
+        self._kind(kind)
+        with self.sessions() as session:
+            user = self.users.by_id(session, target_id)
+            return self._wire(session, user) if user is not None else None
+
+    def resource(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+        return dict(values)
+
+    def _values(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Graph values -> storage attributes (the anchor, soft deletion and UPN are handled by the caller)."""
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in (ANCHOR, SOFT_DELETED, UPN):
+                continue
+            if name == MANAGER:
+                out[MANAGER_ANCHOR] = f"{ANCHOR_PREFIX}{value}" if value else None
+                continue
+            attr = _ATTR.get(name)
+            if attr is None:
+                raise PermanentError(
+                    "InvalidPropertyValue", f"'{name}' is not a user property synchronization can write", prefix=_PLAIN
+                )
+            if name == "businessPhones":
+                value = [] if value in (None, "") else value if isinstance(value, list) else [str(value)]
+            elif name in ("accountEnabled", "showInAddressList") and isinstance(value, str):
+                value = value.strip().lower() == "true"
+            elif isinstance(value, list):
+                value = value[0] if value else None
+            out[attr] = value
+        if out.get("account_enabled") is None:
+            out.pop("account_enabled", None)
+        return out
+
+    def create(self, kind: str, resource: dict[str, Any]) -> TargetObject:
+        self._kind(kind)
+        anchor = resource.get(ANCHOR)
+        if not anchor:
+            raise PermanentError("InvalidPropertyValue", f"{ANCHOR} is required", prefix=_PLAIN)
+        values = self._values(resource)
+        values["user_principal_name"] = resource.get(UPN)
+        source_id = _anchor_source(str(anchor))
+        with self.sessions() as session:
+            reports = session.scalars(
+                select(User.id).where(
+                    User.tenant_id == self.source_tenant, User.manager_id == source_id, User.deleted_at.is_(None)
+                )
+            )
+            anchors = [f"{ANCHOR_PREFIX}{report}" for report in reports]
+        user = self._call(lambda: self.users.create(str(anchor), source_id, values, anchors))
+        return TargetObject(user.id, None, {})
+
+    def update(self, kind: str, target_id: str, changes: list[Change], version: str | None) -> str | None:
+        self._kind(kind)
+        by_path = {change.path: change.new for change in changes}
+        anchor = by_path.get(ANCHOR)
+        restore = SOFT_DELETED in by_path and not by_path[SOFT_DELETED]
+        values = self._values(by_path)
+        if values or anchor or restore:
+            self._call(
+                lambda: self.users.update(target_id, values, anchor=str(anchor) if anchor else None, restore=restore)
+            )
+        return None
+
+    def delete(self, kind: str, target_id: str, version: str | None) -> None:
+        self._kind(kind)
+        self._call(lambda: self.users.soft_delete(target_id))
+
+    def change_members(self, target_id: str, add: list[str], remove: list[str], version: str | None) -> str | None:
+        raise PermanentError("NotSupported", "Cross-tenant synchronization provisions users only", prefix=_PLAIN)
+
+    def members(self, target_id: str) -> list[str] | None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,184 @@
+"""Cross-tenant synchronization between two tenants of one deployment, configured over Graph as Microsoft
+documents it: Test Connection, the Azure2Azure job and its schema, then the lifecycle — initial cycle, update,
+disable, delete and restore, unassign and reassign, an existing guest matched by mail, and a target that withdraws
+its permission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hospes.domain.provisioning import JobCode
+from hospes.storage.tables import AuditLog, OutboxMessage, User
+from tests.helpers.cross_tenant import PARTNERS, SyncConfig, allow_sync, make_config
+from tests.helpers.graph import assert_graph_error
+from tests.helpers.tenants import TenantHandle
+
+CHECK_FAILURE = "AzureDirectoryB2BManagementPolicyCheckFailure"
+
+
+@pytest.fixture
+def config(tenant: TenantHandle, other_tenant: TenantHandle) -> SyncConfig:
+    allow_sync(other_tenant, tenant)
+    sync = make_config(tenant, other_tenant)
+    assert sync.validate().status_code == 204
+    sync.create_job()
+    sync.start()
+    return sync
+
+
+def _synced(sessions: sessionmaker[Session], target: TenantHandle, source_user_id: str) -> User | None:
+    with sessions() as session:
+        return session.scalar(
+            select(User).where(User.tenant_id == target.id, User.alt_sec_id == f"5::{source_user_id}")
+        )
+
+
+def _member(source: TenantHandle, nick: str, **props: Any) -> dict[str, Any]:
+    return source.new_user(nick, mail=f"{nick}@{source.domain}", jobTitle="Engineer", department="R&D", **props)
+
+
+def test_test_connection_refuses_until_the_target_allows_sync(tenant: TenantHandle, other_tenant: TenantHandle) -> None:
+    sync = make_config(tenant, other_tenant)
+    refused = sync.validate()
+    assert "synchronization" in assert_graph_error(refused, 400, CHECK_FAILURE)["message"]
+    allow_sync(other_tenant, tenant)
+    assert sync.validate().status_code == 204
+    # the source side matters too: without outbound automatic redemption, no sync
+    tenant.patch(f"{PARTNERS}/{other_tenant.id}", json={"automaticUserConsentSettings": {"outboundAllowed": False}})
+    error = assert_graph_error(sync.validate(), 400, CHECK_FAILURE)
+    assert "auto-redemption" in error["message"]
+
+
+def test_the_job_has_the_cross_tenant_template_rule_and_anchor(config: SyncConfig) -> None:
+    job = config.source.get(f"{config.base}/jobs/{config.job_id}").json()
+    assert job["templateId"] == "Azure2Azure" and job["id"].startswith("Azure2Azure.")
+    schema = config.source.get(f"{config.base}/jobs/{config.job_id}/schema").json()
+    rule = schema["synchronizationRules"][0]
+    assert rule["name"] == "USER_INBOUND_USER" and schema["version"] == "v1.2"
+    assert rule["targetDirectoryName"] == "Azure Active Directory (target tenant)"
+    users = rule["objectMappings"][0]
+    assert users["name"] == "Provision Azure Active Directory Users"
+    rows = {m["targetAttributeName"]: m for m in users["attributeMappings"]}
+    anchor = rows["alternativeSecurityIds"]
+    assert anchor["matchingPriority"] == 1 and anchor["source"]["expression"] == "AltSecIdFromNetId([netId])"
+    assert rows["showInAddressList"]["source"]["expression"] == '"true"'
+    assert rows["userType"]["source"]["expression"] == '"Member"'
+    assert {"IsSoftDeleted", "accountEnabled", "manager", "mail", "displayName"} <= set(rows)
+    # the anchor cannot change, and no other matching attribute can be added
+    rows["mail"]["matchingPriority"] = 2
+    refused = config.source.request("PUT", f"{config.base}/jobs/{config.job_id}/schema", json=schema)
+    assert "alternativeSecurityIds" in assert_graph_error(refused, 400, "Request_BadRequest")["message"]
+
+
+def test_lifecycle_create_update_disable_delete_restore_unassign(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source, target = config.source, config.target
+    boss = _member(source, "boss")
+    alice = _member(source, "alice")
+    with sessions.begin() as session:  # no Graph route sets a manager yet
+        row = session.get(User, alice["id"])
+        assert row is not None
+        row.manager_id = boss["id"]
+    config.assign(boss["id"])
+    assignment = config.assign(alice["id"])
+    config.settle()
+
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.deleted_at is None
+    assert synced.user_type == "Member" and synced.external_user_state == "Accepted"
+    assert synced.creation_type == "Invitation" and synced.show_in_address_list is True
+    assert synced.mail == alice["mail"] and synced.job_title == "Engineer" and synced.department == "R&D"
+    assert synced.user_principal_name.endswith(f"#EXT#@{target.domain}")
+    assert synced.identities[0]["issuerAssignedId"] == f"{source.id}/{alice['id']}"
+    synced_boss = _synced(sessions, target, boss["id"])
+    assert synced_boss is not None and synced.manager_id == synced_boss.id  # the manager, resolved in the target
+    with sessions() as session:  # no invitation email, no notification
+        assert session.scalar(select(func.count()).where(OutboxMessage.tenant_id == target.id)) == 0
+        actors = set(session.scalars(select(AuditLog.actor_name).where(AuditLog.tenant_id == target.id)))
+    assert any(name and name.startswith("Cross-tenant synchronization from") for name in actors)
+    target_id = synced.id
+
+    assert source.patch(f"/users/{alice['id']}", json={"jobTitle": "Lead"}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.job_title == "Lead"
+
+    assert source.patch(f"/users/{alice['id']}", json={"accountEnabled": False}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.account_enabled is False and synced.deleted_at is None  # disabled, kept
+    assert source.patch(f"/users/{alice['id']}", json={"accountEnabled": True}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.account_enabled is True
+
+    assert source.delete(f"/users/{alice['id']}").status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.deleted_at is not None  # soft-deleted in the target
+    deleted = target.get("/directory/deletedItems/microsoft.graph.user").json()["value"]
+    assert target_id in {u["id"] for u in deleted}
+
+    assert source.post(f"/directory/deletedItems/{alice['id']}/restore").status_code == 200
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.deleted_at is None and synced.id == target_id  # restored, same user
+
+    config.unassign(assignment)
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.deleted_at is not None
+    config.assign(alice["id"])
+    config.settle()
+    synced = _synced(sessions, target, alice["id"])
+    assert synced is not None and synced.deleted_at is None and synced.id == target_id
+    with sessions() as session:
+        count = session.scalar(select(func.count()).where(User.tenant_id == target.id, User.mail_key == alice["mail"]))
+    assert count == 1
+    assert config.status()["code"] == JobCode.ACTIVE
+
+
+def test_an_existing_guest_is_matched_by_mail_not_duplicated(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source, target = config.source, config.target
+    bob = _member(source, "bob")
+    invited = target.post(
+        "/invitations",
+        json={"invitedUserEmailAddress": bob["mail"], "inviteRedirectUrl": "https://apps.example.com"},
+    )
+    assert invited.status_code == 201, invited.text
+    guest_id = invited.json()["invitedUser"]["id"]
+    config.assign(bob["id"])
+    config.settle()
+    synced = _synced(sessions, target, bob["id"])
+    assert synced is not None and synced.id == guest_id  # linked to the invited guest
+    assert synced.user_type == "Guest"  # userType applies on creation only: a guest is not converted
+    assert synced.external_user_state == "Accepted" and synced.job_title == "Engineer"
+    with sessions() as session:
+        count = session.scalar(select(func.count()).where(User.tenant_id == target.id, User.mail_key == bob["mail"]))
+    assert count == 1
+
+
+def test_a_target_that_withdraws_its_permission_quarantines_the_job(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source, target = config.source, config.target
+    carol = _member(source, "carol")
+    config.assign(carol["id"])
+    config.settle()
+    assert _synced(sessions, target, carol["id"]) is not None
+    withdraw = {"userSyncInbound": {"isSyncAllowed": False}}
+    assert target.patch(f"{PARTNERS}/{source.id}/identitySynchronization", json=withdraw).status_code == 204
+    assert source.patch(f"/users/{carol['id']}", json={"jobTitle": "Manager"}).status_code == 204
+    config.settle()
+    status = config.status()
+    assert status["code"] == JobCode.QUARANTINE, status
+    assert status["quarantine"]["error"]["code"] == CHECK_FAILURE
+    synced = _synced(sessions, target, carol["id"])
+    assert synced is not None and synced.job_title == "Engineer"  # nothing written after the refusal
