@@ -182,3 +182,16 @@ def test_a_target_that_withdraws_its_permission_quarantines_the_job(
     assert status["quarantine"]["error"]["code"] == CHECK_FAILURE
     synced = _synced(sessions, target, carol["id"])
     assert synced is not None and synced.job_title == "Engineer"  # nothing written after the refusal
+
+
+def test_provision_on_demand_creates_the_user_now(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
+    source, target = config.source, config.target
+    dave = _member(source, "dave")
+    config.assign(dave["id"])
+    rule_id = config.source.get(f"{config.base}/jobs/{config.job_id}/schema").json()["synchronizationRules"][0]["id"]
+    body = {"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": dave["id"], "objectTypeName": "User"}]}]}
+    response = source.post(f"{config.base}/jobs/{config.job_id}/provisionOnDemand", json=body)
+    assert response.status_code == 200, response.text
+    assert "Success" in response.json()["value"]
+    synced = _synced(sessions, target, dave["id"])
+    assert synced is not None and synced.external_user_state == "Accepted"
