@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE
 from hospes.domain.schema import (
+    Resource,
+)
+from hospes.domain.schema_cross_tenant import (
     CROSS_TENANT_ACCESS_POLICY,
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
-    Resource,
 )
 from hospes.services.cross_tenant_policy import NO_AUTO_REDEEM, NO_INBOUND_SYNC, sync_refusal
 from tests.functional.test_metadata import _assert_declared, _declared

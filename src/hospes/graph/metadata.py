@@ -18,10 +18,6 @@ from hospes.domain.schema import (
     APPLICATION,
     CONDITIONAL_ACCESS_POLICY,
     COUNTRY_NAMED_LOCATION,
-    CROSS_TENANT_ACCESS_POLICY,
-    CROSS_TENANT_DEFAULT,
-    CROSS_TENANT_PARTNER,
-    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     DIRECTORY_OBJECT,
     DIRECTORY_ROLE,
@@ -34,6 +30,12 @@ from hospes.domain.schema import (
     USER,
     Prop,
     Resource,
+)
+from hospes.domain.schema_cross_tenant import (
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
 )
 
 NAMESPACE = "microsoft.graph"

@@ -20,10 +20,6 @@ from hospes.domain.schema import (
     APPLICATION,
     CONDITIONAL_ACCESS_POLICY,
     COUNTRY_NAMED_LOCATION,
-    CROSS_TENANT_ACCESS_POLICY,
-    CROSS_TENANT_DEFAULT,
-    CROSS_TENANT_PARTNER,
-    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     GROUP,
     IP_NAMED_LOCATION,
@@ -32,6 +28,7 @@ from hospes.domain.schema import (
     USER,
     Resource,
 )
+from hospes.graph import openapi_cross_tenant as cross_tenant
 from hospes.graph.openapi_schemas import (
     ACTION_BODIES,
     ANSWERS,
@@ -50,9 +47,6 @@ TOKEN_PATH = "/{tenant}/oauth2/v2.0/token"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 WRITE_METHODS = ("post", "put", "patch")
 _JOB = "/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}"
-_XTAP = "/policies/crossTenantAccessPolicy"
-_PARTNER = _XTAP + "/partners/{tenant_id}"
-_SYNC = _PARTNER + "/identitySynchronization"
 
 # Request bodies: (method, path under /v1.0) -> schema name in components.schemas.
 BODIES: dict[tuple[str, str], str] = {
@@ -94,12 +88,7 @@ BODIES: dict[tuple[str, str], str] = {
         "patch",
         "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
     ): "emailAuthenticationMethodConfiguration.update",
-    ("patch", _XTAP): "crossTenantAccessPolicy.update",
-    ("patch", _XTAP + "/default"): "crossTenantAccessPolicyConfigurationDefault.update",
-    ("post", _XTAP + "/partners"): "crossTenantAccessPolicyConfigurationPartner.create",
-    ("patch", _PARTNER): "crossTenantAccessPolicyConfigurationPartner.update",
-    ("put", _SYNC): "crossTenantIdentitySyncPolicyPartner",
-    ("patch", _SYNC): "crossTenantIdentitySyncPolicyPartner",
+    **cross_tenant.BODIES,
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
     ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
@@ -128,7 +117,7 @@ NO_BODY = frozenset(
         ("post", "/directory/deletedItems/{object_id}/restore"),
         ("post", "/groups/{group_id}/reprocessMembership"),
         ("post", "/users/{key}/revokeSignInSessions"),
-        ("post", _XTAP + "/default/resetToSystemDefault"),
+        *cross_tenant.NO_BODY,
     }
 )
 # Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
@@ -163,7 +152,7 @@ CONFLICTS = frozenset(
         ("post", "/servicePrincipals"),
         ("post", "/policies/b2bManagementPolicies"),
         ("post", "/oauth2PermissionGrants"),
-        ("post", _XTAP + "/partners"),
+        *cross_tenant.CONFLICTS,
     }
 )
 
@@ -221,13 +210,7 @@ def _responses() -> dict[tuple[str, str], Schema]:
     out["post", "/identity/conditionalAccess/namedLocations"] = location
     out["get", "/identity/conditionalAccess/namedLocations/{location_id}"] = location
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
-    partner = ref(f"microsoft.graph.{CROSS_TENANT_PARTNER.name}")
-    out["get", _XTAP] = ref(f"microsoft.graph.{CROSS_TENANT_ACCESS_POLICY.name}")
-    out["get", _XTAP + "/default"] = ref(f"microsoft.graph.{CROSS_TENANT_DEFAULT.name}")
-    out["get", _XTAP + "/partners"] = collection_schema(partner)
-    out["post", _XTAP + "/partners"] = partner
-    out["get", _PARTNER] = partner
-    out["get", _SYNC] = ref(f"microsoft.graph.{CROSS_TENANT_SYNC_POLICY.name}")
+    out.update(cross_tenant.responses())
     for path in ("/groups/evaluateDynamicMembership", "/groups/{group_id}/evaluateDynamicMembership"):
         out["post", path] = ref("microsoft.graph.evaluateDynamicMembershipResult")
     out["post", "/invitations/bulk"] = ref("invitation.bulk.result")
@@ -444,6 +427,7 @@ def _components(public_url: str) -> Schema:
         schemas[f"{resource.name}.create"] = write_schema(resource, create=True)
         schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
     schemas.update(ACTION_BODIES)
+    schemas.update(cross_tenant.BODY_SCHEMAS)
     schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()
     return {

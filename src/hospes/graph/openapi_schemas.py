@@ -13,10 +13,6 @@ from hospes.domain.schema import (
     APPLICATION,
     CONDITIONAL_ACCESS_POLICY,
     COUNTRY_NAMED_LOCATION,
-    CROSS_TENANT_ACCESS_POLICY,
-    CROSS_TENANT_DEFAULT,
-    CROSS_TENANT_PARTNER,
-    CROSS_TENANT_SYNC_POLICY,
     DIRECTORY_AUDIT,
     GROUP,
     IP_NAMED_LOCATION,
@@ -26,6 +22,7 @@ from hospes.domain.schema import (
     Prop,
     Resource,
 )
+from hospes.domain.schema_cross_tenant import CROSS_TENANT_RESOURCES
 from hospes.services.b2b_policy import ALLOW_INVITES_FROM, AUTHORIZATION_DEFAULTS
 
 Schema = dict[str, Any]
@@ -37,10 +34,7 @@ RESOURCES = (
     APP_ROLE_ASSIGNMENT,
     DIRECTORY_AUDIT,
     OAUTH2_PERMISSION_GRANT,
-    CROSS_TENANT_ACCESS_POLICY,
-    CROSS_TENANT_DEFAULT,
-    CROSS_TENANT_PARTNER,
-    CROSS_TENANT_SYNC_POLICY,
+    *CROSS_TENANT_RESOURCES,
     CONDITIONAL_ACCESS_POLICY,
     IP_NAMED_LOCATION,
     COUNTRY_NAMED_LOCATION,
@@ -329,28 +323,6 @@ def _b2b_policy(create: bool) -> Schema:
     return _obj(properties, ("definition",) if create else (), closed=True)
 
 
-def _cross_tenant(resource: Resource, required: tuple[str, ...] = ()) -> Schema:
-    """A cross-tenant settings body: its writable properties, each an object or null as Graph shapes it."""
-    properties: Schema = {"@odata.type": _STR}
-    for prop in resource.props:
-        if prop.writable:
-            properties[prop.name] = (
-                {"type": ["object", "null"]} if prop.kind == "json" else nullable(_property(prop, write=True))
-            )
-    return _obj(properties, required, closed=True)
-
-
-_SYNC_POLICY = _obj(
-    {
-        "@odata.type": _STR,
-        "tenantId": _STR,
-        "displayName": nullable(_STR),
-        "userSyncInbound": nullable(_obj({"isSyncAllowed": {"type": ["boolean", "null"]}}, closed=True)),
-    },
-    closed=True,
-)
-
-
 def _named_location() -> Schema:
     """Create or update: ``@odata.type`` names the kind (required on create; an update can't change it)."""
     kinds = ["#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation"]
@@ -411,11 +383,6 @@ ACTION_BODIES: dict[str, Schema] = {
     "authorizationPolicy.update": _authorization_policy(),
     "b2bManagementPolicy.create": _b2b_policy(True),
     "b2bManagementPolicy.update": _b2b_policy(False),
-    "crossTenantAccessPolicy.update": _cross_tenant(CROSS_TENANT_ACCESS_POLICY),
-    "crossTenantAccessPolicyConfigurationDefault.update": _cross_tenant(CROSS_TENANT_DEFAULT),
-    "crossTenantAccessPolicyConfigurationPartner.create": _cross_tenant(CROSS_TENANT_PARTNER, ("tenantId",)),
-    "crossTenantAccessPolicyConfigurationPartner.update": _cross_tenant(CROSS_TENANT_PARTNER),
-    "crossTenantIdentitySyncPolicyPartner": _SYNC_POLICY,
     "namedLocation.write": _named_location(),
     "emailAuthenticationMethodConfiguration.update": _obj(
         {

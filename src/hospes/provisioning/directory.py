@@ -210,5 +210,8 @@ class DirectoryConnector:
     def members(self, target_id: str) -> list[str] | None:
         return None
 
+    def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
+        return None  # the target's attributes are the Graph user's, known in advance
+
     def close(self) -> None:
         return None

@@ -1,0 +1,74 @@
+"""The OpenAPI description of ``/policies/crossTenantAccessPolicy`` (``openapi.py`` merges it): request bodies,
+success bodies and the routes without a body."""
+
+from __future__ import annotations
+
+from hospes.domain.schema import Resource
+from hospes.domain.schema_cross_tenant import (
+    CROSS_TENANT_ACCESS_POLICY,
+    CROSS_TENANT_DEFAULT,
+    CROSS_TENANT_PARTNER,
+    CROSS_TENANT_SYNC_POLICY,
+)
+from hospes.graph.openapi_schemas import Schema, collection_schema, nullable, ref
+
+XTAP = "/policies/crossTenantAccessPolicy"
+PARTNER = XTAP + "/partners/{tenant_id}"
+SYNC = PARTNER + "/identitySynchronization"
+_STR: Schema = {"type": "string"}
+_KINDS: dict[str, Schema] = {"str": _STR, "bool": {"type": "boolean"}, "str_list": {"type": "array", "items": _STR}}
+
+
+def _closed(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _body(resource: Resource, required: tuple[str, ...] = ()) -> Schema:
+    """A settings body: its writable properties; structured ones are an object or null, as Graph shapes them."""
+    properties: Schema = {"@odata.type": _STR}
+    for prop in resource.props:
+        if prop.writable:
+            properties[prop.name] = {"type": ["object", "null"]} if prop.kind == "json" else nullable(_KINDS[prop.kind])
+    return _closed(properties, required)
+
+
+# Request bodies: (method, path) -> schema name, and the schemas by name.
+BODIES: dict[tuple[str, str], str] = {
+    ("patch", XTAP): "crossTenantAccessPolicy.update",
+    ("patch", XTAP + "/default"): "crossTenantAccessPolicyConfigurationDefault.update",
+    ("post", XTAP + "/partners"): "crossTenantAccessPolicyConfigurationPartner.create",
+    ("patch", PARTNER): "crossTenantAccessPolicyConfigurationPartner.update",
+    ("put", SYNC): "crossTenantIdentitySyncPolicyPartner",
+    ("patch", SYNC): "crossTenantIdentitySyncPolicyPartner",
+}
+BODY_SCHEMAS: dict[str, Schema] = {
+    "crossTenantAccessPolicy.update": _body(CROSS_TENANT_ACCESS_POLICY),
+    "crossTenantAccessPolicyConfigurationDefault.update": _body(CROSS_TENANT_DEFAULT),
+    "crossTenantAccessPolicyConfigurationPartner.create": _body(CROSS_TENANT_PARTNER, ("tenantId",)),
+    "crossTenantAccessPolicyConfigurationPartner.update": _body(CROSS_TENANT_PARTNER),
+    "crossTenantIdentitySyncPolicyPartner": _closed(
+        {
+            "@odata.type": _STR,
+            "tenantId": _STR,
+            "displayName": nullable(_STR),
+            "userSyncInbound": nullable(_closed({"isSyncAllowed": {"type": ["boolean", "null"]}})),
+        }
+    ),
+}
+NO_BODY = frozenset({("post", XTAP + "/default/resetToSystemDefault")})
+CONFLICTS = frozenset({("post", XTAP + "/partners")})
+
+
+def responses() -> dict[tuple[str, str], Schema]:
+    partner = ref(f"microsoft.graph.{CROSS_TENANT_PARTNER.name}")
+    return {
+        ("get", XTAP): ref(f"microsoft.graph.{CROSS_TENANT_ACCESS_POLICY.name}"),
+        ("get", XTAP + "/default"): ref(f"microsoft.graph.{CROSS_TENANT_DEFAULT.name}"),
+        ("get", XTAP + "/partners"): collection_schema(partner),
+        ("post", XTAP + "/partners"): partner,
+        ("get", PARTNER): partner,
+        ("get", SYNC): ref(f"microsoft.graph.{CROSS_TENANT_SYNC_POLICY.name}"),
+    }
