@@ -195,3 +195,26 @@ def test_provision_on_demand_creates_the_user_now(config: SyncConfig, sessions: 
     assert "Success" in response.json()["value"]
     synced = _synced(sessions, target, dave["id"])
     assert synced is not None and synced.external_user_state == "Accepted"
+
+
+def test_user_type_always_converts_a_matched_guest_to_member(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source, target = config.source, config.target
+    erin = _member(source, "erin")
+    invited = target.post(
+        "/invitations",
+        json={"invitedUserEmailAddress": erin["mail"], "inviteRedirectUrl": "https://apps.example.com"},
+    )
+    assert invited.status_code == 201, invited.text
+    schema_url = f"{config.base}/jobs/{config.job_id}/schema"
+    schema = source.get(schema_url).json()
+    for row in schema["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"]:
+        if row["targetAttributeName"] == "userType":
+            row["flowType"] = "Always"
+    assert source.request("PUT", schema_url, json=schema).status_code == 204
+    config.assign(erin["id"])
+    config.settle()
+    synced = _synced(sessions, target, erin["id"])
+    assert synced is not None and synced.id == invited.json()["invitedUser"]["id"]
+    assert synced.user_type == "Member"  # "Apply this mapping: Always" converts the guest

@@ -366,3 +366,60 @@ def _deletes(count: int) -> list[Work]:
 def test_held_deletes(config: JobConfig, count: int, allowed: bool, held: int) -> None:
     found = held_deletes(_deletes(count), config, allowed=allowed)
     assert len(found) == held and all(w.action == Action.DISABLE for w in found)
+
+
+CROSS_TENANT = JobConfig(target_tenant="00000000-0000-4000-8000-000000000002")
+
+
+def cross_tenant_mapping() -> ObjectMapping:
+    return compile_object(
+        {
+            "name": "Provision Azure Active Directory Users",
+            "sourceObjectName": "User",
+            "flowTypes": "Add, Update, Delete",
+            "attributeMappings": [
+                _attribute("alternativeSecurityIds", "AltSecIdFromNetId([netId])", 1),
+                _attribute("accountEnabled", "[accountEnabled]"),
+                _attribute("jobTitle", "[jobTitle]"),
+            ],
+        }
+    )
+
+
+def synced(**exported: Any) -> ObjState:
+    values = {"alternativeSecurityIds": "5::u1", "accountEnabled": True, "jobTitle": "Engineer", **exported}
+    return ObjState(target_id="t1", state="active", exported=values)
+
+
+def carol(**changes: Any) -> SourceObject:
+    enabled = changes.pop("enabled", True)
+    attributes = {"netId": "u1", "accountEnabled": enabled, "jobTitle": "Engineer", **changes.pop("attributes", {})}
+    return SourceObject("user", "u1", "Carol", attributes, enabled=enabled, **changes)
+
+
+@pytest.mark.parametrize(
+    ("name", "src", "assigned", "action", "reason"),
+    [
+        ("disabled in the source: an update, not a removal", carol(enabled=False), True, Action.UPDATE, "in scope"),
+        ("unassigned: soft-deleted in the target", carol(), False, Action.DELETE, "not assigned"),
+        ("soft-deleted in the source", carol(soft_deleted=True), True, Action.DELETE, "deleted (soft)"),
+        ("disabled, then unassigned: left as it is", carol(enabled=False), False, Action.SKIP, "is disabled"),
+        ("permanently deleted in the source", None, True, Action.DELETE, "permanently deleted"),
+    ],
+)
+def test_cross_tenant_lifecycle(
+    name: str, src: SourceObject | None, assigned: bool, action: Action, reason: str
+) -> None:
+    work = plan_one(cross_tenant_mapping(), "u1", src, synced(), CROSS_TENANT, assigned=assigned)
+    assert work.action == action, (name, work.reason)
+    assert reason in work.reason, (name, work.reason)
+    if action == Action.UPDATE:
+        assert work.changes == [Change("accountEnabled", True, False)]
+
+
+def test_cross_tenant_return_after_soft_delete_is_a_create_that_matches_first() -> None:
+    gone = synced()
+    gone.state = "deleted"
+    work = plan_one(cross_tenant_mapping(), "u1", carol(), gone, CROSS_TENANT, assigned=True)
+    assert work.action == Action.CREATE  # the applier matches on the anchor first and restores the same user
+    assert work.values["alternativeSecurityIds"] == "5::u1"
