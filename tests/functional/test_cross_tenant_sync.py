@@ -218,3 +218,21 @@ def test_user_type_always_converts_a_matched_guest_to_member(
     synced = _synced(sessions, target, erin["id"])
     assert synced is not None and synced.id == invited.json()["invitedUser"]["id"]
     assert synced.user_type == "Member"  # "Apply this mapping: Always" converts the guest
+
+
+def test_a_user_the_target_deleted_is_not_restored_by_sync(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
+    source, target = config.source, config.target
+    frank = _member(source, "frank")
+    config.assign(frank["id"])
+    config.settle()
+    synced = _synced(sessions, target, frank["id"])
+    assert synced is not None
+    assert target.delete(f"/users/{synced.id}").status_code == 204  # the target's admin removes it
+    assert source.patch(f"/users/{frank['id']}", json={"jobTitle": "Architect"}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, frank["id"])
+    assert synced is not None and synced.deleted_at is not None and synced.job_title == "Engineer"
+    failed = [row for row in config.logs() if row["provisioningStatusInfo"]["status"] == "failure"]
+    assert failed and failed[0]["provisioningStatusInfo"]["errorInformation"]["errorCode"] == (
+        "AzureActiveDirectoryObjectDeletedInTarget"
+    )

@@ -32,7 +32,13 @@ from hospes.provisioning.connector import (
     TargetNotFoundError,
     TargetObject,
 )
-from hospes.services.cross_tenant_users import MANAGER_ANCHOR, SyncedUsers, SyncRefusedError, sync_actor
+from hospes.services.cross_tenant_users import (
+    MANAGER_ANCHOR,
+    DeletedInTargetError,
+    SyncedUsers,
+    SyncRefusedError,
+    sync_actor,
+)
 from hospes.storage.tables import Tenant, User
 
 ANCHOR = "alternativeSecurityIds"
@@ -86,6 +92,8 @@ class DirectoryConnector:
             return fn()
         except SyncRefusedError as exc:
             raise CredentialsError(exc.code, exc.message, 403, prefix="") from None
+        except DeletedInTargetError as exc:
+            raise PermanentError("ObjectDeletedInTarget", exc.message, 404, prefix=_PLAIN) from None
         except NotFoundError as exc:
             raise TargetNotFoundError("InvalidAnchor", exc.message, 404, prefix=_PLAIN) from None
         except DomainConflict as exc:

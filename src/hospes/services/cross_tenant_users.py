@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.domain.changes import ChangeType, ObjectType
-from hospes.domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from hospes.domain.errors import ConflictError, DomainError, ForbiddenError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
 from hospes.domain.schema import USER
@@ -37,6 +37,13 @@ class SyncRefusedError(ForbiddenError):
     """The target tenant does not (or no longer) allow the source to synchronize users into it."""
 
     code = POLICY_CHECK_FAILURE
+
+
+class DeletedInTargetError(DomainError):
+    """The target tenant's admin deleted the synchronized user: synchronization does not bring it back (a user
+    that synchronization itself soft-deleted is restored when it returns into scope)."""
+
+    code = "Request_ResourceNotFound"
 
 
 def sync_actor(target_tenant_id: str, source_name: str) -> Principal:
@@ -198,8 +205,13 @@ class SyncedUsers(Services):
             self._begin(op)
             self._manager(op.session, values)
             user = self.by_id(op.session, user_id)
-            if user is None or (user.deleted_at is not None and not restore):
+            if user is None:
                 raise NotFoundError(user_id)
+            if user.deleted_at is not None and not restore:
+                raise DeletedInTargetError(
+                    f"User '{user.user_principal_name}' was deleted in the target tenant; synchronization does not "
+                    "restore it."
+                )
             changed: list[str] = []
             if user.deleted_at is not None:
                 UserService(self.sessions, self.actor).restore(op, user)
