@@ -216,3 +216,27 @@ def test_replaying_a_spent_code_without_the_client_secret_revokes_nothing(
     assert renewed.status_code == 200, renewed.text
     reused = _token(tenant.client, rp, **fields, client_secret=rp.secret)
     assert reused.json()["error_codes"] == [54005]
+
+
+def test_refresh_after_consent_is_revoked_is_refused(tenant: TenantHandle, web: TestClient) -> None:
+    """An administrator removing the app's permission grant must stop its refresh tokens from minting access
+    tokens with the revoked permissions (AADSTS65001), not only the next sign-in."""
+    rp = register_rp(tenant, web=(WEB,))
+    grant = admin_consent(rp)
+    user = tenant.new_user()
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    code = _code(web, rp, WEB, scope="openid profile offline_access User.Read")
+    issued = _token(
+        tenant.client, rp, grant_type="authorization_code", code=code, redirect_uri=WEB, client_secret=rp.secret
+    )
+    assert issued.status_code == 200, issued.text
+    assert tenant.delete(f"/oauth2PermissionGrants/{grant['id']}").status_code == 204
+    refused = _token(
+        tenant.client,
+        rp,
+        grant_type="refresh_token",
+        refresh_token=issued.json()["refresh_token"],
+        client_secret=rp.secret,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_grant" and refused.json()["error_codes"] == [65001]

@@ -18,6 +18,7 @@ from hospes.services.apps import GRAPH_APP_ID
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
 from hospes.services.oidc.claims import Issuance, is_assigned, subject_of, transitive_groups
 from hospes.services.oidc.clients import read_relying_party
+from hospes.services.oidc.consent import ALL_PRINCIPALS
 from hospes.services.oidc.grant_rules import (
     REFRESH_LIFETIME,
     SPA_REFRESH_LIFETIME,
@@ -33,7 +34,7 @@ from hospes.services.oidc.grant_rules import (
 )
 from hospes.storage.engine import RawReads, raw_reads, raw_write
 from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
-from hospes.storage.tables_sso import RefreshToken
+from hospes.storage.tables_sso import OAuth2PermissionGrant, RefreshToken
 
 if TYPE_CHECKING:
     from hospes.services.oidc.grants import UserTokenGrants
@@ -106,6 +107,14 @@ _REVOKE = (
     .values(revoked_at=bindparam("now"))
 )
 _INSERT = insert(RefreshToken)
+_GRANTS = select(
+    OAuth2PermissionGrant.resource_id,
+    OAuth2PermissionGrant.consent_type,
+    OAuth2PermissionGrant.principal_id,
+    OAuth2PermissionGrant.scope,
+).where(
+    OAuth2PermissionGrant.tenant_id == bindparam("tenant_id"), OAuth2PermissionGrant.client_id == bindparam("client")
+)
 _GRAPH_SP = select(ServicePrincipal.id).where(
     ServicePrincipal.tenant_id == bindparam("tenant_id"), ServicePrincipal.app_id == bindparam("app_id")
 )
@@ -162,6 +171,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         user_rows = reads.rows(_USER, {"id": token.user_id})
         wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
         graph_sp = graph_principal_of(self, reads, tenant_id)
+        grants = reads.all(_GRANTS, {"tenant_id": tenant_id, "client": rp.sp_id})
     if token.revoked_at is not None:
         raise grant_error(50173, "The provided grant has been revoked. Sign in again.")
     fixed = token.expires_at - token.created_at <= SPA_REFRESH_LIFETIME
@@ -186,6 +196,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
     except LookupError:  # an API's scopes: read its registration
         with self.sessions() as session:
             scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
+    _check_consent(grants, user.id, scopes.consent_needed())
     successor = secrets_token()
     with self.writer_turn(), raw_write(self.engine) as write:
         spent = write.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
@@ -224,6 +235,20 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         )  # fmt: skip
         subject = subject_of(user, self.tokens.issuer.public_url, wids=wids)
     return self._token_set(grant, subject, scopes, successor, request.client_info, id_token=False)
+
+
+def _check_consent(grants: list[tuple[Any, ...]], user_id: str, needed: dict[str, frozenset[str]]) -> None:
+    """The permissions the token carries are still consented to (for everyone or for this user): a grant an
+    administrator removed or narrowed ends what refresh tokens may renew."""
+    held: dict[str, set[str]] = {}
+    for resource_id, consent_type, principal_id, scope in grants:
+        if consent_type == ALL_PRINCIPALS or principal_id == user_id:
+            held.setdefault(str(resource_id), set()).update(str(scope or "").split())
+    for resource_id, values in needed.items():
+        if not values <= held.get(resource_id, set()):
+            raise grant_error(
+                65001, "The user or administrator has not consented to use the application; sign in again."
+            )
 
 
 def graph_principal_of(self: UserTokenGrants, reads: RawReads, tenant_id: str) -> str:
