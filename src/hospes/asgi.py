@@ -47,6 +47,7 @@ from hospes.graph.routers import (
     policies,
     provisioning_logs,
     service,
+    sign_ins,
     synchronization,
     users,
 )
@@ -294,6 +295,7 @@ def create_app(
         policies.router,
         cross_tenant.router,
         conditional_access.router,
+        sign_ins.router,
         auth_methods.router,
         synchronization.router,
         provisioning_logs.router,

@@ -112,6 +112,21 @@ def test_oidc_authorization_blocked_by_policy(web: TestClient, tenant: TenantHan
     assert params["error"] == "access_denied" and "AADSTS53003" in params["error_description"]
     row = _log(sessions, tenant.id)[-1]
     assert (row.error_code, row.conditional_access_status, row.user_id) == (53003, "failure", user["id"])
+    # The Graph sign-in log says the same, and the what-if agrees with the live decision.
+    listed = tenant.get("/auditLogs/signIns?$filter=status/errorCode eq 53003").json()["value"]
+    assert [r["id"] for r in listed] == [row.id]
+    assert listed[0]["conditionalAccessStatus"] == "failure" and listed[0]["appId"] == rp.client_id
+    what_if = tenant.post(
+        "/identity/conditionalAccess/evaluate",
+        json={
+            "signInIdentity": {"@odata.type": "#microsoft.graph.userSignIn", "userId": user["id"]},
+            "signInContext": {
+                "@odata.type": "#microsoft.graph.applicationContext",
+                "includeApplications": [rp.client_id],
+            },
+        },
+    ).json()["value"]
+    assert [(r["id"], r["policyApplies"]) for r in what_if] == [(policy_id, True)]
     applied = row.details["appliedConditionalAccessPolicies"]
     assert applied == [
         {

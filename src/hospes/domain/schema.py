@@ -435,3 +435,48 @@ COUNTRY_NAMED_LOCATION = Resource(
         _p("includeUnknownCountriesAndRegions", None, "bool", default=True, writable=True),
     ),
 )
+
+_STR_FILTER = frozenset({"eq", "in", "startswith"})
+SIGN_IN = Resource(
+    "signIn",
+    "signIns",
+    (
+        _p("id", "id", default=True, ops=EQ),
+        _p("createdDateTime", "created_at", "datetime", default=True, ops=ORDER_OPS, orderable=True),
+        _p("userDisplayName", "user_display_name", default=True, ops=_STR_FILTER),
+        _p("userPrincipalName", "user_principal_name", default=True, ops=_STR_FILTER),
+        _p("userId", "user_id", "guid", default=True, ops=EQ),
+        _p("userType", "user_type", default=True, ops=EQ),
+        _p("homeTenantId", "home_tenant_id", "guid", default=True, ops=EQ),
+        _p("resourceTenantId", "tenant_id", "guid", default=True),
+        _p("appId", "app_id", "guid", default=True, ops=EQ),
+        _p("appDisplayName", "app_display_name", default=True, ops=_STR_FILTER),
+        _p("resourceDisplayName", "resource_display_name", default=True, ops=_STR_FILTER),
+        _p("resourceId", None, default=True),
+        _p("servicePrincipalId", None, default=True),
+        _p("ipAddress", "ip_address", default=True, ops=_STR_FILTER),
+        _p("clientAppUsed", None, default=True),
+        _p("userAgent", "user_agent", default=True),
+        _p("correlationId", "correlation_id", default=True, ops=EQ),
+        _p("isInteractive", "is_interactive", "bool", default=True, ops=EQ),
+        _p("conditionalAccessStatus", "conditional_access_status", default=True, ops=EQ),
+        _p("status", None, "json", default=True, graph_type=_T("signInStatus")),
+        _p(
+            "appliedConditionalAccessPolicies",
+            None,
+            "json",
+            default=True,
+            graph_type=_C("appliedConditionalAccessPolicy"),
+        ),
+        _p("authenticationMethodsUsed", None, "str_list", default=True),
+        _p("deviceDetail", None, "json", default=True, graph_type=_T("deviceDetail")),
+        _p("location", None, "json", default=True, graph_type=_T("signInLocation")),
+    ),
+)
+# The sign-in log's filter and order: the properties above plus ``status/errorCode``, which Graph filters on as a
+# path (``status/errorCode eq 53003``); the service rewrites that path to this flat property.
+SIGN_IN_QUERY = Resource(
+    "signIn",
+    "signIns",
+    (*SIGN_IN.props, _p("errorCode", "error_code", "int", ops=ORDER_OPS)),
+)

@@ -49,8 +49,10 @@ from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
 from hospes.services.oidc.consent import PermissionGrantService
+from hospes.services.sign_in_views import SignInLogService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
+from hospes.services.what_if import WhatIfService
 
 S = TypeVar("S")
 
@@ -197,6 +199,7 @@ DeletedItemsWriter = Annotated[DeletedItemsService, Depends(service(DeletedItems
 RolesReader = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_READ))]
 RolesWriter = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_WRITE))]
 AuditReader = Annotated[AuditService, Depends(service(AuditService, perm.AUDIT_READ))]
+SignInsReader = Annotated[SignInLogService, Depends(service(SignInLogService, perm.AUDIT_READ))]
 PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
 PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
 CrossTenantReader = Annotated[
@@ -206,6 +209,7 @@ CrossTenantWriter = Annotated[
     CrossTenantPolicyService, Depends(service(CrossTenantPolicyService, perm.CROSS_TENANT_WRITE))
 ]
 CAReader = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_READ))]
+WhatIfReader = Annotated[WhatIfService, Depends(service(WhatIfService, perm.CA_READ))]
 CAWriter = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_WRITE))]
 GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_READ))]
 GrantsReader = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_READ))]

@@ -27,6 +27,7 @@ from hospes.domain.schema import (
     OAUTH2_PERMISSION_GRANT,
     ORGANIZATION,
     SERVICE_PRINCIPAL,
+    SIGN_IN,
     USER,
     Prop,
     Resource,
@@ -66,6 +67,7 @@ CONTAINED_TYPES: tuple[Resource, ...] = (
     CONDITIONAL_ACCESS_POLICY,
     IP_NAMED_LOCATION,
     COUNTRY_NAMED_LOCATION,
+    SIGN_IN,
 )
 # The relations served as their own segments (``/users/{id}/memberOf``), never inline: the resource schemas
 # describe what an object's JSON holds, so these are declared here.

@@ -25,6 +25,7 @@ from hospes.domain.schema import (
     IP_NAMED_LOCATION,
     OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
+    SIGN_IN,
     USER,
     Resource,
 )
@@ -83,6 +84,7 @@ BODIES: dict[tuple[str, str], str] = {
     ("post", "/policies/conditionalAccessPolicies"): "conditionalAccessPolicy.create",
     ("patch", "/policies/conditionalAccessPolicies/{policy_id}"): "conditionalAccessPolicy.update",
     ("post", "/identity/conditionalAccess/namedLocations"): "namedLocation.write",
+    ("post", "/identity/conditionalAccess/evaluate"): "conditionalAccess.evaluate",
     ("patch", "/identity/conditionalAccess/namedLocations/{location_id}"): "namedLocation.write",
     (
         "patch",
@@ -127,6 +129,7 @@ COLLECTIONS: dict[str, Resource | None] = {
     "/applications": APPLICATION,
     "/servicePrincipals": SERVICE_PRINCIPAL,
     "/auditLogs/directoryAudits": DIRECTORY_AUDIT,
+    "/auditLogs/signIns": SIGN_IN,
     "/directory/deletedItems/{cast}": None,  # microsoft.graph.user or microsoft.graph.group
 }
 # Single entities read through ``QueryOptions``: ``$select`` only.
@@ -136,6 +139,7 @@ ENTITIES: dict[str, Resource] = {
     "/groups/{group_id}": GROUP,
     "/applications/{key}": APPLICATION,
     "/servicePrincipals/{key}": SERVICE_PRINCIPAL,
+    "/auditLogs/signIns/{sign_in_id}": SIGN_IN,
 }
 # Collections with their own, narrower options.
 _REFS = ("/groups/{group_id}/members", "/groups/{group_id}/owners")
@@ -182,7 +186,7 @@ def _responses() -> dict[tuple[str, str], Schema]:
         item = ref(f"microsoft.graph.{resource.name}")
         if path in COLLECTIONS:
             out["get", path] = collection_schema(item, paged=True)
-            if resource is not DIRECTORY_AUDIT:
+            if resource not in (DIRECTORY_AUDIT, SIGN_IN):
                 out["post", path] = item
         else:
             out["get", path] = item

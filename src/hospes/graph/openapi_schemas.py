@@ -18,6 +18,7 @@ from hospes.domain.schema import (
     IP_NAMED_LOCATION,
     OAUTH2_PERMISSION_GRANT,
     SERVICE_PRINCIPAL,
+    SIGN_IN,
     USER,
     Prop,
     Resource,
@@ -38,6 +39,7 @@ RESOURCES = (
     CONDITIONAL_ACCESS_POLICY,
     IP_NAMED_LOCATION,
     COUNTRY_NAMED_LOCATION,
+    SIGN_IN,
 )
 # Resources whose create and update bodies are derived from their schema (``write_schema``).
 WRITABLE = (USER, GROUP, APPLICATION, SERVICE_PRINCIPAL, OAUTH2_PERMISSION_GRANT, CONDITIONAL_ACCESS_POLICY)
@@ -384,6 +386,20 @@ ACTION_BODIES: dict[str, Schema] = {
     "b2bManagementPolicy.create": _b2b_policy(True),
     "b2bManagementPolicy.update": _b2b_policy(False),
     "namedLocation.write": _named_location(),
+    "conditionalAccess.evaluate": _obj(
+        {
+            "signInIdentity": _obj(
+                {"@odata.type": _STR, "userId": _STR, "externalTenantId": _STR, "externalUserType": _STR}, ("userId",)
+            ),
+            "signInContext": _obj(
+                {"@odata.type": _STR, "includeApplications": {"type": "array", "items": _STR}, "userAction": _STR}
+            ),
+            "signInConditions": {"type": "object"},
+            "appliedPoliciesOnly": _BOOL,
+        },
+        ("signInIdentity",),
+        closed=True,
+    ),
     "emailAuthenticationMethodConfiguration.update": _obj(
         {
             "@odata.type": _STR,

@@ -88,7 +88,7 @@ class FilterCompiler:
         value = literal.value
         if value is None:
             return None
-        expected = {"str": str, "guid": str, "bool": bool, "datetime": dt.datetime}.get(prop.kind)
+        expected = {"str": str, "guid": str, "bool": bool, "datetime": dt.datetime, "int": int}.get(prop.kind)
         if expected is None or not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise InvalidInputError(f"Invalid filter clause: the value for '{prop.name}' is not of type {prop.kind}.")
         return value.lower() if isinstance(value, str) and prop.kind == "str" else value

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from hospes.graph.deps import BodyDep, CAReader, CAWriter, RuntimeDep
+from hospes.domain.clock import utcnow
+from hospes.graph.deps import BodyDep, CAReader, CAWriter, RuntimeDep, WhatIfReader
 from hospes.graph.wire import collection, entity
 
 router = APIRouter()
@@ -75,3 +76,9 @@ def patch_location(location_id: str, body: BodyDep, policies: CAWriter) -> Respo
 def delete_location(location_id: str, policies: CAWriter) -> Response:
     policies.delete_location(location_id)
     return Response(status_code=204)
+
+
+@router.post("/identity/conditionalAccess/evaluate")
+def evaluate(body: BodyDep, state: RuntimeDep, what_if: WhatIfReader) -> dict[str, Any]:
+    """What-if: each policy with ``policyApplies`` and, when it doesn't, the conditions that kept it out."""
+    return collection(state, "Collection(microsoft.graph.whatIfAnalysisResult)", what_if.evaluate(body, utcnow()))
