@@ -33,6 +33,7 @@ from hospes.graph.errors import domain_error_response, error_response
 from hospes.graph.fallback import GraphFallback
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
+    application_templates,
     apps,
     auth_methods,
     conditional_access,
@@ -294,6 +295,7 @@ def create_app(
         dynamic_groups.router,
         policies.router,
         cross_tenant.router,
+        application_templates.router,
         conditional_access.router,
         sign_ins.router,
         auth_methods.router,

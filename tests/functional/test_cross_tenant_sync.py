@@ -5,6 +5,7 @@ its permission."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.provisioning import JobCode
 from hospes.storage.tables import AuditLog, OutboxMessage, User
-from tests.helpers.cross_tenant import PARTNERS, SyncConfig, allow_sync, make_config
+from tests.helpers.cross_tenant import CTS_TEMPLATE, PARTNERS, SyncConfig, allow_sync, make_config
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.tenants import TenantHandle
 
@@ -236,3 +237,18 @@ def test_a_user_the_target_deleted_is_not_restored_by_sync(config: SyncConfig, s
     assert failed and failed[0]["provisioningStatusInfo"]["errorInformation"]["errorCode"] == (
         "AzureActiveDirectoryObjectDeletedInTarget"
     )
+
+
+def test_the_configuration_app_comes_from_graphs_template(tenant: TenantHandle) -> None:
+    made = tenant.post(f"/applicationTemplates/{CTS_TEMPLATE}/instantiate", json={"displayName": "Fabrikam"})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["@odata.context"].endswith("$metadata#microsoft.graph.applicationServicePrincipal")
+    assert body["application"]["displayName"] == "Fabrikam" and body["servicePrincipal"]["displayName"] == "Fabrikam"
+    assert body["servicePrincipal"]["appId"] == body["application"]["appId"]
+    assert [r["value"] for r in body["servicePrincipal"]["appRoles"]] == ["msiam_access"]
+    unknown = tenant.post(f"/applicationTemplates/{uuid.uuid4()}/instantiate", json={"displayName": "X"})
+    assert_graph_error(unknown, 404, "Request_ResourceNotFound")
+    for bad in ({}, {"displayName": 3}, {"displayName": "X", "other": 1}, [], {"displayName": " "}):
+        refused = tenant.post(f"/applicationTemplates/{CTS_TEMPLATE}/instantiate", json=bad)
+        assert_graph_error(refused, 400, "Request_BadRequest")

@@ -12,7 +12,7 @@ from hospes.provisioning.service import ProvisioningService
 from tests.helpers.tenants import TenantHandle
 
 PARTNERS = "/policies/crossTenantAccessPolicy/partners"
-MSIAM_ACCESS = "a1a2a3a4-0000-4000-8000-00000000cafe"
+CTS_TEMPLATE = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7"
 
 
 def allow_sync(target: TenantHandle, source: TenantHandle) -> None:
@@ -42,6 +42,7 @@ class SyncConfig:
     target: TenantHandle
     service: ProvisioningService
     sp_id: str
+    role: str
     job_id: str = ""
 
     @property
@@ -67,7 +68,7 @@ class SyncConfig:
     def assign(self, user_id: str) -> str:
         response = self.source.post(
             f"/servicePrincipals/{self.sp_id}/appRoleAssignedTo",
-            json={"principalId": user_id, "resourceId": self.sp_id, "appRoleId": MSIAM_ACCESS},
+            json={"principalId": user_id, "resourceId": self.sp_id, "appRoleId": self.role},
         )
         assert response.status_code == 201, response.text
         assignment: str = response.json()["id"]
@@ -91,22 +92,10 @@ class SyncConfig:
 
 
 def make_config(source: TenantHandle, target: TenantHandle) -> SyncConfig:
-    app = source.post(
-        "/applications",
-        json={
-            "displayName": "Fabrikam",
-            "appRoles": [
-                {
-                    "id": MSIAM_ACCESS,
-                    "allowedMemberTypes": ["User"],
-                    "value": "msiam_access",
-                    "displayName": "msiam_access",
-                }
-            ],
-        },
-    )
-    assert app.status_code == 201, app.text
-    sp = source.post("/servicePrincipals", json={"appId": app.json()["appId"]})
-    assert sp.status_code == 201, sp.text
+    """The configuration app from Graph's cross-tenant synchronization template (app role msiam_access)."""
+    made = source.post(f"/applicationTemplates/{CTS_TEMPLATE}/instantiate", json={"displayName": "Fabrikam"})
+    assert made.status_code == 201, made.text
+    sp = made.json()["servicePrincipal"]
+    role = next(r["id"] for r in sp["appRoles"] if r["value"] == "msiam_access")
     service: ProvisioningService = source.client.app.state.runtime.provisioning  # type: ignore[attr-defined]
-    return SyncConfig(source, target, service, sp.json()["id"])
+    return SyncConfig(source, target, service, sp["id"], role=role)

@@ -26,14 +26,12 @@ ACCESS_TYPES = ("allowed", "blocked")
 TARGET_TYPES = ("user", "group", "application")
 PRIMARY_IDPS = ("azureActiveDirectory", "externalFederation", "socialIdentityProviders")
 FALLBACK_IDPS = ("defaultConfiguredIdp", "emailOneTimePasscode", "microsoftAccount")
-# The settings a partner keeps verbatim (besides the consent and sync flags, which have their own columns).
-PARTNER_SETTINGS = ("isServiceProvider", "inboundTrust", *B2B_SETTINGS, "tenantRestrictions")
-DEFAULT_SETTINGS = (
-    "inboundTrust",
-    *B2B_SETTINGS,
-    "invitationRedemptionIdentityProviderConfiguration",
-    "tenantRestrictions",
-)
+# Graph application templates Hospes can instantiate: id -> (what it is, the user app roles its app gets). The
+# cross-tenant synchronization configuration is an app from this template, its users assigned with msiam_access.
+CROSS_TENANT_SYNC_TEMPLATE = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7"
+APPLICATION_TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    CROSS_TENANT_SYNC_TEMPLATE: ("Cross-tenant synchronization configuration", ("msiam_access",)),
+}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_TARGETS = 500
 

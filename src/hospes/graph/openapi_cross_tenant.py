@@ -1,5 +1,5 @@
-"""The OpenAPI description of ``/policies/crossTenantAccessPolicy`` (``openapi.py`` merges it): request bodies,
-success bodies and the routes without a body."""
+"""The OpenAPI description of ``/policies/crossTenantAccessPolicy`` and of ``/applicationTemplates/{id}/instantiate``
+(``openapi.py`` merges it): request bodies, success bodies and the routes without a body."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hospes.graph.openapi_schemas import Schema, collection_schema, nullable, re
 XTAP = "/policies/crossTenantAccessPolicy"
 PARTNER = XTAP + "/partners/{tenant_id}"
 SYNC = PARTNER + "/identitySynchronization"
+INSTANTIATE = "/applicationTemplates/{template_id}/instantiate"
 _STR: Schema = {"type": "string"}
 _KINDS: dict[str, Schema] = {"str": _STR, "bool": {"type": "boolean"}, "str_list": {"type": "array", "items": _STR}}
 
@@ -43,6 +44,7 @@ BODIES: dict[tuple[str, str], str] = {
     ("patch", PARTNER): "crossTenantAccessPolicyConfigurationPartner.update",
     ("put", SYNC): "crossTenantIdentitySyncPolicyPartner",
     ("patch", SYNC): "crossTenantIdentitySyncPolicyPartner",
+    ("post", INSTANTIATE): "applicationTemplate.instantiate",
 }
 BODY_SCHEMAS: dict[str, Schema] = {
     "crossTenantAccessPolicy.update": _body(CROSS_TENANT_ACCESS_POLICY),
@@ -58,6 +60,9 @@ BODY_SCHEMAS: dict[str, Schema] = {
         }
     ),
 }
+BODY_SCHEMAS["applicationTemplate.instantiate"] = _closed(
+    {"@odata.type": _STR, "displayName": {"type": "string", "minLength": 1, "maxLength": 256}}, ("displayName",)
+)
 NO_BODY = frozenset({("post", XTAP + "/default/resetToSystemDefault")})
 CONFLICTS = frozenset({("post", XTAP + "/partners")})
 
@@ -71,4 +76,12 @@ def responses() -> dict[tuple[str, str], Schema]:
         ("post", XTAP + "/partners"): partner,
         ("get", PARTNER): partner,
         ("get", SYNC): ref(f"microsoft.graph.{CROSS_TENANT_SYNC_POLICY.name}"),
+        ("post", INSTANTIATE): _closed(
+            {
+                "@odata.context": {"type": "string", "format": "uri"},
+                "application": ref("microsoft.graph.application"),
+                "servicePrincipal": ref("microsoft.graph.servicePrincipal"),
+            },
+            ("application", "servicePrincipal"),
+        ),
     }
