@@ -167,9 +167,14 @@ def test_an_existing_guest_is_matched_by_mail_not_duplicated(
 
 
 def test_a_target_that_withdraws_its_permission_quarantines_the_job(
-    config: SyncConfig, sessions: sessionmaker[Session]
+    tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
 ) -> None:
-    source, target = config.source, config.target
+    source, target = tenant, other_tenant
+    allow_sync(target, source)
+    config = make_config(source, target)
+    notice = {"key": "SyncNotificationSettings", "value": '{"Enabled": true, "Recipients": "ops@example.com"}'}
+    config.create_job([notice])
+    config.start()
     carol = _member(source, "carol")
     config.assign(carol["id"])
     config.settle()
@@ -183,6 +188,11 @@ def test_a_target_that_withdraws_its_permission_quarantines_the_job(
     assert status["quarantine"]["error"]["code"] == CHECK_FAILURE
     synced = _synced(sessions, target, carol["id"])
     assert synced is not None and synced.job_title == "Engineer"  # nothing written after the refusal
+    with sessions() as session:  # the admin hears of it, as with a SCIM job
+        mails = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.tenant_id == source.id, OutboxMessage.kind == "provisioning")
+        ).all()
+    assert [m.recipients for m in mails] == [["ops@example.com"]]
 
 
 def test_provision_on_demand_creates_the_user_now(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
@@ -252,3 +262,29 @@ def test_the_configuration_app_comes_from_graphs_template(tenant: TenantHandle) 
     for bad in ({}, {"displayName": 3}, {"displayName": "X", "other": 1}, [], {"displayName": " "}):
         refused = tenant.post(f"/applicationTemplates/{CTS_TEMPLATE}/instantiate", json=bad)
         assert_graph_error(refused, 400, "Request_BadRequest")
+
+
+def test_leaving_the_scoping_filter_soft_deletes_and_returning_restores(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source, target = config.source, config.target
+    gina = _member(source, "gina")
+    config.assign(gina["id"])
+    schema_url = f"{config.base}/jobs/{config.job_id}/schema"
+    schema = source.get(schema_url).json()
+    clause = {"sourceOperandName": "department", "operatorName": "EQUALS", "targetOperand": {"values": ["R&D"]}}
+    schema["synchronizationRules"][0]["objectMappings"][0]["scope"] = {"groups": [{"name": "R&D", "clauses": [clause]}]}
+    assert source.request("PUT", schema_url, json=schema).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, gina["id"])
+    assert synced is not None and synced.deleted_at is None
+    target_id = synced.id
+    assert source.patch(f"/users/{gina['id']}", json={"department": "Sales"}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, gina["id"])
+    assert synced is not None and synced.deleted_at is not None  # out of scope: soft-deleted
+    assert source.patch(f"/users/{gina['id']}", json={"department": "R&D"}).status_code == 204
+    config.settle()
+    synced = _synced(sessions, target, gina["id"])
+    assert synced is not None and synced.deleted_at is None and synced.id == target_id
+    assert synced.department == "R&D"

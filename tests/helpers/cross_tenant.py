@@ -53,12 +53,15 @@ class SyncConfig:
         body = {"useSavedCredentials": False, "templateId": "Azure2Azure", "credentials": credentials(self.target)}
         return self.source.post(f"{self.base}/jobs/validateCredentials", json=body)
 
-    def create_job(self) -> dict[str, Any]:
+    def create_job(self, extra: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """The Azure2Azure job and its credentials (``extra``: more secrets, e.g. the notification settings)."""
         created = self.source.post(f"{self.base}/jobs", json={"templateId": "Azure2Azure"})
         assert created.status_code == 201, created.text
         job: dict[str, Any] = created.json()
         self.job_id = job["id"]
-        secrets = self.source.request("PUT", f"{self.base}/secrets", json={"value": credentials(self.target)})
+        secrets = self.source.request(
+            "PUT", f"{self.base}/secrets", json={"value": credentials(self.target) + (extra or [])}
+        )
         assert secrets.status_code == 204, secrets.text
         return job
 
