@@ -12,7 +12,11 @@ process, ``Connection``) against one server process on loopback, after a warm-up
   call a new RS256-signed access token;
 - refresh token: ``POST /{tenant}/oauth2/v2.0/token`` with ``grant_type=refresh_token``, each client redeeming
   its own chain of rotated refresh tokens (seeded by authorization codes from a signed-in session, see
-  ``seed_refresh_tokens``); the row says "n/a" when the server would not issue them.
+  ``seed_refresh_tokens``); the row says "n/a" when the server would not issue them;
+- auth-code sign-in: a whole sign-in of a web app whose user already has a browser session (the cookie of the
+  sign-in page): ``GET /{tenant}/oauth2/v2.0/authorize`` (PKCE S256, consent already granted) answered by a redirect
+  carrying the code, then the code redeemed at the token endpoint. One sign-in is these two requests: the row
+  counts sign-ins, its latency and CPU are per sign-in.
 
 Columns: requests/s, p50/p99 latency (client side), errors (non-2xx), the cores the server process got during the
 run (CPU-seconds per second), its CPU per request and its rate per CPU-second ("per core", what Keycloak's sizing
@@ -35,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 import uvloop
@@ -48,6 +52,7 @@ from hospes.services.tenants import TenantBootstrap
 console = Console(width=200)
 KEYCLOAK_PER_VCPU = 120  # client-credential grants/s per vCPU, Keycloak's published sizing
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
+AUTH_CODE = "auth-code sign-in (authorize + token)"
 
 
 class Connection:
@@ -64,14 +69,21 @@ class Connection:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         return cls(reader, writer, parts.netloc)
 
-    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> bytes:
+    def request(self, method: str, path: str, form: dict[str, str] | None = None, cookie: str = "") -> bytes:
         body = urlencode(form).encode() if form is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if cookie:
+            head += f"Cookie: {cookie}\r\n"
         if form is not None:
             head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
         return (head + "\r\n").encode() + body
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
+        status, _head, body = await self.exchange(request)
+        return status, body
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes, bytes]:
+        """Status, head (the header lines) and body of the answer."""
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -79,7 +91,7 @@ class Connection:
         for line in head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        return status, await self.reader.readexactly(length)
+        return status, head, await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
@@ -174,11 +186,51 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _META = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
 
 
-def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> RefreshSeed | None:
-    """One refresh token per client, the way a web app gets them: a relying party registered and consented for
-    every user through Graph, the tenant's administrator signed in on the sign-in page, then per token an
-    authorization request (PKCE S256) answered with a code from that session and redeemed at the token endpoint.
-    None when any step is refused (a server without the authorization-code grant)."""
+@dataclass
+class SignedInBrowser:
+    """A relying party (registered and consented for every user through Graph) and a browser session of the
+    tenant's administrator, signed in on the sign-in page: what a sign-in to the app starts from."""
+
+    client_id: str
+    secret: str
+    browser: httpx.Client
+
+    @property
+    def cookie(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.browser.cookies.items())
+
+    def authorize_path(self, tenant_id: str, challenge: str) -> str:
+        query = {
+            "client_id": self.client_id,
+            "response_type": "code",
+            "redirect_uri": REDIRECT,
+            "scope": SCOPE,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        return f"/{tenant_id}/oauth2/v2.0/authorize?{urlencode(query)}"
+
+    def redeem_form(self, code: str, verifier: str) -> dict[str, str]:
+        return {
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "client_secret": self.secret,
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        }
+
+
+def pkce() -> tuple[str, str]:
+    """A code verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def signed_in_browser(base: str, boot: TenantBootstrap) -> SignedInBrowser | None:
+    """None when any step is refused (a server without the authorization-code flow). The caller closes the
+    browser."""
     bearer = {"Authorization": f"Bearer {token(base, boot)}"}
     with httpx.Client(base_url=base, headers=bearer, timeout=30) as graph:
         app = graph.post("/v1.0/applications", json={"displayName": "Bench RP", "web": {"redirectUris": [REDIRECT]}})
@@ -195,46 +247,71 @@ def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> Refresh
         }
         if graph.post("/v1.0/oauth2PermissionGrants", json=consent).status_code != 201:
             return None
-    client_id = app.json()["appId"]
+    browser = httpx.Client(base_url=base, timeout=30)
+    form = browser.get(f"/{boot.domain}/login?prompt=login")
+    found = _CSRF.search(form.text)
+    credentials = {"username": boot.admin_user_principal_name, "password": boot.admin_password}
+    if (
+        found is None
+        or browser.post(f"/{boot.domain}/login", data={"csrf": html.unescape(found.group(1)), **credentials}).is_error
+    ):
+        browser.close()
+        return None
+    return SignedInBrowser(app.json()["appId"], secret, browser)
+
+
+def seed_refresh_tokens(base: str, boot: TenantBootstrap, count: int) -> RefreshSeed | None:
+    """One refresh token per client, the way a web app gets them: per token an authorization request (PKCE S256)
+    answered with a code from the signed-in session and redeemed at the token endpoint. None when any step is
+    refused (a server without the authorization-code grant)."""
+    signed_in = signed_in_browser(base, boot)
+    if signed_in is None:
+        return None
     tokens: list[str] = []
-    with httpx.Client(base_url=base, timeout=30) as browser:
-        form = browser.get(f"/{boot.domain}/login?prompt=login")
-        found = _CSRF.search(form.text)
-        if found is None:
-            return None
-        credentials = {"username": boot.admin_user_principal_name, "password": boot.admin_password}
-        if browser.post(f"/{boot.domain}/login", data={"csrf": html.unescape(found.group(1)), **credentials}).is_error:
-            return None
+    browser = signed_in.browser
+    try:
         for _ in range(count):
-            verifier = secrets.token_urlsafe(48)
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-            query = {
-                "client_id": client_id,
-                "response_type": "code",
-                "redirect_uri": REDIRECT,
-                "scope": SCOPE,
-                "state": secrets.token_urlsafe(8),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-            code = _code(browser, f"/{boot.tenant_id}/oauth2/v2.0/authorize?{urlencode(query)}")
+            verifier, challenge = pkce()
+            code = _code(browser, signed_in.authorize_path(boot.tenant_id, challenge))
             if code is None:
                 return None
-            redeemed = browser.post(
-                f"/{boot.tenant_id}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "code": code,
-                    "redirect_uri": REDIRECT,
-                    "code_verifier": verifier,
-                },
-            )
+            redeemed = browser.post(f"/{boot.tenant_id}/oauth2/v2.0/token", data=signed_in.redeem_form(code, verifier))
             if redeemed.status_code != 200 or "refresh_token" not in redeemed.json():
                 return None
             tokens.append(redeemed.json()["refresh_token"])
-    return RefreshSeed(client_id, secret, tokens)
+    finally:
+        browser.close()
+    return RefreshSeed(signed_in.client_id, signed_in.secret, tokens)
+
+
+_LOCATION = re.compile(rb"\r\nlocation: ([^\r]+)", re.IGNORECASE)
+_CODE = re.compile(r"[?&]code=([^&#]+)")
+
+
+def auth_code_workload(base: str, boot: TenantBootstrap) -> Workload | None:
+    """The auth-code sign-in row: per call, ``authorize`` with the browser's session cookie (a 302 to the relying
+    party with the code: consent is granted and the session fresh) and the code's redemption. None (no row) when
+    the server signs nobody in that way."""
+    signed_in = signed_in_browser(base, boot)
+    if signed_in is None:
+        return None
+    cookie = signed_in.cookie
+    signed_in.browser.close()
+    token_path = f"/{boot.tenant_id}/oauth2/v2.0/token"
+
+    async def call(http: Connection, _: list[str]) -> bool:
+        verifier, challenge = pkce()
+        authorize = http.request("GET", signed_in.authorize_path(boot.tenant_id, challenge), cookie=cookie)
+        status, head, _body = await http.exchange(authorize)
+        location = _LOCATION.search(head)
+        code = _CODE.search(location.group(1).decode()) if status == 302 and location else None
+        if code is None:
+            return False
+        form = signed_in.redeem_form(unquote(code.group(1)), verifier)
+        status, body = await http.send(http.request("POST", token_path, form))
+        return status == 200 and b'"id_token":"ey' in body
+
+    return Workload(AUTH_CODE, call, [])
 
 
 def _code(browser: httpx.Client, url: str) -> str | None:
@@ -309,6 +386,9 @@ def main() -> None:
             refresh = refresh_workload(base, boot, args.clients)
             if refresh is not None:
                 workloads.append(refresh)
+            sign_in = auth_code_workload(base, boot)
+            if sign_in is not None:
+                workloads.append(sign_in)
             for workload in workloads:  # warm-up: imports, caches, connections, the JIT-less interpreter's dicts
                 measure(base, pid, workload, args.clients, min(1.0, args.seconds / 4))
             results = {w.name: measure(base, pid, w, args.clients, args.seconds) for w in workloads}
@@ -340,6 +420,8 @@ def main() -> None:
         )
     if refresh is None:
         table.add_row("refresh_token (no refresh tokens issued)", "n/a", "", "", "", "", "", "", "", "", "")
+    if sign_in is None:
+        table.add_row(f"{AUTH_CODE}: n/a (no authorization-code flow)", "n/a", "", "", "", "", "", "", "", "", "")
     console.print(table)
 
 
