@@ -280,6 +280,7 @@ def create_app(
         # Lifespan state is shared with the server: HttpProtocol reads its request-head deadline from it.
         yield {HEAD_TIMEOUT_STATE: settings.http_header_timeout_seconds}
         runtime.invitations.stop()
+        runtime.sign_ins.stop()
         runtime.workers.stop()
         database.dispose()
 

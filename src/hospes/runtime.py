@@ -22,6 +22,7 @@ from hospes.services.oidc.claims import OidcTokens
 from hospes.services.oidc.client_auth import ClientAuthenticator
 from hospes.services.oidc.grants import UserTokenGrants
 from hospes.services.oidc.logout import EndSession
+from hospes.services.sign_in_log import SignInBuffer
 from hospes.services.signin import ClientSecretSignIn, PasswordSignIn
 from hospes.services.throttle import Throttle
 from hospes.settings import Settings
@@ -81,7 +82,13 @@ class Runtime:
     def user_grants(self) -> UserTokenGrants:
         """The token endpoint's ``authorization_code`` and ``refresh_token`` grants; certificates stay loaded."""
         clients = ClientAuthenticator(self.sessions, self.client_secrets)
-        return UserTokenGrants(self.sessions, self.oidc_tokens, clients, self.database.writer_turn)
+        database = self.database
+        return UserTokenGrants(self.sessions, self.oidc_tokens, clients, database.writer_turn, database.writer_turn_now)
+
+    @cached_property
+    def sign_ins(self) -> SignInBuffer:
+        """The client-credentials grant's sign-in rows, written in batches (stopped, so flushed, at shutdown)."""
+        return SignInBuffer(self.database.engine, self.database.writer_turn)
 
     @cached_property
     def end_session(self) -> EndSession:

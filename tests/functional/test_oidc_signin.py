@@ -72,8 +72,10 @@ def _member(tenant: TenantHandle, web: TestClient, **props: Any) -> dict[str, An
 
 
 def _log(sessions: sessionmaker[Session], tenant_id: str) -> list[SignIn]:
+    """The sign-ins at the authorization endpoint (not the token endpoint's: the tenant fixture's own token)."""
     with sessions() as session:
-        return list(session.scalars(select(SignIn).where(SignIn.tenant_id == tenant_id).order_by(SignIn.created_at)))
+        query = select(SignIn).where(SignIn.tenant_id == tenant_id, SignIn.protocol == "oidc")
+        return list(session.scalars(query.order_by(SignIn.created_at)))
 
 
 def _identifier(web: TestClient, response: Any, address: str) -> Any:

@@ -25,7 +25,9 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 async def grants(state: RuntimeDep) -> TokenGrants:
     certificates = assertion_check(state.sessions, state.user_grants.clients, state.settings.public_url)
-    return TokenGrants(state.sessions, state.issuer, state.passwords, state.client_secrets, certificates)
+    return TokenGrants(
+        state.sessions, state.issuer, state.passwords, state.client_secrets, certificates, state.sign_ins
+    )
 
 
 GrantsDep = Annotated[TokenGrants, Depends(grants)]

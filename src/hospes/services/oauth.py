@@ -16,6 +16,7 @@ from sqlalchemy import Engine, bindparam, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
+from hospes.services import sign_in_log
 from hospes.services.apps import read_granted_permissions
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
@@ -124,6 +125,16 @@ class AssertionCheck(Protocol):
 DELEGATED_SCOPES = ["User.Invite.All", "User.Read"]
 
 
+@dataclass
+class _Client:
+    """What the grant learnt of its client, for the sign-in row."""
+
+    tenant_id: str | None = None
+    app_id: str | None = None
+    name: str | None = None
+    sp_id: str | None = None
+
+
 def _seconds_until(end: datetime | None, now: datetime) -> int:
     return max(1, math.ceil((end - now).total_seconds())) if end else 1
 
@@ -136,9 +147,11 @@ class TokenGrants:
         passwords: PasswordSignIn,
         secrets: ClientSecretSignIn,
         assertions: AssertionCheck | None = None,
+        sign_ins: sign_in_log.SignInBuffer | None = None,
     ) -> None:
+        """``sign_ins``: where each client-credentials grant's sign-in row goes (none: not recorded)."""
         self.sessions, self.issuer, self.passwords, self.secrets = sessions, issuer, passwords, secrets
-        self.assertions = assertions
+        self.assertions, self.sign_ins = assertions, sign_ins
         self.engine: Engine = sessions.kw["bind"]
 
     def client_credentials(self, request: TokenRequest) -> tuple[str, int]:
@@ -159,13 +172,41 @@ class TokenGrants:
         return self._client_credentials(request, writes=False)
 
     def _client_credentials(self, request: TokenRequest, writes: bool) -> tuple[str, int] | None:
+        """Every answer, token or OAuthError, is a service-principal sign-in (None is no answer yet)."""
+        client = _Client()
+        try:
+            issued = self._issue(request, writes, client)
+        except OAuthError as exc:
+            self._record(request, client, exc)
+            raise
+        if issued is not None:
+            self._record(request, client, None)
+        return issued
+
+    def _record(self, request: TokenRequest, client: _Client, exc: OAuthError | None) -> None:
+        if self.sign_ins is None or client.tenant_id is None:  # no log, or no tenant to log in
+            return
+        event = sign_in_log.token_event(
+            client.tenant_id,
+            request.now,
+            "clientCredentials",
+            request.address,
+            app_id=client.app_id or request.client_id,
+            app_display_name=client.name,
+            error=(exc.code or sign_in_log.TOKEN_ERROR, str(exc)) if exc is not None else None,
+            details={"grantType": "client_credentials", "servicePrincipalId": client.sp_id},
+        )
+        self.sign_ins.add(event)
+
+    def _issue(self, request: TokenRequest, writes: bool, trail: _Client) -> tuple[str, int] | None:
         with raw_reads(self.engine) as reads:
-            tenant_id = _tenant_id(reads, request.tenant_key)
+            tenant_id = trail.tenant_id = _tenant_id(reads, request.tenant_key)
             audience = _audience(self.issuer, request.scope)
             rows = reads.rows(_CLIENT, {"client_id": request.client_id, "tenant_id": tenant_id})
             if not rows:
                 raise _unknown_client(request.client_id)
             app_id, name, sp_id, enabled = rows[0][:4]
+            trail.app_id, trail.name, trail.sp_id = app_id, name, sp_id
             secrets = tuple((stored, start, end) for *_, stored, start, end in rows if stored is not None)
             client = ClientIdentity(tenant_id, app_id, name, sp_id, secrets)
             if request.assertion or request.assertion_type:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -15,6 +16,13 @@ from typing import Any, cast
 from sqlalchemy import ClauseElement, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
+
+_BUSY_TIMEOUT_MS = 30000
+
+
+class WouldWaitError(Exception):
+    """A write asked not to wait (``raw_write(wait=False)``, ``Database.writer_turn_now``) found the database
+    busy: nothing was written; do it again where waiting is allowed."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -47,7 +55,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cur.close()
 
 
@@ -94,6 +102,20 @@ class Database:
         with self._gate.turn():
             yield
 
+    @contextmanager
+    def writer_turn_now(self) -> Iterator[None]:
+        """``writer_turn`` without waiting for it: WouldWaitError when another writer (a thread or, with
+        ``--workers N``, another process) has it. For a write on the event loop, which must never block."""
+        if not self.is_sqlite:
+            yield
+            return
+        if self._gate is None:
+            with self._gate_lock:
+                if self._gate is None:
+                    self._gate = _WriterGate(self.engine.url.database)
+        with self._gate.turn_now():
+            yield
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -123,6 +145,25 @@ class _WriterGate:
                 yield
             finally:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def turn_now(self) -> Iterator[None]:
+        if not self.lock.acquire(blocking=False):
+            raise WouldWaitError("another writer has the turn")
+        try:
+            if self.fd is None:
+                yield
+                return
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WouldWaitError("another process has the turn") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.lock.release()
 
 
 _COMPILED: dict[tuple[str, int], SQLCompiler] = {}
@@ -220,15 +261,22 @@ class RawWrite(RawReads):
 
 
 @contextmanager
-def raw_write(engine: Engine) -> Iterator[RawWrite]:
+def raw_write(engine: Engine, wait: bool = True) -> Iterator[RawWrite]:
     """One transaction of a few small writes without SQLAlchemy's Connection layer (for the hottest write paths):
-    committed when the block ends, rolled back if it raises. On SQLite it begins IMMEDIATE, as every writer does."""
+    committed when the block ends, rolled back if it raises. On SQLite it begins IMMEDIATE, as every writer does;
+    with ``wait=False`` it raises WouldWaitError instead of waiting for another writer's lock (its busy timeout is
+    0 for that BEGIN only)."""
     raw = engine.raw_connection()
     try:
         if engine.dialect.name == "sqlite":
             cursor = raw.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.close()
+            try:
+                if wait:
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    _begin_now(cursor)
+            finally:
+                cursor.close()
         try:
             yield RawWrite(engine, raw)
         except BaseException:
@@ -237,6 +285,16 @@ def raw_write(engine: Engine) -> Iterator[RawWrite]:
         raw.commit()
     finally:
         raw.close()
+
+
+def _begin_now(cursor: Any) -> None:
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:  # SQLITE_BUSY: another connection holds the write lock
+        raise WouldWaitError(str(exc)) from None
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
 def read_one(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.services.oauth import OAuthError, check_client_secret
 from hospes.services.oidc.clients import RelyingParty, Secrets
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn
-from hospes.storage.engine import RawReads
+from hospes.storage.engine import RawReads, WouldWaitError
 from hospes.storage.tables import ClientSecret
 from hospes.storage.tables_redemption import UsedAssertion
 from hospes.storage.tables_sso import KeyCredential
@@ -72,9 +72,12 @@ class ClientAuthenticator:
         grant: str,
         secrets: Secrets | None = None,
         reads: RawReads | None = None,
+        quiet: bool = False,
     ) -> int:
         """The ``azpacr`` of the authenticated client. ``public``: this grant may come from a public client.
-        ``secrets`` and ``reads``: the app's secrets and a connection, when the caller already read them raw."""
+        ``secrets`` and ``reads``: the app's secrets and a connection, when the caller already read them raw.
+        ``quiet``: WouldWaitError rather than write anything (a used assertion id, failure counters, an audit
+        row), for a caller on the event loop."""
         if public and (rp.is_public or not proof.presents_credential):
             if proof.presents_credential:
                 raise _invalid(
@@ -88,6 +91,8 @@ class ClientAuthenticator:
                     f"client_assertion_type must be '{ASSERTION_TYPE}', with a client_assertion.",
                     code=7000218,
                 )
+            if quiet:
+                raise WouldWaitError("a client assertion's id to record")
             self._assertion(rp, proof, audiences)
             return CERTIFICATE
         if not proof.secret:
@@ -99,6 +104,10 @@ class ClientAuthenticator:
                 rows = session.scalars(select(ClientSecret).where(ClientSecret.application_id == rp.application_id))
                 secrets = tuple((r.secret_hash, r.start_at, r.end_at) for r in rows)
         identity = ClientIdentity(rp.tenant_id, rp.client_id, rp.display_name, rp.sp_id, secrets)
+        if quiet:
+            if not self.secrets.accepted_quietly(identity, proof.secret, proof.address, proof.now, reads):
+                raise WouldWaitError("a secret check with something to record")
+            return SECRET
         check_client_secret(self.secrets, identity, proof.secret, proof.address, proof.now, grant, reads)
         return SECRET
 

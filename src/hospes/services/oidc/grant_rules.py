@@ -37,6 +37,18 @@ class UserGrantRequest:
     client_info: bool = False  # MSAL asks for ``client_info`` (the account's ids) with ``client_info=1``
 
 
+@dataclass
+class GrantTrail:
+    """What a user grant has learnt so far, for the sign-in row of its failure: the tenant (none: nothing to
+    record in), the app's name, the user; ``recorded`` once the failure's row was written with the grant's own
+    write (a reuse revoking its family)."""
+
+    tenant_id: str | None = None
+    app_display_name: str | None = None
+    user_id: str | None = None
+    recorded: bool = False
+
+
 @dataclass(frozen=True)
 class TokenSet:
     access_token: str

@@ -6,6 +6,9 @@ tokens rotate: each use spends the token and returns a new one of the same famil
 revokes the whole family (the thief's copy and the rightful one alike). A family lives 90 days from its last use,
 24 hours in all for single-page apps. Disabling or deleting the user, or revoking their sessions, revokes their
 refresh tokens (``web_sessions.revoke_user_sessions``).
+
+Each redemption, code or refresh token, is a non-interactive sign-in of the user in the sign-in log: a success
+written in the transaction that issues the tokens, a failure in its own (or in the one that revokes a family).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.services import sign_in_log
 from hospes.services.oauth import OAuthError, protocol_tenant_id
 from hospes.services.oidc.claims import (
     Issuance,
@@ -31,12 +35,13 @@ from hospes.services.oidc.claims import (
     subject_of,
     transitive_groups,
 )
-from hospes.services.oidc.client_auth import PUBLIC, ClientAuthenticator
+from hospes.services.oidc.client_auth import PUBLIC, ClientAuthenticator, ClientProof
 from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import consented
 from hospes.services.oidc.grant_rules import (
     REFRESH_LIFETIME,
     SPA_REFRESH_LIFETIME,
+    GrantTrail,
     TokenSet,
     UserGrantRequest,
     active_user,
@@ -48,9 +53,10 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
-from hospes.services.oidc.refresh import refresh_grant
+from hospes.services.oidc.refresh import REFRESH_DETAILS, refresh_grant
 from hospes.services.oidc.scopes import RequestedScopes
-from hospes.storage.tables import Application, ServicePrincipal
+from hospes.storage.engine import WouldWaitError
+from hospes.storage.tables import Application, ServicePrincipal, User
 from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 
 
@@ -61,10 +67,13 @@ class UserTokenGrants:
         tokens: OidcTokens,
         clients: ClientAuthenticator,
         writer_turn: Callable[[], AbstractContextManager[None]] = nullcontext,
+        writer_turn_now: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         """``writer_turn``: ``Database.writer_turn``, so refreshes arriving together queue for SQLite's one write
-        lock instead of sleeping in its busy handler."""
+        lock instead of sleeping in its busy handler; ``writer_turn_now`` (``Database.writer_turn_now``) the same
+        without waiting, for ``refresh_now``."""
         self.sessions, self.tokens, self.clients, self.writer_turn = sessions, tokens, clients, writer_turn
+        self.writer_turn_now = writer_turn_now
         self.engine: Engine = sessions.kw["bind"]
         self._graph_sps: dict[str, str] = {}
 
@@ -83,10 +92,19 @@ class UserTokenGrants:
     # --- authorization_code ----------------------------------------------------------------------------------------
 
     def authorization_code(self, request: UserGrantRequest) -> TokenSet:
+        trail = GrantTrail()
+        try:
+            return self._authorization_code(request, trail)
+        except OAuthError as exc:
+            self._failed(request.proof, "authorizationCode", trail, exc)
+            raise
+
+    def _authorization_code(self, request: UserGrantRequest, trail: GrantTrail) -> TokenSet:
         proof, now = request.proof, request.proof.now
-        tenant_id = protocol_tenant_id(self.sessions, request.tenant_key)
+        tenant_id = trail.tenant_id = protocol_tenant_id(self.sessions, request.tenant_key)
         with self.sessions() as session:
             rp = self._client(session, tenant_id, proof.client_id)
+            trail.app_display_name = rp.display_name
             row = session.get(AuthorizationCode, digest(request.code)) if request.code else None
         if row is None:
             raise grant_error(70000, "The provided authorization code is not valid.")
@@ -94,6 +112,8 @@ class UserTokenGrants:
             raise grant_error(700005, "Provided authorization code is intended to use against other tenant.")
         if row.client_id != rp.client_id:
             raise grant_error(70000, "The authorization code was issued to another client.")
+        trail.user_id = row.user_id
+        reused = grant_error(54005, "OAuth2 Authorization code was already redeemed; its tokens are revoked.")
         public = rp.platform_of(row.redirect_uri) in ("spa", "publicClient")
         azpacr = self.clients.authenticate(
             rp,
@@ -105,7 +125,8 @@ class UserTokenGrants:
         if row.used_at is not None:  # after authentication: a leaked code alone must not revoke anything
             with self.sessions.begin() as session:
                 revoke_family(session, row.family_id, now)
-            raise grant_error(54005, "OAuth2 Authorization code was already redeemed; its tokens are revoked.")
+                self.record_failure(session, trail, proof, "authorizationCode", reused)
+            raise reused
         if request.redirect_uri != row.redirect_uri:
             raise grant_error(50011, "The redirect_uri does not match the one the authorization code was issued for.")
         if row.expires_at <= now:
@@ -120,6 +141,7 @@ class UserTokenGrants:
             )
             if spent.rowcount != 1:  # type: ignore[attr-defined]
                 revoke_family(session, row.family_id, now)
+                self.record_failure(session, trail, proof, "authorizationCode", reused)
                 raced = True
             else:
                 raced = False
@@ -142,14 +164,60 @@ class UserTokenGrants:
                     )
                 grant = self._issuance(session, rp, user, scopes, row.sid, row.nonce, row.auth_time, row.amr, azpacr)
                 subject = self._subject(session, rp, user, scopes, id_token="openid" in scopes.oidc)
+                event = sign_in_log.token_event(
+                    tenant_id, now, "authorizationCode", proof.address, app_id=rp.client_id,
+                    app_display_name=rp.display_name, user=user, details=_CODE_DETAILS,
+                )  # fmt: skip
+                sign_in_log.add(session, event)
         if raced:
-            raise grant_error(54005, "OAuth2 Authorization code was already redeemed; its tokens are revoked.")
+            raise reused
         return self._token_set(grant, subject, scopes, refresh, request.client_info, id_token="openid" in scopes.oidc)
 
     # --- refresh_token ---------------------------------------------------------------------------------------------
 
     def refresh(self, request: UserGrantRequest) -> TokenSet:
-        return refresh_grant(self, request)
+        trail = GrantTrail()
+        try:
+            return refresh_grant(self, request, trail)
+        except OAuthError as exc:
+            self._failed(request.proof, "refreshToken", trail, exc)
+            raise
+
+    def refresh_now(self, request: UserGrantRequest) -> TokenSet | None:
+        """``refresh`` when it needs no waiting (for the event loop, on SQLite); None when it would: then call
+        ``refresh`` in a thread. Nothing was written when it answers None."""
+        try:
+            return refresh_grant(self, request, GrantTrail(), now_only=True)
+        except WouldWaitError:
+            return None
+
+    # --- the sign-in log -------------------------------------------------------------------------------------------
+
+    def _failed(self, proof: ClientProof, protocol: str, trail: GrantTrail, exc: OAuthError) -> None:
+        if trail.recorded or trail.tenant_id is None:  # recorded already, or no tenant to record it in
+            return
+        with self.sessions.begin() as session:
+            self.record_failure(session, trail, proof, protocol, exc)
+
+    def record_failure(
+        self, session: Session, trail: GrantTrail, proof: ClientProof, protocol: str, exc: OAuthError
+    ) -> None:
+        """Add the failed grant's sign-in row to ``session`` (the caller commits)."""
+        assert trail.tenant_id is not None
+        user = session.get(User, trail.user_id) if trail.user_id else None
+        event = sign_in_log.token_event(
+            trail.tenant_id,
+            proof.now,
+            protocol,
+            proof.address,
+            app_id=proof.client_id,
+            app_display_name=trail.app_display_name,
+            user=user if user is not None and user.tenant_id == trail.tenant_id else None,
+            error=(exc.code or sign_in_log.TOKEN_ERROR, str(exc)),
+            details=_CODE_DETAILS if protocol == "authorizationCode" else REFRESH_DETAILS,
+        )
+        sign_in_log.add(session, event)
+        trail.recorded = True
 
     # --- shared ------------------------------------------------------------------------------------------------------
 
@@ -266,6 +334,9 @@ class UserTokenGrants:
             id_token=self.tokens.id_token(grant, subject) if id_token else None,
             client_info=info,
         )
+
+
+_CODE_DETAILS = {"grantType": "authorization_code"}
 
 
 def _application_of(session: Session, sp_id: str) -> str:

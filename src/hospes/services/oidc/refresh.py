@@ -4,6 +4,14 @@ its write one small Core transaction (spend the token, insert its successor), th
 Rotation with reuse detection: each use spends the token and returns a new one of the same family; a spent token
 presented again revokes the whole family. A family lives 90 days from its last use, a single-page app's 24 hours
 from the sign-in (a family that short keeps its end).
+
+Each refresh is a non-interactive sign-in of the user: its success row is written in the transaction that rotates
+the token, a reuse's failure row in the one that revokes the family (other failures by ``UserTokenGrants``).
+
+On SQLite the token endpoint runs the grant on the event loop (``now=True``): the thread hop and the lock handoffs
+between threads cost more CPU than the grant's own work. Nothing there may wait, so that run raises
+WouldWaitError, before anything is written, whenever it would have to (the writer's turn or SQLite's write lock
+taken, a failure to record, a secret check with counters to update): the caller runs it again in a thread.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from hospes.services import sign_in_log
 from hospes.services.apps import GRAPH_APP_ID
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
 from hospes.services.oidc.claims import Issuance, is_assigned, subject_of, transitive_groups
@@ -22,6 +31,7 @@ from hospes.services.oidc.consent import ALL_PRINCIPALS
 from hospes.services.oidc.grant_rules import (
     REFRESH_LIFETIME,
     SPA_REFRESH_LIFETIME,
+    GrantTrail,
     TokenSet,
     UserGrantRequest,
     active,
@@ -32,7 +42,7 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
-from hospes.storage.engine import RawReads, raw_reads, raw_write
+from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write
 from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
 from hospes.storage.tables_sso import OAuth2PermissionGrant, RefreshToken
 
@@ -137,16 +147,33 @@ class _Token:
     public_client: bool
 
 
-def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
+def refresh_grant(
+    self: UserTokenGrants, request: UserGrantRequest, trail: GrantTrail, now_only: bool = False
+) -> TokenSet:
     """The hot path of long-running apps: its reads are raw (one pooled connection, no ORM session), its write
-    one small Core transaction (spend the token, insert its successor), then one RSA signature."""
+    one small transaction (spend the token, insert its successor and the sign-in row), then one RSA signature.
+    ``trail``: what a failure's sign-in row needs, filled as it is learnt. ``now_only``: never wait (see the
+    module's docstring)."""
+    if not now_only:
+        return _refresh(self, request, trail, False)
+    try:
+        return _refresh(self, request, trail, True)
+    except OAuthError:
+        if trail.recorded:  # a reuse found by the write itself: revoked and recorded in its transaction
+            raise
+        raise WouldWaitError("a failure to record") from None
+
+
+def _refresh(self: UserTokenGrants, request: UserGrantRequest, trail: GrantTrail, now_only: bool) -> TokenSet:
     proof, now = request.proof, request.proof.now
     with raw_reads(self.engine) as reads:
         tenant_id = protocol_tenant_id_in(reads, request.tenant_key)
+        trail.tenant_id = tenant_id
         found = read_relying_party(reads, tenant_id, proof.client_id)
         if found is None:
             raise unknown_client(proof.client_id)
         rp, secrets = found
+        trail.app_display_name = rp.display_name
         if not rp.account_enabled:
             raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
         rows = reads.rows(_TOKEN, {"hash": digest(request.refresh_token)}) if request.refresh_token else []
@@ -157,6 +184,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
             raise grant_error(700005, "Provided refresh token is intended to use against other tenant.")
         if token.client_id != rp.client_id:
             raise grant_error(70000, "The refresh token was issued to another client.")
+        trail.user_id = token.user_id
         azpacr = self.clients.authenticate(
             rp,
             proof,
@@ -167,6 +195,7 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
             grant="refresh_token",
             secrets=secrets,
             reads=reads,
+            quiet=now_only,
         )
         user_rows = reads.rows(_USER, {"id": token.user_id})
         wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
@@ -176,9 +205,13 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
         raise grant_error(50173, "The provided grant has been revoked. Sign in again.")
     fixed = token.expires_at - token.created_at <= SPA_REFRESH_LIFETIME
     if token.used_at is not None:
+        if now_only:
+            raise WouldWaitError("a family to revoke")
+        reused = grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
         with self.sessions.begin() as session:
             revoke_family(session, token.family_id, now)
-        raise grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
+            self.record_failure(session, trail, proof, "refreshToken", reused)
+        raise reused
     if token.expires_at <= now:
         if fixed:
             raise grant_error(700084, "The refresh token was issued to a single page app and has expired (24 hours).")
@@ -198,10 +231,13 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
             scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
     _check_consent(grants, user.id, scopes.consent_needed())
     successor = secrets_token()
-    with self.writer_turn(), raw_write(self.engine) as write:
+    turn = self.writer_turn_now if now_only else self.writer_turn
+    reused = grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
+    with turn(), raw_write(self.engine, wait=not now_only) as write:
         spent = write.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
         if spent != 1:
             write.execute(_REVOKE, {"family": token.family_id, "now": now})
+            error = (reused.code or sign_in_log.TOKEN_ERROR, str(reused))
         else:
             write.execute(
                 _INSERT,
@@ -222,8 +258,15 @@ def refresh_grant(self: UserTokenGrants, request: UserGrantRequest) -> TokenSet:
                     "public_client": bool(token.public_client),
                 },
             )
+            error = None
+        event = sign_in_log.token_event(
+            tenant_id, now, "refreshToken", proof.address, app_id=rp.client_id, app_display_name=rp.display_name,
+            user=user, error=error, details=REFRESH_DETAILS,
+        )  # fmt: skip
+        sign_in_log.add_raw(write, event)
     if spent != 1:
-        raise grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
+        trail.recorded = True
+        raise reused
     if scopes.default or scopes.resource.kind == "app":  # consent or the API's roles to read
         with self.sessions() as session:
             grant = self._issuance(session, rp, user, scopes, token.sid, None, token.auth_time, token.amr, azpacr)
@@ -249,6 +292,9 @@ def _check_consent(grants: list[tuple[Any, ...]], user_id: str, needed: dict[str
             raise grant_error(
                 65001, "The user or administrator has not consented to use the application; sign in again."
             )
+
+
+REFRESH_DETAILS = {"grantType": "refresh_token", "incomingTokenType": "refreshToken"}
 
 
 def graph_principal_of(self: UserTokenGrants, reads: RawReads, tenant_id: str) -> str:
