@@ -240,3 +240,25 @@ def test_refresh_after_consent_is_revoked_is_refused(tenant: TenantHandle, web: 
     )
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"] == "invalid_grant" and refused.json()["error_codes"] == [65001]
+
+
+def test_token_request_with_a_repeated_parameter_is_refused(tenant: TenantHandle) -> None:
+    """RFC 6749 section 3.2: a parameter appears at most once. Taking the last of two (while the authorization
+    endpoint takes the first) lets whatever sits in front of Hospes read a different request than Hospes does."""
+    rp = register_rp(tenant, web=(WEB,))
+    body = urlencode(
+        [
+            ("grant_type", "client_credentials"),
+            ("client_id", rp.client_id),
+            ("client_secret", "wrong"),
+            ("client_secret", rp.secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ]
+    )
+    response = tenant.client.post(
+        f"/{tenant.id}/oauth2/v2.0/token",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request" and response.json()["error_codes"] == [90023]

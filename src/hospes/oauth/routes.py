@@ -43,9 +43,13 @@ async def token(tenant: str, request: Request, state: RuntimeDep, grants: Grants
     try:
         if len(body) > _MAX_FORM:
             raise ValueError("too large")
-        fields = dict(form_pairs(body, _MAX_FIELDS))
+        pairs = form_pairs(body, _MAX_FIELDS)
     except (ValueError, UnicodeDecodeError):
         raise OAuthError("invalid_request", "The token request's form could not be read.", code=90023) from None
+    fields = dict(pairs)
+    if len(fields) != len(pairs):  # RFC 6749 3.2: which of two values would count is not for us to guess
+        repeated = next(name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1)
+        raise OAuthError("invalid_request", f"The parameter '{repeated[:64]}' appears more than once.", code=90023)
     client_id, client_secret = fields.get("client_id", ""), fields.get("client_secret", "")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("basic "):
