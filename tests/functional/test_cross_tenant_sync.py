@@ -288,3 +288,16 @@ def test_leaving_the_scoping_filter_soft_deletes_and_returning_restores(
     synced = _synced(sessions, target, gina["id"])
     assert synced is not None and synced.deleted_at is None and synced.id == target_id
     assert synced.department == "R&D"
+
+
+def test_only_internal_members_are_synchronized(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
+    source, target = config.source, config.target
+    guest = source.new_user("hank", mail=f"hank@{source.domain}", userType="Guest")
+    config.assign(guest["id"])
+    config.settle()
+    assert _synced(sessions, target, guest["id"]) is None
+    body = {"parameters": [{"subjects": [{"objectId": guest["id"], "objectTypeName": "User"}]}]}
+    response = source.post(f"{config.base}/jobs/{config.job_id}/provisionOnDemand", json=body)
+    assert response.status_code == 200, response.text
+    assert "Filter external users" in response.json()["value"]  # on demand says why
+    assert _synced(sessions, target, guest["id"]) is None

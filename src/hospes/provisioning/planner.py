@@ -146,7 +146,16 @@ def _out_of_scope_reasons(
             reasons.append(f"{name} does not satisfy the scoping filters")
     if disabled and mapping_obj.kind == "user" and not src.enabled:
         reasons.append("User is disabled")
+    if not disabled and mapping_obj.kind == "user" and is_external(src):
+        reasons.append("Filter external users: only internal members of the source tenant are synchronized")
     return reasons
+
+
+def is_external(src: SourceObject) -> bool:
+    """A guest, or a user who came by invitation (a synchronized user included): cross-tenant synchronization
+    never pushes them on, which also keeps a mesh of tenants from echoing users back."""
+    attributes = src.attributes
+    return attributes.get("userType") == "Guest" or attributes.get("creationType") == "Invitation"
 
 
 def plan_one(

@@ -405,6 +405,20 @@ def carol(**changes: Any) -> SourceObject:
         ("soft-deleted in the source", carol(soft_deleted=True), True, Action.DELETE, "deleted (soft)"),
         ("disabled, then unassigned: left as it is", carol(enabled=False), False, Action.SKIP, "is disabled"),
         ("permanently deleted in the source", None, True, Action.DELETE, "permanently deleted"),
+        (
+            "a guest of the source is never synchronized",
+            carol(attributes={"userType": "Guest"}),
+            True,
+            Action.DELETE,
+            "external",
+        ),
+        (
+            "nor a user it got by invitation",
+            carol(attributes={"creationType": "Invitation"}),
+            True,
+            Action.DELETE,
+            "external",
+        ),
     ],
 )
 def test_cross_tenant_lifecycle(
@@ -423,3 +437,9 @@ def test_cross_tenant_return_after_soft_delete_is_a_create_that_matches_first() 
     work = plan_one(cross_tenant_mapping(), "u1", carol(), gone, CROSS_TENANT, assigned=True)
     assert work.action == Action.CREATE  # the applier matches on the anchor first and restores the same user
     assert work.values["alternativeSecurityIds"] == "5::u1"
+
+
+def test_cross_tenant_never_creates_external_users() -> None:
+    guest = carol(attributes={"userType": "Guest"})
+    work = plan_one(cross_tenant_mapping(), "u1", guest, None, CROSS_TENANT, assigned=True)
+    assert work.action == Action.SKIP and "external" in work.reason
