@@ -173,3 +173,27 @@ def test_report_only_logs_and_lets_the_user_in(web: TestClient, tenant: TenantHa
     row = _log(sessions, tenant.id)[-1]
     assert (row.error_code, row.conditional_access_status) == (0, "notApplied")
     assert [p["result"] for p in row.details["appliedConditionalAccessPolicies"]] == ["reportOnlyFailure"]
+
+
+def test_saml_sign_in_from_my_apps_blocked_or_asked_for_mfa(
+    app: Any, web: TestClient, tenant: TenantHandle, sessions: Any
+) -> None:
+    import base64
+
+    from tests.functional.test_saml_sso import _member, _register, _sp
+    from tests.helpers.saml import form_fields
+
+    sp = _sp("ca")
+    handle = _register(app, tenant, sessions, sp)
+    user = _member(web, tenant)
+    block = _policy(tenant, ["block"], {"includeUsers": [user["id"]]}, [handle.app_id])
+    refused = web.get(f"/{tenant.domain}/myapps/signin/{handle.app_id}")
+    action, fields = form_fields(refused.text)  # an error Response to the app, which tells the user
+    assert action == sp.acs and b"RequestDenied" in base64.b64decode(fields["SAMLResponse"])
+    row = _log(sessions, tenant.id)[-1]
+    assert (row.protocol, row.error_code, row.conditional_access_status) == ("saml", 53003, "failure")
+    assert row.details["appliedConditionalAccessPolicies"][0]["id"] == block
+    # Once the policy asks for MFA instead, the launch goes through the MFA step first.
+    assert tenant.patch(f"{POLICIES}/{block}", json={"grantControls": {"builtInControls": ["mfa"]}}).status_code == 204
+    asked = web.get(f"/{tenant.domain}/myapps/signin/{handle.app_id}")
+    assert asked.status_code == 303 and "/login/stepup?" in asked.headers["location"]

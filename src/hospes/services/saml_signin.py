@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
+from hospes.domain.ca_evaluation import Decision as AccessDecision
 from hospes.saml.authn_request import check_authn_context, peek, read_authn_request
 from hospes.saml.bindings import InboundMessage, post_fields
 from hospes.saml.claims import default_claims
@@ -34,6 +35,7 @@ from hospes.saml.metadata import build_metadata
 from hospes.saml.nameid import build_name_id, resolve_format
 from hospes.saml.response import Addressing, Authentication, Signing, build_error_response, build_response
 from hospes.services import sign_in_log
+from hospes.services.access_decision import AccessRefusedError, AccessRequest, authorize_access, log_details
 from hospes.services.saml_apps import (
     SamlApp,
     SigningKeys,
@@ -71,6 +73,11 @@ class SsoRefusedError(Exception):
     def __init__(self, error: SamlError, reply: PostMessage | None = None, app_name: str | None = None) -> None:
         super().__init__(error.text)
         self.error, self.reply, self.app_name = error, reply, app_name
+
+
+@dataclass(frozen=True)
+class MfaRequiredError(Exception):
+    """Conditional access wants a second factor this session lacks: ask for it, then answer the request."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,7 @@ class SamlSignIn:
                 status=STATUS_REQUEST_DENIED,
             )
             raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor)
+        access = self._access(pending, app, user, visitor, now)
         if key is None:
             error = SamlError("50000", f"The application '{app.app_id}' has no active token-signing certificate.")
             raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor)
@@ -283,7 +291,7 @@ class SamlSignIn:
             Authentication(name_id, claims.attributes, visitor.auth_time, session_index, context),
             Signing(key, app.signing, app.algorithm),
         )
-        event = self._event(pending.tenant_id, app, now, user=user, visitor=visitor)
+        event = self._event(pending.tenant_id, app, now, user=user, visitor=visitor, access=access)
         try:
             with self.sessions.begin() as session:
                 if pending.request_id is not None:
@@ -315,6 +323,30 @@ class SamlSignIn:
             raise self._fail(pending.tenant_id, app, error, now, user=user, visitor=visitor) from None
         return PostMessage(pending.acs, post_fields("SAMLResponse", xml, pending.relay_state))
 
+    def _access(self, pending: Pending, app: SamlApp, user: User, visitor: Visitor, now: datetime) -> AccessDecision:
+        """Conditional access for this user and app: refused (AADSTS53003, an error Response to the app), a
+        second factor to ask for first (``MfaRequiredError``), or the decision the log records."""
+        request = AccessRequest(
+            pending.tenant_id,
+            user,
+            now,
+            visitor.amr,
+            visitor.auth_time,
+            app_id=app.app_id,
+            ip_address=visitor.client.address,
+        )
+        try:
+            with self.reads() as session:
+                access = authorize_access(session, request, silent=pending.is_passive)
+        except AccessRefusedError as refused:
+            error = SamlError(str(refused.code), refused.message, status=STATUS_REQUEST_DENIED)
+            raise self._fail(
+                pending.tenant_id, app, error, now, user=user, visitor=visitor, pending=pending, access=refused.access
+            ) from None
+        if access.required or access.reauthenticate:
+            raise MfaRequiredError()
+        return access
+
     def pairwise_key(self, tenant_id: str) -> bytes:
         return bytes.fromhex(self.box.mac("saml-pairwise", tenant_id))
 
@@ -334,8 +366,12 @@ class SamlSignIn:
         visitor: Visitor | None = None,
         error: SamlError | None = None,
         client: Client | None = None,
+        access: AccessDecision | None = None,
     ) -> sign_in_log.SignInEvent:
         client = client or (visitor.client if visitor else Client())
+        details: dict[str, Any] = {"amr": list(visitor.amr)} if visitor else {}
+        if access is not None:
+            details.update(log_details(access))
         return sign_in_log.SignInEvent(
             tenant_id=tenant_id,
             at=now,
@@ -350,7 +386,8 @@ class SamlSignIn:
             correlation_id=secrets.token_hex(16),
             error_code=int(error.code) if error else 0,
             failure_reason=error.text if error else None,
-            details={"amr": list(visitor.amr)} if visitor else {},
+            conditional_access_status=access.status if access is not None else "notApplied",
+            details=details,
         )
 
     def _fail(
@@ -364,10 +401,11 @@ class SamlSignIn:
         visitor: Visitor | None = None,
         pending: Pending | None = None,
         client: Client | None = None,
+        access: AccessDecision | None = None,
     ) -> SsoRefusedError:
         """Record the failure and build what to send: an error Response to a trusted ACS, when ``pending`` says
         which one (the request was accepted), else nothing (a page)."""
-        event = self._event(tenant_id, app, now, user=user, visitor=visitor, error=error, client=client)
+        event = self._event(tenant_id, app, now, user=user, visitor=visitor, error=error, client=client, access=access)
         sign_in_log.record(self.sessions, event)
         reply = None
         if pending is not None and app is not None:

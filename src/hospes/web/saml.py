@@ -21,10 +21,19 @@ from hospes.saml.bindings import InboundMessage, read_post, read_redirect
 from hospes.saml.common import MAX_ENCODED_BYTES, SamlError, invalid_message
 from hospes.services.guest_flows import origin
 from hospes.services.saml_logout import SamlLogout
-from hospes.services.saml_signin import Client, Pending, PostMessage, SamlSignIn, SsoRefusedError, Visitor
+from hospes.services.saml_signin import (
+    Client,
+    MfaRequiredError,
+    Pending,
+    PostMessage,
+    SamlSignIn,
+    SsoRefusedError,
+    Visitor,
+)
 from hospes.services.users import is_invited
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
+from hospes.web.login import step_up_url
 from hospes.web.redeem import guest_signin_url
 from hospes.web.render import CSP
 from hospes.web.saml_signout import SamlState, saml_state
@@ -171,6 +180,8 @@ def _proceed(page: Page, signin: SamlSignIn, pending: Pending, here: str) -> Res
             return page.redirect(guest_signin_url(page, here))  # just-in-time redemption, then back here
         visitor = Visitor(live.sid, live.created_at, tuple(live.amr), _client(page))
         message = signin.answer(pending, user, visitor, page.now)
+    except MfaRequiredError:
+        return page.redirect(step_up_url(page, here))  # conditional access: a second factor, then back here
     except SsoRefusedError as refused:
         return _after_refusal(page, refused)
     return _post(page, message, pending.app_id)
