@@ -262,3 +262,22 @@ def test_token_request_with_a_repeated_parameter_is_refused(tenant: TenantHandle
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request" and response.json()["error_codes"] == [90023]
+
+
+def test_control_characters_in_a_users_profile_do_not_break_saml_sign_in(
+    tmp_path: Path, app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """Graph stores what an inviter or an administrator typed, control characters included; XML 1.0 cannot
+    carry them. The assertion leaves them out instead of failing with a 500 (which would lock the user out of
+    every SAML app)."""
+    sp = Sp("https://ctl-app.example/md", "https://ctl-app.example/acs", "https://ctl-app.example/sls", SAML_PARTY)
+    handle = register_saml_app(tenant, sessions, app.state.runtime.box, sp)
+    user = tenant.new_user(givenName="Ada\u0001", surname="Love\u000blace", displayName="Ada\ufffe L")
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    metadata = f"/{tenant.id}/federationmetadata/2007-06/federationmetadata.xml?appid={handle.app_id}"
+    client = pysaml2_client(tmp_path, handle.idp, sp, metadata=web.get(metadata).text)
+    _, info = client.prepare_for_authenticate(entityid=handle.idp.entity_id)
+    page = follow(web, web.get(path_of(dict(info["headers"])["Location"])))
+    assert page.status_code == 200, page.text[:300]
+    xml = base64.b64decode(form_fields(page.text)[1]["SAMLResponse"])
+    assert b">Ada<" in xml and b">Lovelace<" in xml

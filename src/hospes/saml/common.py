@@ -3,6 +3,7 @@ carrying an AADSTS code, timestamps and message ids."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from datetime import UTC, datetime
@@ -93,6 +94,16 @@ def parse_xml(data: bytes) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise invalid_message("The SAML message must not carry a document type declaration.")
     return root
+
+
+# What XML 1.0 cannot carry (its Char production): C0 controls but tab, CR and LF, surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML cannot hold. Directory attributes are stored as typed (an inviter's
+    or an administrator's control characters included); an assertion leaves those out rather than fail."""
+    return _NOT_XML.sub("", value)
 
 
 def new_message_id() -> str:

@@ -13,7 +13,17 @@ from lxml import etree
 
 from hospes.saml.authn_request import check_id, verified_root
 from hospes.saml.bindings import InboundMessage
-from hospes.saml.common import SAML, SAMLP, STATUS_SUCCESS, SamlError, instant, invalid_message, new_message_id, q
+from hospes.saml.common import (
+    SAML,
+    SAMLP,
+    STATUS_SUCCESS,
+    SamlError,
+    instant,
+    invalid_message,
+    new_message_id,
+    q,
+    xml_text,
+)
 from hospes.saml.nameid import NameId
 
 
@@ -120,7 +130,7 @@ def build_logout_response(
     status_el = etree.SubElement(root, q(SAMLP, "Status"))
     etree.SubElement(status_el, q(SAMLP, "StatusCode")).set("Value", status)
     if message:
-        etree.SubElement(status_el, q(SAMLP, "StatusMessage")).text = message
+        etree.SubElement(status_el, q(SAMLP, "StatusMessage")).text = xml_text(message)
     data: bytes = etree.tostring(root, encoding="utf-8")
     return data
 
@@ -134,7 +144,7 @@ def build_logout_request(
     element.set("Format", name_id.format)
     if name_id.sp_name_qualifier:
         element.set("SPNameQualifier", name_id.sp_name_qualifier)
-    element.text = name_id.value
+    element.text = xml_text(name_id.value)
     if session_index:
         etree.SubElement(root, q(SAMLP, "SessionIndex")).text = session_index
     return message_id, etree.tostring(root, encoding="utf-8")

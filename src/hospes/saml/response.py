@@ -23,6 +23,7 @@ from hospes.saml.common import (
     instant,
     new_message_id,
     q,
+    xml_text,
 )
 from hospes.saml.nameid import NameId
 from hospes.saml.signing import Algorithm, placeholder, sign
@@ -91,7 +92,7 @@ def _status(parent: etree._Element, top: str, second: str | None = None, message
     if second:
         etree.SubElement(code, q(SAMLP, "StatusCode")).set("Value", second)
     if message:
-        etree.SubElement(status, q(SAMLP, "StatusMessage")).text = message
+        etree.SubElement(status, q(SAMLP, "StatusMessage")).text = xml_text(message)
 
 
 def _assertion(parent: etree._Element, addressing: Addressing, auth: Authentication) -> str:
@@ -107,7 +108,7 @@ def _assertion(parent: etree._Element, addressing: Addressing, auth: Authenticat
     name_id.set("Format", auth.name_id.format)
     if auth.name_id.sp_name_qualifier:
         name_id.set("SPNameQualifier", auth.name_id.sp_name_qualifier)
-    name_id.text = auth.name_id.value
+    name_id.text = xml_text(auth.name_id.value)
     confirmation = etree.SubElement(subject, q(SAML, "SubjectConfirmation"))
     confirmation.set("Method", _BEARER)
     data = etree.SubElement(confirmation, q(SAML, "SubjectConfirmationData"))
@@ -124,9 +125,9 @@ def _assertion(parent: etree._Element, addressing: Addressing, auth: Authenticat
         statement = etree.SubElement(assertion, q(SAML, "AttributeStatement"))
         for name, values in auth.attributes:
             attribute = etree.SubElement(statement, q(SAML, "Attribute"))
-            attribute.set("Name", name)
+            attribute.set("Name", xml_text(name))
             for value in values:
-                etree.SubElement(attribute, q(SAML, "AttributeValue")).text = value
+                etree.SubElement(attribute, q(SAML, "AttributeValue")).text = xml_text(value)
     authn = etree.SubElement(assertion, q(SAML, "AuthnStatement"))
     authn.set("AuthnInstant", instant(auth.authn_instant))
     authn.set("SessionIndex", auth.session_index)
