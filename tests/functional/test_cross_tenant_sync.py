@@ -9,14 +9,18 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.errors import ConflictError
 from hospes.domain.provisioning import JobCode
+from hospes.services.cross_tenant_users import SyncedUsers, sync_actor
 from hospes.storage.tables import AuditLog, OutboxMessage, User
 from tests.helpers.cross_tenant import CTS_TEMPLATE, PARTNERS, SyncConfig, allow_sync, make_config
 from tests.helpers.graph import assert_graph_error
-from tests.helpers.tenants import TenantHandle
+from tests.helpers.portal import sign_in
+from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle
 
 CHECK_FAILURE = "AzureDirectoryB2BManagementPolicyCheckFailure"
 
@@ -301,3 +305,35 @@ def test_only_internal_members_are_synchronized(config: SyncConfig, sessions: se
     assert response.status_code == 200, response.text
     assert "Filter external users" in response.json()["value"]  # on demand says why
     assert _synced(sessions, target, guest["id"]) is None
+
+
+def test_the_portal_shows_a_cross_tenant_job(
+    web: TestClient, config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    source = config.source
+    ivy = _member(source, "ivy")
+    config.assign(ivy["id"])
+    config.settle()
+    assert sign_in(web, source.domain, source.boot.admin_user_principal_name, ADMIN_PASSWORD).status_code == 303
+    base = f"/{source.domain}/admin/apps/{config.sp_id}"
+    for path in ("/provisioning", "/provisioning/mappings/user"):
+        page = web.get(base + path)
+        assert page.status_code == 200, (path, page.text[:500])
+    assert "alternativeSecurityIds" in web.get(base + "/provisioning/mappings/user").text
+    logs = web.get(f"/{source.domain}/admin/provisioning/logs")
+    assert logs.status_code == 200 and "Ivy" in logs.text
+
+
+def test_one_target_user_per_source_user_even_in_a_race(
+    tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """Two creates for the same anchor (a cycle and an on-demand run that both found nothing): the unique index
+    refuses the second, which the engine turns into a match of the first."""
+    allow_sync(other_tenant, tenant)
+    users = SyncedUsers(sessions, sync_actor(other_tenant.id, "Source"), source_tenant=tenant.id)
+    first = users.create("5::race", "race", {"mail": "race@a.example", "display_name": "Race"})
+    with pytest.raises(ConflictError):
+        users.create("5::race", "race", {"mail": "other@a.example", "display_name": "Race"})
+    with sessions() as session:
+        found = users.by_anchor(session, "5::race")
+    assert found is not None and found.id == first.id

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hospes.domain.changes import ChangeType, ObjectType
@@ -178,8 +179,14 @@ class SyncedUsers(Services):
             )
             if taken:
                 raise ConflictError(UPN_CONFLICT, target="userPrincipalName")
-            op.session.add(user)
-            op.session.flush()
+            try:
+                with op.session.begin_nested():
+                    op.session.add(user)
+                    op.session.flush()
+            except IntegrityError:
+                # The unique (tenant, UPN) and (tenant, anchor) indexes decide a race of two creates of the same
+                # user (a cycle and an on-demand run): the loser matches and links the winner's user.
+                raise ConflictError(UPN_CONFLICT, target="userPrincipalName") from None
             op.target("User", user.id, upn)
             op.details["source"] = self.source_tenant
             op.change(ObjectType.USER, user.id, ChangeType.CREATED, [p.name for p in USER.props])
