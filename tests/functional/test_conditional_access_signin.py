@@ -78,9 +78,16 @@ def test_a_member_blocked_at_login_sees_the_reason(web: TestClient, tenant: Tena
     assert web.get(f"/{tenant.domain}/me").status_code == 303  # no session
     audit = tenant.get("/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Sign in'").json()["value"]
     assert any("blocked by conditional access" in (a["resultReason"] or "") for a in audit)
+    logged = tenant.get(f"/auditLogs/signIns?$filter=userId eq '{user['id']}'").json()["value"]
+    assert [(r["status"]["errorCode"], r["conditionalAccessStatus"], r["appDisplayName"]) for r in logged] == [
+        (53003, "failure", "Hospes")
+    ]
     # Another member is not concerned.
     other = tenant.new_user()
     assert sign_in(web, tenant.domain, other["userPrincipalName"]).status_code == 303
+    logged = tenant.get(f"/auditLogs/signIns?$filter=userId eq '{other['id']}'").json()["value"]
+    assert [(r["status"]["errorCode"], r["conditionalAccessStatus"]) for r in logged] == [(0, "notApplied")]
+    assert logged[0]["appliedConditionalAccessPolicies"][0]["result"] == "notApplied"
 
 
 def test_mfa_for_the_portal_has_a_member_set_up_an_authenticator(web: TestClient, tenant: TenantHandle) -> None:
@@ -95,6 +102,11 @@ def test_mfa_for_the_portal_has_a_member_set_up_an_authenticator(web: TestClient
     totp, done = _register(web, web.get(started.headers["location"]))
     assert done.status_code == 200 and f'href="/{tenant.domain}/admin"' in done.text  # recovery codes, then on
     assert web.get(f"/{tenant.domain}/me").status_code == 200
+    rows = tenant.get(f"/auditLogs/signIns?$filter=userId eq '{user['id']}'").json()["value"]  # newest first
+    assert [(r["appDisplayName"], r["conditionalAccessStatus"]) for r in rows] == [
+        ("Hospes portal", "success"),
+        ("Hospes", "notApplied"),
+    ]
     # The next sign-in asks for the code, as for anyone with an authenticator.
     again = sign_in(web, tenant.domain, user["userPrincipalName"])
     assert again.headers["location"].endswith("/login/mfa")

@@ -142,7 +142,8 @@ class SignIn(Base):
     app_id: Mapped[str | None] = mapped_column(String(36))
     app_display_name: Mapped[str | None] = mapped_column(String(256))
     resource_display_name: Mapped[str | None] = mapped_column(String(256))
-    protocol: Mapped[str] = mapped_column(String(24))  # oidc | saml | password | clientCredentials | refreshToken
+    # oidc | saml | web (Hospes's own pages) | password | clientCredentials | refreshToken
+    protocol: Mapped[str] = mapped_column(String(24))
     is_interactive: Mapped[bool] = mapped_column(Boolean, default=True)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from hospes.domain.ca_evaluation import BLOCKED
-from hospes.web.context import Page, gettext_for
+from hospes.domain.ca_evaluation import BLOCKED, Decision
+from hospes.services import sign_in_log
+from hospes.services.access_decision import AccessRequest, blocked_message, decide_now, home_tenant_of, log_details
+from hospes.services.sign_in_log import SignInEvent
+from hospes.storage.tables import User
+from hospes.web.context import Page, client_address, gettext_for
 
 
 def blocked_page(page: Page, code: int = BLOCKED) -> Response:
@@ -20,3 +24,41 @@ def blocked_page(page: Page, code: int = BLOCKED) -> Response:
 def is_portal(page: Page, target: str) -> bool:
     """Whether a sign-in leads to the admin portal (conditions name it as ``MicrosoftAdminPortals``)."""
     return target.startswith(f"/{page.tenant.key}/admin")
+
+
+def decide_sign_in(page: Page, user: User, amr: list[str], target: str) -> Decision:
+    """The decision for a sign-in to Hospes's own pages (the portal when ``target`` is in it)."""
+    request = AccessRequest(
+        page.tenant.id,
+        user,
+        page.now,
+        amr,
+        page.now,
+        admin_portal=is_portal(page, target),
+        ip_address=client_address(page.request),
+    )
+    return decide_now(page.web.sessions, request)
+
+
+def record_sign_in(page: Page, user: User, decision: Decision, amr: list[str], target: str) -> None:
+    """The sign-in log row of a sign-in to Hospes's own pages, with its conditional-access result."""
+    name = "Hospes portal" if is_portal(page, target) else "Hospes"
+    blocked = decision.blocked
+    sign_in_log.record(
+        page.web.sessions,
+        SignInEvent(
+            tenant_id=page.tenant.id,
+            at=page.now,
+            protocol="web",
+            app_display_name=name,
+            resource_display_name=name,
+            user=user,
+            home_tenant_id=home_tenant_of(user),
+            ip_address=client_address(page.request),
+            user_agent=page.request.headers.get("user-agent"),
+            error_code=decision.error_code if blocked else 0,
+            failure_reason=blocked_message(decision) if blocked else None,
+            conditional_access_status=decision.status,
+            details={"amr": amr, **log_details(decision)},
+        ),
+    )

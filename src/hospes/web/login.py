@@ -16,12 +16,12 @@ from starlette.responses import Response
 from hospes.auth.crypto import DecryptionError
 from hospes.domain.ca_evaluation import SECOND_FACTORS
 from hospes.domain.errors import ConflictError
-from hospes.services.access_decision import AccessRequest, blocked_message, decide_now
+from hospes.services.access_decision import blocked_message
 from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.signin import audit_failure
 from hospes.services.users import is_invited
 from hospes.services.web_sessions import FULL, MFA_PENDING, LiveSession, user_principal
-from hospes.web.access import blocked_page, is_portal
+from hospes.web.access import blocked_page, decide_sign_in, record_sign_in
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -94,11 +94,9 @@ async def login_submit(request: Request, page: PageDep) -> Response:
         )
     user = check.user
     enrolled = page.web.mfa.is_enrolled(user.id)
-    request_ = AccessRequest(
-        page.tenant.id, user, page.now, ["pwd"], page.now, admin_portal=is_portal(page, target), ip_address=address
-    )
-    decision = decide_now(page.web.sessions, request_)
+    decision = decide_sign_in(page, user, ["pwd"], target)
     if decision.blocked:
+        record_sign_in(page, user, decision, ["pwd"], target)
         audit_failure(
             page.web.sessions,
             user.tenant_id,
@@ -125,6 +123,8 @@ async def login_submit(request: Request, page: PageDep) -> Response:
     )
     page.set_cookie(page.web.cookies.session, token)
     page.set_cookie(page.web.cookies.pre_session, None)
+    if not needs_mfa:
+        record_sign_in(page, user, decision, ["pwd"], target)
     return page.redirect(f"{page.base}/login/mfa" if needs_mfa else target)
 
 
@@ -197,6 +197,8 @@ async def mfa_register(request: Request, page: PageDep) -> Response:
     )
     page.set_cookie(web.cookies.session, token)
     next_url = _next_of(page, live.data.get("next"))
+    amr = [*live.amr, "otp"]
+    record_sign_in(page, user, decide_sign_in(page, user, amr, next_url), amr, next_url)
     return page.render("recovery_codes.html", codes=codes, first_time=True, done_url=next_url)
 
 
@@ -235,7 +237,10 @@ async def mfa_submit(request: Request, page: PageDep) -> Response:
         replaces=live.token_hash,  # a new token once fully signed in: the pending one dies
     )
     page.set_cookie(web.cookies.session, token)
-    return page.redirect(_next_of(page, live.data.get("next")))
+    target = _next_of(page, live.data.get("next"))
+    amr = [*live.amr, method]
+    record_sign_in(page, user, decide_sign_in(page, user, amr, target), amr, target)
+    return page.redirect(target)
 
 
 def step_up_url(page: Page, next_url: str) -> str:
