@@ -107,6 +107,8 @@ def test_lifecycle_create_update_disable_delete_restore_unassign(
         actors = set(session.scalars(select(AuditLog.actor_name).where(AuditLog.tenant_id == target.id)))
     assert any(name and name.startswith("Cross-tenant synchronization from") for name in actors)
     target_id = synced.id
+    listed = target.get("/users", params={"$filter": "showInAddressList eq true", "$select": "id"}).json()["value"]
+    assert target_id in {u["id"] for u in listed}  # scripts find synchronized users for the address list
 
     assert source.patch(f"/users/{alice['id']}", json={"jobTitle": "Lead"}).status_code == 204
     config.settle()
@@ -197,6 +199,15 @@ def test_a_target_that_withdraws_its_permission_quarantines_the_job(
             select(OutboxMessage).where(OutboxMessage.tenant_id == source.id, OutboxMessage.kind == "provisioning")
         ).all()
     assert [m.recipients for m in mails] == [["ops@example.com"]]
+    # the target allows it again; the admin lifts the quarantine: the held change flows
+    allow = {"userSyncInbound": {"isSyncAllowed": True}}
+    assert target.patch(f"{PARTNERS}/{source.id}/identitySynchronization", json=allow).status_code == 204
+    restart = {"criteria": {"resetScope": "QuarantineState"}}
+    assert source.post(f"{config.base}/jobs/{config.job_id}/restart", json=restart).status_code == 204
+    config.settle()
+    assert config.status()["code"] == JobCode.ACTIVE
+    synced = _synced(sessions, target, carol["id"])
+    assert synced is not None and synced.job_title == "Manager"
 
 
 def test_provision_on_demand_creates_the_user_now(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
