@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from hospes.graph.deps import json_body, optional_body
+from hospes.graph.deps import image_body, json_body, optional_body
 from tests.helpers.delegated import as_scoped
 from tests.helpers.tenants import TenantHandle
 
@@ -93,7 +93,9 @@ def test_every_write_route_describes_its_body(app: FastAPI, document: dict[str, 
             continue
         operation = document["paths"][path][method]
         calls = _calls(route.dependant)
-        if json_body in calls or optional_body in calls:
+        if image_body in calls:
+            assert set(operation["requestBody"]["content"]) == {"image/png", "image/jpeg", "image/gif"}, path
+        elif json_body in calls or optional_body in calls:
             body = operation.get("requestBody")
             assert body is not None, f"{method} {path} reads a body the document does not describe"
             assert body["required"] is (json_body in calls), f"{method} {path}"

@@ -222,6 +222,7 @@ APPLICATION = Resource(
         ),
         _p("api", None, "json", default=True, writable=True, graph_type=_T("apiApplication")),
         _p("optionalClaims", "optional_claims", "json", default=True, writable=True, graph_type=_T("optionalClaims")),
+        _p("info", None, "json", default=True, graph_type=_T("informationalUrl")),
     ),
 )
 
@@ -272,6 +273,7 @@ SERVICE_PRINCIPAL = Resource(
         ),
         _p("replyUrls", None, "str_list", default=True),
         _p("servicePrincipalNames", None, "str_list", default=True),
+        _p("info", None, "json", default=True, graph_type=_T("informationalUrl")),
         _p("keyCredentials", None, "json", default=True, graph_type=_C("keyCredential")),
         _p("oauth2PermissionScopes", None, "json", default=True, graph_type=_C("permissionScope")),
         _p("appRoles", None, "json", default=True, graph_type=_C("appRole")),

@@ -62,7 +62,20 @@ def _selects(select: list[str] | None, name: str) -> bool:
     return bool(select) and name.lower() in {s.lower() for s in select or []}
 
 
-def application(view: AppView, select: list[str] | None = None, *, single: bool = False) -> dict[str, Any]:
+def informational_url(public_url: str, logo: str | None) -> dict[str, Any]:
+    """Graph's ``info``: only ``logoUrl`` is kept (the public address of the logo set with ``PUT .../logo``)."""
+    return {
+        "logoUrl": f"{public_url}{logo}" if logo else None,
+        "marketingUrl": None,
+        "privacyStatementUrl": None,
+        "supportUrl": None,
+        "termsOfServiceUrl": None,
+    }
+
+
+def application(
+    view: AppView, select: list[str] | None = None, *, single: bool = False, public_url: str = ""
+) -> dict[str, Any]:
     app = view.app
     with_key = single and _selects(select, "keyCredentials")
     return to_wire(
@@ -70,6 +83,7 @@ def application(view: AppView, select: list[str] | None = None, *, single: bool 
         app,
         select,
         computed={
+            "info": informational_url(public_url, view.logo),
             "passwordCredentials": [password_credential(c) for c in view.secrets],
             "keyCredentials": [key_credential(c, with_key=with_key) for c in view.certificates],
             "web": {
@@ -95,7 +109,9 @@ def application(view: AppView, select: list[str] | None = None, *, single: bool 
     )
 
 
-def service_principal(view: SpView, select: list[str] | None = None, *, single: bool = False) -> dict[str, Any]:
+def service_principal(
+    view: SpView, select: list[str] | None = None, *, single: bool = False, public_url: str = ""
+) -> dict[str, Any]:
     with_key = single and _selects(select, "keyCredentials")
     credentials: list[dict[str, Any]] = []
     for row in view.certificates:
@@ -109,6 +125,7 @@ def service_principal(view: SpView, select: list[str] | None = None, *, single: 
         select,
         computed={
             "appRoles": view.roles,
+            "info": informational_url(public_url, view.logo),
             "servicePrincipalType": "Application",
             "replyUrls": view.reply_urls,
             "servicePrincipalNames": view.names,

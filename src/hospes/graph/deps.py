@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -19,6 +20,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.digits import ascii_int
+from hospes.domain.app_logo import MAX_LOGO_BYTES, too_large
 from hospes.domain.delegation import Reach, Standing
 from hospes.domain.errors import (
     AuthenticationError,
@@ -35,6 +37,7 @@ from hospes.odata import ODataLimitError, ODataSyntaxError, parse_filter, parse_
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
 from hospes.services.app_credentials import AppCredentialService
+from hospes.services.app_logos import AppLogos
 from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService, is_app_active
 from hospes.services.b2b_policy import PolicyService
@@ -175,6 +178,8 @@ GroupsReach = Annotated[Reach, Depends(reach_of(perm.GROUPS_READ))]
 AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]
 AppsWriter = Annotated[AppService, Depends(service(AppService, perm.APPS_WRITE))]
 AppViewsReader = Annotated[AppViews, Depends(service(AppViews, perm.APPS_READ))]
+AppLogosReader = Annotated[AppLogos, Depends(service(AppLogos, perm.APPS_READ))]
+AppLogosWriter = Annotated[AppLogos, Depends(service(AppLogos, perm.APPS_WRITE))]
 
 
 def _credentials(runtime: Runtime, principal: Principal) -> AppCredentialService:
@@ -314,7 +319,29 @@ async def optional_body(request: Request, state: RuntimeDep) -> Any:
     return await _read_json(request, state.settings.max_body_bytes, required=False)
 
 
+@dataclass(frozen=True)
+class ImageBody:
+    data: bytes
+    content_type: str | None
+
+
+async def image_body(request: Request) -> ImageBody:
+    """An image sent as the whole body (``PUT .../logo``), read up to one byte past the logo limit: a larger one
+    is refused without reading the rest."""
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > MAX_LOGO_BYTES:
+        raise too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_LOGO_BYTES:
+            raise too_large()
+        chunks.append(chunk)
+    return ImageBody(b"".join(chunks), request.headers.get("content-type"))
+
+
 BodyDep = Annotated[Any, Depends(json_body)]
+ImageBodyDep = Annotated[ImageBody, Depends(image_body)]
 OptionalBodyDep = Annotated[Any, Depends(optional_body)]
 
 

@@ -122,6 +122,11 @@ NO_BODY = frozenset(
         *cross_tenant.NO_BODY,
     }
 )
+# Routes whose body (or answer) is an image, not JSON: an application's logo (PNG, JPEG or GIF, at most 100 KB).
+IMAGES = frozenset({("put", "/applications/{key}/logo"), ("get", "/applications/{key}/logo")})
+_IMAGE_CONTENT = {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg", "image/gif")
+}
 # Collections read through ``QueryOptions``: every OData option; the resource names what they may refer to.
 COLLECTIONS: dict[str, Resource | None] = {
     "/users": USER,
@@ -341,8 +346,12 @@ def _graph_operation(method: str, path: str, operation: Schema, page_size: int) 
             "required": key not in OPTIONAL_BODIES,
             "content": {"application/json": {"schema": ref(BODIES[key])}},
         }
+    if key in IMAGES and method == "put":
+        operation["requestBody"] = {"required": True, "content": _IMAGE_CONTENT}
     responses: Schema = operation["responses"]
     responses.pop("422", None)
+    if key in IMAGES and method == "get":
+        responses["200"]["content"] = _IMAGE_CONTENT
     for status, response in responses.items():
         if key in RESPONSES and status in ("200", "201"):
             response["content"] = {"application/json": {"schema": RESPONSES[key]}}

@@ -134,6 +134,13 @@ def _structured() -> dict[str, Schema]:
             "type": ["object", "null"],
             "properties": {"oauth2PermissionScopes": {"type": "array", "items": scope}},
         },
+        "microsoft.graph.informationalUrl": {
+            "type": ["object", "null"],
+            "properties": {
+                "logoUrl": {**text, "description": "The public address of the logo set with PUT .../logo."},
+                **{n: text for n in ("marketingUrl", "privacyStatementUrl", "supportUrl", "termsOfServiceUrl")},
+            },
+        },
         "microsoft.graph.samlSingleSignOnSettings": {
             "type": ["object", "null"],
             "properties": {"relayState": {**text, "maxLength": 80}},

@@ -18,6 +18,7 @@ from hospes.services.app_credentials import (
     app_certificates,
     signing_certificates,
 )
+from hospes.services.app_logos import logo_paths
 from hospes.services.apps import Application, AppService, ClientSecret, ServicePrincipal
 from hospes.services.listing import ListQuery, Page, list_page
 
@@ -37,6 +38,7 @@ class AppView:
     app: Application
     secrets: list[ClientSecret]
     certificates: list[KeyCredential]
+    logo: str | None = None  # the logo's public address, relative to the public URL
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class SpView:
     application: Application | None
     certificates: list[KeyCredential] = field(default_factory=list)
     verification: list[KeyCredential] = field(default_factory=list)  # verify the service provider's requests
+    logo: str | None = None  # its application's logo address, relative to the public URL
 
     @property
     def reply_urls(self) -> list[str]:
@@ -60,12 +63,14 @@ class SpView:
 
 class AppViews(AppService):
     def _app_view(self, session: Session, app: Application) -> AppView:
-        return AppView(app, self.secrets_of(session, app.id), app_certificates(session, app))
+        logo = logo_paths(session, self.tenant_id, [app.id]).get(app.id)
+        return AppView(app, self.secrets_of(session, app.id), app_certificates(session, app), logo)
 
     def _sp_view(self, session: Session, sp: ServicePrincipal) -> SpView:
         app = session.get(Application, sp.application_id) if sp.application_id else None
         verification = signing_certificates(session, sp, REQUEST_VERIFICATION)
-        return SpView(sp, self.sp_roles(session, sp), app, signing_certificates(session, sp), verification)
+        logo = logo_paths(session, self.tenant_id, [app.id]).get(app.id) if app is not None else None
+        return SpView(sp, self.sp_roles(session, sp), app, signing_certificates(session, sp), verification, logo)
 
     def application(self, key: str) -> AppView:
         with self.read() as session:
@@ -88,7 +93,8 @@ class AppViews(AppService):
                 )
                 for row in rows:
                     certificates[str(row.application_id)].append(row)
-            return page, [AppView(a, secrets[a.id], certificates[a.id]) for a in page.rows]
+            logos = logo_paths(session, self.tenant_id, ids)
+            return page, [AppView(a, secrets[a.id], certificates[a.id], logos.get(a.id)) for a in page.rows]
 
     def service_principal(self, key: str) -> SpView:
         with self.read() as session:
@@ -121,6 +127,7 @@ class AppViews(AppService):
                 )
                 for row in rows:
                     credentials[(str(row.service_principal_id), row.purpose)].append(row)
+            logos = logo_paths(session, self.tenant_id, apps)
             views = []
             for sp in page.rows:
                 app = apps.get(sp.application_id or "")
@@ -132,6 +139,7 @@ class AppViews(AppService):
                         app,
                         credentials[(sp.id, TOKEN_SIGNING)],
                         credentials[(sp.id, REQUEST_VERIFICATION)],
+                        logos.get(sp.application_id or ""),
                     )
                 )
             return page, views

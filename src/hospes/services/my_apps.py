@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.app_registration import HIDE_APP
 from hospes.services.admin_access import Access, load_access
+from hospes.services.app_logos import logo_paths
 from hospes.services.guest_flows import safe_redirect
 from hospes.storage.tables import AppRoleAssignment, GroupMember, ServicePrincipal
 
@@ -20,6 +21,7 @@ class AppTile:
     id: str
     name: str
     launch: bool
+    logo: str | None = None  # the app's logo address, relative to the public URL
 
 
 class MyApps:
@@ -54,13 +56,16 @@ class MyApps:
                 )
                 .order_by(ServicePrincipal.display_name, ServicePrincipal.id)
             )
+            sps = list(rows)
+            logos = logo_paths(session, tenant_id, {sp.application_id for sp in sps if sp.application_id})
             seen: dict[str, AppTile] = {}
-            for sp in rows:
+            for sp in sps:
                 # No tile that cannot be opened, and none for an app the administrator hid ("Visible to users: No",
                 # Entra's HideApp tag); the assignment still lets the user sign in from the app itself.
                 launches = safe_redirect(sp.login_url) is not None or sp.preferred_single_sign_on_mode == "saml"
                 if launches and HIDE_APP not in (sp.tags or []):
-                    seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, launches))
+                    logo = logos.get(sp.application_id or "")
+                    seen.setdefault(sp.id, AppTile(sp.id, sp.display_name, launches, logo))
             return list(seen.values())
 
     def launch_url(self, tenant_id: str, user_id: str, sp_id: str) -> str | None:

@@ -54,6 +54,7 @@ def build_state(runtime: Runtime) -> WebState:
 def mount(app: FastAPI, runtime: Runtime) -> WebState:
     from hospes.web import (
         account,
+        applogos,
         home,
         invitation_block,
         login,
@@ -75,6 +76,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     saml.install(app, runtime)  # /{tenant}/saml2, federation metadata, IdP-initiated sign-in
     app.include_router(redeem.router)
     app.include_router(myapps.router)
+    app.include_router(applogos.router)
     app.include_router(login.router)
     app.include_router(oidc.router)
     app.include_router(oidc_pages.router)

@@ -12,11 +12,14 @@ from hospes.domain.validation import validate_body
 from hospes.graph.app_wire import application, password_credential, self_signed_certificate, service_principal
 from hospes.graph.deps import (
     AppCredentialsWriter,
+    AppLogosReader,
+    AppLogosWriter,
     AppsReader,
     AppsWriter,
     AppViewsReader,
     AssignmentsWriter,
     BodyDep,
+    ImageBodyDep,
     QueryOptions,
     RuntimeDep,
 )
@@ -30,7 +33,7 @@ router = APIRouter()
 def list_apps(request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, apps.actor)
     page, views = apps.applications(options.query)
-    items = (application(v, options.select) for v in views)
+    items = (application(v, options.select, public_url=state.settings.public_url) for v in views)
     return paged(state, "applications", options, page, apps.tenant_id, items)
 
 
@@ -38,13 +41,17 @@ def list_apps(request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict
 def create_app(body: BodyDep, state: RuntimeDep, apps: AppsWriter, views: AppViewsReader) -> dict[str, Any]:
     values, extras = validate_body(APPLICATION, body)
     created = apps.create_app(values, extras)
-    return entity(state, "applications", application(views.application(created.id)))
+    return entity(
+        state, "applications", application(views.application(created.id), public_url=state.settings.public_url)
+    )
 
 
 @router.get("/applications/{key}")
 def get_app(key: str, request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, APPLICATION, apps.actor)
-    return entity(state, "applications", application(apps.application(key), options.select, single=True))
+    view = apps.application(key)
+    wire = application(view, options.select, single=True, public_url=state.settings.public_url)
+    return entity(state, "applications", wire)
 
 
 @router.patch("/applications/{key}", status_code=204)
@@ -58,6 +65,18 @@ def update_app(key: str, body: BodyDep, apps: AppsWriter) -> Response:
 def delete_app(key: str, apps: AppsWriter) -> Response:
     apps.delete_app(key)
     return Response(status_code=204)
+
+
+@router.put("/applications/{key}/logo", status_code=204)
+def put_logo(key: str, image: ImageBodyDep, logos: AppLogosWriter) -> Response:
+    logos.set_logo(key, image.data, image.content_type)
+    return Response(status_code=204)
+
+
+@router.get("/applications/{key}/logo", response_class=Response)
+def get_logo(key: str, logos: AppLogosReader) -> Response:
+    logo = logos.logo(key)
+    return Response(logo.data, media_type=logo.content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/applications/{key}/addPassword")
@@ -88,7 +107,7 @@ def remove_password(key: str, body: BodyDep, apps: AppsWriter) -> Response:
 def list_sps(request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
     page, views = apps.service_principals(options.query)
-    items = (service_principal(v, options.select) for v in views)
+    items = (service_principal(v, options.select, public_url=state.settings.public_url) for v in views)
     return paged(state, "servicePrincipals", options, page, apps.tenant_id, items)
 
 
@@ -99,14 +118,19 @@ def create_sp(body: BodyDep, state: RuntimeDep, apps: AppsWriter, views: AppView
     rest = {k: v for k, v in body.items() if k != "appId"}
     values, _ = validate_body(SERVICE_PRINCIPAL, rest)
     sp = apps.create_sp(values, body.get("appId"))
-    return entity(state, "servicePrincipals", service_principal(views.service_principal(sp.id)))
+    return entity(
+        state,
+        "servicePrincipals",
+        service_principal(views.service_principal(sp.id), public_url=state.settings.public_url),
+    )
 
 
 @router.get("/servicePrincipals/{key}")
 def get_sp(key: str, request: Request, state: RuntimeDep, apps: AppViewsReader) -> dict[str, Any]:
     options = QueryOptions(request, state, SERVICE_PRINCIPAL, apps.actor)
     view = apps.service_principal(key)
-    return entity(state, "servicePrincipals", service_principal(view, options.select, single=True))
+    wire = service_principal(view, options.select, single=True, public_url=state.settings.public_url)
+    return entity(state, "servicePrincipals", wire)
 
 
 @router.patch("/servicePrincipals/{key}", status_code=204)
