@@ -58,6 +58,11 @@ def public_logo(sessions: sessionmaker[Session], tenant_id: str, app_id: str, na
 
 
 class AppLogos(AppService):
+    def address(self, application_id: str) -> str | None:
+        """The public address of the application's logo (relative to the public URL), or None."""
+        with self.read() as session:
+            return logo_paths(session, self.tenant_id, [application_id]).get(application_id)
+
     def logo(self, key: str) -> Logo:
         with self.read() as session:
             app = self.find_app(session, key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hospes.web.portal import (
+    app_logo,
     app_registrations,
     app_sso,
     apps,
@@ -38,6 +39,7 @@ router.include_router(provisioning_mappings.router)
 router.include_router(provisioning_logs.router)
 router.include_router(app_sso.router)
 router.include_router(app_registrations.router)
+router.include_router(app_logo.router)
 router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)

@@ -1,7 +1,7 @@
 """Enterprise applications (Global Administrators): create an app (registration + service principal + user roles,
 one transaction), its properties (enabled, assignment required, visible to users in My Apps, sign-on and logout
-URLs), delete it (after a confirmation), assign users and groups with a role, remove assignments. The Single
-sign-on and Provisioning screens hang off an app's page."""
+URLs; the logo is ``app_logo``), delete it (after a confirmation), assign users and groups with a role, remove
+assignments. The Single sign-on and Provisioning screens hang off an app's page."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from hospes.domain.app_registration import HIDE_APP
 from hospes.domain.errors import DomainError, NotFoundError
+from hospes.services.app_logos import AppLogos
 from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.app_forms import reason_of
@@ -51,12 +52,14 @@ async def new_app_submit(admin: AppsDep) -> Response:
     return admin.redirect(f"/apps/{sp.id}", done="created")
 
 
-def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: object) -> Response:
+def app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: object) -> Response:
     notices = {
         "created": admin._("The application was created."),
         "assigned": admin._("Assigned."),
         "removed": admin._("Assignment removed."),
         "saved": admin._("The properties were saved."),
+        "logo": admin._("The logo was saved."),
+        "logo-removed": admin._("The logo was removed."),
     }
     sp = detail.sp
     properties = {
@@ -73,6 +76,7 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
         "roles": user_roles(detail.roles),
         "provisioning_available": True,
         "properties": properties,
+        "logo": AppLogos(admin.sessions, admin.principal).address(sp.application_id) if sp.application_id else None,
     }
     context.update(extra)
     return admin.render("portal/app.html", status, d=detail, **context)
@@ -80,7 +84,7 @@ def _app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: o
 
 @router.get("/{tenant}/admin/apps/{sp_id}")
 def app_detail(admin: AppsDep, sp_id: str) -> Response:
-    return _app_page(admin, admin.app(sp_id))
+    return app_page(admin, admin.app(sp_id))
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assign")
@@ -93,14 +97,14 @@ async def assign(admin: AppsDep, sp_id: str) -> Response:
     values = {"principal": key, "role": role_id}
     principal_id, error = pick_user_or_group(admin, key)
     if principal_id is None:
-        return _app_page(admin, detail, 400, errors={"principal": error or ""}, values=values)
+        return app_page(admin, detail, 400, errors={"principal": error or ""}, values=values)
     if role_id not in {r["id"] for r in user_roles(detail.roles)}:
-        return _app_page(admin, detail, 400, errors={"role": _("Choose a role.")}, values=values)
+        return app_page(admin, detail, 400, errors={"role": _("Choose a role.")}, values=values)
     try:
         admin.apps.assign(principal_id, detail.sp.id, role_id)
     except DomainError as exc:
         field = "role" if exc.target == "appRoleId" else "principal"
-        return _app_page(admin, detail, 400, errors={field: exc.message}, values=values)
+        return app_page(admin, detail, 400, errors={field: exc.message}, values=values)
     return admin.redirect(f"/apps/{detail.sp.id}", done="assigned")
 
 
@@ -113,7 +117,7 @@ async def unassign(admin: AppsDep, sp_id: str, assignment_id: str) -> Response:
     except NotFoundError:
         return admin.not_found()
     except DomainError as exc:
-        return _app_page(admin, detail, 400, errors={"_form": exc.message})
+        return app_page(admin, detail, 400, errors={"_form": exc.message})
     return admin.redirect(f"/apps/{detail.sp.id}", done="removed")
 
 
@@ -141,7 +145,7 @@ async def save_properties(admin: AppsDep, sp_id: str) -> Response:
     except DomainError as exc:
         shown = {**values, **{k: "on" if v else "" for k, v in flags.items()}}
         errors = {_PROPERTY_FIELDS.get(exc.target or "", "_form"): reason_of(admin, exc)}
-        return _app_page(admin, detail, 400, properties=shown, errors=errors)
+        return app_page(admin, detail, 400, properties=shown, errors=errors)
     return admin.redirect(f"/apps/{detail.sp.id}", done="saved")
 
 
@@ -175,5 +179,5 @@ async def delete(admin: AppsDep, sp_id: str) -> Response:
     except NotFoundError:
         return admin.not_found()
     except DomainError as exc:
-        return _app_page(admin, detail, 400, errors={"_form": reason_of(admin, exc)})
+        return app_page(admin, detail, 400, errors={"_form": reason_of(admin, exc)})
     return admin.redirect("/apps", done="deleted")
