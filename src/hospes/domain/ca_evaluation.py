@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,6 +112,8 @@ class Policy:
     session: Mapping[str, Any] | None
     users: Mapping[str, frozenset[str]] = field(default_factory=dict)
     apps: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    controls: tuple[str, ...] = ()  # grant controls in prompt order (``termsOfUse:<id>``, ``custom:<name>``)
+    session_names: tuple[str, ...] = ()  # the session controls the sign-in log names
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def compile_policy(
     users = conditions.get("users") or {}
     apps = conditions.get("applications") or {}
     return Policy(
+        controls=_controls_of(grant),
+        session_names=_session_names_of(session),
         id=policy_id,
         display_name=display_name,
         state=state,
@@ -213,9 +217,7 @@ def _guests_match(rule: Mapping[str, Any] | None, facts: SignInFacts) -> bool:
 
 def _users_match(policy: Policy, facts: SignInFacts) -> bool:
     sets, users = policy.users, policy.conditions.get("users") or {}
-    user = facts.user_id.lower()
-    groups = {g.lower() for g in facts.groups}
-    roles = {r.lower() for r in facts.roles}
+    user, groups, roles = facts.user_id, facts.groups, facts.roles  # lower-cased by ``evaluate``
     is_external = facts.external_user_type is not None
     if (
         user in sets["excludeUsers"]
@@ -329,11 +331,11 @@ def has_mfa(facts: SignInFacts, since: datetime | None = None) -> bool:
     return any(m.kind in SECOND_FACTORS and (since is None or m.at >= since) for m in facts.methods)
 
 
-def _controls(policy: Policy) -> list[str]:
-    grant = policy.grant or {}
+def _controls_of(grant: Mapping[str, Any] | None) -> tuple[str, ...]:
+    grant = grant or {}
     built_in = grant.get("builtInControls") or []
     ordered = [c for c in ("block", *PROMPT_ORDER) if c in built_in]
-    return (
+    return tuple(
         ordered
         + [TERMS + t for t in grant.get("termsOfUse") or ()]
         + ["custom:" + c for c in grant.get("customAuthenticationFactors") or ()]
@@ -358,7 +360,7 @@ def _askable(control: str) -> bool:
 
 def _grant_outcome(policy: Policy, facts: SignInFacts, mfa_since: datetime | None) -> tuple[str, tuple[str, ...]]:
     """``("ok" | "ask" | "block", controls to ask for)`` for one applying policy."""
-    controls = _controls(policy)
+    controls = policy.controls
     if "block" in controls:
         return "block", ()
     if not controls:
@@ -386,8 +388,8 @@ def _frequency(policy: Policy) -> timedelta | None:
     return timedelta(days=amount) if rule.get("type") == "days" else timedelta(hours=amount)
 
 
-def _session_names(policy: Policy) -> tuple[str, ...]:
-    session = policy.session or {}
+def _session_names_of(session: Mapping[str, Any] | None) -> tuple[str, ...]:
+    session = session or {}
     names = []
     if session.get("signInFrequency") and session["signInFrequency"].get("isEnabled", True):
         names.append("SignInFrequency")
@@ -405,6 +407,12 @@ def evaluate(
 ) -> Decision:
     """The decision for ``facts`` under ``policies`` (every state; disabled ones are reported as notEnabled)."""
     locations = locations or {}
+    facts = replace(
+        facts,
+        user_id=facts.user_id.lower(),
+        groups=frozenset(g.lower() for g in facts.groups),
+        roles=frozenset(r.lower() for r in facts.roles),
+    )
     where = _where(facts, locations)
     applying: list[Policy] = []
     reports: list[tuple[Policy, tuple[str, ...]]] = []
@@ -434,8 +442,7 @@ def evaluate(
 
     results = []
     for policy, missing in reports:
-        grant = tuple(_controls(policy))
-        session = _session_names(policy)
+        grant, session = policy.controls, policy.session_names
         if policy.state == DISABLED:
             results.append(PolicyResult(policy.id, policy.display_name, policy.state, "notEnabled", False))
             continue
