@@ -18,14 +18,15 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.runtime import Runtime
 from hospes.services import sign_in_log
 from hospes.services.oidc.client_auth import ClientProof
 from hospes.services.oidc.grant_rules import UserGrantRequest
-from hospes.storage.tables_sso import SignIn
+from hospes.storage.engine import raw_write
+from hospes.storage.tables_sso import RefreshToken, SignIn
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, register_rp
 from tests.helpers.portal import sign_in
 from tests.helpers.tenants import TenantHandle
@@ -256,3 +257,13 @@ def test_the_event_loop_refresh_never_waits_for_a_writer(
     assert grants.refresh_now(_grant_request(rp, token)) is None  # a reuse to record goes to the thread
     with pytest.raises(Exception, match="already used"):
         grants.refresh(_grant_request(rp, token))
+
+
+def test_a_raw_write_refuses_a_missing_required_value(database: Any) -> None:
+    """The precomputed write plan checks what ``construct_params`` checked: a ``bindparam`` without a value."""
+    spend = update(RefreshToken).where(RefreshToken.token_hash == bindparam("hash"))
+    statement = spend.values(used_at=bindparam("now"))
+    with pytest.raises(KeyError, match="now"), raw_write(database.engine) as write:
+        write.execute(statement, {"hash": "nothing"})
+    with raw_write(database.engine) as write:
+        assert write.execute(statement, {"hash": "nothing", "now": datetime.now(UTC)}) == 0
