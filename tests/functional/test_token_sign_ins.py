@@ -259,10 +259,13 @@ def test_the_event_loop_refresh_never_waits_for_a_writer(
         grants.refresh(_grant_request(rp, token))
 
 
+# Module-level, as raw writes want their statements (compiled once, kept by id).
+_SPEND = update(RefreshToken).where(RefreshToken.token_hash == bindparam("hash")).values(used_at=bindparam("now"))
+
+
 def test_a_raw_write_refuses_a_missing_required_value(database: Any) -> None:
     """The precomputed write plan checks what ``construct_params`` checked: a ``bindparam`` without a value."""
-    spend = update(RefreshToken).where(RefreshToken.token_hash == bindparam("hash"))
-    statement = spend.values(used_at=bindparam("now"))
+    statement = _SPEND
     with pytest.raises(KeyError, match="now"), raw_write(database.engine) as write:
         write.execute(statement, {"hash": "nothing"})
     with raw_write(database.engine) as write:
