@@ -160,10 +160,7 @@ def app_logout_url(
     ctx = _Context(tenant, config)
     view = ctx.view(key)
     try:
-        ctx.apps.update_app(view.app.id, {}, {"web": {"logoutUrl": url or None}})
-        sp = ctx.views.service_principal_of(view.app.id)
-        if sp is not None:
-            ctx.apps.update_sp(sp.id, {"logout_url": url or None})
+        ctx.apps.update_app(view.app.id, {}, {"web": {"logoutUrl": url or None}}, {"logout_url": url or None})
     except DomainError as exc:
         raise fail(_message(exc)) from None
     typer.echo(f"web.logoutUrl: {url}")

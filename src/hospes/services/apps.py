@@ -109,7 +109,14 @@ class AppService(Services):
         op.target("Application", app.id, app.display_name)
         return app
 
-    def update_app(self, key: str, values: dict[str, Any], extras: dict[str, Any] | None = None) -> Application:
+    def update_app(
+        self,
+        key: str,
+        values: dict[str, Any],
+        extras: dict[str, Any] | None = None,
+        sp_values: dict[str, Any] | None = None,
+    ) -> Application:
+        """``sp_values``: set on the app's service principal too, in the same transaction."""
         extras = extras or {}
         with self.write("ApplicationManagement", "Update application") as op:
             app = self.find_app(op.session, key)
@@ -119,8 +126,12 @@ class AppService(Services):
             changes = {**values, **application_changes(extras, values)}
             op.details["modifiedProperties"] = op.record_changes(app, changes, APPLICATION_NAMES)
             self._apply(op, app, changes, extras)
+            sp_changes = {**sp_values, **service_principal_changes(sp_values)} if sp_values else {}
             for sp in op.session.scalars(select(ServicePrincipal).where(ServicePrincipal.application_id == app.id)):
                 sp.display_name = app.display_name
+                op.details["modifiedProperties"] += op.record_changes(sp, sp_changes, SERVICE_PRINCIPAL_NAMES)
+                for attr, value in sp_changes.items():
+                    setattr(sp, attr, value)
             return app
 
     def _apply(self, op: Write, app: Application, values: dict[str, Any], extras: dict[str, Any]) -> None:
