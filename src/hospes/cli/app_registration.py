@@ -105,6 +105,7 @@ def _summary(ctx: _Context, view: AppView) -> dict[str, Any]:
         "publicClient.redirectUris": list(app.public_client_redirect_uris),
         "identifierUris": list(app.identifier_uris),
         "certificates": [f"{c.thumbprint} {c.display_name} (until {c.end_at:%Y-%m-%d})" for c in view.certificates],
+        "info.logoUrl": f"{ctx.settings.public_url.rstrip('/')}{view.logo}" if view.logo else None,
     }
     if sp is not None:
         sso = SsoSettings(ctx.sessions, ctx.actor).view(sp.id)

@@ -1,13 +1,14 @@
 """The ``hospes`` command. Each noun has its own module in this package: ``server`` (serve, db), ``directory``
-(tenant, app, user; ``app_registration`` adds an app's redirect URIs, certificates and single sign-on), ``groups``
-(group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``, ``guest_policy``; ``common``
-holds what they share."""
+(tenant, app, user; ``app_registration`` adds an app's redirect URIs, certificates and single sign-on, ``app_logo``
+its logo), ``groups`` (group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``,
+``guest_policy``; ``common`` holds what they share."""
 
 from __future__ import annotations
 
 import typer
 
-from hospes.cli import (
+from hospes.cli import (  # noqa: F401  (app_logo adds `hospes app logo` to the app group)
+    app_logo,
     app_registration,
     directory,
     expression,

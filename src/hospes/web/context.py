@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
@@ -123,6 +124,7 @@ class Page:
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         csrf = self.csrf  # may queue the pre-session cookie, so before _apply
+        context.setdefault("lang_links", lang_links(self.request))
         response = render_html(
             self.lang, template, status, tenant=self.tenant, base=self.base, user=self.user, csrf=csrf, **context
         )
@@ -133,6 +135,13 @@ class Page:
 
     def redirect(self, url: str) -> Response:
         return self._apply(RedirectResponse(url, status_code=303))
+
+
+def lang_links(request: Request) -> dict[str, str]:
+    """Language switcher links that keep the page's own query (``next=``, a redeem link, a block token), ``lang``
+    replaced."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in i18n.SUPPORTED}
 
 
 def language_hint(request: Request, web: WebState) -> tuple[str | None, bool]:

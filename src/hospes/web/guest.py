@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,7 +16,7 @@ from hospes.domain.errors import InvitationError
 from hospes.domain.invitation import check_email
 from hospes.services.guest_flows import FlowView, origin
 from hospes.web import i18n
-from hospes.web.context import LANGUAGE_COOKIE_SECONDS, Page, WebState, language_hint, web_state
+from hospes.web.context import LANGUAGE_COOKIE_SECONDS, Page, WebState, lang_links, language_hint, web_state
 from hospes.web.exits import PageExit
 from hospes.web.render import CSP, render_html
 from hospes.web.security import new_pre_session, read_form, same_origin
@@ -43,12 +42,6 @@ def allow_form_target(response: Response, url: str) -> Response:
     if _ORIGIN.match(target):
         response.headers["Content-Security-Policy"] = CSP.replace("form-action 'self'", f"form-action 'self' {target}")
     return response
-
-
-def lang_links(request: Request) -> dict[str, str]:
-    """Language switcher links that keep the page's own query (a redeem link or a block token must survive)."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in i18n.SUPPORTED}
 
 
 def mask_email(email: str) -> str:

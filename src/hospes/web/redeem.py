@@ -21,10 +21,10 @@ from hospes.services.guest_flows import FlowView, GuestView, safe_redirect
 from hospes.services.redemption import LinkInfo, RedemptionRefusedError
 from hospes.services.web_sessions import FULL
 from hospes.web.access import blocked_page
-from hospes.web.context import Page, client_address, gettext_for, open_page
+from hospes.web.context import Page, client_address, gettext_for, lang_links, open_page
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
-from hospes.web.guest import allow_form_target, current_flow, entered_address, flow_cookie, lang_links, mask_email
+from hospes.web.guest import allow_form_target, current_flow, entered_address, flow_cookie, mask_email
 from hospes.web.login import checked_form
 from hospes.web.otp_messages import code_error, sent_notice
 from hospes.web.security import safe_next
