@@ -80,3 +80,6 @@ def test_tenant_isolation(tenant: TenantHandle, other_tenant: TenantHandle) -> N
     assert_graph_error(_put(other_tenant, app["id"], png()), 404, "Request_ResourceNotFound")
     # The same public address under the other tenant serves nothing.
     assert tenant.client.get(url.replace(f"/{tenant.id}/", f"/{other_tenant.id}/")).status_code == 404
+    assert tenant.client.get(url).status_code == 200
+    assert tenant.delete(f"/applications/{app['id']}").status_code == 204
+    assert tenant.client.get(url).status_code == 404  # the logo goes with its application

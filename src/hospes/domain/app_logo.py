@@ -1,9 +1,11 @@
 """An application's logo: which images are accepted, read from their bytes (never from what the sender says).
 
-Entra's admin center takes an app logo as a PNG, JPEG or GIF of at most 100 KB, 215 x 215 pixels ("Branding &
-properties" and the enterprise app's "Properties" pane); Graph's ``PUT /applications/{id}/logo`` stores the stream
-given. Hospes holds both to the portal's limits, so a logo set through Graph shows the same as one uploaded by hand.
-SVG is never accepted: served from the deployment's own origin, it could run script.
+Entra's guidance for an enterprise app's logo ("Change the name or logo of an enterprise application") is a PNG,
+JPEG or GIF of 215 x 215 pixels; Graph's ``PUT /applications/{id}/logo`` has been seen to take larger images
+(AzureAD/azure-activedirectory-powershell#20). Hospes holds every surface to one rule, at most 100 KB (its own
+bound: the logo address is public and uncounted) and 215 x 215 pixels, so a logo set through Graph shows the same
+on My Apps as one uploaded in the portal. SVG is never accepted: served from the
+deployment's own origin, it could run script.
 """
 
 from __future__ import annotations
