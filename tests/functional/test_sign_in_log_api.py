@@ -96,6 +96,11 @@ def test_list_filter_page_and_read(tenant: TenantHandle, sessions: sessionmaker[
     assert ids("$filter=conditionalAccessStatus eq 'failure'") == {r["id"] for r in blocked}
     assert len(ids(f"$filter=appId eq '{APP_A}' and status/errorCode eq 0")) == 5
 
+    # Non-interactive sign-ins (the token endpoint's, the app's own) only when the filter asks for them.
+    sign_in_log.record(sessions, SignInEvent(tenant_id=tenant.id, at=T0, protocol="refreshToken", interactive=False))
+    assert len(_all(tenant, "$top=50")) == 10
+    assert len(_all(tenant, "$filter=isInteractive eq false")) >= 1
+
     one = tenant.get(f"/auditLogs/signIns/{blocked[0]['id']}")
     assert one.status_code == 200 and one.json()["id"] == blocked[0]["id"]
     assert one.json()["@odata.context"].endswith("$metadata#auditLogs/signIns/$entity")

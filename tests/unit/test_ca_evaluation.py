@@ -22,6 +22,7 @@ from hospes.domain.ca_evaluation import (
     compile_location,
     compile_policy,
     evaluate,
+    policy_set,
 )
 from hospes.domain.conditional_access import parse_location, parse_policy
 
@@ -484,3 +485,33 @@ def test_doing_mfa_never_makes_things_worse(found: tuple[Policy, ...], sign_in: 
     assert after.blocked == before.blocked
     assert set(after.required) <= set(before.required)
     assert "mfa" not in after.required
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy_sets, sign_ins)
+def test_an_indexed_policy_set_decides_the_same(found: tuple[Policy, ...], sign_in: SignInFacts) -> None:
+    plain, indexed = evaluate(sign_in, found), evaluate(sign_in, policy_set(found))
+    assert (indexed.blocked, indexed.required, indexed.status, indexed.error_code, indexed.sign_in_frequency) == (
+        plain.blocked,
+        plain.required,
+        plain.status,
+        plain.error_code,
+        plain.sign_in_frequency,
+    )
+    assert [(r.policy_id, r.result, r.applies, r.enforced_grant_controls) for r in indexed.results] == [
+        (r.policy_id, r.result, r.applies, r.enforced_grant_controls) for r in plain.results
+    ]
+
+
+def test_the_index_finds_policies_by_user_group_role_and_guest() -> None:
+    found = [
+        policy({"includeUsers": [ANA]}, pid="user"),
+        policy({"includeGroups": [HR]}, pid="group"),
+        policy({"includeRoles": [ADMIN_ROLE]}, pid="role"),
+        policy({"includeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "b2bCollaborationGuest"}}, pid="guest"),
+        policy({"includeUsers": ["All"]}, pid="all"),
+    ]
+    indexed = policy_set(found)
+    assert indexed.candidates(facts(user_id=BEA)) == {4}
+    assert indexed.candidates(facts(groups=frozenset({HR}), roles=frozenset({ADMIN_ROLE}))) == {0, 1, 2, 4}
+    assert indexed.candidates(facts(user_id=BEA, external_user_type="b2bCollaborationGuest")) == {3, 4}

@@ -8,7 +8,7 @@ from typing import Any
 
 from hospes.domain.errors import NotFoundError
 from hospes.domain.schema import SIGN_IN_QUERY
-from hospes.odata.ast import And, Compare, Func, In, Node, Not, Or, Path
+from hospes.odata.ast import And, Compare, Func, In, Node, Not, Or, Path, walk
 from hospes.services.base import Services
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.storage.tables_sso import SignIn
@@ -35,17 +35,30 @@ def flatten(node: Node) -> Node:
     return node  # a lambda: no nested path of the sign-in log is a collection
 
 
+def _names(node: Node | None, name: str) -> bool:
+    if node is None:
+        return False
+    for item in walk(node):
+        paths = [p for p in (getattr(item, "left", None), getattr(item, "right", None), getattr(item, "path", None))]
+        if any(isinstance(p, Path) and p.segments == (name,) for p in paths):
+            return True
+    return False
+
+
 class SignInLogService(Services):
     def page(self, query: ListQuery) -> Page:
         if not query.orderby:
             query.orderby = [("createdDateTime", True)]
+        scope = [SignIn.tenant_id == self.tenant_id]
         if query.filter is not None:
             query.filter = flatten(query.filter)
+        if not _names(query.filter, "isInteractive"):
+            # As Graph's v1.0 list: interactive sign-ins, unless the filter asks about isInteractive (token-endpoint
+            # and service-principal sign-ins are logged as non-interactive).
+            scope.append(SignIn.is_interactive.is_(True))
         with self.read() as session:
             # Graph filters and orders sign-in logs without advanced-query headers.
-            return list_page(
-                session, SIGN_IN_QUERY, SignIn, [SignIn.tenant_id == self.tenant_id], query, allow_advanced=True
-            )
+            return list_page(session, SIGN_IN_QUERY, SignIn, scope, query, allow_advanced=True)
 
     def get(self, sign_in_id: str) -> SignIn:
         with self.read() as session:
