@@ -209,3 +209,32 @@ def test_saml_sign_in_from_my_apps_blocked_or_asked_for_mfa(
     assert tenant.patch(f"{POLICIES}/{block}", json={"grantControls": {"builtInControls": ["mfa"]}}).status_code == 204
     asked = web.get(f"/{tenant.domain}/myapps/signin/{handle.app_id}")
     assert asked.status_code == 303 and "/login/stepup?" in asked.headers["location"]
+
+
+def test_portal_sign_in_logs(web: TestClient, tenant: TenantHandle) -> None:
+    from tests.helpers.portal import sign_in_as_admin
+
+    user = tenant.new_user()
+    policy_id = _policy(tenant, ["block"], {"includeUsers": [user["id"]]}, ["All"])
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 403
+    web.cookies.clear()
+    sign_in_as_admin(web, tenant)
+    listed = web.get(f"/{tenant.domain}/admin/sign-ins")
+    assert listed.status_code == 200 and 'href="/' in listed.text and "Sign-in logs" in listed.text
+    assert user["userPrincipalName"] in listed.text
+    failures = web.get(f"/{tenant.domain}/admin/sign-ins", params={"status": "failure", "user": user["id"]})
+    ids = re.findall(r'/admin/sign-ins/([0-9a-f-]{36})"', failures.text)
+    assert len(ids) == 1
+    assert "53003" in failures.text
+    successes = web.get(f"/{tenant.domain}/admin/sign-ins", params={"status": "success", "user": user["id"]})
+    assert re.findall(r'/admin/sign-ins/([0-9a-f-]{36})"', successes.text) == []
+    detail = web.get(f"/{tenant.domain}/admin/sign-ins/{ids[0]}")
+    assert detail.status_code == 200 and "AADSTS53003" in detail.text
+    assert "block policy" in detail.text and "failure" in detail.text and policy_id not in detail.text
+    assert web.get(f"/{tenant.domain}/admin/sign-ins/nope").status_code == 404
+    assert web.get(f"/{tenant.domain}/admin/sign-ins", params={"from": "yesterday"}).status_code == 400
+    # Only Global Administrators see it.
+    web.cookies.clear()
+    member = tenant.new_user()
+    assert sign_in(web, tenant.domain, member["userPrincipalName"]).status_code == 303
+    assert web.get(f"/{tenant.domain}/admin/sign-ins").status_code in (302, 303, 403)

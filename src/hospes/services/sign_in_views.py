@@ -3,16 +3,21 @@ filters on the user, the app, the date, the status and its error code; one row b
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
 
 from hospes.domain.errors import NotFoundError
 from hospes.domain.schema import SIGN_IN_QUERY
 from hospes.odata.ast import And, Compare, Func, In, Node, Not, Or, Path, walk
 from hospes.services.base import Services
 from hospes.services.listing import ListQuery, Page, list_page
+from hospes.services.user_views import Listing, like_pattern, paged
 from hospes.storage.tables_sso import SignIn
 
+PAGE_SIZE = 50
 _NESTED: dict[tuple[str, ...], tuple[str, ...]] = {("status", "errorCode"): ("errorCode",)}
 
 
@@ -96,3 +101,54 @@ def computed(row: SignIn) -> dict[str, Any]:
         },
         "location": {"city": None, "state": None, "countryOrRegion": None},
     }
+
+
+@dataclass(frozen=True)
+class SignInFilters:
+    """The portal's filters: ``user`` and ``app`` match a name or an id (contains), ``status`` success | failure,
+    ``access`` a conditional-access status, the dates inclusive (UTC days)."""
+
+    user: str = ""
+    app: str = ""
+    status: str = ""
+    access: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+class SignInQueries(Services):
+    """The portal's Sign-in logs screen: numbered pages, newest first, interactive sign-ins."""
+
+    def page(self, f: SignInFilters, page: int = 1) -> Listing:
+        conditions: list[ColumnElement[bool]] = [SignIn.tenant_id == self.tenant_id, SignIn.is_interactive.is_(True)]
+        if f.user:
+            pattern = like_pattern(f.user)
+            conditions.append(
+                or_(
+                    func.lower(SignIn.user_principal_name).like(pattern, escape="\\"),
+                    func.lower(SignIn.user_display_name).like(pattern, escape="\\"),
+                    SignIn.user_id == f.user.lower(),
+                )
+            )
+        if f.app:
+            pattern = like_pattern(f.app)
+            conditions.append(
+                or_(func.lower(SignIn.app_display_name).like(pattern, escape="\\"), SignIn.app_id == f.app.lower())
+            )
+        if f.status == "success":
+            conditions.append(SignIn.error_code == 0)
+        elif f.status == "failure":
+            conditions.append(SignIn.error_code != 0)
+        if f.access:
+            conditions.append(SignIn.conditional_access_status == f.access)
+        if f.date_from:
+            conditions.append(SignIn.created_at >= datetime.combine(f.date_from, time(), UTC))
+        if f.date_to:
+            conditions.append(SignIn.created_at < datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
+        with self.read() as session:
+            stmt = select(SignIn).where(*conditions).order_by(SignIn.created_at.desc(), SignIn.id)
+            count = select(func.count()).select_from(SignIn).where(*conditions)
+            return paged(session, stmt, count, page, PAGE_SIZE)
+
+    def entry(self, sign_in_id: str) -> SignIn:
+        return SignInLogService(self.sessions, self.actor).get(sign_in_id)

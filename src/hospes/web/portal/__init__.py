@@ -19,6 +19,7 @@ from hospes.web.portal import (
     provisioning_mappings,
     provisioning_settings,
     settings,
+    sign_in_logs,
     user_edit,
     user_lists,
     user_roles,
@@ -43,3 +44,4 @@ router.include_router(app_logo.router)
 router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)
+router.include_router(sign_in_logs.router)

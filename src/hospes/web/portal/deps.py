@@ -48,4 +48,5 @@ CollaborationDep = Annotated[AdminPage, Depends(admin_page("collaboration", Acce
 OrganizationDep = Annotated[AdminPage, Depends(admin_page("organization", Access.is_global_admin))]
 ProvisioningLogsDep = Annotated[AdminPage, Depends(admin_page("provlogs", Access.is_global_admin))]
 AuditDep = Annotated[AdminPage, Depends(admin_page("audit", Access.is_global_admin))]
+SignInsDep = Annotated[AdminPage, Depends(admin_page("signins", Access.is_global_admin))]
 OutboxDep = Annotated[AdminPage, Depends(admin_page("outbox", Access.is_global_admin))]
