@@ -302,23 +302,38 @@ def raw_write(engine: Engine, wait: bool = True) -> Iterator[RawWrite]:
     0 for that BEGIN only)."""
     raw = engine.raw_connection()
     try:
-        if engine.dialect.name == "sqlite":
-            cursor = raw.cursor()
-            try:
-                if wait:
-                    cursor.execute("BEGIN IMMEDIATE")
-                else:
-                    _begin_now(cursor)
-            finally:
-                cursor.close()
-        try:
-            yield RawWrite(engine, raw)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
+        with _transaction(RawWrite(engine, raw), wait) as write:
+            yield write
     finally:
         raw.close()
+
+
+@contextmanager
+def raw_write_on(reads: RawReads, wait: bool = True) -> Iterator[RawWrite]:
+    """``raw_write`` on the connection of ``reads``: one pool checkout for a grant's reads and its write (on
+    PostgreSQL the reads' transaction becomes the write's)."""
+    with _transaction(RawWrite(reads.engine, reads.connection), wait) as write:
+        yield write
+
+
+@contextmanager
+def _transaction(write: RawWrite, wait: bool) -> Iterator[RawWrite]:
+    raw = write.connection
+    if write.engine.dialect.name == "sqlite":
+        cursor = raw.cursor()
+        try:
+            if wait:
+                cursor.execute("BEGIN IMMEDIATE")
+            else:
+                _begin_now(cursor)
+        finally:
+            cursor.close()
+    try:
+        yield write
+    except BaseException:
+        raw.rollback()
+        raise
+    raw.commit()
 
 
 def _begin_now(cursor: Any) -> None:

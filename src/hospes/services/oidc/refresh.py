@@ -42,7 +42,7 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
-from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write
+from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write_on
 from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
 from hospes.storage.tables_sso import OAuth2PermissionGrant, RefreshToken
 
@@ -165,42 +165,48 @@ def refresh_grant(
 
 
 def _refresh(self: UserTokenGrants, request: UserGrantRequest, trail: GrantTrail, now_only: bool) -> TokenSet:
+    with raw_reads(self.engine) as reads:  # one pool checkout for the reads and the write
+        return _refresh_on(self, request, trail, now_only, reads)
+
+
+def _refresh_on(
+    self: UserTokenGrants, request: UserGrantRequest, trail: GrantTrail, now_only: bool, reads: RawReads
+) -> TokenSet:
     proof, now = request.proof, request.proof.now
-    with raw_reads(self.engine) as reads:
-        tenant_id = protocol_tenant_id_in(reads, request.tenant_key)
-        trail.tenant_id = tenant_id
-        found = read_relying_party(reads, tenant_id, proof.client_id)
-        if found is None:
-            raise unknown_client(proof.client_id)
-        rp, secrets = found
-        trail.app_display_name = rp.display_name
-        if not rp.account_enabled:
-            raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
-        rows = reads.rows(_TOKEN, {"hash": digest(request.refresh_token)}) if request.refresh_token else []
-        if not rows:
-            raise grant_error(9002313, "Invalid request. The refresh token is malformed or not valid.")
-        token = _Token(*rows[0])
-        if token.tenant_id != tenant_id:
-            raise grant_error(700005, "Provided refresh token is intended to use against other tenant.")
-        if token.client_id != rp.client_id:
-            raise grant_error(70000, "The refresh token was issued to another client.")
-        trail.user_id = token.user_id
-        azpacr = self.clients.authenticate(
-            rp,
-            proof,
-            # A token a confidential client obtained needs that client's credential again, even when the app also
-            # has public-client redirect URIs.
-            public=rp.is_public or bool(token.public_client),
-            audiences=self._endpoints(tenant_id, request.tenant_key),
-            grant="refresh_token",
-            secrets=secrets,
-            reads=reads,
-            quiet=now_only,
-        )
-        user_rows = reads.rows(_USER, {"id": token.user_id})
-        wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
-        graph_sp = graph_principal_of(self, reads, tenant_id)
-        grants = reads.all(_GRANTS, {"tenant_id": tenant_id, "client": rp.sp_id})
+    tenant_id = protocol_tenant_id_in(reads, request.tenant_key)
+    trail.tenant_id = tenant_id
+    found = read_relying_party(reads, tenant_id, proof.client_id)
+    if found is None:
+        raise unknown_client(proof.client_id)
+    rp, secrets = found
+    trail.app_display_name = rp.display_name
+    if not rp.account_enabled:
+        raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
+    rows = reads.rows(_TOKEN, {"hash": digest(request.refresh_token)}) if request.refresh_token else []
+    if not rows:
+        raise grant_error(9002313, "Invalid request. The refresh token is malformed or not valid.")
+    token = _Token(*rows[0])
+    if token.tenant_id != tenant_id:
+        raise grant_error(700005, "Provided refresh token is intended to use against other tenant.")
+    if token.client_id != rp.client_id:
+        raise grant_error(70000, "The refresh token was issued to another client.")
+    trail.user_id = token.user_id
+    azpacr = self.clients.authenticate(
+        rp,
+        proof,
+        # A token a confidential client obtained needs that client's credential again, even when the app also
+        # has public-client redirect URIs.
+        public=rp.is_public or bool(token.public_client),
+        audiences=self._endpoints(tenant_id, request.tenant_key),
+        grant="refresh_token",
+        secrets=secrets,
+        reads=reads,
+        quiet=now_only,
+    )
+    user_rows = reads.rows(_USER, {"id": token.user_id})
+    wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
+    graph_sp = graph_principal_of(self, reads, tenant_id)
+    grants = reads.all(_GRANTS, {"tenant_id": tenant_id, "client": rp.sp_id})
     if token.revoked_at is not None:
         raise grant_error(50173, "The provided grant has been revoked. Sign in again.")
     fixed = token.expires_at - token.created_at <= SPA_REFRESH_LIFETIME
@@ -233,7 +239,7 @@ def _refresh(self: UserTokenGrants, request: UserGrantRequest, trail: GrantTrail
     successor = secrets_token()
     turn = self.writer_turn_now if now_only else self.writer_turn
     reused = grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
-    with turn(), raw_write(self.engine, wait=not now_only) as write:
+    with turn(), raw_write_on(reads, wait=not now_only) as write:
         spent = write.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
         if spent != 1:
             write.execute(_REVOKE, {"family": token.family_id, "now": now})
