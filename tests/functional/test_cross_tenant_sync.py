@@ -272,6 +272,11 @@ def test_the_configuration_app_comes_from_graphs_template(tenant: TenantHandle) 
     assert body["application"]["displayName"] == "Fabrikam" and body["servicePrincipal"]["displayName"] == "Fabrikam"
     assert body["servicePrincipal"]["appId"] == body["application"]["appId"]
     assert [r["value"] for r in body["servicePrincipal"]["appRoles"]] == ["msiam_access"]
+    assert body["servicePrincipal"]["applicationTemplateId"] == CTS_TEMPLATE
+    sync = f"/servicePrincipals/{body['servicePrincipal']['id']}/synchronization"
+    offered = tenant.get(f"{sync}/templates").json()["value"]
+    assert [(t["id"], t["factoryTag"]) for t in offered] == [("Azure2Azure", "Azure2Azure")]
+    assert [t["id"] for t in tenant.get(sync).json()["templates"]] == ["Azure2Azure"]
     unknown = tenant.post(f"/applicationTemplates/{uuid.uuid4()}/instantiate", json={"displayName": "X"})
     assert_graph_error(unknown, 404, "Request_ResourceNotFound")
     for bad in ({}, {"displayName": 3}, {"displayName": "X", "other": 1}, [], {"displayName": " "}):

@@ -52,9 +52,10 @@ def test_fresh_job_secrets_and_lifecycle(tenant: TenantHandle) -> None:
     base = f"/servicePrincipals/{sp_id}/synchronization"
     root = tenant.get(base).json()
     assert root["jobs"] == [] and root["secrets"] == []
-    templates = {t["id"]: t for t in tenant.get(f"{base}/templates").json()["value"]}
-    assert set(templates) == {"scim", "Azure2Azure"}  # SCIM apps and cross-tenant synchronization
-    template = templates["scim"]
+    # A SCIM app offers the SCIM template only (the cross-tenant configuration app offers Azure2Azure).
+    (template,) = tenant.get(f"{base}/templates").json()["value"]
+    assert template["id"] == "scim"
+    assert tenant.get(f"/servicePrincipals/{sp_id}").json()["applicationTemplateId"] is None
     assert template["factoryTag"] == "scim"
     user_mapping = template["schema"]["synchronizationRules"][0]["objectMappings"][0]
     assert user_mapping["sourceObjectName"] == "User"

@@ -252,6 +252,7 @@ SERVICE_PRINCIPAL = Resource(
             ops=EQ_NE,
         ),
         _p("servicePrincipalType", None, default=True),
+        _p("applicationTemplateId", "application_template_id", default=True, ops=EQ_NE),
         _p("tags", "tags", "str_list", default=True, writable=True, ops=ANY_OPS),
         _p("loginUrl", "login_url", default=True, writable=True, max_len=1024),
         _p("logoutUrl", "logout_url", default=True, writable=True, max_len=1024),

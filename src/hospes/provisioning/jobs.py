@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hospes.digits import ascii_int
+from hospes.domain.cross_tenant import CROSS_TENANT_SYNC_TEMPLATE
 from hospes.domain.errors import ConflictError, InvalidInputError
 from hospes.domain.principals import Principal
 from hospes.domain.provisioning import RUNNING_CODES, JobCode
@@ -25,6 +26,14 @@ from hospes.provisioning.ssrf import OutboundBlockedError, OutboundPolicy
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningJob, ProvisioningSecrets
 
 TEMPLATES = ("scim", CROSS_TENANT_TEMPLATE)
+
+
+def offered_templates(application_template_id: str | None) -> tuple[str, ...]:
+    """The synchronization templates an app offers, as Graph lists them: the cross-tenant synchronization
+    configuration (made from its gallery template) offers ``Azure2Azure``, any other app the generic SCIM one."""
+    if application_template_id == CROSS_TENANT_SYNC_TEMPLATE:
+        return (CROSS_TENANT_TEMPLATE,)
+    return ("scim",)
 
 
 @dataclass

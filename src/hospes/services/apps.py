@@ -246,7 +246,9 @@ class AppService(Services):
                 )
             return self.insert_sp(op, app, values)
 
-    def create_enterprise_app(self, display_name: str, role_names: list[str]) -> ServicePrincipal:
+    def create_enterprise_app(
+        self, display_name: str, role_names: list[str], template_id: str | None = None
+    ) -> ServicePrincipal:
         """An application registration, its service principal and its user roles, as one write (the portal's "new
         enterprise application"; the API needs two calls)."""
         name = display_name.strip()
@@ -262,7 +264,9 @@ class AppService(Services):
             roles.append({"id": new_id(), "value": value, "displayName": value, "allowedMemberTypes": ["User"]})
         with self.write("ApplicationManagement", "Add application") as op:
             app = self.insert_app(op, {"display_name": name, "app_roles": roles}, {})
-            return self.insert_sp(op, app)
+            sp = self.insert_sp(op, app)
+            sp.application_template_id = template_id
+            return sp
 
     def insert_sp(self, op: Write, app: Application, values: dict[str, Any] | None = None) -> ServicePrincipal:
         exists = op.session.scalar(

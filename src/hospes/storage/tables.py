@@ -215,6 +215,7 @@ class ServicePrincipal(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     app_id: Mapped[str] = mapped_column(String(36))
+    application_template_id: Mapped[str | None] = mapped_column(String(36))  # made from this gallery template
     # Roles of first-party resources (the built-in Microsoft Graph principal) live here; for a tenant's own
     # apps the roles come from the application row.
     app_roles: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)

@@ -28,7 +28,7 @@ def instantiate(
     name = body.get("displayName")
     if not isinstance(name, str):
         raise InvalidInputError("'displayName' is required.", target="displayName")
-    sp = apps.create_enterprise_app(name, list(template[1]))
+    sp = apps.create_enterprise_app(name, list(template[1]), template_id.lower())
     if sp.application_id is None:
         raise NotFoundError(template_id)  # an enterprise app always has its registration; keeps the types honest
     return {

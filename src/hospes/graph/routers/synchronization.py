@@ -29,7 +29,7 @@ from hospes.graph.deps import (
     SyncWriter,
 )
 from hospes.graph.wire import collection, context_url, entity
-from hospes.provisioning.jobs import TEMPLATES
+from hospes.provisioning.jobs import TEMPLATES, offered_templates
 from hospes.provisioning.service import ProvisioningService
 from hospes.services.apps import AppService
 
@@ -58,15 +58,26 @@ def _sync_path(sp_id: str) -> str:
     return f"servicePrincipals('{sp_id}')/synchronization"
 
 
+_DESCRIPTIONS = {
+    "scim": "Generic SCIM 2.0 app (RFC 7643/7644): users and groups, bearer token or OAuth.",
+    "Azure2Azure": "Cross-tenant synchronization: users of this tenant into a partner tenant as B2B users.",
+}
+
+
+def _offered(apps: AppService, sp_id: str) -> tuple[str, ...]:
+    sp, _ = apps.get_sp(sp_id)  # 404 for another tenant's principal
+    return offered_templates(sp.application_template_id)
+
+
 def _template(apps: AppService, prov: ProvisioningService, sp_id: str, template_id: str) -> dict[str, Any]:
     sp, _ = apps.get_sp(sp_id)  # 404 for another tenant's principal
     return {
         "id": template_id,
         "applicationId": sp.app_id,
         "default": True,
-        "description": "Generic SCIM 2.0 app (RFC 7643/7644): users and groups, bearer token or OAuth.",
+        "description": _DESCRIPTIONS.get(template_id, ""),
         "discoverable": True,
-        "factoryTag": "scim",
+        "factoryTag": template_id,
         "metadata": [{"key": "supportsProvisionOnDemand", "value": "true"}],
         "schema": prov.template(template_id),
     }
@@ -87,7 +98,7 @@ def get_synchronization(
         "jobs": jobs,
         # Which secrets are set; their values are write-only.
         "secrets": [{"key": key, "value": None} for key in keys],
-        "templates": [_template(apps, prov, sp_id, t) for t in TEMPLATES],
+        "templates": [_template(apps, prov, sp_id, t) for t in _offered(apps, sp_id)],
     }
 
 
@@ -128,7 +139,7 @@ def put_secrets(sp_id: str, body: BodyDep, principal: SyncWriter, prov: Provisio
 
 @router.get("/servicePrincipals/{sp_id}/synchronization/templates")
 def list_templates(sp_id: str, state: RuntimeDep, apps: SyncAppsReader, prov: Provisioning) -> dict[str, Any]:
-    templates = (_template(apps, prov, sp_id, t) for t in TEMPLATES)
+    templates = (_template(apps, prov, sp_id, t) for t in _offered(apps, sp_id))
     return collection(state, f"{_sync_path(sp_id)}/templates", templates)
 
 
