@@ -100,3 +100,36 @@ def test_the_guest_mfa_setting_is_a_policy(tenant: TenantHandle, sessions: sessi
     # Enabling the policy through Graph turns the setting on.
     assert tenant.patch(url, json={"state": "enabled"}).status_code == 204
     assert service.get().require_guest_mfa is True
+
+
+def test_mfa_at_a_trusted_partner_satisfies_the_policy(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    from tests.functional.test_redemption_home import _home_round_trip
+    from tests.helpers.portal import enrol_totp, sign_in
+    from tests.helpers.redemption import path_of
+
+    partner = tenant.post(
+        "/policies/crossTenantAccessPolicy/partners",
+        json={"tenantId": other_tenant.id, "inboundTrust": {"isMfaAccepted": True}},
+    )
+    assert partner.status_code == 201, partner.text
+    _policy(tenant, {"includeUsers": ["GuestsOrExternalUsers"]}, ["mfa"])
+    alice = other_tenant.new_user("alice")
+    assert sign_in(web, other_tenant.domain, alice["userPrincipalName"]).status_code == 303
+    totp, _codes = enrol_totp(web, other_tenant.domain)
+    invitation = invite(tenant, alice["userPrincipalName"])
+    assert open_link(web, invitation["inviteRedeemUrl"]).status_code == 303
+    back = _home_round_trip(web, tenant, alice["userPrincipalName"], totp)
+    returned = web.get(path_of(back.headers["location"]))
+    went = web.get(returned.headers["location"])
+    assert went.headers["location"].endswith("/redeem/consent")  # MFA done at the trusted partner counts
+    # Once the partner is no longer trusted for MFA, the guest is asked here.
+    assert (
+        tenant.patch(
+            f"/policies/crossTenantAccessPolicy/partners/{other_tenant.id}",
+            json={"inboundTrust": {"isMfaAccepted": False}},
+        ).status_code
+        == 204
+    )
+    assert web.get(f"/{tenant.id}/redeem/continue").headers["location"].endswith("/redeem/mfa")

@@ -25,6 +25,7 @@ from hospes.services.oidc.authorize import RedirectError
 from hospes.services.oidc.claims import transitive_groups
 from hospes.storage.tables import User
 from hospes.storage.tables_access import ConditionalAccessPolicy, NamedLocation
+from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
 
 
 def load_rules(session: Session, tenant_id: str) -> tuple[list[ca.Policy], dict[str, ca.Location]]:
@@ -163,3 +164,19 @@ def authorize_access(session: Session, request: AccessRequest, *, silent: bool) 
         message = "Conditional access requires an interactive sign-in (multifactor authentication)."
         raise AccessRefusedError("interaction_required", decision.error_code, message, decision)
     return decision
+
+
+def home_mfa_trusted(session: Session, tenant_id: str, home_tenant_id: str | None, *, setting: bool) -> bool:
+    """Whether MFA a guest did at their home tenant counts here: the tenant's "trust the home tenant's MFA"
+    setting (``setting``), or the cross-tenant access settings' inbound trust (``isMfaAccepted``) of the guest's
+    home tenant as a partner, else of the default configuration."""
+    if setting:
+        return True
+    if home_tenant_id is None:
+        return False
+    partner = session.get(CrossTenantPartner, (tenant_id, home_tenant_id))
+    trust = (partner.settings or {}).get("inboundTrust") if partner is not None else None
+    if trust is None:
+        policy = session.get(CrossTenantPolicy, tenant_id)
+        trust = ((policy.default_config if policy is not None else None) or {}).get("inboundTrust")
+    return bool((trust or {}).get("isMfaAccepted"))

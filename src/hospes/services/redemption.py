@@ -23,7 +23,7 @@ from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, InvitationError
 from hospes.domain.principals import Principal
-from hospes.services.access_decision import AccessRequest, decide
+from hospes.services.access_decision import AccessRequest, decide, home_mfa_trusted
 from hospes.services.b2b_policy import check_domain
 from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
@@ -284,9 +284,12 @@ class RedemptionService:
         if flow.data.get("mfa"):
             methods.append("otp")
         home_mfa = flow.verified_method == "home" and bool(MFA_METHODS & set(flow.amr))
-        if home_mfa and self.policy(flow.tenant_id).trust_home_mfa:
-            methods.append("mfa")
+        setting = self.policy(flow.tenant_id).trust_home_mfa
+        home = self.home.home_tenant(flow.email, flow.tenant_id) if home_mfa and not setting else None
         with self.sessions() as session:
+            trusted = home_mfa and home_mfa_trusted(session, flow.tenant_id, home.id if home else None, setting=setting)
+            if trusted:
+                methods.append("mfa")
             return decide(session, AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address))
 
     def next_step(self, flow: FlowView, address: str | None = None) -> Step:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.ca_evaluation import Decision as AccessDecision
 from hospes.domain.ids import new_id
 from hospes.services import sign_in_log
-from hospes.services.access_decision import AccessRequest, authorize_access, log_details
+from hospes.services.access_decision import AccessRequest, authorize_access, home_mfa_trusted, log_details
 from hospes.services.guest_policy import load_guest_policy
 from hospes.services.oidc.authorize import (
     CODE_LIFETIME,
@@ -355,11 +355,12 @@ class Authorizer:
             if guest is None:
                 return None
             policy = load_guest_policy(session, tenant_id)
-        if policy.require_guest_mfa and not (policy.trust_home_mfa and MFA_METHODS & set(home.amr)):
+            trusted = home_mfa_trusted(session, tenant_id, home_user.tenant_id, setting=policy.trust_home_mfa)
+        if policy.require_guest_mfa and not (trusted and MFA_METHODS & set(home.amr)):
             return None
         # The home tenant's second factor counts here only when this tenant trusts it (conditional access reads
         # the methods); otherwise the guest is asked for one here.
-        amr = home.amr if policy.trust_home_mfa else tuple(m for m in home.amr if m not in MFA_METHODS)
+        amr = home.amr if trusted else tuple(m for m in home.amr if m not in MFA_METHODS)
         return SignedIn(guest, home.sid, home.auth_time, amr)
 
     # --- who is typing an address --------------------------------------------------------------------------------
