@@ -66,6 +66,9 @@ def test_a_blocked_guest_sees_the_reason(
     assert blocked.status_code == 403
     assert "AADSTS53003" in blocked.text and "conditional access policy" in blocked.text
     assert web.get(f"/{tenant.id}/myapps").status_code == 303  # not signed in
+    logged = tenant.get("/auditLogs/signIns?$filter=status/errorCode eq 53003").json()["value"]
+    assert [(r["userType"], r["conditionalAccessStatus"]) for r in logged] == [("Guest", "failure")]
+    assert logged[0]["appliedConditionalAccessPolicies"][0]["result"] == "failure"
 
 
 def test_report_only_lets_the_guest_in(web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:

@@ -18,12 +18,20 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
-from hospes.domain.ca_evaluation import Decision
+from hospes.domain.ca_evaluation import BLOCKED, Decision
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, InvitationError
 from hospes.domain.principals import Principal
-from hospes.services.access_decision import AccessRequest, decide, home_mfa_trusted
+from hospes.services import sign_in_log
+from hospes.services.access_decision import (
+    AccessRequest,
+    blocked_message,
+    decide,
+    home_mfa_trusted,
+    home_tenant_of,
+    log_details,
+)
 from hospes.services.b2b_policy import check_domain
 from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
@@ -291,6 +299,29 @@ class RedemptionService:
             if trusted:
                 methods.append("mfa")
             return decide(session, AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address))
+
+    def log_blocked(self, flow: FlowView, address: str | None, user_agent: str | None) -> None:
+        """The sign-in log row of a guest that conditional access refused (``next_step`` said "blocked")."""
+        user = self._user(flow.user_id)
+        if user is None or flow.tenant_id is None:
+            return
+        decision = self.access(flow, user, address)
+        event = sign_in_log.SignInEvent(
+            tenant_id=flow.tenant_id,
+            at=utcnow(),
+            protocol="web",
+            app_display_name="Hospes",
+            resource_display_name="Hospes",
+            user=user,
+            home_tenant_id=home_tenant_of(user),
+            ip_address=address,
+            user_agent=user_agent,
+            error_code=decision.error_code or BLOCKED,
+            failure_reason=blocked_message(decision),
+            conditional_access_status=decision.status,
+            details={"amr": flow.amr, **log_details(decision)},
+        )
+        sign_in_log.record(self.sessions, event)
 
     def next_step(self, flow: FlowView, address: str | None = None) -> Step:
         if flow.verified_method is None:

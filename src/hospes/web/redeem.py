@@ -171,6 +171,8 @@ def continue_flow(page: PageDep, flow: FlowDep) -> Response:
     if step == "finish":
         return _finish(page, flow)
     if step == "blocked":
+        address = client_address(page.request)
+        page.web.redemption.log_blocked(flow, address, page.request.headers.get("user-agent"))
         page.set_cookie(flow_cookie(page.web), None)
         return blocked_page(page)
     return page.redirect(f"{page.base}/redeem/{step}")
