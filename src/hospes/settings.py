@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     )
     housekeeping_interval_seconds: float = Field(300.0, gt=0, description="Interval of purge/prune jobs.")
 
-    # The HTTP server of 'hospes serve' (uvicorn; hospes.asgi.HttpProtocol).
+    # The HTTP server of 'hospes serve' (uvicorn; hospes.asgi.protocols.HttpProtocol).
     http_header_timeout_seconds: float = Field(
         10.0,
         gt=0,

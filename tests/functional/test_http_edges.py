@@ -18,7 +18,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 from uvicorn.importer import import_from_string
 
-from hospes.asgi import H11HttpProtocol, HttpToolsHttpProtocol, create_app
+from hospes.asgi import create_app
+from hospes.asgi.protocols import H11HttpProtocol, HttpToolsHttpProtocol
 from hospes.settings import Settings
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.tenants import TenantHandle
@@ -187,6 +188,6 @@ def test_keep_alive_requests_each_get_the_deadline(server_port: int) -> None:
 
 
 def test_hospes_serve_names_the_protocol_by_import_string() -> None:
-    """``hospes serve`` passes ``http="hospes.asgi:HttpProtocol"``: a string, so each ``--workers`` process imports
-    it (and the CLI needs no import of the composition root)."""
-    assert import_from_string("hospes.asgi:HttpProtocol") is HttpToolsHttpProtocol
+    """``hospes serve`` passes ``http="hospes.asgi.protocols:HttpProtocol"``: a string, so each ``--workers`` process
+    imports it (and the CLI needs no import of the composition root)."""
+    assert import_from_string("hospes.asgi.protocols:HttpProtocol") is HttpToolsHttpProtocol

@@ -81,7 +81,7 @@ def serve(
         access_log=False,
         # uvicorn has no header-read deadline of its own: HttpProtocol closes connections that send their request
         # head too slowly (HOSPES_HTTP_HEADER_TIMEOUT_SECONDS) or too large.
-        http="hospes.asgi:HttpProtocol",
+        http="hospes.asgi.protocols:HttpProtocol",
         timeout_keep_alive=settings.http_keep_alive_seconds,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
         ssl_certfile=tls[0] if tls else None,

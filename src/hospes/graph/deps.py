@@ -38,8 +38,9 @@ from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
 from hospes.services.app_credentials import AppCredentialService
 from hospes.services.app_logos import AppLogos
+from hospes.services.app_state import is_app_active
 from hospes.services.app_views import AppViews
-from hospes.services.apps import AppService, is_app_active
+from hospes.services.apps import AppService
 from hospes.services.b2b_policy import PolicyService
 from hospes.services.conditional_access import ConditionalAccessService
 from hospes.services.cross_tenant_policy import CrossTenantPolicyService

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hospes.auth.crypto import shown_secret
@@ -29,7 +29,7 @@ from hospes.domain.app_registration import (
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
-from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID, Principal
+from hospes.domain.principals import APPLICATION_PERMISSIONS, DEFAULT_ACCESS_ROLE_ID
 from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
 from hospes.services.app_credentials import replace_app_certificates, require_signing_certificate
@@ -37,7 +37,7 @@ from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.engine import RawReads, read_one
+from hospes.storage.engine import RawReads
 
 # ``X as X``: the rows this service returns, exported for the annotations of its callers above the storage layer.
 from hospes.storage.tables import Application as Application
@@ -490,15 +490,3 @@ def read_granted_permissions(reads: RawReads, tenant_id: str, client_sp_id: str)
     """``granted_permissions`` as one raw read: what every client-credentials grant asks."""
     rows = reads.all(_GRANTED, {"tenant_id": tenant_id, "principal_id": client_sp_id})
     return sorted(_PERMISSION_BY_ROLE_ID[r] for (r,) in rows if r in _PERMISSION_BY_ROLE_ID)
-
-
-_APP_STATE = select(ServicePrincipal.tenant_id, ServicePrincipal.account_enabled).where(
-    ServicePrincipal.id == bindparam("id")
-)
-
-
-def is_app_active(engine: Engine, principal: Principal) -> bool:
-    """A token outlives nothing it was issued for: a deleted or disabled service principal stops at once. Every
-    app-token request asks, so this is one indexed row read on a pooled connection, not a session (``read_one``)."""
-    row = read_one(engine, _APP_STATE, {"id": principal.id})
-    return row is not None and row[0] == principal.tenant_id and bool(row[1])

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -14,15 +11,20 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.datastructures import MutableHeaders
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.config import Config as UvicornConfig
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hospes.asgi.middleware import (
+    HeadAsGetMiddleware,
+    NormalizePathMiddleware,
+    RefuseNulMiddleware,
+    RequestIdMiddleware,
+    StrictTransportMiddleware,
+    is_graph,
+)
+from hospes.asgi.protocols import HEAD_TIMEOUT_STATE
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
@@ -61,121 +63,6 @@ from hospes.web import mount as mount_web
 from hospes.workers import build_workers
 
 log = logging.getLogger("hospes")
-_SLASHES = re.compile(r"//+")
-
-
-class NormalizePathMiddleware:
-    """Collapse repeated slashes: the Graph SDK's default base URL ends in '/', giving '/v1.0//users'."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "//" in scope["path"]:
-            scope = dict(scope)
-            scope["path"] = _SLASHES.sub("/", scope["path"])
-            scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, receive, send)
-
-
-class RequestIdMiddleware:
-    """``request-id`` on every response (and ``client-request-id`` echoed), as Graph does. Plain ASGI rather than
-    ``@app.middleware("http")``, whose BaseHTTPMiddleware costs a task and memory streams per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = str(uuid.uuid4())
-        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
-        client = next((v.decode("latin-1")[:64] for k, v in scope["headers"] if k == b"client-request-id"), None)
-
-        async def send_with_ids(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["request-id"] = request_id
-                if client is not None:
-                    headers["client-request-id"] = client
-            await send(message)
-
-        await self.app(scope, receive, send_with_ids)
-
-
-class RefuseNulMiddleware:
-    """Refuses a request whose path or query holds a NUL character, before any route reads it: no id, tenant,
-    filter, token or search term holds one, and PostgreSQL text cannot (a database error there, and only there).
-    The Graph surface answers in its envelope; every other address with a plain 400."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _has_nul(scope):
-            message = "The request URL contains a NUL character."
-            request = Request(scope)
-            if _is_graph(request):
-                response: Response = error_response(400, "Request_BadRequest", message, request)
-            else:
-                response = PlainTextResponse(message, 400)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-class StrictTransportMiddleware:
-    """``Strict-Transport-Security`` on every answer when the public URL is https (TLS served by Hospes or by a
-    proxy in front): a browser that once reached the server over HTTPS never tries plain HTTP for a year, so a
-    network attacker cannot strip TLS from a later sign-in. No ``includeSubDomains``: the deployment's name says
-    nothing about its neighbours."""
-
-    HEADER = (b"strict-transport-security", b"max-age=31536000")
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_hsts(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), self.HEADER]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_hsts)
-
-
-def _has_nul(scope: Scope) -> bool:
-    query: bytes = scope.get("query_string", b"")
-    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
-
-
-class HeadAsGetMiddleware:
-    """HEAD is answered as GET without the body (RFC 9110 section 9.3.2): same status and headers, Content-Length
-    included. FastAPI routes declare GET only, which made every HEAD a 405."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_headers_only(message: Message) -> None:
-            if message["type"] in ("http.response.body", "http.response.pathsend"):
-                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
-            await send(message)
-
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
-
-
-def _is_graph(request: Request) -> bool:
-    return request.url.path.startswith("/v1.0")
 
 
 _PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -335,7 +222,7 @@ def create_app(
             segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
             return error_response(
                 404,
-                "Request_ResourceNotFound" if _is_graph(request) else "NotFound",
+                "Request_ResourceNotFound" if is_graph(request) else "NotFound",
                 f"Resource not found for the segment '{segment}'.",
                 request,
             )
@@ -418,87 +305,3 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-# --- the HTTP server --------------------------------------------------------------------------------------------
-# uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but has no deadline for reading a request's
-# head: its timer runs only between requests, so a client that sends the request line and headers a byte at a time
-# (or nothing at all) holds a connection and its buffers for as long as it likes. ``HttpProtocol`` adds that
-# deadline and a size cap to uvicorn's own protocol. The uvicorn options of ``hospes serve`` (one process or
-# ``--workers N``):
-#   http="hospes.asgi:HttpProtocol", timeout_keep_alive=settings.http_keep_alive_seconds,
-#   h11_max_incomplete_event_size=settings.http_max_header_bytes
-# The deadline (HOSPES_HTTP_HEADER_TIMEOUT_SECONDS) reaches the protocol through the app's lifespan state, so each
-# worker process uses its own settings and uvicorn needs no option for it.
-
-HEAD_TIMEOUT_STATE = "hospes.http_header_timeout_seconds"
-DEFAULT_HEAD_TIMEOUT: float = Settings.model_fields["http_header_timeout_seconds"].default  # before the lifespan
-DEFAULT_MAX_HEAD_BYTES = 16 * 1024  # h11's, so both parsers cap alike when uvicorn is given no size
-
-
-class _HeadDeadline(asyncio.Protocol):
-    """Mixed into a uvicorn HTTP protocol: a request head (request line and headers) must be complete within the
-    deadline, counted from the connection opening or from the first byte after a response (the idle time between
-    requests is uvicorn's keep-alive timeout), and within uvicorn's ``h11_max_incomplete_event_size`` bytes, which
-    this applies to either parser; otherwise the connection is closed. Request bodies have no deadline here."""
-
-    # Set by the uvicorn protocol this is mixed into.
-    config: UvicornConfig
-    app_state: dict[str, Any]
-    transport: asyncio.Transport
-    loop: asyncio.AbstractEventLoop
-    cycle: Any  # the current request's RequestResponseCycle, None before the first
-
-    _head_timer: asyncio.TimerHandle | None = None
-    _head_bytes = 0
-
-    def _waiting_for_head(self) -> bool:
-        return self.cycle is None or bool(self.cycle.response_complete)
-
-    def _arm_head_timer(self) -> None:
-        timeout = float(self.app_state.get(HEAD_TIMEOUT_STATE, DEFAULT_HEAD_TIMEOUT))
-        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._waiting_for_head() and not self.transport.is_closing():
-            self.transport.close()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._arm_head_timer()
-
-    def data_received(self, data: bytes) -> None:
-        waiting = self._waiting_for_head()
-        if waiting:
-            self._head_bytes += len(data)
-            if self._head_timer is None:
-                self._arm_head_timer()
-        super().data_received(data)
-        if not waiting or self.transport.is_closing():
-            return
-        if not self._waiting_for_head():
-            self._disarm_head_timer()
-            self._head_bytes = 0
-        elif self._head_bytes > (self.config.h11_max_incomplete_event_size or DEFAULT_MAX_HEAD_BYTES):
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
-
-
-class H11HttpProtocol(_HeadDeadline, H11Protocol):
-    """uvicorn's pure-Python HTTP/1.1 protocol with the request-head deadline."""
-
-
-class HttpToolsHttpProtocol(_HeadDeadline, HttpToolsProtocol):
-    """uvicorn's httptools (llhttp) protocol with the request-head deadline."""
-
-
-HttpProtocol = HttpToolsHttpProtocol  # what uvicorn's "auto" picks when httptools is installed (uvicorn[standard])
