@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ids import new_id
@@ -121,11 +121,16 @@ def add(session: Session, event: SignInEvent) -> str:
 _INSERT = insert(SignIn)
 
 
+_LAST_SIGN_IN = update(User).where(User.id == bindparam("uid")).values(last_sign_in_at=bindparam("at"))
+
+
 def add_raw(write: RawWrite, event: SignInEvent) -> str:
-    """``add`` in a raw write transaction (the refresh grant's): the row only, so for non-interactive events."""
-    assert not event.interactive, "an interactive sign-in also updates the user's last sign-in: use add"
+    """``add`` in a raw write transaction (the grants' and the authorization endpoint's)."""
     values = row_values(event)
     write.execute(_INSERT, values)
+    user = event.user
+    if user is not None and event.error_code == 0 and event.interactive:
+        write.execute(_LAST_SIGN_IN, {"uid": user.id, "at": event.at})
     return str(values["id"])
 
 

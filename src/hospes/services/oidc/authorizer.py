@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import Engine, bindparam, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ca_evaluation import Decision as AccessDecision
@@ -32,6 +32,7 @@ from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import grant_for_user, has_admin_consent, missing_consent
 from hospes.services.oidc.hints import subject_of_hint
 from hospes.services.redemption import MFA_METHODS
+from hospes.storage.engine import raw_write
 from hospes.storage.tables import Domain, Tenant, User
 from hospes.storage.tables_sso import AuthorizationCode, SsoParticipant
 
@@ -86,9 +87,19 @@ class AddressInfo:
     idp: str  # for the "not in this tenant" message: the address's home issuer, or its domain
 
 
+_CODE_INSERT = insert(AuthorizationCode)
+_PARTICIPANT = select(SsoParticipant.sid).where(
+    SsoParticipant.sid == bindparam("sid"),
+    SsoParticipant.app_id == bindparam("app_id"),
+    SsoParticipant.protocol == bindparam("protocol"),
+)
+_PARTICIPANT_INSERT = insert(SsoParticipant)
+
+
 class Authorizer:
     def __init__(self, sessions: sessionmaker[Session], tokens: OidcTokens) -> None:
         self.sessions, self.tokens = sessions, tokens
+        self.engine: Engine = sessions.kw["bind"]
 
     # --- steps 1-5 ---------------------------------------------------------------------------------------------
 
@@ -258,38 +269,44 @@ class Authorizer:
     ) -> str:
         code = new_code()
         user = signed_in.user
-        with self.sessions.begin() as session:
-            session.add(
-                AuthorizationCode(
-                    code_hash=hashlib.sha256(code.encode()).hexdigest(),
-                    tenant_id=request.tenant_id,
-                    client_id=rp.client_id,
-                    user_id=user.id,
-                    sid=signed_in.sid,
-                    redirect_uri=request.redirect_uri,
-                    scope=request.scope,
-                    nonce=request.nonce,
-                    code_challenge=request.code_challenge,
-                    auth_time=signed_in.auth_time,
-                    amr=list(signed_in.amr),
-                    family_id=new_id(),
-                    created_at=now,
-                    expires_at=now + CODE_LIFETIME,
-                )
+        # One raw write (compiled statements, no ORM unit of work): the code, the session's participation, the
+        # sign-in row and the user's last sign-in.
+        with raw_write(self.engine) as write:
+            write.execute(
+                _CODE_INSERT,
+                {
+                    "code_hash": hashlib.sha256(code.encode()).hexdigest(),
+                    "tenant_id": request.tenant_id,
+                    "client_id": rp.client_id,
+                    "user_id": user.id,
+                    "sid": signed_in.sid,
+                    "redirect_uri": request.redirect_uri,
+                    "scope": request.scope,
+                    "nonce": request.nonce,
+                    "code_challenge": request.code_challenge,
+                    "auth_time": signed_in.auth_time,
+                    "amr": list(signed_in.amr),
+                    "family_id": new_id(),
+                    "created_at": now,
+                    "expires_at": now + CODE_LIFETIME,
+                    "used_at": None,
+                },
             )
-            key = (signed_in.sid, rp.client_id, "oidc")
-            if session.get(SsoParticipant, key) is None:
-                session.add(
-                    SsoParticipant(
-                        sid=signed_in.sid,
-                        app_id=rp.client_id,
-                        protocol="oidc",
-                        tenant_id=request.tenant_id,
-                        user_id=user.id,
-                        created_at=now,
-                    )
+            key = {"sid": signed_in.sid, "app_id": rp.client_id, "protocol": "oidc"}
+            if write.one(_PARTICIPANT, key) is None:
+                write.execute(
+                    _PARTICIPANT_INSERT,
+                    {
+                        **key,
+                        "tenant_id": request.tenant_id,
+                        "user_id": user.id,
+                        "name_id": None,
+                        "name_id_format": None,
+                        "session_index": None,
+                        "created_at": now,
+                    },
                 )
-            sign_in_log.add(session, self._event(rp, request, user, now, caller, access=access))
+            sign_in_log.add_raw(write, self._event(rp, request, user, now, caller, access=access))
         return code
 
     def consent(self, request: AuthorizationRequest, signed_in: SignedIn, now: datetime) -> AuthorizationRequest:
