@@ -17,13 +17,14 @@ import base64
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services import sign_in_log
-from hospes.services.oauth import OAuthError, protocol_tenant_id
+from hospes.services.oauth import OAuthError, protocol_tenant_id_in
 from hospes.services.oidc.claims import (
     Issuance,
     OidcTokens,
@@ -36,7 +37,7 @@ from hospes.services.oidc.claims import (
     transitive_groups,
 )
 from hospes.services.oidc.client_auth import PUBLIC, ClientAuthenticator, ClientProof
-from hospes.services.oidc.clients import RelyingParty, load_relying_party
+from hospes.services.oidc.clients import RelyingParty, read_relying_party
 from hospes.services.oidc.consent import consented
 from hospes.services.oidc.grant_rules import (
     REFRESH_LIFETIME,
@@ -44,7 +45,7 @@ from hospes.services.oidc.grant_rules import (
     GrantTrail,
     TokenSet,
     UserGrantRequest,
-    active_user,
+    active,
     check_verifier,
     digest,
     grant_error,
@@ -53,11 +54,60 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
-from hospes.services.oidc.refresh import REFRESH_DETAILS, refresh_grant
+from hospes.services.oidc.refresh import (
+    INSERT_REFRESH,
+    REFRESH_DETAILS,
+    REVOKE_FAMILY,
+    USER_ROW,
+    RawPerson,
+    graph_principal_of,
+    refresh_grant,
+)
 from hospes.services.oidc.scopes import RequestedScopes
-from hospes.storage.engine import WouldWaitError
+from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write_on
 from hospes.storage.tables import Application, ServicePrincipal, User
-from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
+from hospes.storage.tables_sso import AuthorizationCode
+
+# The code redemption's raw read and write.
+_CODE = select(
+    AuthorizationCode.code_hash,
+    AuthorizationCode.tenant_id,
+    AuthorizationCode.client_id,
+    AuthorizationCode.user_id,
+    AuthorizationCode.sid,
+    AuthorizationCode.redirect_uri,
+    AuthorizationCode.scope,
+    AuthorizationCode.nonce,
+    AuthorizationCode.code_challenge,
+    AuthorizationCode.auth_time,
+    AuthorizationCode.amr,
+    AuthorizationCode.family_id,
+    AuthorizationCode.expires_at,
+    AuthorizationCode.used_at,
+).where(AuthorizationCode.code_hash == bindparam("hash"))
+_SPEND_CODE = (
+    update(AuthorizationCode)
+    .where(AuthorizationCode.code_hash == bindparam("hash"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
+@dataclass(frozen=True)
+class _Code:
+    code_hash: str
+    tenant_id: str
+    client_id: str
+    user_id: str
+    sid: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    auth_time: datetime
+    amr: list[str]
+    family_id: str
+    expires_at: datetime
+    used_at: datetime | None
 
 
 class UserTokenGrants:
@@ -81,14 +131,6 @@ class UserTokenGrants:
         base = self.tokens.issuer.public_url
         return {f"{base}/{tenant_id}/oauth2/v2.0/token", f"{base}/{tenant_key}/oauth2/v2.0/token"}
 
-    def _client(self, session: Session, tenant_id: str, client_id: str) -> RelyingParty:
-        rp = load_relying_party(session, tenant_id, client_id)
-        if rp is None:
-            raise unknown_client(client_id)
-        if not rp.account_enabled:
-            raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
-        return rp
-
     # --- authorization_code ----------------------------------------------------------------------------------------
 
     def authorization_code(self, request: UserGrantRequest) -> TokenSet:
@@ -100,14 +142,25 @@ class UserTokenGrants:
             raise
 
     def _authorization_code(self, request: UserGrantRequest, trail: GrantTrail) -> TokenSet:
+        with raw_reads(self.engine) as reads:  # one pool checkout for the reads and the write
+            return self._redeem(request, trail, reads)
+
+    def _redeem(self, request: UserGrantRequest, trail: GrantTrail, reads: RawReads) -> TokenSet:
+        """The code's redemption: raw reads and one raw write (spend the code, insert the refresh token and the
+        sign-in row), as the refresh grant does; a session only for the claims the tokens carry."""
         proof, now = request.proof, request.proof.now
-        tenant_id = trail.tenant_id = protocol_tenant_id(self.sessions, request.tenant_key)
-        with self.sessions() as session:
-            rp = self._client(session, tenant_id, proof.client_id)
-            trail.app_display_name = rp.display_name
-            row = session.get(AuthorizationCode, digest(request.code)) if request.code else None
-        if row is None:
+        tenant_id = trail.tenant_id = protocol_tenant_id_in(reads, request.tenant_key)
+        found = read_relying_party(reads, tenant_id, proof.client_id)
+        if found is None:
+            raise unknown_client(proof.client_id)
+        rp, secrets = found
+        if not rp.account_enabled:
+            raise OAuthError("unauthorized_client", f"Application '{rp.client_id}' is disabled.", code=7000112)
+        trail.app_display_name = rp.display_name
+        rows = reads.rows(_CODE, {"hash": digest(request.code)}) if request.code else []
+        if not rows:
             raise grant_error(70000, "The provided authorization code is not valid.")
+        row = _Code(*rows[0])
         if row.tenant_id != tenant_id:
             raise grant_error(700005, "Provided authorization code is intended to use against other tenant.")
         if row.client_id != rp.client_id:
@@ -121,6 +174,8 @@ class UserTokenGrants:
             public=public or rp.is_public,
             audiences=self._endpoints(tenant_id, request.tenant_key),
             grant="authorization_code",
+            secrets=secrets,
+            reads=reads,
         )
         if row.used_at is not None:  # after authentication: a leaked code alone must not revoke anything
             with self.sessions.begin() as session:
@@ -133,45 +188,57 @@ class UserTokenGrants:
             raise grant_error(70008, "The provided authorization code has expired.")
         check_verifier(row.code_challenge, request.code_verifier)
         spa = rp.platform_of(row.redirect_uri) == "spa"
-        with self.sessions.begin() as session:
-            spent = session.execute(
-                update(AuthorizationCode)
-                .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
-                revoke_family(session, row.family_id, now)
-                self.record_failure(session, trail, proof, "authorizationCode", reused)
-                raced = True
+        user_rows = reads.rows(USER_ROW, {"id": row.user_id})
+        user = active(RawPerson(*user_rows[0]) if user_rows else None, tenant_id)
+        graph_sp = graph_principal_of(self, reads, tenant_id)
+        try:
+            scopes = scopes_of(None, tenant_id, row.scope, graph_sp)
+        except LookupError:  # an API's scopes: read its registration
+            with self.sessions() as session:
+                scopes = scopes_of(session, tenant_id, row.scope, graph_sp)
+        refresh = secrets_token() if "offline_access" in scopes.oidc else None
+        with self.writer_turn(), raw_write_on(reads) as write:
+            spent = write.execute(_SPEND_CODE, {"hash": row.code_hash, "now": now})
+            if spent != 1:  # another request redeemed it first
+                write.execute(REVOKE_FAMILY, {"family": row.family_id, "now": now})
+                error: tuple[int, str] | None = (reused.code or sign_in_log.TOKEN_ERROR, str(reused))
             else:
-                raced = False
-                user = active_user(session, row.user_id, tenant_id)
-                scopes = scopes_of(session, tenant_id, row.scope)
-                refresh = None
-                if "offline_access" in scopes.oidc:
-                    refresh = self._new_refresh(
-                        session,
-                        row.family_id,
-                        rp,
-                        user.id,
-                        row.sid,
-                        scopes.text,
-                        row.auth_time,
-                        row.amr,
-                        now,
-                        now + (SPA_REFRESH_LIFETIME if spa else REFRESH_LIFETIME),
-                        public_client=azpacr == PUBLIC,
+                error = None
+                if refresh is not None:
+                    write.execute(
+                        INSERT_REFRESH,
+                        {
+                            "token_hash": digest(refresh),
+                            "tenant_id": tenant_id,
+                            "family_id": row.family_id,
+                            "client_id": rp.client_id,
+                            "user_id": user.id,
+                            "sid": row.sid,
+                            "scope": scopes.text,
+                            "auth_time": row.auth_time,
+                            "amr": row.amr,
+                            "created_at": now,
+                            "expires_at": now + (SPA_REFRESH_LIFETIME if spa else REFRESH_LIFETIME),
+                            "used_at": None,
+                            "revoked_at": None,
+                            # Without a client credential: a confidential client's token is refreshed only with
+                            # its credential, so a stolen one is useless without the secret or key.
+                            "public_client": azpacr == PUBLIC,
+                        },
                     )
-                grant = self._issuance(session, rp, user, scopes, row.sid, row.nonce, row.auth_time, row.amr, azpacr)
-                subject = self._subject(session, rp, user, scopes, id_token="openid" in scopes.oidc)
-                event = sign_in_log.token_event(
-                    tenant_id, now, "authorizationCode", proof.address, app_id=rp.client_id,
-                    app_display_name=rp.display_name, user=user, details=_CODE_DETAILS,
-                )  # fmt: skip
-                sign_in_log.add(session, event)
-        if raced:
+            event = sign_in_log.token_event(
+                tenant_id, now, "authorizationCode", proof.address, app_id=rp.client_id,
+                app_display_name=rp.display_name, user=user, error=error, details=_CODE_DETAILS,
+            )  # fmt: skip
+            sign_in_log.add_raw(write, event)
+        if spent != 1:
+            trail.recorded = True
             raise reused
-        return self._token_set(grant, subject, scopes, refresh, request.client_info, id_token="openid" in scopes.oidc)
+        id_token = "openid" in scopes.oidc
+        with self.sessions() as session:
+            grant = self._issuance(session, rp, user, scopes, row.sid, row.nonce, row.auth_time, row.amr, azpacr)
+            subject = self._subject(session, rp, user, scopes, id_token=id_token)
+        return self._token_set(grant, subject, scopes, refresh, request.client_info, id_token=id_token)
 
     # --- refresh_token ---------------------------------------------------------------------------------------------
 
@@ -220,42 +287,6 @@ class UserTokenGrants:
         trail.recorded = True
 
     # --- shared ------------------------------------------------------------------------------------------------------
-
-    def _new_refresh(
-        self,
-        session: Session,
-        family_id: str,
-        rp: RelyingParty,
-        user_id: str,
-        sid: str | None,
-        scope: str,
-        auth_time: datetime,
-        amr: list[str],
-        now: datetime,
-        expires_at: datetime,
-        *,
-        public_client: bool,
-    ) -> str:
-        """``public_client``: obtained without a client credential; a confidential client's token is refreshed
-        only with its credential, so a stolen one is useless without the secret or key."""
-        token = secrets_token()
-        session.add(
-            RefreshToken(
-                token_hash=digest(token),
-                tenant_id=rp.tenant_id,
-                family_id=family_id,
-                client_id=rp.client_id,
-                user_id=user_id,
-                sid=sid,
-                scope=scope,
-                auth_time=auth_time,
-                amr=amr,
-                created_at=now,
-                expires_at=expires_at,
-                public_client=public_client,
-            )
-        )
-        return token
 
     def _issuance(
         self,

@@ -65,7 +65,7 @@ _TOKEN = select(
     RefreshToken.revoked_at,
     RefreshToken.public_client,
 ).where(RefreshToken.token_hash == bindparam("hash"))
-_USER = select(
+USER_ROW = select(
     User.id,
     User.tenant_id,
     User.user_principal_name,
@@ -81,7 +81,7 @@ _USER = select(
 
 
 @dataclass(frozen=True)
-class _Person:
+class RawPerson:
     """The user as the refresh grant reads it (``claims.Person``; what ``grant_rules.active`` checks)."""
 
     id: str
@@ -111,12 +111,12 @@ _SPEND = (
     )
     .values(used_at=bindparam("now"))
 )
-_REVOKE = (
+REVOKE_FAMILY = (
     update(RefreshToken)
     .where(RefreshToken.family_id == bindparam("family"), RefreshToken.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
 )
-_INSERT = insert(RefreshToken)
+INSERT_REFRESH = insert(RefreshToken)
 _GRANTS = select(
     OAuth2PermissionGrant.resource_id,
     OAuth2PermissionGrant.consent_type,
@@ -203,7 +203,7 @@ def _refresh_on(
         reads=reads,
         quiet=now_only,
     )
-    user_rows = reads.rows(_USER, {"id": token.user_id})
+    user_rows = reads.rows(USER_ROW, {"id": token.user_id})
     wids = tuple(sorted(r for (r,) in reads.all(_WIDS, {"tenant_id": tenant_id, "id": token.user_id})))
     graph_sp = graph_principal_of(self, reads, tenant_id)
     grants = reads.all(_GRANTS, {"tenant_id": tenant_id, "client": rp.sp_id})
@@ -222,7 +222,7 @@ def _refresh_on(
         if fixed:
             raise grant_error(700084, "The refresh token was issued to a single page app and has expired (24 hours).")
         raise grant_error(70008, "The refresh token has expired due to inactivity.")
-    user = active(_Person(*user_rows[0]) if user_rows else None, tenant_id)
+    user = active(RawPerson(*user_rows[0]) if user_rows else None, tenant_id)
     if rp.assignment_required:  # an assignment taken away ends the user's tokens, not only their next sign-in
         with self.sessions() as session:
             principals = {user.id, *transitive_groups(session, tenant_id, user.id)}
@@ -242,11 +242,11 @@ def _refresh_on(
     with turn(), raw_write_on(reads, wait=not now_only) as write:
         spent = write.execute(_SPEND, {"hash": digest(request.refresh_token), "now": now})
         if spent != 1:
-            write.execute(_REVOKE, {"family": token.family_id, "now": now})
+            write.execute(REVOKE_FAMILY, {"family": token.family_id, "now": now})
             error = (reused.code or sign_in_log.TOKEN_ERROR, str(reused))
         else:
             write.execute(
-                _INSERT,
+                INSERT_REFRESH,
                 {
                     "token_hash": digest(successor),
                     "tenant_id": tenant_id,
