@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.services.oauth import OAuthError
 from hospes.services.oidc.client_auth import ClientProof
 from hospes.services.oidc.scopes import RequestedScopes, ScopeError, parse
-from hospes.storage.tables import User
 from hospes.storage.tables_redemption import UsedAssertion
 from hospes.storage.tables_sso import AuthorizationCode, RefreshToken
 
@@ -89,10 +88,6 @@ def revoke_family_statement(family_id: str, now: datetime) -> Update:
 
 def revoke_family(session: Session, family_id: str, now: datetime) -> None:
     session.execute(revoke_family_statement(family_id, now))
-
-
-def active_user(session: Session, user_id: str, tenant_id: str) -> User:
-    return active(session.get(User, user_id), tenant_id)
 
 
 class _Account(Protocol):
