@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import ENABLED
 from hospes.services.b2b_policy import directory_roles
+from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import RedirectError
-from hospes.services.oidc.claims import transitive_groups
 from hospes.storage.tables import User
 from hospes.storage.tables_access import ConditionalAccessPolicy, NamedLocation
 from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy

@@ -13,7 +13,8 @@ from hospes.domain.app_registration import HIDE_APP
 from hospes.services.admin_access import Access, load_access
 from hospes.services.app_logos import logo_paths
 from hospes.services.guest_flows import safe_redirect
-from hospes.storage.tables import AppRoleAssignment, GroupMember, ServicePrincipal
+from hospes.services.memberships import transitive_groups
+from hospes.storage.tables import AppRoleAssignment, ServicePrincipal
 
 
 @dataclass(frozen=True)
@@ -31,20 +32,7 @@ class MyApps:
     def apps(self, tenant_id: str, user_id: str) -> list[AppTile]:
         """Applications assigned to the user directly or through groups (nested groups included)."""
         with self.sessions() as session:
-            principals = {user_id}
-            frontier = {user_id}
-            while frontier:  # walk up nested group memberships
-                parents = set(
-                    session.scalars(
-                        select(GroupMember.group_id).where(
-                            GroupMember.tenant_id == tenant_id,
-                            GroupMember.relation == "member",
-                            GroupMember.member_id.in_(frontier),
-                        )
-                    )
-                )
-                frontier = parents - principals
-                principals |= parents
+            principals = {user_id, *transitive_groups(session, tenant_id, user_id)}
             rows = session.scalars(
                 select(ServicePrincipal)
                 .join(AppRoleAssignment, AppRoleAssignment.resource_id == ServicePrincipal.id)

@@ -19,7 +19,8 @@ from hospes.auth.crypto import SecretBox
 from hospes.saml.claims import HOME_TENANT_ISSUER, SamlUser
 from hospes.saml.response import SIGNING_OPTIONS, SigningOption
 from hospes.saml.signing import Algorithm
-from hospes.storage.tables import Application, AppRoleAssignment, GroupMember, ServicePrincipal, User
+from hospes.services.memberships import transitive_groups
+from hospes.storage.tables import Application, AppRoleAssignment, ServicePrincipal, User
 from hospes.storage.tables_sso import KeyCredential
 
 SAML_MODE = "saml"
@@ -173,20 +174,8 @@ class SigningKeys:
 
 def _principals(session: Session, tenant_id: str, user_id: str) -> tuple[set[str], set[str]]:
     """(the user and every group they are in, directly or through nested groups; the groups alone)."""
-    principals, frontier = {user_id}, {user_id}
-    while frontier:
-        parents = set(
-            session.scalars(
-                select(GroupMember.group_id).where(
-                    GroupMember.tenant_id == tenant_id,
-                    GroupMember.relation == "member",
-                    GroupMember.member_id.in_(frontier),
-                )
-            )
-        )
-        frontier = parents - principals
-        principals |= parents
-    return principals, principals - {user_id}
+    groups = transitive_groups(session, tenant_id, user_id) - {user_id}
+    return {user_id, *groups}, groups
 
 
 @dataclass(frozen=True)

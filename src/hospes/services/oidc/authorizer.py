@@ -16,6 +16,7 @@ from hospes.domain.ids import new_id
 from hospes.services import sign_in_log
 from hospes.services.access_decision import AccessRequest, authorize_access, home_mfa_trusted, log_details
 from hospes.services.guest_policy import load_guest_policy
+from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import (
     CODE_LIFETIME,
     AuthorizationRequest,
@@ -27,7 +28,7 @@ from hospes.services.oidc.authorize import (
     new_code,
     scopes_of,
 )
-from hospes.services.oidc.claims import OidcTokens, is_assigned, is_guest, sign_in_name, transitive_groups
+from hospes.services.oidc.claims import OidcTokens, is_assigned, is_guest, sign_in_name
 from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import grant_for_user, has_admin_consent, missing_consent
 from hospes.services.oidc.hints import subject_of_hint

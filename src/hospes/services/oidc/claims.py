@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from hospes.auth.tokens import TokenIssuer
 from hospes.services.oidc.scopes import RequestedScopes
-from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group, GroupMember
+from hospes.storage.tables import AppRoleAssignment, DirectoryRoleMember, Group
 
 # Above this many groups the ID token names where to read them instead (Entra's JWT limit).
 GROUP_OVERAGE = 200
@@ -87,24 +87,6 @@ def sign_in_name(user: Person) -> str:
     if is_guest(user):
         return user.mail or user.user_principal_name
     return user.user_principal_name
-
-
-def transitive_groups(session: Session, tenant_id: str, user_id: str) -> set[str]:
-    found: set[str] = set()
-    frontier = {user_id}
-    while frontier:
-        parents = set(
-            session.scalars(
-                select(GroupMember.group_id).where(
-                    GroupMember.tenant_id == tenant_id,
-                    GroupMember.relation == "member",
-                    GroupMember.member_id.in_(frontier),
-                )
-            )
-        )
-        frontier = parents - found
-        found |= parents
-    return found
 
 
 def assigned_roles(

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services import sign_in_log
+from hospes.services.memberships import transitive_groups
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
 from hospes.services.oidc.claims import (
     Issuance,
@@ -34,7 +35,6 @@ from hospes.services.oidc.claims import (
     directory_roles,
     group_claim,
     subject_of,
-    transitive_groups,
 )
 from hospes.services.oidc.client_auth import PUBLIC, ClientAuthenticator, ClientProof
 from hospes.services.oidc.clients import RelyingParty, read_relying_party

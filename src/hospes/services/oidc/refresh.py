@@ -24,8 +24,9 @@ from sqlalchemy import bindparam, insert, select, update
 
 from hospes.services import sign_in_log
 from hospes.services.apps import GRAPH_APP_ID
+from hospes.services.memberships import transitive_groups
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
-from hospes.services.oidc.claims import Issuance, is_assigned, subject_of, transitive_groups
+from hospes.services.oidc.claims import Issuance, is_assigned, subject_of
 from hospes.services.oidc.clients import read_relying_party
 from hospes.services.oidc.consent import ALL_PRINCIPALS
 from hospes.services.oidc.grant_rules import (

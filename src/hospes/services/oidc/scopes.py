@@ -10,27 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.auth.tokens import GRAPH_AUDIENCE
+from hospes.domain.delegation import GRAPH_SCOPES
 from hospes.services.apps import GRAPH_APP_ID
 from hospes.storage.tables import Application, ServicePrincipal
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
-# The delegated Graph permissions an app may ask a user for. What a token carrying them may do is still decided by
-# each Graph endpoint from the user's own rights.
-GRAPH_DELEGATED = frozenset(
-    {
-        "User.Read",
-        "User.ReadBasic.All",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "User.Invite.All",
-        "Group.Read.All",
-        "GroupMember.Read.All",
-        "Directory.Read.All",
-        "Directory.AccessAsUser.All",
-        "Application.Read.All",
-        "DelegatedPermissionGrant.ReadWrite.All",
-    }
-)
+# The delegated Graph permissions an app may ask a user for: those the Graph surface acts on, and two that scripts
+# written for Entra commonly ask for and that grant nothing more here. What a token carrying them may do is still
+# decided by each Graph endpoint from the user's own rights.
+GRAPH_DELEGATED = frozenset(GRAPH_SCOPES) | {"Directory.AccessAsUser.All", "DelegatedPermissionGrant.ReadWrite.All"}
 MAX_SCOPE_LENGTH = 2048
 
 
