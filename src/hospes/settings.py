@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         description="How often dynamic-group processing looks at the change log for changes other processes "
         "committed (a commit of its own process wakes it at once).",
     )
+    timers_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often the timer worker looks for due timed actions (expiries, scheduled deletions).",
+    )
     provisioning_reconcile_seconds: float = Field(
         3600.0, gt=0, description="Interval of the reconciliation pass (re-reads scope and group memberships)."
     )

@@ -1,7 +1,7 @@
 """The background workers of a process, built in one place for ``hospes serve`` (inside the app) and ``hospes
 worker`` (in the foreground): outbox delivery, the provisioning runner, the portal's bulk-invite jobs and the
-housekeeping pass (purge of expired deleted items, change-log and browser-session pruning) and the processing of
-dynamic groups' membership rules."""
+housekeeping pass (purge of expired deleted items, change-log and browser-session pruning), the processing of
+dynamic groups' membership rules and the durable timers (``services/timers.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
 from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.oidc.grant_rules import prune_expired_grants
+from hospes.services.timers import TimerProcessor, prune_done
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
 from hospes.storage.engine import Database
@@ -57,7 +59,36 @@ class Housekeeping(BackgroundLoop):
         prune_change_log(self.sessions, self.settings.change_log_retention_days)
         prune_expired_sessions(self.sessions, utcnow())
         prune_expired_grants(self.sessions, utcnow())
+        prune_done(self.sessions, utcnow() - timedelta(days=self.settings.change_log_retention_days))
         return False
+
+
+class TimerWorker(BackgroundLoop):
+    """Runs the durable timers (``services/timers.py``) as they fall due: every ``timers_poll_seconds``, at once
+    again while a full batch was due. Any number of processes may run it; each timer runs once."""
+
+    thread_name = "timers"
+    failure_message = "timer pass failed; retrying"
+    logger = log
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.processor = TimerProcessor(sessions, owner)
+
+    def poll_seconds(self) -> float:
+        return self.settings.timers_poll_seconds
+
+    def pass_once(self) -> bool:
+        return self.processor.pass_once() >= self.processor.batch
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        try:
+            self.processor.release()
+        except Exception:  # the leases then simply expire
+            log.warning("could not hand back the claimed timers; their leases expire on their own")
 
 
 class DynamicGroupsWorker(BackgroundLoop):
@@ -104,6 +135,7 @@ class Workers:
     bulk_running: bool
     housekeeping: Housekeeping | None
     dynamic_groups: DynamicGroupsWorker | None = None
+    timers: TimerWorker | None = None
 
     def _running(self) -> list[BackgroundLoop]:
         loops: list[BackgroundLoop | None] = [
@@ -112,6 +144,7 @@ class Workers:
             self.provisioning,
             self.bulk if self.bulk_running else None,
             self.dynamic_groups,
+            self.timers,
         ]
         return [loop for loop in loops if loop is not None]
 
@@ -142,6 +175,7 @@ def build_workers(
     bulk: bool,
     housekeeping: bool,
     dynamic_groups: bool = False,
+    timers: bool = False,
 ) -> Workers:
     sessions = database.sessions
     outbox = OutboxWorker(sessions, settings) if mail else None
@@ -157,4 +191,5 @@ def build_workers(
         bulk_running=bulk,
         housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
         dynamic_groups=dynamic,
+        timers=TimerWorker(sessions, settings) if timers else None,
     )

@@ -12,6 +12,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_provisioning,
     tables_redemption,
     tables_sso,
+    tables_timers,
 )
 from hospes.storage.migrate import check
 from hospes.storage.tables import Base

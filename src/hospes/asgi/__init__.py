@@ -156,6 +156,7 @@ def create_app(
             bulk=housekeeping and settings.bulk_worker,
             housekeeping=housekeeping,
             dynamic_groups=housekeeping and settings.dynamic_groups,
+            timers=housekeeping,
         ),
         background_lock=background_lock,
         clock=clock,

@@ -14,8 +14,8 @@ from hospes.cli.common import ConfigOpt, console, load, open_database
 
 def worker(config: ConfigOpt = None) -> None:
     """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
-    provisioning runner, the portal's bulk-invite jobs and dynamic-group processing (for deployments that turn
-    them off on the API servers). Stops on SIGINT/SIGTERM."""
+    provisioning runner, the portal's bulk-invite jobs, dynamic-group processing and the durable timers (for
+    deployments that turn them off on the API servers). Stops on SIGINT/SIGTERM."""
     # Imported here, not at the top: the workers bring in the provisioning engine (httpx, the SCIM models, the
     # expression compiler), about 0.5 s of CPU that every other command would otherwise pay at start-up.
     from hospes.workers import build_workers
@@ -33,6 +33,7 @@ def worker(config: ConfigOpt = None) -> None:
         bulk=True,
         housekeeping=False,
         dynamic_groups=True,
+        timers=True,
     )
     stopped = threading.Event()
 
@@ -41,7 +42,7 @@ def worker(config: ConfigOpt = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     workers.start()
-    console.print("running provisioning jobs, bulk invitations and dynamic-group processing")
+    console.print("running provisioning jobs, bulk invitations, dynamic-group processing and timers")
     if workers.outbox is None:
         console.print("email delivery off: HOSPES_SMTP_HOST is not set")
     else:
