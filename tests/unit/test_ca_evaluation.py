@@ -21,8 +21,8 @@ from hospes.domain.ca_evaluation import (
     SignInFacts,
     compile_location,
     compile_policy,
+    compile_rules,
     evaluate,
-    policy_set,
 )
 from hospes.domain.conditional_access import parse_location, parse_policy
 
@@ -404,6 +404,32 @@ def policies(draw: st.DrawFn, pid: str) -> Policy:
         users["includeUsers"] = ["All"]
     apps = draw(st.lists(st.sampled_from([*APPS, "All"]), min_size=1, max_size=2))
     controls = draw(st.sampled_from([["block"], ["mfa"], ["compliantDevice"], ["mfa", "compliantDevice"], ["mfa"]]))
+    if draw(st.booleans()):
+        users["includeGuestsOrExternalUsers"] = {
+            "guestOrExternalUserTypes": draw(st.sampled_from(["b2bCollaborationGuest", "internalGuest"])),
+            "externalTenants": draw(
+                st.sampled_from(
+                    [
+                        {
+                            "@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                            "membershipKind": "all",
+                        },
+                        {
+                            "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+                            "membershipKind": "enumerated",
+                            "members": [PARTNER],
+                        },
+                    ]
+                )
+            ),
+        }
+    more: dict[str, Any] = {}
+    where = draw(st.sampled_from([None, (["All"], ["AllTrusted"]), ([OFFICE], []), (["All"], [OFFICE])]))
+    if where is not None:
+        more["locations"] = {"includeLocations": where[0], "excludeLocations": where[1]}
+    platforms = draw(st.sampled_from([None, (["all"], ["iOS"]), (["android"], [])]))
+    if platforms is not None:
+        more["platforms"] = {"includePlatforms": platforms[0], "excludePlatforms": platforms[1]}
     return policy(
         users,
         apps,
@@ -412,18 +438,22 @@ def policies(draw: st.DrawFn, pid: str) -> Policy:
         operator=draw(st.sampled_from(["AND", "OR"])),
         pid=pid,
         clientAppTypes=draw(st.sampled_from([["all"], ["browser"], ["mobileAppsAndDesktopClients"]])),
+        **more,
     )
 
 
 policy_sets = st.integers(min_value=0, max_value=6).flatmap(lambda n: st.tuples(*(policies(f"p{i}") for i in range(n))))
 sign_ins = st.builds(
-    lambda user, groups, app, guest, mfa, client: facts(
+    lambda user, groups, app, guest, mfa, client, home, ip, platform: facts(
         user_id=user,
         groups=frozenset(groups),
         app_id=app,
         external_user_type="b2bCollaborationGuest" if guest else None,
+        home_tenant_id=home if guest else None,
         methods=PWD_TOTP if mfa else PWD,
         client_app_type=client,
+        ip_address=ip,
+        platform=platform,
     ),
     st.sampled_from(USERS),
     st.lists(st.sampled_from(GROUPS), max_size=2),
@@ -431,6 +461,9 @@ sign_ins = st.builds(
     st.booleans(),
     st.booleans(),
     st.sampled_from(["browser", "mobileAppsAndDesktopClients"]),
+    st.sampled_from([PARTNER, OTHER]),
+    st.sampled_from([None, "192.0.2.9", "198.51.100.1", "2001:db8::5"]),
+    st.sampled_from([None, "iOS", "android"]),
 )
 
 
@@ -489,29 +522,26 @@ def test_doing_mfa_never_makes_things_worse(found: tuple[Policy, ...], sign_in: 
 
 @settings(max_examples=300, deadline=None)
 @given(policy_sets, sign_ins)
-def test_an_indexed_policy_set_decides_the_same(found: tuple[Policy, ...], sign_in: SignInFacts) -> None:
-    plain, indexed = evaluate(sign_in, found), evaluate(sign_in, policy_set(found))
-    assert (indexed.blocked, indexed.required, indexed.status, indexed.error_code, indexed.sign_in_frequency) == (
+def test_compiled_rules_decide_the_same_as_the_explained_list(found: tuple[Policy, ...], sign_in: SignInFacts) -> None:
+    plain, compiled = evaluate(sign_in, found, LOCATIONS), evaluate(sign_in, compile_rules(found, LOCATIONS))
+    assert (compiled.blocked, compiled.required, compiled.status, compiled.error_code) == (
         plain.blocked,
         plain.required,
         plain.status,
         plain.error_code,
-        plain.sign_in_frequency,
     )
-    assert [(r.policy_id, r.result, r.applies, r.enforced_grant_controls) for r in indexed.results] == [
+    assert compiled.sign_in_frequency == plain.sign_in_frequency
+    assert [(r.policy_id, r.result, r.applies, r.enforced_grant_controls) for r in compiled.results] == [
         (r.policy_id, r.result, r.applies, r.enforced_grant_controls) for r in plain.results
     ]
+    # Explaining is the what-if's extra; it never changes a result.
+    assert evaluate(sign_in, compile_rules(found, LOCATIONS), explain=True) == plain
 
 
-def test_the_index_finds_policies_by_user_group_role_and_guest() -> None:
-    found = [
-        policy({"includeUsers": [ANA]}, pid="user"),
-        policy({"includeGroups": [HR]}, pid="group"),
-        policy({"includeRoles": [ADMIN_ROLE]}, pid="role"),
-        policy({"includeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "b2bCollaborationGuest"}}, pid="guest"),
-        policy({"includeUsers": ["All"]}, pid="all"),
-    ]
-    indexed = policy_set(found)
-    assert indexed.candidates(facts(user_id=BEA)) == {4}
-    assert indexed.candidates(facts(groups=frozenset({HR}), roles=frozenset({ADMIN_ROLE}))) == {0, 1, 2, 4}
-    assert indexed.candidates(facts(user_id=BEA, external_user_type="b2bCollaborationGuest")) == {3, 4}
+def test_compiled_rules_know_whether_groups_and_roles_matter() -> None:
+    by_user = compile_rules([policy({"includeUsers": [ANA]}, pid="user")])
+    assert not by_user.needs_groups and not by_user.needs_roles
+    by_group = compile_rules([policy({"includeUsers": ["All"], "excludeGroups": [HR]}, pid="g")])
+    assert by_group.needs_groups and not by_group.needs_roles
+    by_role = compile_rules([policy({"includeRoles": [ADMIN_ROLE]}, pid="role")])
+    assert by_role.needs_roles and not by_role.needs_groups

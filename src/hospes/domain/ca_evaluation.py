@@ -17,15 +17,12 @@ API call ``evaluate`` with the same facts, so a what-if can't disagree with the 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from hospes.domain.ca_model import (
     BLOCKED,
-    EVERY_TIME,
     EVERY_TIME_GRACE,
     MFA_REQUIRED,
     PROMPT_ORDER,
@@ -37,13 +34,12 @@ from hospes.domain.ca_model import (
     Method,
     Policy,
     PolicyResult,
-    PolicySet,
     SignInFacts,
     compile_location,
     compile_policy,
-    policy_set,
 )
-from hospes.domain.conditional_access import ALL, ALL_TRUSTED, DISABLED, ENABLED, REPORT_ONLY
+from hospes.domain.ca_rules import Grant, Rules, bits, compile_rules, user_keys
+from hospes.domain.conditional_access import DISABLED
 
 __all__ = [
     "BLOCKED",
@@ -55,147 +51,23 @@ __all__ = [
     "Method",
     "Policy",
     "PolicyResult",
-    "PolicySet",
+    "Rules",
     "SignInFacts",
     "compile_location",
     "compile_policy",
+    "compile_rules",
     "evaluate",
     "has_mfa",
-    "policy_set",
 ]
-
-
-def _guests_match(rule: Mapping[str, Any] | None, facts: SignInFacts) -> bool:
-    if not rule or facts.external_user_type is None:
-        return False
-    if facts.external_user_type not in (rule.get("guestOrExternalUserTypes") or "").split(","):
-        return False
-    tenants = rule.get("externalTenants") or {}
-    if tenants.get("membershipKind") == "enumerated":
-        home = (facts.home_tenant_id or "").lower()
-        return bool(home) and home in {m.lower() for m in tenants.get("members") or ()}
-    return True
-
-
-def _users_match(policy: Policy, facts: SignInFacts) -> bool:
-    sets, users = policy.users, policy.conditions.get("users") or {}
-    user, groups, roles = facts.user_id, facts.groups, facts.roles  # lower-cased by ``evaluate``
-    is_external = facts.external_user_type is not None
-    if (
-        user in sets["excludeUsers"]
-        or (is_external and "guestsorexternalusers" in sets["excludeUsers"])
-        or groups & sets["excludeGroups"]
-        or roles & sets["excludeRoles"]
-        or _guests_match(users.get("excludeGuestsOrExternalUsers"), facts)
-    ):
-        return False
-    include = sets["includeUsers"]
-    return bool(
-        "all" in include
-        or user in include
-        or (is_external and "guestsorexternalusers" in include)
-        or groups & sets["includeGroups"]
-        or roles & sets["includeRoles"]
-        or _guests_match(users.get("includeGuestsOrExternalUsers"), facts)
-    )
-
-
-def _apps_match(policy: Policy, facts: SignInFacts) -> bool:
-    sets = policy.apps
-    if facts.user_action is not None:
-        return facts.user_action.lower() in sets["includeUserActions"]
-    app = (facts.app_id or "").lower()
-
-    def named(values: frozenset[str]) -> bool:
-        return bool(app and app in values) or (facts.admin_portal and "microsoftadminportals" in values)
-
-    if named(sets["excludeApplications"]):
-        return False
-    include = sets["includeApplications"]
-    return "all" in include or named(include)
-
-
-def _client_app_match(policy: Policy, facts: SignInFacts) -> bool:
-    types = policy.conditions.get("clientAppTypes") or ["all"]
-    return "all" in types or facts.client_app_type in types
-
-
-def _where(facts: SignInFacts, locations: Mapping[str, Location]) -> tuple[set[str], bool]:
-    """The named locations the sign-in is in, and whether any of them is trusted."""
-    address = None
-    if facts.ip_address:
-        try:
-            address = ipaddress.ip_address(facts.ip_address)
-        except ValueError:
-            address = None
-    inside: set[str] = set()
-    for location in locations.values():
-        if location.networks:
-            if address is not None and any(address in net for net in location.networks):
-                inside.add(location.id.lower())
-        elif location.countries or location.include_unknown_countries:
-            known = facts.country is not None
-            if (known and facts.country in location.countries) or (not known and location.include_unknown_countries):
-                inside.add(location.id.lower())
-    trusted = any(locations[i].trusted for i in locations if i.lower() in inside)
-    return inside, trusted
-
-
-def _location_match(policy: Policy, where: tuple[set[str], bool]) -> bool:
-    rule = policy.conditions.get("locations")
-    if not rule:
-        return True
-    inside, trusted = where
-
-    def named(values: Iterable[str]) -> bool:
-        return any(v == ALL or (v == ALL_TRUSTED and trusted) or v.lower() in inside for v in values)
-
-    if named(rule.get("excludeLocations") or ()):
-        return False
-    return named(rule.get("includeLocations") or ())
-
-
-def _platform_match(policy: Policy, facts: SignInFacts) -> bool:
-    rule = policy.conditions.get("platforms")
-    if not rule:
-        return True
-    exclude, include = rule.get("excludePlatforms") or (), rule.get("includePlatforms") or ()
-    if "all" in exclude or (facts.platform is not None and facts.platform in exclude):
-        return False
-    return "all" in include or (facts.platform is not None and facts.platform in include)
-
-
-def _not_matched(policy: Policy, facts: SignInFacts, where: tuple[set[str], bool]) -> tuple[str, ...]:
-    """The conditions that don't match, named as what-if's analysisReasons; empty when the policy applies."""
-    out = []
-    if not _users_match(policy, facts):
-        out.append("users")
-    if not _apps_match(policy, facts):
-        out.append("userAction" if facts.user_action else "application")
-    if not _client_app_match(policy, facts):
-        out.append("clientApps")
-    if not _location_match(policy, where):
-        out.append("location")
-    if not _platform_match(policy, facts):
-        out.append("devicePlatform")
-    conditions = policy.conditions
-    for name, reason in (
-        ("signInRiskLevels", "signInRisk"),
-        ("userRiskLevels", "userRisk"),
-        ("servicePrincipalRiskLevels", "servicePrincipalRisk"),
-    ):
-        if conditions.get(name):
-            out.append(reason)
-    return tuple(out)
 
 
 def has_mfa(facts: SignInFacts, since: datetime | None = None) -> bool:
     return any(m.kind in SECOND_FACTORS and (since is None or m.at >= since) for m in facts.methods)
 
 
-def _met(control: str, facts: SignInFacts, mfa_since: datetime | None) -> bool:
+def _met(control: str, facts: SignInFacts, mfa: bool) -> bool:
     if control == "mfa":
-        return has_mfa(facts, mfa_since)
+        return mfa
     if control == "compliantDevice":
         return facts.device_compliant
     if control == "domainJoinedDevice":
@@ -209,15 +81,16 @@ def _askable(control: str) -> bool:
     return control == "mfa" or control.startswith(TERMS)
 
 
-def _grant_outcome(policy: Policy, facts: SignInFacts, mfa_since: datetime | None) -> tuple[str, tuple[str, ...]]:
-    """``("ok" | "ask" | "block", controls to ask for)`` for one applying policy."""
-    controls = policy.controls
+def _grant_outcome(grant: Grant, facts: SignInFacts, mfa: bool) -> tuple[str, tuple[str, ...]]:
+    """``("ok" | "ask" | "block", controls to ask for)`` for one applying policy; ``mfa``: a second factor recent
+    enough for the sign-in frequency was done."""
+    controls = grant.controls
     if "block" in controls:
         return "block", ()
     if not controls:
         return "ok", ()  # session controls only
-    unmet = [c for c in controls if not _met(c, facts, mfa_since)]
-    if (policy.grant or {}).get("operator") == "AND":
+    unmet = [c for c in controls if not _met(c, facts, mfa)]
+    if grant.all_needed:
         if not unmet:
             return "ok", ()
         if not all(_askable(c) for c in unmet):
@@ -229,94 +102,100 @@ def _grant_outcome(policy: Policy, facts: SignInFacts, mfa_since: datetime | Non
     return ("ask", (askable[0],)) if askable else ("block", ())
 
 
-def _frequency(policy: Policy) -> timedelta | None:
-    rule = (policy.session or {}).get("signInFrequency")
-    if not rule or not rule.get("isEnabled", True):
-        return None
-    if rule.get("frequencyInterval") == "everyTime":
-        return EVERY_TIME
-    amount = int(rule.get("value") or 0)
-    return timedelta(days=amount) if rule.get("type") == "days" else timedelta(hours=amount)
-
-
-def _report(outcome: str) -> str:
-    return {"ok": "reportOnlySuccess", "ask": "reportOnlyInterrupted", "block": "reportOnlyFailure"}[outcome]
+_REPORTED = {"ok": "reportOnlySuccess", "ask": "reportOnlyInterrupted", "block": "reportOnlyFailure"}
 
 
 def evaluate(
-    facts: SignInFacts, policies: Iterable[Policy] | PolicySet, locations: Mapping[str, Location] | None = None
+    facts: SignInFacts,
+    policies: Iterable[Policy] | Rules,
+    locations: Mapping[str, Location] | None = None,
+    *,
+    explain: bool | None = None,
 ) -> Decision:
-    """The decision for ``facts`` under ``policies`` (every state; disabled ones are reported as notEnabled). A
-    ``PolicySet`` decides the same, faster, with shorter reasons for the policies that don't include the user."""
-    locations = locations or {}
-    facts = replace(
-        facts,
-        user_id=facts.user_id.lower(),
-        groups=frozenset(g.lower() for g in facts.groups),
-        roles=frozenset(r.lower() for r in facts.roles),
-    )
-    where = _where(facts, locations)
-    indexed = policies if isinstance(policies, PolicySet) else None
-    candidates = indexed.candidates(facts) if indexed is not None else None
-    applying: list[Policy] = []
-    reports: list[tuple[Policy, tuple[str, ...] | PolicyResult]] = []
-    listed = policies.policies if isinstance(policies, PolicySet) else policies
-    for index, policy in enumerate(listed):
-        if indexed is not None and candidates is not None and (index not in candidates or policy.state == DISABLED):
-            reports.append((policy, indexed.idle[index]))
-            continue
-        if policy.state == DISABLED:
-            reports.append((policy, ()))
-            continue
-        missing = _not_matched(policy, facts, where)
-        if not missing and policy.state == ENABLED:
-            applying.append(policy)
-        reports.append((policy, missing))
+    """The decision for ``facts`` under ``policies`` (every state; disabled ones are reported as notEnabled).
 
-    frequencies = [f for f in (_frequency(p) for p in applying) if f is not None]
-    frequency = min(frequencies) if frequencies else None
+    ``policies`` compiled (``compile_rules``, as a sign-in holds them per tenant) decide fastest; a plain list is
+    compiled here. ``explain`` (default: for a plain list) names, for each policy that doesn't apply, the
+    conditions that kept it out (what-if's analysisReasons); the decision itself never depends on it."""
+    if isinstance(policies, Rules):
+        rules, explain = policies, bool(explain)
+    else:
+        rules, explain = compile_rules(policies, locations), explain is None or explain
+    return _decide(rules, facts, explain)
+
+
+_NOTHING = Decision(False, (), False, None, None, (), "notApplied", 0)
+
+
+def _decide(rules: Rules, facts: SignInFacts, explain: bool) -> Decision:
+    if rules.empty:
+        return _NOTHING
+    users = rules.users_ok(user_keys(facts))
+    apps = rules.apps_ok(facts)
+    clients = rules.clients_ok(facts)
+    ok = (rules.enabled | rules.report_only) & users & apps & clients & ~rules.never
+    places = platforms = -1  # every bit set: the condition keeps nobody out
+    if rules.located and (explain or ok & rules.located):
+        places = rules.places_ok(rules.where(facts))
+        ok &= places
+    if rules.platformed and (explain or ok & rules.platformed):
+        platforms = rules.platforms_ok(facts)
+        ok &= platforms
+
+    listed, enabled = rules.policies, rules.enabled
+    applying = ok & enabled
+    frequency = None
+    if applying & rules.timed:
+        frequency = min(f for i in bits(applying & rules.timed) if (f := rules.frequencies[i]) is not None)
     primary = [m.at for m in facts.methods if m.kind not in SECOND_FACTORS]
     last_primary = max(primary) if primary else None
     allowed_age = max(frequency, EVERY_TIME_GRACE) if frequency is not None else None
     mfa_since = facts.now - allowed_age if allowed_age is not None else None
     reauthenticate = allowed_age is not None and (last_primary is None or facts.now - last_primary > allowed_age)
-    browsers = [((p.session or {}).get("persistentBrowser") or {}).get("mode") for p in applying]
-    browser = "never" if "never" in browsers else "always" if "always" in browsers else None
+    browser = None
+    if applying & rules.browsing:
+        browsers = {rules.browsers[i] for i in bits(applying & rules.browsing)}
+        browser = "never" if "never" in browsers else "always" if "always" in browsers else None
 
-    outcomes = {p.id: _grant_outcome(p, facts, mfa_since) for p in applying}
-    blocked = any(kind == "block" for kind, _ in outcomes.values())
-    wanted = {c for kind, asked in outcomes.values() if kind == "ask" for c in asked}
-    required = () if blocked else tuple(c for c in _order(wanted))
-
-    results: list[PolicyResult] = []
-    for policy, report in reports:
-        if isinstance(report, PolicyResult):
-            results.append(report)
-            continue
-        missing = report
-        grant, session = policy.controls, policy.session_names
-        if policy.state == DISABLED:
-            results.append(PolicyResult(policy.id, policy.display_name, policy.state, "notEnabled", False))
-            continue
-        applies = not missing
-        if policy.state == REPORT_ONLY:
-            result = _report(_grant_outcome(policy, facts, mfa_since)[0]) if applies else "reportOnlyNotApplied"
-        elif not applies:
-            result = "notApplied"
+    # Policies share few distinct grants: each is weighed once per decision.
+    mfa = has_mfa(facts, mfa_since)
+    by_grant: list[tuple[str, tuple[str, ...]] | None] = [None] * len(rules.grants)
+    grants, grant_of, applied = rules.grants, rules.grant_of, rules.applied
+    blocked = False
+    wanted: set[str] = set()
+    results = list(rules.idle)
+    for i in bits(ok):
+        g = grant_of[i]
+        outcome = by_grant[g]
+        if outcome is None:
+            outcome = by_grant[g] = _grant_outcome(grants[g], facts, mfa)
+        kind = outcome[0]
+        if enabled >> i & 1:
+            if kind == "block":
+                blocked = True
+            elif kind == "ask":
+                wanted.update(outcome[1])
+            results[i] = applied[i]["success" if kind == "ok" and not reauthenticate else "failure"]
         else:
-            result = "success" if outcomes[policy.id][0] == "ok" and not reauthenticate else "failure"
-        results.append(
-            PolicyResult(
-                policy.id,
-                policy.display_name,
-                policy.state,
-                result,
-                applies,
-                grant if applies else (),
-                session if applies else (),
-                missing,
-            )
-        )
+            results[i] = applied[i][_REPORTED[kind]]
+    required = () if blocked else tuple(_order(wanted))
+    if explain:
+        for i, policy in enumerate(listed):
+            bit = 1 << i
+            if ok & bit or policy.state == DISABLED:
+                continue
+            reasons = [
+                name
+                for name, mask in (
+                    ("users", users),
+                    ("userAction" if facts.user_action else "application", apps),
+                    ("clientApps", clients),
+                    ("location", places),
+                    ("devicePlatform", platforms),
+                )
+                if not mask & bit
+            ]
+            results[i] = replace(results[i], not_matched=(*reasons, *rules.risk_reasons[i]))
     pending = blocked or bool(required) or reauthenticate
     status = "notApplied" if not applying else "failure" if pending else "success"
     code = BLOCKED if blocked else MFA_REQUIRED if "mfa" in required else REAUTH_REQUIRED if reauthenticate else 0

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from hospes.domain.conditional_access import DISABLED, REPORT_ONLY
 
 BLOCKED = 53003  # AADSTS53003 BlockedByConditionalAccess
 MFA_REQUIRED = 50076  # AADSTS50076 UserStrongAuthClientAuthNRequired
@@ -197,48 +195,3 @@ def _session_names_of(session: Mapping[str, Any] | None) -> tuple[str, ...]:
     if session.get("persistentBrowser") and session["persistentBrowser"].get("isEnabled", True):
         names.append("PersistentBrowserSessionMode")
     return tuple(names)
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    """Policies read once for many decisions, indexed by whom they include: a sign-in checks only the policies
-    that can include its user (by id, group, role, "All", or as a guest); the others don't apply, and are reported
-    with one result made in advance (``not_matched`` then names only ``users``; the what-if, which explains
-    every condition, evaluates the plain list instead)."""
-
-    policies: tuple[Policy, ...]
-    always: frozenset[int]
-    by_key: Mapping[str, frozenset[int]]
-    idle: tuple[PolicyResult, ...]
-
-    def candidates(self, facts: SignInFacts) -> set[int]:
-        found = set(self.always)
-        keys = [f"u:{facts.user_id}", *(f"g:{g}" for g in facts.groups), *(f"r:{r}" for r in facts.roles)]
-        if facts.external_user_type is not None:
-            keys.append("guest")
-        for key in keys:
-            found |= self.by_key.get(key, frozenset())
-        return found
-
-
-def policy_set(policies: Iterable[Policy]) -> PolicySet:
-    listed = tuple(policies)
-    always: set[int] = set()
-    by_key: dict[str, set[int]] = {}
-    idle = []
-    for index, policy in enumerate(listed):
-        users = policy.users
-        keys = [f"u:{u}" for u in users["includeUsers"]]
-        keys += [f"g:{g}" for g in users["includeGroups"]] + [f"r:{r}" for r in users["includeRoles"]]
-        if "guestsorexternalusers" in users["includeUsers"] or (policy.conditions.get("users") or {}).get(
-            "includeGuestsOrExternalUsers"
-        ):
-            keys.append("guest")
-        if "all" in users["includeUsers"]:
-            always.add(index)
-        for key in keys:
-            by_key.setdefault(key, set()).add(index)
-        result = {DISABLED: "notEnabled", REPORT_ONLY: "reportOnlyNotApplied"}.get(policy.state, "notApplied")
-        reasons = () if policy.state == DISABLED else ("users",)
-        idle.append(PolicyResult(policy.id, policy.display_name, policy.state, result, False, (), (), reasons))
-    return PolicySet(listed, frozenset(always), {k: frozenset(v) for k, v in by_key.items()}, tuple(idle))

@@ -15,33 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import ENABLED
+from hospes.services.access_rules import rules_of
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import RedirectError
 from hospes.storage.tables import User
-from hospes.storage.tables_access import ConditionalAccessPolicy, NamedLocation
 from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
-
-
-def load_rules(session: Session, tenant_id: str) -> tuple[list[ca.Policy], dict[str, ca.Location]]:
-    policies = [
-        ca.compile_policy(r.id, r.display_name, r.state, r.conditions, r.grant_controls, r.session_controls)
-        for r in session.scalars(
-            select(ConditionalAccessPolicy)
-            .where(ConditionalAccessPolicy.tenant_id == tenant_id)
-            .order_by(ConditionalAccessPolicy.created_at, ConditionalAccessPolicy.id)
-        )
-    ]
-    locations = {
-        r.id: ca.compile_location({**r.definition, "isTrusted": r.is_trusted}, r.id)
-        for r in session.scalars(select(NamedLocation).where(NamedLocation.tenant_id == tenant_id))
-    }
-    return policies, locations
 
 
 def external_user_type(user: User) -> str | None:
@@ -81,13 +64,16 @@ class AccessRequest:
     accepted_terms: frozenset[str] = frozenset()
 
 
-def facts_of(session: Session, request: AccessRequest) -> ca.SignInFacts:
-    user = request.user
+def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = None) -> ca.SignInFacts:
+    """The facts of a sign-in; groups and roles are read only when ``rules`` (None: any rules) depend on them."""
+    user, tenant_id = request.user, request.tenant_id
+    groups = transitive_groups(session, tenant_id, user.id) if rules is None or rules.needs_groups else ()
+    roles = directory_roles(session, tenant_id, user.id) if rules is None or rules.needs_roles else ()
     return ca.SignInFacts(
         user_id=user.id,
         now=request.now,
-        groups=frozenset(transitive_groups(session, request.tenant_id, user.id)),
-        roles=frozenset(directory_roles(session, request.tenant_id, user.id)),
+        groups=frozenset(groups),
+        roles=frozenset(roles),
         external_user_type=external_user_type(user),
         home_tenant_id=home_tenant_of(user),
         app_id=request.app_id,
@@ -100,13 +86,11 @@ def facts_of(session: Session, request: AccessRequest) -> ca.SignInFacts:
 
 
 def decide(session: Session, request: AccessRequest) -> ca.Decision:
-    """The decision for one sign-in (read-only; the caller records it)."""
-    policies, locations = load_rules(session, request.tenant_id)
-    if not policies:
-        return ca.evaluate(ca.SignInFacts(user_id=request.user.id, now=request.now), ())
-    # Indexed by whom each policy includes: only those that can include this user are checked condition by
-    # condition (the sign-in log needs no reasons for the others).
-    return ca.evaluate(facts_of(session, request), ca.policy_set(policies), locations)
+    """The decision for one sign-in (read-only; the caller records it), on the tenant's compiled rules."""
+    rules = rules_of(session, request.tenant_id)
+    if rules.empty:
+        return ca.evaluate(ca.SignInFacts(user_id=request.user.id, now=request.now), rules)
+    return ca.evaluate(facts_of(session, request, rules), rules)
 
 
 def applied_policies(decision: ca.Decision) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Conditional-access policies and named locations of a tenant: create, read, update, delete, each write audited
 (category Policy). Their shapes are checked by ``hospes.domain.conditional_access``; sign-ins are decided by
-``hospes.domain.ca_evaluation`` on what ``load_rules`` reads."""
+``hospes.domain.ca_evaluation`` on the rules ``services.access_rules`` keeps compiled per tenant."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from typing import Any
 from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import CLIENT_APP_TYPES, GUEST_TYPES, PLATFORMS
 from hospes.domain.errors import InvalidInputError, NotFoundError
-from hospes.services.access_decision import AccessRequest, facts_of, load_rules
+from hospes.services.access_decision import AccessRequest, facts_of
+from hospes.services.access_rules import rules_of
 from hospes.services.base import Services
 from hospes.services.conditional_access import policies_of, policy_wire
 from hospes.storage.tables import User
@@ -89,9 +90,9 @@ class WhatIfService(Services):
                 facts = replace(facts, external_user_type=None if external == "none" else external)
             if isinstance(identity.get("externalTenantId"), str):
                 facts = replace(facts, home_tenant_id=identity["externalTenantId"])
-            policies, locations = load_rules(session, self.tenant_id)
+            rules = rules_of(session, self.tenant_id)
             wires = {row.id: policy_wire(row) for row in policies_of(session, self.tenant_id)}
-        decision = ca.evaluate(facts, policies, locations)
+        decision = ca.evaluate(facts, rules, explain=True)
         out = []
         for result in decision.results:
             if only_applied and not result.applies:

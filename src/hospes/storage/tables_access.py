@@ -4,6 +4,9 @@
   hold Graph's shapes, normalized by ``hospes.domain.conditional_access`` before they are written.
 * ``named_locations``: IP ranges (``kind`` ip) and countries (``kind`` country) that policies name in their
   location conditions; ``definition`` holds the kind's own properties.
+* ``access_rules_versions``: per tenant, a number moved by every write to the two tables above, in the same
+  transaction (mapper events below, so no write path can forget it). Processes keep each tenant's policies
+  compiled and compile again when the number they read differs from the one they compiled at.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, Connection, ForeignKey, Index, String, Text, event, text
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from hospes.domain.clock import utcnow
 from hospes.storage.tables import Base, JsonType, UtcDateTime
@@ -45,3 +48,26 @@ class NamedLocation(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     modified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AccessRulesVersion(Base):
+    __tablename__ = "access_rules_versions"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+# One statement on both backends (SQLite >= 3.24 and PostgreSQL know ON CONFLICT); two writers of one tenant
+# serialize on the row.
+_BUMP = text(
+    "INSERT INTO access_rules_versions (tenant_id, version) VALUES (:tenant_id, 1) "
+    "ON CONFLICT (tenant_id) DO UPDATE SET version = access_rules_versions.version + 1"
+)
+
+
+def _bump(_mapper: Mapper[Any], connection: Connection, target: ConditionalAccessPolicy | NamedLocation) -> None:
+    connection.execute(_BUMP, {"tenant_id": target.tenant_id})
+
+
+for _table in (ConditionalAccessPolicy, NamedLocation):
+    for _name in ("after_insert", "after_update", "after_delete"):
+        event.listen(_table, _name, _bump)
