@@ -37,6 +37,10 @@ def _enum(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
 
 class WhatIfService(Services):
     def evaluate(self, body: Any, now: datetime) -> list[dict[str, Any]]:
+        return self.analyse(body, now)[1]
+
+    def analyse(self, body: Any, now: datetime) -> tuple[ca.Decision, list[dict[str, Any]]]:
+        """The decision a live sign-in with these facts would get, and each policy's what-if result."""
         if not isinstance(body, dict):
             raise InvalidInputError("The request body must be a JSON object.")
         for key in body:
@@ -108,4 +112,4 @@ class WhatIfService(Services):
                     "analysisReasons": ",".join(reasons) or "notSet",
                 }
             )
-        return out
+        return decision, out

@@ -11,6 +11,10 @@ from hospes.web.portal import (
     app_sso,
     apps,
     bulk,
+    ca_locations,
+    ca_policies,
+    ca_what_if,
+    cross_tenant,
     dynamic_groups,
     groups,
     logs,
@@ -45,3 +49,7 @@ router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)
 router.include_router(sign_in_logs.router)
+router.include_router(ca_policies.router)
+router.include_router(ca_locations.router)
+router.include_router(ca_what_if.router)
+router.include_router(cross_tenant.router)

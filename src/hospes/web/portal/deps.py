@@ -48,5 +48,7 @@ CollaborationDep = Annotated[AdminPage, Depends(admin_page("collaboration", Acce
 OrganizationDep = Annotated[AdminPage, Depends(admin_page("organization", Access.is_global_admin))]
 ProvisioningLogsDep = Annotated[AdminPage, Depends(admin_page("provlogs", Access.is_global_admin))]
 AuditDep = Annotated[AdminPage, Depends(admin_page("audit", Access.is_global_admin))]
+ConditionalAccessDep = Annotated[AdminPage, Depends(admin_page("ca", Access.is_global_admin))]
+CrossTenantDep = Annotated[AdminPage, Depends(admin_page("crosstenant", Access.is_global_admin))]
 SignInsDep = Annotated[AdminPage, Depends(admin_page("signins", Access.is_global_admin))]
 OutboxDep = Annotated[AdminPage, Depends(admin_page("outbox", Access.is_global_admin))]
