@@ -131,6 +131,15 @@ USER = Resource(
         _p("externalUserState", "external_user_state", ops=EQ_NE),
         _p("externalUserStateChangeDateTime", "external_user_state_changed_at", "datetime", ops=ORDER_OPS),
         _p("identities", "identities", "obj_list", writable=True, ops=ANY_OPS, graph_type=_C("objectIdentity")),
+        # Cross-tenant synchronization's anchor (domain/alt_sec_id.py); filtered as
+        # alternativeSecurityIds/any(x:x/type eq 5 and x/key eq '<base64>').
+        _p(
+            "alternativeSecurityIds",
+            "alternative_security_ids",
+            "obj_list",
+            ops=ANY_OPS,
+            graph_type=_C("alternativeSecurityId"),
+        ),
         _p("mailNickname", "mail_nickname", writable=True, max_len=64, ops=STRING_OPS),
         _p("otherMails", "other_mails", "str_list", writable=True, ops=ANY_OPS),
         _p("showInAddressList", "show_in_address_list", "bool", writable=True, ops=EQ_NE),

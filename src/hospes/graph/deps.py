@@ -43,6 +43,7 @@ from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService
 from hospes.services.b2b_policy import PolicyService
 from hospes.services.conditional_access import ConditionalAccessService
+from hospes.services.cross_tenant_invitations import SyncInvitations
 from hospes.services.cross_tenant_policy import CrossTenantPolicyService
 from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
@@ -169,6 +170,9 @@ UsersWriter = Annotated[UserService, Depends(service(UserService, perm.USERS_WRI
 # The signed-in user's own object (``/me``): the same right, its target the caller (400 for an app-only token).
 MeReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ, on_self=True))]
 Inviter = Annotated[InvitationService, Depends(provider(_invitations, perm.INVITE))]
+# Invitations redeemed automatically for cross-tenant synchronization from another deployment (same right; the
+# service also requires an application with User.ReadWrite.All).
+SyncInviter = Annotated[SyncInvitations, Depends(service(SyncInvitations, perm.INVITE))]
 GroupsReader = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_READ))]
 GroupsWriter = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_WRITE))]
 MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBERS_WRITE))]

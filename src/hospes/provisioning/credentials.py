@@ -145,6 +145,11 @@ class JobConfig:
         return bool(self.base_address or self.target_tenant)
 
     @property
+    def remote(self) -> bool:
+        """Cross-tenant synchronization into another deployment (over Graph), not into this one."""
+        return self.cross_tenant and bool(self.base_address)
+
+    @property
     def cross_tenant(self) -> bool:
         """Leaving scope soft-deletes the target user (instead of disabling it), and a disabled source user is
         an update of ``accountEnabled``, not a reason to leave scope."""
@@ -163,6 +168,10 @@ class JobConfig:
         if auth == "syncpolicy":
             config.target_tenant = secrets.get("CompanyId", "").strip().lower()
             config.skip_out_of_scope_deletions = False  # cross-tenant sync ignores SkipOutOfScopeDeletions
+            # With a BaseAddress the target tenant is in another Hospes deployment, reached over its Graph API
+            # with the client credentials of an app registered in that tenant.
+            config.client_id = (secrets.get("ClientIdentifier") or secrets.get("Oauth2ClientId") or "").strip()
+            config.client_secret = secrets.get("ClientSecret") or secrets.get("Oauth2ClientSecret") or ""
         elif auth in ("oauth2clientcredentials", "oauth2", "clientcredentials") or (
             secrets.get("Oauth2ClientId") and secrets.get("Oauth2TokenExchangeUri") and not config.token
         ):

@@ -39,6 +39,7 @@ from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intr
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
 from hospes.provisioning.credentials import JobConfig, unseal
 from hospes.provisioning.directory import DirectoryConnector
+from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.journal import Journal, load_states
 from hospes.provisioning.lifecycle import Counters, CycleInfo, CycleStopped, Lifecycle, stop_reason
 from hospes.provisioning.planner import Work, held_deletes, plan_members, plan_one
@@ -64,6 +65,17 @@ def default_connector_factory(settings: Settings, sessions: sessionmaker[Session
         if config.cross_tenant:
             if sessions is None:
                 raise PermanentError("NotSupported", "Cross-tenant synchronization needs the directory")
+            if config.remote:
+                target = GraphTargetConfig(
+                    base_url=config.base_address,
+                    tenant=config.target_tenant,
+                    client_id=config.client_id,
+                    client_secret=config.client_secret,
+                    source_tenant=config.source_tenant,
+                    timeout=settings.provisioning_timeout_seconds,
+                    concurrency=config.concurrency,
+                )
+                return GraphConnector(target, sessions, policy)
             return DirectoryConnector(sessions, config.source_tenant, config.target_tenant)
         return ScimConnector(
             ScimConfig(

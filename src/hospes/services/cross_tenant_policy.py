@@ -62,11 +62,25 @@ def sync_refusal(session: Session, source_tenant_id: str, target_tenant_id: str)
     """Why ``source`` may not synchronize users into ``target`` right now (None: it may). The target must have
     the source as a partner that allows inbound sync and redeems automatically; the source must redeem
     automatically outbound toward the target. Defaults never allow it (their automatic consent is always off)."""
-    inbound = session.get(CrossTenantPartner, (target_tenant_id, source_tenant_id))
+    return inbound_refusal(session, source_tenant_id, target_tenant_id) or outbound_refusal(
+        session, source_tenant_id, target_tenant_id
+    )
+
+
+def inbound_refusal(session: Session, source_tenant_id: str, target_tenant_id: str) -> str | None:
+    """The target's half of ``sync_refusal`` (a target in another deployment answers it alone)."""
+    inbound = session.get(CrossTenantPartner, (target_tenant_id, source_tenant_id.lower()))
     if inbound is None or not inbound.sync_policy or not inbound.sync_inbound_allowed:
         return NO_INBOUND_SYNC
-    outbound = session.get(CrossTenantPartner, (source_tenant_id, target_tenant_id))
-    if not inbound.inbound_auto_redeem or outbound is None or not outbound.outbound_auto_redeem:
+    if not inbound.inbound_auto_redeem:
+        return NO_AUTO_REDEEM
+    return None
+
+
+def outbound_refusal(session: Session, source_tenant_id: str, target_tenant_id: str) -> str | None:
+    """The source's half of ``sync_refusal``: it must redeem automatically toward the target."""
+    outbound = session.get(CrossTenantPartner, (source_tenant_id, target_tenant_id.lower()))
+    if outbound is None or not outbound.outbound_auto_redeem:
         return NO_AUTO_REDEEM
     return None
 

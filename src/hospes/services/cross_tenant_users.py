@@ -18,19 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hospes.domain.alt_sec_id import HOME_ISSUER
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, DomainError, ForbiddenError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
 from hospes.domain.schema import USER
 from hospes.services.base import Services, Write
-from hospes.services.cross_tenant_policy import POLICY_CHECK_FAILURE, sync_refusal
+from hospes.services.cross_tenant_policy import POLICY_CHECK_FAILURE, inbound_refusal, sync_refusal
 from hospes.services.invitations.guests import guest_upn, initial_domain
 from hospes.services.users import UPN_CONFLICT, UserService
 from hospes.services.web_sessions import revoke_user_sessions
 from hospes.storage.tables import Tenant, User
 
-HOME_ISSUER = "ExternalAzureAD"  # the identity a guest gets when it redeems at its home tenant
 MANAGER_ANCHOR = "manager_anchor"  # in ``values``: the manager by its anchor, resolved inside the write
 
 
@@ -65,6 +65,9 @@ class SyncedUsers(Services):
     """Acts in the target tenant (``actor.tenant_id``) for ``source_tenant``."""
 
     source_tenant: str = ""
+    # The source tenant lives in another deployment (its invitations come over Graph): only this tenant's half of
+    # the policy is checked here, the source checks its own.
+    remote: bool = False
 
     def check(self) -> None:
         """Raise ``SyncRefusedError`` unless the pair allows synchronization now."""
@@ -74,7 +77,10 @@ class SyncedUsers(Services):
     def _check(self, session: Session) -> None:
         if session.get(Tenant, self.tenant_id) is None:
             raise NotFoundError(self.tenant_id)
-        refusal = sync_refusal(session, self.source_tenant, self.tenant_id)
+        if self.remote:
+            refusal = inbound_refusal(session, self.source_tenant, self.tenant_id)
+        else:
+            refusal = sync_refusal(session, self.source_tenant, self.tenant_id)
         if refusal is not None:
             raise SyncRefusedError(refusal)
 

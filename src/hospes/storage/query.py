@@ -23,10 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
+from hospes.domain import alt_sec_id
 from hospes.domain.errors import InvalidInputError, UnsupportedQueryError
 from hospes.domain.schema import Prop, Resource
 from hospes.odata import And, Compare, Func, In, Lambda, Literal, Node, Not, Or, Path
 
+ALT_SEC_IDS = "alternativeSecurityIds"
 _SQL_OPS = {"eq": "__eq__", "ne": "__ne__", "gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
 
 
@@ -119,6 +121,8 @@ class FilterCompiler:
 
     def _any(self, node: Lambda) -> ColumnElement[bool]:
         prop = self._prop(node.collection, "any")
+        if prop.name == ALT_SEC_IDS:
+            return self._alt_sec_id(node)
         column = getattr(self.table, prop.attr or "")
         if self.dialect == "postgresql":
             fn = func.jsonb_array_elements if prop.kind == "obj_list" else func.jsonb_array_elements_text
@@ -127,6 +131,32 @@ class FilterCompiler:
         elements = fn(column).table_valued("value").alias("elem")
         condition = _AnyBody(self, elements.c.value, node.variable, prop).compile(node.body)
         return exists().select_from(elements).where(condition)
+
+    def _alt_sec_id(self, node: Lambda) -> ColumnElement[bool]:
+        """``alternativeSecurityIds/any(x:x/key eq '<base64>' [and x/type eq 5])``: the one stored anchor."""
+        terms = node.body.items if isinstance(node.body, And) else [node.body]
+        values: dict[str, Any] = {}
+        for term in terms:
+            if not (
+                isinstance(term, Compare)
+                and term.op == "eq"
+                and isinstance(term.left, Path)
+                and isinstance(term.right, Literal)
+                and len(term.left.segments) == 2
+                and term.left.segments[0] == node.variable
+                and term.left.segments[1] in ("type", "key")
+                and term.left.segments[1] not in values
+            ):
+                raise UnsupportedQueryError(
+                    "alternativeSecurityIds supports only any(x:x/type eq <int> and x/key eq '<base64>')."
+                )
+            values[term.left.segments[1]] = term.right.value
+        kind = values.get("type", alt_sec_id.ANCHOR_TYPE)
+        if "key" not in values or not isinstance(kind, int) or isinstance(kind, bool):
+            raise InvalidInputError("Invalid filter clause: alternativeSecurityIds needs x/key and an integer x/type.")
+        stored = alt_sec_id.anchor(alt_sec_id.decode_key(values["key"]), kind)
+        column: ColumnElement[bool] = self.table.alt_sec_id == stored
+        return column
 
 
 @dataclass

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from hospes.domain import alt_sec_id
 from hospes.domain.clock import utcnow
 
 NAMING = {
@@ -129,6 +130,11 @@ class User(Base):
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last interactive sign-in (pages or an app)
     # Cross-tenant synchronization's anchor (Graph alternativeSecurityIds): the source user's immutable id.
     alt_sec_id: Mapped[str | None] = mapped_column(String(128))
+
+    @property
+    def alternative_security_ids(self) -> list[dict[str, Any]]:
+        """Graph's ``alternativeSecurityIds`` (filtered on ``alt_sec_id`` by ``storage/query.py``)."""
+        return alt_sec_id.to_wire(self.alt_sec_id, self.identities)
 
 
 class Group(Base):

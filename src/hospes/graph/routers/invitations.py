@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.schema import GROUP, USER
-from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, UsersReader
+from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, SyncInviter, UsersReader
 from hospes.graph.wire import collection, context_url, to_wire
+from hospes.services.cross_tenant_invitations import SyncInvitations, is_sync_invitation
 from hospes.services.invitations.bulk import invite_rows
 from hospes.services.invitations.service import InvitationResult, InvitationService
 
@@ -42,7 +44,12 @@ def invitation_wire(result: InvitationResult) -> dict[str, Any]:
 
 
 @router.post("/invitations", status_code=201, response_class=JSONResponse)
-async def create_invitation(request: Request, body: BodyDep, state: RuntimeDep, invitations: Inviter) -> JSONResponse:
+async def create_invitation(
+    request: Request, body: BodyDep, state: RuntimeDep, invitations: Inviter, sync: SyncInviter
+) -> JSONResponse:
+    if is_sync_invitation(body):
+        wire = await run_in_threadpool(_sync_invitation, state, sync, body)
+        return JSONResponse(wire, status_code=201)
     # Queued to the process's invitation writer, which commits the calls waiting together (invitations.batch).
     result = await state.invitations.invite(invitations, parse_invitation(body))
     # A ready Response: the wire dict holds only JSON types, so FastAPI's jsonable_encoder pass is skipped.
@@ -58,6 +65,26 @@ def bulk_invitations(request: Request, body: BodyDep, invitations: Inviter) -> d
     if not isinstance(rows, list) or not rows or len(rows) > MAX_BULK:
         raise InvalidInputError(f"'invitations' must be an array of 1 to {MAX_BULK} invitation objects.")
     return {"value": bulk_invite(invitations, rows)}
+
+
+def _sync_invitation(state: RuntimeDep, sync: SyncInvitations, body: dict[str, Any]) -> dict[str, Any]:
+    user, req = sync.invite(body)
+    return {
+        "@odata.context": context_url(state, "invitations", entity=True),
+        "id": user.id,
+        "inviteRedeemUrl": None,
+        "invitedUserDisplayName": req.display_name,
+        "invitedUserType": user.user_type,
+        "invitedUserEmailAddress": req.email,
+        "sendInvitationMessage": False,
+        "resetRedemption": False,
+        "inviteRedirectUrl": req.redirect_url,
+        "status": "Completed",
+        "invitedUserMessageInfo": None,
+        "invitedUser": {"id": user.id, "userPrincipalName": user.user_principal_name},
+        "invitedUserSponsors": [],
+        "@hospes.messageStatus": "NotRequested",
+    }
 
 
 def bulk_invite(service: InvitationService, rows: list[Any]) -> list[dict[str, Any]]:
