@@ -23,6 +23,8 @@ APPLICATION_PERMISSIONS = (
     "Policy.ReadWrite.Authorization",
     "Policy.ReadWrite.CrossTenantAccess",
     "Policy.ReadWrite.ConditionalAccess",
+    "MultiTenantOrganization.Read.All",
+    "MultiTenantOrganization.ReadWrite.All",
     "Synchronization.Read.All",
     "Synchronization.ReadWrite.All",
     "AuditLog.Read.All",

@@ -1,5 +1,6 @@
-"""Resource schemas of the cross-tenant access settings (``/policies/crossTenantAccessPolicy``): served below the
-policy, never listed as entity sets of their own. Declared like the directory's (``schema.py``) so ``$metadata``
+"""Resource schemas of the cross-tenant access settings (``/policies/crossTenantAccessPolicy``) and of the
+multitenant organization (``/tenantRelationships/multiTenantOrganization``): served below them, never listed as
+entity sets of their own. Declared like the directory's (``schema.py``) so ``$metadata``
 and the OpenAPI document describe them."""
 
 from __future__ import annotations
@@ -89,10 +90,63 @@ CROSS_TENANT_SYNC_POLICY = Resource(
         _p("userSyncInbound", "json", default=True, writable=True, graph_type=_T("crossTenantUserSyncInbound")),
     ),
 )
+# The multitenant organization (``/tenantRelationships/multiTenantOrganization``), its tenants and join request.
+MULTI_TENANT_ORGANIZATION = Resource(
+    "multiTenantOrganization",
+    "multiTenantOrganization",
+    (
+        _p("id", default=True),
+        _p("createdDateTime", "datetime", default=True),
+        _p("displayName", default=True, writable=True),
+        _p("description", default=True, writable=True),
+        _p("state", default=True),
+        _p("tenants", "nav", graph_type=_C("multiTenantOrganizationMember")),
+        _p("joinRequest", "nav", graph_type=_T("multiTenantOrganizationJoinRequestRecord")),
+    ),
+)
+MTO_MEMBER = Resource(
+    "multiTenantOrganizationMember",
+    "tenants",
+    (
+        _p("id", default=True),
+        _p("tenantId", default=True, writable=True),
+        _p("displayName", default=True, writable=True),
+        _p("addedByTenantId", default=True),
+        _p("addedDateTime", "datetime", default=True),
+        _p("joinedDateTime", "datetime", default=True),
+        _p("role", default=True, writable=True),
+        _p("state", default=True),
+        _p(
+            "transitionDetails",
+            "json",
+            default=True,
+            graph_type=_T("multiTenantOrganizationMemberTransitionDetails"),
+        ),
+    ),
+)
+MTO_JOIN_REQUEST = Resource(
+    "multiTenantOrganizationJoinRequestRecord",
+    "joinRequest",
+    (
+        _p("id", default=True),
+        _p("addedByTenantId", default=True, writable=True),
+        _p("memberState", default=True),
+        _p("role", default=True),
+        _p(
+            "transitionDetails",
+            "json",
+            default=True,
+            graph_type=_T("multiTenantOrganizationJoinRequestTransitionDetails"),
+        ),
+    ),
+)
 
 CROSS_TENANT_RESOURCES = (
     CROSS_TENANT_ACCESS_POLICY,
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    MULTI_TENANT_ORGANIZATION,
+    MTO_MEMBER,
+    MTO_JOIN_REQUEST,
 )

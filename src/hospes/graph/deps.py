@@ -53,6 +53,7 @@ from hospes.services.groups import GroupService
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
+from hospes.services.multi_tenant_org import MultiTenantOrgService
 from hospes.services.oidc.consent import PermissionGrantService
 from hospes.services.sign_in_views import SignInLogService
 from hospes.services.tenants import OrganizationService
@@ -218,6 +219,8 @@ CrossTenantReader = Annotated[
 CrossTenantWriter = Annotated[
     CrossTenantPolicyService, Depends(service(CrossTenantPolicyService, perm.CROSS_TENANT_WRITE))
 ]
+MtoReader = Annotated[MultiTenantOrgService, Depends(service(MultiTenantOrgService, perm.MTO_READ))]
+MtoWriter = Annotated[MultiTenantOrgService, Depends(service(MultiTenantOrgService, perm.MTO_WRITE))]
 CAReader = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_READ))]
 WhatIfReader = Annotated[WhatIfService, Depends(service(WhatIfService, perm.CA_READ))]
 CAWriter = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_WRITE))]

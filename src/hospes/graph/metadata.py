@@ -37,6 +37,9 @@ from hospes.domain.schema_cross_tenant import (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    MTO_JOIN_REQUEST,
+    MTO_MEMBER,
+    MULTI_TENANT_ORGANIZATION,
 )
 
 NAMESPACE = "microsoft.graph"
@@ -56,7 +59,8 @@ ENTITY_SETS: tuple[Resource, ...] = (
     OAUTH2_PERMISSION_GRANT,
 )
 # Types returned only below another resource (/users/{id}/appRoleAssignments, /auditLogs/directoryAudits,
-# /policies/crossTenantAccessPolicy/..., /identity/conditionalAccess/...).
+# /policies/crossTenantAccessPolicy/..., /tenantRelationships/multiTenantOrganization/...,
+# /identity/conditionalAccess/...).
 CONTAINED_TYPES: tuple[Resource, ...] = (
     APP_ROLE_ASSIGNMENT,
     DIRECTORY_AUDIT,
@@ -64,6 +68,9 @@ CONTAINED_TYPES: tuple[Resource, ...] = (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    MULTI_TENANT_ORGANIZATION,
+    MTO_MEMBER,
+    MTO_JOIN_REQUEST,
     CONDITIONAL_ACCESS_POLICY,
     IP_NAMED_LOCATION,
     COUNTRY_NAMED_LOCATION,

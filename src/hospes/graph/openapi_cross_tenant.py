@@ -1,5 +1,6 @@
-"""The OpenAPI description of ``/policies/crossTenantAccessPolicy`` and of ``/applicationTemplates/{id}/instantiate``
-(``openapi.py`` merges it): request bodies, success bodies and the routes without a body."""
+"""The OpenAPI description of ``/policies/crossTenantAccessPolicy``, ``/tenantRelationships/multiTenantOrganization``
+and ``/applicationTemplates/{id}/instantiate`` (``openapi.py`` merges it): request bodies, success bodies and the
+routes without a body."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from hospes.domain.schema_cross_tenant import (
     CROSS_TENANT_DEFAULT,
     CROSS_TENANT_PARTNER,
     CROSS_TENANT_SYNC_POLICY,
+    MTO_JOIN_REQUEST,
+    MTO_MEMBER,
+    MULTI_TENANT_ORGANIZATION,
 )
 from hospes.graph.openapi_schemas import Schema, collection_schema, nullable, ref
 
@@ -16,6 +20,8 @@ XTAP = "/policies/crossTenantAccessPolicy"
 PARTNER = XTAP + "/partners/{tenant_id}"
 SYNC = PARTNER + "/identitySynchronization"
 INSTANTIATE = "/applicationTemplates/{template_id}/instantiate"
+MTO = "/tenantRelationships/multiTenantOrganization"
+MTO_TENANT = MTO + "/tenants/{tenant_id}"
 _STR: Schema = {"type": "string"}
 _KINDS: dict[str, Schema] = {"str": _STR, "bool": {"type": "boolean"}, "str_list": {"type": "array", "items": _STR}}
 
@@ -45,6 +51,10 @@ BODIES: dict[tuple[str, str], str] = {
     ("put", SYNC): "crossTenantIdentitySyncPolicyPartner",
     ("patch", SYNC): "crossTenantIdentitySyncPolicyPartner",
     ("post", INSTANTIATE): "applicationTemplate.instantiate",
+    ("patch", MTO): "multiTenantOrganization.update",
+    ("post", MTO + "/tenants"): "multiTenantOrganizationMember.create",
+    ("patch", MTO_TENANT): "multiTenantOrganizationMember.update",
+    ("patch", MTO + "/joinRequest"): "multiTenantOrganizationJoinRequestRecord.update",
 }
 BODY_SCHEMAS: dict[str, Schema] = {
     "crossTenantAccessPolicy.update": _body(CROSS_TENANT_ACCESS_POLICY),
@@ -63,12 +73,19 @@ BODY_SCHEMAS: dict[str, Schema] = {
 BODY_SCHEMAS["applicationTemplate.instantiate"] = _closed(
     {"@odata.type": _STR, "displayName": {"type": "string", "minLength": 1, "maxLength": 256}}, ("displayName",)
 )
+BODY_SCHEMAS["multiTenantOrganization.update"] = _body(MULTI_TENANT_ORGANIZATION)
+BODY_SCHEMAS["multiTenantOrganizationMember.create"] = _body(MTO_MEMBER, ("tenantId",))
+BODY_SCHEMAS["multiTenantOrganizationMember.update"] = _closed(
+    {"@odata.type": _STR, "role": {"enum": ["owner", "member"]}, "displayName": nullable(_STR)}
+)
+BODY_SCHEMAS["multiTenantOrganizationJoinRequestRecord.update"] = _body(MTO_JOIN_REQUEST, ("addedByTenantId",))
 NO_BODY = frozenset({("post", XTAP + "/default/resetToSystemDefault")})
-CONFLICTS = frozenset({("post", XTAP + "/partners")})
+CONFLICTS = frozenset({("post", XTAP + "/partners"), ("post", MTO + "/tenants")})
 
 
 def responses() -> dict[tuple[str, str], Schema]:
     partner = ref(f"microsoft.graph.{CROSS_TENANT_PARTNER.name}")
+    member = ref(f"microsoft.graph.{MTO_MEMBER.name}")
     return {
         ("get", XTAP): ref(f"microsoft.graph.{CROSS_TENANT_ACCESS_POLICY.name}"),
         ("get", XTAP + "/default"): ref(f"microsoft.graph.{CROSS_TENANT_DEFAULT.name}"),
@@ -76,6 +93,11 @@ def responses() -> dict[tuple[str, str], Schema]:
         ("post", XTAP + "/partners"): partner,
         ("get", PARTNER): partner,
         ("get", SYNC): ref(f"microsoft.graph.{CROSS_TENANT_SYNC_POLICY.name}"),
+        ("get", MTO): ref(f"microsoft.graph.{MULTI_TENANT_ORGANIZATION.name}"),
+        ("get", MTO + "/tenants"): collection_schema(member),
+        ("post", MTO + "/tenants"): member,
+        ("get", MTO_TENANT): member,
+        ("get", MTO + "/joinRequest"): ref(f"microsoft.graph.{MTO_JOIN_REQUEST.name}"),
         ("post", INSTANTIATE): _closed(
             {
                 "@odata.context": {"type": "string", "format": "uri"},

@@ -94,6 +94,9 @@ POLICY_WRITE = Right(frozenset({"Policy.ReadWrite.Authorization"}))
 # Cross-tenant access settings: written with their own permission only; read with any policy read permission.
 CROSS_TENANT_WRITE = Right(frozenset({"Policy.ReadWrite.CrossTenantAccess"}))
 CROSS_TENANT_READ = Right(POLICY_READ.application | CROSS_TENANT_WRITE.application)
+# The multitenant organization: its own permissions (Graph's), read also with the cross-tenant settings' ones.
+MTO_WRITE = Right(frozenset({"MultiTenantOrganization.ReadWrite.All"}))
+MTO_READ = Right(CROSS_TENANT_READ.application | MTO_WRITE.application | {"MultiTenantOrganization.Read.All"})
 # The email one-time passcode method: Graph asks for Policy.ReadWrite.AuthenticationMethod to write; Hospes also
 # accepts Policy.ReadWrite.Authorization, the policy permission its apps are granted.
 AUTH_METHOD_READ = Right(

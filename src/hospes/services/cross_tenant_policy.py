@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session
 from hospes.domain import cross_tenant as ct
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.services.base import Services, settings_row_for_update
-from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
+from hospes.storage.tables_cross_tenant import (
+    CrossTenantPartner,
+    CrossTenantPolicy,
+    MultiTenantOrganizationMember,
+)
 
 POLICY_NAME = "CrossTenantAccessPolicy"
 # The code and sentence a source's Test Connection and a cycle give when the pair does not allow synchronization.
@@ -31,12 +35,12 @@ def _new_policy(tenant_id: str) -> CrossTenantPolicy:
     return CrossTenantPolicy(tenant_id=tenant_id, display_name=POLICY_NAME, allowed_cloud_endpoints=[])
 
 
-def partner_wire(row: CrossTenantPartner) -> dict[str, Any]:
+def partner_wire(row: CrossTenantPartner, in_mto: bool = False) -> dict[str, Any]:
     settings = row.settings or {}
     return {
         "tenantId": row.partner_tenant_id,
         "isServiceProvider": settings.get("isServiceProvider"),
-        "isInMultiTenantOrganization": False,
+        "isInMultiTenantOrganization": in_mto,
         "inboundTrust": settings.get("inboundTrust"),
         "b2bCollaborationOutbound": settings.get("b2bCollaborationOutbound"),
         "b2bCollaborationInbound": settings.get("b2bCollaborationInbound"),
@@ -56,6 +60,20 @@ def sync_wire(row: CrossTenantPartner) -> dict[str, Any]:
         "displayName": row.sync_display_name,
         "userSyncInbound": {"isSyncAllowed": bool(row.sync_inbound_allowed)},
     }
+
+
+def mto_peers(session: Session, tenant_id: str) -> set[str]:
+    """The other active tenants of the multitenant organization ``tenant_id`` is an active member of."""
+    me = session.get(MultiTenantOrganizationMember, tenant_id)
+    if me is None or me.state != "active":
+        return set()
+    rows = session.scalars(
+        select(MultiTenantOrganizationMember.tenant_id).where(
+            MultiTenantOrganizationMember.organization_id == me.organization_id,
+            MultiTenantOrganizationMember.state == "active",
+        )
+    )
+    return {row for row in rows if row != tenant_id}
 
 
 def sync_refusal(session: Session, source_tenant_id: str, target_tenant_id: str) -> str | None:
@@ -164,11 +182,37 @@ class CrossTenantPolicyService(Services):
                 .where(CrossTenantPartner.tenant_id == self.tenant_id)
                 .order_by(CrossTenantPartner.partner_tenant_id)
             )
-            return [partner_wire(row) for row in rows]
+            peers = mto_peers(session, self.tenant_id)
+            return [partner_wire(row, row.partner_tenant_id in peers) for row in rows]
 
     def partner(self, partner_id: str) -> dict[str, Any]:
         with self.read() as session:
-            return partner_wire(self._partner(session, partner_id))
+            row = self._partner(session, partner_id)
+            return partner_wire(row, row.partner_tenant_id in mto_peers(session, self.tenant_id))
+
+    def ensure_mto_partner(self, partner_id: str, partner_name: str | None) -> None:
+        """What joining a multitenant organization sets up toward another of its tenants: the partner, automatic
+        redemption both ways and inbound user synchronization allowed. Values an admin set explicitly (false)
+        stay; only missing ones are filled, so joining again changes nothing."""
+        with self.write("Policy", "Add a partner to cross-tenant access setting") as op:
+            row = op.session.get(CrossTenantPartner, (self.tenant_id, partner_id), with_for_update=True)
+            if row is None:
+                row = CrossTenantPartner(
+                    tenant_id=self.tenant_id, partner_tenant_id=partner_id, settings={}, created_at=op.now
+                )
+                op.session.add(row)
+            else:
+                op.name("Update a partner cross-tenant access setting")
+            if row.inbound_auto_redeem is None:
+                row.inbound_auto_redeem = True
+            if row.outbound_auto_redeem is None:
+                row.outbound_auto_redeem = True
+            if not row.sync_policy:
+                row.sync_policy, row.sync_inbound_allowed = True, True
+                row.sync_display_name = partner_name
+            row.updated_at = op.now
+            op.details["reason"] = "multitenant organization"
+            op.target("Policy", partner_id, "Partner " + partner_id)
 
     def create_partner(self, body: Any) -> dict[str, Any]:
         body = _body(body)

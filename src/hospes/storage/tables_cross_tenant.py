@@ -42,3 +42,32 @@ class CrossTenantPartner(Base):
     sync_inbound_allowed: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MultiTenantOrganization(Base):
+    """A multitenant organization (Graph ``tenantRelationships/multiTenantOrganization``): the tenants of one
+    deployment, or of others, that a conglomerate groups. Created by the first owner's PATCH."""
+
+    __tablename__ = "multi_tenant_organizations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MultiTenantOrganizationMember(Base):
+    """A tenant of a multitenant organization. One organization per tenant at most (the primary key), as in Entra;
+    the tenant may live in another deployment, so it is not a foreign key. ``state`` is ``pending`` until the
+    tenant's own admin joins, then ``active``."""
+
+    __tablename__ = "multi_tenant_organization_members"
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("multi_tenant_organizations.id", ondelete="CASCADE"), index=True
+    )
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # owner | member
+    state: Mapped[str] = mapped_column(String(16))  # pending | active
+    added_by_tenant_id: Mapped[str] = mapped_column(String(36))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
