@@ -90,7 +90,9 @@ def test_roles_removal_and_bad_bodies(make_tenant: Any) -> None:
     for body in ({"tenantId": "not-a-guid"}, {"tenantId": fabrikam.id, "colour": "red"}, {"tenantId": 1}):
         assert_graph_error(contoso.post(f"{MTO}/tenants", json=body), 400, "Request_BadRequest")
     assert_graph_error(contoso.patch(MTO, json={"state": "inactive"}), 400, "Request_BadRequest")
-    assert_graph_error(contoso.get(f"{MTO}/tenants/{'0' * 8}-0000-0000-0000-{'0' * 12}"), 404, "Request_ResourceNotFound")
+    assert_graph_error(
+        contoso.get(f"{MTO}/tenants/{'0' * 8}-0000-0000-0000-{'0' * 12}"), 404, "Request_ResourceNotFound"
+    )
 
     # leaving keeps the partner settings, which no longer say the partner is in the organization
     assert fabrikam.delete(f"{MTO}/tenants/{fabrikam.id}").status_code == 204
@@ -114,5 +116,9 @@ def test_another_tenant_never_sees_the_organization(make_tenant: Any) -> None:
 
 def test_metadata_declares_the_organization(client: Any) -> None:
     body = client.get("/v1.0/$metadata").text
-    for name in ("multiTenantOrganization", "multiTenantOrganizationMember", "multiTenantOrganizationJoinRequestRecord"):
+    for name in (
+        "multiTenantOrganization",
+        "multiTenantOrganizationMember",
+        "multiTenantOrganizationJoinRequestRecord",
+    ):
         assert f'EntityType Name="{name}"' in body
