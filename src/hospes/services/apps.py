@@ -247,7 +247,11 @@ class AppService(Services):
             return self.insert_sp(op, app, values)
 
     def create_enterprise_app(
-        self, display_name: str, role_names: list[str], template_id: str | None = None
+        self,
+        display_name: str,
+        role_names: list[str],
+        template_id: str | None = None,
+        tags: list[str] | None = None,
     ) -> ServicePrincipal:
         """An application registration, its service principal and its user roles, as one write (the portal's "new
         enterprise application"; the API needs two calls)."""
@@ -266,6 +270,7 @@ class AppService(Services):
             app = self.insert_app(op, {"display_name": name, "app_roles": roles}, {})
             sp = self.insert_sp(op, app)
             sp.application_template_id = template_id
+            sp.tags = list(tags or [])
             return sp
 
     def insert_sp(self, op: Write, app: Application, values: dict[str, Any] | None = None) -> ServicePrincipal:
