@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +27,18 @@ from hospes.storage.tables import User
 from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
 
 
-def external_user_type(user: User) -> str | None:
+class Person(Protocol):
+    """A user as conditional access reads it (an ORM ``User``, or the token endpoint's raw row)."""
+
+    @property
+    def user_type(self) -> str: ...
+    @property
+    def creation_type(self) -> str | None: ...
+    @property
+    def identities(self) -> list[dict[str, Any]]: ...
+
+
+def external_user_type(user: Person) -> str | None:
     """Graph's guestOrExternalUserTypes value of a user; None for the tenant's own members."""
     external = user.creation_type == "Invitation" or any(
         i.get("signInType") == "federated" or i.get("issuer") == "mail" for i in user.identities or []
@@ -37,7 +48,7 @@ def external_user_type(user: User) -> str | None:
     return "b2bCollaborationMember" if external else None
 
 
-def home_tenant_of(user: User) -> str | None:
+def home_tenant_of(user: Person) -> str | None:
     """A guest's home tenant when it is a tenant of this deployment (recorded when the guest redeemed)."""
     for identity in user.identities or []:
         if identity.get("issuer") == "ExternalAzureAD":

@@ -72,12 +72,20 @@ _KEPT_LOCK = threading.Lock()
 
 def _kept(session: Session) -> _Kept:
     bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    return _kept_for(bind if isinstance(bind, Engine) else bind.engine)
+
+
+def _kept_for(engine: Engine) -> _Kept:
     with _KEPT_LOCK:
         kept = _KEPT.get(engine)
         if kept is None:
             kept = _KEPT[engine] = _Kept()
         return kept
+
+
+def kept_rules(engine: Engine, tenant_id: str, version: int) -> ca.Rules | None:
+    """The rules this process compiled for the tenant at ``version`` (a raw read's), if it still has them."""
+    return _kept_for(engine).get(tenant_id, version)
 
 
 def rules_of(session: Session, tenant_id: str) -> ca.Rules:

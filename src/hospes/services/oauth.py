@@ -17,11 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
 from hospes.services import sign_in_log
+from hospes.services.access_decision import AccessRequest, decide
+from hospes.services.access_rules import rules_of
 from hospes.services.apps import read_granted_permissions
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
+from hospes.services.token_access import refusal, token_log
 from hospes.storage.engine import RawReads, raw_reads
-from hospes.storage.tables import Application, ClientSecret, Domain, ServicePrincipal, Tenant
+from hospes.storage.tables import Application, ClientSecret, Domain, ServicePrincipal, Tenant, User
 
 _TENANT = union_all(
     select(Tenant.id).where(Tenant.id == bindparam("key")),
@@ -251,6 +254,7 @@ class TokenGrants:
             raise OAuthError(
                 "invalid_grant", "Error validating credentials due to invalid username or password.", code=50126
             )
+        self._conditional_access(tenant_id, app_id, user, request)
         return self.issuer.issue_user_token(
             tenant_id,
             app_id,
@@ -260,6 +264,36 @@ class TokenGrants:
             DELEGATED_SCOPES,
             audience,
         )
+
+    def _conditional_access(self, tenant_id: str, app_id: str, user: User, request: TokenRequest) -> None:
+        """The password grant is a sign-in with one factor from a native client: conditional access decides it
+        (``token_access``); once the tenant has policies, each grant past the password is logged with them."""
+        with self.sessions() as session:
+            if rules_of(session, tenant_id).empty:
+                return
+            access = decide(
+                session,
+                AccessRequest(
+                    tenant_id,
+                    user,
+                    request.now,
+                    ["pwd"],
+                    request.now,
+                    app_id=app_id,
+                    client_app_type="mobileAppsAndDesktopClients",
+                    ip_address=request.address,
+                ),
+            )
+        refused = refusal(access)
+        status, details = token_log(access)
+        event = sign_in_log.token_event(
+            tenant_id, request.now, "ropc", request.address, app_id=app_id, app_display_name=None, user=user,
+            error=(refused[1], refused[2]) if refused else None, details={"grantType": "password", **details},
+            conditional_access_status=status,
+        )  # fmt: skip
+        sign_in_log.record(self.sessions, event)
+        if refused is not None:
+            raise OAuthError(refused[0], refused[2], code=refused[1])
 
     def _check_secret(
         self, client: ClientIdentity, request: TokenRequest, grant: str, reads: RawReads | None = None

@@ -151,6 +151,7 @@ def token_event(
     user: Who | None = None,
     error: tuple[int, str] | None = None,
     details: Mapping[str, Any] | None = None,
+    conditional_access_status: str = "notApplied",
 ) -> SignInEvent:
     """A token-endpoint sign-in: non-interactive, of the user when there is one, else of the service principal.
     ``error``: the AADSTS number and the reason of a failure."""
@@ -167,6 +168,7 @@ def token_event(
         ip_address=address,
         error_code=error[0] if error else 0,
         failure_reason=error[1] if error else None,
+        conditional_access_status=conditional_access_status,
         details={"signInEventType": kind, **(details or {})},
     )
 

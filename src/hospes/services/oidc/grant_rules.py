@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import Update, delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.ca_evaluation import Decision
 from hospes.services.oauth import OAuthError
 from hospes.services.oidc.client_auth import ClientProof
 from hospes.services.oidc.scopes import RequestedScopes, ScopeError, parse
@@ -46,6 +47,7 @@ class GrantTrail:
     app_display_name: str | None = None
     user_id: str | None = None
     recorded: bool = False
+    access: Decision | None = None  # conditional access, once evaluated
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ from hospes.services.oidc.refresh import (
     refresh_grant,
 )
 from hospes.services.oidc.scopes import RequestedScopes
+from hospes.services.token_access import token_log
 from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write_on
 from hospes.storage.tables import Application, ServicePrincipal, User
 from hospes.storage.tables_sso import AuthorizationCode
@@ -272,6 +273,7 @@ class UserTokenGrants:
         """Add the failed grant's sign-in row to ``session`` (the caller commits)."""
         assert trail.tenant_id is not None
         user = session.get(User, trail.user_id) if trail.user_id else None
+        access_status, access_details = token_log(trail.access)
         event = sign_in_log.token_event(
             trail.tenant_id,
             proof.now,
@@ -281,7 +283,8 @@ class UserTokenGrants:
             app_display_name=trail.app_display_name,
             user=user if user is not None and user.tenant_id == trail.tenant_id else None,
             error=(exc.code or sign_in_log.TOKEN_ERROR, str(exc)),
-            details=_CODE_DETAILS if protocol == "authorizationCode" else REFRESH_DETAILS,
+            details={**(_CODE_DETAILS if protocol == "authorizationCode" else REFRESH_DETAILS), **access_details},
+            conditional_access_status=access_status,
         )
         sign_in_log.add(session, event)
         trail.recorded = True

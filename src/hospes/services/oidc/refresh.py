@@ -43,6 +43,7 @@ from hospes.services.oidc.grant_rules import (
     secrets_token,
     unknown_client,
 )
+from hospes.services.token_access import refusal, token_decision, token_log, token_rules
 from hospes.storage.engine import RawReads, WouldWaitError, raw_reads, raw_write_on
 from hospes.storage.tables import DirectoryRoleMember, ServicePrincipal, User
 from hospes.storage.tables_sso import OAuth2PermissionGrant, RefreshToken
@@ -78,6 +79,7 @@ USER_ROW = select(
     User.identities,
     User.account_enabled,
     User.deleted_at,
+    User.creation_type,
 ).where(User.id == bindparam("id"))
 
 
@@ -96,6 +98,7 @@ class RawPerson:
     identities: list[dict[str, Any]]
     account_enabled: bool
     deleted_at: datetime | None
+    creation_type: str | None
 
 
 _WIDS = select(DirectoryRoleMember.role_template_id).where(
@@ -237,6 +240,24 @@ def _refresh_on(
         with self.sessions() as session:
             scopes = narrowed(session, tenant_id, token.scope, request.scope, graph_sp)
     _check_consent(grants, user.id, scopes.consent_needed())
+    access = trail.access = token_decision(
+        token_rules(reads, self.sessions, tenant_id),
+        self.sessions,
+        tenant_id=tenant_id,
+        user_id=user.id,
+        person=user,
+        roles=wids,
+        app_id=rp.client_id,
+        client_app_type="mobileAppsAndDesktopClients" if rp.is_public or token.public_client else "browser",
+        amr=token.amr,
+        authenticated_at=token.auth_time,
+        now=now,
+        address=proof.address,
+    )
+    refused = refusal(access)
+    if refused is not None:
+        raise OAuthError(refused[0], refused[2], code=refused[1])
+    access_status, access_details = token_log(access)
     successor = secrets_token()
     turn = self.writer_turn_now if now_only else self.writer_turn
     reused = grant_error(50173, "The refresh token was already used; every token of its family is revoked.")
@@ -268,7 +289,8 @@ def _refresh_on(
             error = None
         event = sign_in_log.token_event(
             tenant_id, now, "refreshToken", proof.address, app_id=rp.client_id, app_display_name=rp.display_name,
-            user=user, error=error, details=REFRESH_DETAILS,
+            user=user, error=error, details={**REFRESH_DETAILS, **access_details},
+            conditional_access_status=access_status,
         )  # fmt: skip
         sign_in_log.add_raw(write, event)
     if spent != 1:
