@@ -253,3 +253,38 @@ def cloud_endpoints(value: Any) -> list[str]:
             f"'allowedCloudEndpoints' lists values of {', '.join(CLOUD_ENDPOINTS)}.", target="allowedCloudEndpoints"
         )
     return sorted(set(value))
+
+
+def collaboration_allowed(setting: dict[str, Any] | None, person: set[str], app_id: str | None) -> bool:
+    """Whether a B2B collaboration setting (a tenant's inbound or outbound one) lets this person use this app.
+
+    ``person``: the person's object id and the ids of their groups (lower case); ``app_id`` None: Hospes's own
+    pages (My Apps, the account pages). The setting names people (or all users) and apps (or all applications):
+    "allowed" lets in exactly the named people to the named apps; "blocked" keeps exactly them out of those apps
+    and lets everyone else in. Hospes's own pages are named by "all applications" only, so a setting that allows
+    some apps never shuts a guest out of My Apps, and one that blocks some apps doesn't either."""
+    if setting is None:
+        return True
+    people = setting.get("usersAndGroups") or {}
+    apps = setting.get("applications") or {}
+    access = people.get("accessType") or apps.get("accessType") or "allowed"
+
+    def named(config: dict[str, Any], keys: set[str], everyone: str) -> bool:
+        if not config:
+            return True
+        targets = {str(t.get("target", "")).lower() for t in config.get("targets") or []}
+        return everyone.lower() in targets or bool(targets & keys)
+
+    person_named = named(people, person, "AllUsers")
+    if app_id is None:
+        app_named = access == "allowed" or named(apps, set(), "AllApplications")
+    else:
+        app_named = named(apps, {app_id.lower()}, "AllApplications")
+    both = person_named and app_named
+    return both if access == "allowed" else not both
+
+
+def names_groups(setting: dict[str, Any] | None) -> bool:
+    """Whether a B2B collaboration setting lists groups (then a person's groups must be read to apply it)."""
+    targets = ((setting or {}).get("usersAndGroups") or {}).get("targets") or []
+    return any(t.get("targetType") == "group" for t in targets)

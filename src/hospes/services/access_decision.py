@@ -21,6 +21,7 @@ from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import ENABLED
 from hospes.services.access_rules import rules_of
 from hospes.services.b2b_policy import directory_roles
+from hospes.services.collaboration_access import REFUSALS, collaboration_refusal, home_identity
 from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import RedirectError
 from hospes.storage.tables import User
@@ -50,11 +51,8 @@ def external_user_type(user: Person) -> str | None:
 
 def home_tenant_of(user: Person) -> str | None:
     """A guest's home tenant when it is a tenant of this deployment (recorded when the guest redeemed)."""
-    for identity in user.identities or []:
-        if identity.get("issuer") == "ExternalAzureAD":
-            assigned = str(identity.get("issuerAssignedId") or "")
-            return assigned.partition("/")[0] or None
-    return None
+    home = home_identity(user)
+    return home[0] if home is not None else None
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,9 @@ class AccessRequest:
     client_app_type: str = "browser"
     ip_address: str | None = None
     accepted_terms: frozenset[str] = frozenset()
+    # The guest's home tenant and object id there when the sign-in itself says it (redemption with the home
+    # account, before the identity is recorded on the user); otherwise read from the user's identities.
+    home: tuple[str, str] | None = None
 
 
 def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = None) -> ca.SignInFacts:
@@ -98,6 +99,10 @@ def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = 
 
 def decide(session: Session, request: AccessRequest) -> ca.Decision:
     """The decision for one sign-in (read-only; the caller records it), on the tenant's compiled rules."""
+    home = request.home or home_identity(request.user)
+    refused = collaboration_refusal(session, request.tenant_id, home, request.app_id)
+    if refused is not None:
+        return ca.Decision(True, (), False, None, None, (), "notApplied", refused)
     rules = rules_of(session, request.tenant_id)
     if rules.empty:
         return ca.evaluate(ca.SignInFacts(user_id=request.user.id, now=request.now), rules)
@@ -124,6 +129,8 @@ def log_details(decision: ca.Decision) -> dict[str, Any]:
 
 
 def blocked_message(decision: ca.Decision) -> str:
+    if decision.error_code in REFUSALS:
+        return REFUSALS[decision.error_code]
     names = [r.display_name for r in decision.results if r.applies and r.state == ENABLED and r.result == "failure"]
     listed = ", ".join(f"'{n}'" for n in names) or "a conditional access policy"
     return f"Access has been blocked by conditional access policies ({listed})."
@@ -150,7 +157,7 @@ def authorize_access(session: Session, request: AccessRequest, *, silent: bool) 
     Controls Hospes can't ask for yet (terms of use) refuse too, rather than let the sign-in through."""
     decision = decide(session, request)
     if decision.blocked:
-        raise AccessRefusedError("access_denied", ca.BLOCKED, blocked_message(decision), decision)
+        raise AccessRefusedError("access_denied", decision.error_code, blocked_message(decision), decision)
     unsupported = [c for c in decision.required if c != "mfa"]
     if unsupported:
         message = f"Access needs controls this sign-in can't offer yet: {', '.join(unsupported)}."

@@ -298,13 +298,21 @@ class RedemptionService:
             trusted = home_mfa and home_mfa_trusted(session, flow.tenant_id, home.id if home else None, setting=setting)
             if trusted:
                 methods.append("mfa")
-            return decide(session, AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address))
+            came_from = flow.data.get("home", {}) if flow.verified_method == "home" else {}
+            signed_home = (
+                (str(came_from["tenant"]).lower(), str(came_from.get("user", "")).lower())
+                if came_from.get("tenant")
+                else None
+            )
+            request = AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address, home=signed_home)
+            return decide(session, request)
 
-    def log_blocked(self, flow: FlowView, address: str | None, user_agent: str | None) -> None:
-        """The sign-in log row of a guest that conditional access refused (``next_step`` said "blocked")."""
+    def log_blocked(self, flow: FlowView, address: str | None, user_agent: str | None) -> int:
+        """The sign-in log row of a guest that conditional access refused (``next_step`` said "blocked"); the
+        refusal's AADSTS code."""
         user = self._user(flow.user_id)
         if user is None or flow.tenant_id is None:
-            return
+            return BLOCKED
         decision = self.access(flow, user, address)
         event = sign_in_log.SignInEvent(
             tenant_id=flow.tenant_id,
@@ -322,6 +330,7 @@ class RedemptionService:
             details={"amr": flow.amr, **log_details(decision)},
         )
         sign_in_log.record(self.sessions, event)
+        return decision.error_code or BLOCKED
 
     def next_step(self, flow: FlowView, address: str | None = None) -> Step:
         if flow.verified_method is None:

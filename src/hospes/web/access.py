@@ -7,6 +7,7 @@ from starlette.responses import Response
 from hospes.domain.ca_evaluation import BLOCKED, Decision
 from hospes.services import sign_in_log
 from hospes.services.access_decision import AccessRequest, blocked_message, decide_now, home_tenant_of, log_details
+from hospes.services.collaboration_access import INBOUND_REFUSED, OUTBOUND_REFUSED
 from hospes.services.sign_in_log import SignInEvent
 from hospes.storage.tables import User
 from hospes.web.context import Page, client_address, gettext_for
@@ -15,9 +16,18 @@ from hospes.web.context import Page, client_address, gettext_for
 def blocked_page(page: Page, code: int = BLOCKED) -> Response:
     """A readable refusal with the AADSTS code an administrator finds in the sign-in log."""
     _ = gettext_for(page)
-    message = _("A conditional access policy of this organization blocks your sign-in (code %(code)s).") % {
-        "code": f"AADSTS{code}"
+    messages = {
+        INBOUND_REFUSED: _(
+            "This organization's cross-tenant access settings don't let users of your organization sign in here "
+            "(code %(code)s)."
+        ),
+        OUTBOUND_REFUSED: _(
+            "Your home organization's cross-tenant access settings don't let you sign in to this organization "
+            "(code %(code)s)."
+        ),
     }
+    default = _("A conditional access policy of this organization blocks your sign-in (code %(code)s).")
+    message = messages.get(code, default) % {"code": f"AADSTS{code}"}
     return page.render("notice.html", 403, title=_("You can't continue"), message=message, link=None, link_text=None)
 
 

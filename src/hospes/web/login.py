@@ -106,7 +106,7 @@ async def login_submit(request: Request, page: PageDep) -> Response:
             user=user,
             address=address,
         )
-        return blocked_page(page)
+        return blocked_page(page, decision.error_code)
     # Enrolled users always give their second factor; a policy that wants MFA from someone without one has them
     # set up an authenticator before the sign-in completes (Entra's registration interrupt).
     register = "mfa" in decision.required and not enrolled

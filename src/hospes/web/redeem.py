@@ -172,9 +172,9 @@ def continue_flow(page: PageDep, flow: FlowDep) -> Response:
         return _finish(page, flow)
     if step == "blocked":
         address = client_address(page.request)
-        page.web.redemption.log_blocked(flow, address, page.request.headers.get("user-agent"))
+        code = page.web.redemption.log_blocked(flow, address, page.request.headers.get("user-agent"))
         page.set_cookie(flow_cookie(page.web), None)
-        return blocked_page(page)
+        return blocked_page(page, code)
     return page.redirect(f"{page.base}/redeem/{step}")
 
 
