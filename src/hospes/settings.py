@@ -59,6 +59,50 @@ class Settings(BaseSettings):
         "(uvicorn h11_max_incomplete_event_size, applied to either HTTP parser).",
     )
 
+    # Operations: logs, metrics, readiness, proxies, pools and replicas (docs/deploy.md).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines of 'hospes serve' and 'hospes worker': text, or one JSON object a line."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level logged.")
+    access_log: bool = Field(True, description="One log line per HTTP request (logger hospes.access, level INFO).")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses or networks of the proxies (load balancers) whose Forwarded, "
+        "X-Forwarded-For, -Proto and -Host headers, X-Request-Id and traceparent are believed (* = any). From any "
+        "other peer they are ignored: the socket's address is the client's.",
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that /metrics requires. Empty: /metrics answers only direct loopback requests "
+        "(no proxy in between).",
+    )
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, /readyz answers 503 this long before the server stops accepting connections, so "
+        "the load balancer takes the node out first; requests in flight then finish.",
+    )
+    graceful_shutdown_seconds: int = Field(
+        30, ge=1, le=3600, description="Longest wait for requests in flight once the server stops accepting."
+    )
+    db_pool_size: int = Field(20, ge=1, le=1000, description="PostgreSQL connections kept open per process.")
+    db_max_overflow: int = Field(20, ge=0, le=1000, description="Further PostgreSQL connections a busy process opens.")
+    db_prepared_statements: bool = Field(
+        True,
+        description="Let psycopg prepare statements it runs often. Off behind PgBouncer in transaction mode "
+        "(before 1.21 it cannot keep prepared statements).",
+    )
+    database_replica_urls: str = Field(
+        "",
+        description="Comma-separated SQLAlchemy URLs of PostgreSQL streaming replicas. Reads that accept staleness "
+        "(Graph requests with 'ConsistencyLevel: eventual', the portal's log pages) go there when within "
+        "replica_max_lag_seconds; everything else reads the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        5.0, gt=0, le=3600, description="A replica further behind than this is not read (and /readyz says so)."
+    )
+
     # B2B invitations and their email (docs/invitations.md).
     invitation_link_lifetime_days: int = Field(
         30, ge=1, le=365, description="Lifetime of an inviteRedeemUrl ticket (single use; a re-invite rotates it)."

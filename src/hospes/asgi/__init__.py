@@ -24,6 +24,16 @@ from hospes.asgi.middleware import (
     StrictTransportMiddleware,
     is_graph,
 )
+from hospes.asgi.ops import (
+    ForwardedMiddleware,
+    ObserveMiddleware,
+    ProxyNetworks,
+    Readiness,
+    install_drain,
+)
+from hospes.asgi.ops import (
+    install_routes as install_ops_routes,
+)
 from hospes.asgi.protocols import HEAD_TIMEOUT_STATE
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
@@ -126,12 +136,15 @@ def create_app(
     provisioning_runner: bool | None = None,
     background_lock: IO[str] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    drain: bool = False,
 ) -> FastAPI:
     """``clock``: what the sign-in pages and the token endpoint take as now (tests pass one they move).
     ``mail_worker``: run the outbox delivery thread (default: ``settings.mail_worker`` with an SMTP host).
     ``provisioning_runner``: run provisioning jobs in the background (default: ``settings.provisioning_runner``
-    when ``housekeeping`` is on, so the in-process test app runs no background work)."""
-    database = Database.open(settings.effective_database_url)
+    when ``housekeeping`` is on, so the in-process test app runs no background work).
+    ``drain``: a SIGTERM first takes the process out of readiness (``hospes serve``; see ``ops.install_drain``)."""
+    database = Database.for_settings(settings)
+    readiness = Readiness(database)
     sessions = database.sessions
     box = secret_box(settings.secret_key, settings.data_dir)
     keys = load_or_create_keys(sessions, box)
@@ -165,6 +178,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        if drain:
+            install_drain(readiness, settings.drain_seconds)
         runtime.workers.start()
         # Lifespan state is shared with the server: HttpProtocol reads its request-head deadline from it.
         yield {HEAD_TIMEOUT_STATE: settings.http_header_timeout_seconds}
@@ -175,6 +190,7 @@ def create_app(
 
     app = FastAPI(title="Hospes", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    app.state.readiness = readiness  # /readyz; the drain flips it
     # The protocol endpoints first: FastAPI tries routes in order, and machines call the token endpoint most (behind
     # the Graph routes, every token request was first matched against each of them). OAuthError -> Entra's body.
     oauth_routes.install(app)
@@ -203,6 +219,8 @@ def create_app(
     app.router.redirect_slashes = False
     app.router.default = _slash_redirect(app)
     app.add_middleware(RefuseNulMiddleware)  # inside RequestIdMiddleware: its answer carries the request id
+    # Sees the route the router matched (the scope it passes down is the router's own) and the request id.
+    app.add_middleware(ObserveMiddleware, readiness=readiness, access_log=settings.access_log)
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(DomainError)
@@ -244,14 +262,12 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "generalException", "An internal server error occurred.", request)
 
-    @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    install_ops_routes(app, settings, database, readiness)
     app.add_middleware(HeadAsGetMiddleware)
     if settings.public_url.startswith("https://"):
         app.add_middleware(StrictTransportMiddleware)
     app.add_middleware(NormalizePathMiddleware)
+    app.add_middleware(ForwardedMiddleware, proxies=ProxyNetworks(settings.forwarded_allow_ips))
     return app
 
 
@@ -267,6 +283,7 @@ def worker_app() -> FastAPI:
     import fcntl
     import os
 
+    from hospes.logs import configure_logging
     from hospes.settings import load_settings
 
     settings = load_settings(os.environ.get("HOSPES_SERVE_CONFIG") or None)
@@ -283,11 +300,13 @@ def worker_app() -> FastAPI:
             handle.close()
             handle, primary = None, False
             log.info("background work runs in another server process (it holds %s)", settings.data_dir)
+    configure_logging(settings.log_format, settings.log_level, "all" if primary else "api")
     app = create_app(
         settings,
         housekeeping=primary,
         mail_worker=None if primary else False,
         background_lock=handle,
+        drain=True,
     )
     tune_gc()
     return app

@@ -10,7 +10,9 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hospes.asgi.ops import TRUSTED
 from hospes.graph.errors import error_response
+from hospes.logs import begin_request, upstream_request_id
 
 _SLASHES = re.compile(r"//+")
 
@@ -34,7 +36,8 @@ class NormalizePathMiddleware:
 
 
 class RequestIdMiddleware:
-    """``request-id`` on every response (and ``client-request-id`` echoed), as Graph does. Plain ASGI rather than
+    """``request-id`` on every response (and ``client-request-id`` echoed), as Graph does: a trusted proxy's
+    ``X-Request-Id`` (or the trace id of its ``traceparent``), else a new uuid. Plain ASGI rather than
     ``@app.middleware("http")``, whose BaseHTTPMiddleware costs a task and memory streams per request."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -44,8 +47,13 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = None
+        if scope.get(TRUSTED):  # a load balancer's id: the same in its log, ours and the audit rows
+            upstream = {k: v.decode("latin-1") for k, v in scope["headers"] if k in (b"x-request-id", b"traceparent")}
+            request_id = upstream_request_id(upstream.get(b"x-request-id"), upstream.get(b"traceparent"))
+        request_id = request_id or str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
+        begin_request(request_id)  # log lines and audit rows of this request carry it
         client = next((v.decode("latin-1")[:64] for k, v in scope["headers"] if k == b"client-request-id"), None)
 
         async def send_with_ids(message: Message) -> None:

@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from hospes import metrics
 from hospes.auth.keys import ServerKeys
 from hospes.domain.errors import AuthenticationError
 from hospes.domain.principals import Principal
@@ -133,6 +134,7 @@ class TokenIssuer:
         if not token:
             raise AuthenticationError("Access token is empty.")
         claims = self._verified.get(token)
+        metrics.token_cache(claims is not None)
         if claims is None:
             claims = self._check_signed(token)
             if len(self._verified) >= VERIFIED_CACHE_SIZE:

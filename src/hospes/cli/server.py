@@ -39,7 +39,8 @@ def serve(
     forwarded_allow_ips: Annotated[
         str,
         typer.Option(
-            help="Comma-separated addresses or networks of the proxies whose X-Forwarded-* are trusted (* = any).",
+            help="Comma-separated addresses or networks of the proxies whose Forwarded and X-Forwarded-* headers "
+            "(and X-Request-Id) are trusted (* = any); from other peers they are ignored.",
             envvar="HOSPES_FORWARDED_ALLOW_IPS",
         ),
     ] = "127.0.0.1",
@@ -71,6 +72,11 @@ def serve(
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
     os.environ["HOSPES_SERVE_CONFIG"] = config or ""
     os.environ["HOSPES_SERVE_WORKERS"] = str(workers)  # a lone process runs the background work without the lock
+    # The app reads the client address, scheme and host from trusted proxies itself (hospes.asgi.ops): one reading
+    # of Forwarded and X-Forwarded-* for every process, used by lockouts, logs and the audit.
+    os.environ["HOSPES_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips if proxy_headers else ""
+    if workers > 1:
+        _share_metrics(settings.data_dir)
     uvicorn.run(
         "hospes.asgi:worker_app",
         factory=True,
@@ -88,9 +94,23 @@ def serve(
         ssl_keyfile=tls[1] if tls else None,
         # The client address from X-Forwarded-For counts for lockouts and the audit. Issuer, endpoint and redirect
         # URLs never come from the request: HOSPES_PUBLIC_URL alone makes them, whatever Host or X-Forwarded-Host say.
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
+        proxy_headers=False,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
+
+
+def _share_metrics(data_dir: Path) -> None:
+    """The server processes write their metrics to files in one folder (``PROMETHEUS_MULTIPROC_DIR``, set before
+    they start, so before they import prometheus_client), so a scrape of any of them reports all; emptied at each
+    start, as the files of a previous run's processes would count again."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    else:
+        folder = data_dir / "metrics"
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
 
 
 def _tls_files(cert: Path | None, key: Path | None) -> tuple[str, str] | None:

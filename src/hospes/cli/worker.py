@@ -6,13 +6,27 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from typing import Annotated
+
+import typer
 
 from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
-from hospes.cli.common import ConfigOpt, console, load, open_database
+from hospes.cli.common import ConfigOpt, console, fail, load, open_database
+from hospes.logs import configure_logging
 
 
-def worker(config: ConfigOpt = None) -> None:
+def worker(
+    config: ConfigOpt = None,
+    metrics_address: Annotated[
+        str,
+        typer.Option(
+            help="Serve Prometheus metrics (lease takeovers, scheduler runs, sends, pool use) at http://ADDRESS/ "
+            "(host:port; keep it on loopback or a private network: it has no authentication). Empty: none.",
+            envvar="HOSPES_WORKER_METRICS_ADDRESS",
+        ),
+    ] = "",
+) -> None:
     """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
     provisioning runner, the portal's bulk-invite jobs, dynamic-group processing and the durable timers (for
     deployments that turn them off on the API servers). Stops on SIGINT/SIGTERM."""
@@ -21,6 +35,9 @@ def worker(config: ConfigOpt = None) -> None:
     from hospes.workers import build_workers
 
     settings = load(config)
+    configure_logging(settings.log_format, settings.log_level, "worker")
+    if metrics_address:
+        _serve_metrics(metrics_address)
     database = open_database(settings)
     box = secret_box(settings.secret_key, settings.data_dir)
     workers = build_workers(
@@ -51,3 +68,12 @@ def worker(config: ConfigOpt = None) -> None:
         while not stopped.wait(0.5):
             pass
     workers.stop()
+
+
+def _serve_metrics(address: str) -> None:
+    from prometheus_client import start_http_server
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise fail(f"--metrics-address must be host:port, not {address!r}")
+    start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1")

@@ -33,6 +33,7 @@ from hospes.domain.errors import (
 from hospes.domain.principals import Principal
 from hospes.domain.schema import Resource
 from hospes.graph import permissions as perm
+from hospes.logs import set_tenant
 from hospes.odata import ODataLimitError, ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
@@ -81,6 +82,7 @@ async def current_principal(request: Request, state: RuntimeDep) -> Principal:
     if scheme.lower() != "bearer":
         raise AuthenticationError("Access token validation failure: the Authorization scheme must be Bearer.")
     principal = state.issuer.verify(token.strip())
+    set_tenant(principal.tenant_id)  # log lines of this request name its tenant
     if principal.kind == "app":
         if state.database.is_sqlite:
             active = is_app_active(state.database.engine, principal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,11 +13,13 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes import metrics
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, DomainError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import Principal
+from hospes.logs import current_request_id
 from hospes.storage.tables import AuditLog, ChangeLog, User
 
 R = TypeVar("R")
@@ -153,7 +156,9 @@ def order_with_other_writers(session: Session, tenant_id: str) -> None:
     row locks.
     """
     if session.get_bind().dialect.name == "postgresql":
+        started = time.perf_counter()
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant_id})
+        metrics.TENANT_LOCK_WAIT.observe(time.perf_counter() - started)
 
 
 def _plain(value: Any) -> Any:
@@ -234,4 +239,5 @@ class Services:
             target_id=op.target_id,
             target_name=op.target_name,
             details=op.details,
+            request_id=current_request_id(),
         )

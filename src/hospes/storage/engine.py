@@ -17,6 +17,10 @@ from sqlalchemy import ClauseElement, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from hospes import metrics
+from hospes.settings import Settings
+from hospes.storage.replicas import Replicas
+
 _BUSY_TIMEOUT_MS = 30000
 
 
@@ -25,7 +29,7 @@ class WouldWaitError(Exception):
     busy: nothing was written; do it again where waiting is allowed."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, pool_name: str = "primary", **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -39,7 +43,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # instead of failing with "database is locked" when a read transaction upgrades to a write.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)
+    pool_size = kwargs.pop("pool_size", 20)
+    max_overflow = kwargs.pop("max_overflow", 20)
+    connect_args: dict[str, Any] = {}
+    if not kwargs.pop("prepared_statements", True):
+        # PgBouncer in transaction mode (before 1.21) hands each transaction whatever server connection is free: a
+        # statement psycopg prepared on one is unknown on the next ("prepared statement ... does not exist").
+        connect_args["prepare_threshold"] = None
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        **kwargs,
+    )
+    refresh = metrics.watch_pool(engine.pool, pool_name, pool_size + max_overflow)
+    event.listen(engine, "checkout", lambda *_: refresh())
+    event.listen(engine, "checkin", lambda *_: refresh())
+    return engine
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -74,9 +96,42 @@ class Database:
         self._gate: _WriterGate | None = None
         self._gate_lock = threading.Lock()
 
+    #: Streaming replicas for reads that accept staleness (``eventual_sessions``); none unless configured.
+    replicas: Replicas | None = None
+
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> Database:
         return cls(make_engine(url, **kwargs))
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The database of ``settings``: pool sizes, prepared statements, and the replicas, if any."""
+        url = settings.effective_database_url
+        if url.startswith("sqlite"):
+            return cls.open(url)
+        options: dict[str, Any] = {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "prepared_statements": settings.db_prepared_statements,
+        }
+        database = cls(make_engine(url, **options))
+        urls = [u.strip() for u in settings.database_replica_urls.split(",") if u.strip()]
+        if urls:
+            engines = [make_engine(u, pool_name="replica", **options) for u in urls]
+            database.replicas = Replicas(engines, settings.replica_max_lag_seconds)
+        return database
+
+    def eventual_sessions(self) -> sessionmaker[Session]:
+        """Sessions for reads that accept staleness: a replica within the lag limit when there is one, else the
+        primary's read sessions. Never write through them, and never use them for reads that a later request
+        continues from a position (delta rounds, provisioning): a replica may be behind the primary."""
+        if self.replicas is not None:
+            chosen = self.replicas.pick()
+            if chosen is not None:
+                metrics.REPLICA_READS.labels("replica").inc()
+                return chosen
+        metrics.REPLICA_READS.labels("primary").inc()
+        return self.read_sessions
 
     @property
     def dialect(self) -> str:
@@ -118,6 +173,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replicas is not None:
+            self.replicas.dispose()
 
 
 class _WriterGate:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hospes.domain import alt_sec_id
 from hospes.domain.clock import utcnow
+from hospes.logs import current_request_id
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -305,6 +306,8 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     target_name: Mapped[str | None] = mapped_column(String(1024))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # The request that made the change (the load balancer's X-Request-Id when it sent one): Graph's correlationId.
+    request_id: Mapped[str | None] = mapped_column(String(128), default=current_request_id)
 
 
 class SigningKey(Base):

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from hospes.auth.crypto import SecretBox
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import NotFoundError
+from hospes.logs import set_tenant
 from hospes.runtime import Runtime
 from hospes.services.mfa import MfaService
 from hospes.services.my_apps import MyApps
@@ -162,6 +163,7 @@ def open_page(request: Request, tenant_key: str) -> Page:
         with web.sessions() as session:
             tenant = resolve_tenant(session, tenant_key[:255])
             view = TenantView(tenant.id, tenant_key, tenant.display_name, tenant.preferred_language)
+        set_tenant(tenant.id)
     except NotFoundError:
         lang = i18n.choose(chosen, accept_language=accept)
         _ = i18n.translations(lang).gettext

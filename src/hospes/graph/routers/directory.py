@@ -201,7 +201,7 @@ def _audit(row: AuditLog, select: list[str] | None) -> dict[str, Any]:
         computed={
             "loggedByService": "Core Directory",
             "operationType": row.activity.split(" ", 1)[0],
-            "correlationId": row.id,
+            "correlationId": row.request_id or row.id,  # the request that did it (a balancer's id when given)
             "initiatedBy": actor,
             "targetResources": target if row.target_id else [],
             "additionalDetails": [{"key": k, "value": str(v)} for k, v in row.details.items() if k != "changes"],

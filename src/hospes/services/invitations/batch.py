@@ -33,6 +33,8 @@ from sqlalchemy.schema import sort_tables
 
 from hospes.domain.errors import DomainError
 from hospes.domain.invitation import InvitationRequest
+from hospes.logs import RequestContext, acting_for
+from hospes.logs import current as current_request
 from hospes.services.base import Write, order_with_other_writers
 from hospes.services.invitations.guests import guest_upn, initial_domain
 from hospes.services.invitations.service import (
@@ -56,6 +58,7 @@ class _Job:
     req: InvitationRequest
     plan: InvitationPlan | None = None
     outcome: Outcome | None = None
+    context: RequestContext | None = None  # the request that asked, when it waits in another thread
 
 
 class _BatchAbort(Exception):  # noqa: N818 - a signal
@@ -102,11 +105,17 @@ class BatchLookups:
 
 
 def invite_many(
-    calls: Sequence[tuple[InvitationService, InvitationRequest]], *, also: AlsoHook | None = None
+    calls: Sequence[tuple[InvitationService, InvitationRequest]],
+    *,
+    also: AlsoHook | None = None,
+    contexts: Sequence[RequestContext | None] = (),
 ) -> list[Outcome]:
     """Each call's outcome, in order: one call's failure, expected or not, is that call's alone. ``also`` runs in
-    each invitation's transaction (``InvitationService.invite``)."""
+    each invitation's transaction (``InvitationService.invite``). ``contexts``: each call's request (its id goes
+    into the audit row), when the calls come from requests served by other threads."""
     jobs = [_Job(service, req) for service, req in calls]
+    for job, context in zip(jobs, contexts, strict=False):
+        job.context = context
     # A hook may write change rows of its own: those must follow the per-tenant ordering lock, which a shared batch
     # takes only at its end, so hooked invitations run one by one.
     batched = _batchable(jobs) if also is None else []
@@ -121,7 +130,8 @@ def invite_many(
     for job in jobs:  # in the callers' order: a second invitation of an address re-invites the first's guest
         if job.outcome is None:
             try:
-                job.outcome = job.service.invite(job.req, also=also)
+                with acting_for(job.context):
+                    job.outcome = job.service.invite(job.req, also=also)
             except Exception as exc:
                 job.outcome = exc
     return [job.outcome for job in jobs if job.outcome is not None]
@@ -160,7 +170,8 @@ def _commit_together(jobs: list[_Job], also: AlsoHook | None) -> None:
         with database.writer_turn(), session.begin(), session.no_autoflush:
             lookups = BatchLookups.prefetch(session, [(job.service.tenant_id, job.req.email) for job in ready])
             for job in ready:
-                _commit_one(session, job, lookups, also)
+                with acting_for(job.context):
+                    _commit_one(session, job, lookups, also)
             # The change-log ordering lock (PostgreSQL) only now, for the inserts and the commit: taken with the
             # first change, it was held while the whole batch was assembled. Sorted: no two batches deadlock.
             for tenant_id in sorted(
@@ -209,12 +220,15 @@ def _insert_new_rows(session: Session) -> None:
             session.execute(insert(table), rows)
 
 
+_Queued = tuple[InvitationService, InvitationRequest, "asyncio.Future[Outcome]", RequestContext | None]
+
+
 class InvitationBatcher:
     """The asyncio face of ``invite_many``: ``await batcher.invite(service, req)`` from any event loop."""
 
     def __init__(self, max_batch: int = MAX_BATCH) -> None:
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[InvitationService, InvitationRequest, asyncio.Future[Outcome]] | None]
+        self._queue: queue.SimpleQueue[_Queued | None]
         self._queue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -222,7 +236,7 @@ class InvitationBatcher:
     async def invite(self, service: InvitationService, req: InvitationRequest) -> InvitationResult:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._ensure_thread()
-        self._queue.put((service, req, future))
+        self._queue.put((service, req, future, current_request()))
         outcome = await future
         if isinstance(outcome, Exception):
             raise outcome
@@ -258,13 +272,13 @@ class InvitationBatcher:
             self._settle_all(batch)
 
     @staticmethod
-    def _settle_all(batch: list[tuple[InvitationService, InvitationRequest, asyncio.Future[Outcome]]]) -> None:
+    def _settle_all(batch: list[_Queued]) -> None:
         try:
-            outcomes = invite_many([(s, r) for s, r, _ in batch])
+            outcomes = invite_many([(s, r) for s, r, _, _ in batch], contexts=[c for _, _, _, c in batch])
         except Exception as exc:  # a bug: every caller gets a 500 rather than waiting forever
             log.exception("invitation batch failed")
             outcomes = [exc] * len(batch)
-        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, _, future, _), outcome in zip(batch, outcomes, strict=True):
             with contextlib.suppress(RuntimeError):  # RuntimeError: that caller's event loop is gone
                 future.get_loop().call_soon_threadsafe(_settle, future, outcome)
 
