@@ -223,3 +223,20 @@ def test_text_logs(direct: TestClient, tenant: TenantHandle) -> None:
             logger.setLevel(logging.NOTSET)
     (line,) = stream.getvalue().splitlines()
     assert re.fullmatch(r"\S+ \S+ ERROR hospes\.test \[worker \S+ \d+\] boom 7", line)
+
+
+def test_pool_sizes_and_prepared_statements_from_settings(settings: Settings) -> None:
+    from hospes.storage.engine import Database
+
+    if settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("pool settings are for PostgreSQL")
+    tuned = settings.model_copy(update={"db_pool_size": 3, "db_max_overflow": 2, "db_prepared_statements": False})
+    database = Database.for_settings(tuned)
+    try:
+        assert database.engine.pool.size() == 3  # type: ignore[attr-defined]
+        assert database.engine.pool._max_overflow == 2  # type: ignore[attr-defined]
+        with database.engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            assert raw is not None and raw.prepare_threshold is None  # type: ignore[attr-defined]
+    finally:
+        database.dispose()
