@@ -128,7 +128,10 @@ class User(Base):
     manager_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last interactive sign-in (pages or an app)
+    # signInActivity (interactive: pages or an app; non-interactive: token grants), outside the change log.
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_non_interactive_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_successful_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Cross-tenant synchronization's anchor (Graph alternativeSecurityIds): the source user's immutable id.
     alt_sec_id: Mapped[str | None] = mapped_column(String(128))
 
@@ -271,9 +274,8 @@ class DirectoryRoleMember(Base):
 class ChangeLog(Base):
     """Append-only change feed, written in the same transaction as the change itself.
 
-    Written by ``Write.change`` only and read through ``storage.changelog`` only (delta query and provisioning
-    today; cross-tenant sync is planned). ``properties`` names the Graph properties the change touched (so a
-    ``$select`` delta can ignore unrelated changes); ``related_id`` is the member for membership changes.
+    Written by ``Write.change`` only, read through ``storage.changelog`` only. ``properties`` names the Graph
+    properties the change touched; ``related_id`` is the member for membership changes.
     """
 
     __tablename__ = "change_log"
@@ -448,9 +450,6 @@ class OutboxAttempt(Base):
     result: Mapped[str] = mapped_column(String(16))  # sent | retry | failed
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
-
-
-# --- Interactive sign-in: browser sessions, MFA, lockout -------------------------------------------------------------
 
 
 class WebSession(Base):

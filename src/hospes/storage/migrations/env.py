@@ -10,6 +10,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_dynamic,
     tables_provisioning,
     tables_redemption,
+    tables_reviews,
     tables_sso,
     tables_timers,
 )
