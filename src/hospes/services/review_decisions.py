@@ -1,0 +1,169 @@
+"""Deciding access review items: a reviewer lists and decides only the items of the running stage they were
+assigned; each reviewer's response is kept, and the stage's outcome strategy makes the item's decision from them.
+An administrator reads every item, and an app's decision (automation) settles an item directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hospes.domain.access_reviews import outcome
+from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from hospes.services import review_runs, review_wire
+from hospes.services.access_reviews import AccessReviewService
+from hospes.storage.tables import User
+from hospes.storage.tables_reviews import AccessReviewInstance, AccessReviewItem, AccessReviewItemReviewer
+
+CHOICES = ("Approve", "Deny", "DontKnow", "NotReviewed")
+
+
+class ReviewDecisions(AccessReviewService):
+    def _items(self, session: Session, instance: AccessReviewInstance, mine: bool) -> Any:
+        stmt = select(AccessReviewItem).where(
+            AccessReviewItem.instance_id == instance.id, AccessReviewItem.current.is_(True)
+        )
+        if mine or not self.is_admin(session):
+            assigned = select(AccessReviewItemReviewer.item_id).where(
+                AccessReviewItemReviewer.instance_id == instance.id,
+                AccessReviewItemReviewer.reviewer_id == self.actor.id,
+            )
+            stmt = stmt.where(AccessReviewItem.id.in_(assigned), AccessReviewItem.stage == instance.stage)
+        return stmt.order_by(AccessReviewItem.principal_name, AccessReviewItem.id)
+
+    def list(  # type: ignore[override]
+        self, definition_id: str, instance_id: str, *, mine: bool = False
+    ) -> list[dict[str, Any]]:
+        with self.read() as session:
+            instance = self.find_instance(session, definition_id, instance_id)
+            rows = session.scalars(self._items(session, instance, mine))
+            return [review_wire.decision(r, self.hooks.base_url) for r in rows]
+
+    def rows(self, definition_id: str, instance_id: str) -> tuple[AccessReviewInstance, list[AccessReviewItem]]:
+        """The caller's own items of the running stage, as rows (the reviewer pages)."""
+        with self.read() as session:
+            instance = self.find_instance(session, definition_id, instance_id)
+            return instance, list(session.scalars(self._items(session, instance, True)))
+
+    def one(self, definition_id: str, instance_id: str, item_id: str) -> dict[str, Any]:
+        with self.read() as session:
+            instance = self.find_instance(session, definition_id, instance_id)
+            row = session.scalar(self._items(session, instance, False).where(AccessReviewItem.id == item_id))
+            if row is None:
+                raise NotFoundError(item_id)
+            return review_wire.decision(row, self.hooks.base_url)
+
+    def decide(self, definition_id: str, instance_id: str, item_id: str, body: Any) -> None:
+        """``PATCH decisions/{id}``: the caller's response to one item."""
+        decision, justification = self._read(body)
+        self._record(definition_id, instance_id, decision, justification, {"ids": [item_id]})
+
+    def batch(self, definition_id: str, instance_id: str, body: Any) -> int:
+        """``batchRecordDecisions``: every item of the caller's (for one principal or resource when named)."""
+        decision, justification = self._read(body)
+        where: dict[str, Any] = {}
+        for name, key in (("principalId", "principal"), ("resourceId", "resource")):
+            if isinstance(body, dict) and body.get(name):
+                where[key] = str(body[name])
+        return self._record(definition_id, instance_id, decision, justification, where)
+
+    def accept_recommendations(self, definition_id: str, instance_id: str) -> int:
+        """The caller's undecided items take their recommendation (items without one stay undecided)."""
+        return self._record(definition_id, instance_id, None, "Accepted the recommendation", {"open": True})
+
+    def reset(self, definition_id: str, instance_id: str) -> None:
+        with self.write("AccessReviews", "Reset access review decisions") as op:
+            self.require_admin(op.session)
+            instance = self._open(op.session, definition_id, instance_id)
+            op.target("AccessReview", instance.id, instance.resource_name)
+            op.session.execute(
+                update(AccessReviewItem)
+                .where(AccessReviewItem.instance_id == instance.id, AccessReviewItem.stage == instance.stage)
+                .values(decision="NotReviewed", justification=None, reviewed_by=None, reviewed_at=None)
+            )
+            op.session.execute(
+                update(AccessReviewItemReviewer)
+                .where(AccessReviewItemReviewer.instance_id == instance.id)
+                .values(response=None, justification=None, responded_at=None)
+            )
+
+    @staticmethod
+    def _read(body: Any) -> tuple[str, str | None]:
+        if not isinstance(body, dict):
+            raise InvalidInputError("The body must be an object with 'decision'.")
+        decision = body.get("decision")
+        if decision not in CHOICES:
+            raise InvalidInputError("'decision' must be Approve, Deny, DontKnow or NotReviewed.", target="decision")
+        justification = body.get("justification")
+        if justification is not None and (not isinstance(justification, str) or len(justification) > 1000):
+            raise InvalidInputError("'justification' is text of at most 1000 characters.", target="justification")
+        return str(decision), (justification or "").strip() or None
+
+    def _open(self, session: Session, definition_id: str, instance_id: str) -> AccessReviewInstance:
+        instance = self.find_instance(session, definition_id, instance_id)
+        if instance.status != "InProgress":
+            raise ConflictError("The access review instance is not in progress: decisions can no longer change.")
+        return instance
+
+    def _record(
+        self,
+        definition_id: str,
+        instance_id: str,
+        decision: str | None,
+        justification: str | None,
+        where: dict[str, Any],
+    ) -> int:
+        with self.write("AccessReviews", "Record access review decision") as op:
+            instance = self._open(op.session, definition_id, instance_id)
+            definition = self.find(op.session, definition_id)
+            checked = review_runs.definition_rules(definition)
+            stage = checked.stages[instance.stage - 1]
+            if decision == "Approve" and checked.justification_on_approval and not justification:
+                raise InvalidInputError("A justification is required to approve.", target="justification")
+            admin = self.actor.kind in ("app", "system")
+            stmt = self._items(op.session, instance, not admin)
+            if "ids" in where:
+                stmt = stmt.where(AccessReviewItem.id.in_(where["ids"]))
+            if "principal" in where:
+                stmt = stmt.where(AccessReviewItem.principal_id == where["principal"])
+            if "resource" in where:
+                stmt = stmt.where(AccessReviewItem.resource_id == where["resource"])
+            items = list(op.session.scalars(stmt))
+            if "ids" in where and not items:
+                raise NotFoundError(where["ids"][0])
+            reviewer = self._reviewer(op.session)
+            done = 0
+            for item in items:
+                response = decision
+                if where.get("open"):
+                    if item.decision not in review_runs.OPEN or item.recommendation not in ("Approve", "Deny"):
+                        continue
+                    response = item.recommendation
+                assert response is not None
+                done += 1
+                link = op.session.get(AccessReviewItemReviewer, (item.id, self.actor.id))
+                if link is not None:
+                    link.response, link.justification, link.responded_at = response, justification, op.now
+                    op.session.flush()
+                    responses = list(
+                        op.session.scalars(
+                            select(AccessReviewItemReviewer.response).where(AccessReviewItemReviewer.item_id == item.id)
+                        )
+                    )
+                    item.decision = outcome(stage.strategy, responses, response)
+                else:
+                    item.decision = response
+                item.justification, item.reviewed_by, item.reviewed_at = justification, reviewer, op.now
+            op.target("AccessReview", instance.id, instance.resource_name)
+            op.details.update({"decision": decision or "Recommendation", "items": done})
+            return done
+
+    def _reviewer(self, session: Session) -> dict[str, Any]:
+        upn = session.scalar(select(User.user_principal_name).where(User.id == self.actor.id))
+        return {
+            "@odata.type": "#microsoft.graph.userIdentity",
+            "id": self.actor.id,
+            "displayName": self.actor.display_name,
+            "userPrincipalName": upn,
+        }
