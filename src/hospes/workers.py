@@ -20,6 +20,7 @@ from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.mail.outbox import OutboxWorker, wake_on_commit
 from hospes.provisioning import ProvisioningRunner
+from hospes.services import review_timers
 from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
@@ -74,6 +75,7 @@ class TimerWorker(BackgroundLoop):
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        review_timers.install(settings)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.processor = TimerProcessor(sessions, owner)
 
@@ -103,6 +105,7 @@ class DynamicGroupsWorker(BackgroundLoop):
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        review_timers.install(settings)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.processor = MembershipProcessor(sessions, owner[:64])
 

@@ -11,6 +11,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_logos,
     tables_provisioning,
     tables_redemption,
+    tables_reviews,
     tables_sso,
     tables_timers,
 )

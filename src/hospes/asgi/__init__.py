@@ -45,6 +45,7 @@ from hospes.graph.errors import domain_error_response, error_response
 from hospes.graph.fallback import GraphFallback
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
+    access_reviews,
     application_templates,
     apps,
     auth_methods,
@@ -204,6 +205,7 @@ def create_app(
         multi_tenant_org.router,
         application_templates.router,
         conditional_access.router,
+        access_reviews.router,
         sign_ins.router,
         auth_methods.router,
         synchronization.router,

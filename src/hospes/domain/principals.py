@@ -30,6 +30,8 @@ APPLICATION_PERMISSIONS = (
     "AuditLog.Read.All",
     "RoleManagement.ReadWrite.Directory",
     "DelegatedPermissionGrant.ReadWrite.All",
+    "AccessReview.Read.All",
+    "AccessReview.ReadWrite.All",
 )
 
 # Well-known directory role template ids (the values Entra uses).

@@ -37,6 +37,7 @@ from hospes.logs import set_tenant
 from hospes.odata import ODataLimitError, ODataSyntaxError, parse_filter, parse_orderby, parse_search, parse_select
 from hospes.provisioning import ProvisioningService
 from hospes.runtime import Runtime
+from hospes.services.access_reviews import AccessReviewService, ReviewHooks
 from hospes.services.app_credentials import AppCredentialService
 from hospes.services.app_logos import AppLogos
 from hospes.services.app_state import is_app_active
@@ -56,6 +57,8 @@ from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
 from hospes.services.multi_tenant_org import MultiTenantOrgService
 from hospes.services.oidc.consent import PermissionGrantService
+from hospes.services.review_decisions import ReviewDecisions
+from hospes.services.review_mail import ReviewMail
 from hospes.services.sign_in_views import SignInLogService
 from hospes.services.tenants import OrganizationService
 from hospes.services.users import UserService
@@ -230,6 +233,24 @@ GuestPolicyReader = Annotated[GuestPolicyService, Depends(service(GuestPolicySer
 GrantsReader = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_READ))]
 GrantsWriter = Annotated[PermissionGrantService, Depends(service(PermissionGrantService, perm.GRANTS_WRITE))]
 GuestPolicyWriter = Annotated[GuestPolicyService, Depends(service(GuestPolicyService, perm.AUTH_METHOD_WRITE))]
+
+
+def review_hooks(runtime: Runtime) -> ReviewHooks:
+    return ReviewHooks(notify=ReviewMail(runtime.settings).notify, base_url=runtime.settings.public_url)
+
+
+def _reviews(runtime: Runtime, principal: Principal) -> AccessReviewService:
+    return AccessReviewService(runtime.sessions, principal, review_hooks(runtime))
+
+
+def _decisions(runtime: Runtime, principal: Principal) -> ReviewDecisions:
+    return ReviewDecisions(runtime.sessions, principal, review_hooks(runtime))
+
+
+ReviewsReader = Annotated[AccessReviewService, Depends(provider(_reviews, perm.ACCESS_REVIEWS_READ))]
+ReviewsWriter = Annotated[AccessReviewService, Depends(provider(_reviews, perm.ACCESS_REVIEWS_WRITE))]
+DecisionsReader = Annotated[ReviewDecisions, Depends(provider(_decisions, perm.ACCESS_REVIEWS_READ))]
+DecisionsWriter = Annotated[ReviewDecisions, Depends(provider(_decisions, perm.ACCESS_REVIEWS_WRITE))]
 
 
 async def provisioning(runtime: RuntimeDep) -> ProvisioningService:

@@ -109,3 +109,8 @@ GRANTS_READ = Right(DIR_READ.application | GRANTS_WRITE.application, _DIRECTORY_
 # Conditional access: read with any policy read permission, written only with its own (Graph's least privilege).
 CA_WRITE = Right(frozenset({"Policy.ReadWrite.ConditionalAccess"}))
 CA_READ = Right(POLICY_READ.application | CA_WRITE.application)
+# Access reviews: an app needs AccessReview.*; a user's token reaches what the user may do there, which the service
+# decides (administrators everything, reviewers their own items).
+_REVIEWER = {"AccessReview.Read.All": Need.ANYONE, "AccessReview.ReadWrite.All": Need.ANYONE}
+ACCESS_REVIEWS_READ = Right(frozenset({"AccessReview.Read.All", "AccessReview.ReadWrite.All"}), _REVIEWER)
+ACCESS_REVIEWS_WRITE = Right(frozenset({"AccessReview.ReadWrite.All"}), {"AccessReview.ReadWrite.All": Need.ANYONE})

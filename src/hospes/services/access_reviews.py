@@ -15,14 +15,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.domain.access_reviews import Rules, rules
+from hospes.domain.access_reviews import Rules, rules, start_date
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR, Principal
-from hospes.services import review_apply, review_runs, review_wire
+from hospes.services import review_apply, review_runs, review_wire, timers
 from hospes.services.base import Services, Write
 from hospes.services.review_runs import Due
+from hospes.services.review_scope import resources
+from hospes.services.web_sessions import revoke_user_sessions
 from hospes.storage.tables import DirectoryRoleMember, User
 from hospes.storage.tables_reviews import (
     AccessReviewDefinition,
@@ -46,15 +48,10 @@ _KEYS = (
 ADMIN_ROLES = (GLOBAL_ADMINISTRATOR, USER_ADMINISTRATOR)
 
 
-def _no_schedule(session: Session, due: Sequence[Due]) -> None:
-    """Without a scheduler (the CLI's one-off commands), timed steps wait for the next ``hospes serve``."""
-
-
 @dataclass
 class ReviewHooks:
-    """What a review needs beyond the database: the durable scheduler, the review emails, the public URL."""
+    """What a review needs beyond the database: the review emails, the public URL."""
 
-    schedule: Callable[[Session, Sequence[Due]], None] = _no_schedule
     notify: Callable[[Session, str, str, datetime], None] | None = None  # (session, event, instance id, now)
     base_url: str = "http://localhost"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -139,7 +136,7 @@ class AccessReviewService(Services):
             op.session.flush()
             op.target("AccessReview", row.id, row.display_name)
             due: list[Due] = []
-            first = review_runs.start_date(checked.recurrence, op.now)
+            first = start_date(checked.recurrence, op.now)
             if first <= op.now:
                 started, due = review_runs.begin_occurrence(op, row, op.now)
                 op.details["instances"] = len(started)
@@ -147,12 +144,12 @@ class AccessReviewService(Services):
             else:
                 row.next_start_at = first
                 due.append(("accessReview.start", row.id, first))
-            self.hooks.schedule(op.session, due)
+            self._schedule(op.session, due)
             return review_wire.definition(row)
 
     def _check_objects(self, session: Session, checked: Rules) -> None:
         scope = checked.scope
-        if scope.object_id and not review_runs.resources(session, self.tenant_id, scope):
+        if scope.object_id and not resources(session, self.tenant_id, scope):
             raise InvalidInputError(
                 f"The scope names '{scope.object_id}', which is not in this tenant.", target="scope"
             )
@@ -163,7 +160,7 @@ class AccessReviewService(Services):
             upn = session.scalar(select(User.user_principal_name).where(User.id == self.actor.id))
         return {"id": self.actor.id, "displayName": self.actor.display_name, "userPrincipalName": upn}
 
-    def list(self) -> list[dict[str, Any]]:
+    def definitions(self) -> list[dict[str, Any]]:
         with self.read() as session:
             stmt = select(AccessReviewDefinition).where(AccessReviewDefinition.tenant_id == self.tenant_id)
             if not self.is_admin(session):
@@ -235,7 +232,7 @@ class AccessReviewService(Services):
             for instance in list(running):
                 self._finish(op, row, instance, checked, due)
             row.status = "Completed"
-            self.hooks.schedule(op.session, due)
+            self._schedule(op.session, due)
 
     # --- instances ---------------------------------------------------------------------------------------------
 
@@ -283,7 +280,17 @@ class AccessReviewService(Services):
                 raise ConflictError("The access review instance is not in progress.")
             due: list[Due] = []
             self._finish(op, row, instance, review_runs.definition_rules(row), due)
-            self.hooks.schedule(op.session, due)
+            self._schedule(op.session, due)
+
+    def send_reminder(self, definition_id: str, instance_id: str) -> None:
+        """Remind the reviewers who still have open items now (whatever the reminder setting)."""
+        with self.write("AccessReviews", "Remind access reviewers") as op:
+            self.require_admin(op.session)
+            instance = self.find_instance(op.session, definition_id, instance_id)
+            if instance.status != "InProgress":
+                raise ConflictError("The access review instance is not in progress.")
+            op.target("AccessReview", instance.id, instance.resource_name)
+            self._notify(op.session, "reminder!", [instance.id], op.now)
 
     def _finish(
         self,
@@ -319,67 +326,68 @@ class AccessReviewService(Services):
                 raise ConflictError("Decisions are applied once the access review instance is completed.")
             due: list[Due] = []
             state = review_apply.run(self, op, instance, review_runs.definition_rules(row), row.id, due)
-            self.hooks.schedule(op.session, due)
+            self._schedule(op.session, due)
             return state
 
-    # --- timed steps -------------------------------------------------------------------------------------------
+    # --- timed steps (run by the durable timers, inside the timer's transaction: ``review_timers``) ------------
 
-    def on_due(self, kind: str, subject: str, now: datetime) -> None:
-        """Run one scheduled step; a step whose subject is gone or already done does nothing (runs once)."""
-        if kind == "accessReview.start":
-            self._start_next(subject, now)
-        elif kind == "accessReview.stageEnd":
-            self._stage_end(subject, now)
-        elif kind == "accessReview.reminder":
-            with self.sessions.begin() as session:
-                instance = session.get(AccessReviewInstance, subject)
-                if instance is not None and instance.status == "InProgress" and instance.reminded_at is None:
-                    instance.reminded_at = now
-                    self._notify(session, "reminder", [instance.id], now)
-        elif kind == "guest.delete":
-            self._delete_guest(subject, now)
+    def start_due(self, op: Write, definition_id: str) -> None:
+        """The series' next instance, when it is due and the series still runs."""
+        row = op.session.get(AccessReviewDefinition, definition_id)
+        if row is None or row.next_start_at is None or row.next_start_at > op.now:
+            return
+        op.name("Start access review instance", "AccessReviews")
+        op.target("AccessReview", row.id, row.display_name)
+        started, due = review_runs.begin_occurrence(op, row, op.now)
+        self._notify(op.session, "started", started, op.now)
+        self._schedule(op.session, due)
 
-    def _start_next(self, definition_id: str, now: datetime) -> None:
-        with self.write("AccessReviews", "Start access review instance") as op:
-            row = op.session.get(AccessReviewDefinition, definition_id)
-            if row is None or row.next_start_at is None or row.next_start_at > now:
-                return
-            op.target("AccessReview", row.id, row.display_name)
-            started, due = review_runs.begin_occurrence(op, row, now)
-            self._notify(op.session, "started", started, now)
-            self.hooks.schedule(op.session, due)
+    def stage_due(self, op: Write, instance_id: str) -> None:
+        """The running stage's end: the next stage starts, or the instance completes (and applies)."""
+        instance = op.session.get(AccessReviewInstance, instance_id)
+        if instance is None or instance.status != "InProgress":
+            return
+        if instance.stage_end_at is not None and instance.stage_end_at > op.now:
+            return
+        row = self.find(op.session, instance.definition_id)
+        op.name("End access review stage", "AccessReviews")
+        op.target("AccessReview", instance.id, instance.resource_name)
+        checked = review_runs.definition_rules(row)
+        due: list[Due] = []
+        if review_runs.end_stage(op, instance, checked, op.now, due):
+            self._finish(op, row, instance, checked, due)
+        self._schedule(op.session, due)
 
-    def _stage_end(self, instance_id: str, now: datetime) -> None:
-        with self.write("AccessReviews", "End access review stage") as op:
-            instance = op.session.get(AccessReviewInstance, instance_id)
-            if instance is None or instance.status != "InProgress":
-                return
-            if instance.stage_end_at is not None and instance.stage_end_at > now:
-                return
-            row = self.find(op.session, instance.definition_id)
-            op.target("AccessReview", instance.id, instance.resource_name)
-            checked = review_runs.definition_rules(row)
-            due: list[Due] = []
-            if review_runs.end_stage(op, instance, checked, now, due):
-                self._finish(op, row, instance, checked, due)
-            self.hooks.schedule(op.session, due)
+    def remind_due(self, op: Write, instance_id: str) -> None:
+        instance = op.session.get(AccessReviewInstance, instance_id)
+        if instance is None or instance.status != "InProgress" or instance.reminded_at is not None:
+            return
+        op.name("Remind access reviewers", "AccessReviews")
+        op.target("AccessReview", instance.id, instance.resource_name)
+        instance.reminded_at = op.now
+        self._notify(op.session, "reminder", [instance.id], op.now)
 
-    def _delete_guest(self, user_id: str, now: datetime) -> None:
+    def delete_due(self, op: Write, user_id: str) -> None:
         """A guest blocked by a review or the inactivity policy is deleted when due, unless re-enabled meanwhile."""
-        with self.write("UserManagement", "Delete user") as op:
-            governance = op.session.get(UserGovernance, user_id)
-            user = op.session.get(User, user_id)
-            if governance is None or user is None or user.deleted_at is not None:
-                return
-            if governance.scheduled_deletion_at is None or governance.scheduled_deletion_at > now:
-                return
-            if user.account_enabled:  # an administrator let the guest back in: nothing to delete
-                op.session.delete(governance)
-                return
-            op.target("User", user.id, user.user_principal_name)
-            op.details["reason"] = governance.reason
-            user.deleted_at = now
-            op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+        governance = op.session.get(UserGovernance, user_id)
+        user = op.session.get(User, user_id)
+        if governance is None or user is None or user.deleted_at is not None:
+            return
+        if governance.scheduled_deletion_at is None or governance.scheduled_deletion_at > op.now:
+            return
+        if user.account_enabled:  # an administrator let the guest back in: nothing to delete
+            op.session.delete(governance)
+            return
+        op.name("Delete user", "UserManagement")
+        op.target("User", user.id, user.user_principal_name)
+        op.details["reason"] = governance.reason
+        user.deleted_at = op.now
+        revoke_user_sessions(op.session, user.id, op.now)
+        op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+
+    def _schedule(self, session: Session, due: Sequence[Due]) -> None:
+        for kind, subject, at in due:
+            timers.schedule(session, self.tenant_id, kind, subject, at)
 
     def _notify(self, session: Session, event: str, instance_ids: Sequence[str], now: datetime) -> None:
         if self.hooks.notify is not None:

@@ -265,4 +265,4 @@ def _disable(
                 scheduled_deletion_at=deletion,
             )
         )
-        due.append(("guest.delete", user_id, deletion))
+        due.append(("governance.deleteGuest", user_id, deletion))

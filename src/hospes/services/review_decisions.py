@@ -32,9 +32,7 @@ class ReviewDecisions(AccessReviewService):
             stmt = stmt.where(AccessReviewItem.id.in_(assigned), AccessReviewItem.stage == instance.stage)
         return stmt.order_by(AccessReviewItem.principal_name, AccessReviewItem.id)
 
-    def list(  # type: ignore[override]
-        self, definition_id: str, instance_id: str, *, mine: bool = False
-    ) -> list[dict[str, Any]]:
+    def items(self, definition_id: str, instance_id: str, *, mine: bool = False) -> list[dict[str, Any]]:
         with self.read() as session:
             instance = self.find_instance(session, definition_id, instance_id)
             rows = session.scalars(self._items(session, instance, mine))

@@ -212,7 +212,7 @@ def _with_managers(session: Session, people: list[Principal]) -> None:
     managers: dict[str, str | None] = {}
     for start in range(0, len(ids), 900):
         managers.update(
-            session.execute(select(User.id, User.manager_id).where(User.id.in_(ids[start : start + 900]))).tuples()
+            session.execute(select(User.id, User.manager_id).where(User.id.in_(ids[start : start + 900])))
         )
     people[:] = [Principal(p.id, p.name, p.upn, p.seen, p.created, managers.get(p.id)) for p in people]
 

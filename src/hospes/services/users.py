@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,7 @@ from hospes.auth.passwords import check_password_policy, hash_password
 from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
+from hospes.domain.invitation import MAX_SPONSORS
 from hospes.domain.schema import USER
 from hospes.domain.validation import require
 from hospes.services.base import Services, Write
@@ -170,6 +171,9 @@ class UserService(Services):
                 raise InvalidInputError("A sponsor is a user or a group.", target="sponsors")
             if sponsor.id == user.id:
                 raise InvalidInputError("A user cannot sponsor themselves.", target="sponsors")
+            count = op.session.scalar(select(func.count()).where(UserSponsor.user_id == user.id))
+            if count is not None and count >= MAX_SPONSORS:
+                raise InvalidInputError(f"A user has at most {MAX_SPONSORS} sponsors.", target="sponsors")
             if op.session.get(UserSponsor, (user.id, sponsor.id)) is not None:
                 raise ConflictError(
                     "One or more added object references already exist for the following modified properties: "

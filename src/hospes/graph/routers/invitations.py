@@ -1,19 +1,21 @@
-"""``POST /invitations``, the Hospes bulk endpoint ``POST /invitations/bulk``, and ``/users/{id}/sponsors``."""
+"""``POST /invitations``, the Hospes bulk endpoint ``POST /invitations/bulk``, and ``/users/{id}/sponsors`` (read,
+add and remove by ``$ref``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from hospes.domain.errors import InvalidInputError
 from hospes.domain.invitation import parse_invitation
 from hospes.domain.schema import GROUP, USER
-from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, SyncInviter, UsersReader
+from hospes.graph.deps import BodyDep, Inviter, RuntimeDep, SyncInviter, UsersReader, UsersWriter
 from hospes.graph.wire import collection, context_url, to_wire
 from hospes.services.cross_tenant_invitations import SyncInvitations, is_sync_invitation
+from hospes.services.groups import reference_id
 from hospes.services.invitations.bulk import invite_rows
 from hospes.services.invitations.service import InvitationResult, InvitationService
 
@@ -104,3 +106,17 @@ def user_sponsors(key: str, state: RuntimeDep, users: UsersReader) -> dict[str, 
         for kind, obj in users.sponsors(key)
     ]
     return collection(state, "directoryObjects", items)
+
+
+@router.post("/users/{key}/sponsors/$ref", status_code=204)
+def add_sponsor(key: str, body: BodyDep, users: UsersWriter) -> Response:
+    if not isinstance(body, dict):
+        raise InvalidInputError("The body must be an object with '@odata.id'.")
+    users.add_sponsor(key, reference_id(body.get("@odata.id")))
+    return Response(status_code=204)
+
+
+@router.delete("/users/{key}/sponsors/{sponsor_id}/$ref", status_code=204)
+def remove_sponsor(key: str, sponsor_id: str, users: UsersWriter) -> Response:
+    users.remove_sponsor(key, sponsor_id)
+    return Response(status_code=204)

@@ -5,8 +5,8 @@ principals; why and when a guest will be blocked or deleted; a tenant's guest in
 ``signInActivity`` times of a user (the last non-interactive sign-in, the last successful one of either kind),
 beside the last interactive sign-in of 0011.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-03 13:20:00
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from hospes.storage.tables import UtcDateTime
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -79,9 +79,7 @@ def upgrade() -> None:
         sa.Column("apply_state", JSON, nullable=False),
     )
     op.create_index("ix_access_review_instances_tenant_id", "access_review_instances", ["tenant_id"])
-    op.create_index(
-        "ix_access_review_instances_definition", "access_review_instances", ["definition_id", "start_at"]
-    )
+    op.create_index("ix_access_review_instances_definition", "access_review_instances", ["definition_id", "start_at"])
     op.create_table(
         "access_review_items",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -168,9 +166,7 @@ def upgrade() -> None:
     op.create_index("ix_user_governance_due", "user_governance", ["tenant_id", "scheduled_deletion_at"])
     op.create_table(
         "guest_lifecycle_policies",
-        sa.Column(
-            "tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("block_after_days", sa.Integer(), nullable=False),
         sa.Column("delete_after_days", sa.Integer(), nullable=False),
