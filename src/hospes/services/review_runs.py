@@ -211,9 +211,8 @@ def _with_managers(session: Session, people: list[Principal]) -> None:
     ids = [p.id for p in people]
     managers: dict[str, str | None] = {}
     for start in range(0, len(ids), 900):
-        managers.update(
-            session.execute(select(User.id, User.manager_id).where(User.id.in_(ids[start : start + 900])))
-        )
+        rows = session.execute(select(User.id, User.manager_id).where(User.id.in_(ids[start : start + 900])))
+        managers.update((uid, manager) for uid, manager in rows)
     people[:] = [Principal(p.id, p.name, p.upn, p.seen, p.created, managers.get(p.id)) for p in people]
 
 
