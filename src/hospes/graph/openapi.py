@@ -30,6 +30,7 @@ from hospes.domain.schema import (
     Resource,
 )
 from hospes.graph import openapi_cross_tenant as cross_tenant
+from hospes.graph import openapi_reviews as reviews
 from hospes.graph.openapi_actions import ACTION_BODIES, ANSWERS
 from hospes.graph.openapi_schemas import (
     RESOURCES,
@@ -90,6 +91,7 @@ BODIES: dict[tuple[str, str], str] = {
         "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/email",
     ): "emailAuthenticationMethodConfiguration.update",
     **cross_tenant.BODIES,
+    **reviews.BODIES,
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
     ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
@@ -108,6 +110,7 @@ OPTIONAL_BODIES = frozenset(
         ("post", "/servicePrincipals/{sp_id}/synchronization/jobs/validateCredentials"),
         ("post", f"{_JOB}/validateCredentials"),
         ("post", f"{_JOB}/restart"),
+        *reviews.OPTIONAL,
     }
 )
 # Write routes that read no body at all.
@@ -119,6 +122,7 @@ NO_BODY = frozenset(
         ("post", "/groups/{group_id}/reprocessMembership"),
         ("post", "/users/{key}/revokeSignInSessions"),
         *cross_tenant.NO_BODY,
+        *reviews.NO_BODY,
     }
 )
 # Routes whose body (or answer) is an image, not JSON: an application's logo (PNG, JPEG or GIF, at most 100 KB).
@@ -376,6 +380,7 @@ def _components(public_url: str) -> Schema:
         schemas[f"{resource.name}.update"] = write_schema(resource, create=False)
     schemas.update(ACTION_BODIES)
     schemas.update(cross_tenant.BODY_SCHEMAS)
+    schemas.update(reviews.BODY_SCHEMAS)
     schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()
     return {
