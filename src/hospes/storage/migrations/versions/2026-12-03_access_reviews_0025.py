@@ -5,8 +5,8 @@ principals; why and when a guest will be blocked or deleted; a tenant's guest in
 ``signInActivity`` times of a user (the last non-interactive sign-in, the last successful one of either kind),
 beside the last interactive sign-in of 0011.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-03 13:20:00
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from hospes.storage.tables import UtcDateTime
 
-revision: str = "0024"
-down_revision: str | None = "0023"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
