@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from hospes.runtime import Runtime
+from hospes.services.address_list import AddressList
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.mfa import MfaService
 from hospes.services.my_apps import MyApps
@@ -46,6 +47,7 @@ def build_state(runtime: Runtime) -> WebState:
         mfa=mfa,
         redemption=RedemptionService(sessions, box, otp, settings, mfa),
         my_apps=MyApps(sessions),
+        address_list=AddressList(sessions),
         origin=origin_of(settings.public_url),
         clock=runtime.clock,
     )

@@ -18,6 +18,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.errors import NotFoundError
 from hospes.logs import set_tenant
 from hospes.runtime import Runtime
+from hospes.services.address_list import AddressList
 from hospes.services.mfa import MfaService
 from hospes.services.my_apps import MyApps
 from hospes.services.redemption import RedemptionService
@@ -48,6 +49,7 @@ class WebState:
     mfa: MfaService
     redemption: RedemptionService
     my_apps: MyApps
+    address_list: AddressList
     origin: str  # scheme://host[:port] of the public URL, for the Origin check
     clock: Callable[[], datetime] = utcnow
 

@@ -1,6 +1,7 @@
 """My Apps: ``/{tenant}/myapps`` lists the applications assigned to the signed-in user or guest (directly or
 through groups), and ``/{tenant}/myapps/launch/{id}`` sends them to an assigned app's login URL (or, for a SAML
-app without one, to IdP-initiated sign-in).
+app without one, to IdP-initiated sign-in). ``/{tenant}/myapps/people`` is the tenant's people search (the global
+address list), for members only.
 
 A guest who comes here without a session — or who has not accepted yet — goes through the guest sign-in and, if
 needed, "Review permissions" first (just-in-time redemption), then lands on the page (or app) asked for.
@@ -39,8 +40,30 @@ def my_apps(page: PageDep) -> Response:
     # Group owners manage their own groups' guests from the portal, without an admin role: the page links to it.
     access = page.web.my_apps.portal_access(page.tenant.id, user_id)
     return page.render(
-        "myapps.html", apps=apps, owns_groups=bool(access.owned_groups), opens_portal=access.may_open_portal
+        "myapps.html",
+        apps=apps,
+        owns_groups=bool(access.owned_groups),
+        opens_portal=access.may_open_portal,
+        finds_people=page.web.address_list.may_search(page.tenant.id, user_id),
     )
+
+
+@router.get("/{tenant}/myapps/people")
+def people(page: PageDep, q: str = "") -> Response:
+    """The people of the organization (members, synchronized members, guests shown in the address list)."""
+    user_id = _ready(page, "/myapps/people")
+    if not page.web.address_list.may_search(page.tenant.id, user_id):
+        _ = gettext_for(page)
+        return page.render(
+            "notice.html",
+            403,
+            title=_("People"),
+            message=_("The people search is for members of %(organization)s.") % {"organization": page.tenant.name},
+            link=f"{page.base}/myapps",
+            link_text=_("Back to My Apps"),
+        )
+    found, more = page.web.address_list.search(page.tenant.id, user_id, q)
+    return page.render("people.html", people=found, more=more, query=q[:100])
 
 
 @router.get("/{tenant}/myapps/launch/{sp_id}")
