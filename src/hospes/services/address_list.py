@@ -50,7 +50,7 @@ def listed() -> ColumnElement[bool]:
         User.deleted_at.is_(None),
         User.account_enabled.is_(True),
         or_(
-            and_(User.user_type == "Member", or_(User.show_in_address_list.is_(None), User.show_in_address_list.is_(True))),
+            and_(User.user_type == "Member", User.show_in_address_list.is_not(False)),
             and_(User.user_type == "Guest", User.show_in_address_list.is_(True)),
         ),
     )
