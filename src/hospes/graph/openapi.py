@@ -30,8 +30,8 @@ from hospes.domain.schema import (
     Resource,
 )
 from hospes.graph import openapi_cross_tenant as cross_tenant
-from hospes.graph import openapi_reviews as reviews
 from hospes.graph import openapi_federation as federation
+from hospes.graph import openapi_reviews as reviews
 from hospes.graph.openapi_actions import ACTION_BODIES, ANSWERS
 from hospes.graph.openapi_schemas import (
     RESOURCES,
