@@ -48,3 +48,12 @@ class BackgroundLoop:
                 self.logger.exception(self.failure_message)
             self._wake.wait(self.poll_seconds())
             self._wake.clear()
+
+
+def owner_id() -> str:
+    """Who holds a lease in the database: host, process and a random part (a restarted process is someone else)."""
+    import os
+    import socket
+    import uuid
+
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import IO
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,8 +39,6 @@ class Runtime:
     provisioning: ProvisioningService
     workers: Workers
     invitations: InvitationBatcher = field(default_factory=InvitationBatcher)  # group commit of POST /invitations
-    # ``hospes serve --workers N``: the open lock file that makes this process the one running background work
-    background_lock: IO[str] | None = None
     # "Now" for the sign-in pages and the token endpoint (sessions, lockouts); tests pass a clock they move.
     clock: Clock = utcnow
 

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     provisioning_poll_seconds: float = Field(
         0.25, gt=0, le=60, description="How often the runner looks at the change log for new work."
     )
+    provisioning_claim_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How often a runner claims provisioning jobs nobody runs (one statement; at most eight polls).",
+    )
+    provisioning_jobs_per_worker: int = Field(
+        16, ge=1, le=1000, description="Provisioning jobs one runner process works on at most at a time."
+    )
     dynamic_groups: bool = Field(
         True,
         description="Process dynamic groups' membership rules inside 'hospes serve' ('hospes worker' always does).",

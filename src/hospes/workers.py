@@ -1,14 +1,14 @@
 """The background workers of a process, built in one place for ``hospes serve`` (inside the app) and ``hospes
-worker`` (in the foreground): outbox delivery, the provisioning runner, the portal's bulk-invite jobs and the
-housekeeping pass (purge of expired deleted items, change-log and browser-session pruning), the processing of
-dynamic groups' membership rules and the durable timers (``services/timers.py``)."""
+worker`` (in the foreground): outbox delivery, the provisioning runner, the portal's bulk-invite jobs, the
+processing of dynamic groups' membership rules, the durable timers (``services/timers.py``) and the scheduler of
+periodic tasks (purge of expired deleted items, change-log, browser-session and log pruning). Every one coordinates
+through the database alone (leases compared in database time), so any number of processes on any number of hosts
+may run them."""
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,52 +16,54 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
 from hospes.auth.keys import ServerKeys
-from hospes.background import BackgroundLoop
+from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.clock import utcnow
 from hospes.mail.outbox import OutboxWorker, wake_on_commit
 from hospes.provisioning import ProvisioningRunner
+from hospes.provisioning.journal import prune_logs
 from hospes.services import review_timers
 from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
+from hospes.services.invitations.jobs import RETENTION as BULK_RETENTION
+from hospes.services.invitations.jobs import prune as prune_bulk_jobs
 from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.oidc.grant_rules import prune_expired_grants
+from hospes.services.scheduler import PeriodicTask, Scheduler
 from hospes.services.timers import TimerProcessor, prune_done
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
 from hospes.storage.engine import Database
+from hospes.storage.notify import BULK, OUTBOX, Listener
 
 log = logging.getLogger("hospes")
 COALESCE_SECONDS = 0.05
+HOUR = 3600.0
 
 
-class Housekeeping(BackgroundLoop):
-    """Purges and prunes off the request path, once per ``housekeeping_interval_seconds``."""
-
-    thread_name = "housekeeping"
-    failure_message = "housekeeping failed; retrying next interval"
-    logger = log
-
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
-        super().__init__()
-        self.sessions, self.settings = sessions, settings
-
-    def poll_seconds(self) -> float:
-        return self.settings.housekeeping_interval_seconds
-
-    def run(self) -> None:
-        # The first pass waits one interval, as a process that restarts often must not purge at every start.
-        if self._stop.wait(self.poll_seconds()):
-            return
-        super().run()
-
-    def pass_once(self) -> bool:
-        purge_expired(self.sessions, self.settings.deleted_items_retention_days)
-        prune_change_log(self.sessions, self.settings.change_log_retention_days)
-        prune_expired_sessions(self.sessions, utcnow())
-        prune_expired_grants(self.sessions, utcnow())
-        prune_done(self.sessions, utcnow() - timedelta(days=self.settings.change_log_retention_days))
-        return False
+def periodic_tasks(sessions: sessionmaker[Session], settings: Settings) -> list[PeriodicTask]:
+    """Every periodic task of the deployment, each run once per period across the fleet by the scheduler
+    (``services/scheduler.py``). A new one is a line here: a name, a period in seconds, a function."""
+    every = settings.housekeeping_interval_seconds
+    return [
+        PeriodicTask(
+            "purge-deleted-items", every, lambda: purge_expired(sessions, settings.deleted_items_retention_days)
+        ),
+        PeriodicTask("prune-change-log", every, lambda: prune_change_log(sessions, settings.change_log_retention_days)),
+        PeriodicTask("prune-web-sessions", every, lambda: prune_expired_sessions(sessions, utcnow())),
+        PeriodicTask("prune-oidc-grants", every, lambda: prune_expired_grants(sessions, utcnow())),
+        PeriodicTask(
+            "prune-provisioning-logs",
+            HOUR,
+            lambda: prune_logs(sessions, settings.provisioning_log_retention_days),
+        ),
+        PeriodicTask("prune-bulk-jobs", HOUR, lambda: prune_bulk_jobs(sessions, utcnow() - BULK_RETENTION)),
+        PeriodicTask(
+            "prune-done-timers",
+            every,
+            lambda: prune_done(sessions, utcnow() - timedelta(days=settings.change_log_retention_days)),
+        ),
+    ]
 
 
 class TimerWorker(BackgroundLoop):
@@ -76,8 +78,7 @@ class TimerWorker(BackgroundLoop):
         super().__init__()
         self.settings = settings
         review_timers.install(settings)
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.processor = TimerProcessor(sessions, owner)
+        self.processor = TimerProcessor(sessions, owner_id())
 
     def poll_seconds(self) -> float:
         return self.settings.timers_poll_seconds
@@ -106,8 +107,7 @@ class DynamicGroupsWorker(BackgroundLoop):
         super().__init__()
         self.settings = settings
         review_timers.install(settings)
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.processor = MembershipProcessor(sessions, owner[:64])
+        self.processor = MembershipProcessor(sessions, owner_id())
 
     def poll_seconds(self) -> float:
         return self.settings.dynamic_groups_poll_seconds
@@ -136,13 +136,14 @@ class Workers:
     provisioning: ProvisioningRunner | None
     bulk: BulkJobWorker
     bulk_running: bool
-    housekeeping: Housekeeping | None
+    scheduler: Scheduler | None
     dynamic_groups: DynamicGroupsWorker | None = None
     timers: TimerWorker | None = None
+    listener: Listener | None = None  # PostgreSQL wake-ups from other hosts' commits
 
     def _running(self) -> list[BackgroundLoop]:
         loops: list[BackgroundLoop | None] = [
-            self.housekeeping,
+            self.scheduler,
             self.outbox,
             self.provisioning,
             self.bulk if self.bulk_running else None,
@@ -154,8 +155,12 @@ class Workers:
     def start(self) -> None:
         for loop in self._running():
             loop.start()
+        if self.listener is not None:
+            self.listener.start()
 
     def stop(self, timeout: float | None = None) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         for loop in reversed(self._running()):
             if timeout is None:
                 loop.stop()
@@ -176,7 +181,7 @@ def build_workers(
     mail: bool,
     provisioning: bool,
     bulk: bool,
-    housekeeping: bool,
+    scheduler: bool,
     dynamic_groups: bool = False,
     timers: bool = False,
 ) -> Workers:
@@ -187,12 +192,20 @@ def build_workers(
     dynamic = DynamicGroupsWorker(sessions, settings) if dynamic_groups else None
     if dynamic is not None:
         wake_on_change(sessions, dynamic.wake)
+    wakes: dict[str, Callable[[], None]] = {}
+    if outbox is not None:
+        wakes[OUTBOX] = outbox.wake
+    bulk_worker = BulkJobWorker(database, settings, box, keys.seal)
+    if bulk:
+        wakes[BULK] = bulk_worker.wake
+    url = settings.effective_database_url
     return Workers(
+        listener=Listener(url, wakes) if url.startswith("postgresql") and wakes else None,
         outbox=outbox,
         provisioning=ProvisioningRunner(sessions, settings, box) if provisioning else None,
-        bulk=BulkJobWorker(database, settings, box, keys.seal),
+        bulk=bulk_worker,
         bulk_running=bulk,
-        housekeeping=Housekeeping(sessions, settings) if housekeeping else None,
+        scheduler=Scheduler(sessions, periodic_tasks(sessions, settings)) if scheduler else None,
         dynamic_groups=dynamic,
         timers=TimerWorker(sessions, settings) if timers else None,
     )

@@ -19,7 +19,7 @@ def test_demo_banner_names_every_url_and_never_wraps_a_secret(tmp_path: Path, mo
     monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HOSPES_DATABASE_URL", raising=False)
     # ``serve`` hands its settings to the server processes through the environment: undo that after the test.
-    for name in ("HOSPES_PUBLIC_URL", "HOSPES_SERVE_CONFIG", "HOSPES_SERVE_WORKERS"):
+    for name in ("HOSPES_PUBLIC_URL", "HOSPES_SERVE_CONFIG", "HOSPES_SERVE_ROLE"):
         monkeypatch.setenv(name, "")  # recorded first, so the value serve sets is taken back afterwards
         monkeypatch.delenv(name)
     started: list[dict[str, Any]] = []

@@ -22,7 +22,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("HOSPES_DATA_DIR", str(tmp_path))
     for name in ("HOSPES_DATABASE_URL", "HOSPES_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
-    for name in ("HOSPES_SERVE_CONFIG", "HOSPES_SERVE_WORKERS", "HOSPES_FORWARDED_ALLOW_IPS"):
+    for name in ("HOSPES_SERVE_CONFIG", "HOSPES_SERVE_ROLE", "HOSPES_FORWARDED_ALLOW_IPS"):
         monkeypatch.setenv(name, "")
     calls: dict[str, Any] = {}
     monkeypatch.setattr(server.uvicorn, "run", lambda target, **options: calls.update(options, target=target))

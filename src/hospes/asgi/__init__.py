@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -35,7 +35,7 @@ from hospes.asgi.ops import (
     install_routes as install_ops_routes,
 )
 from hospes.asgi.protocols import HEAD_TIMEOUT_STATE
-from hospes.auth.crypto import secret_box
+from hospes.auth.canary import deployment_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
 from hospes.domain.clock import utcnow
@@ -54,7 +54,6 @@ from hospes.graph.routers import (
     delta,
     directory,
     dynamic_groups,
-    federation,
     groups,
     invitations,
     me,
@@ -136,7 +135,6 @@ def create_app(
     housekeeping: bool = True,
     mail_worker: bool | None = None,
     provisioning_runner: bool | None = None,
-    background_lock: IO[str] | None = None,
     clock: Callable[[], datetime] = utcnow,
     drain: bool = False,
 ) -> FastAPI:
@@ -148,7 +146,7 @@ def create_app(
     database = Database.for_settings(settings)
     readiness = Readiness(database)
     sessions = database.sessions
-    box = secret_box(settings.secret_key, settings.data_dir)
+    box = deployment_box(settings, sessions)
     keys = load_or_create_keys(sessions, box)
     if mail_worker is None:
         mail_worker = settings.mail_worker and bool(settings.smtp_host)
@@ -170,11 +168,10 @@ def create_app(
             mail=mail_worker,
             provisioning=provisioning_runner,
             bulk=housekeeping and settings.bulk_worker,
-            housekeeping=housekeeping,
+            scheduler=housekeeping,
             dynamic_groups=housekeeping and settings.dynamic_groups,
             timers=housekeeping,
         ),
-        background_lock=background_lock,
         clock=clock,
     )
 
@@ -204,7 +201,6 @@ def create_app(
         policies.router,
         cross_tenant.router,
         multi_tenant_org.router,
-        federation.router,
         application_templates.router,
         conditional_access.router,
         access_reviews.router,
@@ -275,43 +271,23 @@ def create_app(
     return app
 
 
-SERVE_WORKERS_ENV = "HOSPES_SERVE_WORKERS"  # set by ``hospes serve``: how many server processes share the work
+SERVE_ROLE_ENV = "HOSPES_SERVE_ROLE"  # set by ``hospes serve --role``: "all" (the default) or "api"
 
 
 def worker_app() -> FastAPI:
     """App factory of each process of ``hospes serve`` (one, or ``--workers N``; settings from the environment,
-    plus the file named by HOSPES_SERVE_CONFIG). The background jobs (housekeeping, outbox delivery, provisioning
-    runner) run in exactly one of the processes: the one holding ``{data_dir}/background.lock`` (``hospes serve
-    --workers N`` sets HOSPES_SERVE_WORKERS; a lone process runs them without the lock). The lock dies with its
-    process, and the replacement uvicorn starts takes it over."""
-    import fcntl
+    plus the file named by HOSPES_SERVE_CONFIG). With ``--role all`` every process also runs the background
+    workers, which share their work through the database (leases, the scheduler), as ``hospes worker`` processes
+    on other hosts would; with ``--role api`` none does."""
     import os
 
     from hospes.logs import configure_logging
     from hospes.settings import load_settings
 
     settings = load_settings(os.environ.get("HOSPES_SERVE_CONFIG") or None)
-    handle: IO[str] | None = None
-    if os.environ.get(SERVE_WORKERS_ENV, "1") == "1":
-        primary = True  # a lone process runs the background work itself, whatever else holds the lock
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(settings.data_dir / "background.lock", "a+")  # noqa: SIM115 - held for the process lifetime
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            primary = True
-        except BlockingIOError:
-            handle.close()
-            handle, primary = None, False
-            log.info("background work runs in another server process (it holds %s)", settings.data_dir)
-    configure_logging(settings.log_format, settings.log_level, "all" if primary else "api")
-    app = create_app(
-        settings,
-        housekeeping=primary,
-        mail_worker=None if primary else False,
-        background_lock=handle,
-        drain=True,
-    )
+    background = os.environ.get(SERVE_ROLE_ENV, "all") != "api"
+    configure_logging(settings.log_format, settings.log_level, "all" if background else "api")
+    app = create_app(settings, housekeeping=background, mail_worker=None if background else False, drain=True)
     tune_gc()
     return app
 

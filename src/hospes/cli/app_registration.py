@@ -12,8 +12,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.auth.crypto import secret_box
-from hospes.cli.common import ConfigOpt, TenantOpt, fail, load, open_database, resolve_tenant_id
+from hospes.cli.common import ConfigOpt, TenantOpt, deployment_box, fail, load, open_database, resolve_tenant_id
 from hospes.cli.directory import app_app as app_app  # the `hospes app` group, with these commands added
 from hospes.domain.app_registration import PlainError
 from hospes.domain.errors import DomainError, NotFoundError
@@ -57,7 +56,7 @@ class _Context:
 
     @property
     def credentials(self) -> AppCredentialService:
-        box = secret_box(self.settings.secret_key, self.settings.data_dir)
+        box = deployment_box(self.settings, self.sessions)
         return AppCredentialService(self.sessions, self.actor, box=box)
 
     def view(self, key: str) -> AppView:

@@ -11,9 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
-from hospes.cli.common import ConfigOpt, TenantOpt, console, err, fail, load, open_database, resolve_tenant_id
+from hospes.cli.common import (
+    ConfigOpt,
+    TenantOpt,
+    console,
+    deployment_box,
+    err,
+    fail,
+    load,
+    open_database,
+    resolve_tenant_id,
+)
 from hospes.domain.errors import DomainError
 from hospes.domain.principals import Principal, system_principal
 from hospes.services.invitations.bulk import RowResult, invite_rows, read_csv
@@ -42,7 +51,7 @@ def invite(
     settings = load(config)
     database = open_database(settings)
     sessions = database.sessions
-    keys = load_or_create_keys(sessions, secret_box(settings.secret_key, settings.data_dir))
+    keys = load_or_create_keys(sessions, deployment_box(settings, sessions))
     try:
         actor = system_principal(resolve_tenant_id(sessions, tenant))
         if inviter:

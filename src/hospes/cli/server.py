@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import os
 import ssl
@@ -11,11 +12,17 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from hospes.cli.common import ConfigOpt, console, load, open_database
+from hospes.auth.canary import SecretKeyError, require_shared_key
+from hospes.cli.common import ConfigOpt, console, fail, load, open_current_database, open_database
 from hospes.demo import ensure_demo
-from hospes.storage.migrate import upgrade
+from hospes.storage.migrate import schema_state, upgrade
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+class Role(enum.StrEnum):
+    ALL = "all"
+    API = "api"
 
 
 def serve(
@@ -23,7 +30,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Create the demo tenants on first start.")] = False,
     workers: Annotated[
-        int, typer.Option(help="Server processes (0 = one per CPU). Background jobs run in one of them.")
+        int,
+        typer.Option(
+            help="Server processes (0 = one per CPU). With --role all each also runs the background workers, "
+            "which share the work through the database."
+        ),
     ] = 1,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
@@ -44,15 +55,29 @@ def serve(
             envvar="HOSPES_FORWARDED_ALLOW_IPS",
         ),
     ] = "127.0.0.1",
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="all: API and every background worker, migrating the database first (one host). api: API only, "
+            "no background work and no migration (the schema must be current: `hospes db upgrade`); run "
+            "`hospes worker` processes beside it."
+        ),
+    ] = Role.ALL,
     config: ConfigOpt = None,
 ) -> None:
-    """Run the server (migrating the database first)."""
+    """Run the server (with --role all, the default, migrating the database first)."""
     tls = _tls_files(tls_cert, tls_key)
     scheme = "https" if tls else "http"
     settings = load(config)
     if "public_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"public_url": f"{scheme}://{host}:{port}"})
-    database = open_database(settings)
+    try:
+        require_shared_key(settings)
+    except SecretKeyError as exc:
+        raise fail(str(exc)) from None
+    if role == Role.API and demo:
+        raise typer.BadParameter("--demo creates the demo tenants: use it with --role all.")
+    database = open_database(settings) if role == Role.ALL else open_current_database(settings)
     if demo:
         ensure_demo(database.sessions, settings, console)
     database.dispose()  # each server process opens its own
@@ -71,7 +96,7 @@ def serve(
     # the CLI never imports the HTTP surfaces. Hand it what was resolved here.
     os.environ["HOSPES_PUBLIC_URL"] = settings.public_url
     os.environ["HOSPES_SERVE_CONFIG"] = config or ""
-    os.environ["HOSPES_SERVE_WORKERS"] = str(workers)  # a lone process runs the background work without the lock
+    os.environ["HOSPES_SERVE_ROLE"] = role.value
     # The app reads the client address, scheme and host from trusted proxies itself (hospes.asgi.ops): one reading
     # of Forwarded and X-Forwarded-* for every process, used by lockouts, logs and the audit.
     os.environ["HOSPES_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips if proxy_headers else ""
@@ -144,6 +169,18 @@ def _is_loopback(host: str) -> bool:
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
-    """Apply every Alembic migration."""
-    upgrade(load(config).effective_database_url)
-    console.print("Database is at the latest revision.")
+    """Apply every Alembic migration: the one migration step of a deployment, run once per release before API
+    nodes and workers start. Hosts running it together take turns (a database lock); the second finds nothing
+    to do."""
+    url = load(config).effective_database_url
+    upgrade(url)
+    console.print(f"Database is at the latest revision ({schema_state(url).head}).")
+
+
+@db_app.command("check")
+def db_check(config: ConfigOpt = None) -> None:
+    """Exit 0 when the schema is the one this release expects, 1 otherwise (a deploy script's gate)."""
+    state = schema_state(load(config).effective_database_url)
+    if not state.ok:
+        raise fail(state.explain())
+    console.print(f"Database schema is current ({state.head}).")

@@ -20,8 +20,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.auth.crypto import secret_box
-from hospes.cli.common import ConfigOpt, console, err, fail, load, open_database, resolve_tenant_id
+from hospes.cli.common import ConfigOpt, console, deployment_box, err, fail, load, open_database, resolve_tenant_id
 from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError
 from hospes.domain.provisioning import RUNNING_CODES, SENT_ACTIONS, Status
@@ -54,7 +53,7 @@ def _service(config: str | None) -> tuple[ProvisioningService, sessionmaker[Sess
 
     settings = load(config)
     sessions = open_database(settings).sessions
-    return ProvisioningService(sessions, settings, secret_box(settings.secret_key, settings.data_dir)), sessions
+    return ProvisioningService(sessions, settings, deployment_box(settings, sessions)), sessions
 
 
 def _app(sessions: sessionmaker[Session], tenant_id: str, key: str) -> tuple[str, str]:

@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
-from hospes.auth.crypto import secret_box
 from hospes.auth.keys import load_or_create_keys
-from hospes.cli.common import ConfigOpt, console, fail, load, open_database
+from hospes.cli.common import ConfigOpt, console, deployment_box, fail, load, open_current_database
 from hospes.logs import configure_logging
 
 
@@ -27,9 +26,11 @@ def worker(
         ),
     ] = "",
 ) -> None:
-    """Run the background workers in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
-    provisioning runner, the portal's bulk-invite jobs, dynamic-group processing and the durable timers (for
-    deployments that turn them off on the API servers). Stops on SIGINT/SIGTERM."""
+    """Run every background worker in the foreground: outbox delivery (when HOSPES_SMTP_HOST is set), the
+    provisioning runner, the portal's bulk-invite jobs, dynamic-group processing, the durable timers and the periodic
+    tasks (housekeeping, pruning), beside `hospes serve --role api` nodes. Any number may run, on any hosts: they share
+    the work through the database. The schema must be current (`hospes db upgrade`). Stops on SIGINT/SIGTERM,
+    handing its leases back."""
     # Imported here, not at the top: the workers bring in the provisioning engine (httpx, the SCIM models, the
     # expression compiler), about 0.5 s of CPU that every other command would otherwise pay at start-up.
     from hospes.workers import build_workers
@@ -38,8 +39,8 @@ def worker(
     configure_logging(settings.log_format, settings.log_level, "worker")
     if metrics_address:
         _serve_metrics(metrics_address)
-    database = open_database(settings)
-    box = secret_box(settings.secret_key, settings.data_dir)
+    database = open_current_database(settings)
+    box = deployment_box(settings, database.sessions)
     workers = build_workers(
         settings,
         database,
@@ -48,7 +49,7 @@ def worker(
         mail=bool(settings.smtp_host),
         provisioning=True,
         bulk=True,
-        housekeeping=False,
+        scheduler=True,
         dynamic_groups=True,
         timers=True,
     )
@@ -59,7 +60,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     workers.start()
-    console.print("running provisioning jobs, bulk invitations, dynamic-group processing and timers")
+    console.print("running provisioning jobs, bulk invitations, dynamic-group processing, timers and periodic tasks")
     if workers.outbox is None:
         console.print("email delivery off: HOSPES_SMTP_HOST is not set")
     else:

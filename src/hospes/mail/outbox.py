@@ -6,6 +6,8 @@ worker resumes where the old one stopped.
 
 Delivery guarantees:
 
+- Leases are written and compared in the database's time (PostgreSQL's clock), never a host's: a worker whose
+  clock runs ahead cannot take over a live claim.
 - A pass claims at most ``mail_batch_size`` due rows with a short lease (``mail_lease_seconds``; PostgreSQL:
   ``FOR UPDATE SKIP LOCKED`` so several workers share the queue; SQLite: writers are serialized). Each claim
   increments ``attempts``, and that count is the claim's fencing token: a worker writes to a row only while the row
@@ -43,6 +45,8 @@ from hospes.domain.clock import utcnow
 from hospes.domain.ids import new_id
 from hospes.mail.compose import ComposedMail
 from hospes.settings import Settings
+from hospes.storage.dbtime import db_now
+from hospes.storage.notify import OUTBOX, notify
 from hospes.storage.tables import OutboxAttempt, OutboxMessage
 
 log = logging.getLogger("hospes.mail")
@@ -102,6 +106,7 @@ def enqueue_wire(
     )
     session.add(row)
     session.info[_QUEUED] = True
+    notify(session, OUTBOX)  # workers on other hosts
     return row
 
 
@@ -155,23 +160,26 @@ class Claim:
 
 def claim_due(
     sessions: sessionmaker[Session],
-    now: dt.datetime,
+    now: dt.datetime | None,
     lease_seconds: float,
     limit: int,
     *,
     tenant_id: str | None = None,
 ) -> list[Claim]:
-    """Lease up to ``limit`` due messages: pending ones whose time has come, and ones whose previous lease
-    expired (their worker died mid-send). With ``tenant_id``, only that tenant's messages."""
-    query = select(OutboxMessage).where(
-        or_(
-            (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-            (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
-        )
-    )
-    if tenant_id is not None:
-        query = query.where(OutboxMessage.tenant_id == tenant_id)
+    """Lease up to ``limit`` due messages: pending ones whose time has come (by ``now``, default the database's
+    clock), and ones whose previous lease expired (their worker died mid-send; always by the database's clock, the
+    one every worker's leases are written in). With ``tenant_id``, only that tenant's messages."""
     with sessions.begin() as session:
+        db = db_now(session)
+        due = now or db
+        query = select(OutboxMessage).where(
+            or_(
+                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= due),
+                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < db),
+            )
+        )
+        if tenant_id is not None:
+            query = query.where(OutboxMessage.tenant_id == tenant_id)
         rows = list(
             session.scalars(
                 query.order_by(OutboxMessage.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
@@ -180,7 +188,7 @@ def claim_due(
         for row in rows:
             row.status = "sending"
             row.attempts += 1
-            row.lease_until = now + dt.timedelta(seconds=lease_seconds)
+            row.lease_until = db + dt.timedelta(seconds=lease_seconds)
         return [Claim(row.id, row.attempts) for row in rows]
 
 
@@ -219,7 +227,7 @@ class _Leases:
                 claims = [*self._waiting.values(), *([self._sending] if self._sending else [])]
             try:
                 with self.sessions.begin() as session:
-                    until = utcnow() + self.lease
+                    until = db_now(session) + self.lease
                     lost = [
                         claim
                         for claim in claims
@@ -246,7 +254,7 @@ class _Leases:
             if row is None:
                 self.sent(claim)
                 return None
-            row.lease_until = utcnow() + self.lease
+            row.lease_until = db_now(session) + self.lease
             return row.envelope_from, list(row.recipients), row.mime
 
     def sent(self, claim: Claim) -> None:
@@ -344,7 +352,7 @@ def deliver_due(
     if not settings.smtp_host:
         return report
     lease = settings.mail_lease_seconds
-    claims = claim_due(sessions, now or utcnow(), lease, limit or settings.mail_batch_size, tenant_id=tenant_id)
+    claims = claim_due(sessions, now, lease, limit or settings.mail_batch_size, tenant_id=tenant_id)
     transport = _Transport(settings)
     with _Leases(sessions, lease, claims) as leases:
         try:

@@ -41,6 +41,7 @@ from hospes.provisioning.credentials import JobConfig, unseal
 from hospes.provisioning.directory import DirectoryConnector
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.journal import Journal, load_states
+from hospes.provisioning.lease import JobLease
 from hospes.provisioning.lifecycle import Counters, CycleInfo, CycleStopped, Lifecycle, stop_reason
 from hospes.provisioning.planner import Work, held_deletes, plan_members, plan_one
 from hospes.provisioning.schema import CompiledSchema, compile_schema
@@ -119,7 +120,14 @@ class Engine:
         config.source_tenant = job.tenant_id
         return config
 
-    def open_cycle(self, job_id: str, kind: CycleKind, *, shutdown: threading.Event | None = None) -> Cycle:
+    def open_cycle(
+        self,
+        job_id: str,
+        kind: CycleKind,
+        *,
+        shutdown: threading.Event | None = None,
+        lease: JobLease | None = None,
+    ) -> Cycle:
         with self.sessions() as session:
             job = session.get(ProvisioningJob, job_id)
             if job is None:
@@ -148,8 +156,8 @@ class Engine:
             config=config,
             schema=schema,
             applier=Applier(config, schema, info.app_name, self.connector_factory, self.sleep),
-            journal=Journal(self.sessions, info, self.clock, self.settings.provisioning_escrow_base_seconds),
-            lifecycle=Lifecycle(self.sessions, self.settings, self.clock, info, config, counters, halt),
+            journal=Journal(self.sessions, info, self.clock, self.settings.provisioning_escrow_base_seconds, lease),
+            lifecycle=Lifecycle(self.sessions, self.settings, self.clock, info, config, counters, halt, lease),
             counters=counters,
             clock=self.clock,
             halt=halt,
@@ -157,8 +165,9 @@ class Engine:
             probe=probe,
         )
 
-    def step(self, job_id: str, shutdown: threading.Event | None = None) -> bool:
-        """Do the next piece of work of an active job; False when there was nothing to do."""
+    def step(self, job_id: str, shutdown: threading.Event | None = None, lease: JobLease | None = None) -> bool:
+        """Do the next piece of work of an active job; False when there was nothing to do. ``lease``: the runner's,
+        fencing every write of the cycle."""
         now = self.clock()
         with self.sessions() as session:
             job = session.get(ProvisioningJob, job_id)
@@ -184,9 +193,8 @@ class Engine:
             )
             watermark = job.watermark
         if full or reconcile:
-            self.open_cycle(job_id, CycleKind.INITIAL if full else CycleKind.RECONCILE, shutdown=shutdown).full(
-                reconcile=reconcile
-            )
+            kind = CycleKind.INITIAL if full else CycleKind.RECONCILE
+            self.open_cycle(job_id, kind, shutdown=shutdown, lease=lease).full(reconcile=reconcile)
             return True
         with self.sessions() as session:
             # The two object types are read in two statements: one head caps both, so the watermark (the last
@@ -202,7 +210,7 @@ class Engine:
             )
         if not rows and not due and job.code != JobCode.QUARANTINE:
             return False
-        cycle = self.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown)
+        cycle = self.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease)
         cycle.incremental(rows, [(kind, oid) for kind, oid in due])
         return True
 

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.clock import Clock, utcnow
 from hospes.domain.provisioning import Action, CycleKind, Status
 from hospes.provisioning.applier import Outcome, step
+from hospes.provisioning.lease import JobLease, LostLeaseError
+from hospes.provisioning.lease import check as check_lease
 from hospes.provisioning.lifecycle import CycleInfo, escrow_delay
 from hospes.provisioning.planner import ObjState, Work
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningLog
@@ -75,6 +77,7 @@ class Journal:
     info: CycleInfo
     clock: Clock
     escrow_base_seconds: float
+    lease: JobLease | None = None  # fences every write (None: provision on demand)
 
     def log_values(self, work: Work, outcome: Outcome) -> dict[str, Any]:
         target_id = (outcome.state.target_id if outcome.state else None) or (
@@ -160,6 +163,7 @@ class Journal:
             if outcome.status != Status.SKIPPED or self.info.kind == CycleKind.INCREMENTAL or self.info.on_demand:
                 logs.append(self.log_values(work, outcome))
         with self.sessions.begin() as session:
+            check_lease(session, self.lease)
             if states:
                 dialect = session.get_bind().dialect.name
                 make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -208,6 +212,9 @@ class Journal:
                 batch.append(more)
             try:
                 self.commit_many(batch)
+            except LostLeaseError:  # another runner holds the job: stop, recording nothing more
+                log.warning("provisioning job %s: the lease was taken over; stopping", self.info.job_id)
+                on_failure()
             except Exception:  # the database is unavailable: stop the pass, it is retried from the watermark
                 log.exception("provisioning job %s could not record %d objects", self.info.job_id, len(batch))
                 on_failure()

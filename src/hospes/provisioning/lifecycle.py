@@ -23,6 +23,8 @@ from hospes.domain.clock import Clock
 from hospes.domain.provisioning import RUNNING_CODES, CycleKind, JobCode, StopReason
 from hospes.provisioning.connector import ComplianceError, ConnectorError, CredentialsError, PermanentError
 from hospes.provisioning.credentials import JobConfig
+from hospes.provisioning.lease import JobLease, renew
+from hospes.provisioning.lease import check as check_lease
 from hospes.provisioning.notify import enqueue_notice
 from hospes.settings import Settings
 from hospes.storage.tables_provisioning import ProvisioningJob
@@ -35,7 +37,6 @@ QUARANTINE_DISABLE_AFTER = timedelta(days=28)
 # Failure-rate quarantine: evaluated from 5,000 failures in a cycle; more than 40 % of it, or 40,000, stop it.
 FAILURE_MIN, FAILURE_RATIO, FAILURE_MAX = 5000, 0.4, 40000
 PROGRESS_EVERY = 0.5  # seconds between progress writes
-LEASE = timedelta(seconds=60)
 
 
 class CycleStopped(Exception):  # noqa: N818 - control flow: the cycle ends early, the job state says why
@@ -110,13 +111,15 @@ class Lifecycle:
     info: CycleInfo
     config: JobConfig
     counters: Counters
-    halt: threading.Event  # set here when the job was paused or deleted meanwhile
+    halt: threading.Event  # set here when the job was paused or deleted meanwhile, or the lease was lost
+    lease: JobLease | None = None  # the runner's (None: provision on demand, which holds no lease)
     _last_progress: float = field(default=0.0)
 
     def begin(self) -> None:
         if self.info.on_demand:
             return
         with self.sessions.begin() as session:
+            check_lease(session, self.lease)
             session.execute(
                 update(ProvisioningJob)
                 .where(ProvisioningJob.id == self.info.job_id)
@@ -142,16 +145,16 @@ class Lifecycle:
             if code not in RUNNING_CODES:
                 self.halt.set()  # paused or deleted: stop after the objects in flight
                 return
-            session.execute(
-                update(ProvisioningJob)
-                .where(ProvisioningJob.id == self.info.job_id)
-                .values(
-                    progress_done=self.counters.done,
-                    progress_total=self.counters.total,
-                    updated_at=self.clock(),
-                    lease_until=self.clock() + LEASE,  # renew the runner's lease while busy
-                )
-            )
+            values = {
+                "progress_done": self.counters.done,
+                "progress_total": self.counters.total,
+                "updated_at": self.clock(),
+            }
+            if self.lease is None:
+                session.execute(update(ProvisioningJob).where(ProvisioningJob.id == self.info.job_id).values(values))
+            elif not renew(session, self.lease, values):  # renewed while busy, unless another runner took over
+                log.warning("provisioning job %s: the lease was taken over; stopping", self.info.job_id)
+                self.halt.set()
 
     def _execution(self, state: str, error: ConnectorError | None) -> dict[str, Any]:
         counters = self.counters
@@ -176,12 +179,21 @@ class Lifecycle:
             else {"code": error.code, "message": error.message, "tenantActionable": not error.transient},
         }
 
+    def _lost(self, job: ProvisioningJob) -> bool:
+        """The job row (locked) is another runner's now: this cycle records nothing more."""
+        lease = self.lease
+        if lease is None or (job.lease_owner, job.lease_epoch) == (lease.owner, lease.epoch):
+            return False
+        log.warning("provisioning job %s: the lease was taken over; the cycle's end is not recorded", job.id)
+        self.halt.set()
+        return True
+
     def finish(self, *, watermark: int | None, full_done: bool, reconciled: bool) -> None:
         now = self.clock()
         state = "EntryLevelErrors" if self.counters.failures else "Succeeded"
         with self.sessions.begin() as session:
             job = session.get(ProvisioningJob, self.info.job_id, with_for_update=True)
-            if job is None:
+            if job is None or self._lost(job):
                 return
             if watermark is not None and watermark > job.watermark:
                 job.watermark = watermark
@@ -212,7 +224,7 @@ class Lifecycle:
         error = stopped.error or PermanentError("Unknown", stopped.reason)
         with self.sessions.begin() as session:
             job = session.get(ProvisioningJob, self.info.job_id, with_for_update=True)
-            if job is None:
+            if job is None or self._lost(job):
                 return
             job.last_execution = self._execution("Failed", error)
             job.successive_failures = (job.successive_failures or 0) + 1

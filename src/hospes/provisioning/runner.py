@@ -1,38 +1,33 @@
 """The background runner: inside ``hospes serve`` (like the outbox worker) and ``hospes worker``.
 
-One thread watches the change log's head (a primary-key ``max(seq)``, cheap) and the job table every
-``HOSPES_PROVISIONING_POLL_SECONDS``; each active job gets its own thread, so a long initial cycle of one app
-never delays another app's incremental changes. A job is leased in the database (``lease_owner``,
-``lease_until``, renewed while it runs), so two processes never run the same job at once; a crashed process's
-lease simply expires. Logs older than the retention are pruned hourly.
+Every ``HOSPES_PROVISIONING_CLAIM_SECONDS`` the runner claims free jobs in one statement, up to
+``HOSPES_PROVISIONING_JOBS_PER_WORKER`` and its fair share (``lease.py``); each job it holds gets its own thread,
+which watches the change log's head (a primary-key ``max(seq)``, cheap) every ``HOSPES_PROVISIONING_POLL_SECONDS``,
+so a long initial cycle of one app never delays another app's incremental changes. The lease is renewed while the
+job runs and fences every write (``lease_epoch``): a runner that lost it stops without recording anything; a
+crashed process's lease simply expires and another worker takes the job up from its watermark.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
-from hospes.background import BackgroundLoop
-from hospes.domain.clock import utcnow
+from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.provisioning import RUNNING_CODES
 from hospes.provisioning.applier import ConnectorFactory
 from hospes.provisioning.engine import Engine
-from hospes.provisioning.journal import prune_logs
-from hospes.provisioning.lifecycle import LEASE
+from hospes.provisioning.lease import LEASE, JobLease, LostLeaseError, claim, release, release_all, renew
 from hospes.settings import Settings
 from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
 
 log = logging.getLogger("hospes.provisioning")
-PRUNE_EVERY = 3600.0
 
 
 class ProvisioningRunner(BackgroundLoop):
@@ -50,9 +45,8 @@ class ProvisioningRunner(BackgroundLoop):
         super().__init__()
         self.sessions, self.settings = sessions, settings
         self.engine = Engine(sessions, settings, box, connector_factory)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner_id()
         self._jobs: dict[str, threading.Thread] = {}
-        self._last_prune = 0.0
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
@@ -61,75 +55,55 @@ class ProvisioningRunner(BackgroundLoop):
         for thread in [self._thread, *self._jobs.values()]:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
+        try:
+            release_all(self.sessions, self.owner)  # a job thread still busy past the deadline
+        except Exception:  # the leases then expire on their own
+            log.warning("could not hand back the provisioning leases; they expire on their own")
 
     def poll_seconds(self) -> float:
-        return self.settings.provisioning_poll_seconds
+        return min(self.settings.provisioning_claim_seconds, 8 * self.settings.provisioning_poll_seconds)
 
     def pass_once(self) -> bool:
         self._tick()
         return False  # job threads do the work; the runner only looks for jobs to claim each poll
 
     def _tick(self) -> None:
-        with self.sessions() as session:
-            job_ids = list(session.scalars(select(ProvisioningJob.id).where(ProvisioningJob.code.in_(RUNNING_CODES))))
-        for job_id in job_ids:
-            thread = self._jobs.get(job_id)
-            if thread is not None and thread.is_alive():
-                continue
-            if not self._claim(job_id):
-                continue
-            thread = threading.Thread(target=self._job_loop, args=(job_id,), name=f"provisioning-{job_id}", daemon=True)
-            self._jobs[job_id] = thread
+        self._jobs = {job_id: thread for job_id, thread in self._jobs.items() if thread.is_alive()}
+        cap = self.settings.provisioning_jobs_per_worker
+        for lease in claim(self.sessions, self.owner, cap - len(self._jobs), len(self._jobs)):
+            thread = threading.Thread(
+                target=self._job_loop, args=(lease,), name=f"provisioning-{lease.job_id}", daemon=True
+            )
+            self._jobs[lease.job_id] = thread
             thread.start()
-        if time.monotonic() - self._last_prune > PRUNE_EVERY:
-            self._last_prune = time.monotonic()
-            prune_logs(self.sessions, self.settings.provisioning_log_retention_days)
-
-    def _claim(self, job_id: str) -> bool:
-        now = utcnow()
-        with self.sessions.begin() as session:
-            result = session.execute(
-                update(ProvisioningJob)
-                .where(
-                    ProvisioningJob.id == job_id,
-                    or_(
-                        ProvisioningJob.lease_owner.is_(None),
-                        ProvisioningJob.lease_owner == self.owner,
-                        ProvisioningJob.lease_until < now,
-                    ),
-                )
-                .values(lease_owner=self.owner, lease_until=now + LEASE)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def _release(self, job_id: str) -> None:
-        with self.sessions.begin() as session:
-            session.execute(
-                update(ProvisioningJob)
-                .where(ProvisioningJob.id == job_id, ProvisioningJob.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
 
     def _head(self) -> int:
         with self.sessions() as session:
             return changelog.head(session, None)
 
-    def _job_loop(self, job_id: str) -> None:
-        """Work on one job while it is active; between passes wait for the change log to move."""
+    def _renew(self, lease: JobLease) -> bool:
+        with self.sessions.begin() as session:
+            return renew(session, lease)
+
+    def _job_loop(self, lease: JobLease) -> None:
+        """Work on one job while it is active and the lease holds; between passes wait for the change log."""
+        job_id = lease.job_id
         seen = -1
         idle_since = time.monotonic()
-        claimed = time.monotonic()
+        renewed = time.monotonic()
         try:
             while not self._stop.is_set():
-                if time.monotonic() - claimed > LEASE.total_seconds() / 3:
-                    if not self._claim(job_id):
-                        return  # another process took it over (our lease expired)
-                    claimed = time.monotonic()
+                if time.monotonic() - renewed > LEASE.total_seconds() / 3:
+                    if not self._renew(lease):
+                        log.warning("provisioning job %s: the lease was taken over; stopping here", job_id)
+                        return
+                    renewed = time.monotonic()
                 head = self._head()
                 worked = False
                 if head != seen or time.monotonic() - idle_since > 5.0:
                     # The log moved, or a while passed (escrow retries, quarantine retries, reconciliation).
-                    worked = self.engine.step(job_id, self._stop)
+                    worked = self.engine.step(job_id, self._stop, lease)
+                    renewed = time.monotonic() if worked else renewed
                     if not worked:
                         seen, idle_since = head, time.monotonic()
                 if not worked:
@@ -138,7 +112,9 @@ class ProvisioningRunner(BackgroundLoop):
                     if code not in RUNNING_CODES:
                         return
                     self._stop.wait(self.settings.provisioning_poll_seconds)
+        except LostLeaseError:
+            log.warning("provisioning job %s: the lease was taken over; stopped without writing", job_id)
         except Exception:
             log.exception("provisioning job %s failed; the runner will pick it up again", job_id)
         finally:
-            self._release(job_id)
+            release(self.sessions, lease)

@@ -34,6 +34,7 @@ from hospes.services.dynamic_groups import decide, scan_users, user_views
 from hospes.services.group_rules import DYNAMIC
 from hospes.services.groups import GroupService
 from hospes.storage import changelog
+from hospes.storage.dbtime import db_now
 from hospes.storage.tables import Group, GroupMember
 from hospes.storage.tables_dynamic import DynamicGroupProcessing, DynamicMembershipCursor
 
@@ -108,6 +109,8 @@ class MembershipProcessor:
             return True
         self._held.pop(tenant_id, None)
         with self.sessions.begin() as session:
+            # Leases are compared in the database's time (hosts' clocks differ); a test's own clock stands for it.
+            at = db_now(session) if self.clock is utcnow else now
             result = session.execute(
                 update(DynamicMembershipCursor)
                 .where(
@@ -115,10 +118,10 @@ class MembershipProcessor:
                     or_(
                         DynamicMembershipCursor.lease_owner.is_(None),
                         DynamicMembershipCursor.lease_owner == self.owner,
-                        DynamicMembershipCursor.lease_until < now,
+                        DynamicMembershipCursor.lease_until < at,
                     ),
                 )
-                .values(lease_owner=self.owner, lease_until=now + LEASE)
+                .values(lease_owner=self.owner, lease_until=at + LEASE)
             )
             if not getattr(result, "rowcount", 0):
                 return False

@@ -1,14 +1,26 @@
-"""Programmatic Alembic: the schema is only ever built by migrations (server, CLI and tests alike)."""
+"""Programmatic Alembic: the schema is only ever built by migrations (server, CLI and tests alike).
+
+Upgrades run under a lock that every process of the deployment sees (PostgreSQL: a session advisory lock; SQLite:
+a file lock beside the database file), so two hosts starting together never race on the DDL: the second waits,
+then finds the schema current. ``schema_state`` tells a process that must not migrate (an API node, a worker)
+whether the schema is the one its code expects.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine, pool, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The advisory lock key of schema upgrades (any constant shared by every release; "hospes" in ASCII digits).
+MIGRATION_LOCK_KEY = 104_111_115_112_101_115
 
 
 def alembic_config(url: str) -> Config:
@@ -19,10 +31,69 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def _sqlite_path(url: str) -> Path | None:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Held by one process of the deployment at a time."""
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.migrate.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # the database's revision (None: an empty database)
+    head: str  # the revision this code expects
+
+    @property
+    def ok(self) -> bool:
+        return self.current == self.head
+
+    def explain(self) -> str:
+        found = f"revision {self.current}" if self.current else "no Hospes schema"
+        return (
+            f"The database has {found}; this Hospes needs revision {self.head}. "
+            "Run `hospes db upgrade` once (with the new release) before starting API nodes and workers."
+        )
+
+
+def schema_state(url: str) -> SchemaState:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = database_revision(connection)
+    finally:
+        engine.dispose()
+    return SchemaState(current, str(head_revision()))
 
 
 def check(url: str) -> None:

@@ -52,6 +52,8 @@ class ProvisioningJob(Base):
     notified_reason: Mapped[str | None] = mapped_column(String(64))  # quarantine reason already emailed
     lease_owner: Mapped[str | None] = mapped_column(String(64))  # runner holding the job (one at a time)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Raised by each claim: every write of the holder names it, so a runner whose lease was taken over writes nothing
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -33,6 +33,7 @@ from hospes.domain.principals import Principal
 from hospes.services.base import Services
 from hospes.services.invitations.onboarding import AppGrant
 from hospes.storage.engine import Database
+from hospes.storage.notify import BULK, notify
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
 
 MAX_ROWS = 1000
@@ -180,6 +181,7 @@ class BulkJobs(Services):
                     )
                     for i, body in enumerate(rows)
                 )
+                notify(s, BULK)  # a worker on another host starts at once instead of at its next poll
                 op.target("BulkInviteJob", job_id, file_name[:200])
                 op.details["rows"] = len(rows)
                 if access:

@@ -13,10 +13,6 @@ The groups and app roles the upload chose are added by the portal's onboarding h
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,22 +22,21 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from hospes.auth.crypto import SecretBox
-from hospes.background import BackgroundLoop
+from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.clock import utcnow
 from hospes.services.admin_access import access_of
 from hospes.services.base import Write
 from hospes.services.invitations.bulk import invite_rows
 from hospes.services.invitations.jobs import (
     REDEEM_URL_SEAL,
-    RETENTION,
     UPLOADER_CANNOT_ADD,
     UPLOADER_CANNOT_INVITE,
-    prune,
 )
 from hospes.services.invitations.onboarding import AppGrant, access_hook
 from hospes.services.invitations.service import InvitationResult, InvitationService, InviteConfig
 from hospes.services.web_sessions import user_principal
 from hospes.settings import Settings
+from hospes.storage.dbtime import db_now
 from hospes.storage.engine import Database
 from hospes.storage.tables import User
 from hospes.storage.tables_bulk import BulkInviteJob, BulkInviteRow
@@ -66,6 +61,7 @@ class _Claim:
     renew_after: datetime  # when the lease should next be extended
     groups: list[str] = field(default_factory=list)  # every row's guest is added to these (the job's ``access``)
     grants: list[AppGrant] = field(default_factory=list)
+    skew: timedelta = timedelta(0)  # the database's clock minus this host's, at the claim (leases are in its time)
 
 
 class BulkJobWorker(BackgroundLoop):
@@ -84,14 +80,15 @@ class BulkJobWorker(BackgroundLoop):
         seal: Callable[[str, Any], str],
         *,
         lease: timedelta = LEASE,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock``: what the worker takes as now (tests move one); by default the database's clock, the one
+        every worker's leases are compared against."""
         super().__init__()
         self.database, self.sessions = database, database.sessions
         self.box, self.lease, self.clock = box, lease, clock
         self.config = InviteConfig.from_settings(settings, seal)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
-        self._last_prune = 0.0
+        self.owner = owner_id()
 
     # -- thread --------------------------------------------------------------------------------------------------
 
@@ -100,9 +97,6 @@ class BulkJobWorker(BackgroundLoop):
 
     def pass_once(self) -> bool:
         claimed = self.work_once()
-        if time.monotonic() - self._last_prune > 3600:
-            self._last_prune = time.monotonic()
-            prune(self.sessions, self.clock() - RETENTION)
         return claimed is not None  # there may be another job waiting
 
     # -- one job -------------------------------------------------------------------------------------------------
@@ -136,9 +130,16 @@ class BulkJobWorker(BackgroundLoop):
             log.info("bulk invite job %s was taken over by another worker", claim.job_id)
             return done
 
+    def _db_now(self, s: Session) -> datetime:
+        return self.clock() if self.clock is not None else db_now(s)
+
+    def _now(self, claim: _Claim) -> datetime:
+        """Now in database time from this host's clock and the skew measured at the claim (no round trip)."""
+        return self.clock() if self.clock is not None else utcnow() + claim.skew
+
     def _claim(self) -> _Claim | None:
-        now = self.clock()
         with self.sessions.begin() as s:
+            now = self._db_now(s)
             job = s.scalars(
                 select(BulkInviteJob)
                 .where(
@@ -167,6 +168,7 @@ class BulkJobWorker(BackgroundLoop):
                 now + self.lease / 3,
                 [str(g) for g in access.get("groups", [])],
                 [AppGrant.parse(str(k)) for k in access.get("appRoles", [])],
+                now - utcnow(),
             )
 
     def _service(self, claim: _Claim) -> InvitationService | None:
@@ -246,7 +248,7 @@ class BulkJobWorker(BackgroundLoop):
     def record(self, s: Session, claim: _Claim, row_no: int, *, ok: bool, **values: Any) -> None:
         """Record a row's outcome and advance the job's counters, only while this worker holds the lease and the
         row is still pending (else ``LostLeaseError``: the caller's transaction rolls back)."""
-        now = self.clock()
+        now = self._now(claim)
         # Core statements on the transaction's connection: ORM-enabled UPDATEs would autoflush and synchronize the
         # session for nothing (these rows are not loaded), which doubled the per-row cost.
         conn = s.connection()
@@ -322,13 +324,13 @@ class BulkJobWorker(BackgroundLoop):
                     active_owner=None,
                     claimed_by=None,
                     lease_until=None,
-                    finished_at=self.clock(),
+                    finished_at=self._now(claim),
                 )
             )
 
     def _abandon(self, claim: _Claim, reason: str) -> None:
         """Fail the job and its pending rows (one transaction)."""
-        now = self.clock()
+        now = self._now(claim)
         with self.sessions.begin() as s:
             job = s.get(BulkInviteJob, claim.job_id, with_for_update=True)
             if job is None or job.claimed_by != self.owner:
