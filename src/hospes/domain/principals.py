@@ -32,6 +32,9 @@ APPLICATION_PERMISSIONS = (
     "DelegatedPermissionGrant.ReadWrite.All",
     "AccessReview.Read.All",
     "AccessReview.ReadWrite.All",
+    "IdentityProvider.Read.All",
+    "IdentityProvider.ReadWrite.All",
+    "Domain.ReadWrite.All",
 )
 
 # Well-known directory role template ids (the values Entra uses).

@@ -51,6 +51,7 @@ from hospes.services.delegated import load_standing
 from hospes.services.delta import DeltaService
 from hospes.services.directory import AuditService, DeletedItemsService, DirectoryObjectService, DirectoryRoleService
 from hospes.services.dynamic_groups import DynamicGroupService
+from hospes.services.federation import FederationService
 from hospes.services.groups import GroupService
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
@@ -167,6 +168,10 @@ def service(
     return provider(lambda runtime, principal: cls(runtime.sessions, principal), right, on_self=on_self)
 
 
+def _federation(runtime: Runtime, principal: Principal) -> FederationService:
+    return FederationService(runtime.sessions, principal, box=runtime.box)
+
+
 def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
     return InvitationService(runtime.database, principal, runtime.invite_config)
 
@@ -226,6 +231,8 @@ CrossTenantWriter = Annotated[
 ]
 MtoReader = Annotated[MultiTenantOrgService, Depends(service(MultiTenantOrgService, perm.MTO_READ))]
 MtoWriter = Annotated[MultiTenantOrgService, Depends(service(MultiTenantOrgService, perm.MTO_WRITE))]
+FederationReader = Annotated[FederationService, Depends(provider(_federation, perm.FEDERATION_READ))]
+FederationWriter = Annotated[FederationService, Depends(provider(_federation, perm.FEDERATION_WRITE))]
 CAReader = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_READ))]
 WhatIfReader = Annotated[WhatIfService, Depends(service(WhatIfService, perm.CA_READ))]
 CAWriter = Annotated[ConditionalAccessService, Depends(service(ConditionalAccessService, perm.CA_WRITE))]

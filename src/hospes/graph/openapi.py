@@ -30,6 +30,7 @@ from hospes.domain.schema import (
     Resource,
 )
 from hospes.graph import openapi_cross_tenant as cross_tenant
+from hospes.graph import openapi_federation as federation
 from hospes.graph import openapi_reviews as reviews
 from hospes.graph.openapi_actions import ACTION_BODIES, ANSWERS
 from hospes.graph.openapi_schemas import (
@@ -92,6 +93,7 @@ BODIES: dict[tuple[str, str], str] = {
     ): "emailAuthenticationMethodConfiguration.update",
     **cross_tenant.BODIES,
     **reviews.BODIES,
+    **federation.BODIES,
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
     ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
@@ -165,6 +167,7 @@ CONFLICTS = frozenset(
         ("post", "/policies/b2bManagementPolicies"),
         ("post", "/oauth2PermissionGrants"),
         *cross_tenant.CONFLICTS,
+        *federation.CONFLICTS,
     }
 )
 
@@ -223,6 +226,7 @@ def _responses() -> dict[tuple[str, str], Schema]:
     out["get", "/identity/conditionalAccess/namedLocations/{location_id}"] = location
     out["post", "/invitations"] = ref("microsoft.graph.invitation")
     out.update(cross_tenant.responses())
+    out.update(federation.responses())
     for path in ("/groups/evaluateDynamicMembership", "/groups/{group_id}/evaluateDynamicMembership"):
         out["post", path] = ref("microsoft.graph.evaluateDynamicMembershipResult")
     out["post", "/invitations/bulk"] = ref("invitation.bulk.result")
@@ -381,6 +385,7 @@ def _components(public_url: str) -> Schema:
     schemas.update(ACTION_BODIES)
     schemas.update(cross_tenant.BODY_SCHEMAS)
     schemas.update(reviews.BODY_SCHEMAS)
+    schemas.update(federation.BODY_SCHEMAS)
     schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()
     return {

@@ -114,3 +114,7 @@ CA_READ = Right(POLICY_READ.application | CA_WRITE.application)
 _REVIEWER = {"AccessReview.Read.All": Need.ANYONE, "AccessReview.ReadWrite.All": Need.ANYONE}
 ACCESS_REVIEWS_READ = Right(frozenset({"AccessReview.Read.All", "AccessReview.ReadWrite.All"}), _REVIEWER)
 ACCESS_REVIEWS_WRITE = Right(frozenset({"AccessReview.ReadWrite.All"}), {"AccessReview.ReadWrite.All": Need.ANYONE})
+# Guests' identity providers (SAML federations, OpenID providers): Graph's IdentityProvider permissions, and
+# Domain.ReadWrite.All for the domains of a federation.
+FEDERATION_WRITE = Right(frozenset({"IdentityProvider.ReadWrite.All", "Domain.ReadWrite.All"}))
+FEDERATION_READ = Right(POLICY_READ.application | FEDERATION_WRITE.application | {"IdentityProvider.Read.All"})

@@ -23,18 +23,12 @@ from hospes.domain.changes import ChangeType, ObjectType
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, InvitationError
 from hospes.domain.principals import Principal
-from hospes.services import sign_in_log
-from hospes.services.access_decision import (
-    AccessRequest,
-    blocked_message,
-    decide,
-    home_mfa_trusted,
-    home_tenant_of,
-    log_details,
-)
+from hospes.services import guest_signin_log
+from hospes.services.access_decision import AccessRequest, decide, home_mfa_trusted
 from hospes.services.b2b_policy import check_domain
 from hospes.services.base import Services
 from hospes.services.email_otp import EmailOtpService, SendOutcome, VerifyOutcome
+from hospes.services.federated_signin import FederatedSignIn
 from hospes.services.guest_flows import (
     FlowView,
     GuestFlows,
@@ -49,6 +43,7 @@ from hospes.services.guest_policy import GuestPolicy, load_guest_policy
 from hospes.services.home_assertion import HomeAssertions
 from hospes.services.invitations import tickets
 from hospes.services.mfa import MfaService, new_totp_secret, provisioning_uri
+from hospes.services.oidc_federation import OidcRelyingParty
 from hospes.services.web_sessions import user_principal
 from hospes.settings import Settings
 from hospes.storage.tables import Invitation, RedemptionTicket, Tenant, User
@@ -116,6 +111,7 @@ class RedemptionService:
         self.flows = GuestFlows(sessions)
         self.home = HomeAssertions(sessions, box, self.flows)
         self.passcodes = GuestPasscodes(sessions, otp, settings, self.flows)
+        self.federation = FederatedSignIn(sessions, box, self.flows, settings.public_url, OidcRelyingParty())
 
     # --- the link ------------------------------------------------------------------------------------------------
 
@@ -272,25 +268,36 @@ class RedemptionService:
         with self.sessions() as session:
             return session.get(User, user_id)
 
-    def method(self, flow: FlowView) -> Literal["home", "otp"]:
-        """How this flow proves the address. An accepted guest keeps the identity it redeemed with."""
+    def method(self, flow: FlowView) -> Literal["home", "federation", "otp"]:
+        """How this flow proves the address. An accepted guest keeps the identity it redeemed with; others follow
+        the tenant's redemption order (a tenant of this deployment, the federation of the address's domain)."""
         user = self._user(flow.user_id)
         issuers = {i.get("issuer") for i in (user.identities or [])} if user else set()
+        assert flow.tenant_id is not None
         if user is not None and user.external_user_state == "Accepted":
             if "mail" in issuers:
                 return "otp"
             if "ExternalAzureAD" in issuers:
                 return "home"
-        return "home" if self.home.home_tenant(flow.email, flow.tenant_id) else "otp"
+            if any(self.federation.by_issuer(flow.tenant_id, str(i)) for i in issuers if i):
+                return "federation"
+        for step in self.federation.precedence(flow.tenant_id):
+            if step == "azureActiveDirectory" and self.home.home_tenant(flow.email, flow.tenant_id):
+                return "home"
+            if step == "externalFederation" and self.federation.for_address(flow.tenant_id, flow.email):
+                return "federation"
+        return "otp"
 
     def access(self, flow: FlowView, user: User, address: str | None = None) -> Decision:
         """The tenant's conditional access for this guest's sign-in. The home tenant's MFA counts only when the
-        tenant trusts it."""
+        tenant trusts it (a federated claim was weighed when it arrived: ``mfa`` in the flow's methods)."""
         assert flow.tenant_id is not None
         now = utcnow()  # the flow knows no earlier time of its methods: they count as just done
-        methods = ["pwd" if flow.verified_method == "home" else "email"]
+        methods = ["email" if flow.verified_method == "mail" else "pwd"]
         if flow.data.get("mfa"):
             methods.append("otp")
+        if flow.verified_method == "oidc" and "mfa" in flow.amr:
+            methods.append("mfa")
         home_mfa = flow.verified_method == "home" and bool(MFA_METHODS & set(flow.amr))
         setting = self.policy(flow.tenant_id).trust_home_mfa
         home = self.home.home_tenant(flow.email, flow.tenant_id) if home_mfa and not setting else None
@@ -307,30 +314,17 @@ class RedemptionService:
             request = AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address, home=signed_home)
             return decide(session, request)
 
-    def log_blocked(self, flow: FlowView, address: str | None, user_agent: str | None) -> int:
-        """The sign-in log row of a guest that conditional access refused (``next_step`` said "blocked"); the
-        refusal's AADSTS code."""
+    def log_sign_in(self, flow: FlowView, address: str | None, user_agent: str | None) -> int:
+        """The sign-in log row of a guest's sign-in here: refused by conditional access (``next_step`` said
+        "blocked"), or about to finish. The refusal's AADSTS code (0 for a success)."""
         user = self._user(flow.user_id)
         if user is None or flow.tenant_id is None:
             return BLOCKED
         decision = self.access(flow, user, address)
-        event = sign_in_log.SignInEvent(
-            tenant_id=flow.tenant_id,
-            at=utcnow(),
-            protocol="web",
-            app_display_name="Hospes",
-            resource_display_name="Hospes",
-            user=user,
-            home_tenant_id=home_tenant_of(user),
-            ip_address=address,
-            user_agent=user_agent,
-            error_code=decision.error_code or BLOCKED,
-            failure_reason=blocked_message(decision),
-            conditional_access_status=decision.status,
-            details={"amr": flow.amr, **log_details(decision)},
+        guest_signin_log.record(
+            self.sessions, flow, user, decision, at=utcnow(), address=address, user_agent=user_agent
         )
-        sign_in_log.record(self.sessions, event)
-        return decision.error_code or BLOCKED
+        return (decision.error_code or BLOCKED) if decision.blocked else 0
 
     def next_step(self, flow: FlowView, address: str | None = None) -> Step:
         if flow.verified_method is None:
@@ -411,6 +405,13 @@ class RedemptionService:
     # --- consent -------------------------------------------------------------------------------------------------
 
     def identity_of(self, flow: FlowView) -> dict[str, Any]:
+        if flow.verified_method in ("saml", "oidc"):
+            federated = flow.data.get("federated") or {}
+            return {
+                "signInType": "federated",
+                "issuer": federated.get("issuer"),
+                "issuerAssignedId": federated.get("sub"),
+            }
         if flow.verified_method == "home":
             home = flow.data.get("home", {})
             return {

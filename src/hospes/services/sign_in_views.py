@@ -88,7 +88,10 @@ def computed(row: SignIn) -> dict[str, Any]:
         "status": {
             "errorCode": row.error_code,
             "failureReason": failure_text(row),
-            "additionalDetails": None if row.error_code == 0 else f"{row.protocol} sign-in refused",
+            # A success's note: "MFA requirement satisfied by claim in the token" (trusted home MFA), as Entra's.
+            "additionalDetails": details.get("additionalDetails")
+            if row.error_code == 0
+            else f"{row.protocol} sign-in refused",
         },
         "appliedConditionalAccessPolicies": details.get("appliedConditionalAccessPolicies", []),
         "authenticationMethodsUsed": list(details.get("amr", [])),

@@ -57,6 +57,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     from hospes.web import (
         account,
         applogos,
+        federation,
         home,
         invitation_block,
         login,
@@ -76,6 +77,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(home.router)  # / and /admin: the front door
     app.include_router(unsubscribe.router)  # /unsubscribe/... before the /{tenant}/... pages
     saml.install(app, runtime)  # /{tenant}/saml2, federation metadata, IdP-initiated sign-in
+    app.include_router(federation.router)  # /login.srf, /te/{tenant}/oauth2/authresp, /{tenant}/redeem/federation
     app.include_router(redeem.router)
     app.include_router(myapps.router)
     app.include_router(applogos.router)

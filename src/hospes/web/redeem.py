@@ -172,7 +172,7 @@ def continue_flow(page: PageDep, flow: FlowDep) -> Response:
         return _finish(page, flow)
     if step == "blocked":
         address = client_address(page.request)
-        code = page.web.redemption.log_blocked(flow, address, page.request.headers.get("user-agent"))
+        code = page.web.redemption.log_sign_in(flow, address, page.request.headers.get("user-agent"))
         page.set_cookie(flow_cookie(page.web), None)
         return blocked_page(page, code)
     return page.redirect(f"{page.base}/redeem/{step}")
@@ -202,6 +202,7 @@ def _refused(page: Page, reason: str, detail: str = "") -> Response:
 
 
 def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
+    page.web.redemption.log_sign_in(flow, client_address(page.request), page.request.headers.get("user-agent"))
     lang = flow.data.get("lang") or page.web.redemption.guest_language(user.tenant_id, user.id)
     token = page.web.store.create(
         user,
@@ -233,7 +234,13 @@ def signin_page(page: PageDep, flow: FlowDep) -> Response:
     if flow.verified_method is not None:
         return page.redirect(f"{page.base}/redeem/continue")
     org = service.org(page.tenant.id)
-    if service.method(flow) == "home":
+    method = service.method(flow)
+    if method == "federation":
+        provider = service.federation.for_flow(flow)
+        if provider is None:
+            return _refused(page, "unknown")
+        return page.render("redeem_signin.html", org=org, method="federation", provider=provider, flow=flow)
+    if method == "home":
         home = service.home.home_tenant(flow.email, flow.tenant_id)
         if home is None:  # a guest who redeemed at a home tenant that no longer owns the address's domain
             return _refused(page, "unknown")

@@ -8,6 +8,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_bulk,
     tables_cross_tenant,
     tables_dynamic,
+    tables_federation,
     tables_fleet,
     tables_provisioning,
     tables_redemption,

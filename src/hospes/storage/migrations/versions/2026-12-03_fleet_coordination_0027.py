@@ -1,7 +1,7 @@
 """fleet coordination: scheduler leases, the provisioning lease epoch, the secret-key canary
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-03 13:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from hospes.storage.tables import UtcDateTime
 
-revision: str = "0026"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
