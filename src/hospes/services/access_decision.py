@@ -51,7 +51,7 @@ def external_user_type(user: Person) -> str | None:
 
 def home_tenant_of(user: Person) -> str | None:
     """A guest's home tenant when it is a tenant of this deployment (recorded when the guest redeemed)."""
-    home = home_identity(user)
+    home = home_identity(user.identities)
     return home[0] if home is not None else None
 
 
@@ -99,7 +99,7 @@ def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = 
 
 def decide(session: Session, request: AccessRequest) -> ca.Decision:
     """The decision for one sign-in (read-only; the caller records it), on the tenant's compiled rules."""
-    home = request.home or home_identity(request.user)
+    home = request.home or home_identity(request.user.identities)
     refused = collaboration_refusal(session, request.tenant_id, home, request.app_id)
     if refused is not None:
         return ca.Decision(True, (), False, None, None, (), "notApplied", refused)

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from hospes.domain.cross_tenant import collaboration_allowed, names_groups, service_default
 from hospes.services.memberships import transitive_groups
-from hospes.storage.tables import User
 from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
 
 INBOUND_REFUSED = 500213  # NotAllowedByInboundPolicyTenant
@@ -27,10 +26,10 @@ REFUSALS = {
 }
 
 
-def home_identity(user: User) -> tuple[str, str] | None:
-    """A guest's home tenant and object id there, when the home is a tenant of this deployment (recorded when
-    the guest redeemed with their home account)."""
-    for identity in user.identities or []:
+def home_identity(identities: list[dict[str, Any]] | None) -> tuple[str, str] | None:
+    """From a guest's ``identities``: their home tenant and object id there, when the home is a tenant of this
+    deployment (recorded when the guest redeemed with their home account)."""
+    for identity in identities or []:
         if identity.get("issuer") == "ExternalAzureAD":
             tenant, _, object_id = str(identity.get("issuerAssignedId") or "").partition("/")
             if tenant:
