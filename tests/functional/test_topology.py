@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -20,6 +21,7 @@ from hospes.settings import Settings
 from hospes.storage.tables import AuditLog, ServicePrincipal, User
 from hospes.storage.tables_cross_tenant import CrossTenantPartner
 from hospes.storage.tables_provisioning import ProvisioningJob
+from tests.helpers.portal import sign_in_as_admin
 from tests.helpers.tenants import TenantHandle
 
 Run = Callable[..., Any]
@@ -210,3 +212,36 @@ def test_single_resource_tenant_with_a_group_scope(
 def test_a_bad_file_is_refused_in_words(run: Run, tmp_path: Path, text: str, message: str) -> None:
     result = run("topology", "plan", _file(tmp_path, text))
     assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_the_portal_shows_each_pair_and_its_health(
+    make_tenant: Any, run: Run, sessions: sessionmaker[Session], tmp_path: Path, web: TestClient
+) -> None:
+    contoso, fabrikam = make_tenant("Contoso"), make_tenant("Fabrikam")
+    contoso.new_user(jobTitle="Engineer")
+    mto = "/tenantRelationships/multiTenantOrganization"
+    assert contoso.patch(mto, json={"displayName": "Group"}).status_code == 204
+    assert contoso.post(f"{mto}/tenants", json={"tenantId": fabrikam.id}).status_code == 201
+    assert fabrikam.patch(f"{mto}/joinRequest", json={"addedByTenantId": contoso.id}).status_code == 204
+    assert run("topology", "apply", _file(tmp_path, _toml("pair", "mesh", [contoso, fabrikam]))).exit_code == 0
+    jobs = _jobs(sessions, [contoso, fabrikam])
+    _settle(_service(contoso), jobs)
+
+    sign_in_as_admin(web, contoso)
+    page = web.get(f"/{contoso.domain}/admin/topology")
+    assert page.status_code == 200, page.text
+    outbound = page.text.split('id="outbound"')[1].split("</table>")[0]
+    assert f'data-target="{fabrikam.id}"' in outbound and "Declared by topology pair" in outbound
+    assert '<span class="tag ok">On</span>' in outbound
+    assert f'data-source="{fabrikam.id}"' in page.text.split('id="inbound"')[1]
+    assert f'data-tenant="{fabrikam.id}"' in page.text  # the multitenant organization
+    assert "Users synchronized into this tenant: 1" in page.text  # Fabrikam's administrator
+
+    # Fabrikam withdraws its permission: Contoso's job goes into quarantine on its next write, and shows it
+    partner = f"/policies/crossTenantAccessPolicy/partners/{contoso.id}/identitySynchronization"
+    assert fabrikam.patch(partner, json={"userSyncInbound": {"isSyncAllowed": False}}).status_code == 204
+    contoso.new_user(jobTitle="Late")
+    _settle(_service(contoso), jobs)
+    page = web.get(f"/{contoso.domain}/admin/topology", params={"lang": "fr"})
+    outbound = page.text.split('id="outbound"')[1].split("</table>")[0]
+    assert '<span class="tag bad">Quarantaine</span>' in outbound and "Depuis" in outbound, outbound

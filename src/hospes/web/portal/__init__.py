@@ -24,6 +24,7 @@ from hospes.web.portal import (
     provisioning_settings,
     settings,
     sign_in_logs,
+    topology,
     user_edit,
     user_lists,
     user_roles,
@@ -53,3 +54,4 @@ router.include_router(ca_policies.router)
 router.include_router(ca_locations.router)
 router.include_router(ca_what_if.router)
 router.include_router(cross_tenant.router)
+router.include_router(topology.router)

@@ -50,5 +50,6 @@ ProvisioningLogsDep = Annotated[AdminPage, Depends(admin_page("provlogs", Access
 AuditDep = Annotated[AdminPage, Depends(admin_page("audit", Access.is_global_admin))]
 ConditionalAccessDep = Annotated[AdminPage, Depends(admin_page("ca", Access.is_global_admin))]
 CrossTenantDep = Annotated[AdminPage, Depends(admin_page("crosstenant", Access.is_global_admin))]
+TopologyDep = Annotated[AdminPage, Depends(admin_page("topology", Access.is_global_admin))]
 SignInsDep = Annotated[AdminPage, Depends(admin_page("signins", Access.is_global_admin))]
 OutboxDep = Annotated[AdminPage, Depends(admin_page("outbox", Access.is_global_admin))]
