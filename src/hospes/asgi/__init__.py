@@ -35,6 +35,7 @@ from hospes.asgi.ops import (
     install_routes as install_ops_routes,
 )
 from hospes.asgi.protocols import HEAD_TIMEOUT_STATE
+from hospes.asgi.retry import RetryConflictsMiddleware
 from hospes.auth.canary import deployment_box
 from hospes.auth.keys import load_or_create_keys
 from hospes.auth.tokens import TokenIssuer
@@ -220,6 +221,8 @@ def create_app(
 
     app.router.redirect_slashes = False
     app.router.default = _slash_redirect(app)
+    # Innermost of these: a deadlocked request runs again under the same request id, before any answer was sent.
+    app.add_middleware(RetryConflictsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulMiddleware)  # inside RequestIdMiddleware: its answer carries the request id
     # Sees the route the router matched (the scope it passes down is the router's own) and the request id.
     app.add_middleware(ObserveMiddleware, readiness=readiness, access_log=settings.access_log)

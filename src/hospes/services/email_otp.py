@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import SecretBox
@@ -34,6 +34,7 @@ CODE_DIGITS = 8
 MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=30)
 ADDRESS_SENDS_PER_HOUR = 30
+OTP_LOCKS = 7001  # the advisory-lock key space of the send counts (two-integer keys: apart from the tenant locks)
 _PURPOSE = "email-otp"
 
 SendOutcome = Literal["sent", "too_soon", "limited"]
@@ -54,6 +55,16 @@ class Issued:
     code: str | None = None  # clear code to email
     code_id: str | None = None
     deliver: bool = False  # False: an unknown address; the caller renders the email anyway but sends nothing
+
+
+def _lock_counted(session: Session, email_key: str, address: str) -> None:
+    """Serialize the sends counted against one address and one client (PostgreSQL: transaction advisory locks,
+    always the email's first). Without it, concurrent requests each count the rows committed before them and all
+    send; SQLite's write transactions are serialized already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"email:{email_key}", f"address:{address}"):
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": OTP_LOCKS, "key": key})
 
 
 class EmailOtpService:
@@ -82,6 +93,7 @@ class EmailOtpService:
         """A new code for this flow (the previous ones die), inside the caller's transaction, or why not."""
         email_key = email.lower()
         hour = now - timedelta(hours=1)
+        _lock_counted(session, email_key, address_key(address))
         last = session.scalar(select(func.max(EmailOtpCode.created_at)).where(EmailOtpCode.flow_hash == flow_hash))
         if last is not None and now - last < RESEND_AFTER:
             return Issued("too_soon")

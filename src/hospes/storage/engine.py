@@ -19,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from hospes import metrics
 from hospes.settings import Settings
+from hospes.storage.conflicts import note_commit
 from hospes.storage.replicas import Replicas
 
 _BUSY_TIMEOUT_MS = 30000
@@ -391,6 +392,7 @@ def _transaction(write: RawWrite, wait: bool) -> Iterator[RawWrite]:
         raw.rollback()
         raise
     raw.commit()
+    note_commit()
 
 
 def _begin_now(cursor: Any) -> None:
