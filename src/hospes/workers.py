@@ -25,11 +25,14 @@ from hospes.services import review_timers
 from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
+from hospes.services.entitlement.lifecycle import timer_handlers
+from hospes.services.entitlement.notify import EmConfig
 from hospes.services.invitations.jobs import RETENTION as BULK_RETENTION
 from hospes.services.invitations.jobs import prune as prune_bulk_jobs
 from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.oidc.grant_rules import prune_expired_grants
 from hospes.services.scheduler import PeriodicTask, Scheduler
+from hospes.services.timers import HANDLERS as REGISTERED_TIMERS
 from hospes.services.timers import TimerProcessor, prune_done
 from hospes.services.web_sessions import prune_expired_sessions
 from hospes.settings import Settings
@@ -78,7 +81,10 @@ class TimerWorker(BackgroundLoop):
         super().__init__()
         self.settings = settings
         review_timers.install(settings)
-        self.processor = TimerProcessor(sessions, owner_id())
+        # Handlers registered by their modules (``@timers.handler``, ``install``), and those bound to this process's
+        # settings.
+        handlers = {**REGISTERED_TIMERS, **timer_handlers(EmConfig.from_settings(settings))}
+        self.processor = TimerProcessor(sessions, owner_id(), handlers=handlers)
 
     def poll_seconds(self) -> float:
         return self.settings.timers_poll_seconds

@@ -8,6 +8,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_access,
     tables_bulk,
     tables_dynamic,
+    tables_entitlement,
     tables_logos,
     tables_provisioning,
     tables_redemption,

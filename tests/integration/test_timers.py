@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.clock import utcnow
 from hospes.services.base import Write
-from hospes.services.timers import Due, TimerProcessor, _Registered, cancel, pending, schedule
+from hospes.services.timers import Due, Registered, TimerProcessor, cancel, pending, schedule
 from hospes.storage.tables import AuditLog
 from hospes.storage.tables_timers import DueAction
 from tests.helpers.tenants import TenantHandle
@@ -31,7 +31,7 @@ def boom(op: Write, due: Due) -> None:
     raise RuntimeError("handler failed")
 
 
-HANDLERS = {KIND: _Registered(tick, "Test", "Tick"), "test.boom": _Registered(boom, "Test", "Boom")}
+HANDLERS = {KIND: Registered(tick, "Test", "Tick"), "test.boom": Registered(boom, "Test", "Boom")}
 
 
 def at(offset_seconds: float) -> Any:

@@ -55,6 +55,8 @@ from hospes.graph.routers import (
     delta,
     directory,
     dynamic_groups,
+    entitlement,
+    entitlement_requests,
     federation,
     groups,
     invitations,
@@ -207,6 +209,8 @@ def create_app(
         application_templates.router,
         conditional_access.router,
         access_reviews.router,
+        entitlement_requests.router,  # before entitlement: filterByCurrentUser(...) must not match /{id}
+        entitlement.router,
         sign_ins.router,
         auth_methods.router,
         synchronization.router,

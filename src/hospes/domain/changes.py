@@ -16,6 +16,9 @@ class ObjectType(StrEnum):
 
     USER = "user"
     GROUP = "group"
+    # Entitlement management's transitions (``properties`` names the new state), beside the memberships they cause.
+    ACCESS_PACKAGE_ASSIGNMENT = "accessPackageAssignment"
+    ACCESS_PACKAGE_REQUEST = "accessPackageAssignmentRequest"
 
 
 class ChangeType(StrEnum):

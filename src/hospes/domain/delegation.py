@@ -25,6 +25,7 @@ GRAPH_SCOPES = (
     "GroupMember.Read.All",
     "Directory.Read.All",
     "Application.Read.All",
+    "EntitlementManagement.ReadWrite.All",
 )
 
 # authorizationPolicy.guestUserRoleId: how much of the directory guests see.

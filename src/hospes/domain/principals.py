@@ -35,6 +35,8 @@ APPLICATION_PERMISSIONS = (
     "IdentityProvider.Read.All",
     "IdentityProvider.ReadWrite.All",
     "Domain.ReadWrite.All",
+    "EntitlementManagement.Read.All",
+    "EntitlementManagement.ReadWrite.All",
 )
 
 # Well-known directory role template ids (the values Entra uses).

@@ -67,7 +67,7 @@ def status_of(exc: DomainError) -> int:
         return 410
     if isinstance(exc, PayloadTooLargeError):
         return 413
-    if isinstance(exc, ConflictError) and exc.code == "Request_MultipleObjectsWithSameKeyValue":
+    if isinstance(exc, ConflictError) and exc.code in ("Request_MultipleObjectsWithSameKeyValue", "Conflict"):
         return 409
     return 400
 

@@ -30,6 +30,7 @@ from hospes.domain.schema import (
     Resource,
 )
 from hospes.graph import openapi_cross_tenant as cross_tenant
+from hospes.graph import openapi_entitlement as entitlement
 from hospes.graph import openapi_federation as federation
 from hospes.graph import openapi_reviews as reviews
 from hospes.graph.openapi_actions import ACTION_BODIES, ANSWERS
@@ -94,6 +95,7 @@ BODIES: dict[tuple[str, str], str] = {
     **cross_tenant.BODIES,
     **reviews.BODIES,
     **federation.BODIES,
+    **entitlement.BODIES,
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
     ("post", "/servicePrincipals/{sp_id}/synchronization/jobs"): "synchronizationJob.create",
@@ -113,6 +115,7 @@ OPTIONAL_BODIES = frozenset(
         ("post", f"{_JOB}/validateCredentials"),
         ("post", f"{_JOB}/restart"),
         *reviews.OPTIONAL,
+        *entitlement.OPTIONAL_BODIES,
     }
 )
 # Write routes that read no body at all.
@@ -168,6 +171,7 @@ CONFLICTS = frozenset(
         ("post", "/oauth2PermissionGrants"),
         *cross_tenant.CONFLICTS,
         *federation.CONFLICTS,
+        *entitlement.CONFLICTS,
     }
 )
 
@@ -386,6 +390,7 @@ def _components(public_url: str) -> Schema:
     schemas.update(cross_tenant.BODY_SCHEMAS)
     schemas.update(reviews.BODY_SCHEMAS)
     schemas.update(federation.BODY_SCHEMAS)
+    schemas.update(entitlement.BODY_SCHEMAS)
     schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()
     return {

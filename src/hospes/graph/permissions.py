@@ -118,3 +118,14 @@ ACCESS_REVIEWS_WRITE = Right(frozenset({"AccessReview.ReadWrite.All"}), {"Access
 # Domain.ReadWrite.All for the domains of a federation.
 FEDERATION_WRITE = Right(frozenset({"IdentityProvider.ReadWrite.All", "Domain.ReadWrite.All"}))
 FEDERATION_READ = Right(POLICY_READ.application | FEDERATION_WRITE.application | {"IdentityProvider.Read.All"})
+# Entitlement management: administered with the app permission, or by a user administrator's token; the
+# requestor's and approver's own calls (their requests, assignments, approvals) with any signed-in user's token, each
+# checked by the service against the object (their own request, a stage they approve).
+EM_READ = Right(
+    frozenset({"EntitlementManagement.Read.All", "EntitlementManagement.ReadWrite.All"}),
+    {"EntitlementManagement.ReadWrite.All": Need.MANAGE_USERS},
+)
+EM_WRITE = Right(
+    frozenset({"EntitlementManagement.ReadWrite.All"}), {"EntitlementManagement.ReadWrite.All": Need.MANAGE_USERS}
+)
+EM_SELF = Right(EM_READ.application, {"EntitlementManagement.ReadWrite.All": Need.ANYONE})

@@ -435,11 +435,15 @@ class AppService(Services):
             ):
                 raise NotFoundError(assignment_id)
             op.target("ServicePrincipal", row.resource_id)
-            op.session.delete(row)
-            if row.principal_type in ("User", "Group"):
-                op.change(
-                    ObjectType(row.principal_type.lower()), row.principal_id, ChangeType.UPDATED, ["appRoleAssignments"]
-                )
+            self.delete_assignment(op, row)
+
+    def delete_assignment(self, op: Write, row: AppRoleAssignment) -> None:
+        """Remove an app role assignment within a write (``unassign`` is the whole use case)."""
+        op.session.delete(row)
+        if row.principal_type in ("User", "Group"):
+            op.change(
+                ObjectType(row.principal_type.lower()), row.principal_id, ChangeType.UPDATED, ["appRoleAssignments"]
+            )
 
     def assignee(self, kind: str, key: str) -> str:
         """The id of the object an assignment URL is under: a user (by id or userPrincipalName), a group or a

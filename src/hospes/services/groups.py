@@ -209,20 +209,27 @@ class GroupService(Services):
             op.target("Group", group.id, group.display_name)
             if relation == "member":
                 group_rules.refuse_manual_members(group)
-            row = op.session.get(GroupMember, (group.id, relation, object_id))
-            if row is None:
+            if not self.delete_reference(op, group, relation, object_id):
                 raise InvalidInputError(NOT_MEMBER.format(_RELATION_PROPERTY[relation]))
-            op.session.delete(row)
-            op.details["memberId"] = object_id
-            if relation == "member":
-                op.change(
-                    ObjectType.GROUP,
-                    group.id,
-                    ChangeType.MEMBER_REMOVED,
-                    ["members"],
-                    related_id=object_id,
-                    related_type=row.member_type,
-                )
+
+    def delete_reference(self, op: Write, group: Group, relation: str, object_id: str) -> bool:
+        """Remove a member or owner within a write (``remove_reference`` is the whole use case); False when it was
+        not there."""
+        row = op.session.get(GroupMember, (group.id, relation, object_id))
+        if row is None:
+            return False
+        op.session.delete(row)
+        op.details["memberId"] = object_id
+        if relation == "member":
+            op.change(
+                ObjectType.GROUP,
+                group.id,
+                ChangeType.MEMBER_REMOVED,
+                ["members"],
+                related_id=object_id,
+                related_type=row.member_type,
+            )
+        return True
 
     def references(self, group_id: str, relation: str, query: ListQuery) -> tuple[list[tuple[str, Any]], bool]:
         """Members or owners as (graph type, row), in a stable order, up to ``query.top`` after a cursor."""

@@ -125,7 +125,7 @@ class AssertionCheck(Protocol):
 # The delegated permissions a resource-owner password token carries. Deliberately narrow: ROPC exists so scripts
 # and tests can act as a given user (admin, Guest Inviter, member, guest); what that user may do is decided by
 # the endpoint from the user's roles and the tenant's policies, never by the scope list alone.
-DELEGATED_SCOPES = ["User.Invite.All", "User.Read"]
+DELEGATED_SCOPES = ["EntitlementManagement.ReadWrite.All", "User.Invite.All", "User.Read"]
 
 
 @dataclass

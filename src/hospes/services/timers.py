@@ -55,13 +55,13 @@ Handler = Callable[[Write, Due], None]
 
 
 @dataclass(frozen=True)
-class _Registered:
+class Registered:
     run: Handler
     category: str
     activity: str
 
 
-HANDLERS: dict[str, _Registered] = {}
+HANDLERS: dict[str, Registered] = {}
 
 
 def handler(kind: str, category: str, activity: str) -> Callable[[Handler], Handler]:
@@ -69,7 +69,7 @@ def handler(kind: str, category: str, activity: str) -> Callable[[Handler], Hand
     run (the handler may rename it with ``op.name``)."""
 
     def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = _Registered(fn, category, activity)
+        HANDLERS[kind] = Registered(fn, category, activity)
         return fn
 
     return register
@@ -145,7 +145,7 @@ class TimerProcessor:
         sessions: sessionmaker[Session],
         owner: str,
         *,
-        handlers: dict[str, _Registered] | None = None,
+        handlers: dict[str, Registered] | None = None,
         clock: Callable[[], datetime] | None = None,
         lease: timedelta = LEASE,
         batch: int = BATCH,
