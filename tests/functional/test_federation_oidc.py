@@ -230,3 +230,43 @@ def test_an_answer_for_another_browser_or_state_is_refused(
         elsewhere = stranger.get(_path(back))  # no flow cookie: not this browser's sign-in
         assert elsewhere.status_code == 400 and "no sign-in in progress" in elsewhere.text
     assert web.get(_path(back)).status_code == 303  # the right browser still can
+
+
+@pytest.mark.parametrize("targeted", [True, False])
+def test_policies_see_the_partner_tenant_of_a_federated_guest(
+    partner_server: LiveServer,
+    tenant: TenantHandle,
+    other_tenant: TenantHandle,
+    web: TestClient,
+    sessions: sessionmaker[Session],
+    targeted: bool,
+) -> None:
+    """A policy for guests of one partner tenant applies to a guest who came over OpenID Connect from a Hospes
+    tenant: its issuer names the home tenant, a fact of the evaluation."""
+    _federate(tenant, other_tenant, partner_server, sessions)
+    members = [other_tenant.id if targeted else "5f1e8a5e-0000-4000-8000-000000000001"]
+    policy = {
+        "displayName": "MFA for one partner's guests",
+        "state": "enabled",
+        "conditions": {
+            "applications": {"includeApplications": ["All"]},
+            "users": {
+                "includeGuestsOrExternalUsers": {
+                    "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                    "externalTenants": {
+                        "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+                        "membershipKind": "enumerated",
+                        "members": members,
+                    },
+                }
+            },
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    }
+    assert tenant.post("/identity/conditionalAccess/policies", json=policy).status_code == 201
+    dee, _ = _home_user(other_tenant, web, "dee", mfa=False)
+    location = _redeem_to_partner(web, tenant, dee["mail"])
+    browser = _partner_sign_in(partner_server, other_tenant, dee["userPrincipalName"], None)
+    returned = web.get(_path(_at_partner(browser, location)))
+    step = web.get(returned.headers["location"]).headers["location"]
+    assert step.endswith("/redeem/mfa" if targeted else "/redeem/consent")

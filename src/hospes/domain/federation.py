@@ -34,6 +34,7 @@ MAX_DOMAINS = 100
 CLAIM_KEYS = ("sub", "name", "given_name", "family_name", "email", "email_verified")
 SECRET_MASK = "******"  # what a read answers for a client secret
 
+_TENANT_ISSUER = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/v2\.0/?$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -336,3 +337,9 @@ def _domains_update(body: dict[str, Any]) -> tuple[str, ...] | None:
 
 def email_domain(address: str) -> str:
     return address.rpartition("@")[2].strip().lower()
+
+
+def tenant_of_issuer(issuer: str) -> str | None:
+    """The tenant id in a Hospes (or Entra v2) tenant issuer, ``…/{tenant id}/v2.0``; None for other issuers."""
+    found = _TENANT_ISSUER.search(issuer.lower())
+    return found.group(1) if found else None

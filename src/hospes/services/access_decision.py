@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain import ca_evaluation as ca
 from hospes.domain.conditional_access import ENABLED
+from hospes.domain.federation import tenant_of_issuer
 from hospes.services.access_rules import rules_of
 from hospes.services.b2b_policy import directory_roles
 from hospes.services.collaboration_access import REFUSALS, collaboration_refusal, home_identity
@@ -50,9 +51,15 @@ def external_user_type(user: Person) -> str | None:
 
 
 def home_tenant_of(user: Person) -> str | None:
-    """A guest's home tenant when it is a tenant of this deployment (recorded when the guest redeemed)."""
+    """A guest's home tenant: a tenant of this deployment (recorded when the guest redeemed), or the Hospes tenant
+    whose OpenID provider the guest redeemed with (its issuer names it)."""
     home = home_identity(user.identities)
-    return home[0] if home is not None else None
+    if home is not None:
+        return home[0]
+    for identity in user.identities or []:
+        if identity.get("signInType") == "federated" and (tenant := tenant_of_issuer(str(identity.get("issuer")))):
+            return tenant
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = 
         groups=frozenset(groups),
         roles=frozenset(roles),
         external_user_type=external_user_type(user),
-        home_tenant_id=home_tenant_of(user),
+        home_tenant_id=request.home[0] if request.home else home_tenant_of(user),
         app_id=request.app_id,
         admin_portal=request.admin_portal,
         client_app_type=request.client_app_type,

@@ -64,9 +64,7 @@ def hospes_home_tenant(issuer: str, claims: dict[str, object]) -> str | None:
     """The partner's tenant id when the token comes from a Hospes (or Entra v2) tenant: ``tid``, and an issuer
     ending in ``/{tid}/v2.0``."""
     tid = claims.get("tid")
-    if isinstance(tid, str) and tid and issuer.rstrip("/").endswith(f"/{tid}/v2.0"):
-        return tid
-    return None
+    return tid.lower() if isinstance(tid, str) and tid.lower() == shape.tenant_of_issuer(issuer) else None
 
 
 class FederatedSignIn:
@@ -301,6 +299,7 @@ class FederatedSignIn:
             "sub": sub,
             "email": email,
             "homeTenantId": home_tenant_id,
+            "homeObjectId": str(claims.get("oid") or "")[:64] if home_tenant_id else None,
             "mfaClaim": claimed,
             "mfaTrusted": trusted,
         }

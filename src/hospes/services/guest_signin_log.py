@@ -26,6 +26,20 @@ def flow_home_tenant(flow: FlowView, user: User) -> str | None:
     return federated.get("homeTenantId") or home_tenant_of(user)
 
 
+def signed_home(flow: FlowView) -> tuple[str, str] | None:
+    """The guest's home tenant and object id there as this flow's sign-in says it (before the identity is recorded
+    on the user): the home-tenant round trip's assertion, or the ID token of a Hospes tenant (``tid``, ``oid``)."""
+    if flow.verified_method == "home":
+        came_from = flow.data.get("home") or {}
+        tenant, user = came_from.get("tenant"), came_from.get("user")
+    elif flow.verified_method == "oidc":
+        federated = flow.data.get("federated") or {}
+        tenant, user = federated.get("homeTenantId"), federated.get("homeObjectId")
+    else:
+        return None
+    return (str(tenant).lower(), str(user or "").lower()) if tenant else None
+
+
 def mfa_by_claim(flow: FlowView, decision: Decision) -> bool:
     """Whether the home organization's MFA, trusted here, met an MFA requirement of this sign-in."""
     needed = any("mfa" in r.enforced_grant_controls for r in decision.results if r.applies)

@@ -305,12 +305,7 @@ class RedemptionService:
             trusted = home_mfa and home_mfa_trusted(session, flow.tenant_id, home.id if home else None, setting=setting)
             if trusted:
                 methods.append("mfa")
-            came_from = flow.data.get("home", {}) if flow.verified_method == "home" else {}
-            signed_home = (
-                (str(came_from["tenant"]).lower(), str(came_from.get("user", "")).lower())
-                if came_from.get("tenant")
-                else None
-            )
+            signed_home = guest_signin_log.signed_home(flow)
             request = AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address, home=signed_home)
             return decide(session, request)
 
