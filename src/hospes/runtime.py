@@ -69,7 +69,7 @@ class Runtime:
     @cached_property
     def oidc_tokens(self) -> OidcTokens:
         """ID tokens, delegated access tokens and pairwise subjects (the tenant keys derived once per process)."""
-        return OidcTokens(self.issuer, self.keys.hmac_key)
+        return OidcTokens(self.issuer, self.keys.subject_key)  # pairwise subjects outlive HMAC rotations
 
     @cached_property
     def authorizer(self) -> Authorizer:

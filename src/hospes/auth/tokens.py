@@ -7,14 +7,13 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 from hospes import metrics
 from hospes.auth.keys import ServerKeys
@@ -39,6 +38,7 @@ class TokenIssuer:
     # token -> claims whose signature, audience and issuer checked out. A client reuses one token for an hour;
     # the RSA check and JOSE parsing were a tenth of a cheap request. Lifetime is still checked on every use.
     _verified: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _signers: dict[str, tuple[bytes, rsa.RSAPrivateKey]] = field(default_factory=dict, repr=False, compare=False)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.public_url}/{tenant_id}/v2.0"
@@ -97,21 +97,36 @@ class TokenIssuer:
         return self.sign(claims), self.lifetime
 
     def sign(self, claims: dict[str, Any]) -> str:
-        """A compact RS256 JWS (header ``alg``, ``kid``, ``typ: JWT``) of ``claims`` with the server key. Built here
-        rather than by joserfc's encoder, which re-validated the header and key on every call: a third of the cost
-        of a token on top of the RSA signature itself."""
-        signing_input = self._header + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
-        signature = self._private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        """A compact RS256 JWS (header ``alg``, ``kid``, ``typ: JWT``) of ``claims`` with the current server key.
+        Built here rather than by joserfc's encoder, which re-validated the header and key on every call: a third of
+        the cost of a token on top of the RSA signature itself."""
+        header, private_key = self._signer()
+        signing_input = header + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
         return (signing_input + b"." + _b64(signature)).decode("ascii")
 
-    @cached_property
-    def _header(self) -> bytes:
-        return _b64(json.dumps({"alg": "RS256", "kid": self.keys.jwt_key.kid, "typ": "JWT"}).encode())
+    def _signer(self) -> tuple[bytes, rsa.RSAPrivateKey]:
+        """The current key's header and private key, made once per key (the key changes at a rotation)."""
+        key = self.keys.jwt_key
+        signer = self._signers.get(str(key.kid))
+        if signer is None:
+            private_key = key.private_key
+            assert isinstance(private_key, rsa.RSAPrivateKey)
+            header = _b64(json.dumps({"alg": "RS256", "kid": key.kid, "typ": "JWT"}).encode())
+            signer = self._signers[str(key.kid)] = (header, private_key)
+        return signer
 
-    @cached_property
-    def _private_key(self) -> rsa.RSAPrivateKey:
-        key = self.keys.jwt_key.private_key
-        assert isinstance(key, rsa.RSAPrivateKey)
+    def key_for(self, token: str) -> RSAKey:
+        """The server key that signed ``token``, by the ``kid`` of its header (AuthenticationError if none)."""
+        try:
+            head = token.split(".", 1)[0]
+            header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+            kid = header.get("kid") if isinstance(header, dict) else None
+        except (ValueError, UnicodeDecodeError):
+            raise AuthenticationError("CompactToken parsing failed: the header is not JSON.") from None
+        key = self.keys.verify_key(kid if isinstance(kid, str) else None)
+        if key is None:
+            raise AuthenticationError("Signature validation failed: the signing key is unknown.")
         return key
 
     def verify(self, token: str) -> Principal:
@@ -150,7 +165,7 @@ class TokenIssuer:
     def _check_signed(self, token: str) -> dict[str, Any]:
         """Signature, audience and issuer: what never changes for a given token string."""
         try:
-            decoded = jwt.decode(token, KeySet([self.keys.jwt_key]), algorithms=["RS256"])
+            decoded = jwt.decode(token, KeySet([self.key_for(token)]), algorithms=["RS256"])
         except (JoseError, ValueError) as exc:
             raise AuthenticationError(f"CompactToken parsing failed: {type(exc).__name__}.") from None
         claims: dict[str, Any] = decoded.claims

@@ -1,7 +1,7 @@
 """The ``hospes`` command. Each noun has its own module in this package: ``server`` (serve, db), ``directory``
 (tenant, app, user; ``app_registration`` adds an app's redirect URIs, certificates and single sign-on, ``app_logo``
 its logo), ``groups`` (group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``,
-``guest_policy``, ``topology``; ``common`` holds what they share."""
+``guest_policy``, ``topology``, ``keys``; ``common`` holds what they share."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hospes.cli import (  # noqa: F401  (app_logo adds `hospes app logo` to the 
     groups,
     guest_policy,
     invitations,
+    keys,
     mail,
     server,
     sync,
@@ -40,6 +41,7 @@ app.add_typer(expression.expression_app, name="expression")
 app.add_typer(sync.sync_app, name="sync")
 app.add_typer(guest_policy.guest_app, name="guest-policy")
 app.add_typer(topology.topology_app, name="topology")
+app.add_typer(keys.keys_app, name="keys")
 
 
 def main() -> None:

@@ -8,13 +8,14 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from hospes.auth.tokens import TokenIssuer
+from hospes.domain.errors import AuthenticationError
 
 
 def subject_of_hint(issuer: TokenIssuer, token: str, tenant_id: str, client_id: str | None) -> str | None:
     """The hint's ``sub`` when it is our signature, this tenant's issuer and (if given) this client's audience."""
     try:
-        decoded = jwt.decode(token, KeySet([issuer.keys.jwt_key]), algorithms=["RS256"])
-    except (JoseError, ValueError):
+        decoded = jwt.decode(token, KeySet([issuer.key_for(token)]), algorithms=["RS256"])
+    except (JoseError, ValueError, AuthenticationError):
         return None
     claims = decoded.claims
     if claims.get("iss") != issuer.issuer(tenant_id) or claims.get("tid") != tenant_id:
@@ -28,8 +29,8 @@ def subject_of_hint(issuer: TokenIssuer, token: str, tenant_id: str, client_id: 
 def audience_of_hint(issuer: TokenIssuer, token: str, tenant_id: str) -> tuple[str, str] | None:
     """(client id, sid) of a valid ID token of this tenant; None otherwise."""
     try:
-        decoded = jwt.decode(token, KeySet([issuer.keys.jwt_key]), algorithms=["RS256"])
-    except (JoseError, ValueError):
+        decoded = jwt.decode(token, KeySet([issuer.key_for(token)]), algorithms=["RS256"])
+    except (JoseError, ValueError, AuthenticationError):
         return None
     claims = decoded.claims
     aud = claims.get("aud")
