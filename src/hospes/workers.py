@@ -32,6 +32,7 @@ from hospes.services.invitations.jobs import prune as prune_bulk_jobs
 from hospes.services.invitations.jobs_worker import BulkJobWorker
 from hospes.services.oidc.grant_rules import prune_expired_grants
 from hospes.services.scheduler import PeriodicTask, Scheduler
+from hospes.services.sign_in_retention import prune_sign_ins
 from hospes.services.timers import HANDLERS as REGISTERED_TIMERS
 from hospes.services.timers import TimerProcessor, prune_done
 from hospes.services.web_sessions import prune_expired_sessions
@@ -53,6 +54,7 @@ def periodic_tasks(sessions: sessionmaker[Session], settings: Settings) -> list[
             "purge-deleted-items", every, lambda: purge_expired(sessions, settings.deleted_items_retention_days)
         ),
         PeriodicTask("prune-change-log", every, lambda: prune_change_log(sessions, settings.change_log_retention_days)),
+        PeriodicTask("prune-sign-ins", every, lambda: prune_sign_ins(sessions, utcnow())),
         PeriodicTask("prune-web-sessions", every, lambda: prune_expired_sessions(sessions, utcnow())),
         PeriodicTask("prune-oidc-grants", every, lambda: prune_expired_grants(sessions, utcnow())),
         PeriodicTask(

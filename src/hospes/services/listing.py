@@ -40,8 +40,10 @@ def list_page(
     query: ListQuery,
     *,
     allow_advanced: bool = False,
+    tie_follows: bool = False,
 ) -> Page:
-    """``scope`` holds the tenant (and deleted-state) conditions; the query options add to them."""
+    """``scope`` holds the tenant (and deleted-state) conditions; the query options add to them. ``tie_follows``:
+    see ``order_keys`` (for logs, paged deep)."""
     conditions = list(scope)
     dialect = session.get_bind().dialect.name
     advanced = False
@@ -60,7 +62,7 @@ def list_page(
         raise UnsupportedQueryError("Unsupported Query.")
     if not 1 <= query.top <= 999:
         raise InvalidInputError(f"Invalid page size specified: '{query.top}'. Must be between 1 and 999 inclusive.")
-    keys = order_keys(resource, query.orderby)
+    keys = order_keys(resource, query.orderby, tie_follows=tie_follows)
     if query.after is not None and len(query.after) != len(keys):
         raise InvalidInputError("Invalid $skiptoken.")
     stmt: Select[Any] = apply_keyset(select(table).where(*conditions), table, keys, query.after)

@@ -63,7 +63,7 @@ class SignInLogService(Services):
             scope.append(SignIn.is_interactive.is_(True))
         with self.read() as session:
             # Graph filters and orders sign-in logs without advanced-query headers.
-            return list_page(session, SIGN_IN_QUERY, SignIn, scope, query, allow_advanced=True)
+            return list_page(session, SIGN_IN_QUERY, SignIn, scope, query, allow_advanced=True, tie_follows=True)
 
     def get(self, sign_in_id: str) -> SignIn:
         with self.read() as session:

@@ -220,14 +220,18 @@ class OrderKey:
     descending: bool
 
 
-def order_keys(resource: Resource, orderby: Sequence[tuple[str, bool]]) -> list[OrderKey]:
+def order_keys(resource: Resource, orderby: Sequence[tuple[str, bool]], *, tie_follows: bool = False) -> list[OrderKey]:
+    """The keyset: the ordered properties, then the id. ``tie_follows``: the id in the direction of the last key,
+    so that a page's start is one row-value comparison an index can seek to (mixed directions need an OR the
+    planner reads as a scan: the deeper the page, the slower)."""
     keys: list[OrderKey] = []
     for name, desc in orderby:
         prop = resource.get(name)
         if prop is None or not prop.orderable or prop.attr is None:
             raise UnsupportedQueryError(f"Sorting by property '{name}' is not supported.")
         keys.append(OrderKey(prop.attr, prop.kind, desc))
-    keys.append(OrderKey("id", "guid", False))  # unique tie-breaker makes the keyset total
+    tie_descending = tie_follows and bool(keys) and keys[-1].descending
+    keys.append(OrderKey("id", "guid", tie_descending))  # unique tie-breaker makes the keyset total
     return keys
 
 

@@ -72,6 +72,7 @@ class Tenant(Base):
     technical_notification_mails: Mapped[list[str]] = mapped_column(JsonType, default=list)
     country_letter_code: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sign_in_retention_days: Mapped[int | None] = mapped_column(Integer)  # None: SIGN_IN_RETENTION_DAYS
 
 
 class Domain(Base):

@@ -128,8 +128,20 @@ class SsoParticipant(Base):
 class SignIn(Base):
     __tablename__ = "sign_ins"
     __table_args__ = (
-        Index("ix_sign_ins_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_sign_ins_tenant_user", "tenant_id", "user_id"),
+        Index("ix_sign_ins_tenant_created", "tenant_id", "created_at", "id"),  # retention
+        # Listings (newest first, interactive unless the filter says): what a filter pins, then the keyset.
+        Index("ix_sign_ins_tenant_interactive_created", "tenant_id", "is_interactive", "created_at", "id"),
+        Index("ix_sign_ins_tenant_user_created", "tenant_id", "user_id", "is_interactive", "created_at", "id"),
+        Index("ix_sign_ins_tenant_app_created", "tenant_id", "app_id", "is_interactive", "created_at", "id"),
+        Index("ix_sign_ins_tenant_error_created", "tenant_id", "error_code", "is_interactive", "created_at", "id"),
+        Index(
+            "ix_sign_ins_tenant_access_created",
+            "tenant_id",
+            "conditional_access_status",
+            "is_interactive",
+            "created_at",
+            "id",
+        ),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))  # the resource tenant

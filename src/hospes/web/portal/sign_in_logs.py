@@ -1,5 +1,5 @@
-"""Sign-in logs (filters, one sign-in's detail with the conditional-access policies and their results), read only,
-for Global Administrators."""
+"""Sign-in logs (filters, one sign-in's detail with the conditional-access policies and their results) and how long
+they are kept, for Global Administrators."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hospes.domain.errors import NotFoundError
+from hospes.digits import ascii_int
+from hospes.domain.errors import DomainError, NotFoundError
+from hospes.services.sign_in_retention import MAX_DAYS, MIN_DAYS, SignInRetentionService
 from hospes.services.sign_in_views import SignInFilters, SignInQueries
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.deps import SignInsDep
@@ -52,8 +54,52 @@ def sign_ins(request: Request, admin: SignInsDep) -> Response:
     def params(page: int) -> str:
         return urlencode({**query, "page": page})
 
+    retention = SignInRetentionService(admin.sessions, admin.principal).get()
     return admin.render(
-        "portal/sign_ins.html", 400 if errors else 200, listing=listing, values=values, errors=errors, params=params
+        "portal/sign_ins.html",
+        400 if errors else 200,
+        listing=listing,
+        values=values,
+        errors=errors,
+        params=params,
+        retention=retention,
+        retention_value=str(retention),
+        retention_error="",
+        retention_saved=request.query_params.get("done") == "retention",
+        retention_range=(MIN_DAYS, MAX_DAYS),
+    )
+
+
+@router.post("/{tenant}/admin/sign-ins/retention")
+async def save_retention(request: Request, admin: SignInsDep) -> Response:
+    form = await admin.form()
+    _ = admin._
+    text = form.get("days").strip()[:16]
+    service = SignInRetentionService(admin.sessions, admin.principal)
+    error = ""
+    try:
+        days = ascii_int(text) if text else None
+        if days is None:
+            raise ValueError
+        service.set(days)
+    except (ValueError, DomainError):
+        error = _("Enter a number of days from %(low)d to %(high)d.") % {"low": MIN_DAYS, "high": MAX_DAYS}
+    if not error:
+        return admin.redirect("/sign-ins", done="retention")
+    filters, values, errors = _filters(admin, request)
+    listing = SignInQueries(admin.sessions, admin.principal).page(filters, 1)
+    return admin.render(
+        "portal/sign_ins.html",
+        400,
+        listing=listing,
+        values=values,
+        errors=errors,
+        params=lambda page: urlencode({"page": page}),
+        retention=service.get(),
+        retention_value=text,
+        retention_error=error,
+        retention_saved=False,
+        retention_range=(MIN_DAYS, MAX_DAYS),
     )
 
 
