@@ -126,6 +126,8 @@ USER = Resource(
         _p("createdDateTime", "created_at", "datetime", ops=ORDER_OPS, orderable=True),
         _p("creationType", "creation_type", ops=EQ_NE),
         _p("deletedDateTime", "deleted_at", "datetime"),
+        # Derived from the sign-in columns (``graph/wire.DERIVED``); only with $select, as Graph returns it.
+        _p("signInActivity", None, "json", graph_type=_T("signInActivity")),
         _p("department", "department", writable=True, max_len=64, ops=STRING_OPS),
         _p("employeeId", "employee_id", writable=True, max_len=16, ops=STRING_OPS),
         _p("externalUserState", "external_user_state", ops=EQ_NE),

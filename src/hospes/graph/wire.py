@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +28,29 @@ def parse_graph_datetime(value: object) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def sign_in_activity(user: Any) -> dict[str, Any] | None:
+    """A user's ``signInActivity``: absent (null) for users who never signed in, as Graph answers."""
+    interactive = getattr(user, "last_sign_in_at", None)
+    other = getattr(user, "last_non_interactive_sign_in_at", None)
+    successful = getattr(user, "last_successful_sign_in_at", None) or max(
+        (t for t in (interactive, other) if t is not None), default=None
+    )
+    if interactive is None and other is None and successful is None:
+        return None
+    return {
+        "lastSignInDateTime": graph_datetime(interactive),
+        "lastSignInRequestId": None,
+        "lastNonInteractiveSignInDateTime": graph_datetime(other),
+        "lastNonInteractiveSignInRequestId": None,
+        "lastSuccessfulSignInDateTime": graph_datetime(successful),
+        "lastSuccessfulSignInRequestId": None,
+    }
+
+
+# Properties computed from a row's columns when the caller passes no value: (resource name, property name).
+DERIVED: dict[tuple[str, str], Callable[[Any], Any]] = {("user", "signInActivity"): sign_in_activity}
+
+
 def to_wire(
     resource: Resource, row: Any, select: list[str] | None = None, computed: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -37,7 +60,13 @@ def to_wire(
         props.insert(0, resource.get("id"))  # type: ignore[arg-type]
     out: dict[str, Any] = {}
     for prop in props:
-        value = (computed or {}).get(prop.name) if prop.attr is None else getattr(row, prop.attr)
+        if prop.attr is not None:
+            value = getattr(row, prop.attr)
+        elif computed is not None and prop.name in computed:
+            value = computed[prop.name]
+        else:
+            derive = DERIVED.get((resource.name, prop.name))
+            value = derive(row) if derive is not None else None
         if prop.kind == "datetime":
             value = graph_datetime(value)
         elif prop.kind in ("str_list", "obj_list") and value is None:

@@ -269,8 +269,11 @@ class TokenGrants:
         """The password grant is a sign-in with one factor from a native client: conditional access decides it
         (``token_access``); once the tenant has policies, each grant past the password is logged with them."""
         with self.sessions() as session:
-            if rules_of(session, tenant_id).empty:
-                return
+            empty = rules_of(session, tenant_id).empty
+        if empty:
+            sign_in_log.note_activity(self.sessions, user.id, request.now)
+            return
+        with self.sessions() as session:
             access = decide(
                 session,
                 AccessRequest(

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy import Engine, bindparam, insert, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ids import new_id
@@ -112,16 +112,42 @@ def add(session: Session, event: SignInEvent) -> str:
     values = row_values(event)
     session.add(SignIn(**values))
     user = event.user
-    if user is not None and event.error_code == 0 and event.interactive:
+    if user is not None and event.error_code == 0:
         # The portal's "last sign-in" counts a sign-in to an app like one to Hospes's own pages.
-        session.execute(update(User).where(User.id == user.id).values(last_sign_in_at=event.at))
+        session.execute(*_activity(user.id, event))
     return str(values["id"])
 
 
 _INSERT = insert(SignIn)
 
 
-_LAST_SIGN_IN = update(User).where(User.id == bindparam("uid")).values(last_sign_in_at=bindparam("at"))
+def activity_update(interactive: bool) -> Any:
+    """The user's ``signInActivity`` after a successful sign-in: the interactive or non-interactive time, and the
+    last successful one. Outside the change log: sign-ins are no directory change for delta or provisioning. A token
+    refreshed every few seconds writes at most once a minute."""
+    column = User.last_sign_in_at if interactive else User.last_non_interactive_sign_in_at
+    at = bindparam("at")
+    stmt = update(User).where(User.id == bindparam("uid"))
+    if not interactive:
+        stmt = stmt.where(or_(column.is_(None), column < bindparam("since")))
+    return stmt.values({column: at, User.last_successful_sign_in_at: at})
+
+
+_QUIET = timedelta(minutes=1)
+_INTERACTIVE, _NON_INTERACTIVE = activity_update(True), activity_update(False)
+
+
+def note_activity(sessions: sessionmaker[Session], user_id: str, at: datetime) -> None:
+    """A successful non-interactive sign-in that leaves no sign-in row (a password grant without conditional access
+    policies) still counts for ``signInActivity``."""
+    with sessions.begin() as session:
+        session.execute(_NON_INTERACTIVE, {"uid": user_id, "at": at, "since": at - _QUIET})
+
+
+def _activity(user_id: str, event: SignInEvent) -> tuple[Any, dict[str, Any]]:
+    if event.interactive:
+        return _INTERACTIVE, {"uid": user_id, "at": event.at}
+    return _NON_INTERACTIVE, {"uid": user_id, "at": event.at, "since": event.at - _QUIET}
 
 
 def add_raw(write: RawWrite, event: SignInEvent) -> str:
@@ -129,8 +155,8 @@ def add_raw(write: RawWrite, event: SignInEvent) -> str:
     values = row_values(event)
     write.execute(_INSERT, values)
     user = event.user
-    if user is not None and event.error_code == 0 and event.interactive:
-        write.execute(_LAST_SIGN_IN, {"uid": user.id, "at": event.at})
+    if user is not None and event.error_code == 0:
+        write.execute(*_activity(user.id, event))
     return str(values["id"])
 
 

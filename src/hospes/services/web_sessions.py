@@ -131,7 +131,9 @@ class SessionStore:
                 )
             )
             if level == FULL:
-                op.session.execute(update(User).where(User.id == user.id).values(last_sign_in_at=now))
+                op.session.execute(
+                    update(User).where(User.id == user.id).values(last_sign_in_at=now, last_successful_sign_in_at=now)
+                )
             op.target("User", user.id, user.user_principal_name)
             op.details.update({"methods": amr, "clientAddress": address})
         return token
