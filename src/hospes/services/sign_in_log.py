@@ -126,7 +126,7 @@ def activity_update(interactive: bool) -> Any:
     last successful one. Outside the change log: sign-ins are no directory change for delta or provisioning. A token
     refreshed every few seconds writes at most once a minute."""
     column = User.last_sign_in_at if interactive else User.last_non_interactive_sign_in_at
-    at = bindparam("at")
+    at: Any = bindparam("at")
     stmt = update(User).where(User.id == bindparam("uid"))
     if not interactive:
         stmt = stmt.where(or_(column.is_(None), column < bindparam("since")))
