@@ -131,6 +131,7 @@ class ReviewDecisions(AccessReviewService):
             if "ids" in where and not items:
                 raise NotFoundError(where["ids"][0])
             reviewer = self._reviewer(op.session)
+            links = self._links(op.session, [item.id for item in items])
             done = 0
             for item in items:
                 response = decision
@@ -140,15 +141,10 @@ class ReviewDecisions(AccessReviewService):
                     response = item.recommendation
                 assert response is not None
                 done += 1
-                link = op.session.get(AccessReviewItemReviewer, (item.id, self.actor.id))
-                if link is not None:
-                    link.response, link.justification, link.responded_at = response, justification, op.now
-                    op.session.flush()
-                    responses = list(
-                        op.session.scalars(
-                            select(AccessReviewItemReviewer.response).where(AccessReviewItemReviewer.item_id == item.id)
-                        )
-                    )
+                mine = links.get(item.id, {}).get(self.actor.id)
+                if mine is not None:
+                    mine.response, mine.justification, mine.responded_at = response, justification, op.now
+                    responses = [link.response for link in links[item.id].values()]
                     item.decision = outcome(stage.strategy, responses, response)
                 else:
                     item.decision = response
@@ -156,6 +152,20 @@ class ReviewDecisions(AccessReviewService):
             op.target("AccessReview", instance.id, instance.resource_name)
             op.details.update({"decision": decision or "Recommendation", "items": done})
             return done
+
+    @staticmethod
+    def _links(session: Session, item_ids: list[str]) -> dict[str, dict[str, AccessReviewItemReviewer]]:
+        """Every reviewer row of these items, read at once: item id -> reviewer id -> row."""
+        out: dict[str, dict[str, AccessReviewItemReviewer]] = {}
+        for start in range(0, len(item_ids), 900):
+            rows = session.scalars(
+                select(AccessReviewItemReviewer).where(
+                    AccessReviewItemReviewer.item_id.in_(item_ids[start : start + 900])
+                )
+            )
+            for row in rows:
+                out.setdefault(row.item_id, {})[row.reviewer_id] = row
+        return out
 
     def _reviewer(self, session: Session) -> dict[str, Any]:
         upn = session.scalar(select(User.user_principal_name).where(User.id == self.actor.id))
