@@ -4,9 +4,11 @@ An administrator reads every item, and an app's decision (automation) settles an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from hospes.domain.access_reviews import outcome
@@ -14,7 +16,12 @@ from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.services import review_runs, review_wire
 from hospes.services.access_reviews import AccessReviewService
 from hospes.storage.tables import User
-from hospes.storage.tables_reviews import AccessReviewInstance, AccessReviewItem, AccessReviewItemReviewer
+from hospes.storage.tables_reviews import (
+    AccessReviewDefinition,
+    AccessReviewInstance,
+    AccessReviewItem,
+    AccessReviewItemReviewer,
+)
 
 CHOICES = ("Approve", "Deny", "DontKnow", "NotReviewed")
 
@@ -65,6 +72,14 @@ class ReviewDecisions(AccessReviewService):
             if isinstance(body, dict) and body.get(name):
                 where[key] = str(body[name])
         return self._record(definition_id, instance_id, decision, justification, where)
+
+    def record_many(
+        self, definition_id: str, instance_id: str, item_ids: list[str], decision: str, justification: str | None
+    ) -> int:
+        """The same decision on several of the caller's items (the review page's form)."""
+        if decision not in CHOICES:
+            raise InvalidInputError("'decision' must be Approve, Deny, DontKnow or NotReviewed.", target="decision")
+        return self._record(definition_id, instance_id, decision, justification, {"ids": item_ids})
 
     def accept_recommendations(self, definition_id: str, instance_id: str) -> int:
         """The caller's undecided items take their recommendation (items without one stay undecided)."""
@@ -175,3 +190,71 @@ class ReviewDecisions(AccessReviewService):
             "displayName": self.actor.display_name,
             "userPrincipalName": upn,
         }
+
+
+@dataclass(frozen=True)
+class OpenReview:
+    """An instance as its reviewer's list shows it."""
+
+    instance_id: str
+    definition_id: str
+    name: str
+    resource: str | None
+    description: str | None
+    end_at: datetime
+    open: int
+    total: int
+
+
+class ReviewerPages(ReviewDecisions):
+    """What the review pages need beyond Graph's calls: the caller's running reviews, an instance by its id."""
+
+    def open_reviews(self) -> list[OpenReview]:
+        with self.read() as session:
+            mine = (
+                select(
+                    AccessReviewItem.instance_id,
+                    func.count(),
+                    func.sum(case((AccessReviewItem.decision.in_(review_runs.OPEN), 1), else_=0)),
+                )
+                .join(AccessReviewItemReviewer, AccessReviewItemReviewer.item_id == AccessReviewItem.id)
+                .where(
+                    AccessReviewItemReviewer.tenant_id == self.tenant_id,
+                    AccessReviewItemReviewer.reviewer_id == self.actor.id,
+                    AccessReviewItem.current.is_(True),
+                )
+                .group_by(AccessReviewItem.instance_id)
+            )
+            counts = {iid: (int(total), int(open_ or 0)) for iid, total, open_ in session.execute(mine)}
+            if not counts:
+                return []
+            rows = session.execute(
+                select(AccessReviewInstance, AccessReviewDefinition)
+                .join(AccessReviewDefinition, AccessReviewDefinition.id == AccessReviewInstance.definition_id)
+                .where(AccessReviewInstance.id.in_(list(counts)), AccessReviewInstance.status == "InProgress")
+                .order_by(AccessReviewInstance.end_at)
+            )
+            return [
+                OpenReview(
+                    instance.id,
+                    definition.id,
+                    definition.display_name,
+                    instance.resource_name,
+                    definition.body.get("descriptionForReviewers"),
+                    instance.end_at,
+                    counts[instance.id][1],
+                    counts[instance.id][0],
+                )
+                for instance, definition in rows
+            ]
+
+    def definition_of(self, instance_id: str) -> tuple[str, str, bool]:
+        """The definition id and name of an instance the caller reviews, and whether approving needs a reason."""
+        with self.read() as session:
+            instance = session.get(AccessReviewInstance, instance_id)
+            if instance is None or instance.tenant_id != self.tenant_id:
+                raise NotFoundError(instance_id)
+            definition = self.find(session, instance.definition_id)
+            self.find_instance(session, definition.id, instance.id)
+            checked = review_runs.definition_rules(definition)
+            return definition.id, definition.display_name, checked.justification_on_approval

@@ -67,6 +67,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
         oidc_pages,
         portal,
         redeem,
+        reviews,
         saml,
         unsubscribe,
     )
@@ -80,6 +81,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(federation.router)  # /login.srf, /te/{tenant}/oauth2/authresp, /{tenant}/redeem/federation
     app.include_router(redeem.router)
     app.include_router(myapps.router)
+    app.include_router(reviews.router)
     app.include_router(applogos.router)
     app.include_router(login.router)
     app.include_router(oidc.router)
