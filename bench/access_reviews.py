@@ -127,7 +127,11 @@ def main() -> None:
                 "queryType": "MicrosoftGraph",
             },
             "reviewers": [{"query": "./sponsors", "queryType": "MicrosoftGraph", "queryRoot": "decisions"}],
-            "settings": {"recommendationsEnabled": True, "autoApplyDecisionsEnabled": True, "instanceDurationInDays": 7},
+            "settings": {
+                "recommendationsEnabled": True,
+                "autoApplyDecisionsEnabled": True,
+                "instanceDurationInDays": 7,
+            },
         }
         started = time.perf_counter()
         definition = reviews.create(body)
