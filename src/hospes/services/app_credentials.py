@@ -62,14 +62,15 @@ def _certificate_error(exc: CertificateError, target: str) -> PlainError:
     return _plain(exc.template, target, **exc.params)
 
 
-def _new_app_certificate(op: Write, app: Application, info: CertificateInfo, name: str | None) -> KeyCredential:
-    if info.end <= op.now:
-        raise _bad("The certificate expired on %(date)s.", date=f"{info.end:%Y-%m-%d}")
+def verify_credential(
+    op: Write, tenant_id: str, info: CertificateInfo, name: str | None, **owner: str
+) -> KeyCredential:
+    """A public certificate that verifies what its owner signs: an app's client assertions
+    (``application_id=``, purpose ``CLIENT_ASSERTION``) or a SAML app's signed requests
+    (``service_principal_id=``, purpose ``REQUEST_VERIFICATION``), given as ``purpose=``."""
     return KeyCredential(
         key_id=info.key_id,
-        tenant_id=app.tenant_id,
-        application_id=app.id,
-        purpose=CLIENT_ASSERTION,
+        tenant_id=tenant_id,
         usage="Verify",
         display_name=(name or info.display_name)[:90],
         custom_key_identifier=custom_key_identifier(info.thumbprint),
@@ -78,7 +79,14 @@ def _new_app_certificate(op: Write, app: Application, info: CertificateInfo, nam
         start_at=info.start,
         end_at=info.end,
         created_at=op.now,
+        **owner,
     )
+
+
+def _new_app_certificate(op: Write, app: Application, info: CertificateInfo, name: str | None) -> KeyCredential:
+    if info.end <= op.now:
+        raise _bad("The certificate expired on %(date)s.", date=f"{info.end:%Y-%m-%d}")
+    return verify_credential(op, app.tenant_id, info, name, application_id=app.id, purpose=CLIENT_ASSERTION)
 
 
 def app_certificates(session: Session, app: Application) -> list[KeyCredential]:
@@ -233,19 +241,8 @@ class AppCredentialService(Services):
                 raise _plain("At most %(num)d verification certificates.", num=MAX_APP_CERTIFICATES)
             if info.end <= op.now:
                 raise _plain("The certificate expired on %(date)s.", "certificate", date=f"{info.end:%Y-%m-%d}")
-            row = KeyCredential(
-                key_id=info.key_id,
-                tenant_id=self.tenant_id,
-                service_principal_id=sp.id,
-                purpose=REQUEST_VERIFICATION,
-                usage="Verify",
-                display_name=(display_name or info.display_name)[:90],
-                custom_key_identifier=custom_key_identifier(info.thumbprint),
-                certificate=info.der_b64,
-                thumbprint=info.thumbprint,
-                start_at=info.start,
-                end_at=info.end,
-                created_at=op.now,
+            row = verify_credential(
+                op, self.tenant_id, info, display_name, service_principal_id=sp.id, purpose=REQUEST_VERIFICATION
             )
             op.session.add(row)
             op.details.update(keyId=row.key_id, thumbprint=row.thumbprint)
