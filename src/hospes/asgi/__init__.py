@@ -47,6 +47,7 @@ from hospes.graph.fallback import GraphFallback
 from hospes.graph.openapi import install_openapi
 from hospes.graph.routers import (
     access_reviews,
+    app_owners,
     application_templates,
     apps,
     auth_methods,
@@ -209,6 +210,7 @@ def create_app(
         application_templates.router,
         conditional_access.router,
         access_reviews.router,
+        app_owners.router,
         entitlement_requests.router,  # before entitlement: filterByCurrentUser(...) must not match /{id}
         entitlement.router,
         sign_ins.router,

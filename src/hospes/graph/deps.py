@@ -40,6 +40,7 @@ from hospes.runtime import Runtime
 from hospes.services.access_reviews import AccessReviewService, ReviewHooks
 from hospes.services.app_credentials import AppCredentialService
 from hospes.services.app_logos import AppLogos
+from hospes.services.app_owners import AppOwners
 from hospes.services.app_state import is_app_active
 from hospes.services.app_views import AppViews
 from hospes.services.apps import AppService
@@ -193,6 +194,8 @@ DynamicGroupsWriter = Annotated[DynamicGroupService, Depends(service(DynamicGrou
 GroupsReach = Annotated[Reach, Depends(reach_of(perm.GROUPS_READ))]
 AppsReader = Annotated[AppService, Depends(service(AppService, perm.APPS_READ))]
 AppsWriter = Annotated[AppService, Depends(service(AppService, perm.APPS_WRITE))]
+AppOwnersReader = Annotated[AppOwners, Depends(service(AppOwners, perm.APPS_READ))]
+AppOwnersWriter = Annotated[AppOwners, Depends(service(AppOwners, perm.APPS_WRITE))]
 AppViewsReader = Annotated[AppViews, Depends(service(AppViews, perm.APPS_READ))]
 AppLogosReader = Annotated[AppLogos, Depends(service(AppLogos, perm.APPS_READ))]
 AppLogosWriter = Annotated[AppLogos, Depends(service(AppLogos, perm.APPS_WRITE))]

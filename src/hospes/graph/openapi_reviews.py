@@ -1,5 +1,5 @@
-"""The OpenAPI description of ``/identityGovernance/accessReviews/definitions`` and of the sponsors' ``$ref``
-routes (``openapi.py`` merges it): request bodies and the routes without a body."""
+"""The OpenAPI description of ``/identityGovernance/accessReviews/definitions`` and of the sponsors' and app
+owners' ``$ref`` routes (``openapi.py`` merges it): request bodies and the routes without a body."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], str] = {
     ("patch", INSTANCE + "/decisions/{decision_id}"): "accessReviewInstanceDecisionItem.update",
     ("post", INSTANCE + "/batchRecordDecisions"): "batchRecordDecisions",
     ("post", "/users/{key}/sponsors/$ref"): "reference",
+    ("post", "/servicePrincipals/{key}/owners/$ref"): "reference",
 }
 BODY_SCHEMAS: dict[str, Schema] = {
     "accessReviewScheduleDefinition.write": {**_DEFINITION, "required": ["displayName", "scope", "settings"]},

@@ -1,6 +1,6 @@
 """Who may do what in the admin portal: the signed-in user's directory roles and the groups they own, and the rules
 the portal's pages apply to them. Global Administrators manage everything; User Administrators users and groups;
-Guest Inviters invite; a group's owners manage their own group's guests."""
+Guest Inviters invite; a group's owners manage their own group's guests, an app's owners its assignments and guests."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hospes.domain.delegation import GUESTS_AS_MEMBERS, GUESTS_LIMITED
 from hospes.domain.principals import GLOBAL_ADMINISTRATOR, GUEST_INVITER, USER_ADMINISTRATOR
 from hospes.services.b2b_policy import directory_roles, guest_access_of, load_policy
 from hospes.storage.tables import Group, GroupMember, User
+from hospes.storage.tables_reviews import ServicePrincipalOwner
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Access:
     owned_groups: frozenset[str]
     is_guest: bool = False
     guest_access: str = GUESTS_LIMITED  # the tenant's guestUserRoleId, read for guests only
+    owned_apps: frozenset[str] = frozenset()  # service principals the user owns
 
     @property
     def people_lookup(self) -> str:
@@ -44,7 +46,7 @@ class Access:
 
     @property
     def may_invite(self) -> bool:
-        return self.manages_users or GUEST_INVITER in self.roles or bool(self.owned_groups)
+        return self.manages_users or GUEST_INVITER in self.roles or bool(self.owned_groups or self.owned_apps)
 
     @property
     def may_see_users(self) -> bool:
@@ -69,6 +71,10 @@ class Access:
     def manages_group(self, group_id: str) -> bool:
         return self.manages_users or group_id in self.owned_groups
 
+    def manages_app(self, sp_id: str) -> bool:
+        """An app's page (its users and groups, assigning them): Global Administrators, and the app's owners."""
+        return self.is_global_admin or sp_id in self.owned_apps
+
 
 def access_of(session: Session, tenant_id: str, user_id: str) -> Access:
     owned = session.scalars(
@@ -84,7 +90,12 @@ def access_of(session: Session, tenant_id: str, user_id: str) -> Access:
     roles = frozenset(directory_roles(session, tenant_id, user_id))
     is_guest = session.scalar(select(User.user_type).where(User.tenant_id == tenant_id, User.id == user_id)) == "Guest"
     level = guest_access_of(load_policy(session, tenant_id)) if is_guest else GUESTS_LIMITED
-    return Access(roles, frozenset(owned), is_guest, level)
+    apps = session.scalars(
+        select(ServicePrincipalOwner.service_principal_id).where(
+            ServicePrincipalOwner.tenant_id == tenant_id, ServicePrincipalOwner.owner_id == user_id
+        )
+    )
+    return Access(roles, frozenset(owned), is_guest, level, frozenset(apps))
 
 
 def load_access(sessions: sessionmaker[Session], tenant_id: str, user_id: str) -> Access:

@@ -74,3 +74,16 @@ class MyApps:
         """What the user may manage in the admin portal: the page links to it (group owners manage their own
         groups' guests from there, without an admin role)."""
         return load_access(self.sessions, tenant_id, user_id)
+
+    def owned_apps(self, tenant_id: str, access: Access) -> list[tuple[str, str]]:
+        """The apps the user owns (id, name): My Apps links each to its page, where the owner assigns users and
+        from where they invite guests into it."""
+        if not access.owned_apps:
+            return []
+        with self.sessions() as session:
+            rows = session.execute(
+                select(ServicePrincipal.id, ServicePrincipal.display_name)
+                .where(ServicePrincipal.tenant_id == tenant_id, ServicePrincipal.id.in_(list(access.owned_apps)))
+                .order_by(ServicePrincipal.display_name)
+            )
+            return [(sp_id, name) for sp_id, name in rows]

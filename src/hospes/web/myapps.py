@@ -37,12 +37,15 @@ def _ready(page: Page, path: str) -> str:
 def my_apps(page: PageDep) -> Response:
     user_id = _ready(page, "/myapps")
     apps = page.web.my_apps.apps(page.tenant.id, user_id)
-    # Group owners manage their own groups' guests from the portal, without an admin role: the page links to it.
+    # Group and app owners manage their own groups' and apps' guests from the portal, without an admin role: the
+    # page links to it.
     access = page.web.my_apps.portal_access(page.tenant.id, user_id)
+    owned = page.web.my_apps.owned_apps(page.tenant.id, access)
     return page.render(
         "myapps.html",
         apps=apps,
         owns_groups=bool(access.owned_groups),
+        owned_apps=owned,
         opens_portal=access.may_open_portal,
         finds_people=page.web.address_list.may_search(page.tenant.id, user_id),
     )

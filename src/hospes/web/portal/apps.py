@@ -16,7 +16,7 @@ from hospes.services.app_logos import AppLogos
 from hospes.services.directory_views import AppDetail, user_roles
 from hospes.web.portal.access import AdminPage, page_number
 from hospes.web.portal.app_forms import reason_of
-from hospes.web.portal.deps import AppsDep
+from hospes.web.portal.deps import AppManagerDep, AppsDep
 from hospes.web.portal.pickers import pick_user_or_group
 
 router = APIRouter(include_in_schema=False)
@@ -83,12 +83,12 @@ def app_page(admin: AdminPage, detail: AppDetail, status: int = 200, **extra: ob
 
 
 @router.get("/{tenant}/admin/apps/{sp_id}")
-def app_detail(admin: AppsDep, sp_id: str) -> Response:
+def app_detail(admin: AppManagerDep, sp_id: str) -> Response:
     return app_page(admin, admin.app(sp_id))
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assign")
-async def assign(admin: AppsDep, sp_id: str) -> Response:
+async def assign(admin: AppManagerDep, sp_id: str) -> Response:
     detail = admin.app(sp_id)
     form = await admin.form()
     _ = admin._
@@ -109,7 +109,7 @@ async def assign(admin: AppsDep, sp_id: str) -> Response:
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/assignments/{assignment_id}/remove")
-async def unassign(admin: AppsDep, sp_id: str, assignment_id: str) -> Response:
+async def unassign(admin: AppManagerDep, sp_id: str, assignment_id: str) -> Response:
     detail = admin.app(sp_id)
     await admin.form()
     try:

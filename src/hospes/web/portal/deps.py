@@ -32,6 +32,12 @@ def group_manager(page: PageDep, group_id: str) -> AdminPage:
     return admin_of(page, "groups", lambda access: access.manages_group(gid))
 
 
+def app_manager(page: PageDep, sp_id: str) -> AdminPage:
+    """An app's page: Global Administrators, and the app's owners."""
+    sid = sp_id.lower()[:64]
+    return admin_of(page, "apps", lambda access: access.manages_app(sid))
+
+
 PortalHomeDep = Annotated[AdminPage, Depends(admin_page("home", Access.may_open_portal))]
 UsersDep = Annotated[AdminPage, Depends(admin_page("users", Access.may_see_users))]
 UserAdminDep = Annotated[AdminPage, Depends(admin_page("users", Access.manages_users))]
@@ -43,6 +49,7 @@ GroupsDep = Annotated[AdminPage, Depends(admin_page("groups", Access.may_see_gro
 GroupAdminDep = Annotated[AdminPage, Depends(admin_page("groups", Access.manages_users))]
 GroupManagerDep = Annotated[AdminPage, Depends(group_manager)]
 AppsDep = Annotated[AdminPage, Depends(admin_page("apps", Access.is_global_admin))]
+AppManagerDep = Annotated[AdminPage, Depends(app_manager)]
 RegistrationsDep = Annotated[AdminPage, Depends(admin_page("registrations", Access.is_global_admin))]
 CollaborationDep = Annotated[AdminPage, Depends(admin_page("collaboration", Access.is_global_admin))]
 OrganizationDep = Annotated[AdminPage, Depends(admin_page("organization", Access.is_global_admin))]

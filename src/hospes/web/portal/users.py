@@ -124,14 +124,17 @@ def new_user_done(admin: UserAdminDep) -> Response:
 
 def invite_choices(admin: AdminPage) -> tuple[list[Any], list[Any]]:
     """Groups the inviter may add guests to (admins: all; owners: theirs; Guest Inviters: none), and app roles
-    (Global Administrators only)."""
+    (Global Administrators: every app's; an app's owners: their apps')."""
     access = admin.access
     groups: list[Any] = []
     if access.manages_users:
         groups = admin.queries.group_choices()
     elif access.owned_groups:
         groups = admin.queries.group_choices(access.owned_groups)
-    apps = admin.queries.app_choices() if access.is_global_admin else []
+    if access.is_global_admin:
+        apps = admin.queries.app_choices()
+    else:  # an app's owners assign guests to their own apps
+        apps = [(sp, roles) for sp, roles in admin.queries.app_choices() if sp.id in access.owned_apps]
     return groups, apps
 
 
@@ -165,8 +168,8 @@ async def invite_submit(admin: InviteDep) -> Response:
     allowed_grants = {f"{sp.id}:{role['id']}" for sp, roles in apps for role in roles}
     if any(a not in allowed_grants for a in values["apps"]):
         errors["apps"] = _("One of the chosen applications or roles is not available.")
-    if not admin.access.may_bulk_invite and not values["groups"]:
-        # A group owner without an inviter role invites into one of their own groups.
+    if not admin.access.may_bulk_invite and not values["groups"] and not values["apps"]:
+        # A group or app owner without an inviter role invites into one of their own groups or apps.
         errors["groups"] = _("Choose at least one of your groups.")
     body: dict[str, Any] = {
         "invitedUserEmailAddress": values["email"],
