@@ -82,6 +82,16 @@ class GuestPasscodes:
     def _deliverable(session: Session, flow: FlowView, tenant: Tenant | None, user: User | None) -> bool:
         if flow.kind == "unsubscribe":
             return "@" in flow.email and len(flow.email) <= 256 and not any(ord(c) < 33 for c in flow.email)
+        if flow.kind == "access":
+            # Someone outside the directory asking for an access package: no guest exists yet, the code proves the
+            # address.
+            return (
+                tenant is not None
+                and "@" in flow.email
+                and len(flow.email) <= 256
+                and not any(ord(c) < 33 for c in flow.email)
+                and load_guest_policy(session, tenant.id).email_otp
+            )
         return (
             tenant is not None
             and user is not None

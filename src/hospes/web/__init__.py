@@ -61,6 +61,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
         home,
         invitation_block,
         login,
+        myaccess,
         myapps,
         oidc,
         oidc_logout,
@@ -82,6 +83,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(redeem.router)
     app.include_router(myapps.router)
     app.include_router(reviews.router)
+    app.include_router(myaccess.router)
     app.include_router(applogos.router)
     app.include_router(login.router)
     app.include_router(oidc.router)

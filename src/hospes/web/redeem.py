@@ -167,6 +167,9 @@ FlowDep = Annotated[FlowView, Depends(guest_flow)]
 
 @router.get("/{tenant}/redeem/continue")
 def continue_flow(page: PageDep, flow: FlowDep) -> Response:
+    if flow.kind == "access" and flow.verified_method is not None:
+        # Someone outside the directory proved their address to ask for an access package: back to its page.
+        return page.redirect(safe_next(flow.next_url, page.tenant.key, f"{page.base}/myaccess"))
     step = page.web.redemption.next_step(flow, client_address(page.request))
     if step == "finish":
         return _finish(page, flow)
