@@ -1,7 +1,7 @@
 """The ``hospes`` command. Each noun has its own module in this package: ``server`` (serve, db), ``directory``
 (tenant, app, user; ``app_registration`` adds an app's redirect URIs, certificates and single sign-on, ``app_logo``
 its logo), ``groups`` (group rule), ``invitations`` (invite), ``worker``, ``mail``, ``expression``, ``sync``,
-``guest_policy``, ``topology``, ``keys``; ``common`` holds what they share."""
+``guest_policy``, ``federation``, ``topology``, ``keys``; ``common`` holds what they share."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hospes.cli import (  # noqa: F401  (app_logo adds `hospes app logo` to the 
     app_registration,
     directory,
     expression,
+    federation,
     groups,
     guest_policy,
     invitations,
@@ -40,6 +41,7 @@ app.add_typer(mail.mail_app, name="mail")
 app.add_typer(expression.expression_app, name="expression")
 app.add_typer(sync.sync_app, name="sync")
 app.add_typer(guest_policy.guest_app, name="guest-policy")
+app.add_typer(federation.federation_app, name="federation")
 app.add_typer(topology.topology_app, name="topology")
 app.add_typer(keys.keys_app, name="keys")
 

@@ -189,8 +189,14 @@ def _saml_settings(body: dict[str, Any], *, required: bool) -> dict[str, Any]:
                 "'preferredAuthenticationProtocol' must be 'saml'.", target="preferredAuthenticationProtocol"
             )
         settings["preferredAuthenticationProtocol"] = protocol
-    cert = _text(body, "signingCertificate", required=required, limit=16384)
+    cert = body.get("signingCertificate")
+    if cert is None and required:
+        raise InvalidInputError("'signingCertificate' is required.", target="signingCertificate")
     if cert is not None:
+        if not isinstance(cert, str) or len(cert) > 16384:
+            raise InvalidInputError(
+                "'signingCertificate' must be a certificate in base64.", target="signingCertificate"
+            )
         settings["signingCertificate"] = _certificate_text(cert)
     return settings
 

@@ -17,6 +17,7 @@ from hospes.web.portal import (
     cross_tenant,
     dynamic_groups,
     groups,
+    identity_providers,
     logs,
     pickers,
     provisioning_logs,
@@ -54,4 +55,5 @@ router.include_router(ca_policies.router)
 router.include_router(ca_locations.router)
 router.include_router(ca_what_if.router)
 router.include_router(cross_tenant.router)
+router.include_router(identity_providers.router)
 router.include_router(topology.router)

@@ -56,6 +56,7 @@ OrganizationDep = Annotated[AdminPage, Depends(admin_page("organization", Access
 ProvisioningLogsDep = Annotated[AdminPage, Depends(admin_page("provlogs", Access.is_global_admin))]
 AuditDep = Annotated[AdminPage, Depends(admin_page("audit", Access.is_global_admin))]
 ConditionalAccessDep = Annotated[AdminPage, Depends(admin_page("ca", Access.is_global_admin))]
+IdentityProvidersDep = Annotated[AdminPage, Depends(admin_page("idps", Access.is_global_admin))]
 CrossTenantDep = Annotated[AdminPage, Depends(admin_page("crosstenant", Access.is_global_admin))]
 TopologyDep = Annotated[AdminPage, Depends(admin_page("topology", Access.is_global_admin))]
 SignInsDep = Annotated[AdminPage, Depends(admin_page("signins", Access.is_global_admin))]
