@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from hospes.cli.main import app as cli
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
-from hospes.storage.tables import AuditLog, ServicePrincipal, User
+from hospes.storage.tables import AuditLog, ChangeLog, ServicePrincipal, User
 from hospes.storage.tables_cross_tenant import CrossTenantPartner
 from hospes.storage.tables_provisioning import ProvisioningJob
 from tests.helpers.portal import sign_in_as_admin
@@ -245,3 +245,44 @@ def test_the_portal_shows_each_pair_and_its_health(
     page = web.get(f"/{contoso.domain}/admin/topology", params={"lang": "fr"})
     outbound = page.text.split('id="outbound"')[1].split("</table>")[0]
     assert '<span class="tag bad">Quarantaine</span>' in outbound and "Depuis" in outbound, outbound
+
+
+def test_a_synchronized_user_costs_the_other_jobs_no_cycle(
+    make_tenant: Any, run: Run, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """In a mesh, a user synchronized into Fabrikam is a change in Fabrikam's log that Fabrikam's own job toward
+    Contoso reads; it moves that job's watermark without running a cycle (nothing to push: it is external)."""
+    contoso, fabrikam = make_tenant("Contoso"), make_tenant("Fabrikam")
+    assert run("topology", "apply", _file(tmp_path, _toml("pair", "mesh", [contoso, fabrikam]))).exit_code == 0
+    jobs = {job.tenant_id: job for job in _jobs(sessions, [contoso, fabrikam])}
+    service = _service(contoso)
+    _settle(service, list(jobs.values()))
+    back = jobs[fabrikam.id].id
+    with sessions() as session:
+        before = session.get(ProvisioningJob, back)
+        assert before is not None and before.last_execution is not None
+        last_cycle = before.last_execution["activityIdentifier"]
+
+    newcomer = contoso.new_user(jobTitle="Engineer")
+    assert service.engine.step(jobs[contoso.id].id)  # Contoso -> Fabrikam: creates the synchronized user
+    assert _synced(sessions, fabrikam, newcomer["id"]) is not None
+    assert service.engine.step(back)  # Fabrikam -> Contoso sees it: the watermark moves, no cycle runs
+    with sessions() as session:
+        after = session.get(ProvisioningJob, back)
+        head = session.scalar(select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == fabrikam.id))
+    assert after is not None and after.watermark == head
+    assert after.last_execution is not None and after.last_execution["activityIdentifier"] == last_cycle
+    assert not service.engine.step(back)
+    with sessions() as session:  # and nothing echoed back into Contoso
+        echoed = session.scalar(
+            select(func.count()).where(User.tenant_id == contoso.id, User.display_name == newcomer["displayName"])
+        )
+    assert echoed == 1
+
+    # a change of one of Fabrikam's own members still runs a cycle of that job
+    fabrikam.new_user(jobTitle="Lead")
+    assert service.engine.step(back)
+    with sessions() as session:
+        ran = session.get(ProvisioningJob, back)
+    assert ran is not None and ran.last_execution is not None
+    assert ran.last_execution["activityIdentifier"] != last_cycle

@@ -39,6 +39,7 @@ from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intr
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
 from hospes.provisioning.credentials import JobConfig, unseal
 from hospes.provisioning.directory import DirectoryConnector
+from hospes.provisioning.echo import advance, only_echoes
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.journal import Journal, load_states
 from hospes.provisioning.lease import JobLease
@@ -208,6 +209,12 @@ class Engine:
                     .limit(BATCH)
                 )
             )
+            # Users synchronized into this tenant, seen by its own outbound cross-tenant jobs: nothing to do.
+            echoes = bool(rows) and config.cross_tenant and not due and job.code == JobCode.ACTIVE
+            echoes = echoes and only_echoes(session, job.tenant_id, job_id, rows)
+        if echoes:
+            advance(self.sessions, job_id, rows[-1].seq, lease)
+            return True
         if not rows and not due and job.code != JobCode.QUARANTINE:
             return False
         cycle = self.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease)
