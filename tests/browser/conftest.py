@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from hospes.settings import Settings
 from tests.helpers.env import CHROMIUM, REQUIRE_ALL, ROOT
 from tests.helpers.live import LiveServer, run_server
+from tests.helpers.mail import MailSink
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -49,6 +51,23 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def web_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with run_server(database_url, str(tmp_path_factory.mktemp("live-web"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mail_sink() -> Iterator[MailSink]:
+    """One SMTP sink for a module's server; each test waits for the mail of its own addresses."""
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
+    """One server for a module, delivering mail to ``mail_sink``: each test invites from tenants and to addresses
+    of its own. Same data folder as the in-process app (run_server also hands every server the session's secret
+    key)."""
+    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
         yield server
 
 

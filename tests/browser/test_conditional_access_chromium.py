@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import create_tenant
-from hospes.settings import Settings
 from hospes.storage.tables_sso import SignIn
 from tests.browser.test_guest_chromium import _CODE, _LINK, _invite
-from tests.helpers.live import LiveServer, run_server
+from tests.helpers.live import LiveServer
 from tests.helpers.mail import MailSink
 from tests.helpers.tenants import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture(scope="module")
-def mail_sink() -> Iterator[MailSink]:
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
-        yield server
 
 
 def _shot(page: Any, folder: Path, name: str) -> None:

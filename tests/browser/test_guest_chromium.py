@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +18,14 @@ from hospes.domain.changes import ChangeType
 from hospes.domain.principals import system_principal
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
-from hospes.settings import Settings
 from hospes.storage.tables import AuditLog, ChangeLog, User
-from tests.helpers.live import LiveServer, run_server
+from tests.helpers.live import LiveServer
 from tests.helpers.mail import MailSink
 from tests.helpers.tenants import fetch_token
 
 pytestmark = pytest.mark.live
 _LINK = re.compile(r"(http://127\.0\.0\.1:\d+/redeem\?[^\s<>\"]+)")
 _CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
-
-
-@pytest.fixture(scope="module")
-def mail_sink() -> Iterator[MailSink]:
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
-        yield server
 
 
 def _invite(server: LiveServer, boot: TenantBootstrap, address: str, language: str | None = None) -> None:

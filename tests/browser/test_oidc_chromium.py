@@ -18,8 +18,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.services.tenants import TenantBootstrap, create_tenant
-from hospes.settings import Settings
-from tests.helpers.live import LiveServer, run_server
+from tests.helpers.live import LiveServer
 from tests.helpers.mail import MailSink
 from tests.helpers.oidc import REDIRECT, RelyingParty, admin_consent, register_rp
 from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD, TenantHandle, fetch_token
@@ -27,19 +26,6 @@ from tests.helpers.tenants import ADMIN_PASSWORD, PASSWORD, TenantHandle, fetch_
 pytestmark = pytest.mark.live
 _CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
 _LAST_ID_TOKEN: list[str] = []  # the ID tokens _id_token redeemed, newest last
-
-
-@pytest.fixture(scope="module")
-def mail_sink() -> Iterator[MailSink]:
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
-        yield server
 
 
 @pytest.fixture

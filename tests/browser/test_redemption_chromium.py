@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.principals import Principal
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.tenants import TenantBootstrap, create_tenant
-from hospes.settings import Settings
-from tests.helpers.live import LiveServer, graph_client, run_server
+from tests.helpers.live import LiveServer, graph_client
 from tests.helpers.mail import MailSink
 from tests.helpers.tenants import ADMIN_PASSWORD
 
@@ -76,22 +75,6 @@ def partner_app() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}/welcome"
     finally:
         server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def mail_sink() -> Iterator[MailSink]:
-    """One SMTP sink for the module's server; each test waits for the mail of its own addresses."""
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def live(database_url: str, settings: Settings, mail_sink: MailSink) -> Iterator[LiveServer]:
-    """One server for the module: each test invites from tenants and to addresses of its own."""
-    # Same data folder as the in-process app (run_server also hands every server the session's secret key).
-    with run_server(database_url, str(settings.data_dir), mail_sink.smtp_env) as server:
-        yield server
 
 
 def _shot(page: Any, folder: Path, name: str) -> None:
