@@ -60,6 +60,7 @@ from hospes.graph.routers import (
     entitlement_requests,
     federation,
     groups,
+    guest_lifecycle,
     invitations,
     me,
     multi_tenant_org,
@@ -211,6 +212,7 @@ def create_app(
         conditional_access.router,
         access_reviews.router,
         app_owners.router,
+        guest_lifecycle.router,
         entitlement_requests.router,  # before entitlement: filterByCurrentUser(...) must not match /{id}
         entitlement.router,
         sign_ins.router,

@@ -54,6 +54,8 @@ from hospes.services.directory import AuditService, DeletedItemsService, Directo
 from hospes.services.dynamic_groups import DynamicGroupService
 from hospes.services.federation import FederationService
 from hospes.services.groups import GroupService
+from hospes.services.guest_governance import GuestGovernance
+from hospes.services.guest_lifecycle import GuestLifecycle
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.services.invitations.service import InvitationService
 from hospes.services.listing import ListQuery
@@ -257,6 +259,9 @@ def _decisions(runtime: Runtime, principal: Principal) -> ReviewDecisions:
     return ReviewDecisions(runtime.sessions, principal, review_hooks(runtime))
 
 
+LifecycleReader = Annotated[GuestLifecycle, Depends(service(GuestLifecycle, perm.POLICY_READ))]
+LifecycleWriter = Annotated[GuestLifecycle, Depends(service(GuestLifecycle, perm.POLICY_WRITE))]
+GovernanceReader = Annotated[GuestGovernance, Depends(service(GuestGovernance, perm.USERS_READ))]
 ReviewsReader = Annotated[AccessReviewService, Depends(provider(_reviews, perm.ACCESS_REVIEWS_READ))]
 ReviewsWriter = Annotated[AccessReviewService, Depends(provider(_reviews, perm.ACCESS_REVIEWS_WRITE))]
 DecisionsReader = Annotated[ReviewDecisions, Depends(provider(_decisions, perm.ACCESS_REVIEWS_READ))]

@@ -53,16 +53,32 @@ BODIES: dict[tuple[str, str], str] = {
     ("post", INSTANCE + "/batchRecordDecisions"): "batchRecordDecisions",
     ("post", "/users/{key}/sponsors/$ref"): "reference",
     ("post", "/servicePrincipals/{key}/owners/$ref"): "reference",
+    ("patch", "/policies/hospesGuestLifecyclePolicy"): "hospesGuestLifecyclePolicy",
+    ("post", "/policies/hospesGuestLifecyclePolicy/preview"): "hospesGuestLifecyclePolicy",
 }
 BODY_SCHEMAS: dict[str, Schema] = {
     "accessReviewScheduleDefinition.write": {**_DEFINITION, "required": ["displayName", "scope", "settings"]},
     "accessReviewInstanceDecisionItem.update": _DECISION,
     "batchRecordDecisions": _BATCH,
+    "hospesGuestLifecyclePolicy": {
+        "type": "object",
+        "description": "Block guests without a sign-in for blockAfterInactiveDays (30-730), delete them "
+        "deleteAfterBlockedDays (0-365) later. Sent to .../preview, the proposed settings to dry-run.",
+        "properties": {
+            "isEnabled": {"type": "boolean"},
+            "blockAfterInactiveDays": {"type": "integer", "minimum": 30, "maximum": 730},
+            "deleteAfterBlockedDays": {"type": "integer", "minimum": 0, "maximum": 365},
+        },
+        "additionalProperties": False,
+    },
 }
-OPTIONAL = frozenset({("post", INSTANCE + "/batchRecordDecisions")})
+OPTIONAL = frozenset(
+    {("post", INSTANCE + "/batchRecordDecisions"), ("post", "/policies/hospesGuestLifecyclePolicy/preview")}
+)
 NO_BODY = frozenset(
     {
         ("post", ONE + "/stop"),
+        ("post", "/policies/hospesGuestLifecyclePolicy/run"),
         *(
             ("post", f"{INSTANCE}/{action}")
             for action in ("stop", "applyDecisions", "sendReminder", "resetDecisions", "acceptRecommendations")
