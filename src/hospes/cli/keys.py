@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hospes.auth.crypto import secret_box
 from hospes.auth.keys import HMAC, JWT, NEXT_JWT, RETIRED_JWT_VERIFIED_FOR, ServerKeys, rotate_keys
-from hospes.cli.common import ConfigOpt, console, load, open_database
+from hospes.cli.common import ConfigOpt, console, deployment_box, load, open_database
 
 keys_app = typer.Typer(help="Server keys: token signing keys and the HMAC key of opaque links.", no_args_is_help=True)
 
@@ -26,7 +25,7 @@ def rotate(
     settings = load(config)
     database = open_database(settings)
     try:
-        changed = rotate_keys(database.sessions, secret_box(settings.secret_key, settings.data_dir), hmac_key=hmac)
+        changed = rotate_keys(database.sessions, deployment_box(settings, database.sessions), hmac_key=hmac)
     finally:
         database.dispose()
     console.print(f"signing key now {changed[JWT]}; next key published: {changed[NEXT_JWT]}")

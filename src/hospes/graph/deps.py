@@ -171,6 +171,25 @@ def service(
     return provider(lambda runtime, principal: cls(runtime.sessions, principal), right, on_self=on_self)
 
 
+def eventual_service(
+    cls: Callable[[sessionmaker[Session], Principal], S], right: perm.Right
+) -> Callable[..., Awaitable[S]]:
+    """``service`` for readers whose GET requests may opt into staleness with ``ConsistencyLevel: eventual``
+    (Graph's own opt-in): those read from a streaming replica within the lag limit, when one is configured. Never
+    for delta, whose rounds continue from a position a lagging replica may not have reached."""
+
+    async def provide(request: Request, runtime: RuntimeDep, principal: PrincipalDep, standing: StandingDep) -> S:
+        check(request, right, principal, standing, False)
+        database = runtime.database
+        eventual = request.headers.get("consistencylevel", "").lower() == "eventual"
+        if database.replicas is None or not eventual or request.method not in ("GET", "HEAD"):
+            return cls(runtime.sessions, principal)
+        # Choosing may measure the replicas' lag (a query each, once a second): off the event loop.
+        return cls(await anyio.to_thread.run_sync(database.eventual_sessions), principal)
+
+    return provide
+
+
 def _federation(runtime: Runtime, principal: Principal) -> FederationService:
     return FederationService(runtime.sessions, principal, box=runtime.box)
 
@@ -179,7 +198,7 @@ def _invitations(runtime: Runtime, principal: Principal) -> InvitationService:
     return InvitationService(runtime.database, principal, runtime.invite_config)
 
 
-UsersReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ))]
+UsersReader = Annotated[UserService, Depends(eventual_service(UserService, perm.USERS_READ))]
 UsersWriter = Annotated[UserService, Depends(service(UserService, perm.USERS_WRITE))]
 # The signed-in user's own object (``/me``): the same right, its target the caller (400 for an app-only token).
 MeReader = Annotated[UserService, Depends(service(UserService, perm.USERS_READ, on_self=True))]
@@ -187,7 +206,7 @@ Inviter = Annotated[InvitationService, Depends(provider(_invitations, perm.INVIT
 # Invitations redeemed automatically for cross-tenant synchronization from another deployment (same right; the
 # service also requires an application with User.ReadWrite.All).
 SyncInviter = Annotated[SyncInvitations, Depends(service(SyncInvitations, perm.INVITE))]
-GroupsReader = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_READ))]
+GroupsReader = Annotated[GroupService, Depends(eventual_service(GroupService, perm.GROUPS_READ))]
 GroupsWriter = Annotated[GroupService, Depends(service(GroupService, perm.GROUPS_WRITE))]
 MembersWriter = Annotated[GroupService, Depends(service(GroupService, perm.MEMBERS_WRITE))]
 DynamicGroupsReader = Annotated[DynamicGroupService, Depends(service(DynamicGroupService, perm.GROUPS_READ))]
@@ -224,8 +243,8 @@ DeletedItemsReader = Annotated[DeletedItemsService, Depends(service(DeletedItems
 DeletedItemsWriter = Annotated[DeletedItemsService, Depends(service(DeletedItemsService, perm.DELETED_WRITE))]
 RolesReader = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_READ))]
 RolesWriter = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_WRITE))]
-AuditReader = Annotated[AuditService, Depends(service(AuditService, perm.AUDIT_READ))]
-SignInsReader = Annotated[SignInLogService, Depends(service(SignInLogService, perm.AUDIT_READ))]
+AuditReader = Annotated[AuditService, Depends(eventual_service(AuditService, perm.AUDIT_READ))]
+SignInsReader = Annotated[SignInLogService, Depends(eventual_service(SignInLogService, perm.AUDIT_READ))]
 PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
 PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
 CrossTenantReader = Annotated[

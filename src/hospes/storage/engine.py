@@ -51,6 +51,8 @@ def make_engine(url: str, pool_name: str = "primary", **kwargs: Any) -> Engine:
         # PgBouncer in transaction mode (before 1.21) hands each transaction whatever server connection is free: a
         # statement psycopg prepared on one is unknown on the next ("prepared statement ... does not exist").
         connect_args["prepare_threshold"] = None
+    if pool_name == "replica":
+        connect_args["connect_timeout"] = 3  # a replica that does not answer is skipped, not waited for
     engine = create_engine(
         url,
         pool_size=pool_size,

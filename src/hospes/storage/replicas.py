@@ -52,15 +52,20 @@ class Replicas:
         return states
 
     def pick(self) -> sessionmaker[Session] | None:
-        with self._lock:
-            if time.monotonic() - self._checked >= self.recheck:
+        """A replica within the lag limit (rotating), or None. One thread measures when the last measure is older
+        than ``recheck``; the others go on with the last one meanwhile."""
+        if time.monotonic() - self._checked >= self.recheck and self._lock.acquire(blocking=False):
+            try:
                 self._checked = time.monotonic()
                 self.states = self.measure()
                 self._usable = [i for i, state in enumerate(self.states) if state.usable]
-            if not self._usable:
-                return None
-            self._next = (self._next + 1) % len(self._usable)
-            return self.sessions[self._usable[self._next]]
+            finally:
+                self._lock.release()
+        usable = self._usable
+        if not usable:
+            return None
+        self._next += 1
+        return self.sessions[usable[self._next % len(usable)]]
 
     def dispose(self) -> None:
         for engine in self.engines:

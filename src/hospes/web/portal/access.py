@@ -112,7 +112,8 @@ class AdminPage:
 
     @property
     def audit_log(self) -> AuditQueries:
-        return AuditQueries(self.sessions, self.principal)
+        # Log pages accept a few seconds of staleness: a streaming replica serves them when there is one.
+        return AuditQueries(self.runtime.database.eventual_sessions(), self.principal)
 
     @property
     def user_export(self) -> UserExport:

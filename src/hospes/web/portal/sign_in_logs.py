@@ -48,7 +48,9 @@ def _filters(admin: AdminPage, request: Request) -> tuple[SignInFilters, dict[st
 @router.get("/{tenant}/admin/sign-ins")
 def sign_ins(request: Request, admin: SignInsDep) -> Response:
     filters, values, errors = _filters(admin, request)
-    listing = SignInQueries(admin.sessions, admin.principal).page(filters, page_number(request))
+    listing = SignInQueries(admin.runtime.database.eventual_sessions(), admin.principal).page(
+        filters, page_number(request)
+    )
     query = {k: v for k, v in values.items() if v}
 
     def params(page: int) -> str:
@@ -106,7 +108,7 @@ async def save_retention(request: Request, admin: SignInsDep) -> Response:
 @router.get("/{tenant}/admin/sign-ins/{sign_in_id}")
 def sign_in(admin: SignInsDep, sign_in_id: str) -> Response:
     try:
-        row = SignInQueries(admin.sessions, admin.principal).entry(sign_in_id[:64])
+        row = SignInQueries(admin.runtime.database.eventual_sessions(), admin.principal).entry(sign_in_id[:64])
     except NotFoundError:
         return admin.not_found()
     return admin.render(
