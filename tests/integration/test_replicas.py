@@ -69,6 +69,7 @@ def fleet(pair: PostgresPair, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def _new_user(client: TestClient, headers: dict[str, str], name: str) -> str:
     nickname = f"{name}{uuid.uuid4().hex[:6]}"
+    domain = client.get("/v1.0/organization", headers=headers).json()["value"][0]["verifiedDomains"][0]["name"]
     created = client.post(
         "/v1.0/users",
         headers=headers,
@@ -76,7 +77,7 @@ def _new_user(client: TestClient, headers: dict[str, str], name: str) -> str:
             "accountEnabled": True,
             "displayName": nickname,
             "mailNickname": nickname,
-            "userPrincipalName": f"{nickname}@{client.get('/v1.0/organization', headers=headers).json()['value'][0]['verifiedDomains'][0]['name']}",
+            "userPrincipalName": f"{nickname}@{domain}",
             "passwordProfile": {"password": "Correct-Horse-9"},
         },
     )
