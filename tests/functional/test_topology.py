@@ -286,3 +286,13 @@ def test_a_synchronized_user_costs_the_other_jobs_no_cycle(
         ran = session.get(ProvisioningJob, back)
     assert ran is not None and ran.last_execution is not None
     assert ran.last_execution["activityIdentifier"] != last_cycle
+
+
+def test_a_pair_synchronized_by_another_configuration_is_refused(
+    make_tenant: Any, run: Run, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    contoso, fabrikam = make_tenant("Contoso"), make_tenant("Fabrikam")
+    assert run("topology", "apply", _file(tmp_path, _toml("first", "mesh", [contoso, fabrikam]))).exit_code == 0
+    renamed = run("topology", "plan", _file(tmp_path, _toml("second", "mesh", [contoso, fabrikam])))
+    assert renamed.exit_code == 1 and "topology 'first'" in renamed.output, renamed.output
+    assert len(_jobs(sessions, [contoso, fabrikam])) == 2  # nothing doubled

@@ -164,9 +164,43 @@ class Topologies:
             groups = {g.id: g.display_name for g in session.scalars(select(Group).where(Group.id.in_(group_ids)))}
         return topo.Current(names, partners, configs, groups)
 
+    def _others(self, session: Session, name: str, sources: set[str]) -> dict[tuple[str, str], str]:
+        """Configurations in ``sources`` this topology did not make: (source, target) -> what made it."""
+        out: dict[tuple[str, str], str] = {}
+        sps = session.scalars(
+            select(ServicePrincipal).where(
+                ServicePrincipal.application_template_id == CROSS_TENANT_SYNC_TEMPLATE,
+                ServicePrincipal.tenant_id.in_(sources),
+            )
+        )
+        for sp in sps:
+            tags = [t for t in (topo.parse_tag(v) for v in sp.tags or []) if t is not None]
+            if any(t[0] == name for t in tags):
+                continue
+            sealed = session.get(ProvisioningSecrets, sp.id)
+            target = unseal(self.provisioning.box, sp.id, sealed.sealed if sealed is not None else None).get(
+                "CompanyId", ""
+            )
+            maker = f"topology '{tags[0][0]}'" if tags else "outside any topology"
+            out[(sp.tenant_id, target.strip().lower())] = f"the app '{sp.display_name}' ({maker})"
+        return out
+
     def plan(self, declaration: topo.Declaration) -> tuple[list[topo.Change], topo.Current]:
+        """The changes, or ``TopologyError`` when a declared pair is already synchronized by a configuration
+        this topology did not make (two jobs for one pair would do every write twice)."""
         desired, group_names = self.desired(declaration)
         tenants = {p.source for p in desired.pairs} | {p.target for p in desired.pairs}
+        with self.sessions() as session:
+            others = self._others(session, declaration.name, {p.source for p in desired.pairs})
+            names = {t.id: t.display_name for t in session.scalars(select(Tenant).where(Tenant.id.in_(tenants)))}
+        for pair in desired.pairs:
+            made = others.get((pair.source, pair.target))
+            if made is not None:
+                raise topo.TopologyError(
+                    f"{names.get(pair.source)} already synchronizes to {names.get(pair.target)} with {made}: "
+                    "delete that configuration, or declare the pair there.",
+                    target="tenants",
+                )
         current = self.current(declaration.name, tenants)
         current.group_names.update(group_names)
         return topo.plan(desired, current), current
