@@ -108,6 +108,15 @@ class DirectoryConnector:
         return Capabilities(etag=False, filter=True, max_results=500, patch=True)
 
     def test(self) -> None:
+        with self.sessions() as session:
+            if session.get(Tenant, self.target_tenant) is None:
+                raise CredentialsError(
+                    "InvalidCredentials",
+                    f"Tenant '{self.target_tenant}' is not in this deployment. For a tenant of another deployment, "
+                    "enter that deployment's address and the client credentials of an app registered in the tenant.",
+                    404,
+                    prefix=_PLAIN,
+                )
         self._call(self.users.check)
 
     def _wire(self, session: Session, user: User) -> TargetObject:

@@ -21,10 +21,11 @@ from starlette.responses import JSONResponse, Response
 
 from hospes.digits import ascii_int
 from hospes.domain.errors import DomainError
+from hospes.provisioning.schema import CROSS_TENANT_TEMPLATE
 from hospes.provisioning.service import ProvisioningService
 from hospes.services.admin_access import Access
 from hospes.services.directory_views import AppDetail
-from hospes.web.portal.access import AdminPage, field_errors
+from hospes.web.portal.access import AdminPage, Form, field_errors
 from hospes.web.portal.deps import AppsDep
 from hospes.web.portal.results import gone, show_later, take
 from hospes.web.portal.wording import Wording
@@ -51,8 +52,15 @@ def current_job(admin: AdminPage, detail: AppDetail) -> dict[str, Any] | None:
     return jobs[0] if jobs else None
 
 
+def _is_cross_tenant(admin: AdminPage, detail: AppDetail) -> bool:
+    job = current_job(admin, detail)
+    return bool(job and job.get("templateId") == CROSS_TENANT_TEMPLATE)
+
+
 def _settings_values(admin: AdminPage, detail: AppDetail) -> dict[str, Any]:
-    """What the credentials form shows: never the token itself, only whether one is saved."""
+    """What the credentials form shows: never the token or client secret, only whether one is saved. A
+    cross-tenant synchronization job (``Azure2Azure``) has its own credentials: the target tenant and, when that
+    tenant is in another deployment, the deployment's address and the client credentials of its app."""
     saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
     try:
         notice = json.loads(saved.get("SyncNotificationSettings") or "{}")
@@ -67,6 +75,10 @@ def _settings_values(admin: AdminPage, detail: AppDetail) -> dict[str, Any]:
         "prevent_deletes": bool(notice.get("DeleteThresholdEnabled", True)),
         "delete_threshold": str(notice.get("DeleteThresholdValue") or 500),
         "scope": "all" if str(saved.get("SyncAll", "")).lower() == "true" else "assigned",
+        "cts": _is_cross_tenant(admin, detail),
+        "target_tenant": saved.get("CompanyId", ""),
+        "client_id": saved.get("ClientIdentifier", ""),
+        "client_secret_saved": bool(saved.get("ClientSecret")),
     }
 
 
@@ -149,16 +161,18 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         "prevent_deletes": form.flag("prevent_deletes"),
         "delete_threshold": form.get("delete_threshold").strip() or "500",
         "scope": "all" if form.get("scope") == "all" else "assigned",
+        "cts": current["cts"],
     }
     token = form.get("secret_token")
     # Echoed back only into this same response's password field (after a test or an error), never from storage,
     # so the admin does not have to type it again before saving.
     values["typed_token"] = token
     errors: dict[str, str] = {}
-    if not values["tenant_url"]:
-        errors["tenant_url"] = _("Enter the tenant URL of the target (its SCIM base address).")
-    elif not values["tenant_url"].startswith(("https://", "http://")) or len(values["tenant_url"]) > 2048:
-        errors["tenant_url"] = _("Enter an http or https URL.")
+    saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
+    if current["cts"]:
+        secrets, needed = _cross_tenant_secrets(admin, form, values, current, saved, errors)
+    else:
+        secrets, needed = _scim_secrets(admin, token, values, saved, errors)
     emails = [e.strip() for e in values["notification_email"].replace(",", ";").split(";") if e.strip()]
     if any("@" not in e or len(e) > 254 or any(c.isspace() for c in e) for e in emails):
         errors["notification_email"] = _("Enter email addresses separated by semicolons.")
@@ -166,12 +180,8 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         errors["notification_email"] = _("Enter the address that gets the failure emails.")
     if not 1 <= (ascii_int(values["delete_threshold"]) or 0) <= 100_000:
         errors["delete_threshold"] = _("Enter a number from 1 to 100000.")
-    saved = service(admin).saved_secrets(admin.page.tenant.id, detail.sp.id)
-    if not token and not saved.get("SecretToken"):
-        errors["secret_token"] = _("Enter the secret token.")
-    secrets = {"BaseAddress": values["tenant_url"], "SecretToken": token or saved.get("SecretToken", "")}
     if form.get("action") == "test":
-        blocking = {k: v for k, v in errors.items() if k in ("tenant_url", "secret_token")}
+        blocking = {k: v for k, v in errors.items() if k in needed}
         if blocking:
             return _overview(admin, detail, 400, errors=blocking, values=values)
         try:
@@ -180,7 +190,7 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
             )
         except DomainError as exc:
             said = exc.message
-            if exc.code.startswith("SystemForCrossDomainIdentityManagement"):
+            if exc.code.startswith(("SystemForCrossDomainIdentityManagement", "AzureActiveDirectory")):
                 said = Wording(admin._).connector_error(exc.code, said.removeprefix("Test connection failed: "))
             return _overview(admin, detail, 400, errors={"test": said}, values=values)
         return _overview(admin, detail, values=values, tested=True)
@@ -193,8 +203,8 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         "DeleteThresholdValue": int(values["delete_threshold"]),
     }
     pairs = {
-        **{k: v for k, v in saved.items() if k not in ("BaseAddress", "SecretToken")},
-        **secrets,
+        **{k: v for k, v in saved.items() if k not in (*_CREDENTIAL_KEYS, *secrets)},
+        **{k: v for k, v in secrets.items() if v},
         "SyncAll": "true" if values["scope"] == "all" else "false",
         "SyncNotificationSettings": json.dumps(notice),
     }
@@ -204,6 +214,60 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         errors = field_errors(exc, {"BaseAddress": "tenant_url"}, "_form")
         return _overview(admin, detail, 400, errors=errors, values=values)
     return admin.redirect(f"/apps/{detail.sp.id}/provisioning", done="saved")
+
+
+_CREDENTIAL_KEYS = ("BaseAddress", "SecretToken", "CompanyId", "ClientIdentifier", "ClientSecret")
+
+
+def _scim_secrets(
+    admin: AdminPage, token: str, values: dict[str, Any], saved: dict[str, str], errors: dict[str, str]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    _ = admin._
+    if not values["tenant_url"]:
+        errors["tenant_url"] = _("Enter the tenant URL of the target (its SCIM base address).")
+    elif not values["tenant_url"].startswith(("https://", "http://")) or len(values["tenant_url"]) > 2048:
+        errors["tenant_url"] = _("Enter an http or https URL.")
+    if not token and not saved.get("SecretToken"):
+        errors["secret_token"] = _("Enter the secret token.")
+    secrets = {"BaseAddress": values["tenant_url"], "SecretToken": token or saved.get("SecretToken", "")}
+    return secrets, ("tenant_url", "secret_token")
+
+
+def _cross_tenant_secrets(
+    admin: AdminPage,
+    form: Form,
+    values: dict[str, Any],
+    current: dict[str, Any],
+    saved: dict[str, str],
+    errors: dict[str, str],
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The target tenant; for another deployment also its address and the client credentials of its app."""
+    _ = admin._
+    secret = form.get("client_secret")
+    values.update(
+        cts=True,
+        target_tenant=form.get("target_tenant").strip()[:64],
+        client_id=form.get("client_id").strip()[:256],
+        client_secret_saved=current["client_secret_saved"],
+        typed_secret=secret,
+    )
+    if not values["target_tenant"]:
+        errors["target_tenant"] = _("Enter the target tenant's ID.")
+    remote = bool(values["tenant_url"])
+    if remote and (not values["tenant_url"].startswith(("https://", "http://")) or len(values["tenant_url"]) > 2048):
+        errors["tenant_url"] = _("Enter an http or https URL.")
+    if remote and not values["client_id"]:
+        errors["client_id"] = _("Enter the client ID of the target tenant's app.")
+    if remote and not secret and not saved.get("ClientSecret"):
+        errors["client_secret"] = _("Enter the client secret.")
+    secrets = {"AuthenticationType": "SyncPolicy", "CompanyId": values["target_tenant"]}
+    if remote:
+        secrets |= {
+            "BaseAddress": values["tenant_url"],
+            "ClientIdentifier": values["client_id"],
+            "ClientSecret": secret or saved.get("ClientSecret", ""),
+        }
+    return secrets, ("target_tenant", "tenant_url", "client_id", "client_secret")
 
 
 @router.post("/{tenant}/admin/apps/{sp_id}/provisioning/{action}")
