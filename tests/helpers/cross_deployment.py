@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.principals import system_principal
 from hospes.services.tenants import TenantBootstrap, create_tenant
+from hospes.services.users import UserService
 from hospes.storage.engine import Database
 from hospes.storage.migrate import upgrade
 from tests.helpers.cross_tenant import CTS_TEMPLATE, PARTNERS
@@ -144,6 +146,26 @@ class LiveTenant:
         assert made.status_code == 201, made.text
         user: dict[str, Any] = made.json()
         return user
+
+
+def many_members(sessions: sessionmaker[Session], tenant_id: str, domain: str, prefix: str, count: int) -> list[str]:
+    """``count`` members (no password: nobody signs in) in one write of the tenant's services; their ids."""
+    users = UserService(sessions, system_principal(tenant_id))
+    ids = []
+    with users.write("UserManagement", "Add user") as op:
+        for i in range(count):
+            nick = f"{prefix}{i}"
+            values = {
+                "account_enabled": True,
+                "display_name": nick.title(),
+                "mail_nickname": nick,
+                "user_principal_name": f"{nick}@{domain}",
+                "mail": f"{nick}@{domain}",
+                "job_title": "Engineer",
+                "department": "R&D",
+            }
+            ids.append(users.insert(op, values, None).id)
+    return ids
 
 
 def allow_sync(target: LiveTenant, source: LiveTenant) -> None:

@@ -43,6 +43,7 @@ class LiveServer:
     base_url: str  # e.g. http://127.0.0.1:PORT, or https://127.0.0.1:PORT
     database_url: str
     ca_file: str | None = None  # the CA that signed the server's certificate, when it serves HTTPS
+    pid: int = 0  # the server process (``hospes serve``), for tests that kill it
 
     @property
     def graph_url(self) -> str:
@@ -122,7 +123,7 @@ def run_server(
                 _, errors = proc.communicate(timeout=10)
                 raise RuntimeError("server did not start within 90 s: " + errors.decode())
             time.sleep(0.1)
-        yield LiveServer(base, database_url, tls.ca_file if tls else None)
+        yield LiveServer(base, database_url, tls.ca_file if tls else None, proc.pid)
     finally:
         proc.terminate()
         try:
