@@ -205,6 +205,12 @@ class RemoteSync:
     role: str
     job_id: str = ""
     assignments: dict[str, str] = field(default_factory=dict)
+    remote: bool = True  # False: the target tenant is in the source's own deployment
+
+    def credentials(self) -> list[dict[str, str]]:
+        if self.remote:
+            return remote_credentials(self.target)
+        return [{"key": "AuthenticationType", "value": "SyncPolicy"}, {"key": "CompanyId", "value": self.target.id}]
 
     @property
     def base(self) -> str:
@@ -214,7 +220,7 @@ class RemoteSync:
         body = {
             "useSavedCredentials": False,
             "templateId": "Azure2Azure",
-            "credentials": remote_credentials(self.target),
+            "credentials": self.credentials(),
         }
         return self.source.post(f"{self.base}/jobs/validateCredentials", json=body)
 
@@ -222,7 +228,7 @@ class RemoteSync:
         created = self.source.post(f"{self.base}/jobs", json={"templateId": "Azure2Azure"})
         assert created.status_code == 201, created.text
         self.job_id = created.json()["id"]
-        secrets = remote_credentials(self.target) + (extra or [])
+        secrets = self.credentials() + (extra or [])
         answer = self.source.request("PUT", f"{self.base}/secrets", json={"value": secrets})
         assert answer.status_code == 204, answer.text
         if start:
@@ -270,12 +276,12 @@ class RemoteSync:
         return found[0] if found else None
 
 
-def make_remote_sync(source: LiveTenant, target: LiveTenant) -> RemoteSync:
+def make_remote_sync(source: LiveTenant, target: LiveTenant, *, remote: bool = True) -> RemoteSync:
     made = source.post(f"/applicationTemplates/{CTS_TEMPLATE}/instantiate", json={"displayName": "Remote"})
     assert made.status_code == 201, made.text
     sp = made.json()["servicePrincipal"]
     role = next(r["id"] for r in sp["appRoles"] if r["value"] == "msiam_access")
-    return RemoteSync(source, target, sp["id"], role)
+    return RemoteSync(source, target, sp["id"], role, remote=remote)
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 45.0, what: str = "") -> T:
