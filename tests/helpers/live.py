@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ def run_server(
         "HOSPES_SECRET_KEY": TEST_SECRET_KEY,
         **(extra_env or {}),
     }
+    errors_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -104,7 +106,9 @@ def run_server(
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: the server logs every request (hospes.access), and a pipe nobody reads fills up
+        # and blocks the server mid-test.
+        stderr=errors_file,
     )
     try:
         # Generous: with one test process per core, a server (``--workers 2`` starts three processes) may start
@@ -112,7 +116,7 @@ def run_server(
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                raise RuntimeError("server exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
+                raise RuntimeError("server exited: " + _tail(errors_file))
             try:
                 if httpx.get(f"{base}/healthz", timeout=1, verify=verify).status_code == 200:
                     break
@@ -120,8 +124,8 @@ def run_server(
                 pass
             if time.monotonic() > deadline:
                 proc.terminate()
-                _, errors = proc.communicate(timeout=10)
-                raise RuntimeError("server did not start within 90 s: " + errors.decode())
+                proc.wait(timeout=10)
+                raise RuntimeError("server did not start within 90 s: " + _tail(errors_file))
             time.sleep(0.1)
         yield LiveServer(base, database_url, tls.ca_file if tls else None, proc.pid)
     finally:
@@ -130,6 +134,13 @@ def run_server(
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        errors_file.close()
+
+
+def _tail(file: Any, size: int = 8000) -> str:
+    file.seek(0)
+    text: str = file.read().decode(errors="replace")
+    return text[-size:]
 
 
 class ClientCredentialsProvider(AccessTokenProvider):
