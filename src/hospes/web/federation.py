@@ -14,7 +14,6 @@ from hospes.services.oidc_federation import FederationError
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep, PlainPageDep
 from hospes.web.guest import PlainPage, current_flow
-from hospes.web.login import checked_form
 from hospes.web.redeem import FlowDep
 
 router = APIRouter(include_in_schema=False)
@@ -32,9 +31,10 @@ def _refused_page(page: Page | PlainPage, error: FederationError, restart: str |
     )
 
 
-@router.post("/{tenant}/redeem/federation")
+@router.get("/{tenant}/redeem/federation")
 async def go_to_provider(page: PageDep, flow: FlowDep) -> Response:
-    await checked_form(page)
+    """A link, not a form: a form's POST answered by a redirect to the partner's origin would need that origin in
+    the page's CSP ``form-action``. Following it only starts this browser's own flow's trip to its provider."""
     service = page.web.redemption
     if flow.verified_method is not None or service.method(flow) != "federation":
         return page.redirect(f"{page.base}/redeem/continue")
