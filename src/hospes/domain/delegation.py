@@ -26,6 +26,8 @@ GRAPH_SCOPES = (
     "Directory.Read.All",
     "Application.Read.All",
     "EntitlementManagement.ReadWrite.All",
+    "AccessReview.Read.All",
+    "AccessReview.ReadWrite.All",
 )
 
 # authorizationPolicy.guestUserRoleId: how much of the directory guests see.
