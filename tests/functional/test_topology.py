@@ -91,6 +91,9 @@ def test_a_four_tenant_mesh_from_one_file(
     assert planned.exit_code == 0, planned.output
     # 4 x 3 partners (each both inbound and outbound), 12 configuration apps, 12 jobs; nothing written
     assert "36 to create, 0 to change, 0 to remove" in planned.output, planned.output
+    listed = json.loads(run("topology", "plan", path, "--json").output)
+    assert len(listed) == 36 and {c["kind"] for c in listed} == {"partner", "app", "job"}
+    assert {c["tenantId"] for c in listed} == {t.id for t in tenants}
     assert "Fabrikam" in planned.output and "inbound sync" in planned.output
     with sessions() as session:
         ids = [t.id for t in tenants]
@@ -124,6 +127,7 @@ def test_a_four_tenant_mesh_from_one_file(
 
     again = run("topology", "plan", path)
     assert again.exit_code == 0 and "no change" in again.output, again.output
+    assert json.loads(run("topology", "plan", path, "--json").output) == []
     assert "no change" in run("topology", "apply", path).output
 
     # Woodgrove leaves the file: its jobs go (both directions), the users synchronized stay everywhere

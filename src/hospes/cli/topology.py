@@ -97,10 +97,34 @@ def _summary(changes: list[topo.Change]) -> str:
     return ", ".join(f"{n} to {verb}" for verb, n in counts.items())
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the changes as JSON (an empty list: no change).")]
+
+
+def _json(changes: list[topo.Change], names: dict[str, str]) -> str:
+    return json.dumps(
+        [
+            {
+                "action": c.verb,
+                "kind": c.kind,
+                "tenantId": c.tenant,
+                "tenant": names.get(c.tenant, c.tenant),
+                "subject": c.subject,
+                "detail": c.detail,
+            }
+            for c in changes
+        ],
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
 @topology_app.command("plan")
-def plan(file: FileArg, config: ConfigOpt = None) -> None:
+def plan(file: FileArg, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Print what apply would create, change or remove; write nothing."""
     _, declaration, changes, current = _plan(file, config)
+    if as_json:
+        typer.echo(_json(changes, current.names))
+        return
     if not changes:
         console.print(f"Topology [bold]{declaration.name}[/bold]: no change.")
         return
