@@ -4,14 +4,16 @@ preview, what cannot be removed (a nested member), and what applying leaves in t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.storage.tables import AuditLog, ChangeLog, OutboxMessage
+from hospes.domain.clock import utcnow
+from hospes.storage.tables import AuditLog, ChangeLog, OutboxMessage, User
 from tests.helpers.graph import assert_graph_error
-from tests.helpers.reviews import DEFINITIONS, by_principal, decisions, guest_team, guests_review, instances
+from tests.helpers.reviews import DEFINITIONS, by_principal, decisions, guest_team, guests_review, instances, ref
 from tests.helpers.tenants import TenantHandle
 
 
@@ -138,3 +140,71 @@ def test_definitions_stay_in_their_tenant(tenant: TenantHandle, other_tenant: Te
     definition = tenant.post(DEFINITIONS, json=guests_review(team)).json()
     assert_graph_error(other_tenant.get(f"{DEFINITIONS}/{definition['id']}"), 404, "Request_ResourceNotFound")
     assert other_tenant.get(DEFINITIONS).json()["value"] == []
+
+
+def test_guests_of_every_group_get_an_instance_per_group(tenant: TenantHandle) -> None:
+    first, second = guest_team(tenant, "Alpha"), guest_team(tenant, "Beta")
+    body = guests_review(first)
+    body["scope"] = {
+        "@odata.type": "#microsoft.graph.accessReviewQueryScope",
+        "query": "./members/microsoft.graph.user/?$count=true&$filter=(userType eq 'Guest')",
+        "queryType": "MicrosoftGraph",
+    }
+    body["instanceEnumerationScope"] = {"query": "/groups", "queryType": "MicrosoftGraph"}
+    body["reviewers"] = [{"query": "./owners", "queryType": "MicrosoftGraph"}]
+    owner = tenant.new_user()
+    assert tenant.post(f"/groups/{second.group['id']}/owners/$ref", json=ref(owner["id"])).status_code == 204
+    definition = tenant.post(DEFINITIONS, json=body).json()
+    every = {i["hospesResource"]["id"]: i for i in instances(tenant, definition["id"])}
+    assert {first.group["id"], second.group["id"]} <= set(every)
+    beta = by_principal(decisions(tenant, definition["id"], every[second.group["id"]]["id"]))
+    assert set(beta) == {g["id"] for g in second.guests}  # direct members only: "./members"
+    # The owner reviews the group they own; the other group's items fall to the fallback reviewer.
+    as_owner = second.as_user(tenant, owner)
+    assert len(decisions(as_owner, definition["id"], every[second.group["id"]]["id"], mine=True)) == 4
+    path = f"{DEFINITIONS}/{definition['id']}/instances/{every[first.group['id']]['id']}/decisions"
+    assert_graph_error(as_owner.get(path), 404, "Request_ResourceNotFound")  # not a reviewer there
+
+
+def test_an_apps_inactive_guests(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    team = guest_team(tenant)
+    app = tenant.post("/applications", json={"displayName": "Wiki"}).json()
+    sp = tenant.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+    owner = tenant.new_user()
+    assert tenant.post(f"/servicePrincipals/{sp['id']}/owners/$ref", json=ref(owner["id"])).status_code == 204
+    idle, active = team.guests[0]["id"], team.guests[1]["id"]
+    for user_id in (idle, active, team.member["id"]):
+        body = {"principalId": user_id, "resourceId": sp["id"], "appRoleId": "00000000-0000-0000-0000-000000000000"}
+        assert tenant.post(f"/users/{user_id}/appRoleAssignments", json=body).status_code == 201
+    now = utcnow()
+    with sessions.begin() as session:
+        session.execute(
+            update(User)
+            .where(User.id == idle)
+            .values(created_at=now - timedelta(days=90), last_successful_sign_in_at=now - timedelta(days=60))
+        )
+    review = {
+        "displayName": "Inactive guests of Wiki",
+        "scope": {
+            "@odata.type": "#microsoft.graph.principalResourceMembershipsScope",
+            "principalScopes": [
+                {
+                    "@odata.type": "#microsoft.graph.accessReviewInactiveUsersQueryScope",
+                    "query": "/users?$filter=(userType eq 'Guest')",
+                    "queryType": "MicrosoftGraph",
+                    "inactiveDuration": "P30D",
+                }
+            ],
+            "resourceScopes": [{"query": f"/servicePrincipals/{sp['id']}", "queryType": "MicrosoftGraph"}],
+        },
+        "reviewers": [{"query": f"/servicePrincipals/{sp['id']}/owners", "queryType": "MicrosoftGraph"}],
+        "settings": {"defaultDecisionEnabled": True, "defaultDecision": "Deny", "autoApplyDecisionsEnabled": True},
+    }
+    definition = tenant.post(DEFINITIONS, json=review).json()
+    [instance] = instances(tenant, definition["id"])
+    assert set(by_principal(decisions(tenant, definition["id"], instance["id"]))) == {idle}
+    as_owner = team.as_user(tenant, owner)
+    assert len(decisions(as_owner, definition["id"], instance["id"], mine=True)) == 1
+    assert tenant.post(f"{DEFINITIONS}/{definition['id']}/stop").status_code == 204
+    left = {a["principalId"] for a in tenant.get(f"/servicePrincipals/{sp['id']}/appRoleAssignedTo").json()["value"]}
+    assert left == {active, team.member["id"]}
