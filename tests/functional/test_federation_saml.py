@@ -6,6 +6,7 @@ outside the federation's domains or not the invited address."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from tests.helpers.saml_partner import (
     federation_body,
     form_of,
     new_party,
+    pysaml2_answer,
+    pysaml2_idp,
     tamper_email,
 )
 from tests.helpers.tenants import TenantHandle
@@ -242,3 +245,32 @@ def test_an_answer_without_a_flow_is_refused(web: TestClient, tenant: TenantHand
     assert "no sign-in in progress" in _refusal(web, form_of(xml, "no-such-flow"))
     garbage = web.post("/login.srf", data={"SAMLResponse": "%%%", "RelayState": "x"})
     assert garbage.status_code == 400
+
+
+@pytest.mark.parametrize("sign_response", [False, True])
+def test_pysaml2_as_the_partner_idp(
+    web: TestClient, tenant: TenantHandle, partner: Party, tmp_path: Path, sign_response: bool
+) -> None:
+    """An independent identity provider (pysaml2's Server, xmlsec1 signatures) answers the AuthnRequest Hospes
+    sent; its Response signs the assertion, or the whole Response."""
+    _federate(tenant, partner)
+    idp = pysaml2_idp(tmp_path, partner, f"{BASE}/{tenant.id}/", f"{BASE}/login.srf")
+    started = open_link(web, invite(tenant, "ana@fabrikam.example")["inviteRedeemUrl"])
+    assert started.status_code == 303
+    went = web.get(f"/{tenant.id}/redeem/federation")
+    _request, relay = authn_request_of(went.headers["location"])
+    xml = pysaml2_answer(
+        idp, went.headers["location"], "ana@fabrikam.example", "ana-at-fabrikam", sign_response=sign_response
+    )
+    back = web.post("/login.srf", data=form_of(xml, relay))
+    assert back.status_code == 303, back.text
+    assert web.get(back.headers["location"]).headers["location"].endswith("/redeem/consent")
+    assert accept(web, tenant.id).status_code == 303
+    guest = tenant.get("/users?$filter=mail eq 'ana@fabrikam.example'&$select=identities").json()["value"][0]
+    assert {
+        "signInType": "federated",
+        "issuer": "https://idp.fabrikam.example/issuer",
+        "issuerAssignedId": "ana-at-fabrikam",
+    } in guest["identities"]
+    # The same Response again: the flow is spent, and the assertion id too.
+    assert web.post("/login.srf", data=form_of(xml, relay)).status_code == 400

@@ -145,4 +145,75 @@ def form_of(xml: bytes, relay_state: str) -> dict[str, str]:
     return {"SAMLResponse": base64.b64encode(xml).decode(), "RelayState": relay_state}
 
 
-__all__ = ["AssertionSpec", "Party", "authn_request_of", "build_response", "federation_body", "form_of", "new_party"]
+def pysaml2_idp(tmp_path: Any, party: Party, sp_entity_id: str, acs: str) -> Any:
+    """pysaml2's identity provider (``saml2.server.Server``, signing through the xmlsec1 binary) as the partner,
+    knowing Hospes' service provider of one tenant by inline metadata."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+    from saml2.config import IdPConfig
+    from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT
+    from saml2.server import Server
+
+    from tests.helpers.saml import need_xmlsec1
+
+    binary = need_xmlsec1()
+    key_file, cert_file = party.write(tmp_path, "partner-idp")
+    metadata = (
+        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{sp_entity_id}">'
+        '<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        f"<md:NameIDFormat>{NAMEID_FORMAT_PERSISTENT}</md:NameIDFormat>"
+        f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="{acs}" index="0"/>'
+        "</md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+    policy = {"default": {"lifetime": {"minutes": 15}, "attribute_restrictions": None, "name_form": NAME_FORMAT_URI}}
+    config = IdPConfig()
+    config.load(
+        {
+            "entityid": ISSUER,
+            "xmlsec_binary": binary,
+            "key_file": key_file,
+            "cert_file": cert_file,
+            "metadata": {"inline": [metadata]},
+            "service": {
+                "idp": {
+                    "endpoints": {"single_sign_on_service": [(SIGN_IN, BINDING_HTTP_REDIRECT)]},
+                    "policy": policy,
+                    "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                }
+            },
+        }
+    )
+    return Server(config=config)
+
+
+def pysaml2_answer(server: Any, location: str, email: str, name_id: str, *, sign_response: bool = False) -> bytes:
+    """pysaml2's Response to the AuthnRequest in ``location`` (Hospes' redirect to the partner)."""
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+
+    query = parse_qs(urlsplit(location).query)
+    request = server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
+    response = server.create_authn_response(
+        identity={EMAIL: [email]},
+        userid=name_id,
+        name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=name_id),
+        sign_assertion=not sign_response,
+        sign_response=sign_response,
+        sign_alg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        digest_alg="http://www.w3.org/2001/04/xmlenc#sha256",
+        **server.response_args(request.message),
+    )
+    return str(response).encode()
+
+
+__all__ = [
+    "AssertionSpec",
+    "Party",
+    "authn_request_of",
+    "build_response",
+    "federation_body",
+    "form_of",
+    "new_party",
+    "pysaml2_answer",
+    "pysaml2_idp",
+    "tamper_email",
+]
