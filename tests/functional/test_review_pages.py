@@ -56,15 +56,18 @@ def test_the_review_pages_need_a_session(tenant: TenantHandle, web: TestClient) 
     assert response.status_code == 303 and "/login?next=" in response.headers["location"]
 
 
+PAGES = ("review.html", "reviews.html", "sponsored.html")
+
+
 def _review_messages() -> set[str]:
     web = Path(i18n.__file__).parent
     found: set[str] = set()
     for file, _line, message, _c, _x in extract_from_dir(
         str(web),
-        [("reviews.py", "python"), ("templates/review.html", "jinja2"), ("templates/reviews.html", "jinja2")],
-        {f"templates/{name}": {"extensions": "jinja2.ext.i18n"} for name in ("review.html", "reviews.html")},
+        [("reviews.py", "python"), *((f"templates/{name}", "jinja2") for name in PAGES)],
+        {f"templates/{name}": {"extensions": "jinja2.ext.i18n"} for name in PAGES},
     ):
-        if "review" in file:
+        if "review" in file or "sponsored" in file:
             found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -76,3 +79,24 @@ def test_every_language_translates_the_review_pages(language: str) -> None:
     catalog = i18n.translations(language)
     missing = [m for m in wanted if catalog.gettext(m) == m]
     assert not missing, missing
+
+
+def test_a_sponsor_removes_one_of_their_guests(tenant: TenantHandle, web: TestClient) -> None:
+    team = guest_team(tenant)
+    g0, g2 = team.guests[0]["id"], team.guests[2]["id"]
+    assert sign_in(web, tenant.domain, team.sponsor1["userPrincipalName"]).status_code == 303
+    page = web.get(f"/{tenant.domain}/reviews/sponsored")
+    assert page.status_code == 200
+    assert set(re.findall(r'data-principal="([^"]+)"', page.text)) == {g0, team.guests[1]["id"]}
+    token = csrf_of(page.text)
+    not_mine = web.post(f"/{tenant.domain}/reviews/sponsored/{g2}/remove", data={"csrf": token})
+    assert not_mine.status_code == 404
+    removed = web.post(
+        f"/{tenant.domain}/reviews/sponsored/{g0}/remove", data={"csrf": token, "reason": "Contract over"}
+    )
+    assert removed.status_code == 200 and 'id="message"' in removed.text
+    assert tenant.get(f"/users/{g0}?$select=accountEnabled").json()["accountEnabled"] is False
+    assert tenant.get(f"/users/{g2}?$select=accountEnabled").json()["accountEnabled"] is True
+    why = tenant.get(f"/users/{g0}/hospesGovernance").json()
+    assert why["block"]["origin"] == "sponsor" and "Contract over" in why["block"]["reason"]
+    assert why["scheduledDeletionDateTime"] is not None

@@ -1,7 +1,8 @@
 """Review pages for reviewers: ``/{tenant}/reviews`` lists the running access reviews with items waiting for the
 signed-in user, ``/{tenant}/reviews/{instance}`` shows that reviewer's own items (never anyone else's) with each
 user's recommendation and last sign-in, and records their decisions with a justification, or accepts the
-recommendations in one click. A guest sponsor or group owner needs no administrator role for this."""
+recommendations in one click. ``/{tenant}/reviews/sponsored`` lists the guests the user sponsors and removes one
+(sign-in blocked now, deletion scheduled). A sponsor or group owner needs no administrator role for this."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.services.access_reviews import ReviewHooks
 from hospes.services.review_decisions import CHOICES, ReviewerPages
+from hospes.services.sponsored_guests import SponsoredGuests
 from hospes.services.web_sessions import LiveSession, user_principal
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
@@ -41,6 +43,29 @@ def _not_found(page: Page) -> Response:
 def my_reviews(page: PageDep) -> Response:
     live = _signed_in(page, "/reviews")
     return page.render("reviews.html", reviews=_reviews(page, live).open_reviews())
+
+
+@router.get("/{tenant}/reviews/sponsored")
+def sponsored(page: PageDep) -> Response:
+    live = _signed_in(page, "/reviews/sponsored")
+    guests = SponsoredGuests(page.web.sessions, user_principal(live.user), clock=lambda: page.now).guests()
+    return page.render("sponsored.html", guests=guests, message=None)
+
+
+@router.post("/{tenant}/reviews/sponsored/{guest_id}/remove")
+async def remove_guest(page: PageDep, guest_id: str) -> Response:
+    live = _signed_in(page, "/reviews/sponsored")
+    form = await checked_form(page)
+    _ = gettext_for(page)
+    mine = SponsoredGuests(page.web.sessions, user_principal(live.user), clock=lambda: page.now)
+    try:
+        deletion = mine.remove(guest_id[:64], form.get("reason", "").strip()[:500] or None)
+    except NotFoundError:
+        return page.error(404, _("Guest not found"), _("This guest does not exist, or you are not their sponsor."))
+    message = _("Sign-in is blocked. The guest will be deleted on %(date)s unless an administrator lets them back in.")
+    return page.render(
+        "sponsored.html", guests=mine.guests(), message=message % {"date": deletion.strftime("%Y-%m-%d")}
+    )
 
 
 def _review_page(page: Page, live: LiveSession, instance_id: str, message: str | None, error: str | None) -> Response:
