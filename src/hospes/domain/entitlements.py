@@ -84,6 +84,7 @@ IDENTITY_SOURCES = {
 MAX_STAGES = 3
 MAX_EXPIRY = timedelta(days=3660)
 _NS = uuid.UUID("6f1d52a4-8a1b-4a0c-9c1e-3d0d1f7c2b10")
+_PYTHON_DELTA = re.compile(r"^(?:(\d{1,5}) days?, )?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d{1,6})?)$")
 _DURATION = re.compile(
     r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
 )
@@ -103,7 +104,12 @@ def enum(value: Any, allowed: tuple[str, ...], name: str) -> str:
 
 
 def parse_duration(value: Any, name: str) -> timedelta:
-    """An ISO 8601 duration (``P180D``, ``PT3H``); a year counts 365 days and a month 30, as Graph's portal does."""
+    """An ISO 8601 duration (``P180D``, ``PT3H``); a year counts 365 days and a month 30, as Graph's portal does.
+    Also the form msgraph-sdk for Python writes a ``timedelta`` in (``7 days, 0:00:00``, ``3:00:00``)."""
+    python = _PYTHON_DELTA.match(value) if isinstance(value, str) else None
+    if python is not None:
+        days, hours, minutes, seconds = python.groups()
+        return timedelta(days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds))
     match = _DURATION.match(value) if isinstance(value, str) else None
     if match is None:
         raise bad(f"'{name}' must be an ISO 8601 duration such as P14D or PT12H.", name)
