@@ -195,6 +195,13 @@ class Settings(BaseSettings):
         le=60,
         description="How often the timer worker looks for due timed actions (expiries, scheduled deletions).",
     )
+    timers_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long a timer worker holds the timers it claimed before another worker may take them over "
+        "(it runs a batch well within this; a worker that died loses them after it).",
+    )
     provisioning_reconcile_seconds: float = Field(
         3600.0, gt=0, description="Interval of the reconciliation pass (re-reads scope and group memberships)."
     )

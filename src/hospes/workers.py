@@ -86,7 +86,8 @@ class TimerWorker(BackgroundLoop):
         # Handlers registered by their modules (``@timers.handler``, ``install``), and those bound to this process's
         # settings.
         handlers = {**REGISTERED_TIMERS, **timer_handlers(EmConfig.from_settings(settings))}
-        self.processor = TimerProcessor(sessions, owner_id(), handlers=handlers)
+        lease = timedelta(seconds=settings.timers_lease_seconds)
+        self.processor = TimerProcessor(sessions, owner_id(), handlers=handlers, lease=lease)
 
     def poll_seconds(self) -> float:
         return self.settings.timers_poll_seconds
