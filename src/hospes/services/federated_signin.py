@@ -33,7 +33,7 @@ from hospes.saml.common import SamlError, new_message_id
 from hospes.saml.federation import EMAIL_REFUSED, SKEW, Expectation, authn_request_url, read_response
 from hospes.services.access_decision import home_mfa_trusted
 from hospes.services.federation import SECRET_PURPOSE
-from hospes.services.guest_flows import FlowView, GuestFlows
+from hospes.services.guest_flows import FlowView, GuestFlows, guest_by_email
 from hospes.services.guest_policy import load_guest_policy
 from hospes.services.oidc_federation import FederationError, OidcProvider, OidcRelyingParty, mapped
 from hospes.storage.tables import User
@@ -96,6 +96,18 @@ class FederatedSignIn:
             bound = session.get(ExternalFederationDomain, (tenant_id, shape.email_domain(email)))
             row = session.get(ExternalIdentityProvider, bound.provider_id) if bound is not None else None
             return _view(row) if row is not None and row.tenant_id == tenant_id else None
+
+    def buttons(self, tenant_id: str) -> list[ProviderView]:
+        """The OpenID providers bound to no domain: offered as buttons on the guest sign-in pages."""
+        with self.sessions() as session:
+            bound = select(ExternalFederationDomain.provider_id).where(ExternalFederationDomain.tenant_id == tenant_id)
+            stmt = select(ExternalIdentityProvider).where(
+                ExternalIdentityProvider.tenant_id == tenant_id,
+                ExternalIdentityProvider.kind == shape.KIND_OIDC,
+                ExternalIdentityProvider.id.not_in(bound),
+            )
+            order = (ExternalIdentityProvider.created_at, ExternalIdentityProvider.id)
+            return [_view(row) for row in session.scalars(stmt.order_by(*order))]
 
     def by_issuer(self, tenant_id: str, issuer: str) -> ProviderView | None:
         with self.sessions() as session:
@@ -206,18 +218,29 @@ class FederatedSignIn:
 
     # --- coming back ---------------------------------------------------------------------------------------------
 
-    def _check_address(self, session: Session, flow: FlowView, row: ExternalIdentityProvider, email: str | None) -> str:
-        """The asserted email: present, in one of the provider's domains, and the flow's address."""
+    def _check_address(
+        self, session: Session, flow: FlowView, row: ExternalIdentityProvider, email: str | None, verified: bool
+    ) -> str:
+        """The asserted email: present; in one of the provider's domains, or (a provider bound to no domain, a
+        button) said verified by the provider; and the flow's address when the flow has one."""
         if not email or "@" not in email:
             raise FederationError(EMAIL_REFUSED, "Your organization's identity provider sent no email address.")
         domain = shape.email_domain(email)
         bound = session.get(ExternalFederationDomain, (row.tenant_id, domain))
-        if bound is None or bound.provider_id != row.id:
+        any_domain = session.scalars(
+            select(ExternalFederationDomain.domain).where(ExternalFederationDomain.provider_id == row.id).limit(1)
+        ).first()
+        if any_domain is None and row.kind == shape.KIND_OIDC:
+            if not verified:
+                raise FederationError(
+                    EMAIL_REFUSED, f"The identity provider '{row.display_name}' did not say that '{email}' is verified."
+                )
+        elif bound is None or bound.provider_id != row.id:
             raise FederationError(
                 EMAIL_REFUSED,
                 f"The email address '{email}' is not in a domain of the identity provider '{row.display_name}'.",
             )
-        if email.lower() != flow.email.lower():
+        if flow.email and email.lower() != flow.email.lower():
             raise FederationError(EMAIL_REFUSED, f"You signed in as '{email}', but this sign-in is for '{flow.email}'.")
         return email.lower()
 
@@ -251,7 +274,7 @@ class FederatedSignIn:
                 assertion = read_response(message.xml, expect, now)
             except SamlError as exc:
                 raise FederationError(exc.code, exc.message) from None
-            email = self._check_address(session, flow, row, assertion.email)
+            email = self._check_address(session, flow, row, assertion.email, False)
         self._spend(_replay_key("saml", row.issuer, assertion.assertion_id), assertion.expires + SKEW, now)
         identity = {"provider": row.id, "issuer": row.issuer, "sub": assertion.name_id, "email": email}
         data = {**flow.data, "federated": identity, "amr": ["pwd"]}
@@ -281,8 +304,13 @@ class FederatedSignIn:
             now=now,
         )
         email = mapped(claims, provider.claim_mapping, "email")
+        verified = mapped(claims, provider.claim_mapping, "email_verified") in (True, "true")
         with self.sessions() as session:
-            email = self._check_address(session, flow, row, email if isinstance(email, str) else None)
+            email = self._check_address(session, flow, row, email if isinstance(email, str) else None, verified)
+            guest = guest_by_email(session, row.tenant_id, email) if not flow.email else None
+        if not flow.email:  # a button's flow learns who signs in from the provider
+            flow.email, flow.user_id = email, guest.id if guest is not None else None
+            self.flows.update(flow, email=email, user_id=flow.user_id)
         sub = str(mapped(claims, provider.claim_mapping, "sub") or claims["sub"])
         self._spend(_replay_key("oidc", row.issuer, f"{sub}\x00{started.get('nonce')}"), now + OIDC_LIFETIME, now)
         amr = claims.get("amr")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.ids import new_id
@@ -72,6 +72,23 @@ def home_tenant_of(session: Session, email: str, resource_tenant_id: str | None)
         return None
     tenant = session.get(Tenant, owner)
     return org_view(session, tenant) if tenant else None
+
+
+def guest_by_email(session: Session, tenant_id: str, email: str) -> User | None:
+    """The tenant's guest (or invited member) with this address, enabled; None for anyone else."""
+    key = email.lower()
+    if "@" not in key:
+        return None
+    rows = session.scalars(
+        select(User).where(
+            User.tenant_id == tenant_id,
+            User.deleted_at.is_(None),
+            User.account_enabled.is_(True),
+            or_(User.user_type == "Guest", User.creation_type == "Invitation"),
+            or_(User.mail_key == key, User.upn_key == key),
+        )
+    )
+    return next(iter(rows), None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import DecryptionError, SecretBox
@@ -34,6 +34,7 @@ from hospes.services.guest_flows import (
     GuestFlows,
     GuestView,
     OrgView,
+    guest_by_email,
     guest_view,
     org_view,
     safe_redirect,
@@ -179,7 +180,7 @@ class RedemptionService:
         later a code page, but no email), so the page never tells whether the address has access."""
         email = email.strip()[:256]
         with self.sessions.begin() as session:
-            user = self._guest_by_email(session, tenant_id, email)
+            user = guest_by_email(session, tenant_id, email)
             invitation_id = None
             if user is not None:
                 invitation_id = session.scalar(
@@ -213,22 +214,6 @@ class RedemptionService:
                 next_url=None,
                 now=now,
             )
-
-    @staticmethod
-    def _guest_by_email(session: Session, tenant_id: str, email: str) -> User | None:
-        key = email.lower()
-        if "@" not in key:
-            return None
-        rows = session.scalars(
-            select(User).where(
-                User.tenant_id == tenant_id,
-                User.deleted_at.is_(None),
-                User.account_enabled.is_(True),
-                or_(User.user_type == "Guest", User.creation_type == "Invitation"),
-                or_(User.mail_key == key, User.upn_key == key),
-            )
-        )
-        return next(iter(rows), None)
 
     # --- the flow ------------------------------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ from hospes.saml.common import MAX_ENCODED_BYTES
 from hospes.services.oidc_federation import FederationError
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep, PlainPageDep
-from hospes.web.guest import PlainPage, current_flow
+from hospes.web.guest import PlainPage, current_flow, flow_cookie
 from hospes.web.redeem import FlowDep
+from hospes.web.security import safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +33,7 @@ def _refused_page(page: Page | PlainPage, error: FederationError, restart: str |
 
 
 @router.get("/{tenant}/redeem/federation")
-async def go_to_provider(page: PageDep, flow: FlowDep) -> Response:
+def go_to_provider(page: PageDep, flow: FlowDep) -> Response:
     """A link, not a form: a form's POST answered by a redirect to the partner's origin would need that origin in
     the page's CSP ``form-action``. Following it only starts this browser's own flow's trip to its provider."""
     service = page.web.redemption
@@ -42,9 +43,33 @@ async def go_to_provider(page: PageDep, flow: FlowDep) -> Response:
     if provider is None:
         return page.redirect(f"{page.base}/redeem/signin")
     try:
-        url = await run_in_threadpool(service.federation.begin, flow, provider.id, page.now)
+        url = service.federation.begin(flow, provider.id, page.now)
     except FederationError as error:
         return _refused_page(page, error, f"{page.base}/redeem/signin")
+    return page.redirect(url)
+
+
+@router.get("/{tenant}/guest/idp/{provider_id}")
+def provider_button(page: PageDep, provider_id: str) -> Response:
+    """ "Sign in with …" of a provider bound to no domain: this browser's flow (``?flow=1``, an invitation being
+    redeemed), or a new just-in-time sign-in whose address the provider will say."""
+    service = page.web.redemption
+    buttons = service.federation.buttons(page.tenant.id)
+    provider = next((p for p in buttons if p.id == provider_id[:64]), None)
+    if provider is None:
+        return page.redirect(f"{page.base}/guest")
+    flow = current_flow(page) if page.request.query_params.get("flow") else None
+    if flow is None or flow.verified_method is not None:
+        target = safe_next(page.request.query_params.get("next"), page.tenant.key, f"{page.base}/myapps")
+        token = service.start_signin(page.tenant.id, "", target, page.now)
+        page.set_cookie(flow_cookie(page.web), token)
+        flow = service.load(token, page.now)
+    if flow is None:
+        return page.redirect(f"{page.base}/guest")
+    try:
+        url = service.federation.begin(flow, provider.id, page.now)
+    except FederationError as error:
+        return _refused_page(page, error, f"{page.base}/guest")
     return page.redirect(url)
 
 

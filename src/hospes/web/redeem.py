@@ -119,7 +119,8 @@ def guest_form(request: Request, page: PageDep) -> Response:
     target = safe_next(request.query_params.get("next"), page.tenant.key, f"{page.base}/myapps")
     _ = gettext_for(page)
     notice = _("You have signed out.") if "signed_out" in request.query_params else None
-    return page.render("guest_signin.html", next=target, email="", error=None, notice=notice)
+    providers = page.web.redemption.federation.buttons(page.tenant.id)
+    return page.render("guest_signin.html", next=target, email="", error=None, notice=notice, providers=providers)
 
 
 @router.post("/{tenant}/guest")
@@ -130,7 +131,10 @@ async def guest_submit(page: PageDep) -> Response:
     email, valid = entered_address(form)
     if not valid:
         error = _("Enter an email address.")
-        return page.render("guest_signin.html", 400, next=target, email=email, error=error, notice=None)
+        providers = page.web.redemption.federation.buttons(page.tenant.id)
+        return page.render(
+            "guest_signin.html", 400, next=target, email=email, error=error, notice=None, providers=providers
+        )
     token = page.web.redemption.start_signin(page.tenant.id, email, target, page.now)
     page.set_cookie(flow_cookie(page.web), token)
     return page.redirect(f"{page.base}/redeem/continue")
@@ -251,9 +255,10 @@ def signin_page(page: PageDep, flow: FlowDep) -> Response:
         home_url = f"/{home.id}/login?{urlencode({'next': back, 'login_hint': flow.email, 'prompt': 'login'})}"
         return page.render("redeem_signin.html", org=org, method="home", home=home, home_url=home_url, flow=flow)
     enabled = service.policy(page.tenant.id).email_otp
-    return page.render(
-        "redeem_signin.html", org=org, method="otp" if enabled else "none", masked=mask_email(flow.email), flow=flow
-    )
+    shown = "otp" if enabled else "none"
+    providers = service.federation.buttons(page.tenant.id)
+    masked = mask_email(flow.email)
+    return page.render("redeem_signin.html", org=org, method=shown, masked=masked, flow=flow, providers=providers)
 
 
 @router.post("/{tenant}/redeem/code/send")
