@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,7 @@ from hospes.settings import Settings
 from hospes.storage.tables import User
 from tests.helpers.clock import FakeClock
 from tests.helpers.graph import assert_graph_error
+from tests.helpers.portal import sign_in_as_admin
 from tests.helpers.tenants import TenantHandle
 
 POLICY = "/policies/hospesGuestLifecyclePolicy"
@@ -33,7 +35,7 @@ def _age(sessions: sessionmaker[Session], user_id: str, created: int, signed_in:
 
 
 def test_dry_run_then_block_then_delete(
-    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings
+    tenant: TenantHandle, sessions: sessionmaker[Session], settings: Settings, web: TestClient
 ) -> None:
     idle, never, fresh, new = (tenant.new_user(userType="Guest") for _ in range(4))
     member, disabled = tenant.new_user(), tenant.new_user(userType="Guest", accountEnabled=False)
@@ -66,6 +68,14 @@ def test_dry_run_then_block_then_delete(
     assert why["scheduledDeletionDateTime"] is not None
     watch = tenant.get(f"/users/{fresh['id']}/hospesGovernance").json()
     assert watch["block"] is None and watch["inactivity"]["blockOnDateTime"] is not None
+    # The portal's guest page says the same in words.
+    sign_in_as_admin(web, tenant)
+    blocked_page = web.get(f"/{tenant.domain}/admin/users/{idle['id']}").text
+    assert 'id="lifecycle-block"' in blocked_page and 'id="lifecycle-deletion"' in blocked_page
+    assert "No sign-in for 60 days" in blocked_page
+    watched_page = web.get(f"/{tenant.domain}/admin/users/{fresh['id']}").text
+    assert 'id="lifecycle-inactivity"' in watched_page and watch["inactivity"]["blockOnDateTime"][:10] in watched_page
+    assert 'id="lifecycle"' not in web.get(f"/{tenant.domain}/admin/users/{member['id']}").text
     # An administrator lets one back in; ten days later the other is deleted.
     assert tenant.patch(f"/users/{never['id']}", json={"accountEnabled": True}).status_code == 204
     clock.advance(11 * 86400)

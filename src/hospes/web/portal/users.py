@@ -22,6 +22,7 @@ from hospes.services.user_views import UserDetail
 from hospes.web.exits import PageExit
 from hospes.web.portal.access import AdminPage, Form
 from hospes.web.portal.deps import InviteDep, PortalHomeDep, UserAdminDep, UsersDep
+from hospes.web.portal.lifecycle import lifecycle_of
 from hospes.web.portal.results import gone, invitation_outcome, show_later, take
 from hospes.web.portal.wording import Wording
 
@@ -235,7 +236,8 @@ def user_detail(request: Request, admin: UsersDep, user_id: str) -> Response:
         "role-added": admin._("The role was assigned. It takes effect at the user's next click."),
         "role-removed": admin._("The role was removed. It takes effect at the user's next click."),
     }.get(request.query_params.get("done", ""))
-    return admin.render("portal/user.html", d=detail, notice=notice, error=None)
+    gov = lifecycle_of(admin, detail.user)
+    return admin.render("portal/user.html", d=detail, notice=notice, error=None, gov=gov)
 
 
 async def _action(admin: AdminPage, user_id: str, *, on_admins: bool = False, form: Form | None = None) -> UserDetail:
