@@ -23,7 +23,7 @@ from hospes.services.tenants import create_tenant
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.migrate import upgrade
-from tests.helpers.env import CHROMIUM, PG_URL, REQUIRE_ALL
+from tests.helpers.env import CHROMIUM, PG_URL, PGBOUNCER_PORT, REQUIRE_ALL
 from tests.helpers.live import TEST_SECRET_KEY
 from tests.helpers.mail import MailSink
 from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle, fetch_token
@@ -87,6 +87,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
+    if PGBOUNCER_PORT:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{PGBOUNCER_PORT}/{name}"
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -105,7 +107,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings.effective_database_url)
+    database = Database.for_settings(settings)  # as the app's: HOSPES_DB_* settings apply
     yield database
     database.dispose()
 
