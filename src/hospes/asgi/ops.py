@@ -30,6 +30,7 @@ access = logging.getLogger("hospes.access")
 
 PEER = "hospes.peer"  # scope key: the socket's peer, whatever the forwarded headers said
 TRUSTED = "hospes.trusted_proxy"  # scope key: the peer is a trusted proxy (its X-Request-Id is believed)
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -162,7 +163,8 @@ class ObserveMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
-            if self.access_log and access.isEnabledFor(logging.INFO):
+            # Probes (a balancer checks every node twice a second) are counted, not logged.
+            if self.access_log and route not in _PROBES and access.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access.info(
                     '%s "%s %s" %d %.1f ms',

@@ -31,7 +31,7 @@ def open_database(settings: Settings) -> Database:
     """The database, migrated to the latest revision first (under the deployment's migration lock): a command may
     be the first thing run on it."""
     upgrade(settings.effective_database_url)
-    return Database.open(settings.effective_database_url)
+    return Database.for_settings(settings)
 
 
 def open_current_database(settings: Settings) -> Database:
@@ -40,7 +40,7 @@ def open_current_database(settings: Settings) -> Database:
     state = schema_state(settings.effective_database_url)
     if not state.ok:
         raise fail(state.explain())
-    return Database.open(settings.effective_database_url)
+    return Database.for_settings(settings)
 
 
 def deployment_box(settings: Settings, sessions: sessionmaker[Session]) -> SecretBox:
