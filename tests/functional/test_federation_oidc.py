@@ -26,7 +26,7 @@ from hospes.storage.tables import Application
 from hospes.storage.tables_sso import SignIn
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.oidc import admin_consent, register_rp
-from tests.helpers.portal import PASSWORD, csrf_of, enrol_totp, sign_in
+from tests.helpers.portal import PASSWORD, csrf_of, enrol_totp, sign_in, sign_in_as_admin
 from tests.helpers.redemption import accept, invite, open_link
 from tests.helpers.tenants import TenantHandle
 
@@ -205,6 +205,13 @@ def test_mfa_at_the_partner_counts_only_when_trusted(
         listed = tenant.get(f"/auditLogs/signIns?$filter=userId eq '{row.user_id}'").json()["value"][0]
         assert listed["homeTenantId"] == other_tenant.id
         assert listed["status"]["additionalDetails"] == "MFA requirement satisfied by claim in the token"
+        with TestClient(
+            web.app, raise_server_exceptions=False, follow_redirects=False
+        ) as admin_web:  # the portal's sign-in log entry
+            sign_in_as_admin(admin_web, tenant)
+            entry = admin_web.get(f"/{tenant.domain}/admin/sign-ins/{row.id}?lang=fr")
+            assert entry.status_code == 200 and other_tenant.id in entry.text
+            assert 'id="sign-in-mfa-claim"' in entry.text and "revendication du jeton" in entry.text
     else:
         assert step.endswith("/redeem/mfa")  # asked here, with an authenticator set up in this tenant
         page = web.get(step)
