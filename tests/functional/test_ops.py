@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -241,3 +242,24 @@ def test_pool_sizes_and_prepared_statements_from_settings(settings: Settings) ->
             assert raw is not None and raw.prepare_threshold is None  # type: ignore[attr-defined]
     finally:
         database.dispose()
+
+
+def test_fleet_counters_on_the_worker_metrics_listener() -> None:
+    """What workers count (periodic runs, lease takeovers) on ``hospes worker --metrics-address``."""
+    from hospes import metrics
+    from hospes.cli.worker import _serve_metrics
+    from tests.helpers.live import free_port
+
+    task = "t-" + uuid.uuid4().hex[:8]
+    with metrics.scheduler_run(task):
+        pass
+    with pytest.raises(RuntimeError), metrics.scheduler_run(task):
+        raise RuntimeError("boom")
+    metrics.lease_takeover("outbox")
+    port = free_port()
+    _serve_metrics(f"127.0.0.1:{port}")
+    text = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    assert _sample(text, "hospes_scheduler_runs_total", task=task, result="ok") == 1
+    assert _sample(text, "hospes_scheduler_runs_total", task=task, result="error") == 1
+    assert _sample(text, "hospes_scheduler_run_duration_seconds_count", task=task) == 2
+    assert _sample(text, "hospes_lease_takeovers_total", kind="outbox") >= 1

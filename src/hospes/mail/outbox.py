@@ -40,6 +40,7 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from hospes import metrics
 from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.domain.ids import new_id
@@ -186,6 +187,8 @@ def claim_due(
             )
         )
         for row in rows:
+            if row.status == "sending":  # its worker's lease lapsed (died, or stalled): taken over
+                metrics.lease_takeover("outbox")
             row.status = "sending"
             row.attempts += 1
             row.lease_until = db + dt.timedelta(seconds=lease_seconds)
@@ -427,6 +430,7 @@ def _send_and_record(
             else:
                 row.status = "pending"
                 row.next_attempt_at = now + dt.timedelta(seconds=retry_delay(settings, row.attempts))
+        metrics.MAIL_SENDS.labels(result).inc()
         if sent:
             report.sent += 1
         elif result == "failed":

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from hospes import metrics
 from hospes.background import BackgroundLoop, owner_id
 from hospes.storage.dbtime import db_now
 from hospes.storage.tables_fleet import SchedulerLease
@@ -132,7 +133,8 @@ class Scheduler(BackgroundLoop):
         beat.start()
         error: str | None = None
         try:
-            task.run()
+            with metrics.scheduler_run(task.name):
+                task.run()
         except Exception as exc:  # a failed run is retried next period, as a successful one would run again
             log.exception("periodic task %s failed", task.name)
             error = f"{type(exc).__name__}: {exc}"[:2000]

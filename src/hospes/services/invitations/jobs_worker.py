@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from hospes import metrics
 from hospes.auth.crypto import SecretBox
 from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.clock import utcnow
@@ -158,6 +159,7 @@ class BulkJobWorker(BackgroundLoop):
                 return None
             if job.status == "running" and job.claimed_by != self.owner:
                 log.warning("bulk invite job %s: the lease of %s expired; resuming", job.id, job.claimed_by)
+                metrics.lease_takeover("bulk")
             job.status, job.claimed_by, job.lease_until = "running", self.owner, now + self.lease
             job.started_at = job.started_at or now
             access = job.access or {}
