@@ -20,6 +20,7 @@ from hospes.services.base import Services, Write
 from hospes.services.groups import GroupService
 from hospes.services.guest_policy import load_guest_policy
 from hospes.services.listing import ListQuery, Page, list_page
+from hospes.services.orphans import note_orphans, sponsored_by
 from hospes.services.web_sessions import revoke_user_sessions
 from hospes.storage.tables import Domain, Group, RecoveryCode, TotpAuthenticator, User, UserSponsor
 
@@ -147,6 +148,8 @@ class UserService(Services):
                 changed.append("passwordProfile")
             if not user.account_enabled or password_hash is not None:
                 revoke_user_sessions(op.session, user.id, op.now)  # ASVS 7.4.2: disabling (or a reset) ends sessions
+            if "accountEnabled" in changed and not user.account_enabled:
+                note_orphans(self, op, sponsored_by(op, user.id), "sponsorBlocked")
             self._flush_unique(op.session)
             op.details["modifiedProperties"] = changed
             if changed:
@@ -160,6 +163,7 @@ class UserService(Services):
             user.deleted_at = op.now
             revoke_user_sessions(op.session, user.id, op.now)
             op.change(ObjectType.USER, user.id, ChangeType.DELETED)
+            note_orphans(self, op, sponsored_by(op, user.id), "sponsorDeleted")
 
     def add_sponsor(self, key: str, sponsor_id: str) -> None:
         """Make a user or group of this tenant a sponsor of the user (``POST /users/{id}/sponsors/$ref``)."""
@@ -208,6 +212,7 @@ class UserService(Services):
                 {"property": "sponsors", "old": gone.display_name if gone else sponsor_id, "new": None}
             ]
             op.change(ObjectType.USER, user.id, ChangeType.UPDATED, ["sponsors"])
+            note_orphans(self, op, [user.id], "sponsorRemoved")
 
     def soft_delete_many(self, ids: list[str]) -> int:
         """Delete several users in one transaction, all or none (the portal's multi-select); audited as one
@@ -219,6 +224,7 @@ class UserService(Services):
                 revoke_user_sessions(op.session, user.id, op.now)
                 op.change(ObjectType.USER, user.id, ChangeType.DELETED)
             self.audit_each(op, "UserManagement", "Delete user", users)
+            note_orphans(self, op, [g for u in users for g in sponsored_by(op, u.id)], "sponsorDeleted")
             return len(users)
 
     def many(self, session: Session, ids: list[str], *, deleted: bool) -> list[User]:
