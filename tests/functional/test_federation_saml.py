@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.tokens import GRAPH_AUDIENCE
 from hospes.storage.tables_redemption import GuestFlow
 from tests.helpers.graph import assert_graph_error
-from tests.helpers.portal import csrf_of
-from tests.helpers.redemption import accept, invite, open_link
+from tests.helpers.portal import csrf_of, sign_in
+from tests.helpers.redemption import accept, follow, invite, open_link, path_of
+from tests.helpers.saml import Sp, form_fields, register_saml_app
 from tests.helpers.saml_partner import (
     SIGN_IN,
     AssertionSpec,
@@ -274,3 +275,34 @@ def test_pysaml2_as_the_partner_idp(
     } in guest["identities"]
     # The same Response again: the flow is spent, and the assertion id too.
     assert web.post("/login.srf", data=form_of(xml, relay)).status_code == 400
+
+
+def test_hospes_idp_of_another_tenant_as_the_saml_partner(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """Hospes on both sides: the partner's tenant runs Hospes' SAML identity provider with an enterprise app for
+    the resource tenant (identifier {base}/{tenant}/, reply URL {base}/login.srf); its user, whose address is on a
+    domain of no tenant here, redeems the resource tenant's invitation through it."""
+    runtime: Any = web.app.state.runtime  # type: ignore[attr-defined]
+    sp = Sp(f"{BASE}/{tenant.id}/", f"{BASE}/login.srf", f"{BASE}/{tenant.id}/signout", new_party("unused"))
+    handle = register_saml_app(other_tenant, sessions, runtime.box, sp, display_name="Contoso guests")
+    body = federation_body(handle.signing, ["hh-partner.example"])
+    body.update(issuerUri=handle.idp.entity_id, passiveSignInUri=f"https://testserver/{other_tenant.id}/saml2")
+    assert tenant.post(CAST, json=body).status_code == 201
+    ana = other_tenant.new_user("ana", mail="ana@hh-partner.example")
+    assert sign_in(web, other_tenant.domain, ana["userPrincipalName"]).status_code == 303  # signed in at home
+
+    started = open_link(web, invite(tenant, "ana@hh-partner.example")["inviteRedeemUrl"])
+    assert started.status_code == 303
+    went = web.get(f"/{tenant.id}/redeem/federation")
+    assert went.headers["location"].startswith(f"https://testserver/{other_tenant.id}/saml2?SAMLRequest=")
+    page = follow(web, web.get(path_of(went.headers["location"])))
+    action, fields = form_fields(page.text)
+    assert action == f"{BASE}/login.srf" and "SAMLResponse" in fields
+    back = web.post("/login.srf", data=fields)
+    assert back.status_code == 303, back.text
+    assert web.get(back.headers["location"]).headers["location"].endswith("/redeem/consent")
+    assert accept(web, tenant.id).status_code == 303
+    guest = tenant.get("/users?$filter=mail eq 'ana@hh-partner.example'&$select=identities").json()["value"][0]
+    federated = [i for i in guest["identities"] if i["issuer"] == handle.idp.entity_id]
+    assert federated and federated[0]["issuerAssignedId"]  # Hospes' pairwise persistent NameID
