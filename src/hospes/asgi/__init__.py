@@ -70,6 +70,7 @@ from hospes.graph.routers import (
     service,
     sign_ins,
     synchronization,
+    terms_of_use,
     users,
 )
 from hospes.oauth import routes as oauth_routes
@@ -216,6 +217,7 @@ def create_app(
         entitlement_requests.router,  # before entitlement: filterByCurrentUser(...) must not match /{id}
         entitlement.router,
         sign_ins.router,
+        terms_of_use.router,
         auth_methods.router,
         synchronization.router,
         provisioning_logs.router,

@@ -29,6 +29,7 @@ from hospes.domain.ca_model import (
     REAUTH_REQUIRED,
     SECOND_FACTORS,
     TERMS,
+    TERMS_REQUIRED,
     Decision,
     Location,
     Method,
@@ -46,6 +47,7 @@ __all__ = [
     "MFA_REQUIRED",
     "REAUTH_REQUIRED",
     "SECOND_FACTORS",
+    "TERMS_REQUIRED",
     "Decision",
     "Location",
     "Method",
@@ -73,7 +75,7 @@ def _met(control: str, facts: SignInFacts, mfa: bool) -> bool:
     if control == "domainJoinedDevice":
         return facts.device_domain_joined
     if control.startswith(TERMS):
-        return control.removeprefix(TERMS) in facts.accepted_terms
+        return control.removeprefix(TERMS).lower() in facts.accepted_terms
     return False
 
 
@@ -198,7 +200,17 @@ def _decide(rules: Rules, facts: SignInFacts, explain: bool) -> Decision:
             results[i] = replace(results[i], not_matched=(*reasons, *rules.risk_reasons[i]))
     pending = blocked or bool(required) or reauthenticate
     status = "notApplied" if not applying else "failure" if pending else "success"
-    code = BLOCKED if blocked else MFA_REQUIRED if "mfa" in required else REAUTH_REQUIRED if reauthenticate else 0
+    code = (
+        BLOCKED
+        if blocked
+        else MFA_REQUIRED
+        if "mfa" in required
+        else REAUTH_REQUIRED
+        if reauthenticate
+        else TERMS_REQUIRED
+        if required
+        else 0
+    )
     return Decision(blocked, required, reauthenticate, frequency, browser, tuple(results), status, code)
 
 

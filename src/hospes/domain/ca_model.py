@@ -12,6 +12,7 @@ from typing import Any
 BLOCKED = 53003  # AADSTS53003 BlockedByConditionalAccess
 MFA_REQUIRED = 50076  # AADSTS50076 UserStrongAuthClientAuthNRequired
 REAUTH_REQUIRED = 70043  # AADSTS70043 BadTokenDueToSignInFrequency
+TERMS_REQUIRED = 50158  # AADSTS50158 ExternalSecurityChallenge: an interrupt (here, terms of use) not yet completed
 # The session's method names that are a second factor: an authenticator code (``otp``), a recovery code (``rc``),
 # a trusted partner's claim that MFA was done at home (``mfa``). ``pwd`` and an emailed passcode (``email``) are
 # first factors only.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hospes.domain.ca_model import EVERY_TIME, Location, Policy, PolicyResult, SignInFacts
+from hospes.domain.ca_model import EVERY_TIME, TERMS, Location, Policy, PolicyResult, SignInFacts
 from hospes.domain.conditional_access import ALL, ALL_TRUSTED, DISABLED, ENABLED, REPORT_ONLY
 
 _RISKS = (
@@ -126,6 +126,7 @@ class Rules:
     trusted_places: frozenset[str]
     has_groups: bool
     has_roles: bool
+    terms: frozenset[str]  # the agreements the policies that aren't disabled require (lower-cased ids)
 
     @property
     def empty(self) -> bool:
@@ -330,6 +331,13 @@ def compile_rules(policies: Iterable[Policy], locations: Mapping[str, Location] 
         trusted_places=frozenset(loc.id.lower() for loc in locations.values() if loc.trusted),
         has_groups=has_groups,
         has_roles=has_roles,
+        terms=frozenset(
+            c.removeprefix(TERMS).lower()
+            for p in listed
+            if p.state != DISABLED
+            for c in p.controls
+            if c.startswith(TERMS)
+        ),
     )
 
 

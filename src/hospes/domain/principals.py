@@ -37,6 +37,8 @@ APPLICATION_PERMISSIONS = (
     "Domain.ReadWrite.All",
     "EntitlementManagement.Read.All",
     "EntitlementManagement.ReadWrite.All",
+    "Agreement.Read.All",
+    "Agreement.ReadWrite.All",
 )
 
 # Well-known directory role template ids (the values Entra uses).

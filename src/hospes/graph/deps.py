@@ -65,6 +65,7 @@ from hospes.services.review_decisions import ReviewDecisions
 from hospes.services.review_mail import ReviewMail
 from hospes.services.sign_in_views import SignInLogService
 from hospes.services.tenants import OrganizationService
+from hospes.services.terms_of_use import TermsOfUseService
 from hospes.services.users import UserService
 from hospes.services.what_if import WhatIfService
 
@@ -245,6 +246,8 @@ RolesReader = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleServi
 RolesWriter = Annotated[DirectoryRoleService, Depends(service(DirectoryRoleService, perm.ROLES_WRITE))]
 AuditReader = Annotated[AuditService, Depends(eventual_service(AuditService, perm.AUDIT_READ))]
 SignInsReader = Annotated[SignInLogService, Depends(eventual_service(SignInLogService, perm.AUDIT_READ))]
+TermsReader = Annotated[TermsOfUseService, Depends(service(TermsOfUseService, perm.TERMS_READ))]
+TermsWriter = Annotated[TermsOfUseService, Depends(service(TermsOfUseService, perm.TERMS_WRITE))]
 PoliciesReader = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_READ))]
 PoliciesWriter = Annotated[PolicyService, Depends(service(PolicyService, perm.POLICY_WRITE))]
 CrossTenantReader = Annotated[

@@ -33,6 +33,7 @@ from hospes.graph import openapi_cross_tenant as cross_tenant
 from hospes.graph import openapi_entitlement as entitlement
 from hospes.graph import openapi_federation as federation
 from hospes.graph import openapi_reviews as reviews
+from hospes.graph import openapi_terms as terms
 from hospes.graph.openapi_actions import ACTION_BODIES, ANSWERS
 from hospes.graph.openapi_schemas import (
     RESOURCES,
@@ -95,6 +96,7 @@ BODIES: dict[tuple[str, str], str] = {
     **cross_tenant.BODIES,
     **reviews.BODIES,
     **federation.BODIES,
+    **terms.BODIES,
     **entitlement.BODIES,
     ("put", "/servicePrincipals/{sp_id}/synchronization"): "synchronization.put",
     ("put", "/servicePrincipals/{sp_id}/synchronization/secrets"): "synchronization.secrets",
@@ -390,6 +392,7 @@ def _components(public_url: str) -> Schema:
     schemas.update(cross_tenant.BODY_SCHEMAS)
     schemas.update(reviews.BODY_SCHEMAS)
     schemas.update(federation.BODY_SCHEMAS)
+    schemas.update(terms.BODY_SCHEMAS)
     schemas.update(entitlement.BODY_SCHEMAS)
     schemas.update(ANSWERS)
     schemas["ODataError"] = error_envelope()

@@ -73,6 +73,8 @@ ORG_READ = Right(
 )
 ORG_WRITE = Right(DIR_WRITE.application | {"Organization.ReadWrite.All"})
 AUDIT_READ = Right(frozenset({"AuditLog.Read.All"}))
+TERMS_WRITE = Right(frozenset({"Agreement.ReadWrite.All"}))
+TERMS_READ = Right(frozenset({"Agreement.Read.All", "Agreement.ReadWrite.All"}))
 ROLES_READ = Right(DIR_READ.application | {"RoleManagement.ReadWrite.Directory"}, _DIRECTORY_READ)
 ROLES_WRITE = Right(frozenset({"RoleManagement.ReadWrite.Directory"}))
 DIRECTORY_OBJECTS_READ = Right(DIR_READ.application | USERS_READ.application, _DIRECTORY_READ)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain import ca_evaluation as ca
+from hospes.domain.ca_model import TERMS
 from hospes.domain.conditional_access import ENABLED
 from hospes.domain.federation import tenant_of_issuer
 from hospes.services.access_rules import rules_of
@@ -25,6 +26,7 @@ from hospes.services.b2b_policy import directory_roles
 from hospes.services.collaboration_access import REFUSALS, collaboration_refusal, home_identity
 from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import RedirectError
+from hospes.services.terms_of_use import accepted_agreements
 from hospes.storage.tables import User
 from hospes.storage.tables_cross_tenant import CrossTenantPartner, CrossTenantPolicy
 
@@ -88,6 +90,9 @@ def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = 
     user, tenant_id = request.user, request.tenant_id
     groups = transitive_groups(session, tenant_id, user.id) if rules is None or rules.needs_groups else ()
     roles = directory_roles(session, tenant_id, user.id) if rules is None or rules.needs_roles else ()
+    accepted = request.accepted_terms
+    if rules is not None and rules.terms:
+        accepted |= accepted_agreements(session, tenant_id, user.id, rules.terms, request.now)
     return ca.SignInFacts(
         user_id=user.id,
         now=request.now,
@@ -100,7 +105,7 @@ def facts_of(session: Session, request: AccessRequest, rules: ca.Rules | None = 
         client_app_type=request.client_app_type,
         ip_address=request.ip_address,
         methods=tuple(ca.Method(m, request.authenticated_at) for m in dict.fromkeys(request.methods)),
-        accepted_terms=request.accepted_terms,
+        accepted_terms=frozenset(a.lower() for a in accepted),
     )
 
 
@@ -161,18 +166,19 @@ def authorize_access(session: Session, request: AccessRequest, *, silent: bool) 
     """Conditional access for an app's authorization request (OpenID Connect or SAML): the decision when the
     sign-in may go on (``decision.required`` holding ``mfa`` when a second factor must be asked for first), or
     ``AccessRefusedError``: blocked (AADSTS53003), or an interaction a silent request (``prompt=none``) can't have.
-    Controls Hospes can't ask for yet (terms of use) refuse too, rather than let the sign-in through."""
+    Terms of use not yet accepted are in ``decision.required`` too (``terms_required``)."""
     decision = decide(session, request)
     if decision.blocked:
         raise AccessRefusedError("access_denied", decision.error_code, blocked_message(decision), decision)
-    unsupported = [c for c in decision.required if c != "mfa"]
-    if unsupported:
-        message = f"Access needs controls this sign-in can't offer yet: {', '.join(unsupported)}."
-        raise AccessRefusedError("access_denied", ca.BLOCKED, message, decision)
     if silent and (decision.required or decision.reauthenticate):
-        message = "Conditional access requires an interactive sign-in (multifactor authentication)."
+        message = "Conditional access requires an interactive sign-in (multifactor authentication or terms of use)."
         raise AccessRefusedError("interaction_required", decision.error_code, message, decision)
     return decision
+
+
+def terms_required(decision: ca.Decision) -> list[str]:
+    """The agreements the decision asks the user to accept (after any second factor)."""
+    return [c.removeprefix(TERMS) for c in decision.required if c.startswith(TERMS)]
 
 
 def home_mfa_trusted(session: Session, tenant_id: str, home_tenant_id: str | None, *, setting: bool) -> bool:

@@ -15,6 +15,7 @@ from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.services.base import Services
 from hospes.storage.tables_access import ConditionalAccessPolicy, NamedLocation
+from hospes.storage.tables_terms import Agreement
 
 MAX_POLICIES = 195  # Entra's limit per tenant
 MAX_LOCATIONS = 195
@@ -110,12 +111,25 @@ class ConditionalAccessService(Services):
                 f"The named location '{missing}' does not exist in this tenant.", target="conditions.locations"
             )
 
+    def _check_agreements(self, session: Session, form: dict[str, Any]) -> None:
+        wanted = set((form.get("grantControls") or {}).get("termsOfUse") or [])
+        if not wanted:
+            return
+        known = set(
+            session.scalars(select(Agreement.id).where(Agreement.tenant_id == self.tenant_id, Agreement.id.in_(wanted)))
+        )
+        for missing in sorted(wanted - known):
+            raise InvalidInputError(
+                f"The terms of use '{missing}' do not exist in this tenant.", target="grantControls.termsOfUse"
+            )
+
     def create_policy(self, body: Any) -> dict[str, Any]:
         form = shape.parse_policy(body)
         with self.write("Policy", "Add conditional access policy") as op:
             if len(policies_of(op.session, self.tenant_id)) >= MAX_POLICIES:
                 raise InvalidInputError(f"A tenant has at most {MAX_POLICIES} conditional access policies.")
             self._check_locations(op.session, form)
+            self._check_agreements(op.session, form)
             row = ConditionalAccessPolicy(id=new_id(), tenant_id=self.tenant_id, created_at=op.now)
             _store_policy(row, form)
             op.session.add(row)
@@ -129,6 +143,7 @@ class ConditionalAccessService(Services):
             row = self._policy(op.session, policy_id, lock=True)
             form = shape.parse_policy(body, _policy_form(row))
             self._check_locations(op.session, form)
+            self._check_agreements(op.session, form)
             op.details["modifiedProperties"] = sorted(k for k in body if k != "@odata.type")
             op.record_changes(
                 row,

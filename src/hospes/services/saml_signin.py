@@ -35,7 +35,13 @@ from hospes.saml.metadata import build_metadata
 from hospes.saml.nameid import build_name_id, resolve_format
 from hospes.saml.response import Addressing, Authentication, Signing, build_error_response, build_response
 from hospes.services import sign_in_log
-from hospes.services.access_decision import AccessRefusedError, AccessRequest, authorize_access, log_details
+from hospes.services.access_decision import (
+    AccessRefusedError,
+    AccessRequest,
+    authorize_access,
+    log_details,
+    terms_required,
+)
 from hospes.services.saml_apps import (
     SamlApp,
     SigningKeys,
@@ -78,6 +84,14 @@ class SsoRefusedError(Exception):
 @dataclass(frozen=True)
 class MfaRequiredError(Exception):
     """Conditional access wants a second factor this session lacks: ask for it, then answer the request."""
+
+
+class TermsRequiredError(Exception):
+    """Conditional access wants agreements accepted: show them, then answer the request."""
+
+    def __init__(self, agreements: tuple[str, ...]) -> None:
+        super().__init__("terms of use required")
+        self.agreements = agreements
 
 
 @dataclass(frozen=True)
@@ -343,8 +357,10 @@ class SamlSignIn:
             raise self._fail(
                 pending.tenant_id, app, error, now, user=user, visitor=visitor, pending=pending, access=refused.access
             ) from None
-        if access.required or access.reauthenticate:
+        if "mfa" in access.required or access.reauthenticate:
             raise MfaRequiredError()
+        if access.required:
+            raise TermsRequiredError(tuple(terms_required(access)))
         return access
 
     def pairwise_key(self, tenant_id: str) -> bytes:

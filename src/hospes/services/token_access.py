@@ -36,10 +36,9 @@ from hospes.services.access_decision import (
 )
 from hospes.services.access_rules import kept_rules, rules_of
 from hospes.services.memberships import transitive_groups
+from hospes.services.terms_of_use import accepted_agreements
 from hospes.storage.engine import RawReads
 from hospes.storage.tables_access import AccessRulesVersion
-
-TERMS_REQUIRED = 50158  # AADSTS50158 ExternalSecurityChallenge: an interrupt the user must complete
 
 _VERSION = select(AccessRulesVersion.version).where(AccessRulesVersion.tenant_id == bindparam("tenant_id"))
 
@@ -74,9 +73,12 @@ def token_decision(
     if rules.empty:
         return None
     groups: set[str] = set()
-    if rules.needs_groups:
+    if rules.needs_groups or rules.terms:
         with sessions() as session:
-            groups = transitive_groups(session, tenant_id, user_id)
+            if rules.needs_groups:
+                groups = transitive_groups(session, tenant_id, user_id)
+            if rules.terms:
+                accepted_terms |= accepted_agreements(session, tenant_id, user_id, rules.terms, now)
     facts = ca.SignInFacts(
         user_id=user_id,
         now=now,
@@ -115,7 +117,7 @@ def refusal(decision: ca.Decision | None) -> tuple[str, int, str] | None:
         )
     return (
         "interaction_required",
-        TERMS_REQUIRED,
+        ca.TERMS_REQUIRED,
         "Conditional access requires accepting the terms of use; sign in interactively.",
     )
 

@@ -72,6 +72,7 @@ class WhatIfService(Services):
             if user is None or user.tenant_id != self.tenant_id or user.deleted_at is not None:
                 raise NotFoundError(user_id)
             app = apps[0] if apps else None
+            rules = rules_of(session, self.tenant_id)
             request = AccessRequest(
                 self.tenant_id,
                 user,
@@ -84,7 +85,7 @@ class WhatIfService(Services):
                 ip_address=conditions.get("ipAddress") if isinstance(conditions.get("ipAddress"), str) else None,
             )
             facts = replace(
-                facts_of(session, request),
+                facts_of(session, request, rules),
                 user_action=action if isinstance(action, str) else None,
                 platform=platform,
                 country=conditions.get("country") if isinstance(conditions.get("country"), str) else None,
@@ -94,7 +95,6 @@ class WhatIfService(Services):
                 facts = replace(facts, external_user_type=None if external == "none" else external)
             if isinstance(identity.get("externalTenantId"), str):
                 facts = replace(facts, home_tenant_id=identity["externalTenantId"])
-            rules = rules_of(session, self.tenant_id)
             wires = {row.id: policy_wire(row) for row in policies_of(session, self.tenant_id)}
         decision = ca.evaluate(facts, rules, explain=True)
         out = []

@@ -70,6 +70,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
         redeem,
         reviews,
         saml,
+        terms,
         unsubscribe,
     )
 
@@ -86,6 +87,7 @@ def mount(app: FastAPI, runtime: Runtime) -> WebState:
     app.include_router(myaccess.router)
     app.include_router(applogos.router)
     app.include_router(login.router)
+    app.include_router(terms.router)
     app.include_router(oidc.router)
     app.include_router(oidc_pages.router)
     app.include_router(oidc_logout.router)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.responses import Response
 
 from hospes.domain.ca_evaluation import BLOCKED, Decision
 from hospes.services import sign_in_log
-from hospes.services.access_decision import AccessRequest, blocked_message, decide_now, home_tenant_of, log_details
+from hospes.services.access_decision import (
+    AccessRequest,
+    blocked_message,
+    decide_now,
+    home_tenant_of,
+    log_details,
+    terms_required,
+)
 from hospes.services.collaboration_access import INBOUND_REFUSED, OUTBOUND_REFUSED
 from hospes.services.sign_in_log import SignInEvent
 from hospes.storage.tables import User
@@ -29,6 +38,17 @@ def blocked_page(page: Page, code: int = BLOCKED) -> Response:
     default = _("A conditional access policy of this organization blocks your sign-in (code %(code)s).")
     message = messages.get(code, default) % {"code": f"AADSTS{code}"}
     return page.render("notice.html", 403, title=_("You can't continue"), message=message, link=None, link_text=None)
+
+
+def terms_url(page: Page, agreements: tuple[str, ...] | list[str], next_url: str) -> str:
+    """Where a signed-in user accepts ``agreements`` (``web/terms.py``), then goes on to ``next_url``."""
+    return f"{page.base}/terms?{urlencode({'ids': ','.join(agreements), 'next': next_url})}"
+
+
+def onward(page: Page, decision: Decision, target: str) -> str:
+    """Where a completed sign-in goes: the terms of use the decision still wants accepted, then ``target``."""
+    agreements = terms_required(decision)
+    return terms_url(page, agreements, target) if agreements else target
 
 
 def is_portal(page: Page, target: str) -> bool:

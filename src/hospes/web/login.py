@@ -21,7 +21,7 @@ from hospes.services.mfa import new_totp_secret, provisioning_uri
 from hospes.services.signin import audit_failure
 from hospes.services.users import is_invited
 from hospes.services.web_sessions import FULL, MFA_PENDING, LiveSession, user_principal
-from hospes.web.access import blocked_page, decide_sign_in, record_sign_in
+from hospes.web.access import blocked_page, decide_sign_in, onward, record_sign_in
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -125,7 +125,7 @@ async def login_submit(request: Request, page: PageDep) -> Response:
     page.set_cookie(page.web.cookies.pre_session, None)
     if not needs_mfa:
         record_sign_in(page, user, decision, ["pwd"], target)
-    return page.redirect(f"{page.base}/login/mfa" if needs_mfa else target)
+    return page.redirect(f"{page.base}/login/mfa" if needs_mfa else onward(page, decision, target))
 
 
 @router.get("/{tenant}/login/mfa")
@@ -198,8 +198,9 @@ async def mfa_register(request: Request, page: PageDep) -> Response:
     page.set_cookie(web.cookies.session, token)
     next_url = _next_of(page, live.data.get("next"))
     amr = [*live.amr, "otp"]
-    record_sign_in(page, user, decide_sign_in(page, user, amr, next_url), amr, next_url)
-    return page.render("recovery_codes.html", codes=codes, first_time=True, done_url=next_url)
+    decision = decide_sign_in(page, user, amr, next_url)
+    record_sign_in(page, user, decision, amr, next_url)
+    return page.render("recovery_codes.html", codes=codes, first_time=True, done_url=onward(page, decision, next_url))
 
 
 @router.post("/{tenant}/login/mfa")
@@ -239,8 +240,9 @@ async def mfa_submit(request: Request, page: PageDep) -> Response:
     page.set_cookie(web.cookies.session, token)
     target = _next_of(page, live.data.get("next"))
     amr = [*live.amr, method]
-    record_sign_in(page, user, decide_sign_in(page, user, amr, target), amr, target)
-    return page.redirect(target)
+    decision = decide_sign_in(page, user, amr, target)
+    record_sign_in(page, user, decision, amr, target)
+    return page.redirect(onward(page, decision, target))
 
 
 def step_up_url(page: Page, next_url: str) -> str:

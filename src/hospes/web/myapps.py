@@ -14,7 +14,9 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
+from hospes.services.access_decision import terms_required
 from hospes.services.users import is_invited
+from hospes.web.access import decide_sign_in, terms_url
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -36,6 +38,13 @@ def _ready(page: Page, path: str) -> str:
 @router.get("/{tenant}/myapps")
 def my_apps(page: PageDep) -> Response:
     user_id = _ready(page, "/myapps")
+    if page.live is not None and page.user is not None:
+        # Terms of use a policy requires for Hospes's own pages: accepted before the apps are listed, whichever
+        # way the user signed in (password, guest passcode, home tenant, redemption).
+        decision = decide_sign_in(page, page.user, list(page.live.amr), f"{page.base}/myapps")
+        agreements = terms_required(decision)
+        if agreements:
+            return page.redirect(terms_url(page, agreements, f"{page.base}/myapps"))
     apps = page.web.my_apps.apps(page.tenant.id, user_id)
     # Group and app owners manage their own groups' and apps' guests from the portal, without an admin role: the
     # page links to it.

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.services.oidc.authorize import AuthorizationRequest, PageError, RedirectError, target_of
-from hospes.services.oidc.authorizer import Caller, Issued, NeedConsent, NeedLogin, NeedMfa, SignedIn
+from hospes.services.oidc.authorizer import Caller, Issued, NeedConsent, NeedLogin, NeedMfa, NeedTerms, SignedIn
+from hospes.web.access import terms_url
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -98,6 +99,8 @@ def proceed(page: Page, request: AuthorizationRequest, *, interactive: bool) -> 
         return page.redirect(continue_url(page, request, "consent"))
     if isinstance(decision, NeedMfa):
         return page.redirect(step_up_url(page, continue_url(page, request)))
+    if isinstance(decision, NeedTerms):
+        return page.redirect(terms_url(page, decision.agreements, continue_url(page, request)))
     assert isinstance(decision, Issued)
     params = {"code": decision.code}
     if request.state is not None:

@@ -28,9 +28,11 @@ from hospes.services.saml_signin import (
     PostMessage,
     SamlSignIn,
     SsoRefusedError,
+    TermsRequiredError,
     Visitor,
 )
 from hospes.services.users import is_invited
+from hospes.web.access import terms_url
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.login import step_up_url
@@ -182,6 +184,8 @@ def _proceed(page: Page, signin: SamlSignIn, pending: Pending, here: str) -> Res
         message = signin.answer(pending, user, visitor, page.now)
     except MfaRequiredError:
         return page.redirect(step_up_url(page, here))  # conditional access: a second factor, then back here
+    except TermsRequiredError as terms:
+        return page.redirect(terms_url(page, terms.agreements, here))  # accept the terms of use, then back here
     except SsoRefusedError as refused:
         return _after_refusal(page, refused)
     return _post(page, message, pending.app_id)

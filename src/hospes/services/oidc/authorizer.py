@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.ca_evaluation import Decision as AccessDecision
 from hospes.domain.ids import new_id
 from hospes.services import sign_in_log
-from hospes.services.access_decision import AccessRequest, authorize_access, home_mfa_trusted, log_details
+from hospes.services.access_decision import (
+    AccessRequest,
+    authorize_access,
+    home_mfa_trusted,
+    log_details,
+    terms_required,
+)
 from hospes.services.guest_policy import load_guest_policy
 from hospes.services.memberships import transitive_groups
 from hospes.services.oidc.authorize import (
@@ -74,11 +80,18 @@ class NeedMfa:
 
 
 @dataclass(frozen=True)
+class NeedTerms:
+    """Conditional access wants these agreements accepted: show them, then come back."""
+
+    agreements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Issued:
     code: str
 
 
-Decision = NeedLogin | NeedConsent | NeedMfa | Issued
+Decision = NeedLogin | NeedConsent | NeedMfa | NeedTerms | Issued
 AddressKind = Literal["member", "guest", "disabled", "tenant_domain", "external"]
 
 
@@ -218,8 +231,10 @@ class Authorizer:
             )
         if access.reauthenticate:
             return NeedLogin(request.login_hint)
-        if access.required:
+        if "mfa" in access.required:
             return NeedMfa()
+        if access.required:
+            return NeedTerms(tuple(terms_required(access)))
         return Issued(self._issue(rp, request, signed_in, now, caller, access))
 
     def _consent(

@@ -16,6 +16,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_redemption,
     tables_reviews,
     tables_sso,
+    tables_terms,
     tables_timers,
 )
 from hospes.storage.tables import Base
