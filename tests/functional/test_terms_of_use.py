@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.clock import utcnow
 from hospes.domain.terms_of_use import expires_at, pick_file
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, follow, register_rp
-from tests.helpers.portal import sign_in
+from tests.helpers.portal import sign_in, sign_in_as_admin
 from tests.helpers.tenants import TenantHandle
 
 AGREEMENTS = "/identityGovernance/termsOfUse/agreements"
@@ -201,3 +201,24 @@ def test_the_pages_want_a_signed_in_user(tenant: TenantHandle, web: TestClient, 
     answer = web.get(f"/{tenant.domain}{path}")
     assert answer.status_code == 303 and "/login" in answer.headers["location"]
     assert "next" in parse_qs(urlsplit(answer.headers["location"]).query) or path.endswith("document")
+
+
+def test_the_portal_shows_who_accepted(tenant: TenantHandle, web: TestClient) -> None:
+    user = tenant.new_user("pia")
+    agreement = _agreement(tenant)
+    _require(tenant, agreement["id"], [user["id"]], ["All"])
+    signed = sign_in(web, tenant.domain, user["userPrincipalName"])
+    _text, fields = _terms_step(web, signed.headers["location"])
+    assert web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "accept"}).status_code == 303
+    sign_in_as_admin(web, tenant)
+    listing = web.get(f"/{tenant.domain}/admin/terms-of-use")
+    assert listing.status_code == 200 and "Printer rules" in listing.text
+    row = re.search(r"Printer rules</a></td>(.*?)</tr>", listing.text, re.S)
+    assert row is not None and re.findall(r">(\d+)</td>", row.group(1)) == [
+        "1",
+        "1",
+        "0",
+    ]  # version, accepted, declined
+    detail = web.get(f"/{tenant.domain}/admin/terms-of-use/{agreement['id']}")
+    assert detail.status_code == 200 and user["userPrincipalName"] in detail.text and 'class="tag ok"' in detail.text
+    assert web.get(f"/{tenant.domain}/admin/terms-of-use/0d6a3c2e-0000-4000-8000-000000000000").status_code == 404

@@ -203,11 +203,16 @@ class TermsOfUseService(Services):
             return file_wire(added)
 
     def list_acceptances(self, agreement_id: str) -> list[dict[str, Any]]:
+        return [acceptance_wire(r) for r in self.answers(agreement_id)]
+
+    def answers(self, agreement_id: str) -> list[AgreementAcceptance]:
+        """Every answer to the agreement, newest first (each user's answer to each version)."""
         with self.read() as session:
             self._agreement(session, agreement_id)
             stmt = select(AgreementAcceptance).where(AgreementAcceptance.agreement_id == agreement_id)
-            rows = session.scalars(stmt.order_by(AgreementAcceptance.recorded_at.desc(), AgreementAcceptance.id))
-            return [acceptance_wire(r) for r in rows]
+            rows = list(session.scalars(stmt.order_by(AgreementAcceptance.recorded_at.desc(), AgreementAcceptance.id)))
+            session.expunge_all()
+            return rows
 
     def overview(self) -> list[tuple[Agreement, list[str], int, int]]:
         """The portal's list: each agreement, its languages, how many acceptances of its current version hold
@@ -215,16 +220,16 @@ class TermsOfUseService(Services):
         out = []
         with self.read() as session:
             stmt = select(Agreement).where(Agreement.tenant_id == self.tenant_id)
-            for row in session.scalars(stmt.order_by(Agreement.display_name, Agreement.id)):
+            for row in list(session.scalars(stmt.order_by(Agreement.display_name, Agreement.id))):
                 languages = sorted(f.language for f in files_of(session, row.id))
                 answers = session.execute(
                     select(AgreementAcceptance.state, func.count())
                     .where(AgreementAcceptance.agreement_id == row.id, AgreementAcceptance.version == row.version)
                     .group_by(AgreementAcceptance.state)
                 )
-                counts = dict(answers.tuples().all())
-                session.expunge(row)
+                counts = {str(state): int(n) for state, n in answers}
                 out.append((row, languages, counts.get("accepted", 0), counts.get("declined", 0)))
+            session.expunge_all()
         return out
 
     def agreement_row(self, agreement_id: str) -> Agreement:

@@ -25,6 +25,7 @@ from hospes.web.portal import (
     provisioning_settings,
     settings,
     sign_in_logs,
+    terms_of_use,
     topology,
     user_edit,
     user_lists,
@@ -51,6 +52,7 @@ router.include_router(apps.router)
 router.include_router(settings.router)
 router.include_router(logs.router)
 router.include_router(sign_in_logs.router)
+router.include_router(terms_of_use.router)
 router.include_router(ca_policies.router)
 router.include_router(ca_locations.router)
 router.include_router(ca_what_if.router)

@@ -60,4 +60,5 @@ IdentityProvidersDep = Annotated[AdminPage, Depends(admin_page("idps", Access.is
 CrossTenantDep = Annotated[AdminPage, Depends(admin_page("crosstenant", Access.is_global_admin))]
 TopologyDep = Annotated[AdminPage, Depends(admin_page("topology", Access.is_global_admin))]
 SignInsDep = Annotated[AdminPage, Depends(admin_page("signins", Access.is_global_admin))]
+TermsDep = Annotated[AdminPage, Depends(admin_page("terms", Access.is_global_admin))]
 OutboxDep = Annotated[AdminPage, Depends(admin_page("outbox", Access.is_global_admin))]
