@@ -18,6 +18,7 @@ from hospes.services.timers import TimerProcessor
 from hospes.settings import Settings
 from hospes.storage.tables import User
 from tests.helpers.clock import FakeClock
+from tests.helpers.entitlement import EM, make_bundle, ok, policy_body
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.portal import sign_in_as_admin
 from tests.helpers.tenants import TenantHandle
@@ -90,3 +91,38 @@ def test_dry_run_then_block_then_delete(
 @pytest.mark.parametrize("body", [{"isEnabled": "yes"}, {"deleteAfterBlockedDays": 400}, {"color": "blue"}])
 def test_bad_settings_are_refused(tenant: TenantHandle, body: dict[str, Any]) -> None:
     assert_graph_error(tenant.patch(POLICY, json=body), 400, "Request_BadRequest")
+
+
+def test_a_guest_governed_by_an_access_package_says_when_it_ends(
+    tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    bundle = make_bundle(tenant, "Vendors")
+    body = policy_body(bundle.package["id"], "notSpecified", expiration={"type": "afterDuration", "duration": "P5D"})
+    policy = ok(tenant.post(f"{EM}/assignmentPolicies", json=body), 201)
+    assert (
+        tenant.patch(f"{EM}/settings", json={"durationUntilExternalUserDeletedAfterBlocked": "P12D"}).status_code == 204
+    )
+    add = {
+        "requestType": "adminAdd",
+        "assignment": {
+            "target": {"email": "vera@vendor.example"},
+            "assignmentPolicyId": policy["id"],
+            "accessPackageId": bundle.package["id"],
+        },
+    }
+    guest_id = ok(tenant.post(f"{EM}/assignmentRequests", json=add), 201)["requestor"]["objectId"]
+    why = tenant.get(f"/users/{guest_id}/hospesGovernance").json()
+    assert why["governedByAccessPackages"] is True
+    [held] = why["accessPackageAssignments"]
+    assert held["displayName"] == "Vendors" and held["expirationDateTime"] is not None
+    after = why["afterLastAssignment"]
+    assert after["durationUntilExternalUserDeletedAfterBlocked"] == "P12D"
+    assert after["lastAssignmentEndDateTime"] == held["expirationDateTime"]
+    # The inactivity policy leaves a guest whose package is still delivered to it, and its dry run says so.
+    _age(sessions, guest_id, 100, None)
+    report = tenant.post(f"{POLICY}/preview", json={"blockAfterInactiveDays": 30}).json()
+    assert guest_id not in {e["id"] for e in report["toBlock"]}
+    assert [e["id"] for e in report["excluded"]] == [guest_id] and "access package" in report["excluded"][0]["reason"]
+    sign_in_as_admin(web, tenant)
+    page = web.get(f"/{tenant.domain}/admin/users/{guest_id}").text
+    assert 'id="lifecycle-packages"' in page and "Vendors" in page and "12 days later" in page
