@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.live import LiveServer
+from tests.helpers.live import LiveServer, run_server
 from tests.helpers.oidc import admin_consent, register_rp
 from tests.helpers.portal import PASSWORD
 from tests.helpers.redemption import invite
 from tests.helpers.tenants import TenantHandle
 
 pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def web_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The partner's provider is this same server, on loopback: the operator admits it for outbound calls."""
+    allow = {"HOSPES_OUTBOUND_ALLOW": "127.0.0.1"}
+    with run_server(database_url, str(tmp_path_factory.mktemp("live-federation")), allow) as server:
+        yield server
 
 
 def _shot(page: Any, folder: Path, name: str) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pyotp
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,7 @@ from hospes.domain.principals import Principal
 from hospes.services.guest_policy import GuestPolicyService
 from hospes.storage.tables import Application
 from hospes.storage.tables_sso import SignIn
+from hospes.web import guarded_relying_party
 from tests.helpers.live import LiveServer, run_server
 from tests.helpers.oidc import admin_consent, register_rp
 from tests.helpers.portal import PASSWORD, csrf_of, enrol_totp, sign_in, sign_in_as_admin
@@ -38,6 +40,16 @@ _META = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
 def partner_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with run_server(database_url, str(tmp_path_factory.mktemp("partner-op"))) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def loopback_admitted(app: FastAPI) -> Iterator[None]:
+    """The partner runs on loopback, which an operator admits with HOSPES_OUTBOUND_ALLOW."""
+    federation = app.state.web.redemption.federation
+    default = federation.rp
+    federation.rp = guarded_relying_party("127.0.0.1")
+    yield
+    federation.rp = default
 
 
 def _federate(

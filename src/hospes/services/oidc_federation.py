@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -106,13 +107,13 @@ class OidcRelyingParty:
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            with self.http() as client:
-                response = client.get(url, headers={"Accept": "application/json"})
+            with self.http() as client, client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+                body = _read_capped(response, url)
         except httpx.HTTPError:
             raise FederationError(
                 TOKEN_INVALID, "Your organization's identity provider could not be reached."
             ) from None
-        return _json_of(response, url)
+        return _json_of(response.status_code, body, url)
 
     def discovery(self, provider: OidcProvider) -> dict[str, Any]:
         now = self.clock()
@@ -181,14 +182,17 @@ class OidcRelyingParty:
         else:
             auth = httpx.BasicAuth(provider.client_id, provider.client_secret)
         try:
-            with self.http() as client:
-                endpoint = str(document["token_endpoint"])
-                response = client.post(endpoint, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
+            endpoint = str(document["token_endpoint"])
+            with (
+                self.http() as client,
+                client.stream("POST", endpoint, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT) as response,
+            ):
+                raw = _read_capped(response, "the token endpoint")
         except httpx.HTTPError:
             raise FederationError(
                 TOKEN_INVALID, "Your organization's identity provider could not be reached."
             ) from None
-        body = _json_of(response, "the token endpoint", accept_errors=True)
+        body = _json_of(response.status_code, raw, "the token endpoint", accept_errors=True)
         if response.status_code != 200:
             error = str(body.get("error", "error"))[:64]
             raise FederationError(TOKEN_INVALID, f"Your organization's identity provider refused the code ({error}).")
@@ -229,13 +233,21 @@ class OidcRelyingParty:
         return claims
 
 
-def _json_of(response: httpx.Response, what: str, *, accept_errors: bool = False) -> dict[str, Any]:
-    if len(response.content) > MAX_BODY_BYTES:
-        raise invalid(f"{what} answered too much.")
-    if response.status_code != 200 and not accept_errors:
-        raise FederationError(TOKEN_INVALID, f"Your organization's identity provider answered {response.status_code}.")
+def _read_capped(response: httpx.Response, what: str) -> bytes:
+    """The answer's body, refused past ``MAX_BODY_BYTES`` rather than held whatever its size."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise invalid(f"{what} answered too much.")
+    return bytes(body)
+
+
+def _json_of(status: int, raw: bytes, what: str, *, accept_errors: bool = False) -> dict[str, Any]:
+    if status != 200 and not accept_errors:
+        raise FederationError(TOKEN_INVALID, f"Your organization's identity provider answered {status}.")
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
         raise invalid(f"{what} did not answer JSON.") from None
     if not isinstance(body, dict):

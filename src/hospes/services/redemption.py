@@ -106,13 +106,14 @@ class RedemptionService:
         otp: EmailOtpService,
         settings: Settings,
         mfa: MfaService,
+        rp: OidcRelyingParty | None = None,
     ) -> None:
         self.sessions, self.box, self.otp, self.settings, self.mfa = sessions, box, otp, settings, mfa
         self.throttle = otp.throttle
         self.flows = GuestFlows(sessions)
         self.home = HomeAssertions(sessions, box, self.flows)
         self.passcodes = GuestPasscodes(sessions, otp, settings, self.flows)
-        self.federation = FederatedSignIn(sessions, box, self.flows, settings.public_url, OidcRelyingParty())
+        self.federation = FederatedSignIn(sessions, box, self.flows, settings.public_url, rp or OidcRelyingParty())
 
     # --- the link ------------------------------------------------------------------------------------------------
 

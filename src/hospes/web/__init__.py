@@ -8,14 +8,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from hospes.provisioning.ssrf import GuardedTransport, OutboundBlockedError, OutboundPolicy
 from hospes.runtime import Runtime
 from hospes.services.address_list import AddressList
 from hospes.services.email_otp import EmailOtpService
 from hospes.services.mfa import MfaService
 from hospes.services.my_apps import MyApps
+from hospes.services.oidc_federation import OidcRelyingParty
 from hospes.services.redemption import RedemptionService
 from hospes.services.web_sessions import SessionStore
 from hospes.web.context import WebState
@@ -23,6 +26,28 @@ from hospes.web.exits import install as install_page_exit
 from hospes.web.security import CookiePolicy, Csrf, origin_of
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+class _Guarded(GuardedTransport):
+    """A refused address is, to the relying party, a provider that cannot be reached."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except OutboundBlockedError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from None
+
+
+def guarded_relying_party(allow: str) -> OidcRelyingParty:
+    """The relying party of guests' OpenID providers: the addresses it calls are a tenant administrator's (the
+    discovery document) and the partner's (keys, token endpoint), so they pass the outbound guard of provisioning
+    targets (public addresses, or what the operator admits with ``HOSPES_OUTBOUND_ALLOW``)."""
+    policy = OutboundPolicy.parse(allow)
+
+    def client() -> httpx.Client:
+        return httpx.Client(transport=_Guarded(policy), timeout=httpx.Timeout(5.0), follow_redirects=False)
+
+    return OidcRelyingParty(http=client)
 
 
 def build_state(runtime: Runtime) -> WebState:
@@ -45,7 +70,7 @@ def build_state(runtime: Runtime) -> WebState:
         throttle=throttle,
         signin=runtime.passwords,
         mfa=mfa,
-        redemption=RedemptionService(sessions, box, otp, settings, mfa),
+        redemption=RedemptionService(sessions, box, otp, settings, mfa, guarded_relying_party(settings.outbound_allow)),
         my_apps=MyApps(sessions),
         address_list=AddressList(sessions),
         origin=origin_of(settings.public_url),
