@@ -122,3 +122,21 @@ def test_metadata_declares_the_organization(client: Any) -> None:
         "multiTenantOrganizationJoinRequestRecord",
     ):
         assert f'EntityType Name="{name}"' in body
+
+
+def test_a_tenant_added_without_its_consent_can_decline_and_start_its_own(make_tenant: Any) -> None:
+    """Adding is one-sided: another tenant's pending entry must not lock this tenant out of multitenant
+    organizations (it could neither join another one nor create its own)."""
+    squatter, victim = make_tenant("Squatter"), make_tenant("Victim")
+    assert squatter.patch(MTO, json={"displayName": "Not yours"}).status_code == 204
+    assert squatter.post(f"{MTO}/tenants", json={"tenantId": victim.id}).status_code == 201
+    assert victim.delete(f"{MTO}/tenants/{victim.id}").status_code == 204
+    assert victim.get(f"{MTO}/joinRequest").json()["memberState"] is None
+    assert victim.patch(MTO, json={"displayName": "Victim group"}).status_code == 204
+    assert victim.get(MTO).json()["state"] == "active"
+    listed = {t["tenantId"] for t in squatter.get(f"{MTO}/tenants").json()["value"]}
+    assert listed == {squatter.id}
+    # a pending tenant removes only itself
+    other = make_tenant("Other")
+    assert squatter.post(f"{MTO}/tenants", json={"tenantId": other.id}).status_code == 201
+    assert other.delete(f"{MTO}/tenants/{squatter.id}").status_code == 404

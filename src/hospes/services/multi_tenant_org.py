@@ -241,9 +241,17 @@ class MultiTenantOrgService(Services):
             raise InvalidInputError("A multitenant organization keeps at least one active owner.", target="role")
 
     def remove_tenant(self, tenant_id: str) -> None:
-        """An owner removes any tenant; a member removes itself. The last tenant's removal ends the organization.
-        Partner settings stay."""
+        """An owner removes any tenant; a member removes itself, and a pending tenant declines. The last tenant's
+        removal ends the organization. Partner settings stay."""
         with self.write("CrossTenantAccessSettings", "Remove tenant from multitenant organization") as op:
+            pending = self._me(op.session, lock=True)
+            if pending is not None and pending.state == "pending" and tenant_id.lower() == self.tenant_id:
+                # Being added is one-sided: the added tenant may decline, else any tenant could keep any other
+                # out of every multitenant organization.
+                op.session.delete(pending)
+                op.target("MultiTenantOrganization", pending.organization_id)
+                op.details.update(tenantId=self.tenant_id)
+                return
             me, org = self._active(op.session, lock=True)
             row = self._member(op.session, org, tenant_id, lock=True)
             if me.role != "owner" and row.tenant_id != me.tenant_id:
