@@ -155,3 +155,26 @@ def test_the_button_on_a_redemption_keeps_the_invited_address(
     refused = _back(web, tenant, code=code, state=query["state"])
     assert refused.status_code == 400 and "this sign-in is for" in refused.text
     assert csrf_of(web.get(f"/{tenant.id}/redeem/signin").text)  # the flow goes on at its sign-in step
+
+
+def test_a_provider_configured_with_another_issuer_is_refused(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, op: FakeOp
+) -> None:
+    """The discovery document is kept per process, but its issuer is compared with each tenant's configuration."""
+    _configure(other_tenant, op, [DOMAIN])  # a good configuration fills the cache
+    body = {
+        "@odata.type": "#microsoft.graph.oidcIdentityProvider",
+        "displayName": "Misconfigured",
+        "issuer": "https://not-the-issuer.example",
+        "clientId": op.client_id,
+        "wellKnownEndpoint": f"{op.base}/.well-known/openid-configuration",
+        "clientAuthentication": {
+            "@odata.type": "#microsoft.graph.oidcClientSecretAuthentication",
+            "clientSecret": op.client_secret,
+        },
+        "domains": [{"id": DOMAIN}],
+    }
+    assert tenant.post("/identity/identityProviders", json=body).status_code == 201
+    assert open_link(web, invite(tenant, f"ana@{DOMAIN}")["inviteRedeemUrl"]).status_code == 303
+    refused = web.get(f"/{tenant.id}/redeem/federation")
+    assert refused.status_code == 400 and "another issuer" in refused.text

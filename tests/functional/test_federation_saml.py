@@ -306,3 +306,23 @@ def test_hospes_idp_of_another_tenant_as_the_saml_partner(
     guest = tenant.get("/users?$filter=mail eq 'ana@hh-partner.example'&$select=identities").json()["value"][0]
     federated = [i for i in guest["identities"] if i["issuer"] == handle.idp.entity_id]
     assert federated and federated[0]["issuerAssignedId"]  # Hospes' pairwise persistent NameID
+
+
+def test_the_redemption_order_is_the_tenants(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, partner: Party
+) -> None:
+    """A domain both owned by a tenant of this deployment and federated: that tenant first by default; the
+    federation first when the cross-tenant default's redemption order says so."""
+    _federate(tenant, partner, [other_tenant.domain])
+    address = other_tenant.new_user("dee")["userPrincipalName"]
+    assert open_link(web, invite(tenant, address)["inviteRedeemUrl"]).status_code == 303
+    page = web.get(f"/{tenant.id}/redeem/signin")
+    assert 'id="home-signin"' in page.text and "federated-signin" not in page.text
+    order = ["externalFederation", "azureActiveDirectory", "socialIdentityProviders"]
+    config = {"primaryIdentityProviderPrecedenceOrder": order, "fallbackIdentityProvider": "defaultConfiguredIdp"}
+    changed = tenant.patch(
+        "/policies/crossTenantAccessPolicy/default", json={"invitationRedemptionIdentityProviderConfiguration": config}
+    )
+    assert changed.status_code == 204, changed.text
+    page = web.get(f"/{tenant.id}/redeem/signin")
+    assert 'id="federated-signin"' in page.text and "home-signin" not in page.text

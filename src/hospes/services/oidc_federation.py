@@ -120,14 +120,16 @@ class OidcRelyingParty:
         with self._lock:
             cached = self._documents.get(provider.well_known)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-        document = self._get_json(provider.well_known)
+            document = cached[1]
+        else:
+            document = self._get_json(provider.well_known)
+            for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+                _check_url(document.get(field), field)
+            with self._lock:
+                self._documents[provider.well_known] = (now, document)
+        # Checked on every use: two tenants may name the same document with different issuers.
         if document.get("issuer") != provider.issuer:
             raise invalid("the discovery document names another issuer than the one configured.")
-        for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-            _check_url(document.get(field), field)
-        with self._lock:
-            self._documents[provider.well_known] = (now, document)
         return document
 
     def _key_set(self, jwks_uri: str, *, refresh: bool = False) -> KeySet:
