@@ -136,6 +136,10 @@ def test_two_stages_with_one_deny_denies(tenant: TenantHandle, run_timers: Any) 
     assert by_principal(decisions(tenant, definition["id"], instance["id"]))[g0]["decision"] == "Approve"
     _decide(team, tenant, team.sponsor2, stage2, "Deny")  # one denial decides, whatever the order
     assert by_principal(decisions(tenant, definition["id"], instance["id"]))[g0]["decision"] == "Deny"
+    first = tenant.get(f"{base}/stages/1/decisions").json()["value"]
+    assert {d["principal"]["id"] for d in first} == {g["id"] for g in team.guests} | {team.nested_guest["id"]}
+    assert {d["principal"]["id"] for d in tenant.get(f"{base}/stages/2/decisions").json()["value"]} == {g0}
+    assert tenant.get(f"{base}/stages/9/decisions").status_code == 404
     run_timers(3.5)
     assert instances(tenant, definition["id"])[0]["status"] == "Completed"
 

@@ -27,7 +27,18 @@ def test_sponsors_review_their_own_guests_and_the_cap_holds_back_denials(
     tenant: TenantHandle, sessions: sessionmaker[Session]
 ) -> None:
     team = guest_team(tenant)
-    created = tenant.post(DEFINITIONS, json=guests_review(team, hospesMaxDenialPercentPerApply=40))
+    body = guests_review(team, hospesMaxDenialPercentPerApply=40)
+    body["additionalNotificationRecipients"] = [
+        {
+            "notificationTemplateType": "CompletedAdditionalRecipients",
+            "notificationRecipientScope": {
+                "@odata.type": "#microsoft.graph.accessReviewNotificationRecipientQueryScope",
+                "query": f"/users/{team.member['id']}",
+                "queryType": "MicrosoftGraph",
+            },
+        }
+    ]
+    created = tenant.post(DEFINITIONS, json=body)
     assert created.status_code == 201, created.text
     definition = created.json()
     assert definition["status"] == "InProgress"
@@ -79,6 +90,8 @@ def test_sponsors_review_their_own_guests_and_the_cap_holds_back_denials(
     assert tenant.post(f"{DEFINITIONS}/{definition['id']}/instances/{instance['id']}/stop").status_code == 204
     after = by_principal(decisions(tenant, definition["id"], instance["id"]))
     assert after[g2]["decision"] == "Deny" and after[g3]["decision"] == "Deny"
+    results = [m for m in _mails(sessions, instance["id"]) if "completed" in m.subject]
+    assert team.member["userPrincipalName"] in {m.recipients[0] for m in results}  # the additional recipient
     assert after[team.nested_guest["id"]]["applyResult"] == "ApplyNotSupported"
     applied = {pid for pid, item in after.items() if item["applyResult"] == "AppliedSuccessfully"}
     assert len(applied) == 2 and applied <= {g1, g2, g3}

@@ -45,6 +45,26 @@ class ReviewDecisions(AccessReviewService):
             rows = session.scalars(self._items(session, instance, mine))
             return [review_wire.decision(r, self.hooks.base_url) for r in rows]
 
+    def stage_items(self, definition_id: str, instance_id: str, stage_id: str) -> list[dict[str, Any]]:
+        """``stages/{id}/decisions``: every item of one stage (earlier stages' items included, as they were)."""
+        with self.read() as session:
+            instance = self.find_instance(session, definition_id, instance_id)
+            checked = review_runs.definition_rules(self.find(session, definition_id))
+            numbers = [n for n, stage in enumerate(checked.stages, start=1) if stage.stage_id == stage_id]
+            if not numbers:
+                raise NotFoundError(stage_id)
+            stmt = select(AccessReviewItem).where(
+                AccessReviewItem.instance_id == instance.id, AccessReviewItem.stage == numbers[0]
+            )
+            if not self.is_admin(session):
+                assigned = select(AccessReviewItemReviewer.item_id).where(
+                    AccessReviewItemReviewer.instance_id == instance.id,
+                    AccessReviewItemReviewer.reviewer_id == self.actor.id,
+                )
+                stmt = stmt.where(AccessReviewItem.id.in_(assigned))
+            rows = session.scalars(stmt.order_by(AccessReviewItem.principal_name, AccessReviewItem.id))
+            return [review_wire.decision(r, self.hooks.base_url) for r in rows]
+
     def rows(self, definition_id: str, instance_id: str) -> tuple[AccessReviewInstance, list[AccessReviewItem]]:
         """The caller's own items of the running stage, as rows (the reviewer pages)."""
         with self.read() as session:

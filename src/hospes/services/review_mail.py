@@ -4,6 +4,7 @@ end (reviewers, with what could not be applied). Written in the transaction of t
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from hospes.mail.compose import Mailbox, OutgoingMail, compose, one_line, render
 from hospes.mail.i18n import choose_language
 from hospes.mail.outbox import enqueue
+from hospes.services.review_scope import member_users
 from hospes.settings import Settings
 from hospes.storage.tables import Tenant, User
 from hospes.storage.tables_reviews import (
@@ -40,6 +42,9 @@ class ReviewMail:
         ):
             return
         counts = self._open_counts(session, instance, only_open=event != "completed")
+        if event == "completed":
+            for uid in additional_recipients(session, instance.tenant_id, definition.body):
+                counts.setdefault(uid, 0)
         if not counts:
             return
         tenant = session.get(Tenant, instance.tenant_id)
@@ -108,3 +113,23 @@ class ReviewMail:
             .group_by(AccessReviewItem.decision)
         )
         return {decision: int(count) for decision, count in rows}
+
+
+def additional_recipients(session: Session, tenant_id: str, body: dict[str, Any]) -> set[str]:
+    """The users ``additionalNotificationRecipients`` names for the result email: ``/users/{id}``, or a group's
+    members (``/groups/{id}/members`` or ``transitiveMembers``)."""
+    found: set[str] = set()
+    for entry in body.get("additionalNotificationRecipients") or []:
+        scope = entry.get("notificationRecipientScope") if isinstance(entry, dict) else None
+        query = str((scope or {}).get("query") or "")
+        user = _USER.match(query)
+        group = _GROUP.match(query)
+        if user:
+            found.add(user.group(1).lower())
+        elif group:
+            found |= member_users(session, tenant_id, group.group(1).lower(), group.group(2) != "members")
+    return found
+
+
+_USER = re.compile(r"^/users/([0-9a-fA-F-]{36})/?$")
+_GROUP = re.compile(r"^/groups/([0-9a-fA-F-]{36})/(members|transitiveMembers)/?$")

@@ -161,6 +161,15 @@ def get_stage(
     raise NotFoundError(stage_id)
 
 
+@router.get(INSTANCE + "/stages/{stage_id}/decisions")
+def stage_decisions(
+    definition_id: str, instance_id: str, stage_id: str, state: RuntimeDep, decisions: DecisionsReader
+) -> dict[str, Any]:
+    rows = decisions.stage_items(definition_id, instance_id, stage_id)
+    context = f"{_CTX}('{definition_id}')/instances('{instance_id}')/stages('{stage_id}')/decisions"
+    return collection(state, context, rows)
+
+
 @router.get(DECISIONS)
 def list_decisions(
     definition_id: str, instance_id: str, state: RuntimeDep, decisions: DecisionsReader
