@@ -1,7 +1,7 @@
 """Cross-tenant synchronization, incremental: how long an attribute change takes to be visible in the target,
 into another deployment over Graph beside into a tenant of the same deployment, in the same run.
 
-Run by hand:  .venv/bin/python -m bench.bench_cross_tenant_sync [--rate 50] [--seconds 20] [--users 200]
+Run by hand:  .venv/bin/python -m bench.bench_cross_tenant_sync [--rate 20] [--seconds 20] [--users 200]
 
 Two ``hospes serve`` deployments on loopback, each with its own SQLite database. The source deployment runs the
 provisioning runner with two Azure2Azure jobs: tenant A -> tenant B of the other deployment (over its Graph API),
@@ -162,7 +162,7 @@ def run(rate: float, seconds: float, users: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=50.0, help="attribute changes per second per pair")
+    parser.add_argument("--rate", type=float, default=20.0, help="attribute changes per second per pair")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the changes are made")
     parser.add_argument("--users", type=int, default=200, help="synchronized users per pair")
     args = parser.parse_args()
