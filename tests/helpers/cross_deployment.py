@@ -284,7 +284,7 @@ def make_remote_sync(source: LiveTenant, target: LiveTenant, *, remote: bool = T
     return RemoteSync(source, target, sp["id"], role, remote=remote)
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 45.0, what: str = "") -> T:
+def eventually(check: Callable[[], T | None], timeout: float = 90.0, what: str = "") -> T:
     """Poll ``check`` until it returns something truthy (the runner works in the background)."""
     deadline = time.monotonic() + timeout
     while True:
