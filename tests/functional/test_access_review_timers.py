@@ -177,3 +177,18 @@ def test_denied_guests_are_blocked_then_deleted_when_due(
     assert tenant.get(f"/users/{g1}").status_code == 200
     with sessions() as session:
         assert session.scalar(select(UserGovernance).where(UserGovernance.user_id == g1)) is None
+
+
+def test_a_review_starting_later_waits_for_its_date(tenant: TenantHandle, run_timers: Any) -> None:
+    team = guest_team(tenant)
+    start = (utcnow() + timedelta(days=3)).date().isoformat()
+    body = guests_review(team, recurrence={"pattern": None, "range": {"type": "numbered", "startDate": start}})
+    definition = tenant.post(DEFINITIONS, json=body).json()
+    assert definition["status"] == "NotStarted" and definition["hospesNextInstanceDateTime"].startswith(start)
+    assert instances(tenant, definition["id"]) == []
+    run_timers(1)
+    assert instances(tenant, definition["id"]) == []
+    run_timers(3)
+    [instance] = instances(tenant, definition["id"])
+    assert instance["status"] == "InProgress"
+    assert tenant.get(f"{DEFINITIONS}/{definition['id']}").json()["status"] == "InProgress"

@@ -203,6 +203,7 @@ class Rules:
     mail: bool
     reminders: bool
     recurrence: dict[str, Any] | None
+    start_day: date | None  # recurrence.range.startDate, also for a one-time review
 
 
 def _bool(settings: dict[str, Any], name: str, default: bool = False) -> bool:
@@ -277,6 +278,7 @@ def rules(body: dict[str, Any]) -> Rules:
         mail=_bool(settings, "mailNotificationsEnabled"),
         reminders=_bool(settings, "reminderNotificationsEnabled"),
         recurrence=_recurrence(settings.get("recurrence")),
+        start_day=_start_day(settings.get("recurrence")),
     )
 
 
@@ -335,14 +337,21 @@ def _recurrence(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def start_date(recurrence: dict[str, Any] | None, created: datetime) -> datetime:
-    """When the first instance begins: the recurrence's start date (at the creation time of day), or now."""
-    span = (recurrence or {}).get("range") or {}
-    if span.get("startDate"):
-        day = date.fromisoformat(str(span["startDate"]))
-        start = created.replace(year=day.year, month=day.month, day=day.day)
-        return max(start, created)
-    return created
+def _start_day(value: Any) -> date | None:
+    span = value.get("range") if isinstance(value, dict) else None
+    if not isinstance(span, dict) or not span.get("startDate"):
+        return None
+    try:
+        return date.fromisoformat(str(span["startDate"]))
+    except ValueError:
+        raise InvalidInputError("Invalid value specified for property 'startDate'.", target="startDate") from None
+
+
+def start_date(day: date | None, created: datetime) -> datetime:
+    """When the first instance begins: the start date (at the creation time of day), or now."""
+    if day is None:
+        return created
+    return max(created.replace(year=day.year, month=day.month, day=day.day), created)
 
 
 def next_start(recurrence: dict[str, Any] | None, first: datetime, occurrences: int) -> datetime | None:

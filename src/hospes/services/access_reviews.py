@@ -136,7 +136,7 @@ class AccessReviewService(Services):
             op.session.flush()
             op.target("AccessReview", row.id, row.display_name)
             due: list[Due] = []
-            first = start_date(checked.recurrence, op.now)
+            first = start_date(checked.start_day, op.now)
             if first <= op.now:
                 started, due = review_runs.begin_occurrence(op, row, op.now)
                 op.details["instances"] = len(started)

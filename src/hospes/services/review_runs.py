@@ -46,7 +46,7 @@ def begin_occurrence(op: Write, definition: AccessReviewDefinition, now: datetim
     ]
     definition.occurrences += 1
     definition.status = "InProgress"
-    first = start_date(checked.recurrence, definition.created_at)
+    first = start_date(checked.start_day, definition.created_at)
     definition.next_start_at = next_start(checked.recurrence, first, definition.occurrences)
     if definition.next_start_at is not None:
         due.append(("accessReview.start", definition.id, definition.next_start_at))
