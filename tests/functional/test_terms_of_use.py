@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.terms_of_use import expires_at, pick_file
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, follow, register_rp
 from tests.helpers.portal import sign_in, sign_in_as_admin
+from tests.helpers.saml import Sp, form_fields, new_party, register_saml_app
 from tests.helpers.tenants import TenantHandle
 
 AGREEMENTS = "/identityGovernance/termsOfUse/agreements"
@@ -222,3 +224,23 @@ def test_the_portal_shows_who_accepted(tenant: TenantHandle, web: TestClient) ->
     detail = web.get(f"/{tenant.domain}/admin/terms-of-use/{agreement['id']}")
     assert detail.status_code == 200 and user["userPrincipalName"] in detail.text and 'class="tag ok"' in detail.text
     assert web.get(f"/{tenant.domain}/admin/terms-of-use/0d6a3c2e-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_a_saml_sign_in_from_my_apps_goes_through_the_terms(
+    app: FastAPI, web: TestClient, tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    sp = Sp("https://rules.example/saml/metadata", "https://rules.example/saml/acs", "https://rules.example/saml/sls",
+            new_party("rules.example"))  # fmt: skip
+    handle = register_saml_app(tenant, sessions, app.state.runtime.box, sp)
+    user = tenant.new_user("sam", mail=f"sam@{tenant.domain}")
+    assert sign_in(web, tenant.domain, user["userPrincipalName"]).status_code == 303
+    agreement = _agreement(tenant)
+    _require(tenant, agreement["id"], [user["id"]], [handle.app_id])
+    asked = web.get(f"/{tenant.domain}/myapps/signin/{handle.app_id}")
+    assert asked.status_code == 303
+    _text, fields = _terms_step(web, asked.headers["location"])
+    back = web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "accept"})
+    assert back.status_code == 303
+    answered = web.get(back.headers["location"])
+    action, posted = form_fields(answered.text)  # the signed Response, posted to the app
+    assert action == sp.acs and b"Success" in base64.b64decode(posted["SAMLResponse"])
