@@ -561,3 +561,30 @@ def test_an_uploader_who_no_longer_manages_the_group_stops_the_job(
     apps_job = BulkJobs(database, _person(tenant)).create("apps.csv", _rows("app", 1), grants=[grant])
     assert worker().work_once() == 0  # a Guest Inviter may not assign app roles
     assert _job(sessions, apps_job).error == UPLOADER_CANNOT_ADD
+
+
+def test_the_uploads_request_id_reaches_its_background_work(
+    tenant: TenantHandle, database: Database, sessions: sessionmaker[Session], worker: Any
+) -> None:
+    """The worker invites as part of the upload's request: the invitations' audit rows and emails carry its id."""
+    import contextvars
+
+    from hospes.logs import begin_request
+    from hospes.storage.tables import AuditLog, OutboxMessage
+
+    def upload() -> str:
+        begin_request("upload-request-7")
+        return BulkJobs(database, _person(tenant)).create("guests.csv", _rows("rid", 2, send=True))
+
+    job_id = contextvars.copy_context().run(upload)
+    assert _job(sessions, job_id).request_id == "upload-request-7"
+    assert worker().work_once() == 2
+    with sessions() as s:
+        audits = s.scalars(
+            select(AuditLog.request_id).where(
+                AuditLog.tenant_id == tenant.id, AuditLog.activity == "Invite external user"
+            )
+        ).all()
+        mails = s.scalars(select(OutboxMessage.request_id).where(OutboxMessage.tenant_id == tenant.id)).all()
+    assert audits == ["upload-request-7"] * 2
+    assert mails == ["upload-request-7"] * 2

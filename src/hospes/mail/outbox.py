@@ -44,6 +44,7 @@ from hospes import metrics
 from hospes.background import BackgroundLoop
 from hospes.domain.clock import utcnow
 from hospes.domain.ids import new_id
+from hospes.logs import RequestContext, acting_for
 from hospes.mail.compose import ComposedMail
 from hospes.settings import Settings
 from hospes.storage.dbtime import db_now
@@ -157,6 +158,7 @@ class Claim:
 
     id: str
     token: int
+    request_id: str | None = None  # the request that queued it, for the delivery's log lines
 
 
 def claim_due(
@@ -192,7 +194,7 @@ def claim_due(
             row.status = "sending"
             row.attempts += 1
             row.lease_until = db + dt.timedelta(seconds=lease_seconds)
-        return [Claim(row.id, row.attempts) for row in rows]
+        return [Claim(row.id, row.attempts, row.request_id) for row in rows]
 
 
 def _held(claim: Claim) -> ColumnElement[bool]:
@@ -377,14 +379,15 @@ def _deliver_one(
     claim: Claim,
     report: DeliveryReport,
 ) -> None:
-    message = leases.take(claim)
-    if message is None:
-        log.warning("email %s: its lease expired before it was sent; another worker has it", claim.id)
-        return
-    try:
-        _send_and_record(sessions, settings, transport, claim, message, report)
-    finally:
-        leases.sent(claim)
+    with acting_for(RequestContext(claim.request_id) if claim.request_id else None):
+        message = leases.take(claim)
+        if message is None:
+            log.warning("email %s: its lease expired before it was sent; another worker has it", claim.id)
+            return
+        try:
+            _send_and_record(sessions, settings, transport, claim, message, report)
+        finally:
+            leases.sent(claim)
 
 
 def _send_and_record(

@@ -439,6 +439,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The request that queued it: the delivery's log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128), default=current_request_id)
 
 
 class OutboxAttempt(Base):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hospes.logs import current_request_id
 from hospes.storage.tables import Base, JsonType, UtcDateTime
 
 
@@ -47,6 +48,8 @@ class BulkInviteJob(Base):
     error: Mapped[str | None] = mapped_column(String(1000))  # why a job failed as a whole
     # {"groups": [group id], "appRoles": ["{service principal id}:{app role id}"]} each row's guest is added to
     access: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # The upload's request: the worker's log lines and the invitations' audit rows carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128), default=current_request_id)
 
 
 class BulkInviteRow(Base):

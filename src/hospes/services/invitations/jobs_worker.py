@@ -25,6 +25,7 @@ from hospes import metrics
 from hospes.auth.crypto import SecretBox
 from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.clock import utcnow
+from hospes.logs import RequestContext, acting_for
 from hospes.services.admin_access import access_of
 from hospes.services.base import Write
 from hospes.services.invitations.bulk import invite_rows
@@ -63,6 +64,7 @@ class _Claim:
     groups: list[str] = field(default_factory=list)  # every row's guest is added to these (the job's ``access``)
     grants: list[AppGrant] = field(default_factory=list)
     skew: timedelta = timedelta(0)  # the database's clock minus this host's, at the claim (leases are in its time)
+    request_id: str | None = None  # the upload's: the rows' audit rows and this job's log lines carry it
 
 
 class BulkJobWorker(BackgroundLoop):
@@ -109,6 +111,10 @@ class BulkJobWorker(BackgroundLoop):
         claim = self._claim()
         if claim is None:
             return None
+        with acting_for(RequestContext(claim.request_id) if claim.request_id else None):
+            return self._work(claim, limit)
+
+    def _work(self, claim: _Claim, limit: int | None) -> int:
         done = 0
         try:
             service = self._service(claim)
@@ -171,6 +177,7 @@ class BulkJobWorker(BackgroundLoop):
                 [str(g) for g in access.get("groups", [])],
                 [AppGrant.parse(str(k)) for k in access.get("appRoles", [])],
                 now - utcnow(),
+                job.request_id,
             )
 
     def _service(self, claim: _Claim) -> InvitationService | None:
