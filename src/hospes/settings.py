@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         le=60,
         description="How often a runner claims provisioning jobs nobody runs (one statement; at most eight polls).",
     )
+    provisioning_lease_seconds: float = Field(
+        60.0,
+        ge=3,
+        le=3600,
+        description="How long a runner's claim on a provisioning job lasts without renewal (renewed every third of it "
+        "while the job runs): how soon another worker takes over the job of a worker that died.",
+    )
     provisioning_jobs_per_worker: int = Field(
         16, ge=1, le=1000, description="Provisioning jobs one runner process works on at most at a time."
     )

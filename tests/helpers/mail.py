@@ -21,6 +21,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    at: float = field(default_factory=time.time)  # when the relay accepted it
 
     @property
     def message(self) -> EmailMessage:

@@ -415,6 +415,7 @@ class Cycle:
             if workers == 1 or len(active) == 1:
                 for work in active:
                     self._apply_and_record(work, write)
+                    self.lifecycle.progress()
             else:
                 with ThreadPoolExecutor(workers, thread_name_prefix=f"prov-{self.info.job_id[-6:]}") as pool:
                     futures = [pool.submit(self._apply_and_record, w, write) for w in active]

@@ -22,7 +22,7 @@ from hospes.domain.provisioning import RUNNING_CODES
 from hospes.storage.dbtime import db_now
 from hospes.storage.tables_provisioning import ProvisioningJob
 
-LEASE = timedelta(seconds=60)
+LEASE_SECONDS = 60.0  # HOSPES_PROVISIONING_LEASE_SECONDS
 
 
 class LostLeaseError(Exception):
@@ -34,6 +34,7 @@ class JobLease:
     job_id: str
     owner: str
     epoch: int
+    seconds: float = LEASE_SECONDS  # its length: renewed every third of it while the job runs
 
     def held(self) -> ColumnElement[bool]:
         return and_(
@@ -44,7 +45,7 @@ class JobLease:
 
 
 def claim(
-    sessions: sessionmaker[Session], owner: str, free: int, holding: int, lease: timedelta = LEASE
+    sessions: sessionmaker[Session], owner: str, free: int, holding: int, seconds: float = LEASE_SECONDS
 ) -> list[JobLease]:
     """Lease up to ``free`` active jobs that nobody holds (or whose lease expired), at most this worker's fair
     share; ``holding`` is how many this worker runs already."""
@@ -75,11 +76,15 @@ def claim(
         rows = session.execute(
             update(ProvisioningJob)
             .where(ProvisioningJob.id.in_(wanted.scalar_subquery()), live)
-            .values(lease_owner=owner, lease_epoch=ProvisioningJob.lease_epoch + 1, lease_until=now + lease)
+            .values(
+                lease_owner=owner,
+                lease_epoch=ProvisioningJob.lease_epoch + 1,
+                lease_until=now + timedelta(seconds=seconds),
+            )
             .returning(ProvisioningJob.id, ProvisioningJob.lease_epoch)
             .execution_options(synchronize_session=False)
         ).all()
-        return [JobLease(job_id, owner, epoch) for job_id, epoch in rows]
+        return [JobLease(job_id, owner, epoch, seconds) for job_id, epoch in rows]
 
 
 def check(session: Session, lease: JobLease | None) -> None:
@@ -97,7 +102,7 @@ def renew(session: Session, lease: JobLease, values: dict[str, object] | None = 
     result = session.execute(
         update(ProvisioningJob)
         .where(lease.held())
-        .values(lease_until=db_now(session) + LEASE, **(values or {}))
+        .values(lease_until=db_now(session) + timedelta(seconds=lease.seconds), **(values or {}))
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))

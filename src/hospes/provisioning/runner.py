@@ -22,7 +22,7 @@ from hospes.background import BackgroundLoop, owner_id
 from hospes.domain.provisioning import RUNNING_CODES
 from hospes.provisioning.applier import ConnectorFactory
 from hospes.provisioning.engine import Engine
-from hospes.provisioning.lease import LEASE, JobLease, LostLeaseError, claim, release, release_all, renew
+from hospes.provisioning.lease import JobLease, LostLeaseError, claim, release, release_all, renew
 from hospes.settings import Settings
 from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
@@ -47,10 +47,13 @@ class ProvisioningRunner(BackgroundLoop):
         self.engine = Engine(sessions, settings, box, connector_factory)
         self.owner = owner_id()
         self._jobs: dict[str, threading.Thread] = {}
+        self._halts: dict[str, threading.Event] = {}  # per job: set on a stop or a lost lease
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
         self._wake.set()
+        for halt in list(self._halts.values()):
+            halt.set()
         deadline = time.monotonic() + timeout
         for thread in [self._thread, *self._jobs.values()]:
             if thread is not None:
@@ -70,7 +73,8 @@ class ProvisioningRunner(BackgroundLoop):
     def _tick(self) -> None:
         self._jobs = {job_id: thread for job_id, thread in self._jobs.items() if thread.is_alive()}
         cap = self.settings.provisioning_jobs_per_worker
-        for lease in claim(self.sessions, self.owner, cap - len(self._jobs), len(self._jobs)):
+        free, seconds = cap - len(self._jobs), self.settings.provisioning_lease_seconds
+        for lease in claim(self.sessions, self.owner, free, len(self._jobs), seconds):
             thread = threading.Thread(
                 target=self._job_loop, args=(lease,), name=f"provisioning-{lease.job_id}", daemon=True
             )
@@ -81,29 +85,39 @@ class ProvisioningRunner(BackgroundLoop):
         with self.sessions() as session:
             return changelog.head(session, None)
 
-    def _renew(self, lease: JobLease) -> bool:
-        with self.sessions.begin() as session:
-            return renew(session, lease)
+    def _heartbeat(self, lease: JobLease, done: threading.Event, halt: threading.Event) -> None:
+        """Renew the lease every third of it while the job's thread works, whatever it is doing (one slow object,
+        a long phase); a lost lease halts the job (its writes are fenced anyway)."""
+        while not done.wait(lease.seconds / 3):
+            try:
+                with self.sessions.begin() as session:
+                    held = renew(session, lease)
+            except Exception:  # the next beat tries again; the lease has two more thirds to run
+                log.warning("provisioning job %s: renewing the lease failed", lease.job_id, exc_info=True)
+                continue
+            if not held:
+                log.warning("provisioning job %s: the lease was taken over; stopping", lease.job_id)
+                halt.set()
+                return
 
     def _job_loop(self, lease: JobLease) -> None:
         """Work on one job while it is active and the lease holds; between passes wait for the change log."""
         job_id = lease.job_id
         seen = -1
         idle_since = time.monotonic()
-        renewed = time.monotonic()
+        halt, done = threading.Event(), threading.Event()
+        self._halts[job_id] = halt
+        if self._stop.is_set():
+            halt.set()
+        beat = threading.Thread(target=self._heartbeat, args=(lease, done, halt), name=f"lease-{job_id}"[:32])
+        beat.start()
         try:
-            while not self._stop.is_set():
-                if time.monotonic() - renewed > LEASE.total_seconds() / 3:
-                    if not self._renew(lease):
-                        log.warning("provisioning job %s: the lease was taken over; stopping here", job_id)
-                        return
-                    renewed = time.monotonic()
+            while not halt.is_set():
                 head = self._head()
                 worked = False
                 if head != seen or time.monotonic() - idle_since > 5.0:
                     # The log moved, or a while passed (escrow retries, quarantine retries, reconciliation).
-                    worked = self.engine.step(job_id, self._stop, lease)
-                    renewed = time.monotonic() if worked else renewed
+                    worked = self.engine.step(job_id, halt, lease)
                     if not worked:
                         seen, idle_since = head, time.monotonic()
                 if not worked:
@@ -111,10 +125,13 @@ class ProvisioningRunner(BackgroundLoop):
                         code = session.scalar(select(ProvisioningJob.code).where(ProvisioningJob.id == job_id))
                     if code not in RUNNING_CODES:
                         return
-                    self._stop.wait(self.settings.provisioning_poll_seconds)
+                    halt.wait(self.settings.provisioning_poll_seconds)
         except LostLeaseError:
             log.warning("provisioning job %s: the lease was taken over; stopped without writing", job_id)
         except Exception:
             log.exception("provisioning job %s failed; the runner will pick it up again", job_id)
         finally:
+            done.set()
+            beat.join()
+            self._halts.pop(job_id, None)
             release(self.sessions, lease)
