@@ -183,7 +183,7 @@ class Settings(BaseSettings):
         "while the job runs): how soon another worker takes over the job of a worker that died.",
     )
     provisioning_jobs_per_worker: int = Field(
-        16, ge=1, le=1000, description="Provisioning jobs one runner process works on at most at a time."
+        50, ge=1, le=1000, description="Provisioning jobs one runner process works on at most at a time."
     )
     dynamic_groups: bool = Field(
         True,

@@ -4,8 +4,9 @@ A claim sets ``lease_owner`` and raises ``lease_epoch``; every write the holder 
 objects' states and log rows, the end of a cycle) names both, in its own transaction, and finding neither means
 the lease was taken over: the writer stops (``LostLeaseError``), so a runner that stalled past its lease cannot
 record anything, and stops pushing at its next write. Leases are compared in the database's time, never a host's.
-Claims are one statement per poll, for at most ``free`` jobs, and a worker takes no more than its fair share of the
-jobs (the active jobs over the workers holding leases), so jobs spread across workers.
+Claims are one statement per poll, for at most ``free`` jobs that are due (not backing off), and a worker takes no
+more than its fair share of the jobs (the active jobs over the workers holding leases), so jobs spread across
+workers; a job that starts a long backoff is handed back, so it holds no worker's slot meanwhile.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def claim(
         limit = min(free, share)
         if limit <= 0:
             return []
+        due = or_(ProvisioningJob.next_attempt_at.is_(None), ProvisioningJob.next_attempt_at <= now)
         wanted = (
             select(ProvisioningJob.id)
-            .where(ProvisioningJob.code.in_(RUNNING_CODES), live)
+            .where(ProvisioningJob.code.in_(RUNNING_CODES), live, due)
             .order_by(ProvisioningJob.next_attempt_at.is_not(None), ProvisioningJob.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
 
 log = logging.getLogger("hospes.provisioning")
+BACKOFF_HANDED_BACK = timedelta(seconds=10)  # a job backing off longer frees its worker's slot meanwhile
 
 
 class ProvisioningRunner(BackgroundLoop):
@@ -122,9 +124,15 @@ class ProvisioningRunner(BackgroundLoop):
                         seen, idle_since = head, time.monotonic()
                 if not worked:
                     with self.sessions() as session:
-                        code = session.scalar(select(ProvisioningJob.code).where(ProvisioningJob.id == job_id))
+                        code, next_at = session.execute(
+                            select(ProvisioningJob.code, ProvisioningJob.next_attempt_at).where(
+                                ProvisioningJob.id == job_id
+                            )
+                        ).one()
                     if code not in RUNNING_CODES:
                         return
+                    if next_at is not None and next_at > self.engine.clock() + BACKOFF_HANDED_BACK:
+                        return  # backing off (target down, quarantine): claimed again once due, by any worker
                     halt.wait(self.settings.provisioning_poll_seconds)
         except LostLeaseError:
             log.warning("provisioning job %s: the lease was taken over; stopped without writing", job_id)
