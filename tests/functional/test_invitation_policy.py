@@ -208,3 +208,31 @@ def test_allow_list(tenant: TenantHandle) -> None:
 def test_bad_definitions(tenant: TenantHandle, definition: Any) -> None:
     response = tenant.post("/policies/b2bManagementPolicies", json={"definition": definition})
     assert_graph_error(response, 400, "Request_BadRequest")
+
+
+def test_reinviting_an_existing_guest_does_not_make_the_caller_its_sponsor(
+    tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """A sponsor may block their guest and schedule its deletion (the sponsored guests page), so an invitation,
+    which any user may send under ``everyone``, must not make its sender the sponsor of a guest that already
+    exists: sponsors of an existing guest are changed by administrators."""
+    callers = _callers(tenant, sessions)
+    guest = invite(tenant, "kept@partner.example").json()["invitedUser"]["id"]
+    first = tenant.new_user("first-sponsor")
+    assert tenant.post(f"/users/{guest}/sponsors/$ref", json={"@odata.id": f"users/{first['id']}"}).status_code == 204
+    member_id = tenant.get(f"/users/member@{tenant.domain}").json()["id"]
+    assert invite(callers["member"], "kept@partner.example").status_code == 201  # a re-invite is still allowed
+    explicit = {"invitedUserSponsors": [{"id": member_id}]}
+    assert_graph_error(
+        invite(callers["member"], "kept@partner.example", **explicit), 403, "Authorization_RequestDenied"
+    )
+    assert invite(callers["guest"], "kept@partner.example").status_code == 201
+    sponsors = {s["id"] for s in tenant.get(f"/users/{guest}/sponsors").json()["value"]}
+    assert sponsors == {first["id"]}
+    # an administrator's invitation still names sponsors of an existing guest
+    assert invite(callers["userAdmin"], "kept@partner.example", **explicit).status_code == 201
+    sponsors = {s["id"] for s in tenant.get(f"/users/{guest}/sponsors").json()["value"]}
+    assert sponsors == {first["id"], member_id}
+    # a new guest still gets its inviter as sponsor
+    fresh = invite(callers["member"], "fresh@partner.example").json()["invitedUser"]["id"]
+    assert [s["id"] for s in tenant.get(f"/users/{fresh}/sponsors").json()["value"]] == [member_id]

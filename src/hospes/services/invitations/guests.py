@@ -206,8 +206,14 @@ def add_sponsors(
     new: bool,
     changes: list[tuple[ChangeType, list[str]]],
 ) -> list[tuple[str, str]]:
-    """invitedUserSponsors (users or groups of this tenant); without any, the inviting user is the sponsor."""
+    """invitedUserSponsors (users or groups of this tenant); without any, the inviting user is the sponsor of a new
+    guest. A sponsor may block their guest and schedule its deletion, so the sponsors of a guest that already
+    exists change only by an administrator's (or an app's) invitation, never by a re-invite any user may send."""
     tenant_id = op.actor.tenant_id
+    if not new and op.actor.kind == "user" and not directory_roles(op.session, tenant_id, op.actor.id) & ADMIN_ROLES:
+        if req.sponsors:
+            raise ForbiddenError("Only administrators can change the sponsors of an existing guest.")
+        return []
     wanted: list[tuple[str, str]] = []
     for sponsor_id in req.sponsors:
         if (u := op.session.get(User, sponsor_id)) is not None and u.tenant_id == tenant_id and not u.deleted_at:
@@ -216,7 +222,7 @@ def add_sponsors(
             wanted.append(("group", g.id))
         else:
             raise NotFoundError(sponsor_id)
-    if not wanted and inviter is not None:
+    if not wanted and inviter is not None and new:
         wanted.append(("user", inviter.id))
     for kind, sponsor_id in wanted:
         if new or op.session.get(UserSponsor, (user.id, sponsor_id)) is None:
