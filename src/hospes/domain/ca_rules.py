@@ -349,11 +349,16 @@ def _grant(policy: Policy) -> Grant:
     return Grant(policy.controls, (policy.grant or {}).get("operator") == "AND")
 
 
+_BYTE_BITS = tuple(tuple(j for j in range(8) if value >> j & 1) for value in range(256))
+
+
 def bits(mask: int) -> list[int]:
-    """The policy indexes set in ``mask``, in order."""
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
+    """The policy indexes set in ``mask``, in order (a byte at a time: cheaper than a bit at a time on the
+    sparse masks of a decision)."""
+    out: list[int] = []
+    base = 0
+    for byte in mask.to_bytes((mask.bit_length() + 7) // 8, "little"):
+        if byte:
+            out.extend([base + j for j in _BYTE_BITS[byte]])
+        base += 8
     return out
