@@ -257,7 +257,7 @@ def test_external_request_two_stages_expiry_and_lifecycle(
         assert "Approve access package assignment request" in audit(sessions, boot.tenant_id)
 
         # Past the end: the roles go (change log), the guest is blocked, then deleted after three days.
-        assert run_timers(sessions, timedelta(days=7, minutes=5)) >= 1
+        assert run_timers(sessions, timedelta(days=7, minutes=5), boot.tenant_id) >= 1
         ended = loop.run(em.assignments.by_access_package_assignment_id(assignment.id).get())
         assert (ended.state.value, ended.status) == ("expired", "ExpiredNotificationTriggered")
         assert loop.run(sdk.groups.by_group_id(group.id).members.get()).value == []
@@ -270,7 +270,7 @@ def test_external_request_two_stages_expiry_and_lifecycle(
         removals = loop.run(em.assignment_requests.get()).value
         assert {r.request_type.value for r in removals} == {"userAdd", "systemRemove"}
 
-        assert run_timers(sessions, timedelta(days=10, minutes=10)) == 1
+        assert run_timers(sessions, timedelta(days=10, minutes=10), boot.tenant_id) == 1
         with pytest.raises(ODataError) as gone:
             loop.run(sdk.users.by_user_id(guest_id).get())
         assert gone.value.response_status_code == 404

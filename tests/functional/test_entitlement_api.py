@@ -92,7 +92,7 @@ def test_request_two_stages_deliver_extend_expire(tenant: TenantHandle, sessions
     first_end = held[0]["schedule"]["expiration"]["endDateTime"]
 
     # Extension: a userUpdate without approval moves the end; the old date's timer no longer ends the assignment.
-    assert run_timers(sessions, timedelta(days=10)) == 0
+    assert run_timers(sessions, timedelta(days=10), tenant.id) == 0
     extend = {"requestType": "userUpdate", "assignment": {"id": assignment_id}, "justification": "more time"}
     assert ok(as_ada.post(f"{EM}/assignmentRequests", json=extend), 201)["state"] == "delivered"
     assert ok(tenant.get(f"{EM}/assignments/{assignment_id}"))["schedule"]["expiration"]["endDateTime"] >= first_end
@@ -130,7 +130,7 @@ def test_request_two_stages_deliver_extend_expire(tenant: TenantHandle, sessions
     }
     assert ok(tenant.post(f"{EM}/assignmentRequests", json=admin_add), 201)["state"] == "delivered"
 
-    assert run_timers(sessions, timedelta(days=400)) >= 1
+    assert run_timers(sessions, timedelta(days=400), tenant.id) >= 1
     expired = ok(tenant.get(f"{EM}/assignments/{assignment_id}"))
     assert (expired["state"], expired["status"]) == ("expired", "ExpiredNotificationTriggered")
     assert members(tenant, bundle.group["id"]) == {ada["id"]}  # still given by the other package
@@ -238,12 +238,12 @@ def test_guest_by_email_is_governed_blocked_then_deleted(tenant: TenantHandle, s
     orgs = ok(tenant.get(f"{EM}/connectedOrganizations"))["value"]
     assert [(o["displayName"], o["state"]) for o in orgs] == [("vendor.example", "proposed")]
 
-    assert run_timers(sessions, timedelta(days=5, minutes=1)) >= 1  # expiry (and its notice)
+    assert run_timers(sessions, timedelta(days=5, minutes=1), tenant.id) >= 1  # expiry (and its notice)
     assert members(tenant, bundle.group["id"]) == set()
     assert ok(tenant.get(f"/users/{guest['id']}?$select=accountEnabled"))["accountEnabled"] is False
     history = changes(sessions, tenant.id, guest["id"])
     assert ("updated", None) in history and ("deleted", None) not in history
-    assert run_timers(sessions, timedelta(days=7, minutes=2)) == 1  # the deletion, two days after the block
+    assert run_timers(sessions, timedelta(days=7, minutes=2), tenant.id) == 1  # the deletion, two days after the block
     assert tenant.get(f"/users/{guest['id']}").status_code == 404
     assert changes(sessions, tenant.id, guest["id"])[-1] == ("deleted", None)
     with sessions() as s:
@@ -253,3 +253,43 @@ def test_guest_by_email_is_governed_blocked_then_deleted(tenant: TenantHandle, s
             )
         )
         assert {("Disable account", "system"), ("Delete user", "system")} <= set(audit)
+
+
+def test_two_packages_with_one_role_ending_in_one_batch(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    """Both assignments end in the same timer batch: the membership they share is removed once, by the second."""
+    bundle = make_bundle(tenant, "Twins")
+    other = ok(
+        tenant.post(f"{EM}/accessPackages", json={"displayName": "Twin", "catalog": {"id": bundle.catalog["id"]}}), 201
+    )
+    ok(
+        tenant.post(
+            f"{EM}/accessPackages/{other['id']}/resourceRoleScopes",
+            json={"role": {"originId": f"Member_{bundle.group['id']}", "originSystem": "AadGroup"}},
+        ),
+        201,
+    )
+    ada, bob = tenant.new_user("ada"), tenant.new_user("bob")
+    for package in (bundle.package, other):
+        policy = ok(tenant.post(f"{EM}/assignmentPolicies", json=policy_body(package["id"], "notSpecified")), 201)
+        for user in (ada, bob):
+            add = {
+                "requestType": "adminAdd",
+                "assignment": {
+                    "targetId": user["id"],
+                    "assignmentPolicyId": policy["id"],
+                    "accessPackageId": package["id"],
+                },
+            }
+            ok(tenant.post(f"{EM}/assignmentRequests", json=add), 201)
+    assert members(tenant, bundle.group["id"]) == {ada["id"], bob["id"]}
+    live = [a for a in ok(tenant.get(f"{EM}/assignments"))["value"] if a["target"]["objectId"] == bob["id"]][0]
+    ok(
+        tenant.post(f"{EM}/assignmentRequests", json={"requestType": "adminRemove", "assignment": {"id": live["id"]}}),
+        201,
+    )
+    assert members(tenant, bundle.group["id"]) == {ada["id"], bob["id"]}  # bob keeps it through the other package
+    assert run_timers(sessions, timedelta(days=31), tenant.id) >= 3
+    assert members(tenant, bundle.group["id"]) == set()
+    removed = [c for c in changes(sessions, tenant.id, bundle.group["id"]) if c[0] == "member_removed"]
+    assert sorted(removed) == sorted([("member_removed", ada["id"]), ("member_removed", bob["id"])])
+    assert app_roles(tenant, ada["id"]) == set() and app_roles(tenant, bob["id"]) == set()

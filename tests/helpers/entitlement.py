@@ -110,15 +110,16 @@ def stages(*approver_ids: str) -> dict[str, Any]:
 
 
 def run_timers(
-    sessions: sessionmaker[Session], after: timedelta, config: EmConfig | None = None, owner: str = "test"
+    sessions: sessionmaker[Session], after: timedelta, tenant_id: str, config: EmConfig | None = None
 ) -> int:
-    """Every timer due ``after`` from now, as the worker would run them."""
+    """Every timer of the tenant due ``after`` from now, as the worker would run them (other tests' tenants keep
+    theirs)."""
     handlers = {**timers.HANDLERS, **timer_handlers(config)}
 
     def clock() -> datetime:
         return utcnow() + after
 
-    return timers.TimerProcessor(sessions, owner, handlers=handlers, clock=clock).run_due()
+    return timers.TimerProcessor(sessions, "test", handlers=handlers, clock=clock, tenant_id=tenant_id).run_due()
 
 
 def changes(sessions: sessionmaker[Session], tenant_id: str, object_id: str) -> list[tuple[str, str | None]]:

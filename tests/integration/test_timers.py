@@ -67,8 +67,8 @@ def ticks(sessions: sessionmaker[Session], tenant_id: str, activity: str = "Tick
 
 def test_runs_when_due_once(sessions: sessionmaker[Session], tenant: TenantHandle) -> None:
     [subject] = plan(sessions, tenant.id, 1, due=utcnow() + timedelta(hours=1))
-    assert processor(sessions).run_due() == 0  # not due yet
-    later = processor(sessions, clock=at(3601))
+    assert processor(sessions, tenant_id=tenant.id).run_due() == 0  # not due yet
+    later = processor(sessions, tenant_id=tenant.id, clock=at(3601))
     assert later.run_due() == 1
     assert later.run_due() == 0
     assert ticks(sessions, tenant.id) == {subject: 1}
@@ -85,22 +85,22 @@ def test_schedule_again_moves_and_cancel_drops(sessions: sessionmaker[Session], 
         schedule(s, tenant.id, KIND, moved, new_time)
         assert cancel(s, tenant.id, KIND, dropped)
         assert not cancel(s, tenant.id, KIND, dropped)
-    assert processor(sessions, clock=at(3600)).run_due() == 0
+    assert processor(sessions, tenant_id=tenant.id, clock=at(3600)).run_due() == 0
     with sessions() as s:
         assert abs((pending(s, tenant.id, KIND, moved) or utcnow()) - new_time) < timedelta(seconds=1)
-    assert processor(sessions, clock=at(3 * 86400)).run_due() == 1
+    assert processor(sessions, tenant_id=tenant.id, clock=at(3 * 86400)).run_due() == 1
     assert ticks(sessions, tenant.id) == {moved: 1}
     # A done timer scheduled again runs again.
     with sessions.begin() as s:
         schedule(s, tenant.id, KIND, moved, utcnow() - timedelta(seconds=1))
-    assert processor(sessions).run_due() == 1
+    assert processor(sessions, tenant_id=tenant.id).run_due() == 1
     assert ticks(sessions, tenant.id) == {moved: 2}
 
 
 def test_failure_rolls_back_retries_then_gives_up(sessions: sessionmaker[Session], tenant: TenantHandle) -> None:
     [bad] = plan(sessions, tenant.id, 1, kind="test.boom")
     [good] = plan(sessions, tenant.id, 1)
-    worker = processor(sessions, max_attempts=2)
+    worker = processor(sessions, tenant_id=tenant.id, max_attempts=2)
     assert worker.run_due() == 2
     assert ticks(sessions, tenant.id, "Boom") == {}  # its effects rolled back with it
     assert ticks(sessions, tenant.id) == {good: 1}  # the batch went on
@@ -117,10 +117,10 @@ def test_failure_rolls_back_retries_then_gives_up(sessions: sessionmaker[Session
 
 def test_a_worker_that_lost_its_lease_cannot_mark_done(sessions: sessionmaker[Session], tenant: TenantHandle) -> None:
     subjects = plan(sessions, tenant.id, 5)
-    slow = processor(sessions, "slow", lease=timedelta(0))
+    slow = processor(sessions, "slow", tenant_id=tenant.id, lease=timedelta(0))
     claimed = slow.claim()  # then it stalls past its lease
     assert {d.subject for d in claimed} >= set(subjects)
-    fast = processor(sessions, "fast")
+    fast = processor(sessions, "fast", tenant_id=tenant.id)
     assert fast.run_due() >= 5
     slow.execute(claimed)  # fenced: the other worker holds (and finished) them
     assert ticks(sessions, tenant.id) == dict.fromkeys(subjects, 1)
@@ -128,7 +128,7 @@ def test_a_worker_that_lost_its_lease_cannot_mark_done(sessions: sessionmaker[Se
 
 def test_moving_a_claimed_timer_takes_it_back(sessions: sessionmaker[Session], tenant: TenantHandle) -> None:
     [subject] = plan(sessions, tenant.id, 1)
-    worker = processor(sessions)
+    worker = processor(sessions, tenant_id=tenant.id)
     claimed = worker.claim()
     with sessions.begin() as s:
         schedule(s, tenant.id, KIND, subject, utcnow() + timedelta(days=1))
@@ -144,7 +144,7 @@ def test_concurrent_workers_run_each_timer_once(sessions: sessionmaker[Session],
 
     def work(name: str) -> None:
         try:
-            processor(sessions, name, batch=20).run_due()
+            processor(sessions, name, batch=20, tenant_id=tenant.id).run_due()
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -154,16 +154,16 @@ def test_concurrent_workers_run_each_timer_once(sessions: sessionmaker[Session],
     for t in threads:
         t.join(60)
     assert not errors
-    processor(sessions, "sweeper").run_due()
+    processor(sessions, "sweeper", tenant_id=tenant.id).run_due()
     assert ticks(sessions, tenant.id) == dict.fromkeys(subjects, 1)
 
 
 @pytest.mark.parametrize("owner", ["a", "b"])
 def test_release_hands_back_unrun_claims(sessions: sessionmaker[Session], tenant: TenantHandle, owner: str) -> None:
     [subject] = plan(sessions, tenant.id, 1)
-    stopping = processor(sessions, owner)
+    stopping = processor(sessions, owner, tenant_id=tenant.id)
     assert stopping.claim()
-    assert processor(sessions, "other").run_due() == 0  # still leased
+    assert processor(sessions, "other", tenant_id=tenant.id).run_due() == 0  # still leased
     stopping.release()
-    assert processor(sessions, "other").run_due() == 1
+    assert processor(sessions, "other", tenant_id=tenant.id).run_due() == 1
     assert ticks(sessions, tenant.id) == {subject: 1}

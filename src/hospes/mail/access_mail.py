@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hospes.mail.compose import (
     ComposedMail,
     Mailbox,
     OutgoingMail,
+    Rendered,
     compose,
     gettext_for,
     localized_date,
@@ -36,6 +38,14 @@ class AccessMailData:
     end: dt.datetime | None = None
 
 
+@lru_cache(maxsize=256)
+def _rendered(context: tuple[tuple[str, object], ...]) -> Rendered:
+    """The same mail to many people (a batch of expiries of one package) is rendered once: the recipient is not part
+    of the text, only of the envelope."""
+    values = dict(context)
+    return render("access_package", str(values["html_lang"]), values)
+
+
 def build_access_mail(data: AccessMailData, now: dt.datetime) -> ComposedMail:
     if data.event not in EVENTS:
         raise ValueError(data.event)
@@ -51,7 +61,7 @@ def build_access_mail(data: AccessMailData, now: dt.datetime) -> ComposedMail:
         "platform": data.platform,
         "html_lang": data.language,
     }
-    content = render("access_package", data.language, context)
+    content = _rendered(tuple(sorted(context.items())))
     sender_name = gettext_for(data.language, "%(tenant)s via %(platform)s", tenant=org, platform=data.platform)
     domain = data.sender_address.rpartition("@")[2] or "hospes.invalid"
     mail = OutgoingMail(

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from threading import Event
+from typing import cast
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import Table, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,14 +55,22 @@ class Due:
 Handler = Callable[[Write, Due], None]
 
 
+Prepare = Callable[[Session, list[Due]], None]
+
+
 @dataclass(frozen=True)
 class Registered:
+    """``prepare``: optionally called once per batch with the kind's timers before any runs, to read in a few
+    statements what each run would otherwise read on its own (the batch runs in one transaction and session)."""
+
     run: Handler
     category: str
     activity: str
+    prepare: Prepare | None = None
 
 
 HANDLERS: dict[str, Registered] = {}
+_TABLE = cast(Table, DueAction.__table__)
 
 
 def handler(kind: str, category: str, activity: str) -> Callable[[Handler], Handler]:
@@ -97,21 +106,24 @@ def schedule(session: Session, tenant_id: str, kind: str, subject: str, due_at: 
         "last_error": None,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(DueAction).values(**values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "kind", "subject"], set_=reset))
+    stmt = insert(_TABLE).values(**values)
+    # On the session's connection: a table statement, without the ORM's flush and synchronization.
+    session.connection().execute(
+        stmt.on_conflict_do_update(index_elements=["tenant_id", "kind", "subject"], set_=reset)
+    )
 
 
 def cancel(session: Session, tenant_id: str, kind: str, subject: str) -> bool:
     """Drop a pending timer in the caller's transaction; True if there was one."""
-    result = session.execute(
-        delete(DueAction).where(
-            DueAction.tenant_id == tenant_id,
-            DueAction.kind == kind,
-            DueAction.subject == subject,
-            DueAction.done_at.is_(None),
+    result = session.connection().execute(
+        delete(_TABLE).where(
+            _TABLE.c.tenant_id == tenant_id,
+            _TABLE.c.kind == kind,
+            _TABLE.c.subject == subject,
+            _TABLE.c.done_at.is_(None),
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(result.rowcount)
 
 
 def pending(session: Session, tenant_id: str, kind: str, subject: str) -> datetime | None:
@@ -150,8 +162,10 @@ class TimerProcessor:
         lease: timedelta = LEASE,
         batch: int = BATCH,
         max_attempts: int = MAX_ATTEMPTS,
+        tenant_id: str | None = None,
     ) -> None:
-        self.sessions, self.owner, self.clock = sessions, owner[:100], clock
+        """``tenant_id``: run only that tenant's timers (a tenant's own processing, and tests)."""
+        self.sessions, self.owner, self.clock, self.tenant_id = sessions, owner[:100], clock, tenant_id
         self.handlers = HANDLERS if handlers is None else handlers
         self.lease, self.batch, self.max_attempts = lease, batch, max_attempts
 
@@ -183,6 +197,7 @@ class TimerProcessor:
                         DueAction.done_at.is_(None),
                         DueAction.due_at <= now,
                         or_(DueAction.lease_until.is_(None), DueAction.lease_until < db_now),
+                        *([DueAction.tenant_id == self.tenant_id] if self.tenant_id else []),
                     )
                     .order_by(DueAction.due_at, DueAction.id)
                     .limit(self.batch)
@@ -197,42 +212,70 @@ class TimerProcessor:
             return [Due(r.id, r.tenant_id, r.kind, r.subject, r.due_at, r.attempts) for r in rows]
 
     def execute(self, batch: list[Due]) -> None:
-        """Run the claimed timers in one transaction, each in a savepoint: one that fails rolls back alone and is
-        retried later (given up after ``max_attempts``)."""
+        """Run the claimed timers in one transaction. First all together (one flush per write of the batch); if any
+        fails, that transaction rolls back and they run again each in a savepoint, so one that fails rolls back
+        alone and is retried later (given up after ``max_attempts``)."""
+        try:
+            with self.sessions.begin() as session:
+                now = self.clock() if self.clock is not None else database_now(session)
+                ordered: set[str] = set()
+                self._prepare(session, batch)
+                for due in batch:
+                    if not self._run_one(session, due, now, ordered):
+                        log.info("timer %s (%s) was taken over by another worker", due.id, due.kind)
+            return
+        except Exception:  # one of them failed: find which, alone
+            log.info("a timer batch failed; running its timers one by one")
         failures: list[tuple[Due, str]] = []
         with self.sessions.begin() as session:
             now = self.clock() if self.clock is not None else database_now(session)
+            ordered = set()
+            self._prepare(session, batch)
             for due in batch:
                 try:
                     with session.begin_nested():
-                        self._run_one(session, due, now)
-                except _LostLeaseError:
-                    log.info("timer %s (%s) was taken over by another worker", due.id, due.kind)
+                        if not self._run_one(session, due, now, ordered):
+                            log.info("timer %s (%s) was taken over by another worker", due.id, due.kind)
                 except Exception as exc:  # a handler's failure must not stop the batch
                     log.exception("timer %s (%s %s) failed", due.id, due.kind, due.subject)
                     failures.append((due, f"{type(exc).__name__}: {exc}"[:1024]))
+                    ordered.discard(due.tenant_id)  # the savepoint's rollback may have taken the lock's statement
             for due, error in failures:
                 self._failed(session, due, error, now)
 
-    def _run_one(self, session: Session, due: Due, now: datetime) -> None:
-        fenced = session.execute(
-            update(DueAction)
-            .where(DueAction.id == due.id, DueAction.lease_owner == self.owner, DueAction.done_at.is_(None))
+    def _prepare(self, session: Session, batch: list[Due]) -> None:
+        kinds: dict[str, list[Due]] = {}
+        for due in batch:
+            kinds.setdefault(due.kind, []).append(due)
+        for kind, dues in kinds.items():
+            registered = self.handlers.get(kind)
+            if registered is not None and registered.prepare is not None:
+                registered.prepare(session, dues)
+
+    def _run_one(self, session: Session, due: Due, now: datetime, ordered: set[str]) -> bool:
+        """The timer's action, fenced on this worker's lease; False when the lease was lost (nothing done)."""
+        fenced = session.connection().execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == due.id, _TABLE.c.lease_owner == self.owner, _TABLE.c.done_at.is_(None))
             .values(done_at=now, outcome="done", lease_owner=None, lease_until=None)
         )
-        if not getattr(fenced, "rowcount", 0):
-            raise _LostLeaseError
+        if not fenced.rowcount:
+            return False
         registered = self.handlers.get(due.kind)
         if registered is None:
             raise LookupError(f"no handler for timers of kind {due.kind!r}")
         services = Services(self.sessions, system_principal(due.tenant_id))
-        op = Write(session=session, actor=services.actor, now=now)
+        # The tenant's change-log ordering lock, once taken in this transaction, holds for its other timers.
+        op = Write(session=session, actor=services.actor, now=now, ordered=due.tenant_id in ordered)
         registered.run(op, due)
+        if op.ordered:
+            ordered.add(due.tenant_id)
         session.add(
             services.audit_row(
                 op, op.category or registered.category, op.activity or registered.activity, "success", None
             )
         )
+        return True
 
     def _failed(self, session: Session, due: Due, error: str, now: datetime) -> None:
         give_up = due.attempts >= self.max_attempts
@@ -260,10 +303,6 @@ class TimerProcessor:
             return session.scalar(
                 select(DueAction.due_at).where(DueAction.done_at.is_(None)).order_by(DueAction.due_at)
             )
-
-
-class _LostLeaseError(Exception):
-    """This worker's lease on the timer ended, or the timer was moved or done meanwhile."""
 
 
 def prune_done(sessions: sessionmaker[Session], before: datetime) -> int:

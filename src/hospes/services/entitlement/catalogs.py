@@ -275,6 +275,7 @@ class CatalogService(Services):
             )
             op.session.add(row)
             op.session.flush()
+            grants.forget_scopes(op)
             for assignment in grants.live_assignments(op, package.id):
                 if assignment.target_user_id:
                     grants.grant(op, row, assignment.target_user_id)
@@ -320,6 +321,7 @@ class CatalogService(Services):
                 if user_id and not _held_outside(op, row, user_id, package.id):
                     grants.revoke(op, row, user_id, assignment.id)
             op.session.delete(row)
+            grants.forget_scopes(op)
 
 
 def _held_outside(op: Any, scope: EmRoleScope, user_id: str, package_id: str) -> bool:

@@ -39,7 +39,27 @@ def _restore(op: Write, saved: _Target) -> None:
 
 
 def package_scopes(op: Write, package_id: str) -> list[EmRoleScope]:
-    return list(op.session.scalars(select(EmRoleScope).where(EmRoleScope.package_id == package_id)))
+    """The package's role scopes, read once per transaction (a batch of expiries of one package reads them once);
+    a change of the scopes within the transaction clears the cache (``forget_scopes``)."""
+    cache: dict[str, list[EmRoleScope]] = op.session.info.setdefault(_SCOPES, {})
+    if package_id not in cache:
+        cache[package_id] = list(op.session.scalars(select(EmRoleScope).where(EmRoleScope.package_id == package_id)))
+    return cache[package_id]
+
+
+def forget_scopes(op: Write) -> None:
+    op.session.info.pop(_SCOPES, None)
+
+
+_SCOPES = "hospes.entitlement.scopes"
+_HOLDERS = "hospes.entitlement.holders"  # (user, origin, role) -> the live assignments giving it
+_INDEXED = "hospes.entitlement.indexed"  # the users ``_HOLDERS`` is complete for
+
+
+def remember_scopes(session: Session, scopes: list[EmRoleScope], package_ids: set[str]) -> None:
+    cache: dict[str, list[EmRoleScope]] = session.info.setdefault(_SCOPES, {})
+    for package_id in package_ids:
+        cache[package_id] = [s for s in scopes if s.package_id == package_id]
 
 
 def grant(op: Write, scope: EmRoleScope, user_id: str) -> bool:
@@ -70,8 +90,36 @@ def grant(op: Write, scope: EmRoleScope, user_id: str) -> bool:
         _restore(op, saved)
 
 
+def preload(session: Session, tenant_id: str, user_ids: set[str]) -> None:
+    """Read once, for a batch, which live assignments give each of these users which roles; ``held_elsewhere``
+    answers from it (and ``grant_all``/``revoke_all`` keep it current) instead of a query per role."""
+    holders: dict[tuple[str, str, str], set[str]] = session.info.setdefault(_HOLDERS, {})
+    rows = session.execute(
+        select(EmAssignment.id, EmAssignment.target_user_id, EmRoleScope.origin_id, EmRoleScope.role_origin_id)
+        .join(EmRoleScope, EmRoleScope.package_id == EmAssignment.package_id)
+        .where(
+            EmAssignment.tenant_id == tenant_id,
+            EmAssignment.target_user_id.in_(user_ids),
+            EmAssignment.state.in_(LIVE_ASSIGNMENT_STATES),
+        )
+    )
+    for assignment_id, user_id, origin_id, role_origin_id in rows:
+        holders.setdefault((str(user_id), origin_id, role_origin_id), set()).add(assignment_id)
+    session.info.setdefault(_INDEXED, set()).update(user_ids)
+
+
+def _index(op: Write, user_id: str) -> dict[tuple[str, str, str], set[str]] | None:
+    if user_id in op.session.info.get(_INDEXED, ()):
+        holders: dict[tuple[str, str, str], set[str]] = op.session.info[_HOLDERS]
+        return holders
+    return None
+
+
 def held_elsewhere(op: Write, scope: EmRoleScope, user_id: str, assignment_id: str) -> bool:
     """Whether another live assignment of the user gives the same role (through any package)."""
+    index = _index(op, user_id)
+    if index is not None:
+        return bool(index.get((user_id, scope.origin_id, scope.role_origin_id), set()) - {assignment_id})
     found = op.session.scalar(
         select(EmAssignment.id)
         .join(EmRoleScope, EmRoleScope.package_id == EmAssignment.package_id)
@@ -117,19 +165,28 @@ def revoke(op: Write, scope: EmRoleScope, user_id: str, assignment_id: str) -> b
 
 def grant_all(op: Write, assignment: EmAssignment) -> list[str]:
     """Every role of the assignment's package; the role scope ids newly granted."""
-    if assignment.target_user_id is None:
+    user_id = assignment.target_user_id
+    if user_id is None:
         return []
-    return [s.id for s in package_scopes(op, assignment.package_id) if grant(op, s, assignment.target_user_id)]
+    scopes = package_scopes(op, assignment.package_id)
+    index = _index(op, user_id)
+    if index is not None:
+        for scope in scopes:
+            index.setdefault((user_id, scope.origin_id, scope.role_origin_id), set()).add(assignment.id)
+    return [s.id for s in scopes if grant(op, s, user_id)]
 
 
 def revoke_all(op: Write, assignment: EmAssignment) -> list[str]:
-    if assignment.target_user_id is None:
+    user_id = assignment.target_user_id
+    if user_id is None:
         return []
-    return [
-        s.id
-        for s in package_scopes(op, assignment.package_id)
-        if revoke(op, s, assignment.target_user_id, assignment.id)
-    ]
+    scopes = package_scopes(op, assignment.package_id)
+    revoked = [s.id for s in scopes if revoke(op, s, user_id, assignment.id)]
+    index = _index(op, user_id)
+    if index is not None:
+        for scope in scopes:
+            index.get((user_id, scope.origin_id, scope.role_origin_id), set()).discard(assignment.id)
+    return revoked
 
 
 def live_assignments(op: Write, package_id: str) -> list[EmAssignment]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hospes.domain.changes import ChangeType, ObjectType
-from hospes.domain.entitlements import LIVE_ASSIGNMENT_STATES, parse_duration
+from hospes.domain.entitlements import GROUP, LIVE_ASSIGNMENT_STATES, parse_duration
 from hospes.domain.ids import new_id
 from hospes.services import timers
 from hospes.services.base import Write
@@ -23,8 +24,15 @@ from hospes.services.entitlement import grants
 from hospes.services.entitlement.common import CATEGORY, log_assignment, log_request
 from hospes.services.entitlement.notify import EmConfig, recipient_of, send
 from hospes.services.web_sessions import revoke_user_sessions
-from hospes.storage.tables import AuditLog, User
-from hospes.storage.tables_entitlement import EmAssignment, EmPackage, EmRequest, EmSettings, EmSubject
+from hospes.storage.tables import AuditLog, Group, GroupMember, Tenant, User
+from hospes.storage.tables_entitlement import (
+    EmAssignment,
+    EmPackage,
+    EmRequest,
+    EmRoleScope,
+    EmSettings,
+    EmSubject,
+)
 
 EXPIRE, NOTICE, START, DELETE_GUEST, STAGE_TIMEOUT = (
     "entitlement.expire",
@@ -84,9 +92,8 @@ def end(op: Write, assignment: EmAssignment, request: EmRequest | None, config: 
     log_assignment(op, assignment)
     log_request(op, request, ChangeType.CREATED if request.request_type == "systemRemove" else ChangeType.UPDATED)
     op.details.setdefault("revokedRoleScopes", []).extend(revoked)
-    tenant = op.actor.tenant_id
-    timers.cancel(op.session, tenant, EXPIRE, assignment.id)
-    timers.cancel(op.session, tenant, NOTICE, assignment.id)
+    # The assignment's expiry and notice timers are left to find it ended and do nothing: cancelling them here
+    # would cost two statements per assignment in every expiry batch.
     package = op.session.get(EmPackage, assignment.package_id)
     subject = op.session.get(EmSubject, assignment.subject_id)
     if package is not None and subject is not None:
@@ -191,7 +198,8 @@ def timer_handlers(config: EmConfig | None) -> dict[str, timers.Registered]:
     """The handlers of entitlement management's timers, bound to the process's mail settings."""
 
     def expire(op: Write, due: timers.Due) -> None:
-        assignment = op.session.get(EmAssignment, due.subject, with_for_update=True)
+        locked = due.subject in op.session.info.get(_LOCKED, ())
+        assignment = op.session.get(EmAssignment, due.subject, with_for_update=not locked)
         if assignment is None or assignment.state not in LIVE_ASSIGNMENT_STATES:
             return
         if assignment.end_at is None or assignment.end_at > op.now:  # extended since: the new date has its timer
@@ -235,9 +243,50 @@ def timer_handlers(config: EmConfig | None) -> dict[str, timers.Registered]:
         time_out(op, due.subject, config)
 
     return {
-        EXPIRE: timers.Registered(expire, CATEGORY, "Access package assignment expired"),
+        EXPIRE: timers.Registered(expire, CATEGORY, "Access package assignment expired", prepare_expiry),
         NOTICE: timers.Registered(notice, CATEGORY, "Access package assignment expiring"),
         START: timers.Registered(start, CATEGORY, "Access package assignment started"),
         DELETE_GUEST: timers.Registered(delete, "UserManagement", "Delete user"),
         STAGE_TIMEOUT: timers.Registered(stage_timeout, CATEGORY, "Access package approval timed out"),
     }
+
+
+_LOCKED = "hospes.entitlement.locked"  # assignments a batch's ``prepare_expiry`` read with FOR UPDATE
+_KEPT = "hospes.entitlement.kept"
+
+
+def prepare_expiry(session: Session, dues: list[timers.Due]) -> None:
+    """A batch of expiries reads what they touch in a few statements (assignments locked, their subjects, users,
+    packages, role scopes, groups and memberships, who else holds each role), so each expiry only writes."""
+    # The session's identity map holds objects weakly: the batch keeps what it read until it ends.
+    kept: list[object] = session.info.setdefault(_KEPT, [])
+    by_tenant: dict[str, list[str]] = {}
+    for due in dues:
+        by_tenant.setdefault(due.tenant_id, []).append(due.subject)
+    for tenant_id, ids in by_tenant.items():
+        assignments = list(
+            session.scalars(
+                select(EmAssignment)
+                .where(EmAssignment.tenant_id == tenant_id, EmAssignment.id.in_(ids))
+                .with_for_update()
+            )
+        )
+        session.info.setdefault(_LOCKED, set()).update(a.id for a in assignments)
+        users = {a.target_user_id for a in assignments if a.target_user_id}
+        packages = {a.package_id for a in assignments}
+        kept.extend(assignments)
+        kept.extend(session.scalars(select(EmSubject).where(EmSubject.id.in_({a.subject_id for a in assignments}))))
+        kept.extend(session.scalars(select(User).where(User.id.in_(users))))
+        kept.extend(session.scalars(select(EmPackage).where(EmPackage.id.in_(packages))))
+        scopes = list(session.scalars(select(EmRoleScope).where(EmRoleScope.package_id.in_(packages))))
+        grants.remember_scopes(session, scopes, packages)
+        groups = {s.origin_id for s in scopes if s.origin_system == GROUP}
+        if groups:
+            kept.extend(session.scalars(select(Group).where(Group.id.in_(groups))))
+            kept.extend(
+                session.scalars(
+                    select(GroupMember).where(GroupMember.group_id.in_(groups), GroupMember.member_id.in_(users))
+                )
+            )
+        kept.append(session.get(Tenant, tenant_id))
+        grants.preload(session, tenant_id, users)
