@@ -137,6 +137,7 @@ class ObserveMiddleware:
 
     def __init__(self, app: ASGIApp, readiness: Readiness, access_log: bool) -> None:
         self.app, self.readiness, self.access_log = app, readiness, access_log
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,8 +162,14 @@ class ObserveMiddleware:
             elapsed = time.perf_counter() - started
             route = _template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
+            counted = self._series.get((method, route, status))
+            if counted is None:  # prometheus_client's labels() checks and locks on each call: once per series
+                counted = self._series[(method, route, status)] = (
+                    metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+                    metrics.HTTP_DURATION.labels(method, route),
+                )
+            counted[0].inc()
+            counted[1].observe(elapsed)
             # Probes (a balancer checks every node twice a second) are counted, not logged.
             if self.access_log and route not in _PROBES and access.isEnabledFor(logging.INFO):
                 client = scope.get("client")
@@ -203,15 +210,22 @@ class ProxyNetworks:
         items = [item.strip() for item in setting.split(",") if item.strip()]
         self.any = "*" in items
         self.networks = [ipaddress.ip_network(item, strict=False) for item in items if item != "*"]
+        self._known: dict[str, bool] = {}
 
     def trusts(self, host: str) -> bool:
         if self.any:
             return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        known = self._known.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host)
+                known = any(address in network for network in self.networks)
+            except ValueError:
+                known = False
+            if len(self._known) >= 4096:  # bounded: client addresses are many
+                self._known.clear()
+            self._known[host] = known
+        return known
 
 
 class ForwardedMiddleware:
