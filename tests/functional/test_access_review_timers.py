@@ -64,6 +64,8 @@ def test_recurrence_starts_the_next_instance_after_the_first_ends(tenant: Tenant
     assert tenant.get(f"{DEFINITIONS}/{definition['id']}").json()["hospesNextInstanceDateTime"] is None
     run_timers(8)
     assert [i["status"] for i in instances(tenant, definition["id"])] == ["Completed", "Completed"]
+    history = tenant.get(f"{DEFINITIONS}/{definition['id']}/hospesHistory").json()["value"]
+    assert [h["hospesDecisionCounts"] for h in history] == [{"NotReviewed": 5}, {"NotReviewed": 5}]
     assert tenant.get(f"{DEFINITIONS}/{definition['id']}").json()["status"] == "Completed"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.access_reviews import Rules, rules, start_date
@@ -249,6 +249,27 @@ class AccessReviewService(Services):
         with self.read() as session:
             found = self.find_instance(session, definition_id, instance_id)
             return review_wire.instance(found, self.find(session, definition_id).body)
+
+    def history(self, definition_id: str) -> list[dict[str, Any]]:
+        """Every instance of the series, oldest first, with its decisions counted and what applying did."""
+        with self.read() as session:
+            self.require_admin(session)
+            row = self.find(session, definition_id)
+            counts: dict[str, dict[str, int]] = {}
+            tallies = session.execute(
+                select(AccessReviewItem.instance_id, AccessReviewItem.decision, func.count())
+                .join(AccessReviewInstance, AccessReviewInstance.id == AccessReviewItem.instance_id)
+                .where(AccessReviewInstance.definition_id == row.id, AccessReviewItem.current.is_(True))
+                .group_by(AccessReviewItem.instance_id, AccessReviewItem.decision)
+            )
+            for instance_id, decision, count in tallies:
+                counts.setdefault(instance_id, {})[decision] = int(count)
+            rows = session.scalars(
+                select(AccessReviewInstance)
+                .where(AccessReviewInstance.definition_id == row.id)
+                .order_by(AccessReviewInstance.start_at, AccessReviewInstance.id)
+            )
+            return [{**review_wire.instance(i, row.body), "hospesDecisionCounts": counts.get(i.id, {})} for i in rows]
 
     def stages(self, definition_id: str, instance_id: str) -> list[dict[str, Any]]:
         with self.read() as session:

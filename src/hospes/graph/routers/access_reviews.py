@@ -1,6 +1,7 @@
 """``/identityGovernance/accessReviews/definitions``: definitions, instances, decisions, stages, the actions
 (stop, applyDecisions, resetDecisions, acceptRecommendations, sendReminder, batchRecordDecisions), the
-reviewer's ``filterByCurrentUser(on='reviewer')`` views, and Hospes's ``previewApplyDecisions``."""
+reviewer's ``filterByCurrentUser(on='reviewer')`` views, and Hospes's ``previewApplyDecisions`` and
+``hospesHistory``."""
 
 from __future__ import annotations
 
@@ -76,6 +77,12 @@ def delete_definition(definition_id: str, reviews: ReviewsWriter) -> Response:
 def stop_definition(definition_id: str, reviews: ReviewsWriter) -> Response:
     reviews.stop(definition_id)
     return _no_content()
+
+
+@router.get(ONE + "/hospesHistory")
+def history(definition_id: str, state: RuntimeDep, reviews: ReviewsReader) -> dict[str, Any]:
+    """The series so far: each instance with its decisions counted and its apply state."""
+    return collection(state, f"{_CTX}('{definition_id}')/hospesHistory", reviews.history(definition_id))
 
 
 @router.get(INSTANCES)
