@@ -115,7 +115,6 @@ class DynamicGroupsWorker(BackgroundLoop):
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        review_timers.install(settings)
         self.processor = MembershipProcessor(sessions, owner_id())
 
     def poll_seconds(self) -> float:
