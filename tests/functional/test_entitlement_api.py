@@ -4,7 +4,7 @@ expiry by the timers with grant counting across packages, removals, cancel, bad 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -293,3 +293,42 @@ def test_two_packages_with_one_role_ending_in_one_batch(tenant: TenantHandle, se
     removed = [c for c in changes(sessions, tenant.id, bundle.group["id"]) if c[0] == "member_removed"]
     assert sorted(removed) == sorted([("member_removed", ada["id"]), ("member_removed", bob["id"])])
     assert app_roles(tenant, ada["id"]) == set() and app_roles(tenant, bob["id"]) == set()
+
+
+def test_escalation_and_a_scheduled_start(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    bundle = make_bundle(tenant, "Escalate")
+    ada, bob, carol = tenant.new_user("ada"), tenant.new_user("bob"), tenant.new_user("carol")
+    stage = {
+        "durationBeforeAutomaticDenial": "P10D",
+        "isEscalationEnabled": True,
+        "durationBeforeEscalation": "P3D",
+        "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": bob["id"]}],
+        "escalationApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": carol["id"]}],
+    }
+    body = policy_body(
+        bundle.package["id"],
+        "allMemberUsers",
+        requestApprovalSettings={"isApprovalRequiredForAdd": True, "stages": [stage]},
+        requestorSettings={"enableTargetsToSelfAddAccess": True, "allowCustomAssignmentSchedule": True},
+    )
+    ok(tenant.post(f"{EM}/assignmentPolicies", json=body), 201)
+    start = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ask = {
+        "requestType": "userAdd",
+        "assignment": {"accessPackageId": bundle.package["id"]},
+        "schedule": {"startDateTime": start},
+    }
+    request = ok(as_scoped(tenant, ada, SCOPE).post(f"{EM}/assignmentRequests", json=ask), 201)
+    as_carol = as_scoped(tenant, carol, SCOPE)
+    mine = f"{EM}/assignmentApprovals/filterByCurrentUser(on='approver')"
+    assert ok(as_carol.get(mine))["value"] == []  # not escalated yet
+    assert run_timers(sessions, timedelta(days=3, minutes=1), tenant.id) == 1
+    [approval] = ok(as_carol.get(mine))["value"]
+    stage_id = approval["stages"][0]["id"]
+    url = f"{EM}/assignmentApprovals/{request['id']}/stages/{stage_id}"
+    assert as_carol.patch(url, json={"reviewResult": "Approve"}).status_code == 204
+    scheduled = ok(tenant.get(f"{EM}/assignmentRequests/{request['id']}"))
+    assert scheduled["state"] == "scheduled" and members(tenant, bundle.group["id"]) == set()
+    assert run_timers(sessions, timedelta(days=20, minutes=5), tenant.id) >= 1
+    assert ok(tenant.get(f"{EM}/assignmentRequests/{request['id']}"))["state"] == "delivered"
+    assert members(tenant, bundle.group["id"]) == {ada["id"]}

@@ -98,6 +98,15 @@ def _open(
         _deny(op, request, stage, None, "No approver could be found for this request.", config, status="NoApprover")
         return
     timers.schedule(op.session, tenant, lifecycle.STAGE_TIMEOUT, stage.id, stage.due_at)
+    if stage.escalation_approvers:
+        after = parse_duration(settings["durationBeforeEscalation"], "durationBeforeEscalation")
+        timers.schedule(op.session, tenant, lifecycle.ESCALATE, stage.id, op.now + after)
+    _ask(op, request, people, subject, package, config)
+
+
+def _ask(
+    op: Write, request: EmRequest, people: list[str], subject: EmSubject, package: EmPackage, config: EmConfig | None
+) -> None:
     requestor = subject.display_name or subject.email or ""
     for user_id in people:
         user = op.session.get(User, user_id)
@@ -110,7 +119,7 @@ def _open(
                 package,
                 requestor=requestor,
                 justification=request.justification or "",
-                link_path="/approvals",
+                link_path="#approvals",
             )
 
 
@@ -141,6 +150,23 @@ def _deny(
         send(op, config, "denied", recipient_of(op, subject), package, justification=justification or "")
 
 
+def escalate(op: Write, stage_id: str, config: EmConfig | None) -> None:
+    """A stage's escalation timer: still undecided, its escalation approvers are asked too (the primary approvers
+    may still decide)."""
+    stage = op.session.get(EmApprovalStage, stage_id, with_for_update=True)
+    if stage is None or stage.status != "InProgress" or stage.escalated or not stage.escalation_approvers:
+        return
+    request = op.session.get(EmRequest, stage.request_id)
+    if request is None or request.state != "pendingApproval":
+        return
+    stage.escalated = True
+    op.target("AccessPackageAssignmentRequest", request.id)
+    subject = op.session.get(EmSubject, request.subject_id)
+    package = op.session.get(EmPackage, request.package_id)
+    if subject is not None and package is not None:
+        _ask(op, request, list(stage.escalation_approvers), subject, package, config)
+
+
 def time_out(op: Write, stage_id: str, config: EmConfig | None) -> None:
     """A stage's timer: still undecided, the request is denied (and must be asked again)."""
     stage = op.session.get(EmApprovalStage, stage_id, with_for_update=True)
@@ -161,7 +187,9 @@ class ApprovalService(Services):
     def _visible(self, session: Session, request: EmRequest) -> list[EmApprovalStage]:
         stages = stages_of(session, request.id)
         me = self.actor.id
-        if self.actor.kind == "user" and not any(me in s.approvers or me in s.escalation_approvers for s in stages):
+        if self.actor.kind == "user" and not any(
+            me in s.approvers or (s.escalated and me in s.escalation_approvers) for s in stages
+        ):
             raise NotFoundError(request.id)
         return stages
 
@@ -190,9 +218,8 @@ class ApprovalService(Services):
                     EmApprovalStage.tenant_id == self.tenant_id, EmApprovalStage.status == "InProgress"
                 )
             )
-            ids = [
-                s.request_id for s in rows if self.actor.id in s.approvers or self.actor.id in s.escalation_approvers
-            ]
+            me = self.actor.id
+            ids = [s.request_id for s in rows if me in s.approvers or (s.escalated and me in s.escalation_approvers)]
             return [
                 {"id": rid, "stages": [stage_wire(s, self.actor.id) for s in stages_of(session, rid)]}
                 for rid in dict.fromkeys(ids)
@@ -233,6 +260,7 @@ class ApprovalService(Services):
             reviewer = op.session.get(User, me)
             op.details.update(stage=stage.stage_no, reviewResult=result)
             timers.cancel(op.session, self.tenant_id, lifecycle.STAGE_TIMEOUT, stage.id)
+            timers.cancel(op.session, self.tenant_id, lifecycle.ESCALATE, stage.id)
             if result == "Denied":
                 _deny(op, request, stage, reviewer, justification, self.config)
                 return

@@ -34,12 +34,13 @@ from hospes.storage.tables_entitlement import (
     EmSubject,
 )
 
-EXPIRE, NOTICE, START, DELETE_GUEST, STAGE_TIMEOUT = (
+EXPIRE, NOTICE, START, DELETE_GUEST, STAGE_TIMEOUT, ESCALATE = (
     "entitlement.expire",
     "entitlement.notice",
     "entitlement.start",
     "entitlement.deleteGuest",
     "entitlement.stageTimeout",
+    "entitlement.escalate",
 )
 NOTICE_BEFORE = timedelta(days=1)
 
@@ -242,7 +243,13 @@ def timer_handlers(config: EmConfig | None) -> dict[str, timers.Registered]:
 
         time_out(op, due.subject, config)
 
+    def escalate(op: Write, due: timers.Due) -> None:
+        from hospes.services.entitlement.approvals import escalate as forward
+
+        forward(op, due.subject, config)
+
     return {
+        ESCALATE: timers.Registered(escalate, CATEGORY, "Access package approval escalated"),
         EXPIRE: timers.Registered(expire, CATEGORY, "Access package assignment expired", prepare_expiry),
         NOTICE: timers.Registered(notice, CATEGORY, "Access package assignment expiring"),
         START: timers.Registered(start, CATEGORY, "Access package assignment started"),

@@ -88,7 +88,8 @@ class RequestService(Services):
                 EmApprovalStage.tenant_id == self.tenant_id, EmApprovalStage.status == "InProgress"
             )
         )
-        return [s.request_id for s in rows if self.actor.id in s.approvers or self.actor.id in s.escalation_approvers]
+        me = self.actor.id
+        return [s.request_id for s in rows if me in s.approvers or (s.escalated and me in s.escalation_approvers)]
 
     def get_request(self, request_id: str) -> dict[str, Any]:
         with self.read() as session:
