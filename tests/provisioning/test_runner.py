@@ -9,15 +9,20 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hospes.domain.provisioning import Action, CycleKind, JobCode
 from hospes.provisioning import ProvisioningRunner
 from hospes.provisioning.credentials import seal
 from hospes.provisioning.engine import Engine
+from hospes.provisioning.lease import JobLease, LostLeaseError
+from hospes.provisioning.service import ProvisioningService
 from hospes.storage.tables_provisioning import ProvisioningJob, ProvisioningSecrets
 from tests.helpers.clock import FakeClock
-from tests.helpers.provisioning import App, person
+from tests.helpers.faultproxy import FaultPlan, FaultProxy
+from tests.helpers.provisioning import App, make_app, person
+from tests.helpers.scimtarget import Target
+from tests.helpers.tenants import TenantHandle
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> float:
@@ -154,3 +159,55 @@ def test_stored_base_address_the_guard_refuses_quarantines_the_job(
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert any("quarantined" in r.getMessage() for r in caplog.records)
     assert app.target.users() == []
+
+
+def test_a_live_runner_keeps_its_lease_through_a_long_phase(
+    tenant: TenantHandle, service: ProvisioningService, scim_target: Target
+) -> None:
+    """One object at a time through a slow target: the phase outlasts the 3-s lease several times over. The lease
+    is renewed while the runner lives, so a second runner never takes the job over, and each user is created once."""
+    slow = FaultProxy(scim_target.base_url, FaultPlan(delay=0.08)).start()
+    slow.record = True
+    settings = service.settings.model_copy(update={"provisioning_lease_seconds": 3, "provisioning_concurrency": 1})
+    runners: list[ProvisioningRunner] = []
+    try:
+        app = make_app(
+            tenant, ProvisioningService(service.sessions, settings, service.box), scim_target, base_url=slow.url
+        )
+        users = [person(tenant) for _ in range(60)]
+        for user in users:
+            app.assign(user["id"])
+        runners = [ProvisioningRunner(service.sessions, settings, service.box) for _ in range(2)]
+        runners[0].start()
+        wait_for(lambda: len(scim_target.users()) >= 1, timeout=60)
+        runners[1].start()
+        wait_for(lambda: len(scim_target.users()) == len(users), timeout=90)
+    finally:
+        for runner in runners:
+            runner.stop()
+        slow.stop()
+    with service.sessions() as session:
+        epoch = session.scalar(select(ProvisioningJob.lease_epoch).where(ProvisioningJob.id == app.job_id))
+    assert epoch == 1  # claimed once, never taken over
+    creates = [a for a in slow.arrivals if a.method == "POST" and a.path.rstrip("/").endswith("/Users")]
+    assert len(creates) == len(users)
+
+
+def test_a_runner_whose_lease_was_taken_over_writes_and_pushes_nothing(sync_app: App) -> None:
+    app = sync_app
+    for _ in range(3):
+        app.assign(person(app.tenant)["id"])
+    with app.service.sessions.begin() as session:
+        session.execute(
+            update(ProvisioningJob)
+            .where(ProvisioningJob.id == app.job_id)
+            .values(lease_owner="other-host", lease_epoch=ProvisioningJob.lease_epoch + 1)
+        )
+        epoch = session.scalar(select(ProvisioningJob.lease_epoch).where(ProvisioningJob.id == app.job_id))
+    stale = JobLease(app.job_id, "this-host", int(epoch or 0) - 1)  # the claim before the takeover
+    with pytest.raises(LostLeaseError):
+        app.service.engine.step(app.job_id, None, stale)
+    assert app.target.users() == []
+    with app.service.sessions() as session:
+        job = session.get(ProvisioningJob, app.job_id)
+        assert job is not None and job.cycle_id is None and job.lease_owner == "other-host"

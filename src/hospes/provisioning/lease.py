@@ -15,10 +15,11 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from hospes import metrics
 from hospes.domain.provisioning import RUNNING_CODES
 from hospes.storage.dbtime import db_now
 from hospes.storage.tables_provisioning import ProvisioningJob
@@ -69,24 +70,31 @@ def claim(
             return []
         due = or_(ProvisioningJob.next_attempt_at.is_(None), ProvisioningJob.next_attempt_at <= now)
         wanted = (
-            select(ProvisioningJob.id)
+            select(ProvisioningJob.id, ProvisioningJob.lease_owner.label("previous"))
             .where(ProvisioningJob.code.in_(RUNNING_CODES), live, due)
             .order_by(ProvisioningJob.next_attempt_at.is_not(None), ProvisioningJob.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .subquery()
         )
+        # SQLite cannot return the FROM subquery's columns; it is one host anyway (takeovers only after a crash).
+        postgres = session.get_bind().dialect.name == "postgresql"
+        previous = wanted.c.previous if postgres else null()
         rows = session.execute(
             update(ProvisioningJob)
-            .where(ProvisioningJob.id.in_(wanted.scalar_subquery()), live)
+            .where(ProvisioningJob.id == wanted.c.id)
             .values(
                 lease_owner=owner,
                 lease_epoch=ProvisioningJob.lease_epoch + 1,
                 lease_until=now + timedelta(seconds=seconds),
             )
-            .returning(ProvisioningJob.id, ProvisioningJob.lease_epoch)
+            .returning(ProvisioningJob.id, ProvisioningJob.lease_epoch, previous)
             .execution_options(synchronize_session=False)
         ).all()
-        return [JobLease(job_id, owner, epoch, seconds) for job_id, epoch in rows]
+        for _, _, previous in rows:
+            if previous is not None:  # its holder's lease lapsed (a crash, or a stall past the lease)
+                metrics.lease_takeover("provisioning")
+        return [JobLease(job_id, owner, epoch, seconds) for job_id, epoch, _ in rows]
 
 
 def check(session: Session, lease: JobLease | None) -> None:
