@@ -13,15 +13,27 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
 
+from hospes.web import guarded_relying_party
 from tests.helpers.oidc_partner import FakeOp, fake_op
 from tests.helpers.portal import csrf_of
 from tests.helpers.redemption import accept, invite, open_link
 from tests.helpers.tenants import TenantHandle
 
 DOMAIN = "partner-op.example"
+
+
+@pytest.fixture(autouse=True)
+def loopback_admitted(app: FastAPI) -> Iterator[None]:
+    """The test provider runs on loopback, which an operator admits with HOSPES_OUTBOUND_ALLOW."""
+    federation = app.state.web.redemption.federation
+    default = federation.rp
+    federation.rp = guarded_relying_party("127.0.0.1")
+    yield
+    federation.rp = default
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.tokens import GRAPH_AUDIENCE
 from hospes.storage.tables_redemption import GuestFlow
+from hospes.storage.tables_sso import SignIn
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.portal import csrf_of, sign_in
 from tests.helpers.redemption import accept, follow, invite, open_link, path_of
@@ -189,7 +191,7 @@ def _refusal(web: TestClient, form: dict[str, str]) -> str:
     ],
 )
 def test_wrong_answers_are_refused_with_a_readable_page(
-    web: TestClient, tenant: TenantHandle, partner: Party, case: str, expected: str
+    web: TestClient, tenant: TenantHandle, partner: Party, sessions: sessionmaker[Session], case: str, expected: str
 ) -> None:
     _federate(tenant, partner, ["fabrikam.example", "contoso-partner.example"])
     request_id, relay = _to_partner(web, tenant, "ana@fabrikam.example")
@@ -223,6 +225,11 @@ def test_wrong_answers_are_refused_with_a_readable_page(
     assert expected in _refusal(web, form_of(xml, relay))
     # Nothing was proven: the flow is still at its sign-in step.
     assert web.get(f"/{tenant.id}/redeem/continue").headers["location"].endswith("/redeem/signin")
+    # The administrator sees the refusal, and why, in the sign-in log.
+    with sessions() as session:
+        rows = list(session.scalars(select(SignIn).where(SignIn.tenant_id == tenant.id, SignIn.error_code != 0)))
+    assert len(rows) == 1 and rows[0].error_code in (50008, 5000819)
+    assert rows[0].user_principal_name and rows[0].failure_reason.startswith(f"AADSTS{rows[0].error_code}")
 
 
 def test_an_assertion_is_used_once(

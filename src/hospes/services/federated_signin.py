@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,13 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.auth.crypto import DecryptionError, SecretBox
 from hospes.domain import federation as shape
 from hospes.domain.cross_tenant import PRIMARY_IDPS
-from hospes.saml.bindings import read_post
+from hospes.saml.bindings import InboundMessage, read_post
 from hospes.saml.common import SamlError, new_message_id
 from hospes.saml.federation import EMAIL_REFUSED, SKEW, Expectation, authn_request_url, read_response
 from hospes.services.access_decision import home_mfa_trusted
 from hospes.services.federation import SECRET_PURPOSE
 from hospes.services.guest_flows import FlowView, GuestFlows, guest_by_email
 from hospes.services.guest_policy import load_guest_policy
+from hospes.services.guest_signin_log import record_refusal
 from hospes.services.oidc_federation import FederationError, OidcProvider, OidcRelyingParty, mapped
 from hospes.storage.tables import User
 from hospes.storage.tables_cross_tenant import CrossTenantPolicy
@@ -42,6 +44,7 @@ from hospes.storage.tables_federation import ExternalFederationDomain, ExternalI
 from hospes.storage.tables_redemption import UsedAssertion
 
 OIDC_LIFETIME = timedelta(minutes=10)  # how long a used ID token is remembered (longer than any sane token)
+Client = tuple[str | None, str | None]  # the browser's address and user agent, for the sign-in log
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,16 @@ class FederatedSignIn:
         except IntegrityError:
             raise FederationError("50008", "This sign-in answer was already used. Start the sign-in again.") from None
 
-    def accept_saml(self, form: dict[str, str], now: datetime) -> FlowView:
+    def _logged(self, flow: FlowView, now: datetime, client: Client, verify: Callable[[], None]) -> None:
+        """``verify`` the answer for ``flow``; a refusal also leaves a sign-in log row."""
+        try:
+            verify()
+        except FederationError as exc:
+            address, agent = client
+            record_refusal(self.sessions, flow, int(exc.code), exc.text, at=now, address=address, user_agent=agent)
+            raise
+
+    def accept_saml(self, form: dict[str, str], now: datetime, client: Client = (None, None)) -> FlowView:
         """A Response posted to the consumer URL: the flow it answers, now verified."""
         try:
             message = read_post(form)
@@ -261,6 +273,11 @@ class FederatedSignIn:
         flow = self.flows.by_flow_id(message.relay_state or "", now)
         if message.param != "SAMLResponse" or flow is None or flow.tenant_id is None:
             raise FederationError("50008", "This sign-in answer belongs to no sign-in in progress. Start again.")
+        self._logged(flow, now, client, lambda: self._verify_saml(flow, message, now))
+        return flow
+
+    def _verify_saml(self, flow: FlowView, message: InboundMessage, now: datetime) -> None:
+        assert flow.tenant_id is not None
         with self.sessions() as session:
             row = self._row(session, flow, shape.KIND_SAML)
             expect = Expectation(
@@ -280,10 +297,12 @@ class FederatedSignIn:
         data = {**flow.data, "federated": identity, "amr": ["pwd"]}
         data.pop("federation", None)
         self.flows.update(flow, verified_method="saml", verified_at=now, data=data)
-        return flow
 
-    def accept_oidc(self, flow: FlowView, params: dict[str, str], now: datetime) -> None:
+    def accept_oidc(self, flow: FlowView, params: dict[str, str], now: datetime, client: Client = (None, None)) -> None:
         """The provider's redirect back (``code`` and ``state``, or ``error``) for this browser's flow."""
+        self._logged(flow, now, client, lambda: self._verify_oidc(flow, params, now))
+
+    def _verify_oidc(self, flow: FlowView, params: dict[str, str], now: datetime) -> None:
         started = flow.data.get("federation") or {}
         if not started.get("state") or params.get("state") != started.get("state"):
             raise FederationError("50027", "This sign-in answer belongs to no sign-in in progress. Start again.")

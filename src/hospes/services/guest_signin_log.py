@@ -83,3 +83,41 @@ def record(
         details=details,
     )
     sign_in_log.record(sessions, event)
+
+
+def record_refusal(
+    sessions: sessionmaker[Session],
+    flow: FlowView,
+    code: int,
+    reason: str,
+    *,
+    at: datetime,
+    address: str | None,
+    user_agent: str | None,
+) -> None:
+    """The sign-in log row of a guest whose own identity provider's answer was refused (so the administrator can
+    see why a partner's people can't get in)."""
+    if flow.tenant_id is None:
+        return
+    with sessions() as session:
+        user = session.get(User, flow.user_id) if flow.user_id else None
+        if user is not None and user.tenant_id != flow.tenant_id:
+            user = None
+        if user is not None:
+            session.expunge(user)
+    started = flow.data.get("federation") or {}
+    event = sign_in_log.SignInEvent(
+        tenant_id=flow.tenant_id,
+        at=at,
+        protocol="web",
+        app_display_name="Hospes",
+        resource_display_name="Hospes",
+        user=user,
+        login_name=flow.email or None,
+        ip_address=address,
+        user_agent=user_agent,
+        error_code=code,
+        failure_reason=reason[:1000],
+        details={"federationProtocol": started.get("kind"), "federationProvider": started.get("provider")},
+    )
+    sign_in_log.record(sessions, event)

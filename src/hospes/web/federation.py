@@ -11,7 +11,7 @@ from starlette.responses import Response
 from hospes.forms import form_pairs
 from hospes.saml.common import MAX_ENCODED_BYTES
 from hospes.services.oidc_federation import FederationError
-from hospes.web.context import Page, gettext_for
+from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep, PlainPageDep
 from hospes.web.guest import PlainPage, current_flow, flow_cookie
 from hospes.web.redeem import FlowDep
@@ -89,7 +89,8 @@ async def saml_consumer(request: Request, page: PlainPageDep) -> Response:
     except (UnicodeDecodeError, ValueError):
         return _refused_page(page, FederationError("50008", "The sign-in answer could not be read."), None)
     try:
-        flow = await run_in_threadpool(page.web.redemption.federation.accept_saml, form, page.now)
+        client = (client_address(request), request.headers.get("user-agent"))
+        flow = await run_in_threadpool(page.web.redemption.federation.accept_saml, form, page.now, client)
     except FederationError as error:
         return _refused_page(page, error, None)
     # A top-level GET carries this browser's (SameSite=Lax) flow cookie: the flow's own steps go on from there.
@@ -104,7 +105,8 @@ def oidc_redirect(page: PageDep) -> Response:
         return _refused_page(page, error, f"{page.base}/myapps")
     params = {k: v[:4096] for k, v in page.request.query_params.items()}
     try:
-        page.web.redemption.federation.accept_oidc(flow, params, page.now)
+        client = (client_address(page.request), page.request.headers.get("user-agent"))
+        page.web.redemption.federation.accept_oidc(flow, params, page.now, client)
     except FederationError as error:
         return _refused_page(page, error, f"{page.base}/redeem/signin")
     return page.redirect(f"{page.base}/redeem/continue")
