@@ -131,12 +131,12 @@ def test_a_member_accepts_on_the_way_in_and_again_for_a_new_version(
     third = sign_in(web, tenant.domain, user["userPrincipalName"])
     text, fields = _terms_step(web, third.headers["location"] + "&lang=en")
     assert "New rules." in text
+    # My Apps asks for them too, whatever way the user came in.
+    assert "/terms?" in web.get(f"/{tenant.domain}/myapps").headers["location"]
     declined = web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "decline"})
     assert declined.status_code == 403
     states = sorted(a["state"] for a in _acceptances(tenant, agreement["id"]))
     assert states == ["accepted", "declined"]
-    # My Apps asks for them too, whatever way the user came in.
-    assert "/terms?" in web.get(f"/{tenant.domain}/myapps").headers["location"]
 
 
 def _authorize_url(rp: RelyingParty, **params: str) -> str:
@@ -244,3 +244,25 @@ def test_a_saml_sign_in_from_my_apps_goes_through_the_terms(
     answered = web.get(back.headers["location"])
     action, posted = form_fields(answered.text)  # the signed Response, posted to the app
     assert action == sp.acs and b"Success" in base64.b64decode(posted["SAMLResponse"])
+
+
+def test_the_portal_holds_the_terms_on_every_page_and_a_decline_signs_out(
+    tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    agreement = _agreement(tenant)
+    admin_id = tenant.get(f"/users/{tenant.boot.admin_user_principal_name}").json()["id"]
+    _require(tenant, agreement["id"], [admin_id], ["MicrosoftAdminPortals"])
+    sign_in_as_admin(web, tenant)
+    for path in ("/admin", "/admin/sign-ins", "/admin/terms-of-use"):
+        skipped = web.get(f"/{tenant.domain}{path}")  # the terms page left unanswered
+        assert skipped.status_code == 303 and "/terms?" in skipped.headers["location"], path
+    assert web.get(f"/{tenant.domain}/me").status_code == 200  # not the portal: no terms asked
+    _text, fields = _terms_step(web, web.get(f"/{tenant.domain}/admin/sign-ins").headers["location"])
+    declined = web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "decline"})
+    assert declined.status_code == 403
+    assert "/login" in web.get(f"/{tenant.domain}/me").headers["location"]  # signed out
+    sign_in_as_admin(web, tenant)
+    _text, fields = _terms_step(web, web.get(f"/{tenant.domain}/admin/sign-ins").headers["location"])
+    accepted = web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "accept"})
+    assert accepted.headers["location"].endswith("/admin/sign-ins")
+    assert web.get(accepted.headers["location"]).status_code == 200

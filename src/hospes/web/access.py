@@ -16,6 +16,7 @@ from hospes.services.access_decision import (
     log_details,
     terms_required,
 )
+from hospes.services.access_rules import rules_of
 from hospes.services.collaboration_access import INBOUND_REFUSED, OUTBOUND_REFUSED
 from hospes.services.sign_in_log import SignInEvent
 from hospes.storage.tables import User
@@ -49,6 +50,15 @@ def onward(page: Page, decision: Decision, target: str) -> str:
     """Where a completed sign-in goes: the terms of use the decision still wants accepted, then ``target``."""
     agreements = terms_required(decision)
     return terms_url(page, agreements, target) if agreements else target
+
+
+def terms_pending(page: Page, user: User, amr: list[str], target: str) -> list[str]:
+    """The agreements a signed-in user still has to accept to be at ``target`` (Hospes's own pages, the portal
+    when ``target`` is in it); one small read when no policy of the tenant requires terms."""
+    with page.web.sessions() as session:
+        if not rules_of(session, page.tenant.id).terms:
+            return []
+    return terms_required(decide_sign_in(page, user, amr, target))
 
 
 def is_portal(page: Page, target: str) -> bool:

@@ -14,9 +14,8 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
-from hospes.services.access_decision import terms_required
 from hospes.services.users import is_invited
-from hospes.web.access import decide_sign_in, terms_url
+from hospes.web.access import terms_pending, terms_url
 from hospes.web.context import Page, gettext_for
 from hospes.web.deps import PageDep
 from hospes.web.exits import PageExit
@@ -41,8 +40,7 @@ def my_apps(page: PageDep) -> Response:
     if page.live is not None and page.user is not None:
         # Terms of use a policy requires for Hospes's own pages: accepted before the apps are listed, whichever
         # way the user signed in (password, guest passcode, home tenant, redemption).
-        decision = decide_sign_in(page, page.user, list(page.live.amr), f"{page.base}/myapps")
-        agreements = terms_required(decision)
+        agreements = terms_pending(page, page.user, list(page.live.amr), f"{page.base}/myapps")
         if agreements:
             return page.redirect(terms_url(page, agreements, f"{page.base}/myapps"))
     apps = page.web.my_apps.apps(page.tenant.id, user_id)

@@ -97,6 +97,8 @@ async def terms_answer(page: PageDep) -> Response:
         )
     if accepted:
         return page.redirect(target)
+    page.web.store.end(live, page.now)  # declined: this sign-in ends here
+    page.set_cookie(page.web.cookies.session, None)
     return page.render(
         "notice.html",
         403,

@@ -39,6 +39,7 @@ from hospes.services.tenants import OrganizationService
 from hospes.services.user_export import UserExport
 from hospes.services.users import UserService
 from hospes.services.web_sessions import user_principal
+from hospes.web.access import terms_pending, terms_url
 from hospes.web.context import Page, gettext_for
 from hospes.web.exits import PageExit
 from hospes.web.portal.plain import plain_message
@@ -298,6 +299,13 @@ def admin_of(page: Page, section: str, allowed: Callable[[Access], bool]) -> Adm
     access = load_access(page.web.sessions, principal.tenant_id, principal.id)
     if not allowed(access):
         raise PageExit(forbidden(page, access))
+    # Terms of use a policy requires for the portal hold on every page, not only at sign-in: a user who left the
+    # terms page unanswered gets it again.
+    request = page.request
+    here = request.url.path if request.method == "GET" else f"{page.base}/admin"
+    agreements = terms_pending(page, page.live.user, list(page.live.amr), here)
+    if agreements:
+        raise PageExit(page.redirect(terms_url(page, agreements, here)))
     return AdminPage(page, access, principal, section)
 
 
