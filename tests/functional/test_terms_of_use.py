@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -21,6 +22,7 @@ from hospes.domain.clock import utcnow
 from hospes.domain.terms_of_use import expires_at, pick_file
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, follow, register_rp
 from tests.helpers.portal import sign_in, sign_in_as_admin
+from tests.helpers.redemption import invite, redeem_with_otp
 from tests.helpers.saml import Sp, form_fields, new_party, register_saml_app
 from tests.helpers.tenants import TenantHandle
 
@@ -266,3 +268,21 @@ def test_the_portal_holds_the_terms_on_every_page_and_a_decline_signs_out(
     accepted = web.post(f"/{tenant.domain}/terms", data={**fields, "decision": "accept"})
     assert accepted.headers["location"].endswith("/admin/sign-ins")
     assert web.get(accepted.headers["location"]).status_code == 200
+
+
+def test_a_guest_accepts_after_redeeming_an_invitation(
+    tenant: TenantHandle, web: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    address = f"guest-{uuid.uuid4().hex[:8]}@partner.example"
+    invitation = invite(tenant, address, redirect=f"http://testserver/{tenant.id}/myapps")
+    agreement = _agreement(tenant)
+    _require(tenant, agreement["id"], ["GuestsOrExternalUsers"], ["All"])
+    redeemed = redeem_with_otp(web, sessions, invitation["inviteRedeemUrl"], tenant.id, address)
+    assert redeemed.status_code == 303
+    landing = web.get(redeemed.headers["location"])  # My Apps: the terms first
+    assert landing.status_code == 303
+    _text, fields = _terms_step(web, landing.headers["location"])
+    accepted = web.post(f"/{tenant.id}/terms", data={**fields, "decision": "accept"})
+    assert web.get(accepted.headers["location"]).status_code == 200
+    [answer] = _acceptances(tenant, agreement["id"])
+    assert (answer["userId"], answer["state"]) == (invitation["invitedUser"]["id"], "accepted")
