@@ -25,6 +25,7 @@ from hospes.services import review_timers
 from hospes.services.base import wake_on_change
 from hospes.services.directory import prune_change_log, purge_expired
 from hospes.services.dynamic_processing import MembershipProcessor
+from hospes.services.entitlement.automatic import reconcile_all
 from hospes.services.entitlement.lifecycle import timer_handlers
 from hospes.services.entitlement.notify import EmConfig
 from hospes.services.invitations.jobs import RETENTION as BULK_RETENTION
@@ -63,6 +64,11 @@ def periodic_tasks(sessions: sessionmaker[Session], settings: Settings) -> list[
             lambda: prune_logs(sessions, settings.provisioning_log_retention_days),
         ),
         PeriodicTask("prune-bulk-jobs", HOUR, lambda: prune_bulk_jobs(sessions, utcnow() - BULK_RETENTION)),
+        PeriodicTask(
+            "entitlement-automatic-assignments",
+            every,
+            lambda: reconcile_all(sessions, EmConfig.from_settings(settings)),
+        ),
         PeriodicTask(
             "prune-done-timers",
             every,

@@ -332,3 +332,33 @@ def test_escalation_and_a_scheduled_start(tenant: TenantHandle, sessions: sessio
     assert run_timers(sessions, timedelta(days=20, minutes=5), tenant.id) >= 1
     assert ok(tenant.get(f"{EM}/assignmentRequests/{request['id']}"))["state"] == "delivered"
     assert members(tenant, bundle.group["id"]) == {ada["id"]}
+
+
+def test_automatic_assignment_from_a_rule(tenant: TenantHandle, sessions: sessionmaker[Session]) -> None:
+    """A policy assigning everyone its rule matches: at once when written, then as users change (the periodic
+    reconciliation), removing who no longer matches."""
+    from hospes.services.entitlement.automatic import reconcile_all
+
+    bundle = make_bundle(tenant, "Sales")
+    ada, bob = tenant.new_user("ada", department="Sales"), tenant.new_user("bob", department="R&D")
+    rule = {"@odata.type": "#microsoft.graph.attributeRuleMembers", "membershipRule": 'user.department -eq "Sales"'}
+    body = policy_body(
+        bundle.package["id"],
+        "specificDirectoryUsers",
+        specificAllowedTargets=[rule],
+        automaticRequestSettings={
+            "requestAccessForAllowedTargets": True,
+            "removeAccessWhenTargetLeavesAllowedTargets": True,
+        },
+    )
+    ok(tenant.post(f"{EM}/assignmentPolicies", json=body), 201)
+    assert members(tenant, bundle.group["id"]) == {ada["id"]}
+    assert tenant.patch(f"/users/{bob['id']}", json={"department": "Sales"}).status_code == 204
+    assert tenant.patch(f"/users/{ada['id']}", json={"department": "Legal"}).status_code == 204
+    assert reconcile_all(sessions, None) >= 2  # other tests' tenants may have policies to reconcile too
+    assert members(tenant, bundle.group["id"]) == {bob["id"]}
+    kinds = sorted(r["requestType"] for r in ok(tenant.get(f"{EM}/assignmentRequests"))["value"])
+    assert kinds == ["systemAdd", "systemAdd", "systemRemove"]
+    reconcile_all(sessions, None)  # nothing left to change here
+    assert members(tenant, bundle.group["id"]) == {bob["id"]}
+    assert len(ok(tenant.get(f"{EM}/assignmentRequests"))["value"]) == 3

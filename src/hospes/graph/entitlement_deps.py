@@ -8,8 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from hospes.domain.principals import Principal
 from hospes.graph import permissions as perm
-from hospes.graph.deps import PrincipalDep, RuntimeDep, StandingDep, check, service
+from hospes.graph.deps import PrincipalDep, RuntimeDep, StandingDep, check, provider, service
+from hospes.runtime import Runtime
 from hospes.services.entitlement.approvals import ApprovalService
 from hospes.services.entitlement.catalogs import CatalogService
 from hospes.services.entitlement.notify import EmConfig
@@ -34,7 +36,15 @@ async def _approvals(
 
 CatalogsReader = Annotated[CatalogService, Depends(service(CatalogService, perm.EM_READ))]
 CatalogsWriter = Annotated[CatalogService, Depends(service(CatalogService, perm.EM_WRITE))]
-EmPoliciesReader = Annotated[EmPolicyService, Depends(service(EmPolicyService, perm.EM_READ))]
-EmPoliciesWriter = Annotated[EmPolicyService, Depends(service(EmPolicyService, perm.EM_WRITE))]
+
+
+def _policies(runtime: Runtime, principal: Principal) -> EmPolicyService:
+    policies = EmPolicyService(runtime.sessions, principal)
+    policies.config = EmConfig.from_settings(runtime.settings)
+    return policies
+
+
+EmPoliciesReader = Annotated[EmPolicyService, Depends(provider(_policies, perm.EM_READ))]
+EmPoliciesWriter = Annotated[EmPolicyService, Depends(provider(_policies, perm.EM_WRITE))]
 EmRequests = Annotated[RequestService, Depends(_requests)]
 EmApprovals = Annotated[ApprovalService, Depends(_approvals)]

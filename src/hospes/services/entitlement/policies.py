@@ -12,7 +12,9 @@ from hospes.domain.entitlement_policy import parse_policy, policy_wire
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
 from hospes.services.base import Services, settings_row_for_update
+from hospes.services.entitlement.automatic import reconcile
 from hospes.services.entitlement.common import CATEGORY, find, org_wire
+from hospes.services.entitlement.notify import EmConfig
 from hospes.services.groups import GroupService
 from hospes.storage.tables import Group, User
 from hospes.storage.tables_entitlement import (
@@ -38,6 +40,8 @@ def settings_wire(row: EmSettings | None) -> dict[str, Any]:
 
 
 class PolicyService(Services):
+    config: EmConfig | None = None  # set by the surfaces that have settings: the mails of automatic assignments
+
     # -- assignment policies ---------------------------------------------------------------------------------------
 
     def list_policies(self, package_id: str | None = None) -> list[dict[str, Any]]:
@@ -74,7 +78,9 @@ class PolicyService(Services):
                 **columns,
             )
             op.session.add(row)
+            op.session.flush()
             op.target("AccessPackageAssignmentPolicy", row.id, row.display_name)
+            reconcile(op, row, self.config)
             return self._wire(row)
 
     def replace_policy(self, policy_id: str, body: Any) -> dict[str, Any]:
@@ -89,6 +95,7 @@ class PolicyService(Services):
                 setattr(row, key, value)
             row.modified_at = op.now
             op.target("AccessPackageAssignmentPolicy", row.id, row.display_name)
+            reconcile(op, row, self.config)
             return self._wire(row)
 
     def delete_policy(self, policy_id: str) -> None:
