@@ -172,6 +172,38 @@ def test_an_existing_guest_is_matched_by_mail_not_duplicated(
     assert count == 1
 
 
+def test_a_source_cannot_claim_another_organizations_guest_by_mail(
+    config: SyncConfig, sessions: sessionmaker[Session]
+) -> None:
+    """The target allows the source to synchronize the source's own people. A source administrator can give one of
+    its users any mail; matching by mail must not hand that user (and the source's later updates and deletions)
+    a guest of the target that belongs to someone else: a pending invitee of another domain, or a guest who
+    redeemed with another identity."""
+    source, target = config.source, config.target
+    pending = f"victim-{uuid.uuid4().hex[:8]}@elsewhere.example"
+    redeemed = f"carol-{uuid.uuid4().hex[:8]}@elsewhere.example"
+    body = {"inviteRedirectUrl": "https://apps.example.com"}
+    pending_id = target.post("/invitations", json={**body, "invitedUserEmailAddress": pending}).json()["invitedUser"]
+    redeemed_id = target.post("/invitations", json={**body, "invitedUserEmailAddress": redeemed}).json()["invitedUser"]
+    with sessions.begin() as session:
+        carol = session.get(User, redeemed_id["id"])
+        assert carol is not None
+        carol.external_user_state = "Accepted"
+        carol.identities = [{"signInType": "federated", "issuer": "mail", "issuerAssignedId": redeemed}]
+    for address in (pending, redeemed):
+        mallory = source.new_user(f"m{uuid.uuid4().hex[:6]}", mail=address, displayName="Mallory")
+        assignment = config.assign(mallory["id"])
+        config.settle()
+        config.unassign(assignment)  # scoped out: the source's user is soft-deleted in the target
+        config.settle()
+    with sessions() as session:
+        for guest_id in (pending_id["id"], redeemed_id["id"]):
+            guest = session.get(User, guest_id)
+            assert guest is not None and guest.alt_sec_id is None and guest.deleted_at is None
+            assert guest.display_name != "Mallory"
+        assert session.get(User, pending_id["id"]).external_user_state == "PendingAcceptance"  # type: ignore[union-attr]
+
+
 def test_a_target_that_withdraws_its_permission_quarantines_the_job(
     tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
 ) -> None:

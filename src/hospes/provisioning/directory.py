@@ -144,7 +144,7 @@ class DirectoryConnector:
                 mail = session.scalar(
                     select(User.mail).where(User.tenant_id == self.source_tenant, User.id == _anchor_source(anchor))
                 )
-                user = self.users.guest_for_mail(session, mail) if mail else None
+                user = self.users.guest_for_mail(session, mail, _anchor_source(anchor)) if mail else None
             return [self._wire(session, user)] if user is not None else []
 
     def scan(self, kind: str, paths: list[str]) -> Iterator[TargetObject]:

@@ -29,7 +29,7 @@ from hospes.services.cross_tenant_policy import POLICY_CHECK_FAILURE, inbound_re
 from hospes.services.invitations.guests import guest_upn, initial_domain
 from hospes.services.users import UPN_CONFLICT, UserService
 from hospes.services.web_sessions import revoke_user_sessions
-from hospes.storage.tables import Tenant, User
+from hospes.storage.tables import Domain, Tenant, User
 
 MANAGER_ANCHOR = "manager_anchor"  # in ``values``: the manager by its anchor, resolved inside the write
 
@@ -93,10 +93,13 @@ class SyncedUsers(Services):
     def by_id(self, session: Session, user_id: str) -> User | None:
         return session.scalar(select(User).where(User.tenant_id == self.tenant_id, User.id == user_id))
 
-    def guest_for_mail(self, session: Session, mail: str) -> User | None:
+    def guest_for_mail(self, session: Session, mail: str, source_user_id: str) -> User | None:
         """An existing B2B user of this tenant with ``mail`` that no synchronization owns yet: synchronization
-        links it instead of creating a second user. Internal members are never matched."""
-        return session.scalar(
+        links it instead of creating a second user. Internal members are never matched, and only a guest that is
+        the source's own person: redeemed at the source as that user, or never redeemed with an address in a
+        verified domain of the source. (A source administrator chooses its users' mail: matching on it alone
+        would hand the source, and its later updates and deletions, any guest of this tenant.)"""
+        rows = session.scalars(
             select(User)
             .where(
                 User.tenant_id == self.tenant_id,
@@ -106,8 +109,21 @@ class SyncedUsers(Services):
                 (User.user_type == "Guest") | (User.creation_type == "Invitation"),
             )
             .order_by(User.created_at)
-            .limit(1)
         )
+        home = f"{self.source_tenant}/{source_user_id}"
+        domain = mail.rpartition("@")[2].lower()
+        source_domain = session.scalar(
+            select(Domain.name).where(
+                Domain.tenant_id == self.source_tenant, Domain.name == domain, Domain.is_verified.is_(True)
+            )
+        )
+        for user in rows:
+            federated = [i for i in user.identities or [] if i.get("signInType") == "federated"]
+            if any(i.get("issuer") == HOME_ISSUER and i.get("issuerAssignedId") == home for i in federated):
+                return user
+            if not federated and user.external_user_state != "Accepted" and source_domain is not None:
+                return user
+        return None
 
     def synchronized(self, session: Session) -> Iterator[User]:
         yield from session.scalars(
