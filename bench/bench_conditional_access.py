@@ -7,8 +7,10 @@ Run by hand:  .venv/bin/python -m bench.bench_conditional_access [--decisions 20
 Decisions: the policies are a seeded mix of what tenants write (users by id, groups, roles, all users with
 exclusions, guests by type and home tenant; listed apps or All; client app types; 10 IP named locations, some
 trusted; MFA, block, AND/OR; a quarter report-only, some disabled), compiled once as a server keeps them, and
-``evaluate`` is timed alone over 1,000 seeded sign-ins. "explained" is the what-if's mode (every condition of
-every policy that doesn't apply is named). Target: 50,000 decisions/s with 200 policies. Best of ``--repeat``.
+``evaluate`` is timed alone over 1,000 seeded sign-ins, in CPU time of the process (what one core does; the wall
+clock, shown beside, also counts the time other processes of a shared machine held the core). "explained" is the
+what-if's mode (every condition of every policy that doesn't apply is named). Target: 50,000 decisions/s with 200
+policies. Best of ``--repeat``.
 
 Sign-in latency: the conditional-access step of a sign-in as the pages and ``/authorize`` run it
 (``access_decision.decide_now``: a read session, the tenant's rules version, the user's groups and roles when
@@ -145,21 +147,26 @@ def build(n: int, seed: int = 7) -> tuple[list[Policy], dict[str, Location], lis
     return policies, locations, facts
 
 
-def decisions_per_second(n: int, decisions: int, repeat: int, *, explain: bool = False) -> tuple[float, dict[str, int]]:
+def decisions_per_second(
+    n: int, decisions: int, repeat: int, *, explain: bool = False
+) -> tuple[float, float, dict[str, int]]:
+    """(decisions per CPU-second of this process, per wall-clock second, outcomes). The CPU time is what one core
+    does; on a shared machine the wall clock also counts the time other processes had the core."""
     policies, locations, facts = build(n)
     rules = compile_rules(policies, locations)
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for i in range(decisions):
             evaluate(facts[i % len(facts)], rules, explain=explain)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
     outcomes: dict[str, int] = {}
     for sign_in in facts:
         decision = evaluate(sign_in, rules)
         key = "blocked" if decision.blocked else "mfa" if decision.required else "allowed"
         outcomes[key] = outcomes.get(key, 0) + 1
-    return decisions / best, outcomes
+    return decisions / max(best_cpu, 1e-9), decisions / best, outcomes
 
 
 def _seed_tenant(sessions: sessionmaker[Session], n: int, seed: int) -> tuple[str, User]:
@@ -255,15 +262,15 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     console = Console()
     table = Table(title="Conditional access: decisions per second (one core, compiled rules)")
-    for column in ("policies", "mode", "decisions/s", "µs each", "outcomes of 1,000 sign-ins"):
+    for column in ("policies", "mode", "decisions/CPU-s", "µs each", "decisions/s (wall)", "outcomes of 1,000"):
         table.add_column(column)
     rates = {}
     for n, explain in ((0, False), (20, False), (200, False), (200, True)):
         count = args.decisions // 10 if explain else args.decisions  # the what-if's mode is ~30x slower
-        rate, outcomes = decisions_per_second(n, count, args.repeat, explain=explain)
+        rate, wall, outcomes = decisions_per_second(n, count, args.repeat, explain=explain)
         rates[(n, explain)] = rate
         mode = "explained (what-if)" if explain else "sign-in"
-        table.add_row(str(n), mode, f"{rate:,.0f}", f"{1e6 / rate:.1f}", str(outcomes))
+        table.add_row(str(n), mode, f"{rate:,.0f}", f"{1e6 / rate:.1f}", f"{wall:,.0f}", str(outcomes))
     console.print(table)
     with tempfile.TemporaryDirectory() as tmp:
         timings = sign_in_latency(fresh_database(args.database_url, tmp), args.sign_ins)
