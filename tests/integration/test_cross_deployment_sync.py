@@ -82,6 +82,12 @@ def test_test_connection_says_what_is_missing(pair: tuple[LiveTenant, LiveTenant
     }
     wrong = source.post(f"{remote.base}/jobs/validateCredentials", json=body)
     assert wrong.status_code == 400 and "client credentials" in wrong.json()["error"]["message"], wrong.text
+    body["credentials"][2] = {"key": "BaseAddress", "value": "http://127.0.0.1:1"}  # nothing listens there
+    unreachable = source.post(f"{remote.base}/jobs/validateCredentials", json=body)
+    assert unreachable.status_code == 400 and "connection failed" in unreachable.json()["error"]["message"]
+    body["credentials"][2] = {"key": "BaseAddress", "value": "ftp://elsewhere.example"}
+    wrong_scheme = source.post(f"{remote.base}/jobs/validateCredentials", json=body)
+    assert wrong_scheme.status_code == 400, wrong_scheme.text
     body["credentials"] = body["credentials"][:3]  # no app at all
     missing = source.post(f"{remote.base}/jobs/validateCredentials", json=body)
     assert missing.status_code == 400 and "ClientIdentifier" in missing.json()["error"]["message"], missing.text
