@@ -262,7 +262,8 @@ def test_pysaml2_as_the_partner_idp(
     """An independent identity provider (pysaml2's Server, xmlsec1 signatures) answers the AuthnRequest Hospes
     sent; its Response signs the assertion, or the whole Response."""
     _federate(tenant, partner)
-    idp = pysaml2_idp(tmp_path, partner, f"{BASE}/{tenant.id}/", f"{BASE}/login.srf")
+    published = web.get(f"/{tenant.id}/federation/sp-metadata.xml").text  # the partner imports Hospes' metadata
+    idp = pysaml2_idp(tmp_path, partner, f"{BASE}/{tenant.id}/", f"{BASE}/login.srf", published)
     started = open_link(web, invite(tenant, "ana@fabrikam.example")["inviteRedeemUrl"])
     assert started.status_code == 303
     went = web.get(f"/{tenant.id}/redeem/federation")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 
 from tests.helpers.portal import csrf_of, sign_in, sign_in_as_admin
 from tests.helpers.saml import new_party
@@ -26,6 +27,14 @@ def test_saml_federation_from_the_portal(web: TestClient, tenant: TenantHandle) 
     assert listing.status_code == 200 and 'id="new-saml"' in listing.text
     form = web.get(f"/{tenant.domain}{PAGE}/new?kind=saml")
     assert "http://testserver/login.srf" in form.text and f"http://testserver/{tenant.id}/" in form.text
+    assert f'href="/{tenant.domain}/federation/sp-metadata.xml"' in form.text
+    metadata = web.get(f"/{tenant.domain}/federation/sp-metadata.xml")
+    assert metadata.headers["content-type"].startswith("application/samlmetadata+xml")
+    root = etree.fromstring(metadata.content)
+    assert root.get("entityID") == f"http://testserver/{tenant.id}/"
+    md = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+    acs = root.find(f"{md}SPSSODescriptor/{md}AssertionConsumerService")
+    assert acs is not None and acs.get("Location") == "http://testserver/login.srf"
     partner = new_party("Fabrikam")
     bad = _create(
         web,

@@ -145,9 +145,9 @@ def form_of(xml: bytes, relay_state: str) -> dict[str, str]:
     return {"SAMLResponse": base64.b64encode(xml).decode(), "RelayState": relay_state}
 
 
-def pysaml2_idp(tmp_path: Any, party: Party, sp_entity_id: str, acs: str) -> Any:
+def pysaml2_idp(tmp_path: Any, party: Party, sp_entity_id: str, acs: str, sp_metadata: str | None = None) -> Any:
     """pysaml2's identity provider (``saml2.server.Server``, signing through the xmlsec1 binary) as the partner,
-    knowing Hospes' service provider of one tenant by inline metadata."""
+    knowing Hospes' service provider of one tenant by inline metadata (``sp_metadata``: what Hospes publishes)."""
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.config import IdPConfig
     from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT
@@ -172,7 +172,7 @@ def pysaml2_idp(tmp_path: Any, party: Party, sp_entity_id: str, acs: str) -> Any
             "xmlsec_binary": binary,
             "key_file": key_file,
             "cert_file": cert_file,
-            "metadata": {"inline": [metadata]},
+            "metadata": {"inline": [sp_metadata or metadata]},
             "service": {
                 "idp": {
                     "endpoints": {"single_sign_on_service": [(SIGN_IN, BINDING_HTTP_REDIRECT)]},

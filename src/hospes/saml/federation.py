@@ -24,6 +24,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from hospes.saml.bindings import redirect_url
 from hospes.saml.common import (
     DS,
+    MD,
     SAML,
     SAMLP,
     STATUS_SUCCESS,
@@ -100,6 +101,24 @@ def authn_request_url(
     policy.set("AllowCreate", "true")
     xml = etree.tostring(root)
     return redirect_url(sign_in_url, "SAMLRequest", xml, relay_state=relay_state)
+
+
+def sp_metadata(*, entity_id: str, acs_url: str) -> bytes:
+    """The service provider's metadata a partner imports: its entity id, the consumer URL (HTTP-POST), persistent
+    NameIDs, signed assertions wanted, requests unsigned."""
+    root = etree.Element(q(MD, "EntityDescriptor"), nsmap={"md": MD})
+    root.set("entityID", entity_id)
+    sp = etree.SubElement(root, q(MD, "SPSSODescriptor"))
+    sp.set("protocolSupportEnumeration", SAMLP)
+    sp.set("AuthnRequestsSigned", "false")
+    sp.set("WantAssertionsSigned", "true")
+    etree.SubElement(sp, q(MD, "NameIDFormat")).text = PERSISTENT
+    acs = etree.SubElement(sp, q(MD, "AssertionConsumerService"))
+    acs.set("Binding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    acs.set("Location", acs_url)
+    acs.set("index", "0")
+    acs.set("isDefault", "true")
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
 def _time(value: str | None, what: str) -> datetime:

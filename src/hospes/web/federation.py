@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from hospes.forms import form_pairs
 from hospes.saml.common import MAX_ENCODED_BYTES
+from hospes.saml.federation import sp_metadata
 from hospes.services.oidc_federation import FederationError
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep, PlainPageDep
@@ -47,6 +48,14 @@ def go_to_provider(page: PageDep, flow: FlowDep) -> Response:
     except FederationError as error:
         return _refused_page(page, error, f"{page.base}/redeem/signin")
     return page.redirect(url)
+
+
+@router.get("/{tenant}/federation/sp-metadata.xml")
+def service_provider_metadata(page: PageDep) -> Response:
+    """What a partner's SAML identity provider imports to federate with this tenant."""
+    federation = page.web.redemption.federation
+    xml = sp_metadata(entity_id=federation.entity_id(page.tenant.id), acs_url=federation.acs_url)
+    return Response(xml, media_type="application/samlmetadata+xml")
 
 
 @router.get("/{tenant}/guest/idp/{provider_id}")
