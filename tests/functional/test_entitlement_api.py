@@ -146,6 +146,21 @@ def test_request_two_stages_deliver_extend_expire(tenant: TenantHandle, sessions
     assert members(tenant, bundle.group["id"]) == set()
 
 
+def test_an_approver_decides_but_cannot_cancel(tenant: TenantHandle) -> None:
+    """Canceling is the requestor's (or an administrator's): an approver answers with a decision, which the policy
+    may require a reason for and which the requestor is told of; an escalation approver not yet asked has none."""
+    bundle = make_bundle(tenant, "Ops")
+    ada, bob = tenant.new_user("ada"), tenant.new_user("bob")
+    body = policy_body(bundle.package["id"], "allMemberUsers", requestApprovalSettings=stages(bob["id"]))
+    ok(tenant.post(f"{EM}/assignmentPolicies", json=body), 201)
+    as_ada, as_bob = as_scoped(tenant, ada, SCOPE), as_scoped(tenant, bob, SCOPE)
+    ask = {"requestType": "userAdd", "assignment": {"accessPackageId": bundle.package["id"]}}
+    request = ok(as_ada.post(f"{EM}/assignmentRequests", json=ask), 201)
+    assert as_bob.post(f"{EM}/assignmentRequests/{request['id']}/cancel").status_code == 403
+    assert ok(as_ada.get(f"{EM}/assignmentRequests/{request['id']}"))["state"] == "pendingApproval"
+    assert ok(as_bob.get(f"{EM}/assignmentRequests/{request['id']}"))["id"] == request["id"]  # still visible
+
+
 def test_denial_cancel_and_bad_input(tenant: TenantHandle) -> None:
     bundle = make_bundle(tenant, "Sales")
     ada, bob = tenant.new_user("ada"), tenant.new_user("bob")

@@ -320,6 +320,11 @@ class RequestService(Services):
         with self.write(CATEGORY, "Cancel access package assignment request") as op:
             request = find(op.session, EmRequest, self.tenant_id, request_id, lock=True)
             self._may_see(op.session, request)
+            subject = op.session.get(EmSubject, request.subject_id)
+            own = request.created_by_id == self.actor.id or (subject is not None and subject.object_id == self.actor.id)
+            if not (self.admin or own):
+                # An approver sees the request but answers it with a decision, not by withdrawing it.
+                raise ForbiddenError("Only the requestor or an administrator can cancel a request.")
             op.target("AccessPackageAssignmentRequest", request.id)
             if request.state not in OPEN_REQUEST_STATES:
                 raise InvalidInputError(f"A request in state '{request.state}' cannot be canceled.")
