@@ -124,6 +124,7 @@ class Rules:
     applied: tuple[Mapping[str, PolicyResult], ...]  # each policy's results when it applies, by result
     ranges: tuple[tuple[int, int, int, str], ...]  # (IP version, first, last address, location id lower-cased)
     trusted_places: frozenset[str]
+    by_country: tuple[Location, ...]  # the country locations
     has_groups: bool
     has_roles: bool
     terms: frozenset[str]  # the agreements the policies that aren't disabled require (lower-cased ids)
@@ -142,8 +143,12 @@ class Rules:
         return self.has_roles
 
     def users_ok(self, keys: Iterable[str]) -> int:
-        keys = list(keys)
-        return (self.users_all | _or(self.users_in, keys)) & ~_or(self.users_out, keys)
+        found, out = self.users_all, 0
+        include, exclude = self.users_in.get, self.users_out.get
+        for key in keys:
+            found |= include(key, 0)
+            out |= exclude(key, 0)
+        return found & ~out
 
     def apps_ok(self, facts: SignInFacts) -> int:
         if facts.user_action is not None:
@@ -166,9 +171,7 @@ class Rules:
             for ip_version, low, high, key in self.ranges:
                 if ip_version == version and low <= value <= high:
                     inside.add(key)
-        for location in self.locations.values():
-            if location.networks or not (location.countries or location.include_unknown_countries):
-                continue
+        for location in self.by_country:
             known = facts.country is not None
             if (known and facts.country in location.countries) or (not known and location.include_unknown_countries):
                 inside.add(location.id.lower())
@@ -329,6 +332,9 @@ def compile_rules(policies: Iterable[Policy], locations: Mapping[str, Location] 
         applied=tuple(_applied(p) for p in listed),
         ranges=tuple(ranges),
         trusted_places=frozenset(loc.id.lower() for loc in locations.values() if loc.trusted),
+        by_country=tuple(
+            loc for loc in locations.values() if not loc.networks and (loc.countries or loc.include_unknown_countries)
+        ),
         has_groups=has_groups,
         has_roles=has_roles,
         terms=frozenset(
