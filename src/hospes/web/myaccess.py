@@ -175,7 +175,14 @@ def _verified(page: Page) -> FlowView | None:
 def _identity(flow: FlowView) -> ExternalIdentity:
     home = flow.data.get("home") or {}
     name = str(flow.data.get("name") or "")[:256] or None
-    return ExternalIdentity(flow.email.lower(), name, home.get("tenant"), home.get("user"))
+    federated = None
+    if flow.verified_method in ("saml", "oidc"):
+        # Their guest keeps the provider they proved the address with (and signs in there again, not by passcode).
+        asserted = flow.data.get("federated") or {}
+        issuer, subject = asserted.get("issuer"), asserted.get("sub")
+        if issuer and subject:
+            federated = {"signInType": "federated", "issuer": str(issuer), "issuerAssignedId": str(subject)}
+    return ExternalIdentity(flow.email.lower(), name, home.get("tenant"), home.get("user"), federated)
 
 
 def _package_page(page: Page, package_id: str, status: int = 200, **extra: Any) -> Response:

@@ -34,15 +34,19 @@ from hospes.storage.tables_entitlement import EmCatalog, EmConnectedOrg, EmPacka
 
 @dataclass(frozen=True)
 class ExternalIdentity:
-    """Who signed in on the request page: their address, and their home tenant when they came through it."""
+    """Who signed in on the request page: their address, and their home tenant or their organization's identity
+    provider when they came through one."""
 
     email: str
     display_name: str | None
     home_tenant_id: str | None = None
     home_user_id: str | None = None
+    federated: dict[str, Any] | None = None  # the identity an organization's own provider asserted
 
     @property
     def identity(self) -> dict[str, Any]:
+        if self.federated:
+            return self.federated
         if self.home_tenant_id and self.home_user_id:
             return {
                 "signInType": "federated",
