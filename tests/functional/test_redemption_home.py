@@ -218,3 +218,50 @@ def test_home_user_who_is_no_guest_here_is_refused_cleanly(
     assert returned.status_code == 303
     refused = web.get(returned.headers["location"])
     assert refused.status_code == 403 and "could not sign you in" in refused.text
+
+
+def _guest_session_amr(sessions: sessionmaker[Session], tenant_id: str, user_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from hospes.storage.tables import WebSession
+
+    with sessions() as session:
+        rows = session.scalars(
+            select(WebSession).where(WebSession.tenant_id == tenant_id, WebSession.user_id == user_id)
+        )
+        return [method for row in rows for method in row.amr]
+
+
+def test_a_second_factor_done_at_an_untrusted_home_never_counts_here(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    """The guest's session here keeps only what this tenant counts, so a later sign-in in it (an app with a
+    policy asking for MFA) can't take the home tenant's untrusted TOTP for MFA done here."""
+    carol = other_tenant.new_user("carol")
+    assert sign_in(web, other_tenant.domain, carol["userPrincipalName"]).status_code == 303
+    totp, _codes = enrol_totp(web, other_tenant.domain)
+    _policy(tenant, require_guest_mfa=False, trust_home_mfa=False)
+    invitation = invite(tenant, carol["userPrincipalName"])
+    assert open_link(web, invitation["inviteRedeemUrl"]).status_code == 303
+    back = _home_round_trip(web, tenant, carol["userPrincipalName"], totp)
+    web.get(path_of(back.headers["location"]))
+    assert web.get(f"/{tenant.id}/redeem/continue").headers["location"].endswith("/redeem/consent")
+    assert accept(web, tenant.id).status_code == 303
+    guest_id = invitation["invitedUser"]["id"]
+    assert _guest_session_amr(sessions, tenant.id, guest_id) == ["pwd"]
+
+
+def test_a_trusted_home_second_factor_counts_as_mfa_here(
+    web: TestClient, tenant: TenantHandle, other_tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    dave = other_tenant.new_user("dave")
+    assert sign_in(web, other_tenant.domain, dave["userPrincipalName"]).status_code == 303
+    totp, _codes = enrol_totp(web, other_tenant.domain)
+    _policy(tenant, require_guest_mfa=False, trust_home_mfa=True)
+    invitation = invite(tenant, dave["userPrincipalName"])
+    assert open_link(web, invitation["inviteRedeemUrl"]).status_code == 303
+    back = _home_round_trip(web, tenant, dave["userPrincipalName"], totp)
+    web.get(path_of(back.headers["location"]))
+    web.get(f"/{tenant.id}/redeem/continue")
+    assert accept(web, tenant.id).status_code == 303
+    assert _guest_session_amr(sessions, tenant.id, invitation["invitedUser"]["id"]) == ["pwd", "mfa"]

@@ -274,11 +274,11 @@ class RedemptionService:
                 return "federation"
         return "otp"
 
-    def access(self, flow: FlowView, user: User, address: str | None = None) -> Decision:
-        """The tenant's conditional access for this guest's sign-in. The home tenant's MFA counts only when the
-        tenant trusts it (a federated claim was weighed when it arrived: ``mfa`` in the flow's methods)."""
+    def methods_here(self, flow: FlowView) -> list[str]:
+        """What this tenant counts of the guest's sign-in, as a session's methods: the first factor, a second
+        factor given here (``otp``), and ``mfa`` when the home tenant's or the provider's MFA is trusted. Factors
+        done at home that this tenant doesn't trust are left out, so no later sign-in in the session counts them."""
         assert flow.tenant_id is not None
-        now = utcnow()  # the flow knows no earlier time of its methods: they count as just done
         methods = ["email" if flow.verified_method == "mail" else "pwd"]
         if flow.data.get("mfa"):
             methods.append("otp")
@@ -288,9 +288,17 @@ class RedemptionService:
         setting = self.policy(flow.tenant_id).trust_home_mfa
         home = self.home.home_tenant(flow.email, flow.tenant_id) if home_mfa and not setting else None
         with self.sessions() as session:
-            trusted = home_mfa and home_mfa_trusted(session, flow.tenant_id, home.id if home else None, setting=setting)
-            if trusted:
+            if home_mfa and home_mfa_trusted(session, flow.tenant_id, home.id if home else None, setting=setting):
                 methods.append("mfa")
+        return methods
+
+    def access(self, flow: FlowView, user: User, address: str | None = None) -> Decision:
+        """The tenant's conditional access for this guest's sign-in. The home tenant's MFA counts only when the
+        tenant trusts it (a federated claim was weighed when it arrived: ``mfa`` in the flow's methods)."""
+        assert flow.tenant_id is not None
+        now = utcnow()  # the flow knows no earlier time of its methods: they count as just done
+        methods = self.methods_here(flow)
+        with self.sessions() as session:
             signed_home = guest_signin_log.signed_home(flow)
             request = AccessRequest(flow.tenant_id, user, now, methods, now, ip_address=address, home=signed_home)
             return decide(session, request)

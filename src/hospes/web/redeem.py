@@ -214,7 +214,7 @@ def _start_session(page: Page, user: GuestView, flow: FlowView) -> None:
     token = page.web.store.create(
         user,
         level=FULL,
-        amr=flow.amr or ["email"],
+        amr=page.web.redemption.methods_here(flow),
         now=page.now,
         address=client_address(page.request),
         user_agent=page.request.headers.get("user-agent"),
