@@ -223,7 +223,7 @@ def test_home_user_who_is_no_guest_here_is_refused_cleanly(
 def _guest_session_amr(sessions: sessionmaker[Session], tenant_id: str, user_id: str) -> list[str]:
     from sqlalchemy import select
 
-    from hospes.storage.tables import WebSession
+    from hospes.storage.tables_signin import WebSession
 
     with sessions() as session:
         rows = session.scalars(

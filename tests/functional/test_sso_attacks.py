@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.saml.nameid import EMAIL
-from hospes.storage.tables import WebSession
+from hospes.storage.tables_signin import WebSession
 from hospes.storage.tables_sso import SsoParticipant
 from tests.helpers.oidc import RelyingParty, admin_consent, answer_of, register_rp
 from tests.helpers.portal import sign_in

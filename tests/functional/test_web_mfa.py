@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.auth.crypto import KEY_FILE_NAME, DecryptionError, SecretBox, parse_key, secret_box
 from hospes.settings import Settings
-from hospes.storage.tables import RecoveryCode, TotpAuthenticator, WebSession
+from hospes.storage.tables_signin import RecoveryCode, TotpAuthenticator, WebSession
 from tests.helpers.portal import csrf_of, enrol_totp, session_cookie, sign_in
 from tests.helpers.tenants import TenantHandle
 

@@ -13,7 +13,8 @@ from hospes.asgi import create_app
 from hospes.domain.clock import utcnow
 from hospes.services.web_sessions import token_hash
 from hospes.settings import Settings
-from hospes.storage.tables import AuditLog, WebSession
+from hospes.storage.tables import AuditLog
+from hospes.storage.tables_signin import WebSession
 from tests.helpers.portal import PASSWORD, csrf_of, session_cookie, sign_in
 from tests.helpers.tenants import TenantHandle
 

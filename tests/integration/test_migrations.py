@@ -13,6 +13,7 @@ from hospes.storage import (  # noqa: F401  (register their tables)
     tables_provisioning,
     tables_redemption,
     tables_reviews,
+    tables_signin,
     tables_sso,
     tables_timers,
 )

@@ -23,7 +23,7 @@ from hospes.auth.crypto import SecretBox
 from hospes.domain.errors import ConflictError
 from hospes.domain.principals import Principal
 from hospes.services.base import Services
-from hospes.storage.tables import RecoveryCode, TotpAuthenticator
+from hospes.storage.tables_signin import RecoveryCode, TotpAuthenticator
 
 STEP_SECONDS = 30
 RECOVERY_CODE_COUNT = 10

@@ -22,7 +22,7 @@ from hospes.saml.logout import build_logout_request, build_logout_response, read
 from hospes.saml.nameid import NameId
 from hospes.services.saml_apps import SamlApp, app_by_app_id, app_by_entity_id, request_certificates
 from hospes.services.saml_signin import SamlSignIn, SsoRefusedError
-from hospes.storage.tables import WebSession
+from hospes.storage.tables_signin import WebSession
 from hospes.storage.tables_sso import SsoParticipant
 
 _SEALED = "saml-logout"

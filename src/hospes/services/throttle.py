@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.settings import Settings
 from hospes.storage.engine import RawReads, raw_reads
-from hospes.storage.tables import AuthThrottle
+from hospes.storage.tables_signin import AuthThrottle
 
 
 @dataclass(frozen=True)

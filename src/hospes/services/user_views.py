@@ -24,10 +24,10 @@ from hospes.storage.tables import (
     Invitation,
     OutboxMessage,
     ServicePrincipal,
-    TotpAuthenticator,
     User,
     UserSponsor,
 )
+from hospes.storage.tables_signin import TotpAuthenticator
 
 PAGE_SIZE = 25
 MAX_SELECTION = 100  # users acted on at once from the list

@@ -22,7 +22,8 @@ from hospes.services.guest_policy import load_guest_policy
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.orphans import note_orphans, sponsored_by
 from hospes.services.web_sessions import revoke_user_sessions
-from hospes.storage.tables import Domain, Group, RecoveryCode, TotpAuthenticator, User, UserSponsor
+from hospes.storage.tables import Domain, Group, User, UserSponsor
+from hospes.storage.tables_signin import RecoveryCode, TotpAuthenticator
 
 UPN_CONFLICT = "Another object with the same value for property userPrincipalName already exists."
 

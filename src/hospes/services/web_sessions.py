@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.clock import utcnow
 from hospes.domain.principals import Principal
 from hospes.services.base import Services
-from hospes.storage.tables import Tenant, User, WebSession
+from hospes.storage.tables import Tenant, User
+from hospes.storage.tables_signin import WebSession
 from hospes.storage.tables_sso import RefreshToken
 
 FULL = "full"
