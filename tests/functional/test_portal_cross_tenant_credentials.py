@@ -59,6 +59,25 @@ def test_an_azure2azure_job_has_its_own_credentials(
     )
     assert kept.status_code == 303
     assert config.service.saved_secrets(tenant.id, config.sp_id)["ClientSecret"] == "s3cret-value"
+    # the saved secret never goes to another address, tenant or app than the one it was typed for: testing or
+    # saving a change of those needs it typed again (else an administrator could send it to a host of theirs)
+    for changed in (
+        {"tenant_url": "https://collector.attacker.example", "client_id": "app-123"},
+        {"tenant_url": "https://hospes.partner.example", "client_id": "app-999"},
+    ):
+        for action in ("test", "save"):
+            moved = post(action=action, target_tenant=other_tenant.id, **changed)
+            assert moved.status_code == 400 and "client_secret" in alerts(moved.text), (action, changed)
+    assert config.service.saved_secrets(tenant.id, config.sp_id)["BaseAddress"] == "https://hospes.partner.example"
+    retyped = post(
+        action="save",
+        target_tenant=other_tenant.id,
+        tenant_url="https://hospes2.partner.example",
+        client_id="app-123",
+        client_secret="n3w-value",
+    )
+    assert retyped.status_code == 303
+    assert config.service.saved_secrets(tenant.id, config.sp_id)["ClientSecret"] == "n3w-value"
     # back to a tenant of this deployment: the other deployment's credentials go
     local = post(action="save", target_tenant=other_tenant.id, tenant_url="")
     assert local.status_code == 303

@@ -260,6 +260,20 @@ def _cross_tenant_secrets(
         errors["client_id"] = _("Enter the client ID of the target tenant's app.")
     if remote and not secret and not saved.get("ClientSecret"):
         errors["client_secret"] = _("Enter the client secret.")
+    elif (
+        remote
+        and not secret
+        and any(
+            saved.get(key, "") != value
+            for key, value in (
+                ("BaseAddress", values["tenant_url"]),
+                ("ClientIdentifier", values["client_id"]),
+                ("CompanyId", values["target_tenant"]),
+            )
+        )
+    ):
+        # A saved secret goes only where it was typed for: otherwise changing the address would send it elsewhere.
+        errors["client_secret"] = _("Enter the client secret again for the new address, tenant or app.")
     secrets = {"AuthenticationType": "SyncPolicy", "CompanyId": values["target_tenant"]}
     if remote:
         secrets |= {
