@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hospes.storage.tables import AuditLog
+from hospes.services.entitlement.notify import EmConfig
+from hospes.storage.tables import AuditLog, OutboxMessage
 from tests.helpers.delegated import as_scoped
 from tests.helpers.entitlement import EM, changes, make_bundle, ok, policy_body, run_timers, stages
 from tests.helpers.tenants import TenantHandle
@@ -377,3 +378,37 @@ def test_automatic_assignment_from_a_rule(tenant: TenantHandle, sessions: sessio
     reconcile_all(sessions, None)  # nothing left to change here
     assert members(tenant, bundle.group["id"]) == {bob["id"]}
     assert len(ok(tenant.get(f"{EM}/assignmentRequests"))["value"]) == 3
+
+
+def test_notices_fourteen_days_and_one_day_before_the_end(
+    tenant: TenantHandle, sessions: sessionmaker[Session]
+) -> None:
+    bundle = make_bundle(tenant, "Notice")
+    ada = tenant.new_user("ada", mail=f"ada@{tenant.domain}")
+    policy = ok(tenant.post(f"{EM}/assignmentPolicies", json=policy_body(bundle.package["id"], "notSpecified")), 201)
+    add = {
+        "requestType": "adminAdd",
+        "assignment": {
+            "targetId": ada["id"],
+            "assignmentPolicyId": policy["id"],
+            "accessPackageId": bundle.package["id"],
+        },
+    }
+    ok(tenant.post(f"{EM}/assignmentRequests", json=add), 201)
+
+    def expiring() -> int:
+        with sessions() as s:
+            rows = s.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.tenant_id == tenant.id, OutboxMessage.kind == "access_expiring"
+                )
+            )
+            return sum(1 for r in rows if ada["mail"] in r.recipients)
+
+    mail = EmConfig("http://testserver", "access@hospes.example", "Hospes")
+    assert run_timers(sessions, timedelta(days=16, minutes=1), tenant.id, mail) == 1  # 30 days, less 14
+    assignment = ok(tenant.get(f"{EM}/assignments"))["value"][0]
+    assert expiring() == 1 and assignment["status"] == "Delivered"
+    assert run_timers(sessions, timedelta(days=29, minutes=1), tenant.id, mail) == 1
+    assignment = ok(tenant.get(f"{EM}/assignments"))["value"][0]
+    assert expiring() == 2 and assignment["status"] == "NearExpiry1DayNotificationTriggered"

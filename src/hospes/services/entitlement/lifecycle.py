@@ -28,21 +28,36 @@ from hospes.storage.tables import AuditLog, Group, GroupMember, Tenant, User
 from hospes.storage.tables_entitlement import (
     EmAssignment,
     EmPackage,
+    EmPolicy,
     EmRequest,
     EmRoleScope,
     EmSettings,
     EmSubject,
 )
 
-EXPIRE, NOTICE, START, DELETE_GUEST, STAGE_TIMEOUT, ESCALATE = (
+EXPIRE, NOTICE, NOTICE14, START, DELETE_GUEST, STAGE_TIMEOUT, ESCALATE = (
     "entitlement.expire",
     "entitlement.notice",
+    "entitlement.notice14",
     "entitlement.start",
     "entitlement.deleteGuest",
     "entitlement.stageTimeout",
     "entitlement.escalate",
 )
 NOTICE_BEFORE = timedelta(days=1)
+NOTICES = ((NOTICE14, timedelta(days=14)), (NOTICE, NOTICE_BEFORE))
+
+
+def arm(op: Write, assignment: EmAssignment) -> None:
+    """The timers of an assignment's end: the expiry, and the notices 14 days and 1 day before it (those still
+    ahead)."""
+    if assignment.end_at is None:
+        timers.cancel(op.session, op.actor.tenant_id, EXPIRE, assignment.id)
+        return
+    timers.schedule(op.session, op.actor.tenant_id, EXPIRE, assignment.id, assignment.end_at)
+    for kind, before in NOTICES:
+        if assignment.end_at - before > op.now:
+            timers.schedule(op.session, op.actor.tenant_id, kind, assignment.id, assignment.end_at - before)
 
 
 def deliver(op: Write, request: EmRequest, assignment: EmAssignment, config: EmConfig | None) -> None:
@@ -52,11 +67,7 @@ def deliver(op: Write, request: EmRequest, assignment: EmAssignment, config: EmC
     request.state, request.status, request.completed_at = "delivered", "Delivered", op.now
     log_assignment(op, assignment)
     log_request(op, request)
-    tenant = op.actor.tenant_id
-    if assignment.end_at is not None:
-        timers.schedule(op.session, tenant, EXPIRE, assignment.id, assignment.end_at)
-        if assignment.end_at - NOTICE_BEFORE > op.now:
-            timers.schedule(op.session, tenant, NOTICE, assignment.id, assignment.end_at - NOTICE_BEFORE)
+    arm(op, assignment)
     if assignment.target_user_id:
         _keep_guest(op, assignment.target_user_id)
     package = op.session.get(EmPackage, assignment.package_id)
@@ -209,12 +220,18 @@ def timer_handlers(config: EmConfig | None) -> dict[str, timers.Registered]:
         end(op, assignment, None, config)
 
     def notice(op: Write, due: timers.Due) -> None:
+        """The mail before the end (14 days, 1 day), when the requestor may still extend; the last one is also
+        recorded in the assignment's status."""
         assignment = op.session.get(EmAssignment, due.subject)
         if assignment is None or assignment.state != "delivered" or assignment.end_at is None:
             return
-        assignment.status = "NearExpiry1DayNotificationTriggered"
         op.target("AccessPackageAssignment", assignment.id)
-        log_assignment(op, assignment)
+        if due.kind == NOTICE:
+            assignment.status = "NearExpiry1DayNotificationTriggered"
+            log_assignment(op, assignment)
+        policy = op.session.get(EmPolicy, assignment.policy_id) if assignment.policy_id else None
+        if policy is None or not policy.settings["requestorSettings"].get("enableTargetsToSelfUpdateAccess"):
+            return
         package = op.session.get(EmPackage, assignment.package_id)
         subject = op.session.get(EmSubject, assignment.subject_id)
         if package is not None and subject is not None:
@@ -252,6 +269,7 @@ def timer_handlers(config: EmConfig | None) -> dict[str, timers.Registered]:
         ESCALATE: timers.Registered(escalate, CATEGORY, "Access package approval escalated"),
         EXPIRE: timers.Registered(expire, CATEGORY, "Access package assignment expired", prepare_expiry),
         NOTICE: timers.Registered(notice, CATEGORY, "Access package assignment expiring"),
+        NOTICE14: timers.Registered(notice, CATEGORY, "Access package assignment expiring"),
         START: timers.Registered(start, CATEGORY, "Access package assignment started"),
         DELETE_GUEST: timers.Registered(delete, "UserManagement", "Delete user"),
         STAGE_TIMEOUT: timers.Registered(stage_timeout, CATEGORY, "Access package approval timed out"),

@@ -388,13 +388,7 @@ def approved(op: Write, request: EmRequest, config: EmConfig | None) -> None:
         request.state, request.status, request.completed_at = "delivered", "Delivered", op.now
         log_assignment(op, assignment)
         log_request(op, request)
-        if assignment.end_at is not None:
-            timers.schedule(op.session, op.actor.tenant_id, lifecycle.EXPIRE, assignment.id, assignment.end_at)
-            if assignment.end_at - lifecycle.NOTICE_BEFORE > op.now:
-                notice_at = assignment.end_at - lifecycle.NOTICE_BEFORE
-                timers.schedule(op.session, op.actor.tenant_id, lifecycle.NOTICE, assignment.id, notice_at)
-        else:
-            timers.cancel(op.session, op.actor.tenant_id, lifecycle.EXPIRE, assignment.id)
+        lifecycle.arm(op, assignment)
         assignment.status = "Delivered"
         return
     subject = op.session.get(EmSubject, request.subject_id)
