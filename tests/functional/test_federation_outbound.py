@@ -12,7 +12,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hospes.services.oidc_federation import MAX_BODY_BYTES, FederationError, OidcProvider, OidcRelyingParty
+from hospes.services.oidc_federation import (
+    MAX_BODY_BYTES,
+    READ_SECONDS,
+    FederationError,
+    OidcProvider,
+    OidcRelyingParty,
+)
 
 
 def _provider(well_known: str) -> OidcProvider:
@@ -54,3 +60,22 @@ def test_an_answer_is_read_only_up_to_its_limit() -> None:
         rp.discovery(_provider("https://idp.example/tid/v2.0/.well-known/openid-configuration"))
     assert "too much" in refused.value.message
     assert sent * 65536 <= MAX_BODY_BYTES + 2 * 65536  # stopped near the limit, not at the end of the stream
+
+
+def test_a_provider_that_answers_slowly_is_given_up_on() -> None:
+    """Each read has its timeout; a provider trickling bytes within it is stopped by the answer's own deadline."""
+    now = [0.0]
+
+    def trickle() -> Iterator[bytes]:
+        for _ in range(1000):
+            now[0] += 1.0  # a second per byte
+            yield b" "
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=trickle())
+
+    rp = OidcRelyingParty(http=lambda: httpx.Client(transport=httpx.MockTransport(handler)), clock=lambda: now[0])
+    with pytest.raises(FederationError) as refused:
+        rp.discovery(_provider("https://slow.example/tid/v2.0/.well-known/openid-configuration"))
+    assert "too long" in refused.value.message
+    assert now[0] <= READ_SECONDS + 2

@@ -34,6 +34,7 @@ CACHE_SECONDS = 3600
 KEY_REFETCH_SECONDS = 60
 SKEW_SECONDS = 120
 MAX_BODY_BYTES = 256 * 1024
+READ_SECONDS = 10.0  # the whole answer, however its bytes arrive (each read also has its own timeout)
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 
 
@@ -108,7 +109,7 @@ class OidcRelyingParty:
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
             with self.http() as client, client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-                body = _read_capped(response, url)
+                body = _read_capped(response, url, self.clock)
         except httpx.HTTPError:
             raise FederationError(
                 TOKEN_INVALID, "Your organization's identity provider could not be reached."
@@ -189,7 +190,7 @@ class OidcRelyingParty:
                 self.http() as client,
                 client.stream("POST", endpoint, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT) as response,
             ):
-                raw = _read_capped(response, "the token endpoint")
+                raw = _read_capped(response, "the token endpoint", self.clock)
         except httpx.HTTPError:
             raise FederationError(
                 TOKEN_INVALID, "Your organization's identity provider could not be reached."
@@ -235,13 +236,17 @@ class OidcRelyingParty:
         return claims
 
 
-def _read_capped(response: httpx.Response, what: str) -> bytes:
-    """The answer's body, refused past ``MAX_BODY_BYTES`` rather than held whatever its size."""
+def _read_capped(response: httpx.Response, what: str, clock: Callable[[], float]) -> bytes:
+    """The answer's body, refused past ``MAX_BODY_BYTES`` or ``READ_SECONDS`` rather than held whatever its size
+    and however slowly it comes."""
+    deadline = clock() + READ_SECONDS
     body = bytearray()
     for chunk in response.iter_bytes():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise invalid(f"{what} answered too much.")
+        if clock() > deadline:
+            raise invalid(f"{what} took too long to answer.")
     return bytes(body)
 
 
