@@ -190,3 +190,26 @@ def test_a_provider_configured_with_another_issuer_is_refused(
     assert open_link(web, invite(tenant, f"ana@{DOMAIN}")["inviteRedeemUrl"]).status_code == 303
     refused = web.get(f"/{tenant.id}/redeem/federation")
     assert refused.status_code == 400 and "another issuer" in refused.text
+
+
+def test_a_button_does_not_vouch_for_a_domain_federated_to_another_provider(
+    web: TestClient, tenant: TenantHandle, op: FakeOp
+) -> None:
+    """A domain bound to its organization's own provider signs in there only: a provider bound to no domain (whose
+    users say their addresses are verified) must not redeem that domain's invitations around it."""
+    from tests.helpers.saml import new_party
+    from tests.helpers.saml_partner import federation_body
+
+    saml = federation_body(new_party("Bound IdP"), ["bound-elsewhere.example"])
+    cast = "/directory/federationConfigurations/graph.samlOrWsFedExternalDomainFederation"
+    assert tenant.post(cast, json=saml).status_code == 201
+    _configure(tenant, op, [])
+    assert open_link(web, invite(tenant, "dee@bound-elsewhere.example")["inviteRedeemUrl"]).status_code == 303
+    signin = web.get(f"/{tenant.id}/guest")
+    link = signin.text.split(f'href="/{tenant.id}/guest/idp/', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    web.cookies.clear()
+    went = web.get(f"/{tenant.id}/guest/idp/{link}")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(went.headers["location"]).query).items()}
+    code = op.issue_code(op.claims(query["nonce"], "dee@bound-elsewhere.example"))
+    refused = _back(web, tenant, code=code, state=query["state"])
+    assert refused.status_code == 400 and "AADSTS5000819" in refused.text, refused.text

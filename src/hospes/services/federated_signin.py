@@ -234,6 +234,13 @@ class FederatedSignIn:
             select(ExternalFederationDomain.domain).where(ExternalFederationDomain.provider_id == row.id).limit(1)
         ).first()
         if any_domain is None and row.kind == shape.KIND_OIDC:
+            if bound is not None:
+                # A federated domain signs in at its own provider only, never around it through a button.
+                raise FederationError(
+                    EMAIL_REFUSED,
+                    f"The email address '{email}' signs in with its organization's identity provider, not "
+                    f"'{row.display_name}'.",
+                )
             if not verified:
                 raise FederationError(
                     EMAIL_REFUSED, f"The identity provider '{row.display_name}' did not say that '{email}' is verified."
