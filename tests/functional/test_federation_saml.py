@@ -180,6 +180,7 @@ def _refusal(web: TestClient, form: dict[str, str]) -> str:
         ("unsigned", "AADSTS50008"),
         ("other_signer", "AADSTS50008"),
         ("wrong_audience", "another audience"),
+        ("also_restricted_to_another", "another audience"),  # restrictions intersect: meant for neither
         ("wrong_recipient", "addressed to another"),
         ("wrong_issuer", "another identity provider"),
         ("wrong_request", "does not answer the sign-in request"),
@@ -203,6 +204,8 @@ def test_wrong_answers_are_refused_with_a_readable_page(
         signer = new_party("attacker")
     elif case == "wrong_audience":
         spec.audience = f"{BASE}/{tenant.id}-other/"
+    elif case == "also_restricted_to_another":
+        spec.other_restriction = "https://another-sp.example/"
     elif case == "wrong_recipient":
         spec.acs = "https://elsewhere.example/login.srf"
     elif case == "wrong_issuer":

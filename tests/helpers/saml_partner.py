@@ -45,6 +45,7 @@ class AssertionSpec:
     lifetime: timedelta = timedelta(minutes=10)
     status: str = "urn:oasis:names:tc:SAML:2.0:status:Success"
     sign: str = "assertion"  # assertion | response | none
+    other_restriction: str | None = None  # an AudienceRestriction naming only this audience, before ours
 
 
 def authn_request_of(location: str) -> tuple[etree._Element, str]:
@@ -101,6 +102,9 @@ def build_response(spec: AssertionSpec, party: Party) -> bytes:
     conditions = etree.SubElement(assertion, f"{{{SAML}}}Conditions")
     conditions.set("NotBefore", _stamp(now - timedelta(seconds=30)))
     conditions.set("NotOnOrAfter", _stamp(until))
+    if spec.other_restriction is not None:
+        other = etree.SubElement(conditions, f"{{{SAML}}}AudienceRestriction")
+        etree.SubElement(other, f"{{{SAML}}}Audience").text = spec.other_restriction
     restriction = etree.SubElement(conditions, f"{{{SAML}}}AudienceRestriction")
     etree.SubElement(restriction, f"{{{SAML}}}Audience").text = spec.audience
     if spec.email is not None:

@@ -166,8 +166,11 @@ def _check_window(assertion: etree._Element, expect: Expectation, now: datetime)
     expires = _time(conditions.get("NotOnOrAfter"), "NotOnOrAfter")
     if expires <= now - SKEW:
         raise refused("the assertion has expired.")
-    audiences = [a.text or "" for a in conditions.iter(q(SAML, "Audience"))]
-    if expect.audience not in audiences:
+    # Each AudienceRestriction must name this tenant: several restrict the assertion to their intersection.
+    restrictions = conditions.findall(q(SAML, "AudienceRestriction"))
+    if not restrictions or any(
+        expect.audience not in [(a.text or "").strip() for a in r.findall(q(SAML, "Audience"))] for r in restrictions
+    ):
         raise refused(f"it is meant for another audience (expected '{expect.audience}').")
     return expires
 
