@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
+from hospes.domain.clock import utcnow
 from hospes.runtime import Runtime
+from hospes.services.directory import prune_change_log
+from hospes.storage import changelog
+from hospes.storage.tables import ChangeLog
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.tenants import TenantHandle
 
@@ -230,6 +236,41 @@ def test_token_older_than_retention_gets_410_and_location(tenant: TenantHandle) 
     restarted = tenant.get(location)
     assert restarted.status_code == 200
     assert all(set(i) == {"id", "displayName"} for i in restarted.json()["value"])
+
+
+def test_token_past_the_change_log_head_gets_410(tenant: TenantHandle) -> None:
+    """A token issued by a database that had more changes than this one (a failover that lost the primary's last
+    commits, a restore) must not read on: the changes that reuse those sequence numbers here would be skipped."""
+    state = state_of(tenant.client)
+    _, delta_link, _ = run_round(tenant, "/users/delta")
+    with state.sessions() as session:
+        head = changelog.head(session, None)
+    for cursor in ({"p": "log", "s": head + 5, "h": time.time()}, {"p": "full", "s": head + 1, "h": time.time()}):
+        payload = {"t": tenant.id, "o": {}, "n": 100, "m": False, "c": cursor}
+        token = state.keys.seal("delta:users", payload)
+        response = tenant.get(f"/users/delta?$deltatoken={token}")
+        assert "names changes this directory does not have" in assert_graph_error(response, 410, "syncStateNotFound")[
+            "message"
+        ]
+        assert response.headers["location"] == "http://testserver/v1.0/users/delta?$deltatoken="
+    # a token at the head itself is fine
+    assert tenant.get(delta_link).status_code == 200
+
+
+def test_pruning_keeps_the_newest_change(tenant: TenantHandle) -> None:
+    """Delta tokens are checked against the change log's head, so pruning an idle log must not empty it."""
+    state = state_of(tenant.client)
+    _, delta_link, _ = run_round(tenant, "/users/delta")
+    with state.sessions.begin() as session:
+        session.execute(update(ChangeLog).values(at=utcnow() - timedelta(days=400)))
+        head = changelog.head(session, None)
+    assert prune_change_log(state.sessions, retention_days=30) > 0
+    with state.sessions() as session:
+        assert list(session.scalars(select(ChangeLog.seq))) == [head]
+    # the token's horizon is recent, so it still reads on: no change, no spurious 410
+    response = tenant.get(delta_link)
+    assert response.status_code == 200, response.text
+    assert response.json()["value"] == []
 
 
 def test_writes_between_pages_are_never_skipped(tenant: TenantHandle) -> None:

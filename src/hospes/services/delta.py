@@ -205,6 +205,20 @@ class DeltaService(Services):
                 "synchronized again: restart with the URL in the Location header."
             )
 
+    def check_known(self, cursor: Cursor) -> None:
+        """Refuse a cursor past the last change this database holds: it was issued by a database that had more
+        changes (a primary lost in a failover, whose last commits the promoted standby never received, or a
+        restore from backup). Reading on would skip the changes that reuse those sequence numbers here, and the
+        client would keep objects this database never had."""
+        position = max(cursor.seq, cursor.end or 0)
+        with self.read() as session:
+            known = changelog.head(session, None)
+        if position > known:
+            raise SyncStateNotFoundError(
+                "The delta token names changes this directory does not have (it was restored or failed over) "
+                "and data must be synchronized again: restart with the URL in the Location header."
+            )
+
     def page(self, query: DeltaQuery, cursor: Cursor) -> DeltaPage:
         with self.read() as session:
             if cursor.phase == "full":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.clock import utcnow
@@ -109,7 +109,10 @@ def prune_change_log(sessions: sessionmaker[Session], retention_days: int, batch
     total = 0
     while True:
         with sessions.begin() as session:
-            seqs = list(session.scalars(select(ChangeLog.seq).where(ChangeLog.at < cutoff).limit(batch)))
+            # The newest row stays, however old: it is the head that delta tokens are checked against.
+            newest = select(func.max(ChangeLog.seq)).scalar_subquery()
+            old = select(ChangeLog.seq).where(ChangeLog.at < cutoff, ChangeLog.seq < newest)
+            seqs = list(session.scalars(old.limit(batch)))
             if seqs:
                 session.execute(delete(ChangeLog).where(ChangeLog.seq.in_(seqs)))
         total += len(seqs)
