@@ -249,9 +249,10 @@ def test_token_past_the_change_log_head_gets_410(tenant: TenantHandle) -> None:
         payload = {"t": tenant.id, "o": {}, "n": 100, "m": False, "c": cursor}
         token = state.keys.seal("delta:users", payload)
         response = tenant.get(f"/users/delta?$deltatoken={token}")
-        assert "names changes this directory does not have" in assert_graph_error(response, 410, "syncStateNotFound")[
-            "message"
-        ]
+        assert (
+            "names changes this directory does not have"
+            in assert_graph_error(response, 410, "syncStateNotFound")["message"]
+        )
         assert response.headers["location"] == "http://testserver/v1.0/users/delta?$deltatoken="
     # a token at the head itself is fine
     assert tenant.get(delta_link).status_code == 200

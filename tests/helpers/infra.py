@@ -54,6 +54,8 @@ class PostgresPair:
     standby_url: str
     primary_port: int
     standby_port: int
+    primary_data: Path
+    standby_data: Path
 
 
 def _start(data: Path, port: int, *extra: str) -> None:
@@ -79,19 +81,24 @@ def postgres_pair(apply_delay: str | None = None) -> Iterator[PostgresPair]:
         delay = f"-c recovery_min_apply_delay={apply_delay}" if apply_delay else ""
         _start(standby, s_port, "-c hot_standby=on", delay)
         url = "postgresql+psycopg://postgres@127.0.0.1:{}/postgres"
-        yield PostgresPair(url.format(p_port), url.format(s_port), p_port, s_port)
+        yield PostgresPair(url.format(p_port), url.format(s_port), p_port, s_port, primary, standby)
     finally:
         for data in (standby, primary):
-            if (data / "postmaster.pid").exists():
-                subprocess.run(
-                    ["su", "postgres", "-c", f"{PG_BIN}/pg_ctl -D {data} -m immediate stop"]
-                    if os.geteuid() == 0
-                    else [f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
-                    capture_output=True,
-                    timeout=60,
-                    check=False,
-                )
+            stop_cluster(data)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_cluster(data: Path) -> None:
+    """Stop a test cluster at once, as a crash would (nothing is flushed to a standby on the way out)."""
+    if (data / "postmaster.pid").exists():
+        subprocess.run(
+            ["su", "postgres", "-c", f"{PG_BIN}/pg_ctl -D {data} -m immediate stop"]
+            if os.geteuid() == 0
+            else [f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
 
 @contextmanager
