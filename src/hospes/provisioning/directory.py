@@ -39,6 +39,7 @@ from hospes.services.cross_tenant_users import (
     SyncRefusedError,
     sync_actor,
 )
+from hospes.storage.engine import read_sessions_of
 from hospes.storage.tables import Tenant, User
 
 ANCHOR = "alternativeSecurityIds"
@@ -79,7 +80,7 @@ class DirectoryConnector:
 
     def __init__(self, sessions: sessionmaker[Session], source_tenant: str, target_tenant: str) -> None:
         self.sessions, self.source_tenant, self.target_tenant = sessions, source_tenant, target_tenant
-        with sessions() as session:
+        with read_sessions_of(sessions)() as session:
             source = session.get(Tenant, source_tenant)
             name = source.display_name if source is not None else source_tenant
         self.users = SyncedUsers(sessions, sync_actor(target_tenant, name), source_tenant=source_tenant)

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,10 +52,12 @@ from hospes.provisioning.source import Assignments, Directory
 from hospes.provisioning.ssrf import OutboundPolicy
 from hospes.settings import Settings
 from hospes.storage import changelog
+from hospes.storage.engine import read_sessions_of
 from hospes.storage.tables import ServicePrincipal, Tenant
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningJob, ProvisioningSecrets
 
 SOURCE_KINDS = (ObjectType.USER, ObjectType.GROUP)
+Pass = tuple["Cycle", list[ChangeRecord], list[tuple[str, str]]]  # an incremental pass: the changes, the escrow due
 BATCH = 5000  # change rows per incremental pass (Entra handles up to 5,000 changes in one incremental cycle)
 SCAN_MIN = 50  # creates in one pass from which the target is listed once instead of queried per object
 
@@ -112,6 +115,7 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sessions, self.settings, self.box, self.clock, self.sleep = sessions, settings, box, clock, sleep
+        self.read_sessions = read_sessions_of(sessions)
         self.connector_factory = connector_factory or default_connector_factory(settings, sessions)
 
     def job_config(self, session: Session, job: ProvisioningJob) -> JobConfig:
@@ -128,28 +132,18 @@ class Engine:
         *,
         shutdown: threading.Event | None = None,
         lease: JobLease | None = None,
+        read: tuple[Session, ProvisioningJob, JobConfig] | None = None,
     ) -> Cycle:
-        with self.sessions() as session:
-            job = session.get(ProvisioningJob, job_id)
-            if job is None:
-                raise LookupError(job_id)
-            config = self.job_config(session, job)
-            schema = compile_schema(job.schema)
-            sp = session.get(ServicePrincipal, job.sp_id)
-            tenant = session.get(Tenant, job.tenant_id)
-            info = CycleInfo(
-                job_id=job.id,
-                tenant_id=job.tenant_id,
-                sp_id=job.sp_id,
-                kind=kind,
-                app_name=sp.display_name if sp is not None else job.sp_id,
-                tenant_name=tenant.display_name if tenant is not None else "",
-                tenant_language=tenant.preferred_language if tenant is not None else None,
-                force_deletes=job.force_deletes,
-                cycle_id=str(uuid.uuid4()),
-                began_at=self.clock(),
-            )
-            probe = job.code == JobCode.QUARANTINE
+        """``read``: a session, the job and its configuration already in hand (the runner's step), so a pass does
+        not read them again."""
+        if read is not None:
+            info, config, schema, probe = self._cycle_info(*read, kind)
+        else:
+            with self.sessions() as session:
+                job = session.get(ProvisioningJob, job_id)
+                if job is None:
+                    raise LookupError(job_id)
+                info, config, schema, probe = self._cycle_info(session, job, self.job_config(session, job), kind)
         counters, halt = Counters(), threading.Event()
         return Cycle(
             sessions=self.sessions,
@@ -164,13 +158,35 @@ class Engine:
             halt=halt,
             shutdown=shutdown,
             probe=probe,
+            reads=self.read_sessions,
         )
+
+    def _cycle_info(
+        self, session: Session, job: ProvisioningJob, config: JobConfig, kind: CycleKind
+    ) -> tuple[CycleInfo, JobConfig, CompiledSchema, bool]:
+        sp = session.get(ServicePrincipal, job.sp_id)
+        tenant = session.get(Tenant, job.tenant_id)
+        info = CycleInfo(
+            job_id=job.id,
+            tenant_id=job.tenant_id,
+            sp_id=job.sp_id,
+            kind=kind,
+            app_name=sp.display_name if sp is not None else job.sp_id,
+            tenant_name=tenant.display_name if tenant is not None else "",
+            tenant_language=tenant.preferred_language if tenant is not None else None,
+            force_deletes=job.force_deletes,
+            cycle_id=str(uuid.uuid4()),
+            began_at=self.clock(),
+        )
+        return info, config, compile_schema(job.schema), job.code == JobCode.QUARANTINE
 
     def step(self, job_id: str, shutdown: threading.Event | None = None, lease: JobLease | None = None) -> bool:
         """Do the next piece of work of an active job; False when there was nothing to do. ``lease``: the runner's,
         fencing every write of the cycle."""
         now = self.clock()
-        with self.sessions() as session:
+        # One read-only transaction (on SQLite it takes no write lock) for the job, its change-log window and the
+        # pass's own setup: an idle job costs a few index reads, a pass reads none of them twice.
+        with self.read_sessions() as session:
             job = session.get(ProvisioningJob, job_id)
             if job is None or job.code not in RUNNING_CODES:
                 return False
@@ -192,34 +208,53 @@ class Engine:
                     or (now - job.last_reconcile_at).total_seconds() >= self.settings.provisioning_reconcile_seconds
                 )
             )
-            watermark = job.watermark
+            if full or reconcile:
+                kind = CycleKind.INITIAL if full else CycleKind.RECONCILE
+                cycle = self.open_cycle(job_id, kind, shutdown=shutdown, lease=lease, read=(session, job, config))
+                owed: Pass | int | None = None
+            else:
+                owed = self._incremental(session, job, config, now, shutdown, lease)
         if full or reconcile:
-            kind = CycleKind.INITIAL if full else CycleKind.RECONCILE
-            self.open_cycle(job_id, kind, shutdown=shutdown, lease=lease).full(reconcile=reconcile)
-            return True
-        with self.sessions() as session:
-            # The two object types are read in two statements: one head caps both, so the watermark (the last
-            # row read) never passes a change that committed between them.
-            upto = changelog.head(session, job.tenant_id, SOURCE_KINDS)
-            rows = changelog.after(session, job.tenant_id, SOURCE_KINDS, watermark, BATCH, upto=upto)
-            due = list(
-                session.execute(
-                    select(ProvisionedObject.source_type, ProvisionedObject.source_id)
-                    .where(ProvisionedObject.job_id == job_id, ProvisionedObject.escrow_next_at <= now)
-                    .limit(BATCH)
-                )
-            )
-            # Users synchronized into this tenant, seen by its own outbound cross-tenant jobs: nothing to do.
-            echoes = bool(rows) and config.cross_tenant and not due and job.code == JobCode.ACTIVE
-            echoes = echoes and only_echoes(session, job.tenant_id, job_id, rows)
-        if echoes:
-            advance(self.sessions, job_id, rows[-1].seq, lease)
-            return True
-        if not rows and not due and job.code != JobCode.QUARANTINE:
+            cycle.full(reconcile=reconcile)
+        elif owed is None:
             return False
-        cycle = self.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease)
-        cycle.incremental(rows, [(kind, oid) for kind, oid in due])
+        elif isinstance(owed, int):
+            advance(self.sessions, job_id, owed, lease)
+        else:
+            owed[0].incremental(owed[1], owed[2])
         return True
+
+    def _incremental(
+        self,
+        session: Session,
+        job: ProvisioningJob,
+        config: JobConfig,
+        now: datetime,
+        shutdown: threading.Event | None,
+        lease: JobLease | None,
+    ) -> Pass | int | None:
+        """The incremental pass a job owes (None: nothing to do; a sequence number: only echoes up to it)."""
+        # The two object types are read in two statements: one head caps both, so the watermark (the last row
+        # read) never passes a change that committed between them.
+        upto = changelog.head(session, job.tenant_id, SOURCE_KINDS)
+        rows = changelog.after(session, job.tenant_id, SOURCE_KINDS, job.watermark, BATCH, upto=upto)
+        due = list(
+            session.execute(
+                select(ProvisionedObject.source_type, ProvisionedObject.source_id)
+                .where(ProvisionedObject.job_id == job.id, ProvisionedObject.escrow_next_at <= now)
+                .limit(BATCH)
+            )
+        )
+        # Users synchronized into this tenant, seen by its own outbound cross-tenant jobs: nothing to do.
+        echoes = bool(rows) and config.cross_tenant and not due and job.code == JobCode.ACTIVE
+        if echoes and only_echoes(session, job.tenant_id, job.id, rows):
+            return rows[-1].seq
+        if not rows and not due and job.code != JobCode.QUARANTINE:
+            return None
+        cycle = self.open_cycle(
+            job.id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease, read=(session, job, config)
+        )
+        return cycle, rows, [(kind, oid) for kind, oid in due]
 
 
 @dataclass
@@ -238,7 +273,11 @@ class Cycle:
     halt: threading.Event  # set when the job was paused or deleted, or its objects could not be recorded
     shutdown: threading.Event | None = None
     probe: bool = False  # a quarantined job's retry: test the connection before anything else
+    reads: sessionmaker[Session] | None = None  # read-only sessions for planning (``sessions`` when None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _read(self) -> Session:
+        return (self.reads or self.sessions)()
 
     def halted(self) -> bool:
         return self.halt.is_set() or (self.shutdown is not None and self.shutdown.is_set())
@@ -289,7 +328,7 @@ class Cycle:
                     widen.add(row.object_id)
 
         def body() -> None:
-            with self.sessions() as session:
+            with self._read() as session:
                 users.update(Directory(session, self.info.tenant_id).member_users(widen))
                 for state in load_states(session, self.info.job_id, "group", sorted(widen)).values():
                     users.update(state.members)
@@ -298,7 +337,7 @@ class Cycle:
             plan = self.plan_users(sorted(users)) if users else []
             self._apply_phase(plan)
             if self.schema.group is not None:
-                with self.sessions() as session:
+                with self._read() as session:
                     # Groups holding a user whose target state changed must re-send their member deltas.
                     groups.update(
                         Directory(session, self.info.tenant_id).groups_of(
@@ -315,13 +354,13 @@ class Cycle:
             self.applier.connect().test()
 
     def _latest_seq(self) -> int:
-        with self.sessions() as session:
+        with self._read() as session:
             return changelog.head(session, self.info.tenant_id)
 
     # --- planning -------------------------------------------------------------------------------------------
 
     def plan_users(self, ids: list[str] | None) -> list[Work]:
-        with self.sessions() as session:
+        with self._read() as session:
             assignments = Assignments.load(session, self.info.tenant_id, self.info.sp_id)
             directory = Directory(session, self.info.tenant_id)
             via_group: dict[str, list[str]] = {}
@@ -352,7 +391,7 @@ class Cycle:
         mapping_obj = self.schema.group
         if mapping_obj is None or not mapping_obj.enabled:
             return []  # a disabled group mapping stops group provisioning; it deletes nothing
-        with self.sessions() as session:
+        with self._read() as session:
             assignments = Assignments.load(session, self.info.tenant_id, self.info.sp_id)
             sources = Directory(session, self.info.tenant_id).groups(ids)
             states = load_states(session, self.info.job_id, "group", ids)
@@ -409,7 +448,10 @@ class Cycle:
             self.applier.build_index(creates[0].kind)
         with self._lock:
             self.counters.total += len(active)
-        self.lifecycle.progress(force=True)
+        # A short incremental pass shows its progress and notices a pause at its end (``Lifecycle.finish``).
+        announce = self.info.kind != CycleKind.INCREMENTAL or len(active) >= SCAN_MIN
+        if announce:
+            self.lifecycle.progress(force=True)
         workers = max(1, self.config.concurrency)
         with self.journal.writer(on_failure=self.halt.set) as write:
             if workers == 1 or len(active) == 1:
@@ -422,7 +464,8 @@ class Cycle:
                     for future in as_completed(futures):
                         future.result()
                         self.lifecycle.progress()
-        self.lifecycle.progress(force=True)
+        if announce:
+            self.lifecycle.progress(force=True)
         if self.applier.fatal is not None:
             raise CycleStopped(stop_reason(self.applier.fatal), self.applier.fatal)
         if self.halted():

@@ -114,23 +114,34 @@ class Lifecycle:
     halt: threading.Event  # set here when the job was paused or deleted meanwhile, or the lease was lost
     lease: JobLease | None = None  # the runner's (None: provision on demand, which holds no lease)
     _last_progress: float = field(default=0.0)
+    _lazy: bool = field(default=False)  # a short pass: no write of its own for its start or its progress
+    _unannounced: bool = field(default=False)  # the cycle's start is not written yet
+
+    def _cycle_values(self) -> dict[str, Any]:
+        return {"cycle_id": self.info.cycle_id, "cycle_kind": self.info.kind, "cycle_started_at": self.info.began_at}
 
     def begin(self) -> None:
         if self.info.on_demand:
+            return
+        if self.info.kind == CycleKind.INCREMENTAL and not self.info.force_deletes:
+            # A pass of a few changes lasts a fraction of a second: its start goes with its next write (progress,
+            # end or stop) instead of a transaction of its own. ``cycle_id`` guards only a full cycle's end and a
+            # one-shot ForceDeletes, neither of which such a pass has.
+            self._lazy = self._unannounced = True
+            self._last_progress = time.monotonic()
             return
         with self.sessions.begin() as session:
             check_lease(session, self.lease)
             session.execute(
                 update(ProvisioningJob)
                 .where(ProvisioningJob.id == self.info.job_id)
-                .values(
-                    cycle_id=self.info.cycle_id,
-                    cycle_kind=self.info.kind,
-                    cycle_started_at=self.info.began_at,
-                    progress_done=0,
-                    progress_total=0,
-                )
+                .values(**self._cycle_values(), progress_done=0, progress_total=0)
             )
+
+    def _announce(self, job: ProvisioningJob) -> None:
+        if self._unannounced:
+            self._unannounced = False
+            job.cycle_id, job.cycle_kind, job.cycle_started_at = self.info.cycle_id, self.info.kind, self.info.began_at
 
     def progress(self, force: bool = False) -> None:
         """Persist progress at most twice a second; notice a pause or delete of the job meanwhile."""
@@ -145,16 +156,20 @@ class Lifecycle:
             if code not in RUNNING_CODES:
                 self.halt.set()  # paused or deleted: stop after the objects in flight
                 return
-            values = {
+            values: dict[str, Any] = {
                 "progress_done": self.counters.done,
                 "progress_total": self.counters.total,
                 "updated_at": self.clock(),
             }
+            if self._unannounced:
+                values.update(self._cycle_values())
             if self.lease is None:
                 session.execute(update(ProvisioningJob).where(ProvisioningJob.id == self.info.job_id).values(values))
             elif not renew(session, self.lease, values):  # renewed while busy, unless another runner took over
                 log.warning("provisioning job %s: the lease was taken over; stopping", self.info.job_id)
                 self.halt.set()
+                return
+        self._unannounced = False
 
     def _execution(self, state: str, error: ConnectorError | None) -> dict[str, Any]:
         counters = self.counters
@@ -195,6 +210,10 @@ class Lifecycle:
             job = session.get(ProvisioningJob, self.info.job_id, with_for_update=True)
             if job is None or self._lost(job):
                 return
+            if self._lazy and job.code not in RUNNING_CODES:
+                self.halt.set()  # paused or deleted meanwhile (no progress write noticed it): the watermark stays
+                return
+            self._announce(job)
             if watermark is not None and watermark > job.watermark:
                 job.watermark = watermark
             # A restart or schema change made while this pass ran cleared ``cycle_id``: its full cycle is still owed.
@@ -226,6 +245,7 @@ class Lifecycle:
             job = session.get(ProvisioningJob, self.info.job_id, with_for_update=True)
             if job is None or self._lost(job):
                 return
+            self._announce(job)
             job.last_execution = self._execution("Failed", error)
             job.successive_failures = (job.successive_failures or 0) + 1
             job.progress_done, job.progress_total = self.counters.done, self.counters.total

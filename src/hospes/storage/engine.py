@@ -84,6 +84,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def read_sessions_of(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Read-only sessions on the engine of ``sessions`` (see ``Database.read_sessions``), for a component handed only
+    the writing ones; ``sessions`` itself when they are not bound to one engine."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        return sessions
+    return sessionmaker(bind.execution_options(hospes_read_only=True), expire_on_commit=False)
+
+
 class Database:
     """One database: the engine, ``sessions`` for work that writes, ``read_sessions`` for reads only, and
     ``writer_turn()`` for writers that come in crowds. Built once per process by a composition root."""
