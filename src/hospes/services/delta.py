@@ -205,14 +205,16 @@ class DeltaService(Services):
                 "synchronized again: restart with the URL in the Location header."
             )
 
-    def check_known(self, cursor: Cursor) -> None:
+    def check_known(self, query: DeltaQuery, cursor: Cursor) -> None:
         """Refuse a cursor past the last change this database holds: it was issued by a database that had more
         changes (a primary lost in a failover, whose last commits the promoted standby never received, or a
         restore from backup). Reading on would skip the changes that reuse those sequence numbers here, and the
         client would keep objects this database never had."""
         position = max(cursor.seq, cursor.end or 0)
         with self.read() as session:
-            known = changelog.head(session, None)
+            # Per tenant and type: only there is sequence order commit order, so a standby holding a later
+            # number of another tenant may still miss this one.
+            known = self._watermark(session, query.kind)
         if position > known:
             raise SyncStateNotFoundError(
                 "The delta token names changes this directory does not have (it was restored or failed over) "

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from hospes.domain.clock import utcnow
 from hospes.domain.errors import ConflictError, NotFoundError
@@ -109,8 +109,13 @@ def prune_change_log(sessions: sessionmaker[Session], retention_days: int, batch
     total = 0
     while True:
         with sessions.begin() as session:
-            # The newest row stays, however old: it is the head that delta tokens are checked against.
-            newest = select(func.max(ChangeLog.seq)).scalar_subquery()
+            # The newest row of each tenant and type stays, however old: delta tokens are checked against it.
+            later = aliased(ChangeLog)
+            newest = (
+                select(func.max(later.seq))
+                .where(later.tenant_id == ChangeLog.tenant_id, later.object_type == ChangeLog.object_type)
+                .scalar_subquery()
+            )
             old = select(ChangeLog.seq).where(ChangeLog.at < cutoff, ChangeLog.seq < newest)
             seqs = list(session.scalars(old.limit(batch)))
             if seqs:

@@ -157,7 +157,7 @@ def _delta(resource: Resource, request: Request, state: Runtime, service: DeltaS
         cursor = service.latest(query) if latest else service.initial(query)
     try:
         service.check_fresh(cursor, state.settings.change_log_retention_days)
-        service.check_known(cursor)
+        service.check_known(query, cursor)
     except SyncStateNotFoundError as exc:
         restart = f"{state.settings.public_url}/v1.0/{resource.collection}/delta?"
         restart += "".join(f"{k}={quote(v, safe=SAFE)}&" for k, v in options.items()) + "$deltatoken="
