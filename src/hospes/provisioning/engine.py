@@ -453,7 +453,7 @@ class Cycle:
         if announce:
             self.lifecycle.progress(force=True)
         workers = max(1, self.config.concurrency)
-        with self.journal.writer(on_failure=self.halt.set) as write:
+        with self.journal.writer(on_failure=self.halt.set, group=len(active) > 1) as write:
             if workers == 1 or len(active) == 1:
                 for work in active:
                     self._apply_and_record(work, write)

@@ -178,13 +178,13 @@ class Journal:
                 session.execute(insert(ProvisioningLog), logs)
 
     @contextmanager
-    def writer(self, on_failure: Callable[[], None]) -> Iterator[Callable[[Work, Outcome], None]]:
+    def writer(self, on_failure: Callable[[], None], group: bool = True) -> Iterator[Callable[[Work, Outcome], None]]:
         """A writer thread for the objects applied inside the block; the block gets the function that hands
         one over. If the database fails, ``on_failure`` is called: the cycle stops after the objects in flight
-        and is retried from the watermark."""
+        and is retried from the watermark. ``group=False``: a single object, nothing to wait for."""
         items: queue.Queue[tuple[Work, Outcome] | None] = queue.Queue()
         thread = threading.Thread(
-            target=self._write_loop, args=(items, on_failure), name=f"prov-writer-{self.info.job_id[-6:]}"
+            target=self._write_loop, args=(items, on_failure, group), name=f"prov-writer-{self.info.job_id[-6:]}"
         )
         thread.start()
         try:
@@ -193,13 +193,16 @@ class Journal:
             items.put(None)
             thread.join()
 
-    def _write_loop(self, items: queue.Queue[tuple[Work, Outcome] | None], on_failure: Callable[[], None]) -> None:
+    def _write_loop(
+        self, items: queue.Queue[tuple[Work, Outcome] | None], on_failure: Callable[[], None], group: bool
+    ) -> None:
         done = False
         while not done:
             item = items.get()
             if item is None:
                 return
-            time.sleep(GROUP_WAIT)  # let the other workers' objects join this transaction
+            if group:
+                time.sleep(GROUP_WAIT)  # let the other workers' objects join this transaction
             batch = [item]
             while len(batch) < GROUP_MAX:
                 try:
