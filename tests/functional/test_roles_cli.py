@@ -4,7 +4,9 @@ needs the shared secret key, and a wrong key is one plain error."""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,21 @@ from hospes.cli.main import app
 from hospes.settings import Settings
 from hospes.storage.engine import Database
 from hospes.storage.migrate import schema_state
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """``hospes worker`` configures the process's logging to the stderr of the moment, here the CLI runner's buffer,
+    which is closed once the command returns: later records of this process (another test's migrations) would fail
+    on it and write 'Logging error' into that test's output. Leave logging as it was found."""
+    yield
+    for name in ("hospes", "uvicorn.error", "alembic"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if h.get_name() == "hospes"]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    logging.getLogger("uvicorn.access").disabled = False
 
 
 @pytest.fixture
