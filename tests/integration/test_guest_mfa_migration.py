@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import MetaData, Table, create_engine, insert, select
 from sqlalchemy.orm import Session
 
 from hospes.services.guest_mfa_policy import (
@@ -22,17 +23,49 @@ from hospes.storage.tables_access import ConditionalAccessPolicy
 from hospes.storage.tables_redemption import GuestAccessPolicy
 
 
+def row_then(then: Table, mapped: Any, **values: Any) -> dict[str, Any]:
+    """``values`` plus today's scalar defaults of the columns the table had then."""
+    now = mapped.__table__.c
+    for column in then.c:
+        default = now[column.name].default if column.name in now else None
+        if column.name not in values and default is not None and default.is_scalar:
+            values[column.name] = default.arg
+    return values
+
+
 def test_the_setting_becomes_a_policy(tmp_path: Path) -> None:
     url = f"sqlite+pysqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0015")
     engine = create_engine(url)
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    with Session(engine) as session, session.begin():
+    # The tables as they were at that revision (today's mapped classes carry columns later migrations add).
+    old = MetaData()
+    tenants = Table(Tenant.__tablename__, old, autoload_with=engine)
+    policies_then = Table(GuestAccessPolicy.__tablename__, old, autoload_with=engine)
+    with engine.begin() as connection:
         for tenant_id, required in (("t-on", True), ("t-off", False)):
-            session.add(Tenant(id=tenant_id, display_name=tenant_id, created_at=now))
-            session.flush()
-            session.add(GuestAccessPolicy(tenant_id=tenant_id, require_guest_mfa=required, trust_home_mfa=False))
-        session.add(Tenant(id="t-never", display_name="never configured", created_at=now))
+            connection.execute(
+                insert(tenants).values(
+                    id=tenant_id, display_name=tenant_id, created_at=now, technical_notification_mails="[]"
+                )
+            )
+            connection.execute(
+                insert(policies_then).values(
+                    row_then(
+                        policies_then,
+                        GuestAccessPolicy,
+                        tenant_id=tenant_id,
+                        require_guest_mfa=required,
+                        trust_home_mfa=False,
+                        updated_at=now,
+                    )
+                )
+            )
+        connection.execute(
+            insert(tenants).values(
+                id="t-never", display_name="never configured", created_at=now, technical_notification_mails="[]"
+            )
+        )
     upgrade(url)
     with Session(engine) as session:
         policies = list(session.scalars(select(ConditionalAccessPolicy)))
