@@ -24,7 +24,6 @@ from hospes.domain.provisioning import RUNNING_CODES
 from hospes.provisioning.applier import ConnectorFactory
 from hospes.provisioning.engine import Engine
 from hospes.provisioning.lease import JobLease, LostLeaseError, claim, release, release_all, renew
-from hospes.services.base import wake_on_change
 from hospes.settings import Settings
 from hospes.storage import changelog
 from hospes.storage.tables_provisioning import ProvisioningJob
@@ -51,22 +50,13 @@ class ProvisioningRunner(BackgroundLoop):
         self.owner = owner_id()
         self._jobs: dict[str, threading.Thread] = {}
         self._halts: dict[str, threading.Event] = {}  # per job: set on a stop or a lost lease
-        self._kicks: dict[str, threading.Event] = {}  # per job: set when this process commits a change
-        self.reads = self.engine.read_sessions
-        # A change committed in this process wakes every job thread at once instead of at its next poll; changes
-        # from other processes are found by the poll.
-        wake_on_change(sessions, self._changed)
-
-    def _changed(self) -> None:
-        for kick in list(self._kicks.values()):
-            kick.set()
+        self.reads = self.engine.read_sessions  # the polls take no write lock on SQLite
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
         self._wake.set()
         for halt in list(self._halts.values()):
             halt.set()
-        self._changed()
         deadline = time.monotonic() + timeout
         for thread in [self._thread, *self._jobs.values()]:
             if thread is not None:
@@ -118,15 +108,14 @@ class ProvisioningRunner(BackgroundLoop):
         job_id = lease.job_id
         seen = -1
         idle_since = time.monotonic()
-        halt, done, kick = threading.Event(), threading.Event(), threading.Event()
-        self._halts[job_id], self._kicks[job_id] = halt, kick
+        halt, done = threading.Event(), threading.Event()
+        self._halts[job_id] = halt
         if self._stop.is_set():
             halt.set()
         beat = threading.Thread(target=self._heartbeat, args=(lease, done, halt), name=f"lease-{job_id}"[:32])
         beat.start()
         try:
             while not halt.is_set():
-                kick.clear()  # a change committed from here on wakes the wait below
                 head = self._head()
                 worked = False
                 if head != seen or time.monotonic() - idle_since > 5.0:
@@ -145,7 +134,7 @@ class ProvisioningRunner(BackgroundLoop):
                         return
                     if next_at is not None and next_at > self.engine.clock() + BACKOFF_HANDED_BACK:
                         return  # backing off (target down, quarantine): claimed again once due, by any worker
-                    kick.wait(self.settings.provisioning_poll_seconds)
+                    halt.wait(self.settings.provisioning_poll_seconds)
         except LostLeaseError:
             log.warning("provisioning job %s: the lease was taken over; stopped without writing", job_id)
         except Exception:
@@ -154,5 +143,4 @@ class ProvisioningRunner(BackgroundLoop):
             done.set()
             beat.join()
             self._halts.pop(job_id, None)
-            self._kicks.pop(job_id, None)
             release(self.sessions, lease)
