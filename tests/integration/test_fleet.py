@@ -5,7 +5,6 @@ under ``faketime``, a host whose clock runs 90 s ahead), email goes to a real ai
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 import time
 import uuid
@@ -27,9 +26,9 @@ from hospes.storage import changelog
 from hospes.storage.migrate import head_revision, upgrade
 from hospes.storage.tables import ChangeLog, OutboxMessage
 from hospes.storage.tables_fleet import SchedulerLease
-from tests.helpers.env import PG_URL
 from tests.helpers.faultproxy import FaultPlan, FaultProxy
 from tests.helpers.fleet import api_node, host_settings, invite, own_postgres_database, start_host, stop_all
+from tests.helpers.infra import need, need_postgres
 from tests.helpers.live import free_port
 from tests.helpers.mail import MailSink
 from tests.helpers.provisioning import make_app, person
@@ -37,7 +36,10 @@ from tests.helpers.scimtarget import run_target
 from tests.helpers.tenants import ADMIN_PASSWORD
 from tests.helpers.wait import wait_until
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL not configured (set HOSPES_TEST_POSTGRES_URL)")
+
+@pytest.fixture(autouse=True)
+def _postgres() -> None:
+    need_postgres()
 
 
 def test_hosts_started_together_on_an_empty_database(tmp_path: Path) -> None:
@@ -123,11 +125,11 @@ def test_a_slow_relay_and_two_workers_send_each_message_once(tmp_path: Path) -> 
     assert max(ids.values()) == 1, ids
 
 
-@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed")
 def test_a_worker_whose_clock_runs_ahead_duplicates_nothing(tmp_path: Path) -> None:
     """Two workers share a provisioning job and the outbox; one host's clock is 90 s ahead, past every lease the
     other holds. Leases are judged by the database's clock: it takes nothing over, and the SCIM target sees each
     create once, the relay each message once."""
+    need("faketime")
     log = tmp_path / "workers.log"
     addresses = [f"skew{i}-{uuid.uuid4().hex[:6]}@partner.example" for i in range(10)]
     sink = MailSink(delay=0.3).start()

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.helpers.env import PG_URL, ROOT
-from tests.helpers.infra import pgbouncer
+from tests.helpers.infra import need_postgres, pgbouncer
 
 SUBSET = [
     "tests/functional/test_users.py",
@@ -25,8 +25,7 @@ SUBSET = [
 
 
 def test_postgresql_subset_through_pgbouncer_in_transaction_mode() -> None:
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured (set HOSPES_TEST_POSTGRES_URL)")
+    need_postgres()
     if os.environ.get("HOSPES_TEST_PGBOUNCER_PORT"):
         pytest.skip("already running through PgBouncer")
     port = urlparse(PG_URL.replace("postgresql+psycopg", "postgresql")).port or 5432
