@@ -41,6 +41,7 @@ from hospes.services.cross_tenant_users import SyncedUsers, sync_actor
 from hospes.services.tenants import TenantBootstrap, create_tenant, principal_for_tenant
 from hospes.services.users import UserService
 from hospes.settings import Settings
+from hospes.storage.engine import read_sessions_of
 from hospes.storage.tables import User
 
 console = Console(width=160)
@@ -131,6 +132,7 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
     others = [t.tenant_id for t in state["tenants"][1:]]
     ids: list[str] = state["ids"][source.tenant_id]
     users = UserService(sessions, principal_for_tenant(source.tenant_id))
+    reads = read_sessions_of(sessions)
     committed: dict[str, tuple[str, float]] = {}  # anchor -> (title, commit time)
     arrived: dict[tuple[str, str], float] = {}  # (anchor, tenant) -> arrival time
     lock = threading.Lock()
@@ -138,10 +140,12 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
 
     def poll() -> None:
         while not done.is_set() or len(arrived) < 3 * len(committed):
-            with lock:
-                pending = {a: t for a, (t, _) in committed.items()}
+            with lock:  # only what has not arrived everywhere yet, read without SQLite's write lock
+                pending = {
+                    a: t for a, (t, _) in committed.items() if any((a, o) not in arrived for o in others)
+                }
             if pending:
-                with sessions() as session:
+                with reads() as session:
                     rows = session.execute(
                         select(User.tenant_id, User.alt_sec_id, User.job_title).where(
                             User.tenant_id.in_(others), User.alt_sec_id.in_(list(pending))

@@ -14,10 +14,13 @@ synchronization owns yet (linked, not duplicated; internal members are never mat
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError as DomainConflict
@@ -75,22 +78,45 @@ def _anchor_source(anchor: str) -> str:
     return anchor.removeprefix(ANCHOR_PREFIX)
 
 
+_gates: weakref.WeakKeyDictionary[Engine, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
+_gates_lock = threading.Lock()
+
+
+def write_gate(sessions: sessionmaker[Session]) -> threading.BoundedSemaphore:
+    """One gate per database for every in-deployment job of the process. Each job applies with ``concurrency``
+    threads (8), so a mesh of 4 tenants (12 jobs) ran 96 writers against a pool of 64 connections: on SQLite they
+    queued in its sleeping busy handler while holding connections, and past 30 s the pool timed out. Writers wait
+    here instead, holding nothing: SQLite has one write lock anyway (2 let one prepare while one commits); on
+    PostgreSQL half the pool is left to the API and the jobs' journals."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        return threading.BoundedSemaphore(2)
+    with _gates_lock:
+        gate = _gates.get(bind)
+        if gate is None:
+            size = 2 if bind.dialect.name == "sqlite" else max(2, getattr(bind.pool, "size", lambda: 4)() // 2)
+            gate = _gates[bind] = threading.BoundedSemaphore(size)
+        return gate
+
+
 class DirectoryConnector:
     name = "directory"
 
     def __init__(self, sessions: sessionmaker[Session], source_tenant: str, target_tenant: str) -> None:
         self.sessions, self.source_tenant, self.target_tenant = sessions, source_tenant, target_tenant
-        with read_sessions_of(sessions)() as session:
+        self.reads = read_sessions_of(sessions)  # on SQLite a read must not take the write lock
+        with self.reads() as session:
             source = session.get(Tenant, source_tenant)
             name = source.display_name if source is not None else source_tenant
         self.users = SyncedUsers(sessions, sync_actor(target_tenant, name), source_tenant=source_tenant)
+        self.gate = write_gate(sessions)
 
     # -- errors ---------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _call(fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T]) -> T:
         try:
-            return fn()
+            with self.gate:
+                return fn()
         except SyncRefusedError as exc:
             raise CredentialsError(exc.code, exc.message, 403, prefix="") from None
         except DeletedInTargetError as exc:
@@ -109,7 +135,7 @@ class DirectoryConnector:
         return Capabilities(etag=False, filter=True, max_results=500, patch=True)
 
     def test(self) -> None:
-        with self.sessions() as session:
+        with self.reads() as session:
             if session.get(Tenant, self.target_tenant) is None:
                 raise CredentialsError(
                     "InvalidCredentials",
@@ -139,7 +165,7 @@ class DirectoryConnector:
         if path != ANCHOR:
             raise PermanentError("SchemaInvalid", f"Users are matched on {ANCHOR} only", prefix=_PLAIN)
         anchor = str(value)
-        with self.sessions() as session:
+        with self.reads() as session:
             user = self.users.by_anchor(session, anchor)
             if user is None:
                 mail = session.scalar(
@@ -150,13 +176,13 @@ class DirectoryConnector:
 
     def scan(self, kind: str, paths: list[str]) -> Iterator[TargetObject]:
         self._kind(kind)
-        with self.sessions() as session:
+        with self.reads() as session:
             found = [self._wire(session, user) for user in self.users.synchronized(session)]
         yield from found
 
     def get(self, kind: str, target_id: str, paths: list[str] | None = None) -> TargetObject | None:
         self._kind(kind)
-        with self.sessions() as session:
+        with self.reads() as session:
             user = self.users.by_id(session, target_id)
             return self._wire(session, user) if user is not None else None
 
@@ -196,7 +222,7 @@ class DirectoryConnector:
         values = self._values(resource)
         values["user_principal_name"] = resource.get(UPN)
         source_id = _anchor_source(str(anchor))
-        with self.sessions() as session:
+        with self.reads() as session:
             reports = session.scalars(
                 select(User.id).where(
                     User.tenant_id == self.source_tenant, User.manager_id == source_id, User.deleted_at.is_(None)

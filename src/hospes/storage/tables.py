@@ -93,6 +93,7 @@ class User(Base):
         Index("ix_users_tenant_deleted", "tenant_id", "deleted_at"),
         Index("ix_users_tenant_id", "tenant_id", "id"),  # default keyset order of a tenant's listing
         Index("ix_users_tenant_last_sign_in", "tenant_id", "last_sign_in_at", "id"),
+        Index("ix_users_tenant_manager", "tenant_id", "manager_id"),  # direct reports
         # A user synchronized from another tenant: one per source user and target tenant.
         Index("uq_users_tenant_alt_sec_id", "tenant_id", "alt_sec_id", unique=True),
     )
