@@ -55,3 +55,13 @@ def test_surfaces_are_independent_and_the_core_has_no_web_framework() -> None:
     assert {"hospes.domain", "hospes.services", "hospes.provisioning", "hospes.expressions", "hospes.storage"} <= set(
         framework["source_modules"]
     )
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """A module past 500 lines is split along a seam (a cohesive group into a module named for what it is)."""
+    too_long = {
+        str(path.relative_to(ROOT)): count
+        for path in sorted((ROOT / "src" / "hospes").rglob("*.py"))
+        if (count := len(path.read_text().splitlines())) > 500
+    }
+    assert too_long == {}

@@ -13,7 +13,8 @@ from hospes.graph.wire import graph_datetime, to_wire
 from hospes.services.app_credentials import KeyCredential, custom_key_identifier, sign_key_id
 from hospes.services.app_permissions import graph_permission_scopes
 from hospes.services.app_views import AppView, SpView
-from hospes.services.apps import GRAPH_APP_ID, ClientSecret
+from hospes.services.apps import ClientSecret
+from hospes.services.graph_permissions import GRAPH_APP_ID
 
 
 def password_credential(cred: ClientSecret, secret_text: str | None = None) -> dict[str, Any]:

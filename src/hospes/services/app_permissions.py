@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from hospes.domain.app_registration import PlainError
 from hospes.domain.errors import InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
-from hospes.services.apps import GRAPH_APP_ID, Application, AppService, ServicePrincipal
+from hospes.services.apps import Application, AppService, ServicePrincipal
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.services.oidc.consent import ALL_PRINCIPALS
 from hospes.services.oidc.scopes import GRAPH_DELEGATED, OIDC_SCOPES
 from hospes.storage.tables_sso import OAuth2PermissionGrant

@@ -26,12 +26,12 @@ from hospes.saml.nameid import EMAIL, FORMATS, UNSPECIFIED
 from hospes.services.app_credentials import REQUEST_VERIFICATION, KeyCredential, signing_certificates
 from hospes.services.apps import (
     APPLICATION_NAMES,
-    GRAPH_APP_ID,
     SERVICE_PRINCIPAL_NAMES,
     Application,
     AppService,
     ServicePrincipal,
 )
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.storage.tables import User
 
 SIGNING_OPTIONS = ("assertion", "response", "both")

@@ -1,18 +1,16 @@
 """Applications, service principals, client secrets and app role assignments.
 
-Graph permissions are app roles of a built-in "Microsoft Graph" service principal in each tenant, granted by an
-app role assignment to the client's service principal, exactly as Entra models admin consent; the token endpoint
-reads those assignments into the ``roles`` claim.
+Graph permissions are app roles of a built-in "Microsoft Graph" service principal in each tenant
+(``graph_permissions.py``); ``grant_permissions`` grants them as Entra's admin consent does, by app role assignments.
 """
 
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hospes.auth.crypto import shown_secret
@@ -34,10 +32,10 @@ from hospes.domain.schema import APPLICATION, SERVICE_PRINCIPAL
 from hospes.domain.validation import require
 from hospes.services.app_credentials import replace_app_certificates, require_signing_certificate
 from hospes.services.base import Services, Write
+from hospes.services.graph_permissions import GRAPH_APP_ID, GRAPH_APP_ROLES, permission_role_id
 from hospes.services.groups import GroupService
 from hospes.services.listing import ListQuery, Page, list_page
 from hospes.services.users import UserService
-from hospes.storage.engine import RawReads
 
 # ``X as X``: the rows this service returns, exported for the annotations of its callers above the storage layer.
 from hospes.storage.tables import Application as Application
@@ -46,28 +44,8 @@ from hospes.storage.tables import ClientSecret as ClientSecret
 from hospes.storage.tables import Group, User
 from hospes.storage.tables import ServicePrincipal as ServicePrincipal
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 APPLICATION_NAMES = {**{p.attr: p.name for p in APPLICATION.props if p.attr}, **APPLICATION_ATTR_NAMES}
 SERVICE_PRINCIPAL_NAMES = {p.attr: p.name for p in SERVICE_PRINCIPAL.props if p.attr}
-_ROLE_NAMESPACE = uuid.UUID("8f3c2d0e-5b7a-4f43-9a6e-0d9f2c1b7e55")
-
-
-def permission_role_id(permission: str) -> str:
-    return str(uuid.uuid5(_ROLE_NAMESPACE, permission))
-
-
-GRAPH_APP_ROLES = [
-    {
-        "id": permission_role_id(p),
-        "value": p,
-        "displayName": p,
-        "description": f"Application permission {p}.",
-        "allowedMemberTypes": ["Application"],
-        "isEnabled": True,
-        "origin": "Application",
-    }
-    for p in APPLICATION_PERMISSIONS
-]
 
 
 class AppService(Services):
@@ -475,27 +453,3 @@ class AppService(Services):
             if permission not in APPLICATION_PERMISSIONS:
                 raise InvalidInputError(f"Unknown permission '{permission}'.")
             self.insert_assignment(op, client_sp.id, graph_sp.id, permission_role_id(permission))
-
-
-_PERMISSION_BY_ROLE_ID = {permission_role_id(p): p for p in APPLICATION_PERMISSIONS}
-_GRANTED = (
-    select(AppRoleAssignment.app_role_id)
-    .join(ServicePrincipal, ServicePrincipal.id == AppRoleAssignment.resource_id)
-    .where(
-        AppRoleAssignment.tenant_id == bindparam("tenant_id"),
-        AppRoleAssignment.principal_id == bindparam("principal_id"),
-        ServicePrincipal.app_id == GRAPH_APP_ID,
-    )
-)
-
-
-def granted_permissions(session: Session, tenant_id: str, client_sp_id: str) -> list[str]:
-    """The Graph permissions an app holds: its assignments on the tenant's Microsoft Graph principal."""
-    ids = session.scalars(_GRANTED, {"tenant_id": tenant_id, "principal_id": client_sp_id})
-    return sorted(_PERMISSION_BY_ROLE_ID[r] for r in ids if r in _PERMISSION_BY_ROLE_ID)
-
-
-def read_granted_permissions(reads: RawReads, tenant_id: str, client_sp_id: str) -> list[str]:
-    """``granted_permissions`` as one raw read: what every client-credentials grant asks."""
-    rows = reads.all(_GRANTED, {"tenant_id": tenant_id, "principal_id": client_sp_id})
-    return sorted(_PERMISSION_BY_ROLE_ID[r] for (r,) in rows if r in _PERMISSION_BY_ROLE_ID)

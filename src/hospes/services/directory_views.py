@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from hospes.domain.errors import NotFoundError
 from hospes.domain.principals import DEFAULT_ACCESS_ROLE_ID
-from hospes.services.apps import GRAPH_APP_ID, AppService
+from hospes.services.apps import AppService
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.services.groups import GroupService
 from hospes.services.user_views import Listing, UserQueries, like_pattern, paged, role_name
 from hospes.storage.tables import (

@@ -19,7 +19,7 @@ from hospes.auth.tokens import GRAPH_AUDIENCE, TokenIssuer
 from hospes.services import sign_in_log
 from hospes.services.access_decision import AccessRequest, decide
 from hospes.services.access_rules import rules_of
-from hospes.services.apps import read_granted_permissions
+from hospes.services.graph_permissions import read_granted_permissions
 from hospes.services.signin import ClientIdentity, ClientSecretSignIn, PasswordSignIn
 from hospes.services.tenants import resolve_tenant
 from hospes.services.token_access import refusal, token_log

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hospes.services.oidc.authorize import AuthorizationRequest, PageError, RedirectError, target_of
-from hospes.services.oidc.authorizer import Caller, Issued, NeedConsent, NeedLogin, NeedMfa, NeedTerms, SignedIn
+from hospes.services.oidc.authorizer import Issued, NeedConsent, NeedLogin, NeedMfa, NeedTerms, SignedIn
+from hospes.services.oidc.sign_in_events import Caller
 from hospes.web.access import terms_url
 from hospes.web.context import Page, client_address, gettext_for
 from hospes.web.deps import PageDep

@@ -1,5 +1,6 @@
 """The authorization request's use case: check it, then decide for the signed-in user (or ask for a sign-in or
-consent), and issue the code. The sign-in log records every decision that ends the request."""
+consent), and issue the code. The sign-in log records every decision that ends the request (its rows are
+``sign_in_events.py``'s)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from hospes.services.access_decision import (
     AccessRequest,
     authorize_access,
     home_mfa_trusted,
-    log_details,
     terms_required,
 )
 from hospes.services.guest_policy import load_guest_policy
@@ -38,6 +38,7 @@ from hospes.services.oidc.claims import OidcTokens, is_assigned, is_guest, sign_
 from hospes.services.oidc.clients import RelyingParty, load_relying_party
 from hospes.services.oidc.consent import grant_for_user, has_admin_consent, missing_consent
 from hospes.services.oidc.hints import subject_of_hint
+from hospes.services.oidc.sign_in_events import Caller, oidc_event, record_failure, record_request_failure
 from hospes.services.redemption import MFA_METHODS
 from hospes.storage.engine import raw_write
 from hospes.storage.tables import Domain, Tenant, User
@@ -52,14 +53,6 @@ class SignedIn:
     sid: str
     auth_time: datetime
     amr: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Where the request came from, for the sign-in log."""
-
-    address: str | None
-    user_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -126,14 +119,16 @@ class Authorizer:
                 request = check_request(session, tenant_id, params, now)
         except PageError as problem:
             if problem.client is not None and caller is not None:
-                self._log_request_failure(problem.client, params, now, caller, problem.code, problem.message)
+                record_request_failure(
+                    self.sessions, problem.client, params, now, caller, problem.code, problem.message
+                )
             raise
         except RedirectError as problem:
             if caller is not None:
                 with self.sessions() as session:
                     rp = load_relying_party(session, tenant_id, params.get("client_id", "")[:64])
                 if rp is not None:
-                    self._log_request_failure(rp, params, now, caller, problem.code, problem.message)
+                    record_request_failure(self.sessions, rp, params, now, caller, problem.code, problem.message)
             raise
         hint = params.get("id_token_hint")
         if hint:
@@ -178,7 +173,7 @@ class Authorizer:
         except RedirectError as problem:
             user = signed_in.user if signed_in is not None else None
             access = getattr(problem, "access", None)
-            self._log_failure(rp, request, user, now, caller, problem.code, problem.message, access)
+            record_failure(self.sessions, rp, request, user, now, caller, problem.code, problem.message, access)
             raise
 
     def _decide(
@@ -322,7 +317,7 @@ class Authorizer:
                         "created_at": now,
                     },
                 )
-            sign_in_log.add_raw(write, self._event(rp, request, user, now, caller, access=access))
+            sign_in_log.add_raw(write, oidc_event(rp, request, user, now, caller, access=access))
         return code
 
     def consent(self, request: AuthorizationRequest, signed_in: SignedIn, now: datetime) -> AuthorizationRequest:
@@ -346,7 +341,7 @@ class Authorizer:
     ) -> RedirectError:
         rp = self.recheck(request)
         problem = RedirectError("access_denied", 65004, "The user declined to consent to access the app.")
-        self._log_failure(rp, request, signed_in.user, now, caller, problem.code, problem.message)
+        record_failure(self.sessions, rp, request, signed_in.user, now, caller, problem.code, problem.message)
         return problem
 
     # --- a guest signed in at home ---------------------------------------------------------------------------------
@@ -438,77 +433,6 @@ class Authorizer:
             "with a different account.",
         )
         if rp is not None:
-            event = self._event(rp, request, None, now, caller, problem.code, problem.message, login_name=address)
+            event = oidc_event(rp, request, None, now, caller, problem.code, problem.message, login_name=address)
             sign_in_log.record(self.sessions, event)
         return problem
-
-    # --- the sign-in log -------------------------------------------------------------------------------------------
-
-    def _event(
-        self,
-        rp: RelyingParty,
-        request: AuthorizationRequest,
-        user: User | None,
-        now: datetime,
-        caller: Caller,
-        code: int = 0,
-        reason: str | None = None,
-        login_name: str | None = None,
-        access: AccessDecision | None = None,
-    ) -> sign_in_log.SignInEvent:
-        home = None
-        if user is not None:
-            for identity in user.identities or []:
-                if identity.get("issuer") == "ExternalAzureAD":
-                    home = str(identity.get("issuerAssignedId") or "").split("/", 1)[0] or None
-        return sign_in_log.SignInEvent(
-            tenant_id=request.tenant_id,
-            at=now,
-            protocol="oidc",
-            app_id=rp.client_id,
-            app_display_name=rp.display_name,
-            user=user,
-            login_name=login_name,
-            home_tenant_id=home,
-            ip_address=caller.address,
-            user_agent=caller.user_agent,
-            error_code=code,
-            failure_reason=reason,
-            conditional_access_status=access.status if access is not None else "notApplied",
-            details={
-                "scope": request.scope,
-                "redirectUri": request.redirect_uri,
-                **(log_details(access) if access is not None else {}),
-            },
-        )
-
-    def _log_request_failure(
-        self, rp: RelyingParty, params: dict[str, str], now: datetime, caller: Caller, code: int, reason: str
-    ) -> None:
-        event = sign_in_log.SignInEvent(
-            tenant_id=rp.tenant_id,
-            at=now,
-            protocol="oidc",
-            app_id=rp.client_id,
-            app_display_name=rp.display_name,
-            ip_address=caller.address,
-            user_agent=caller.user_agent,
-            error_code=code,
-            failure_reason=reason,
-            details={"redirectUri": params.get("redirect_uri", "")[:2048], "scope": params.get("scope", "")[:2048]},
-        )
-        sign_in_log.record(self.sessions, event)
-
-    def _log_failure(
-        self,
-        rp: RelyingParty,
-        request: AuthorizationRequest,
-        user: User | None,
-        now: datetime,
-        caller: Caller,
-        code: int,
-        reason: str,
-        access: AccessDecision | None = None,
-    ) -> None:
-        event = self._event(rp, request, user, now, caller, code, reason, access=access)
-        sign_in_log.record(self.sessions, event)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from hospes.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from hospes.domain.ids import new_id
-from hospes.services.apps import GRAPH_APP_ID
 from hospes.services.base import Services
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.services.oidc.scopes import GRAPH_DELEGATED, OIDC_SCOPES
 from hospes.storage.tables import Application, ServicePrincipal, User
 from hospes.storage.tables_sso import OAuth2PermissionGrant

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, insert, select, update
 
 from hospes.services import sign_in_log
-from hospes.services.apps import GRAPH_APP_ID
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.services.memberships import transitive_groups
 from hospes.services.oauth import OAuthError, protocol_tenant_id_in
 from hospes.services.oidc.claims import Issuance, is_assigned, subject_of

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hospes.auth.tokens import GRAPH_AUDIENCE
 from hospes.domain.delegation import GRAPH_SCOPES
-from hospes.services.apps import GRAPH_APP_ID
+from hospes.services.graph_permissions import GRAPH_APP_ID
 from hospes.storage.tables import Application, ServicePrincipal
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
