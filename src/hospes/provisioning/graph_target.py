@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.alt_sec_id import ANCHOR_TYPE
+from hospes.provisioning.answers import MAX_ANSWER_BYTES, AnswerTooLargeError, send_capped
 from hospes.provisioning.connector import (
     Capabilities,
     Change,
@@ -80,6 +81,7 @@ class GraphTargetConfig:
     concurrency: int = 8
     max_attempts: int = 4
     max_wait: float = 30.0  # longest Retry-After honoured inline; a longer one is a quota: quarantine
+    max_answer_bytes: int = MAX_ANSWER_BYTES
 
 
 def _key(anchor: str) -> str:
@@ -152,9 +154,12 @@ class GraphConnector:
             "scope": SCOPE,
         }
         try:
-            response = self._client.post(self.token_url, data=form)
+            request = self._client.build_request("POST", self.token_url, data=form)
+            response = send_capped(self._client, request, self.config.max_answer_bytes)
         except OutboundBlockedError as exc:
             raise PermanentError("InvalidBaseAddress", str(exc), prefix=_PLAIN) from None
+        except AnswerTooLargeError as exc:
+            raise PermanentError("ResponseTooLarge", f"{self.token_url}: {exc}", prefix=_PLAIN) from None
         except httpx.HTTPError as exc:
             raise TransientError(
                 "TokenEndpointUnreachable", f"{self.token_url}: connection failed ({type(exc).__name__})", prefix=_PLAIN
@@ -208,9 +213,12 @@ class GraphConnector:
         headers = {"Authorization": f"Bearer {self._token(refresh)}"}
         self.requests += 1
         try:
-            response = self._client.request(method, self.graph + path, json=body, params=params, headers=headers)
+            request = self._client.build_request(method, self.graph + path, json=body, params=params, headers=headers)
+            response = send_capped(self._client, request, self.config.max_answer_bytes)
         except OutboundBlockedError as exc:
             raise PermanentError("InvalidBaseAddress", str(exc), prefix=_PLAIN) from None
+        except AnswerTooLargeError as exc:
+            raise PermanentError("ResponseTooLarge", f"{method} {path}: {exc}", prefix=_PLAIN) from None
         except httpx.TimeoutException:
             message = f"{method} {path}: the target did not answer in time"
             raise TransientError("Timeout", message, prefix=_PLAIN) from None

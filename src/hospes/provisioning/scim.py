@@ -31,6 +31,7 @@ from scim2_models import Error as ScimErrorDoc
 from scim2_models import ServiceProviderConfig
 
 from hospes.provisioning import mapping
+from hospes.provisioning.answers import MAX_ANSWER_BYTES, AnswerTooLargeError, send_capped
 from hospes.provisioning.connector import (
     Capabilities,
     Change,
@@ -73,6 +74,7 @@ class ScimConfig:
     max_attempts: int = 4
     max_wait: float = 30.0  # longest Retry-After honoured inline; longer ones escrow the object
     member_chunk: int = 0  # 0: from discovery (bulk maxOperations) or 100
+    max_answer_bytes: int = MAX_ANSWER_BYTES
 
 
 def _split_base(url: httpx.URL) -> str:
@@ -153,19 +155,23 @@ class ScimConnector:
             return self._access_token
 
     def _fetch_token(self) -> tuple[str, float]:
+        request = self._client.build_request(
+            "POST",
+            self.config.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.config.client_id,
+                "client_secret": self.config.client_secret,
+                **({"scope": self.config.scope} if self.config.scope else {}),
+            },
+            headers={"Accept": "application/json"},
+        )
         try:
-            response = self._client.post(
-                self.config.token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": self.config.client_id,
-                    "client_secret": self.config.client_secret,
-                    **({"scope": self.config.scope} if self.config.scope else {}),
-                },
-                headers={"Accept": "application/json"},
-            )
+            response = send_capped(self._client, request, self.config.max_answer_bytes)
         except OutboundBlockedError as exc:
             raise PermanentError("InvalidTokenEndpoint", str(exc)) from None
+        except AnswerTooLargeError as exc:
+            raise PermanentError("ResponseTooLarge", f"token endpoint: {exc}") from None
         except httpx.HTTPError as exc:
             raise TransientError("TokenEndpointUnreachable", f"token endpoint: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -237,11 +243,14 @@ class ScimConnector:
         with self._slots:
             self.requests += 1
             try:
-                response = self._client.request(
+                request = self._client.build_request(
                     method, self.base + path, content=content, params=params, headers=all_headers
                 )
+                response = send_capped(self._client, request, self.config.max_answer_bytes)
             except OutboundBlockedError as exc:
                 raise PermanentError("InvalidBaseAddress", str(exc)) from None
+            except AnswerTooLargeError as exc:
+                raise PermanentError("ResponseTooLarge", f"{method} {path}: {exc}") from None
             except httpx.InvalidURL as exc:  # the base was checked: a path segment from the target is unusable
                 raise PermanentError("InvalidUrl", f"{method} {path}: {exc}") from None
             except httpx.TimeoutException:
