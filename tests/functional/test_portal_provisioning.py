@@ -15,6 +15,7 @@ from hospes.asgi import create_app
 from hospes.domain.principals import USER_ADMINISTRATOR
 from hospes.domain.provisioning import JobCode
 from hospes.settings import Settings
+from tests.helpers.collector import run_collector
 from tests.helpers.portal import alerts, csrf_of, sign_in
 from tests.helpers.scimtarget import Target, run_target
 from tests.helpers.tenants import ADMIN_PASSWORD, TenantHandle
@@ -111,6 +112,40 @@ def test_forms_need_the_token(web2: TestClient, tenant: TenantHandle) -> None:
     assert "Not configured" in portal.get(f"{app}/provisioning").text
     unknown = portal.post(f"{app}/provisioning/bogus")
     assert unknown.status_code == 404 and "This item does not exist" in unknown.text
+
+
+def test_a_saved_token_goes_only_to_the_url_it_was_typed_for(web2: TestClient, tenant: TenantHandle) -> None:
+    """Leaving the token empty keeps the saved one only for the same tenant URL: testing or saving another URL
+    needs it typed again (else an administrator could send it to a host of theirs), and nothing is saved."""
+    portal = Portal(web2, tenant)
+    app = portal.new_app()
+    assert portal.post(f"{app}/provisioning/create").status_code == 303
+    sp_id = app.rsplit("/", 1)[1]
+    prov = web2.app.state.runtime.provisioning  # type: ignore[attr-defined]
+    first = "http://127.0.0.1:9/scim"
+    saved = portal.post(
+        f"{app}/provisioning/credentials", action="save", tenant_url=first, secret_token="saved-token-1"
+    )
+    assert saved.status_code == 303
+    with run_collector() as collector:
+        for action in ("test", "save"):
+            moved = portal.post(f"{app}/provisioning/credentials", action=action, tenant_url=f"{collector.url}/scim")
+            assert moved.status_code == 400, (action, moved.text)
+            assert "Enter the secret token again for the new tenant URL." in alerts(moved.text)["secret_token"]
+        assert "saved-token-1" not in collector.secrets_seen() and collector.seen == []
+        assert prov.saved_secrets(tenant.id, sp_id)["BaseAddress"] == first
+        retyped = portal.post(
+            f"{app}/provisioning/credentials",
+            action="save",
+            tenant_url=f"{collector.url}/scim",
+            secret_token="new-token-2",
+        )
+        assert retyped.status_code == 303
+    secrets = prov.saved_secrets(tenant.id, sp_id)
+    assert secrets["BaseAddress"] == f"{collector.url}/scim" and secrets["SecretToken"] == "new-token-2"
+    kept = portal.post(f"{app}/provisioning/credentials", action="save", tenant_url=f"{collector.url}/scim")
+    assert kept.status_code == 303  # the same URL keeps the saved token
+    assert prov.saved_secrets(tenant.id, sp_id)["SecretToken"] == "new-token-2"
 
 
 def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: TenantHandle, target: Target) -> None:

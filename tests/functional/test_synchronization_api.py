@@ -17,6 +17,7 @@ from hospes.auth.crypto import secret_box
 from hospes.domain.provisioning import Action, JobCode, Status
 from hospes.provisioning.service import ProvisioningService
 from hospes.settings import Settings
+from tests.helpers.collector import run_collector
 from tests.helpers.graph import assert_graph_error
 from tests.helpers.provisioning import ROLE_ID
 from tests.helpers.scimtarget import Target, run_target
@@ -408,6 +409,25 @@ def test_blocked_and_invalid_base_addresses_are_a_graph_400(tenant: TenantHandle
             "Request_BadRequest",
         )
         assert error["target"] == "BaseAddress", (address, error)
+
+
+def test_saved_credentials_are_tested_as_saved(tenant: TenantHandle, loopback_service: ProvisioningService) -> None:
+    """``useSavedCredentials: true`` ignores the credentials given with it (Entra's rule): a saved token is never
+    sent to an address the request names."""
+    sp_id = make_sp(tenant)
+    base = f"/servicePrincipals/{sp_id}/synchronization"
+    job_url = f"{base}/jobs/{make_job(tenant, sp_id)}"
+    saved = [{"key": "BaseAddress", "value": "http://127.0.0.1:9/scim"}, {"key": "SecretToken", "value": "kept-1"}]
+    assert tenant.request("PUT", f"{base}/secrets", json={"value": saved}).status_code == 204
+    with run_collector() as collector:
+        elsewhere = [{"key": "BaseAddress", "value": f"{collector.url}/scim"}]
+        for url in (f"{job_url}/validateCredentials", f"{base}/jobs/validateCredentials"):
+            body = {"useSavedCredentials": True, "templateId": "scim", "credentials": elsewhere}
+            tested = tenant.post(url, json=body)
+            # The saved address was tested (nothing listens there), not the one in the request.
+            error = assert_graph_error(tested, 400, "SystemForCrossDomainIdentityManagementWebExceptionProtocolError")
+            assert "connection failed" in error["message"]
+        assert collector.seen == [] and "kept-1" not in collector.secrets_seen()
 
 
 def test_against_scim_target(tenant: TenantHandle, scim: Target, loopback_service: ProvisioningService) -> None:

@@ -119,8 +119,10 @@ class Runs(FacadeBase):
         credentials: Any = None,
         use_saved: bool = True,
     ) -> None:
-        """Test Connection: query the target for a user that cannot exist (expects 200 and no result)."""
-        given = normalize_secrets(credentials) if credentials else {}
+        """Test Connection: query the target for a user that cannot exist (expects 200 and no result).
+        ``use_saved`` tests the saved secrets and ignores ``credentials``, as Entra does: merged, a saved token
+        would go to whatever address the request names."""
+        given = normalize_secrets(credentials) if credentials and not use_saved else {}
         with self.sessions() as session:
             self._sp(session, tenant_id, sp_id)
             saved = self._secrets(session, sp_id) if use_saved else {}

@@ -229,6 +229,9 @@ def _scim_secrets(
         errors["tenant_url"] = _("Enter an http or https URL.")
     if not token and not saved.get("SecretToken"):
         errors["secret_token"] = _("Enter the secret token.")
+    elif not token and values["tenant_url"] != saved.get("BaseAddress", ""):
+        # A saved token goes only to the address it was typed for: otherwise changing the URL would send it elsewhere.
+        errors["secret_token"] = _("Enter the secret token again for the new tenant URL.")
     secrets = {"BaseAddress": values["tenant_url"], "SecretToken": token or saved.get("SecretToken", "")}
     return secrets, ("tenant_url", "secret_token")
 
