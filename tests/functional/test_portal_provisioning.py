@@ -146,6 +146,31 @@ def test_a_saved_token_goes_only_to_the_url_it_was_typed_for(web2: TestClient, t
     kept = portal.post(f"{app}/provisioning/credentials", action="save", tenant_url=f"{collector.url}/scim")
     assert kept.status_code == 303  # the same URL keeps the saved token
     assert prov.saved_secrets(tenant.id, sp_id)["SecretToken"] == "new-token-2"
+    # OAuth client credentials saved over Graph stay with their target too: a token minted with them would
+    # otherwise be sent to the new URL.
+    oauth = {
+        "BaseAddress": first,
+        "AuthenticationType": "OAuth2ClientCredentials",
+        "Oauth2ClientId": "client-1",
+        "Oauth2ClientSecret": "oauth-secret-1",
+        "Oauth2TokenExchangeUri": "http://127.0.0.1:9/token",
+        "SyncAll": "true",
+    }
+    prov.put_secrets(tenant.id, sp_id, oauth)
+    moved = portal.post(
+        f"{app}/provisioning/credentials",
+        action="save",
+        tenant_url="http://127.0.0.1:8/scim",
+        secret_token="typed-3",
+        scope="all",
+    )
+    assert moved.status_code == 303
+    assert prov.saved_secrets(tenant.id, sp_id) == {
+        "BaseAddress": "http://127.0.0.1:8/scim",
+        "SecretToken": "typed-3",
+        "SyncAll": "true",
+        "SyncNotificationSettings": prov.saved_secrets(tenant.id, sp_id)["SyncNotificationSettings"],
+    }
 
 
 def test_configure_test_provision_and_read_the_logs(web2: TestClient, tenant: TenantHandle, target: Target) -> None:

@@ -202,8 +202,12 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
         "DeleteThresholdEnabled": values["prevent_deletes"],
         "DeleteThresholdValue": int(values["delete_threshold"]),
     }
+    carried = {k: v for k, v in saved.items() if k not in (*_CREDENTIAL_KEYS, *secrets)}
+    if secrets.get("BaseAddress", "") != saved.get("BaseAddress", ""):
+        # Another target: none of the old one's credentials (an OAuth client secret set over Graph, say) follow.
+        carried = {k: v for k, v in carried.items() if k in _SETTING_KEYS}
     pairs = {
-        **{k: v for k, v in saved.items() if k not in (*_CREDENTIAL_KEYS, *secrets)},
+        **carried,
         **{k: v for k, v in secrets.items() if v},
         "SyncAll": "true" if values["scope"] == "all" else "false",
         "SyncNotificationSettings": json.dumps(notice),
@@ -217,6 +221,16 @@ async def save_credentials(admin: AppsDep, sp_id: str) -> Response:
 
 
 _CREDENTIAL_KEYS = ("BaseAddress", "SecretToken", "CompanyId", "ClientIdentifier", "ClientSecret")
+# Saved keys that configure the job rather than authenticate to its target.
+_SETTING_KEYS = frozenset(
+    {
+        "SyncAll",
+        "SyncNotificationSettings",
+        "SkipOutOfScopeDeletions",
+        "SynchronizationSchedule",
+        "UpdateKeyOnSoftDelete",
+    }
+)
 
 
 def _scim_secrets(
