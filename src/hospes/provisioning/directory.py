@@ -14,13 +14,10 @@ synchronization owns yet (linked, not duplicated; internal members are never mat
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.errors import ConflictError as DomainConflict
@@ -35,6 +32,7 @@ from hospes.provisioning.connector import (
     TargetNotFoundError,
     TargetObject,
 )
+from hospes.provisioning.group_commit import committer_for
 from hospes.services.cross_tenant_users import (
     MANAGER_ANCHOR,
     DeletedInTargetError,
@@ -78,27 +76,6 @@ def _anchor_source(anchor: str) -> str:
     return anchor.removeprefix(ANCHOR_PREFIX)
 
 
-_gates: weakref.WeakKeyDictionary[Engine, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
-_gates_lock = threading.Lock()
-
-
-def write_gate(sessions: sessionmaker[Session]) -> threading.BoundedSemaphore:
-    """One gate per database for every in-deployment job of the process. Each job applies with ``concurrency``
-    threads (8), so a mesh of 4 tenants (12 jobs) ran 96 writers against a pool of 64 connections: on SQLite they
-    queued in its sleeping busy handler while holding connections, and past 30 s the pool timed out. Writers wait
-    here instead, holding nothing: SQLite has one write lock anyway (2 let one prepare while one commits); on
-    PostgreSQL half the pool is left to the API and the jobs' journals."""
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, Engine):
-        return threading.BoundedSemaphore(2)
-    with _gates_lock:
-        gate = _gates.get(bind)
-        if gate is None:
-            size = 2 if bind.dialect.name == "sqlite" else max(2, getattr(bind.pool, "size", lambda: 4)() // 2)
-            gate = _gates[bind] = threading.BoundedSemaphore(size)
-        return gate
-
-
 class DirectoryConnector:
     name = "directory"
 
@@ -109,14 +86,14 @@ class DirectoryConnector:
             source = session.get(Tenant, source_tenant)
             name = source.display_name if source is not None else source_tenant
         self.users = SyncedUsers(sessions, sync_actor(target_tenant, name), source_tenant=source_tenant)
-        self.gate = write_gate(sessions)
+        # Writes into the target are group-committed with the other jobs' writes into the same tenant.
+        self.committer = committer_for(sessions, target_tenant)
 
     # -- errors ---------------------------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
-            with self.gate:
-                return fn()
+            return self.committer.run(fn)
         except SyncRefusedError as exc:
             raise CredentialsError(exc.code, exc.message, 403, prefix="") from None
         except DeletedInTargetError as exc:

@@ -5,10 +5,14 @@ read next. Such a user is external there (it came by invitation) and was never p
 planner would skip it with "Filter external users" and record nothing; running a whole cycle for it (cycle rows,
 the last execution, the watermark) would still cost each of those jobs a few writes per change, which in a mesh of
 N tenants multiplies every change by N - 1 for nothing. ``only_echoes`` recognizes a window made only of such
-changes, and ``advance`` moves the job's watermark past it in one fenced write.
+changes, and ``advance`` moves the job's watermark past it in one fenced write. ``EchoMarks`` spares even most
+of those writes: a mesh job sees a window of echoes after nearly every batch written into its tenant.
 """
 
 from __future__ import annotations
+
+import threading
+import time
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,3 +55,34 @@ def advance(sessions: sessionmaker[Session], job_id: str, seq: int, lease: JobLe
         stmt = stmt.where(lease.held())
     with sessions.begin() as session:
         session.execute(stmt.values(watermark=seq))
+
+
+class EchoMarks:
+    """Where each job's last window of echoes ended, kept in the process and written at most every
+    ``persist_seconds``: the next pass starts after it either way. Unwritten marks only cost a look at the same
+    echoes again (after a restart, or by another worker that takes the job over); a real pass writes its own
+    watermark, past the mark."""
+
+    def __init__(self, sessions: sessionmaker[Session], persist_seconds: float = 2.0) -> None:
+        self.sessions, self.persist_seconds = sessions, persist_seconds
+        self._marks: dict[str, tuple[int, float]] = {}  # job -> (sequence passed, when last written)
+        self._lock = threading.Lock()
+
+    def start(self, job_id: str, watermark: int) -> int:
+        with self._lock:
+            mark = self._marks.get(job_id)
+        return max(watermark, mark[0]) if mark else watermark
+
+    def passed(self, job_id: str, seq: int, lease: JobLease | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            written = self._marks.get(job_id, (0, 0.0))[1]
+            due = now - written >= self.persist_seconds
+            self._marks[job_id] = (seq, now if due else written)
+        if due:
+            advance(self.sessions, job_id, seq, lease)
+
+    def forget(self, job_id: str) -> None:
+        """A full cycle starts from the head it reads itself; a stale mark must not outlive a reset of the job."""
+        with self._lock:
+            self._marks.pop(job_id, None)

@@ -40,7 +40,7 @@ from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intr
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
 from hospes.provisioning.credentials import JobConfig, unseal
 from hospes.provisioning.directory import DirectoryConnector
-from hospes.provisioning.echo import advance, only_echoes
+from hospes.provisioning.echo import EchoMarks, only_echoes
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.journal import Journal, load_states
 from hospes.provisioning.lease import JobLease
@@ -117,6 +117,7 @@ class Engine:
         self.sessions, self.settings, self.box, self.clock, self.sleep = sessions, settings, box, clock, sleep
         self.read_sessions = read_sessions_of(sessions)
         self.connector_factory = connector_factory or default_connector_factory(settings, sessions)
+        self.echo_marks = EchoMarks(sessions)
 
     def job_config(self, session: Session, job: ProvisioningJob) -> JobConfig:
         sealed = session.get(ProvisioningSecrets, job.sp_id)
@@ -215,11 +216,12 @@ class Engine:
             else:
                 owed = self._incremental(session, job, config, now, shutdown, lease)
         if full or reconcile:
+            self.echo_marks.forget(job_id)
             cycle.full(reconcile=reconcile)
         elif owed is None:
             return False
         elif isinstance(owed, int):
-            advance(self.sessions, job_id, owed, lease)
+            self.echo_marks.passed(job_id, owed, lease)
         else:
             owed[0].incremental(owed[1], owed[2])
         return True
@@ -237,7 +239,8 @@ class Engine:
         # The two object types are read in two statements: one head caps both, so the watermark (the last row
         # read) never passes a change that committed between them.
         upto = changelog.head(session, job.tenant_id, SOURCE_KINDS)
-        rows = changelog.after(session, job.tenant_id, SOURCE_KINDS, job.watermark, BATCH, upto=upto)
+        start = self.echo_marks.start(job.id, job.watermark)
+        rows = changelog.after(session, job.tenant_id, SOURCE_KINDS, start, BATCH, upto=upto)
         due = list(
             session.execute(
                 select(ProvisionedObject.source_type, ProvisionedObject.source_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -146,6 +147,37 @@ def settings_row_for_update(session: Session, model: type[R], tenant_id: str, ma
     return row
 
 
+_shared = threading.local()
+
+
+def _shared_session(sessions: sessionmaker[Session]) -> Session | None:
+    if getattr(_shared, "sessions", None) is sessions:
+        session: Session = _shared.session
+        return session
+    return None
+
+
+@contextmanager
+def one_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """Every ``Services.write`` (and ``read``) through ``sessions`` in this thread, inside the block, runs in one
+    transaction, each write in its own savepoint: a failed write rolls back alone, its failure audit row stays. For
+    writers that come in crowds (synchronization into a tenant of this deployment), one commit then carries many
+    writes: per write, a BEGIN, a commit and the checks every write repeats were most of the cost. Nothing is
+    committed if the block raises."""
+    if getattr(_shared, "sessions", None) is not None:
+        raise RuntimeError("one_transaction does not nest")
+    session = sessions()
+    try:
+        with session.begin():
+            _shared.sessions, _shared.session = sessions, session
+            try:
+                yield session
+            finally:
+                _shared.sessions = _shared.session = None
+    finally:
+        session.close()
+
+
 def order_with_other_writers(session: Session, tenant_id: str) -> None:
     """Make change-log sequence order equal commit order within a tenant: call before the transaction's first
     change row of that tenant gets its sequence value.
@@ -185,12 +217,22 @@ class Services:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        shared = _shared_session(self.sessions)
+        if shared is not None:
+            yield shared  # a second connection would wait for the write lock this thread's transaction holds
+            return
         with self.sessions() as session:
             yield session
 
     @contextmanager
     def write(self, category: str, activity: str) -> Iterator[Write]:
-        """Run one atomic write; audit it as success in the same transaction, or as failure in a new one."""
+        """Run one atomic write; audit it as success in the same transaction, or as failure in a new one. Inside
+        ``one_transaction`` the write is a savepoint of the shared transaction instead, and so is its failure row."""
+        shared = _shared_session(self.sessions)
+        if shared is not None:
+            with self._write_in(shared, category, activity) as op:
+                yield op
+            return
         session = self.sessions()
         op = Write(session=session, actor=self.actor, now=self.clock())
         try:
@@ -205,6 +247,18 @@ class Services:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def _write_in(self, session: Session, category: str, activity: str) -> Iterator[Write]:
+        op = Write(session=session, actor=self.actor, now=self.clock())
+        try:
+            with session.begin_nested():
+                yield op
+                session.add(self.audit_row(op, op.category or category, op.activity or activity, "success", None))
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+            session.add(self.audit_row(op, op.category or category, op.activity or activity, "failure", reason))
+            raise
 
     def audit_each(self, op: Write, category: str, activity: str, targets: list[Any]) -> None:
         """A write on several users or groups at once: the write's own audit row names the first, and each other one

@@ -138,7 +138,12 @@ class SyncedUsers(Services):
         """Checks and reads of a write run after the tenant's writer lock: a manager and its report created by
         two concurrent writes then always see each other (one of them resolves the reference)."""
         op.order_now()
-        self._check(op.session)
+        # Group-committed writes share a transaction: the pair's policy is read once for all of them.
+        allowed = op.session.info.setdefault("hospes.sync_allowed", set())
+        key = (self.source_tenant, self.tenant_id, self.remote)
+        if key not in allowed:
+            self._check(op.session)
+            allowed.add(key)
 
     def _manager(self, session: Session, values: dict[str, Any]) -> None:
         """``manager_anchor`` (the manager's anchor, or None to clear) -> ``manager_id``; a manager that is not
