@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from hospes.provisioning.answers import MAX_ANSWER_BYTES
-from hospes.provisioning.connector import PermanentError
+from hospes.provisioning.connector import PermanentError, TransientError
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.scim import ScimConfig, ScimConnector
 from hospes.provisioning.ssrf import OutboundPolicy
@@ -27,8 +27,9 @@ CHUNK = b"x" * 65536
 @dataclass
 class HugeTarget:
     """Answers a token request normally and anything else with ``size`` bytes of one JSON object, streamed
-    without a length (``mode="stream"``), announced by its ``Content-Length`` (``"declared"``), or as a small
-    gzip body that unfolds to that size (``"gzip"``); ``token`` makes the token answer the huge one."""
+    without a length (``mode="stream"``), announced by its ``Content-Length`` (``"declared"``), as a small gzip
+    body that unfolds to that size (``"gzip"``), or a byte at a time (``"drip"``); ``token_huge`` makes the token
+    answer the huge one."""
 
     size: int
     mode: str = "stream"
@@ -67,6 +68,14 @@ def _handler(target: HugeTarget) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             sent = 0
             try:
+                if target.mode == "drip":  # a byte every 0.1 s: within any per-read timeout, for ever
+                    self.end_headers()
+                    while sent < target.size:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(0.1)
+                    return
                 if target.mode == "gzip":
                     body = gzip.compress(head + b"x" * pad + tail, compresslevel=1)
                     self.send_header("Content-Encoding", "gzip")
@@ -182,3 +191,23 @@ def test_an_answer_within_the_bound_is_read_whole(huge_target: HugeTarget) -> No
     finally:
         connector.close()
     assert found is not None and found.id == "u1" and len(found.data["pad"]) > MIB - 200
+
+
+def test_an_answer_that_never_ends_is_a_timeout(huge_target: HugeTarget) -> None:
+    """Each byte comes well within the read timeout (1 s); the whole answer may take four of them, then the
+    connector hangs up: a transient timeout (escrowed and retried in a later cycle), not a worker held for ever."""
+    huge_target.size, huge_target.mode = 10_000, "drip"
+    config = GraphTargetConfig(
+        base_url=huge_target.url, tenant="t-1", client_id="app", client_secret="drip", source_tenant="s-1"
+    )
+    config.timeout, config.max_attempts = 1.0, 1
+    connector = GraphConnector(config, None, OutboundPolicy.parse("127.0.0.1"))  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError) as caught:
+            connector.get("user", "u1")
+    finally:
+        connector.close()
+    assert caught.value.code == "Timeout", caught.value.message
+    assert 3.5 < time.monotonic() - started < 15
+    assert huge_target.done.wait(10) and huge_target.sent[0] < 200
