@@ -212,6 +212,12 @@ class Settings(BaseSettings):
     provisioning_reconcile_seconds: float = Field(
         3600.0, gt=0, description="Interval of the reconciliation pass (re-reads scope and group memberships)."
     )
+    provisioning_drift_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How often a cross-tenant job reads its target's change feed to repair what the target's "
+        "administrators changed in synchronized users.",
+    )
     provisioning_concurrency: int = Field(8, ge=1, le=64, description="Concurrent requests per target.")
     provisioning_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to a target.")
     provisioning_escrow_base_seconds: float = Field(

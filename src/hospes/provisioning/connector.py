@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class ConnectorError(Exception):
@@ -61,6 +61,11 @@ class TargetNotFoundError(PermanentError):
 
 class ConflictError(PermanentError):
     """409 on create: the object exists; the engine re-matches and links it."""
+
+
+class PositionExpiredError(PermanentError):
+    """The target no longer honours a change-feed position (Graph's 410 ``syncStateNotFound``, a token it cannot
+    read, a change log pruned past it): the reader starts over with a full window."""
 
 
 @dataclass
@@ -131,3 +136,27 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class DriftWindow:
+    """What a target changed after a position: ``objects`` in their current state (a soft-deleted one carries
+    ``IsSoftDeleted`` true), ``gone`` the ids removed for good, ``position`` where the next read starts. A
+    ``full`` window (no position yet, or an expired one) holds every live synchronized object instead."""
+
+    objects: list[TargetObject]
+    gone: list[str]
+    position: str
+    full: bool = False
+
+
+@runtime_checkable
+class DriftFeed(Protocol):
+    """An optional capability: a connector whose target offers a change feed of its objects (another Hospes
+    deployment's ``/users/delta``, a tenant's change log). The engine reads it to repair what the target's own
+    administrators changed in synchronized objects; SCIM connectors have none."""
+
+    def drift(self, kind: str, position: str | None) -> DriftWindow:
+        """The changes after ``position`` (None: a full window). Raise ``PositionExpiredError`` for a position
+        the target no longer honours."""
+        ...

@@ -10,16 +10,22 @@ user has no mail; the target's UPN is its own.
 
 Matching: the anchor first; failing that, an existing B2B user of the target with the source user's mail that no
 synchronization owns yet (linked, not duplicated; internal members are never matched).
+
+Drift: the target tenant's change log is the change feed (``drift``); a position is
+``log:<target tenant>:<sequence>:<horizon>``, refused once the log may have been pruned past it (as delta query's
+tokens are) or when it names changes this database does not have (a restore).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hospes.domain.changes import ObjectType
 from hospes.domain.errors import ConflictError as DomainConflict
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.schema import USER
@@ -28,7 +34,9 @@ from hospes.provisioning.connector import (
     Change,
     ConflictError,
     CredentialsError,
+    DriftWindow,
     PermanentError,
+    PositionExpiredError,
     TargetNotFoundError,
     TargetObject,
 )
@@ -40,6 +48,7 @@ from hospes.services.cross_tenant_users import (
     SyncRefusedError,
     sync_actor,
 )
+from hospes.storage import changelog
 from hospes.storage.engine import read_sessions_of
 from hospes.storage.tables import Tenant, User
 
@@ -70,6 +79,8 @@ WRITABLE = (
 _ATTR = {name: prop.attr for name in WRITABLE if (prop := USER.get(name)) is not None and prop.attr}
 _PLAIN = "AzureActiveDirectory"
 T = TypeVar("T")
+DRIFT_BATCH = 5000  # change rows per read of the feed; the rest is read by the next one
+HORIZON_SKEW = 3600.0  # a change row's time is its transaction's start: margin of the retention check
 
 
 def _anchor_source(anchor: str) -> str:
@@ -79,8 +90,11 @@ def _anchor_source(anchor: str) -> str:
 class DirectoryConnector:
     name = "directory"
 
-    def __init__(self, sessions: sessionmaker[Session], source_tenant: str, target_tenant: str) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], source_tenant: str, target_tenant: str, retention_days: int = 30
+    ) -> None:
         self.sessions, self.source_tenant, self.target_tenant = sessions, source_tenant, target_tenant
+        self.retention_seconds = retention_days * 86400.0
         self.reads = read_sessions_of(sessions)  # on SQLite a read must not take the write lock
         with self.reads() as session:
             source = session.get(Tenant, source_tenant)
@@ -123,12 +137,12 @@ class DirectoryConnector:
                 )
         self._call(self.users.check)
 
-    def _wire(self, session: Session, user: User) -> TargetObject:
+    def _wire(self, session: Session, user: User, with_manager: bool = True) -> TargetObject:
         data: dict[str, Any] = {name: getattr(user, attr) for name, attr in _ATTR.items()}
         data[ANCHOR] = user.alt_sec_id
         data[SOFT_DELETED] = user.deleted_at is not None
         data["id"], data[UPN] = user.id, user.user_principal_name
-        if user.manager_id:
+        if user.manager_id and with_manager:
             manager = self.users.by_id(session, user.manager_id)
             data[MANAGER] = _anchor_source(manager.alt_sec_id) if manager and manager.alt_sec_id else None
         return TargetObject(user.id, None, data)
@@ -233,6 +247,44 @@ class DirectoryConnector:
 
     def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
         return None  # the target's attributes are the Graph user's, known in advance
+
+    def drift(self, kind: str, position: str | None) -> DriftWindow:
+        """Synchronized users of the target changed after ``position`` (their manager is not read: a reference,
+        resolved by synchronization itself, is not drift)."""
+        self._kind(kind)
+        kinds = [ObjectType.USER]
+        now = time.time()
+        with self.reads() as session:
+            head = changelog.head(session, self.target_tenant, kinds)
+            if position is None:
+                live = [u for u in self.users.synchronized(session) if u.deleted_at is None]
+                objects = [self._wire(session, user, with_manager=False) for user in live]
+                return DriftWindow(objects, [], self._position(head, now), full=True)
+            seq, horizon = self._parse(position, head, now)
+            rows = changelog.after(session, self.target_tenant, kinds, seq, DRIFT_BATCH, upto=head)
+            if len(rows) >= DRIFT_BATCH:  # cut: the rows after the last one read committed after it
+                head, now = rows[-1].seq, rows[-1].at.timestamp()
+            ids = sorted({row.object_id for row in rows})
+            found: dict[str, User] = {}
+            for i in range(0, len(ids), 500):
+                chunk = select(User).where(User.tenant_id == self.target_tenant, User.id.in_(ids[i : i + 500]))
+                found.update((user.id, user) for user in session.scalars(chunk))
+            objects = [self._wire(session, u, with_manager=False) for u in found.values() if u.alt_sec_id is not None]
+            gone = [i for i in ids if i not in found]
+        return DriftWindow(objects, gone, self._position(head, max(now, horizon)))
+
+    def _position(self, seq: int, horizon: float) -> str:
+        return f"log:{self.target_tenant}:{seq}:{int(horizon)}"
+
+    def _parse(self, position: str, head: int, now: float) -> tuple[int, float]:
+        kind, tenant, seq, horizon = ([*position.split(":"), "", "", ""])[:4]
+        if kind != "log" or tenant != self.target_tenant or not seq.isdigit() or not horizon.isdigit():
+            raise PositionExpiredError("SyncStateNotFound", "the saved position is not one of this tenant's log")
+        if float(horizon) < now - self.retention_seconds + HORIZON_SKEW:
+            raise PositionExpiredError("SyncStateNotFound", "the change log may have been pruned past the position")
+        if int(seq) > head:
+            raise PositionExpiredError("SyncStateNotFound", "the position names changes this database does not have")
+        return int(seq), float(horizon)
 
     def close(self) -> None:
         return None

@@ -12,6 +12,7 @@ Units of work (``Engine.step``), each resumable:
 * **escrow retries**: objects whose last attempt failed, when their backoff is due.
 * **reconciliation** (periodic): a full evaluation that also reads group members back from the target and
   repairs drift.
+* **drift repair** (cross-tenant targets with a change feed, every few seconds): see ``drift``.
 
 The watermark moves only after a whole pass is done; each object is recorded as soon as the target accepted it
 (see ``journal``), and every create is matched first (see ``applier``), so a crash re-plans and neither loses nor
@@ -40,6 +41,7 @@ from hospes.provisioning.applier import Applier, ConnectorFactory, Outcome, intr
 from hospes.provisioning.connector import Connector, ConnectorError, PermanentError
 from hospes.provisioning.credentials import JobConfig, unseal
 from hospes.provisioning.directory import DirectoryConnector
+from hospes.provisioning.drift import DriftWatch
 from hospes.provisioning.echo import EchoMarks, only_echoes
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.journal import Journal, load_states
@@ -81,7 +83,8 @@ def default_connector_factory(settings: Settings, sessions: sessionmaker[Session
                     concurrency=config.concurrency,
                 )
                 return GraphConnector(target, sessions, policy)
-            return DirectoryConnector(sessions, config.source_tenant, config.target_tenant)
+            retention = settings.change_log_retention_days
+            return DirectoryConnector(sessions, config.source_tenant, config.target_tenant, retention)
         return ScimConnector(
             ScimConfig(
                 base_url=config.base_address,
@@ -118,6 +121,7 @@ class Engine:
         self.read_sessions = read_sessions_of(sessions)
         self.connector_factory = connector_factory or default_connector_factory(settings, sessions)
         self.echo_marks = EchoMarks(sessions)
+        self.drift = DriftWatch(settings.provisioning_drift_seconds)
 
     def job_config(self, session: Session, job: ProvisioningJob) -> JobConfig:
         sealed = session.get(ProvisioningSecrets, job.sp_id)
@@ -215,16 +219,17 @@ class Engine:
                 owed: Pass | int | None = None
             else:
                 owed = self._incremental(session, job, config, now, shutdown, lease)
+            drift = not (full or reconcile) and config.cross_tenant and job.code == JobCode.ACTIVE
+            position = job.drift_position
         if full or reconcile:
             self.echo_marks.forget(job_id)
             cycle.full(reconcile=reconcile)
-        elif owed is None:
-            return False
         elif isinstance(owed, int):
             self.echo_marks.passed(job_id, owed, lease)
-        else:
+        elif owed is not None:
             owed[0].incremental(owed[1], owed[2])
-        return True
+        repaired = drift and self.drift.due(job_id) and self.drift.repair(self, job_id, position, shutdown, lease)
+        return full or reconcile or owed is not None or repaired
 
     def _incremental(
         self,

@@ -13,8 +13,7 @@ until shortly before it expires. Requests go through the SSRF guard like SCIM's.
   an existing B2B guest with the source user's mail that no synchronization owns (linked by an invitation naming
   it, not duplicated; its userType changes only when the mapping says Always);
 * update: ``PATCH /users/{id}``; leaving scope: ``DELETE`` (soft); returning: ``/directory/deletedItems/{id}/restore``;
-* drift: the engine's reconciliation reads the users back (``scan``, paged ``$select`` listing; ``/users/delta``
-  serves scripts the same way).
+* drift: the target's ``/users/delta`` (``graph_drift``) names the users the engine compares and repairs.
 
 Refusals become quarantine: 401/403, a policy the target withdrew (read from its partner settings at each
 pass's start), and a ``Retry-After`` longer than the engine waits inline (a quota).
@@ -37,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.alt_sec_id import ANCHOR_TYPE
+from hospes.provisioning import graph_drift
 from hospes.provisioning.answers import MAX_ANSWER_BYTES, AnswerTooLargeError, send_capped
 from hospes.provisioning.connector import (
     Capabilities,
@@ -492,6 +492,8 @@ class GraphConnector:
 
     def members(self, target_id: str) -> list[str] | None:
         return None
+
+    drift = graph_drift.read  # the optional ``DriftFeed`` capability: the target's ``/users/delta``
 
     def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
         return None

@@ -35,6 +35,8 @@ class ProvisioningJob(Base):
     # A full cycle is owed (new job, restart, schema change); cleared when one completes.
     full_pending: Mapped[bool] = mapped_column(Boolean, default=True)
     watermark: Mapped[int] = mapped_column(BigInteger, default=0)  # change-log sequence fully processed
+    # Cross-tenant jobs: where the next read of the target's change feed starts (drift repair); None: not read yet
+    drift_position: Mapped[str | None] = mapped_column(Text)
     force_deletes: Mapped[bool] = mapped_column(Boolean, default=False)  # one-shot: apply held deletes
     cycle_id: Mapped[str | None] = mapped_column(String(36))
     cycle_kind: Mapped[str | None] = mapped_column(String(16))  # initial | incremental | reconcile
