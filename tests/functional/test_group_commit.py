@@ -107,7 +107,7 @@ def test_a_failed_commit_fails_every_write_of_the_batch_and_keeps_none(
 
     leader = threading.Thread(target=call, args=(first,))
     leader.start()
-    while not committer._leading:  # noqa: SLF001 - wait until the first batch holds the committer
+    while not committer._leading:
         threading.Event().wait(0.01)
     followers = [
         threading.Thread(target=call, args=(lambda uid=uid: users.update(uid, {"job_title": "After"}),))
@@ -115,7 +115,7 @@ def test_a_failed_commit_fails_every_write_of_the_batch_and_keeps_none(
     ]
     for thread in followers:
         thread.start()
-    while len(committer._waiting) < 2:  # noqa: SLF001
+    while len(committer._waiting) < 2:
         threading.Event().wait(0.01)
     event.listen(Session, "before_commit", boom)
     try:
