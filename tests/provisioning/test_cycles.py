@@ -63,7 +63,14 @@ def test_validate_credentials(sync_app: App) -> None:
     app = sync_app
     app.service.validate_credentials(app.tenant.id, app.sp_id, app.job_id)
     with pytest.raises(CredentialsRejectedError) as wrong:
-        app.service.validate_credentials(app.tenant.id, app.sp_id, credentials={"SecretToken": "wrong"})
+        app.service.validate_credentials(
+            app.tenant.id,
+            app.sp_id,
+            credentials={"BaseAddress": app.target.base_url, "SecretToken": "wrong"},
+            use_saved=False,
+        )
+    # With the saved credentials, those given are ignored (as Entra does): the saved token is tested, and passes.
+    app.service.validate_credentials(app.tenant.id, app.sp_id, credentials={"SecretToken": "wrong"})
     assert "401" in wrong.value.message
     with pytest.raises(CredentialsRejectedError) as ssrf:
         # A private address that the operator did not admit is refused before any connection.
@@ -481,7 +488,12 @@ def test_oauth_client_credentials(tenant: TenantHandle, service: Any, scim_targe
         assert len(scim_target.users()) == 1
         assert seen[0]["grant_type"] == ["client_credentials"] and seen[0]["client_id"] == ["hospes"]
         with pytest.raises(CredentialsRejectedError):
-            app.service.validate_credentials(tenant.id, app.sp_id, credentials={"Oauth2ClientSecret": "wrong"})
+            app.service.validate_credentials(
+                tenant.id,
+                app.sp_id,
+                credentials={"BaseAddress": scim_target.base_url, **oauth, "Oauth2ClientSecret": "wrong"},
+                use_saved=False,
+            )
     finally:
         server.shutdown()
         server.server_close()
