@@ -7,8 +7,8 @@ users changed since. Only the users this job links are looked at; each is planne
 the mapping's values) and its desired values are compared with what the target holds now, not with what the job
 last exported. A difference is an update logged with the reason "drift repaired"; equal values are nothing,
 which is what makes the job's own writes (they come back through the feed too) a no-op instead of a loop, and a
-repeated read harmless. The position moves only after the repairs are recorded, so a crash reads the same
-changes again; a position the target no longer honours (expired, or from another target) is replaced by one
+repeated read harmless. The position is written only after the repairs it led to are recorded, so a crash reads
+the same changes again; a position the target no longer honours (expired, or from another target) is replaced by one
 full comparison of the synchronized users and a fresh position.
 
 Lifecycle (the target's admin decides about its own tenant):
@@ -46,6 +46,7 @@ from hospes.provisioning.connector import (
     TargetObject,
 )
 from hospes.provisioning.directory import ANCHOR, MANAGER, SOFT_DELETED, UPN
+from hospes.provisioning.journal import load_states
 from hospes.provisioning.lease import JobLease
 from hospes.provisioning.planner import Work, evaluate, same, source_view
 from hospes.storage.tables_provisioning import ProvisionedObject, ProvisioningJob
@@ -83,8 +84,9 @@ def drifted(desired: dict[str, Any], current: dict[str, Any]) -> list[Change]:
 
 class DriftWatch:
     """When each job's feed is due (every ``interval`` seconds per job, in this process), and the positions read
-    but not yet written: an unchanged feed still hands out a newer position at every read, which is written when
-    something changed or once a minute. An older position is always safe to read from again."""
+    but not yet written: every read hands out a newer position, written with a repair or once a minute (a feed
+    made of the job's own writes would otherwise cost a write per read). An older position is always safe to
+    read from again: it only means comparing some users twice."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
@@ -133,6 +135,10 @@ class DriftWatch:
             log.info("provisioning job %s: the target's change feed could not be read (%s)", job_id, exc.error_code)
             cycle.close()
             return False
+        except Exception:  # a fault of the repair must never hold the job's own passes
+            log.exception("provisioning job %s: drift repair failed", job_id)
+            cycle.close()
+            return False
         if repairs or notes:
             recorded: list[bool] = []
 
@@ -149,7 +155,7 @@ class DriftWatch:
                 return True  # stopped (quarantine, pause): the same changes are read again
         else:
             cycle.close()
-        if self.keep(job_id, saved, window.position, bool(window.objects or window.gone)):
+        if self.keep(job_id, saved, window.position, bool(repairs or notes)):
             save_position(engine.sessions, job_id, window.position, lease)
         return bool(repairs or notes)
 
@@ -194,11 +200,23 @@ def plan_repairs(
     gone = set(window.gone)
     with cycle._read() as session:
         linked = _linked(session, cycle.info.job_id, sorted(set(current) | gone))
-    if mapping_obj is None or not linked:
+        states = load_states(session, cycle.info.job_id, "user", sorted(set(linked.values())))
+    # Only a user whose target values differ from what the job last sent is planned (most of a feed is the job's
+    # own writes coming back); a mapped value never sent counts as empty.
+    sent = [a.target for a in mapping_obj.value_mappings if not a.add_only]
+    suspects = []
+    for target_id, source_id in linked.items():
+        now, last = current.get(target_id), states.get(source_id)
+        if last is None:
+            continue
+        exported = {path: last.exported.get(path) for path in sent}
+        if now is None or now.data.get(SOFT_DELETED) or drifted(exported, now.data):
+            suspects.append(source_id)
+    if not suspects:
         return [], []
     repairs: list[Work] = []
     notes: list[tuple[Work, Outcome]] = []
-    for work in cycle.plan_users(sorted(set(linked.values()))):
+    for work in cycle.plan_users(sorted(suspects)):
         state, src = work.state, work.source
         in_scope = work.action in (Action.UPDATE, Action.SKIP) and bool(work.values)
         if state is None or not state.linked or src is None or not in_scope or state.target_id is None:
