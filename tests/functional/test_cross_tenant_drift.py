@@ -5,7 +5,9 @@ comparison when its position is refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -113,7 +115,7 @@ def test_a_refused_position_falls_back_to_one_full_comparison(
     config: SyncConfig, sessions: sessionmaker[Session]
 ) -> None:
     member, synced = _synchronized_member(config, sessions, "carol")
-    config.settle()  # the first read is a full comparison; the position is saved
+    config.settle()  # the first read starts the feed from now on; the position is saved
     assert config.target.patch(f"/users/{synced.id}", json={"department": "Sales"}).status_code == 204
     with sessions() as session:
         head = session.scalar(select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == config.target.id))
@@ -161,3 +163,24 @@ def test_a_user_purged_in_the_target_is_provisioned_again(config: SyncConfig, se
     config.settle()
     again = _synced(sessions, config.target, member["id"])
     assert again.id != synced.id and again.deleted_at is None and again.job_title == "Engineer"
+
+
+def test_a_reconciliation_compares_every_user(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
+    member, synced = _synchronized_member(config, sessions, "fay")
+    assert config.target.patch(f"/users/{synced.id}", json={"officeLocation": "Attic"}).status_code == 204
+    with sessions() as session:
+        head = session.scalar(select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == config.target.id))
+    # A valid position past the edit, as if the feed had never shown it: only a full comparison finds it.
+    past = f"log:{config.target.id}:{head}:{int(time.time())}"
+    with sessions.begin() as session:
+        session.execute(update(ProvisioningJob).where(ProvisioningJob.id == config.job_id).values(drift_position=past))
+    config.settle()
+    assert _synced(sessions, config.target, member["id"]).office_location == "Attic"
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    with sessions.begin() as session:
+        job = update(ProvisioningJob).where(ProvisioningJob.id == config.job_id)
+        session.execute(job.values(last_reconcile_at=long_ago))
+    config.settle()  # the reconciliation, then a read of the feed that compares every user
+    assert _synced(sessions, config.target, member["id"]).office_location is None
+    [row] = _repairs(config)
+    assert [(p["displayName"], p["oldValue"]) for p in row["modifiedProperties"]] == [("officeLocation", "Attic")]

@@ -150,6 +150,9 @@ class DriftWindow:
     full: bool = False
 
 
+LATEST = "latest"  # a position: from now on (an empty window whose position is the feed's end)
+
+
 @runtime_checkable
 class DriftFeed(Protocol):
     """An optional capability: a connector whose target offers a change feed of its objects (another Hospes
@@ -157,6 +160,6 @@ class DriftFeed(Protocol):
     administrators changed in synchronized objects; SCIM connectors have none."""
 
     def drift(self, kind: str, position: str | None) -> DriftWindow:
-        """The changes after ``position`` (None: a full window). Raise ``PositionExpiredError`` for a position
-        the target no longer honours."""
+        """The changes after ``position`` (None: a full window; ``LATEST``: none, only the current position).
+        Raise ``PositionExpiredError`` for a position the target no longer honours."""
         ...

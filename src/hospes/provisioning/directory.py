@@ -30,6 +30,7 @@ from hospes.domain.errors import ConflictError as DomainConflict
 from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.schema import USER
 from hospes.provisioning.connector import (
+    LATEST,
     Capabilities,
     Change,
     ConflictError,
@@ -260,6 +261,8 @@ class DirectoryConnector:
                 live = [u for u in self.users.synchronized(session) if u.deleted_at is None]
                 objects = [self._wire(session, user, with_manager=False) for user in live]
                 return DriftWindow(objects, [], self._position(head, now), full=True)
+            if position == LATEST:
+                return DriftWindow([], [], self._position(head, now))
             seq, horizon = self._parse(position, head, now)
             rows = changelog.after(session, self.target_tenant, kinds, seq, DRIFT_BATCH, upto=head)
             if len(rows) >= DRIFT_BATCH:  # cut: the rows after the last one read committed after it

@@ -9,7 +9,8 @@ last exported. A difference is an update logged with the reason "drift repaired"
 which is what makes the job's own writes (they come back through the feed too) a no-op instead of a loop, and a
 repeated read harmless. The position is written only after the repairs it led to are recorded, so a crash reads
 the same changes again; a position the target no longer honours (expired, or from another target) is replaced by one
-full comparison of the synchronized users and a fresh position.
+full comparison of the synchronized users and a fresh position. A new job starts from its first read on
+(``LATEST``); a restart or reconciliation makes the next read a full comparison.
 
 Lifecycle (the target's admin decides about its own tenant):
 
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hospes.domain.provisioning import Action, CycleKind, Status
 from hospes.provisioning.applier import Outcome, intro_steps, step
 from hospes.provisioning.connector import (
+    LATEST,
     Change,
     Connector,
     ConnectorError,
@@ -45,7 +47,8 @@ from hospes.provisioning.connector import (
     PositionExpiredError,
     TargetObject,
 )
-from hospes.provisioning.directory import ANCHOR, MANAGER, SOFT_DELETED, UPN
+from hospes.provisioning.credentials import JobConfig
+from hospes.provisioning.directory import ANCHOR, MANAGER, SOFT_DELETED, UPN, WRITABLE
 from hospes.provisioning.journal import load_states
 from hospes.provisioning.lease import JobLease
 from hospes.provisioning.planner import Work, evaluate, same, source_view
@@ -92,6 +95,7 @@ class DriftWatch:
         self.interval = interval
         self._next: dict[str, float] = {}
         self._newer: dict[str, tuple[str | None, str, float]] = {}  # job -> (saved, newer, saved at)
+        self._compare: set[str] = set()  # jobs whose next read compares every user
         self._lock = threading.Lock()
 
     def due(self, job_id: str) -> bool:
@@ -102,9 +106,23 @@ class DriftWatch:
             self._next[job_id] = now + self.interval
             return True
 
+    def compare_all(self, job_id: str, saved: str | None) -> None:
+        """After a restart or reconciliation of a job that has read its feed: the next read compares every user
+        (what no feed showed, such as edits made while its first cycle ran, is repaired then)."""
+        if saved is not None:
+            with self._lock:
+                self._compare.add(job_id)
+
     def start(self, job_id: str, saved: str | None) -> str | None:
+        """Where the next read starts: None (compare every user) when asked to; ``LATEST`` for a job that never
+        read its feed (its first cycle has just written every user), else the newest position read."""
         with self._lock:
+            if job_id in self._compare:
+                self._compare.discard(job_id)
+                return None
             memo = self._newer.get(job_id)
+        if saved is None and memo is None:
+            return LATEST
         return memo[1] if memo is not None and memo[0] == saved else saved
 
     def keep(self, job_id: str, saved: str | None, newer: str, changed: bool) -> bool:
@@ -117,29 +135,46 @@ class DriftWatch:
             return write
 
     def repair(
-        self, engine: Engine, job_id: str, saved: str | None, shutdown: threading.Event | None, lease: JobLease | None
+        self,
+        engine: Engine,
+        job_id: str,
+        feed: tuple[JobConfig, str | None],
+        shutdown: threading.Event | None,
+        lease: JobLease | None,
     ) -> bool:
-        """Read the job's feed and repair what drifted; True when something was repaired or logged."""
-        cycle = engine.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease)
+        """Read the job's feed (``feed``: its configuration and saved position) and repair what drifted; True when
+        something was repaired or logged. A read that finds nothing opens no cycle: it runs every few seconds."""
+        config, saved = feed
+        connector: Connector | None = None
+        cycle: Cycle | None = None
         try:
-            connector = cycle.applier.connect()
+            connector = engine.connector_factory(config)
             if not isinstance(connector, DriftFeed):
-                cycle.close()
                 with self._lock:
                     self._next[job_id] = float("inf")  # a SCIM target: no feed to read, ever
                 return False
             window = _read(connector, self.start(job_id, saved), job_id)
-            repairs, notes = plan_repairs(cycle, connector, window)
+            with engine.read_sessions() as session:
+                suspects = suspected(session, job_id, window)
+            repairs: list[Work] = []
+            notes: list[tuple[Work, Outcome]] = []
+            if suspects:
+                cycle = engine.open_cycle(job_id, CycleKind.INCREMENTAL, shutdown=shutdown, lease=lease)
+                cycle.applier._connector, connector = connector, None  # the cycle closes it
+                repairs, notes = plan_repairs(cycle, cycle.applier.connect(), window, suspects)
         except ConnectorError as exc:
             # The next pass with work meets the same refusal and quarantines if it must; a feed read does not.
             log.info("provisioning job %s: the target's change feed could not be read (%s)", job_id, exc.error_code)
-            cycle.close()
             return False
         except Exception:  # a fault of the repair must never hold the job's own passes
             log.exception("provisioning job %s: drift repair failed", job_id)
-            cycle.close()
             return False
-        if repairs or notes:
+        finally:
+            if connector is not None:
+                connector.close()
+            if cycle is not None and not (repairs or notes):
+                cycle.close()
+        if cycle is not None and (repairs or notes):
             recorded: list[bool] = []
 
             def body() -> None:
@@ -153,9 +188,7 @@ class DriftWatch:
             cycle._run(body, watermark=None, full=False)
             if not recorded:
                 return True  # stopped (quarantine, pause): the same changes are read again
-        else:
-            cycle.close()
-        if self.keep(job_id, saved, window.position, bool(repairs or notes)):
+        if self.keep(job_id, saved, window.position, bool(repairs or notes) or window.full):
             save_position(engine.sessions, job_id, window.position, lease)
         return bool(repairs or notes)
 
@@ -190,33 +223,38 @@ def _linked(session: Session, job_id: str, target_ids: list[str]) -> dict[str, s
     return out
 
 
-def plan_repairs(
-    cycle: Cycle, connector: Connector, window: DriftWindow
-) -> tuple[list[Work], list[tuple[Work, Outcome]]]:
-    """The updates (and re-creations) that bring drifted users back, and the log rows of users the target's
-    admin deleted."""
-    mapping_obj = cycle.schema.user
+def suspected(session: Session, job_id: str, window: DriftWindow) -> list[str]:
+    """Source ids of the users this job links whose target values differ from what the job last sent (most of a
+    feed is the job's own writes coming back: those are not planned at all). A value the target holds that the
+    job never sent counts, so an attribute filled in the target is found too; the mapping decides later."""
     current = {found.id: found for found in window.objects}
-    gone = set(window.gone)
-    with cycle._read() as session:
-        linked = _linked(session, cycle.info.job_id, sorted(set(current) | gone))
-        states = load_states(session, cycle.info.job_id, "user", sorted(set(linked.values())))
-    # Only a user whose target values differ from what the job last sent is planned (most of a feed is the job's
-    # own writes coming back); a mapped value never sent counts as empty.
-    sent = [a.target for a in mapping_obj.value_mappings if not a.add_only]
+    linked = _linked(session, job_id, sorted(set(current) | set(window.gone)))
+    states = load_states(session, job_id, "user", sorted(set(linked.values())))
     suspects = []
     for target_id, source_id in linked.items():
         now, last = current.get(target_id), states.get(source_id)
         if last is None:
             continue
-        exported = {path: last.exported.get(path) for path in sent}
-        if now is None or now.data.get(SOFT_DELETED) or drifted(exported, now.data):
+        if now is None or now.data.get(SOFT_DELETED):
             suspects.append(source_id)
-    if not suspects:
-        return [], []
+            continue
+        exported = {path: last.exported.get(path) for path in now.data if path in WRITABLE}
+        if drifted(exported, now.data):
+            suspects.append(source_id)
+    return sorted(suspects)
+
+
+def plan_repairs(
+    cycle: Cycle, connector: Connector, window: DriftWindow, suspects: list[str]
+) -> tuple[list[Work], list[tuple[Work, Outcome]]]:
+    """The updates (and re-creations) that bring the ``suspects`` back, and the log rows of users the target's
+    admin deleted."""
+    mapping_obj = cycle.schema.user
+    current = {found.id: found for found in window.objects}
+    gone = set(window.gone)
     repairs: list[Work] = []
     notes: list[tuple[Work, Outcome]] = []
-    for work in cycle.plan_users(sorted(suspects)):
+    for work in cycle.plan_users(suspects):
         state, src = work.state, work.source
         in_scope = work.action in (Action.UPDATE, Action.SKIP) and bool(work.values)
         if state is None or not state.linked or src is None or not in_scope or state.target_id is None:

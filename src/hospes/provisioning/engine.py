@@ -220,15 +220,16 @@ class Engine:
             else:
                 owed = self._incremental(session, job, config, now, shutdown, lease)
             drift = not (full or reconcile) and config.cross_tenant and job.code == JobCode.ACTIVE
-            position = job.drift_position
+            feed = (config, job.drift_position)
         if full or reconcile:
             self.echo_marks.forget(job_id)
+            self.drift.compare_all(job_id, feed[1])
             cycle.full(reconcile=reconcile)
         elif isinstance(owed, int):
             self.echo_marks.passed(job_id, owed, lease)
         elif owed is not None:
             owed[0].incremental(owed[1], owed[2])
-        repaired = drift and self.drift.due(job_id) and self.drift.repair(self, job_id, position, shutdown, lease)
+        repaired = drift and self.drift.due(job_id) and self.drift.repair(self, job_id, feed, shutdown, lease)
         return full or reconcile or owed is not None or repaired
 
     def _incremental(

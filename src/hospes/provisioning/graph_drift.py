@@ -3,11 +3,11 @@ target tenant (``User.ReadWrite.All`` reads it).
 
 A position is ``graph:`` and the ``$deltatoken`` of the last round's ``@odata.deltaLink``. Only the token is kept,
 never the link: the target writes its links from its own public address, which need not be the address this
-deployment reaches it at, and a link is followed only on the configured address (the SSRF guard's). No position:
-a first round pages through every user of the target (its watermark read before the first page, so nothing that
-changes meanwhile is missed) and is a full window; a token the target refuses (410 ``syncStateNotFound`` past its
-change-log retention, 400 for one it cannot read: another tenant's, or a key it no longer has) is
-``PositionExpiredError``.
+deployment reaches it at, and a link is followed only on the configured address (the SSRF guard's). ``LATEST``
+is Graph's ``$deltatoken=latest`` (no users, a token from now on). No position: a round pages through every user
+of the target (its watermark read before the first page, so nothing that changes meanwhile is missed) and is a
+full window. A token the target refuses (410 ``syncStateNotFound`` past its change-log retention, 400 for one it
+cannot read: another tenant's, or a key it no longer has) is ``PositionExpiredError``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from hospes.provisioning.connector import DriftWindow, PermanentError, PositionExpiredError, TargetObject
+from hospes.provisioning.connector import LATEST, DriftWindow, PermanentError, PositionExpiredError, TargetObject
 
 if TYPE_CHECKING:
     from hospes.provisioning.graph_target import GraphConnector
@@ -38,8 +38,8 @@ def read(connector: GraphConnector, kind: str, position: str | None) -> DriftWin
     from hospes.provisioning.graph_target import _SELECT  # the module that holds this function as a method
 
     connector._kind(kind)
-    if position is None:
-        params = {"$select": _SELECT}
+    if position is None or position == LATEST:
+        params = {"$select": _SELECT} if position is None else {"$select": _SELECT, "$deltatoken": LATEST}
     elif position.startswith(PREFIX) and len(position) > len(PREFIX):
         params = {"$deltatoken": position.removeprefix(PREFIX)}
     else:
@@ -50,7 +50,7 @@ def read(connector: GraphConnector, kind: str, position: str | None) -> DriftWin
         try:
             page = connector.request("GET", "/users/delta", params=params)
         except PermanentError as exc:
-            if position is not None and exc.status in (400, 410):
+            if position not in (None, LATEST) and exc.status in (400, 410):
                 raise PositionExpiredError("SyncStateNotFound", exc.message, exc.status) from None
             raise
         data = connector._json(page)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from hospes.provisioning.connector import Change, DriftFeed, PermanentError, PositionExpiredError
+from hospes.provisioning.connector import LATEST, Change, DriftFeed, PermanentError, PositionExpiredError
 from hospes.provisioning.drift import drifted
 from hospes.provisioning.graph_target import GraphConnector, GraphTargetConfig
 from hospes.provisioning.ssrf import OutboundPolicy
@@ -78,6 +78,18 @@ def test_a_later_round_tells_soft_deleted_from_gone() -> None:
     assert not window.full and window.position == "graph:D2" and window.gone == ["u3"]
     assert [(o.id, o.data.get("IsSoftDeleted")) for o in window.objects] == [("u1", False), ("u2", True)]
     assert window.objects[0].data["jobTitle"] == "Intern"
+
+
+def test_latest_starts_from_now_on() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if (token := _token(request)) is not None:
+            return token
+        params = dict(request.url.params)
+        assert params["$deltatoken"] == "latest" and "alternativeSecurityIds" in params["$select"]
+        return httpx.Response(200, json={"value": [], "@odata.deltaLink": f"{ELSEWHERE}?$deltatoken=NOW"})
+
+    window = _connector(handler, "latest").drift("user", LATEST)
+    assert not window.full and window.objects == [] and window.position == "graph:NOW"
 
 
 @pytest.mark.parametrize("status,code", [(410, "syncStateNotFound"), (400, "Request_BadRequest")])
