@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospes.domain.changes import ObjectType
+from hospes.provisioning.drift import DriftWatch
 from hospes.storage.tables import ChangeLog, User
 from hospes.storage.tables_provisioning import ProvisioningJob
 from tests.helpers.cross_tenant import SyncConfig, allow_sync, make_config
@@ -184,3 +185,20 @@ def test_a_reconciliation_compares_every_user(config: SyncConfig, sessions: sess
     assert _synced(sessions, config.target, member["id"]).office_location is None
     [row] = _repairs(config)
     assert [(p["displayName"], p["oldValue"]) for p in row["modifiedProperties"]] == [("officeLocation", "Attic")]
+
+
+def test_the_position_survives_a_restart(config: SyncConfig, sessions: sessionmaker[Session]) -> None:
+    member, synced = _synchronized_member(config, sessions, "gus")
+    assert config.source.patch(f"/users/{member['id']}", json={"jobTitle": "Lead"}).status_code == 204
+    config.settle()  # reads the feed past the job's own update (a newer position, kept in memory only)
+    assert config.target.patch(f"/users/{synced.id}", json={"jobTitle": "Intern"}).status_code == 204
+    engine = config.service.engine
+    kept = engine.drift
+    engine.drift = DriftWatch(0.0)  # a new process: nothing in memory, the position from the database
+    try:
+        config.settle()
+    finally:
+        engine.drift = kept
+    # Had the position been lost, a new job's feed would start from now on and miss the edit.
+    assert _synced(sessions, config.target, member["id"]).job_title == "Lead"
+    assert len(_repairs(config)) == 1
