@@ -179,13 +179,13 @@ class DriftWatch:
 
             def body() -> None:
                 if repairs:
-                    cycle._start_target()
+                    cycle.start_target()
                 for work, outcome in notes:
                     cycle.journal.commit(work, outcome)
-                cycle._apply_phase(repairs)
+                cycle.apply_phase(repairs)
                 recorded.append(True)
 
-            cycle._run(body, watermark=None, full=False)
+            cycle.run_pass(body, watermark=None, full=False)
             if not recorded:
                 return True  # stopped (quarantine, pause): the same changes are read again
         if self.keep(job_id, saved, window.position, bool(repairs or notes) or window.full):

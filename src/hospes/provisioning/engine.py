@@ -296,7 +296,7 @@ class Cycle:
 
     # --- passes ---------------------------------------------------------------------------------------------
 
-    def _run(self, body: Callable[[], None], *, watermark: int | None, full: bool) -> None:
+    def run_pass(self, body: Callable[[], None], *, watermark: int | None, full: bool) -> None:
         """Begin, run ``body``, then finish the cycle, or record why it stopped (a stop never raises)."""
         self.lifecycle.begin()
         try:
@@ -315,11 +315,11 @@ class Cycle:
         watermark = self._latest_seq()  # read before the source: racing changes come again
 
         def body() -> None:
-            self._start_target()
-            self._apply_phase(self.plan_users(None))
-            self._apply_phase(self.plan_groups(None, reconcile=reconcile))
+            self.start_target()
+            self.apply_phase(self.plan_users(None))
+            self.apply_phase(self.plan_groups(None, reconcile=reconcile))
 
-        self._run(body, watermark=watermark, full=True)
+        self.run_pass(body, watermark=watermark, full=True)
 
     def incremental(self, rows: list[ChangeRecord], due: list[tuple[str, str]]) -> None:
         users: set[str] = {oid for kind, oid in due if kind == "user"}
@@ -342,9 +342,9 @@ class Cycle:
                 for state in load_states(session, self.info.job_id, "group", sorted(widen)).values():
                     users.update(state.members)
             if users or groups or self.probe:
-                self._start_target()
+                self.start_target()
             plan = self.plan_users(sorted(users)) if users else []
-            self._apply_phase(plan)
+            self.apply_phase(plan)
             if self.schema.group is not None:
                 with self._read() as session:
                     # Groups holding a user whose target state changed must re-send their member deltas.
@@ -353,11 +353,11 @@ class Cycle:
                             w.source_id for w in plan if w.action in (Action.CREATE, Action.DELETE)
                         )
                     )
-            self._apply_phase(self.plan_groups(sorted(groups)) if groups else [])
+            self.apply_phase(self.plan_groups(sorted(groups)) if groups else [])
 
-        self._run(body, watermark=rows[-1].seq if rows else None, full=False)
+        self.run_pass(body, watermark=rows[-1].seq if rows else None, full=False)
 
-    def _start_target(self) -> None:
+    def start_target(self) -> None:
         self.applier.connect().discover()
         if self.probe:
             self.applier.connect().test()
@@ -441,7 +441,7 @@ class Cycle:
             ),
         )
 
-    def _apply_phase(self, works: list[Work]) -> None:
+    def apply_phase(self, works: list[Work]) -> None:
         active = [w for w in works if w.action != Action.SKIP]
         self.counters.imported += len(works)
         self.counters.skipped += len(works) - len(active)

@@ -53,7 +53,7 @@ def read(connector: GraphConnector, kind: str, position: str | None) -> DriftWin
             if position not in (None, LATEST) and exc.status in (400, 410):
                 raise PositionExpiredError("SyncStateNotFound", exc.message, exc.status) from None
             raise
-        data = connector._json(page)
+        data = connector.json_of(page)
         for item in data.get("value") or []:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
@@ -64,7 +64,7 @@ def read(connector: GraphConnector, kind: str, position: str | None) -> DriftWin
                 else:  # "changed": in the target's deleted items; what it holds is read when it matters
                     objects.append(TargetObject(item["id"], None, {"id": item["id"], "IsSoftDeleted": True}))
             elif item.get("alternativeSecurityIds"):
-                objects.append(connector._wire(item))
+                objects.append(connector.wire(item))
         skip = _token(data.get("@odata.nextLink"), "$skiptoken")
         if skip is not None:
             params = {"$skiptoken": skip}

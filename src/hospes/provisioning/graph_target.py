@@ -255,7 +255,7 @@ class GraphConnector:
         code = "InvalidPropertyValue" if status == 400 else f"Http{status}"
         raise PermanentError(code, message, status, prefix=_PLAIN)
 
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
+    def json_of(self, response: httpx.Response) -> dict[str, Any]:
         try:
             data = response.json()
         except ValueError:
@@ -265,7 +265,7 @@ class GraphConnector:
         return data
 
     def _list(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-        data = self._json(self.request("GET", path, params=params))
+        data = self.json_of(self.request("GET", path, params=params))
         while True:
             for item in data.get("value") or []:
                 if isinstance(item, dict):
@@ -273,7 +273,7 @@ class GraphConnector:
             link = data.get("@odata.nextLink")
             if not isinstance(link, str) or not link.startswith(self.graph + "/"):
                 return
-            data = self._json(self.request("GET", link.removeprefix(self.graph)))
+            data = self.json_of(self.request("GET", link.removeprefix(self.graph)))
 
     # -- the policy -------------------------------------------------------------------------------------------
 
@@ -286,8 +286,8 @@ class GraphConnector:
             raise CredentialsError(POLICY_CHECK_FAILURE, refusal, prefix="")
         partner = f"/policies/crossTenantAccessPolicy/partners/{self.config.source_tenant}"
         try:
-            sync = self._json(self.request("GET", f"{partner}/identitySynchronization"))
-            settings = self._json(self.request("GET", partner))
+            sync = self.json_of(self.request("GET", f"{partner}/identitySynchronization"))
+            settings = self.json_of(self.request("GET", partner))
         except TargetNotFoundError:
             raise CredentialsError(POLICY_CHECK_FAILURE, NO_INBOUND_SYNC, 404, prefix="") from None
         except CredentialsError as exc:
@@ -328,7 +328,7 @@ class GraphConnector:
     def _anchor_filter(anchor: str) -> str:
         return f"alternativeSecurityIds/any(x:x/type eq {ANCHOR_TYPE} and x/key eq '{_key(anchor)}')"
 
-    def _wire(self, item: dict[str, Any], deleted: bool = False) -> TargetObject:
+    def wire(self, item: dict[str, Any], deleted: bool = False) -> TargetObject:
         data = {name: item.get(name) for name in WRITABLE}
         data["businessPhones"] = item.get("businessPhones") or []
         ids = item.get("alternativeSecurityIds") or []
@@ -350,9 +350,9 @@ class GraphConnector:
             raise PermanentError("SchemaInvalid", f"Users are matched on {ANCHOR} only", prefix=_PLAIN)
         anchor = str(value)
         params = {"$filter": self._anchor_filter(anchor), "$select": _SELECT}
-        found = [self._wire(item) for item in self._list("/users", params)]
+        found = [self.wire(item) for item in self._list("/users", params)]
         if not found:
-            found = [self._wire(i, True) for i in self._list("/directory/deletedItems/microsoft.graph.user", params)]
+            found = [self.wire(i, True) for i in self._list("/directory/deletedItems/microsoft.graph.user", params)]
         if found:
             return found
         with self.sessions() as session:
@@ -367,7 +367,7 @@ class GraphConnector:
         for item in guests:
             is_b2b = item.get("userType") == "Guest" or item.get("creationType") == "Invitation"
             if is_b2b and not item.get("alternativeSecurityIds"):
-                return [self._wire(item)]
+                return [self.wire(item)]
         return []
 
     def scan(self, kind: str, paths: list[str]) -> Iterator[TargetObject]:
@@ -375,16 +375,16 @@ class GraphConnector:
         params = {"$select": _SELECT, "$top": "999"}
         for item in self._list("/users", params):
             if item.get("alternativeSecurityIds"):
-                yield self._wire(item)
+                yield self.wire(item)
         for item in self._list("/directory/deletedItems/microsoft.graph.user", params):
             if item.get("alternativeSecurityIds"):
-                yield self._wire(item, True)
+                yield self.wire(item, True)
 
     def get(self, kind: str, target_id: str, paths: list[str] | None = None) -> TargetObject | None:
         self._kind(kind)
         for path, deleted in ((f"/users/{target_id}", False), (f"/directory/deletedItems/{target_id}", True)):
             try:
-                return self._wire(self._json(self.request("GET", path, params={"$select": _SELECT})), deleted)
+                return self.wire(self.json_of(self.request("GET", path, params={"$select": _SELECT})), deleted)
             except TargetNotFoundError:
                 continue
         return None
@@ -438,7 +438,7 @@ class GraphConnector:
             "invitedUser": {"alternativeSecurityIds": [self._anchor_item(str(anchor))], **invited},
         }
         # Not retried blindly: the engine matches on the anchor again before another create.
-        answer = self._json(self.request("POST", "/invitations", body=invitation, idempotent=False))
+        answer = self.json_of(self.request("POST", "/invitations", body=invitation, idempotent=False))
         user = answer.get("invitedUser") or {}
         target_id = user.get("id") if isinstance(user, dict) else None
         if not isinstance(target_id, str) or not target_id:
