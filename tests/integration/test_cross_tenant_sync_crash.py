@@ -89,6 +89,8 @@ def test_same_deployment_worker_killed_mid_cycle(
         "HOSPES_DATA_DIR": str(settings.data_dir),
         "HOSPES_SECRET_KEY": settings.secret_key,
         "HOSPES_PROVISIONING_POLL_SECONDS": "0.05",
+        # Two writers at a time: group-committed in batches of eight, the 300 users were all in before the kill.
+        "HOSPES_PROVISIONING_CONCURRENCY": "2",
         "HOSPES_SMTP_HOST": "",
         "HOSPES_BULK_WORKER": "false",
     }
