@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hospes.mail.compose import Mailbox, OutgoingMail, compose, one_line, render
 from hospes.mail.i18n import choose_language
 from hospes.mail.outbox import enqueue
-from hospes.services.review_scope import member_users
+from hospes.services.memberships import member_users
 from hospes.settings import Settings
 from hospes.storage.tables import Tenant, User
 from hospes.storage.tables_reviews import (

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hospes.domain.access_reviews import Reviewer, Scope
 from hospes.services import group_rules
+from hospes.services.memberships import member_users
 from hospes.storage.tables import AppRoleAssignment, Group, GroupMember, ServicePrincipal, User, UserSponsor
 from hospes.storage.tables_reviews import ServicePrincipalOwner
 
@@ -60,29 +61,6 @@ def resources(session: Session, tenant_id: str, scope: Scope) -> list[Resource]:
         if scope.unified_only:
             groups = [g for g in groups if "Unified" in (g.group_types or [])]
     return [Resource(g.id, "Group", g.display_name) for g in groups]
-
-
-def member_users(session: Session, tenant_id: str, group_id: str, transitive: bool) -> set[str]:
-    """The ids of the users in a group, through nested groups when ``transitive`` (a cycle ends the walk)."""
-    users: set[str] = set()
-    seen = {group_id}
-    frontier = [group_id]
-    while frontier:
-        rows = session.execute(
-            select(GroupMember.member_id, GroupMember.member_type).where(
-                GroupMember.tenant_id == tenant_id,
-                GroupMember.relation == "member",
-                GroupMember.group_id.in_(frontier),
-            )
-        ).all()
-        frontier = []
-        for member_id, kind in rows:
-            if kind == "user":
-                users.add(member_id)
-            elif kind == "group" and transitive and member_id not in seen:
-                seen.add(member_id)
-                frontier.append(member_id)
-    return users
 
 
 def principals(session: Session, tenant_id: str, scope: Scope, resource: Resource, now: datetime) -> list[Principal]:

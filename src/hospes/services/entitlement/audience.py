@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from hospes.domain.entitlement_policy import PolicyView
 from hospes.services.dynamic_groups import decide, user_views
 from hospes.services.group_rules import checked_rule
-from hospes.services.memberships import transitive_groups
-from hospes.storage.tables import Domain, GroupMember, User, UserSponsor
+from hospes.services.memberships import member_users, transitive_groups
+from hospes.storage.tables import Domain, User, UserSponsor
 from hospes.storage.tables_entitlement import EmConnectedOrg, EmOrgSponsor, EmSubject
 
 MAX_APPROVERS = 500
@@ -85,24 +85,7 @@ def org_for(session: Session, tenant_id: str, email: str | None, home_tenant_id:
 def _users_of(session: Session, tenant_id: str, kind: str, object_id: str) -> list[str]:
     if kind == "user":
         return [object_id]
-    members: list[str] = []
-    seen: set[str] = set()
-    frontier = [object_id]
-    while frontier and len(members) < MAX_APPROVERS:
-        group = frontier.pop()
-        if group in seen:
-            continue
-        seen.add(group)
-        for member_id, member_type in session.execute(
-            select(GroupMember.member_id, GroupMember.member_type).where(
-                GroupMember.tenant_id == tenant_id, GroupMember.group_id == group, GroupMember.relation == "member"
-            )
-        ):
-            if member_type == "user":
-                members.append(member_id)
-            elif member_type == "group":
-                frontier.append(member_id)
-    return members
+    return sorted(member_users(session, tenant_id, object_id))
 
 
 def approvers(session: Session, tenant_id: str, sets: list[dict[str, Any]], subject: EmSubject) -> list[str]:

@@ -21,7 +21,8 @@ from hospes.services.entitlement import lifecycle
 from hospes.services.entitlement.common import CATEGORY, log_request, subject_for_user
 from hospes.services.entitlement.notify import EmConfig
 from hospes.services.group_rules import checked_rule
-from hospes.storage.tables import GroupMember, User
+from hospes.services.memberships import member_users
+from hospes.storage.tables import User
 from hospes.storage.tables_entitlement import EmAssignment, EmPolicy, EmRequest
 
 
@@ -42,35 +43,13 @@ def _wanted(session: Session, tenant_id: str, targets: list[dict[str, Any]]) -> 
         if "userId" in target:
             found.add(target["userId"])
         elif "groupId" in target:
-            found |= _group_users(session, tenant_id, target["groupId"])
+            found |= member_users(session, tenant_id, target["groupId"])
     live = session.scalars(
         select(User.id).where(
             User.tenant_id == tenant_id, User.id.in_(found), User.deleted_at.is_(None), User.account_enabled.is_(True)
         )
     )
     return set(live)
-
-
-def _group_users(session: Session, tenant_id: str, group_id: str) -> set[str]:
-    """The users in a group, directly or through nested groups."""
-    users: set[str] = set()
-    seen: set[str] = set()
-    frontier = [group_id]
-    while frontier:
-        group = frontier.pop()
-        if group in seen:
-            continue
-        seen.add(group)
-        for member_id, member_type in session.execute(
-            select(GroupMember.member_id, GroupMember.member_type).where(
-                GroupMember.tenant_id == tenant_id, GroupMember.group_id == group, GroupMember.relation == "member"
-            )
-        ):
-            if member_type == "user":
-                users.add(member_id)
-            elif member_type == "group":
-                frontier.append(member_id)
-    return users
 
 
 def reconcile(op: Write, policy: EmPolicy, config: EmConfig | None) -> tuple[int, int]:
