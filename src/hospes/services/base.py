@@ -178,6 +178,12 @@ def one_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def _failure_reason(exc: Exception) -> str:
+    """What a failed write's audit row says: the domain's message, else only the kind of error (never its text,
+    which may hold SQL or values)."""
+    return exc.message if isinstance(exc, DomainError) else type(exc).__name__
+
+
 def order_with_other_writers(session: Session, tenant_id: str) -> None:
     """Make change-log sequence order equal commit order within a tenant: call before the transaction's first
     change row of that tenant gets its sequence value.
@@ -239,11 +245,8 @@ class Services:
             with session.begin():
                 yield op
                 session.add(self.audit_row(op, op.category or category, op.activity or activity, "success", None))
-        except DomainError as exc:
-            self._audit_failure(op, op.category or category, op.activity or activity, exc.message)
-            raise
         except Exception as exc:
-            self._audit_failure(op, op.category or category, op.activity or activity, type(exc).__name__)
+            self._audit_failure(op, op.category or category, op.activity or activity, _failure_reason(exc))
             raise
         finally:
             session.close()
@@ -256,8 +259,8 @@ class Services:
                 yield op
                 session.add(self.audit_row(op, op.category or category, op.activity or activity, "success", None))
         except Exception as exc:
-            reason = exc.message if isinstance(exc, DomainError) else type(exc).__name__
-            session.add(self.audit_row(op, op.category or category, op.activity or activity, "failure", reason))
+            failure = _failure_reason(exc)
+            session.add(self.audit_row(op, op.category or category, op.activity or activity, "failure", failure))
             raise
 
     def audit_each(self, op: Write, category: str, activity: str, targets: list[Any]) -> None:
