@@ -41,15 +41,16 @@ from hospes.services.cross_tenant_users import SyncedUsers, sync_actor
 from hospes.services.tenants import TenantBootstrap, create_tenant, principal_for_tenant
 from hospes.services.users import UserService
 from hospes.settings import Settings
+from hospes.storage import changelog
 from hospes.storage.engine import read_sessions_of
-from hospes.storage.tables import User
+from hospes.storage.tables import ChangeLog, User
 
 console = Console(width=160)
 NAMES = ("Contoso", "Fabrikam", "Tailspin", "Woodgrove")
 
 
 def synchronized(sessions: sessionmaker[Session], tenant_ids: list[str]) -> dict[str, int]:
-    with sessions() as session:
+    with read_sessions_of(sessions)() as session:  # a count must not hold SQLite's write lock from the runner
         rows = session.execute(
             select(User.tenant_id, func.count())
             .where(User.tenant_id.in_(tenant_ids), User.alt_sec_id.is_not(None))
@@ -139,22 +140,30 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
     done = threading.Event()
 
     def poll() -> None:
+        # Only what the three tenants' change logs name since the last look is read (a write and its log row commit
+        # together, so a user is looked at once it changed): the poller shares the process, and re-reading every
+        # pending user each time would cost the measured pipeline its CPU.
+        with reads() as session:
+            last = {tenant: changelog.head(session, tenant) for tenant in others}
         while not done.is_set() or len(arrived) < 3 * len(committed):
-            with lock:  # only what has not arrived everywhere yet, read without SQLite's write lock
-                pending = {
-                    a: t for a, (t, _) in committed.items() if any((a, o) not in arrived for o in others)
-                }
-            if pending:
-                with reads() as session:
-                    rows = session.execute(
-                        select(User.tenant_id, User.alt_sec_id, User.job_title).where(
-                            User.tenant_id.in_(others), User.alt_sec_id.in_(list(pending))
-                        )
+            with lock:
+                pending = {a: t for a, (t, _) in committed.items()}
+            with reads() as session:
+                rows = []
+                for tenant in others:
+                    found = session.execute(
+                        select(ChangeLog.seq, User.alt_sec_id, User.job_title)
+                        .join(User, User.id == ChangeLog.object_id)
+                        .where(ChangeLog.tenant_id == tenant, ChangeLog.seq > last[tenant])
+                        .order_by(ChangeLog.seq)
                     ).all()
-                now = time.time()
-                for tenant, anchor, title in rows:
-                    if anchor is not None and title == pending.get(anchor):
-                        arrived.setdefault((anchor, tenant), now)
+                    if found:
+                        last[tenant] = found[-1].seq
+                    rows.extend((tenant, anchor, title) for _, anchor, title in found)
+            now = time.time()
+            for tenant, anchor, title in rows:
+                if anchor is not None and title == pending.get(anchor):
+                    arrived.setdefault((anchor, tenant), now)
             if done.is_set() and time.time() > done_at[0] + 30:
                 return
             time.sleep(0.02)

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -250,8 +251,21 @@ def test_the_event_loop_refresh_never_waits_for_a_writer(
     _member(tenant, web)
     code, verifier = _code(web, rp)
     token = _redeem(rp, code, verifier).json()["refresh_token"]
-    with database.writer_turn():  # another writer's turn (another process's, through the lock file)
+    holding, done = threading.Event(), threading.Event()
+
+    def other_writer() -> None:  # another thread's turn (another process's would be the lock file)
+        with database.writer_turn():
+            holding.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
         assert grants.refresh_now(_grant_request(rp, token)) is None
+    finally:
+        done.set()
+        thread.join(10)
     locker = sqlite3.connect(database.engine.url.database, timeout=1)
     try:
         locker.execute("BEGIN IMMEDIATE")  # SQLite's write lock held by another connection

@@ -5,7 +5,7 @@ names for a directory) and lets the connector decide the wire shape (``resource`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -150,6 +150,9 @@ class DriftWindow:
     full: bool = False
 
 
+#: Which of the given target ids a drift reader cares about (the users its job links).
+Among = Callable[[list[str]], Collection[str]]
+
 LATEST = "latest"  # a position: from now on (an empty window whose position is the feed's end)
 
 
@@ -159,7 +162,9 @@ class DriftFeed(Protocol):
     deployment's ``/users/delta``, a tenant's change log). The engine reads it to repair what the target's own
     administrators changed in synchronized objects; SCIM connectors have none."""
 
-    def drift(self, kind: str, position: str | None) -> DriftWindow:
+    def drift(self, kind: str, position: str | None, among: Among | None = None) -> DriftWindow:
         """The changes after ``position`` (None: a full window; ``LATEST``: none, only the current position).
-        Raise ``PositionExpiredError`` for a position the target no longer honours."""
+        ``among``: which of some target ids the reader cares about; a feed that can tell the ids before loading
+        the objects (a change log) loads only those, one that cannot may return more. Raise
+        ``PositionExpiredError`` for a position the target no longer honours."""
         ...

@@ -31,6 +31,7 @@ from hospes.domain.errors import DomainError, NotFoundError
 from hospes.domain.schema import USER
 from hospes.provisioning.connector import (
     LATEST,
+    Among,
     Capabilities,
     Change,
     ConflictError,
@@ -249,9 +250,10 @@ class DirectoryConnector:
     def schema_documents(self) -> dict[str, list[dict[str, Any]]] | None:
         return None  # the target's attributes are the Graph user's, known in advance
 
-    def drift(self, kind: str, position: str | None) -> DriftWindow:
+    def drift(self, kind: str, position: str | None, among: Among | None = None) -> DriftWindow:
         """Synchronized users of the target changed after ``position`` (their manager is not read: a reference,
-        resolved by synchronization itself, is not drift)."""
+        resolved by synchronization itself, is not drift). The log names the users before any is loaded, so only
+        those ``among`` keeps are: in a mesh, most of a tenant's log is the other jobs' users."""
         self._kind(kind)
         kinds = [ObjectType.USER]
         now = time.time()
@@ -259,7 +261,8 @@ class DirectoryConnector:
             head = changelog.head(session, self.target_tenant, kinds)
             if position is None:
                 live = [u for u in self.users.synchronized(session) if u.deleted_at is None]
-                objects = [self._wire(session, user, with_manager=False) for user in live]
+                kept = set(among([u.id for u in live])) if among is not None else None
+                objects = [self._wire(session, u, with_manager=False) for u in live if kept is None or u.id in kept]
                 return DriftWindow(objects, [], self._position(head, now), full=True)
             if position == LATEST:
                 return DriftWindow([], [], self._position(head, now))
@@ -268,6 +271,8 @@ class DirectoryConnector:
             if len(rows) >= DRIFT_BATCH:  # cut: the rows after the last one read committed after it
                 head, now = rows[-1].seq, rows[-1].at.timestamp()
             ids = sorted({row.object_id for row in rows})
+            if among is not None and ids:
+                ids = sorted(set(among(ids)) & set(ids))
             found: dict[str, User] = {}
             for i in range(0, len(ids), 500):
                 chunk = select(User).where(User.tenant_id == self.target_tenant, User.id.in_(ids[i : i + 500]))

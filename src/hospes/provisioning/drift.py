@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from hospes.domain.provisioning import Action, CycleKind, Status
 from hospes.provisioning.applier import Outcome, intro_steps, step
 from hospes.provisioning.connector import (
     LATEST,
+    Among,
     Change,
     Connector,
     ConnectorError,
@@ -153,7 +155,7 @@ class DriftWatch:
                 with self._lock:
                     self._next[job_id] = float("inf")  # a SCIM target: no feed to read, ever
                 return False
-            window = _read(connector, self.start(job_id, saved), job_id)
+            window = _read(connector, self.start(job_id, saved), job_id, _linked_among(engine, job_id))
             with engine.read_sessions() as session:
                 suspects = suspected(session, job_id, window)
             repairs: list[Work] = []
@@ -193,12 +195,20 @@ class DriftWatch:
         return bool(repairs or notes)
 
 
-def _read(connector: DriftFeed, position: str | None, job_id: str) -> DriftWindow:
+def _read(connector: DriftFeed, position: str | None, job_id: str, among: Among) -> DriftWindow:
     try:
-        return connector.drift("user", position)
+        return connector.drift("user", position, among)
     except PositionExpiredError as exc:
         log.info("provisioning job %s: drift position refused (%s); comparing every user", job_id, exc.message)
-        return connector.drift("user", None)
+        return connector.drift("user", None, among)
+
+
+def _linked_among(engine: Engine, job_id: str) -> Among:
+    def among(target_ids: list[str]) -> Collection[str]:
+        with engine.read_sessions() as session:
+            return _linked(session, job_id, target_ids).keys()
+
+    return among
 
 
 def save_position(sessions: sessionmaker[Session], job_id: str, position: str, lease: JobLease | None) -> None:

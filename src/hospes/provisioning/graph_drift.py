@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from hospes.provisioning.connector import LATEST, DriftWindow, PermanentError, PositionExpiredError, TargetObject
+from hospes.provisioning.connector import LATEST, Among, DriftWindow, PermanentError, PositionExpiredError, TargetObject
 
 if TYPE_CHECKING:
     from hospes.provisioning.graph_target import GraphConnector
@@ -32,9 +32,9 @@ def _token(link: Any, name: str) -> str | None:
     return value or None
 
 
-def read(connector: GraphConnector, kind: str, position: str | None) -> DriftWindow:
+def read(connector: GraphConnector, kind: str, position: str | None, among: Among | None = None) -> DriftWindow:
     """The users changed after ``position`` on the target's ``/users/delta`` (None: every user); the
-    connector's ``drift`` method."""
+    connector's ``drift`` method. ``among`` is not used: a delta page carries its users whole."""
     from hospes.provisioning.graph_target import _SELECT  # the module that holds this function as a method
 
     connector._kind(kind)

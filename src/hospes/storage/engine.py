@@ -19,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from hospes import metrics
 from hospes.settings import Settings
+from hospes.storage import write_turns
 from hospes.storage.conflicts import note_commit
 from hospes.storage.replicas import Replicas
 
@@ -40,9 +41,13 @@ def make_engine(url: str, pool_name: str = "primary", **kwargs: Any) -> Engine:
             kwargs = {"pool_size": 48, "max_overflow": 16, **kwargs}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # SQLite takes the write lock lazily; BEGIN IMMEDIATE makes concurrent writers queue on busy_timeout
-        # instead of failing with "database is locked" when a read transaction upgrades to a write.
-        event.listen(engine, "begin", _sqlite_begin)
+        # SQLite takes the write lock lazily; BEGIN IMMEDIATE makes concurrent writers queue
+        # instead of failing with "database is locked" when a read transaction upgrades to a write; they queue on
+        # the process's write turns (``write_turns``), other processes on busy_timeout.
+        turns = write_turns.turns_for(os.path.abspath(path)) if path and path != ":memory:" else None
+        event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, turns))
+        if turns is not None:
+            write_turns.install(engine)
         return engine
     pool_size = kwargs.pop("pool_size", 20)
     max_overflow = kwargs.pop("max_overflow", 20)
@@ -67,10 +72,19 @@ def make_engine(url: str, pool_name: str = "primary", **kwargs: Any) -> Engine:
     return engine
 
 
-def _sqlite_begin(conn: Any) -> None:
+def _sqlite_begin(conn: Any, turns: write_turns.WriteTurns | None) -> None:
     # Read-only work (``Database.read_sessions``) takes no write lock: a deferred BEGIN reads a WAL snapshot while a
     # writer commits, instead of queueing behind it (and sleeping in SQLite's busy handler).
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("hospes_read_only") else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("hospes_read_only"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    if turns is not None:
+        write_turns.take(conn.info, turns, _BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        write_turns.hand_back(conn.info)
+        raise
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -190,22 +204,25 @@ class Database:
 
 
 class _WriterGate:
-    """A thread lock, plus an exclusive ``flock`` on a file beside the database so the processes of
-    ``hospes serve --workers N`` take turns the same way (a blocked ``flock`` wakes as soon as it is released)."""
+    """The process's write turns (``write_turns``, which every SQLite write transaction takes at its BEGIN), plus an
+    exclusive ``flock`` on a file beside the database so the processes of ``hospes serve --workers N`` take turns
+    the same way (a blocked ``flock`` wakes as soon as it is released). A thread already holding the turn (inside
+    its own write transaction) passes: the database's lock is its own already."""
 
     def __init__(self, database: str | None) -> None:
-        self.lock = threading.Lock()
-        self.fd = (
-            None
-            if not database or database == ":memory:"
-            else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        )
+        memory = not database or database == ":memory:"
+        self.turns = write_turns.WriteTurns() if memory else write_turns.turns_for(os.path.abspath(database or ""))
+        self.fd = None if memory else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
         if self.fd is not None:
             weakref.finalize(self, os.close, self.fd)  # the gate lives as long as its Database
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        with self.lock:
+        if self.turns.held_by_me():
+            yield
+            return
+        self.turns.acquire()
+        try:
             if self.fd is None:
                 yield
                 return
@@ -214,10 +231,15 @@ class _WriterGate:
                 yield
             finally:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.turns.release()
 
     @contextmanager
     def turn_now(self) -> Iterator[None]:
-        if not self.lock.acquire(blocking=False):
+        if self.turns.held_by_me():
+            yield
+            return
+        if not self.turns.acquire(timeout=0):
             raise WouldWaitError("another writer has the turn")
         try:
             if self.fd is None:
@@ -232,7 +254,7 @@ class _WriterGate:
             finally:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
-            self.lock.release()
+            self.turns.release()
 
 
 _COMPILED: dict[tuple[str, int], SQLCompiler] = {}
