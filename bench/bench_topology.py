@@ -2,7 +2,7 @@
 
 Run by hand:  .venv/bin/python -m bench.bench_topology [--users 300] [--rate 20] [--seconds 8]
               [--database-url postgresql+psycopg://...]
-The issue's figures: --users 25000 --rate 100 --seconds 60 (hours on SQLite; use PostgreSQL).
+The issue's figures: --users 25000 --rate 100 --seconds 60 (4 x 6,000 converge in about 5 minutes on SQLite).
 
 1. Convergence: four tenants of ``--users`` internal members each (bulk-inserted, not measured) are declared a
    mesh (``hospes topology``'s planner and applier, in process) and the provisioning runner — the background
