@@ -149,7 +149,7 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
             with lock:
                 pending = {a: t for a, (t, _) in committed.items()}
             with reads() as session:
-                rows = []
+                rows: list[tuple[str, str | None, str | None]] = []
                 for tenant in others:
                     found = session.execute(
                         select(ChangeLog.seq, User.alt_sec_id, User.job_title)
