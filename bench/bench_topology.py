@@ -134,7 +134,7 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
     ids: list[str] = state["ids"][source.tenant_id]
     users = UserService(sessions, principal_for_tenant(source.tenant_id))
     reads = read_sessions_of(sessions)
-    committed: dict[str, tuple[str, float]] = {}  # anchor -> (title, commit time)
+    committed: dict[str, tuple[str, float]] = {}  # anchor -> (title, time the write began)
     arrived: dict[tuple[str, str], float] = {}  # (anchor, tenant) -> arrival time
     lock = threading.Lock()
     done = threading.Event()
@@ -146,8 +146,6 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
         with reads() as session:
             last = {tenant: changelog.head(session, tenant) for tenant in others}
         while not done.is_set() or len(arrived) < 3 * len(committed):
-            with lock:
-                pending = {a: t for a, (t, _) in committed.items()}
             with reads() as session:
                 rows: list[tuple[str, str | None, str | None]] = []
                 for tenant in others:
@@ -161,9 +159,10 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
                         last[tenant] = found[-1].seq
                     rows.extend((tenant, anchor, title) for _, anchor, title in found)
             now = time.time()
-            for tenant, anchor, title in rows:
-                if anchor is not None and title == pending.get(anchor):
-                    arrived.setdefault((anchor, tenant), now)
+            with lock:
+                for tenant, anchor, title in rows:
+                    if anchor is not None and anchor in committed and title == committed[anchor][0]:
+                        arrived.setdefault((anchor, tenant), now)
             if done.is_set() and time.time() > done_at[0] + 30:
                 return
             time.sleep(0.02)
@@ -176,9 +175,9 @@ def propagate(args: argparse.Namespace, sessions: sessionmaker[Session], state: 
     next_at = time.perf_counter()
     for i in range(total):
         title = f"T{i}-{uuid.uuid4().hex[:6]}"
-        users.update(ids[i], {"job_title": title})
-        with lock:
+        with lock:  # stamped before the write (its own time counts), so the poller never sees a value it can't match
             committed[f"5::{ids[i]}"] = (title, time.time())
+        users.update(ids[i], {"job_title": title})
         next_at += interval
         time.sleep(max(0.0, next_at - time.perf_counter()))
     done_at[0] = time.time()

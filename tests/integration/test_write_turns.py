@@ -3,7 +3,6 @@ over at commit, rollback or abandonment, never taken by reads; ``Database.writer
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -27,7 +26,9 @@ def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Databa
     url = f"sqlite:///{path}"
     upgrade(url)
     database = Database.open(url)
-    yield database, write_turns.turns_for(os.path.abspath(path))
+    turns = write_turns.turns_for(str(path))
+    assert turns is not None and write_turns.turns_for(":memory:") is None
+    yield database, turns
     database.dispose()
 
 

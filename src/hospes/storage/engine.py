@@ -44,7 +44,7 @@ def make_engine(url: str, pool_name: str = "primary", **kwargs: Any) -> Engine:
         # SQLite takes the write lock lazily; BEGIN IMMEDIATE makes concurrent writers queue
         # instead of failing with "database is locked" when a read transaction upgrades to a write; they queue on
         # the process's write turns (``write_turns``), other processes on busy_timeout.
-        turns = write_turns.turns_for(os.path.abspath(path)) if path and path != ":memory:" else None
+        turns = write_turns.turns_for(path)
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, turns))
         if turns is not None:
             write_turns.install(engine)
@@ -210,9 +210,9 @@ class _WriterGate:
     its own write transaction) passes: the database's lock is its own already."""
 
     def __init__(self, database: str | None) -> None:
-        memory = not database or database == ":memory:"
-        self.turns = write_turns.WriteTurns() if memory else write_turns.turns_for(os.path.abspath(database or ""))
-        self.fd = None if memory else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        shared = write_turns.turns_for(database)
+        self.turns = shared or write_turns.WriteTurns()
+        self.fd = None if shared is None else os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
         if self.fd is not None:
             weakref.finalize(self, os.close, self.fd)  # the gate lives as long as its Database
 

@@ -16,6 +16,7 @@ without the turn, so a leaked transaction still ends in SQLite's "database is lo
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from typing import Any
@@ -79,8 +80,12 @@ _by_file: dict[str, WriteTurns] = {}
 _by_file_lock = threading.Lock()
 
 
-def turns_for(path: str) -> WriteTurns:
-    """The process's turns for the database file ``path`` (every engine on that file shares them)."""
+def turns_for(database: str | None) -> WriteTurns | None:
+    """The process's turns for the SQLite database file ``database`` (every engine on that file shares them); None
+    for an in-memory database, which is each connection's own."""
+    if not database or database == ":memory:":
+        return None
+    path = os.path.abspath(database)
     with _by_file_lock:
         turns = _by_file.get(path)
         if turns is None:
